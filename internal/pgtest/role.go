@@ -1,0 +1,56 @@
+package pgtest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Claims are the JWT claims of a request, as PostgREST puts them in
+// request.jwt.claims. The "role" claim selects the database role.
+type Claims map[string]any
+
+// Anon are the claims of the anon key.
+func Anon() Claims { return Claims{"role": "anon", "iss": "supabase"} }
+
+// Service are the claims of the service_role key.
+func Service() Claims { return Claims{"role": "service_role", "iss": "supabase"} }
+
+// User are the claims of a signed-in user's access token.
+func User(id string) Claims {
+	return Claims{"sub": id, "role": "authenticated", "aud": "authenticated", "aal": "aal1", "email": id + "@example.test"}
+}
+
+// Role returns the role claim, "anon" when absent (as PostgREST does).
+func (c Claims) Role() string {
+	if r, ok := c["role"].(string); ok && r != "" {
+		return r
+	}
+	return "anon"
+}
+
+// AsRole runs fn the way PostgREST runs a request: in one transaction on a
+// connection logged in as authenticator, with the local settings role,
+// request.jwt.claims, request.method and request.path set. The transaction
+// commits when fn returns nil.
+func (db *DB) AsRole(ctx context.Context, claims Claims, fn func(tx pgx.Tx) error) error {
+	pool, err := db.pool("authenticator")
+	if err != nil {
+		return err
+	}
+	raw, err := json.Marshal(claims)
+	if err != nil {
+		return err
+	}
+	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `select set_config('role', $1, true),
+			set_config('request.jwt.claims', $2, true),
+			set_config('request.method', 'POST', true),
+			set_config('request.path', '/', true)`, claims.Role(), string(raw)); err != nil {
+			return fmt.Errorf("pgtest: set request settings: %w", err)
+		}
+		return fn(tx)
+	})
+}
