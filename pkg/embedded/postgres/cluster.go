@@ -354,10 +354,9 @@ func (c *Cluster) Start(ctx context.Context) error {
 	c.exited = make(chan struct{})
 	c.exitErr = nil
 	go func(cmd *exec.Cmd, exited chan struct{}) {
-		err := cmd.Wait()
-		c.mu.Lock()
-		c.exitErr = err
-		c.mu.Unlock()
+		// No lock here: Start holds c.mu while it waits for readiness. The
+		// exit error is published by closing exited.
+		c.exitErr = cmd.Wait()
 		logf.Close()
 		close(exited)
 	}(cmd, c.exited)
@@ -461,6 +460,23 @@ func (c *Cluster) Done() <-chan struct{} {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.exited
+}
+
+// ExitError returns how the server started by Start exited, once Done is
+// closed (nil for a clean shutdown).
+func (c *Cluster) ExitError() error {
+	c.mu.Lock()
+	exited := c.exited
+	c.mu.Unlock()
+	if exited == nil {
+		return nil
+	}
+	select {
+	case <-exited:
+		return c.exitErr
+	default:
+		return nil
+	}
 }
 
 // Pid returns the postmaster's pid, if one is running on the data directory.

@@ -1,0 +1,101 @@
+package cmdutil
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+)
+
+// Exit codes of sfp. README documents them; scripts rely on them.
+const (
+	ExitOK          = 0   // success
+	ExitFailure     = 1   // any other failure
+	ExitUsage       = 2   // bad flags or arguments
+	ExitNotFound    = 3   // the named resource does not exist
+	ExitAuth        = 4   // not logged in, or the session expired and cannot be refreshed
+	ExitForbidden   = 5   // the caller's role does not allow it
+	ExitConflict    = 6   // a version conflict or duplicate
+	ExitUnreachable = 7   // the server could not be reached
+	ExitFailed      = 8   // a watched task or deployment ended failed or cancelled
+	ExitInterrupted = 130 // interrupted (Ctrl-C)
+)
+
+// FlagError is a usage error: bad flags or arguments.
+type FlagError struct{ Err error }
+
+func (e *FlagError) Error() string { return e.Err.Error() }
+func (e *FlagError) Unwrap() error { return e.Err }
+
+// FlagErrorf returns a usage error.
+func FlagErrorf(format string, args ...any) error {
+	return &FlagError{Err: fmt.Errorf(format, args...)}
+}
+
+// ExitError carries an explicit exit code. A nil Err means "exit quietly
+// with Code" (the command already printed what it had to say).
+type ExitError struct {
+	Code int
+	Err  error
+}
+
+func (e *ExitError) Error() string {
+	if e.Err == nil {
+		return fmt.Sprintf("exit status %d", e.Code)
+	}
+	return e.Err.Error()
+}
+func (e *ExitError) Unwrap() error { return e.Err }
+
+// Coder is implemented by errors that know their exit code (client errors).
+type Coder interface{ ExitCode() int }
+
+// ErrSilent exits with ExitError without printing anything more.
+var ErrSilent = &ExitError{Code: ExitFailure}
+
+// ExitCode maps an error to the process exit code. It is the one place that
+// does so.
+func ExitCode(err error) int {
+	if err == nil {
+		return ExitOK
+	}
+	var ee *ExitError
+	if errors.As(err, &ee) {
+		return ee.Code
+	}
+	var fe *FlagError
+	if errors.As(err, &fe) {
+		return ExitUsage
+	}
+	if errors.Is(err, context.Canceled) {
+		return ExitInterrupted
+	}
+	var c Coder
+	if errors.As(err, &c) {
+		return c.ExitCode()
+	}
+	return ExitFailure
+}
+
+// NoArgs rejects positional arguments with a usage error.
+func NoArgs(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return FlagErrorf("unexpected argument %q for %q", args[0], cmd.CommandPath())
+	}
+	return nil
+}
+
+// ExactArgs requires n positional arguments; msg says which, as in
+// "give the project identifier (org/repo)".
+func ExactArgs(n int, msg string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) < n {
+			return FlagErrorf("%s", msg)
+		}
+		if len(args) > n {
+			return FlagErrorf("too many arguments for %q: %q", cmd.CommandPath(), args[n:])
+		}
+		return nil
+	}
+}

@@ -1,0 +1,36 @@
+package cmdutil
+
+import (
+	"log/slog"
+	"os"
+	"time"
+)
+
+// Factory hands commands their dependencies. Everything that touches disk or
+// network is created lazily, so `sfp --help` needs neither; tests build a
+// Factory with their own streams, environment and clock.
+type Factory struct {
+	IOStreams *IOStreams
+	// Getenv reads the environment (tests replace it).
+	Getenv func(string) string
+	// Now is the clock.
+	Now func() time.Time
+	// Logger writes structured logs to stderr.
+	Logger func() *slog.Logger
+	// Executable is the path of the running sfp binary (for --detach).
+	Executable func() (string, error)
+}
+
+// New returns the factory of a real process.
+func New() *Factory {
+	ios := System()
+	return &Factory{
+		IOStreams: ios,
+		Getenv:    os.Getenv,
+		Now:       time.Now,
+		Logger: func() *slog.Logger {
+			return slog.New(slog.NewTextHandler(ios.ErrOut, &slog.HandlerOptions{Level: slog.LevelInfo}))
+		},
+		Executable: os.Executable,
+	}
+}

@@ -1,0 +1,75 @@
+// Package cli holds the sfp command tree. Commands hold no data logic and no
+// SQL: they parse flags, call a library (pkg/client, pkg/runtime,
+// pkg/migrate) and print.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sfp-dev/sfp/pkg/cli/cmdutil"
+	"github.com/sfp-dev/sfp/pkg/cli/server"
+)
+
+// NewCmdRoot builds the command tree.
+func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "sfp <command> <subcommand> [flags]",
+		Short: "Dedicated Supabase stacks for every organisation, and a client for them",
+		Long: `sfp runs a dedicated Supabase stack (PostgreSQL, auth, REST, realtime and a
+gateway) for each tenant, and is the command-line client for it.`,
+		SilenceErrors: true,
+		SilenceUsage:  true,
+	}
+	cmd.SetIn(f.IOStreams.In)
+	cmd.SetOut(f.IOStreams.Out)
+	cmd.SetErr(f.IOStreams.ErrOut)
+	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return &cmdutil.FlagError{Err: err}
+	})
+	cmd.AddGroup(&cobra.Group{ID: "server", Title: "Running tenants"})
+	cmd.AddCommand(NewCmdVersion(f))
+	srv := server.NewCmdServer(f)
+	srv.GroupID = "server"
+	cmd.AddCommand(srv)
+	return cmd
+}
+
+// Main runs sfp and returns the process exit code.
+func Main() int {
+	f := cmdutil.New()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	root := NewCmdRoot(f)
+	cmd, err := root.ExecuteContextC(ctx)
+	if err != nil && strings.HasPrefix(err.Error(), "unknown command ") {
+		err = &cmdutil.FlagError{Err: err}
+	}
+	if err != nil {
+		printError(f.IOStreams, cmd, err)
+	}
+	return cmdutil.ExitCode(err)
+}
+
+func printError(ios *cmdutil.IOStreams, cmd *cobra.Command, err error) {
+	var ee *cmdutil.ExitError
+	if errors.As(err, &ee) && ee.Err == nil {
+		return
+	}
+	if errors.Is(err, context.Canceled) {
+		fmt.Fprintln(ios.ErrOut, "interrupted")
+		return
+	}
+	fmt.Fprintln(ios.ErrOut, "error:", err)
+	var fe *cmdutil.FlagError
+	if errors.As(err, &fe) && cmd != nil {
+		fmt.Fprintf(ios.ErrOut, "Run '%s --help' for usage.\n", cmd.CommandPath())
+	}
+}

@@ -1,0 +1,171 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"text/tabwriter"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/spf13/cobra"
+
+	"github.com/sfp-dev/sfp/pkg/cli/cmdutil"
+	"github.com/sfp-dev/sfp/pkg/migrate"
+	"github.com/sfp-dev/sfp/supabase"
+)
+
+// MigrateOptions are the inputs of `sfp server migrate`.
+type MigrateOptions struct {
+	IO     *cmdutil.IOStreams
+	DBURL  string
+	DryRun bool
+	JSON   bool
+}
+
+// NewCmdMigrate builds `sfp server migrate`. runF replaces the run function
+// in tests.
+func NewCmdMigrate(f *cmdutil.Factory, runF func(context.Context, *MigrateOptions) error) *cobra.Command {
+	opts := &MigrateOptions{IO: f.IOStreams}
+	cmd := &cobra.Command{
+		Use:   "migrate --db-url URL [--dry-run]",
+		Short: "Apply the tenant schema migrations to a database",
+		Long: `Apply the migrations embedded in this binary (supabase/migrations) to a
+PostgreSQL database, in order, each file in its own transaction, recording them
+in supabase_migrations.schema_migrations as the Supabase CLI does.
+
+The database must already have what the supabase/postgres image provides
+(roles, the auth and vault schemas): an embedded tenant's cluster, a docker
+tenant's db service, or a hosted Supabase project. Connect as a superuser
+(supabase_admin, or postgres on hosted Supabase).`,
+		Example: `  sfp server migrate --db-url postgres://supabase_admin:PASSWORD@127.0.0.1:54322/postgres
+  SFP_DB_URL=postgres://… sfp server migrate --dry-run
+  sfp server migrate status --db-url postgres://… --json`,
+		Args: cmdutil.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := resolveDBURL(f, &opts.DBURL); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return migrateRun(cmd.Context(), opts)
+		},
+	}
+	cmd.PersistentFlags().StringVar(&opts.DBURL, "db-url", "", "PostgreSQL connection URL (env SFP_DB_URL)")
+	cmd.Flags().BoolVar(&opts.DryRun, "dry-run", false, "List the migrations that would be applied, change nothing")
+	cmd.Flags().BoolVar(&opts.JSON, "json", false, "Output JSON")
+	cmd.AddCommand(newCmdMigrateStatus(f, opts, nil))
+	return cmd
+}
+
+func resolveDBURL(f *cmdutil.Factory, dbURL *string) error {
+	if *dbURL == "" {
+		*dbURL = f.Getenv("SFP_DB_URL")
+	}
+	if *dbURL == "" {
+		return cmdutil.FlagErrorf("a database is required: pass --db-url URL or set SFP_DB_URL")
+	}
+	return nil
+}
+
+type migrationJSON struct {
+	Version string `json:"version"`
+	Name    string `json:"name"`
+}
+
+func migrateRun(ctx context.Context, opts *MigrateOptions) error {
+	runner, err := migrate.NewRunner(supabase.Migrations(), nil)
+	if err != nil {
+		return err
+	}
+	conn, err := pgx.Connect(ctx, opts.DBURL)
+	if err != nil {
+		return fmt.Errorf("connect to database: %w", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+
+	applied, err := runner.Apply(ctx, conn, migrate.Options{
+		DryRun: opts.DryRun,
+		OnApply: func(m migrate.Migration) {
+			fmt.Fprintf(opts.IO.ErrOut, "Applying migration %s…\n", m.File)
+		},
+	})
+	if err != nil {
+		if len(applied) > 0 {
+			fmt.Fprintf(opts.IO.ErrOut, "%d migration(s) applied before the failure.\n", len(applied))
+		}
+		return err
+	}
+	if opts.JSON {
+		out := struct {
+			DryRun  bool            `json:"dry_run"`
+			Applied []migrationJSON `json:"applied"`
+		}{DryRun: opts.DryRun, Applied: []migrationJSON{}}
+		for _, m := range applied {
+			out.Applied = append(out.Applied, migrationJSON{m.Version, m.Name})
+		}
+		return cmdutil.WriteJSON(opts.IO.Out, out)
+	}
+	switch {
+	case opts.DryRun && len(applied) == 0:
+		fmt.Fprintln(opts.IO.ErrOut, "The database is up to date; nothing would be applied.")
+	case opts.DryRun:
+		fmt.Fprintf(opts.IO.ErrOut, "Would apply %d migration(s):\n", len(applied))
+		for _, m := range applied {
+			fmt.Fprintln(opts.IO.Out, m.File)
+		}
+	case len(applied) == 0:
+		fmt.Fprintln(opts.IO.ErrOut, "The database is up to date.")
+	default:
+		fmt.Fprintf(opts.IO.ErrOut, "Applied %d migration(s).\n", len(applied))
+	}
+	return nil
+}
+
+func newCmdMigrateStatus(f *cmdutil.Factory, parent *MigrateOptions, runF func(context.Context, *MigrateOptions) error) *cobra.Command {
+	opts := &MigrateOptions{IO: f.IOStreams}
+	cmd := &cobra.Command{
+		Use:   "status --db-url URL",
+		Short: "List applied and pending migrations",
+		Args:  cmdutil.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.DBURL = parent.DBURL
+			if err := resolveDBURL(f, &opts.DBURL); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return migrateStatusRun(cmd.Context(), opts)
+		},
+	}
+	cmd.Flags().BoolVar(&opts.JSON, "json", false, "Output JSON")
+	return cmd
+}
+
+func migrateStatusRun(ctx context.Context, opts *MigrateOptions) error {
+	runner, err := migrate.NewRunner(supabase.Migrations(), nil)
+	if err != nil {
+		return err
+	}
+	conn, err := pgx.Connect(ctx, opts.DBURL)
+	if err != nil {
+		return fmt.Errorf("connect to database: %w", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	status, err := runner.Status(ctx, conn)
+	if err != nil {
+		return err
+	}
+	if opts.JSON {
+		if status == nil {
+			status = []migrate.VersionStatus{}
+		}
+		return cmdutil.WriteJSON(opts.IO.Out, status)
+	}
+	tw := tabwriter.NewWriter(opts.IO.Out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "VERSION\tNAME\tSTATE")
+	for _, s := range status {
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", s.Version, s.Name, s.State)
+	}
+	return tw.Flush()
+}
