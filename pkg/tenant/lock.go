@@ -1,0 +1,80 @@
+package tenant
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+)
+
+// ErrRunning is returned by Lock when another process runs the tenant.
+var ErrRunning = errors.New("tenant is already running")
+
+// RunLock is the exclusive lock a running tenant process holds. The kernel
+// releases it when the process dies, however it dies, so a crash never
+// leaves a lock behind; the pid file next to it is only informative.
+type RunLock struct {
+	f *os.File
+	t *Tenant
+}
+
+// Lock takes the tenant's run lock and writes the pid file.
+func (t *Tenant) Lock() (*RunLock, error) {
+	if err := os.MkdirAll(t.RunDir(), 0o700); err != nil {
+		return nil, fmt.Errorf("lock tenant: %w", err)
+	}
+	f, err := os.OpenFile(t.LockFile(), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("lock tenant: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			pid, _ := t.Pid()
+			return nil, fmt.Errorf("tenant %q is already running (pid %d); stop it with `sfp server stop -t %s`: %w", t.Config.Name, pid, t.Config.Name, ErrRunning)
+		}
+		return nil, fmt.Errorf("lock tenant: %w", err)
+	}
+	if err := writeFileAtomic(t.PidFile(), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return &RunLock{f: f, t: t}, nil
+}
+
+// Release removes the pid file and state and releases the lock.
+func (l *RunLock) Release() {
+	os.Remove(l.t.PidFile())
+	os.Remove(l.t.StateFile())
+	l.f.Close()
+}
+
+// Pid returns the pid in the pid file, if any.
+func (t *Tenant) Pid() (int, bool) {
+	raw, err := os.ReadFile(t.PidFile())
+	if err != nil {
+		return 0, false
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(raw)))
+	return pid, err == nil && pid > 0
+}
+
+// Running reports whether a process holds the tenant's run lock, and its pid.
+func (t *Tenant) Running() (bool, int) { return isRunning(t.Dir) }
+
+func isRunning(dir string) (bool, int) {
+	f, err := os.OpenFile(dir+"/run/lock", os.O_RDWR, 0)
+	if err != nil {
+		return false, 0
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		raw, _ := os.ReadFile(dir + "/run/sfp.pid")
+		pid, _ := strconv.Atoi(strings.TrimSpace(string(raw)))
+		return true, pid
+	}
+	syscall.Flock(int(f.Fd()), syscall.LOCK_UN) //nolint:errcheck
+	return false, 0
+}

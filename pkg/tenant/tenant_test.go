@@ -1,0 +1,221 @@
+package tenant
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+)
+
+func TestCreateAndLoad(t *testing.T) {
+	base := t.TempDir()
+	now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+	tn, err := Create(base, CreateOptions{Name: "acme", Admin: AdminConfig{Email: "admin@acme.test", Account: "Acme"}, AdminPassword: "correct horse", Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tn.Dir != filepath.Join(base, "tenants", "acme") {
+		t.Errorf("dir %s", tn.Dir)
+	}
+	fi, err := os.Stat(tn.EnvFile())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf(".env mode %04o, want 0600", fi.Mode().Perm())
+	}
+	for _, d := range []string{tn.RunDir(), tn.LogDir()} {
+		if fi, err := os.Stat(d); err != nil || fi.Mode().Perm() != 0o700 {
+			t.Errorf("%s: %v %v", d, err, fi)
+		}
+	}
+	got, err := Load(base, "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Config.API.Port == 0 || got.Config.Postgres.Port == 0 || got.Config.Runtime != RuntimeEmbedded {
+		t.Errorf("config %+v", got.Config)
+	}
+	if got.Secrets.JWTSecret != tn.Secrets.JWTSecret || len(got.Secrets.JWTSecret) < 32 {
+		t.Error("JWT secret not round-tripped")
+	}
+	for key, role := range map[string]string{got.Secrets.AnonKey: "anon", got.Secrets.ServiceRoleKey: "service_role"} {
+		r, err := ParseAPIKey([]byte(got.Secrets.JWTSecret), key)
+		if err != nil || r != role {
+			t.Errorf("key for %s: role %q err %v", role, r, err)
+		}
+	}
+	if err := bcrypt.CompareHashAndPassword([]byte(got.Secrets.AdminPasswordHash), []byte("correct horse")); err != nil {
+		t.Errorf("admin password hash: %v", err)
+	}
+	env, _ := os.ReadFile(tn.EnvFile())
+	if strings.Contains(string(env), "correct horse") {
+		t.Error(".env holds the admin password in plaintext")
+	}
+	yml, _ := os.ReadFile(tn.ConfigFile())
+	if strings.Contains(string(yml), got.Secrets.JWTSecret) || strings.Contains(string(yml), got.Secrets.PostgresPassword) {
+		t.Error("tenant.yaml holds a secret")
+	}
+}
+
+func TestCreateRefusesExistingWithoutForce(t *testing.T) {
+	base := t.TempDir()
+	first, err := Create(base, CreateOptions{Name: "one"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Create(base, CreateOptions{Name: "one"}); !errors.Is(err, ErrExists) || !strings.Contains(err.Error(), "--force") {
+		t.Fatalf("second create: %v", err)
+	}
+	again, err := Create(base, CreateOptions{Name: "one", Force: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Secrets.JWTSecret == first.Secrets.JWTSecret {
+		t.Error("--force kept the old secrets")
+	}
+}
+
+func TestTwoTenantsShareNothing(t *testing.T) {
+	base := t.TempDir()
+	a, err := Create(base, CreateOptions{Name: "a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Create(base, CreateOptions{Name: "b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ports := map[int]bool{a.Config.API.Port: true, a.Config.Postgres.Port: true}
+	if ports[b.Config.API.Port] || ports[b.Config.Postgres.Port] {
+		t.Errorf("ports collide: a %+v b %+v", a.Config, b.Config)
+	}
+	if a.Secrets.JWTSecret == b.Secrets.JWTSecret || a.Secrets.PostgresPassword == b.Secrets.PostgresPassword {
+		t.Error("secrets shared")
+	}
+	if _, err := ParseAPIKey([]byte(b.Secrets.JWTSecret), a.Secrets.AnonKey); err == nil {
+		t.Error("a's key verifies with b's secret")
+	}
+	list, errs := List(base)
+	if len(errs) != 0 || len(list) != 2 || list[0].Name() != "a" || list[1].Name() != "b" {
+		t.Errorf("list %v %v", list, errs)
+	}
+}
+
+func TestNames(t *testing.T) {
+	for _, ok := range []string{"a", "acme", "acme-prod", "t1", "0x"} {
+		if err := ValidateName(ok); err != nil {
+			t.Errorf("%q: %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"", "Acme", "-a", "a-", "a_b", "a.b", "../x", strings.Repeat("a", 41)} {
+		if err := ValidateName(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
+func TestBrokenConfigFiles(t *testing.T) {
+	base := t.TempDir()
+	tn, err := Create(base, CreateOptions{Name: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	good, _ := os.ReadFile(tn.ConfigFile())
+	cases := map[string]struct{ yaml, want string }{
+		"bad yaml":      {"name: x\napi: [\n", "tenant.yaml"},
+		"unknown field": {string(good) + "colour: blue\n", "field colour not found"},
+		"bad port":      {strings.Replace(string(good), "port: ", "port: 70000 #", 1), "api.port: 70000"},
+		"other name":    {strings.Replace(string(good), "name: x", "name: y", 1), `names it "y"`},
+	}
+	for name, c := range cases {
+		os.WriteFile(tn.ConfigFile(), []byte(c.yaml), 0o644)
+		_, err := Load(base, "x")
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: want error containing %q, got %v", name, c.want, err)
+		}
+	}
+	os.WriteFile(tn.ConfigFile(), good, 0o644)
+	env, _ := os.ReadFile(tn.EnvFile())
+	envCases := map[string]struct{ env, want string }{
+		"no equals":    {string(env) + "BROKEN LINE\n", fmt.Sprintf(".env:%d: expected KEY=VALUE", strings.Count(string(env), "\n")+1)},
+		"missing key":  {strings.Replace(string(env), "JWT_SECRET=", "IGNORED=", 1), "does not set JWT_SECRET"},
+		"duplicate":    {string(env) + "ANON_KEY=x\n", "ANON_KEY is set twice"},
+		"unterminated": {string(env) + "X=\"abc\n", "unterminated"},
+	}
+	for name, c := range envCases {
+		os.WriteFile(tn.EnvFile(), []byte(c.env), 0o600)
+		_, err := Load(base, "x")
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: want error containing %q, got %v", name, c.want, err)
+		}
+	}
+	os.WriteFile(tn.EnvFile(), env, 0o600)
+	os.Chmod(tn.EnvFile(), 0o644)
+	if _, err := Load(base, "x"); err == nil || !strings.Contains(err.Error(), "chmod 600") {
+		t.Errorf("world-readable .env: %v", err)
+	}
+	if _, err := Load(base, "nope"); !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), "sfp server init -t nope") {
+		t.Errorf("missing tenant: %v", err)
+	}
+}
+
+func TestExtraEnvPreserved(t *testing.T) {
+	base := t.TempDir()
+	tn, _ := Create(base, CreateOptions{Name: "x"})
+	tn.Secrets.Extra["KONG_HTTP_PORT"] = "8000"
+	if err := tn.SaveSecrets(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Load(base, "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Secrets.Extra["KONG_HTTP_PORT"] != "8000" {
+		t.Errorf("extra %v", got.Secrets.Extra)
+	}
+}
+
+func TestRunLock(t *testing.T) {
+	base := t.TempDir()
+	tn, _ := Create(base, CreateOptions{Name: "x"})
+	if running, _ := tn.Running(); running {
+		t.Fatal("running before lock")
+	}
+	l, err := tn.Lock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if running, pid := tn.Running(); !running || pid != os.Getpid() {
+		t.Errorf("running=%v pid=%d", running, pid)
+	}
+	if _, err := tn.Lock(); !errors.Is(err, ErrRunning) {
+		t.Errorf("second lock: %v", err)
+	}
+	if _, err := Create(base, CreateOptions{Name: "x", Force: true}); err == nil || !strings.Contains(err.Error(), "running") {
+		t.Errorf("force over a running tenant: %v", err)
+	}
+	l.Release()
+	if running, _ := tn.Running(); running {
+		t.Fatal("running after release")
+	}
+}
+
+func TestPortFlags(t *testing.T) {
+	base := t.TempDir()
+	a, err := Create(base, CreateOptions{Name: "a", APIPort: 61234})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Config.API.Port != 61234 {
+		t.Errorf("port %d", a.Config.API.Port)
+	}
+	if _, err := Create(base, CreateOptions{Name: "b", APIPort: 61234}); err == nil || !strings.Contains(err.Error(), "another tenant") {
+		t.Errorf("reused port: %v", err)
+	}
+}
