@@ -179,9 +179,9 @@ func TestBrokenMigrationRolledBack(t *testing.T) {
 	ctx := context.Background()
 	conn := connect(t, db)
 	fsys := fstest.MapFS{
-		"20240101000000_good.sql": {Data: []byte("create table good (id int);\n")},
+		"20240101000000_good.sql":   {Data: []byte("create table good (id int);\n")},
 		"20240102000000_broken.sql": {Data: []byte("create table half (id int);\n\ninsert into half values (1);\nselect *\n  from half\n  wher id = 1;\n")},
-		"20240103000000_later.sql": {Data: []byte("create table later (id int);\n")},
+		"20240103000000_later.sql":  {Data: []byte("create table later (id int);\n")},
 	}
 	applied, err := runner(t, fsys).Apply(ctx, conn, migrate.Options{})
 	var me *migrate.Error

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"text/tabwriter"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/spf13/cobra"
 
 	"github.com/sfp-dev/sfp/pkg/cli/cmdutil"
@@ -19,6 +18,9 @@ type MigrateOptions struct {
 	DBURL  string
 	DryRun bool
 	JSON   bool
+	// InitKey calls init_credentials_key() as service_role after migrating
+	// (what the docker runtime's migrations container does).
+	InitKey bool
 }
 
 // NewCmdMigrate builds `sfp server migrate`. runF replaces the run function
@@ -53,6 +55,7 @@ tenant's db service, or a hosted Supabase project. Connect as a superuser
 	cmd.PersistentFlags().StringVar(&opts.DBURL, "db-url", "", "PostgreSQL connection URL (env SFP_DB_URL)")
 	cmd.Flags().BoolVar(&opts.DryRun, "dry-run", false, "List the migrations that would be applied, change nothing")
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "Output JSON")
+	cmd.Flags().BoolVar(&opts.InitKey, "init-key", false, "Then create the credentials encryption key in Vault if absent (calls init_credentials_key() as service_role)")
 	cmd.AddCommand(newCmdMigrateStatus(f, opts, nil))
 	return cmd
 }
@@ -77,9 +80,9 @@ func migrateRun(ctx context.Context, opts *MigrateOptions) error {
 	if err != nil {
 		return err
 	}
-	conn, err := pgx.Connect(ctx, opts.DBURL)
+	conn, err := migrate.Connect(ctx, opts.DBURL)
 	if err != nil {
-		return fmt.Errorf("connect to database: %w", err)
+		return err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 
@@ -95,11 +98,25 @@ func migrateRun(ctx context.Context, opts *MigrateOptions) error {
 		}
 		return err
 	}
+	var keyCreated *bool
+	if opts.InitKey && !opts.DryRun {
+		created, err := migrate.InitCredentialsKey(ctx, conn)
+		if err != nil {
+			return err
+		}
+		keyCreated = &created
+		if created {
+			fmt.Fprintln(opts.IO.ErrOut, "Created the credentials encryption key in Vault.")
+		} else {
+			fmt.Fprintln(opts.IO.ErrOut, "The credentials encryption key already exists.")
+		}
+	}
 	if opts.JSON {
 		out := struct {
-			DryRun  bool            `json:"dry_run"`
-			Applied []migrationJSON `json:"applied"`
-		}{DryRun: opts.DryRun, Applied: []migrationJSON{}}
+			DryRun     bool            `json:"dry_run"`
+			Applied    []migrationJSON `json:"applied"`
+			KeyCreated *bool           `json:"credentials_key_created,omitempty"`
+		}{DryRun: opts.DryRun, Applied: []migrationJSON{}, KeyCreated: keyCreated}
 		for _, m := range applied {
 			out.Applied = append(out.Applied, migrationJSON{m.Version, m.Name})
 		}
@@ -147,9 +164,9 @@ func migrateStatusRun(ctx context.Context, opts *MigrateOptions) error {
 	if err != nil {
 		return err
 	}
-	conn, err := pgx.Connect(ctx, opts.DBURL)
+	conn, err := migrate.Connect(ctx, opts.DBURL)
 	if err != nil {
-		return fmt.Errorf("connect to database: %w", err)
+		return err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 	status, err := runner.Status(ctx, conn)
