@@ -363,3 +363,18 @@ func markLine(stmt string, line, col int) string {
 	out = append(out, strings.Repeat(" ", col)+"^")
 	return strings.Join(out, "\n")
 }
+
+// Latest returns the newest applied version ("" when none).
+func Latest(ctx context.Context, conn *pgx.Conn) (string, error) {
+	applied, err := readHistory(ctx, conn)
+	if err != nil {
+		return "", err
+	}
+	latest := ""
+	for v := range applied {
+		if v > latest {
+			latest = v
+		}
+	}
+	return latest, nil
+}

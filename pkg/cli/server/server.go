@@ -14,6 +14,16 @@ func NewCmdServer(f *cmdutil.Factory) *cobra.Command {
 		Use:   "server <command>",
 		Short: "Create, run and upgrade tenant stacks",
 	}
-	cmd.AddCommand(NewCmdMigrate(f, nil))
+	cmd.AddCommand(
+		NewCmdInit(f, nil),
+		NewCmdStart(f, nil),
+		NewCmdStop(f, nil),
+		NewCmdStatus(f, nil),
+		NewCmdList(f, nil),
+		NewCmdLogs(f, nil),
+		NewCmdKeys(f, nil),
+		NewCmdUpdate(f, nil),
+		NewCmdMigrate(f, nil),
+	)
 	return cmd
 }

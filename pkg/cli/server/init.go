@@ -1,0 +1,157 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sfp-dev/sfp/pkg/cli/cmdutil"
+	"github.com/sfp-dev/sfp/pkg/runtime/embedded"
+	"github.com/sfp-dev/sfp/pkg/tenant"
+)
+
+// InitOptions are the inputs of `sfp server init`.
+type InitOptions struct {
+	IO                *cmdutil.IOStreams
+	Flags             tenantFlags
+	Runtime           string
+	Port, DBPort      int
+	AdminEmail        string
+	AdminPasswordFile string
+	AdminAccount      string
+	Force             bool
+	JSON              bool
+}
+
+// NewCmdInit builds `sfp server init`.
+func NewCmdInit(f *cmdutil.Factory, runF func(context.Context, *InitOptions) error) *cobra.Command {
+	opts := &InitOptions{IO: f.IOStreams}
+	cmd := &cobra.Command{
+		Use:   "init -t NAME [--runtime embedded|docker]",
+		Short: "Create a tenant: its directory, configuration, secrets and keys",
+		Long: `Create a tenant directory (<base>/tenants/<name>) with its configuration
+(tenant.yaml), generated secrets and API keys (.env, mode 0600) and free ports.
+Nothing runs yet: the first 'sfp server start' creates the database.
+
+With --admin-email and --admin-password-file the first start also creates that
+user (email confirmed), and with --admin-account an account it owns.`,
+		Example: `  sfp server init -t acme
+  sfp server init -t acme --admin-email ops@acme.test --admin-password-file pw.txt --admin-account Acme
+  sfp server init -t prod --runtime docker --port 8000`,
+		Args: cmdutil.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if opts.Runtime != string(tenant.RuntimeEmbedded) && opts.Runtime != string(tenant.RuntimeDocker) {
+				return cmdutil.FlagErrorf("--runtime must be embedded or docker, not %q", opts.Runtime)
+			}
+			if (opts.AdminEmail == "") != (opts.AdminPasswordFile == "") {
+				return cmdutil.FlagErrorf("--admin-email and --admin-password-file go together")
+			}
+			if opts.AdminAccount != "" && opts.AdminEmail == "" {
+				return cmdutil.FlagErrorf("--admin-account needs --admin-email")
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return initRun(cmd.Context(), f, opts)
+		},
+	}
+	opts.Flags.register(cmd)
+	cmd.Flags().StringVar(&opts.Runtime, "runtime", string(tenant.RuntimeEmbedded), "Runtime: embedded or docker")
+	cmd.Flags().IntVar(&opts.Port, "port", 0, "API (gateway) port (default: first free from 54321)")
+	cmd.Flags().IntVar(&opts.DBPort, "db-port", 0, "PostgreSQL port, embedded runtime (default: first free after the API port)")
+	cmd.Flags().StringVar(&opts.AdminEmail, "admin-email", "", "Create this admin user on first start")
+	cmd.Flags().StringVar(&opts.AdminPasswordFile, "admin-password-file", "", "File holding the admin's password (- for stdin)")
+	cmd.Flags().StringVar(&opts.AdminAccount, "admin-account", "", "Also create an account with this name, owned by the admin")
+	cmd.Flags().BoolVar(&opts.Force, "force", false, "Replace an existing tenant, deleting its data")
+	cmd.Flags().BoolVar(&opts.JSON, "json", false, "Output JSON")
+	return cmd
+}
+
+type tenantJSON struct {
+	Tenant  string `json:"tenant"`
+	Runtime string `json:"runtime"`
+	Dir     string `json:"dir"`
+	URL     string `json:"url"`
+	APIPort int    `json:"api_port"`
+	DBPort  int    `json:"db_port"`
+	EnvFile string `json:"env_file"`
+	Running bool   `json:"running"`
+	PID     int    `json:"pid,omitempty"`
+}
+
+func initRun(ctx context.Context, f *cmdutil.Factory, opts *InitOptions) error {
+	base, err := opts.Flags.resolve(f, true)
+	if err != nil {
+		return err
+	}
+	var password string
+	if opts.AdminPasswordFile != "" {
+		if password, err = readPassword(opts.IO.In, opts.AdminPasswordFile); err != nil {
+			return err
+		}
+	}
+	t, err := tenant.Create(base, tenant.CreateOptions{
+		Name:          opts.Flags.Tenant,
+		Runtime:       tenant.Runtime(opts.Runtime),
+		APIPort:       opts.Port,
+		PostgresPort:  opts.DBPort,
+		Admin:         tenant.AdminConfig{Email: opts.AdminEmail, Account: opts.AdminAccount},
+		AdminPassword: password,
+		Force:         opts.Force,
+		Now:           f.Now(),
+	})
+	if err != nil {
+		return err
+	}
+	rt, err := runtimeFor(f, t, embedded.Options{})
+	if err != nil {
+		return err
+	}
+	if err := rt.Init(ctx, t); err != nil {
+		return fmt.Errorf("init tenant %q: %w", t.Name(), err)
+	}
+	if opts.JSON {
+		return cmdutil.WriteJSON(opts.IO.Out, describe(t))
+	}
+	fmt.Fprintf(opts.IO.ErrOut, "Created tenant %q (%s runtime) in %s\n", t.Name(), t.Config.Runtime, t.Dir)
+	fmt.Fprintf(opts.IO.ErrOut, "  API URL: %s\n  Secrets: %s (mode 0600)\n", t.URL(), t.EnvFile())
+	fmt.Fprintf(opts.IO.ErrOut, "Start it with: sfp server start -t %s%s\n", t.Name(), baseHint(opts.Flags.BaseDir))
+	return nil
+}
+
+func baseHint(flag string) string {
+	if flag == "" {
+		return ""
+	}
+	return " --base-dir " + flag
+}
+
+func describe(t *tenant.Tenant) tenantJSON {
+	running, pid := t.Running()
+	return tenantJSON{Tenant: t.Name(), Runtime: string(t.Config.Runtime), Dir: t.Dir, URL: t.URL(),
+		APIPort: t.Config.API.Port, DBPort: t.Config.Postgres.Port, EnvFile: t.EnvFile(), Running: running, PID: pid}
+}
+
+// readPassword reads a password from a file or stdin ("-"): the first line.
+func readPassword(stdin io.Reader, path string) (string, error) {
+	var raw []byte
+	var err error
+	if path == "-" {
+		raw, err = io.ReadAll(io.LimitReader(stdin, 4096))
+	} else {
+		raw, err = os.ReadFile(path)
+	}
+	if err != nil {
+		return "", fmt.Errorf("read admin password: %w", err)
+	}
+	pw, _, _ := strings.Cut(string(raw), "\n")
+	pw = strings.TrimRight(pw, "\r")
+	if pw == "" {
+		return "", fmt.Errorf("read admin password: %s is empty", path)
+	}
+	return pw, nil
+}

@@ -1,0 +1,66 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sfp-dev/sfp/pkg/cli/cmdutil"
+	"github.com/sfp-dev/sfp/pkg/tenant"
+)
+
+// ListOptions are the inputs of `sfp server list`.
+type ListOptions struct {
+	IO    *cmdutil.IOStreams
+	Flags tenantFlags
+	JSON  bool
+}
+
+// NewCmdList builds `sfp server list`.
+func NewCmdList(f *cmdutil.Factory, runF func(context.Context, *ListOptions) error) *cobra.Command {
+	opts := &ListOptions{IO: f.IOStreams}
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List the tenants in the base directory",
+		Args:  cmdutil.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			base, err := opts.Flags.resolve(f, false)
+			if err != nil {
+				return err
+			}
+			ts, errs := tenant.List(base)
+			for _, e := range errs {
+				fmt.Fprintln(opts.IO.ErrOut, "warning:", e)
+			}
+			out := []tenantJSON{}
+			for _, t := range ts {
+				out = append(out, describe(t))
+			}
+			if opts.JSON {
+				return cmdutil.WriteJSON(opts.IO.Out, out)
+			}
+			if len(out) == 0 {
+				fmt.Fprintf(opts.IO.ErrOut, "No tenants in %s; create one with `sfp server init -t NAME`.\n", base)
+				return nil
+			}
+			tw := tabwriter.NewWriter(opts.IO.Out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "NAME\tRUNTIME\tSTATE\tURL")
+			for _, t := range out {
+				state := "stopped"
+				if t.Running {
+					state = fmt.Sprintf("running (pid %d)", t.PID)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", t.Tenant, t.Runtime, state, t.URL)
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().StringVar(&opts.Flags.BaseDir, "base-dir", "", "Directory holding the tenants (env SFP_BASE_DIR; default ./sfp-server)")
+	cmd.Flags().BoolVar(&opts.JSON, "json", false, "Output JSON")
+	return cmd
+}

@@ -1,0 +1,55 @@
+package server
+
+import (
+	"context"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sfp-dev/sfp/pkg/cli/cmdutil"
+	"github.com/sfp-dev/sfp/pkg/runtime"
+	"github.com/sfp-dev/sfp/pkg/runtime/embedded"
+)
+
+// LogsOptions are the inputs of `sfp server logs`.
+type LogsOptions struct {
+	IO     *cmdutil.IOStreams
+	Flags  tenantFlags
+	Follow bool
+	Tail   int
+	Source string
+}
+
+// NewCmdLogs builds `sfp server logs`.
+func NewCmdLogs(f *cmdutil.Factory, runF func(context.Context, *LogsOptions) error) *cobra.Command {
+	opts := &LogsOptions{IO: f.IOStreams}
+	cmd := &cobra.Command{
+		Use:   "logs -t NAME [-f] [--tail N]",
+		Short: "Print a tenant's logs",
+		Long: `Print the log of a tenant's sfp process (written when it runs detached), or
+with --source postgres the PostgreSQL server log. On the docker runtime --source
+names a compose service.`,
+		Args: cmdutil.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if opts.Tail < 0 {
+				return cmdutil.FlagErrorf("--tail must not be negative")
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			t, err := loadTenant(f, &opts.Flags)
+			if err != nil {
+				return err
+			}
+			rt, err := runtimeFor(f, t, embedded.Options{})
+			if err != nil {
+				return err
+			}
+			return rt.Logs(cmd.Context(), t, runtime.LogOptions{Follow: opts.Follow, Tail: opts.Tail, Source: opts.Source}, opts.IO.Out)
+		},
+	}
+	opts.Flags.register(cmd)
+	cmd.Flags().BoolVarP(&opts.Follow, "follow", "f", false, "Keep printing new lines")
+	cmd.Flags().IntVar(&opts.Tail, "tail", 0, "Print only the last N lines")
+	cmd.Flags().StringVar(&opts.Source, "source", "", "Which log: sfp (default) or postgres; docker: a service")
+	return cmd
+}

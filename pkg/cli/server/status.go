@@ -1,0 +1,76 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sfp-dev/sfp/pkg/cli/cmdutil"
+	"github.com/sfp-dev/sfp/pkg/runtime/embedded"
+)
+
+// StatusOptions are the inputs of `sfp server status`.
+type StatusOptions struct {
+	IO    *cmdutil.IOStreams
+	Flags tenantFlags
+	JSON  bool
+}
+
+// NewCmdStatus builds `sfp server status`.
+func NewCmdStatus(f *cmdutil.Factory, runF func(context.Context, *StatusOptions) error) *cobra.Command {
+	opts := &StatusOptions{IO: f.IOStreams}
+	cmd := &cobra.Command{
+		Use:   "status -t NAME",
+		Short: "Show whether a tenant and each of its components are up",
+		Long: `Show the tenant's process, uptime and schema version, and for each component
+(postgres, gateway, auth, rest, realtime) whether it answers and where. The exit
+code is 0 whether the tenant runs or not; use --json and "running" in scripts.`,
+		Args: cmdutil.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			t, err := loadTenant(f, &opts.Flags)
+			if err != nil {
+				return err
+			}
+			rt, err := runtimeFor(f, t, embedded.Options{})
+			if err != nil {
+				return err
+			}
+			st, err := rt.Status(cmd.Context(), t)
+			if err != nil {
+				return err
+			}
+			if opts.JSON {
+				return cmdutil.WriteJSON(opts.IO.Out, st)
+			}
+			w := opts.IO.Out
+			state := "stopped"
+			if st.Running {
+				state = fmt.Sprintf("running (pid %d", st.PID)
+				if st.StartedAt != nil {
+					state += ", up " + (time.Duration(st.UptimeSeconds) * time.Second).String()
+				}
+				state += ")"
+			}
+			fmt.Fprintf(w, "Tenant:   %s (%s runtime)\nState:    %s\nURL:      %s\n", st.Tenant, st.Runtime, state, st.URL)
+			if st.SchemaVersion != "" {
+				fmt.Fprintf(w, "Schema:   %s\n", st.SchemaVersion)
+			}
+			fmt.Fprintln(w)
+			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "COMPONENT\tSTATE\tADDRESS\tDETAIL")
+			for _, c := range st.Components {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", c.Name, c.State, c.Address, c.Detail)
+			}
+			return tw.Flush()
+		},
+	}
+	opts.Flags.register(cmd)
+	cmd.Flags().BoolVar(&opts.JSON, "json", false, "Output JSON")
+	return cmd
+}

@@ -1,0 +1,52 @@
+package server
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sfp-dev/sfp/pkg/cli/cmdutil"
+	"github.com/sfp-dev/sfp/pkg/runtime/embedded"
+)
+
+// StopOptions are the inputs of `sfp server stop`.
+type StopOptions struct {
+	IO    *cmdutil.IOStreams
+	Flags tenantFlags
+}
+
+// NewCmdStop builds `sfp server stop`.
+func NewCmdStop(f *cmdutil.Factory, runF func(context.Context, *StopOptions) error) *cobra.Command {
+	opts := &StopOptions{IO: f.IOStreams}
+	cmd := &cobra.Command{
+		Use:   "stop -t NAME",
+		Short: "Stop a running tenant",
+		Args:  cmdutil.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			t, err := loadTenant(f, &opts.Flags)
+			if err != nil {
+				return err
+			}
+			rt, err := runtimeFor(f, t, embedded.Options{})
+			if err != nil {
+				return err
+			}
+			stopped, err := rt.Stop(cmd.Context(), t)
+			if err != nil {
+				return err
+			}
+			if stopped {
+				fmt.Fprintf(opts.IO.ErrOut, "Stopped tenant %q.\n", t.Name())
+			} else {
+				fmt.Fprintf(opts.IO.ErrOut, "Tenant %q is not running.\n", t.Name())
+			}
+			return nil
+		},
+	}
+	opts.Flags.register(cmd)
+	return cmd
+}

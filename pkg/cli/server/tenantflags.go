@@ -1,0 +1,86 @@
+package server
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sfp-dev/sfp/pkg/cli/cmdutil"
+	"github.com/sfp-dev/sfp/pkg/runtime"
+	"github.com/sfp-dev/sfp/pkg/runtime/embedded"
+	"github.com/sfp-dev/sfp/pkg/tenant"
+)
+
+// tenantFlags are the flags every tenant command shares: which base
+// directory and which tenant.
+type tenantFlags struct {
+	BaseDir string
+	Tenant  string
+}
+
+func (tf *tenantFlags) register(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&tf.BaseDir, "base-dir", "", "Directory holding the tenants (env SFP_BASE_DIR; default ./sfp-server)")
+	cmd.Flags().StringVarP(&tf.Tenant, "tenant", "t", "", "Tenant name (env SFP_TENANT)")
+}
+
+// resolve validates the flags and returns the absolute base directory.
+func (tf *tenantFlags) resolve(f *cmdutil.Factory, needTenant bool) (string, error) {
+	if tf.Tenant == "" {
+		tf.Tenant = f.Getenv("SFP_TENANT")
+	}
+	if needTenant {
+		if tf.Tenant == "" {
+			return "", cmdutil.FlagErrorf("which tenant? pass -t NAME (or set SFP_TENANT)")
+		}
+		if err := tenant.ValidateName(tf.Tenant); err != nil {
+			return "", &cmdutil.FlagError{Err: err}
+		}
+	}
+	return tenant.ResolveBaseDir(tf.BaseDir, f.Getenv)
+}
+
+// childArgs are the flags a detached child needs to find the same tenant.
+func (tf *tenantFlags) childArgs(base string) []string {
+	return []string{"--base-dir", base}
+}
+
+// runtimeFor returns the runtime of a tenant.
+func runtimeFor(f *cmdutil.Factory, t *tenant.Tenant, extra embedded.Options) (runtime.Runtime, error) {
+	switch t.Config.Runtime {
+	case tenant.RuntimeEmbedded:
+		extra.Logger = f.Logger()
+		extra.Executable = f.Executable
+		if dir := f.Getenv("SFP_MIGRATIONS_DIR"); dir != "" {
+			extra.Migrations = os.DirFS(dir)
+		}
+		return embedded.New(extra), nil
+	case tenant.RuntimeDocker:
+		return dockerRuntime(f)
+	default:
+		return nil, fmt.Errorf("tenant %q has unknown runtime %q", t.Name(), t.Config.Runtime)
+	}
+}
+
+// dockerRuntime is replaced when the docker runtime is built in.
+var dockerRuntime = func(f *cmdutil.Factory) (runtime.Runtime, error) {
+	return nil, fmt.Errorf("the docker runtime is not available in this build")
+}
+
+// loadTenant loads the tenant the flags name.
+func loadTenant(f *cmdutil.Factory, tf *tenantFlags) (*tenant.Tenant, error) {
+	base, err := tf.resolve(f, true)
+	if err != nil {
+		return nil, err
+	}
+	t, err := tenant.Load(base, tf.Tenant)
+	if err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+func progressTo(ios *cmdutil.IOStreams) func(string) {
+	return func(s string) { fmt.Fprintln(ios.ErrOut, "• "+s) }
+}
+

@@ -1,0 +1,83 @@
+package server
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sfp-dev/sfp/pkg/cli/cmdutil"
+	"github.com/sfp-dev/sfp/pkg/runtime"
+	"github.com/sfp-dev/sfp/pkg/runtime/embedded"
+)
+
+// UpdateOptions are the inputs of `sfp server update`.
+type UpdateOptions struct {
+	IO    *cmdutil.IOStreams
+	Flags tenantFlags
+	JSON  bool
+}
+
+// NewCmdUpdate builds `sfp server update`.
+func NewCmdUpdate(f *cmdutil.Factory, runF func(context.Context, *UpdateOptions) error) *cobra.Command {
+	opts := &UpdateOptions{IO: f.IOStreams}
+	cmd := &cobra.Command{
+		Use:   "update -t NAME",
+		Short: "Stop a tenant, apply pending migrations, start it again",
+		Long: `Stop the tenant's services, apply the migrations this binary has that the
+database lacks, and start the services again (in the background) — how a tenant
+moves to a new sfp release. If a migration fails it is rolled back whole, the
+services come back on the schema as it was, and the failure is shown.`,
+		Args: cmdutil.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			base, err := opts.Flags.resolve(f, true)
+			if err != nil {
+				return err
+			}
+			t, err := loadTenant(f, &opts.Flags)
+			if err != nil {
+				return err
+			}
+			rt, err := runtimeFor(f, t, embedded.Options{ChildArgs: opts.Flags.childArgs(base)})
+			if err != nil {
+				return err
+			}
+			res, uerr := rt.Update(cmd.Context(), t, runtime.UpdateOptions{Progress: progressTo(opts.IO)})
+			if res != nil {
+				applied := []migrationJSON{}
+				for _, m := range res.Applied {
+					applied = append(applied, migrationJSON{m.Version, m.Name})
+				}
+				if opts.JSON {
+					out := struct {
+						Applied    []migrationJSON `json:"applied"`
+						WasRunning bool            `json:"was_running"`
+						Restarted  bool            `json:"restarted"`
+						Error      string          `json:"error,omitempty"`
+					}{applied, res.WasRunning, res.Restarted, ""}
+					if uerr != nil {
+						out.Error = uerr.Error()
+					}
+					cmdutil.WriteJSON(opts.IO.Out, out)
+				} else {
+					if len(applied) == 0 && uerr == nil {
+						fmt.Fprintln(opts.IO.ErrOut, "The schema was up to date; nothing applied.")
+					}
+					for _, m := range res.Applied {
+						fmt.Fprintf(opts.IO.ErrOut, "Applied %s_%s\n", m.Version, m.Name)
+					}
+					if res.Restarted {
+						fmt.Fprintf(opts.IO.ErrOut, "Tenant %q is running again.\n", t.Name())
+					}
+				}
+			}
+			return uerr
+		},
+	}
+	opts.Flags.register(cmd)
+	cmd.Flags().BoolVar(&opts.JSON, "json", false, "Output JSON")
+	return cmd
+}

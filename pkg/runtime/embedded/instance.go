@@ -1,0 +1,207 @@
+package embedded
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/sfp-dev/sfp/pkg/embedded/postgres"
+	"github.com/sfp-dev/sfp/pkg/migrate"
+	"github.com/sfp-dev/sfp/pkg/tenant"
+)
+
+// BootOptions change Boot.
+type BootOptions struct {
+	Logger   *slog.Logger
+	Progress func(string)
+	// Migrations replaces the embedded migrations (SFP_MIGRATIONS_DIR).
+	Migrations fs.FS
+	// SkipMigrations starts without applying pending migrations (used to
+	// bring the previous services back after a failed update).
+	SkipMigrations bool
+	// DatabaseOnly starts PostgreSQL and bootstraps it, without the HTTP
+	// services (sfp server update).
+	DatabaseOnly bool
+}
+
+// Instance is a running embedded tenant: its cluster, in-process servers and
+// gateway listener.
+type Instance struct {
+	T         *tenant.Tenant
+	Cluster   *postgres.Cluster
+	StartedAt time.Time
+	Applied   []migrate.Migration
+	URL       string
+
+	log      *slog.Logger
+	services *services
+	http     *http.Server
+	listener net.Listener
+	failed   chan error // a component died
+	once     sync.Once
+}
+
+// Boot starts the tenant: PostgreSQL (created on first start), the platform
+// SQL and migrations, then auth, REST, realtime and the gateway on the
+// tenant's API port. On error everything started so far is stopped again.
+func Boot(ctx context.Context, t *tenant.Tenant, opts BootOptions) (inst *Instance, err error) {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	progress := opts.Progress
+	if progress == nil {
+		progress = func(string) {}
+	}
+	inst = &Instance{T: t, log: log, StartedAt: time.Now(), URL: t.URL(), failed: make(chan error, 4)}
+	defer func() {
+		if err != nil {
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+			defer cancel()
+			inst.Shutdown(sctx)
+		}
+	}()
+
+	// Fail early, before touching the database, if the API port is taken.
+	if !opts.DatabaseOnly {
+		addr := net.JoinHostPort(t.Config.API.Host, strconv.Itoa(t.Config.API.Port))
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			return inst, fmt.Errorf("start tenant %q: the API port %s is in use by another process; stop it or change api.port in %s: %w",
+				t.Name(), addr, t.ConfigFile(), err)
+		}
+		inst.listener = l
+	}
+
+	cluster, err := postgres.New(ctx, postgres.Config{
+		DataDir:       t.DataDir(),
+		Port:          t.Config.Postgres.Port,
+		SuperPassword: t.Secrets.PostgresPassword,
+		LogFile:       t.PostgresLog(),
+		Logger:        log,
+	})
+	if err != nil {
+		return inst, err
+	}
+	inst.Cluster = cluster
+	if !cluster.Initialized() {
+		progress("Creating the PostgreSQL cluster in " + t.DataDir())
+		if err := cluster.Init(ctx); err != nil {
+			// Leave nothing half-made: the next start initialises afresh.
+			os.RemoveAll(t.DataDir())
+			os.Remove(stampFile(t))
+			return inst, err
+		}
+	}
+	progress(fmt.Sprintf("Starting PostgreSQL %s on 127.0.0.1:%d", cluster.Config().Binaries.Version, t.Config.Postgres.Port))
+	if err := cluster.Start(ctx); err != nil {
+		return inst, err
+	}
+
+	conn, err := migrate.Connect(ctx, cluster.ConnString("supabase_admin", t.Secrets.PostgresPassword, "postgres"))
+	if err != nil {
+		return inst, err
+	}
+	res, err := Bootstrap(ctx, conn, BootstrapOptions{
+		Passwords:      t.Secrets.RolePasswords(),
+		Migrations:     opts.Migrations,
+		StampFile:      stampFile(t),
+		SkipMigrations: opts.SkipMigrations,
+		Progress:       progress,
+	})
+	conn.Close(context.WithoutCancel(ctx))
+	if res != nil {
+		inst.Applied = res.Applied
+	}
+	if err != nil {
+		return inst, err
+	}
+	if opts.DatabaseOnly {
+		return inst, nil
+	}
+
+	progress("Starting auth, REST, realtime and the gateway")
+	inst.services, err = startServices(ctx, inst)
+	if err != nil {
+		return inst, err
+	}
+	if err := inst.services.bootstrapAdmin(ctx, progress); err != nil {
+		return inst, err
+	}
+	inst.http = &http.Server{
+		Handler:           inst.services.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	go func() {
+		if err := inst.http.Serve(inst.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			inst.fail(fmt.Errorf("gateway: %w", err))
+		}
+	}()
+	go func() {
+		select {
+		case <-cluster.Done():
+			inst.fail(fmt.Errorf("PostgreSQL exited unexpectedly: %v (see %s)", cluster.ExitError(), t.PostgresLog()))
+		case <-inst.done():
+		}
+	}()
+	return inst, nil
+}
+
+func stampFile(t *tenant.Tenant) string { return filepath.Join(t.Dir, "platform.stamp") }
+
+func (i *Instance) fail(err error) {
+	select {
+	case i.failed <- err:
+	default:
+	}
+}
+
+// Failed delivers an error when a component dies on its own.
+func (i *Instance) Failed() <-chan error { return i.failed }
+
+func (i *Instance) done() <-chan struct{} {
+	if i.services != nil {
+		return i.services.stopped
+	}
+	return nil
+}
+
+// Shutdown stops the gateway (draining requests), the servers (closing
+// WebSockets with a reason) and PostgreSQL, in that order.
+func (i *Instance) Shutdown(ctx context.Context) error {
+	var errs []error
+	i.once.Do(func() {
+		if i.http != nil {
+			i.log.Info("draining HTTP requests")
+			if err := i.http.Shutdown(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("stop gateway: %w", err))
+			}
+		} else if i.listener != nil {
+			i.listener.Close()
+		}
+		if i.services != nil {
+			if err := i.services.close(ctx); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		if i.Cluster != nil {
+			if _, running := i.Cluster.Pid(); running {
+				if err := i.Cluster.Stop(ctx); err != nil {
+					errs = append(errs, err)
+				}
+			}
+		}
+	})
+	return errors.Join(errs...)
+}
