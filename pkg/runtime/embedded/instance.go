@@ -102,6 +102,15 @@ func Boot(ctx context.Context, t *tenant.Tenant, opts BootOptions) (inst *Instan
 			return inst, err
 		}
 	}
+	// We hold the tenant's run lock, so a server still running on the data
+	// directory was left by an sfp process that died (kill -9): it is
+	// shutting down or orphaned. Stop it before starting afresh.
+	if pid, running := cluster.Pid(); running {
+		progress(fmt.Sprintf("Stopping PostgreSQL left running by a previous sfp process (pid %d)", pid))
+		if err := cluster.Stop(ctx); err != nil && !errors.Is(err, postgres.ErrNotRunning) {
+			return inst, err
+		}
+	}
 	progress(fmt.Sprintf("Starting PostgreSQL %s on 127.0.0.1:%d", cluster.Config().Binaries.Version, t.Config.Postgres.Port))
 	if err := cluster.Start(ctx); err != nil {
 		return inst, err

@@ -169,11 +169,15 @@ func (r *Runtime) startDetached(ctx context.Context, t *tenant.Tenant, opts runt
 	if opts.Progress != nil {
 		opts.Progress(fmt.Sprintf("Started sfp in the background (pid %d); logs in %s", pid, t.SfpLog()))
 	}
+	// Relay the child's progress lines from its log while waiting.
+	relay := &progressRelay{path: t.SfpLog(), offset: logStart, progress: opts.Progress}
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	deadline := time.After(3 * time.Minute)
 	for {
+		relay.poll()
 		if s, ok := readState(t); ok && s.Ready && s.PID == pid {
+			relay.poll()
 			if opts.Ready != nil {
 				opts.Ready(runtime.Info{Tenant: t.Name(), Runtime: string(tenant.RuntimeEmbedded), URL: s.URL, PID: pid,
 					EnvFile: t.EnvFile(), LogFile: t.SfpLog(), StartedAt: s.StartedAt, Applied: s.Applied})
@@ -190,6 +194,38 @@ func (r *Runtime) startDetached(ctx context.Context, t *tenant.Tenant, opts runt
 			_ = syscall.Kill(pid, syscall.SIGTERM)
 			return fmt.Errorf("start tenant %q: not ready after 3 minutes%s", t.Name(), logTail(t.SfpLog(), logStart))
 		case <-tick.C:
+		}
+	}
+}
+
+// progressRelay forwards the "• step" lines a detached child writes to its
+// log to the parent's progress output.
+type progressRelay struct {
+	path     string
+	offset   int64
+	partial  string
+	progress func(string)
+}
+
+func (p *progressRelay) poll() {
+	if p.progress == nil {
+		return
+	}
+	f, err := os.Open(p.path)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	if _, err := f.Seek(p.offset, io.SeekStart); err != nil {
+		return
+	}
+	b, _ := io.ReadAll(io.LimitReader(f, 1<<20))
+	p.offset += int64(len(b))
+	lines := strings.Split(p.partial+string(b), "\n")
+	p.partial = lines[len(lines)-1]
+	for _, l := range lines[:len(lines)-1] {
+		if step, ok := strings.CutPrefix(l, "• "); ok {
+			p.progress(step)
 		}
 	}
 }

@@ -1,0 +1,313 @@
+package embedded_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sfp-dev/sfp/internal/sfptest"
+	"github.com/sfp-dev/sfp/pkg/embedded/postgres"
+	"github.com/sfp-dev/sfp/pkg/runtime"
+	"github.com/sfp-dev/sfp/supabase"
+)
+
+func TestMain(m *testing.M) {
+	if _, err := postgres.FindBinaries(context.Background()); err != nil {
+		fmt.Fprintf(os.Stderr, "the lifecycle tests run real tenants and need PostgreSQL: %v\n", err)
+		os.Exit(1)
+	}
+	os.Exit(m.Run())
+}
+
+func status(t *testing.T, base, name string, env sfptest.Env) runtime.Status {
+	t.Helper()
+	r := sfptest.MustRun(t, base, env, "server", "status", "-t", name, "--json")
+	var st runtime.Status
+	if err := json.Unmarshal([]byte(r.Stdout), &st); err != nil {
+		t.Fatalf("status JSON: %v\n%s", err, r.Stdout)
+	}
+	return st
+}
+
+func component(st runtime.Status, name string) runtime.Component {
+	for _, c := range st.Components {
+		if c.Name == name {
+			return c
+		}
+	}
+	return runtime.Component{}
+}
+
+func stopAtEnd(t *testing.T, base, name string) {
+	t.Cleanup(func() { sfptest.Run(t, base, nil, "server", "stop", "-t", name) })
+}
+
+func TestDetachedLifecycle(t *testing.T) {
+	base := sfptest.BaseDir(t)
+	pw := filepath.Join(base, "pw")
+	os.WriteFile(pw, []byte("admin-password-1\n"), 0o600)
+	r := sfptest.MustRun(t, base, nil, "server", "init", "-t", "acme", "--admin-email", "ops@acme.test", "--admin-password-file", pw, "--json")
+	var created struct {
+		Tenant  string `json:"tenant"`
+		EnvFile string `json:"env_file"`
+	}
+	json.Unmarshal([]byte(r.Stdout), &created)
+	if created.Tenant != "acme" {
+		t.Fatalf("init output %s", r.Stdout)
+	}
+	if fi, err := os.Stat(created.EnvFile); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf(".env: %v %v", err, fi)
+	}
+	if r := sfptest.Run(t, base, nil, "server", "init", "-t", "acme"); r.Code == 0 || !strings.Contains(r.Stderr, "--force") {
+		t.Errorf("second init: exit %d, %s", r.Code, r.Stderr)
+	}
+
+	stopAtEnd(t, base, "acme")
+	r = sfptest.MustRun(t, base, nil, "server", "start", "-t", "acme", "--detach", "--json")
+	var info runtime.Info
+	if err := json.Unmarshal([]byte(r.Stdout), &info); err != nil || info.PID == 0 || info.URL == "" {
+		t.Fatalf("start --json: %v %s", err, r.Stdout)
+	}
+	for _, step := range []string{"Creating the PostgreSQL cluster", "Applying platform SQL", "Starting PostgreSQL"} {
+		if !strings.Contains(r.Stderr, step) {
+			t.Errorf("start progress lacks %q:\n%s", step, r.Stderr)
+		}
+	}
+	m, _ := fs.Glob(supabase.Migrations(), "*.sql")
+	if len(info.Applied) != len(m) {
+		t.Errorf("first start applied %d migrations, want %d", len(info.Applied), len(m))
+	}
+
+	st := status(t, base, "acme", nil)
+	if !st.Running || st.PID != info.PID || component(st, "postgres").State != runtime.StateUp || component(st, "gateway").State != runtime.StateUp {
+		t.Fatalf("status after start: %+v", st)
+	}
+	if len(m) > 0 && st.SchemaVersion == "" {
+		t.Errorf("no schema version in %+v", st)
+	}
+
+	// A second start, foreground or detached, is refused with a clear message.
+	for _, args := range [][]string{{"server", "start", "-t", "acme"}, {"server", "start", "-t", "acme", "-d"}} {
+		r := sfptest.Run(t, base, nil, args...)
+		if r.Code == 0 || !strings.Contains(r.Stderr, "already running") {
+			t.Errorf("%v while running: exit %d, %s", args, r.Code, r.Stderr)
+		}
+	}
+
+	keys := sfptest.MustRun(t, base, nil, "server", "keys", "-t", "acme", "--json")
+	if strings.Contains(keys.Stdout, "service_role_key") || !strings.Contains(keys.Stdout, "anon_key") {
+		t.Errorf("keys without --service-role: %s", keys.Stdout)
+	}
+	keys = sfptest.MustRun(t, base, nil, "server", "keys", "-t", "acme", "--service-role", "--json")
+	if !strings.Contains(keys.Stdout, "service_role_key") {
+		t.Errorf("keys --service-role: %s", keys.Stdout)
+	}
+	logs := sfptest.MustRun(t, base, nil, "server", "logs", "-t", "acme", "--tail", "50")
+	if !strings.Contains(logs.Stdout, "tenant ready") {
+		t.Errorf("logs lack the ready line:\n%s", logs.Stdout)
+	}
+	list := sfptest.MustRun(t, base, nil, "server", "list", "--json")
+	if !strings.Contains(list.Stdout, `"running": true`) {
+		t.Errorf("list: %s", list.Stdout)
+	}
+
+	stop := sfptest.MustRun(t, base, nil, "server", "stop", "-t", "acme")
+	if !strings.Contains(stop.Stderr, "Stopped") {
+		t.Errorf("stop: %s", stop.Stderr)
+	}
+	st = status(t, base, "acme", nil)
+	if st.Running || component(st, "postgres").State != runtime.StateDown {
+		t.Fatalf("status after stop: %+v", st)
+	}
+	if processAlive(info.PID) {
+		t.Fatal("sfp process still alive after stop")
+	}
+	r = sfptest.MustRun(t, base, nil, "server", "stop", "-t", "acme")
+	if !strings.Contains(r.Stderr, "not running") {
+		t.Errorf("stop when stopped: %s", r.Stderr)
+	}
+
+	// Warm start: no cluster creation, no platform, no migrations.
+	r = sfptest.MustRun(t, base, nil, "server", "start", "-t", "acme", "-d", "--json")
+	if strings.Contains(r.Stderr, "Creating the PostgreSQL cluster") || strings.Contains(r.Stderr, "Applying") {
+		t.Errorf("warm start redid first-start work:\n%s", r.Stderr)
+	}
+}
+
+func processAlive(pid int) bool {
+	if err := syscall.Kill(pid, 0); err != nil {
+		return false
+	}
+	st, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	return err == nil && !strings.Contains(string(st), ") Z ")
+}
+
+func TestForegroundStopsCleanlyOnSignal(t *testing.T) {
+	base := sfptest.BaseDir(t)
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		cmd := sfptest.Command(ctx, t, base, nil, "server", "start", "-t", "fg")
+		stderr, _ := cmd.StderrPipe()
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		ready := make(chan struct{})
+		var output strings.Builder
+		go func() {
+			sc := bufio.NewScanner(stderr)
+			for sc.Scan() {
+				output.WriteString(sc.Text() + "\n")
+				if strings.Contains(sc.Text(), "is ready") {
+					close(ready)
+				}
+			}
+		}()
+		select {
+		case <-ready:
+		case <-ctx.Done():
+			t.Fatalf("not ready:\n%s", output.String())
+		}
+		st := status(t, base, "fg", nil)
+		pgPid := component(st, "postgres").Detail
+		cmd.Process.Signal(sig)
+		err := cmd.Wait()
+		cancel()
+		if err != nil {
+			t.Fatalf("%v: sfp exited with %v\n%s", sig, err, output.String())
+		}
+		st = status(t, base, "fg", nil)
+		if st.Running || component(st, "postgres").State != runtime.StateDown {
+			t.Fatalf("after %v: %+v (postgres was %s)", sig, st, pgPid)
+		}
+		if _, err := os.Stat(filepath.Join(base, "tenants", "fg", "run", "sfp.pid")); err == nil {
+			t.Errorf("pid file left behind after %v", sig)
+		}
+	}
+}
+
+func TestKill9LeavesNothingBlocking(t *testing.T) {
+	base := sfptest.BaseDir(t)
+	stopAtEnd(t, base, "k9")
+	r := sfptest.MustRun(t, base, nil, "server", "start", "-t", "k9", "-d", "--json")
+	var info runtime.Info
+	json.Unmarshal([]byte(r.Stdout), &info)
+	if err := syscall.Kill(info.PID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	// The next start must work: the run lock died with the process, the pid
+	// file is stale, and PostgreSQL was asked to shut down when sfp died.
+	r = sfptest.MustRun(t, base, nil, "server", "start", "-t", "k9", "-d", "--json")
+	var again runtime.Info
+	json.Unmarshal([]byte(r.Stdout), &again)
+	if again.PID == 0 || again.PID == info.PID {
+		t.Fatalf("restart after kill -9: %s %s", r.Stdout, r.Stderr)
+	}
+	if st := status(t, base, "k9", nil); !st.Running || component(st, "postgres").State != runtime.StateUp {
+		t.Fatalf("status after restart: %+v", st)
+	}
+}
+
+func TestAPIPortTaken(t *testing.T) {
+	base := sfptest.BaseDir(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	sfptest.MustRun(t, base, nil, "server", "init", "-t", "busy", "--port", strconv.Itoa(port+1))
+	// Take the tenant's port after init chose it.
+	cfg := filepath.Join(base, "tenants", "busy", "tenant.yaml")
+	raw, _ := os.ReadFile(cfg)
+	os.WriteFile(cfg, []byte(strings.Replace(string(raw), "port: "+strconv.Itoa(port+1), "port: "+strconv.Itoa(port), 1)), 0o644)
+	defer l.Close()
+	r := sfptest.Run(t, base, nil, "server", "start", "-t", "busy")
+	if r.Code == 0 || !strings.Contains(r.Stderr, "127.0.0.1:"+strconv.Itoa(port)+" is in use") {
+		t.Fatalf("start on a taken port: exit %d\n%s", r.Code, r.Stderr)
+	}
+	if st := status(t, base, "busy", nil); st.Running || component(st, "postgres").State != runtime.StateDown {
+		t.Errorf("a failed start left something running: %+v", st)
+	}
+}
+
+func copyMigrations(t *testing.T, extra map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	names, _ := fs.Glob(supabase.Migrations(), "*.sql")
+	for _, n := range names {
+		b, _ := fs.ReadFile(supabase.Migrations(), n)
+		os.WriteFile(filepath.Join(dir, n), b, 0o644)
+	}
+	for n, sql := range extra {
+		os.WriteFile(filepath.Join(dir, n), []byte(sql), 0o644)
+	}
+	return dir
+}
+
+func TestUpdate(t *testing.T) {
+	base := sfptest.BaseDir(t)
+	stopAtEnd(t, base, "upd")
+	sfptest.MustRun(t, base, nil, "server", "start", "-t", "upd", "-d")
+	before := status(t, base, "upd", nil).SchemaVersion
+
+	// A release with one more migration.
+	newer := copyMigrations(t, map[string]string{"29990101000000_add_widgets.sql": "create table public.widgets (id int primary key);\nalter table public.widgets enable row level security;\n"})
+	env := sfptest.Env{"SFP_MIGRATIONS_DIR": newer}
+	r := sfptest.MustRun(t, base, env, "server", "update", "-t", "upd", "--json")
+	var res struct {
+		Applied []struct{ Version, Name string }
+		WasRunning bool `json:"was_running"`
+		Restarted  bool
+	}
+	if err := json.Unmarshal([]byte(r.Stdout), &res); err != nil {
+		t.Fatalf("%v: %s", err, r.Stdout)
+	}
+	if len(res.Applied) != 1 || res.Applied[0].Version != "29990101000000" || !res.WasRunning || !res.Restarted {
+		t.Fatalf("update result %+v\n%s", res, r.Stderr)
+	}
+	st := status(t, base, "upd", env)
+	if !st.Running || st.SchemaVersion != "29990101000000" {
+		t.Fatalf("after update: %+v (before %s)", st, before)
+	}
+
+	// A release whose new migration fails: rolled back, services come back.
+	broken := copyMigrations(t, map[string]string{
+		"29990101000000_add_widgets.sql":  "create table public.widgets (id int primary key);\nalter table public.widgets enable row level security;\n",
+		"29990201000000_broken_thing.sql": "create table public.gadgets (id int);\nselect no_such_function();\n",
+	})
+	env = sfptest.Env{"SFP_MIGRATIONS_DIR": broken}
+	r = sfptest.Run(t, base, env, "server", "update", "-t", "upd")
+	if r.Code == 0 || !strings.Contains(r.Stderr, "29990201000000_broken_thing.sql") || !strings.Contains(r.Stderr, "no_such_function") {
+		t.Fatalf("failed update: exit %d\n%s", r.Code, r.Stderr)
+	}
+	st = status(t, base, "upd", env)
+	if !st.Running || st.SchemaVersion != "29990101000000" {
+		t.Fatalf("after failed update the tenant should run on the previous schema: %+v", st)
+	}
+}
+
+func TestTwoTenantsSideBySide(t *testing.T) {
+	base := sfptest.BaseDir(t)
+	stopAtEnd(t, base, "one")
+	stopAtEnd(t, base, "two")
+	sfptest.MustRun(t, base, nil, "server", "start", "-t", "one", "-d")
+	sfptest.MustRun(t, base, nil, "server", "start", "-t", "two", "-d")
+	a, b := status(t, base, "one", nil), status(t, base, "two", nil)
+	if !a.Running || !b.Running || a.URL == b.URL || component(a, "postgres").Address == component(b, "postgres").Address {
+		t.Fatalf("two tenants: %+v / %+v", a, b)
+	}
+	ka := sfptest.MustRun(t, base, nil, "server", "keys", "-t", "one", "--json").Stdout
+	kb := sfptest.MustRun(t, base, nil, "server", "keys", "-t", "two", "--json").Stdout
+	if ka == kb {
+		t.Fatal("same keys")
+	}
+}
