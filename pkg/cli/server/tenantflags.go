@@ -83,4 +83,3 @@ func loadTenant(f *cmdutil.Factory, tf *tenantFlags) (*tenant.Tenant, error) {
 func progressTo(ios *cmdutil.IOStreams) func(string) {
 	return func(s string) { fmt.Fprintln(ios.ErrOut, "• "+s) }
 }
-

@@ -264,7 +264,7 @@ func TestUpdate(t *testing.T) {
 	env := sfptest.Env{"SFP_MIGRATIONS_DIR": newer}
 	r := sfptest.MustRun(t, base, env, "server", "update", "-t", "upd", "--json")
 	var res struct {
-		Applied []struct{ Version, Name string }
+		Applied    []struct{ Version, Name string }
 		WasRunning bool `json:"was_running"`
 		Restarted  bool
 	}
