@@ -230,8 +230,8 @@ func TestStorageMatchesGoTrue(t *testing.T) {
 		from auth.users where id = $1`, id)
 	var (
 		instance, aud, role, email, hash, confTok, recTok, ecNew, ec, phoneCh, phoneChTok, ecCur, reauth, appMeta, verified, sub string
-		confirmed, phoneNull, signedIn, sso, anon, confirmedAt                                                                      bool
-		ecStatus                                                                                                                    int
+		confirmed, phoneNull, signedIn, sso, anon, confirmedAt                                                                   bool
+		ecStatus                                                                                                                 int
 	)
 	if err := row.Scan(&instance, &aud, &role, &email, &hash, &confirmed, &confTok, &recTok, &ecNew, &ec, &phoneNull,
 		&phoneCh, &phoneChTok, &ecCur, &ecStatus, &reauth, &appMeta, &verified, &sub, &signedIn, &sso, &anon, &confirmedAt); err != nil {
