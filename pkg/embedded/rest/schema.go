@@ -31,6 +31,9 @@ type Table struct {
 	Columns    []*Column
 	colIndex   map[string]*Column
 	PK         []string
+	// Open is set for the result of a function returning an anonymous
+	// record type: any column name is accepted and Postgres checks it.
+	Open bool
 }
 
 // Column returns the named column, or nil.
