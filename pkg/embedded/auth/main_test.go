@@ -81,16 +81,20 @@ func newEnv(t testing.TB, configure ...func(*Config)) *env {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/auth/v1/", http.StripPrefix("/auth/v1", srv))
-	hs := httptest.NewServer(mux)
-	t.Cleanup(func() {
-		hs.Close()
-		srv.Close()
-	})
+	hs := newHTTPServer(t, mux)
+	t.Cleanup(func() { srv.Close() })
 	return &env{
 		t: t, db: db, srv: srv, http: hs, base: hs.URL + "/auth/v1", clock: clock,
 		serviceKey: signTestKey(t, "service_role", clock.Now()),
 		anonKey:    signTestKey(t, "anon", clock.Now()),
 	}
+}
+
+// newHTTPServer serves h on a real socket until the test ends.
+func newHTTPServer(t testing.TB, h http.Handler) *httptest.Server {
+	hs := httptest.NewServer(h)
+	t.Cleanup(hs.Close)
+	return hs
 }
 
 // signTestKey makes an anon or service key as sfp's tenant setup does.
@@ -106,6 +110,12 @@ func signClaims(t testing.TB, claims jwt.MapClaims, secret []byte) string {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// noRedirects shows tests the redirects themselves.
+var noRedirects = &http.Client{
+	Timeout:       time.Minute,
+	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 }
 
 // response is an answer read in full.
@@ -152,7 +162,7 @@ func (e *env) req(method, path string, body any, headers ...string) response {
 	for i := 0; i+1 < len(headers); i += 2 {
 		r.Header.Set(headers[i], headers[i+1])
 	}
-	resp, err := http.DefaultClient.Do(r)
+	resp, err := noRedirects.Do(r)
 	if err != nil {
 		e.t.Fatalf("%s %s: %v", method, path, err)
 	}
