@@ -1,0 +1,595 @@
+// Package gateway is the embedded runtime's Kong: it reads the same
+// declarative kong.yml the docker runtime mounts into the real Kong, and
+// routes, authenticates and proxies requests to in-process servers or to
+// real URLs, answering as Kong does (status codes, error bodies, headers).
+// docs/gateway.md lists what it implements and where it differs.
+package gateway
+
+import (
+	"bufio"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+// DefaultMaxBodyBytes is the request body limit when Options leaves it zero.
+const DefaultMaxBodyBytes int64 = 10 << 20
+
+// Options wires a Config to the servers behind it.
+type Options struct {
+	// Upstreams maps an upstream host as written in kong.yml ("auth",
+	// "rest", "realtime-dev.supabase-realtime") to an in-process server.
+	// It receives the rewritten request directly, WebSocket upgrades included.
+	Upstreams map[string]http.Handler
+	// URLs maps an upstream host to a real server to reverse-proxy to.
+	// Upstreams wins when a host is in both. A host in neither is answered
+	// with 503 and a JSON message naming the service.
+	URLs map[string]*url.URL
+	// MaxBodyBytes limits request bodies (413 beyond it); 0 means
+	// DefaultMaxBodyBytes, a negative value no limit.
+	MaxBodyBytes int64
+	// Logger receives the access log and errors. It never sees keys,
+	// passwords or query strings.
+	Logger *slog.Logger
+}
+
+// Gateway is an http.Handler serving a Config. It is safe for concurrent use.
+type Gateway struct {
+	cfg      *Config
+	logger   *slog.Logger
+	maxBody  int64
+	matchers []matcher
+}
+
+type compiledRoute struct {
+	route      *Route
+	service    *Service
+	plugins    []plugin
+	filters    []responseFilter
+	upstream   http.Handler // nil: the runtime has no such service
+	proxied    bool         // upstream is a reverse proxy to a URL
+	hostHeader string       // Host sent upstream unless preserve_host
+}
+
+type matcher struct {
+	prefix   string
+	cr       *compiledRoute
+	category int // how many kinds of criteria the route sets
+	order    int
+}
+
+// New builds a Gateway. It fails when Options names an upstream host no
+// service uses (a wiring mistake that would otherwise surface as 503s).
+func New(cfg *Config, opts Options) (*Gateway, error) {
+	if cfg == nil {
+		return nil, errNoConfig
+	}
+	g := &Gateway{cfg: cfg, logger: opts.Logger, maxBody: opts.MaxBodyBytes}
+	if g.logger == nil {
+		g.logger = slog.New(slog.DiscardHandler)
+	}
+	if g.maxBody == 0 {
+		g.maxBody = DefaultMaxBodyBytes
+	}
+	known := map[string]*Service{}
+	for _, s := range cfg.Services {
+		if _, ok := known[s.Host]; !ok {
+			known[s.Host] = s
+		}
+	}
+	for _, m := range []map[string]bool{keysOf(opts.Upstreams), keysOf(opts.URLs)} {
+		for h := range m {
+			if known[h] == nil {
+				return nil, fmt.Errorf("new gateway: upstream host %q is not used by any service in %s (hosts: %s)", h, cfg.File, strings.Join(cfg.UpstreamHosts(), ", "))
+			}
+		}
+	}
+	proxies := map[string]http.Handler{}
+	for h, u := range opts.URLs {
+		if opts.Upstreams[h] != nil {
+			continue
+		}
+		if u == nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("new gateway: URL for upstream host %q must be an absolute http(s) URL", h)
+		}
+		proxies[h] = g.reverseProxy(u, known[h])
+	}
+	order := 0
+	for _, r := range cfg.Routes {
+		if !r.Service.Enabled {
+			continue
+		}
+		cr := &compiledRoute{route: r, service: r.Service, hostHeader: r.Service.Host}
+		if !(r.Service.Port == 80 && (r.Service.Protocol == "http" || r.Service.Protocol == "ws")) &&
+			!(r.Service.Port == 443 && (r.Service.Protocol == "https" || r.Service.Protocol == "wss")) {
+			cr.hostHeader += ":" + strconv.Itoa(r.Service.Port)
+		}
+		if h := opts.Upstreams[r.Service.Host]; h != nil {
+			cr.upstream = h
+		} else if p := proxies[r.Service.Host]; p != nil {
+			cr.upstream, cr.proxied = p, true
+		}
+		for _, p := range cfg.routePlugins(r) {
+			cr.plugins = append(cr.plugins, p.impl)
+			if f, ok := p.impl.(responseFilter); ok {
+				cr.filters = append(cr.filters, f)
+			}
+		}
+		category := 0
+		for _, set := range []bool{len(r.Paths) > 0, len(r.Methods) > 0, len(r.Hosts) > 0} {
+			if set {
+				category++
+			}
+		}
+		paths := r.Paths
+		if len(paths) == 0 {
+			paths = []string{""}
+		}
+		for _, p := range paths {
+			g.matchers = append(g.matchers, matcher{prefix: p, cr: cr, category: category, order: order})
+			order++
+		}
+	}
+	// Kong tries routes with more kinds of criteria first, then the
+	// longest prefix, then the order of declaration.
+	sort.SliceStable(g.matchers, func(i, j int) bool {
+		a, b := g.matchers[i], g.matchers[j]
+		if a.category != b.category {
+			return a.category > b.category
+		}
+		if len(a.prefix) != len(b.prefix) {
+			return len(a.prefix) > len(b.prefix)
+		}
+		return a.order < b.order
+	})
+	return g, nil
+}
+
+func keysOf[V any](m map[string]V) map[string]bool {
+	out := make(map[string]bool, len(m))
+	for k := range m {
+		out[k] = true
+	}
+	return out
+}
+
+// exchange is one request on its way through the plugins.
+type exchange struct {
+	g         *Gateway
+	r         *http.Request // as the client sent it
+	route     *compiledRoute
+	header    http.Header // headers bound for the upstream
+	query     *queryArgs
+	uri       string // upstream path set by request-transformer replace.uri
+	host      string // upstream Host set by request-transformer
+	consumer  *Consumer
+	credID    string
+	preflight bool
+	body      *limitedBody
+}
+
+// reply is a response produced by the gateway itself.
+type reply struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// kongError is Kong's error response: {"message": …} as JSON.
+func kongError(status int, msg string) *reply {
+	b, _ := json.Marshal(struct {
+		Message string `json:"message"`
+	}{msg})
+	h := http.Header{}
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	return &reply{status: status, header: h, body: b}
+}
+
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	reqID := requestID(r.Header.Get("X-Request-Id"))
+	x := &exchange{g: g, r: r}
+	rw := &responseWriter{ResponseWriter: w, x: x}
+	rw.Header().Set("X-Request-Id", reqID)
+	defer func() { g.logAccess(r, rw, x, reqID, start) }()
+
+	if g.maxBody > 0 {
+		if r.ContentLength > g.maxBody {
+			rw.reply(kongError(http.StatusRequestEntityTooLarge, "Payload too large"))
+			return
+		}
+		if r.Body != nil && r.Body != http.NoBody {
+			x.body = &limitedBody{rc: r.Body, remaining: g.maxBody}
+		}
+	}
+	reqPath, ok := normalizePath(r.URL.EscapedPath())
+	if !ok {
+		rw.reply(kongError(http.StatusBadRequest, "Bad request"))
+		return
+	}
+	m := g.match(r, reqPath)
+	if m == nil {
+		rw.reply(kongError(http.StatusNotFound, "no Route matched with those values"))
+		return
+	}
+	cr := m.cr
+	x.route = cr
+	x.header = r.Header.Clone()
+	if x.header == nil {
+		x.header = http.Header{}
+	}
+	for _, h := range consumerHeaders {
+		x.header.Del(h)
+	}
+	x.header.Set("X-Request-Id", reqID)
+	x.query = newQueryArgs(r.URL.RawQuery)
+
+	for _, p := range cr.plugins {
+		if rep := p.access(x); rep != nil {
+			rw.reply(rep)
+			return
+		}
+	}
+	if cr.upstream == nil {
+		rw.reply(kongError(http.StatusServiceUnavailable, fmt.Sprintf(
+			"The upstream server is currently unavailable: service %q (%s) is not part of this runtime", cr.service.Name, cr.hostHeader)))
+		return
+	}
+	out := g.outbound(x, reqPath, m.prefix)
+	cr.upstream.ServeHTTP(rw, out)
+}
+
+// match finds the route for a request (nil when none matches).
+func (g *Gateway) match(r *http.Request, reqPath string) *matcher {
+	host := strings.ToLower(r.Host)
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	for i := range g.matchers {
+		m := &g.matchers[i]
+		rt := m.cr.route
+		if !strings.HasPrefix(reqPath, m.prefix) {
+			continue
+		}
+		if len(rt.Methods) > 0 && !contains(rt.Methods, r.Method) {
+			continue
+		}
+		if len(rt.Hosts) > 0 && !hostMatches(rt.Hosts, host) {
+			continue
+		}
+		return m
+	}
+	return nil
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+func hostMatches(hosts []string, host string) bool {
+	for _, h := range hosts {
+		switch {
+		case h == host:
+			return true
+		case strings.HasPrefix(h, "*."):
+			if strings.HasSuffix(host, h[1:]) && len(host) > len(h)-1 {
+				return true
+			}
+		case strings.HasSuffix(h, ".*"):
+			if strings.HasPrefix(host, h[:len(h)-1]) && len(host) > len(h)-1 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// outbound builds the request the upstream receives: rewritten path and
+// query, plugin-modified headers, Kong's Host and X-Forwarded-* headers.
+func (g *Gateway) outbound(x *exchange, reqPath, prefix string) *http.Request {
+	r, cr := x.r, x.route
+	path := x.uri
+	if path == "" {
+		path = upstreamPath(cr.service.Path, reqPath, prefix, cr.route.StripPath)
+	}
+	u := &url.URL{RawQuery: x.query.encode()}
+	setEscapedPath(u, path)
+
+	h := x.header
+	ip := clientIP(r)
+	if prior := strings.Join(r.Header.Values("X-Forwarded-For"), ", "); prior != "" {
+		h.Set("X-Forwarded-For", prior+", "+ip)
+	} else {
+		h.Set("X-Forwarded-For", ip)
+	}
+	h.Set("X-Real-Ip", ip)
+	proto := "http"
+	if r.TLS != nil {
+		proto = "https"
+	}
+	h.Set("X-Forwarded-Proto", proto)
+	fwdHost := r.Host
+	if hh, _, err := net.SplitHostPort(fwdHost); err == nil {
+		fwdHost = hh
+	}
+	h.Set("X-Forwarded-Host", fwdHost)
+	if port := localPort(r); port != "" {
+		h.Set("X-Forwarded-Port", port)
+	}
+	h.Set("X-Forwarded-Path", r.URL.EscapedPath())
+	if cr.route.StripPath && prefix != "" && prefix != "/" {
+		h.Set("X-Forwarded-Prefix", prefix)
+	} else {
+		h.Del("X-Forwarded-Prefix")
+	}
+
+	out := new(http.Request)
+	*out = *r
+	out.URL = u
+	out.RequestURI = u.RequestURI()
+	out.Header = h
+	switch {
+	case x.host != "":
+		out.Host = x.host
+	case cr.route.PreserveHost:
+	default:
+		out.Host = cr.hostHeader
+	}
+	if x.body != nil {
+		out.Body = x.body
+	}
+	return out
+}
+
+func clientIP(r *http.Request) string {
+	if h, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		return h
+	}
+	return r.RemoteAddr
+}
+
+func localPort(r *http.Request) string {
+	if a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
+		if _, p, err := net.SplitHostPort(a.String()); err == nil {
+			return p
+		}
+	}
+	if _, p, err := net.SplitHostPort(r.Host); err == nil {
+		return p
+	}
+	return ""
+}
+
+// reverseProxy proxies to a real server, WebSocket upgrades included.
+func (g *Gateway) reverseProxy(target *url.URL, svc *Service) http.Handler {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.DialContext = (&net.Dialer{Timeout: svc.ConnectTimeout, KeepAlive: 30 * time.Second}).DialContext
+	tr.ResponseHeaderTimeout = svc.ReadTimeout
+	base := strings.TrimSuffix(target.EscapedPath(), "/")
+	return &httputil.ReverseProxy{
+		Transport: tr,
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.Out.URL.Scheme = target.Scheme
+			pr.Out.URL.Host = target.Host
+			setEscapedPath(pr.Out.URL, base+pr.In.URL.EscapedPath())
+			pr.Out.URL.RawQuery = pr.In.URL.RawQuery
+			pr.Out.Host = pr.In.Host
+			for _, k := range []string{"X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto"} {
+				if v := pr.In.Header.Get(k); v != "" {
+					pr.Out.Header.Set(k, v)
+				}
+			}
+		},
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			rw, _ := w.(*responseWriter)
+			switch {
+			case rw != nil && rw.x.body != nil && rw.x.body.exceeded.Load():
+				rw.reply(kongError(http.StatusRequestEntityTooLarge, "Payload too large"))
+				return
+			case errors.Is(err, r.Context().Err()) && r.Context().Err() != nil:
+				// The client went away; nobody reads this response.
+				w.WriteHeader(499)
+				return
+			}
+			g.logger.Error("gateway: upstream request failed", "upstream", target.Host, "error", err)
+			status, msg := http.StatusBadGateway, "An invalid response was received from the upstream server"
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				status, msg = http.StatusGatewayTimeout, "The upstream server is timing out"
+			}
+			if rw != nil {
+				rw.reply(kongError(status, msg))
+			} else {
+				w.WriteHeader(status)
+			}
+		},
+	}
+}
+
+// responseWriter applies the route's response filters (cors) to whatever
+// response goes out, records status and size for the access log, and turns
+// an upstream's answer into 413 when the body limit cut the request short.
+type responseWriter struct {
+	http.ResponseWriter
+	x           *exchange
+	status      int
+	bytes       int64
+	wroteHeader bool
+	discard     bool
+}
+
+func (w *responseWriter) WriteHeader(code int) {
+	if w.wroteHeader {
+		return
+	}
+	if code >= 100 && code < 200 && code != http.StatusSwitchingProtocols {
+		w.ResponseWriter.WriteHeader(code)
+		return
+	}
+	h := w.Header()
+	if w.x.body != nil && w.x.body.exceeded.Load() && code != http.StatusRequestEntityTooLarge {
+		// The upstream answered a truncated body; the client gets Kong's 413.
+		rep := kongError(http.StatusRequestEntityTooLarge, "Payload too large")
+		id := h.Get("X-Request-Id")
+		clear(h)
+		h.Set("X-Request-Id", id)
+		for k, v := range rep.header {
+			h[k] = v
+		}
+		h.Set("Content-Length", strconv.Itoa(len(rep.body)))
+		w.writeFiltered(rep.status)
+		_, _ = w.ResponseWriter.Write(rep.body)
+		w.bytes += int64(len(rep.body))
+		w.discard = true
+		return
+	}
+	w.writeFiltered(code)
+}
+
+func (w *responseWriter) writeFiltered(code int) {
+	if w.x.route != nil {
+		for _, f := range w.x.route.filters {
+			f.filterResponse(w.x, w.Header())
+		}
+	}
+	w.wroteHeader, w.status = true, code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *responseWriter) Write(p []byte) (int, error) {
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	if w.discard {
+		return len(p), nil
+	}
+	n, err := w.ResponseWriter.Write(p)
+	w.bytes += int64(n)
+	return n, err
+}
+
+// reply writes a response produced by the gateway.
+func (w *responseWriter) reply(rep *reply) {
+	h := w.Header()
+	for k, v := range rep.header {
+		h[k] = v
+	}
+	h.Set("Content-Length", strconv.Itoa(len(rep.body)))
+	w.WriteHeader(rep.status)
+	if len(rep.body) > 0 && w.x.r.Method != http.MethodHead {
+		_, _ = w.Write(rep.body)
+	}
+}
+
+func (w *responseWriter) Flush() {
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	_ = http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+// Hijack lets WebSocket upgrades through, for in-process upstreams and the
+// reverse proxy alike.
+func (w *responseWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	if w.status == 0 {
+		w.status = http.StatusSwitchingProtocols
+	}
+	return http.NewResponseController(w.ResponseWriter).Hijack()
+}
+
+func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// limitedBody enforces MaxBodyBytes on bodies of unknown length.
+type limitedBody struct {
+	rc        io.ReadCloser
+	remaining int64
+	exceeded  atomic.Bool
+}
+
+var errBodyTooLarge = errors.New("request body too large")
+
+func (b *limitedBody) Read(p []byte) (int, error) {
+	if b.exceeded.Load() {
+		return 0, errBodyTooLarge
+	}
+	if int64(len(p)) > b.remaining+1 {
+		p = p[:b.remaining+1]
+	}
+	n, err := b.rc.Read(p)
+	if int64(n) > b.remaining {
+		b.exceeded.Store(true)
+		n = int(b.remaining)
+		b.remaining = 0
+		return n, errBodyTooLarge
+	}
+	b.remaining -= int64(n)
+	return n, err
+}
+
+func (b *limitedBody) Close() error { return b.rc.Close() }
+
+// A client-sent request id is kept when it looks like one.
+var saneRequestID = regexp.MustCompile(`^[A-Za-z0-9._:+/=@-]{1,128}$`)
+
+func requestID(given string) string {
+	if saneRequestID.MatchString(given) {
+		return given
+	}
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = (b[6] & 0x0f) | 0x40
+	b[8] = (b[8] & 0x3f) | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+func (g *Gateway) logAccess(r *http.Request, rw *responseWriter, x *exchange, reqID string, start time.Time) {
+	status := rw.status
+	if status == 0 {
+		status = http.StatusOK // the handler wrote nothing: net/http sends 200
+	}
+	attrs := []slog.Attr{
+		slog.String("method", r.Method),
+		slog.String("path", r.URL.EscapedPath()), // never the query: it may carry an apikey
+		slog.Int("status", status),
+		slog.Duration("duration", time.Since(start)),
+		slog.Int64("bytes", rw.bytes),
+		slog.String("request_id", reqID),
+		slog.String("remote", clientIP(r)),
+	}
+	if x.route != nil {
+		attrs = append(attrs, slog.String("route", x.route.route.Name), slog.String("service", x.route.service.Name))
+	}
+	if x.consumer != nil {
+		attrs = append(attrs, slog.String("consumer", consumerLabel(x.consumer)))
+	}
+	level := slog.LevelInfo
+	if status >= 500 {
+		level = slog.LevelWarn
+	}
+	g.logger.LogAttrs(r.Context(), level, "request", attrs...)
+}
+
+func consumerLabel(c *Consumer) string {
+	if c.Username != "" {
+		return c.Username
+	}
+	return c.CustomID
+}

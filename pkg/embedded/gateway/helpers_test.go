@@ -1,0 +1,176 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/stretchr/testify/require"
+)
+
+// seen is what an echo upstream reports about the request it received.
+type seen struct {
+	Upstream string      `json:"upstream"`
+	Method   string      `json:"method"`
+	Path     string      `json:"path"` // escaped
+	Query    string      `json:"query"`
+	Host     string      `json:"host"`
+	Header   http.Header `json:"header"`
+	Body     string      `json:"body"`
+	BodyErr  string      `json:"body_err,omitempty"`
+}
+
+// echo is a small real upstream: it answers every request with a JSON
+// description of what it received, and upgrades WebSocket requests to an
+// echo socket whose first message is that description.
+func echo(name string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := seen{Upstream: name, Method: r.Method, Path: r.URL.EscapedPath(), Query: r.URL.RawQuery, Host: r.Host, Header: r.Header}
+		if strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+			c, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
+			if err != nil {
+				return
+			}
+			defer c.CloseNow()
+			ctx := r.Context()
+			b, _ := json.Marshal(s)
+			if err := c.Write(ctx, websocket.MessageText, b); err != nil {
+				return
+			}
+			for {
+				typ, msg, err := c.Read(ctx)
+				if err != nil {
+					return
+				}
+				if err := c.Write(ctx, typ, append([]byte("echo:"), msg...)); err != nil {
+					return
+				}
+			}
+		}
+		body, err := io.ReadAll(r.Body)
+		s.Body = string(body)
+		if err != nil {
+			s.BodyErr = err.Error()
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusBadRequest)
+			_ = json.NewEncoder(w).Encode(s)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Range", "0-0/1")
+		_ = json.NewEncoder(w).Encode(s)
+	})
+}
+
+// testEnv are the variables the test configurations use.
+var testEnv = map[string]string{
+	"ANON":       "anon-key-123",
+	"SERVICE":    "service-key-456",
+	"DASH_USER":  "supabase",
+	"DASH_PASS":  "s3cret-pass",
+	"UNUSED_VAR": "x",
+}
+
+// serve starts the gateway for yml on a real socket.
+func serve(t *testing.T, yml string, opts Options) *httptest.Server {
+	t.Helper()
+	cfg, err := Parse([]byte(yml), "test.yml", testEnv)
+	require.NoError(t, err)
+	g, err := New(cfg, opts)
+	require.NoError(t, err)
+	srv := httptest.NewServer(g)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (r response) json(t *testing.T) map[string]any {
+	t.Helper()
+	var m map[string]any
+	require.NoError(t, json.Unmarshal(r.body, &m), "body: %s", r.body)
+	return m
+}
+
+func (r response) seen(t *testing.T) seen {
+	t.Helper()
+	var s seen
+	require.NoError(t, json.Unmarshal(r.body, &s), "status %d body: %s", r.status, r.body)
+	return s
+}
+
+// call sends one request; header pairs are name, value, name, value…
+func call(t *testing.T, srv *httptest.Server, method, path string, body io.Reader, header ...string) response {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, srv.URL+path, body)
+	require.NoError(t, err)
+	for i := 0; i+1 < len(header); i += 2 {
+		if strings.EqualFold(header[i], "Host") {
+			req.Host = header[i+1]
+			continue
+		}
+		req.Header.Add(header[i], header[i+1])
+	}
+	resp, err := srv.Client().Do(req)
+	require.NoError(t, err, "%s %s", method, path)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return response{status: resp.StatusCode, header: resp.Header, body: b}
+}
+
+func get(t *testing.T, srv *httptest.Server, path string, header ...string) response {
+	t.Helper()
+	return call(t, srv, http.MethodGet, path, nil, header...)
+}
+
+// logBuffer collects JSON log records.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+func (l *logBuffer) records(t *testing.T) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(l.String()), "\n") {
+		if line == "" {
+			continue
+		}
+		var m map[string]any
+		require.NoError(t, json.Unmarshal([]byte(line), &m), line)
+		out = append(out, m)
+	}
+	return out
+}
+
+func newLogger(l *logBuffer) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(l, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
