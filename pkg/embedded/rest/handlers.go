@@ -529,7 +529,7 @@ func (rc *reqCtx) insert(t *Table, isPut bool) *apiError {
 		location = t.PK
 	}
 	totalExpr := func() { s.w("NULL::bigint") }
-	root.where, root.order = nil, nil
+	root.where = nil
 	s.outerSQL(root, kind, rc.acc.strip, totalExpr, merge, location, false)
 
 	spec := txSpec{rollback: rc.prefs.tx == "rollback", stmt: s}
@@ -660,7 +660,7 @@ func (rc *reqCtx) update(t *Table) *apiError {
 	if need {
 		kind = rc.bodyKind()
 	}
-	root.where, root.order = nil, nil
+	root.where = nil
 	s.outerSQL(root, kind, rc.acc.strip, func() { s.w("NULL::bigint") }, false, nil, false)
 	res, aerr := rc.run(rc.r.Context(), txSpec{rollback: rc.prefs.tx == "rollback", stmt: s, check: rc.maxAffectedCheck})
 	if aerr != nil {
@@ -707,7 +707,7 @@ func (rc *reqCtx) delete(t *Table) *apiError {
 	if need {
 		kind = rc.bodyKind()
 	}
-	root.where, root.order = nil, nil
+	root.where = nil
 	s.outerSQL(root, kind, rc.acc.strip, func() { s.w("NULL::bigint") }, false, nil, false)
 	res, aerr := rc.run(rc.r.Context(), txSpec{rollback: rc.prefs.tx == "rollback", stmt: s, check: rc.maxAffectedCheck})
 	if aerr != nil {
