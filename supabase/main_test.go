@@ -18,7 +18,7 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 // Fixed ids of supabase/tests/fixture.sql.
 type fixtureAccount struct {
 	Account, Project, Environment, Build, Release, Deployment, Allocation, Task, Integration string
-	Owner, Member, Viewer, Extra                                                            string
+	Owner, Member, Viewer, Extra                                                             string
 }
 
 var (
@@ -136,4 +136,3 @@ func must(t testing.TB, what string, err error) {
 }
 
 func ident(s string) string { return pgx.Identifier{s}.Sanitize() }
-

@@ -67,14 +67,18 @@ begin
     end if;
   end if;
   new.created_at := old.created_at;
-  new.created_by := old.created_by;
+  -- created_by may become null (ON DELETE SET NULL when the user is
+  -- deleted), never someone else.
+  if new.created_by is not null then
+    new.created_by := old.created_by;
+  end if;
   new.updated_at := pg_catalog.now();
   return new;
 end
 $$;
 revoke all on function sfp_private.stamp_update() from public;
 comment on function sfp_private.stamp_update() is
-  'Trigger: maintains updated_at, keeps created_at and created_by, and (argument ''account'') refuses a change of account_id with SQLSTATE 23514.';
+  'Trigger: maintains updated_at, keeps created_at and created_by (which may only become null, as when the user is deleted), and (argument ''account'') refuses a change of account_id with SQLSTATE 23514.';
 
 -- caller_is_privileged tells whether the role that called into the database
 -- may act for every account: service_role (workers, the sfp server), or a

@@ -10,6 +10,9 @@ language plpgsql
 set search_path = ''
 as $$
 begin
+  if new.status is null or new.status not in ('queued', 'running', 'succeeded', 'failed', 'cancelled') then
+    return new; -- the status check constraint reports it
+  end if;
   if tg_op = 'INSERT' then
     if new.status not in ('queued', 'running') then
       raise exception 'a new % row must start as queued or running, not %', tg_table_name, new.status
@@ -22,7 +25,8 @@ begin
         using errcode = '23514', constraint = tg_table_name || '_status_transition',
               detail = 'allowed: queued -> running | cancelled; running -> succeeded | failed | cancelled',
               hint = case when old.status in ('succeeded', 'failed', 'cancelled')
-                          then 'the row is final; create a new one' end;
+                          then 'the row is final; create a new one'
+                          else 'move through the allowed transitions' end;
     end if;
   end if;
   if new.status = 'running' and new.started_at is null then
