@@ -1,0 +1,284 @@
+package docker
+
+import (
+	"bytes"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/sfp-dev/sfp"
+	"github.com/sfp-dev/sfp/pkg/tenant"
+)
+
+// RepositoryURL is the build context of the sfp image when no checkout of
+// the repository is found: docker builds from a git URL too.
+const RepositoryURL = "https://github.com/sfp-dev/sfp.git"
+
+// derivedEnv are the compose variables that follow tenant.yaml: they are
+// rewritten on every init, start and update, so tenant.yaml stays the one
+// place to change them.
+func derivedEnv(t *tenant.Tenant) map[string]string {
+	c := t.Config
+	return map[string]string{
+		"COMPOSE_PROJECT_NAME":     ProjectName(t),
+		"POSTGRES_HOST":            "db",
+		"POSTGRES_DB":              "postgres",
+		"POSTGRES_PORT":            strconv.Itoa(c.Postgres.Port),
+		"KONG_HTTP_PORT":           strconv.Itoa(c.API.Port),
+		"SFP_API_HOST":             c.API.Host,
+		"API_MAX_BODY_BYTES":       strconv.FormatInt(c.API.MaxBodyBytes, 10),
+		"API_EXTERNAL_URL":         t.URL(),
+		"SUPABASE_PUBLIC_URL":      t.URL(),
+		"SITE_URL":                 c.Auth.SiteURL,
+		"JWT_EXPIRY":               strconv.Itoa(c.Auth.JWTExpiry),
+		"DISABLE_SIGNUP":           strconv.FormatBool(c.Auth.DisableSignup),
+		"ENABLE_EMAIL_AUTOCONFIRM": strconv.FormatBool(c.Auth.Autoconfirm),
+		"PASSWORD_MIN_LENGTH":      strconv.Itoa(c.Auth.MinPasswordLength),
+		"PGRST_DB_SCHEMAS":         strings.Join(c.REST.Schemas, ","),
+		"PGRST_DB_MAX_ROWS":        strconv.Itoa(c.REST.MaxRows),
+	}
+}
+
+// defaultEnv are the compose variables written once, when absent; the
+// operator may change them in .env afterwards (SMTP, redirect URLs, where
+// the sfp image comes from). Generated keys are among them, so they stay
+// stable across restarts.
+func (r *Runtime) defaultEnv(t *tenant.Tenant) map[string]string {
+	return map[string]string{
+		"ADDITIONAL_REDIRECT_URLS":    "",
+		"ENABLE_EMAIL_SIGNUP":         "true",
+		"ENABLE_ANONYMOUS_USERS":      "false",
+		"SMTP_ADMIN_EMAIL":            "admin@example.com",
+		"SMTP_HOST":                   "",
+		"SMTP_PORT":                   "587",
+		"SMTP_USER":                   "",
+		"SMTP_PASS":                   "",
+		"SMTP_SENDER_NAME":            "sfp",
+		"STUDIO_DEFAULT_ORGANIZATION": t.Name(),
+		"STUDIO_DEFAULT_PROJECT":      t.Name(),
+		"SFP_IMAGE":                   "sfp:" + imageTag(r.opts.Version),
+		"SFP_BUILD_CONTEXT":           r.buildContext(),
+		// postgres-meta encrypts connection strings with it.
+		"PG_META_CRYPTO_KEY": randomAlnum(32),
+		// Realtime encrypts its tenants' database settings with AES-128:
+		// exactly 16 bytes.
+		"REALTIME_DB_ENC_KEY": randomAlnum(16),
+	}
+}
+
+// syncEnv adds the compose variables to the tenant's .env and saves it
+// (mode 0600) when anything changed. Other variables are left alone.
+func (r *Runtime) syncEnv(t *tenant.Tenant) error {
+	s := t.Secrets
+	if s.Extra == nil {
+		s.Extra = map[string]string{}
+	}
+	changed := false
+	for k, v := range derivedEnv(t) {
+		if old, ok := s.Extra[k]; !ok || old != v {
+			s.Extra[k] = v
+			changed = true
+		}
+	}
+	defaults := r.defaultEnv(t)
+	if r.opts.BuildContext != "" {
+		// An explicit build context wins over what .env says.
+		if s.Extra["SFP_BUILD_CONTEXT"] != r.opts.BuildContext {
+			s.Extra["SFP_BUILD_CONTEXT"] = r.opts.BuildContext
+			changed = true
+		}
+	}
+	for k, v := range defaults {
+		if _, ok := s.Extra[k]; !ok {
+			s.Extra[k] = v
+			changed = true
+		}
+	}
+	if !changed {
+		return nil
+	}
+	if err := t.SaveSecrets(); err != nil {
+		return fmt.Errorf("write compose settings to %s: %w", t.EnvFile(), err)
+	}
+	return nil
+}
+
+// imageTag turns a version into a docker tag (letters, digits, _ . -).
+func imageTag(version string) string {
+	var b strings.Builder
+	for _, c := range version {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '_', c == '.', c == '-':
+			b.WriteRune(c)
+		default:
+			b.WriteByte('-')
+		}
+	}
+	tag := strings.TrimLeft(b.String(), ".-")
+	if tag == "" {
+		return "dev"
+	}
+	if len(tag) > 128 {
+		tag = tag[:128]
+	}
+	return tag
+}
+
+// buildContext is Options.BuildContext, else the checkout of this
+// repository holding the working directory or the executable, else
+// RepositoryURL.
+func (r *Runtime) buildContext() string {
+	if r.opts.BuildContext != "" {
+		return r.opts.BuildContext
+	}
+	var starts []string
+	if wd, err := r.opts.Getwd(); err == nil {
+		starts = append(starts, wd)
+	}
+	if exe, err := r.opts.Executable(); err == nil {
+		starts = append(starts, filepath.Dir(exe))
+	}
+	for _, dir := range starts {
+		if root, ok := FindCheckout(dir); ok {
+			return root
+		}
+	}
+	return RepositoryURL
+}
+
+// FindCheckout looks in dir and its parents for a checkout of this
+// repository: a go.mod declaring module github.com/sfp-dev/sfp next to a
+// Dockerfile.
+func FindCheckout(dir string) (string, bool) {
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return "", false
+	}
+	for {
+		if isCheckout(dir) {
+			return dir, true
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", false
+		}
+		dir = parent
+	}
+}
+
+func isCheckout(dir string) bool {
+	mod, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+	if err != nil || !fileExists(filepath.Join(dir, "Dockerfile")) {
+		return false
+	}
+	for _, line := range strings.Split(string(mod), "\n") {
+		if f := strings.Fields(line); len(f) == 2 && f[0] == "module" {
+			return f[1] == "github.com/sfp-dev/sfp"
+		}
+	}
+	return false
+}
+
+// assets are the project files written into the tenant directory.
+func assets() map[string][]byte {
+	return map[string][]byte{
+		ComposeFileName: sfp.ComposeFile(),
+		KongFileName:    sfp.KongConfig(),
+	}
+}
+
+// writeAssets writes docker-compose.yml and kong.yml into the tenant
+// directory and returns what was there before (nil for a file that did
+// not exist), so an update can put it back.
+func writeAssets(t *tenant.Tenant) (map[string][]byte, error) {
+	previous := map[string][]byte{}
+	for name, data := range assets() {
+		if len(data) == 0 {
+			return nil, fmt.Errorf("write %s: this sfp binary carries no %s (built without it)", filepath.Join(t.Dir, name), name)
+		}
+		path := filepath.Join(t.Dir, name)
+		old, err := os.ReadFile(path)
+		switch {
+		case err == nil:
+			previous[name] = old
+		case errors.Is(err, fs.ErrNotExist):
+			previous[name] = nil
+		default:
+			return nil, fmt.Errorf("write %s: %w", path, err)
+		}
+		if bytes.Equal(old, data) {
+			continue
+		}
+		if err := writeFileAtomic(path, data, 0o644); err != nil {
+			return nil, err
+		}
+	}
+	return previous, nil
+}
+
+// restoreAssets puts back what writeAssets replaced.
+func restoreAssets(t *tenant.Tenant, previous map[string][]byte) error {
+	for name, data := range previous {
+		path := filepath.Join(t.Dir, name)
+		if data == nil {
+			if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("restore %s: %w", path, err)
+			}
+			continue
+		}
+		if err := writeFileAtomic(path, data, 0o644); err != nil {
+			return fmt.Errorf("restore %s: %w", path, err)
+		}
+	}
+	return nil
+}
+
+// writeFileAtomic writes through a temporary file and a rename, so docker
+// compose never reads a half-written file.
+func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	name := tmp.Name()
+	defer os.Remove(name)
+	_, werr := tmp.Write(data)
+	if err := tmp.Chmod(perm); err != nil && werr == nil {
+		werr = err
+	}
+	if err := tmp.Close(); err != nil && werr == nil {
+		werr = err
+	}
+	if werr != nil {
+		return fmt.Errorf("write %s: %w", path, werr)
+	}
+	if err := os.Rename(name, path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+// randomAlnum returns n random letters and digits (safe in .env files and
+// URLs without quoting), drawn without modulo bias.
+func randomAlnum(n int) string {
+	const alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+	const limit = 256 - 256%len(alphabet) // bytes at or above it are redrawn
+	out := make([]byte, 0, n)
+	buf := make([]byte, 2*n)
+	for len(out) < n {
+		if _, err := rand.Read(buf); err != nil {
+			panic(fmt.Sprintf("crypto/rand: %v", err))
+		}
+		for _, c := range buf {
+			if int(c) < limit && len(out) < n {
+				out = append(out, alphabet[int(c)%len(alphabet)])
+			}
+		}
+	}
+	return string(out)
+}
