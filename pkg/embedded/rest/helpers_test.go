@@ -198,3 +198,11 @@ func (r *resp) expectErr(t testing.TB, what string, status int, code string) map
 	}
 	return m
 }
+
+func base64URL(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
+
+func requestWithToken(tok string) *http.Request {
+	r, _ := http.NewRequest("GET", "/books", nil)
+	r.Header.Set("Authorization", "Bearer "+tok)
+	return r
+}

@@ -125,7 +125,16 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	lctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 	s.done = make(chan struct{})
-	go s.listen(lctx)
+	ready := make(chan struct{})
+	go s.listen(lctx, ready)
+	// Wait for LISTEN so a reload notified right after New is not missed;
+	// without a listener the server still serves (and retries in the background).
+	select {
+	case <-ready:
+	case <-time.After(5 * time.Second):
+		s.log.Warn("schema reload listener not ready after 5s; continuing")
+	case <-ctx.Done():
+	}
 	return s, nil
 }
 
@@ -200,8 +209,9 @@ func (s *Server) Reload(ctx context.Context) error {
 // listen follows NOTIFY pgrst on its own connection and reloads the
 // schema cache on 'reload schema' (or an empty payload), reconnecting with
 // backoff; after a reconnect it reloads, since notifications may be lost.
-func (s *Server) listen(ctx context.Context) {
+func (s *Server) listen(ctx context.Context, ready chan struct{}) {
 	defer close(s.done)
+	var once sync.Once
 	backoff := 100 * time.Millisecond
 	first := true
 	for ctx.Err() == nil {
@@ -237,6 +247,7 @@ func (s *Server) listen(ctx context.Context) {
 			continue
 		}
 		backoff = 100 * time.Millisecond
+		once.Do(func() { close(ready) })
 		if !first {
 			if err := s.Reload(ctx); err != nil && ctx.Err() == nil {
 				s.log.Error("schema cache reload after reconnect", "err", err)
