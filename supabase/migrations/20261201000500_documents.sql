@@ -186,6 +186,9 @@ declare
   stranded boolean;
 begin
   if tg_op <> 'DELETE' then
+    if new.table_name !~ '^[a-z_][a-z0-9_]{0,62}$' or new.collection !~ '^[a-z0-9][a-z0-9_.-]{0,62}$' then
+      return new; -- the check constraints report it
+    end if;
     rel := pg_catalog.to_regclass('public.' || pg_catalog.quote_ident(new.table_name));
     if rel is null then
       raise exception 'document store table public.% does not exist', new.table_name
