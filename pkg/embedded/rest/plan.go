@@ -110,7 +110,8 @@ func (pl *planner) buildTree(t *Table, sel []query.SelectItem) (*node, *apiError
 }
 
 func (pl *planner) fillSelect(n *node, sel []query.SelectItem, isRoot bool) *apiError {
-	if sel == nil && isRoot {
+	if isRoot && len(sel) == 0 {
+		// No select= (or an empty one): every column, as PostgREST.
 		n.allStar = true
 		return nil
 	}

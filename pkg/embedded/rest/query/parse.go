@@ -233,7 +233,7 @@ func (p *scanner) selectForest(depth int) ([]SelectItem, *Error) {
 	if depth > maxDepth {
 		return nil, p.fail("select nested more than %d levels", maxDepth)
 	}
-	var items []SelectItem
+	items := []SelectItem{}
 	p.ws()
 	if p.eof() || p.has(")") {
 		return items, nil // empty select: rel() or select=
