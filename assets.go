@@ -16,9 +16,7 @@ const (
 	KongFileName    = "kong.yml"
 )
 
-// TODO(docker): name kong.yml explicitly once it is committed.
-//
-//go:embed *.yml
+//go:embed docker-compose.yml kong.yml
 var files embed.FS
 
 // ComposeFile returns docker-compose.yml: the docker runtime's compose
@@ -32,7 +30,7 @@ func KongConfig() []byte { return read(KongFileName) }
 func read(name string) []byte {
 	b, err := fs.ReadFile(files, name)
 	if err != nil {
-		return nil
+		panic("sfp: " + err.Error()) // both files are embedded at build time
 	}
 	return b
 }

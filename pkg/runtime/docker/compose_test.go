@@ -488,6 +488,30 @@ func TestInitKeepsSettings(t *testing.T) {
 	}
 }
 
+func TestImageFollowsVersion(t *testing.T) {
+	root := repoRoot(t)
+	tn := dockerTenant(t, Options{Version: "v1.2.0"})
+	if got := envOf(t, tn)["SFP_IMAGE"]; got != "sfp:v1.2.0" {
+		t.Fatalf("SFP_IMAGE = %q, want sfp:v1.2.0", got)
+	}
+	if err := New(Options{Version: "v1.3.0", BuildContext: root}).Init(context.Background(), tn); err != nil {
+		t.Fatal(err)
+	}
+	if got := envOf(t, tn)["SFP_IMAGE"]; got != "sfp:v1.3.0" {
+		t.Errorf("after a newer sfp: SFP_IMAGE = %q, want sfp:v1.3.0", got)
+	}
+	tn.Secrets.Extra["SFP_IMAGE"] = "registry.example.com/sfp:v1.2.0" // the operator edits .env
+	if err := tn.SaveSecrets(); err != nil {
+		t.Fatal(err)
+	}
+	if err := New(Options{Version: "v1.3.0", BuildContext: root}).Init(context.Background(), tn); err != nil {
+		t.Fatal(err)
+	}
+	if got := envOf(t, tn)["SFP_IMAGE"]; got != "registry.example.com/sfp:v1.2.0" {
+		t.Errorf("the operator's image was replaced by %q", got)
+	}
+}
+
 func TestInitRejectsEmbeddedTenant(t *testing.T) {
 	tn, err := tenant.Create(t.TempDir(), tenant.CreateOptions{Name: "emb", Runtime: tenant.RuntimeEmbedded})
 	if err != nil {

@@ -99,6 +99,13 @@ func (r *Runtime) syncEnv(t *tenant.Tenant) error {
 			changed = true
 		}
 	}
+	// The image sfp names follows the running sfp's version, so a newer
+	// binary builds (and starts) its own migrations; an image the operator
+	// named is left alone.
+	if cur, want := s.Extra["SFP_IMAGE"], defaults["SFP_IMAGE"]; strings.HasPrefix(cur, "sfp:") && cur != want {
+		s.Extra["SFP_IMAGE"] = want
+		changed = true
+	}
 	if !changed {
 		return nil
 	}
