@@ -125,3 +125,30 @@ func TestLogoutScopes(t *testing.T) {
 		t.Fatalf("after global logout: %d sessions", n)
 	}
 }
+
+// TestConcurrentRefresh: many tabs refresh the same token at once. Refreshes
+// of a session run one at a time; the first rotates, the others present the
+// parent of the active token and get that same active token back.
+func TestConcurrentRefresh(t *testing.T) {
+	e := newEnv(t)
+	rt := e.signUp("gil@example.com", "secret123")["refresh_token"].(string)
+	const n = 8
+	results := make(chan response, n)
+	for range n {
+		go func() { results <- e.refresh(rt) }()
+	}
+	seen := map[string]int{}
+	for range n {
+		r := <-results
+		if r.status != 200 {
+			t.Fatalf("concurrent refresh: %d %s", r.status, r.body)
+		}
+		seen[r.json(t)["refresh_token"].(string)]++
+	}
+	if len(seen) != 1 {
+		t.Fatalf("concurrent refreshes handed out %d different tokens: %v", len(seen), seen)
+	}
+	if n := e.scalar(`select count(*) from auth.refresh_tokens where parent = $1`, rt); n != int64(1) {
+		t.Fatalf("%v children of the refreshed token, want 1", n)
+	}
+}
