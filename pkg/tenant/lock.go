@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // ErrRunning is returned by Lock when another process runs the tenant.
@@ -29,7 +30,18 @@ func (t *Tenant) Lock() (*RunLock, error) {
 	if err != nil {
 		return nil, fmt.Errorf("lock tenant: %w", err)
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+	err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+	// A process that was just killed may hold the lock for a few more
+	// milliseconds while the kernel tears it down: wait for it, but only
+	// while the pid file names a process that is gone or dying.
+	for i := 0; i < 100 && errors.Is(err, syscall.EWOULDBLOCK); i++ {
+		if pid, ok := t.Pid(); ok && processLive(pid) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+	}
+	if err != nil {
 		f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
 			pid, _ := t.Pid()
@@ -42,6 +54,19 @@ func (t *Tenant) Lock() (*RunLock, error) {
 		return nil, err
 	}
 	return &RunLock{f: f, t: t}, nil
+}
+
+// processLive reports whether pid is a running process (not a zombie).
+func processLive(pid int) bool {
+	if err := syscall.Kill(pid, 0); err != nil && !errors.Is(err, syscall.EPERM) {
+		return false
+	}
+	st, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	i := strings.LastIndexByte(string(st), ')')
+	return i < 0 || i+2 >= len(st) || (st[i+2] != 'Z' && st[i+2] != 'X')
 }
 
 // Release removes the pid file and state and releases the lock.
@@ -70,9 +95,15 @@ func isRunning(dir string) (bool, int) {
 		return false, 0
 	}
 	defer f.Close()
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		raw, _ := os.ReadFile(dir + "/run/sfp.pid")
-		pid, _ := strconv.Atoi(strings.TrimSpace(string(raw)))
+	err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+	raw, _ := os.ReadFile(dir + "/run/sfp.pid")
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(raw)))
+	// As in Lock: a holder that is dying releases the lock in a moment.
+	for i := 0; i < 100 && errors.Is(err, syscall.EWOULDBLOCK) && !processLive(pid); i++ {
+		time.Sleep(50 * time.Millisecond)
+		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+	}
+	if err != nil {
 		return true, pid
 	}
 	syscall.Flock(int(f.Fd()), syscall.LOCK_UN) //nolint:errcheck

@@ -2,11 +2,14 @@ package embedded_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"io/fs"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -56,7 +59,7 @@ func TestDetachedLifecycle(t *testing.T) {
 	base := sfptest.BaseDir(t)
 	pw := filepath.Join(base, "pw")
 	os.WriteFile(pw, []byte("admin-password-1\n"), 0o600)
-	r := sfptest.MustRun(t, base, nil, "server", "init", "-t", "acme", "--admin-email", "ops@acme.test", "--admin-password-file", pw, "--json")
+	r := sfptest.MustRun(t, base, nil, "server", "init", "-t", "acme", "--admin-email", "ops@acme.test", "--admin-password-file", pw, "--admin-account", "Acme Corp", "--json")
 	var created struct {
 		Tenant  string `json:"tenant"`
 		EnvFile string `json:"env_file"`
@@ -94,6 +97,22 @@ func TestDetachedLifecycle(t *testing.T) {
 	}
 	if len(m) > 0 && st.SchemaVersion == "" {
 		t.Errorf("no schema version in %+v", st)
+	}
+	for _, c := range []string{"auth", "rest"} {
+		if component(st, c).State != runtime.StateUp {
+			t.Errorf("%s is %+v", c, component(st, c))
+		}
+	}
+
+	// The admin asked for at init can sign in and owns the account.
+	anon := anonKey(t, base, "acme")
+	token := signIn(t, info.URL, anon, "ops@acme.test", "admin-password-1")
+	code, body := get(t, info.URL+"/rest/v1/accounts?select=name,slug,accounts_memberships(account_role)", anon, token)
+	if code != 200 || body != `[{"name":"Acme Corp","slug":"acme-corp","accounts_memberships":[{"account_role":"owner"}]}]` {
+		t.Errorf("admin's accounts: %d %s", code, body)
+	}
+	if env, _ := os.ReadFile(created.EnvFile); strings.Contains(string(env), "SFP_ADMIN_PASSWORD_HASH") {
+		t.Error("the admin password hash stays in .env after the first start")
 	}
 
 	// A second start, foreground or detached, is refused with a clear message.
@@ -305,9 +324,91 @@ func TestTwoTenantsSideBySide(t *testing.T) {
 	if !a.Running || !b.Running || a.URL == b.URL || component(a, "postgres").Address == component(b, "postgres").Address {
 		t.Fatalf("two tenants: %+v / %+v", a, b)
 	}
-	ka := sfptest.MustRun(t, base, nil, "server", "keys", "-t", "one", "--json").Stdout
-	kb := sfptest.MustRun(t, base, nil, "server", "keys", "-t", "two", "--json").Stdout
+	ka, kb := anonKey(t, base, "one"), anonKey(t, base, "two")
 	if ka == kb {
 		t.Fatal("same keys")
 	}
+	// Each tenant accepts its own key and refuses the other's.
+	if code, _ := get(t, a.URL+"/rest/v1/accounts?select=id", ka, ""); code != 200 && code != 401 {
+		t.Errorf("own key on one: %d", code)
+	}
+	if code, body := get(t, a.URL+"/rest/v1/accounts?select=id", kb, ""); code != 401 {
+		t.Errorf("two's key on one: %d %s", code, body)
+	}
+	// A user token signed by one tenant is refused by the other.
+	token := createUser(t, base, "one", a.URL, "someone@one.test", "password-one-1")
+	if code, _ := get(t, a.URL+"/rest/v1/accounts?select=id", ka, token); code != 200 {
+		t.Errorf("one's user on one: %d", code)
+	}
+	if code, body := get(t, b.URL+"/rest/v1/accounts?select=id", kb, token); code != 401 || !strings.Contains(body, "PGRST301") {
+		t.Errorf("one's user token on two: %d %s", code, body)
+	}
+	if code, _ := get(t, b.URL+"/auth/v1/user", kb, token); code != 403 {
+		t.Errorf("one's user token on two's auth: %d", code)
+	}
+}
+
+func anonKey(t *testing.T, base, name string) string {
+	t.Helper()
+	var keys struct {
+		AnonKey string `json:"anon_key"`
+	}
+	json.Unmarshal([]byte(sfptest.MustRun(t, base, nil, "server", "keys", "-t", name, "--json").Stdout), &keys)
+	return keys.AnonKey
+}
+
+func get(t *testing.T, url, apikey, token string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	req.Header.Set("apikey", apikey)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, strings.TrimSpace(string(b))
+}
+
+func authPost(t *testing.T, url, apikey string, body any) map[string]any {
+	t.Helper()
+	b, _ := json.Marshal(body)
+	req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(b))
+	req.Header.Set("apikey", apikey)
+	req.Header.Set("Authorization", "Bearer "+apikey)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	json.NewDecoder(resp.Body).Decode(&out)
+	if resp.StatusCode != 200 {
+		t.Fatalf("POST %s: %d %v", url, resp.StatusCode, out)
+	}
+	return out
+}
+
+func signIn(t *testing.T, base, apikey, email, password string) string {
+	t.Helper()
+	out := authPost(t, base+"/auth/v1/token?grant_type=password", apikey, map[string]string{"email": email, "password": password})
+	tok, _ := out["access_token"].(string)
+	return tok
+}
+
+// createUser creates a confirmed user with the service key (the admin API)
+// and returns an access token from signing in.
+func createUser(t *testing.T, base, name, url, email, password string) string {
+	t.Helper()
+	var keys struct {
+		AnonKey    string `json:"anon_key"`
+		ServiceKey string `json:"service_role_key"`
+	}
+	json.Unmarshal([]byte(sfptest.MustRun(t, base, nil, "server", "keys", "-t", name, "--service-role", "--json").Stdout), &keys)
+	authPost(t, url+"/auth/v1/admin/users", keys.ServiceKey, map[string]any{"email": email, "password": password, "email_confirm": true})
+	return signIn(t, url, keys.AnonKey, email, password)
 }

@@ -1,31 +1,215 @@
 package embedded
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	sfp "github.com/sfp-dev/sfp"
+	"github.com/sfp-dev/sfp/pkg/embedded/auth"
+	"github.com/sfp-dev/sfp/pkg/embedded/gateway"
+	"github.com/sfp-dev/sfp/pkg/embedded/rest"
+)
+
+// Upstream hosts as kong.yml names them (the official compose's service
+// names); the embedded gateway maps them to the in-process servers.
+const (
+	hostAuth     = "auth"
+	hostREST     = "rest"
+	hostRealtime = "realtime-dev.supabase-realtime"
 )
 
 // services are the in-process servers behind the gateway.
 type services struct {
-	handler http.Handler
-	stopped chan struct{}
+	inst     *Instance
+	handler  http.Handler
+	stopped  chan struct{}
+	pools    []*pgxpool.Pool
+	auth     *auth.Server
+	rest     *rest.Server
+	closers  []func(context.Context) error
+	closeErr error
 }
 
 // startServices starts auth, REST, realtime and the gateway over the running
-// cluster.
-func startServices(ctx context.Context, inst *Instance) (*services, error) {
-	mux := http.NewServeMux()
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusServiceUnavailable)
-		w.Write([]byte(`{"message":"the embedded HTTP services are not part of this build yet"}`))
+// cluster. Each server connects as its own role: auth as supabase_auth_admin,
+// REST and realtime as authenticator (switching to each request's role),
+// realtime's change stream as supabase_replication_admin.
+func startServices(ctx context.Context, inst *Instance) (_ *services, err error) {
+	t, c := inst.T, inst.Cluster
+	s := &services{inst: inst, stopped: make(chan struct{})}
+	defer func() {
+		if err != nil {
+			s.close(context.WithoutCancel(ctx))
+		}
+	}()
+	secret := []byte(t.Secrets.JWTSecret)
+	log := inst.log
+
+	authPool, err := s.pool(ctx, c.ConnString("supabase_auth_admin", t.Secrets.AuthAdminPassword, "postgres"), 8)
+	if err != nil {
+		return s, fmt.Errorf("auth: %w", err)
+	}
+	s.auth, err = auth.New(ctx, auth.Config{
+		Pool:              authPool,
+		JWTSecret:         secret,
+		JWTExpiry:         time.Duration(t.Config.Auth.JWTExpiry) * time.Second,
+		SiteURL:           t.Config.Auth.SiteURL,
+		MailerAutoconfirm: t.Config.Auth.Autoconfirm,
+		DisableSignup:     t.Config.Auth.DisableSignup,
+		MinPasswordLength: t.Config.Auth.MinPasswordLength,
+		Logger:            log.With("component", "auth"),
 	})
-	return &services{handler: mux, stopped: make(chan struct{})}, nil
+	if err != nil {
+		return s, fmt.Errorf("start auth: %w", err)
+	}
+	s.closers = append(s.closers, func(context.Context) error { return s.auth.Close() })
+
+	restURL := c.ConnString("authenticator", t.Secrets.AuthenticatorPassword, "postgres")
+	restPool, err := s.pool(ctx, restURL, 24)
+	if err != nil {
+		return s, fmt.Errorf("rest: %w", err)
+	}
+	s.rest, err = rest.New(ctx, rest.Config{
+		Pool:      restPool,
+		JWTSecret: secret,
+		Schemas:   t.Config.REST.Schemas,
+		MaxRows:   t.Config.REST.MaxRows,
+		Logger:    log.With("component", "rest"),
+	})
+	if err != nil {
+		return s, fmt.Errorf("start rest: %w", err)
+	}
+	s.closers = append(s.closers, func(context.Context) error { return s.rest.Close() })
+
+	upstreams := map[string]http.Handler{hostAuth: s.auth, hostREST: s.rest}
+	rt, err := startRealtime(ctx, s)
+	if err != nil {
+		return s, err
+	}
+	if rt != nil {
+		upstreams[hostRealtime] = rt
+	}
+
+	cfg, err := gateway.Parse(sfp.KongConfig(), "kong.yml", map[string]string{
+		"SUPABASE_ANON_KEY":    t.Secrets.AnonKey,
+		"SUPABASE_SERVICE_KEY": t.Secrets.ServiceRoleKey,
+		"DASHBOARD_USERNAME":   t.Secrets.DashboardUsername,
+		"DASHBOARD_PASSWORD":   t.Secrets.DashboardPassword,
+	})
+	if err != nil {
+		return s, fmt.Errorf("load gateway configuration: %w", err)
+	}
+	gw, err := gateway.New(cfg, gateway.Options{
+		Upstreams:    upstreams,
+		MaxBodyBytes: t.Config.API.MaxBodyBytes,
+		Logger:       log.With("component", "gateway"),
+	})
+	if err != nil {
+		return s, fmt.Errorf("start gateway: %w", err)
+	}
+	s.handler = gw
+	return s, nil
 }
 
-func (s *services) bootstrapAdmin(ctx context.Context, progress func(string)) error { return nil }
+func (s *services) pool(ctx context.Context, url string, max int32) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("parse connection config: %w", err)
+	}
+	cfg.MaxConns = max
+	cfg.MaxConnIdleTime = 5 * time.Minute
+	p, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("connect as %s: %w", cfg.ConnConfig.User, err)
+	}
+	s.pools = append(s.pools, p)
+	return p, nil
+}
 
+// close stops the servers in reverse order, then closes the pools.
 func (s *services) close(ctx context.Context) error {
+	select {
+	case <-s.stopped:
+		return s.closeErr
+	default:
+	}
+	var errs []error
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		if err := s.closers[i](ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, p := range s.pools {
+		p.Close()
+	}
+	s.closeErr = errors.Join(errs...)
 	close(s.stopped)
+	return s.closeErr
+}
+
+// bootstrapAdmin creates the admin user asked for at init (and the account
+// it owns), once: afterwards the password hash is removed from .env.
+func (s *services) bootstrapAdmin(ctx context.Context, progress func(string)) error {
+	t := s.inst.T
+	if t.Config.Admin.Email == "" || t.Secrets.AdminPasswordHash == "" {
+		return nil
+	}
+	progress("Creating the admin user " + t.Config.Admin.Email)
+	u, err := s.auth.CreateUser(ctx, auth.UserParams{
+		Email:        t.Config.Admin.Email,
+		PasswordHash: t.Secrets.AdminPasswordHash,
+		EmailConfirm: true,
+	})
+	var aerr *auth.Error
+	if errors.As(err, &aerr) && (aerr.Code == auth.CodeEmailExists || aerr.Code == auth.CodeUserAlreadyExists) {
+		progress("The admin user already exists")
+		u = nil
+	} else if err != nil {
+		return fmt.Errorf("create admin user: %w", err)
+	}
+	if u != nil && t.Config.Admin.Account != "" {
+		progress("Creating the account " + t.Config.Admin.Account + " owned by the admin")
+		if err := s.createAccount(ctx, t.Config.Admin.Account, u.ID); err != nil {
+			return err
+		}
+	}
+	t.Secrets.AdminPasswordHash = ""
+	if err := t.SaveSecrets(); err != nil {
+		return fmt.Errorf("forget the admin password hash: %w", err)
+	}
+	return nil
+}
+
+var slugUnsafe = regexp.MustCompile(`[^a-z0-9]+`)
+
+// Slug turns an account name into its default slug ("Acme Corp" → "acme-corp").
+func Slug(name string) string {
+	return strings.Trim(slugUnsafe.ReplaceAllString(strings.ToLower(name), "-"), "-")
+}
+
+// createAccount calls create_account through the gateway, with the service
+// key, exactly as a client would.
+func (s *services) createAccount(ctx context.Context, name, ownerID string) error {
+	body, _ := json.Marshal(map[string]string{"name": name, "slug": Slug(name), "owner_id": ownerID})
+	req := httptest.NewRequestWithContext(ctx, http.MethodPost, "/rest/v1/rpc/create_account", bytes.NewReader(body))
+	req.Header.Set("apikey", s.inst.T.Secrets.ServiceRoleKey)
+	req.Header.Set("Content-Type", "application/json")
+	rec := httptest.NewRecorder()
+	s.handler.ServeHTTP(rec, req)
+	if rec.Code != http.StatusOK {
+		b, _ := io.ReadAll(rec.Body)
+		return fmt.Errorf("create account %q: HTTP %d: %s", name, rec.Code, strings.TrimSpace(string(b)))
+	}
 	return nil
 }
