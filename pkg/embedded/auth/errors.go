@@ -17,7 +17,6 @@ const (
 	CodeValidationFailed        = "validation_failed"
 	CodeBadJSON                 = "bad_json"
 	CodeEmailExists             = "email_exists"
-	CodePhoneExists             = "phone_exists"
 	CodeBadJWT                  = "bad_jwt"
 	CodeNotAdmin                = "not_admin"
 	CodeNoAuthorization         = "no_authorization"
@@ -30,13 +29,11 @@ const (
 	CodeUserBanned              = "user_banned"
 	CodeBadOAuthState           = "bad_oauth_state"
 	CodeBadOAuthCallback        = "bad_oauth_callback"
-	CodeEmailProviderDisabled   = "email_provider_disabled"
 	CodePhoneProviderDisabled   = "phone_provider_disabled"
 	CodeAnonymousDisabled       = "anonymous_provider_disabled"
 	CodeSAMLProviderDisabled    = "saml_provider_disabled"
 	CodeEmailNotConfirmed       = "email_not_confirmed"
 	CodeUserAlreadyExists       = "user_already_exists"
-	CodeConflict                = "conflict"
 	CodeSamePassword            = "same_password"
 	CodeOTPExpired              = "otp_expired"
 	CodeWeakPassword            = "weak_password"
@@ -46,7 +43,9 @@ const (
 	CodeMFAFactorNotFound       = "mfa_factor_not_found"
 	CodeFeatureDisabled         = "feature_disabled"
 	CodeRequestEntityTooLarge   = "request_entity_too_large"
-	CodeInsufficientAAL         = "insufficient_aal"
+	CodeFlowStateNotFound       = "flow_state_not_found"
+	CodeWeb3ProviderDisabled    = "web3_provider_disabled"
+	CodeProviderDisabled        = "provider_disabled"
 )
 
 // apiVersionHeader selects the error format; auth-js sends 2024-01-01.

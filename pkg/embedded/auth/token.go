@@ -53,11 +53,21 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) unsupportedGrant(w http.ResponseWriter, r *http.Request) error {
 	switch r.URL.Query().Get("grant_type") {
 	case "pkce":
-		return notFound("flow_state_not_found", "invalid flow state, no valid flow state found")
+		var p struct {
+			AuthCode     string `json:"auth_code"`
+			CodeVerifier string `json:"code_verifier"`
+		}
+		if err := readJSON(r, &p); err != nil {
+			return err
+		}
+		if p.AuthCode == "" || p.CodeVerifier == "" {
+			return badRequest(CodeValidationFailed, "invalid request: both auth code and code verifier should be non-empty")
+		}
+		return notFound(CodeFlowStateNotFound, "invalid flow state, no valid flow state found")
 	case "web3":
-		return badRequest("web3_provider_disabled", "Web3 provider is disabled")
+		return unprocessable(CodeWeb3ProviderDisabled, "Web3 provider is disabled")
 	default:
-		return badRequest(CodeValidationFailed, "Custom OIDC provider is not enabled")
+		return badRequest(CodeProviderDisabled, "ID token sign-in is not enabled")
 	}
 }
 
