@@ -206,3 +206,7 @@ func requestWithToken(tok string) *http.Request {
 	r.Header.Set("Authorization", "Bearer "+tok)
 	return r
 }
+
+type pgtestDB = pgtest.DB
+
+func newPgDB(t testing.TB) *pgtest.DB { return pgtest.NewDB(t) }
