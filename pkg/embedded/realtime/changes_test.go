@@ -1,0 +1,171 @@
+package realtime
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sfp-dev/sfp/pkg/realtime"
+)
+
+const wait = 15 * time.Second
+
+// subscribe joins a channel with one postgres_changes binding and returns
+// its events.
+func subscribe(t testing.TB, c *realtime.Client, name string, f realtime.PostgresChangesFilter) <-chan realtime.Event {
+	t.Helper()
+	ch := c.Channel(name).OnPostgresChanges(f, nil)
+	events := ch.Events(1024)
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	if err := ch.Subscribe(ctx); err != nil {
+		t.Fatalf("subscribe %s: %v", name, err)
+	}
+	return events
+}
+
+// TestGoClientChangesThroughGateway: owners receive INSERT and UPDATE of
+// their rows with typed values; a user RLS does not let see the rows
+// receives nothing, even filtering on them; DELETE is not checked and
+// carries only the primary key on a table with row-level security.
+func TestGoClientChangesThroughGateway(t *testing.T) {
+	env := newEnv(t)
+	alice, bob, eve := newID(), newID(), newID()
+
+	aliceEv := subscribe(t, env.client(t, userToken(alice, time.Hour)), "notes", realtime.PostgresChangesFilter{Table: "rt_notes", Filter: "owner=eq." + alice})
+	bobEv := subscribe(t, env.client(t, userToken(bob, time.Hour)), "notes", realtime.PostgresChangesFilter{Table: "rt_notes"})
+	eveEv := subscribe(t, env.client(t, userToken(eve, time.Hour)), "spy", realtime.PostgresChangesFilter{Table: "rt_notes", Filter: "owner=eq." + alice})
+
+	// Visibility is checked when a change is dispatched ("may the
+	// subscriber select the row now"), so each write waits for the
+	// previous change to arrive: a row deleted before its insert is
+	// dispatched would rightly not be shown.
+	env.exec(`insert into rt_notes (id, owner, title, qty, price, ratio, tags, meta, done, at, body)
+		values (1, $1, 'first', 3, 12.5, 0.25, '{a,"b c",NULL}', '{"k": [1, 2]}', true, '2024-05-01 10:00:00.5+00', '\x0102')`, alice)
+	ins := nextChange(t, aliceEv, wait)
+	if ins.Type != realtime.Insert || ins.Schema != "public" || ins.Table != "rt_notes" {
+		t.Fatalf("first change = %s %s.%s, want INSERT public.rt_notes", ins.Type, ins.Schema, ins.Table)
+	}
+	rec := recordOf(t, ins.Record)
+	want := map[string]any{"id": 1.0, "owner": alice, "title": "first", "qty": 3.0, "price": 12.5, "ratio": 0.25,
+		"tags": []any{"a", "b c", nil}, "meta": map[string]any{"k": []any{1.0, 2.0}}, "done": true,
+		"at": "2024-05-01T10:00:00.5+00:00", "body": "0102"}
+	for k, v := range want {
+		if !equalJSON(rec[k], v) {
+			t.Errorf("record[%s] = %#v, want %#v", k, rec[k], v)
+		}
+	}
+	if ins.OldRecord != nil {
+		t.Errorf("INSERT has old_record %s", ins.OldRecord)
+	}
+	types := map[string]string{}
+	for _, c := range ins.Columns {
+		types[c.Name] = c.Type
+	}
+	for col, typ := range map[string]string{"id": "int8", "owner": "uuid", "qty": "int4", "price": "numeric", "tags": "_text", "meta": "jsonb", "at": "timestamptz", "body": "bytea"} {
+		if types[col] != typ {
+			t.Errorf("column %s type = %q, want %q (columns %v)", col, types[col], typ, ins.Columns)
+		}
+	}
+	if ins.CommitTimestamp.IsZero() || time.Since(ins.CommitTimestamp) > time.Hour {
+		t.Errorf("commit timestamp = %v", ins.CommitTimestamp)
+	}
+
+	env.exec(`update rt_notes set title = 'second', qty = 4 where id = 1`)
+	upd := nextChange(t, aliceEv, wait)
+	if upd.Type != realtime.Update || recordOf(t, upd.Record)["title"] != "second" {
+		t.Fatalf("second change = %s %s", upd.Type, upd.Record)
+	}
+	if old := recordOf(t, upd.OldRecord); len(old) != 1 || old["id"] != 1.0 {
+		t.Errorf("UPDATE old_record = %s, want the primary key only (default replica identity)", upd.OldRecord)
+	}
+
+	env.exec(`insert into rt_notes (id, owner, title) values (2, $1, 'bob''s')`, bob)
+	b1 := nextChange(t, bobEv, wait)
+	if b1.Type != realtime.Insert || recordOf(t, b1.Record)["id"] != 2.0 {
+		t.Fatalf("bob's first change = %s %s, want his own INSERT of note 2", b1.Type, b1.Record)
+	}
+
+	env.exec(`delete from rt_notes where id = 1`)
+	// Deletes are not checked against RLS: Bob, with no filter, sees the
+	// delete of Alice's note, reduced to its primary key. Alice filters on
+	// owner, which the old row of a default replica identity does not
+	// carry, so the filter fails closed for her, as on the official server.
+	b2 := nextChange(t, bobEv, wait)
+	if b2.Type != realtime.Delete || b2.Record != nil || string(b2.OldRecord) != `{"id":1}` {
+		t.Fatalf("bob's second change = %s record %s old %s, want DELETE with old_record {\"id\":1}", b2.Type, b2.Record, b2.OldRecord)
+	}
+
+	// Eve, filtering on Alice's rows, got nothing: RLS hid the insert and
+	// the update, and the delete's old row has no owner to match. Alice
+	// receiving a later change shows the stream went past them.
+	env.exec(`insert into rt_notes (id, owner, title) values (3, $1, 'third')`, alice)
+	if a := nextChange(t, aliceEv, wait); a.Type != realtime.Insert || recordOf(t, a.Record)["id"] != 3.0 {
+		t.Fatalf("alice's third change = %s %s, want INSERT of note 3", a.Type, a.Record)
+	}
+	noChange(t, eveEv, 200*time.Millisecond)
+}
+
+func equalJSON(a, b any) bool {
+	switch x := a.(type) {
+	case []any:
+		y, ok := b.([]any)
+		if !ok || len(x) != len(y) {
+			return false
+		}
+		for i := range x {
+			if !equalJSON(x[i], y[i]) {
+				return false
+			}
+		}
+		return true
+	case map[string]any:
+		y, ok := b.(map[string]any)
+		if !ok || len(x) != len(y) {
+			return false
+		}
+		for k := range x {
+			if !equalJSON(x[k], y[k]) {
+				return false
+			}
+		}
+		return true
+	}
+	return a == b
+}
+
+// TestSubscribeErrorsCarryTheServerReason: a table outside the
+// publication, a missing table and a bad filter make Subscribe fail with
+// the official server's wording.
+func TestSubscribeErrorsCarryTheServerReason(t *testing.T) {
+	env := newEnv(t)
+	c := env.client(t, userToken(newID(), time.Hour))
+	cases := []struct {
+		name   string
+		filter realtime.PostgresChangesFilter
+		reason string
+	}{
+		{"hidden", realtime.PostgresChangesFilter{Table: "rt_hidden"}, "Unable to subscribe to changes with given parameters. Please check Realtime is enabled for the given connect parameters: [event: *, schema: public, table: rt_hidden, filters: [], select: nil]"},
+		{"missing", realtime.PostgresChangesFilter{Table: "no_such_table"}, "Please check Realtime is enabled for the given connect parameters: [event: *, schema: public, table: no_such_table"},
+		{"badop", realtime.PostgresChangesFilter{Table: "rt_open", Filter: "id=foo.1"}, "Error parsing `filter` params: [\"foo\", \"1\"]"},
+		{"badvalue", realtime.PostgresChangesFilter{Table: "rt_open", Filter: "id=eq.abc"}, `invalid input syntax for type integer: "abc"`},
+		{"badcolumn", realtime.PostgresChangesFilter{Table: "rt_open", Filter: "nope=eq.1"}, "invalid column for filter nope"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ch := c.Channel(tc.name).OnPostgresChanges(tc.filter, nil)
+			ctx, cancel := context.WithTimeout(context.Background(), wait)
+			defer cancel()
+			err := ch.Subscribe(ctx)
+			var se *realtime.ServerError
+			if !errors.As(err, &se) {
+				t.Fatalf("Subscribe error = %v, want a *realtime.ServerError", err)
+			}
+			if !strings.Contains(se.Reason, tc.reason) {
+				t.Fatalf("reason = %q, want it to contain %q", se.Reason, tc.reason)
+			}
+		})
+	}
+}
