@@ -37,16 +37,21 @@ func repoRoot(t *testing.T) string {
 // docker` does: tenant.Create, then this runtime's Init.
 func dockerTenant(t *testing.T, opts Options) *tenant.Tenant {
 	t.Helper()
+	return newDockerTenant(t, opts, false)
+}
+
+// newDockerTenant is dockerTenant, with an initial admin when admin is set.
+func newDockerTenant(t *testing.T, opts Options, admin bool) *tenant.Tenant {
+	t.Helper()
 	base := t.TempDir()
-	tn, err := tenant.Create(base, tenant.CreateOptions{
-		Name:    "acme",
-		Runtime: tenant.RuntimeDocker,
+	co := tenant.CreateOptions{Name: "acme", Runtime: tenant.RuntimeDocker, Now: time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)}
+	if admin {
 		// An admin puts a bcrypt hash ($2a$…) into .env: compose must read
-		// the file anyway.
-		Admin:         tenant.AdminConfig{Email: "ops@acme.test", Account: "Acme"},
-		AdminPassword: "correct horse battery",
-		Now:           time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC),
-	})
+		// the file anyway. (bcrypt is slow under -race: only where needed.)
+		co.Admin = tenant.AdminConfig{Email: "ops@acme.test", Account: "Acme"}
+		co.AdminPassword = "correct horse battery"
+	}
+	tn, err := tenant.Create(base, co)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,9 +113,12 @@ func envOf(t *testing.T, tn *tenant.Tenant) map[string]string {
 
 func TestComposeProject(t *testing.T) {
 	root := repoRoot(t)
-	tn := dockerTenant(t, Options{})
+	tn := newDockerTenant(t, Options{}, true)
 	p := loadProject(t, root, tn)
 	env := envOf(t, tn)
+	if !strings.HasPrefix(env["SFP_ADMIN_PASSWORD_HASH"], "$2") {
+		t.Fatalf(".env has no bcrypt admin hash to exercise compose's .env parser")
+	}
 
 	t.Run("env file is private and complete", func(t *testing.T) {
 		fi, err := os.Stat(tn.EnvFile())

@@ -263,10 +263,10 @@ func (r *Runtime) prepare(ctx context.Context, t *tenant.Tenant) error {
 	return nil
 }
 
-// Start starts the compose project and waits until every service is
-// healthy (or has completed: the migration steps). With Detach it then
-// returns; in the foreground it calls Ready, waits for ctx to end and stops
-// the project.
+// Start starts the compose project, waits until every service is healthy
+// (or has completed: the migration steps) and calls Ready. With Detach it
+// then returns; in the foreground it waits for ctx to end and stops the
+// project.
 func (r *Runtime) Start(ctx context.Context, t *tenant.Tenant, opts runtime.StartOptions) error {
 	progress := opts.Progress
 	if progress == nil {
@@ -287,11 +287,11 @@ func (r *Runtime) Start(ctx context.Context, t *tenant.Tenant, opts runtime.Star
 	info := runtime.Info{Tenant: t.Name(), Runtime: string(tenant.RuntimeDocker), URL: t.URL(),
 		EnvFile: t.EnvFile(), StartedAt: started, Applied: r.lastApplied(ctx, t)}
 	r.opts.Logger.Info("tenant ready", "tenant", t.Name(), "url", info.URL, "project", ProjectName(t))
-	if opts.Detach {
-		return nil
-	}
 	if opts.Ready != nil {
 		opts.Ready(info)
+	}
+	if opts.Detach {
+		return nil
 	}
 	<-ctx.Done()
 	progress("Stopping compose project " + ProjectName(t))

@@ -216,10 +216,15 @@ func TestStartDetached(t *testing.T) {
 	}}
 	var steps []string
 	var mu sync.Mutex
+	var info *runtime.Info
 	err := New(Options{Runner: fake, BuildContext: "/src"}).Start(context.Background(), tn, runtime.StartOptions{Detach: true,
-		Progress: func(s string) { mu.Lock(); steps = append(steps, s); mu.Unlock() }})
+		Progress: func(s string) { mu.Lock(); steps = append(steps, s); mu.Unlock() },
+		Ready:    func(i runtime.Info) { info = &i }})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if info == nil || info.URL != tn.URL() || !slices.Equal(info.Applied, []string{"20261201000000_accounts.sql"}) {
+		t.Errorf("Ready info = %+v; want the URL and what the migrations container applied", info)
 	}
 	want := []string{"up --detach --wait", "logs --no-color --no-log-prefix supabase-migrations"}
 	if got := fake.composeCalls(); !slices.Equal(got, want) {
