@@ -11,9 +11,9 @@ import (
 
 // bindingSpec is one entry of config.postgres_changes in a join payload.
 type bindingSpec struct {
-	Event   string                     // "*", "INSERT", "UPDATE" or "DELETE"
-	Schema  string                     // "*" for every schema
-	Table   string                     // "*" for every table
+	Event   string // "*", "INSERT", "UPDATE" or "DELETE"
+	Schema  string // "*" for every schema
+	Table   string // "*" for every table
 	filters []filterSpec
 	Select  []string // nil: every column
 	id      int64
