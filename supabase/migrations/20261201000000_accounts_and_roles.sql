@@ -87,15 +87,17 @@ comment on function sfp_private.stamp_update() is
 -- the calling role is read from the role setting (SET ROLE, as PostgREST
 -- does) or, without one, the session user.
 create or replace function sfp_private.caller_is_privileged() returns boolean
-language sql stable
+language plpgsql stable
 security definer
 set search_path = ''
 as $$
-  select coalesce((
+begin
+  return coalesce((
     select r.rolsuper or r.rolbypassrls
     from pg_catalog.pg_roles r
     where r.rolname = coalesce(nullif(pg_catalog.current_setting('role', true), 'none'), session_user)
-  ), false)
+  ), false);
+end
 $$;
 revoke all on function sfp_private.caller_is_privileged() from public, anon, authenticated, service_role;
 grant execute on function sfp_private.caller_is_privileged() to authenticated, service_role;
@@ -104,10 +106,12 @@ comment on function sfp_private.caller_is_privileged() is
 
 -- caller_role names the calling role for audit records.
 create or replace function sfp_private.caller_role() returns text
-language sql stable
+language plpgsql stable
 set search_path = ''
 as $$
-  select coalesce(nullif(pg_catalog.current_setting('role', true), 'none'), session_user)::text
+begin
+  return coalesce(nullif(pg_catalog.current_setting('role', true), 'none'), session_user)::text;
+end
 $$;
 revoke all on function sfp_private.caller_role() from public, anon, authenticated, service_role;
 comment on function sfp_private.caller_role() is
@@ -164,27 +168,64 @@ comment on column public.accounts_memberships.created_by is 'User who added the 
 -- Policy helpers
 -- ---------------------------------------------------------------------------
 
--- has_account_role is what the policies call. SECURITY DEFINER, so reading
+-- has_account_role answers for one account. SECURITY DEFINER, so reading
 -- accounts_memberships here does not apply that table's own policies again
--- (no recursion), and search_path is empty so nothing can be shadowed.
+-- (no recursion), and search_path is empty so nothing can be shadowed. The
+-- RPCs check their caller with it; the policies use account_ids_with_role.
 create or replace function public.has_account_role(account_id uuid, min_role public.account_role default 'viewer')
 returns boolean
-language sql stable
+language plpgsql stable
 security definer
 set search_path = ''
 as $$
-  select exists (
+begin
+  return exists (
     select 1
     from public.accounts_memberships m
     where m.account_id = has_account_role.account_id
       and m.user_id = auth.uid()
       and m.account_role >= has_account_role.min_role
-  )
+  );
+end
 $$;
 revoke all on function public.has_account_role(uuid, public.account_role) from public, anon, authenticated, service_role;
 grant execute on function public.has_account_role(uuid, public.account_role) to authenticated, service_role;
 comment on function public.has_account_role(uuid, public.account_role) is
-  'True when the calling user (auth.uid()) is a member of the account with at least min_role (viewer < member < owner). Used by the row-level security policies; clients may call it to decide what to show. Always false without a user token.';
+  'True when the calling user (auth.uid()) is a member of the account with at least min_role (viewer < member < owner). The RPCs check their callers with it; clients may call it to decide what to show. Always false without a user token.';
+
+-- account_ids_with_role is what the policies call: the accounts in which the
+-- calling user has at least min_role. Policies use it as
+--   account_id = any ((select public.account_ids_with_role('member'))::uuid[])
+-- The scalar subquery makes it an InitPlan, computed once per statement
+-- rather than once per row (a SECURITY DEFINER call per row, with its
+-- search_path switch, costs ~25 us: 25 ms for 1,000 rows), and the condition
+-- can drive an index on account_id. SECURITY DEFINER with an empty search_path
+-- for the same reasons as has_account_role.
+--
+-- The hot helpers are PL/pgSQL, not SQL: a SQL function that cannot be
+-- inlined (SECURITY DEFINER, SET search_path) is planned again on every
+-- call, while PL/pgSQL keeps its plans for the session. Measured with pgbench
+-- on a member's UPDATE of one deployment: 4-8x the service_role latency with
+-- SQL helpers, 1.2-1.4x with PL/pgSQL.
+create or replace function public.account_ids_with_role(min_role public.account_role default 'viewer')
+returns uuid[]
+language plpgsql stable
+security definer
+set search_path = ''
+as $$
+begin
+  return (
+    select coalesce(pg_catalog.array_agg(m.account_id), '{}')
+    from public.accounts_memberships m
+    where m.user_id = auth.uid()
+      and m.account_role >= account_ids_with_role.min_role
+  );
+end
+$$;
+revoke all on function public.account_ids_with_role(public.account_role) from public, anon, authenticated, service_role;
+grant execute on function public.account_ids_with_role(public.account_role) to authenticated, service_role;
+comment on function public.account_ids_with_role(public.account_role) is
+  'Ids of the accounts in which the calling user (auth.uid()) has at least min_role (viewer < member < owner); empty without a user token. The row-level security policies are written with it; clients may call it, e.g. to list the accounts they can write to.';
 
 -- require_account_role is the caller check at the top of the RPCs: it lets
 -- privileged callers through and otherwise raises 42501 with a message that
@@ -277,26 +318,28 @@ revoke truncate, references, trigger on public.accounts_memberships from authent
 
 drop policy if exists accounts_select on public.accounts;
 create policy accounts_select on public.accounts for select to authenticated
-  using (public.has_account_role(id, 'viewer'));
+  using (id = any ((select public.account_ids_with_role('viewer'))::uuid[]));
 drop policy if exists accounts_update on public.accounts;
 create policy accounts_update on public.accounts for update to authenticated
-  using (public.has_account_role(id, 'owner')) with check (public.has_account_role(id, 'owner'));
+  using (id = any ((select public.account_ids_with_role('owner'))::uuid[]))
+  with check (id = any ((select public.account_ids_with_role('owner'))::uuid[]));
 drop policy if exists accounts_delete on public.accounts;
 create policy accounts_delete on public.accounts for delete to authenticated
-  using (public.has_account_role(id, 'owner'));
+  using (id = any ((select public.account_ids_with_role('owner'))::uuid[]));
 
 drop policy if exists accounts_memberships_select on public.accounts_memberships;
 create policy accounts_memberships_select on public.accounts_memberships for select to authenticated
-  using (public.has_account_role(account_id, 'viewer'));
+  using (account_id = any ((select public.account_ids_with_role('viewer'))::uuid[]));
 drop policy if exists accounts_memberships_insert on public.accounts_memberships;
 create policy accounts_memberships_insert on public.accounts_memberships for insert to authenticated
-  with check (public.has_account_role(account_id, 'owner'));
+  with check (account_id = any ((select public.account_ids_with_role('owner'))::uuid[]));
 drop policy if exists accounts_memberships_update on public.accounts_memberships;
 create policy accounts_memberships_update on public.accounts_memberships for update to authenticated
-  using (public.has_account_role(account_id, 'owner')) with check (public.has_account_role(account_id, 'owner'));
+  using (account_id = any ((select public.account_ids_with_role('owner'))::uuid[]))
+  with check (account_id = any ((select public.account_ids_with_role('owner'))::uuid[]));
 drop policy if exists accounts_memberships_delete on public.accounts_memberships;
 create policy accounts_memberships_delete on public.accounts_memberships for delete to authenticated
-  using (public.has_account_role(account_id, 'owner') or user_id = auth.uid());
+  using (account_id = any ((select public.account_ids_with_role('owner'))::uuid[]) or user_id = (select auth.uid()));
 
 comment on policy accounts_select on public.accounts is 'Members of any role see their accounts.';
 comment on policy accounts_update on public.accounts is 'Owners rename their accounts.';

@@ -88,16 +88,17 @@ revoke truncate, references, trigger on public.projects from authenticated;
 
 drop policy if exists projects_select on public.projects;
 create policy projects_select on public.projects for select to authenticated
-  using (public.has_account_role(account_id, 'viewer'));
+  using (account_id = any ((select public.account_ids_with_role('viewer'))::uuid[]));
 drop policy if exists projects_insert on public.projects;
 create policy projects_insert on public.projects for insert to authenticated
-  with check (public.has_account_role(account_id, 'member'));
+  with check (account_id = any ((select public.account_ids_with_role('member'))::uuid[]));
 drop policy if exists projects_update on public.projects;
 create policy projects_update on public.projects for update to authenticated
-  using (public.has_account_role(account_id, 'member')) with check (public.has_account_role(account_id, 'member'));
+  using (account_id = any ((select public.account_ids_with_role('member'))::uuid[]))
+  with check (account_id = any ((select public.account_ids_with_role('member'))::uuid[]));
 drop policy if exists projects_delete on public.projects;
 create policy projects_delete on public.projects for delete to authenticated
-  using (public.has_account_role(account_id, 'owner'));
+  using (account_id = any ((select public.account_ids_with_role('owner'))::uuid[]));
 comment on policy projects_select on public.projects is 'Members of any role read the account''s projects.';
 comment on policy projects_insert on public.projects is 'Members and owners create projects.';
 comment on policy projects_update on public.projects is 'Members and owners update projects.';
@@ -155,16 +156,17 @@ revoke truncate, references, trigger on public.environments from authenticated;
 
 drop policy if exists environments_select on public.environments;
 create policy environments_select on public.environments for select to authenticated
-  using (public.has_account_role(account_id, 'viewer'));
+  using (account_id = any ((select public.account_ids_with_role('viewer'))::uuid[]));
 drop policy if exists environments_insert on public.environments;
 create policy environments_insert on public.environments for insert to authenticated
-  with check (public.has_account_role(account_id, 'member'));
+  with check (account_id = any ((select public.account_ids_with_role('member'))::uuid[]));
 drop policy if exists environments_update on public.environments;
 create policy environments_update on public.environments for update to authenticated
-  using (public.has_account_role(account_id, 'member')) with check (public.has_account_role(account_id, 'member'));
+  using (account_id = any ((select public.account_ids_with_role('member'))::uuid[]))
+  with check (account_id = any ((select public.account_ids_with_role('member'))::uuid[]));
 drop policy if exists environments_delete on public.environments;
 create policy environments_delete on public.environments for delete to authenticated
-  using (public.has_account_role(account_id, 'member'));
+  using (account_id = any ((select public.account_ids_with_role('member'))::uuid[]));
 comment on policy environments_select on public.environments is 'Members of any role read the account''s environments.';
 comment on policy environments_insert on public.environments is 'Members and owners create environments.';
 comment on policy environments_update on public.environments is 'Members and owners update environments.';

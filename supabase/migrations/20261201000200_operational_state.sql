@@ -375,16 +375,16 @@ begin
   -- and owners write.
   foreach t in array array['builds', 'releases', 'deployments', 'task_executions'] loop
     execute format('drop policy if exists %I on public.%I', t || '_select', t);
-    execute format('create policy %I on public.%I for select to authenticated using (public.has_account_role(account_id, %L))',
+    execute format('create policy %I on public.%I for select to authenticated using (account_id = any ((select public.account_ids_with_role(%L))::uuid[]))',
                    t || '_select', t, 'viewer');
     execute format('drop policy if exists %I on public.%I', t || '_insert', t);
-    execute format('create policy %I on public.%I for insert to authenticated with check (public.has_account_role(account_id, %L))',
+    execute format('create policy %I on public.%I for insert to authenticated with check (account_id = any ((select public.account_ids_with_role(%L))::uuid[]))',
                    t || '_insert', t, 'member');
     execute format('drop policy if exists %I on public.%I', t || '_update', t);
-    execute format('create policy %I on public.%I for update to authenticated using (public.has_account_role(account_id, %L)) with check (public.has_account_role(account_id, %L))',
+    execute format('create policy %I on public.%I for update to authenticated using (account_id = any ((select public.account_ids_with_role(%L))::uuid[])) with check (account_id = any ((select public.account_ids_with_role(%L))::uuid[]))',
                    t || '_update', t, 'member', 'member');
     execute format('drop policy if exists %I on public.%I', t || '_delete', t);
-    execute format('create policy %I on public.%I for delete to authenticated using (public.has_account_role(account_id, %L))',
+    execute format('create policy %I on public.%I for delete to authenticated using (account_id = any ((select public.account_ids_with_role(%L))::uuid[]))',
                    t || '_delete', t, 'member');
     execute format('comment on policy %I on public.%I is %L', t || '_select', t, 'Members of any role read the account''s rows.');
     execute format('comment on policy %I on public.%I is %L', t || '_insert', t, 'Members and owners insert.');
@@ -396,10 +396,10 @@ $$;
 
 drop policy if exists task_events_select on public.task_events;
 create policy task_events_select on public.task_events for select to authenticated
-  using (public.has_account_role(account_id, 'viewer'));
+  using (account_id = any ((select public.account_ids_with_role('viewer'))::uuid[]));
 drop policy if exists task_events_insert on public.task_events;
 create policy task_events_insert on public.task_events for insert to authenticated
-  with check (public.has_account_role(account_id, 'member'));
+  with check (account_id = any ((select public.account_ids_with_role('member'))::uuid[]));
 comment on policy task_events_select on public.task_events is 'Members of any role read the account''s task events.';
 comment on policy task_events_insert on public.task_events is 'Members and owners append events; nobody updates or deletes them.';
 

@@ -71,7 +71,7 @@ revoke insert, update, delete, truncate, references, trigger on public.environme
 
 drop policy if exists environment_allocations_select on public.environment_allocations;
 create policy environment_allocations_select on public.environment_allocations for select to authenticated
-  using (public.has_account_role(account_id, 'viewer'));
+  using (account_id = any ((select public.account_ids_with_role('viewer'))::uuid[]));
 comment on policy environment_allocations_select on public.environment_allocations is
   'Members of any role read the account''s tickets; writes go through the RPCs.';
 
@@ -142,10 +142,13 @@ comment on function sfp_private.lease_tick(uuid) is
 
 -- lease_of returns a ticket with its queue position.
 create or replace function sfp_private.lease_of(ticket uuid) returns public.environment_lease
-language sql stable
+language plpgsql stable
 security definer
 set search_path = ''
 as $$
+declare
+  result public.environment_lease;
+begin
   select a.id, a.environment_id, a.status,
          case a.status
            when 'active' then 0
@@ -155,8 +158,11 @@ as $$
                and (q.requested_at, q.id) < (a.requested_at, a.id))
          end,
          a.lease, a.reason, a.requested_at, a.granted_at, a.expires_at, a.released_at
+  into result
   from public.environment_allocations a
-  where a.id = lease_of.ticket
+  where a.id = lease_of.ticket;
+  return result;
+end
 $$;
 revoke all on function sfp_private.lease_of(uuid) from public, anon, authenticated, service_role;
 comment on function sfp_private.lease_of(uuid) is 'A ticket as public.environment_lease, with its queue position.';

@@ -92,16 +92,17 @@ revoke truncate, references, trigger on public.integrations from authenticated;
 
 drop policy if exists integrations_select on public.integrations;
 create policy integrations_select on public.integrations for select to authenticated
-  using (public.has_account_role(account_id, 'viewer'));
+  using (account_id = any ((select public.account_ids_with_role('viewer'))::uuid[]));
 drop policy if exists integrations_insert on public.integrations;
 create policy integrations_insert on public.integrations for insert to authenticated
-  with check (public.has_account_role(account_id, 'owner'));
+  with check (account_id = any ((select public.account_ids_with_role('owner'))::uuid[]));
 drop policy if exists integrations_update on public.integrations;
 create policy integrations_update on public.integrations for update to authenticated
-  using (public.has_account_role(account_id, 'owner')) with check (public.has_account_role(account_id, 'owner'));
+  using (account_id = any ((select public.account_ids_with_role('owner'))::uuid[]))
+  with check (account_id = any ((select public.account_ids_with_role('owner'))::uuid[]));
 drop policy if exists integrations_delete on public.integrations;
 create policy integrations_delete on public.integrations for delete to authenticated
-  using (public.has_account_role(account_id, 'owner'));
+  using (account_id = any ((select public.account_ids_with_role('owner'))::uuid[]));
 comment on policy integrations_select on public.integrations is 'Members of any role read the account''s integrations (never their credentials).';
 comment on policy integrations_insert on public.integrations is 'Only owners create integrations.';
 comment on policy integrations_update on public.integrations is 'Only owners change integrations.';
@@ -168,7 +169,7 @@ revoke insert, update, delete, truncate, references, trigger on public.credentia
 
 drop policy if exists credential_access_log_select on public.credential_access_log;
 create policy credential_access_log_select on public.credential_access_log for select to authenticated
-  using (public.has_account_role(account_id, 'owner'));
+  using (account_id = any ((select public.account_ids_with_role('owner'))::uuid[]));
 comment on policy credential_access_log_select on public.credential_access_log is 'Only owners read the account''s credential audit log.';
 
 -- ---------------------------------------------------------------------------

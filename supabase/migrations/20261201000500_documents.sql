@@ -132,16 +132,16 @@ begin
     execute format('revoke all on public.%I from anon', t);
     execute format('revoke truncate, references, trigger on public.%I from authenticated', t);
     execute format('drop policy if exists %I on public.%I', t || '_select', t);
-    execute format('create policy %I on public.%I for select to authenticated using (public.has_account_role(account_id, %L))',
+    execute format('create policy %I on public.%I for select to authenticated using (account_id = any ((select public.account_ids_with_role(%L))::uuid[]))',
                    t || '_select', t, 'viewer');
     execute format('drop policy if exists %I on public.%I', t || '_insert', t);
-    execute format('create policy %I on public.%I for insert to authenticated with check (public.has_account_role(account_id, %L))',
+    execute format('create policy %I on public.%I for insert to authenticated with check (account_id = any ((select public.account_ids_with_role(%L))::uuid[]))',
                    t || '_insert', t, 'member');
     execute format('drop policy if exists %I on public.%I', t || '_update', t);
-    execute format('create policy %I on public.%I for update to authenticated using (public.has_account_role(account_id, %L)) with check (public.has_account_role(account_id, %L))',
+    execute format('create policy %I on public.%I for update to authenticated using (account_id = any ((select public.account_ids_with_role(%L))::uuid[])) with check (account_id = any ((select public.account_ids_with_role(%L))::uuid[]))',
                    t || '_update', t, 'member', 'member');
     execute format('drop policy if exists %I on public.%I', t || '_delete', t);
-    execute format('create policy %I on public.%I for delete to authenticated using (public.has_account_role(account_id, %L))',
+    execute format('create policy %I on public.%I for delete to authenticated using (account_id = any ((select public.account_ids_with_role(%L))::uuid[]))',
                    t || '_delete', t, 'member');
     execute format('comment on policy %I on public.%I is %L', t || '_select', t, 'Members of any role read the account''s documents.');
     execute format('comment on policy %I on public.%I is %L', t || '_insert', t, 'Members and owners create documents.');
