@@ -45,6 +45,7 @@ gateway) for each tenant, and is the command-line client for it.`,
 // Main runs sfp and returns the process exit code.
 func Main() int {
 	f := cmdutil.New()
+	f.Version = version()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	root := NewCmdRoot(f)

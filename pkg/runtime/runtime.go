@@ -109,3 +109,10 @@ type Component struct {
 	Address string `json:"address,omitempty"`
 	Detail  string `json:"detail,omitempty"`
 }
+
+// Remover is implemented by runtimes that keep tenant data outside the
+// tenant directory (docker volumes), which must be deleted when a tenant is
+// replaced with `sfp server init --force`.
+type Remover interface {
+	Remove(ctx context.Context, t *tenant.Tenant) error
+}

@@ -19,6 +19,8 @@ type Factory struct {
 	Logger func() *slog.Logger
 	// Executable is the path of the running sfp binary (for --detach).
 	Executable func() (string, error)
+	// Version is the build's version (the docker runtime tags its image with it).
+	Version string
 }
 
 // New returns the factory of a real process.

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -10,6 +11,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sfp-dev/sfp/pkg/cli/cmdutil"
+	"github.com/sfp-dev/sfp/pkg/runtime"
+	"github.com/sfp-dev/sfp/pkg/runtime/docker"
 	"github.com/sfp-dev/sfp/pkg/runtime/embedded"
 	"github.com/sfp-dev/sfp/pkg/tenant"
 )
@@ -94,6 +97,11 @@ func initRun(ctx context.Context, f *cmdutil.Factory, opts *InitOptions) error {
 			return err
 		}
 	}
+	if opts.Force {
+		if err := removeOld(ctx, f, base, opts.Flags.Tenant); err != nil {
+			return err
+		}
+	}
 	t, err := tenant.Create(base, tenant.CreateOptions{
 		Name:          opts.Flags.Tenant,
 		Runtime:       tenant.Runtime(opts.Runtime),
@@ -115,11 +123,35 @@ func initRun(ctx context.Context, f *cmdutil.Factory, opts *InitOptions) error {
 		return fmt.Errorf("init tenant %q: %w", t.Name(), err)
 	}
 	if opts.JSON {
-		return cmdutil.WriteJSON(opts.IO.Out, describe(t))
+		return cmdutil.WriteJSON(opts.IO.Out, describe(ctx, f, t))
 	}
 	fmt.Fprintf(opts.IO.ErrOut, "Created tenant %q (%s runtime) in %s\n", t.Name(), t.Config.Runtime, t.Dir)
 	fmt.Fprintf(opts.IO.ErrOut, "  API URL: %s\n  Secrets: %s (mode 0600)\n", t.URL(), t.EnvFile())
 	fmt.Fprintf(opts.IO.ErrOut, "Start it with: sfp server start -t %s%s\n", t.Name(), baseHint(opts.Flags.BaseDir))
+	return nil
+}
+
+// removeOld deletes what a tenant being replaced keeps outside its directory
+// (a docker tenant's volumes).
+func removeOld(ctx context.Context, f *cmdutil.Factory, base, name string) error {
+	old, err := tenant.Load(base, name)
+	if err != nil {
+		return nil // nothing loadable to clean up; Create removes the directory
+	}
+	rt, err := runtimeFor(f, old, embedded.Options{})
+	if err != nil {
+		return err
+	}
+	if rm, ok := rt.(runtime.Remover); ok {
+		err := rm.Remove(ctx, old)
+		switch {
+		case errors.Is(err, docker.ErrDockerNotInstalled), errors.Is(err, docker.ErrComposeNotInstalled), errors.Is(err, docker.ErrEngineUnavailable):
+			// Without Docker here there are no volumes here to remove.
+			fmt.Fprintf(f.IOStreams.ErrOut, "warning: could not remove the old tenant's docker volumes (%v); if they exist elsewhere, remove them with `docker compose -p %s down --volumes`\n", err, docker.ProjectName(old))
+		case err != nil:
+			return fmt.Errorf("replace tenant %q: %w", name, err)
+		}
+	}
 	return nil
 }
 
@@ -130,8 +162,18 @@ func baseHint(flag string) string {
 	return " --base-dir " + flag
 }
 
-func describe(t *tenant.Tenant) tenantJSON {
+// describe summarises a tenant; for docker tenants it asks docker whether
+// the project runs.
+func describe(ctx context.Context, f *cmdutil.Factory, t *tenant.Tenant) tenantJSON {
 	running, pid := t.Running()
+	if t.Config.Runtime == tenant.RuntimeDocker {
+		running, pid = false, 0
+		if rt, err := runtimeFor(f, t, embedded.Options{}); err == nil {
+			if st, err := rt.Status(ctx, t); err == nil {
+				running = st.Running
+			}
+		}
+	}
 	return tenantJSON{Tenant: t.Name(), Runtime: string(t.Config.Runtime), Dir: t.Dir, URL: t.URL(),
 		APIPort: t.Config.API.Port, DBPort: t.Config.Postgres.Port, EnvFile: t.EnvFile(), Running: running, PID: pid}
 }

@@ -39,7 +39,7 @@ func NewCmdList(f *cmdutil.Factory, runF func(context.Context, *ListOptions) err
 			}
 			out := []tenantJSON{}
 			for _, t := range ts {
-				out = append(out, describe(t))
+				out = append(out, describe(cmd.Context(), f, t))
 			}
 			if opts.JSON {
 				return cmdutil.WriteJSON(opts.IO.Out, out)
@@ -53,7 +53,10 @@ func NewCmdList(f *cmdutil.Factory, runF func(context.Context, *ListOptions) err
 			for _, t := range out {
 				state := "stopped"
 				if t.Running {
-					state = fmt.Sprintf("running (pid %d)", t.PID)
+					state = "running"
+					if t.PID > 0 {
+						state = fmt.Sprintf("running (pid %d)", t.PID)
+					}
 				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", t.Tenant, t.Runtime, state, t.URL)
 			}

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -51,11 +52,17 @@ code is 0 whether the tenant runs or not; use --json and "running" in scripts.`,
 			w := opts.IO.Out
 			state := "stopped"
 			if st.Running {
-				state = fmt.Sprintf("running (pid %d", st.PID)
-				if st.StartedAt != nil {
-					state += ", up " + (time.Duration(st.UptimeSeconds) * time.Second).String()
+				var parts []string
+				if st.PID > 0 {
+					parts = append(parts, fmt.Sprintf("pid %d", st.PID))
 				}
-				state += ")"
+				if st.StartedAt != nil {
+					parts = append(parts, "up "+(time.Duration(st.UptimeSeconds)*time.Second).String())
+				}
+				state = "running"
+				if len(parts) > 0 {
+					state += " (" + strings.Join(parts, ", ") + ")"
+				}
 			}
 			fmt.Fprintf(w, "Tenant:   %s (%s runtime)\nState:    %s\nURL:      %s\n", st.Tenant, st.Runtime, state, st.URL)
 			if st.SchemaVersion != "" {

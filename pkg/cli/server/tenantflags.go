@@ -2,12 +2,14 @@ package server
 
 import (
 	"fmt"
+	"log/slog"
 	"os"
 
 	"github.com/spf13/cobra"
 
 	"github.com/sfp-dev/sfp/pkg/cli/cmdutil"
 	"github.com/sfp-dev/sfp/pkg/runtime"
+	"github.com/sfp-dev/sfp/pkg/runtime/docker"
 	"github.com/sfp-dev/sfp/pkg/runtime/embedded"
 	"github.com/sfp-dev/sfp/pkg/tenant"
 )
@@ -49,7 +51,9 @@ func (tf *tenantFlags) childArgs(base string) []string {
 func runtimeFor(f *cmdutil.Factory, t *tenant.Tenant, extra embedded.Options) (runtime.Runtime, error) {
 	switch t.Config.Runtime {
 	case tenant.RuntimeEmbedded:
-		extra.Logger = f.Logger()
+		if f.Logger != nil {
+			extra.Logger = f.Logger()
+		}
 		extra.Executable = f.Executable
 		if dir := f.Getenv("SFP_MIGRATIONS_DIR"); dir != "" {
 			extra.Migrations = os.DirFS(dir)
@@ -62,9 +66,17 @@ func runtimeFor(f *cmdutil.Factory, t *tenant.Tenant, extra embedded.Options) (r
 	}
 }
 
-// dockerRuntime is replaced when the docker runtime is built in.
-var dockerRuntime = func(f *cmdutil.Factory) (runtime.Runtime, error) {
-	return nil, fmt.Errorf("the docker runtime is not available in this build")
+func dockerRuntime(f *cmdutil.Factory) (runtime.Runtime, error) {
+	logger := f.Logger
+	if logger == nil {
+		logger = func() *slog.Logger { return slog.New(slog.DiscardHandler) }
+	}
+	return docker.New(docker.Options{
+		Logger:       logger(),
+		Version:      f.Version,
+		BuildContext: f.Getenv("SFP_BUILD_CONTEXT"),
+		Executable:   f.Executable,
+	}), nil
 }
 
 // loadTenant loads the tenant the flags name.

@@ -159,9 +159,14 @@ func (r *Runtime) Check(ctx context.Context) error {
 
 // composeMissing recognises the docker CLI's answer to an unknown
 // subcommand ("docker: unknown command: docker compose", older: "docker:
-// 'compose' is not a docker command.").
+// 'compose' is not a docker command."). Docker 28 without the plugin takes
+// `compose version --short` as its own arguments and answers "unknown
+// flag: --short"; every compose v2 knows --short, so that means no plugin.
 func composeMissing(stderr string) bool {
 	s := strings.ToLower(stderr)
+	if strings.Contains(s, "unknown flag: --short") {
+		return true
+	}
 	return strings.Contains(s, "compose") && (strings.Contains(s, "unknown command") || strings.Contains(s, "is not a docker command"))
 }
 
@@ -433,4 +438,18 @@ func layerNoise(line string) bool {
 		}
 	}
 	return false
+}
+
+// Remove deletes the tenant's compose project: its containers, network and
+// volumes — the database and the Vault key with them. `sfp server init
+// --force` calls it before recreating a docker tenant, so the new tenant does
+// not find the old database (with the old passwords) in the old volumes.
+func (r *Runtime) Remove(ctx context.Context, t *tenant.Tenant) error {
+	if err := r.Check(ctx); err != nil {
+		return fmt.Errorf("remove tenant %q: %w", t.Name(), err)
+	}
+	if _, err := r.compose(ctx, t, Cmd{}, "down", "--volumes", "--remove-orphans"); err != nil {
+		return fmt.Errorf("remove tenant %q: %w", t.Name(), err)
+	}
+	return nil
 }

@@ -145,6 +145,12 @@ func TestSetupErrors(t *testing.T) {
 		{"compose plugin absent, older CLI", &fakeDocker{version: func() (Result, error) {
 			return Result{}, &ExitError{Args: []string{"docker", "compose"}, Code: 1, Stderr: "docker: 'compose' is not a docker command.\nSee 'docker --help'"}
 		}}, ErrComposeNotInstalled, []string{"docker-compose-plugin"}},
+		{"compose plugin absent, docker 28 CLI", &fakeDocker{version: func() (Result, error) {
+			// Seen on this project's CI machines: the CLI parses the flags
+			// of the unknown subcommand as its own.
+			return Result{}, &ExitError{Args: []string{"docker", "compose"}, Code: 125,
+				Stderr: "unknown flag: --short\n\nUsage:  docker [OPTIONS] COMMAND [ARG...]\n\nRun 'docker --help' for more information"}
+		}}, ErrComposeNotInstalled, []string{"docker-compose-plugin"}},
 		{"compose too old", &fakeDocker{version: func() (Result, error) {
 			return Result{Stdout: []byte("v2.20.3\n")}, nil
 		}}, ErrComposeTooOld, []string{"2.20.3", MinComposeVersion}},
@@ -739,5 +745,16 @@ func TestExecRunner(t *testing.T) {
 	_, err = ExecRunner{GracePeriod: 5 * time.Second}.Run(cctx, Cmd{Args: []string{"sleep", "30"}})
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled: %v", err)
+	}
+}
+
+func TestRemove(t *testing.T) {
+	tn := dockerTenant(t, Options{})
+	fake := &fakeDocker{compose: func(args []string, c Cmd) (Result, error) { return Result{}, nil }}
+	if err := New(Options{Runner: fake, BuildContext: "/src"}).Remove(context.Background(), tn); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := fake.composeCalls(), []string{"down --volumes --remove-orphans"}; !slices.Equal(got, want) {
+		t.Errorf("compose calls = %q, want %q", got, want)
 	}
 }
