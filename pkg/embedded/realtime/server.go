@@ -239,6 +239,8 @@ func (s *Server) Close(ctx context.Context) error {
 // Stats are counters about the server's work, for monitoring and tests.
 type Stats struct {
 	Connections      int
+	Channels         int // joined channels
+	Subscriptions    int // postgres_changes subscriptions (binding × table)
 	Batches          int64 // dispatched batches of transactions
 	Changes          int64 // changes that matched at least one subscription
 	VisibilityChecks int64 // row-level security statements run
@@ -249,8 +251,20 @@ type Stats struct {
 
 // Stats returns current counters.
 func (s *Server) Stats() Stats {
+	s.hub.mu.Lock()
+	channels := 0
+	for _, m := range s.hub.topics {
+		channels += len(m)
+	}
+	s.hub.mu.Unlock()
+	subs := 0
+	for _, list := range s.hub.subs.Load().byRel {
+		subs += len(list)
+	}
 	return Stats{
 		Connections:      len(s.hub.connections()),
+		Channels:         channels,
+		Subscriptions:    subs,
 		Batches:          s.disp.stats.batches.Load(),
 		Changes:          s.disp.stats.changes.Load(),
 		VisibilityChecks: s.disp.stats.checks.Load(),
