@@ -8,6 +8,7 @@ package gateway
 import (
 	"bufio"
 	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -227,14 +228,11 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	cr := m.cr
 	x.route = cr
-	x.header = r.Header.Clone()
-	if x.header == nil {
-		x.header = http.Header{}
-	}
+	x.header = cloneHeader(r.Header, 16)
 	for _, h := range consumerHeaders {
-		x.header.Del(h)
+		delete(x.header, h)
 	}
-	x.header.Set("X-Request-Id", reqID)
+	x.header["X-Request-Id"] = []string{reqID}
 	x.query = newQueryArgs(r.URL.RawQuery)
 
 	for _, p := range cr.plugins {
@@ -315,30 +313,36 @@ func (g *Gateway) outbound(x *exchange, reqPath, prefix string) *http.Request {
 
 	h := x.header
 	ip := clientIP(r)
-	if prior := strings.Join(r.Header.Values("X-Forwarded-For"), ", "); prior != "" {
-		h.Set("X-Forwarded-For", prior+", "+ip)
-	} else {
-		h.Set("X-Forwarded-For", ip)
+	fwdFor := ip
+	if prior := r.Header.Values("X-Forwarded-For"); len(prior) > 0 {
+		fwdFor = strings.Join(prior, ", ") + ", " + ip
 	}
-	h.Set("X-Real-Ip", ip)
 	proto := "http"
 	if r.TLS != nil {
 		proto = "https"
 	}
-	h.Set("X-Forwarded-Proto", proto)
 	fwdHost := r.Host
 	if hh, _, err := net.SplitHostPort(fwdHost); err == nil {
 		fwdHost = hh
 	}
-	h.Set("X-Forwarded-Host", fwdHost)
-	if port := localPort(r); port != "" {
-		h.Set("X-Forwarded-Port", port)
-	}
-	h.Set("X-Forwarded-Path", r.URL.EscapedPath())
-	if cr.route.StripPath && prefix != "" && prefix != "/" {
-		h.Set("X-Forwarded-Prefix", prefix)
+	// One backing array for the seven values; keys are already canonical.
+	v := [...]string{fwdFor, ip, proto, fwdHost, localPort(r), r.URL.EscapedPath(), prefix}
+	vals := v[:]
+	set := func(k string, i int) { h[k] = vals[i : i+1 : i+1] }
+	set("X-Forwarded-For", 0)
+	set("X-Real-Ip", 1)
+	set("X-Forwarded-Proto", 2)
+	set("X-Forwarded-Host", 3)
+	if v[4] != "" {
+		set("X-Forwarded-Port", 4)
 	} else {
-		h.Del("X-Forwarded-Prefix")
+		delete(h, "X-Forwarded-Port")
+	}
+	set("X-Forwarded-Path", 5)
+	if cr.route.StripPath && prefix != "" && prefix != "/" {
+		set("X-Forwarded-Prefix", 6)
+	} else {
+		delete(h, "X-Forwarded-Prefix")
 	}
 
 	out := new(http.Request)
@@ -355,6 +359,24 @@ func (g *Gateway) outbound(x *exchange, reqPath, prefix string) *http.Request {
 	}
 	if x.body != nil {
 		out.Body = x.body
+	}
+	return out
+}
+
+// cloneHeader copies h into a map with room for the headers the gateway
+// adds, so adding them does not grow (and rehash) the map; value slices are
+// capped so an Add never writes into the client's request.
+func cloneHeader(h http.Header, extra int) http.Header {
+	n := 0
+	for _, v := range h {
+		n += len(v)
+	}
+	vals := make([]string, n)
+	out := make(http.Header, len(h)+extra)
+	for k, v := range h {
+		m := copy(vals, v)
+		out[k] = vals[:m:m]
+		vals = vals[m:]
 	}
 	return out
 }
@@ -557,13 +579,30 @@ func requestID(given string) string {
 	_, _ = rand.Read(b[:])
 	b[6] = (b[6] & 0x0f) | 0x40
 	b[8] = (b[8] & 0x3f) | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+	var out [36]byte
+	hex.Encode(out[0:8], b[0:4])
+	out[8] = '-'
+	hex.Encode(out[9:13], b[4:6])
+	out[13] = '-'
+	hex.Encode(out[14:18], b[6:8])
+	out[18] = '-'
+	hex.Encode(out[19:23], b[8:10])
+	out[23] = '-'
+	hex.Encode(out[24:36], b[10:16])
+	return string(out[:])
 }
 
 func (g *Gateway) logAccess(r *http.Request, rw *responseWriter, x *exchange, reqID string, start time.Time) {
 	status := rw.status
 	if status == 0 {
 		status = http.StatusOK // the handler wrote nothing: net/http sends 200
+	}
+	level := slog.LevelInfo
+	if status >= 500 {
+		level = slog.LevelWarn
+	}
+	if !g.logger.Enabled(r.Context(), level) {
+		return
 	}
 	attrs := []slog.Attr{
 		slog.String("method", r.Method),
@@ -579,10 +618,6 @@ func (g *Gateway) logAccess(r *http.Request, rw *responseWriter, x *exchange, re
 	}
 	if x.consumer != nil {
 		attrs = append(attrs, slog.String("consumer", consumerLabel(x.consumer)))
-	}
-	level := slog.LevelInfo
-	if status >= 500 {
-		level = slog.LevelWarn
 	}
 	g.logger.LogAttrs(r.Context(), level, "request", attrs...)
 }

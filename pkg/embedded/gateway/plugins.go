@@ -582,6 +582,12 @@ func buildACL(conf *object, p *parser) (plugin, error) {
 		}
 		allow, deny = append(allow, w...), append(deny, bl...)
 	}
+	if a.hideGroups, err = conf.boolean("hide_groups_header", false); err != nil {
+		return nil, err
+	}
+	if err := conf.done(); err != nil { // a misspelt field explains more than what follows
+		return nil, err
+	}
 	if len(allow) > 0 && len(deny) > 0 {
 		return nil, p.d.errf(conf.node, "%s: set either allow or deny, not both", conf.what)
 	}
@@ -594,9 +600,6 @@ func buildACL(conf *object, p *parser) (plugin, error) {
 	}
 	for _, g := range list {
 		a.groups[g] = true
-	}
-	if a.hideGroups, err = conf.boolean("hide_groups_header", false); err != nil {
-		return nil, err
 	}
 	return a, nil
 }
@@ -764,11 +767,21 @@ func (t *requestTransformer) addEntry(op, target, entry string) error {
 func (t *requestTransformer) access(x *exchange) *reply {
 	o := &t.ops
 	// Templates see the request as it was when the plugin started, as in
-	// Kong, where the template environment is read before any change.
+	// Kong, where the template environment is read before any change: the
+	// tables read the live request and take a copy just before the first
+	// change (copy on write), which most requests never need.
 	env := &templateEnv{}
+	var ht *headerTable
+	var qt *queryTable
 	if o.needsHeaderEnv || o.uri != nil {
-		env.headers = &headerTable{h: x.header.Clone()}
-		env.query = &queryTable{q: x.query.clone()}
+		ht, qt = &headerTable{h: x.header}, &queryTable{q: x.query}
+		env.headers, env.query = ht, qt
+	}
+	snapshot := func() {
+		if ht != nil && !ht.copied {
+			ht.h, ht.copied = x.header.Clone(), true
+			qt.q = x.query.clone()
+		}
 	}
 	render := func(tpl *template, header bool) (string, bool) {
 		v, err := tpl.render(env)
@@ -797,10 +810,12 @@ func (t *requestTransformer) access(x *exchange) *reply {
 	if o.touchesHeaders {
 		h := x.header
 		for _, name := range o.remove {
+			snapshot()
 			h.Del(name)
 		}
 		for _, rn := range o.rename {
 			if vals := h.Values(rn.from); len(vals) > 0 {
+				snapshot()
 				vals = append([]string(nil), vals...)
 				h.Del(rn.from)
 				h[http.CanonicalHeaderKey(rn.to)] = vals
@@ -818,6 +833,7 @@ func (t *requestTransformer) access(x *exchange) *reply {
 			if isHost {
 				x.host = v
 			} else {
+				snapshot()
 				h.Set(nt.name, v)
 			}
 		}
@@ -829,6 +845,7 @@ func (t *requestTransformer) access(x *exchange) *reply {
 			if !ok {
 				return fail()
 			}
+			snapshot()
 			h.Set(nt.name, v)
 		}
 		for _, nt := range o.append {
@@ -839,11 +856,13 @@ func (t *requestTransformer) access(x *exchange) *reply {
 			if !ok {
 				return fail()
 			}
+			snapshot()
 			h.Add(nt.name, v)
 		}
 	}
 	if o.touchesQuery {
 		q := x.query
+		snapshot() // query changes are rarer; copy up front
 		for _, name := range o.removeQ {
 			q.del(name)
 		}
@@ -883,7 +902,10 @@ func (t *requestTransformer) access(x *exchange) *reply {
 
 // headerTable exposes request headers to templates as ngx.req.get_headers
 // does: names are case-insensitive and '_' stands for '-'.
-type headerTable struct{ h http.Header }
+type headerTable struct {
+	h      http.Header
+	copied bool
+}
 
 func (t *headerTable) index(k any) any {
 	s, ok := k.(string)
@@ -953,9 +975,6 @@ func buildRequestTermination(conf *object, p *parser) (plugin, error) {
 	if t.status, err = conf.integer("status_code", 503); err != nil {
 		return nil, err
 	}
-	if t.status < 100 || t.status > 599 {
-		return nil, p.d.errf(conf.line("status_code"), "%s: status_code %d is not between 100 and 599", conf.what, t.status)
-	}
 	if t.message, err = conf.str("message", ""); err != nil {
 		return nil, err
 	}
@@ -965,12 +984,6 @@ func buildRequestTermination(conf *object, p *parser) (plugin, error) {
 	if t.contentType, err = conf.str("content_type", ""); err != nil {
 		return nil, err
 	}
-	if t.message != "" && (t.body != "" || t.contentType != "") {
-		return nil, p.d.errf(conf.node, "%s: message cannot be used with content_type or body", conf.what)
-	}
-	if t.contentType != "" && t.body == "" {
-		return nil, p.d.errf(conf.line("content_type"), "%s: content_type requires a body", conf.what)
-	}
 	if err := conf.unsupported("echo", isFalse, ""); err != nil {
 		return nil, err
 	}
@@ -978,6 +991,18 @@ func buildRequestTermination(conf *object, p *parser) (plugin, error) {
 		if err := conf.unsupported(f, nil, ""); err != nil {
 			return nil, err
 		}
+	}
+	if err := conf.done(); err != nil {
+		return nil, err
+	}
+	if t.status < 100 || t.status > 599 {
+		return nil, p.d.errf(conf.line("status_code"), "%s: status_code %d is not between 100 and 599", conf.what, t.status)
+	}
+	if t.message != "" && (t.body != "" || t.contentType != "") {
+		return nil, p.d.errf(conf.node, "%s: message cannot be used with content_type or body", conf.what)
+	}
+	if t.contentType != "" && t.body == "" {
+		return nil, p.d.errf(conf.line("content_type"), "%s: content_type requires a body", conf.what)
 	}
 	if t.message == "" && t.body == "" {
 		t.message = terminationMessages[t.status]

@@ -61,14 +61,31 @@ func isNull(n *yaml.Node) bool {
 // yamlSyntaxLine pulls the line out of yaml.v3's error text ("yaml: line 7: …").
 var yamlSyntaxLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
+// yaml.v3 numbers the lines of its parser errors from 0 (its scanner errors
+// from 1); these are the parser's messages.
+var yamlParserProblems = []string{
+	"did not find expected key",
+	"did not find expected node content",
+	"did not find expected '-' indicator",
+	"did not find expected ',' or",
+	"did not find expected <document start>",
+}
+
 func (d *decoder) syntaxError(err error) error {
 	msg := err.Error()
 	if m := yamlSyntaxLine.FindStringSubmatch(msg); m != nil {
 		line, _ := strconv.Atoi(m[1])
+		for _, p := range yamlParserProblems {
+			if strings.HasPrefix(m[2], p) {
+				line++
+				break
+			}
+		}
 		return &ConfigError{File: d.file, Line: line, Msg: "invalid YAML: " + m[2]}
 	}
+	// yaml.v3 leaves out a line 0, which is line 1.
 	msg = strings.TrimPrefix(msg, "yaml: ")
-	return &ConfigError{File: d.file, Msg: "invalid YAML: " + msg}
+	return &ConfigError{File: d.file, Line: 1, Msg: "invalid YAML: " + msg}
 }
 
 // object is a YAML mapping being decoded field by field; done reports

@@ -1,0 +1,143 @@
+package gateway
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// benchUpstream is a tiny REST-like answer, so the figures show the
+// gateway's cost rather than the upstream's.
+var benchUpstream = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Content-Range", "0-0/*")
+	_, _ = io.WriteString(w, `[{"id":1,"title":"buy milk","done":false}]`)
+})
+
+func benchGateway(b *testing.B) (*Gateway, tenantKeys) {
+	b.Helper()
+	k := generatedKeys(b)
+	cfg, err := Load(repoKongYML, k.env)
+	require.NoError(b, err)
+	g, err := New(cfg, Options{Upstreams: map[string]http.Handler{"rest": benchUpstream}})
+	require.NoError(b, err)
+	return g, k
+}
+
+// BenchmarkGatewayOverhead compares a GET through the repository's kong.yml
+// (cors, key-auth, acl, request-transformer template, in-process upstream)
+// with the same request served by the upstream directly, measured side by
+// side in one run. overhead-ratio = gateway time / direct time per request.
+func BenchmarkGatewayOverhead(b *testing.B) {
+	g, k := benchGateway(b)
+
+	// In memory: the gateway's own CPU cost per request, no sockets.
+	b.Run("handler", func(b *testing.B) {
+		gwReq := httptest.NewRequest(http.MethodGet, "/rest/v1/todos?select=*&id=eq.1", nil)
+		gwReq.Header.Set("apikey", k.anon)
+		directReq := httptest.NewRequest(http.MethodGet, "/todos?select=*&id=eq.1", nil)
+		directReq.Header.Set("Authorization", "Bearer "+k.anon)
+		b.ReportAllocs()
+		var direct, gateway time.Duration
+		for b.Loop() {
+			t0 := time.Now()
+			rec := httptest.NewRecorder()
+			benchUpstream.ServeHTTP(rec, directReq)
+			t1 := time.Now()
+			rec = httptest.NewRecorder()
+			g.ServeHTTP(rec, gwReq)
+			gateway += time.Since(t1)
+			direct += t1.Sub(t0)
+			if rec.Code != http.StatusOK {
+				b.Fatalf("gateway answered %d: %s", rec.Code, rec.Body)
+			}
+		}
+		report(b, direct, gateway)
+	})
+
+	// Over real sockets with keep-alive, one client, requests interleaved so
+	// machine noise hits both sides alike.
+	b.Run("socket", func(b *testing.B) {
+		direct := httptest.NewServer(benchUpstream)
+		defer direct.Close()
+		gw := httptest.NewServer(g)
+		defer gw.Close()
+		client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+		defer client.CloseIdleConnections()
+		var dt, gt time.Duration
+		for b.Loop() {
+			t0 := time.Now()
+			benchGet(b, client, direct.URL+"/todos?select=*&id=eq.1", "Authorization", "Bearer "+k.anon)
+			t1 := time.Now()
+			benchGet(b, client, gw.URL+"/rest/v1/todos?select=*&id=eq.1", "apikey", k.anon)
+			gt += time.Since(t1)
+			dt += t1.Sub(t0)
+		}
+		report(b, dt, gt)
+	})
+
+	// Throughput with 16 concurrent clients: direct phase, then gateway phase.
+	b.Run("socket-16-clients", func(b *testing.B) {
+		direct := httptest.NewServer(benchUpstream)
+		defer direct.Close()
+		gw := httptest.NewServer(g)
+		defer gw.Close()
+		client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+		defer client.CloseIdleConnections()
+		phase := func(n int, url, hk, hv string) time.Duration {
+			const clients = 16
+			var wg sync.WaitGroup
+			start := time.Now()
+			for c := range clients {
+				count := n / clients
+				if c < n%clients {
+					count++
+				}
+				wg.Go(func() {
+					for range count {
+						benchGet(b, client, url, hk, hv)
+					}
+				})
+			}
+			wg.Wait()
+			return time.Since(start)
+		}
+		b.ResetTimer()
+		dt := phase(b.N, direct.URL+"/todos?select=*&id=eq.1", "Authorization", "Bearer "+k.anon)
+		gt := phase(b.N, gw.URL+"/rest/v1/todos?select=*&id=eq.1", "apikey", k.anon)
+		b.ReportMetric(float64(b.N)/dt.Seconds(), "direct-req/s")
+		b.ReportMetric(float64(b.N)/gt.Seconds(), "gateway-req/s")
+		b.ReportMetric(dt.Seconds()/gt.Seconds(), "throughput-ratio")
+	})
+}
+
+func report(b *testing.B, direct, gateway time.Duration) {
+	n := float64(b.N)
+	b.ReportMetric(float64(direct.Nanoseconds())/n, "direct-ns/req")
+	b.ReportMetric(float64(gateway.Nanoseconds())/n, "gateway-ns/req")
+	b.ReportMetric(float64(gateway)/float64(direct), "overhead-ratio")
+}
+
+func benchGet(b *testing.B, c *http.Client, url, hk, hv string) {
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		b.Error(err)
+		return
+	}
+	req.Header.Set(hk, hv)
+	resp, err := c.Do(req)
+	if err != nil {
+		b.Error(err)
+		return
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b.Errorf("GET %s: %d", url, resp.StatusCode)
+	}
+}
