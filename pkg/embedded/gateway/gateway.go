@@ -243,7 +243,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if cr.upstream == nil {
 		rw.reply(kongError(http.StatusServiceUnavailable, fmt.Sprintf(
-			"The upstream server is currently unavailable: service %q (%s) is not part of this runtime", cr.service.Name, cr.hostHeader)))
+			"The upstream server is currently unavailable: service %q (%s) is not part of this runtime", serviceLabel(cr.service), cr.hostHeader)))
 		return
 	}
 	out := g.outbound(x, reqPath, m.prefix)
@@ -614,12 +614,22 @@ func (g *Gateway) logAccess(r *http.Request, rw *responseWriter, x *exchange, re
 		slog.String("remote", clientIP(r)),
 	}
 	if x.route != nil {
-		attrs = append(attrs, slog.String("route", x.route.route.Name), slog.String("service", x.route.service.Name))
+		attrs = append(attrs, slog.String("route", x.route.route.Name), slog.String("service", serviceLabel(x.route.service)))
 	}
 	if x.consumer != nil {
 		attrs = append(attrs, slog.String("consumer", consumerLabel(x.consumer)))
 	}
 	g.logger.LogAttrs(r.Context(), level, "request", attrs...)
+}
+
+func serviceLabel(s *Service) string {
+	if s.Name != "" {
+		return s.Name
+	}
+	if s.ID != "" {
+		return s.ID
+	}
+	return s.Host
 }
 
 func consumerLabel(c *Consumer) string {

@@ -674,6 +674,18 @@ services:
 	r = call(t, srv, http.MethodHead, "/project", nil)
 	assert.Equal(t, http.StatusServiceUnavailable, r.status)
 	assert.Empty(t, r.body)
+
+	// A service known only by id is named by it.
+	srv = serve(t, `_format_version: "3.0"
+services:
+  - id: 5f1c8a52-0c4e-4d8b-9a57-3c1f0b2a7e11
+    host: meta
+    port: 8080
+    routes: [{paths: [/pg/]}]
+`, Options{})
+	r = get(t, srv, "/pg/tables")
+	assert.Equal(t, http.StatusServiceUnavailable, r.status)
+	assert.Contains(t, r.json(t)["message"], `service "5f1c8a52-0c4e-4d8b-9a57-3c1f0b2a7e11" (meta:8080)`)
 }
 
 func TestURLUpstream(t *testing.T) {
