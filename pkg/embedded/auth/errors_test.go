@@ -216,3 +216,23 @@ func newEnvOn(t *testing.T, e *env, configure func(*Config)) *env {
 	other.base = other.http.URL + "/auth/v1"
 	return &other
 }
+
+// An unconfirmed user (an admin created it without confirming) cannot be
+// taken over by signing up with its address under autoconfirm: the signup
+// must know the user's password. GoTrue would confirm it and hand out a
+// session; docs/auth.md records the deviation.
+func TestSignupCannotTakeOverUnconfirmedUser(t *testing.T) {
+	e := newEnv(t) // autoconfirm on
+	e.req("POST", "/admin/users", map[string]any{"email": "pat@example.com", "password": "real-password"},
+		"Authorization", "Bearer "+e.serviceKey).mustStatus(t, 200, "admin create unconfirmed")
+	wantError(t, e.req("POST", "/signup", map[string]any{"email": "pat@example.com", "password": "attacker-pw"}),
+		422, CodeUserAlreadyExists, "User already registered")
+	if confirmed := e.scalar(`select email_confirmed_at is not null from auth.users where email = 'pat@example.com'`); confirmed != false {
+		t.Fatal("the failed signup confirmed the user")
+	}
+	// The owner of the password can complete the signup.
+	s := e.req("POST", "/signup", map[string]any{"email": "pat@example.com", "password": "real-password"}).mustStatus(t, 200, "owner signup").json(t)
+	if s["access_token"] == nil {
+		t.Fatalf("owner's signup: %v", s)
+	}
+}

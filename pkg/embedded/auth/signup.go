@@ -64,6 +64,17 @@ func (s *Server) handleSignup(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 
+	// Deviation from GoTrue, on purpose: with autoconfirm, GoTrue confirms an
+	// existing unconfirmed user (one an admin created without confirming)
+	// and returns a session to whoever signs up with that address, without
+	// checking the password — a takeover of that user. Here the signup must
+	// know the user's password; otherwise it is answered as for an existing
+	// user.
+	if existing != nil && !existing.isConfirmed() && s.cfg.MailerAutoconfirm &&
+		(existing.passwordHash == "" || !passwordMatches(existing.passwordHash, p.Password)) {
+		return s.repeatedSignup(w, r, existing, email, aud, p.Data, s.now())
+	}
+
 	var hash string
 	if existing == nil {
 		// Hash outside any transaction: bcrypt is slow on purpose.
