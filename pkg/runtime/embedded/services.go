@@ -61,9 +61,11 @@ func startServices(ctx context.Context, inst *Instance) (_ *services, err error)
 		return s, fmt.Errorf("auth: %w", err)
 	}
 	s.auth, err = auth.New(ctx, auth.Config{
-		Pool:              authPool,
-		JWTSecret:         secret,
-		JWTExpiry:         time.Duration(t.Config.Auth.JWTExpiry) * time.Second,
+		Pool:      authPool,
+		JWTSecret: secret,
+		JWTExpiry: time.Duration(t.Config.Auth.JWTExpiry) * time.Second,
+		// As the Supabase CLI and hosted projects set it.
+		Issuer:            t.URL() + "/auth/v1",
 		SiteURL:           t.Config.Auth.SiteURL,
 		MailerAutoconfirm: t.Config.Auth.Autoconfirm,
 		DisableSignup:     t.Config.Auth.DisableSignup,
