@@ -1,0 +1,223 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	postgrest "github.com/supabase-community/postgrest-go"
+)
+
+// Statuses of builds, deployments and tasks. Queued and running are open;
+// succeeded, failed and cancelled are final.
+const (
+	StatusQueued    = "queued"
+	StatusRunning   = "running"
+	StatusSucceeded = "succeeded"
+	StatusFailed    = "failed"
+	StatusCancelled = "cancelled"
+)
+
+// IsFinal reports whether a status is final.
+func IsFinal(status string) bool {
+	return status == StatusSucceeded || status == StatusFailed || status == StatusCancelled
+}
+
+func validStatus(s string) error {
+	switch s {
+	case StatusQueued, StatusRunning, StatusSucceeded, StatusFailed, StatusCancelled:
+		return nil
+	}
+	return fmt.Errorf("status %q is not queued, running, succeeded, failed or cancelled: %w", s, ErrValidation)
+}
+
+// Build is a CI build of a project.
+type Build struct {
+	ID          string          `json:"id"`
+	AccountID   string          `json:"account_id"`
+	ProjectID   string          `json:"project_id"`
+	BuildNumber string          `json:"build_number"`
+	Status      string          `json:"status"`
+	Branch      string          `json:"branch,omitempty"`
+	CommitSHA   string          `json:"commit_sha,omitempty"`
+	Version     string          `json:"version,omitempty"`
+	URL         string          `json:"url,omitempty"`
+	Metadata    json.RawMessage `json:"metadata"`
+	StartedAt   *time.Time      `json:"started_at,omitempty"`
+	FinishedAt  *time.Time      `json:"finished_at,omitempty"`
+	CreatedAt   time.Time       `json:"created_at"`
+	UpdatedAt   time.Time       `json:"updated_at"`
+	CreatedBy   string          `json:"created_by,omitempty"`
+}
+
+// NewBuild is the input of Builds.Create.
+type NewBuild struct {
+	ProjectID   string
+	BuildNumber string
+	// Status: default queued; builds may be recorded in any status.
+	Status                     string
+	Branch, CommitSHA, Version string
+	URL                        string
+	Metadata                   json.RawMessage
+	StartedAt, FinishedAt      *time.Time
+}
+
+// BuildUpdate changes a build; nil fields are left alone.
+type BuildUpdate struct {
+	Status                *string
+	Version, URL          *string
+	Metadata              json.RawMessage
+	StartedAt, FinishedAt *time.Time
+}
+
+// BuildListOptions filter and page a build list.
+type BuildListOptions struct {
+	ListOptions
+	AccountID string
+	ProjectID string
+	Status    string
+}
+
+// BuildsService records and reads builds (table builds).
+type BuildsService struct{ c *Client }
+
+// Create records a build.
+func (s *BuildsService) Create(ctx context.Context, in NewBuild) (*Build, error) {
+	p, err := s.c.Projects.Get(ctx, in.ProjectID)
+	if err != nil {
+		return nil, fmt.Errorf("create build: %w", err)
+	}
+	row := map[string]any{"account_id": p.AccountID, "project_id": p.ID, "build_number": in.BuildNumber}
+	if in.Status != "" {
+		if err := validStatus(in.Status); err != nil {
+			return nil, fmt.Errorf("create build: %w", err)
+		}
+		row["status"] = in.Status
+	}
+	for k, v := range map[string]string{"branch": in.Branch, "commit_sha": in.CommitSHA, "version": in.Version, "url": in.URL} {
+		if v != "" {
+			row[k] = v
+		}
+	}
+	if in.StartedAt != nil {
+		row["started_at"] = in.StartedAt
+	}
+	if in.FinishedAt != nil {
+		row["finished_at"] = in.FinishedAt
+	}
+	obj, err := jsonObject("metadata", in.Metadata)
+	if err != nil {
+		return nil, fmt.Errorf("create build: %w", err)
+	}
+	if obj != nil {
+		row["metadata"] = obj
+	}
+	var rows []Build
+	err = s.c.do(ctx, "create build", false, func(cl *call) error {
+		return cl.exec(cl.from("builds").Insert(row, false, "", "representation", ""), &rows)
+	})
+	if err != nil {
+		return nil, s.c.explain(ctx, err, p.AccountID, RoleMember)
+	}
+	return first(rows, "create build")
+}
+
+// Get returns a build by id.
+func (s *BuildsService) Get(ctx context.Context, id string) (*Build, error) {
+	if err := validUUID("build id", id); err != nil {
+		return nil, fmt.Errorf("get build: %w", err)
+	}
+	var b Build
+	err := s.c.do(ctx, "get build", true, func(cl *call) error {
+		return cl.exec(cl.from("builds").Select("*", "", false).Eq("id", id).Single(), &b)
+	})
+	if err != nil {
+		return nil, notFoundMessage(err, "build "+id)
+	}
+	return &b, nil
+}
+
+// scope adds the account, project and status filters lists share.
+func scope(fb *postgrest.FilterBuilder, account, project, status string) (*postgrest.FilterBuilder, error) {
+	if account != "" {
+		if err := validUUID("account id", account); err != nil {
+			return nil, err
+		}
+		fb = fb.Eq("account_id", account)
+	}
+	if project != "" {
+		if err := validUUID("project id", project); err != nil {
+			return nil, err
+		}
+		fb = fb.Eq("project_id", project)
+	}
+	if status != "" {
+		if err := validStatus(status); err != nil {
+			return nil, err
+		}
+		fb = fb.Eq("status", status)
+	}
+	return fb, nil
+}
+
+// List returns a page of builds, newest first.
+func (s *BuildsService) List(ctx context.Context, opts BuildListOptions) (*Page[Build], error) {
+	var p *Page[Build]
+	err := s.c.do(ctx, "list builds", true, func(cl *call) error {
+		fb, err := scope(cl.from("builds").Select("*", "", false), opts.AccountID, opts.ProjectID, opts.Status)
+		if err != nil {
+			return fmt.Errorf("list builds: %w", err)
+		}
+		p, err = listByCreated(cl, fb, &opts.ListOptions, func(b *Build) (time.Time, string) { return b.CreatedAt, b.ID })
+		return err
+	})
+	return p, err
+}
+
+// Update changes a build (members, owners, service_role).
+func (s *BuildsService) Update(ctx context.Context, id string, u BuildUpdate) (*Build, error) {
+	if err := validUUID("build id", id); err != nil {
+		return nil, fmt.Errorf("update build: %w", err)
+	}
+	row := map[string]any{}
+	if u.Status != nil {
+		if err := validStatus(*u.Status); err != nil {
+			return nil, fmt.Errorf("update build: %w", err)
+		}
+		row["status"] = *u.Status
+	}
+	if u.Version != nil {
+		row["version"] = nullIfEmpty(*u.Version)
+	}
+	if u.URL != nil {
+		row["url"] = nullIfEmpty(*u.URL)
+	}
+	if u.StartedAt != nil {
+		row["started_at"] = u.StartedAt
+	}
+	if u.FinishedAt != nil {
+		row["finished_at"] = u.FinishedAt
+	}
+	obj, err := jsonObject("metadata", u.Metadata)
+	if err != nil {
+		return nil, fmt.Errorf("update build: %w", err)
+	}
+	if obj != nil {
+		row["metadata"] = obj
+	}
+	if len(row) == 0 {
+		return nil, fmt.Errorf("update build: nothing to change: %w", ErrValidation)
+	}
+	var rows []Build
+	err = s.c.do(ctx, "update build", false, func(cl *call) error {
+		return cl.exec(cl.from("builds").Update(row, "representation", "").Eq("id", id), &rows)
+	})
+	if err != nil {
+		return nil, s.c.explainRow(ctx, err, "builds", id, RoleMember)
+	}
+	if len(rows) == 0 {
+		return nil, s.c.noRows(ctx, "update build", "builds", id, "", RoleMember)
+	}
+	return &rows[0], nil
+}

@@ -1,0 +1,222 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// Deployment is a deployment of a release or build to an environment.
+type Deployment struct {
+	ID            string          `json:"id"`
+	AccountID     string          `json:"account_id"`
+	ProjectID     string          `json:"project_id"`
+	EnvironmentID string          `json:"environment_id"`
+	ReleaseID     string          `json:"release_id,omitempty"`
+	BuildID       string          `json:"build_id,omitempty"`
+	Status        string          `json:"status"`
+	Progress      int             `json:"progress"`
+	Message       string          `json:"message,omitempty"`
+	Details       json.RawMessage `json:"details"`
+	StartedAt     *time.Time      `json:"started_at,omitempty"`
+	FinishedAt    *time.Time      `json:"finished_at,omitempty"`
+	CreatedAt     time.Time       `json:"created_at"`
+	UpdatedAt     time.Time       `json:"updated_at"`
+	CreatedBy     string          `json:"created_by,omitempty"`
+}
+
+// NewDeployment is the input of Deployments.Create.
+type NewDeployment struct {
+	EnvironmentID string
+	ReleaseID     string // optional, same project
+	BuildID       string // optional, same project
+	Message       string
+	Details       json.RawMessage
+}
+
+// DeploymentListOptions filter and page a deployment list.
+type DeploymentListOptions struct {
+	ListOptions
+	AccountID     string
+	ProjectID     string
+	EnvironmentID string
+	Status        string
+}
+
+// Progress is a progress report on a deployment or task: the fields set
+// are changed, the others left alone.
+type Progress struct {
+	// Status moves the row through queued -> running -> succeeded | failed
+	// | cancelled; other transitions are ErrValidation.
+	Status   string
+	Progress *int // 0-100
+	Message  *string
+	// Details replaces a deployment's details (JSON object).
+	Details json.RawMessage
+}
+
+func (p Progress) row(op string) (map[string]any, error) {
+	row := map[string]any{}
+	if p.Status != "" {
+		if err := validStatus(p.Status); err != nil {
+			return nil, fmt.Errorf("%s: %w", op, err)
+		}
+		row["status"] = p.Status
+	}
+	if p.Progress != nil {
+		if *p.Progress < 0 || *p.Progress > 100 {
+			return nil, fmt.Errorf("%s: progress %d is outside 0..100: %w", op, *p.Progress, ErrValidation)
+		}
+		row["progress"] = *p.Progress
+	}
+	if p.Message != nil {
+		row["message"] = nullIfEmpty(*p.Message)
+	}
+	return row, nil
+}
+
+// DeploymentsService creates and follows deployments (table deployments).
+// Workers with the service_role key report progress with Report, Start,
+// Advance, Succeed and Fail.
+type DeploymentsService struct{ c *Client }
+
+// Create creates a queued deployment to an environment.
+func (s *DeploymentsService) Create(ctx context.Context, in NewDeployment) (*Deployment, error) {
+	env, err := s.c.Environments.Get(ctx, in.EnvironmentID)
+	if err != nil {
+		return nil, fmt.Errorf("create deployment: %w", err)
+	}
+	row := map[string]any{"account_id": env.AccountID, "project_id": env.ProjectID, "environment_id": env.ID}
+	if in.ReleaseID != "" {
+		if err := validUUID("release id", in.ReleaseID); err != nil {
+			return nil, fmt.Errorf("create deployment: %w", err)
+		}
+		row["release_id"] = in.ReleaseID
+	}
+	if in.BuildID != "" {
+		if err := validUUID("build id", in.BuildID); err != nil {
+			return nil, fmt.Errorf("create deployment: %w", err)
+		}
+		row["build_id"] = in.BuildID
+	}
+	if in.Message != "" {
+		row["message"] = in.Message
+	}
+	obj, err := jsonObject("details", in.Details)
+	if err != nil {
+		return nil, fmt.Errorf("create deployment: %w", err)
+	}
+	if obj != nil {
+		row["details"] = obj
+	}
+	var rows []Deployment
+	err = s.c.do(ctx, "create deployment", false, func(cl *call) error {
+		return cl.exec(cl.from("deployments").Insert(row, false, "", "representation", ""), &rows)
+	})
+	if err != nil {
+		return nil, s.c.explain(ctx, err, env.AccountID, RoleMember)
+	}
+	return first(rows, "create deployment")
+}
+
+// Get returns a deployment by id.
+func (s *DeploymentsService) Get(ctx context.Context, id string) (*Deployment, error) {
+	if err := validUUID("deployment id", id); err != nil {
+		return nil, fmt.Errorf("get deployment: %w", err)
+	}
+	var d Deployment
+	err := s.c.do(ctx, "get deployment", true, func(cl *call) error {
+		return cl.exec(cl.from("deployments").Select("*", "", false).Eq("id", id).Single(), &d)
+	})
+	if err != nil {
+		return nil, notFoundMessage(err, "deployment "+id)
+	}
+	return &d, nil
+}
+
+// List returns a page of deployments, newest first.
+func (s *DeploymentsService) List(ctx context.Context, opts DeploymentListOptions) (*Page[Deployment], error) {
+	var p *Page[Deployment]
+	err := s.c.do(ctx, "list deployments", true, func(cl *call) error {
+		fb, err := scope(cl.from("deployments").Select("*", "", false), opts.AccountID, opts.ProjectID, opts.Status)
+		if err != nil {
+			return fmt.Errorf("list deployments: %w", err)
+		}
+		if opts.EnvironmentID != "" {
+			if err := validUUID("environment id", opts.EnvironmentID); err != nil {
+				return fmt.Errorf("list deployments: %w", err)
+			}
+			fb = fb.Eq("environment_id", opts.EnvironmentID)
+		}
+		p, err = listByCreated(cl, fb, &opts.ListOptions, func(d *Deployment) (time.Time, string) { return d.CreatedAt, d.ID })
+		return err
+	})
+	return p, err
+}
+
+// Report records progress on a deployment (PATCH deployments) and returns
+// the updated row.
+func (s *DeploymentsService) Report(ctx context.Context, id string, p Progress) (*Deployment, error) {
+	if err := validUUID("deployment id", id); err != nil {
+		return nil, fmt.Errorf("report deployment progress: %w", err)
+	}
+	row, err := p.row("report deployment progress")
+	if err != nil {
+		return nil, err
+	}
+	obj, err := jsonObject("details", p.Details)
+	if err != nil {
+		return nil, fmt.Errorf("report deployment progress: %w", err)
+	}
+	if obj != nil {
+		row["details"] = obj
+	}
+	if len(row) == 0 {
+		return nil, fmt.Errorf("report deployment progress: nothing to report: %w", ErrValidation)
+	}
+	var rows []Deployment
+	err = s.c.do(ctx, "report deployment progress", false, func(cl *call) error {
+		return cl.exec(cl.from("deployments").Update(row, "representation", "").Eq("id", id), &rows)
+	})
+	if err != nil {
+		return nil, s.c.explainRow(ctx, err, "deployments", id, RoleMember)
+	}
+	if len(rows) == 0 {
+		return nil, s.c.noRows(ctx, "report deployment progress", "deployments", id, "", RoleMember)
+	}
+	return &rows[0], nil
+}
+
+// Start moves a queued deployment to running.
+func (s *DeploymentsService) Start(ctx context.Context, id, message string) (*Deployment, error) {
+	return s.Report(ctx, id, Progress{Status: StatusRunning, Message: optString(message)})
+}
+
+// Advance sets a running deployment's progress and message.
+func (s *DeploymentsService) Advance(ctx context.Context, id string, progress int, message string) (*Deployment, error) {
+	return s.Report(ctx, id, Progress{Progress: &progress, Message: optString(message)})
+}
+
+// Succeed finishes a running deployment successfully (progress becomes
+// 100).
+func (s *DeploymentsService) Succeed(ctx context.Context, id, message string) (*Deployment, error) {
+	return s.Report(ctx, id, Progress{Status: StatusSucceeded, Message: optString(message)})
+}
+
+// Fail finishes a running deployment as failed.
+func (s *DeploymentsService) Fail(ctx context.Context, id, message string) (*Deployment, error) {
+	return s.Report(ctx, id, Progress{Status: StatusFailed, Message: optString(message)})
+}
+
+// Cancel cancels a queued or running deployment.
+func (s *DeploymentsService) Cancel(ctx context.Context, id, message string) (*Deployment, error) {
+	return s.Report(ctx, id, Progress{Status: StatusCancelled, Message: optString(message)})
+}
+
+func optString(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}

@@ -1,0 +1,366 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"iter"
+	"math"
+	"time"
+)
+
+// Environment is a deployment target of a project (an org, a sandbox).
+type Environment struct {
+	ID          string          `json:"id"`
+	AccountID   string          `json:"account_id"`
+	ProjectID   string          `json:"project_id"`
+	Name        string          `json:"name"`
+	Category    string          `json:"category"`
+	Branch      string          `json:"branch,omitempty"`
+	Active      bool            `json:"active"`
+	Metadata    json.RawMessage `json:"metadata"`
+	Tags        []string        `json:"tags"`
+	Description string          `json:"description,omitempty"`
+	CreatedAt   time.Time       `json:"created_at"`
+	UpdatedAt   time.Time       `json:"updated_at"`
+	CreatedBy   string          `json:"created_by,omitempty"`
+}
+
+// NewEnvironment is the input of Environments.Create.
+type NewEnvironment struct {
+	ProjectID string
+	Name      string
+	// Category, e.g. development (default), test, staging, production.
+	Category    string
+	Branch      string
+	Description string
+	// Inactive creates the environment inactive (it cannot be locked).
+	Inactive bool
+	Metadata json.RawMessage // JSON object
+	Tags     []string
+}
+
+// EnvironmentUpdate changes an environment; nil fields are left alone.
+type EnvironmentUpdate struct {
+	Name        *string
+	Category    *string
+	Branch      *string // "" clears it
+	Description *string // "" clears it
+	Active      *bool
+	Metadata    json.RawMessage
+	Tags        *[]string
+}
+
+// EnvironmentsService manages environments (viewers read, members write)
+// and their lease queue (RPCs request_environment, release_environment,
+// extend_environment, environment_queue).
+type EnvironmentsService struct{ c *Client }
+
+// Create creates an environment in a project.
+func (s *EnvironmentsService) Create(ctx context.Context, in NewEnvironment) (*Environment, error) {
+	p, err := s.c.Projects.Get(ctx, in.ProjectID)
+	if err != nil {
+		return nil, fmt.Errorf("create environment: %w", err)
+	}
+	row := map[string]any{"account_id": p.AccountID, "project_id": p.ID, "name": in.Name, "active": !in.Inactive}
+	if in.Category != "" {
+		row["category"] = in.Category
+	}
+	if in.Branch != "" {
+		row["branch"] = in.Branch
+	}
+	if in.Description != "" {
+		row["description"] = in.Description
+	}
+	if in.Tags != nil {
+		row["tags"] = in.Tags
+	}
+	obj, err := jsonObject("metadata", in.Metadata)
+	if err != nil {
+		return nil, fmt.Errorf("create environment: %w", err)
+	}
+	if obj != nil {
+		row["metadata"] = obj
+	}
+	var rows []Environment
+	err = s.c.do(ctx, "create environment", false, func(cl *call) error {
+		return cl.exec(cl.from("environments").Insert(row, false, "", "representation", ""), &rows)
+	})
+	if err != nil {
+		return nil, s.c.explain(ctx, err, p.AccountID, RoleMember)
+	}
+	return first(rows, "create environment")
+}
+
+// Get returns an environment by id.
+func (s *EnvironmentsService) Get(ctx context.Context, id string) (*Environment, error) {
+	if err := validUUID("environment id", id); err != nil {
+		return nil, fmt.Errorf("get environment: %w", err)
+	}
+	var e Environment
+	err := s.c.do(ctx, "get environment", true, func(cl *call) error {
+		return cl.exec(cl.from("environments").Select("*", "", false).Eq("id", id).Single(), &e)
+	})
+	if err != nil {
+		return nil, notFoundMessage(err, "environment "+id)
+	}
+	return &e, nil
+}
+
+// GetByName returns the project's environment with that name.
+func (s *EnvironmentsService) GetByName(ctx context.Context, projectID, name string) (*Environment, error) {
+	if err := validUUID("project id", projectID); err != nil {
+		return nil, fmt.Errorf("get environment: %w", err)
+	}
+	var e Environment
+	err := s.c.do(ctx, "get environment", true, func(cl *call) error {
+		return cl.exec(cl.from("environments").Select("*", "", false).
+			Eq("project_id", projectID).Eq("name", name).Single(), &e)
+	})
+	if err != nil {
+		return nil, notFoundMessage(err, "environment "+name)
+	}
+	return &e, nil
+}
+
+// List returns a page of the project's environments, newest first.
+func (s *EnvironmentsService) List(ctx context.Context, projectID string, opts *ListOptions) (*Page[Environment], error) {
+	if err := validUUID("project id", projectID); err != nil {
+		return nil, fmt.Errorf("list environments: %w", err)
+	}
+	var p *Page[Environment]
+	err := s.c.do(ctx, "list environments", true, func(cl *call) error {
+		var err error
+		p, err = listByCreated(cl, cl.from("environments").Select("*", "", false).Eq("project_id", projectID), opts,
+			func(e *Environment) (time.Time, string) { return e.CreatedAt, e.ID })
+		return err
+	})
+	return p, err
+}
+
+// All iterates every environment of the project.
+func (s *EnvironmentsService) All(ctx context.Context, projectID string) iter.Seq2[Environment, error] {
+	return all(ctx, nil, func(ctx context.Context, o *ListOptions) (*Page[Environment], error) {
+		return s.List(ctx, projectID, o)
+	})
+}
+
+// Update changes an environment (members and owners).
+func (s *EnvironmentsService) Update(ctx context.Context, id string, u EnvironmentUpdate) (*Environment, error) {
+	if err := validUUID("environment id", id); err != nil {
+		return nil, fmt.Errorf("update environment: %w", err)
+	}
+	row := map[string]any{}
+	if u.Name != nil {
+		row["name"] = *u.Name
+	}
+	if u.Category != nil {
+		row["category"] = *u.Category
+	}
+	if u.Branch != nil {
+		row["branch"] = nullIfEmpty(*u.Branch)
+	}
+	if u.Description != nil {
+		row["description"] = nullIfEmpty(*u.Description)
+	}
+	if u.Active != nil {
+		row["active"] = *u.Active
+	}
+	if u.Tags != nil {
+		tags := *u.Tags
+		if tags == nil {
+			tags = []string{}
+		}
+		row["tags"] = tags
+	}
+	obj, err := jsonObject("metadata", u.Metadata)
+	if err != nil {
+		return nil, fmt.Errorf("update environment: %w", err)
+	}
+	if obj != nil {
+		row["metadata"] = obj
+	}
+	if len(row) == 0 {
+		return nil, fmt.Errorf("update environment: nothing to change: %w", ErrValidation)
+	}
+	var rows []Environment
+	err = s.c.do(ctx, "update environment", false, func(cl *call) error {
+		return cl.exec(cl.from("environments").Update(row, "representation", "").Eq("id", id), &rows)
+	})
+	if err != nil {
+		return nil, s.c.explainRow(ctx, err, "environments", id, RoleMember)
+	}
+	if len(rows) == 0 {
+		return nil, s.c.noRows(ctx, "update environment", "environments", id, "", RoleMember)
+	}
+	return &rows[0], nil
+}
+
+// Delete deletes an environment (members and owners).
+func (s *EnvironmentsService) Delete(ctx context.Context, id string) error {
+	if err := validUUID("environment id", id); err != nil {
+		return fmt.Errorf("delete environment: %w", err)
+	}
+	var rows []struct {
+		ID string `json:"id"`
+	}
+	err := s.c.do(ctx, "delete environment", false, func(cl *call) error {
+		return cl.exec(cl.from("environments").Delete("representation", "").Eq("id", id), &rows)
+	})
+	if err != nil {
+		return s.c.explainRow(ctx, err, "environments", id, RoleMember)
+	}
+	if len(rows) == 0 {
+		return s.c.noRows(ctx, "delete environment", "environments", id, "", RoleMember)
+	}
+	return nil
+}
+
+// Lease is a ticket of an environment's lease queue.
+type Lease struct {
+	Ticket        string `json:"ticket"`
+	EnvironmentID string `json:"environment_id"`
+	// Status: queued, active, released, expired or cancelled.
+	Status string `json:"status"`
+	// QueuePosition: 0 holds the environment, n >= 1 is n-th in line, nil
+	// once finished.
+	QueuePosition *int `json:"queue_position"`
+	// Lease is the lease length as PostgreSQL prints it (e.g. 02:00:00).
+	Lease       string     `json:"lease"`
+	Reason      string     `json:"reason,omitempty"`
+	RequestedAt time.Time  `json:"requested_at"`
+	GrantedAt   *time.Time `json:"granted_at,omitempty"`
+	ExpiresAt   *time.Time `json:"expires_at,omitempty"`
+	ReleasedAt  *time.Time `json:"released_at,omitempty"`
+}
+
+// Active reports whether the ticket holds the environment now.
+func (l *Lease) Active() bool { return l.Status == "active" }
+
+// Finished reports whether the ticket is over (released, expired or
+// cancelled).
+func (l *Lease) Finished() bool {
+	return l.Status == "released" || l.Status == "expired" || l.Status == "cancelled"
+}
+
+// interval formats a duration as a PostgreSQL interval, rounded up to the
+// second.
+func interval(d time.Duration) (string, error) {
+	if d <= 0 || d > 30*24*time.Hour {
+		return "", fmt.Errorf("lease %s must be positive and at most 30 days: %w", d, ErrValidation)
+	}
+	return fmt.Sprintf("%d seconds", int64(math.Ceil(d.Seconds()))), nil
+}
+
+// Lock queues a ticket for the environment (RPC request_environment) and
+// returns it: active when granted at once, else queued with its position.
+// Wait for it with WaitForLease.
+func (s *EnvironmentsService) Lock(ctx context.Context, environmentID string, lease time.Duration, reason string) (*Lease, error) {
+	if err := validUUID("environment id", environmentID); err != nil {
+		return nil, fmt.Errorf("lock environment: %w", err)
+	}
+	iv, err := interval(lease)
+	if err != nil {
+		return nil, fmt.Errorf("lock environment: %w", err)
+	}
+	var l Lease
+	err = s.c.do(ctx, "lock environment", false, func(cl *call) error {
+		return cl.rpc("request_environment", map[string]any{"environment_id": environmentID, "lease": iv, "reason": nullIfEmpty(reason)}, false, &l)
+	})
+	if err != nil {
+		return nil, s.c.explainRow(ctx, err, "environments", environmentID, RoleMember)
+	}
+	return &l, nil
+}
+
+// Unlock gives a ticket back (RPC release_environment): an active one is
+// released and the next in line promoted, a queued one cancelled.
+func (s *EnvironmentsService) Unlock(ctx context.Context, ticket string) (*Lease, error) {
+	if err := validUUID("ticket", ticket); err != nil {
+		return nil, fmt.Errorf("unlock environment: %w", err)
+	}
+	var l Lease
+	err := s.c.do(ctx, "unlock environment", false, func(cl *call) error {
+		return cl.rpc("release_environment", map[string]any{"ticket": ticket}, false, &l)
+	})
+	if err != nil {
+		return nil, s.c.explainRow(ctx, err, "environment_allocations", ticket, RoleMember)
+	}
+	return &l, nil
+}
+
+// Extend lengthens a ticket's lease (RPC extend_environment).
+func (s *EnvironmentsService) Extend(ctx context.Context, ticket string, by time.Duration) (*Lease, error) {
+	if err := validUUID("ticket", ticket); err != nil {
+		return nil, fmt.Errorf("extend lease: %w", err)
+	}
+	iv, err := interval(by)
+	if err != nil {
+		return nil, fmt.Errorf("extend lease: %w", err)
+	}
+	var l Lease
+	err = s.c.do(ctx, "extend lease", false, func(cl *call) error {
+		return cl.rpc("extend_environment", map[string]any{"ticket": ticket, "lease": iv}, false, &l)
+	})
+	if err != nil {
+		return nil, s.c.explainRow(ctx, err, "environment_allocations", ticket, RoleMember)
+	}
+	return &l, nil
+}
+
+// Queue returns the environment's holder and queue in order (RPC
+// environment_queue), after applying expiry.
+func (s *EnvironmentsService) Queue(ctx context.Context, environmentID string) ([]Lease, error) {
+	if err := validUUID("environment id", environmentID); err != nil {
+		return nil, fmt.Errorf("environment queue: %w", err)
+	}
+	var ls []Lease
+	err := s.c.do(ctx, "environment queue", false, func(cl *call) error {
+		return cl.rpc("environment_queue", map[string]any{"environment_id": environmentID}, false, &ls)
+	})
+	if ls == nil && err == nil {
+		ls = []Lease{}
+	}
+	return ls, err
+}
+
+// Ticket returns a ticket's current state (table environment_allocations).
+// Its queue position is not computed (use Queue); QueuePosition is 0 for
+// an active ticket and nil otherwise.
+func (s *EnvironmentsService) Ticket(ctx context.Context, ticket string) (*Lease, error) {
+	if err := validUUID("ticket", ticket); err != nil {
+		return nil, fmt.Errorf("get ticket: %w", err)
+	}
+	var row allocationRow
+	err := s.c.do(ctx, "get ticket", true, func(cl *call) error {
+		return cl.exec(cl.from("environment_allocations").Select("*", "", false).Eq("id", ticket).Single(), &row)
+	})
+	if err != nil {
+		return nil, notFoundMessage(err, "ticket "+ticket)
+	}
+	l := row.lease()
+	return &l, nil
+}
+
+// allocationRow is a row of environment_allocations.
+type allocationRow struct {
+	ID            string     `json:"id"`
+	EnvironmentID string     `json:"environment_id"`
+	Status        string     `json:"status"`
+	Lease         string     `json:"lease"`
+	Reason        string     `json:"reason"`
+	RequestedAt   time.Time  `json:"requested_at"`
+	GrantedAt     *time.Time `json:"granted_at"`
+	ExpiresAt     *time.Time `json:"expires_at"`
+	ReleasedAt    *time.Time `json:"released_at"`
+}
+
+func (r allocationRow) lease() Lease {
+	l := Lease{Ticket: r.ID, EnvironmentID: r.EnvironmentID, Status: r.Status, Lease: r.Lease, Reason: r.Reason,
+		RequestedAt: r.RequestedAt, GrantedAt: r.GrantedAt, ExpiresAt: r.ExpiresAt, ReleasedAt: r.ReleasedAt}
+	if r.Status == "active" {
+		zero := 0
+		l.QueuePosition = &zero
+	}
+	return l
+}

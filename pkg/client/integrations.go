@@ -1,0 +1,315 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// Integration is a connection to an external service for the whole
+// account or listed projects. It holds no secret; credentials are stored
+// encrypted and read with Credentials.
+type Integration struct {
+	ID                   string          `json:"id"`
+	AccountID            string          `json:"account_id"`
+	Name                 string          `json:"name"`
+	Provider             string          `json:"provider"`
+	AuthType             string          `json:"auth_type"`
+	Scope                string          `json:"scope"`
+	ProjectIDs           []string        `json:"project_ids"`
+	Status               string          `json:"status"`
+	Metadata             json.RawMessage `json:"metadata"`
+	CredentialsUpdatedAt *time.Time      `json:"credentials_updated_at,omitempty"`
+	CreatedAt            time.Time       `json:"created_at"`
+	UpdatedAt            time.Time       `json:"updated_at"`
+	CreatedBy            string          `json:"created_by,omitempty"`
+}
+
+// NewIntegration is the input of Integrations.Create.
+type NewIntegration struct {
+	AccountID string
+	Name      string
+	Provider  string // e.g. github, azure_devops, salesforce
+	AuthType  string // e.g. token, oauth, github_app
+	// ProjectIDs limits the integration to these projects (scope
+	// "projects"); empty means the whole account.
+	ProjectIDs []string
+	Metadata   json.RawMessage
+}
+
+// IntegrationUpdate changes an integration; nil fields are left alone.
+type IntegrationUpdate struct {
+	Name       *string
+	AuthType   *string
+	Status     *string // active, disabled or error
+	ProjectIDs *[]string
+	Metadata   json.RawMessage
+}
+
+// IntegrationListOptions filter and page an integration list.
+type IntegrationListOptions struct {
+	ListOptions
+	AccountID string
+	Provider  string
+}
+
+// CredentialAccess is an entry of the credential audit log.
+type CredentialAccess struct {
+	ID            int64     `json:"id"`
+	AccountID     string    `json:"account_id"`
+	IntegrationID string    `json:"integration_id"`
+	Actor         string    `json:"actor,omitempty"`
+	ActorRole     string    `json:"actor_role"`
+	Action        string    `json:"action"`
+	CreatedAt     time.Time `json:"created_at"`
+}
+
+// IntegrationsService manages integrations (owners write, members read)
+// and their encrypted credentials (owners and service_role only, RPCs
+// set_integration_credentials, get_integration_credentials,
+// delete_integration_credentials; every access is logged).
+type IntegrationsService struct{ c *Client }
+
+func integrationScope(row map[string]any, ids []string) error {
+	for _, id := range ids {
+		if err := validUUID("project id", id); err != nil {
+			return err
+		}
+	}
+	if len(ids) == 0 {
+		row["scope"], row["project_ids"] = "account", []string{}
+	} else {
+		row["scope"], row["project_ids"] = "projects", ids
+	}
+	return nil
+}
+
+// Create creates an integration (owners).
+func (s *IntegrationsService) Create(ctx context.Context, in NewIntegration) (*Integration, error) {
+	if err := validUUID("account id", in.AccountID); err != nil {
+		return nil, fmt.Errorf("create integration: %w", err)
+	}
+	row := map[string]any{"account_id": in.AccountID, "name": in.Name, "provider": in.Provider, "auth_type": in.AuthType}
+	if err := integrationScope(row, in.ProjectIDs); err != nil {
+		return nil, fmt.Errorf("create integration: %w", err)
+	}
+	obj, err := jsonObject("metadata", in.Metadata)
+	if err != nil {
+		return nil, fmt.Errorf("create integration: %w", err)
+	}
+	if obj != nil {
+		row["metadata"] = obj
+	}
+	var rows []Integration
+	err = s.c.do(ctx, "create integration", false, func(cl *call) error {
+		return cl.exec(cl.from("integrations").Insert(row, false, "", "representation", ""), &rows)
+	})
+	if err != nil {
+		return nil, s.c.explain(ctx, err, in.AccountID, RoleOwner)
+	}
+	return first(rows, "create integration")
+}
+
+// Get returns an integration by id.
+func (s *IntegrationsService) Get(ctx context.Context, id string) (*Integration, error) {
+	if err := validUUID("integration id", id); err != nil {
+		return nil, fmt.Errorf("get integration: %w", err)
+	}
+	var in Integration
+	err := s.c.do(ctx, "get integration", true, func(cl *call) error {
+		return cl.exec(cl.from("integrations").Select("*", "", false).Eq("id", id).Single(), &in)
+	})
+	if err != nil {
+		return nil, notFoundMessage(err, "integration "+id)
+	}
+	return &in, nil
+}
+
+// GetByName returns the account's integration with that name.
+func (s *IntegrationsService) GetByName(ctx context.Context, accountID, name string) (*Integration, error) {
+	if err := validUUID("account id", accountID); err != nil {
+		return nil, fmt.Errorf("get integration: %w", err)
+	}
+	var in Integration
+	err := s.c.do(ctx, "get integration", true, func(cl *call) error {
+		return cl.exec(cl.from("integrations").Select("*", "", false).Eq("account_id", accountID).Eq("name", name).Single(), &in)
+	})
+	if err != nil {
+		return nil, notFoundMessage(err, "integration "+name)
+	}
+	return &in, nil
+}
+
+// List returns a page of integrations, newest first.
+func (s *IntegrationsService) List(ctx context.Context, opts IntegrationListOptions) (*Page[Integration], error) {
+	var p *Page[Integration]
+	err := s.c.do(ctx, "list integrations", true, func(cl *call) error {
+		fb, err := scope(cl.from("integrations").Select("*", "", false), opts.AccountID, "", "")
+		if err != nil {
+			return fmt.Errorf("list integrations: %w", err)
+		}
+		if opts.Provider != "" {
+			fb = fb.Eq("provider", opts.Provider)
+		}
+		p, err = listByCreated(cl, fb, &opts.ListOptions, func(i *Integration) (time.Time, string) { return i.CreatedAt, i.ID })
+		return err
+	})
+	return p, err
+}
+
+// Update changes an integration (owners).
+func (s *IntegrationsService) Update(ctx context.Context, id string, u IntegrationUpdate) (*Integration, error) {
+	if err := validUUID("integration id", id); err != nil {
+		return nil, fmt.Errorf("update integration: %w", err)
+	}
+	row := map[string]any{}
+	if u.Name != nil {
+		row["name"] = *u.Name
+	}
+	if u.AuthType != nil {
+		row["auth_type"] = *u.AuthType
+	}
+	if u.Status != nil {
+		row["status"] = *u.Status
+	}
+	if u.ProjectIDs != nil {
+		if err := integrationScope(row, *u.ProjectIDs); err != nil {
+			return nil, fmt.Errorf("update integration: %w", err)
+		}
+	}
+	obj, err := jsonObject("metadata", u.Metadata)
+	if err != nil {
+		return nil, fmt.Errorf("update integration: %w", err)
+	}
+	if obj != nil {
+		row["metadata"] = obj
+	}
+	if len(row) == 0 {
+		return nil, fmt.Errorf("update integration: nothing to change: %w", ErrValidation)
+	}
+	var rows []Integration
+	err = s.c.do(ctx, "update integration", false, func(cl *call) error {
+		return cl.exec(cl.from("integrations").Update(row, "representation", "").Eq("id", id), &rows)
+	})
+	if err != nil {
+		return nil, s.c.explainRow(ctx, err, "integrations", id, RoleOwner)
+	}
+	if len(rows) == 0 {
+		return nil, s.c.noRows(ctx, "update integration", "integrations", id, "", RoleOwner)
+	}
+	return &rows[0], nil
+}
+
+// Delete deletes an integration and its credentials (owners).
+func (s *IntegrationsService) Delete(ctx context.Context, id string) error {
+	if err := validUUID("integration id", id); err != nil {
+		return fmt.Errorf("delete integration: %w", err)
+	}
+	var rows []struct {
+		ID string `json:"id"`
+	}
+	err := s.c.do(ctx, "delete integration", false, func(cl *call) error {
+		return cl.exec(cl.from("integrations").Delete("representation", "").Eq("id", id), &rows)
+	})
+	if err != nil {
+		return s.c.explainRow(ctx, err, "integrations", id, RoleOwner)
+	}
+	if len(rows) == 0 {
+		return s.c.noRows(ctx, "delete integration", "integrations", id, "", RoleOwner)
+	}
+	return nil
+}
+
+// SetCredentials encrypts and stores an integration's credentials (a JSON
+// object), replacing previous ones (owners and service_role).
+func (s *IntegrationsService) SetCredentials(ctx context.Context, id string, credentials json.RawMessage) error {
+	if err := validUUID("integration id", id); err != nil {
+		return fmt.Errorf("set credentials: %w", err)
+	}
+	obj, err := jsonObject("credentials", credentials)
+	if err != nil || obj == nil {
+		return fmt.Errorf("set credentials: credentials must be a JSON object: %w", ErrValidation)
+	}
+	err = s.c.do(ctx, "set credentials", false, func(cl *call) error {
+		return cl.rpc("set_integration_credentials", map[string]any{"integration_id": id, "credentials": obj}, false, nil)
+	})
+	return s.c.explainRow(ctx, err, "integrations", id, RoleOwner)
+}
+
+// Credentials decrypts and returns an integration's credentials (owners
+// and service_role; workers call it with the service key). It returns nil
+// when none are set. Every read is logged.
+func (s *IntegrationsService) Credentials(ctx context.Context, id string) (json.RawMessage, error) {
+	if err := validUUID("integration id", id); err != nil {
+		return nil, fmt.Errorf("get credentials: %w", err)
+	}
+	var raw json.RawMessage
+	err := s.c.do(ctx, "get credentials", false, func(cl *call) error {
+		return cl.rpc("get_integration_credentials", map[string]any{"integration_id": id}, false, &raw)
+	})
+	if err != nil {
+		return nil, s.c.explainRow(ctx, err, "integrations", id, RoleOwner)
+	}
+	if string(raw) == "null" || len(raw) == 0 {
+		return nil, nil
+	}
+	return raw, nil
+}
+
+// DeleteCredentials deletes an integration's credentials; it reports
+// whether there were any (owners and service_role).
+func (s *IntegrationsService) DeleteCredentials(ctx context.Context, id string) (bool, error) {
+	if err := validUUID("integration id", id); err != nil {
+		return false, fmt.Errorf("delete credentials: %w", err)
+	}
+	var removed bool
+	err := s.c.do(ctx, "delete credentials", false, func(cl *call) error {
+		return cl.rpc("delete_integration_credentials", map[string]any{"integration_id": id}, false, &removed)
+	})
+	return removed, s.c.explainRow(ctx, err, "integrations", id, RoleOwner)
+}
+
+// AccessLog returns the newest entries of an integration's credential
+// audit log (owners and service_role), newest first; the cursor continues
+// with older entries.
+func (s *IntegrationsService) AccessLog(ctx context.Context, integrationID string, opts *ListOptions) (*Page[CredentialAccess], error) {
+	if err := validUUID("integration id", integrationID); err != nil {
+		return nil, fmt.Errorf("credential access log: %w", err)
+	}
+	n, err := opts.limit()
+	if err != nil {
+		return nil, fmt.Errorf("credential access log: %w", err)
+	}
+	var before int64
+	if c := opts.cursor(); c != "" {
+		k, err := decodeCursor(c)
+		if err == nil {
+			before, err = strconv.ParseInt(k.K, 10, 64)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("credential access log: invalid page cursor %q: %w", c, ErrValidation)
+		}
+	}
+	var rows []CredentialAccess
+	err = s.c.do(ctx, "credential access log", true, func(cl *call) error {
+		fb := cl.from("credential_access_log").Select("*", "", false).Eq("integration_id", integrationID)
+		if before > 0 {
+			fb = fb.Lt("id", strconv.FormatInt(before, 10))
+		}
+		return cl.exec(fb.Order("id", desc).Limit(n+1, ""), &rows)
+	})
+	if err != nil {
+		return nil, err
+	}
+	p := &Page[CredentialAccess]{Items: rows}
+	if len(rows) > n {
+		p.Items = rows[:n]
+		p.Next = encodeCursor(keyset{K: strconv.FormatInt(rows[n-1].ID, 10)})
+	}
+	if p.Items == nil {
+		p.Items = []CredentialAccess{}
+	}
+	return p, nil
+}

@@ -1,0 +1,9 @@
+package client_test
+
+import (
+	"testing"
+
+	"github.com/sfp-dev/sfp/internal/stacktest"
+)
+
+func TestMain(m *testing.M) { stacktest.Main(m) }

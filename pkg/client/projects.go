@@ -1,0 +1,260 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"iter"
+	"time"
+)
+
+// Project is a repository on GitHub or Azure DevOps with its settings.
+// Version is the optimistic-concurrency version, incremented by every
+// update.
+type Project struct {
+	ID               string          `json:"id"`
+	AccountID        string          `json:"account_id"`
+	Identifier       string          `json:"identifier"`
+	Platform         string          `json:"platform"`
+	PlatformSettings json.RawMessage `json:"platform_settings"`
+	RemoteURL        string          `json:"remote_url,omitempty"`
+	Settings         json.RawMessage `json:"settings"`
+	Description      string          `json:"description,omitempty"`
+	Version          int64           `json:"version"`
+	CreatedAt        time.Time       `json:"created_at"`
+	UpdatedAt        time.Time       `json:"updated_at"`
+	CreatedBy        string          `json:"created_by,omitempty"`
+}
+
+// The platforms a project can be on.
+const (
+	PlatformGitHub      = "github"
+	PlatformAzureDevOps = "azure_devops"
+)
+
+// NewProject is the input of Projects.Create.
+type NewProject struct {
+	AccountID  string
+	Identifier string // org/repo (Azure DevOps: org/project/repo)
+	// Platform: github (default) or azure_devops.
+	Platform         string
+	RemoteURL        string
+	Description      string
+	PlatformSettings json.RawMessage // JSON object
+	Settings         json.RawMessage // JSON object
+}
+
+// ProjectUpdate changes a project. Nil fields are left alone. Version is
+// the version the change is based on: the update fails with
+// ErrVersionConflict (and the current version) when the project changed
+// meanwhile. Version 0 updates whatever the current version is.
+type ProjectUpdate struct {
+	Version          int64
+	Identifier       *string
+	Platform         *string
+	RemoteURL        *string // "" clears it
+	Description      *string // "" clears it
+	PlatformSettings json.RawMessage
+	Settings         json.RawMessage
+}
+
+// ProjectsService manages projects (table projects): viewers read, members
+// create and update, owners delete.
+type ProjectsService struct{ c *Client }
+
+func nullIfEmpty(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// Create registers a project.
+func (s *ProjectsService) Create(ctx context.Context, in NewProject) (*Project, error) {
+	if err := validUUID("account id", in.AccountID); err != nil {
+		return nil, fmt.Errorf("create project: %w", err)
+	}
+	row := map[string]any{"account_id": in.AccountID, "identifier": in.Identifier}
+	if in.Platform != "" {
+		row["platform"] = in.Platform
+	}
+	if in.RemoteURL != "" {
+		row["remote_url"] = in.RemoteURL
+	}
+	if in.Description != "" {
+		row["description"] = in.Description
+	}
+	for name, raw := range map[string]json.RawMessage{"platform_settings": in.PlatformSettings, "settings": in.Settings} {
+		obj, err := jsonObject(name, raw)
+		if err != nil {
+			return nil, fmt.Errorf("create project: %w", err)
+		}
+		if obj != nil {
+			row[name] = obj
+		}
+	}
+	var rows []Project
+	err := s.c.do(ctx, "create project", false, func(cl *call) error {
+		return cl.exec(cl.from("projects").Insert(row, false, "", "representation", ""), &rows)
+	})
+	if err != nil {
+		return nil, s.c.explain(ctx, err, in.AccountID, RoleMember)
+	}
+	return first(rows, "create project")
+}
+
+func first[T any](rows []T, op string) (*T, error) {
+	if len(rows) == 0 {
+		return nil, fmt.Errorf("%s: the server returned no row", op)
+	}
+	return &rows[0], nil
+}
+
+// Get returns a project by id.
+func (s *ProjectsService) Get(ctx context.Context, id string) (*Project, error) {
+	if err := validUUID("project id", id); err != nil {
+		return nil, fmt.Errorf("get project: %w", err)
+	}
+	var p Project
+	err := s.c.do(ctx, "get project", true, func(cl *call) error {
+		return cl.exec(cl.from("projects").Select("*", "", false).Eq("id", id).Single(), &p)
+	})
+	if err != nil {
+		return nil, notFoundMessage(err, "project "+id)
+	}
+	return &p, nil
+}
+
+// GetByIdentifier returns the account's project with that identifier
+// (org/repo).
+func (s *ProjectsService) GetByIdentifier(ctx context.Context, accountID, identifier string) (*Project, error) {
+	if err := validUUID("account id", accountID); err != nil {
+		return nil, fmt.Errorf("get project: %w", err)
+	}
+	var p Project
+	err := s.c.do(ctx, "get project", true, func(cl *call) error {
+		return cl.exec(cl.from("projects").Select("*", "", false).
+			Eq("account_id", accountID).Eq("identifier", identifier).Single(), &p)
+	})
+	if err != nil {
+		return nil, notFoundMessage(err, "project "+identifier)
+	}
+	return &p, nil
+}
+
+// notFoundMessage replaces PostgREST's "JSON object requested, multiple (or
+// no) rows returned" with what was not found.
+func notFoundMessage(err error, what string) error {
+	var e *Error
+	if errors.As(err, &e) && errors.Is(err, ErrNotFound) && e.Code == "PGRST116" {
+		e.Message = what + " not found (or not visible to you)"
+	}
+	return err
+}
+
+// List returns a page of the account's projects, newest first.
+func (s *ProjectsService) List(ctx context.Context, accountID string, opts *ListOptions) (*Page[Project], error) {
+	if err := validUUID("account id", accountID); err != nil {
+		return nil, fmt.Errorf("list projects: %w", err)
+	}
+	var p *Page[Project]
+	err := s.c.do(ctx, "list projects", true, func(cl *call) error {
+		var err error
+		p, err = listByCreated(cl, cl.from("projects").Select("*", "", false).Eq("account_id", accountID), opts,
+			func(p *Project) (time.Time, string) { return p.CreatedAt, p.ID })
+		return err
+	})
+	return p, err
+}
+
+// All iterates every project of the account.
+func (s *ProjectsService) All(ctx context.Context, accountID string, opts *ListOptions) iter.Seq2[Project, error] {
+	return all(ctx, opts, func(ctx context.Context, o *ListOptions) (*Page[Project], error) {
+		return s.List(ctx, accountID, o)
+	})
+}
+
+// Update changes a project (members and owners) and returns it with its
+// new version.
+func (s *ProjectsService) Update(ctx context.Context, id string, u ProjectUpdate) (*Project, error) {
+	if err := validUUID("project id", id); err != nil {
+		return nil, fmt.Errorf("update project: %w", err)
+	}
+	row := map[string]any{}
+	if u.Version != 0 {
+		row["version"] = u.Version
+	}
+	if u.Identifier != nil {
+		row["identifier"] = *u.Identifier
+	}
+	if u.Platform != nil {
+		row["platform"] = *u.Platform
+	}
+	if u.RemoteURL != nil {
+		row["remote_url"] = nullIfEmpty(*u.RemoteURL)
+	}
+	if u.Description != nil {
+		row["description"] = nullIfEmpty(*u.Description)
+	}
+	for name, raw := range map[string]json.RawMessage{"platform_settings": u.PlatformSettings, "settings": u.Settings} {
+		obj, err := jsonObject(name, raw)
+		if err != nil {
+			return nil, fmt.Errorf("update project: %w", err)
+		}
+		if obj != nil {
+			row[name] = obj
+		}
+	}
+	if len(row) == 0 || (len(row) == 1 && u.Version != 0) {
+		return nil, fmt.Errorf("update project: nothing to change: %w", ErrValidation)
+	}
+	var rows []Project
+	err := s.c.do(ctx, "update project", false, func(cl *call) error {
+		return cl.exec(cl.from("projects").Update(row, "representation", "").Eq("id", id), &rows)
+	})
+	if err != nil {
+		return nil, s.c.explainRow(ctx, err, "projects", id, RoleMember)
+	}
+	if len(rows) == 0 {
+		return nil, s.c.noRows(ctx, "update project", "projects", id, "", RoleMember)
+	}
+	return &rows[0], nil
+}
+
+// Delete deletes a project and everything under it (owners only).
+func (s *ProjectsService) Delete(ctx context.Context, id string) error {
+	if err := validUUID("project id", id); err != nil {
+		return fmt.Errorf("delete project: %w", err)
+	}
+	var rows []struct {
+		ID string `json:"id"`
+	}
+	err := s.c.do(ctx, "delete project", false, func(cl *call) error {
+		return cl.exec(cl.from("projects").Delete("representation", "").Eq("id", id), &rows)
+	})
+	if err != nil {
+		return s.c.explainRow(ctx, err, "projects", id, RoleOwner)
+	}
+	if len(rows) == 0 {
+		return s.c.noRows(ctx, "delete project", "projects", id, "", RoleOwner)
+	}
+	return nil
+}
+
+// explainRow is explain for a row whose account the caller does not know
+// yet: it reads the row's account_id first.
+func (c *Client) explainRow(ctx context.Context, err error, table, id string, need Role) error {
+	if !errors.Is(err, ErrForbidden) {
+		return err
+	}
+	var rows []struct {
+		AccountID string `json:"account_id"`
+	}
+	if c.do(context.WithoutCancel(ctx), "get account", true, func(cl *call) error {
+		return cl.exec(cl.from(table).Select("account_id", "", false).Eq("id", id), &rows)
+	}) == nil && len(rows) == 1 {
+		return c.explain(ctx, err, rows[0].AccountID, need)
+	}
+	return c.explain(ctx, err, "", need)
+}

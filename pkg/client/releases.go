@@ -1,0 +1,133 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// Release is a release definition: what to deploy and how.
+type Release struct {
+	ID          string          `json:"id"`
+	AccountID   string          `json:"account_id"`
+	ProjectID   string          `json:"project_id"`
+	Name        string          `json:"name"`
+	Description string          `json:"description,omitempty"`
+	Definition  json.RawMessage `json:"definition"`
+	Active      bool            `json:"active"`
+	CreatedAt   time.Time       `json:"created_at"`
+	UpdatedAt   time.Time       `json:"updated_at"`
+	CreatedBy   string          `json:"created_by,omitempty"`
+}
+
+// NewRelease is the input of Releases.Create.
+type NewRelease struct {
+	ProjectID   string
+	Name        string
+	Description string
+	Definition  json.RawMessage // JSON object
+	Inactive    bool
+}
+
+// ReleaseListOptions filter and page a release list.
+type ReleaseListOptions struct {
+	ListOptions
+	AccountID string
+	ProjectID string
+}
+
+// ReleasesService manages release definitions (table releases).
+type ReleasesService struct{ c *Client }
+
+// Create creates a release definition.
+func (s *ReleasesService) Create(ctx context.Context, in NewRelease) (*Release, error) {
+	p, err := s.c.Projects.Get(ctx, in.ProjectID)
+	if err != nil {
+		return nil, fmt.Errorf("create release: %w", err)
+	}
+	row := map[string]any{"account_id": p.AccountID, "project_id": p.ID, "name": in.Name, "active": !in.Inactive}
+	if in.Description != "" {
+		row["description"] = in.Description
+	}
+	obj, err := jsonObject("definition", in.Definition)
+	if err != nil {
+		return nil, fmt.Errorf("create release: %w", err)
+	}
+	if obj != nil {
+		row["definition"] = obj
+	}
+	var rows []Release
+	err = s.c.do(ctx, "create release", false, func(cl *call) error {
+		return cl.exec(cl.from("releases").Insert(row, false, "", "representation", ""), &rows)
+	})
+	if err != nil {
+		return nil, s.c.explain(ctx, err, p.AccountID, RoleMember)
+	}
+	return first(rows, "create release")
+}
+
+// Get returns a release definition by id.
+func (s *ReleasesService) Get(ctx context.Context, id string) (*Release, error) {
+	if err := validUUID("release id", id); err != nil {
+		return nil, fmt.Errorf("get release: %w", err)
+	}
+	var r Release
+	err := s.c.do(ctx, "get release", true, func(cl *call) error {
+		return cl.exec(cl.from("releases").Select("*", "", false).Eq("id", id).Single(), &r)
+	})
+	if err != nil {
+		return nil, notFoundMessage(err, "release "+id)
+	}
+	return &r, nil
+}
+
+// GetByName returns the project's release definition with that name.
+func (s *ReleasesService) GetByName(ctx context.Context, projectID, name string) (*Release, error) {
+	if err := validUUID("project id", projectID); err != nil {
+		return nil, fmt.Errorf("get release: %w", err)
+	}
+	var r Release
+	err := s.c.do(ctx, "get release", true, func(cl *call) error {
+		return cl.exec(cl.from("releases").Select("*", "", false).Eq("project_id", projectID).Eq("name", name).Single(), &r)
+	})
+	if err != nil {
+		return nil, notFoundMessage(err, "release "+name)
+	}
+	return &r, nil
+}
+
+// List returns a page of release definitions, newest first.
+func (s *ReleasesService) List(ctx context.Context, opts ReleaseListOptions) (*Page[Release], error) {
+	var p *Page[Release]
+	err := s.c.do(ctx, "list releases", true, func(cl *call) error {
+		fb, err := scope(cl.from("releases").Select("*", "", false), opts.AccountID, opts.ProjectID, "")
+		if err != nil {
+			return fmt.Errorf("list releases: %w", err)
+		}
+		p, err = listByCreated(cl, fb, &opts.ListOptions, func(r *Release) (time.Time, string) { return r.CreatedAt, r.ID })
+		return err
+	})
+	return p, err
+}
+
+// Delete deletes a release definition (members and owners); deployments
+// of it keep existing with no release.
+func (s *ReleasesService) Delete(ctx context.Context, id string) error {
+	if err := validUUID("release id", id); err != nil {
+		return fmt.Errorf("delete release: %w", err)
+	}
+	var rows []struct {
+		ID string `json:"id"`
+	}
+	err := s.c.do(ctx, "delete release", false, func(cl *call) error {
+		return cl.exec(cl.from("releases").Delete("representation", "").Eq("id", id), &rows)
+	})
+	if err != nil {
+		return s.c.explainRow(ctx, err, "releases", id, RoleMember)
+	}
+	if len(rows) == 0 {
+		return s.c.noRows(ctx, "delete release", "releases", id, "", RoleMember)
+	}
+	return nil
+}

@@ -1,0 +1,319 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// Task is a unit of background work on a resource (resource type and id),
+// run by a worker that reports its progress.
+type Task struct {
+	ID           string          `json:"id"`
+	AccountID    string          `json:"account_id"`
+	ProjectID    string          `json:"project_id,omitempty"`
+	ResourceType string          `json:"resource_type"`
+	ResourceID   string          `json:"resource_id"`
+	Kind         string          `json:"kind"`
+	Status       string          `json:"status"`
+	Progress     int             `json:"progress"`
+	Message      string          `json:"message,omitempty"`
+	Input        json.RawMessage `json:"input"`
+	Output       json.RawMessage `json:"output,omitempty"`
+	Error        json.RawMessage `json:"error,omitempty"`
+	Worker       string          `json:"worker,omitempty"`
+	StartedAt    *time.Time      `json:"started_at,omitempty"`
+	FinishedAt   *time.Time      `json:"finished_at,omitempty"`
+	CreatedAt    time.Time       `json:"created_at"`
+	UpdatedAt    time.Time       `json:"updated_at"`
+	CreatedBy    string          `json:"created_by,omitempty"`
+}
+
+// TaskEvent is an entry of a task's append-only log. The database appends
+// "created", "status", "progress" and "message" events itself.
+type TaskEvent struct {
+	ID        int64           `json:"id"`
+	TaskID    string          `json:"task_id"`
+	Event     string          `json:"event"`
+	Status    string          `json:"status,omitempty"`
+	Progress  *int            `json:"progress,omitempty"`
+	Message   string          `json:"message,omitempty"`
+	Data      json.RawMessage `json:"data,omitempty"`
+	CreatedAt time.Time       `json:"created_at"`
+	CreatedBy string          `json:"created_by,omitempty"`
+}
+
+// NewTask is the input of Tasks.Create.
+type NewTask struct {
+	// AccountID, or ProjectID (whose account is used).
+	AccountID    string
+	ProjectID    string
+	ResourceType string // e.g. deployment, build, environment
+	ResourceID   string
+	Kind         string // e.g. deploy, validate
+	Input        json.RawMessage
+	// Status: queued (default) or running (a worker creating its own task).
+	Status string
+	Worker string
+}
+
+// TaskReport is a worker's report: the fields set are changed.
+type TaskReport struct {
+	Status   string
+	Progress *int
+	Message  *string
+	Output   json.RawMessage // any JSON
+	Error    json.RawMessage // any JSON
+	Worker   string
+}
+
+// TaskListOptions filter and page a task list.
+type TaskListOptions struct {
+	ListOptions
+	AccountID    string
+	ProjectID    string
+	ResourceType string
+	ResourceID   string
+	Status       string
+}
+
+// TasksService reads tasks and their events, and is the worker's side:
+// Create, Start, Advance, Succeed, Fail and Report (tables task_executions
+// and task_events). Workers use the service_role key.
+type TasksService struct{ c *Client }
+
+// Create creates a task.
+func (s *TasksService) Create(ctx context.Context, in NewTask) (*Task, error) {
+	account := in.AccountID
+	if in.ProjectID != "" {
+		p, err := s.c.Projects.Get(ctx, in.ProjectID)
+		if err != nil {
+			return nil, fmt.Errorf("create task: %w", err)
+		}
+		account = p.AccountID
+	}
+	if err := validUUID("account id", account); err != nil {
+		return nil, fmt.Errorf("create task: an account or project is required: %w", err)
+	}
+	if err := validUUID("resource id", in.ResourceID); err != nil {
+		return nil, fmt.Errorf("create task: %w", err)
+	}
+	row := map[string]any{"account_id": account, "resource_type": in.ResourceType, "resource_id": in.ResourceID, "kind": in.Kind}
+	if in.ProjectID != "" {
+		row["project_id"] = in.ProjectID
+	}
+	if in.Status != "" {
+		if err := validStatus(in.Status); err != nil {
+			return nil, fmt.Errorf("create task: %w", err)
+		}
+		row["status"] = in.Status
+	}
+	if in.Worker != "" {
+		row["worker"] = in.Worker
+	}
+	obj, err := jsonObject("input", in.Input)
+	if err != nil {
+		return nil, fmt.Errorf("create task: %w", err)
+	}
+	if obj != nil {
+		row["input"] = obj
+	}
+	var rows []Task
+	err = s.c.do(ctx, "create task", false, func(cl *call) error {
+		return cl.exec(cl.from("task_executions").Insert(row, false, "", "representation", ""), &rows)
+	})
+	if err != nil {
+		return nil, s.c.explain(ctx, err, account, RoleMember)
+	}
+	return first(rows, "create task")
+}
+
+// Get returns a task by id.
+func (s *TasksService) Get(ctx context.Context, id string) (*Task, error) {
+	if err := validUUID("task id", id); err != nil {
+		return nil, fmt.Errorf("get task: %w", err)
+	}
+	var t Task
+	err := s.c.do(ctx, "get task", true, func(cl *call) error {
+		return cl.exec(cl.from("task_executions").Select("*", "", false).Eq("id", id).Single(), &t)
+	})
+	if err != nil {
+		return nil, notFoundMessage(err, "task "+id)
+	}
+	return &t, nil
+}
+
+// List returns a page of tasks, newest first, optionally of one resource.
+func (s *TasksService) List(ctx context.Context, opts TaskListOptions) (*Page[Task], error) {
+	var p *Page[Task]
+	err := s.c.do(ctx, "list tasks", true, func(cl *call) error {
+		fb, err := scope(cl.from("task_executions").Select("*", "", false), opts.AccountID, opts.ProjectID, opts.Status)
+		if err != nil {
+			return fmt.Errorf("list tasks: %w", err)
+		}
+		if opts.ResourceType != "" {
+			fb = fb.Eq("resource_type", opts.ResourceType)
+		}
+		if opts.ResourceID != "" {
+			if err := validUUID("resource id", opts.ResourceID); err != nil {
+				return fmt.Errorf("list tasks: %w", err)
+			}
+			fb = fb.Eq("resource_id", opts.ResourceID)
+		}
+		p, err = listByCreated(cl, fb, &opts.ListOptions, func(t *Task) (time.Time, string) { return t.CreatedAt, t.ID })
+		return err
+	})
+	return p, err
+}
+
+// Events returns a page of a task's events in order; the cursor continues
+// after the last event of the previous page.
+func (s *TasksService) Events(ctx context.Context, taskID string, opts *ListOptions) (*Page[TaskEvent], error) {
+	if err := validUUID("task id", taskID); err != nil {
+		return nil, fmt.Errorf("list task events: %w", err)
+	}
+	n, err := opts.limit()
+	if err != nil {
+		return nil, fmt.Errorf("list task events: %w", err)
+	}
+	var after int64
+	if c := opts.cursor(); c != "" {
+		k, err := decodeCursor(c)
+		if err == nil {
+			after, err = strconv.ParseInt(k.K, 10, 64)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("list task events: invalid page cursor %q: %w", c, ErrValidation)
+		}
+	}
+	var evs []TaskEvent
+	err = s.c.do(ctx, "list task events", true, func(cl *call) error {
+		fb := cl.from("task_events").Select("*", "", false).Eq("task_id", taskID)
+		if after > 0 {
+			fb = fb.Gt("id", strconv.FormatInt(after, 10))
+		}
+		return cl.exec(fb.Order("id", &asc).Limit(n+1, ""), &evs)
+	})
+	if err != nil {
+		return nil, err
+	}
+	p := &Page[TaskEvent]{Items: evs}
+	if len(evs) > n {
+		p.Items = evs[:n]
+		p.Next = encodeCursor(keyset{K: strconv.FormatInt(evs[n-1].ID, 10)})
+	}
+	if p.Items == nil {
+		p.Items = []TaskEvent{}
+	}
+	return p, nil
+}
+
+// AppendEvent appends an event of the caller's choosing (e.g. "log") to a
+// task's log.
+func (s *TasksService) AppendEvent(ctx context.Context, taskID, event, message string, data json.RawMessage) (*TaskEvent, error) {
+	t, err := s.Get(ctx, taskID)
+	if err != nil {
+		return nil, fmt.Errorf("append task event: %w", err)
+	}
+	row := map[string]any{"account_id": t.AccountID, "task_id": t.ID, "event": event, "status": t.Status, "progress": t.Progress}
+	if message != "" {
+		row["message"] = message
+	}
+	if len(data) > 0 {
+		if !json.Valid(data) {
+			return nil, fmt.Errorf("append task event: data is not valid JSON: %w", ErrValidation)
+		}
+		row["data"] = data
+	}
+	var rows []TaskEvent
+	err = s.c.do(ctx, "append task event", false, func(cl *call) error {
+		return cl.exec(cl.from("task_events").Insert(row, false, "", "representation", ""), &rows)
+	})
+	if err != nil {
+		return nil, s.c.explain(ctx, err, t.AccountID, RoleMember)
+	}
+	return first(rows, "append task event")
+}
+
+// Report updates a task (PATCH task_executions); the database appends the
+// matching event. It returns the updated task.
+func (s *TasksService) Report(ctx context.Context, id string, r TaskReport) (*Task, error) {
+	return s.report(ctx, "report task progress", id, r, "")
+}
+
+func (s *TasksService) report(ctx context.Context, op, id string, r TaskReport, onlyIfStatus string) (*Task, error) {
+	if err := validUUID("task id", id); err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	row, err := Progress{Status: r.Status, Progress: r.Progress, Message: r.Message}.row(op)
+	if err != nil {
+		return nil, err
+	}
+	for name, raw := range map[string]json.RawMessage{"output": r.Output, "error": r.Error} {
+		if len(raw) == 0 {
+			continue
+		}
+		if !json.Valid(raw) {
+			return nil, fmt.Errorf("%s: %s is not valid JSON: %w", op, name, ErrValidation)
+		}
+		row[name] = raw
+	}
+	if r.Worker != "" {
+		row["worker"] = r.Worker
+	}
+	if len(row) == 0 {
+		return nil, fmt.Errorf("%s: nothing to report: %w", op, ErrValidation)
+	}
+	var rows []Task
+	err = s.c.do(ctx, op, false, func(cl *call) error {
+		fb := cl.from("task_executions").Update(row, "representation", "").Eq("id", id)
+		if onlyIfStatus != "" {
+			fb = fb.Eq("status", onlyIfStatus)
+		}
+		return cl.exec(fb, &rows)
+	})
+	if err != nil {
+		return nil, s.c.explainRow(ctx, err, "task_executions", id, RoleMember)
+	}
+	if len(rows) == 0 {
+		if onlyIfStatus != "" {
+			if t, gerr := s.Get(ctx, id); gerr == nil && t.Status != onlyIfStatus {
+				return nil, &Error{Op: op, StatusCode: http.StatusConflict, Code: "PT409",
+					Message: fmt.Sprintf("task %s is %s, not %s", id, t.Status, onlyIfStatus),
+					Hint:    "another worker may have claimed it"}
+			}
+		}
+		return nil, s.c.noRows(ctx, op, "task_executions", id, "", RoleMember)
+	}
+	return &rows[0], nil
+}
+
+// Start claims a queued task for a worker: it becomes running. A task that
+// is no longer queued (another worker claimed it) is ErrConflict.
+func (s *TasksService) Start(ctx context.Context, id, worker string) (*Task, error) {
+	return s.report(ctx, "start task", id, TaskReport{Status: StatusRunning, Worker: worker}, StatusQueued)
+}
+
+// Advance sets a running task's progress and message.
+func (s *TasksService) Advance(ctx context.Context, id string, progress int, message string) (*Task, error) {
+	return s.Report(ctx, id, TaskReport{Progress: &progress, Message: optString(message)})
+}
+
+// Succeed finishes a running task with its output (progress becomes 100).
+func (s *TasksService) Succeed(ctx context.Context, id string, output json.RawMessage) (*Task, error) {
+	return s.Report(ctx, id, TaskReport{Status: StatusSucceeded, Output: output})
+}
+
+// Fail finishes a running task as failed with a message and an error
+// document.
+func (s *TasksService) Fail(ctx context.Context, id, message string, errDoc json.RawMessage) (*Task, error) {
+	return s.Report(ctx, id, TaskReport{Status: StatusFailed, Message: optString(message), Error: errDoc})
+}
+
+// Cancel cancels a queued or running task.
+func (s *TasksService) Cancel(ctx context.Context, id string) (*Task, error) {
+	return s.Report(ctx, id, TaskReport{Status: StatusCancelled})
+}
