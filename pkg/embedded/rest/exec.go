@@ -3,24 +3,54 @@ package rest
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
 )
 
 // setupSQL sets the request context, as PostgREST does at the start of
-// every transaction. $8/$9 carry the impersonated role's own settings
-// (ALTER ROLE … SET) and the Prefer timezone.
-const setupSQL = `select set_config('search_path', $1, true), set_config('role', $2, true),
- set_config('request.jwt.claims', $3, true), set_config('request.method', $4, true),
- set_config('request.path', $5, true), set_config('request.headers', $6, true),
- set_config('request.cookies', $7, true),
- (select count(set_config(k, v, true)) from unnest($8::text[], $9::text[]) as x(k, v))`
+// every transaction, followed by n pairs of parameters for the
+// impersonated role's own settings (ALTER ROLE … SET) and the Prefer
+// timezone. The text depends only on n, so each variant is prepared once
+// per connection.
+func setupSQL(n int, readOnly bool) string {
+	if n < len(setupSQLs) {
+		if readOnly {
+			return setupSQLsRO[n]
+		}
+		return setupSQLs[n]
+	}
+	return buildSetupSQL(n, readOnly)
+}
 
-const (
-	beginRO = "begin isolation level read committed read only"
-	beginRW = "begin isolation level read committed"
-)
+var setupSQLs, setupSQLsRO = func() (rw, ro []string) {
+	for i := 0; i < 8; i++ {
+		rw = append(rw, buildSetupSQL(i, false))
+		ro = append(ro, buildSetupSQL(i, true))
+	}
+	return rw, ro
+}()
+
+func buildSetupSQL(n int, readOnly bool) string {
+	var b strings.Builder
+	b.WriteString("select ")
+	if readOnly {
+		// Reads run in the implicit transaction of one pipeline (until its
+		// Sync): made read-only here instead of by a BEGIN.
+		b.WriteString("set_config('transaction_read_only', 'on', true), ")
+	}
+	b.WriteString(`set_config('search_path', $1, true), set_config('role', $2, true),` +
+		` set_config('request.jwt.claims', $3, true), set_config('request.method', $4, true),` +
+		` set_config('request.path', $5, true), set_config('request.headers', $6, true),` +
+		` set_config('request.cookies', $7, true)`)
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&b, ", set_config($%d, $%d, true)", 8+2*i, 9+2*i)
+	}
+	return b.String()
+}
+
+const beginRW = "begin isolation level read committed"
 
 // result is the single row every generated statement returns.
 type result struct {
@@ -46,25 +76,29 @@ type txSpec struct {
 	check func(*result) *apiError
 }
 
-func (rc *reqCtx) setupArgs() []any {
+func (rc *reqCtx) setupArgs(readOnly bool) (string, []any) {
 	rs := rc.snap.roleSettings[rc.auth.role]
 	ks, vs := rs[0], rs[1]
+	n := len(ks)
 	if rc.prefs.timezone != "" {
-		ks = append(append([]string{}, ks...), "timezone")
-		vs = append(append([]string{}, vs...), rc.prefs.timezone)
+		n++
 	}
-	if ks == nil {
-		ks, vs = []string{}, []string{}
+	args := make([]any, 0, 7+2*n)
+	args = append(args, rc.s.paths[rc.schema], rc.auth.role, string(rc.auth.claims), rc.r.Method,
+		rc.r.URL.Path, headersJSON(rc.r.Header), cookiesJSON(rc.r))
+	for i := range ks {
+		args = append(args, ks[i], vs[i])
 	}
-	return []any{
-		rc.s.paths[rc.schema], rc.auth.role, string(rc.auth.claims), rc.r.Method,
-		rc.r.URL.Path, headersJSON(rc.r.Header), cookiesJSON(rc.r), ks, vs,
+	if rc.prefs.timezone != "" {
+		args = append(args, "timezone", rc.prefs.timezone)
 	}
+	return setupSQL(n, readOnly), args
 }
 
-// run executes the request's transaction: BEGIN, the settings and the
-// statement go out in one pipeline; a read-only request commits in the same
-// round trip.
+// run executes the request's transaction. A read-only request is one
+// pipeline (settings, statement, Sync) in an implicit transaction: one
+// round trip, nothing to commit. A write is BEGIN, settings and statement
+// in one pipeline, then COMMIT or ROLLBACK once the result is checked.
 func (rc *reqCtx) run(ctx context.Context, spec txSpec) (*result, *apiError) {
 	conn, err := rc.s.cfg.Pool.Acquire(ctx)
 	if err != nil {
@@ -77,27 +111,20 @@ func (rc *reqCtx) run(ctx context.Context, spec txSpec) (*result, *apiError) {
 		conn.Release()
 	}()
 	b := &pgx.Batch{}
-	if spec.readOnly {
-		b.Queue(beginRO)
-	} else {
+	if !spec.readOnly {
 		b.Queue(beginRW)
 	}
-	b.Queue(setupSQL, rc.setupArgs()...)
+	setup, setupArgs := rc.setupArgs(spec.readOnly)
+	b.Queue(setup, setupArgs...)
 	if spec.plan != nil {
 		b.Queue(spec.plan.b.String(), spec.plan.args...)
 	}
 	b.Queue(spec.stmt.b.String(), spec.stmt.args...)
-	endInBatch := spec.readOnly && spec.check == nil
-	if endInBatch {
-		if spec.rollback {
-			b.Queue("rollback")
-		} else {
-			b.Queue("commit")
-		}
-	}
 	br := conn.SendBatch(ctx, b)
 	res := &result{}
-	_, err = br.Exec()
+	if !spec.readOnly {
+		_, err = br.Exec()
+	}
 	if err == nil {
 		_, err = br.Exec()
 	}
@@ -110,22 +137,19 @@ func (rc *reqCtx) run(ctx context.Context, spec txSpec) (*result, *apiError) {
 	if err == nil {
 		err = br.QueryRow().Scan(&res.total, &res.pageTotal, &res.body, &res.gucHeaders, &res.gucStatus, &res.inserted, &res.location)
 	}
-	if err == nil && endInBatch {
-		_, err = br.Exec()
-	}
 	if cerr := br.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
 		return nil, pgError(err, rc.auth.authed)
 	}
-	if endInBatch {
-		return res, nil
-	}
 	if spec.check != nil {
 		if aerr := spec.check(res); aerr != nil {
-			return nil, aerr // deferred rollback
+			return nil, aerr // a write rolls back in the deferred function
 		}
+	}
+	if spec.readOnly {
+		return res, nil
 	}
 	end := "commit"
 	if spec.rollback {

@@ -1,6 +1,7 @@
 package rest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -160,7 +161,7 @@ func (rc *reqCtx) read(t *Table) *apiError {
 			return nil
 		}
 	}
-	res, aerr := rc.run(rc.r.Context(), spec)
+	res, aerr := rc.run(context.WithoutCancel(rc.r.Context()), spec)
 	if aerr != nil {
 		return aerr
 	}
@@ -542,7 +543,7 @@ func (rc *reqCtx) insert(t *Table, isPut bool) *apiError {
 		}
 		return nil
 	}
-	res, aerr := rc.run(rc.r.Context(), spec)
+	res, aerr := rc.run(context.WithoutCancel(rc.r.Context()), spec)
 	if aerr != nil {
 		return aerr
 	}
@@ -662,7 +663,7 @@ func (rc *reqCtx) update(t *Table) *apiError {
 	}
 	root.where = nil
 	s.outerSQL(root, kind, rc.acc.strip, func() { s.w("NULL::bigint") }, false, nil, false)
-	res, aerr := rc.run(rc.r.Context(), txSpec{rollback: rc.prefs.tx == "rollback", stmt: s, check: rc.maxAffectedCheck})
+	res, aerr := rc.run(context.WithoutCancel(rc.r.Context()), txSpec{rollback: rc.prefs.tx == "rollback", stmt: s, check: rc.maxAffectedCheck})
 	if aerr != nil {
 		return aerr
 	}
@@ -709,7 +710,7 @@ func (rc *reqCtx) delete(t *Table) *apiError {
 	}
 	root.where = nil
 	s.outerSQL(root, kind, rc.acc.strip, func() { s.w("NULL::bigint") }, false, nil, false)
-	res, aerr := rc.run(rc.r.Context(), txSpec{rollback: rc.prefs.tx == "rollback", stmt: s, check: rc.maxAffectedCheck})
+	res, aerr := rc.run(context.WithoutCancel(rc.r.Context()), txSpec{rollback: rc.prefs.tx == "rollback", stmt: s, check: rc.maxAffectedCheck})
 	if aerr != nil {
 		return aerr
 	}

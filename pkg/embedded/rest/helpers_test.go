@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sfp-dev/sfp/internal/pgtest"
 )
@@ -44,6 +45,7 @@ type env struct {
 	anon   string
 	svc    string
 	client *http.Client
+	pool   *pgxpool.Pool // set by benchEnv
 }
 
 func signJWT(secret string, claims map[string]any) string {

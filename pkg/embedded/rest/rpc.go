@@ -2,6 +2,7 @@ package rest
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -318,7 +319,7 @@ func (rc *reqCtx) rpc(name string) *apiError {
 		}
 		return nil
 	}
-	res, aerr := rc.run(rc.r.Context(), spec)
+	res, aerr := rc.run(context.WithoutCancel(rc.r.Context()), spec)
 	if aerr != nil {
 		return aerr
 	}
