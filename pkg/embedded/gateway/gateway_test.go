@@ -529,6 +529,7 @@ services:
                   - "x-add: added"
                   - "x-present: not-used"
                   - "x-tmpl: $(headers.x_src or 'none')/$(#(headers['X-SRC'] or ''))/$(headers.x_src:sub(1, 3))"
+                  - "x-seen-old: $(headers.x_old or 'gone')"
                 querystring: ["aq:1", "keep:no"]
               append:
                 headers: ["x-multi: two"]
@@ -565,6 +566,7 @@ func TestRequestTransformer(t *testing.T) {
 	assert.Equal(t, "added", s.Header.Get("X-Add"))
 	assert.Equal(t, "kept", s.Header.Get("X-Present"), "add never overwrites")
 	assert.Equal(t, "source-value/12/sou", s.Header.Get("X-Tmpl"))
+	assert.Equal(t, "moved", s.Header.Get("X-Seen-Old"), "templates see the request as it was before the plugin changed it")
 	assert.Equal(t, []string{"one", "two"}, s.Header.Values("X-Multi"))
 	q, err := url.ParseQuery(s.Query)
 	require.NoError(t, err)

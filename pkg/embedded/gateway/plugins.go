@@ -645,6 +645,7 @@ type transformOps struct {
 	uri             *template
 	needsHeaderEnv  bool
 	needsQueryEnv   bool
+	templated       int // entries whose value has an expression
 	touchesQuery    bool
 	touchesHeaders  bool
 	hostReplacement bool
@@ -673,6 +674,9 @@ func buildRequestTransformer(conf *object, p *parser) (plugin, error) {
 			if uri != "" {
 				if t.ops.uri, err = compileTemplate(uri); err != nil {
 					return nil, p.d.errf(sub.line("uri"), "%s: uri: %v", sub.what, err)
+				}
+				if !t.ops.uri.plain {
+					t.ops.templated++
 				}
 			}
 		}
@@ -745,6 +749,7 @@ func (t *requestTransformer) addEntry(op, target, entry string) error {
 	}
 	if !tpl.plain {
 		o.needsHeaderEnv, o.needsQueryEnv = true, true
+		o.templated++
 	}
 	nt := namedTemplate{name: name, value: tpl}
 	switch {
@@ -777,13 +782,18 @@ func (t *requestTransformer) access(x *exchange) *reply {
 		ht, qt = &headerTable{h: x.header}, &queryTable{q: x.query}
 		env.headers, env.query = ht, qt
 	}
+	rendered := 0 // expressions evaluated so far
 	snapshot := func() {
-		if ht != nil && !ht.copied {
+		// Only needed while an expression may still read the tables.
+		if ht != nil && !ht.copied && rendered < o.templated {
 			ht.h, ht.copied = x.header.Clone(), true
 			qt.q = x.query.clone()
 		}
 	}
 	render := func(tpl *template, header bool) (string, bool) {
+		if !tpl.plain {
+			rendered++
+		}
 		v, err := tpl.render(env)
 		if err != nil {
 			x.g.logger.Error("request-transformer template failed", "route", x.route.route.Name, "error", err)
