@@ -38,8 +38,25 @@ type loadResult struct {
 	p50, p99 time.Duration
 }
 
-// load runs n operations over benchClients goroutines and measures them.
-func load(n int, op func(i int) error) (loadResult, error) {
+// sample accumulates the time and latencies of several load runs.
+type sample struct {
+	n   int
+	el  time.Duration
+	lat []time.Duration
+}
+
+func (s *sample) result() loadResult {
+	sort.Slice(s.lat, func(i, j int) bool { return s.lat[i] < s.lat[j] })
+	r := loadResult{perSec: float64(s.n) / s.el.Seconds()}
+	if len(s.lat) > 0 {
+		r.p50 = s.lat[len(s.lat)/2]
+		r.p99 = s.lat[len(s.lat)*99/100]
+	}
+	return r
+}
+
+// load runs n operations over benchClients goroutines and adds them to s.
+func load(s *sample, n int, op func(i int) error) error {
 	var next atomic.Int64
 	lat := make([][]time.Duration, benchClients)
 	var firstErr atomic.Value
@@ -64,21 +81,36 @@ func load(n int, op func(i int) error) (loadResult, error) {
 		}(c)
 	}
 	wg.Wait()
-	el := time.Since(start)
 	if err, ok := firstErr.Load().(error); ok {
-		return loadResult{}, err
+		return err
 	}
-	var all []time.Duration
-	for _, l := range lat {
-		all = append(all, l...)
+	if s != nil {
+		s.n += n
+		s.el += time.Since(start)
+		for _, l := range lat {
+			s.lat = append(s.lat, l...)
+		}
 	}
-	sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
-	r := loadResult{perSec: float64(n) / el.Seconds()}
-	if len(all) > 0 {
-		r.p50 = all[len(all)/2]
-		r.p99 = all[len(all)*99/100]
+	return nil
+}
+
+// compare runs n operations of each side, interleaved in chunks so that
+// both see the same machine (the CI machine is shared and noisy).
+func compare(b *testing.B, n int, restOp, pgxOp func(int) error) (rest, base loadResult) {
+	const chunk = 500
+	var rs, ps sample
+	b.ResetTimer()
+	for done := 0; done < n; done += chunk {
+		m := min(chunk, n-done)
+		if err := load(&ps, m, pgxOp); err != nil {
+			b.Fatal(err)
+		}
+		if err := load(&rs, m, restOp); err != nil {
+			b.Fatal(err)
+		}
 	}
-	return r, nil
+	b.StopTimer()
+	return rs.result(), ps.result()
 }
 
 // benchEnv serves the fixture (plus 300 books) from a pool of 16
@@ -174,7 +206,8 @@ func (e *env) get(rc *rawClient, path, token string) error {
 }
 
 // pgxTx runs the request's transaction the fastest way pgx can: one
-// pipeline with BEGIN, the role and claims, the query and COMMIT.
+// pipeline (so one implicit transaction until its Sync) with the
+// read-only flag, role and claims, then the query.
 func pgxTx(ctx context.Context, e *env, claims, sql string, args ...any) error {
 	conn, err := e.pool.Acquire(ctx)
 	if err != nil {
@@ -182,21 +215,14 @@ func pgxTx(ctx context.Context, e *env, claims, sql string, args ...any) error {
 	}
 	defer conn.Release()
 	bt := &pgx.Batch{}
-	bt.Queue("begin isolation level read committed read only")
-	bt.Queue("select set_config('role', 'authenticated', true), set_config('request.jwt.claims', $1, true)", claims)
+	bt.Queue(`select set_config('transaction_read_only', 'on', true), set_config('role', 'authenticated', true),
+		set_config('request.jwt.claims', $1, true)`, claims)
 	bt.Queue(sql, args...)
-	bt.Queue("commit")
 	br := conn.SendBatch(ctx, bt)
 	_, err = br.Exec()
-	if err == nil {
-		_, err = br.Exec()
-	}
 	var body []byte
 	if err == nil {
 		err = br.QueryRow().Scan(&body)
-	}
-	if err == nil {
-		_, err = br.Exec()
 	}
 	if cerr := br.Close(); err == nil {
 		err = cerr
@@ -234,22 +260,13 @@ func BenchmarkGetByPK(b *testing.B) {
 		return pgxTx(ctx, e, claims, `select coalesce(json_agg(t), '[]')::text from (select * from public.books where id = $1) t`, 1+i%300)
 	}
 	// Warm both (statement caches, connections).
-	if _, err := load(500, restOp); err != nil {
+	if err := load(nil, 500, restOp); err != nil {
 		b.Fatal(err)
 	}
-	if _, err := load(500, pgxOp); err != nil {
+	if err := load(nil, 500, pgxOp); err != nil {
 		b.Fatal(err)
 	}
-	b.ResetTimer()
-	base, err := load(b.N, pgxOp)
-	if err != nil {
-		b.Fatal(err)
-	}
-	rest, err := load(b.N, restOp)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.StopTimer()
+	rest, base := compare(b, b.N, restOp, pgxOp)
 	report(b, rest, base)
 }
 
@@ -269,22 +286,13 @@ func BenchmarkList100Embed(b *testing.B) {
 			from public.books b join public.authors a on a.id = b.author_id
 			order by b.id limit 100 offset $1) t`, i%100)
 	}
-	if _, err := load(200, restOp); err != nil {
+	if err := load(nil, 200, restOp); err != nil {
 		b.Fatal(err)
 	}
-	if _, err := load(200, pgxOp); err != nil {
+	if err := load(nil, 200, pgxOp); err != nil {
 		b.Fatal(err)
 	}
-	b.ResetTimer()
-	base, err := load(b.N, pgxOp)
-	if err != nil {
-		b.Fatal(err)
-	}
-	rest, err := load(b.N, restOp)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.StopTimer()
+	rest, base := compare(b, b.N, restOp, pgxOp)
 	report(b, rest, base)
 }
 
@@ -329,11 +337,11 @@ func BenchmarkMemory100k(b *testing.B) {
 		return float64(ms.HeapInuse) / (1 << 20), rssKiB() / 1024
 	}
 	for i := 0; i < b.N; i++ {
-		if _, err := load(10_000, op); err != nil {
+		if err := load(nil, 10_000, op); err != nil {
 			b.Fatal(err)
 		}
 		h10, r10 := measure()
-		if _, err := load(90_000, op); err != nil {
+		if err := load(nil, 90_000, op); err != nil {
 			b.Fatal(err)
 		}
 		h100, r100 := measure()
