@@ -359,16 +359,29 @@ func (rc *reqCtx) mutationTree(t *Table) (*node, *apiError) {
 }
 
 // writeWhere renders the root filters of a write on the table itself.
-func writeWhere(s *sqlBuf, root *node, t *Table) {
+// A limit or offset on PATCH/DELETE limits the rows written, chosen by
+// the root filters and order (PostgREST's limited update/delete); the rows
+// are picked by ctid, so only tables support it.
+func writeWhere(s *sqlBuf, root *node, t *Table, rng query.Range) {
 	q := qualified(t.Schema, t.Name)
-	for i, w := range root.where {
-		if i == 0 {
-			s.w(" WHERE ")
-		} else {
-			s.w(" AND ")
-		}
-		s.condSQL(q, w)
+	if rng.Limit >= 0 || rng.Offset > 0 {
+		s.w(" WHERE ", q, ".ctid = ANY(ARRAY(SELECT ", q, ".ctid FROM ", q)
+		s.whereSQL(root, q)
+		s.orderSQL(root, q)
+		s.limitSQL(rng.Limit, rng.Offset)
+		s.w("))")
+		return
 	}
+	s.whereSQL(root, q)
+}
+
+func (rc *reqCtx) writeRange(t *Table) (query.Range, *apiError) {
+	rng := rc.q.Root()
+	if (rng.Limit >= 0 || rng.Offset > 0) && t.IsView {
+		return rng, newErr(400, "PGRST127", "Feature not implemented").
+			withDetails("limit and offset on PATCH and DELETE need a table, not a view")
+	}
+	return rng, nil
 }
 
 const (
@@ -625,6 +638,10 @@ func (rc *reqCtx) update(t *Table) *apiError {
 	if aerr != nil {
 		return aerr
 	}
+	rng, aerr := rc.writeRange(t)
+	if aerr != nil {
+		return aerr
+	}
 	need := rc.prefs.ret == "representation"
 	all, rcols := returningCols(root, t, need, false)
 	s := &sqlBuf{}
@@ -653,7 +670,7 @@ func (rc *reqCtx) update(t *Table) *apiError {
 		}
 		s.w(" FROM ")
 		s.payloadSQL(p.raw, cols, rc.prefs.missing == "default", true)
-		writeWhere(s, root, t)
+		writeWhere(s, root, t, rng)
 		s.returningSQL(t, all, rcols)
 		s.w(")")
 	}
@@ -697,11 +714,15 @@ func (rc *reqCtx) delete(t *Table) *apiError {
 	if aerr != nil {
 		return aerr
 	}
+	rng, aerr := rc.writeRange(t)
+	if aerr != nil {
+		return aerr
+	}
 	need := rc.prefs.ret == "representation"
 	all, rcols := returningCols(root, t, need, false)
 	s := &sqlBuf{}
 	s.w("WITH pgrst_source AS (DELETE FROM ", qualified(t.Schema, t.Name))
-	writeWhere(s, root, t)
+	writeWhere(s, root, t, rng)
 	s.returningSQL(t, all, rcols)
 	s.w(")")
 	kind := bodyNone

@@ -222,4 +222,14 @@ func TestUpdateDelete(t *testing.T) {
 		t.Errorf("tx=rollback delete persisted: %d categories", n)
 	}
 	e.do("DELETE", "/categories?id=eq.1", e.svc, "").expectErr(t, "fk violation on delete", 409, "23503")
+
+	// Limited update and delete: the limit picks rows by the order.
+	e.do("PATCH", "/books?order=id.desc&limit=2&select=id,available", e.svc, `{"available":true}`, "Prefer", rep).
+		expect(t, "limited update", 200, `[{"id":5,"available":true},{"id":4,"available":true}]`)
+	e.do("DELETE", "/categories?order=id&limit=1&offset=2&select=id", e.svc, "", "Prefer", rep).
+		expect(t, "limited delete", 200, `[{"id":3}]`)
+	if n := e.count("select count(*) from categories"); n != 2 {
+		t.Errorf("limited delete left %d categories, want 2", n)
+	}
+	e.do("PATCH", "/book_summaries?limit=1", e.svc, `{"pages":1}`).expectErr(t, "limited update of a view", 400, "PGRST127")
 }
