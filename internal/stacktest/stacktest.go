@@ -188,8 +188,9 @@ func (s *Stack) NewUser(t testing.TB) User {
 
 // Do sends a JSON request through the gateway with the anon key as apikey
 // and bearer (a user's access token or the service key; "" = the anon key),
-// checks the status and decodes the response into out (if not nil).
-func (s *Stack) Do(t testing.TB, method, path, bearer string, body any, wantStatus int, out any) []byte {
+// checks the status and decodes the response into out (if not nil). Extra
+// headers come as name, value pairs.
+func (s *Stack) Do(t testing.TB, method, path, bearer string, body any, wantStatus int, out any, headers ...string) []byte {
 	t.Helper()
 	var rd io.Reader
 	if body != nil {
@@ -210,6 +211,9 @@ func (s *Stack) Do(t testing.TB, method, path, bearer string, body any, wantStat
 	req.Header.Set("Authorization", "Bearer "+bearer)
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Add(headers[i], headers[i+1])
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -2,8 +2,36 @@ package embedded
 
 import (
 	"context"
+	"fmt"
 	"net/http"
+
+	"github.com/sfp-dev/sfp/pkg/embedded/realtime"
 )
 
-// startRealtime starts the realtime server; nil until it is built in.
-func startRealtime(ctx context.Context, s *services) (http.Handler, error) { return nil, nil }
+// SlotName is the tenant's durable logical replication slot: the change
+// stream resumes from it after a restart, so no committed change is lost.
+const SlotName = "sfp_realtime"
+
+// startRealtime starts the realtime server: visibility checks as
+// authenticator (switching to each subscriber's role), the change stream as
+// supabase_replication_admin.
+func startRealtime(ctx context.Context, s *services) (http.Handler, error) {
+	t, c := s.inst.T, s.inst.Cluster
+	pool, err := s.pool(ctx, c.ConnString("authenticator", t.Secrets.AuthenticatorPassword, "postgres"), 10)
+	if err != nil {
+		return nil, fmt.Errorf("realtime: %w", err)
+	}
+	srv, err := realtime.New(ctx, realtime.Config{
+		Pool:                  pool,
+		ReplicationConnString: c.ConnString("supabase_replication_admin", t.Secrets.ReplicationPassword, "postgres"),
+		AdminConnString:       c.ConnString("supabase_admin", t.Secrets.PostgresPassword, "postgres"),
+		SlotName:              SlotName,
+		JWTSecret:             []byte(t.Secrets.JWTSecret),
+		Logger:                s.inst.log.With("component", "realtime"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("start realtime: %w", err)
+	}
+	s.closers = append(s.closers, srv.Close)
+	return srv, nil
+}
