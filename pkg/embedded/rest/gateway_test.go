@@ -56,10 +56,7 @@ func (e *env) gw(base, method, path, apikey, token, body string, headers ...stri
 	if token != "" {
 		h = append(h, "Authorization", "Bearer "+token)
 	}
-	saved := e.http.URL
-	e.http.URL = base
-	defer func() { e.http.URL = saved }()
-	return e.do(method, path, "", body, h...)
+	return e.doAt(base, method, path, "", body, h...)
 }
 
 // TestTenantThroughGateway runs the main flows against the tenant schema

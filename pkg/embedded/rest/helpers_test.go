@@ -123,14 +123,20 @@ func (r *resp) json(t testing.TB) any {
 	return v
 }
 
-// do sends a request; token "" means no Authorization header.
+// do sends a request to the REST server; token "" means no Authorization header.
 func (e *env) do(method, path, token string, body string, headers ...string) *resp {
+	e.t.Helper()
+	return e.doAt(e.http.URL, method, path, token, body, headers...)
+}
+
+// doAt is do against another base URL (the gateway).
+func (e *env) doAt(base, method, path, token string, body string, headers ...string) *resp {
 	e.t.Helper()
 	var rd io.Reader
 	if body != "" {
 		rd = strings.NewReader(body)
 	}
-	req, err := http.NewRequest(method, e.http.URL+path, rd)
+	req, err := http.NewRequest(method, base+path, rd)
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -3,7 +3,6 @@ package rest
 import (
 	"encoding/json"
 	"fmt"
-	"sort"
 	"strings"
 	"testing"
 
@@ -213,9 +212,4 @@ func TestPostgrestGo(t *testing.T) {
 			t.Errorf("want %s, got %v", tc.code, err)
 		}
 	}
-	var names []string
-	for _, r := range roles {
-		names = append(names, r.name)
-	}
-	sort.Strings(names)
 }
