@@ -206,7 +206,10 @@ func TestPostgrestGo(t *testing.T) {
 	}{
 		{func() error { _, _, err := c.From("nope").Select("*", "", false).Execute(); return err }, "PGRST205"},
 		{func() error { _, _, err := c.From("books").Select("nope", "", false).Execute(); return err }, "42703"},
-		{func() error { _, _, err := c.From("books").Select("*", "", false).Filter("id", "eq", "x").Execute(); return err }, "22P02"},
+		{func() error {
+			_, _, err := c.From("books").Select("*", "", false).Filter("id", "eq", "x").Execute()
+			return err
+		}, "22P02"},
 	} {
 		if err := tc.run(); err == nil || !strings.Contains(err.Error(), "("+tc.code+")") {
 			t.Errorf("want %s, got %v", tc.code, err)
