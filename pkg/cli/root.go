@@ -14,8 +14,17 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/sfp-dev/sfp/pkg/cli/account"
+	"github.com/sfp-dev/sfp/pkg/cli/auth"
+	"github.com/sfp-dev/sfp/pkg/cli/build"
 	"github.com/sfp-dev/sfp/pkg/cli/cmdutil"
+	"github.com/sfp-dev/sfp/pkg/cli/deployment"
+	"github.com/sfp-dev/sfp/pkg/cli/doc"
+	"github.com/sfp-dev/sfp/pkg/cli/env"
+	"github.com/sfp-dev/sfp/pkg/cli/integration"
+	"github.com/sfp-dev/sfp/pkg/cli/project"
 	"github.com/sfp-dev/sfp/pkg/cli/server"
+	"github.com/sfp-dev/sfp/pkg/cli/task"
 )
 
 // NewCmdRoot builds the command tree.
@@ -39,6 +48,23 @@ gateway) for each tenant, and is the command-line client for it.`,
 	srv := server.NewCmdServer(f)
 	srv.GroupID = "server"
 	cmd.AddCommand(srv)
+
+	cmd.AddGroup(&cobra.Group{ID: "auth", Title: "Signing in"},
+		&cobra.Group{ID: "tenant", Title: "Working with a tenant"})
+	for _, c := range []*cobra.Command{
+		auth.NewCmdLogin(f, nil), auth.NewCmdLogout(f, nil), auth.NewCmdWhoami(f, nil),
+	} {
+		c.GroupID = "auth"
+		cmd.AddCommand(c)
+	}
+	for _, c := range []*cobra.Command{
+		account.NewCmdAccount(f), project.NewCmdProject(f), env.NewCmdEnv(f),
+		build.NewCmdBuild(f), build.NewCmdRelease(f), deployment.NewCmdDeployment(f),
+		task.NewCmdTask(f), integration.NewCmdIntegration(f), doc.NewCmdDoc(f),
+	} {
+		c.GroupID = "tenant"
+		cmd.AddCommand(c)
+	}
 	return cmd
 }
 
@@ -72,5 +98,8 @@ func printError(ios *cmdutil.IOStreams, cmd *cobra.Command, err error) {
 	var fe *cmdutil.FlagError
 	if errors.As(err, &fe) && cmd != nil {
 		fmt.Fprintf(ios.ErrOut, "Run '%s --help' for usage.\n", cmd.CommandPath())
+	}
+	if hint := cmdutil.Hint(err); hint != "" {
+		fmt.Fprintln(ios.ErrOut, hint)
 	}
 }

@@ -87,7 +87,7 @@ func (e *Error) Error() string {
 		msg = strings.ToLower(http.StatusText(e.StatusCode))
 	}
 	b.WriteString(msg)
-	if e.Details != "" {
+	if e.Details != "" && e.Code != "PGRST116" {
 		b.WriteString(" (")
 		b.WriteString(e.Details)
 		b.WriteString(")")

@@ -6,6 +6,8 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
+
+	"github.com/sfp-dev/sfp/pkg/client"
 )
 
 // Exit codes of sfp. README documents them; scripts rely on them.
@@ -75,7 +77,44 @@ func ExitCode(err error) int {
 	if errors.As(err, &c) {
 		return c.ExitCode()
 	}
+	return clientExitCode(err)
+}
+
+// clientExitCode maps the API client's errors.
+func clientExitCode(err error) int {
+	switch {
+	case errors.Is(err, client.ErrUnreachable):
+		return ExitUnreachable
+	case errors.Is(err, client.ErrUnauthenticated), errors.Is(err, client.ErrNoSession):
+		return ExitAuth
+	case errors.Is(err, client.ErrForbidden):
+		return ExitForbidden
+	case errors.Is(err, client.ErrNotFound):
+		return ExitNotFound
+	case errors.Is(err, client.ErrConflict):
+		return ExitConflict
+	}
 	return ExitFailure
+}
+
+// Hint returns advice to print after an error, or "".
+func Hint(err error) string {
+	var ce *client.Error
+	switch {
+	case errors.Is(err, client.ErrSessionExpired):
+		return "Your session expired and could not be refreshed: run `sfp login` again."
+	case errors.Is(err, client.ErrNoSession):
+		return "Log in first: " + loginHint + "."
+	case errors.Is(err, client.ErrUnreachable):
+		return "Is the tenant running? Check with `sfp server status -t NAME`, or check --server / SFP_SERVER_URL."
+	case errors.Is(err, client.ErrVersionConflict) && errors.As(err, &ce) && ce.CurrentVersion > 0:
+		return fmt.Sprintf("Someone changed it meanwhile: the current version is %d. Read it again, then retry with --if-version %d.", ce.CurrentVersion, ce.CurrentVersion)
+	case errors.Is(err, client.ErrUnauthenticated) && errors.As(err, &ce) && ce.Code == "invalid_credentials":
+		return "Check the email and password."
+	case errors.Is(err, client.ErrForbidden) && errors.As(err, &ce) && ce.RequiredRole != "":
+		return fmt.Sprintf("Ask an owner of the account to give you the %s role (`sfp account member set-role`).", ce.RequiredRole)
+	}
+	return ""
 }
 
 // NoArgs rejects positional arguments with a usage error.

@@ -4,6 +4,8 @@ import (
 	"log/slog"
 	"os"
 	"time"
+
+	"github.com/sfp-dev/sfp/pkg/client"
 )
 
 // Factory hands commands their dependencies. Everything that touches disk or
@@ -21,6 +23,12 @@ type Factory struct {
 	Executable func() (string, error)
 	// Version is the build's version (the docker runtime tags its image with it).
 	Version string
+	// ConfigDir is where the CLI keeps its configuration and session
+	// (default: SFP_CONFIG_DIR, else <user config dir>/sfp).
+	ConfigDir func() (string, error)
+	// ClientOptions are added to every API client (tests: a clock, an HTTP
+	// client).
+	ClientOptions func() []client.Option
 }
 
 // New returns the factory of a real process.

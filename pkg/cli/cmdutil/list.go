@@ -1,0 +1,57 @@
+package cmdutil
+
+import (
+	"context"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sfp-dev/sfp/pkg/client"
+)
+
+// ListFlags page through a list: --limit, --cursor, --all.
+type ListFlags struct {
+	Limit  int
+	Cursor string
+	All    bool
+}
+
+// Register adds the flags.
+func (l *ListFlags) Register(cmd *cobra.Command) {
+	cmd.Flags().IntVarP(&l.Limit, "limit", "L", client.DefaultPageSize, "Maximum number of items per page (1-1000)")
+	cmd.Flags().StringVar(&l.Cursor, "cursor", "", "Continue after the page that printed this cursor")
+	cmd.Flags().BoolVar(&l.All, "all", false, "Fetch every page")
+}
+
+// Validate checks the flags.
+func (l *ListFlags) Validate() error {
+	if l.Limit < 1 || l.Limit > client.MaxPageSize {
+		return FlagErrorf("--limit must be between 1 and %d, not %d", client.MaxPageSize, l.Limit)
+	}
+	if l.All && l.Cursor != "" {
+		return FlagErrorf("--all and --cursor exclude each other")
+	}
+	return nil
+}
+
+// Collect fetches one page, or every page with --all, and returns the
+// items and the cursor of the next page ("" when there is none).
+func Collect[T any](ctx context.Context, l ListFlags, fetch func(context.Context, client.ListOptions) (*client.Page[T], error)) ([]T, string, error) {
+	opts := client.ListOptions{Limit: l.Limit, Cursor: l.Cursor}
+	items := []T{}
+	for {
+		p, err := fetch(ctx, opts)
+		if err != nil {
+			return nil, "", err
+		}
+		items = append(items, p.Items...)
+		if !l.All || p.Next == "" {
+			return items, p.Next, nil
+		}
+		opts.Cursor = p.Next
+	}
+}
+
+// AccountFlag registers --account.
+func AccountFlag(cmd *cobra.Command, p *string) {
+	cmd.Flags().StringVar(p, "account", "", "Account slug or id (default: the one chosen with `sfp account use`, else your only account)")
+}
