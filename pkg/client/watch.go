@@ -194,7 +194,7 @@ func (pollSource) close() {}
 // watchSource picks Realtime when available; see realtimeSource.
 func (c *Client) watchSource(ctx context.Context, rt ResourceType, table, id string, cfg watchConfig) (watchSource, string) {
 	if !cfg.forcePoll && newRealtimeSource != nil {
-		src, err := newRealtimeSource(ctx, c, table, "id=eq."+id)
+		src, err := newRealtimeSource(ctx, c, rt, table, "id=eq."+id)
 		if err == nil {
 			return src, "realtime"
 		}
@@ -205,7 +205,7 @@ func (c *Client) watchSource(ctx context.Context, rt ResourceType, table, id str
 
 // newRealtimeSource subscribes to changes of table rows matching filter;
 // nil until a realtime implementation is linked in.
-var newRealtimeSource func(ctx context.Context, c *Client, table, filter string) (watchSource, error)
+var newRealtimeSource func(ctx context.Context, c *Client, rt ResourceType, table, filter string) (watchSource, error)
 
 func (w *Watch) run(ctx context.Context, c *Client, rt ResourceType, table, id string, snap *Update, src watchSource, cfg watchConfig) error {
 	defer src.close()
