@@ -191,18 +191,16 @@ func (ch *Channel) Subscribe(ctx context.Context) error {
 		}
 		err = ch.join(ctx, conn)
 		ch.joinMu.Unlock()
-		var se *ServerError
 		switch {
 		case err == nil:
 			return nil
-		case errors.As(err, &se):
+		case errors.Is(err, ErrDisconnected) && ctx.Err() == nil:
+			continue // joined again on the next connection
+		default:
+			// Refused, timed out or abandoned: not rejoined later.
 			ch.mu.Lock()
 			ch.want = false
 			ch.mu.Unlock()
-			return err
-		case errors.Is(err, ErrDisconnected):
-			continue // joined again on the next connection
-		default:
 			return err
 		}
 	}

@@ -144,6 +144,11 @@ type querier interface {
 	Begin(ctx context.Context) (pgx.Tx, error)
 }
 
+// rowsQuerier runs a query on a pool or inside a transaction.
+type rowsQuerier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
 type privKey struct {
 	role string
 	rel  uint32
@@ -185,7 +190,7 @@ where t.oid = any($1::oid[])`
 
 // loadTypes makes sure every OID (and the types they are built on) is in
 // the type cache.
-func (c *catalog) loadTypes(ctx context.Context, oids []uint32) error {
+func (c *catalog) loadTypes(ctx context.Context, q rowsQuerier, oids []uint32) error {
 	type row struct {
 		name      string
 		cat       string
@@ -194,7 +199,7 @@ func (c *catalog) loadTypes(ctx context.Context, oids []uint32) error {
 	raw := map[uint32]row{}
 	want := oids
 	for depth := 0; len(want) > 0 && depth < 8; depth++ {
-		rows, err := c.q.Query(ctx, typesSQL, want)
+		rows, err := q.Query(ctx, typesSQL, want)
 		if err != nil {
 			return fmt.Errorf("load column types: %w", err)
 		}
@@ -313,7 +318,7 @@ func (c *catalog) tablesFor(ctx context.Context, rels []uint32, now time.Time) (
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("load table metadata: %w", err)
 	}
-	if err := c.loadTypes(ctx, typeOIDs); err != nil {
+	if err := c.loadTypes(ctx, c.q, typeOIDs); err != nil {
 		return nil, err
 	}
 	c.mu.Lock()
@@ -545,7 +550,7 @@ func (c *catalog) compileFor(ctx context.Context, tx pgx.Tx, role string, b *bin
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	if err := c.loadTypes(ctx, typeOIDs); err != nil {
+	if err := c.loadTypes(ctx, tx, typeOIDs); err != nil {
 		return err
 	}
 	for _, f := range b.filters {

@@ -3,6 +3,7 @@ package realtime
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -168,4 +169,56 @@ func TestSubscribeErrorsCarryTheServerReason(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestTaskExecutionsByResource: the tenant schema's task_executions, watched
+// by resource_id as `sfp task watch` does: a member of the task's account
+// sees every progress update in order; a user of another account sees
+// nothing.
+func TestTaskExecutionsByResource(t *testing.T) {
+	env := newEnv(t)
+	member, outsider := newID(), newID()
+	env.exec(`insert into auth.users (id, email) values ($1, 'member@example.test'), ($2, 'outsider@example.test')`, member, outsider)
+	var account string
+	if err := env.admin.QueryRow(context.Background(), `select public.create_account('Acme', 'acme', $1)`, member).Scan(&account); err != nil {
+		t.Fatalf("create account: %v", err)
+	}
+	resource := newID()
+	var task string
+	if err := env.admin.QueryRow(context.Background(), `insert into public.task_executions (account_id, resource_type, resource_id, kind)
+		values ($1, 'deployment', $2, 'deploy') returning id`, account, resource).Scan(&task); err != nil {
+		t.Fatalf("insert task: %v", err)
+	}
+	f := realtime.PostgresChangesFilter{Event: realtime.Update, Table: "task_executions", Filter: "resource_id=eq." + resource}
+	mine := subscribe(t, env.client(t, userToken(member, time.Hour)), "task", f)
+	theirs := subscribe(t, env.client(t, userToken(outsider, time.Hour)), "task", f)
+
+	env.exec(`update public.task_executions set status = 'running' where id = $1`, task)
+	for p := 10; p <= 100; p += 10 {
+		status := "running"
+		if p == 100 {
+			status = "succeeded"
+		}
+		env.exec(`update public.task_executions set progress = $2, status = $3, message = $4 where id = $1`, task, p, status, fmt.Sprintf("step %d", p))
+	}
+	var last float64
+	for i := 0; i <= 10; i++ {
+		e := nextChange(t, mine, wait)
+		rec := recordOf(t, e.Record)
+		if rec["id"] != task || rec["resource_id"] != resource {
+			t.Fatalf("change for another task: %s", e.Record)
+		}
+		p := rec["progress"].(float64)
+		if p < last {
+			t.Fatalf("progress went back from %v to %v: changes out of commit order", last, p)
+		}
+		last = p
+		if old := recordOf(t, e.OldRecord); old["status"] == nil {
+			t.Errorf("old_record of a REPLICA IDENTITY FULL table lacks columns: %s", e.OldRecord)
+		}
+	}
+	if last != 100 {
+		t.Fatalf("last progress = %v, want 100", last)
+	}
+	noChange(t, theirs, 200*time.Millisecond)
 }

@@ -44,6 +44,7 @@ type conn struct {
 	done      chan struct{} // closed when the connection is being closed
 	closeOnce sync.Once
 	closed    chan struct{} // closed when the WebSocket close has finished
+	writerOut chan struct{} // closed when the writer goroutine has returned
 	ctx       context.Context
 	cancel    context.CancelFunc
 	hb        *time.Timer
@@ -90,31 +91,31 @@ func (s *Server) serveSocket(w http.ResponseWriter, r *http.Request) {
 	ws.SetReadLimit(maxFrameBytes)
 	ctx, cancel := context.WithCancel(s.ctx)
 	c := &conn{
-		srv:      s,
-		ws:       ws,
-		vsn:      vsn,
-		apikey:   auth,
-		log:      s.log.With("remote", r.RemoteAddr),
-		out:      make(chan outFrame, s.cfg.ClientQueueSize),
-		done:     make(chan struct{}),
-		closed:   make(chan struct{}),
-		ctx:      ctx,
-		cancel:   cancel,
-		channels: map[string]*channel{},
+		srv:       s,
+		ws:        ws,
+		vsn:       vsn,
+		apikey:    auth,
+		log:       s.log.With("remote", r.RemoteAddr),
+		out:       make(chan outFrame, s.cfg.ClientQueueSize),
+		done:      make(chan struct{}),
+		closed:    make(chan struct{}),
+		writerOut: make(chan struct{}),
+		ctx:       ctx,
+		cancel:    cancel,
+		channels:  map[string]*channel{},
 	}
 	s.hub.addConn(c)
 	c.hb = time.AfterFunc(s.cfg.HeartbeatTimeout, func() {
 		c.close(websocket.StatusNormalClosure, "heartbeat timeout")
 	})
-	writerDone := make(chan struct{})
 	go func() {
-		defer close(writerDone)
+		defer close(c.writerOut)
 		c.writeLoop()
 	}()
 	c.readLoop()
 	c.close(websocket.StatusNormalClosure, "")
 	c.hb.Stop()
-	<-writerDone
+	<-c.writerOut
 	<-c.closed
 	cancel()
 }
@@ -219,6 +220,10 @@ func (c *conn) close(code websocket.StatusCode, reason string) {
 		go func() {
 			defer c.srv.wg.Done()
 			defer close(c.closed)
+			// Let a write in progress finish first (a slow client that
+			// reads again gets the close frame and its reason), within
+			// the write timeout.
+			<-c.writerOut
 			_ = c.ws.Close(code, reason)
 			c.cancel()
 		}()

@@ -16,6 +16,7 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sfp-dev/sfp/internal/pgtest"
@@ -76,9 +77,28 @@ type testEnv struct {
 // own slot and a gateway-like mux serving it at /realtime/v1/.
 func newEnv(t testing.TB, mod ...func(*Config)) *testEnv {
 	t.Helper()
-	db := pgtest.NewDB(t)
+	db := newTestDB(t, pgtest.Shared())
 	db.Exec(t, fixtureSQL)
 	return startEnv(t, db, mod...)
+}
+
+// newTestDB creates a database whose sessions commit synchronously. The
+// test clusters run with synchronous_commit off, and logical decoding only
+// sees WAL once it is flushed, so without this every change would wait for
+// the WAL writer (200 ms).
+func newTestDB(t testing.TB, c *pgtest.Cluster) *pgtest.DB {
+	t.Helper()
+	db := c.NewDB(t)
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, db.URL("supabase_admin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "alter database "+db.Name+" set synchronous_commit = on"); err != nil {
+		t.Fatal(err)
+	}
+	return db
 }
 
 func startEnv(t testing.TB, db *pgtest.DB, mod ...func(*Config)) *testEnv {

@@ -56,13 +56,16 @@ type Config struct {
 	// long; default 60s (clients send a heartbeat every 25-30s).
 	HeartbeatTimeout time.Duration
 	// ClientQueueSize bounds the messages waiting for one client; a
-	// client whose queue overflows is disconnected. Default 1024.
+	// client whose queue overflows is disconnected with a reason, so
+	// nobody else waits for it. Default 10000: room for a healthy client
+	// to absorb a burst (a large transaction, the backlog after an
+	// outage) while its writer catches up.
 	ClientQueueSize int
 	// Logger receives structured logs; default discards them.
 	Logger *slog.Logger
 
 	// MaxBatchChanges bounds the changes dispatched (and checked against
-	// row-level security) together; default 2000.
+	// row-level security) together; default 500.
 	MaxBatchChanges int
 	// StatusInterval is how often the slot's confirmed position is
 	// reported to PostgreSQL; default 1s.
@@ -80,13 +83,13 @@ func (c *Config) setDefaults() {
 		c.HeartbeatTimeout = 60 * time.Second
 	}
 	if c.ClientQueueSize == 0 {
-		c.ClientQueueSize = 1024
+		c.ClientQueueSize = 10000
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	if c.MaxBatchChanges == 0 {
-		c.MaxBatchChanges = 2000
+		c.MaxBatchChanges = 500
 	}
 	if c.StatusInterval == 0 {
 		c.StatusInterval = time.Second
@@ -122,6 +125,10 @@ func validSlotName(s string) bool {
 	}
 	return true
 }
+
+// closeGrace is how long Close lets clients take the close frame before it
+// drops the connections that are not reading.
+const closeGrace = 5 * time.Second
 
 // Server is a Realtime server. It is an http.Handler.
 type Server struct {
@@ -222,6 +229,15 @@ func (s *Server) Close(ctx context.Context) error {
 	var err error
 	select {
 	case <-closed:
+	case <-time.After(closeGrace):
+		// Clients that read nothing would hold their writes until the
+		// write timeout: abort them.
+		s.cancel()
+		select {
+		case <-closed:
+		case <-ctx.Done():
+			err = fmt.Errorf("realtime: close: %w", ctx.Err())
+		}
 	case <-ctx.Done():
 		err = fmt.Errorf("realtime: close: %w", ctx.Err())
 	}
