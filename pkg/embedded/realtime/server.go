@@ -255,8 +255,8 @@ func (s *Server) Close(ctx context.Context) error {
 // Stats are counters about the server's work, for monitoring and tests.
 type Stats struct {
 	Connections      int
-	Channels         int // joined channels
-	Subscriptions    int // postgres_changes subscriptions (binding × table)
+	Channels         int   // joined channels
+	Subscriptions    int   // postgres_changes subscriptions (binding × table)
 	Batches          int64 // dispatched batches of transactions
 	Changes          int64 // changes that matched at least one subscription
 	VisibilityChecks int64 // row-level security statements run
