@@ -121,6 +121,7 @@ func startServices(ctx context.Context, inst *Instance) (_ *services, err error)
 		return s, fmt.Errorf("start gateway: %w", err)
 	}
 	s.handler = gw
+	s.startHousekeeping(context.WithoutCancel(ctx))
 	return s, nil
 }
 

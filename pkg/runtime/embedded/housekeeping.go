@@ -1,0 +1,49 @@
+package embedded
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"time"
+)
+
+// ExpiryInterval is how often the runtime applies lease expiry to every
+// environment. The lease RPCs apply it lazily to the environment they touch;
+// this makes an expired lease end (and the next ticket get promoted, which
+// Realtime watchers see) within this interval even when nobody calls them.
+const ExpiryInterval = 15 * time.Second
+
+// startHousekeeping runs the periodic jobs of a tenant until ctx ends. Each
+// goes through the gateway with the service key, exactly as a worker would.
+func (s *services) startHousekeeping(ctx context.Context) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(ExpiryInterval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				s.rpc(ctx, "expire_environment_allocations")
+			}
+		}
+	}()
+	s.closers = append(s.closers, func(context.Context) error { cancel(); <-done; return nil })
+}
+
+func (s *services) rpc(ctx context.Context, fn string) {
+	req := httptest.NewRequestWithContext(ctx, http.MethodPost, "/rest/v1/rpc/"+fn, strings.NewReader("{}"))
+	req.Header.Set("apikey", s.inst.T.Secrets.ServiceRoleKey)
+	req.Header.Set("Content-Type", "application/json")
+	rec := httptest.NewRecorder()
+	s.handler.ServeHTTP(rec, req)
+	if rec.Code >= 300 && ctx.Err() == nil {
+		b, _ := io.ReadAll(rec.Body)
+		s.inst.log.Warn("housekeeping call failed", "function", fn, "status", rec.Code, "body", strings.TrimSpace(string(b)))
+	}
+}
