@@ -60,10 +60,13 @@ type Options struct {
 	// Logger receives the servers' logs; default: discarded unless
 	// SFP_TEST_LOG=1.
 	Logger *slog.Logger
+	// ExpiryInterval is the runtime's lease expiry period (default: the
+	// runtime's).
+	ExpiryInterval time.Duration
 }
 
 // Main starts the package's stack, runs the tests and stops it.
-func Main(m *testing.M) { MainWith(m, Options{}) }
+func Main(m *testing.M) { MainWith(m, Options{ExpiryInterval: 200 * time.Millisecond}) }
 
 // MainWith is Main with options.
 func MainWith(m *testing.M, opts Options) {
@@ -133,7 +136,7 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 			logger = slog.New(slog.DiscardHandler)
 		}
 	}
-	inst, err := embedded.Boot(ctx, t, embedded.BootOptions{Logger: logger})
+	inst, err := embedded.Boot(ctx, t, embedded.BootOptions{Logger: logger, ExpiryInterval: opts.ExpiryInterval})
 	if err != nil {
 		os.RemoveAll(base)
 		return nil, fmt.Errorf("boot test tenant: %w", err)

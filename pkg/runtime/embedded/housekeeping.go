@@ -9,11 +9,11 @@ import (
 	"time"
 )
 
-// ExpiryInterval is how often the runtime applies lease expiry to every
+// DefaultExpiryInterval is how often the runtime applies lease expiry to every
 // environment. The lease RPCs apply it lazily to the environment they touch;
 // this makes an expired lease end (and the next ticket get promoted, which
 // Realtime watchers see) within this interval even when nobody calls them.
-const ExpiryInterval = 15 * time.Second
+const DefaultExpiryInterval = 15 * time.Second
 
 // startHousekeeping runs the periodic jobs of a tenant until ctx ends. Each
 // goes through the gateway with the service key, exactly as a worker would.
@@ -22,7 +22,11 @@ func (s *services) startHousekeeping(ctx context.Context) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		tick := time.NewTicker(ExpiryInterval)
+		every := s.inst.opts.ExpiryInterval
+		if every <= 0 {
+			every = DefaultExpiryInterval
+		}
+		tick := time.NewTicker(every)
 		defer tick.Stop()
 		for {
 			select {

@@ -31,6 +31,9 @@ type BootOptions struct {
 	// DatabaseOnly starts PostgreSQL and bootstraps it, without the HTTP
 	// services (sfp server update).
 	DatabaseOnly bool
+	// ExpiryInterval is how often lease expiry is applied to every
+	// environment; default DefaultExpiryInterval.
+	ExpiryInterval time.Duration
 }
 
 // Instance is a running embedded tenant: its cluster, in-process servers and
@@ -43,6 +46,7 @@ type Instance struct {
 	URL       string
 
 	log      *slog.Logger
+	opts     BootOptions
 	services *services
 	http     *http.Server
 	listener net.Listener
@@ -62,7 +66,7 @@ func Boot(ctx context.Context, t *tenant.Tenant, opts BootOptions) (inst *Instan
 	if progress == nil {
 		progress = func(string) {}
 	}
-	inst = &Instance{T: t, log: log, StartedAt: time.Now(), URL: t.URL(), failed: make(chan error, 4)}
+	inst = &Instance{T: t, log: log, opts: opts, StartedAt: time.Now(), URL: t.URL(), failed: make(chan error, 4)}
 	defer func() {
 		if err != nil {
 			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
