@@ -323,10 +323,19 @@ type membershipRow struct {
 	CreatedAt time.Time `json:"created_at"`
 }
 
-// resolveUser accepts a user id or an email.
+// resolveUser accepts a user id or an email. An email is looked up among
+// the account's members first (any member may list them), then with
+// find_user_by_email (owners only), so members can name themselves.
 func (s *AccountsService) resolveUser(ctx context.Context, accountID, user string) (string, string, error) {
 	if isUUID(user) {
 		return user, "", nil
+	}
+	if ms, err := s.Members(ctx, accountID); err == nil {
+		for _, m := range ms {
+			if strings.EqualFold(m.Email, strings.TrimSpace(user)) {
+				return m.UserID, m.Email, nil
+			}
+		}
 	}
 	id, err := s.FindUserByEmail(ctx, accountID, user)
 	return id, user, err

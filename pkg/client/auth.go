@@ -42,10 +42,14 @@ type gotrueSession struct {
 	User         User   `json:"user"`
 }
 
+// session converts GoTrue's session. The expiry is taken from expires_in
+// on the local clock, so a clock that differs from the server's does not
+// make a fresh token look expired (or an expired one fresh); expires_at is
+// only the fallback.
 func (g *gotrueSession) session(now time.Time) *Session {
-	exp := time.Unix(g.ExpiresAt, 0)
-	if g.ExpiresAt == 0 {
-		exp = now.Add(time.Duration(g.ExpiresIn) * time.Second)
+	exp := now.Add(time.Duration(g.ExpiresIn) * time.Second)
+	if g.ExpiresIn <= 0 {
+		exp = time.Unix(g.ExpiresAt, 0)
 	}
 	return &Session{AccessToken: g.AccessToken, RefreshToken: g.RefreshToken, TokenType: g.TokenType,
 		ExpiresIn: g.ExpiresIn, ExpiresAt: exp, User: g.User}
@@ -151,21 +155,17 @@ func (s *AuthService) refreshToken(ctx context.Context, refreshToken string) (*S
 // Refresh refreshes the session now, whatever its expiry, and returns the
 // new one. Concurrent callers share one refresh.
 func (s *AuthService) Refresh(ctx context.Context) (*Session, error) {
-	cur, err := s.c.sess.current(ctx)
+	s.c.sess.mu.Lock()
+	err := s.c.sess.loadLocked(ctx)
+	gen, has := s.c.sess.gen, s.c.sess.sess != nil
+	s.c.sess.mu.Unlock()
 	if err != nil {
 		return nil, err
 	}
-	if cur == nil {
+	if !has {
 		return nil, fmt.Errorf("refresh session: %w", ErrNoSession)
 	}
-	s.c.sess.mu.Lock()
-	if s.c.sess.sess != nil {
-		// Mark the token stale so refresh does not take the current one as
-		// already fresh.
-		s.c.sess.sess.ExpiresAt = time.Time{}
-	}
-	s.c.sess.mu.Unlock()
-	if _, err := s.c.sess.refresh(ctx, cur.AccessToken); err != nil {
+	if _, _, _, err := s.c.sess.refresh(ctx, gen); err != nil {
 		return nil, fmt.Errorf("refresh session: %w", err)
 	}
 	return s.c.sess.current(ctx)

@@ -2,6 +2,9 @@ package client_test
 
 import (
 	"context"
+	"fmt"
+	"net/http"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,11 +19,41 @@ func ctxT(t *testing.T) context.Context {
 	return ctx
 }
 
+// The auth server rate-limits /token per client IP, as GoTrue does. Tests
+// act as many clients at once, so each test client presents its own
+// address in X-Forwarded-For, which the auth server believes because the
+// gateway and the loopback hop are trusted proxies.
+var nextIP atomic.Int32
+
+func testIP() string {
+	n := nextIP.Add(1)
+	return fmt.Sprintf("198.18.%d.%d", n/250, n%250+1)
+}
+
+type xffTransport struct {
+	ip   string
+	base http.RoundTripper
+}
+
+func (x *xffTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("X-Forwarded-For", x.ip)
+	base := x.base
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	return base.RoundTrip(r)
+}
+
+func ownIP() client.Option {
+	return client.WithHTTPClient(&http.Client{Transport: &xffTransport{ip: testIP()}})
+}
+
 // newClient returns a client of the shared stack with the anon key.
 func newClient(t *testing.T, opts ...client.Option) *client.Client {
 	t.Helper()
 	s := stacktest.Shared()
-	c, err := client.New(s.URL, s.AnonKey, opts...)
+	c, err := client.New(s.URL, s.AnonKey, append([]client.Option{ownIP()}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,7 +65,7 @@ func newClient(t *testing.T, opts ...client.Option) *client.Client {
 func serviceClient(t *testing.T, opts ...client.Option) *client.Client {
 	t.Helper()
 	s := stacktest.Shared()
-	c, err := client.New(s.URL, s.ServiceKey, opts...)
+	c, err := client.New(s.URL, s.ServiceKey, append([]client.Option{ownIP()}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,21 +73,55 @@ func serviceClient(t *testing.T, opts ...client.Option) *client.Client {
 	return c
 }
 
-// userClient creates a user and returns a client signed in as that user.
-func userClient(t *testing.T, opts ...client.Option) (*client.Client, stacktest.User) {
+// testUser is a confirmed user; RefreshToken is from its first sign-in.
+type testUser struct {
+	ID, Email, Password, RefreshToken string
+}
+
+// newUser creates a confirmed user with the admin API.
+func newUser(t *testing.T) testUser {
 	t.Helper()
-	u := stacktest.Shared().NewUser(t)
+	n := nextIP.Add(1)
+	u := testUser{Email: fmt.Sprintf("u%d-%d@example.test", time.Now().UnixNano(), n), Password: "pw-" + fmt.Sprint(n) + "-long-enough"}
+	created, err := adminClient(t).Auth.AdminCreateUser(ctxT(t), u.Email, u.Password, true)
+	if err != nil {
+		t.Fatalf("create user: %v", err)
+	}
+	u.ID = created.ID
+	return u
+}
+
+var admin *client.Client
+
+// adminClient is one service_role client shared by the helpers.
+func adminClient(t *testing.T) *client.Client {
+	if admin == nil {
+		s := stacktest.Shared()
+		var err error
+		if admin, err = client.New(s.URL, s.ServiceKey, ownIP()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return admin
+}
+
+// userClient creates a user and returns a client signed in as that user.
+func userClient(t *testing.T, opts ...client.Option) (*client.Client, testUser) {
+	t.Helper()
+	u := newUser(t)
 	c := newClient(t, opts...)
-	if _, err := c.Auth.SignInWithPassword(ctxT(t), u.Email, u.Password); err != nil {
+	sess, err := c.Auth.SignInWithPassword(ctxT(t), u.Email, u.Password)
+	if err != nil {
 		t.Fatalf("sign in %s: %v", u.Email, err)
 	}
+	u.RefreshToken = sess.RefreshToken
 	return c, u
 }
 
 // team is an account with an owner, a member and a viewer, and a project.
 type team struct {
 	owner, member, viewer, outsider *client.Client
-	ownerU, memberU, viewerU        stacktest.User
+	ownerU, memberU, viewerU        testUser
 	account                         *client.Account
 	project                         *client.Project
 }
@@ -84,3 +151,5 @@ func newTeam(t *testing.T) *team {
 	}
 	return tm
 }
+
+func ptr[T any](v T) *T { return &v }

@@ -157,6 +157,7 @@ type sessions struct {
 
 	mu     sync.Mutex
 	sess   *Session
+	gen    uint64 // incremented whenever sess changes
 	loaded bool
 	dead   error // the refresh token was refused; sign in again
 	flight *flight
@@ -178,6 +179,7 @@ func (s *sessions) loadLocked(ctx context.Context) error {
 		return err
 	}
 	s.sess, s.loaded = sess, true
+	s.gen++
 	return nil
 }
 
@@ -208,6 +210,7 @@ func (s *sessions) current(ctx context.Context) (*Session, error) {
 func (s *sessions) set(ctx context.Context, sess *Session) error {
 	s.mu.Lock()
 	s.sess, s.loaded, s.dead = sess.clone(), true, nil
+	s.gen++
 	s.mu.Unlock()
 	if s.store != nil && sess != nil {
 		return s.store.Save(ctx, sess)
@@ -219,6 +222,7 @@ func (s *sessions) set(ctx context.Context, sess *Session) error {
 func (s *sessions) clear(ctx context.Context) error {
 	s.mu.Lock()
 	s.sess, s.loaded, s.dead = nil, true, nil
+	s.gen++
 	s.mu.Unlock()
 	if s.store != nil {
 		return s.store.Delete(ctx)
@@ -227,55 +231,59 @@ func (s *sessions) clear(ctx context.Context) error {
 }
 
 // token returns the bearer token for a request: the session's access
-// token (refreshed first when stale) and true, or the API key and false
-// when there is no session.
-func (s *sessions) token(ctx context.Context) (string, bool, error) {
+// token (refreshed first when stale), its generation and true, or the API
+// key and false when there is no session.
+func (s *sessions) token(ctx context.Context) (string, uint64, bool, error) {
 	s.mu.Lock()
 	if err := s.loadLocked(ctx); err != nil {
 		s.mu.Unlock()
-		return "", false, err
+		return "", 0, false, err
 	}
 	if s.sess == nil {
 		s.mu.Unlock()
-		return s.c.apiKey, false, nil
+		return s.c.apiKey, 0, false, nil
 	}
 	if s.dead != nil {
 		err := s.dead
 		s.mu.Unlock()
-		return "", true, err
+		return "", 0, true, err
 	}
+	gen := s.gen
 	if !s.stale(s.sess) {
 		tok := s.sess.AccessToken
 		s.mu.Unlock()
-		return tok, true, nil
+		return tok, gen, true, nil
 	}
-	stale := s.sess.AccessToken
 	s.mu.Unlock()
-	tok, err := s.refresh(ctx, stale)
-	return tok, true, err
+	return s.refresh(ctx, gen)
 }
 
-// refresh makes sure the access token is no longer the stale one and
-// returns the current token. If another caller already replaced it, no
-// refresh happens; if a refresh is in flight, it is awaited.
-func (s *sessions) refresh(ctx context.Context, stale string) (string, error) {
+// refresh makes sure the session is newer than generation gen and returns
+// its access token. If another caller already replaced it, no refresh
+// happens; if a refresh is in flight, it is awaited.
+func (s *sessions) refresh(ctx context.Context, gen uint64) (string, uint64, bool, error) {
 	s.mu.Lock()
 	for {
 		switch {
 		case s.closed:
 			s.mu.Unlock()
-			return "", ErrClosed
+			return "", 0, true, ErrClosed
 		case s.sess == nil:
 			s.mu.Unlock()
-			return "", ErrNoSession
+			return "", 0, true, ErrNoSession
 		case s.dead != nil:
 			err := s.dead
 			s.mu.Unlock()
-			return "", err
-		case s.sess.AccessToken != stale && !s.stale(s.sess):
-			tok := s.sess.AccessToken
+			return "", 0, true, err
+		case s.gen != gen:
+			// Replaced since the caller read it (by a refresh, or a
+			// sign-in): use it, even if the clock already calls it stale,
+			// so a skewed clock cannot loop refreshing. Generations, not
+			// token strings, tell: a refresh within the same second may
+			// issue an identical JWT.
+			tok, g := s.sess.AccessToken, s.gen
 			s.mu.Unlock()
-			return tok, nil
+			return tok, g, true, nil
 		}
 		f := s.flight
 		if f == nil {
@@ -288,10 +296,10 @@ func (s *sessions) refresh(ctx context.Context, stale string) (string, error) {
 		select {
 		case <-f.done:
 		case <-ctx.Done():
-			return "", ctx.Err()
+			return "", 0, true, ctx.Err()
 		}
 		if f.err != nil {
-			return "", f.err
+			return "", 0, true, f.err
 		}
 		s.mu.Lock()
 	}
@@ -308,6 +316,7 @@ func (s *sessions) run(f *flight, old *Session) {
 	s.mu.Lock()
 	if err == nil {
 		s.sess = next
+		s.gen++
 	} else if errors.Is(err, ErrSessionExpired) {
 		s.dead = err
 	}

@@ -72,7 +72,7 @@ func (cl *call) RoundTrip(req *http.Request) (*http.Response, error) {
 			}
 			r.Body = b
 		}
-		tok, user, err := cl.bearer()
+		tok, gen, user, err := cl.bearer()
 		if err != nil {
 			return nil, cl.fail(err)
 		}
@@ -108,7 +108,7 @@ func (cl *call) RoundTrip(req *http.Request) (*http.Response, error) {
 
 		if user && !refreshed && expiredToken(resp, body) {
 			refreshed = true
-			if _, err := cl.c.sess.refresh(cl.ctx, tok); err != nil {
+			if _, _, _, err := cl.c.sess.refresh(cl.ctx, gen); err != nil {
 				return nil, cl.fail(err)
 			}
 			attempt-- // a refresh is not a retry
@@ -132,20 +132,21 @@ func (cl *call) fail(err error) error {
 	return err
 }
 
-// bearer returns the token to send and whether it is a user's.
-func (cl *call) bearer() (string, bool, error) {
+// bearer returns the token to send, the session generation it belongs
+// to, and whether it is a user's.
+func (cl *call) bearer() (string, uint64, bool, error) {
 	if cl.token != "" {
-		return cl.token, true, nil
+		return cl.token, 0, false, nil
 	}
 	switch cl.auth {
 	case authKey:
-		return cl.c.apiKey, false, nil
+		return cl.c.apiKey, 0, false, nil
 	case authUser:
-		tok, user, err := cl.c.sess.token(cl.ctx)
+		tok, gen, user, err := cl.c.sess.token(cl.ctx)
 		if err == nil && !user {
-			return "", false, ErrNoSession
+			return "", 0, false, ErrNoSession
 		}
-		return tok, user, err
+		return tok, gen, user, err
 	default:
 		return cl.c.sess.token(cl.ctx)
 	}

@@ -29,7 +29,7 @@ type realtimeSource struct {
 func openRealtimeSource(ctx context.Context, c *Client, rt ResourceType, table, filter string) (watchSource, error) {
 	opts := []realtime.Option{
 		realtime.WithAccessToken(func(ctx context.Context) (string, error) {
-			tok, _, err := c.sess.token(ctx)
+			tok, _, _, err := c.sess.token(ctx)
 			return tok, err
 		}),
 		realtime.WithHTTPClient(c.http),
