@@ -110,7 +110,7 @@ func TestRoleScenarios(t *testing.T) {
 	forbidden := func(role string) want { return want{client.ErrForbidden, role} }
 	notFound := want{err: client.ErrNotFound}
 	matrix := []struct {
-		op                                string
+		op                              string
 		owner, member, viewer, outsider want
 	}{
 		{"create project", allowed, allowed, forbidden("member"), forbidden("member")},
@@ -276,4 +276,3 @@ func TestDocumentVersions(t *testing.T) {
 		t.Fatalf("collections after delete: %+v %v", cs, err)
 	}
 }
-

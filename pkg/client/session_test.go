@@ -43,7 +43,7 @@ func (ct *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) 
 // clock is a settable clock for the client.
 type clock struct{ off atomic.Int64 }
 
-func (c *clock) now() time.Time         { return time.Now().Add(time.Duration(c.off.Load())) }
+func (c *clock) now() time.Time          { return time.Now().Add(time.Duration(c.off.Load())) }
 func (c *clock) advance(d time.Duration) { c.off.Add(int64(d)) }
 
 // Fifty goroutines share one client whose access token is about to expire:
