@@ -377,9 +377,9 @@ func (ch *Channel) connLost() {
 		ch.state = stateErrored
 		ch.lastErr = ErrDisconnected
 		if ch.want {
-			ch.c.wg.Add(1)
+			ch.c.goroutines.add(1)
 			go func() {
-				defer ch.c.wg.Done()
+				defer ch.c.goroutines.done()
 				ch.c.enqueue(ch, &StatusEvent{Status: StatusChannelError, Err: ErrDisconnected})
 			}()
 		}
@@ -565,8 +565,8 @@ func (ch *Channel) receive(conn *wsConn, m phoenix.Message) {
 		ch.state = stateErrored
 		ch.mu.Unlock()
 		ch.c.enqueue(ch, &StatusEvent{Status: StatusChannelError, Err: errors.New("realtime: channel crashed on the server")})
-		ch.c.wg.Add(1)
-		go func() { defer ch.c.wg.Done(); ch.rejoin(conn) }()
+		ch.c.goroutines.add(1)
+		go func() { defer ch.c.goroutines.done(); ch.rejoin(conn) }()
 	}
 }
 

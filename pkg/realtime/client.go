@@ -140,8 +140,10 @@ type Client struct {
 
 	ctx    context.Context
 	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	ref    atomic.Uint64
+	// goroutines counts what Close waits for; unlike a sync.WaitGroup it
+	// may grow while Close waits (a reconnection racing with Close).
+	goroutines tracker
+	ref        atomic.Uint64
 
 	mu        sync.Mutex
 	conn      *wsConn
@@ -264,9 +266,9 @@ func (c *Client) Connect(ctx context.Context) error {
 	}
 	c.started = true
 	c.mu.Unlock()
-	c.wg.Add(2)
-	go func() { defer c.wg.Done(); c.dispatch() }()
-	go func() { defer c.wg.Done(); c.run(conn) }()
+	c.goroutines.add(2)
+	go func() { defer c.goroutines.done(); c.dispatch() }()
+	go func() { defer c.goroutines.done(); c.run(conn) }()
 	return nil
 }
 
@@ -285,7 +287,7 @@ func (c *Client) Close() error {
 	if conn != nil {
 		conn.close(websocket.StatusNormalClosure, "client closed")
 	}
-	c.wg.Wait()
+	<-c.goroutines.idle()
 	return nil
 }
 
@@ -322,9 +324,9 @@ func (c *Client) dial(ctx context.Context) (*wsConn, error) {
 	}
 	ws.SetReadLimit(8 << 20)
 	conn := &wsConn{c: c, ws: ws, pending: map[string]chan replyMsg{}, done: make(chan struct{})}
-	c.wg.Add(2)
-	go func() { defer c.wg.Done(); conn.readLoop() }()
-	go func() { defer c.wg.Done(); conn.heartbeatLoop() }()
+	c.goroutines.add(2)
+	go func() { defer c.goroutines.done(); conn.readLoop() }()
+	go func() { defer c.goroutines.done(); conn.heartbeatLoop() }()
 	return conn, nil
 }
 
@@ -481,8 +483,8 @@ func (c *Client) snapshotChannels() []*Channel {
 func (c *Client) rejoinAll(conn *wsConn) {
 	for _, ch := range c.snapshotChannels() {
 		if ch.wantsJoin() {
-			c.wg.Add(1)
-			go func() { defer c.wg.Done(); ch.rejoin(conn) }()
+			c.goroutines.add(1)
+			go func() { defer c.goroutines.done(); ch.rejoin(conn) }()
 		}
 	}
 }
@@ -600,4 +602,41 @@ func (c *Client) retireSinks(sinks []chan Event) {
 	case c.closeSig <- struct{}{}:
 	default:
 	}
+}
+
+// tracker counts running goroutines.
+type tracker struct {
+	mu   sync.Mutex
+	n    int
+	zero chan struct{}
+}
+
+func (t *tracker) add(n int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.n == 0 {
+		t.zero = make(chan struct{})
+	}
+	t.n += n
+}
+
+func (t *tracker) done() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.n--
+	if t.n == 0 {
+		close(t.zero)
+	}
+}
+
+// idle returns a channel closed once no goroutine is running.
+func (t *tracker) idle() <-chan struct{} {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.n == 0 {
+		c := make(chan struct{})
+		close(c)
+		return c
+	}
+	return t.zero
 }

@@ -216,9 +216,9 @@ func (c *conn) close(code websocket.StatusCode, reason string) {
 			ch.detach()
 		}
 		c.srv.hub.removeConn(c)
-		c.srv.wg.Add(1)
+		c.srv.closers.add()
 		go func() {
-			defer c.srv.wg.Done()
+			defer c.srv.closers.done()
 			defer close(c.closed)
 			// Let a write in progress finish first (a slow client that
 			// reads again gets the close frame and its reason), within

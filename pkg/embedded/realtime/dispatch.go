@@ -33,7 +33,11 @@ type dispatcher struct {
 	maxBatch  int
 	processed *atomic.Uint64
 	stats     dispatchStats
+	nextAt    time.Time // when the next batch may start (pacing)
 }
+
+// maxPause bounds the pause between batches that pacing imposes.
+const maxPause = 100 * time.Millisecond
 
 // dispatchStats are counters for tests and benchmarks.
 type dispatchStats struct {
@@ -51,6 +55,19 @@ func (d *dispatcher) run(ctx context.Context) {
 			batch = append(batch, t)
 		case <-ctx.Done():
 			return
+		}
+		// Pace visibility checks: after a check that took the database
+		// time t, wait as long before the next batch, collecting changes
+		// meanwhile. The database then spends at most half its time on
+		// Realtime's checks, and busy periods get larger, cheaper batches.
+		if wait := time.Until(d.nextAt); wait > 0 {
+			timer := time.NewTimer(min(wait, maxPause))
+			select {
+			case <-timer.C:
+			case <-ctx.Done():
+				timer.Stop()
+				return
+			}
 		}
 		n := len(batch[0].changes)
 	fill:
@@ -249,9 +266,11 @@ func (d *dispatcher) process(ctx context.Context, batch []*walTxn) error {
 		}
 	}
 	if len(groupOrder) > 0 {
+		start := time.Now()
 		if err := d.checkVisibility(ctx, groupOrder); err != nil {
 			return err
 		}
+		d.nextAt = time.Now().Add(time.Since(start))
 		for _, p := range pend {
 			for i, ref := range p.rlsAt {
 				if ref.rows != nil {

@@ -136,7 +136,7 @@ type Server struct {
 	log     *slog.Logger
 	ctx     context.Context
 	cancel  context.CancelFunc
-	wg      sync.WaitGroup
+	closers tracker // goroutines closing client connections
 	closing atomic.Bool
 
 	hub       *hub
@@ -224,8 +224,7 @@ func (s *Server) Close(ctx context.Context) error {
 	for _, c := range s.hub.connections() {
 		c.close(websocket.StatusServiceRestart, "server shutting down")
 	}
-	closed := make(chan struct{})
-	go func() { s.wg.Wait(); close(closed) }()
+	closed := s.closers.idle()
 	var err error
 	select {
 	case <-closed:
@@ -294,4 +293,43 @@ func writeJSONError(w http.ResponseWriter, status int, msg string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(map[string]string{"error": msg})
+}
+
+// tracker counts running goroutines. Unlike a sync.WaitGroup it may be
+// incremented while someone waits for zero (a client disconnecting while
+// the server closes).
+type tracker struct {
+	mu   sync.Mutex
+	n    int
+	zero chan struct{}
+}
+
+func (t *tracker) add() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.n == 0 {
+		t.zero = make(chan struct{})
+	}
+	t.n++
+}
+
+func (t *tracker) done() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.n--
+	if t.n == 0 {
+		close(t.zero)
+	}
+}
+
+// idle returns a channel closed once no goroutine is running.
+func (t *tracker) idle() <-chan struct{} {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.n == 0 {
+		c := make(chan struct{})
+		close(c)
+		return c
+	}
+	return t.zero
 }
