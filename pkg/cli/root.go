@@ -65,7 +65,27 @@ gateway) for each tenant, and is the command-line client for it.`,
 		c.GroupID = "tenant"
 		cmd.AddCommand(c)
 	}
+	cmd.InitDefaultCompletionCmd()
+	rejectUnknownSubcommands(cmd)
 	return cmd
+}
+
+// rejectUnknownSubcommands makes every command that only groups others
+// fail with a usage error on an unknown subcommand ("sfp project lst"),
+// where cobra would print the help and exit 0.
+func rejectUnknownSubcommands(c *cobra.Command) {
+	for _, sub := range c.Commands() {
+		rejectUnknownSubcommands(sub)
+	}
+	if c.HasParent() && c.HasSubCommands() && c.Run == nil && c.RunE == nil {
+		c.Args = cobra.ArbitraryArgs
+		c.RunE = func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return cmdutil.FlagErrorf("unknown command %q for %q", args[0], cmd.CommandPath())
+			}
+			return cmd.Help()
+		}
+	}
 }
 
 // Main runs sfp and returns the process exit code.
@@ -74,7 +94,14 @@ func Main() int {
 	f.Version = version()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	return Run(ctx, f, os.Args[1:])
+}
+
+// Run runs the command line args with the factory's streams and returns
+// the exit code; errors are printed once, with a hint when there is one.
+func Run(ctx context.Context, f *cmdutil.Factory, args []string) int {
 	root := NewCmdRoot(f)
+	root.SetArgs(args)
 	cmd, err := root.ExecuteContextC(ctx)
 	if err != nil && strings.HasPrefix(err.Error(), "unknown command ") {
 		err = &cmdutil.FlagError{Err: err}

@@ -107,7 +107,7 @@ func loginRun(ctx context.Context, f *cmdutil.Factory, opts *LoginOptions) error
 		return err
 	}
 	store := cmdutil.SessionStore(dir)
-	c, err := client.New(server, key, client.WithSessionStore(store), client.WithUserAgent("sfp-cli"))
+	c, err := client.New(server, key, f.ClientOpts(client.WithSessionStore(store))...)
 	if err != nil {
 		return cmdutil.FlagErrorf("%v", err)
 	}

@@ -45,7 +45,8 @@ func (f *Factory) LoadConfig() (*Config, string, error) {
 	return cfg, dir, err
 }
 
-func (f *Factory) clientOptions(extra ...client.Option) []client.Option {
+// ClientOpts are the options of every API client the CLI creates.
+func (f *Factory) ClientOpts(extra ...client.Option) []client.Option {
 	opts := []client.Option{client.WithUserAgent("sfp-cli")}
 	if l := f.debugLogger(); l != nil {
 		opts = append(opts, client.WithLogger(l))
@@ -91,7 +92,7 @@ func (f *Factory) UserClient(ctx context.Context) (*client.Client, *Config, erro
 	if sess == nil || server == "" || key == "" {
 		return nil, nil, &AuthError{Msg: "not logged in — " + loginHint}
 	}
-	c, err := client.New(server, key, f.clientOptions(client.WithSessionStore(store))...)
+	c, err := client.New(server, key, f.ClientOpts(client.WithSessionStore(store))...)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -168,7 +169,7 @@ func (f *Factory) ServiceClient(ctx context.Context, s *ServiceFlags) (*client.C
 	if server == "" {
 		return nil, FlagErrorf("which server? pass --server URL, set SFP_SERVER_URL, or -t TENANT")
 	}
-	return client.New(server, key, f.clientOptions()...)
+	return client.New(server, key, f.ClientOpts()...)
 }
 
 // AccountNotChosenError lists the accounts when the user has several and
