@@ -78,6 +78,11 @@ func TestIntegrationCommands(t *testing.T) {
 		t.Fatalf("worker read %v", creds)
 	}
 	w.run("", "integration", "credentials", "get", "github-acme").fails(t, cmdutil.ExitUsage, "--account")
+	if tok := w.run("", "integration", "credentials", "get", "github-acme", "--account", c.slug, "--field", "token").ok(t).line(); tok != secret {
+		t.Fatalf("--field token printed %q", tok)
+	}
+	w.run("", "integration", "credentials", "get", "github-acme", "--account", c.slug, "--field", "nope").fails(t, cmdutil.ExitNotFound, "no key \"nope\"")
+	w.run("", "integration", "credentials", "get", "github-acme", "--account", c.slug, "--field", "token", "--reveal").fails(t, cmdutil.ExitUsage, "exclude")
 	w.run("", "integration", "credentials", "get", id, "--reveal").ok(t)
 
 	var shown client.Integration

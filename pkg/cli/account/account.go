@@ -105,7 +105,7 @@ func NewCmdCreate(f *cmdutil.Factory, runF func(context.Context, *CreateOptions)
 		},
 	}
 	cmd.Flags().StringVar(&opts.Slug, "slug", "", "Short handle: 1-63 lowercase letters, digits or hyphens (default: from the name)")
-	cmd.Flags().BoolVar(&opts.Use, "use", false, "Also make it the current account (as `sfp account use`)")
+	cmd.Flags().BoolVar(&opts.Use, "use", false, "Also make it the current account (as 'sfp account use')")
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "Output JSON")
 	return cmd
 }

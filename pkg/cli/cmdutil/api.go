@@ -117,7 +117,7 @@ type ServiceFlags struct {
 // Register adds the flags to cmd.
 func (s *ServiceFlags) Register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&s.ServiceKey, "service-key", "", "The tenant's service_role key (env SFP_SERVICE_KEY)")
-	cmd.Flags().StringVarP(&s.Tenant, "tenant", "t", "", "Use the URL and service_role key of this local tenant (env SFP_TENANT)")
+	cmd.Flags().StringVarP(&s.Tenant, "tenant", "t", "", "Use the URL and service_role key of this local tenant")
 	cmd.Flags().StringVar(&s.BaseDir, "base-dir", "", "Directory holding local tenants (env SFP_BASE_DIR; default ./sfp-server)")
 	cmd.Flags().StringVar(&s.Server, "server", "", "Tenant URL (env SFP_SERVER_URL)")
 }

@@ -53,5 +53,5 @@ func Collect[T any](ctx context.Context, l ListFlags, fetch func(context.Context
 
 // AccountFlag registers --account.
 func AccountFlag(cmd *cobra.Command, p *string) {
-	cmd.Flags().StringVar(p, "account", "", "Account slug or id (default: the one chosen with `sfp account use`, else your only account)")
+	cmd.Flags().StringVar(p, "account", "", "Account `SLUG` or id (default: the one chosen with 'sfp account use', else your only account)")
 }

@@ -155,7 +155,7 @@ func NewCmdUnlock(f *cmdutil.Factory, runF func(context.Context, *TicketOptions)
 			fmt.Fprintf(opts.IO.ErrOut, "Ticket %s is %s.\n", l.Ticket, l.Status)
 		}),
 	}
-	cmd.Flags().StringVar(&opts.Ticket, "ticket", "", "The ticket printed by `sfp env lock`")
+	cmd.Flags().StringVar(&opts.Ticket, "ticket", "", "The `TICKET` printed by 'sfp env lock'")
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "Output JSON")
 	return cmd
 }
@@ -180,7 +180,7 @@ func NewCmdExtend(f *cmdutil.Factory, runF func(context.Context, *TicketOptions)
 			}
 		}),
 	}
-	cmd.Flags().StringVar(&opts.Ticket, "ticket", "", "The ticket printed by `sfp env lock`")
+	cmd.Flags().StringVar(&opts.Ticket, "ticket", "", "The `TICKET` printed by 'sfp env lock'")
 	cmd.Flags().DurationVar(&opts.Lease, "lease", time.Hour, "How much longer")
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "Output JSON")
 	return cmd

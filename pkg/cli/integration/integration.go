@@ -50,6 +50,7 @@ type Options struct {
 	Yes      bool
 	File     string
 	Reveal   bool
+	Field    string
 	Output   string
 	Service  cmdutil.ServiceFlags
 	List     cmdutil.ListFlags
@@ -291,7 +292,7 @@ database and never printed.`,
 				if err := s.c.Integrations.SetCredentials(ctx, i.ID, raw); err != nil {
 					return err
 				}
-				fmt.Fprintf(opts.IO.ErrOut, "Stored credentials of %s (%d keys: %s), encrypted.\n", i.Name, len(obj), strings.Join(keys(obj), ", "))
+				fmt.Fprintf(opts.IO.ErrOut, "Stored the credentials of %s (keys: %s), encrypted.\n", i.Name, strings.Join(keys(obj), ", "))
 				return nil
 			})(cmd, args)
 		},
@@ -315,20 +316,27 @@ func keys(m map[string]json.RawMessage) []string {
 func NewCmdCredentialsGet(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
 	opts := &Options{IO: f.IOStreams}
 	cmd := &cobra.Command{
-		Use:   "get NAME [--reveal | --output FILE]",
+		Use:   "get NAME [--reveal | --field KEY | --output FILE]",
 		Short: "Read an integration's credentials (owners, workers)",
 		Long: `Read an integration's credentials. Only owners of the account and workers with
 the service_role key may; every read is logged. The values are not printed
-unless you ask: --reveal prints the JSON on stdout, --output FILE writes it
-to a new file readable only by you (0600). Without either, only the names of
+unless you ask: --reveal prints the JSON on stdout, --field KEY prints one
+value (a string as is, anything else as JSON), --output FILE writes the JSON
+to a new file readable only by you (0600). Without these, only the names of
 the keys are shown.`,
 		Example: `  sfp integration credentials get github-acme               # key names only
-  TOKEN=$(sfp integration credentials get github-acme --reveal | jq -r .token)
+  TOKEN=$(sfp integration credentials get github-acme --field token)
   sfp integration credentials get github-acme -t acme --account acme --output creds.json   # as a worker`,
 		Args: cmdutil.ExactArgs(1, "give the integration's name or id"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if opts.Reveal && opts.Output != "" {
-				return cmdutil.FlagErrorf("--reveal and --output exclude each other")
+			set := 0
+			for _, b := range []bool{opts.Reveal, opts.Output != "", opts.Field != ""} {
+				if b {
+					set++
+				}
+			}
+			if set > 1 {
+				return cmdutil.FlagErrorf("--reveal, --field and --output exclude each other")
 			}
 			return run(f, opts, runF, func(ctx context.Context, s *scope) error {
 				i, err := s.get(ctx, opts.Name)
@@ -345,6 +353,23 @@ the keys are shown.`,
 						Hint:    "set them with `sfp integration credentials set " + i.Name + "`"}
 				}
 				switch {
+				case opts.Field != "":
+					var obj map[string]json.RawMessage
+					if err := json.Unmarshal(raw, &obj); err != nil {
+						return fmt.Errorf("read credentials: %w", err)
+					}
+					v, ok := obj[opts.Field]
+					if !ok {
+						return &client.Error{Op: "get credentials", StatusCode: 404, Code: "PT404",
+							Message: fmt.Sprintf("the credentials of %s have no key %q (keys: %s)", i.Name, opts.Field, strings.Join(keys(obj), ", "))}
+					}
+					var str string
+					if json.Unmarshal(v, &str) == nil {
+						fmt.Fprintln(opts.IO.Out, str)
+						return nil
+					}
+					fmt.Fprintln(opts.IO.Out, string(v))
+					return nil
 				case opts.Reveal:
 					var v any
 					if err := json.Unmarshal(raw, &v); err != nil {
@@ -382,6 +407,7 @@ the keys are shown.`,
 	}
 	cmdutil.AccountFlag(cmd, &opts.Account)
 	cmd.Flags().BoolVar(&opts.Reveal, "reveal", false, "Print the credentials (JSON) on stdout")
+	cmd.Flags().StringVar(&opts.Field, "field", "", "Print the value of this key only")
 	cmd.Flags().StringVarP(&opts.Output, "output", "o", "", "Write the credentials to this new file (mode 0600)")
 	opts.Service.Register(cmd)
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "Print the key names as JSON")
