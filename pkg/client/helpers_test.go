@@ -12,7 +12,7 @@ import (
 	"github.com/sfp-dev/sfp/pkg/client"
 )
 
-func ctxT(t *testing.T) context.Context {
+func ctxT(t testing.TB) context.Context {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
@@ -50,7 +50,7 @@ func ownIP() client.Option {
 }
 
 // newClient returns a client of the shared stack with the anon key.
-func newClient(t *testing.T, opts ...client.Option) *client.Client {
+func newClient(t testing.TB, opts ...client.Option) *client.Client {
 	t.Helper()
 	s := stacktest.Shared()
 	c, err := client.New(s.URL, s.AnonKey, append([]client.Option{ownIP()}, opts...)...)
@@ -62,7 +62,7 @@ func newClient(t *testing.T, opts ...client.Option) *client.Client {
 }
 
 // serviceClient returns a worker client (service_role key).
-func serviceClient(t *testing.T, opts ...client.Option) *client.Client {
+func serviceClient(t testing.TB, opts ...client.Option) *client.Client {
 	t.Helper()
 	s := stacktest.Shared()
 	c, err := client.New(s.URL, s.ServiceKey, append([]client.Option{ownIP()}, opts...)...)
@@ -79,7 +79,7 @@ type testUser struct {
 }
 
 // newUser creates a confirmed user with the admin API.
-func newUser(t *testing.T) testUser {
+func newUser(t testing.TB) testUser {
 	t.Helper()
 	n := nextIP.Add(1)
 	u := testUser{Email: fmt.Sprintf("u%d-%d@example.test", time.Now().UnixNano(), n), Password: "pw-" + fmt.Sprint(n) + "-long-enough"}
@@ -94,7 +94,7 @@ func newUser(t *testing.T) testUser {
 var admin *client.Client
 
 // adminClient is one service_role client shared by the helpers.
-func adminClient(t *testing.T) *client.Client {
+func adminClient(t testing.TB) *client.Client {
 	if admin == nil {
 		s := stacktest.Shared()
 		var err error
@@ -106,7 +106,7 @@ func adminClient(t *testing.T) *client.Client {
 }
 
 // userClient creates a user and returns a client signed in as that user.
-func userClient(t *testing.T, opts ...client.Option) (*client.Client, testUser) {
+func userClient(t testing.TB, opts ...client.Option) (*client.Client, testUser) {
 	t.Helper()
 	u := newUser(t)
 	c := newClient(t, opts...)
@@ -126,7 +126,7 @@ type team struct {
 	project                         *client.Project
 }
 
-func newTeam(t *testing.T) *team {
+func newTeam(t testing.TB) *team {
 	t.Helper()
 	ctx := ctxT(t)
 	tm := &team{}
