@@ -405,3 +405,122 @@ func (s *EnvironmentsService) WaitForLease(ctx context.Context, ticket string, p
 		t.Stop()
 	}
 }
+
+// WatchResource follows every task working on one resource (a resource
+// type and id, e.g. "deployment" and its id): first a snapshot of each
+// existing task, oldest first, then each task's changes as they happen,
+// including tasks created later. Unlike Watch it does not end when a task
+// finishes (more may follow); it ends when ctx ends or the watch is closed.
+// Changes come from Realtime (task_executions, filter resource_id=eq.<id>,
+// under the caller's row-level security), else from polling.
+func (s *TasksService) WatchResource(ctx context.Context, resourceType, resourceID string, opts ...WatchOption) (*Watch, error) {
+	c := s.c
+	if resourceType == "" {
+		return nil, fmt.Errorf("watch tasks: a resource type is required: %w", ErrValidation)
+	}
+	if err := validUUID("resource id", resourceID); err != nil {
+		return nil, fmt.Errorf("watch tasks: %w", err)
+	}
+	cfg := watchConfig{poll: c.opts.watchPoll}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if cfg.poll <= 0 {
+		cfg.poll = time.Second
+	}
+	list := func(ctx context.Context) ([]Task, error) {
+		var out []Task
+		o := TaskListOptions{ResourceType: resourceType, ResourceID: resourceID, ListOptions: ListOptions{Limit: MaxPageSize}}
+		for {
+			p, err := s.List(ctx, o)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, p.Items...)
+			if p.Next == "" {
+				break
+			}
+			o.Cursor = p.Next
+		}
+		// Oldest first, the order they happened.
+		for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+			out[i], out[j] = out[j], out[i]
+		}
+		return out, nil
+	}
+	initial, err := list(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("watch tasks: %w", err)
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	stop := context.AfterFunc(c.ctx, cancel)
+	w := &Watch{updates: make(chan Update, 16), cancel: cancel, done: make(chan struct{}), mode: "poll"}
+	var src watchSource = pollSource{every: cfg.poll}
+	if !cfg.forcePoll && newRealtimeSource != nil {
+		if rs, err := newRealtimeSource(wctx, c, ResourceTask, "task_executions", "resource_id=eq."+resourceID); err == nil {
+			src, w.mode = rs, "realtime"
+		} else {
+			c.opts.logger.Debug("watch: realtime unavailable, polling", "err", err)
+		}
+	}
+	go func() {
+		defer close(w.done)
+		defer close(w.updates)
+		defer stop()
+		defer cancel()
+		defer src.close()
+		seen := map[string]time.Time{}
+		send := func(t Task, event string, at time.Time) bool {
+			if last, ok := seen[t.ID]; ok && !t.UpdatedAt.After(last) {
+				return true
+			}
+			seen[t.ID] = t.UpdatedAt
+			task := t
+			u := Update{ResourceType: ResourceTask, ID: t.ID, Event: event, Status: t.Status, Progress: t.Progress,
+				Message: t.Message, Final: IsFinal(t.Status), Time: at, Task: &task, updatedAt: t.UpdatedAt}
+			select {
+			case w.updates <- u:
+				return true
+			case <-wctx.Done():
+				return false
+			}
+		}
+		for _, t := range initial {
+			if !send(t, "snapshot", c.opts.now()) {
+				return
+			}
+		}
+		for {
+			pushed, err := src.next(wctx)
+			if err != nil {
+				if err := quiet(wctx, err); err != nil {
+					w.setErr(err)
+				}
+				return
+			}
+			if pushed != nil {
+				if pushed.Task != nil && pushed.Task.ResourceType == resourceType && !send(*pushed.Task, pushed.Event, pushed.Time) {
+					return
+				}
+				continue
+			}
+			ts, err := list(wctx)
+			if err != nil {
+				if err := quiet(wctx, err); err != nil {
+					w.setErr(err)
+				}
+				return
+			}
+			for _, t := range ts {
+				event := "UPDATE"
+				if _, ok := seen[t.ID]; !ok {
+					event = "INSERT"
+				}
+				if !send(t, event, c.opts.now()) {
+					return
+				}
+			}
+		}
+	}()
+	return w, nil
+}

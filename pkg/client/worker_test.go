@@ -436,3 +436,64 @@ func TestLeaseQueueAndWait(t *testing.T) {
 	}
 	tm.owner.Environments.Unlock(ctx, c1.Ticket)
 }
+
+// Watching a resource's tasks: the existing task's snapshot, then a new
+// task on the same resource, and every change of both until they finish;
+// a task on another resource never shows up. Both through Realtime and by
+// polling.
+func TestWatchResourceTasks(t *testing.T) {
+	for _, mode := range []string{"realtime", "poll"} {
+		t.Run(mode, func(t *testing.T) {
+			ctx := ctxT(t)
+			tm := newTeam(t)
+			worker := serviceClient(t)
+			resource := tm.project.ID // any uuid names the resource
+			first, err := worker.Tasks.Create(ctx, client.NewTask{AccountID: tm.account.ID, ResourceType: "deployment", ResourceID: resource, Kind: "validate"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var opts []client.WatchOption
+			if mode == "poll" {
+				opts = append(opts, client.WatchPoll(20*time.Millisecond))
+			}
+			w, err := tm.viewer.Tasks.WatchResource(ctx, "deployment", resource, opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer w.Close()
+			if w.Mode() != mode {
+				t.Fatalf("mode %q", w.Mode())
+			}
+			u := <-w.Updates()
+			if u.Event != "snapshot" || u.ID != first.ID {
+				t.Fatalf("first %+v", u)
+			}
+			other, _ := worker.Tasks.Create(ctx, client.NewTask{AccountID: tm.account.ID, ResourceType: "build", ResourceID: resource, Kind: "build"})
+			second, err := worker.Tasks.Create(ctx, client.NewTask{AccountID: tm.account.ID, ResourceType: "deployment", ResourceID: resource, Kind: "deploy"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, id := range []string{first.ID, second.ID, other.ID} {
+				worker.Tasks.Start(ctx, id, "w")
+				worker.Tasks.Succeed(ctx, id, nil)
+			}
+			done := map[string]bool{}
+			for len(done) < 2 {
+				u := <-w.Updates()
+				if u.Task == nil || u.Task.ResourceType != "deployment" || u.ID == other.ID {
+					t.Fatalf("update for another resource: %+v", u)
+				}
+				if u.Final {
+					done[u.ID] = true
+				}
+			}
+			if !done[first.ID] || !done[second.ID] {
+				t.Fatalf("finished: %v", done)
+			}
+			w.Close()
+			if err := w.Err(); err != nil {
+				t.Fatalf("err after Close: %v", err)
+			}
+		})
+	}
+}
