@@ -41,6 +41,9 @@ The ticket id is printed on stdout: give it to 'sfp env unlock --ticket'.`,
 			}
 			if runF != nil {
 				opts.Name = args[0]
+				if opts.Project == "" {
+					return cmdutil.FlagErrorf("which project? pass --project IDENTIFIER (org/repo) or id")
+				}
 				return runF(cmd.Context(), opts)
 			}
 			return run(f, &opts.Options, true, nil, func(ctx context.Context, t *target) error {
