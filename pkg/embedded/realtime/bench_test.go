@@ -93,7 +93,11 @@ func runFanout(b *testing.B, nClients int, rates []int, step time.Duration) {
 			start := time.Now()
 			rows := writeAtRate(b, writer, rate, step)
 			end := time.Now()
-			time.Sleep(time.Second) // stragglers
+			// Wait for stragglers (up to 5 s), so late messages count in
+			// the latencies instead of looking lost.
+			for deadline := time.Now().Add(5 * time.Second); bc.count(start, end) < rows*int64(nClients) && time.Now().Before(deadline); {
+				time.Sleep(50 * time.Millisecond)
+			}
 			lat, delivered := bc.collect(start, end)
 			after := env.srv.Stats()
 			r := result{rate: rate, mode: mode, delivered: delivered, expected: rows * int64(nClients),
@@ -256,6 +260,22 @@ func (bc *benchClients) read(i int, ws *websocket.Conn, joinPayload []byte, join
 		bc.samples[i] = append(bc.samples[i], [2]int64{ts.UnixNano(), now})
 		bc.mu.Unlock()
 	}
+}
+
+// count returns how many changes committed in [start, end) arrived.
+func (bc *benchClients) count(start, end time.Time) int64 {
+	bc.mu.Lock()
+	defer bc.mu.Unlock()
+	lo, hi := start.Truncate(time.Millisecond).UnixNano(), end.UnixNano()
+	var n int64
+	for _, s := range bc.samples {
+		for _, x := range s {
+			if x[0] >= lo && x[0] < hi {
+				n++
+			}
+		}
+	}
+	return n
 }
 
 // collect returns the latencies (ms) of the changes committed in

@@ -31,6 +31,7 @@ type dispatcher struct {
 	hub       *hub
 	log       *slog.Logger
 	maxBatch  int
+	parallel  int // connections visibility checks may use at once
 	processed *atomic.Uint64
 	stats     dispatchStats
 	nextAt    time.Time // when the next batch may start (pacing)
@@ -57,9 +58,10 @@ func (d *dispatcher) run(ctx context.Context) {
 			return
 		}
 		// Pace visibility checks: after a check that took the database
-		// time t, wait as long before the next batch, collecting changes
-		// meanwhile. The database then spends at most half its time on
-		// Realtime's checks, and busy periods get larger, cheaper batches.
+		// time t, wait t/2 before the next batch, collecting changes
+		// meanwhile. The database then spends at most two thirds of its
+		// time on Realtime's checks, and busy periods get larger batches,
+		// whose checks cost about the same as small ones.
 		if wait := time.Until(d.nextAt); wait > 0 {
 			timer := time.NewTimer(min(wait, maxPause))
 			select {
@@ -270,7 +272,7 @@ func (d *dispatcher) process(ctx context.Context, batch []*walTxn) error {
 		if err := d.checkVisibility(ctx, groupOrder); err != nil {
 			return err
 		}
-		d.nextAt = time.Now().Add(time.Since(start))
+		d.nextAt = time.Now().Add(time.Since(start) / 2)
 		for _, p := range pend {
 			for i, ref := range p.rlsAt {
 				if ref.rows != nil {
@@ -329,6 +331,31 @@ func (d *dispatcher) checkVisibility(ctx context.Context, groups []*rlsGroup) er
 			rr.visible = make([]bool, len(rr.index))
 		}
 	}
+	// Many groups are split over a few connections, checked in parallel:
+	// still one round trip each.
+	parts := min(d.parallel, (len(groups)+minGroupsPerConn-1)/minGroupsPerConn)
+	if parts <= 1 {
+		return d.checkPart(ctx, groups)
+	}
+	errs := make(chan error, parts)
+	size := (len(groups) + parts - 1) / parts
+	for i := 0; i < len(groups); i += size {
+		part := groups[i:min(i+size, len(groups))]
+		go func() { errs <- d.checkPart(ctx, part) }()
+	}
+	var first error
+	for i := 0; i < len(groups); i += size {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// minGroupsPerConn is the fewest groups worth a connection of their own.
+const minGroupsPerConn = 64
+
+func (d *dispatcher) checkPart(ctx context.Context, groups []*rlsGroup) error {
 	conn, err := d.pool.Acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("check row visibility: %w", err)

@@ -67,6 +67,10 @@ type Config struct {
 	// MaxBatchChanges bounds the changes dispatched (and checked against
 	// row-level security) together; default 500.
 	MaxBatchChanges int
+	// CheckConnections is how many pool connections the row visibility
+	// checks of one batch may use in parallel when there are many
+	// subscriber groups; default 2.
+	CheckConnections int
 	// StatusInterval is how often the slot's confirmed position is
 	// reported to PostgreSQL; default 1s.
 	StatusInterval time.Duration
@@ -90,6 +94,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.MaxBatchChanges == 0 {
 		c.MaxBatchChanges = 500
+	}
+	if c.CheckConnections == 0 {
+		c.CheckConnections = 2
 	}
 	if c.StatusInterval == 0 {
 		c.StatusInterval = time.Second
@@ -186,6 +193,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		hub:       s.hub,
 		log:       s.log,
 		maxBatch:  cfg.MaxBatchChanges,
+		parallel:  cfg.CheckConnections,
 		processed: &s.processed,
 	}
 	if err := s.capture.prepare(ctx); err != nil {
