@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sfp-dev/sfp/internal/pgtest"
@@ -339,4 +340,93 @@ func envDuration(name string, def time.Duration) time.Duration {
 		return d
 	}
 	return def
+}
+
+// BenchmarkVisibility compares the batched row-level security check (one
+// round trip per batch: each (role, claims) group's visible primary keys)
+// with the baseline of one query per change per subscriber, on the same
+// rows and policies, in the same run. It reports the cost per
+// (change × subscriber) of each and their ratio.
+func BenchmarkVisibility(b *testing.B) {
+	const groups, changes = 100, 20
+	env := newEnv(b)
+	env.db.Exec(b, `
+		create table public.rt_bench_members (account int not null, user_id uuid not null, primary key (account, user_id));
+		create table public.rt_bench (id bigint generated always as identity primary key, account int not null default 1, payload text not null);
+		alter table public.rt_bench enable row level security;
+		create policy rt_bench_members_read on public.rt_bench for select to authenticated
+			using (exists (select 1 from public.rt_bench_members m where m.account = rt_bench.account and m.user_id = auth.uid()));
+		grant select on public.rt_bench, public.rt_bench_members to authenticated;
+		insert into public.rt_bench (payload) select 'x' from generate_series(1, 20)`)
+	ctx := context.Background()
+	var oid uint32
+	if err := env.admin.QueryRow(ctx, "select 'public.rt_bench'::regclass::oid").Scan(&oid); err != nil {
+		b.Fatal(err)
+	}
+	metas, err := env.srv.cat.tablesFor(ctx, []uint32{oid}, time.Now())
+	if err != nil {
+		b.Fatal(err)
+	}
+	meta := metas[oid]
+	var ids []string
+	for i := 1; i <= changes; i++ {
+		ids = append(ids, strconv.Itoa(i))
+	}
+	var auths []*authState
+	for i := 0; i < groups; i++ {
+		uid := newID()
+		env.exec(`insert into public.rt_bench_members values (1, $1)`, uid)
+		a, err := verifyToken(testSecret, userToken(uid, time.Hour), time.Now())
+		if err != nil {
+			b.Fatal(err)
+		}
+		auths = append(auths, a)
+	}
+	mkGroups := func() []*rlsGroup {
+		out := make([]*rlsGroup, groups)
+		for i, a := range auths {
+			rr := &rlsRows{meta: meta, cols: [][]string{ids}, index: map[string]int{}}
+			for j, id := range ids {
+				rr.index[id] = j
+			}
+			out[i] = &rlsGroup{auth: a, rels: map[uint32]*rlsRows{oid: rr}, relOrder: []uint32{oid}}
+		}
+		return out
+	}
+	pool := env.db.Pool(b, "authenticator")
+	b.ResetTimer()
+	var batched, perChange time.Duration
+	for i := 0; i < b.N; i++ {
+		g := mkGroups()
+		start := time.Now()
+		if err := env.srv.disp.checkVisibility(ctx, g); err != nil {
+			b.Fatal(err)
+		}
+		batched += time.Since(start)
+		for _, grp := range g {
+			for j := range ids {
+				if !grp.rels[oid].visible[j] {
+					b.Fatalf("row %s not visible to a member", ids[j])
+				}
+			}
+		}
+		start = time.Now()
+		for _, id := range ids {
+			for _, a := range auths {
+				batch := &pgx.Batch{}
+				batch.Queue("begin")
+				batch.Queue(setClaimsSQL, a.role, string(a.claims))
+				batch.Queue(`select exists (select 1 from public.rt_bench where id = $1::bigint)`, id)
+				batch.Queue("commit")
+				if err := pool.SendBatch(ctx, batch).Close(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		perChange += time.Since(start)
+	}
+	pairs := float64(b.N * groups * changes)
+	b.ReportMetric(float64(batched.Nanoseconds())/pairs, "batched-ns/pair")
+	b.ReportMetric(float64(perChange.Nanoseconds())/pairs, "per-change-ns/pair")
+	b.ReportMetric(float64(perChange)/float64(batched), "per-change/batched")
 }
