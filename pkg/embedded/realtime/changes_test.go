@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -221,4 +222,61 @@ func TestTaskExecutionsByResource(t *testing.T) {
 		t.Fatalf("last progress = %v, want 100", last)
 	}
 	noChange(t, theirs, 200*time.Millisecond)
+}
+
+// TestAccessTokenRefreshChangesVisibility: a token pushed with
+// access_token replaces the claims visibility is checked under, and a new
+// role re-subscribes the bindings.
+func TestAccessTokenRefreshChangesVisibility(t *testing.T) {
+	env := newEnv(t)
+	alice, bob := newID(), newID()
+	var tok atomic.Value
+	tok.Store(userToken(alice, time.Hour))
+	c, err := realtime.New(env.baseURL(), env.anon, realtime.WithAccessToken(func(context.Context) (string, error) { return tok.Load().(string), nil }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	if err := c.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ch := c.Channel("notes", realtime.BroadcastAck()).OnPostgresChanges(realtime.PostgresChangesFilter{Event: realtime.Insert, Table: "rt_notes"}, nil)
+	events := ch.Events(64)
+	if err := ch.Subscribe(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// sync makes sure the server handled what the client sent before.
+	sync := func() {
+		if err := ch.Send(ctx, "sync", map[string]any{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	env.exec(`insert into rt_notes (id, owner) values (1, $1)`, bob)
+	env.exec(`insert into rt_notes (id, owner) values (2, $1)`, alice)
+	if e := nextChange(t, events, wait); recordOf(t, e.Record)["id"] != 2.0 {
+		t.Fatalf("as alice: got row %s first, want her row 2 (bob's row 1 is hidden)", e.Record)
+	}
+
+	tok.Store(userToken(bob, time.Hour))
+	if err := c.RefreshAuth(ctx); err != nil {
+		t.Fatal(err)
+	}
+	sync()
+	env.exec(`insert into rt_notes (id, owner) values (3, $1)`, alice)
+	env.exec(`insert into rt_notes (id, owner) values (4, $1)`, bob)
+	if e := nextChange(t, events, wait); recordOf(t, e.Record)["id"] != 4.0 {
+		t.Fatalf("as bob: got row %s first, want his row 4", e.Record)
+	}
+
+	tok.Store(signToken(map[string]any{"role": "service_role", "iss": "supabase"}, time.Hour))
+	if err := c.RefreshAuth(ctx); err != nil {
+		t.Fatal(err)
+	}
+	sync()
+	env.exec(`insert into rt_notes (id, owner) values (5, $1)`, alice)
+	if e := nextChange(t, events, wait); recordOf(t, e.Record)["id"] != 5.0 {
+		t.Fatalf("as service_role: got row %s, want row 5 (no RLS for service_role)", e.Record)
+	}
 }

@@ -23,8 +23,9 @@ type channel struct {
 	presenceKey     string
 	presenceEnabled atomic.Bool
 
-	auth atomic.Pointer[authState]
-	subs []*subscription
+	auth  atomic.Pointer[authState]
+	specs []*bindingSpec  // postgres_changes bindings, when they were valid
+	subs  []*subscription // their subscriptions (guarded by hub.mu once joined)
 
 	mu       sync.Mutex
 	expTimer *time.Timer
@@ -195,9 +196,9 @@ func (c *conn) join(m phoenix.Message, existing *channel) {
 	if subErr != nil {
 		// The bindings are echoed so clients can match them; no change
 		// will flow, which the system message says.
-		subs = nil
+		subs, specs = nil, nil
 	}
-	ch.subs = subs
+	ch.subs, ch.specs = subs, specs
 
 	c.mu.Lock()
 	c.channels[m.Topic] = ch
@@ -308,6 +309,24 @@ func (ch *channel) refreshToken(payload json.RawMessage) {
 	a, err := verifyToken(ch.conn.srv.cfg.JWTSecret, token, time.Now())
 	if err != nil {
 		ch.shutdown(err.(*tokenError).Msg)
+		return
+	}
+	if cur != nil && a.role != cur.role && len(ch.specs) > 0 {
+		// Another role may see other columns, or nothing: subscribe again
+		// under it, as the official server does.
+		srv := ch.conn.srv
+		subs, err := srv.resolve(ch.conn.ctx, a.role, ch.specs, ch)
+		if err != nil {
+			srv.hub.replaceSubs(ch, nil)
+			ch.specs = nil
+			ch.auth.Store(a)
+			ch.armExpiry(a)
+			ch.conn.push(ch.joinRef, ch.topic, phoenix.EventSystem, systemPayload("postgres_changes", "error", err.Error(), ch.name))
+			return
+		}
+		ch.auth.Store(a)
+		srv.hub.replaceSubs(ch, subs)
+		ch.armExpiry(a)
 		return
 	}
 	ch.auth.Store(a)

@@ -85,6 +85,22 @@ func (h *hub) leave(ch *channel) {
 			delete(h.topics, ch.topic)
 		}
 	}
+	h.dropSubsLocked(ch)
+}
+
+// replaceSubs swaps a joined channel's subscriptions (after its role
+// changed).
+func (h *hub) replaceSubs(ch *channel, subs []*subscription) {
+	h.mu.Lock()
+	h.dropSubsLocked(ch)
+	ch.subs = subs
+	h.mu.Unlock()
+	if !ch.isClosed() {
+		h.subscribe(subs)
+	}
+}
+
+func (h *hub) dropSubsLocked(ch *channel) {
 	if len(ch.subs) == 0 {
 		return
 	}
