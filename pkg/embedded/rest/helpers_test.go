@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sfp-dev/sfp/internal/pgtest"
 )
@@ -45,7 +44,6 @@ type env struct {
 	anon   string
 	svc    string
 	client *http.Client
-	pool   *pgxpool.Pool // set by benchEnv
 }
 
 func signJWT(secret string, claims map[string]any) string {
