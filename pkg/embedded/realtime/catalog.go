@@ -513,7 +513,7 @@ func (c *catalog) resolveBinding(ctx context.Context, publication string, role s
 		return nil, err
 	}
 	if len(tables) == 0 {
-		return nil, &subscribeError{"Unable to subscribe to changes with given parameters. Please check Realtime is enabled for the given connect parameters: [" + b.logParams() + "]"}
+		return nil, &subscribeError{msgNotPublished + b.logParams() + "]"}
 	}
 	for _, bt := range tables {
 		if err := c.compileFor(ctx, tx, role, b, bt); err != nil {
@@ -705,5 +705,5 @@ func (b *bindingSpec) sqlException(err error) error {
 }
 
 func (b *bindingSpec) exception(detail string) error {
-	return &subscribeError{"Unable to subscribe to changes with given parameters. An exception happened so please check your connect parameters: [" + b.logParams() + "]. Exception: " + detail}
+	return &subscribeError{msgSubscribeException + b.logParams() + "]. Exception: " + detail}
 }

@@ -125,7 +125,7 @@ func flexBool(raw json.RawMessage) bool {
 // system message, as the official server does.
 func (c *conn) join(m phoenix.Message, existing *channel) {
 	if !strings.HasPrefix(m.Topic, "realtime:") {
-		c.reply(phoenix.Null, m.Ref, m.Topic, "error", reasonJSON("unmatched topic"))
+		c.reply(phoenix.Null, m.Ref, m.Topic, "error", reasonJSON(reasonUnmatchedTopic))
 		return
 	}
 	if existing != nil {
@@ -135,7 +135,7 @@ func (c *conn) join(m phoenix.Message, existing *channel) {
 	name := strings.TrimPrefix(m.Topic, "realtime:")
 	joinErr := func(reason string) { c.reply(m.JoinRef, m.Ref, m.Topic, "error", reasonJSON(reason)) }
 	if name == "" {
-		joinErr("TopicNameRequired: You must provide a topic name")
+		joinErr(reasonTopicRequired)
 		return
 	}
 	p := parseJoin(m.Payload)
@@ -151,7 +151,7 @@ func (c *conn) join(m phoenix.Message, existing *channel) {
 	if p.private {
 		// Private channels are authorised by policies on realtime.messages,
 		// which the embedded runtime does not have: no one may read them.
-		joinErr("Unauthorized: You do not have permissions to read from this Channel topic: " + name)
+		joinErr(reasonPrivateChannel + name)
 		return
 	}
 	ch := &channel{conn: c, topic: m.Topic, name: name, joinRef: m.JoinRef, self: p.self, ack: p.ack}
@@ -180,7 +180,7 @@ func (c *conn) join(m phoenix.Message, existing *channel) {
 		subs, subErr = c.srv.resolve(c.ctx, auth.role, specs, ch)
 	}
 	if subErr != nil && p.wait {
-		joinErr("RealtimeDisabledForConfiguration: " + subErr.Error())
+		joinErr(reasonWaitedSubscribe + subErr.Error())
 		return
 	}
 	// Every binding is echoed with its id, valid or not, so clients can
@@ -211,7 +211,7 @@ func (c *conn) join(m phoenix.Message, existing *channel) {
 	}
 	c.srv.hub.subscribe(subs)
 	if len(p.postgresChanges) > 0 {
-		status, msg := "ok", "Subscribed to PostgreSQL"
+		status, msg := "ok", msgSubscribed
 		if subErr != nil {
 			status, msg = "error", subErr.Error()
 		}
@@ -244,7 +244,7 @@ func (s *Server) resolve(ctx context.Context, role string, specs []*bindingSpec,
 				return nil, se
 			}
 			s.log.Warn("resolve postgres_changes binding", "error", err)
-			return nil, &subscribeError{"Realtime was unable to connect to the project database"}
+			return nil, &subscribeError{msgDatabaseUnavailable}
 		}
 		events := kindInsert | kindUpdate | kindDelete
 		switch b.Event {

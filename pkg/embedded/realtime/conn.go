@@ -106,7 +106,7 @@ func (s *Server) serveSocket(w http.ResponseWriter, r *http.Request) {
 	}
 	s.hub.addConn(c)
 	c.hb = time.AfterFunc(s.cfg.HeartbeatTimeout, func() {
-		c.close(websocket.StatusNormalClosure, "heartbeat timeout")
+		c.close(websocket.StatusNormalClosure, closeHeartbeatTimeout)
 	})
 	go func() {
 		defer close(c.writerOut)
@@ -194,7 +194,7 @@ func (c *conn) send(f outFrame) bool {
 		return true
 	default:
 		c.log.Warn("client too slow: disconnecting", "queue", cap(c.out))
-		c.close(websocket.StatusPolicyViolation, fmt.Sprintf("client too slow: outgoing queue full (%d messages)", cap(c.out)))
+		c.close(websocket.StatusPolicyViolation, fmt.Sprintf(closeTooSlow, cap(c.out)))
 		return false
 	}
 }
@@ -264,7 +264,7 @@ func (c *conn) handle(m phoenix.Message) {
 	case ch == nil && m.Event == phoenix.EventLeave:
 		c.reply(m.JoinRef, m.Ref, m.Topic, "ok", json.RawMessage("{}"))
 	case ch == nil:
-		c.reply(phoenix.Null, m.Ref, m.Topic, "error", reasonJSON("unmatched topic"))
+		c.reply(phoenix.Null, m.Ref, m.Topic, "error", reasonJSON(reasonUnmatchedTopic))
 	case !phoenix.IsNull(m.JoinRef) && !phoenix.SameRef(m.JoinRef, ch.joinRef):
 		// A message for an earlier join of this topic: ignored, as Phoenix does.
 	case m.Event == phoenix.EventLeave:
@@ -292,13 +292,13 @@ func (c *conn) handleBinary(data []byte) {
 		ch := c.channel(b.Topic)
 		ref := phoenix.StringRef(b.Ref)
 		if ch == nil {
-			c.reply(phoenix.Null, ref, b.Topic, "error", reasonJSON("unmatched topic"))
+			c.reply(phoenix.Null, ref, b.Topic, "error", reasonJSON(reasonUnmatchedTopic))
 			return
 		}
 		ch.broadcastBinary(b)
 	case *phoenix.BinaryPush:
 		if c.channel(b.Topic) == nil {
-			c.reply(phoenix.Null, phoenix.StringRef(b.Ref), b.Topic, "error", reasonJSON("unmatched topic"))
+			c.reply(phoenix.Null, phoenix.StringRef(b.Ref), b.Topic, "error", reasonJSON(reasonUnmatchedTopic))
 		}
 	}
 }

@@ -225,12 +225,12 @@ func (d *dispatcher) process(ctx context.Context, batch []*walTxn) error {
 				continue
 			}
 			if len(p.meta.pk) == 0 {
-				p.visible[i], p.errs[i] = true, "Error 400: Bad Request, no primary key"
+				p.visible[i], p.errs[i] = true, errNoPrimaryKey
 				continue
 			}
 			sel := privs[privKey{h.auth.role, p.meta.oid}]
 			if !pkSelectable(p.meta, sel) {
-				p.visible[i], p.errs[i] = true, "Error 401: Unauthorized"
+				p.visible[i], p.errs[i] = true, errUnauthorized
 				continue
 			}
 			if !p.meta.rls {
@@ -544,7 +544,7 @@ func buildData(p *pendingChange, privs map[string]bool, selected map[string]bool
 	buf = append(buf, `,"type":"`...)
 	buf = append(buf, ch.kind.String()...)
 	buf = append(buf, '"')
-	if errText != "" && errText != "Error 413: Payload Too Large" {
+	if errText != "" && errText != errPayloadTooLarge {
 		buf = append(buf, `,"errors":[`...)
 		buf = phoenix.AppendString(buf, errText)
 		return append(buf, "]}"...)
@@ -628,7 +628,9 @@ func buildData(p *pendingChange, privs map[string]bool, selected map[string]bool
 		appendRow(ch.oldRow, ch.oldIsKey, m.rls, nil)
 	}
 	if tooLarge {
-		buf = append(buf, `,"errors":["Error 413: Payload Too Large"]}`...)
+		buf = append(buf, `,"errors":[`...)
+		buf = phoenix.AppendString(buf, errPayloadTooLarge)
+		buf = append(buf, "]}"...)
 	} else {
 		buf = append(buf, `,"errors":null}`...)
 	}

@@ -230,7 +230,7 @@ func (s *Server) Close(ctx context.Context) error {
 		return nil
 	}
 	for _, c := range s.hub.connections() {
-		c.close(websocket.StatusServiceRestart, "server shutting down")
+		c.close(websocket.StatusServiceRestart, closeShutdown)
 	}
 	closed := s.closers.idle()
 	var err error
