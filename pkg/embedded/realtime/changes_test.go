@@ -280,3 +280,66 @@ func TestAccessTokenRefreshChangesVisibility(t *testing.T) {
 		t.Fatalf("as service_role: got row %s, want row 5 (no RLS for service_role)", e.Record)
 	}
 }
+
+// TestPayloadColumnsAndErrors: payloads carry only the columns the role
+// may select (and those a binding selects, plus the key); tables without a
+// primary key, or whose key the role may not select, get the official
+// error payloads; rows over 1 MB keep only their short values.
+func TestPayloadColumnsAndErrors(t *testing.T) {
+	env := newEnv(t)
+	env.exec(`
+		create table public.rt_cols (id int primary key, label text, secret text);
+		revoke all on public.rt_cols from anon, authenticated;
+		grant select (id, label) on public.rt_cols to authenticated;
+		create table public.rt_nokey (v text);
+		grant select on public.rt_nokey to authenticated;
+		create table public.rt_hiddenkey (id int primary key, label text);
+		revoke all on public.rt_hiddenkey from anon, authenticated;
+		grant select (label) on public.rt_hiddenkey to authenticated;
+		alter publication supabase_realtime add table public.rt_cols, public.rt_nokey, public.rt_hiddenkey`)
+	c := env.client(t, userToken(newID(), time.Hour))
+	cols := subscribe(t, c, "cols", realtime.PostgresChangesFilter{Table: "rt_cols"})
+	sel := subscribe(t, c, "sel", realtime.PostgresChangesFilter{Table: "rt_open", Select: []string{"label"}})
+	nokey := subscribe(t, c, "nokey", realtime.PostgresChangesFilter{Table: "rt_nokey"})
+	hidden := subscribe(t, c, "hidden", realtime.PostgresChangesFilter{Table: "rt_hiddenkey"})
+
+	env.exec(`insert into rt_cols values (1, 'shown', 'not for you')`)
+	e := nextChange(t, cols, wait)
+	if rec := recordOf(t, e.Record); len(rec) != 2 || rec["label"] != "shown" || rec["secret"] != nil {
+		t.Errorf("record with column privileges = %s, want id and label only", e.Record)
+	}
+	if len(e.Columns) != 2 {
+		t.Errorf("columns = %v, want id and label", e.Columns)
+	}
+
+	env.exec(`insert into rt_open values (7, 'seven', 7)`)
+	e = nextChange(t, sel, wait)
+	if rec := recordOf(t, e.Record); len(rec) != 2 || rec["label"] != "seven" || rec["id"] != 7.0 {
+		t.Errorf("record with select [label] = %s, want label and the key", e.Record)
+	}
+
+	env.exec(`insert into rt_nokey values ('x')`)
+	e = nextChange(t, nokey, wait)
+	if len(e.Errors) != 1 || e.Errors[0] != "Error 400: Bad Request, no primary key" || e.Record != nil {
+		t.Errorf("table without a key: errors %v record %s", e.Errors, e.Record)
+	}
+
+	env.exec(`insert into rt_hiddenkey values (1, 'x')`)
+	e = nextChange(t, hidden, wait)
+	if len(e.Errors) != 1 || e.Errors[0] != "Error 401: Unauthorized" || e.Record != nil {
+		t.Errorf("key the role may not select: errors %v record %s", e.Errors, e.Record)
+	}
+
+	env.exec(`insert into rt_cols values (2, repeat('x', 1100000), 's')`)
+	env.exec(`insert into rt_cols values (3, 'small', 's')`)
+	e = nextChange(t, cols, wait)
+	if len(e.Errors) != 1 || e.Errors[0] != "Error 413: Payload Too Large" {
+		t.Fatalf("1 MB row: errors %v", e.Errors)
+	}
+	if rec := recordOf(t, e.Record); rec["id"] != 2.0 || rec["label"] != nil {
+		t.Errorf("1 MB row record = %.200s, want the id without the long label", e.Record)
+	}
+	if e = nextChange(t, cols, wait); e.Errors != nil || recordOf(t, e.Record)["label"] != "small" {
+		t.Errorf("next row: errors %v record %s", e.Errors, e.Record)
+	}
+}
