@@ -19,6 +19,7 @@ type memberOut struct {
 }
 
 func TestAccountCommands(t *testing.T) {
+	t.Parallel()
 	c := newCrew(t)
 
 	var created accountOut

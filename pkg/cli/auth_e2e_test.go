@@ -13,6 +13,7 @@ import (
 )
 
 func TestLoginWhoamiLogout(t *testing.T) {
+	t.Parallel()
 	s := stacktest.Shared()
 	u := newSfp(t)
 	u.run("", "whoami").fails(t, cmdutil.ExitAuth, "not logged in", "sfp login")
@@ -71,6 +72,7 @@ func TestLoginWhoamiLogout(t *testing.T) {
 
 // Login with -t reads the URL and anon key of a local tenant.
 func TestLoginFromLocalTenant(t *testing.T) {
+	t.Parallel()
 	other := signedUp(t)
 	u := newSfp(t)
 	u.env["SFP_BASE_DIR"] = tenantBase()
@@ -83,6 +85,7 @@ func TestLoginFromLocalTenant(t *testing.T) {
 // elsewhere) and whose access token expired: the command says to log in
 // again and exits with ExitAuth.
 func TestSessionExpiredAndNotRefreshable(t *testing.T) {
+	t.Parallel()
 	u := signedUp(t)
 	path := filepath.Join(u.dir, "session.json")
 	raw, err := os.ReadFile(path)
@@ -103,6 +106,7 @@ func TestSessionExpiredAndNotRefreshable(t *testing.T) {
 // The server is down: the command names the URL it tried and exits with
 // ExitUnreachable.
 func TestServerUnreachable(t *testing.T) {
+	t.Parallel()
 	u := signedUp(t)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -121,6 +125,7 @@ func TestServerUnreachable(t *testing.T) {
 }
 
 func TestCompletion(t *testing.T) {
+	t.Parallel()
 	u := newSfp(t)
 	for shell, marker := range map[string]string{"bash": "bash completion", "zsh": "#compdef sfp", "fish": "complete -c sfp"} {
 		r := u.run("", "completion", shell).ok(t)

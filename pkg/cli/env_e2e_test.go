@@ -10,6 +10,7 @@ import (
 )
 
 func TestEnvCommands(t *testing.T) {
+	t.Parallel()
 	c := newCrew(t)
 	p := c.project
 	id := c.member.run("", "env", "create", "staging", "--project", p, "--category", "staging", "--branch", "main",

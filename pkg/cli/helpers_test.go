@@ -165,6 +165,16 @@ func (r result) line() string { return strings.TrimSpace(r.out) }
 // `sfp login --password-stdin`.
 func signedUp(t *testing.T) *sfp {
 	t.Helper()
+	u := signedUpOrNil(t)
+	if u == nil {
+		t.FailNow()
+	}
+	return u
+}
+
+// signedUpOrNil is signedUp for other goroutines: it reports with Errorf
+// and returns nil on failure.
+func signedUpOrNil(t *testing.T) *sfp {
 	s := stacktest.Shared()
 	u := newSfp(t)
 	n := nextIP.Add(1)
@@ -172,15 +182,20 @@ func signedUp(t *testing.T) *sfp {
 	u.pw = fmt.Sprintf("password-%d", n)
 	admin, err := client.New(s.URL, s.ServiceKey, client.WithHTTPClient(&http.Client{Transport: &xffTransport{ip: u.ip}}))
 	if err != nil {
-		t.Fatal(err)
+		t.Error(err)
+		return nil
 	}
 	defer admin.Close()
 	usr, err := admin.Auth.AdminCreateUser(context.Background(), u.email, u.pw, true)
 	if err != nil {
-		t.Fatal(err)
+		t.Errorf("create user: %v", err)
+		return nil
 	}
 	u.id = usr.ID
-	u.run(u.pw+"\n", "login", "--server", s.URL, "--api-key", s.AnonKey, "--email", u.email, "--password-stdin").ok(t)
+	if r := u.run(u.pw+"\n", "login", "--server", s.URL, "--api-key", s.AnonKey, "--email", u.email, "--password-stdin"); r.code != 0 {
+		t.Errorf("%s", r)
+		return nil
+	}
 	return u
 }
 
@@ -195,7 +210,20 @@ var crewN atomic.Int32
 
 func newCrew(t *testing.T) *crew {
 	t.Helper()
-	c := &crew{owner: signedUp(t), member: signedUp(t), viewer: signedUp(t), outsider: signedUp(t)}
+	// Four users at once: each sign-up and login hashes a password (bcrypt).
+	c := &crew{}
+	var wg sync.WaitGroup
+	for _, dst := range []**sfp{&c.owner, &c.member, &c.viewer, &c.outsider} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			*dst = signedUpOrNil(t)
+		}()
+	}
+	wg.Wait()
+	if c.owner == nil || c.member == nil || c.viewer == nil || c.outsider == nil {
+		t.FailNow()
+	}
 	n := crewN.Add(1)
 	c.slug = fmt.Sprintf("crew-%d-%d", time.Now().UnixNano()%1_000_000, n)
 	c.owner.run("", "account", "create", "Crew "+c.slug, "--slug", c.slug).ok(t)

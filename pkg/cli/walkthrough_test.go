@@ -67,6 +67,7 @@ func walkthroughScript(t *testing.T, doc string) string {
 // The walkthrough in docs/cli.md, executed as written with the built sfp
 // binary on a fresh machine state (an empty directory, no configuration).
 func TestWalkthroughInDocsRunsAsWritten(t *testing.T) {
+	t.Parallel()
 	_, file, _, _ := runtime.Caller(0)
 	raw, err := os.ReadFile(filepath.Join(filepath.Dir(file), "..", "..", "docs", "cli.md"))
 	if err != nil {

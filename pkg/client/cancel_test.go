@@ -16,6 +16,7 @@ import (
 // lock the test holds) returns context.Canceled as soon as the caller
 // cancels, and the client stays usable.
 func TestCancelWhileTheServerIsBlocked(t *testing.T) {
+	t.Parallel()
 	ctx := ctxT(t)
 	tm := newTeam(t)
 	env, err := tm.member.Environments.Create(ctx, client.NewEnvironment{ProjectID: tm.project.ID, Name: "locked"})

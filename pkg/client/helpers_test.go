@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -85,23 +86,24 @@ func newUser(t testing.TB) testUser {
 	u := testUser{Email: fmt.Sprintf("u%d-%d@example.test", time.Now().UnixNano(), n), Password: "pw-" + fmt.Sprint(n) + "-long-enough"}
 	created, err := adminClient(t).Auth.AdminCreateUser(ctxT(t), u.Email, u.Password, true)
 	if err != nil {
-		t.Fatalf("create user: %v", err)
+		t.Errorf("create user: %v", err)
+		return u
 	}
 	u.ID = created.ID
 	return u
 }
 
-var admin *client.Client
+var (
+	adminOnce sync.Once
+	admin     *client.Client
+)
 
 // adminClient is one service_role client shared by the helpers.
 func adminClient(t testing.TB) *client.Client {
-	if admin == nil {
+	adminOnce.Do(func() {
 		s := stacktest.Shared()
-		var err error
-		if admin, err = client.New(s.URL, s.ServiceKey, ownIP()); err != nil {
-			t.Fatal(err)
-		}
-	}
+		admin, _ = client.New(s.URL, s.ServiceKey, ownIP())
+	})
 	return admin
 }
 
@@ -112,7 +114,8 @@ func userClient(t testing.TB, opts ...client.Option) (*client.Client, testUser) 
 	c := newClient(t, opts...)
 	sess, err := c.Auth.SignInWithPassword(ctxT(t), u.Email, u.Password)
 	if err != nil {
-		t.Fatalf("sign in %s: %v", u.Email, err)
+		t.Errorf("sign in %s: %v", u.Email, err)
+		return nil, u
 	}
 	u.RefreshToken = sess.RefreshToken
 	return c, u
@@ -130,10 +133,23 @@ func newTeam(t testing.TB) *team {
 	t.Helper()
 	ctx := ctxT(t)
 	tm := &team{}
-	tm.owner, tm.ownerU = userClient(t)
-	tm.member, tm.memberU = userClient(t)
-	tm.viewer, tm.viewerU = userClient(t)
-	tm.outsider, _ = userClient(t)
+	// Four users at once: creating and signing in a user hashes a password
+	// twice (bcrypt), the slow part of every test's setup.
+	var wg sync.WaitGroup
+	for _, dst := range []struct {
+		c **client.Client
+		u *testUser
+	}{{&tm.owner, &tm.ownerU}, {&tm.member, &tm.memberU}, {&tm.viewer, &tm.viewerU}, {&tm.outsider, new(testUser)}} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			*dst.c, *dst.u = userClient(t)
+		}()
+	}
+	wg.Wait()
+	if tm.owner == nil || tm.member == nil || tm.viewer == nil || tm.outsider == nil {
+		t.FailNow()
+	}
 	var err error
 	tm.account, err = tm.owner.Accounts.Create(ctx, "Team "+tm.ownerU.ID[:8], "")
 	if err != nil {

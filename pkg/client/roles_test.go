@@ -15,6 +15,7 @@ import (
 // decide, seen through the client: each refusal is the sentinel a caller
 // branches on, and refusals by role name the role needed and the caller's.
 func TestRoleScenarios(t *testing.T) {
+	t.Parallel()
 	ctx := ctxT(t)
 	tm := newTeam(t)
 	env, err := tm.member.Environments.Create(ctx, client.NewEnvironment{ProjectID: tm.project.ID, Name: "dev"})
@@ -160,6 +161,7 @@ func TestRoleScenarios(t *testing.T) {
 
 // The last owner can be neither removed nor demoted; members may leave.
 func TestMembership(t *testing.T) {
+	t.Parallel()
 	ctx := ctxT(t)
 	tm := newTeam(t)
 	ms, err := tm.viewer.Accounts.Members(ctx, tm.account.ID)
@@ -207,6 +209,7 @@ func TestMembership(t *testing.T) {
 // A project update with a stale version is a version conflict carrying the
 // current version; without a version it applies to whatever is current.
 func TestProjectVersions(t *testing.T) {
+	t.Parallel()
 	ctx := ctxT(t)
 	tm := newTeam(t)
 	p, err := tm.member.Projects.Update(ctx, tm.project.ID, client.ProjectUpdate{Version: 1, Description: ptr("one"),
@@ -240,6 +243,7 @@ func TestProjectVersions(t *testing.T) {
 
 // Documents: conditional writes and deletes report the current version.
 func TestDocumentVersions(t *testing.T) {
+	t.Parallel()
 	ctx := ctxT(t)
 	tm := newTeam(t)
 	docs := tm.member.Documents

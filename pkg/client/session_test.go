@@ -50,6 +50,7 @@ func (c *clock) advance(d time.Duration) { c.off.Add(int64(d)) }
 // the first request refreshes the session and the others wait for that
 // refresh. Exactly one refresh reaches the server and no request fails.
 func TestConcurrentRequestsShareOneProactiveRefresh(t *testing.T) {
+	t.Parallel()
 	ctx := ctxT(t)
 	tm := newTeam(t)
 	ct := newCounting()
@@ -84,6 +85,7 @@ func TestConcurrentRequestsShareOneProactiveRefresh(t *testing.T) {
 // thought it valid: every goroutine's request is refused once, one refresh
 // happens, and each request is sent again with the new token and succeeds.
 func TestConcurrentRequestsShareOneRefreshOn401(t *testing.T) {
+	t.Parallel()
 	ctx := ctxT(t)
 	s := stacktest.Shared()
 	tm := newTeam(t)
@@ -143,6 +145,7 @@ func mintToken(t *testing.T, secret, uid string, exp time.Time) string {
 // be refreshed: the error is ErrSessionExpired (and ErrUnauthenticated),
 // and later calls fail the same way without trying again.
 func TestRevokedSessionIsExpired(t *testing.T) {
+	t.Parallel()
 	ctx := ctxT(t)
 	tm := newTeam(t)
 	ct := newCounting()
@@ -175,6 +178,7 @@ func TestRevokedSessionIsExpired(t *testing.T) {
 // store adopts a session the first one refreshed instead of refreshing
 // again (two sfp commands run one after the other).
 func TestFileStoreSharedBetweenClients(t *testing.T) {
+	t.Parallel()
 	ctx := ctxT(t)
 	tm := newTeam(t)
 	path := filepath.Join(t.TempDir(), "sfp", "session.json")
@@ -230,6 +234,7 @@ func TestFileStoreSharedBetweenClients(t *testing.T) {
 // Signing in: wrong password is ErrUnauthenticated with GoTrue's code;
 // User needs a session; sign-up with auto-confirm gives a session.
 func TestSignInAndUser(t *testing.T) {
+	t.Parallel()
 	ctx := ctxT(t)
 	u := newUser(t)
 	c := newClient(t)

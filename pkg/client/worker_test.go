@@ -16,6 +16,7 @@ import (
 // Keyset pages: every project exactly once, newest first, and rows added
 // between pages neither repeat nor shift the rest.
 func TestProjectPagesAreKeyset(t *testing.T) {
+	t.Parallel()
 	ctx := ctxT(t)
 	tm := newTeam(t)
 	want := map[string]bool{tm.project.ID: true}
@@ -86,6 +87,7 @@ func TestProjectPagesAreKeyset(t *testing.T) {
 
 // Document pages follow key order, with a prefix, across page boundaries.
 func TestDocumentPages(t *testing.T) {
+	t.Parallel()
 	ctx := ctxT(t)
 	tm := newTeam(t)
 	var keys []string
@@ -126,6 +128,7 @@ func TestDocumentPages(t *testing.T) {
 // A worker with the service key runs a task through its life and records
 // deployment progress; the database appends the task's events.
 func TestWorkerMode(t *testing.T) {
+	t.Parallel()
 	ctx := ctxT(t)
 	tm := newTeam(t)
 	worker := serviceClient(t)
@@ -248,6 +251,7 @@ func TestWorkerMode(t *testing.T) {
 // reports, pushed over Realtime, and the watch ends at the final state. An
 // outsider cannot watch it.
 func TestWatchTaskRealtime(t *testing.T) {
+	t.Parallel()
 	ctx := ctxT(t)
 	tm := newTeam(t)
 	worker := serviceClient(t)
@@ -300,6 +304,7 @@ func TestWatchTaskRealtime(t *testing.T) {
 // Without Realtime (forced polling) a watch still sees the end; a deleted
 // deployment ends the watch with a final DELETE.
 func TestWatchPollingAndDelete(t *testing.T) {
+	t.Parallel()
 	ctx := ctxT(t)
 	tm := newTeam(t)
 	env, err := tm.member.Environments.Create(ctx, client.NewEnvironment{ProjectID: tm.project.ID, Name: "qa"})
@@ -371,6 +376,7 @@ func TestWatchPollingAndDelete(t *testing.T) {
 // The lease queue: a second member waits for the environment and gets it
 // when the first one unlocks.
 func TestLeaseQueueAndWait(t *testing.T) {
+	t.Parallel()
 	ctx := ctxT(t)
 	tm := newTeam(t)
 	env, err := tm.member.Environments.Create(ctx, client.NewEnvironment{ProjectID: tm.project.ID, Name: "uat"})
@@ -442,6 +448,7 @@ func TestLeaseQueueAndWait(t *testing.T) {
 // a task on another resource never shows up. Both through Realtime and by
 // polling.
 func TestWatchResourceTasks(t *testing.T) {
+	t.Parallel()
 	for _, mode := range []string{"realtime", "poll"} {
 		t.Run(mode, func(t *testing.T) {
 			ctx := ctxT(t)
