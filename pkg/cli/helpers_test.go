@@ -46,6 +46,7 @@ type sfp struct {
 	email string
 	pw    string
 	id    string
+	tty   bool // stderr is a terminal (progress bars)
 }
 
 type result struct {
@@ -90,6 +91,7 @@ func (u *sfp) factory(stdin string) (*cmdutil.Factory, *syncBuffer, *syncBuffer)
 	in.WriteString(stdin)
 	o, e := newSyncBuffer(), newSyncBuffer()
 	ios.Out, ios.ErrOut = o, e
+	ios.SetTTY(false, false, u.tty)
 	f := &cmdutil.Factory{
 		IOStreams:  ios,
 		Getenv:     func(k string) string { return u.env[k] },

@@ -127,6 +127,10 @@ func TestDeploymentCommands(t *testing.T) {
 	// A worker with the service key reports progress while a viewer
 	// watches; the watch exits 0 on success.
 	w := worker(t)
+	// Two viewers watch: one on a terminal (progress bar), one with --json.
+	onTTY := *c.viewer
+	onTTY.tty = true
+	barWatch, _ := onTTY.start("", "deployment", "watch", dep)
 	watch, started := c.viewer.start("", "deployment", "watch", dep, "--json")
 	<-started
 	for _, step := range [][]string{
@@ -149,6 +153,10 @@ func TestDeploymentCommands(t *testing.T) {
 		if evs[i].Progress < evs[i-1].Progress {
 			t.Fatalf("progress went back: %+v", evs)
 		}
+	}
+	bar := (<-barWatch).ok(t)
+	if !strings.Contains(bar.errOut, "(100/100)") || !strings.Contains(bar.errOut, "✓ deployment") || bar.out != "" {
+		t.Fatalf("no progress bar on the terminal:\n%s", bar)
 	}
 	// Without --json: status lines on stderr, exit 0.
 	r = c.viewer.run("", "deployment", "watch", dep).ok(t)

@@ -39,7 +39,6 @@ func FollowWatch(ctx context.Context, ios *IOStreams, w *client.Watch, label str
 			progressbar.OptionSetWidth(30),
 			progressbar.OptionShowCount(),
 			progressbar.OptionSetPredictTime(false),
-			progressbar.OptionThrottle(50*time.Millisecond),
 			progressbar.OptionSetDescription(label))
 	}
 	enc := json.NewEncoder(ios.Out)
@@ -64,8 +63,8 @@ func FollowWatch(ctx context.Context, ios *IOStreams, w *client.Watch, label str
 				bar.Clear()
 				fmt.Fprintf(ios.ErrOut, "• %s\n", line)
 			}
-			bar.Describe(fmt.Sprintf("%s %s", label, u.Status))
 			bar.Set(u.Progress)
+			bar.Describe(fmt.Sprintf("%s %s", label, u.Status))
 		} else if line != lastLine || u.Final {
 			fmt.Fprintf(ios.ErrOut, "[%3d%%] %s\n", u.Progress, line)
 		}
