@@ -62,7 +62,9 @@ type Client struct {
 	closeOnce sync.Once
 	ctx       context.Context // cancelled by Close
 	cancel    context.CancelFunc
-	wg        sync.WaitGroup
+	wg        sync.WaitGroup // goroutines Close waits for
+	goMu      sync.Mutex
+	closing   bool
 
 	// Services, one per domain.
 	Auth         *AuthService
@@ -194,17 +196,36 @@ func (c *Client) URL() string { return c.baseURL }
 // a realtime client, for the same tenant).
 func (c *Client) APIKey() string { return c.apiKey }
 
-// Close cancels calls in flight, waits for a shared session refresh to
-// finish and closes idle connections. The client must not be used after.
+// Close cancels calls in flight and watches, waits for their goroutines
+// (and a shared session refresh) to finish and closes idle connections.
+// The client must not be used after.
 func (c *Client) Close() error {
 	c.closeOnce.Do(func() {
 		c.sess.close()
+		c.goMu.Lock()
+		c.closing = true
+		c.goMu.Unlock()
 		c.cancel()
 		c.wg.Wait()
 		if c.ownsHTTP {
 			c.http.CloseIdleConnections()
 		}
 	})
+	return nil
+}
+
+// spawn runs fn on a goroutine Close waits for; after Close it fails.
+func (c *Client) spawn(fn func()) error {
+	c.goMu.Lock()
+	defer c.goMu.Unlock()
+	if c.closing {
+		return ErrClosed
+	}
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		fn()
+	}()
 	return nil
 }
 

@@ -155,7 +155,7 @@ func (c *Client) Watch(ctx context.Context, rt ResourceType, id string, opts ...
 	w := &Watch{updates: make(chan Update, 16), cancel: cancel, done: make(chan struct{})}
 	src, mode := c.watchSource(wctx, rt, table, id, cfg)
 	w.mode = mode
-	go func() {
+	err = c.spawn(func() {
 		defer close(w.done)
 		defer close(w.updates)
 		defer stop()
@@ -163,7 +163,13 @@ func (c *Client) Watch(ctx context.Context, rt ResourceType, id string, opts ...
 		if err := w.run(wctx, c, rt, table, id, snap, src, cfg); err != nil {
 			w.setErr(err)
 		}
-	}()
+	})
+	if err != nil {
+		src.close()
+		stop()
+		cancel()
+		return nil, fmt.Errorf("watch %s: %w", rt, err)
+	}
 	return w, nil
 }
 
@@ -463,7 +469,7 @@ func (s *TasksService) WatchResource(ctx context.Context, resourceType, resource
 			c.opts.logger.Debug("watch: realtime unavailable, polling", "err", err)
 		}
 	}
-	go func() {
+	err = c.spawn(func() {
 		defer close(w.done)
 		defer close(w.updates)
 		defer stop()
@@ -521,6 +527,12 @@ func (s *TasksService) WatchResource(ctx context.Context, resourceType, resource
 				}
 			}
 		}
-	}()
+	})
+	if err != nil {
+		src.close()
+		stop()
+		cancel()
+		return nil, fmt.Errorf("watch tasks: %w", err)
+	}
 	return w, nil
 }

@@ -504,3 +504,39 @@ func TestWatchResourceTasks(t *testing.T) {
 		})
 	}
 }
+
+// Close ends the client's watches and waits for them: when it returns, the
+// watch's channel is closed and a new watch is refused.
+func TestCloseEndsWatches(t *testing.T) {
+	t.Parallel()
+	ctx := ctxT(t)
+	tm := newTeam(t)
+	task, err := serviceClient(t).Tasks.Create(ctx, client.NewTask{AccountID: tm.account.ID, ResourceType: "build", ResourceID: tm.project.ID, Kind: "k"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := tm.viewer.Tasks.Watch(ctx, task.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wr, err := tm.viewer.Tasks.WatchResource(ctx, "build", tm.project.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-w.Updates()
+	<-wr.Updates()
+	tm.viewer.Close()
+	for _, ch := range []<-chan client.Update{w.Updates(), wr.Updates()} {
+		select {
+		case u, ok := <-ch:
+			if ok {
+				t.Fatalf("update after Close: %+v", u)
+			}
+		default:
+			t.Fatal("the watch's channel is still open after Close returned")
+		}
+	}
+	if _, err := tm.viewer.Tasks.Watch(ctx, task.ID); !errors.Is(err, client.ErrClosed) {
+		t.Fatalf("watch on a closed client: %v", err)
+	}
+}
