@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -107,4 +108,30 @@ func TestEnvCommands(t *testing.T) {
 	c.viewer.run("", "env", "delete", "staging", "--project", p, "--yes").fails(t, cmdutil.ExitForbidden, "needs the member role")
 	c.member.run("", "env", "delete", "staging", "--project", p, "--yes").ok(t)
 	c.member.run("", "env", "show", "staging", "--project", p).fails(t, cmdutil.ExitNotFound)
+}
+
+// Ctrl-C while waiting for an environment gives the ticket back and exits
+// 130.
+func TestEnvLockWaitInterrupted(t *testing.T) {
+	t.Parallel()
+	c := newCrew(t)
+	c.member.run("", "env", "create", "uat", "--project", c.project).ok(t)
+	held := c.owner.run("", "env", "lock", "uat", "--project", c.project).ok(t).line()
+	ctx, interrupt := context.WithCancel(context.Background())
+	done, _ := c.member.startCtx(ctx, "", "env", "lock", "uat", "--project", c.project, "--wait")
+	var q []client.Lease
+	deadline := time.Now().Add(time.Minute)
+	for len(q) < 2 && time.Now().Before(deadline) {
+		c.viewer.run("", "env", "queue", "uat", "--project", c.project, "--json").ok(t).json(t, &q)
+	}
+	if len(q) != 2 {
+		t.Fatalf("queue %+v", q)
+	}
+	interrupt()
+	r := <-done
+	r.fails(t, cmdutil.ExitInterrupted, "Gave ticket "+q[1].Ticket+" back", "interrupted")
+	c.viewer.run("", "env", "queue", "uat", "--project", c.project, "--json").ok(t).json(t, &q)
+	if len(q) != 1 || q[0].Ticket != held {
+		t.Fatalf("queue after the interrupt %+v", q)
+	}
 }

@@ -116,10 +116,15 @@ func (u *sfp) run(stdin string, args ...string) result {
 // start runs sfp args in the background; the second channel is closed
 // when the command first writes to stdout.
 func (u *sfp) start(stdin string, args ...string) (<-chan result, <-chan struct{}) {
+	return u.startCtx(context.Background(), stdin, args...)
+}
+
+// startCtx is start with a context the test may cancel (Ctrl-C).
+func (u *sfp) startCtx(parent context.Context, stdin string, args ...string) (<-chan result, <-chan struct{}) {
 	f, out, errOut := u.factory(stdin)
 	done := make(chan result, 1)
 	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		ctx, cancel := context.WithTimeout(parent, 2*time.Minute)
 		defer cancel()
 		code := Run(ctx, f, args)
 		done <- result{args: args, out: out.String(), errOut: errOut.String(), code: code}
