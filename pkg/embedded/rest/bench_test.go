@@ -269,7 +269,10 @@ func newBenchEnv(b *testing.B) *benchEnv {
 		b.Fatal(err)
 	}
 	cfg.MaxConns = benchClients
-	cfg.MinConns = benchClients
+	if v, err := strconv.Atoi(os.Getenv("REST_BENCH_POOL")); err == nil {
+		cfg.MaxConns = int32(v)
+	}
+	cfg.MinConns = cfg.MaxConns
 	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
 	if err != nil {
 		b.Fatal(err)

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // setupSQL sets the request context, as PostgREST does at the start of
@@ -76,23 +76,24 @@ type txSpec struct {
 	check func(*result) *apiError
 }
 
-func (rc *reqCtx) setupArgs(readOnly bool) (string, []any) {
+// setupParams returns the setup statement and its parameters.
+func (rc *reqCtx) setupParams(readOnly bool) (string, [][]byte) {
 	rs := rc.snap.roleSettings[rc.auth.role]
 	ks, vs := rs[0], rs[1]
 	n := len(ks)
 	if rc.prefs.timezone != "" {
 		n++
 	}
-	args := make([]any, 0, 7+2*n)
-	args = append(args, rc.s.paths[rc.schema], rc.auth.role, string(rc.auth.claims), rc.r.Method,
-		rc.r.URL.Path, headersJSON(rc.r.Header), cookiesJSON(rc.r))
+	params := make([][]byte, 0, 7+2*n)
+	params = append(params, textParam(rc.s.paths[rc.schema]), textParam(rc.auth.role), rc.auth.claims,
+		textParam(rc.r.Method), textParam(rc.r.URL.Path), headersJSON(rc.r.Header), cookiesJSON(rc.r))
 	for i := range ks {
-		args = append(args, ks[i], vs[i])
+		params = append(params, textParam(ks[i]), textParam(vs[i]))
 	}
 	if rc.prefs.timezone != "" {
-		args = append(args, "timezone", rc.prefs.timezone)
+		params = append(params, textParam("timezone"), textParam(rc.prefs.timezone))
 	}
-	return setupSQL(n, readOnly), args
+	return setupSQL(n, readOnly), params
 }
 
 // run executes the request's transaction. A read-only request is one
@@ -110,35 +111,16 @@ func (rc *reqCtx) run(ctx context.Context, spec txSpec) (*result, *apiError) {
 		}
 		conn.Release()
 	}()
-	b := &pgx.Batch{}
-	if !spec.readOnly {
-		b.Queue(beginRW)
-	}
-	setup, setupArgs := rc.setupArgs(spec.readOnly)
-	b.Queue(setup, setupArgs...)
-	if spec.plan != nil {
-		b.Queue(spec.plan.b.String(), spec.plan.args...)
-	}
-	b.Queue(spec.stmt.b.String(), spec.stmt.args...)
-	br := conn.SendBatch(ctx, b)
-	res := &result{}
-	if !spec.readOnly {
-		_, err = br.Exec()
-	}
-	if err == nil {
-		_, err = br.Exec()
-	}
-	if err == nil && spec.plan != nil {
-		var raw []byte
-		if err = br.QueryRow().Scan(&raw); err == nil {
-			res.planRows = planRows(raw)
+	pc := conn.Conn().PgConn()
+	res, err := rc.send(ctx, pc, spec)
+	if isLostStatement(err) && !conn.Conn().IsClosed() {
+		// Someone else discarded this connection's prepared statements
+		// (nothing ran: the statement could not be bound). Prepare anew.
+		connStatements(pc).forget()
+		if pc.TxStatus() != 'I' {
+			_, _ = conn.Exec(ctx, "rollback")
 		}
-	}
-	if err == nil {
-		err = br.QueryRow().Scan(&res.total, &res.pageTotal, &res.body, &res.gucHeaders, &res.gucStatus, &res.inserted, &res.location)
-	}
-	if cerr := br.Close(); err == nil {
-		err = cerr
+		res, err = rc.send(ctx, pc, spec)
 	}
 	if err != nil {
 		return nil, pgError(err, rc.auth.authed)
@@ -159,6 +141,73 @@ func (rc *reqCtx) run(ctx context.Context, spec txSpec) (*result, *apiError) {
 		return nil, pgError(err, rc.auth.authed)
 	}
 	return res, nil
+}
+
+// send runs the request's pipeline and reads the statement's row.
+func (rc *reqCtx) send(ctx context.Context, pc *pgconn.PgConn, spec txSpec) (*result, error) {
+	var p pipeline
+	if !spec.readOnly {
+		p.add(beginRW, nil, nil)
+	}
+	setup, params := rc.setupParams(spec.readOnly)
+	p.add(setup, params, nil)
+	res := &result{}
+	if spec.plan != nil {
+		p.add(spec.plan.b.String(), spec.plan.args, func(v [][]byte) error {
+			if len(v) > 0 {
+				res.planRows = planRows(v[0])
+			}
+			return nil
+		})
+	}
+	rows := 0
+	p.add(spec.stmt.b.String(), spec.stmt.args, func(v [][]byte) error {
+		rows++
+		return res.scan(v)
+	})
+	if err := p.run(ctx, pc); err != nil {
+		return nil, err
+	}
+	if rows != 1 {
+		return nil, fmt.Errorf("statement returned %d rows, want 1", rows)
+	}
+	return res, nil
+}
+
+// scan reads the statement's row (text format): total_result_set,
+// page_total, body, response_headers, response_status,
+// response_inserted, location.
+func (res *result) scan(v [][]byte) error {
+	if len(v) != 7 {
+		return fmt.Errorf("statement returned %d columns, want 7", len(v))
+	}
+	var err error
+	if res.total, err = parseInt8(v[0]); err != nil {
+		return err
+	}
+	pt, err := parseInt8(v[1])
+	if err != nil {
+		return err
+	}
+	if pt != nil {
+		res.pageTotal = *pt
+	}
+	if v[2] != nil {
+		res.body = append(make([]byte, 0, len(v[2])), v[2]...)
+	}
+	if v[3] != nil {
+		h := string(v[3])
+		res.gucHeaders = &h
+	}
+	if v[4] != nil {
+		st := string(v[4])
+		res.gucStatus = &st
+	}
+	if res.inserted, err = parseInt8(v[5]); err != nil {
+		return err
+	}
+	res.location, err = parseTextArray(v[6])
+	return err
 }
 
 func planRows(raw []byte) *int64 {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -241,6 +242,39 @@ func canonicalQuery(raw string) string {
 	if raw == "" {
 		return ""
 	}
+	if strings.ContainsAny(raw, "%+;") || strings.Count(raw, "&") >= 64 {
+		return canonicalQuerySlow(raw)
+	}
+	// Without escapes or semicolons url.ParseQuery would only split: do
+	// the same on a slice, sort it stably by key, and encode it alike.
+	type kv struct{ k, v string }
+	var buf [16]kv
+	pairs := buf[:0]
+	for rest := raw; rest != ""; {
+		var seg string
+		seg, rest, _ = strings.Cut(rest, "&")
+		if seg == "" {
+			continue
+		}
+		k, v, _ := strings.Cut(seg, "=")
+		pairs = append(pairs, kv{k, v})
+	}
+	slices.SortStableFunc(pairs, func(a, b kv) int { return strings.Compare(a.k, b.k) })
+	var b strings.Builder
+	b.Grow(len(raw) + len(raw)/2 + 1)
+	b.WriteByte('?')
+	for i, p := range pairs {
+		if i > 0 {
+			b.WriteByte('&')
+		}
+		b.WriteString(url.QueryEscape(p.k))
+		b.WriteByte('=')
+		b.WriteString(url.QueryEscape(p.v))
+	}
+	return b.String()
+}
+
+func canonicalQuerySlow(raw string) string {
 	vals, err := url.ParseQuery(raw)
 	if err != nil {
 		return ""

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"sort"
@@ -134,6 +133,16 @@ func negotiate(h http.Header) (accept, *apiError) {
 	vals := h.Values("Accept")
 	if len(vals) == 0 || strings.TrimSpace(vals[0]) == "" {
 		return accept{mt: mtJSON, ct: "application/json; charset=utf-8"}, nil
+	}
+	// One media type without parameters (what clients send): the answer
+	// the general case below would give, without its allocations.
+	if !strings.ContainsAny(vals[0], ",;") {
+		switch strings.TrimSpace(vals[0]) {
+		case "application/json", "*/*", "application/*":
+			return accept{mt: mtJSON, ct: "application/json; charset=utf-8"}, nil
+		case "application/vnd.pgrst.object+json", "application/vnd.pgrst.object":
+			return accept{mt: mtSingular, ct: "application/vnd.pgrst.object+json; charset=utf-8"}, nil
+		}
 	}
 	type cand struct {
 		typ    string
@@ -307,25 +316,46 @@ func parsePayload(body []byte, checkKeys bool) (*payload, *apiError) {
 
 // appendJSONString appends s as a JSON string.
 func appendJSONString(b []byte, s string) []byte {
+	return appendJSONStringLower(b, s, false)
+}
+
+// appendJSONStringLower appends s as a JSON string, ASCII letters lowered
+// when lower is set (header names are ASCII tokens). Runs of bytes that
+// need nothing are copied at once.
+func appendJSONStringLower(b []byte, s string, lower bool) []byte {
+	const hex = "0123456789abcdef"
 	b = append(b, '"')
+	start := 0
 	for i := 0; i < len(s); i++ {
 		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' && (!lower || c < 'A' || c > 'Z') {
+			continue
+		}
+		b = append(b, s[start:i]...)
+		start = i + 1
 		switch {
 		case c == '"' || c == '\\':
 			b = append(b, '\\', c)
 		case c < 0x20:
-			b = append(b, fmt.Sprintf(`\u%04x`, c)...)
+			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
 		default:
-			b = append(b, c)
+			b = append(b, c+('a'-'A'))
 		}
 	}
+	b = append(b, s[start:]...)
 	return append(b, '"')
 }
 
 // headersJSON renders request.headers: lowercase names, the last value of
 // a repeated header winning as in PostgREST's map.
-func headersJSON(h http.Header) string {
-	b := make([]byte, 0, 512)
+func headersJSON(h http.Header) []byte {
+	n := 2
+	for k, vs := range h {
+		if len(vs) > 0 {
+			n += len(k) + len(vs[len(vs)-1]) + 6
+		}
+	}
+	b := make([]byte, 0, n+n/8)
 	b = append(b, '{')
 	first := true
 	for k, vs := range h {
@@ -336,18 +366,20 @@ func headersJSON(h http.Header) string {
 			b = append(b, ',')
 		}
 		first = false
-		b = appendJSONString(b, strings.ToLower(k))
+		b = appendJSONStringLower(b, k, true)
 		b = append(b, ':')
 		b = appendJSONString(b, vs[len(vs)-1])
 	}
-	b = append(b, '}')
-	return string(b)
+	return append(b, '}')
 }
 
-func cookiesJSON(r *http.Request) string {
+func cookiesJSON(r *http.Request) []byte {
+	if len(r.Header["Cookie"]) == 0 {
+		return []byte("{}")
+	}
 	cs := r.Cookies()
 	if len(cs) == 0 {
-		return "{}"
+		return []byte("{}")
 	}
 	b := []byte{'{'}
 	for i, c := range cs {
@@ -358,5 +390,5 @@ func cookiesJSON(r *http.Request) string {
 		b = append(b, ':')
 		b = appendJSONString(b, c.Value)
 	}
-	return string(append(b, '}'))
+	return append(b, '}')
 }

@@ -177,7 +177,7 @@ func (rc *reqCtx) rpc(name string) *apiError {
 		s.w(qualified(f.Schema, f.Name), "(")
 		switch {
 		case wholeBody:
-			s.arg(string(body))
+			s.argBytes(body)
 			s.w("::", f.Params[0].Type)
 		case read:
 			i := 0
@@ -228,7 +228,7 @@ func (rc *reqCtx) rpc(name string) *apiError {
 	s.w(" FROM ")
 	if !read && !wholeBody && len(keys) > 0 {
 		s.w("(SELECT ")
-		s.arg(string(body))
+		s.argBytes(body)
 		s.w("::json AS json_data) pgrst_payload, LATERAL (SELECT ")
 		i := 0
 		var typed []string

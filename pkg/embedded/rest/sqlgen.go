@@ -10,10 +10,11 @@ import (
 // sqlBuf accumulates SQL text and its parameters. Everything that comes
 // from a request is either an identifier checked against the schema cache
 // and quoted by quoteIdent, a cast checked by the parser to hold only
-// letters, digits, '_', '$' and spaces, or a parameter ($n).
+// letters, digits, '_', '$' and spaces, or a parameter ($n). Parameters
+// are in PostgreSQL's text format (the server infers their types).
 type sqlBuf struct {
 	b    strings.Builder
-	args []any
+	args [][]byte
 }
 
 func (s *sqlBuf) w(parts ...string) {
@@ -22,12 +23,22 @@ func (s *sqlBuf) w(parts ...string) {
 	}
 }
 
-// arg appends a parameter and writes its placeholder.
-func (s *sqlBuf) arg(v any) {
+// arg appends a text parameter and writes its placeholder.
+func (s *sqlBuf) arg(v string) { s.argBytes(textParam(v)) }
+
+// argBytes appends a parameter given as bytes (a JSON body) and writes
+// its placeholder; nil is sent as an empty value, not NULL.
+func (s *sqlBuf) argBytes(v []byte) {
+	if v == nil {
+		v = []byte{}
+	}
 	s.args = append(s.args, v)
 	s.b.WriteByte('$')
 	s.b.WriteString(strconv.Itoa(len(s.args)))
 }
+
+// argInt appends an integer parameter and writes its placeholder.
+func (s *sqlBuf) argInt(v int64) { s.argBytes(strconv.AppendInt(nil, v, 10)) }
 
 // quoteIdent quotes an identifier, doubling quotes and dropping anything
 // from a NUL on (PostgreSQL cannot store NUL in names).
@@ -415,11 +426,11 @@ func (s *sqlBuf) orderSQL(n *node, q string) {
 func (s *sqlBuf) limitSQL(limit, offset int64) {
 	if limit >= 0 {
 		s.w(" LIMIT ")
-		s.arg(limit)
+		s.argInt(limit)
 	}
 	if offset > 0 {
 		s.w(" OFFSET ")
-		s.arg(offset)
+		s.argInt(offset)
 	}
 }
 
@@ -495,6 +506,7 @@ const resultTail = `, nullif(current_setting('response.headers', true), '') AS r
 // readSQL builds the statement of a GET/HEAD on a table or view.
 func readSQL(root *node, kind bodyKind, strip, count bool) *sqlBuf {
 	s := &sqlBuf{}
+	s.b.Grow(768) // the fixed parts of the statement alone take ~400 bytes
 	q := qualified(root.table.Schema, root.table.Name)
 	s.w("WITH pgrst_source AS (SELECT ")
 	s.selectList(root, q)
@@ -541,7 +553,7 @@ func (s *sqlBuf) outerSQL(root *node, kind bodyKind, strip bool, total func(), i
 	s.w(" AS response_inserted, ")
 	if len(location) > 0 {
 		s.w("(SELECT array_agg(j.key || '=' || coalesce('eq.' || j.value, 'is.null')) FROM (SELECT row_to_json(_) AS r FROM pgrst_source AS _ LIMIT 1) d CROSS JOIN json_each_text(d.r) AS j WHERE j.key = ANY(")
-		s.arg(location)
+		s.arg(pgArrayLiteral(location))
 		s.w("))")
 	} else {
 		s.w("NULL::text[]")
@@ -629,7 +641,7 @@ func (s *sqlBuf) returningSQL(t *Table, all bool, cols []string) {
 func (s *sqlBuf) payloadSQL(body []byte, cols []*Column, defaults bool, limitOne bool) {
 	if defaults {
 		s.w("(SELECT ")
-		s.arg(string(body))
+		s.argBytes(body)
 		s.w("::jsonb AS json_data) pgrst_payload, LATERAL (SELECT jsonb_agg(jsonb_build_object(")
 		n := 0
 		for _, c := range cols {
@@ -645,7 +657,7 @@ func (s *sqlBuf) payloadSQL(body []byte, cols []*Column, defaults bool, limitOne
 		s.w(") || elem) AS val FROM jsonb_array_elements(pgrst_payload.json_data) elem) pgrst_json_defs, ")
 	} else {
 		s.w("(SELECT ")
-		s.arg(string(body))
+		s.argBytes(body)
 		s.w("::json AS json_data) pgrst_payload, ")
 	}
 	s.w("LATERAL (SELECT ")
