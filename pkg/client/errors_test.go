@@ -143,3 +143,59 @@ func TestSlugify(t *testing.T) {
 		}
 	}
 }
+
+// Error bodies come from the network: whatever the bytes, newError returns
+// an *Error that keeps the status and prints without panicking, and the
+// sentinels agree with the status where they are defined by it.
+func FuzzNewError(f *testing.F) {
+	for _, seed := range []struct {
+		status int
+		body   string
+	}{
+		{409, `{"code":"PT409","details":"current version is 7","hint":"retry","message":"stale"}`},
+		{400, `{"code":400,"error_code":"refresh_token_not_found","msg":"Invalid Refresh Token"}`},
+		{403, `{"message":"You cannot consume this service"}`},
+		{406, `{"code":"PGRST116","details":"The result contains 0 rows","hint":null,"message":"JSON object requested"}`},
+		{500, `not json at all`},
+		{401, `{"code":["weird"],"details":{"a":1},"hint":7}`},
+		{502, ``},
+	} {
+		f.Add(seed.status, seed.body)
+	}
+	f.Fuzz(func(t *testing.T, status int, body string) {
+		if status < 100 || status > 599 {
+			return
+		}
+		e := newError("op", "GET", "http://h/p?q", status, nil, []byte(body))
+		if e.StatusCode != status || e.Error() == "" || e.URL != "http://h/p" {
+			t.Fatalf("%+v", e)
+		}
+		if errors.Is(e, ErrConflict) != (status == 409) {
+			t.Fatalf("conflict mapping for %d", status)
+		}
+		if errors.Is(e, ErrUnavailable) != (status == 503) {
+			t.Fatalf("unavailable mapping for %d", status)
+		}
+	})
+}
+
+// Cursors come back from callers: a bad one is ErrValidation, never a
+// panic, and a good one round-trips.
+func FuzzDecodeCursor(f *testing.F) {
+	f.Add(encodeCursor(keyset{T: "2026-11-30T00:17:50.123456Z", ID: "acaaecb3-209f-4717-9077-bc91bee28e1c"}))
+	f.Add(encodeCursor(keyset{K: "build/001"}))
+	f.Add("")
+	f.Add("e30")
+	f.Fuzz(func(t *testing.T, c string) {
+		k, err := decodeCursor(c)
+		if err != nil {
+			if !errors.Is(err, ErrValidation) {
+				t.Fatalf("error %v is not ErrValidation", err)
+			}
+			return
+		}
+		if again, err := decodeCursor(encodeCursor(k)); err != nil || again != k {
+			t.Fatalf("round trip %+v -> %+v %v", k, again, err)
+		}
+	})
+}
