@@ -211,12 +211,13 @@ func (s *AuthService) SignOut(ctx context.Context) error {
 	}
 	var remote error
 	if cur != nil {
+		// The normal token path refreshes an expired access token first,
+		// so the refresh tokens are revoked even for an old session.
 		remote = s.c.do(ctx, "sign out", false, func(cl *call) error {
 			cl.auth = authUser
-			cl.token = cur.AccessToken
 			return cl.check(cl.gotrue().Logout())
 		})
-		if errors.Is(remote, ErrUnauthenticated) || errors.Is(remote, ErrNotFound) {
+		if errors.Is(remote, ErrUnauthenticated) || errors.Is(remote, ErrNotFound) || errors.Is(remote, ErrNoSession) {
 			remote = nil // the session was already gone
 		}
 	}

@@ -19,8 +19,9 @@
 // API key and access token, retries what is safe to retry, and keeps the
 // response so errors carry status, code, message, details and hint.
 //
-// A Client is safe for concurrent use. It starts no background goroutine
-// except a session refresh that waiters share, and Close waits for it.
+// A Client is safe for concurrent use. Its only goroutines are a session
+// refresh that concurrent callers share and the watches it was asked for;
+// Close ends them and waits for them.
 package client
 
 import (

@@ -42,9 +42,6 @@ type call struct {
 	op         string
 	idempotent bool
 	auth       authMode
-	// token overrides the bearer token (a specific session's token, for
-	// sign-out).
-	token string
 
 	method, url string
 	status      int
@@ -135,9 +132,6 @@ func (cl *call) fail(err error) error {
 // bearer returns the token to send, the session generation it belongs
 // to, and whether it is a user's.
 func (cl *call) bearer() (string, uint64, bool, error) {
-	if cl.token != "" {
-		return cl.token, 0, false, nil
-	}
 	switch cl.auth {
 	case authKey:
 		return cl.c.apiKey, 0, false, nil
