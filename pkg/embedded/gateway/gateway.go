@@ -53,6 +53,10 @@ type Gateway struct {
 	logger   *slog.Logger
 	maxBody  int64
 	matchers []matcher
+	// values holds one-element header values known at start (consumer
+	// ids and names, credential ids, groups) that requests share instead
+	// of allocating their own; read-only after New.
+	values map[string][]string
 }
 
 type compiledRoute struct {
@@ -78,7 +82,19 @@ func New(cfg *Config, opts Options) (*Gateway, error) {
 	if cfg == nil {
 		return nil, errNoConfig
 	}
-	g := &Gateway{cfg: cfg, logger: opts.Logger, maxBody: opts.MaxBodyBytes}
+	g := &Gateway{cfg: cfg, logger: opts.Logger, maxBody: opts.MaxBodyBytes, values: map[string][]string{}}
+	g.shareValue("true")
+	for _, c := range cfg.Consumers {
+		g.shareValue(c.ID)
+		g.shareValue(c.Username)
+		g.shareValue(c.CustomID)
+		g.shareValue(strings.Join(c.Groups, ", "))
+	}
+	for _, creds := range []map[string]credential{cfg.keys, cfg.basics} {
+		for _, cr := range creds {
+			g.shareValue(cr.id)
+		}
+	}
 	if g.logger == nil {
 		g.logger = slog.New(slog.DiscardHandler)
 	}
@@ -159,6 +175,21 @@ func New(cfg *Config, opts Options) (*Gateway, error) {
 	return g, nil
 }
 
+func (g *Gateway) shareValue(v string) {
+	if v != "" {
+		g.values[v] = []string{v}
+	}
+}
+
+// value returns v as a header value, shared when it is known at start. A
+// shared slice has capacity 1, so appending to it elsewhere copies it.
+func (g *Gateway) value(v string) []string {
+	if s, ok := g.values[v]; ok {
+		return s[:1:1]
+	}
+	return []string{v}
+}
+
 func keysOf[V any](m map[string]V) map[string]bool {
 	out := make(map[string]bool, len(m))
 	for k := range m {
@@ -182,6 +213,14 @@ type exchange struct {
 	body      *limitedBody
 }
 
+// inFlight is what the gateway allocates per request, in one piece.
+type inFlight struct {
+	x     exchange
+	rw    responseWriter
+	query queryArgs
+	reqID [1]string // X-Request-Id, shared by the response and the upstream request
+}
+
 // reply is a response produced by the gateway itself.
 type reply struct {
 	status int
@@ -201,10 +240,14 @@ func kongError(status int, msg string) *reply {
 
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	reqID := requestID(r.Header.Get("X-Request-Id"))
-	x := &exchange{g: g, r: r}
-	rw := &responseWriter{ResponseWriter: w, x: x}
-	rw.Header().Set("X-Request-Id", reqID)
+	f := &inFlight{}
+	f.reqID[0] = requestID(r.Header.Get("X-Request-Id"))
+	reqID := f.reqID[0]
+	x := &f.x
+	*x = exchange{g: g, r: r}
+	rw := &f.rw
+	*rw = responseWriter{ResponseWriter: w, x: x}
+	rw.Header()["X-Request-Id"] = f.reqID[:1:1]
 	defer func() { g.logAccess(r, rw, x, reqID, start) }()
 
 	if g.maxBody > 0 {
@@ -232,8 +275,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	for _, h := range consumerHeaders {
 		delete(x.header, h)
 	}
-	x.header["X-Request-Id"] = []string{reqID}
-	x.query = newQueryArgs(r.URL.RawQuery)
+	x.header["X-Request-Id"] = f.reqID[:1:1]
+	f.query = queryArgs{raw: r.URL.RawQuery}
+	x.query = &f.query
 
 	for _, p := range cr.plugins {
 		if rep := p.access(x); rep != nil {
@@ -389,6 +433,9 @@ func clientIP(r *http.Request) string {
 }
 
 func localPort(r *http.Request) string {
+	if a, ok := r.Context().Value(http.LocalAddrContextKey).(*net.TCPAddr); ok {
+		return strconv.Itoa(a.Port)
+	}
 	if a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
 		if _, p, err := net.SplitHostPort(a.String()); err == nil {
 			return p

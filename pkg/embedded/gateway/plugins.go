@@ -69,22 +69,23 @@ var consumerHeaders = []string{hConsumerID, hConsumerCustomID, hConsumerUsername
 // upstream as Kong does. credID is empty for the anonymous consumer.
 func setConsumer(x *exchange, c *Consumer, credID string) {
 	x.consumer, x.credID = c, credID
-	setOrDel(x.header, hConsumerID, c.ID)
-	setOrDel(x.header, hConsumerCustomID, c.CustomID)
-	setOrDel(x.header, hConsumerUsername, c.Username)
-	setOrDel(x.header, hCredentialID, credID)
+	setOrDel(x, hConsumerID, c.ID)
+	setOrDel(x, hConsumerCustomID, c.CustomID)
+	setOrDel(x, hConsumerUsername, c.Username)
+	setOrDel(x, hCredentialID, credID)
 	if credID != "" {
-		x.header.Del(hAnonymous)
+		delete(x.header, hAnonymous)
 	} else {
-		x.header.Set(hAnonymous, "true")
+		x.header[hAnonymous] = x.g.value("true")
 	}
 }
 
-func setOrDel(h http.Header, k, v string) {
+// setOrDel sets or removes header k (given in canonical form).
+func setOrDel(x *exchange, k, v string) {
 	if v == "" {
-		h.Del(k)
+		delete(x.header, k)
 	} else {
-		h.Set(k, v)
+		x.header[k] = x.g.value(v)
 	}
 }
 
@@ -116,6 +117,7 @@ type corsPlugin struct {
 	methods           string
 	headers           string // "" reflects Access-Control-Request-Headers
 	exposed           string
+	exposedVal        []string // exposed as a shared header value
 	credentials       bool
 	maxAge            string
 	preflightContinue bool
@@ -181,6 +183,7 @@ func buildCORS(conf *object, p *parser) (plugin, error) {
 		return nil, err
 	}
 	c.exposed = strings.Join(exposed, ",")
+	c.exposedVal = []string{c.exposed}
 	if c.credentials, err = conf.boolean("credentials", false); err != nil {
 		return nil, err
 	}
@@ -266,20 +269,32 @@ func (c *corsPlugin) filterResponse(x *exchange, h http.Header) {
 	allowAll := c.configureOrigin(h, origin, true)
 	c.configureCredentials(h, allowAll, origin, true)
 	if c.exposed != "" {
-		h.Set("Access-Control-Expose-Headers", c.exposed)
+		h["Access-Control-Expose-Headers"] = c.exposedVal[:1:1]
 	}
 }
 
+// Header values the cors plugin sets on many responses, shared (capacity
+// 1: appending elsewhere copies).
+var (
+	varyOrigin = []string{"Origin"}
+	allowAny   = []string{"*"}
+)
+
 func addVary(h http.Header, filter bool) {
 	if filter {
-		for _, v := range h.Values("Vary") {
+		vals := h["Vary"]
+		for _, v := range vals {
 			if strings.EqualFold(strings.TrimSpace(v), "Origin") {
 				return
 			}
 		}
-		h.Add("Vary", "Origin")
+		if len(vals) == 0 {
+			h["Vary"] = varyOrigin[:1:1]
+		} else {
+			h["Vary"] = append(vals, "Origin")
+		}
 	} else {
-		h.Set("Vary", "Origin")
+		h["Vary"] = varyOrigin[:1:1]
 	}
 }
 
@@ -287,7 +302,7 @@ func addVary(h http.Header, filter bool) {
 // answer is the wildcard.
 func (c *corsPlugin) configureOrigin(h http.Header, origin string, filter bool) bool {
 	if c.allowAll {
-		h.Set("Access-Control-Allow-Origin", "*")
+		h["Access-Control-Allow-Origin"] = allowAny[:1:1]
 		return true
 	}
 	addVary(h, filter)
@@ -342,6 +357,7 @@ func (c *corsPlugin) configureCredentials(h http.Header, allowAll bool, origin s
 
 type keyAuthPlugin struct {
 	keyNames       []string
+	headerKeys     []string // keyNames in canonical header form
 	hide           bool
 	inHeader       bool
 	inQuery        bool
@@ -367,6 +383,7 @@ func buildKeyAuth(conf *object, p *parser) (plugin, error) {
 		if !validHeaderName(n) {
 			return nil, p.d.errf(conf.line("key_names"), "%s: key name %q is not a valid header name", conf.what, n)
 		}
+		k.headerKeys = append(k.headerKeys, http.CanonicalHeaderKey(n))
 	}
 	if k.hide, err = conf.boolean("hide_credentials", false); err != nil {
 		return nil, err
@@ -412,10 +429,10 @@ func (k *keyAuthPlugin) access(x *exchange) *reply {
 
 func (k *keyAuthPlugin) authenticate(x *exchange) (*reply, bool) {
 	var key string
-	for _, name := range k.keyNames {
+	for i, name := range k.keyNames {
 		var vals []string
 		if k.inHeader {
-			vals = x.header.Values(name)
+			vals = x.header[k.headerKeys[i]]
 		}
 		if len(vals) == 0 && k.inQuery {
 			vals = x.query.stringValues(name)
@@ -486,7 +503,7 @@ func (b *basicAuthPlugin) access(x *exchange) *reply {
 	}
 	if b.anonymous != nil {
 		setConsumer(x, b.anonymous, "")
-		x.header.Del(hCredentialUser)
+		delete(x.header, hCredentialUser)
 		return nil
 	}
 	return rep
@@ -538,7 +555,7 @@ func (b *basicAuthPlugin) authenticate(x *exchange) (*reply, bool) {
 		return b.challenge(http.StatusUnauthorized, "Invalid authentication credentials"), false
 	}
 	setConsumer(x, cred.consumer, cred.id)
-	x.header.Set(hCredentialUser, user)
+	x.header[hCredentialUser] = x.g.value(user)
 	return nil, true
 }
 
@@ -619,7 +636,7 @@ func (a *aclPlugin) access(x *exchange) *reply {
 		return kongError(http.StatusForbidden, "You cannot consume this service")
 	}
 	if !a.hideGroups && len(x.consumer.Groups) > 0 {
-		x.header.Set(hConsumerGroups, strings.Join(x.consumer.Groups, ", "))
+		x.header[hConsumerGroups] = x.g.value(strings.Join(x.consumer.Groups, ", "))
 	}
 	return nil
 }
@@ -769,63 +786,94 @@ func (t *requestTransformer) addEntry(op, target, entry string) error {
 	return nil
 }
 
-func (t *requestTransformer) access(x *exchange) *reply {
-	o := &t.ops
-	// Templates see the request as it was when the plugin started, as in
-	// Kong, where the template environment is read before any change: the
-	// tables read the live request and take a copy just before the first
-	// change (copy on write), which most requests never need.
-	env := &templateEnv{}
-	var ht *headerTable
-	var qt *queryTable
-	if o.needsHeaderEnv || o.uri != nil {
-		ht, qt = &headerTable{h: x.header}, &queryTable{q: x.query}
-		env.headers, env.query = ht, qt
+// transformRun is one request's pass through a request-transformer.
+// Templates see the request as it was when the plugin started, as in
+// Kong, where the template environment is read before any change: the
+// tables read the live request and take a copy just before the first
+// change (copy on write), which most requests never need. The tables are
+// made only when an expression is evaluated or a copy is due, so a
+// request that renders nothing allocates nothing here.
+type transformRun struct {
+	x        *exchange
+	o        *transformOps
+	env      *templateEnv
+	ht       *headerTable
+	qt       *queryTable
+	rendered int // expressions evaluated so far
+}
+
+// hasTables tells whether this plugin's templates read the request.
+func (r *transformRun) hasTables() bool { return r.o.needsHeaderEnv || r.o.uri != nil }
+
+func (r *transformRun) tables() {
+	if r.env == nil {
+		r.ht, r.qt = &headerTable{h: r.x.header}, &queryTable{q: r.x.query}
+		r.env = &templateEnv{headers: r.ht, query: r.qt}
 	}
-	rendered := 0 // expressions evaluated so far
-	snapshot := func() {
-		// Only needed while an expression may still read the tables.
-		if ht != nil && !ht.copied && rendered < o.templated {
-			ht.h, ht.copied = x.header.Clone(), true
-			qt.q = x.query.clone()
+}
+
+// snapshot is called before each change of the request: while an
+// expression may still read the tables, they must keep the original.
+func (r *transformRun) snapshot() {
+	if !r.hasTables() || r.rendered >= r.o.templated {
+		return
+	}
+	r.tables()
+	if !r.ht.copied {
+		r.ht.h, r.ht.copied = r.x.header.Clone(), true
+		r.qt.q = r.x.query.clone()
+	}
+}
+
+func (r *transformRun) render(tpl *template, header bool) (string, bool) {
+	var env *templateEnv
+	if !tpl.plain {
+		r.rendered++
+		if r.hasTables() {
+			r.tables()
+			env = r.env
+		} else {
+			env = &templateEnv{}
 		}
 	}
-	render := func(tpl *template, header bool) (string, bool) {
-		if !tpl.plain {
-			rendered++
-		}
-		v, err := tpl.render(env)
-		if err != nil {
-			x.g.logger.Error("request-transformer template failed", "route", x.route.route.Name, "error", err)
+	v, err := tpl.render(env)
+	if err != nil {
+		r.x.g.logger.Error("request-transformer template failed", "route", r.x.route.route.Name, "error", err)
+		return "", false
+	}
+	if header {
+		v = strings.TrimSpace(v)
+		if strings.ContainsAny(v, "\r\n\x00") {
+			r.x.g.logger.Error("request-transformer template rendered an invalid header value", "route", r.x.route.route.Name)
 			return "", false
 		}
-		if header {
-			v = strings.TrimSpace(v)
-			if strings.ContainsAny(v, "\r\n\x00") {
-				x.g.logger.Error("request-transformer template rendered an invalid header value", "route", x.route.route.Name)
-				return "", false
-			}
-		}
-		return v, true
 	}
-	fail := func() *reply { return kongError(http.StatusInternalServerError, "An unexpected error occurred") }
+	return v, true
+}
 
+func transformFailed() *reply {
+	return kongError(http.StatusInternalServerError, "An unexpected error occurred")
+}
+
+func (t *requestTransformer) access(x *exchange) *reply {
+	o := &t.ops
+	run := transformRun{x: x, o: o}
 	if o.uri != nil {
-		v, ok := render(o.uri, false)
+		v, ok := run.render(o.uri, false)
 		if !ok || !strings.HasPrefix(v, "/") {
-			return fail()
+			return transformFailed()
 		}
 		x.uri = v
 	}
 	if o.touchesHeaders {
 		h := x.header
 		for _, name := range o.remove {
-			snapshot()
+			run.snapshot()
 			h.Del(name)
 		}
 		for _, rn := range o.rename {
 			if vals := h.Values(rn.from); len(vals) > 0 {
-				snapshot()
+				run.snapshot()
 				vals = append([]string(nil), vals...)
 				h.Del(rn.from)
 				h[http.CanonicalHeaderKey(rn.to)] = vals
@@ -836,14 +884,14 @@ func (t *requestTransformer) access(x *exchange) *reply {
 			if !isHost && len(h.Values(nt.name)) == 0 {
 				continue
 			}
-			v, ok := render(nt.value, true)
+			v, ok := run.render(nt.value, true)
 			if !ok {
-				return fail()
+				return transformFailed()
 			}
 			if isHost {
 				x.host = v
 			} else {
-				snapshot()
+				run.snapshot()
 				h.Set(nt.name, v)
 			}
 		}
@@ -851,28 +899,28 @@ func (t *requestTransformer) access(x *exchange) *reply {
 			if strings.EqualFold(nt.name, "host") || len(h.Values(nt.name)) > 0 {
 				continue
 			}
-			v, ok := render(nt.value, true)
+			v, ok := run.render(nt.value, true)
 			if !ok {
-				return fail()
+				return transformFailed()
 			}
-			snapshot()
+			run.snapshot()
 			h.Set(nt.name, v)
 		}
 		for _, nt := range o.append {
 			if strings.EqualFold(nt.name, "host") {
 				continue
 			}
-			v, ok := render(nt.value, true)
+			v, ok := run.render(nt.value, true)
 			if !ok {
-				return fail()
+				return transformFailed()
 			}
-			snapshot()
+			run.snapshot()
 			h.Add(nt.name, v)
 		}
 	}
 	if o.touchesQuery {
 		q := x.query
-		snapshot() // query changes are rarer; copy up front
+		run.snapshot() // query changes are rarer; copy up front
 		for _, name := range o.removeQ {
 			q.del(name)
 		}
@@ -883,9 +931,9 @@ func (t *requestTransformer) access(x *exchange) *reply {
 			if !q.has(nt.name) {
 				continue
 			}
-			v, ok := render(nt.value, false)
+			v, ok := run.render(nt.value, false)
 			if !ok {
-				return fail()
+				return transformFailed()
 			}
 			q.set(nt.name, v)
 		}
@@ -893,16 +941,16 @@ func (t *requestTransformer) access(x *exchange) *reply {
 			if q.has(nt.name) {
 				continue
 			}
-			v, ok := render(nt.value, false)
+			v, ok := run.render(nt.value, false)
 			if !ok {
-				return fail()
+				return transformFailed()
 			}
 			q.set(nt.name, v)
 		}
 		for _, nt := range o.appendQ {
-			v, ok := render(nt.value, false)
+			v, ok := run.render(nt.value, false)
 			if !ok {
-				return fail()
+				return transformFailed()
 			}
 			q.add(nt.name, v)
 		}
