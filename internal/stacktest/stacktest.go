@@ -89,13 +89,19 @@ func Shared() *Stack {
 	return shared
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
+// freePorts returns n distinct ports that were free a moment ago (all held
+// open together while choosing, so the kernel cannot hand one out twice).
+func freePorts(n int) ([]int, error) {
+	var ports []int
+	for i := 0; i < n; i++ {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		defer l.Close()
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return ports, nil
 }
 
 // Start boots a tenant in a fresh temporary base directory.
@@ -108,15 +114,11 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 		return nil, err
 	}
 	os.Chmod(base, 0o755) // the postgres user must traverse it when tests run as root
-	apiPort, err := freePort()
+	ports, err := freePorts(2)
 	if err != nil {
 		return nil, err
 	}
-	dbPort, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	t, err := tenant.Create(base, tenant.CreateOptions{Name: "test", APIPort: apiPort, PostgresPort: dbPort})
+	t, err := tenant.Create(base, tenant.CreateOptions{Name: "test", APIPort: ports[0], PostgresPort: ports[1]})
 	if err != nil {
 		os.RemoveAll(base)
 		return nil, err

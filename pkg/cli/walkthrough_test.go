@@ -15,7 +15,7 @@ import (
 	"github.com/sfp-dev/sfp/internal/sfptest"
 )
 
-// walkthroughScript turns the walkthrough section of docs/cli.md into one
+// walkthroughScript turns the walkthrough section of README.md into one
 // bash script: ```bash blocks run in order in the first shell; a ```bash
 // worker block is the second shell, started in the background where it
 // appears, and waited for at the end.
@@ -24,7 +24,7 @@ func walkthroughScript(t *testing.T, doc string) string {
 	start := strings.Index(doc, "<!-- walkthrough -->")
 	end := strings.Index(doc, "<!-- /walkthrough -->")
 	if start < 0 || end < start {
-		t.Fatal("docs/cli.md has no <!-- walkthrough --> … <!-- /walkthrough --> section")
+		t.Fatal("README.md has no <!-- walkthrough --> … <!-- /walkthrough --> section")
 	}
 	var script strings.Builder
 	script.WriteString("set -euo pipefail\nworkers=()\n")
@@ -64,12 +64,12 @@ func walkthroughScript(t *testing.T, doc string) string {
 	return script.String()
 }
 
-// The walkthrough in docs/cli.md, executed as written with the built sfp
+// The walkthrough in README.md, executed as written with the built sfp
 // binary on a fresh machine state (an empty directory, no configuration).
 func TestWalkthroughInDocsRunsAsWritten(t *testing.T) {
 	t.Parallel()
 	_, file, _, _ := runtime.Caller(0)
-	raw, err := os.ReadFile(filepath.Join(filepath.Dir(file), "..", "..", "docs", "cli.md"))
+	raw, err := os.ReadFile(filepath.Join(filepath.Dir(file), "..", "..", "README.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
