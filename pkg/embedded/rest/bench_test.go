@@ -190,7 +190,7 @@ func compare(b *testing.B, be *benchEnv, n int, sides ...*side) {
 			return !slices.Contains(strings.Split(only, ","), sd.name)
 		})
 	}
-	clock := &cpuClock{backends: backendPIDs(b, be.pool)}
+	clock := &cpuClock{backends: append(backendPIDs(b, be.pool), backendPIDs(b, be.pgxPool)...)}
 	const chunk = 500
 	for _, sd := range sides { // warm connections and statement caches
 		if err := load(nil, 2*benchClients*4, sd.op); err != nil {
@@ -252,9 +252,10 @@ func report(b *testing.B, base *side, others ...*side) {
 // that the REST server and the pgx baseline share.
 type benchEnv struct {
 	*env
-	pool    *pgxpool.Pool
-	gwAddr  string // gateway listener
-	anonKey string // the apikey, signed as a tenant's keys are
+	pool    *pgxpool.Pool // the REST server's
+	pgxPool *pgxpool.Pool // the baseline's
+	gwAddr  string        // gateway listener
+	anonKey string        // the apikey, signed as a tenant's keys are
 }
 
 func newBenchEnv(b *testing.B) *benchEnv {
@@ -264,20 +265,24 @@ func newBenchEnv(b *testing.B) *benchEnv {
 	db.Exec(b, `insert into public.books (author_id, title, pages)
 		select 1 + (g % 3), 'Book ' || g, g from generate_series(1, 300) g`)
 	db.Exec(b, `vacuum analyze`)
-	cfg, err := pgxpool.ParseConfig(db.URL("authenticator"))
-	if err != nil {
-		b.Fatal(err)
+	newPool := func(env string) *pgxpool.Pool {
+		cfg, err := pgxpool.ParseConfig(db.URL("authenticator"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		cfg.MaxConns = benchClients
+		if v, err := strconv.Atoi(os.Getenv(env)); err == nil {
+			cfg.MaxConns = int32(v)
+		}
+		cfg.MinConns = cfg.MaxConns
+		pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(pool.Close)
+		return pool
 	}
-	cfg.MaxConns = benchClients
-	if v, err := strconv.Atoi(os.Getenv("REST_BENCH_POOL")); err == nil {
-		cfg.MaxConns = int32(v)
-	}
-	cfg.MinConns = cfg.MaxConns
-	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(pool.Close)
+	pool, pgxPool := newPool("REST_BENCH_POOL"), newPool("REST_BENCH_PGX_POOL")
 	e := startEnv(b, db, func(c *Config) { c.Pool = pool })
 
 	now := time.Now()
@@ -304,7 +309,7 @@ func newBenchEnv(b *testing.B) *benchEnv {
 	}
 	hs := httptest.NewServer(gw)
 	b.Cleanup(hs.Close)
-	return &benchEnv{env: e, pool: pool, gwAddr: hs.Listener.Addr().String(), anonKey: anon}
+	return &benchEnv{env: e, pool: pool, pgxPool: pgxPool, gwAddr: hs.Listener.Addr().String(), anonKey: anon}
 }
 
 // clients returns a minimal HTTP/1.1 client per benchmark client, sending
@@ -544,7 +549,7 @@ func BenchmarkGetByPK(b *testing.B) {
 	target := func(prefix string) func(int) string {
 		return func(i int) string { return prefix + "/books?id=eq." + strconv.Itoa(id(i)) }
 	}
-	base := &side{name: "pgx", op: pgxOp(be.pool, userClaims(uidReader),
+	base := &side{name: "pgx", op: pgxOp(be.pgxPool, userClaims(uidReader),
 		`select coalesce(json_agg(t), '[]')::text from (select * from public.books where id = $1) t`,
 		func(i int) []string { return []string{strconv.Itoa(id(i))} }, check)}
 	gw := &side{name: "gw", op: getOp(be.gatewayClients(tok), target("/rest/v1"), check)}
@@ -569,7 +574,7 @@ func BenchmarkList100Embed(b *testing.B) {
 			return prefix + "/books?select=id,title,pages,author:authors!books_author_id_fkey(name)&order=id&limit=100&offset=" + strconv.Itoa(i%100)
 		}
 	}
-	base := &side{name: "pgx", op: pgxOp(be.pool, userClaims(uidReader),
+	base := &side{name: "pgx", op: pgxOp(be.pgxPool, userClaims(uidReader),
 		`select coalesce(json_agg(t), '[]')::text from (
 			select b.id, b.title, b.pages, json_build_object('name', a.name) as author
 			from public.books b join public.authors a on a.id = b.author_id

@@ -6,19 +6,29 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 	"unsafe"
 
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
 )
 
-// A request's statements go to PostgreSQL as one pipeline through pgconn:
-// one write, one round trip. Each query shape is parsed and planned once
-// per connection (Parse in the same pipeline the first time its text is
-// seen); afterwards it is only bound and executed. Parameters and results
-// travel in PostgreSQL's text format, which is what the server would
-// receive from pgx for the strings the SQL generator binds anyway; going
-// below pgx's Batch saves its per-parameter type planning and buffers,
-// which were a large share of a short request's CPU time.
+// A request's statements go to PostgreSQL as one pipeline: the extended
+// protocol messages of every statement and one Sync, encoded into a buffer
+// the connection keeps and written with one write, then the replies read
+// until ReadyForQuery: one round trip. Each query shape is parsed and
+// planned once per connection (a Parse in the same pipeline the first time
+// its text is seen); afterwards it is only bound and executed. Parameters
+// and results travel in PostgreSQL's text format, which is what the server
+// would receive from pgx for the strings the SQL generator binds anyway,
+// and the column order of every statement is known, so no Describe is
+// needed. Going below pgx's Batch (and pgconn's Pipeline) saves their
+// per-parameter type planning, bookkeeping and buffer churn, a large share
+// of a short request's CPU time.
+//
+// PostgreSQL sends nothing before the Sync but a few short replies (it
+// flushes its output at the Sync or when 8 kB are pending), so writing a
+// whole pipeline before reading, even with a large body, cannot deadlock.
 
 // maxStatements bounds the statements prepared on one connection; the
 // least recently used is closed beyond it.
@@ -38,15 +48,19 @@ type statements struct {
 	seq     uint64   // for names
 	tick    uint64   // LRU clock: one tick per pipeline
 	closing []string // evicted, to close in the next pipeline
+	buf     []byte   // the last pipeline's messages, reused
 }
 
 type stmt struct {
-	// sd is replaced, never modified: a pipeline under way keeps the
-	// description it was sent with.
-	sd       *pgconn.StatementDescription
+	name     string
+	sql      string
 	prepared bool // Parse succeeded
 	used     uint64
 }
+
+// maxKeptBuffer is the largest message buffer a connection keeps between
+// requests (a large body's is dropped).
+const maxKeptBuffer = 64 << 10
 
 func connStatements(pc *pgconn.PgConn) *statements {
 	d := pc.CustomData()
@@ -68,7 +82,7 @@ func (s *statements) get(sql string) *stmt {
 			s.evict()
 		}
 		s.seq++
-		st = &stmt{sd: &pgconn.StatementDescription{Name: statementPrefix + strconv.FormatUint(s.seq, 36), SQL: sql}}
+		st = &stmt{name: statementPrefix + strconv.FormatUint(s.seq, 36), sql: sql}
 		s.m[sql] = st
 	}
 	st.used = s.tick
@@ -85,9 +99,9 @@ func (s *statements) evict() {
 	if victim == nil {
 		return
 	}
-	delete(s.m, victim.sd.SQL)
+	delete(s.m, victim.sql)
 	if victim.prepared {
-		s.closing = append(s.closing, victim.sd.Name)
+		s.closing = append(s.closing, victim.name)
 	}
 }
 
@@ -130,83 +144,156 @@ type step struct {
 }
 
 // run sends the statements as one pipeline ending in one Sync and reads
-// every result. It returns the first error; statements after it were not
+// every reply. It returns the first error; statements after it were not
 // executed (PostgreSQL skips to the Sync).
 func (p *pipeline) run(ctx context.Context, pc *pgconn.PgConn) error {
 	stmts := connStatements(pc)
 	stmts.tick++
-	sts := make([]*stmt, len(p.queries))
-	for i, q := range p.queries {
-		sts[i] = stmts.get(q.sql)
-	}
 	var stepBuf [12]step
 	steps := stepBuf[:0]
-	pl := pc.StartPipeline(ctx)
+	var stBuf [4]*stmt
+	sts := stBuf[:0]
+	for _, q := range p.queries { // may evict, so before the closes
+		sts = append(sts, stmts.get(q.sql))
+	}
+	buf := stmts.buf[:0]
+	var err error
 	// Evicted statements are closed first: nothing before them can fail
 	// and make the server skip them.
 	for _, name := range stmts.closing {
-		pl.SendDeallocate(name)
+		buf, err = (&pgproto3.Close{ObjectType: 'S', Name: name}).Encode(buf)
+		if err != nil {
+			return fmt.Errorf("encode close: %w", err)
+		}
 		steps = append(steps, step{kind: stepClose, name: name})
 	}
 	stmts.closing = stmts.closing[:0]
 	for i, q := range p.queries {
 		st := sts[i]
 		if !st.prepared {
-			pl.SendPrepare(st.sd.Name, q.sql, nil)
+			if buf, err = (&pgproto3.Parse{Name: st.name, Query: q.sql}).Encode(buf); err != nil {
+				return fmt.Errorf("encode parse: %w", err)
+			}
 			steps = append(steps, step{kind: stepPrepare, st: st})
 		}
-		pl.SendQueryStatement(st.sd, q.params, nil, nil)
+		if buf, err = (&pgproto3.Bind{PreparedStatement: st.name, Parameters: q.params}).Encode(buf); err != nil {
+			return fmt.Errorf("encode bind: %w", err)
+		}
+		if buf, err = (&pgproto3.Execute{}).Encode(buf); err != nil {
+			return fmt.Errorf("encode execute: %w", err)
+		}
 		steps = append(steps, step{kind: stepQuery, st: st, q: i})
 	}
-	err := pl.Sync()
-	done := 0
-	for ; err == nil && done < len(steps); done++ {
-		s := steps[done]
-		var r any
-		if r, err = pl.GetResults(); err != nil {
-			break
+	if buf, err = (&pgproto3.Sync{}).Encode(buf); err != nil {
+		return fmt.Errorf("encode sync: %w", err)
+	}
+	if cap(buf) <= maxKeptBuffer {
+		stmts.buf = buf
+	} else {
+		stmts.buf = nil
+	}
+	if _, err := pc.Conn().Write(buf); err != nil {
+		p.unwind(stmts, steps, 0)
+		closeBroken(pc)
+		return fmt.Errorf("write pipeline: %w", err)
+	}
+
+	// Replies: per step in order, until ReadyForQuery. After an error the
+	// server skips to the Sync, so the steps from the failed one on did
+	// not happen.
+	done := 0 // steps completed
+	var firstErr error
+	failed := false
+	for {
+		msg, err := pc.ReceiveMessage(ctx)
+		if err != nil {
+			p.unwind(stmts, steps, done)
+			return err // the connection is closed by pgconn
 		}
-		switch s.kind {
-		case stepPrepare:
-			sd, ok := r.(*pgconn.StatementDescription)
-			if !ok {
-				err = fmt.Errorf("prepare: unexpected result %T", r)
-				break
+		switch m := msg.(type) {
+		case *pgproto3.ReadyForQuery:
+			if failed {
+				p.unwind(stmts, steps, done)
+			} else if done != len(steps) {
+				firstErr = fmt.Errorf("pipeline: %d of %d steps answered", done, len(steps))
 			}
-			s.st.prepared = true
-			s.st.sd = &pgconn.StatementDescription{Name: s.st.sd.Name, SQL: s.st.sd.SQL, ParamOIDs: sd.ParamOIDs, Fields: sd.Fields}
-		case stepQuery:
-			rr, ok := r.(*pgconn.ResultReader)
-			if !ok {
-				err = fmt.Errorf("query: unexpected result %T", r)
-				break
+			return firstErr
+		case *pgproto3.ErrorResponse:
+			failed = true
+			if firstErr == nil {
+				firstErr = pgconn.ErrorResponseToPgError(m)
 			}
-			row := p.queries[s.q].row
-			for rr.NextRow() {
-				if row != nil && err == nil {
-					err = row(rr.Values())
+		case *pgproto3.CloseComplete, *pgproto3.ParseComplete, *pgproto3.BindComplete,
+			*pgproto3.DataRow, *pgproto3.CommandComplete, *pgproto3.EmptyQueryResponse:
+			if failed || done >= len(steps) {
+				closeBroken(pc)
+				return fmt.Errorf("pipeline: unexpected %T", msg)
+			}
+			s := &steps[done]
+			switch m := msg.(type) {
+			case *pgproto3.CloseComplete:
+				if s.kind != stepClose {
+					closeBroken(pc)
+					return fmt.Errorf("pipeline: unexpected CloseComplete")
 				}
+				done++
+			case *pgproto3.ParseComplete:
+				if s.kind != stepPrepare {
+					closeBroken(pc)
+					return fmt.Errorf("pipeline: unexpected ParseComplete")
+				}
+				s.st.prepared = true
+				done++
+			case *pgproto3.BindComplete:
+				if s.kind != stepQuery {
+					closeBroken(pc)
+					return fmt.Errorf("pipeline: unexpected BindComplete")
+				}
+			case *pgproto3.DataRow:
+				if s.kind != stepQuery {
+					closeBroken(pc)
+					return fmt.Errorf("pipeline: unexpected DataRow")
+				}
+				if row := p.queries[s.q].row; row != nil && firstErr == nil {
+					firstErr = row(m.Values)
+				}
+			default: // CommandComplete, EmptyQueryResponse
+				if s.kind != stepQuery {
+					closeBroken(pc)
+					return fmt.Errorf("pipeline: unexpected %T", msg)
+				}
+				done++
 			}
-			if _, cerr := rr.Close(); err == nil {
-				err = cerr
-			}
+		case *pgproto3.NoticeResponse, *pgproto3.ParameterStatus, *pgproto3.NotificationResponse:
+			// Handled by pgconn (callbacks, parameter statuses).
+		default:
+			closeBroken(pc)
+			return fmt.Errorf("pipeline: unexpected %T", msg)
 		}
 	}
-	// Statements whose Parse was not reached (or failed) do not exist.
+}
+
+// unwind undoes the bookkeeping of the steps from the first not done:
+// their statements were not prepared, their closes not executed.
+func (p *pipeline) unwind(stmts *statements, steps []step, done int) {
 	for _, s := range steps[done:] {
 		switch {
 		case s.kind == stepPrepare && !s.st.prepared:
-			if stmts.m[s.st.sd.SQL] == s.st {
-				delete(stmts.m, s.st.sd.SQL)
+			if stmts.m[s.st.sql] == s.st {
+				delete(stmts.m, s.st.sql)
 			}
 		case s.kind == stepClose:
 			stmts.closing = append(stmts.closing, s.name)
 		}
 	}
-	if cerr := pl.Close(); err == nil {
-		err = cerr
-	}
-	return err
+}
+
+// closeBroken closes a connection whose protocol state is unknown, so the
+// pool discards it.
+func closeBroken(pc *pgconn.PgConn) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	_ = pc.Close(ctx)
 }
 
 // isLostStatement reports whether err says one of this package's prepared
