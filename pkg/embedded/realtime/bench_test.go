@@ -61,7 +61,7 @@ func runFanout(b *testing.B, nClients int, rates []int, step time.Duration) {
 			using (exists (select 1 from public.rt_bench_members m where m.account = rt_bench.account and m.user_id = auth.uid()));
 		grant select on public.rt_bench, public.rt_bench_members to authenticated;
 		alter publication supabase_realtime add table public.rt_bench;`)
-	env := startEnv(b, db, func(c *Config) { c.Logger = testLogger() })
+	env := startEnv(b, db)
 	users := make([]string, nClients)
 	for i := range users {
 		users[i] = newID()

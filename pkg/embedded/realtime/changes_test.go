@@ -343,3 +343,30 @@ func TestPayloadColumnsAndErrors(t *testing.T) {
 		t.Errorf("next row: errors %v record %s", e.Errors, e.Record)
 	}
 }
+
+// TestFailingPolicyHidesOnlyItsGroup: a policy that raises for one user
+// makes that user miss the change, not the others, and later batches work.
+func TestFailingPolicyHidesOnlyItsGroup(t *testing.T) {
+	env := newEnv(t)
+	good, bad := newID(), newID()
+	env.exec(`
+		create table public.rt_boom (id int primary key, label text);
+		alter table public.rt_boom enable row level security;
+		create function public.rt_boom_check() returns boolean language plpgsql stable as $$
+		begin
+		  if auth.uid() = '` + bad + `'::uuid then raise exception 'policy failure for this user'; end if;
+		  return true;
+		end $$;
+		create policy rt_boom_read on public.rt_boom for select to authenticated using (public.rt_boom_check());
+		grant select on public.rt_boom to authenticated;
+		alter publication supabase_realtime add table public.rt_boom`)
+	goodEv := subscribe(t, env.client(t, userToken(good, time.Hour)), "boom", realtime.PostgresChangesFilter{Table: "rt_boom"})
+	badEv := subscribe(t, env.client(t, userToken(bad, time.Hour)), "boom", realtime.PostgresChangesFilter{Table: "rt_boom"})
+	for i := 1; i <= 3; i++ {
+		env.exec(`insert into rt_boom values ($1, 'x')`, i)
+		if e := nextChange(t, goodEv, wait); recordOf(t, e.Record)["id"] != float64(i) {
+			t.Fatalf("good user: change %d is %s", i, e.Record)
+		}
+	}
+	noChange(t, badEv, 200*time.Millisecond)
+}

@@ -360,7 +360,12 @@ func (d *dispatcher) checkPart(ctx context.Context, groups []*rlsGroup) error {
 	if err != nil {
 		return fmt.Errorf("check row visibility: %w", err)
 	}
-	defer conn.Release()
+	defer func() {
+		if conn.Conn().PgConn().TxStatus() != 'I' {
+			_, _ = conn.Exec(ctx, "rollback") // the pool would drop the connection otherwise
+		}
+		conn.Release()
+	}()
 	err = d.runChecks(ctx, conn.Conn(), groups)
 	if err == nil || !isSQLError(err) {
 		return err
@@ -371,6 +376,11 @@ func (d *dispatcher) checkPart(ctx context.Context, groups []*rlsGroup) error {
 	for _, g := range groups {
 		for _, rr := range g.rels {
 			clear(rr.visible)
+		}
+		// The failed pipeline skipped its commit: end the transaction
+		// before the next one.
+		if _, err := conn.Exec(ctx, "rollback"); err != nil {
+			return fmt.Errorf("check row visibility: %w", err)
 		}
 		if err := d.runChecks(ctx, conn.Conn(), []*rlsGroup{g}); err != nil {
 			if !isSQLError(err) {

@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -109,7 +110,7 @@ func startEnv(t testing.TB, db *pgtest.DB, mod ...func(*Config)) *testEnv {
 		ReplicationConnString: db.URL("supabase_replication_admin"),
 		SlotName:              slot,
 		JWTSecret:             testSecret,
-		Logger:                testLogger(),
+		Logger:                testLogger(t),
 		StatusInterval:        200 * time.Millisecond,
 	}
 	for _, m := range mod {
@@ -136,11 +137,28 @@ func startEnv(t testing.TB, db *pgtest.DB, mod ...func(*Config)) *testEnv {
 	return env
 }
 
-func testLogger() *slog.Logger {
+// testLogger sends the server's logs (Info and above) to the test's log,
+// shown when the test fails; RT_TEST_LOG=1 prints everything to stderr.
+func testLogger(t testing.TB) *slog.Logger {
 	if os.Getenv("RT_TEST_LOG") != "" {
 		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	return nil
+	w := &tWriter{t: t}
+	t.Cleanup(func() { w.done.Store(true) }) // runs last: after the server is closed
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
+// tWriter writes to a test's log until the test is over.
+type tWriter struct {
+	t    testing.TB
+	done atomic.Bool
+}
+
+func (w *tWriter) Write(p []byte) (int, error) {
+	if !w.done.Load() {
+		w.t.Log(strings.TrimRight(string(p), "\n"))
+	}
+	return len(p), nil
 }
 
 // dropSlot removes a test's slot (a database with a slot cannot be

@@ -3,6 +3,7 @@ package realtime
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -52,7 +53,7 @@ room.on('broadcast', { event: 'pong' }, (m) => { out.pong = m })
 await new Promise((resolve, reject) => room.subscribe((s) => s === 'SUBSCRIBED' ? resolve() : (s !== 'CLOSED' && reject(new Error('room ' + s)))))
 const sent = await room.send({ type: 'broadcast', event: 'ping', payload: { n: 42 } })
 if (sent !== 'ok') throw new Error('broadcast send: ' + sent)
-await until(() => out.a.length >= 2 && out.b.length >= 2 && out.pong && out.system.length >= 1, 30000, 'changes')
+await until(() => out.a.length >= 2 && out.b.length >= 2 && out.pong && out.system.length >= 1, 45000, 'changes')
 await sleep(300) // lets anything that should not arrive show up
 console.log(JSON.stringify(out))
 process.exit(0)
@@ -76,7 +77,13 @@ func TestRealtimeJS(t *testing.T) {
 	}
 
 	writes := make(chan error, 1)
-	go func() { writes <- jsWrites(env, alice, bob, room, pongs) }()
+	go func() {
+		err := jsWrites(env, alice, bob, room, pongs)
+		if err != nil {
+			t.Log(err) // shown if the script fails too
+		}
+		writes <- err
+	}()
 	out := jstest.Run(t, jsScript, map[string]string{
 		"NODE_OPTIONS": "--experimental-websocket --no-warnings",
 		"SB_URL":       env.baseURL(),
@@ -86,9 +93,6 @@ func TestRealtimeJS(t *testing.T) {
 		"TOKEN_C":      userToken(eve, time.Hour),
 		"ALICE":        alice,
 	})
-	if err := <-writes; err != nil {
-		t.Fatal(err)
-	}
 	var got struct {
 		A, B, C []struct {
 			EventType       string         `json:"eventType"`
@@ -101,6 +105,9 @@ func TestRealtimeJS(t *testing.T) {
 		}
 		System []map[string]any
 		Pong   map[string]any
+	}
+	if err := <-writes; err != nil {
+		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
 	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &got); err != nil {
@@ -142,7 +149,7 @@ func TestRealtimeJS(t *testing.T) {
 // dispatched, so the next waits for it).
 func jsWrites(env *testEnv, alice, bob string, room *realtime.Channel, pongs chan *realtime.BroadcastEvent) error {
 	waitFor := func(what string, cond func(Stats) bool) error {
-		deadline := time.Now().Add(60 * time.Second)
+		deadline := time.Now().Add(20 * time.Second) // less than the script waits
 		for !cond(env.srv.Stats()) {
 			if time.Now().After(deadline) {
 				return &testError{"timed out waiting for " + what}
@@ -166,7 +173,7 @@ func jsWrites(env *testEnv, alice, bob string, room *realtime.Channel, pongs cha
 		if err != nil {
 			return err
 		}
-	case <-time.After(60 * time.Second):
+	case <-time.After(20 * time.Second):
 		return &testError{"no ping from realtime-js"}
 	}
 	steps := []struct {
@@ -179,15 +186,37 @@ func jsWrites(env *testEnv, alice, bob string, room *realtime.Channel, pongs cha
 		{`delete from rt_notes where id = 1`, nil},
 	}
 	for _, s := range steps {
-		before := env.srv.Stats().Changes
+		before := env.srv.Stats()
 		if _, err := env.admin.Exec(context.Background(), s.sql, s.args...); err != nil {
 			return err
 		}
-		if err := waitFor("dispatch of "+s.sql, func(st Stats) bool { return st.Changes > before }); err != nil {
+		if err := waitFor("dispatch of "+s.sql, func(st Stats) bool { return st.Changes > before.Changes }); err != nil {
 			return err
+		}
+		// Every step has at least one recipient.
+		if err := waitFor("delivery of "+s.sql, func(st Stats) bool { return st.Delivered > before.Delivered }); err != nil {
+			return fmt.Errorf("%w; channels: %s", err, hubState(env.srv))
 		}
 	}
 	return nil
+}
+
+// hubState describes the joined channels, for failure messages.
+func hubState(s *Server) string {
+	s.hub.mu.Lock()
+	defer s.hub.mu.Unlock()
+	var out []string
+	for topic, m := range s.hub.topics {
+		for ch := range m {
+			a := ch.auth.Load()
+			var claims struct {
+				Sub string `json:"sub"`
+			}
+			_ = json.Unmarshal(a.claims, &claims)
+			out = append(out, fmt.Sprintf("%s(vsn %s, role %s, sub %s, %d subscriptions)", topic, ch.conn.vsn, a.role, claims.Sub, len(ch.subs)))
+		}
+	}
+	return strings.Join(out, "; ")
 }
 
 type testError struct{ msg string }
