@@ -76,8 +76,9 @@ type txSpec struct {
 	check func(*result) *apiError
 }
 
-// setupParams returns the setup statement and its parameters.
-func (rc *reqCtx) setupParams(readOnly bool) (string, [][]byte) {
+// setupParams returns the setup statement and its parameters; scratch is
+// a buffer the parameters may use (valid until the pipeline is written).
+func (rc *reqCtx) setupParams(readOnly bool, scratch *[]byte) (string, [][]byte) {
 	rs := rc.snap.roleSettings[rc.auth.role]
 	ks, vs := rs[0], rs[1]
 	n := len(ks)
@@ -85,8 +86,12 @@ func (rc *reqCtx) setupParams(readOnly bool) (string, [][]byte) {
 		n++
 	}
 	params := make([][]byte, 0, 7+2*n)
+	headers := appendHeadersJSON((*scratch)[:0], rc.r.Header)
+	if cap(headers) <= maxKeptBuffer {
+		*scratch = headers
+	}
 	params = append(params, textParam(rc.s.paths[rc.schema]), textParam(rc.auth.role), rc.auth.claims,
-		textParam(rc.r.Method), textParam(rc.r.URL.Path), headersJSON(rc.r.Header), cookiesJSON(rc.r))
+		textParam(rc.r.Method), textParam(rc.r.URL.Path), headers, cookiesJSON(rc.r))
 	for i := range ks {
 		params = append(params, textParam(ks[i]), textParam(vs[i]))
 	}
@@ -101,6 +106,8 @@ func (rc *reqCtx) setupParams(readOnly bool) (string, [][]byte) {
 // round trip, nothing to commit. A write is BEGIN, settings and statement
 // in one pipeline, then COMMIT or ROLLBACK once the result is checked.
 func (rc *reqCtx) run(ctx context.Context, spec txSpec) (*result, *apiError) {
+	defer spec.stmt.release()
+	defer spec.plan.release()
 	conn, err := rc.s.cfg.Pool.Acquire(ctx)
 	if err != nil {
 		return nil, pgError(err, rc.auth.authed)
@@ -149,11 +156,11 @@ func (rc *reqCtx) send(ctx context.Context, pc *pgconn.PgConn, spec txSpec) (*re
 	if !spec.readOnly {
 		p.add(beginRW, nil, nil)
 	}
-	setup, params := rc.setupParams(spec.readOnly)
+	setup, params := rc.setupParams(spec.readOnly, &connStatements(pc).scratch)
 	p.add(setup, params, nil)
 	res := &result{}
 	if spec.plan != nil {
-		p.add(spec.plan.b.String(), spec.plan.args, func(v [][]byte) error {
+		p.add(spec.plan.text(), spec.plan.args, func(v [][]byte) error {
 			if len(v) > 0 {
 				res.planRows = planRows(v[0])
 			}
@@ -161,7 +168,7 @@ func (rc *reqCtx) send(ctx context.Context, pc *pgconn.PgConn, spec txSpec) (*re
 		})
 	}
 	rows := 0
-	p.add(spec.stmt.b.String(), spec.stmt.args, func(v [][]byte) error {
+	p.add(spec.stmt.text(), spec.stmt.args, func(v [][]byte) error {
 		rows++
 		return res.scan(v)
 	})

@@ -49,6 +49,7 @@ type statements struct {
 	tick    uint64   // LRU clock: one tick per pipeline
 	closing []string // evicted, to close in the next pipeline
 	buf     []byte   // the last pipeline's messages, reused
+	scratch []byte   // request.headers of the last request, reused
 }
 
 type stmt struct {
@@ -82,6 +83,7 @@ func (s *statements) get(sql string) *stmt {
 			s.evict()
 		}
 		s.seq++
+		sql = strings.Clone(sql) // the caller's text may live in a reused buffer
 		st = &stmt{name: statementPrefix + strconv.FormatUint(s.seq, 36), sql: sql}
 		s.m[sql] = st
 	}

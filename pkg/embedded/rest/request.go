@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -348,14 +349,17 @@ func appendJSONStringLower(b []byte, s string, lower bool) []byte {
 
 // headersJSON renders request.headers: lowercase names, the last value of
 // a repeated header winning as in PostgREST's map.
-func headersJSON(h http.Header) []byte {
+func headersJSON(h http.Header) []byte { return appendHeadersJSON(nil, h) }
+
+// appendHeadersJSON appends request.headers to b.
+func appendHeadersJSON(b []byte, h http.Header) []byte {
 	n := 2
 	for k, vs := range h {
 		if len(vs) > 0 {
 			n += len(k) + len(vs[len(vs)-1]) + 6
 		}
 	}
-	b := make([]byte, 0, n+n/8)
+	b = slices.Grow(b, n+n/8)
 	b = append(b, '{')
 	first := true
 	for k, vs := range h {

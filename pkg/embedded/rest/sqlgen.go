@@ -3,6 +3,8 @@ package rest
 import (
 	"strconv"
 	"strings"
+	"sync"
+	"unsafe"
 
 	"github.com/sfp-dev/sfp/pkg/embedded/rest/query"
 )
@@ -12,15 +14,40 @@ import (
 // and quoted by quoteIdent, a cast checked by the parser to hold only
 // letters, digits, '_', '$' and spaces, or a parameter ($n). Parameters
 // are in PostgreSQL's text format (the server infers their types).
+//
+// The text is built in a pooled buffer: text returns it without a copy,
+// valid until release (the statement cache keeps a copy of what it keeps).
 type sqlBuf struct {
-	b    strings.Builder
-	args [][]byte
+	b      []byte
+	args   [][]byte
+	pooled *[]byte
 }
 
+var sqlBufPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
 func (s *sqlBuf) w(parts ...string) {
-	for _, p := range parts {
-		s.b.WriteString(p)
+	if s.b == nil {
+		s.pooled = sqlBufPool.Get().(*[]byte)
+		s.b = (*s.pooled)[:0]
 	}
+	for _, p := range parts {
+		s.b = append(s.b, p...)
+	}
+}
+
+// text is the SQL, valid until release.
+func (s *sqlBuf) text() string { return unsafe.String(unsafe.SliceData(s.b), len(s.b)) }
+
+// release returns the buffer to the pool; s must not be used afterwards.
+func (s *sqlBuf) release() {
+	if s == nil || s.pooled == nil {
+		return
+	}
+	if cap(s.b) <= maxKeptBuffer {
+		*s.pooled = s.b[:0]
+		sqlBufPool.Put(s.pooled)
+	}
+	s.pooled, s.b = nil, nil
 }
 
 // arg appends a text parameter and writes its placeholder.
@@ -33,8 +60,8 @@ func (s *sqlBuf) argBytes(v []byte) {
 		v = []byte{}
 	}
 	s.args = append(s.args, v)
-	s.b.WriteByte('$')
-	s.b.WriteString(strconv.Itoa(len(s.args)))
+	s.w("$")
+	s.b = strconv.AppendInt(s.b, int64(len(s.args)), 10)
 }
 
 // argInt appends an integer parameter and writes its placeholder.
@@ -506,7 +533,6 @@ const resultTail = `, nullif(current_setting('response.headers', true), '') AS r
 // readSQL builds the statement of a GET/HEAD on a table or view.
 func readSQL(root *node, kind bodyKind, strip, count bool) *sqlBuf {
 	s := &sqlBuf{}
-	s.b.Grow(768) // the fixed parts of the statement alone take ~400 bytes
 	q := qualified(root.table.Schema, root.table.Name)
 	s.w("WITH pgrst_source AS (SELECT ")
 	s.selectList(root, q)
