@@ -2,11 +2,13 @@ package cli
 
 import (
 	"encoding/json"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sfp-dev/sfp/internal/stacktest"
 	"github.com/sfp-dev/sfp/pkg/cli/cmdutil"
@@ -140,4 +142,23 @@ func TestCompletion(t *testing.T) {
 			t.Fatalf("completion of deployment lacks %s: %s", sub, r)
 		}
 	}
+}
+
+// `sfp signup` creates the user; on a tenant that confirms sign-ups (the
+// test stack does) it is logged in at once and can create an account. A
+// second signup with the address is refused; a weak password is refused.
+func TestSignup(t *testing.T) {
+	s := stacktest.Shared()
+	u := newSfp(t)
+	email := fmt.Sprintf("signup-%d@example.test", time.Now().UnixNano())
+	var who struct{ ID, Email, Server string }
+	u.run("pw-signup-1\n", "signup", "--server", s.URL, "--api-key", s.AnonKey, "--email", email, "--password-stdin", "--json").ok(t).json(t, &who)
+	if who.Email != email || who.ID == "" || who.Server != s.URL {
+		t.Fatalf("signup output %+v", who)
+	}
+	u.run("", "whoami").ok(t)
+	u.run("", "account", "create", "Signed Up Org").ok(t)
+	other := newSfp(t)
+	other.run("another-pw-1\n", "signup", "--server", s.URL, "--api-key", s.AnonKey, "--email", email, "--password-stdin").fails(t, cmdutil.ExitFailure, "already registered")
+	other.run("abc\n", "signup", "--server", s.URL, "--api-key", s.AnonKey, "--email", "x"+email, "--password-stdin").fails(t, cmdutil.ExitFailure, "at least 6")
 }

@@ -52,7 +52,7 @@ gateway) for each tenant, and is the command-line client for it.`,
 	cmd.AddGroup(&cobra.Group{ID: "auth", Title: "Signing in"},
 		&cobra.Group{ID: "tenant", Title: "Working with a tenant"})
 	for _, c := range []*cobra.Command{
-		auth.NewCmdLogin(f, nil), auth.NewCmdLogout(f, nil), auth.NewCmdWhoami(f, nil),
+		auth.NewCmdSignup(f, nil), auth.NewCmdLogin(f, nil), auth.NewCmdLogout(f, nil), auth.NewCmdWhoami(f, nil),
 	} {
 		c.GroupID = "auth"
 		cmd.AddCommand(c)

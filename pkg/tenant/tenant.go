@@ -274,6 +274,12 @@ func Create(base string, opts CreateOptions) (*Tenant, error) {
 	}
 	cfg := Config{Name: opts.Name, Runtime: opts.Runtime, CreatedAt: now.Truncate(time.Second), Admin: opts.Admin}
 	cfg.Defaults()
+	// The embedded runtime sends no mail, so a sign-up it did not confirm at
+	// once could never be confirmed by its user: new embedded tenants confirm
+	// sign-ups automatically (as the Supabase CLI's local stack does). A
+	// signed-up user sees nothing until an owner adds them to an account.
+	// Docker tenants keep GoTrue's default and can configure SMTP.
+	cfg.Auth.Autoconfirm = cfg.Runtime == RuntimeEmbedded
 	if cfg.Runtime == RuntimeDocker {
 		// The docker db service listens inside the compose network only.
 		cfg.Postgres.Port = 5432

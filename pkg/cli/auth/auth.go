@@ -1,4 +1,4 @@
-// Package auth holds `sfp login`, `sfp logout` and `sfp whoami`.
+// Package auth holds `sfp signup`, `sfp login`, `sfp logout` and `sfp whoami`.
 package auth
 
 import (
@@ -18,8 +18,10 @@ import (
 	"github.com/sfp-dev/sfp/pkg/tenant"
 )
 
-// LoginOptions are the inputs of `sfp login`.
+// LoginOptions are the inputs of `sfp login` and `sfp signup`.
 type LoginOptions struct {
+	// SignUp creates the user first (`sfp signup`).
+	SignUp        bool
 	IO            *cmdutil.IOStreams
 	Server        string
 	APIKey        string
@@ -60,6 +62,11 @@ stdin with --password-stdin, or asked for on a terminal.`,
 			return loginRun(cmd.Context(), f, opts)
 		},
 	}
+	registerLoginFlags(cmd, opts)
+	return cmd
+}
+
+func registerLoginFlags(cmd *cobra.Command, opts *LoginOptions) {
 	cmd.Flags().StringVar(&opts.Server, "server", "", "Tenant URL (env SFP_SERVER_URL)")
 	cmd.Flags().StringVar(&opts.APIKey, "api-key", "", "The tenant's anon key (env SFP_API_KEY)")
 	cmd.Flags().StringVarP(&opts.Tenant, "tenant", "t", "", "Take URL and anon key from this local tenant (env SFP_TENANT)")
@@ -67,6 +74,36 @@ stdin with --password-stdin, or asked for on a terminal.`,
 	cmd.Flags().StringVar(&opts.Email, "email", "", "Email of the user (env SFP_EMAIL)")
 	cmd.Flags().BoolVar(&opts.PasswordStdin, "password-stdin", false, "Read the password from stdin (first line)")
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "Print the signed-in user as JSON")
+}
+
+// NewCmdSignup builds `sfp signup`.
+func NewCmdSignup(f *cmdutil.Factory, runF func(context.Context, *LoginOptions) error) *cobra.Command {
+	opts := &LoginOptions{IO: f.IOStreams, SignUp: true}
+	cmd := &cobra.Command{
+		Use:   "signup --email EMAIL [--server URL --api-key KEY | -t TENANT] [--password-stdin]",
+		Short: "Create a user on a tenant and log in",
+		Long: `Sign up with email and password (GoTrue's /signup), then keep the session as
+'sfp login' does. When the tenant confirms sign-ups automatically (auth.autoconfirm,
+the default of new embedded tenants) you are logged in at once; otherwise the user
+waits for confirmation, which on the embedded runtime (it sends no mail) an
+administrator gives. The server and key are found as for 'sfp login'.`,
+		Example: `  sfp signup -t dev --email me@example.test
+  echo "$PASSWORD" | sfp signup --server https://sfp.acme.test --api-key "$ANON_KEY" --email me@acme.test --password-stdin`,
+		Args: cmdutil.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if opts.Email == "" {
+				opts.Email = f.Getenv("SFP_EMAIL")
+			}
+			if opts.Email == "" {
+				return cmdutil.FlagErrorf("which email? pass --email EMAIL")
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return loginRun(cmd.Context(), f, opts)
+		},
+	}
+	registerLoginFlags(cmd, opts)
 	return cmd
 }
 
@@ -112,9 +149,26 @@ func loginRun(ctx context.Context, f *cmdutil.Factory, opts *LoginOptions) error
 		return cmdutil.FlagErrorf("%v", err)
 	}
 	defer c.Close()
-	sess, err := c.Auth.SignInWithPassword(ctx, opts.Email, password)
-	if err != nil {
-		return err
+	var sess *client.Session
+	if opts.SignUp {
+		var u *client.User
+		u, sess, err = c.Auth.SignUp(ctx, opts.Email, password)
+		if err != nil {
+			return err
+		}
+		if sess == nil {
+			if opts.JSON {
+				return cmdutil.WriteJSON(opts.IO.Out, userJSON{ID: u.ID, Email: u.Email, Server: strings.TrimRight(server, "/")})
+			}
+			fmt.Fprintf(opts.IO.ErrOut, "Signed up %s on %s; the address must be confirmed before you can log in "+
+				"(the tenant does not confirm sign-ups automatically: an administrator confirms users).\n", u.Email, server)
+			return nil
+		}
+	} else {
+		sess, err = c.Auth.SignInWithPassword(ctx, opts.Email, password)
+		if err != nil {
+			return err
+		}
 	}
 	if strings.TrimRight(cfg.Server, "/") != strings.TrimRight(server, "/") || cfg.Email != sess.User.Email {
 		cfg.Account = "" // the chosen account belongs to another server or user
@@ -125,6 +179,10 @@ func loginRun(ctx context.Context, f *cmdutil.Factory, opts *LoginOptions) error
 	}
 	if opts.JSON {
 		return cmdutil.WriteJSON(opts.IO.Out, userJSON{ID: sess.User.ID, Email: sess.User.Email, Server: cfg.Server})
+	}
+	if opts.SignUp {
+		fmt.Fprintf(opts.IO.ErrOut, "Signed up and logged in to %s as %s.\n", cfg.Server, sess.User.Email)
+		return nil
 	}
 	fmt.Fprintf(opts.IO.ErrOut, "Logged in to %s as %s.\n", cfg.Server, sess.User.Email)
 	return nil

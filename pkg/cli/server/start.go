@@ -97,7 +97,11 @@ func printReady(opts *StartOptions, t *tenant.Tenant, info runtime.Info) {
 	fmt.Fprintf(w, "\nTenant %q is ready.\n", t.Name())
 	fmt.Fprintf(w, "  API URL:  %s\n", info.URL)
 	fmt.Fprintf(w, "  Keys:     sfp server keys -t %s   (stored in %s)\n", t.Name(), info.EnvFile)
-	fmt.Fprintf(w, "  Log in:   sfp login -t %s --email you@example.com\n", t.Name())
+	if t.Config.Admin.Email != "" {
+		fmt.Fprintf(w, "  Log in:   sfp login -t %s --email %s\n", t.Name(), t.Config.Admin.Email)
+	} else {
+		fmt.Fprintf(w, "  Sign up:  sfp signup -t %s --email you@example.com   (then: sfp account create NAME)\n", t.Name())
+	}
 	if opts.Detach {
 		fmt.Fprintf(w, "  Logs:     sfp server logs -t %s -f\n  Stop:     sfp server stop -t %s\n", t.Name(), t.Name())
 	} else if !opts.child {

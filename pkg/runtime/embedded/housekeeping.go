@@ -15,8 +15,8 @@ import (
 // Realtime watchers see) within this interval even when nobody calls them.
 const DefaultExpiryInterval = 15 * time.Second
 
-// startHousekeeping runs the periodic jobs of a tenant until ctx ends. Each
-// goes through the gateway with the service key, exactly as a worker would.
+// startHousekeeping runs the periodic jobs of a tenant until ctx ends, as
+// service_role.
 func (s *services) startHousekeeping(ctx context.Context) {
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
@@ -40,12 +40,14 @@ func (s *services) startHousekeeping(ctx context.Context) {
 	s.closers = append(s.closers, func(context.Context) error { cancel(); <-done; return nil })
 }
 
+// rpc calls a function through the REST server directly (not the gateway,
+// whose access log would record every tick), with the service key.
 func (s *services) rpc(ctx context.Context, fn string) {
-	req := httptest.NewRequestWithContext(ctx, http.MethodPost, "/rest/v1/rpc/"+fn, strings.NewReader("{}"))
-	req.Header.Set("apikey", s.inst.T.Secrets.ServiceRoleKey)
+	req := httptest.NewRequestWithContext(ctx, http.MethodPost, "/rpc/"+fn, strings.NewReader("{}"))
+	req.Header.Set("Authorization", "Bearer "+s.inst.T.Secrets.ServiceRoleKey)
 	req.Header.Set("Content-Type", "application/json")
 	rec := httptest.NewRecorder()
-	s.handler.ServeHTTP(rec, req)
+	s.rest.ServeHTTP(rec, req)
 	if rec.Code >= 300 && ctx.Err() == nil {
 		b, _ := io.ReadAll(rec.Body)
 		s.inst.log.Warn("housekeeping call failed", "function", fn, "status", rec.Code, "body", strings.TrimSpace(string(b)))
