@@ -202,7 +202,10 @@ func (p *pipeline) run(ctx context.Context, pc *pgconn.PgConn) error {
 
 	// Replies: per step in order, until ReadyForQuery. After an error the
 	// server skips to the Sync, so the steps from the failed one on did
-	// not happen.
+	// not happen. A context that cannot be cancelled needs no watching.
+	if ctx.Done() == nil {
+		ctx = context.Background()
+	}
 	done := 0 // steps completed
 	var firstErr error
 	failed := false
