@@ -138,6 +138,9 @@ func (c *conn) readLoop() {
 	for {
 		typ, data, err := c.ws.Read(c.ctx)
 		if err != nil {
+			if st := websocket.CloseStatus(err); st != websocket.StatusNormalClosure && st != websocket.StatusGoingAway && c.ctx.Err() == nil {
+				c.log.Info("connection ended", "error", err)
+			}
 			return
 		}
 		select {
@@ -204,6 +207,9 @@ func (c *conn) send(f outFrame) bool {
 // background (a client that stopped reading may take a while).
 func (c *conn) close(code websocket.StatusCode, reason string) {
 	c.closeOnce.Do(func() {
+		if reason != "" {
+			c.log.Info("closing connection", "code", int(code), "reason", reason)
+		}
 		close(c.done)
 		c.mu.Lock()
 		chans := make([]*channel, 0, len(c.channels))
