@@ -75,6 +75,7 @@ type walTxn struct {
 	changes    []walChange
 	commitTime time.Time
 	end        pglogrepl.LSN
+	xid        uint32
 }
 
 // newView and oldView expose a change's rows to filters.
@@ -321,7 +322,7 @@ func (c *capture) handle(ctx context.Context, data []byte, rels map[uint32]*walR
 		rels[m.RelationID] = r
 		c.cat.invalidate(m.RelationID)
 	case *pglogrepl.BeginMessage:
-		cur = &walTxn{commitTime: m.CommitTime}
+		cur = &walTxn{commitTime: m.CommitTime, xid: m.Xid}
 	case *pglogrepl.InsertMessage:
 		if cur != nil && rels[m.RelationID] != nil {
 			cur.changes = append(cur.changes, walChange{rel: rels[m.RelationID], kind: kindInsert, newRow: tupleValues(m.Tuple)})
@@ -346,6 +347,7 @@ func (c *capture) handle(ctx context.Context, data []byte, rels map[uint32]*walR
 		cur.end = m.TransactionEndLSN
 		cur.commitTime = m.CommitTime
 		if cur.end <= c.lastQueued {
+			c.log.Debug("skipping transaction already dispatched", "end", cur.end, "last", c.lastQueued)
 			return nil, nil // delivered before the stream restarted
 		}
 		select {
@@ -353,6 +355,7 @@ func (c *capture) handle(ctx context.Context, data []byte, rels map[uint32]*walR
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
+		c.log.Debug("captured transaction", "changes", len(cur.changes), "end", cur.end)
 		c.lastQueued = cur.end
 		return nil, nil
 	}

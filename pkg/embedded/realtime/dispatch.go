@@ -269,6 +269,15 @@ func (d *dispatcher) process(ctx context.Context, batch []*walTxn) error {
 	}
 	if len(groupOrder) > 0 {
 		start := time.Now()
+		var xids []int64
+		for _, t := range batch {
+			if len(t.changes) > 0 {
+				xids = append(xids, int64(t.xid))
+			}
+		}
+		if err := d.awaitVisible(ctx, xids); err != nil {
+			return err
+		}
 		if err := d.checkVisibility(ctx, groupOrder); err != nil {
 			return err
 		}
@@ -286,6 +295,18 @@ func (d *dispatcher) process(ctx context.Context, batch []*walTxn) error {
 		if len(p.hits) > 0 {
 			d.deliver(p, privs)
 		}
+	}
+	if d.log.Enabled(ctx, slog.LevelDebug) {
+		hits, visible := 0, 0
+		for _, p := range pend {
+			hits += len(p.hits)
+			for _, v := range p.visible {
+				if v {
+					visible++
+				}
+			}
+		}
+		d.log.Debug("dispatched batch", "transactions", len(batch), "changes", len(pend), "hits", hits, "visible", visible, "groups", len(groupOrder), "end", batch[len(batch)-1].end)
 	}
 	return nil
 }
@@ -350,6 +371,39 @@ func (d *dispatcher) checkVisibility(ctx context.Context, groups []*rlsGroup) er
 		}
 	}
 	return first
+}
+
+// runningSQL counts which of the given transaction ids a new snapshot
+// does not see as finished: at or above its xmax, or listed as running.
+// pgoutput sends 32-bit ids; the snapshot's epoch makes them 64-bit.
+const runningSQL = `with s as (select pg_catalog.pg_current_snapshot() as snap),
+b as (select pg_catalog.pg_snapshot_xmax(snap)::text::bigint as xmax from s)
+select count(*) from unnest($1::bigint[]) as t(x), s, b
+where not pg_catalog.pg_visible_in_snapshot(
+  ((((b.xmax >> 32) - case when t.x > (b.xmax & 4294967295) then 1 else 0 end) << 32) | t.x)::text::xid8, s.snap)`
+
+// awaitVisible waits until the batch's transactions are visible to new
+// snapshots. A commit is flushed to the WAL (and so decoded) a moment
+// before the committing backend leaves the list of running transactions;
+// a check in that moment would find the row invisible and drop the change.
+func (d *dispatcher) awaitVisible(ctx context.Context, xids []int64) error {
+	if len(xids) == 0 {
+		return nil
+	}
+	for wait := 100 * time.Microsecond; ; wait = min(wait*2, 50*time.Millisecond) {
+		var running int
+		if err := d.pool.QueryRow(ctx, runningSQL, xids).Scan(&running); err != nil {
+			return fmt.Errorf("wait for committed transactions: %w", err)
+		}
+		if running == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+	}
 }
 
 // minGroupsPerConn is the fewest groups worth a connection of their own.
