@@ -370,3 +370,42 @@ func TestFailingPolicyHidesOnlyItsGroup(t *testing.T) {
 	}
 	noChange(t, badEv, 200*time.Millisecond)
 }
+
+// TestAwaitVisibleWaitsForRunningTransactions: the visibility check waits
+// for transactions new snapshots still see as running (it cannot return
+// early: the wait ends only after the commit).
+func TestAwaitVisibleWaitsForRunningTransactions(t *testing.T) {
+	env := newEnv(t)
+	ctx := context.Background()
+	tx, err := env.admin.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	var xid int64
+	if err := tx.QueryRow(ctx, `insert into rt_open values (1, 'x', 1) returning (pg_current_xact_id()::text::bigint % 4294967296)`).Scan(&xid); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- env.srv.disp.awaitVisible(ctx, []int64{xid}) }()
+	select {
+	case err := <-done:
+		t.Fatalf("returned while transaction %d is running: %v", xid, err)
+	case <-time.After(200 * time.Millisecond):
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(wait):
+		t.Fatal("still waiting after the commit")
+	}
+	// Finished transactions, and ids from an earlier epoch, do not wait.
+	if err := env.srv.disp.awaitVisible(ctx, []int64{xid, 3}); err != nil {
+		t.Fatal(err)
+	}
+}
