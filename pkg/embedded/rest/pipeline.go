@@ -213,6 +213,11 @@ func (p *pipeline) run(ctx context.Context, pc *pgconn.PgConn) error {
 		msg, err := pc.ReceiveMessage(ctx)
 		if err != nil {
 			p.unwind(stmts, steps, done)
+			if failed {
+				// A FATAL error (the backend terminated) is followed by the
+				// end of the connection: the error says more than EOF.
+				return firstErr
+			}
 			return err // the connection is closed by pgconn
 		}
 		switch m := msg.(type) {

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -226,4 +227,33 @@ func TestNegotiateSingleType(t *testing.T) {
 	if _, err := negotiate(http.Header{"Accept": {"image/png"}}); err == nil || err.Status != 406 {
 		t.Errorf("image/png: %v", err)
 	}
+}
+
+// TestBackendTerminated: a backend killed during a request answers 503
+// with PostgreSQL's error (57P01), and the next request gets a new
+// connection.
+func TestBackendTerminated(t *testing.T) {
+	e := newEnv(t, `create function public.slow_one() returns int language sql volatile as $$ select pg_sleep(30); select 1 $$;
+		grant execute on function public.slow_one() to anon;`)
+	done := make(chan *resp, 1)
+	go func() { done <- e.do("POST", "/rpc/slow_one", e.anon, "") }()
+	admin := e.db.Admin(t)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var n int
+		if err := admin.QueryRow(context.Background(),
+			`select count(pg_terminate_backend(pid)) from pg_stat_activity where query like '%slow_one%' and pid <> pg_backend_pid() and usename = 'authenticator'`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the request's backend never showed up")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	r := <-done
+	r.expectErr(t, "terminated backend", 503, "57P01")
+	e.do("GET", "/books?select=id&id=eq.1", e.anon, "").expect(t, "next request", 200, `[{"id":1}]`)
 }
