@@ -241,6 +241,9 @@ func (c *Cluster) settings() map[string]string {
 		s["fsync"] = "off"
 		s["synchronous_commit"] = "off"
 		s["full_page_writes"] = "off"
+		// Logical decoding only sees flushed WAL: with asynchronous commits
+		// a change would wait for the WAL writer's next round (200ms).
+		s["wal_writer_delay"] = "'10ms'"
 	}
 	for k, v := range c.cfg.Settings {
 		s[k] = v
