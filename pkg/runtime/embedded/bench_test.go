@@ -73,6 +73,7 @@ func mustFreePort(b *testing.B) int {
 // new tenant until the gateway answers health, against the bare PostgreSQL
 // initdb + start measured in the same run.
 func BenchmarkColdStart(b *testing.B) {
+	sfptest.Binary(b) // build outside the timed part
 	var sfpTotal, bareTotal time.Duration
 	for i := 0; i < b.N; i++ {
 		base := sfptest.BaseDir(b)
@@ -138,6 +139,7 @@ func BenchmarkWarmStart(b *testing.B) {
 // REST requests from 16 clients through the gateway. PSS counts shared pages
 // (PostgreSQL's shared buffers) once; RSS counts them in every process.
 func BenchmarkTenantMemory(b *testing.B) {
+	sfptest.Binary(b)
 	for i := 0; i < b.N; i++ {
 		base := sfptest.BaseDir(b)
 		r := sfptest.MustRun(b, base, nil, "server", "start", "-t", "mem", "-d", "--json")
