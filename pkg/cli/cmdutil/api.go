@@ -237,3 +237,27 @@ func ResolveEnvironment(ctx context.Context, c *client.Client, projectID, ref st
 	}
 	return c.Environments.GetByName(ctx, projectID, ref)
 }
+
+// IDRunE is the RunE of a command whose one argument is a resource's id (a
+// UUID) and that acts as the logged-in user: it checks the id and stores it
+// with setID, hands the options to runF (flag tests), else opens the user's
+// client and calls fn with it.
+func IDRunE[O any](f *Factory, kind string, opts *O, setID func(string), runF func(context.Context, *O) error,
+	fn func(ctx context.Context, c *client.Client) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		if !client.IsUUID(args[0]) {
+			return FlagErrorf("%q is not a %s id (a UUID)", args[0], kind)
+		}
+		setID(args[0])
+		if runF != nil {
+			return runF(cmd.Context(), opts)
+		}
+		ctx := cmd.Context()
+		c, _, err := f.UserClient(ctx)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		return fn(ctx, c)
+	}
+}

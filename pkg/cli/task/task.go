@@ -199,22 +199,7 @@ func NewCmdList(f *cmdutil.Factory, runF func(context.Context, *Options) error) 
 
 func idCmd(f *cmdutil.Factory, opts *Options, runF func(context.Context, *Options) error,
 	fn func(ctx context.Context, c *client.Client) error) func(*cobra.Command, []string) error {
-	return func(cmd *cobra.Command, args []string) error {
-		opts.ID = args[0]
-		if !client.IsUUID(opts.ID) {
-			return cmdutil.FlagErrorf("%q is not a task id (a UUID)", opts.ID)
-		}
-		if runF != nil {
-			return runF(cmd.Context(), opts)
-		}
-		ctx := cmd.Context()
-		c, _, err := f.UserClient(ctx)
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		return fn(ctx, c)
-	}
+	return cmdutil.IDRunE(f, "task", opts, func(id string) { opts.ID = id }, runF, fn)
 }
 
 // NewCmdShow builds `sfp task show`.
