@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sfp-dev/sfp/pkg/client"
+	"github.com/sfp-dev/sfp/pkg/tenant"
 )
 
 // Exit codes of sfp. README documents them; scripts rely on them.
@@ -89,9 +90,9 @@ func clientExitCode(err error) int {
 		return ExitAuth
 	case errors.Is(err, client.ErrForbidden):
 		return ExitForbidden
-	case errors.Is(err, client.ErrNotFound):
+	case errors.Is(err, client.ErrNotFound), errors.Is(err, tenant.ErrNotFound):
 		return ExitNotFound
-	case errors.Is(err, client.ErrConflict):
+	case errors.Is(err, client.ErrConflict), errors.Is(err, tenant.ErrExists), errors.Is(err, tenant.ErrRunning):
 		return ExitConflict
 	}
 	return ExitFailure

@@ -71,7 +71,7 @@ func TestDetachedLifecycle(t *testing.T) {
 	if fi, err := os.Stat(created.EnvFile); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf(".env: %v %v", err, fi)
 	}
-	if r := sfptest.Run(t, base, nil, "server", "init", "-t", "acme"); r.Code == 0 || !strings.Contains(r.Stderr, "--force") {
+	if r := sfptest.Run(t, base, nil, "server", "init", "-t", "acme"); r.Code != 6 || !strings.Contains(r.Stderr, "--force") {
 		t.Errorf("second init: exit %d, %s", r.Code, r.Stderr)
 	}
 
@@ -118,9 +118,13 @@ func TestDetachedLifecycle(t *testing.T) {
 	// A second start, foreground or detached, is refused with a clear message.
 	for _, args := range [][]string{{"server", "start", "-t", "acme"}, {"server", "start", "-t", "acme", "-d"}} {
 		r := sfptest.Run(t, base, nil, args...)
-		if r.Code == 0 || !strings.Contains(r.Stderr, "already running") {
+		if r.Code != 6 || !strings.Contains(r.Stderr, "already running") {
 			t.Errorf("%v while running: exit %d, %s", args, r.Code, r.Stderr)
 		}
+	}
+
+	if r := sfptest.Run(t, base, nil, "server", "status", "-t", "nosuch"); r.Code != 3 || !strings.Contains(r.Stderr, "sfp server init -t nosuch") {
+		t.Errorf("status of a missing tenant: exit %d, %s", r.Code, r.Stderr)
 	}
 
 	keys := sfptest.MustRun(t, base, nil, "server", "keys", "-t", "acme", "--json")
