@@ -318,3 +318,61 @@ func TestEmbeddedMigrationsApplyAndReapply(t *testing.T) {
 		t.Fatalf("re-apply: %d applied, err %v", len(again), err)
 	}
 }
+
+// A runner that dies in the middle of a migration (its connection is cut)
+// leaves nothing half-applied: the file was one transaction. The next run
+// applies it whole.
+func TestCrashMidMigrationLeavesNothingHalfDone(t *testing.T) {
+	db := pgtest.NewDB(t)
+	ctx := context.Background()
+	fsys := fstest.MapFS{
+		"20240101000000_first.sql": {Data: []byte("create table first_t (id int);\n")},
+		"20240102000000_slow.sql":  {Data: []byte("create table slow_t (id int);\ninsert into slow_t values (1);\nselect pg_sleep(30);\ncreate table after_sleep (id int);\n")},
+	}
+	victim := connect(t, db)
+	var pid int
+	if err := victim.QueryRow(ctx, "select pg_backend_pid()").Scan(&pid); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := runner(t, fsys).Apply(ctx, victim, migrate.Options{})
+		done <- err
+	}()
+	admin := connect(t, db)
+	// Wait until the slow file is sleeping, then cut the runner's connection.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var waiting bool
+		admin.QueryRow(ctx, `select exists (select 1 from pg_stat_activity where pid = $1 and query like 'select pg_sleep%')`, pid).Scan(&waiting)
+		if waiting {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the slow migration never started")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if _, err := admin.Exec(ctx, "select pg_terminate_backend($1)", pid); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err == nil {
+		t.Fatal("the runner did not notice its connection was cut")
+	}
+	var first, slow bool
+	admin.QueryRow(ctx, `select to_regclass('public.first_t') is not null, to_regclass('public.slow_t') is not null`).Scan(&first, &slow)
+	if !first || slow {
+		t.Fatalf("after the crash: first_t=%v slow_t=%v; want the first file applied and nothing of the second", first, slow)
+	}
+	var versions []string
+	admin.QueryRow(ctx, `select array_agg(version order by version) from supabase_migrations.schema_migrations`).Scan(&versions)
+	if len(versions) != 1 || versions[0] != "20240101000000" {
+		t.Fatalf("history after the crash: %v", versions)
+	}
+	// The next run applies the second file whole (without the sleep).
+	fsys["20240102000000_slow.sql"] = &fstest.MapFile{Data: []byte("create table slow_t (id int);\ninsert into slow_t values (1);\ncreate table after_sleep (id int);\n")}
+	applied, err := runner(t, fsys).Apply(ctx, admin, migrate.Options{})
+	if err != nil || len(applied) != 1 {
+		t.Fatalf("re-run: %v, %d applied", err, len(applied))
+	}
+}
