@@ -80,7 +80,7 @@ func TestLoginFromLocalTenant(t *testing.T) {
 	u.env["SFP_BASE_DIR"] = tenantBase()
 	u.run(other.pw+"\n", "login", "-t", "test", "--email", other.email, "--password-stdin").ok(t)
 	u.run("", "whoami").ok(t)
-	u.run("x\n", "login", "-t", "nosuch", "--email", other.email, "--password-stdin").fails(t, cmdutil.ExitFailure, "tenant \"nosuch\"")
+	u.run("x\n", "login", "-t", "nosuch", "--email", other.email, "--password-stdin").fails(t, cmdutil.ExitNotFound, "tenant \"nosuch\"")
 }
 
 // A session whose refresh token no longer works (revoked by logging out
