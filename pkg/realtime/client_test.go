@@ -394,18 +394,25 @@ func TestReconnectRejoinsChannels(t *testing.T) {
 	if err := ch.Subscribe(ctx5(t)); err != nil {
 		t.Fatal(err)
 	}
-	for i := 0; i < 3; i++ {
-		s.closeAll()
-		waitFor(t, func() bool { return len(s.messages("phx_join")) == i+2 })
-	}
 	var got []ChannelStatus
-	for len(got) < 7 {
+	next := func() {
 		select {
 		case st := <-statuses:
 			got = append(got, st)
 		case <-time.After(5 * time.Second):
 			t.Fatalf("statuses %v", got)
 		}
+	}
+	next() // SUBSCRIBED
+	for i := 0; i < 3; i++ {
+		s.closeAll()
+		// Cut the connection again only once the channel is back:
+		// CHANNEL_ERROR, then SUBSCRIBED after the rejoin.
+		next()
+		next()
+	}
+	if n := len(s.messages("phx_join")); n != 4 {
+		t.Fatalf("%d joins, want 4 (one and three rejoins)", n)
 	}
 	want := []ChannelStatus{StatusSubscribed, StatusChannelError, StatusSubscribed, StatusChannelError, StatusSubscribed, StatusChannelError, StatusSubscribed}
 	for i := range want {
