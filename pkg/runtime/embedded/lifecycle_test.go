@@ -247,11 +247,23 @@ func TestAPIPortTaken(t *testing.T) {
 		t.Fatal(err)
 	}
 	port := l.Addr().(*net.TCPAddr).Port
-	sfptest.MustRun(t, base, nil, "server", "init", "-t", "busy", "--port", strconv.Itoa(port+1))
+	// Init needs a free port of its own; ask the kernel for one rather than
+	// guessing a neighbour, which another process may hold.
+	free, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	initPort := free.Addr().(*net.TCPAddr).Port
+	free.Close()
+	sfptest.MustRun(t, base, nil, "server", "init", "-t", "busy", "--port", strconv.Itoa(initPort))
 	// Take the tenant's port after init chose it.
 	cfg := filepath.Join(base, "tenants", "busy", "tenant.yaml")
 	raw, _ := os.ReadFile(cfg)
-	os.WriteFile(cfg, []byte(strings.Replace(string(raw), "port: "+strconv.Itoa(port+1), "port: "+strconv.Itoa(port), 1)), 0o644)
+	edited := strings.Replace(string(raw), "port: "+strconv.Itoa(initPort), "port: "+strconv.Itoa(port), 1)
+	if edited == string(raw) {
+		t.Fatalf("tenant.yaml has no api port %d:\n%s", initPort, raw)
+	}
+	os.WriteFile(cfg, []byte(edited), 0o644)
 	defer l.Close()
 	r := sfptest.Run(t, base, nil, "server", "start", "-t", "busy")
 	if r.Code == 0 || !strings.Contains(r.Stderr, "127.0.0.1:"+strconv.Itoa(port)+" is in use") {
