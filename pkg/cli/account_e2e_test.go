@@ -23,8 +23,10 @@ func TestAccountCommands(t *testing.T) {
 	c := newCrew(t)
 
 	var created accountOut
-	c.owner.run("", "account", "create", "Second Team", "--json").ok(t).json(t, &created)
-	if created.Slug != "second-team" || created.Role != "owner" || created.Current {
+	// Named after the crew's slug so that the test can run again (-count)
+	// on the same stack.
+	c.owner.run("", "account", "create", "Second "+c.slug, "--json").ok(t).json(t, &created)
+	if created.Slug != "second-"+c.slug || created.Role != "owner" || created.Current {
 		t.Fatalf("created %+v", created)
 	}
 	c.owner.run("", "account", "create", "Again", "--slug", c.slug).fails(t, cmdutil.ExitConflict, "already taken")

@@ -157,7 +157,7 @@ func TestSignup(t *testing.T) {
 		t.Fatalf("signup output %+v", who)
 	}
 	u.run("", "whoami").ok(t)
-	u.run("", "account", "create", "Signed Up Org").ok(t)
+	u.run("", "account", "create", "Signed Up Org", "--slug", fmt.Sprintf("signed-up-%d", time.Now().UnixNano())).ok(t)
 	other := newSfp(t)
 	other.run("another-pw-1\n", "signup", "--server", s.URL, "--api-key", s.AnonKey, "--email", email, "--password-stdin").fails(t, cmdutil.ExitFailure, "already registered")
 	other.run("abc\n", "signup", "--server", s.URL, "--api-key", s.AnonKey, "--email", "x"+email, "--password-stdin").fails(t, cmdutil.ExitFailure, "at least 6")
