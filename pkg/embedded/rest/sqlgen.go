@@ -530,27 +530,45 @@ func (s *sqlBuf) bodySQL(kind bodyKind, strip bool) {
 const resultTail = `, nullif(current_setting('response.headers', true), '') AS response_headers` +
 	`, nullif(current_setting('response.status', true), '') AS response_status`
 
-// readSQL builds the statement of a GET/HEAD on a table or view.
+// readSQL builds the statement of a GET/HEAD on a table or view. The rows
+// are a subquery of the final SELECT, not a CTE: PostgreSQL inlines a CTE
+// used once anyway, but executing the plan it builds from the subquery is
+// measurably cheaper (pgbench, by-key read: about 7% of the backend's
+// time). CSV reads the rows twice (header and body) and keeps the CTE.
 func readSQL(root *node, kind bodyKind, strip, count bool) *sqlBuf {
 	s := &sqlBuf{}
 	q := qualified(root.table.Schema, root.table.Name)
-	s.w("WITH pgrst_source AS (SELECT ")
-	s.selectList(root, q)
-	s.w(" FROM ", q)
-	s.joins(root, q)
-	s.whereSQL(root, q)
-	s.orderSQL(root, q)
-	s.limitSQL(root.limit, root.offset)
-	s.w(")")
-	if count {
-		s.w(", pgrst_source_count AS (SELECT 1 FROM ", q)
-		if needsJoinsForCount(root) {
-			s.joins(root, q)
-		}
+	source := func() {
+		s.w("SELECT ")
+		s.selectList(root, q)
+		s.w(" FROM ", q)
+		s.joins(root, q)
 		s.whereSQL(root, q)
-		s.w(")")
+		s.orderSQL(root, q)
+		s.limitSQL(root.limit, root.offset)
 	}
-	s.w(" SELECT ")
+	csv := kind == bodyCSV
+	if csv || count {
+		s.w("WITH ")
+		if csv {
+			s.w("pgrst_source AS (")
+			source()
+			s.w(")")
+			if count {
+				s.w(", ")
+			}
+		}
+		if count {
+			s.w("pgrst_source_count AS (SELECT 1 FROM ", q)
+			if needsJoinsForCount(root) {
+				s.joins(root, q)
+			}
+			s.whereSQL(root, q)
+			s.w(")")
+		}
+		s.w(" ")
+	}
+	s.w("SELECT ")
 	if count {
 		s.w("(SELECT pg_catalog.count(*) FROM pgrst_source_count)")
 	} else {
@@ -559,7 +577,13 @@ func readSQL(root *node, kind bodyKind, strip, count bool) *sqlBuf {
 	s.w(" AS total_result_set, pg_catalog.count(_postgrest_t) AS page_total, ")
 	s.bodySQL(kind, strip)
 	s.w(" AS body", resultTail, ", NULL::bigint AS response_inserted, NULL::text[] AS location")
-	s.w(" FROM (SELECT * FROM pgrst_source) _postgrest_t")
+	if csv {
+		s.w(" FROM (SELECT * FROM pgrst_source) _postgrest_t")
+	} else {
+		s.w(" FROM (")
+		source()
+		s.w(") _postgrest_t")
+	}
 	return s
 }
 
