@@ -254,3 +254,27 @@ func TestSchemaReload(t *testing.T) {
 	}
 	e.do("GET", "/gadgets?select=color", e.anon, "").expect(t, "manual reload", 200, `[{"color":null}]`)
 }
+
+// TestStableFunctionCalledOnce: a read RPC calls its function once per
+// request (a whole-row reference in the response would call a flattened
+// scalar call again). The function counts its calls in a transaction-local
+// setting and reports the count in a response header.
+func TestStableFunctionCalledOnce(t *testing.T) {
+	e := newEnv(t, `create function public.counted() returns int language plpgsql stable as $$
+		declare n int := coalesce(nullif(current_setting('sfp.calls', true), ''), '0')::int + 1;
+		begin
+		  perform set_config('sfp.calls', n::text, true);
+		  perform set_config('response.headers', json_build_array(json_build_object('x-calls', n::text))::text, true);
+		  return 7;
+		end $$;
+		grant execute on function public.counted() to anon;`)
+	for _, c := range []struct{ method, body, prefer string }{
+		{"GET", "", ""}, {"GET", "", "count=exact"}, {"POST", "{}", ""}, {"GET", "", "return=representation"},
+	} {
+		r := e.do(c.method, "/rpc/counted", e.anon, c.body, "Prefer", c.prefer)
+		r.expect(t, c.method+" "+c.prefer, 200, `7`)
+		if got := r.header.Get("X-Calls"); got != "1" {
+			t.Fatalf("%s %s: the function ran %s times", c.method, c.prefer, got)
+		}
+	}
+}

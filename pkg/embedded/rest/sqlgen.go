@@ -574,7 +574,7 @@ func readSQL(root *node, kind bodyKind, strip, count bool) *sqlBuf {
 	} else {
 		s.w("NULL::bigint")
 	}
-	s.w(" AS total_result_set, pg_catalog.count(_postgrest_t) AS page_total, ")
+	s.w(" AS total_result_set, pg_catalog.count(*) AS page_total, ")
 	s.bodySQL(kind, strip)
 	s.w(" AS body", resultTail, ", NULL::bigint AS response_inserted, NULL::text[] AS location")
 	if csv {
@@ -589,10 +589,13 @@ func readSQL(root *node, kind bodyKind, strip, count bool) *sqlBuf {
 
 // outerSQL writes the final SELECT over pgrst_source for mutations and
 // RPC: the response shape (root node over pgrst_source) and the counters.
+// page_total is count(*), not count of the whole row: PostgreSQL flattens
+// the subquery of a call to a non-volatile scalar function into the outer
+// query, and every reference to its row would call the function again.
 func (s *sqlBuf) outerSQL(root *node, kind bodyKind, strip bool, total func(), inserted bool, location []string, scalar bool) {
 	s.w(" SELECT ")
 	total()
-	s.w(" AS total_result_set, pg_catalog.count(_postgrest_t) AS page_total, ")
+	s.w(" AS total_result_set, pg_catalog.count(*) AS page_total, ")
 	s.bodySQL(kind, strip)
 	s.w(" AS body", resultTail, ", ")
 	if inserted {
