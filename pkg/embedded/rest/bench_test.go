@@ -190,7 +190,11 @@ func compare(b *testing.B, be *benchEnv, n int, sides ...*side) {
 			return !slices.Contains(strings.Split(only, ","), sd.name)
 		})
 	}
-	clock := &cpuClock{backends: append(backendPIDs(b, be.pool), backendPIDs(b, be.pgxPool)...)}
+	var pids []int
+	for _, p := range []*pgxpool.Pool{be.pool, be.pgxPool, be.sharedPool} {
+		pids = append(pids, backendPIDs(b, p)...)
+	}
+	clock := &cpuClock{backends: pids}
 	const chunk = 500
 	for _, sd := range sides { // warm connections and statement caches
 		if err := load(nil, 2*benchClients*4, sd.op); err != nil {
@@ -252,10 +256,11 @@ func report(b *testing.B, base *side, others ...*side) {
 // that the REST server and the pgx baseline share.
 type benchEnv struct {
 	*env
-	pool    *pgxpool.Pool // the REST server's
-	pgxPool *pgxpool.Pool // the baseline's
-	gwAddr  string        // gateway listener
-	anonKey string        // the apikey, signed as a tenant's keys are
+	pool       *pgxpool.Pool // the REST server's
+	pgxPool    *pgxpool.Pool // the baseline's
+	sharedPool *pgxpool.Pool // the shared-connection baseline's
+	gwAddr     string        // gateway listener
+	anonKey    string        // the apikey, signed as a tenant's keys are
 }
 
 func newBenchEnv(b *testing.B) *benchEnv {
@@ -282,8 +287,16 @@ func newBenchEnv(b *testing.B) *benchEnv {
 		b.Cleanup(pool.Close)
 		return pool
 	}
-	pool, pgxPool := newPool("REST_BENCH_POOL"), newPool("REST_BENCH_PGX_POOL")
-	e := startEnv(b, db, func(c *Config) { c.Pool = pool })
+	pool, pgxPool, sharedPool := newPool("REST_BENCH_POOL"), newPool("REST_BENCH_PGX_POOL"), newPool("REST_BENCH_SHARED_POOL")
+	e := startEnv(b, db, func(c *Config) {
+		c.Pool = pool
+		if v, err := strconv.Atoi(os.Getenv("REST_BENCH_SHARED")); err == nil {
+			c.SharedReadConns = v
+		}
+		if v, err := strconv.Atoi(os.Getenv("REST_BENCH_DEPTH")); err == nil {
+			c.SharedReadDepth = v
+		}
+	})
 
 	now := time.Now()
 	anon, err := tenant.SignAPIKey([]byte(testSecret), "anon", now, tenant.KeyLifetime)
@@ -313,7 +326,7 @@ func newBenchEnv(b *testing.B) *benchEnv {
 	hs.Config.IdleTimeout = 2 * time.Minute
 	hs.Start()
 	b.Cleanup(hs.Close)
-	return &benchEnv{env: e, pool: pool, pgxPool: pgxPool, gwAddr: hs.Listener.Addr().String(), anonKey: anon}
+	return &benchEnv{env: e, pool: pool, pgxPool: pgxPool, sharedPool: sharedPool, gwAddr: hs.Listener.Addr().String(), anonKey: anon}
 }
 
 // clients returns a minimal HTTP/1.1 client per benchmark client, sending
@@ -534,6 +547,55 @@ func pgxOp(pool *pgxpool.Pool, claims, sql string, args func(i int) []string, ch
 	}
 }
 
+// sharedOp runs the baseline's transaction the way the REST server runs
+// reads (mux.go): its pipeline sent on one of a few connections shared by
+// all clients, back to back with the others'. It shows how much of the
+// REST server's figure comes from sharing connections, which pgx's API
+// (a connection per transaction) does not offer.
+func sharedOp(b *testing.B, pool *pgxpool.Pool, claims, sql string, args func(i int) []string, check func(i int, body []byte) error) op {
+	m := newReadMux(pool, runtime.GOMAXPROCS(0), 8)
+	b.Cleanup(m.close)
+	const setup = `select set_config('transaction_read_only', 'on', true), set_config('role', 'authenticated', true),
+		set_config('request.jwt.claims', $1, true)`
+	var bodies [benchClients][]byte
+	return func(c, i int) error {
+		ctx := context.Background()
+		var params [4][]byte
+		qp := params[:0]
+		for _, a := range args(i) {
+			qp = append(qp, []byte(a))
+		}
+		p := &pipeline{}
+		p.add(setup, [][]byte{[]byte(claims)}, nil)
+		p.add(sql, qp, func(v [][]byte) error {
+			bodies[c] = append(bodies[c][:0], v[0]...)
+			return nil
+		})
+		mc := m.acquire(ctx)
+		if mc == nil {
+			return errors.New("no shared connection")
+		}
+		err := mc.run(ctx, p)
+		m.done(mc)
+		if err != nil {
+			return err
+		}
+		return check(i, bodies[c])
+	}
+}
+
+// The baselines' statements.
+const (
+	byPKSQL = `select coalesce(json_agg(t), '[]')::text from (select * from public.books where id = $1) t`
+	// The lateral join takes the page first and then its authors: in
+	// pgbench a quarter faster than joining all books before the limit.
+	listSQL = `select coalesce(json_agg(t), '[]')::text from (
+		select b.id, b.title, b.pages, a.j as author
+		from public.books b left join lateral (
+			select row_to_json(r) as j from (select a.name from public.authors a where a.id = b.author_id) r) a on true
+		order by b.id limit 100 offset $1) t`
+)
+
 func userClaims(uid string) string {
 	return `{"sub":"` + uid + `","role":"authenticated","aud":"authenticated","email":"` + uid + `@example.test"}`
 }
@@ -554,12 +616,15 @@ func BenchmarkGetByPK(b *testing.B) {
 		return func(i int) string { return prefix + "/books?id=eq." + strconv.Itoa(id(i)) }
 	}
 	base := &side{name: "pgx", op: pgxOp(be.pgxPool, userClaims(uidReader),
-		`select coalesce(json_agg(t), '[]')::text from (select * from public.books where id = $1) t`,
+		byPKSQL,
+		func(i int) []string { return []string{strconv.Itoa(id(i))} }, check)}
+	shared := &side{name: "pgxshared", op: sharedOp(b, be.sharedPool, userClaims(uidReader),
+		byPKSQL,
 		func(i int) []string { return []string{strconv.Itoa(id(i))} }, check)}
 	gw := &side{name: "gw", op: getOp(be.gatewayClients(tok), target("/rest/v1"), check)}
 	rest := &side{name: "rest", op: getOp(be.restClients(tok), target(""), check)}
-	compare(b, be, b.N, base, gw, rest)
-	report(b, base, gw, rest)
+	compare(b, be, b.N, base, gw, rest, shared)
+	report(b, base, gw, rest, shared)
 }
 
 // BenchmarkList100Embed: a 100-row list with one embedded (many-to-one)
@@ -579,18 +644,15 @@ func BenchmarkList100Embed(b *testing.B) {
 		}
 	}
 	base := &side{name: "pgx", op: pgxOp(be.pgxPool, userClaims(uidReader),
-		// The lateral join takes the page first and then its authors: in
-		// pgbench a quarter faster than joining all books before the limit.
-		`select coalesce(json_agg(t), '[]')::text from (
-			select b.id, b.title, b.pages, a.j as author
-			from public.books b left join lateral (
-				select row_to_json(r) as j from (select a.name from public.authors a where a.id = b.author_id) r) a on true
-			order by b.id limit 100 offset $1) t`,
+		listSQL,
+		func(i int) []string { return []string{strconv.Itoa(i % 100)} }, check)}
+	shared := &side{name: "pgxshared", op: sharedOp(b, be.sharedPool, userClaims(uidReader),
+		listSQL,
 		func(i int) []string { return []string{strconv.Itoa(i % 100)} }, check)}
 	gw := &side{name: "gw", op: getOp(be.gatewayClients(tok), target("/rest/v1"), check)}
 	rest := &side{name: "rest", op: getOp(be.restClients(tok), target(""), check)}
-	compare(b, be, b.N, base, gw, rest)
-	report(b, base, gw, rest)
+	compare(b, be, b.N, base, gw, rest, shared)
+	report(b, base, gw, rest, shared)
 }
 
 func rssKiB() float64 {

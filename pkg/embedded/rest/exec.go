@@ -3,8 +3,10 @@ package rest
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/jackc/pgx/v5/pgconn"
 )
@@ -103,11 +105,29 @@ func (rc *reqCtx) setupParams(readOnly bool, scratch *[]byte) (string, [][]byte)
 
 // run executes the request's transaction. A read-only request is one
 // pipeline (settings, statement, Sync) in an implicit transaction: one
-// round trip, nothing to commit. A write is BEGIN, settings and statement
-// in one pipeline, then COMMIT or ROLLBACK once the result is checked.
+// round trip, nothing to commit; it goes on a shared read connection when
+// one has room (mux.go). A write is BEGIN, settings and statement in one
+// pipeline, then COMMIT or ROLLBACK once the result is checked.
 func (rc *reqCtx) run(ctx context.Context, spec txSpec) (*result, *apiError) {
 	defer spec.stmt.release()
 	defer spec.plan.release()
+	if spec.readOnly && rc.s.mux != nil {
+		if mc := rc.s.mux.acquire(ctx); mc != nil {
+			res, err := rc.sendShared(ctx, mc, spec)
+			rc.s.mux.done(mc)
+			if err == nil {
+				rc.s.mux.shared.Add(1)
+				return rc.checked(res, spec)
+			}
+			if !errors.Is(err, errMuxDead) && !isLostStatement(err) {
+				return nil, pgError(err, rc.auth.authed)
+			}
+			rc.s.mux.retried.Add(1)
+			// The shared connection broke or lost its statements before
+			// answering: a read is safe to run again on a connection of
+			// its own.
+		}
+	}
 	conn, err := rc.s.cfg.Pool.Acquire(ctx)
 	if err != nil {
 		return nil, pgError(err, rc.auth.authed)
@@ -132,13 +152,13 @@ func (rc *reqCtx) run(ctx context.Context, spec txSpec) (*result, *apiError) {
 	if err != nil {
 		return nil, pgError(err, rc.auth.authed)
 	}
+	if spec.readOnly {
+		return rc.checked(res, spec)
+	}
 	if spec.check != nil {
 		if aerr := spec.check(res); aerr != nil {
 			return nil, aerr // a write rolls back in the deferred function
 		}
-	}
-	if spec.readOnly {
-		return res, nil
 	}
 	end := "commit"
 	if spec.rollback {
@@ -150,13 +170,57 @@ func (rc *reqCtx) run(ctx context.Context, spec txSpec) (*result, *apiError) {
 	return res, nil
 }
 
+// checked applies the spec's check to a read's result.
+func (rc *reqCtx) checked(res *result, spec txSpec) (*result, *apiError) {
+	if spec.check != nil {
+		if aerr := spec.check(res); aerr != nil {
+			return nil, aerr
+		}
+	}
+	return res, nil
+}
+
+// scratchBufs hold request.headers for reads on shared connections (a
+// pooled connection keeps its own buffer).
+var scratchBufs = sync.Pool{New: func() any { return new([]byte) }}
+
+// sendShared runs a read's pipeline on a shared connection.
+func (rc *reqCtx) sendShared(ctx context.Context, mc *muxConn, spec txSpec) (*result, error) {
+	scratch := scratchBufs.Get().(*[]byte)
+	p, res, rows := rc.pipeline(spec, scratch)
+	err := mc.run(ctx, p)
+	if cap(*scratch) <= maxKeptBuffer {
+		scratchBufs.Put(scratch)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if *rows != 1 {
+		return nil, fmt.Errorf("statement returned %d rows, want 1", *rows)
+	}
+	return res, nil
+}
+
 // send runs the request's pipeline and reads the statement's row.
 func (rc *reqCtx) send(ctx context.Context, pc *pgconn.PgConn, spec txSpec) (*result, error) {
-	var p pipeline
+	p, res, rows := rc.pipeline(spec, &connStatements(pc).scratch)
+	if err := p.run(ctx, pc); err != nil {
+		return nil, err
+	}
+	if *rows != 1 {
+		return nil, fmt.Errorf("statement returned %d rows, want 1", *rows)
+	}
+	return res, nil
+}
+
+// pipeline builds the request's statements: BEGIN for a write, the
+// settings, the planner's estimate when asked for, the statement.
+func (rc *reqCtx) pipeline(spec txSpec, scratch *[]byte) (*pipeline, *result, *int) {
+	p := &pipeline{}
 	if !spec.readOnly {
 		p.add(beginRW, nil, nil)
 	}
-	setup, params := rc.setupParams(spec.readOnly, &connStatements(pc).scratch)
+	setup, params := rc.setupParams(spec.readOnly, scratch)
 	p.add(setup, params, nil)
 	res := &result{}
 	if spec.plan != nil {
@@ -167,18 +231,12 @@ func (rc *reqCtx) send(ctx context.Context, pc *pgconn.PgConn, spec txSpec) (*re
 			return nil
 		})
 	}
-	rows := 0
+	rows := new(int)
 	p.add(spec.stmt.text(), spec.stmt.args, func(v [][]byte) error {
-		rows++
+		*rows++
 		return res.scan(v)
 	})
-	if err := p.run(ctx, pc); err != nil {
-		return nil, err
-	}
-	if rows != 1 {
-		return nil, fmt.Errorf("statement returned %d rows, want 1", rows)
-	}
-	return res, nil
+	return p, res, rows
 }
 
 // scan reads the statement's row (text format): total_result_set,

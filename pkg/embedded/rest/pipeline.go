@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unsafe"
 
@@ -56,6 +57,7 @@ type stmt struct {
 	name     string
 	sql      string
 	prepared bool // Parse succeeded
+	parsing  bool // a Parse is on its way (pipelines in flight)
 	used     uint64
 }
 
@@ -102,7 +104,8 @@ func (s *statements) evict() {
 		return
 	}
 	delete(s.m, victim.sql)
-	if victim.prepared {
+	if victim.prepared || victim.parsing {
+		// Closing a statement whose Parse then fails is no error.
 		s.closing = append(s.closing, victim.name)
 	}
 }
@@ -117,6 +120,8 @@ func (s *statements) forget() {
 // pipeline is one request's statements.
 type pipeline struct {
 	queries []pipelineQuery
+	steps   []step
+	stepBuf [12]step
 }
 
 type pipelineQuery struct {
@@ -135,6 +140,7 @@ type stepKind uint8
 const (
 	stepClose stepKind = iota
 	stepPrepare
+	stepPrepareUnnamed // a Parse of the unnamed statement, used once
 	stepQuery
 )
 
@@ -150,9 +156,23 @@ type step struct {
 // executed (PostgreSQL skips to the Sync).
 func (p *pipeline) run(ctx context.Context, pc *pgconn.PgConn) error {
 	stmts := connStatements(pc)
+	buf, err := p.encode(stmts)
+	if err != nil {
+		return err
+	}
+	if _, err := pc.Conn().Write(buf); err != nil {
+		p.unwind(stmts, 0)
+		closeBroken(pc)
+		return fmt.Errorf("write pipeline: %w", err)
+	}
+	return p.receive(ctx, pc, stmts, nil)
+}
+
+// encode builds the pipeline's messages into the connection's buffer
+// (valid until the next encode on the connection) and records its steps.
+func (p *pipeline) encode(stmts *statements) ([]byte, error) {
 	stmts.tick++
-	var stepBuf [12]step
-	steps := stepBuf[:0]
+	p.steps = p.stepBuf[:0]
 	var stBuf [4]*stmt
 	sts := stBuf[:0]
 	for _, q := range p.queries { // may evict, so before the closes
@@ -165,54 +185,78 @@ func (p *pipeline) run(ctx context.Context, pc *pgconn.PgConn) error {
 	for _, name := range stmts.closing {
 		buf, err = (&pgproto3.Close{ObjectType: 'S', Name: name}).Encode(buf)
 		if err != nil {
-			return fmt.Errorf("encode close: %w", err)
+			return nil, fmt.Errorf("encode close: %w", err)
 		}
-		steps = append(steps, step{kind: stepClose, name: name})
+		p.steps = append(p.steps, step{kind: stepClose, name: name})
 	}
 	stmts.closing = stmts.closing[:0]
 	for i, q := range p.queries {
 		st := sts[i]
-		if !st.prepared {
-			if buf, err = (&pgproto3.Parse{Name: st.name, Query: q.sql}).Encode(buf); err != nil {
-				return fmt.Errorf("encode parse: %w", err)
+		name := st.name
+		switch {
+		case st.prepared:
+		case st.parsing:
+			// An earlier pipeline still in flight on this connection
+			// prepares it (shared read connections): this one cannot
+			// know whether that Parse will succeed, so it parses the
+			// text as the unnamed statement.
+			name = ""
+			if buf, err = (&pgproto3.Parse{Query: q.sql}).Encode(buf); err != nil {
+				return nil, fmt.Errorf("encode parse: %w", err)
 			}
-			steps = append(steps, step{kind: stepPrepare, st: st})
+			p.steps = append(p.steps, step{kind: stepPrepareUnnamed})
+		default:
+			if buf, err = (&pgproto3.Parse{Name: st.name, Query: q.sql}).Encode(buf); err != nil {
+				return nil, fmt.Errorf("encode parse: %w", err)
+			}
+			st.parsing = true
+			p.steps = append(p.steps, step{kind: stepPrepare, st: st})
 		}
-		if buf, err = (&pgproto3.Bind{PreparedStatement: st.name, Parameters: q.params}).Encode(buf); err != nil {
-			return fmt.Errorf("encode bind: %w", err)
+		if buf, err = (&pgproto3.Bind{PreparedStatement: name, Parameters: q.params}).Encode(buf); err != nil {
+			return nil, fmt.Errorf("encode bind: %w", err)
 		}
 		if buf, err = (&pgproto3.Execute{}).Encode(buf); err != nil {
-			return fmt.Errorf("encode execute: %w", err)
+			return nil, fmt.Errorf("encode execute: %w", err)
 		}
-		steps = append(steps, step{kind: stepQuery, st: st, q: i})
+		p.steps = append(p.steps, step{kind: stepQuery, st: st, q: i})
 	}
 	if buf, err = (&pgproto3.Sync{}).Encode(buf); err != nil {
-		return fmt.Errorf("encode sync: %w", err)
+		return nil, fmt.Errorf("encode sync: %w", err)
 	}
 	if cap(buf) <= maxKeptBuffer {
 		stmts.buf = buf
 	} else {
 		stmts.buf = nil
 	}
-	if _, err := pc.Conn().Write(buf); err != nil {
-		p.unwind(stmts, steps, 0)
-		closeBroken(pc)
-		return fmt.Errorf("write pipeline: %w", err)
-	}
+	return buf, nil
+}
 
-	// Replies: per step in order, until ReadyForQuery. After an error the
-	// server skips to the Sync, so the steps from the failed one on did
-	// not happen. A context that cannot be cancelled needs no watching.
+// receive reads the pipeline's replies, up to its ReadyForQuery. mu, when
+// not nil, guards the statement bookkeeping (a connection shared by
+// concurrent pipelines). A context that cannot be cancelled needs no
+// watching.
+func (p *pipeline) receive(ctx context.Context, pc *pgconn.PgConn, stmts *statements, mu sync.Locker) error {
 	if ctx.Done() == nil {
 		ctx = context.Background()
 	}
+	unwind := func(done int) {
+		if mu != nil {
+			mu.Lock()
+			defer mu.Unlock()
+		}
+		p.unwind(stmts, done)
+	}
+	steps := p.steps
+	// Replies: per step in order, until ReadyForQuery. After an error the
+	// server skips to the Sync, so the steps from the failed one on did
+	// not happen.
 	done := 0 // steps completed
 	var firstErr error
 	failed := false
 	for {
 		msg, err := pc.ReceiveMessage(ctx)
 		if err != nil {
-			p.unwind(stmts, steps, done)
+			unwind(done)
 			if failed {
 				// A FATAL error (the backend terminated) is followed by the
 				// end of the connection: the error says more than EOF.
@@ -223,7 +267,7 @@ func (p *pipeline) run(ctx context.Context, pc *pgconn.PgConn) error {
 		switch m := msg.(type) {
 		case *pgproto3.ReadyForQuery:
 			if failed {
-				p.unwind(stmts, steps, done)
+				unwind(done)
 			} else if done != len(steps) {
 				firstErr = fmt.Errorf("pipeline: %d of %d steps answered", done, len(steps))
 			}
@@ -248,11 +292,20 @@ func (p *pipeline) run(ctx context.Context, pc *pgconn.PgConn) error {
 				}
 				done++
 			case *pgproto3.ParseComplete:
-				if s.kind != stepPrepare {
+				switch s.kind {
+				case stepPrepare:
+					if mu != nil {
+						mu.Lock()
+					}
+					s.st.prepared, s.st.parsing = true, false
+					if mu != nil {
+						mu.Unlock()
+					}
+				case stepPrepareUnnamed:
+				default:
 					closeBroken(pc)
 					return fmt.Errorf("pipeline: unexpected ParseComplete")
 				}
-				s.st.prepared = true
 				done++
 			case *pgproto3.BindComplete:
 				if s.kind != stepQuery {
@@ -285,10 +338,11 @@ func (p *pipeline) run(ctx context.Context, pc *pgconn.PgConn) error {
 
 // unwind undoes the bookkeeping of the steps from the first not done:
 // their statements were not prepared, their closes not executed.
-func (p *pipeline) unwind(stmts *statements, steps []step, done int) {
-	for _, s := range steps[done:] {
+func (p *pipeline) unwind(stmts *statements, done int) {
+	for _, s := range p.steps[done:] {
 		switch {
 		case s.kind == stepPrepare && !s.st.prepared:
+			s.st.parsing = false
 			if stmts.m[s.st.sql] == s.st {
 				delete(stmts.m, s.st.sql)
 			}

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -46,7 +47,18 @@ type Config struct {
 	ExtraSearchPath []string
 	// MaxBodyBytes limits request bodies. Default 10 MiB.
 	MaxBodyBytes int64
-	Logger       *slog.Logger
+	// SharedReadConns is how many of the Pool's connections read-only
+	// requests share, their pipelines sent back to back (mux.go); the
+	// shared connections stay out of the pool while the server runs.
+	// Default the number of CPUs Go uses (PostgreSQL runs on the same
+	// machine), at most a quarter of the pool's MaxConns (so none for a
+	// pool of fewer than 4); negative turns sharing off (every request
+	// takes a connection of its own).
+	SharedReadConns int
+	// SharedReadDepth is how many reads may be in flight on one shared
+	// connection. Default 8.
+	SharedReadDepth int
+	Logger          *slog.Logger
 }
 
 func (c *Config) applyDefaults() error {
@@ -77,6 +89,12 @@ func (c *Config) applyDefaults() error {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	if c.SharedReadConns == 0 {
+		c.SharedReadConns = min(runtime.GOMAXPROCS(0), int(c.Pool.Config().MaxConns)/4)
+	}
+	if c.SharedReadDepth <= 0 {
+		c.SharedReadDepth = 8
+	}
 	return nil
 }
 
@@ -98,6 +116,7 @@ type Server struct {
 	jwts   jwtCache
 	paths  map[string]string // schema -> search_path value
 	reload sync.Mutex
+	mux    *readMux // nil when reads do not share connections
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -121,6 +140,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	if err := s.Reload(ctx); err != nil {
 		return nil, err
+	}
+	if cfg.SharedReadConns > 0 {
+		s.mux = newReadMux(cfg.Pool, cfg.SharedReadConns, cfg.SharedReadDepth)
 	}
 	lctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
@@ -275,8 +297,12 @@ func (s *Server) listen(ctx context.Context, ready chan struct{}) {
 	}
 }
 
-// Close stops the reload listener. The pool belongs to the caller.
+// Close stops the reload listener and gives the shared read connections
+// back to the pool. The pool belongs to the caller.
 func (s *Server) Close() error {
+	if s.mux != nil {
+		s.mux.close()
+	}
 	if s.cancel != nil {
 		s.cancel()
 		<-s.done

@@ -1,0 +1,250 @@
+package rest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Read-only requests share a few connections and send their pipelines
+// back to back without waiting for the previous one's replies (PostgreSQL
+// runs them in order, each in its own implicit transaction ending at its
+// Sync, so nothing of one request's settings or errors reaches the next).
+// A backend then finds the next request already waiting when it finishes
+// one, instead of going to sleep and being woken for each: on a machine
+// whose cores the API server and PostgreSQL share, that sleeping and
+// waking is a large part of a short read's cost.
+//
+// Only reads go this way: a write's transaction needs a round trip in the
+// middle (the result is checked before COMMIT), so it keeps a connection
+// of its own from the pool. A read waits behind the ones written before it
+// on its connection, so the depth of each connection's queue is bounded,
+// a connection whose oldest read has been running for longer than
+// muxStall takes no more, and when every shared connection is full a read
+// takes a connection from the pool as writes do.
+
+// muxStall is how long the oldest pipeline on a shared connection may
+// have been running before new reads avoid that connection (a variable
+// for tests).
+var muxStall = 5 * time.Millisecond
+
+// readMux hands out the shared read connections.
+type readMux struct {
+	pool  *pgxpool.Pool
+	size  int   // shared connections at most
+	depth int32 // pipelines in flight per connection at most
+
+	mu      sync.Mutex
+	conns   []*muxConn
+	opening int
+	closed  bool
+
+	shared, retried atomic.Int64 // reads run on shared connections; run again on the pool
+}
+
+// muxConn is one shared connection.
+type muxConn struct {
+	conn *pgxpool.Conn
+
+	// wmu orders encoding and writing pipelines. smu guards the
+	// connection's statement bookkeeping; it is never held across a
+	// system call, so the reader (which takes it) never waits for a
+	// writer blocked on a full socket, which could wait for that reader.
+	wmu sync.Mutex
+	smu sync.Mutex
+
+	qmu   sync.Mutex
+	queue []*muxTurn // written, not yet read; the first one reads
+
+	inFlight atomic.Int32
+	headAt   atomic.Int64 // when the pipeline now at the head was written (unix ns); 0 when idle
+	dead     atomic.Bool  // broken or lost its statements: retire when drained
+	retired  sync.Once
+}
+
+// errMuxDead says a shared connection broke before a pipeline could be
+// answered; the read is retried on a connection of its own.
+var errMuxDead = errors.New("shared read connection lost")
+
+// muxTurn is one pipeline's place in its connection's queue.
+type muxTurn struct {
+	ready chan struct{} // closed when it is this pipeline's turn to read
+}
+
+func newReadMux(pool *pgxpool.Pool, size int, depth int) *readMux {
+	return &readMux{pool: pool, size: size, depth: int32(depth)}
+}
+
+// acquire returns a shared connection with room for one more pipeline
+// (counted in its inFlight), or nil when there is none: the caller then
+// uses the pool.
+func (m *readMux) acquire(ctx context.Context) *muxConn {
+	now := time.Now().UnixNano()
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return nil
+	}
+	var best *muxConn
+	bestN := int32(0)
+	for _, c := range m.conns {
+		if c.dead.Load() {
+			continue
+		}
+		n := c.inFlight.Load()
+		if n >= m.depth {
+			continue
+		}
+		if n > 0 {
+			if at := c.headAt.Load(); at != 0 && now-at > int64(muxStall) {
+				continue
+			}
+		}
+		if best == nil || n < bestN {
+			best, bestN = c, n
+		}
+	}
+	if (best == nil || bestN > 0) && len(m.conns)+m.opening < m.size {
+		// Open another shared connection rather than queue behind one.
+		m.opening++
+		m.mu.Unlock()
+		pc, err := m.pool.Acquire(ctx)
+		m.mu.Lock()
+		m.opening--
+		if err == nil {
+			if m.closed {
+				pc.Release()
+			} else {
+				best = &muxConn{conn: pc}
+				m.conns = append(m.conns, best)
+			}
+		}
+	}
+	if best != nil {
+		best.inFlight.Add(1)
+	}
+	m.mu.Unlock()
+	return best
+}
+
+// done ends one pipeline on c; a dead connection leaves the mux (and goes
+// back to the pool closed, which drops it) once drained.
+func (m *readMux) done(c *muxConn) {
+	if c.inFlight.Add(-1) != 0 || !c.dead.Load() {
+		return
+	}
+	m.mu.Lock()
+	for i, x := range m.conns {
+		if x == c {
+			m.conns = append(m.conns[:i], m.conns[i+1:]...)
+			break
+		}
+	}
+	m.mu.Unlock()
+	c.retire()
+}
+
+// retire closes the connection and gives it back to the pool: its
+// statement bookkeeping may no longer match the server's.
+func (c *muxConn) retire() {
+	c.retired.Do(func() {
+		closeBroken(c.conn.Conn().PgConn())
+		c.conn.Release()
+	})
+}
+
+// close retires every shared connection; reads in flight finish first.
+func (m *readMux) close() {
+	m.mu.Lock()
+	m.closed = true
+	conns := m.conns
+	m.conns = nil
+	m.mu.Unlock()
+	for _, c := range conns {
+		c.dead.Store(true)
+		if c.inFlight.Load() == 0 {
+			c.retire()
+		}
+	}
+}
+
+// run sends p on c and reads its replies when its turn comes.
+func (c *muxConn) run(ctx context.Context, p *pipeline) error {
+	pc := c.conn.Conn().PgConn()
+	turn := &muxTurn{ready: make(chan struct{})}
+
+	c.wmu.Lock()
+	if c.dead.Load() {
+		c.wmu.Unlock()
+		return errMuxDead
+	}
+	c.smu.Lock()
+	stmts := connStatements(pc)
+	buf, err := p.encode(stmts)
+	c.smu.Unlock()
+	if err != nil {
+		c.wmu.Unlock()
+		return err
+	}
+	c.qmu.Lock()
+	c.queue = append(c.queue, turn)
+	head := len(c.queue) == 1
+	if head {
+		c.headAt.Store(time.Now().UnixNano())
+	}
+	c.qmu.Unlock()
+	if _, werr := pc.Conn().Write(buf); werr != nil {
+		// The pipelines queued before this one may still be answered or
+		// not; this one and any after it cannot be. Closing the socket
+		// (safe while another goroutine reads it) ends them all.
+		c.dead.Store(true)
+		_ = pc.Conn().Close()
+		c.smu.Lock()
+		p.unwind(stmts, 0)
+		c.smu.Unlock()
+		err = errMuxDead
+	}
+	c.wmu.Unlock()
+
+	if !head {
+		<-turn.ready
+	}
+	if err == nil {
+		if pc.IsClosed() {
+			err = errMuxDead
+		} else {
+			err = p.receive(ctx, pc, stmts, &c.smu)
+			var pe *pgconn.PgError
+			switch {
+			case err == nil:
+			case isLostStatement(err):
+				c.dead.Store(true)
+			case pc.IsClosed():
+				c.dead.Store(true)
+				if !errors.As(err, &pe) {
+					// The connection ended before answering this read
+					// (an earlier one's backend died): run it again.
+					err = fmt.Errorf("%w: %w", errMuxDead, err)
+				}
+			}
+		}
+	}
+
+	c.qmu.Lock()
+	c.queue = c.queue[1:]
+	if len(c.queue) > 0 {
+		c.headAt.Store(time.Now().UnixNano())
+		close(c.queue[0].ready)
+	} else {
+		c.headAt.Store(0)
+		c.queue = nil
+	}
+	c.qmu.Unlock()
+	return err
+}
