@@ -40,7 +40,13 @@ begin
   perform pg_sleep(seconds);
   return 1;
 end $$;
-grant execute on function public.probe(), public.fail_after_set(), public.slow_probe(float8) to anon, authenticated;
+create function public.forget_all() returns int language plpgsql volatile as $$
+begin
+  execute 'deallocate all';
+  return 1;
+end $$;
+grant execute on function public.probe(), public.fail_after_set(), public.slow_probe(float8), public.forget_all()
+  to anon, authenticated;
 `
 
 // sharedEnv serves the fixture with reads sharing conns connections of a
@@ -268,5 +274,28 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestSharedReadStatementsLost: a function that deallocates the
+// connection's prepared statements (called by GET, so in a read-only
+// transaction on the shared connection) makes the next read on that shared
+// connection fail to bind; that read runs again on the pool, and the
+// connection is replaced.
+func TestSharedReadStatementsLost(t *testing.T) {
+	e := sharedEnv(t, 1, 8)
+	e.do("GET", "/books?select=id&id=eq.1", e.anon, "").expect(t, "warm up", 200, `[{"id":1}]`)
+	mux := e.srv.mux
+	first := mux.conns[0]
+	e.do("GET", "/rpc/forget_all", e.anon, "").expect(t, "deallocate", 200, `1`)
+	e.do("GET", "/books?select=id&id=eq.2", e.anon, "").expect(t, "after", 200, `[{"id":2}]`)
+	if got := mux.retried.Load(); got != 1 {
+		t.Fatalf("%d reads run again, want 1", got)
+	}
+	e.do("GET", "/books?select=id&id=eq.3", e.anon, "").expect(t, "on a new connection", 200, `[{"id":3}]`)
+	mux.mu.Lock()
+	defer mux.mu.Unlock()
+	if len(mux.conns) != 1 || mux.conns[0] == first {
+		t.Fatalf("the connection that lost its statements is still shared")
 	}
 }
