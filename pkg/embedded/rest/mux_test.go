@@ -10,8 +10,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // muxSQL adds a read-only function that reports what the request's
@@ -56,16 +54,7 @@ func sharedEnv(t *testing.T, conns, depth int) *env {
 	db := newPgDB(t)
 	db.Exec(t, librarySQL)
 	db.Exec(t, muxSQL)
-	cfg, err := pgxpool.ParseConfig(db.URL("authenticator"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.MaxConns = 8
-	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
+	pool := authenticatorPool(t, db, 8)
 	return startEnv(t, db, func(c *Config) {
 		c.Pool = pool
 		c.SharedReadConns = conns
@@ -181,13 +170,7 @@ func TestSharedReadBackendLost(t *testing.T) {
 		}
 		slow <- &resp{status: status, body: body}
 	}()
-	mux := e.srv.mux
-	waitUntil(t, "the slow read to be in flight", func() bool {
-		mux.mu.Lock()
-		defer mux.mu.Unlock()
-		return len(mux.conns) == 1 && mux.conns[0].inFlight.Load() == 1
-	})
-	conn := mux.conns[0]
+	mux, conn := e.srv.mux, slowReadConn(t, e.srv.mux)
 	const queued = 3
 	results := make(chan error, queued)
 	for i := range queued {
@@ -241,13 +224,7 @@ func TestSharedReadStalled(t *testing.T) {
 		status, body, err := e.get("/rpc/slow_probe?seconds=0.5", e.anon)
 		slow <- fmt.Sprint(status, " ", string(body), err)
 	}()
-	mux := e.srv.mux
-	waitUntil(t, "the slow read to be in flight", func() bool {
-		mux.mu.Lock()
-		defer mux.mu.Unlock()
-		return len(mux.conns) == 1 && mux.conns[0].inFlight.Load() == 1
-	})
-	stalled := mux.conns[0]
+	mux, stalled := e.srv.mux, slowReadConn(t, e.srv.mux)
 	waitUntil(t, "the read to stall", func() bool {
 		return time.Now().UnixNano()-stalled.headAt.Load() > int64(2*muxStall)
 	})
@@ -264,6 +241,22 @@ func TestSharedReadStalled(t *testing.T) {
 	if got := <-slow; got != "200 1<nil>" {
 		t.Fatalf("slow read: %s", got)
 	}
+}
+
+// slowReadConn waits for the only shared connection to carry one read
+// (the test's slow one) and returns it.
+func slowReadConn(t *testing.T, mux *readMux) *muxConn {
+	t.Helper()
+	var c *muxConn
+	waitUntil(t, "the slow read to be in flight", func() bool {
+		mux.mu.Lock()
+		defer mux.mu.Unlock()
+		if len(mux.conns) == 1 && mux.conns[0].inFlight.Load() == 1 {
+			c = mux.conns[0]
+		}
+		return c != nil
+	})
+	return c
 }
 
 func waitUntil(t *testing.T, what string, cond func() bool) {

@@ -18,17 +18,25 @@ func singleConnEnv(t *testing.T) (*env, *pgxpool.Pool) {
 	t.Helper()
 	db := newPgDB(t)
 	db.Exec(t, librarySQL)
+	pool := authenticatorPool(t, db, 1)
+	return startEnv(t, db, func(c *Config) { c.Pool = pool }), pool
+}
+
+// authenticatorPool is a pool of at most maxConns connections as
+// authenticator, closed when the test ends.
+func authenticatorPool(t *testing.T, db *pgtestDB, maxConns int32) *pgxpool.Pool {
+	t.Helper()
 	cfg, err := pgxpool.ParseConfig(db.URL("authenticator"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.MaxConns = 1
+	cfg.MaxConns = maxConns
 	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
-	return startEnv(t, db, func(c *Config) { c.Pool = pool }), pool
+	return pool
 }
 
 // preparedStatements lists this package's statements prepared on the
