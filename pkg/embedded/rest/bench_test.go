@@ -575,7 +575,7 @@ func sharedOp(b *testing.B, pool *pgxpool.Pool, claims, sql string, args func(i 
 		if mc == nil {
 			return errors.New("no shared connection")
 		}
-		err := mc.run(ctx, p)
+		err := mc.run(p)
 		m.done(mc)
 		if err != nil {
 			return err

@@ -113,7 +113,7 @@ func (rc *reqCtx) run(ctx context.Context, spec txSpec) (*result, *apiError) {
 	defer spec.plan.release()
 	if spec.readOnly && rc.s.mux != nil {
 		if mc := rc.s.mux.acquire(ctx); mc != nil {
-			res, err := rc.sendShared(ctx, mc, spec)
+			res, err := rc.sendShared(mc, spec)
 			rc.s.mux.done(mc)
 			if err == nil {
 				rc.s.mux.shared.Add(1)
@@ -185,10 +185,10 @@ func (rc *reqCtx) checked(res *result, spec txSpec) (*result, *apiError) {
 var scratchBufs = sync.Pool{New: func() any { return new([]byte) }}
 
 // sendShared runs a read's pipeline on a shared connection.
-func (rc *reqCtx) sendShared(ctx context.Context, mc *muxConn, spec txSpec) (*result, error) {
+func (rc *reqCtx) sendShared(mc *muxConn, spec txSpec) (*result, error) {
 	scratch := scratchBufs.Get().(*[]byte)
 	p, res, rows := rc.pipeline(spec, scratch)
-	err := mc.run(ctx, p)
+	err := mc.run(p)
 	if cap(*scratch) <= maxKeptBuffer {
 		scratchBufs.Put(scratch)
 	}

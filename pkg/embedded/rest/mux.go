@@ -63,7 +63,7 @@ type muxConn struct {
 	queue []*muxTurn // written, not yet read; the first one reads
 
 	inFlight atomic.Int32
-	headAt   atomic.Int64 // when the pipeline now at the head was written (unix ns); 0 when idle
+	headAt   atomic.Int64 // when the pipeline now at the head began to be answered (unix ns); 0 when idle
 	dead     atomic.Bool  // broken or lost its statements: retire when drained
 	retired  sync.Once
 }
@@ -174,8 +174,11 @@ func (m *readMux) close() {
 	}
 }
 
-// run sends p on c and reads its replies when its turn comes.
-func (c *muxConn) run(ctx context.Context, p *pipeline) error {
+// run sends p on c and reads its replies when its turn comes. No request's
+// context may interrupt a shared connection (pgconn would set deadlines on
+// the socket that other reads use), so there is none: the statement
+// timeout bounds every read.
+func (c *muxConn) run(p *pipeline) error {
 	pc := c.conn.Conn().PgConn()
 	turn := &muxTurn{ready: make(chan struct{})}
 
@@ -219,7 +222,7 @@ func (c *muxConn) run(ctx context.Context, p *pipeline) error {
 		if pc.IsClosed() {
 			err = errMuxDead
 		} else {
-			err = p.receive(ctx, pc, stmts, &c.smu)
+			err = p.receive(context.Background(), pc, stmts, &c.smu)
 			var pe *pgconn.PgError
 			switch {
 			case err == nil:
