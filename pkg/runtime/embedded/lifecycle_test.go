@@ -227,6 +227,9 @@ func TestKill9LeavesNothingBlocking(t *testing.T) {
 	if err := syscall.Kill(info.PID, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
+	// The signal is delivered at once, the exit (which releases the run
+	// lock) takes a moment on a loaded machine.
+	waitExited(t, info.PID)
 	// The next start must work: the run lock died with the process, the pid
 	// file is stale, and PostgreSQL was asked to shut down when sfp died.
 	r = sfptest.MustRun(t, base, nil, "server", "start", "-t", "k9", "-d", "--json")
@@ -427,4 +430,25 @@ func createUser(t *testing.T, base, name, url, email, password string) string {
 	json.Unmarshal([]byte(sfptest.MustRun(t, base, nil, "server", "keys", "-t", name, "--service-role", "--json").Stdout), &keys)
 	authPost(t, url+"/auth/v1/admin/users", keys.ServiceKey, map[string]any{"email": email, "password": password, "email_confirm": true})
 	return signIn(t, url, keys.AnonKey, email, password)
+}
+
+// waitExited waits until process pid has exited (gone, or a zombie whose
+// parent has not reaped it yet: its files, and so its locks, are closed).
+func waitExited(t *testing.T, pid int) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			return
+		}
+		// The state follows the parenthesised command name.
+		if i := strings.LastIndexByte(string(raw), ')'); i >= 0 && i+2 < len(raw) && raw[i+2] == 'Z' {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("process %d still running 30s after SIGKILL", pid)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
