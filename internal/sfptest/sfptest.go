@@ -6,10 +6,12 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"hash/fnv"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -59,6 +61,17 @@ func BaseDir(t testing.TB) string {
 	return dir
 }
 
+// PortStart is where the tenants of one test pick their ports
+// (SFP_PORT_START): a range derived from seed (the base directory) below
+// the kernel's ephemeral ports, so that tests in other packages, running
+// at the same time and each starting tenants, do not all try 54321 and
+// take each other's ports between init and start.
+func PortStart(seed string) string {
+	h := fnv.New32a()
+	h.Write([]byte(seed))
+	return strconv.Itoa(20000 + int(h.Sum32()%1200)*10)
+}
+
 // Result is a finished sfp run.
 type Result struct {
 	Stdout, Stderr string
@@ -90,7 +103,7 @@ func Run(t testing.TB, base string, env Env, args ...string) Result {
 func Command(ctx context.Context, t testing.TB, base string, env Env, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, Binary(t), args...)
 	cmd.Dir = base
-	cmd.Env = append(os.Environ(), "SFP_BASE_DIR="+base)
+	cmd.Env = append(os.Environ(), "SFP_BASE_DIR="+base, "SFP_PORT_START="+PortStart(base))
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}

@@ -80,6 +80,7 @@ func TestWalkthroughInDocsRunsAsWritten(t *testing.T) {
 		"PATH=" + filepath.Dir(bin) + string(os.PathListSeparator) + os.Getenv("PATH"),
 		"HOME=" + dir,
 		"SFP_CONFIG_DIR=" + filepath.Join(dir, ".config", "sfp"),
+		"SFP_PORT_START=" + sfptest.PortStart(dir),
 	}
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")

@@ -288,7 +288,11 @@ func Create(base string, opts CreateOptions) (*Tenant, error) {
 	if err != nil {
 		return nil, err
 	}
-	if cfg.API.Port, err = pickPort(opts.APIPort, 54321, taken); err != nil {
+	first, err := firstPort()
+	if err != nil {
+		return nil, fmt.Errorf("create tenant: %w", err)
+	}
+	if cfg.API.Port, err = pickPort(opts.APIPort, first, taken); err != nil {
 		return nil, fmt.Errorf("create tenant: api port: %w", err)
 	}
 	taken[cfg.API.Port] = true
@@ -420,6 +424,24 @@ func usedPorts(base string) (map[int]bool, error) {
 		taken[t.Config.Postgres.Port] = true
 	}
 	return taken, nil
+}
+
+// DefaultFirstPort is where a new tenant starts looking for free ports
+// (the Supabase CLI's API port, so a tenant answers where Supabase's
+// examples expect it); SFP_PORT_START moves it.
+const DefaultFirstPort = 54321
+
+// firstPort is DefaultFirstPort or SFP_PORT_START.
+func firstPort() (int, error) {
+	v := os.Getenv("SFP_PORT_START")
+	if v == "" {
+		return DefaultFirstPort, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1024 || n > 63000 {
+		return 0, fmt.Errorf("SFP_PORT_START=%q: want a port number from 1024 to 63000", v)
+	}
+	return n, nil
 }
 
 // pickPort returns want if set (and free), else the first free port from

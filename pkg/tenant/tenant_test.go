@@ -219,3 +219,24 @@ func TestPortFlags(t *testing.T) {
 		t.Errorf("reused port: %v", err)
 	}
 }
+
+// TestPortStart: SFP_PORT_START moves where new tenants look for free
+// ports; a value that is no usable port is refused with its name.
+func TestPortStart(t *testing.T) {
+	base := t.TempDir()
+	t.Setenv("SFP_PORT_START", "31200")
+	tn, err := Create(base, CreateOptions{Name: "moved"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	api, db := tn.Config.API.Port, tn.Config.Postgres.Port
+	if api < 31200 || api > 33200 || db <= api {
+		t.Fatalf("ports %d (api) and %d (db) from SFP_PORT_START=31200", api, db)
+	}
+	for _, bad := range []string{"80", "http", "70000"} {
+		t.Setenv("SFP_PORT_START", bad)
+		if _, err := Create(base, CreateOptions{Name: "bad"}); err == nil || !strings.Contains(err.Error(), "SFP_PORT_START") {
+			t.Errorf("SFP_PORT_START=%s: %v", bad, err)
+		}
+	}
+}
