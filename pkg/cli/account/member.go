@@ -73,17 +73,7 @@ func memberCmd(f *cmdutil.Factory, opts *MemberOptions, runF func(context.Contex
 		if runF != nil {
 			return runF(cmd.Context(), opts)
 		}
-		ctx := cmd.Context()
-		c, cfg, err := f.UserClient(ctx)
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		a, err := cmdutil.ResolveAccount(ctx, c, cfg, opts.Account)
-		if err != nil {
-			return err
-		}
-		return run(ctx, c, a)
+		return f.WithAccount(cmd.Context(), opts.Account, run)
 	}
 }
 

@@ -184,6 +184,21 @@ func (e *AccountNotChosenError) Error() string {
 // ExitCode implements Coder.
 func (e *AccountNotChosenError) ExitCode() int { return ExitUsage }
 
+// WithAccount runs fn with the signed-in user's client and the account
+// ResolveAccount picks for flag, closing the client afterwards.
+func (f *Factory) WithAccount(ctx context.Context, flag string, fn func(context.Context, *client.Client, *client.Account) error) error {
+	c, cfg, err := f.UserClient(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	a, err := ResolveAccount(ctx, c, cfg, flag)
+	if err != nil {
+		return err
+	}
+	return fn(ctx, c, a)
+}
+
 // ResolveAccount finds the account a command acts in: flag (slug or id),
 // else the account chosen with `sfp account use`, else the user's only
 // account; otherwise it lists the accounts.

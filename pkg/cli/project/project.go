@@ -68,17 +68,7 @@ func run(f *cmdutil.Factory, opts *Options, runF func(context.Context, *Options)
 		if runF != nil {
 			return runF(cmd.Context(), opts)
 		}
-		ctx := cmd.Context()
-		c, cfg, err := f.UserClient(ctx)
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		a, err := cmdutil.ResolveAccount(ctx, c, cfg, opts.Account)
-		if err != nil {
-			return err
-		}
-		return fn(ctx, c, a)
+		return f.WithAccount(cmd.Context(), opts.Account, fn)
 	}
 }
 

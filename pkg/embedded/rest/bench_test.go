@@ -495,8 +495,6 @@ func getOp(cs []*rawConn, target func(i int) string, check func(i int, body []by
 // pgconn with text parameters and results: the read-only flag, role and
 // claims, then the query.
 func pgxOp(pool *pgxpool.Pool, claims, sql string, args func(i int) []string, check func(i int, body []byte) error) op {
-	const setup = `select set_config('transaction_read_only', 'on', true), set_config('role', 'authenticated', true),
-		set_config('request.jwt.claims', $1, true)`
 	var bodies [benchClients][]byte
 	return func(c, i int) error {
 		ctx := context.Background()
@@ -506,7 +504,7 @@ func pgxOp(pool *pgxpool.Pool, claims, sql string, args func(i int) []string, ch
 		}
 		defer conn.Release()
 		// Prepare is a map lookup once the connection has the statement.
-		sdSetup, err := conn.Conn().Prepare(ctx, "bench_setup", setup)
+		sdSetup, err := conn.Conn().Prepare(ctx, "bench_setup", baselineSetupSQL)
 		if err != nil {
 			return err
 		}
@@ -555,8 +553,6 @@ func pgxOp(pool *pgxpool.Pool, claims, sql string, args func(i int) []string, ch
 func sharedOp(b *testing.B, pool *pgxpool.Pool, claims, sql string, args func(i int) []string, check func(i int, body []byte) error) op {
 	m := newReadMux(pool, runtime.GOMAXPROCS(0), 8)
 	b.Cleanup(m.close)
-	const setup = `select set_config('transaction_read_only', 'on', true), set_config('role', 'authenticated', true),
-		set_config('request.jwt.claims', $1, true)`
 	var bodies [benchClients][]byte
 	return func(c, i int) error {
 		ctx := context.Background()
@@ -566,7 +562,7 @@ func sharedOp(b *testing.B, pool *pgxpool.Pool, claims, sql string, args func(i 
 			qp = append(qp, []byte(a))
 		}
 		p := &pipeline{}
-		p.add(setup, [][]byte{[]byte(claims)}, nil)
+		p.add(baselineSetupSQL, [][]byte{[]byte(claims)}, nil)
 		p.add(sql, qp, func(v [][]byte) error {
 			bodies[c] = append(bodies[c][:0], v[0]...)
 			return nil
@@ -586,6 +582,10 @@ func sharedOp(b *testing.B, pool *pgxpool.Pool, claims, sql string, args func(i 
 
 // The baselines' statements.
 const (
+	// baselineSetupSQL is the baselines' transaction context: read-only,
+	// role and claims.
+	baselineSetupSQL = `select set_config('transaction_read_only', 'on', true), set_config('role', 'authenticated', true),
+		set_config('request.jwt.claims', $1, true)`
 	byPKSQL = `select coalesce(json_agg(t), '[]')::text from (select * from public.books where id = $1) t`
 	// The lateral join takes the page first and then its authors: in
 	// pgbench a quarter faster than joining all books before the limit.

@@ -155,10 +155,8 @@ func (rc *reqCtx) run(ctx context.Context, spec txSpec) (*result, *apiError) {
 	if spec.readOnly {
 		return rc.checked(res, spec)
 	}
-	if spec.check != nil {
-		if aerr := spec.check(res); aerr != nil {
-			return nil, aerr // a write rolls back in the deferred function
-		}
+	if _, aerr := rc.checked(res, spec); aerr != nil {
+		return nil, aerr // a write rolls back in the deferred function
 	}
 	end := "commit"
 	if spec.rollback {
