@@ -3,6 +3,7 @@ package supabase_test
 import (
 	"context"
 	"sort"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -322,4 +323,38 @@ func TestLeaseRules(t *testing.T) {
 	wantState(t, "second active holder", err, "23505", "environment_allocations_one_active_idx")
 	// service_role may request on behalf of workers.
 	mustLease(t, db, pgtest.Service(), `public.request_environment($1)`, accA.Environment)
+}
+
+// TestLeaseStartAndEndFromOneInstant grants 300 leases in a row, each one
+// promoted from the queue as its predecessor is released, and requires every
+// granted lease to run exactly its length. Reading the clock once for
+// granted_at and again for expires_at made about one grant in 25 run a
+// microsecond long; over 300 grants that fails almost surely.
+func TestLeaseStartAndEndFromOneInstant(t *testing.T) {
+	db := newFixtureDB(t)
+	env := newEnvironment(t, db, "one-instant")
+	const n = 300
+	must(t, "request and release", asRole(t, db, pgtest.Service(), func(ctx context.Context, tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `do $$
+declare
+  prev uuid;
+  cur uuid;
+begin
+  for i in 1..`+strconv.Itoa(n)+` loop
+    cur := (public.request_environment('`+env+`'::uuid, interval '17 minutes')).ticket;
+    if prev is not null then
+      perform public.release_environment(prev);
+    end if;
+    prev := cur;
+  end loop;
+end $$`)
+		return err
+	}))
+	var granted, exact int
+	must(t, "read grants", db.Admin(t).QueryRow(context.Background(),
+		`select count(*), count(*) filter (where expires_at - granted_at = lease)
+		 from public.environment_allocations where environment_id = $1 and granted_at is not null`, env).Scan(&granted, &exact))
+	if granted != n || exact != n {
+		t.Fatalf("%d of %d requests granted, %d of them running exactly their lease", granted, n, exact)
+	}
 }
