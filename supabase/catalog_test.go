@@ -89,6 +89,14 @@ var catalogRules = []struct {
 			  and obj_description(t.oid, 'pg_type') is null`,
 	},
 	{
+		name: "published tables with row-level security have REPLICA IDENTITY FULL",
+		why:  "Realtime sends a DELETE only to subscribers whose policies admit the deleted row, judged on its old values; without them nobody under RLS hears of deletes",
+		query: `select c.oid::regclass::text from pg_class c
+			join pg_publication_rel pr on pr.prrelid = c.oid
+			join pg_publication p on p.oid = pr.prpubid and p.pubname = 'supabase_realtime'
+			where c.relrowsecurity and c.relreplident <> 'f'`,
+	},
+	{
 		name: "every policy has a comment",
 		why:  "the policies are the authorisation model; say what each allows",
 		query: `select pol.polname || ' on ' || pol.polrelid::regclass::text from pg_policy pol
@@ -140,18 +148,22 @@ func TestCatalogRulesDetectViolations(t *testing.T) {
 		create function public.careless_definer() returns int language sql security definer as 'select 1';
 		create function sfp_private.careless_path() returns int language sql security definer set search_path = public as 'select 1';
 		create type public.careless_kind as enum ('a');
-		create policy careless_select on public.careless for select using (true);`)
+		create policy careless_select on public.careless for select using (true);
+		create table public.careless_watched (id int primary key);
+		alter table public.careless_watched enable row level security;
+		alter publication supabase_realtime add table public.careless_watched;`)
 	want := map[string]string{
-		"public tables have row-level security":                      "careless",
-		"SECURITY DEFINER functions fix search_path":                 "careless_definer()",
-		"tenant SECURITY DEFINER functions use an empty search_path": "sfp_private.careless_path()",
-		"no tenant function is executable by PUBLIC or anon":         "careless_definer()",
-		"anon has no privilege on any public table":                  "careless",
-		"authenticated cannot truncate public tables":                "careless",
-		"tables carrying account data have account_id uuid not null": "careless",
-		"every public table and column has a comment":                "careless.id",
-		"every tenant function and type has a comment":               "careless_kind",
-		"every policy has a comment":                                 "careless_select on careless",
+		"public tables have row-level security":                               "careless",
+		"SECURITY DEFINER functions fix search_path":                          "careless_definer()",
+		"tenant SECURITY DEFINER functions use an empty search_path":          "sfp_private.careless_path()",
+		"no tenant function is executable by PUBLIC or anon":                  "careless_definer()",
+		"anon has no privilege on any public table":                           "careless",
+		"authenticated cannot truncate public tables":                         "careless",
+		"tables carrying account data have account_id uuid not null":          "careless",
+		"every public table and column has a comment":                         "careless.id",
+		"every tenant function and type has a comment":                        "careless_kind",
+		"every policy has a comment":                                          "careless_select on careless",
+		"published tables with row-level security have REPLICA IDENTITY FULL": "careless_watched",
 	}
 	for _, r := range catalogRules {
 		w, ok := want[r.name]

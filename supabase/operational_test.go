@@ -309,7 +309,7 @@ func TestRealtimePublication(t *testing.T) {
 		"task_executions":         {"f", true},
 		"environment_allocations": {"f", true},
 		"builds":                  {"f", true},
-		"task_events":             {"d", true},
+		"task_events":             {"f", true},
 	}
 	for name, g := range got {
 		w, watched := want[name]

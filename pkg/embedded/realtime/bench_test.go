@@ -343,7 +343,8 @@ func envDuration(name string, def time.Duration) time.Duration {
 }
 
 // BenchmarkVisibility compares the batched row-level security check (one
-// round trip per batch: each (role, claims) group's visible primary keys)
+// round trip per batch: each (role, claims) group's visible row versions,
+// judged by the policy)
 // with the baseline of one query per change per subscriber, on the same
 // rows and policies, in the same run. It reports the cost per
 // (change × subscriber) of each and their ratio.
@@ -382,14 +383,29 @@ func BenchmarkVisibility(b *testing.B) {
 		}
 		auths = append(auths, a)
 	}
-	mkGroups := func() []*rlsGroup {
-		out := make([]*rlsGroup, groups)
+	pols, err := env.srv.cat.policies(ctx, []privKey{{"authenticated", oid}}, metas, time.Now())
+	if err != nil {
+		b.Fatal(err)
+	}
+	pol := pols[privKey{"authenticated", oid}]
+	if pol == nil || pol.checkSQL == "" {
+		b.Fatalf("no policy statement for rt_bench: %+v", pol)
+	}
+	// Each change's new version: id, account, payload, judged by the
+	// policy, as an INSERT's is.
+	one, x := "1", "x"
+	mkGroups := func() []*checkGroup {
+		out := make([]*checkGroup, groups)
 		for i, a := range auths {
-			rr := &rlsRows{meta: meta, cols: [][]string{ids}, index: map[string]int{}}
-			for j, id := range ids {
-				rr.index[id] = j
+			rr := &checkRows{meta: meta, sql: pol.checkSQL, cols: make([][]*string, len(meta.columns)), index: map[any]int{}}
+			for j := range ids {
+				rr.cols[0] = append(rr.cols[0], &ids[j])
+				rr.cols[1] = append(rr.cols[1], &one)
+				rr.cols[2] = append(rr.cols[2], &x)
+				rr.index[j] = j
 			}
-			out[i] = &rlsGroup{auth: a, rels: map[uint32]*rlsRows{oid: rr}, relOrder: []uint32{oid}}
+			k := checkKey{rel: oid}
+			out[i] = &checkGroup{auth: a, rels: map[checkKey]*checkRows{k: rr}, relOrder: []checkKey{k}}
 		}
 		return out
 	}
@@ -405,7 +421,7 @@ func BenchmarkVisibility(b *testing.B) {
 		batched += time.Since(start)
 		for _, grp := range g {
 			for j := range ids {
-				if !grp.rels[oid].visible[j] {
+				if !grp.rels[checkKey{rel: oid}].visible[j] {
 					b.Fatalf("row %s not visible to a member", ids[j])
 				}
 			}

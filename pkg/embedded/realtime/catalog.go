@@ -135,6 +135,7 @@ type catalog struct {
 	types  map[uint32]*typeInfo
 	tables map[uint32]*tableMeta
 	privs  map[privKey]*privEntry
+	pols   map[privKey]*rowPolicy
 }
 
 // querier is the part of a pool the catalog needs.
@@ -165,6 +166,7 @@ func newCatalog(q querier) *catalog {
 		types:  map[uint32]*typeInfo{},
 		tables: map[uint32]*tableMeta{},
 		privs:  map[privKey]*privEntry{},
+		pols:   map[privKey]*rowPolicy{},
 	}
 }
 
@@ -176,6 +178,11 @@ func (c *catalog) invalidate(rel uint32) {
 	for k := range c.privs {
 		if k.rel == rel {
 			delete(c.privs, k)
+		}
+	}
+	for k := range c.pols {
+		if k.rel == rel {
+			delete(c.pols, k)
 		}
 	}
 	c.mu.Unlock()

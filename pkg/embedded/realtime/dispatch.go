@@ -2,15 +2,11 @@ package realtime
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
-	"sort"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sfp-dev/sfp/pkg/realtime/phoenix"
@@ -106,49 +102,95 @@ func (d *dispatcher) run(ctx context.Context) {
 	}
 }
 
-// hit is a subscription a change matched (event and filters).
-type hit struct {
-	sub  *subscription
-	auth *authState
-}
-
-// pendingChange is a change with the subscriptions it may go to.
-type pendingChange struct {
-	ch         *walChange
-	meta       *tableMeta
-	commitTime time.Time
-	hits       []hit
-	visible    []bool
-	// errs is the payload error for each hit ("Error 401: …"), or "".
-	errs []string
-	// rlsAt is each hit's slot in its visibility group, or -1.
-	rlsAt []rlsRef
-}
-
-type rlsRef struct {
-	rows *rlsRows
-	idx  int
-}
-
-// rlsGroup is the set of rows to check for one (role, claims).
-type rlsGroup struct {
-	auth *authState
-	rels map[uint32]*rlsRows
-	// order of rels for a stable statement order
-	relOrder []uint32
-}
-
-// rlsRows are primary keys of one table to check, column by column.
-type rlsRows struct {
-	meta    *tableMeta
-	cols    [][]string
-	index   map[string]int
-	visible []bool
-}
-
 func (d *dispatcher) process(ctx context.Context, batch []*walTxn) error {
 	idx := d.hub.subs.Load()
 	now := time.Now()
+	pend, rels := collectChanges(batch, idx)
+	d.stats.batches.Add(1)
+	if len(pend) == 0 {
+		return nil
+	}
+	metas, err := d.cat.tablesFor(ctx, rels, now)
+	if err != nil {
+		return err
+	}
+	// Match events and filters; collect the (role, table) pairs whose
+	// column privileges and policies decide what is sent.
+	roleRels := map[privKey]bool{}
+	for _, p := range pend {
+		p.meta = metas[p.ch.rel.id]
+		if p.meta == nil {
+			continue
+		}
+		for _, s := range idx.byRel[p.ch.rel.id] {
+			if s.events&p.ch.kind == 0 || s.ch.isClosed() {
+				continue
+			}
+			h := hit{sub: s, auth: s.ch.auth.Load()}
+			if p.match(s, &h) {
+				p.hits = append(p.hits, h)
+				roleRels[privKey{h.auth.role, p.meta.oid}] = true
+			}
+		}
+	}
+	var keys, rlsKeys []privKey
+	for k := range roleRels {
+		keys = append(keys, k)
+		if metas[k.rel].rls {
+			rlsKeys = append(rlsKeys, k)
+		}
+	}
+	privs, err := d.cat.privileges(ctx, keys, now)
+	if err != nil {
+		return err
+	}
+	pols, err := d.cat.policies(ctx, rlsKeys, metas, now)
+	if err != nil {
+		return err
+	}
+	// Decide what needs no database; check the rest in one round trip.
+	var c checks
+	for _, p := range pend {
+		if len(p.hits) > 0 {
+			d.decide(p, privs, pols, &c)
+		}
+	}
+	if len(c.order) > 0 {
+		start := time.Now()
+		var xids []int64
+		for _, t := range batch {
+			if len(t.changes) > 0 {
+				xids = append(xids, int64(t.xid))
+			}
+		}
+		if err := d.awaitVisible(ctx, xids); err != nil {
+			return err
+		}
+		if err := d.checkVisibility(ctx, c.order); err != nil {
+			return err
+		}
+		d.nextAt = time.Now().Add(time.Since(start) / 2)
+	}
+	d.stats.changes.Add(int64(len(pend)))
+	delivered := 0
+	for _, p := range pend {
+		if len(p.hits) > 0 {
+			delivered += d.deliver(p, privs)
+		}
+	}
+	if d.log.Enabled(ctx, slog.LevelDebug) {
+		hits := 0
+		for _, p := range pend {
+			hits += len(p.hits)
+		}
+		d.log.Debug("dispatched batch", "transactions", len(batch), "changes", len(pend), "hits", hits, "messages", delivered, "groups", len(c.order), "end", batch[len(batch)-1].end)
+	}
+	return nil
+}
+
+// collectChanges returns the batch's changes to tables someone subscribes
+// to, and those tables.
+func collectChanges(batch []*walTxn, idx *subIndex) ([]*pendingChange, []uint32) {
 	var pend []*pendingChange
 	relSet := map[uint32]bool{}
 	for _, t := range batch {
@@ -161,365 +203,26 @@ func (d *dispatcher) process(ctx context.Context, batch []*walTxn) error {
 			pend = append(pend, &pendingChange{ch: ch, commitTime: t.commitTime})
 		}
 	}
-	d.stats.batches.Add(1)
-	if len(pend) == 0 {
-		return nil
-	}
 	rels := make([]uint32, 0, len(relSet))
 	for r := range relSet {
 		rels = append(rels, r)
 	}
-	metas, err := d.cat.tablesFor(ctx, rels, now)
-	if err != nil {
-		return err
-	}
-	// Match event and filters; collect the (role, table) pairs whose
-	// column privileges shape the payloads.
-	privSet := map[privKey]bool{}
-	for _, p := range pend {
-		p.meta = metas[p.ch.rel.id]
-		if p.meta == nil {
-			continue
-		}
-		row := rowOf{rel: p.ch.rel, row: p.ch.newRow}
-		if p.ch.kind == kindDelete {
-			row = rowOf{rel: p.ch.rel, row: p.ch.oldRow, isKey: p.ch.oldIsKey}
-		}
-		for _, s := range idx.byRel[p.ch.rel.id] {
-			if s.events&p.ch.kind == 0 || s.ch.isClosed() {
-				continue
-			}
-			if !matchFilters(s.bt.filters, row) {
-				continue
-			}
-			a := s.ch.auth.Load()
-			p.hits = append(p.hits, hit{sub: s, auth: a})
-			privSet[privKey{a.role, p.meta.oid}] = true
-		}
-	}
-	keys := make([]privKey, 0, len(privSet))
-	for k := range privSet {
-		keys = append(keys, k)
-	}
-	privs, err := d.cat.privileges(ctx, keys, now)
-	if err != nil {
-		return err
-	}
-	// Decide per hit: visible now, visible after a check, or an error.
-	groups := map[string]*rlsGroup{}
-	var groupOrder []*rlsGroup
-	for _, p := range pend {
-		if len(p.hits) == 0 {
-			continue
-		}
-		p.visible = make([]bool, len(p.hits))
-		p.errs = make([]string, len(p.hits))
-		p.rlsAt = make([]rlsRef, len(p.hits))
-		var pkKey string
-		var pkVals []string
-		for i, h := range p.hits {
-			p.rlsAt[i].idx = -1
-			if p.ch.kind == kindDelete {
-				// Deletes are not checked: the row is gone.
-				p.visible[i] = true
-				continue
-			}
-			if len(p.meta.pk) == 0 {
-				p.visible[i], p.errs[i] = true, errNoPrimaryKey
-				continue
-			}
-			sel := privs[privKey{h.auth.role, p.meta.oid}]
-			if !pkSelectable(p.meta, sel) {
-				p.visible[i], p.errs[i] = true, errUnauthorized
-				continue
-			}
-			if !p.meta.rls {
-				p.visible[i] = true
-				continue
-			}
-			if pkVals == nil {
-				var ok bool
-				pkVals, pkKey, ok = primaryKey(p.ch, p.meta)
-				if !ok {
-					break // no usable key in the stream: nothing to check against
-				}
-			}
-			g := groups[h.auth.group]
-			if g == nil {
-				g = &rlsGroup{auth: h.auth, rels: map[uint32]*rlsRows{}}
-				groups[h.auth.group] = g
-				groupOrder = append(groupOrder, g)
-			}
-			rr := g.rels[p.meta.oid]
-			if rr == nil {
-				rr = &rlsRows{meta: p.meta, cols: make([][]string, len(p.meta.pk)), index: map[string]int{}}
-				g.rels[p.meta.oid] = rr
-				g.relOrder = append(g.relOrder, p.meta.oid)
-			}
-			at, ok := rr.index[pkKey]
-			if !ok {
-				at = len(rr.index)
-				rr.index[pkKey] = at
-				for c, v := range pkVals {
-					rr.cols[c] = append(rr.cols[c], v)
-				}
-			}
-			p.rlsAt[i] = rlsRef{rows: rr, idx: at}
-		}
-	}
-	if len(groupOrder) > 0 {
-		start := time.Now()
-		var xids []int64
-		for _, t := range batch {
-			if len(t.changes) > 0 {
-				xids = append(xids, int64(t.xid))
-			}
-		}
-		if err := d.awaitVisible(ctx, xids); err != nil {
-			return err
-		}
-		if err := d.checkVisibility(ctx, groupOrder); err != nil {
-			return err
-		}
-		d.nextAt = time.Now().Add(time.Since(start) / 2)
-		for _, p := range pend {
-			for i, ref := range p.rlsAt {
-				if ref.rows != nil {
-					p.visible[i] = ref.rows.visible[ref.idx]
-				}
-			}
-		}
-	}
-	d.stats.changes.Add(int64(len(pend)))
-	for _, p := range pend {
-		if len(p.hits) > 0 {
-			d.deliver(p, privs)
-		}
-	}
-	if d.log.Enabled(ctx, slog.LevelDebug) {
-		hits, visible := 0, 0
-		for _, p := range pend {
-			hits += len(p.hits)
-			for _, v := range p.visible {
-				if v {
-					visible++
-				}
-			}
-		}
-		d.log.Debug("dispatched batch", "transactions", len(batch), "changes", len(pend), "hits", hits, "visible", visible, "groups", len(groupOrder), "end", batch[len(batch)-1].end)
-	}
-	return nil
-}
-
-func pkSelectable(m *tableMeta, sel map[string]bool) bool {
-	for _, ci := range m.pk {
-		if !sel[m.columns[ci].name] {
-			return false
-		}
-	}
-	return true
-}
-
-// primaryKey returns the text of the new row's primary key columns.
-func primaryKey(ch *walChange, m *tableMeta) ([]string, string, bool) {
-	vals := make([]string, len(m.pk))
-	for i, ci := range m.pk {
-		name := m.columns[ci].name
-		j, ok := ch.rel.byName[name]
-		if !ok || j >= len(ch.newRow) {
-			return nil, "", false
-		}
-		v := ch.newRow[j]
-		if v.null || v.unchanged {
-			return nil, "", false
-		}
-		vals[i] = v.text
-	}
-	return vals, strings.Join(vals, "\x00"), true
-}
-
-const setClaimsSQL = `select set_config('role', $1, true), set_config('request.jwt.claims', $2, true)`
-
-// checkVisibility asks the database, in one round trip, which rows each
-// (role, claims) group may select now: one transaction in which, for each
-// group, the role and claims are set as PostgREST sets them and one
-// statement per table returns the visible primary keys.
-func (d *dispatcher) checkVisibility(ctx context.Context, groups []*rlsGroup) error {
-	// Same role together: a role change invalidates cached plans.
-	sort.SliceStable(groups, func(i, j int) bool { return groups[i].auth.role < groups[j].auth.role })
-	for _, g := range groups {
-		for _, rr := range g.rels {
-			rr.visible = make([]bool, len(rr.index))
-		}
-	}
-	// Many groups are split over a few connections, checked in parallel:
-	// still one round trip each.
-	parts := min(d.parallel, (len(groups)+minGroupsPerConn-1)/minGroupsPerConn)
-	if parts <= 1 {
-		return d.checkPart(ctx, groups)
-	}
-	errs := make(chan error, parts)
-	size := (len(groups) + parts - 1) / parts
-	for i := 0; i < len(groups); i += size {
-		part := groups[i:min(i+size, len(groups))]
-		go func() { errs <- d.checkPart(ctx, part) }()
-	}
-	var first error
-	for i := 0; i < len(groups); i += size {
-		if err := <-errs; err != nil && first == nil {
-			first = err
-		}
-	}
-	return first
-}
-
-// runningSQL counts which of the given transaction ids a new snapshot
-// does not see as finished: at or above its xmax, or listed as running.
-// pgoutput sends 32-bit ids; the snapshot's epoch makes them 64-bit.
-const runningSQL = `with s as (select pg_catalog.pg_current_snapshot() as snap),
-b as (select pg_catalog.pg_snapshot_xmax(snap)::text::bigint as xmax from s)
-select count(*) from unnest($1::bigint[]) as t(x), s, b
-where not pg_catalog.pg_visible_in_snapshot(
-  ((((b.xmax >> 32) - case when t.x > (b.xmax & 4294967295) then 1 else 0 end) << 32) | t.x)::text::xid8, s.snap)`
-
-// awaitVisible waits until the batch's transactions are visible to new
-// snapshots. A commit is flushed to the WAL (and so decoded) a moment
-// before the committing backend leaves the list of running transactions;
-// a check in that moment would find the row invisible and drop the change.
-func (d *dispatcher) awaitVisible(ctx context.Context, xids []int64) error {
-	if len(xids) == 0 {
-		return nil
-	}
-	for wait := 100 * time.Microsecond; ; wait = min(wait*2, 50*time.Millisecond) {
-		var running int
-		if err := d.pool.QueryRow(ctx, runningSQL, xids).Scan(&running); err != nil {
-			return fmt.Errorf("wait for committed transactions: %w", err)
-		}
-		if running == 0 {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(wait):
-		}
-	}
-}
-
-// minGroupsPerConn is the fewest groups worth a connection of their own.
-const minGroupsPerConn = 64
-
-func (d *dispatcher) checkPart(ctx context.Context, groups []*rlsGroup) error {
-	conn, err := d.pool.Acquire(ctx)
-	if err != nil {
-		return fmt.Errorf("check row visibility: %w", err)
-	}
-	defer func() {
-		if conn.Conn().PgConn().TxStatus() != 'I' {
-			_, _ = conn.Exec(ctx, "rollback") // the pool would drop the connection otherwise
-		}
-		conn.Release()
-	}()
-	err = d.runChecks(ctx, conn.Conn(), groups)
-	if err == nil || !isSQLError(err) {
-		return err
-	}
-	// A statement failed (a policy raised, say): check group by group so
-	// one group's failure hides rows from that group only.
-	d.log.Warn("row visibility check failed; checking subscribers one group at a time", "error", err)
-	for _, g := range groups {
-		for _, rr := range g.rels {
-			clear(rr.visible)
-		}
-		// The failed pipeline skipped its commit: end the transaction
-		// before the next one.
-		if _, err := conn.Exec(ctx, "rollback"); err != nil {
-			return fmt.Errorf("check row visibility: %w", err)
-		}
-		if err := d.runChecks(ctx, conn.Conn(), []*rlsGroup{g}); err != nil {
-			if !isSQLError(err) {
-				return err
-			}
-			d.log.Warn("row visibility check failed; the group receives none of these changes", "role", g.auth.role, "error", err)
-			for _, rr := range g.rels {
-				clear(rr.visible)
-			}
-		}
-	}
-	return nil
-}
-
-func (d *dispatcher) runChecks(ctx context.Context, conn *pgx.Conn, groups []*rlsGroup) error {
-	b := &pgx.Batch{}
-	b.Queue("begin")
-	type stmt struct{ rr *rlsRows }
-	var order []stmt
-	for _, g := range groups {
-		b.Queue(setClaimsSQL, g.auth.role, string(g.auth.claims))
-		order = append(order, stmt{})
-		for _, rel := range g.relOrder {
-			rr := g.rels[rel]
-			args := make([]any, len(rr.cols))
-			for i, c := range rr.cols {
-				args[i] = c
-			}
-			b.Queue(rr.meta.checkSQL, args...)
-			order = append(order, stmt{rr: rr})
-			d.stats.checks.Add(1)
-		}
-	}
-	b.Queue("commit")
-	br := conn.SendBatch(ctx, b)
-	if _, err := br.Exec(); err != nil {
-		br.Close()
-		return fmt.Errorf("check row visibility: %w", err)
-	}
-	for _, s := range order {
-		if s.rr == nil {
-			if _, err := br.Exec(); err != nil {
-				br.Close()
-				return fmt.Errorf("check row visibility: set role and claims: %w", err)
-			}
-			continue
-		}
-		rows, err := br.Query()
-		if err != nil {
-			br.Close()
-			return fmt.Errorf("check row visibility of %s.%s: %w", s.rr.meta.schema, s.rr.meta.name, err)
-		}
-		for rows.Next() {
-			var ord int64
-			if err := rows.Scan(&ord); err != nil {
-				rows.Close()
-				br.Close()
-				return fmt.Errorf("check row visibility: %w", err)
-			}
-			if ord >= 1 && int(ord) <= len(s.rr.visible) {
-				s.rr.visible[ord-1] = true
-			}
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			br.Close()
-			return fmt.Errorf("check row visibility of %s.%s: %w", s.rr.meta.schema, s.rr.meta.name, err)
-		}
-	}
-	if _, err := br.Exec(); err != nil {
-		br.Close()
-		return fmt.Errorf("check row visibility: commit: %w", err)
-	}
-	return br.Close()
+	return pend, rels
 }
 
 // payloadKey identifies subscribers that get the same change payload: the
-// same role (column privileges) and the same selected columns.
+// same role (column privileges), the same selected columns, the same shape.
 type payloadKey struct {
-	role string
-	sel  string
-	err  string
+	role  string
+	sel   string
+	err   string
+	shape eventShape
 }
 
-func (d *dispatcher) deliver(p *pendingChange, privs map[privKey]map[string]bool) {
+// deliver queues the change to every subscriber that may see it, one
+// message per channel, and returns how many messages it queued. Subscribers
+// of one channel share their token, so they get the same shape.
+func (d *dispatcher) deliver(p *pendingChange, privs map[privKey]map[string]bool) int {
 	type target struct {
 		ch   *channel
 		ids  []int64
@@ -528,18 +231,20 @@ func (d *dispatcher) deliver(p *pendingChange, privs map[privKey]map[string]bool
 	var targets []*target
 	byChannel := map[*channel]*target{}
 	datas := map[payloadKey][]byte{}
-	for i, h := range p.hits {
-		if !p.visible[i] {
+	for i := range p.hits {
+		h := &p.hits[i]
+		shape := h.shape(p.ch.kind)
+		if shape == shapeNone {
 			continue
 		}
 		bt := h.sub.bt
-		key := payloadKey{role: h.auth.role, err: p.errs[i]}
+		key := payloadKey{role: h.auth.role, err: h.err, shape: shape}
 		if bt.selected != nil {
 			key.sel = h.sub.selKey
 		}
 		data, ok := datas[key]
 		if !ok {
-			data = buildData(p, privs[privKey{h.auth.role, p.meta.oid}], bt.selected, p.errs[i])
+			data = buildData(p, privs[privKey{h.auth.role, p.meta.oid}], bt.selected, h.err, shape)
 			datas[key] = data
 		}
 		t := byChannel[h.sub.ch]
@@ -550,11 +255,14 @@ func (d *dispatcher) deliver(p *pendingChange, privs map[privKey]map[string]bool
 		}
 		t.ids = append(t.ids, h.sub.b.id)
 	}
+	n := 0
 	for _, t := range targets {
 		if t.ch.conn.send(outFrame{data: encodeChange(t.ch, t.ids, t.data)}) {
 			d.stats.delivered.Add(1)
+			n++
 		}
 	}
+	return n
 }
 
 // encodeChange builds a postgres_changes push for one channel.
@@ -586,8 +294,9 @@ func encodeChange(ch *channel, ids []int64, data []byte) []byte {
 // buildData renders the change as the official server does: schema, table,
 // type, commit_timestamp, the columns the role may select, record (INSERT,
 // UPDATE), old_record (UPDATE, DELETE; primary key only for a DELETE on a
-// table with row-level security) and errors.
-func buildData(p *pendingChange, privs map[string]bool, selected map[string]bool, errText string) []byte {
+// table with row-level security) and errors. The shape narrows record or
+// old_record to the primary key for versions the subscriber may not see.
+func buildData(p *pendingChange, privs map[string]bool, selected map[string]bool, errText string, shape eventShape) []byte {
 	m, ch := p.meta, p.ch
 	isPK := func(name string) bool {
 		for _, ci := range m.pk {
@@ -678,14 +387,14 @@ func buildData(p *pendingChange, privs map[string]bool, selected map[string]bool
 		appendRow(ch.newRow, false, false, nil)
 	case kindUpdate:
 		buf = append(buf, `,"record":`...)
-		appendRow(ch.newRow, false, false, ch.oldRow)
+		appendRow(ch.newRow, false, shape == shapeMovedOut, ch.oldRow)
 		buf = append(buf, `,"old_record":`...)
 		if ch.oldRow != nil {
-			appendRow(ch.oldRow, ch.oldIsKey, false, nil)
+			appendRow(ch.oldRow, ch.oldIsKey, shape == shapeOldKey, nil)
 		} else {
 			// No old tuple: the replica identity columns of the new row,
 			// as wal2json reports them.
-			appendRow(ch.newRow, true, false, nil)
+			appendRow(ch.newRow, true, shape == shapeOldKey, nil)
 		}
 	case kindDelete:
 		buf = append(buf, `,"old_record":`...)

@@ -53,7 +53,7 @@ room.on('broadcast', { event: 'pong' }, (m) => { out.pong = m })
 await new Promise((resolve, reject) => room.subscribe((s) => s === 'SUBSCRIBED' ? resolve() : (s !== 'CLOSED' && reject(new Error('room ' + s)))))
 const sent = await room.send({ type: 'broadcast', event: 'ping', payload: { n: 42 } })
 if (sent !== 'ok') throw new Error('broadcast send: ' + sent)
-await until(() => out.a.length >= 2 && out.b.length >= 2 && out.pong && out.system.length >= 1, 45000, 'changes')
+await until(() => out.a.length >= 3 && out.b.length >= 1 && out.pong && out.system.length >= 1, 45000, 'changes')
 await sleep(300) // lets anything that should not arrive show up
 console.log(JSON.stringify(out))
 process.exit(0)
@@ -61,10 +61,13 @@ process.exit(0)
 
 // TestRealtimeJS: the official client receives INSERT/UPDATE/DELETE for
 // matching filters with the payloads it expects, on both protocol
-// versions; a user RLS hides the rows from receives nothing; broadcasts
-// flow between realtime-js (binary frames) and the Go client.
+// versions; users RLS hides a row from receive nothing about it, its
+// delete included; broadcasts flow between realtime-js (binary frames) and
+// the Go client.
 func TestRealtimeJS(t *testing.T) {
 	env := newEnv(t)
+	// The whole old row is what lets a DELETE be judged by the policy.
+	env.exec(`alter table rt_notes replica identity full`)
 	alice, bob, eve := newID(), newID(), newID()
 
 	goClient := env.client(t, "")
@@ -113,8 +116,8 @@ func TestRealtimeJS(t *testing.T) {
 	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &got); err != nil {
 		t.Fatalf("decode script output %q: %v", out, err)
 	}
-	if len(got.A) != 2 || got.A[0].EventType != "INSERT" || got.A[1].EventType != "UPDATE" {
-		t.Fatalf("alice received %+v, want INSERT then UPDATE", got.A)
+	if len(got.A) != 3 || got.A[0].EventType != "INSERT" || got.A[1].EventType != "UPDATE" || got.A[2].EventType != "DELETE" {
+		t.Fatalf("alice received %+v, want INSERT, UPDATE, DELETE", got.A)
 	}
 	ins := got.A[0]
 	if ins.Schema != "public" || ins.Table != "rt_notes" || ins.New["title"] != "first" || ins.New["qty"] != 3.0 ||
@@ -124,14 +127,14 @@ func TestRealtimeJS(t *testing.T) {
 	if tags, _ := ins.New["tags"].([]any); len(tags) != 2 || tags[1] != "b" {
 		t.Errorf("alice's INSERT tags = %#v", ins.New["tags"])
 	}
-	if upd := got.A[1]; upd.New["title"] != "second" || len(upd.Old) != 1 || upd.Old["id"] != 1.0 {
-		t.Errorf("alice's UPDATE = %+v, want new title and old {id: 1}", upd)
+	if upd := got.A[1]; upd.New["title"] != "second" || upd.Old["id"] != 1.0 || upd.Old["title"] != "first" {
+		t.Errorf("alice's UPDATE = %+v, want new title and the whole old row (she could see it)", upd)
 	}
-	if len(got.B) != 2 || got.B[0].EventType != "INSERT" || got.B[0].New["id"] != 2.0 || got.B[1].EventType != "DELETE" {
-		t.Fatalf("bob received %+v, want his INSERT then the DELETE", got.B)
+	if del := got.A[2]; len(del.New) != 0 || len(del.Old) != 1 || del.Old["id"] != 1.0 {
+		t.Errorf("alice's DELETE = %+v, want old {id: 1} only (RLS table)", del)
 	}
-	if del := got.B[1]; len(del.New) != 0 || len(del.Old) != 1 || del.Old["id"] != 1.0 {
-		t.Errorf("bob's DELETE = %+v, want old {id: 1} only (RLS table)", del)
+	if len(got.B) != 1 || got.B[0].EventType != "INSERT" || got.B[0].New["id"] != 2.0 {
+		t.Fatalf("bob received %+v, want his INSERT only (nothing of alice's note, its delete included)", got.B)
 	}
 	if len(got.C) != 0 {
 		t.Errorf("eve, whom RLS hides the rows from, received %+v", got.C)

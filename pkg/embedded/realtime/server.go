@@ -6,9 +6,10 @@
 // Changes come from a durable logical replication slot (pgoutput on the
 // supabase_realtime publication), so no table needs a trigger and changes
 // arrive in commit order. Each change goes to a subscriber only if, under
-// the subscriber's role and JWT claims, it may select the row now; those
-// checks run in one database round trip per batch of changes, whatever the
-// number of subscribers.
+// the subscriber's role and JWT claims, the table's policies admit the
+// version of the row the change is about (the old row of a DELETE; see
+// visibility.go); those checks run in one database round trip per batch of
+// changes, whatever the number of subscribers.
 //
 // The runtime mounts the server behind the gateway, which maps
 // /realtime/v1/websocket to /socket/websocket and /realtime/v1/api/… to
