@@ -245,6 +245,13 @@ func (p *parser) top(root *yaml.Node) error {
 		return err
 	}
 	// Plugins last: their configuration may refer to consumers (anonymous).
+	return p.attachPlugins()
+}
+
+// attachPlugins builds the queued plugins and attaches each to its scope:
+// global, a service, a route, or a route and a service together. A plugin
+// configured twice for one scope is an error, as in Kong.
+func (p *parser) attachPlugins() error {
 	seen := map[string]int{}
 	for _, pp := range p.pending {
 		pl, err := p.plugin(pp)
@@ -476,6 +483,35 @@ func (p *parser) service(n *yaml.Node) error {
 	if s.Enabled, err = o.boolean("enabled", true); err != nil {
 		return err
 	}
+	if err := p.serviceEndpoint(o, s); err != nil {
+		return err
+	}
+	if err := p.serviceTimeouts(o, s); err != nil {
+		return err
+	}
+	o.ignore("retries", "tags", "tls_verify", "tls_verify_depth", "created_at", "updated_at")
+	if err := o.unsupported("client_certificate", nil, ""); err != nil {
+		return err
+	}
+	if err := o.unsupported("ca_certificates", isEmptyList, ""); err != nil {
+		return err
+	}
+	if s.ID != "" {
+		p.services[s.ID] = s
+	}
+	if s.Name != "" {
+		p.services[s.Name] = s
+	}
+	p.cfg.Services = append(p.cfg.Services, s)
+	if err := p.serviceChildren(o, s); err != nil {
+		return err
+	}
+	return o.done()
+}
+
+// serviceEndpoint reads where a service's upstream is: url, or protocol,
+// host, port and path, with Kong's defaults (http, port 80 or 443, "/").
+func (p *parser) serviceEndpoint(o *object, s *Service) error {
 	rawURL, err := o.str("url", "")
 	if err != nil {
 		return err
@@ -545,6 +581,12 @@ func (p *parser) service(n *yaml.Node) error {
 		return p.d.errf(o.line("path"), "%s: path %q must start with /", o.what, path)
 	}
 	s.Protocol, s.Host, s.Port, s.Path = protocol, strings.ToLower(host), port, path
+	return nil
+}
+
+// serviceTimeouts reads the connect, read and write timeouts
+// (milliseconds, default 60000).
+func (p *parser) serviceTimeouts(o *object, s *Service) error {
 	for _, t := range []struct {
 		name string
 		dst  *time.Duration
@@ -558,20 +600,12 @@ func (p *parser) service(n *yaml.Node) error {
 		}
 		*t.dst = time.Duration(ms) * time.Millisecond
 	}
-	o.ignore("retries", "tags", "tls_verify", "tls_verify_depth", "created_at", "updated_at")
-	if err := o.unsupported("client_certificate", nil, ""); err != nil {
-		return err
-	}
-	if err := o.unsupported("ca_certificates", isEmptyList, ""); err != nil {
-		return err
-	}
-	if s.ID != "" {
-		p.services[s.ID] = s
-	}
-	if s.Name != "" {
-		p.services[s.Name] = s
-	}
-	p.cfg.Services = append(p.cfg.Services, s)
+	return nil
+}
+
+// serviceChildren reads the routes nested in a service and queues its
+// plugins (they are built once every consumer is known).
+func (p *parser) serviceChildren(o *object, s *Service) error {
 	routes, err := o.list("routes")
 	if err != nil {
 		return err
@@ -588,7 +622,7 @@ func (p *parser) service(n *yaml.Node) error {
 	for _, pn := range plugins {
 		p.pending = append(p.pending, pendingPlugin{node: pn, service: s})
 	}
-	return o.done()
+	return nil
 }
 
 // plainPath is what Kong 2.x treats as a prefix path; anything else is a regex.
@@ -636,62 +670,8 @@ func (p *parser) route(n *yaml.Node, svc *Service) (*Route, error) {
 		}
 	}
 	r.Service = svc
-	paths, err := o.strings("paths")
-	if err != nil {
+	if err := p.routeMatch(o, r); err != nil {
 		return nil, err
-	}
-	for _, pa := range paths {
-		regex := strings.HasPrefix(pa, "~")
-		if !p.v30 {
-			regex = !plainPath.MatchString(pa)
-		}
-		if regex {
-			return nil, p.d.errf(o.line("paths"), "%s: regex path %q is not supported by the embedded gateway (use a prefix path)", o.what, pa)
-		}
-		if !strings.HasPrefix(pa, "/") {
-			return nil, p.d.errf(o.line("paths"), "%s: path %q must start with /", o.what, pa)
-		}
-		norm, ok := normalizePath(pa)
-		if !ok {
-			return nil, p.d.errf(o.line("paths"), "%s: invalid path %q", o.what, pa)
-		}
-		r.Paths = append(r.Paths, norm)
-	}
-	methods, err := o.strings("methods")
-	if err != nil {
-		return nil, err
-	}
-	for _, m := range methods {
-		m = strings.ToUpper(m)
-		if !methodToken.MatchString(m) {
-			return nil, p.d.errf(o.line("methods"), "%s: invalid method %q", o.what, m)
-		}
-		r.Methods = append(r.Methods, m)
-	}
-	hosts, err := o.strings("hosts")
-	if err != nil {
-		return nil, err
-	}
-	for _, h := range hosts {
-		h = strings.ToLower(h)
-		if h == "" || strings.Count(h, "*") > 1 || (strings.Contains(h, "*") && !strings.HasPrefix(h, "*.") && !strings.HasSuffix(h, ".*")) {
-			return nil, p.d.errf(o.line("hosts"), "%s: invalid host %q (a wildcard may only be the first or last label)", o.what, h)
-		}
-		r.Hosts = append(r.Hosts, h)
-	}
-	if len(r.Paths) == 0 && len(r.Methods) == 0 && len(r.Hosts) == 0 {
-		return nil, p.d.errf(o.node, "%s must set at least one of paths, methods or hosts", o.what)
-	}
-	protocols, err := o.strings("protocols")
-	if err != nil {
-		return nil, err
-	}
-	for _, pr := range protocols {
-		switch pr {
-		case "http", "https", "ws", "wss":
-		default:
-			return nil, p.d.errf(o.line("protocols"), "%s: protocol %q is not supported by the embedded gateway", o.what, pr)
-		}
 	}
 	if r.StripPath, err = o.boolean("strip_path", true); err != nil {
 		return nil, err
@@ -732,6 +712,70 @@ func (p *parser) route(n *yaml.Node, svc *Service) (*Route, error) {
 		p.pending = append(p.pending, pendingPlugin{node: pn, route: r})
 	}
 	return r, o.done()
+}
+
+// routeMatch reads what a route matches: prefix paths (Kong 2.x treats
+// anything else as a regex, which the embedded gateway refuses), methods,
+// hosts (one wildcard label at either end) and protocols.
+func (p *parser) routeMatch(o *object, r *Route) error {
+	paths, err := o.strings("paths")
+	if err != nil {
+		return err
+	}
+	for _, pa := range paths {
+		regex := strings.HasPrefix(pa, "~")
+		if !p.v30 {
+			regex = !plainPath.MatchString(pa)
+		}
+		if regex {
+			return p.d.errf(o.line("paths"), "%s: regex path %q is not supported by the embedded gateway (use a prefix path)", o.what, pa)
+		}
+		if !strings.HasPrefix(pa, "/") {
+			return p.d.errf(o.line("paths"), "%s: path %q must start with /", o.what, pa)
+		}
+		norm, ok := normalizePath(pa)
+		if !ok {
+			return p.d.errf(o.line("paths"), "%s: invalid path %q", o.what, pa)
+		}
+		r.Paths = append(r.Paths, norm)
+	}
+	methods, err := o.strings("methods")
+	if err != nil {
+		return err
+	}
+	for _, m := range methods {
+		m = strings.ToUpper(m)
+		if !methodToken.MatchString(m) {
+			return p.d.errf(o.line("methods"), "%s: invalid method %q", o.what, m)
+		}
+		r.Methods = append(r.Methods, m)
+	}
+	hosts, err := o.strings("hosts")
+	if err != nil {
+		return err
+	}
+	for _, h := range hosts {
+		h = strings.ToLower(h)
+		if h == "" || strings.Count(h, "*") > 1 || (strings.Contains(h, "*") && !strings.HasPrefix(h, "*.") && !strings.HasSuffix(h, ".*")) {
+			return p.d.errf(o.line("hosts"), "%s: invalid host %q (a wildcard may only be the first or last label)", o.what, h)
+		}
+		r.Hosts = append(r.Hosts, h)
+	}
+	if len(r.Paths) == 0 && len(r.Methods) == 0 && len(r.Hosts) == 0 {
+		return p.d.errf(o.node, "%s must set at least one of paths, methods or hosts", o.what)
+	}
+	protocols, err := o.strings("protocols")
+	if err != nil {
+		return err
+	}
+	for _, pr := range protocols {
+		switch pr {
+		case "http", "https", "ws", "wss":
+		default:
+			return p.d.errf(o.line("protocols"), "%s: protocol %q is not supported by the embedded gateway", o.what, pr)
+		}
+	}
+	return nil
 }
 
 func (p *parser) plugin(pp pendingPlugin) (*Plugin, error) {

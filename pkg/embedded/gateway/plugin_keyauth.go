@@ -1,0 +1,113 @@
+package gateway
+
+import (
+	"net/http"
+)
+
+type keyAuthPlugin struct {
+	keyNames       []string
+	headerKeys     []string // keyNames in canonical header form
+	hide           bool
+	inHeader       bool
+	inQuery        bool
+	runOnPreflight bool
+	anonymous      *Consumer
+	realm          string
+	keys           map[string]credential
+}
+
+func buildKeyAuth(conf *object, p *parser) (plugin, error) {
+	k := &keyAuthPlugin{keys: p.cfg.keys}
+	var err error
+	if k.keyNames, err = conf.strings("key_names"); err != nil {
+		return nil, err
+	}
+	if !conf.has("key_names") {
+		k.keyNames = []string{"apikey"}
+	}
+	if len(k.keyNames) == 0 {
+		return nil, p.d.errf(conf.line("key_names"), "%s: key_names may not be empty", conf.what)
+	}
+	for _, n := range k.keyNames {
+		if !validHeaderName(n) {
+			return nil, p.d.errf(conf.line("key_names"), "%s: key name %q is not a valid header name", conf.what, n)
+		}
+		k.headerKeys = append(k.headerKeys, http.CanonicalHeaderKey(n))
+	}
+	if k.hide, err = conf.boolean("hide_credentials", false); err != nil {
+		return nil, err
+	}
+	if k.inHeader, err = conf.boolean("key_in_header", true); err != nil {
+		return nil, err
+	}
+	if k.inQuery, err = conf.boolean("key_in_query", true); err != nil {
+		return nil, err
+	}
+	if err := conf.unsupported("key_in_body", isFalse, " (keys are read from headers and the query string)"); err != nil {
+		return nil, err
+	}
+	if k.runOnPreflight, err = conf.boolean("run_on_preflight", true); err != nil {
+		return nil, err
+	}
+	if k.anonymous, err = resolveConsumer(conf, p, "anonymous"); err != nil {
+		return nil, err
+	}
+	if k.realm, err = conf.str("realm", "kong"); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+func (k *keyAuthPlugin) access(x *exchange) *reply {
+	if !k.runOnPreflight && x.r.Method == http.MethodOptions {
+		return nil
+	}
+	if k.anonymous != nil && x.credID != "" {
+		return nil // already authenticated by another plugin: logical OR
+	}
+	rep, ok := k.authenticate(x)
+	if ok {
+		return nil
+	}
+	if k.anonymous != nil {
+		setConsumer(x, k.anonymous, "")
+		return nil
+	}
+	return rep
+}
+
+func (k *keyAuthPlugin) authenticate(x *exchange) (*reply, bool) {
+	var key string
+	for i, name := range k.keyNames {
+		var vals []string
+		if k.inHeader {
+			vals = x.header[k.headerKeys[i]]
+		}
+		if len(vals) == 0 && k.inQuery {
+			vals = x.query.stringValues(name)
+		}
+		if len(vals) == 0 {
+			continue
+		}
+		if len(vals) > 1 {
+			return kongError(http.StatusUnauthorized, "Duplicate API key found"), false
+		}
+		key = vals[0]
+		if k.hide {
+			x.query.del(name)
+			x.header.Del(name)
+		}
+		break
+	}
+	if key == "" {
+		rep := kongError(http.StatusUnauthorized, "No API key found in request")
+		rep.header.Set("WWW-Authenticate", `Key realm="`+k.realm+`"`)
+		return rep, false
+	}
+	cred, ok := k.keys[key]
+	if !ok {
+		return kongError(http.StatusUnauthorized, "Invalid authentication credentials"), false
+	}
+	setConsumer(x, cred.consumer, cred.id)
+	return nil, true
+}
