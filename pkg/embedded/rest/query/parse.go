@@ -70,131 +70,141 @@ func Parse(raw string, rpcRead bool) (*Params, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := &Params{}
-	ranges := map[string]*Range{}
-	rangeFor := func(k string) (*Range, error) {
-		path, err := pathOf(k)
-		if err != nil {
+	ps := &paramState{out: &Params{}, ranges: map[string]*Range{}, seen: map[string]bool{}, rpcRead: rpcRead}
+	for _, pr := range pairs {
+		if err := ps.add(pr.k, pr.v); err != nil {
 			return nil, err
 		}
-		key := strings.Join(path, "\x00")
-		r := ranges[key]
-		if r == nil {
-			r = &Range{Path: path, Limit: -1}
-			ranges[key] = r
-		}
-		return r, nil
 	}
-	var rangeOrder []*Range
-	seenSelect, seenColumns, seenOnConflict := false, false, false
-	for _, pr := range pairs {
-		k, v := pr.k, pr.v
-		switch k {
-		case "select":
-			if seenSelect {
-				continue // the first one wins, as in PostgREST's lookup
-			}
-			seenSelect = true
-			sel, err := ParseSelect(v)
-			if err != nil {
-				return nil, err
-			}
-			if sel == nil {
-				sel = []SelectItem{}
-			}
-			out.Select = sel
-			continue
-		case "columns":
-			if seenColumns {
-				continue
-			}
-			seenColumns = true
-			cols, err := ParseColumns("columns", v)
-			if err != nil {
-				return nil, err
-			}
-			out.Columns = cols
-			continue
-		case "on_conflict":
-			if seenOnConflict {
-				continue
-			}
-			seenOnConflict = true
-			cols, err := ParseColumns("on_conflict", v)
-			if err != nil {
-				return nil, err
-			}
-			out.OnConflict = cols
-			continue
-		}
-		if v == "" {
-			// PostgREST drops parameters without a value (except select).
-			continue
-		}
-		switch lastSegment(k) {
-		case "order":
-			path, err := pathOf(k)
-			if err != nil {
-				return nil, err
-			}
-			terms, err := ParseOrder(v)
-			if err != nil {
-				return nil, err
-			}
-			out.Order = append(out.Order, Order{Path: path, Terms: terms})
-		case "limit", "offset":
-			r, err := rangeFor(k)
-			if err != nil {
-				return nil, err
-			}
-			if !containsRange(rangeOrder, r) {
-				rangeOrder = append(rangeOrder, r)
-			}
-			n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-			if err != nil {
-				continue // PostgREST ignores a limit or offset that is not a number
-			}
-			if lastSegment(k) == "limit" {
-				if n < 0 {
-					return nil, &RangeError{Details: "Limit should be greater than or equal to zero."}
-				}
-				r.Limit = n
-			} else {
-				if n < 0 {
-					n = 0
-				}
-				r.Offset = n
-			}
-		case "and", "or":
-			l, err := ParseLogic(k, v)
-			if err != nil {
-				return nil, err
-			}
-			out.Logic = append(out.Logic, l)
-		default:
-			path, f, err := treePath(k)
-			if err != nil {
-				return nil, err
-			}
-			p := &scanner{s: v, what: "filter"}
-			e, perr := p.opExpr(false)
-			if perr != nil {
-				if rpcRead {
-					out.RPCArgs = append(out.RPCArgs, Param{Name: k, Value: v})
-					continue
-				}
-				return nil, perr
-			}
-			out.Filters = append(out.Filters, Filter{Path: path, Field: f, Expr: e})
-			if len(path) == 0 {
-				out.FilterFields = append(out.FilterFields, f.Name)
-			}
-		}
+	for _, r := range ps.rangeOrder {
+		ps.out.Ranges = append(ps.out.Ranges, *r)
 	}
-	for _, r := range rangeOrder {
-		out.Ranges = append(out.Ranges, *r)
+	return ps.out, nil
+}
+
+// paramState accumulates the parameters of one query string.
+type paramState struct {
+	out        *Params
+	ranges     map[string]*Range // by embedding path
+	rangeOrder []*Range
+	seen       map[string]bool // select, columns, on_conflict: the first one wins
+	rpcRead    bool
+}
+
+func (ps *paramState) add(k, v string) error {
+	switch k {
+	case "select", "columns", "on_conflict":
+		if ps.seen[k] {
+			return nil // the first one wins, as in PostgREST's lookup
+		}
+		ps.seen[k] = true
+		return ps.once(k, v)
 	}
-	return out, nil
+	if v == "" {
+		// PostgREST drops parameters without a value (except select).
+		return nil
+	}
+	switch lastSegment(k) {
+	case "order":
+		path, err := pathOf(k)
+		if err != nil {
+			return err
+		}
+		terms, err := ParseOrder(v)
+		if err != nil {
+			return err
+		}
+		ps.out.Order = append(ps.out.Order, Order{Path: path, Terms: terms})
+		return nil
+	case "limit", "offset":
+		return ps.limitOffset(k, v)
+	case "and", "or":
+		l, err := ParseLogic(k, v)
+		if err != nil {
+			return err
+		}
+		ps.out.Logic = append(ps.out.Logic, l)
+		return nil
+	}
+	return ps.filter(k, v)
+}
+
+// once parses select=, columns= and on_conflict=.
+func (ps *paramState) once(k, v string) error {
+	if k == "select" {
+		sel, err := ParseSelect(v)
+		if err != nil {
+			return err
+		}
+		if sel == nil {
+			sel = []SelectItem{}
+		}
+		ps.out.Select = sel
+		return nil
+	}
+	cols, err := ParseColumns(k, v)
+	if err != nil {
+		return err
+	}
+	if k == "columns" {
+		ps.out.Columns = cols
+	} else {
+		ps.out.OnConflict = cols
+	}
+	return nil
+}
+
+// limitOffset sets the limit or offset of the root or of an embedding.
+func (ps *paramState) limitOffset(k, v string) error {
+	path, err := pathOf(k)
+	if err != nil {
+		return err
+	}
+	key := strings.Join(path, "\x00")
+	r := ps.ranges[key]
+	if r == nil {
+		r = &Range{Path: path, Limit: -1}
+		ps.ranges[key] = r
+	}
+	if !containsRange(ps.rangeOrder, r) {
+		ps.rangeOrder = append(ps.rangeOrder, r)
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+	if err != nil {
+		return nil // PostgREST ignores a limit or offset that is not a number
+	}
+	if lastSegment(k) == "limit" {
+		if n < 0 {
+			return &RangeError{Details: "Limit should be greater than or equal to zero."}
+		}
+		r.Limit = n
+		return nil
+	}
+	r.Offset = max(n, 0)
+	return nil
+}
+
+// filter parses column=operator.value; on GET /rpc/fn a value that is not
+// an operator expression is a function argument.
+func (ps *paramState) filter(k, v string) error {
+	path, f, err := treePath(k)
+	if err != nil {
+		return err
+	}
+	p := &scanner{s: v, what: "filter"}
+	e, perr := p.opExpr(false)
+	if perr != nil {
+		if ps.rpcRead {
+			ps.out.RPCArgs = append(ps.out.RPCArgs, Param{Name: k, Value: v})
+			return nil
+		}
+		return perr
+	}
+	ps.out.Filters = append(ps.out.Filters, Filter{Path: path, Field: f, Expr: e})
+	if len(path) == 0 {
+		ps.out.FilterFields = append(ps.out.FilterFields, f.Name)
+	}
+	return nil
 }
 
 func containsRange(rs []*Range, r *Range) bool {
