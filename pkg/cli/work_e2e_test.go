@@ -155,7 +155,7 @@ func TestDeploymentCommands(t *testing.T) {
 		}
 	}
 	bar := (<-barWatch).ok(t)
-	if !strings.Contains(bar.errOut, "(100/100)") || !strings.Contains(bar.errOut, "✓ deployment") || bar.out != "" {
+	if !strings.Contains(bar.errOut, "succeeded [==============================] 100%") || !strings.Contains(bar.errOut, "✓ deployment") || bar.out != "" {
 		t.Fatalf("no progress bar on the terminal:\n%s", bar)
 	}
 	// Without --json: status lines on stderr, exit 0.

@@ -50,8 +50,3 @@ func Collect[T any](ctx context.Context, l ListFlags, fetch func(context.Context
 		opts.Cursor = p.Next
 	}
 }
-
-// AccountFlag registers --account.
-func AccountFlag(cmd *cobra.Command, p *string) {
-	cmd.Flags().StringVar(p, "account", "", "Account `SLUG` or id (default: the one chosen with 'sfp account use', else your only account)")
-}
