@@ -74,7 +74,7 @@ user (email confirmed), and with --admin-account an account it owns.`,
 	cmd.Flags().IntVar(&opts.DBPort, "db-port", 0, "PostgreSQL port, embedded runtime (default: first free after the API port)")
 	cmd.Flags().StringVar(&opts.AdminEmail, "admin-email", "", "Create this admin user on first start")
 	cmd.Flags().StringVar(&opts.AdminPasswordFile, "admin-password-file", "", "File holding the admin's password (- for stdin)")
-	cmd.Flags().StringVar(&opts.AdminAccount, "admin-account", "", "Also create an account with this name, owned by the admin")
+	cmd.Flags().StringVar(&opts.AdminAccount, "admin-account", "", "Also create an account with this name, owned by the admin (its slug, derived from the name, has at most 63 characters)")
 	cmd.Flags().BoolVar(&opts.Force, "force", false, "Replace an existing tenant, deleting its data")
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "Output JSON")
 	return cmd
