@@ -122,6 +122,10 @@ func TestDeploymentCommands(t *testing.T) {
 	if !strings.Contains(r.out, "prod") || !strings.Contains(r.out, "queued") {
 		t.Fatalf("%s", r)
 	}
+	// Without --project too, the environment is named.
+	if r := c.viewer.run("", "deployment", "list").ok(t); !strings.Contains(r.out, "prod") {
+		t.Fatalf("%s", r)
+	}
 	c.outsider.run("", "deployment", "show", dep).fails(t, cmdutil.ExitNotFound)
 
 	// A worker with the service key reports progress while a viewer
