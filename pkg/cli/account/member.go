@@ -1,6 +1,9 @@
 package account
 
 import (
+	"context"
+	"fmt"
+
 	"github.com/spf13/cobra"
 
 	"github.com/sfp-dev/sfp/pkg/cli/cmdutil"
@@ -58,4 +61,201 @@ func article(r client.Role) string {
 		return "an owner"
 	}
 	return "a " + string(r)
+}
+
+// MemberAddOptions are the inputs of `sfp account member add`.
+type MemberAddOptions struct {
+	cmdutil.Deps
+
+	Scope cmdutil.Scope
+	User  string // email or user id
+	Role  string
+	JSON  bool
+}
+
+// NewCmdMemberAdd builds `sfp account member add`.
+func NewCmdMemberAdd(f *cmdutil.Factory, runF func(context.Context, *MemberAddOptions) error) *cobra.Command {
+	opts := &MemberAddOptions{Deps: f.UserDeps()}
+	cmd := &cobra.Command{
+		Use:   "add EMAIL [--role viewer|member|owner]",
+		Short: "Add a user to the account (owners)",
+		Long: `Add a user, who must have signed up, to the account with a role (default
+member); a user who is a member already gets the role. Owners only. An unknown
+email exits 3.`,
+		Example: `  sfp account member add dev@acme.test --role member`,
+		Args:    cmdutil.ExactArgs(1, "give the user's email (or user id)"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.User = args[0]
+			if err := checkRole(opts.Role); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return memberAddRun(cmd.Context(), opts)
+		},
+	}
+	opts.Scope.AccountFlag(cmd)
+	cmd.Flags().StringVar(&opts.Role, "role", "member", "Role: viewer, member or owner")
+	cmdutil.JSONFlag(cmd, &opts.JSON, "", memberJSON{})
+	return cmd
+}
+
+func memberAddRun(ctx context.Context, opts *MemberAddOptions) error {
+	c, t, err := opts.Open(ctx, opts.Scope, cmdutil.Need{Account: true})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	m, err := c.Accounts.AddMember(ctx, t.Account.ID, opts.User, client.Role(opts.Role))
+	if err != nil {
+		return err
+	}
+	return printMemberChange(opts.IO, m, opts.User, t.Account.Slug, opts.JSON)
+}
+
+// printMemberChange reports a member's new role.
+func printMemberChange(ios *cmdutil.IOStreams, m *client.Member, user, account string, asJSON bool) error {
+	if m.Email == "" {
+		m.Email = user
+	}
+	if asJSON {
+		return cmdutil.WriteJSON(ios.Out, membersJSON([]client.Member{*m})[0])
+	}
+	fmt.Fprintf(ios.ErrOut, "%s is now %s of account %s.\n", m.Email, article(m.Role), account)
+	return nil
+}
+
+// MemberListOptions are the inputs of `sfp account member list`.
+type MemberListOptions struct {
+	cmdutil.Deps
+
+	Scope cmdutil.Scope
+	JSON  bool
+}
+
+// NewCmdMemberList builds `sfp account member list`.
+func NewCmdMemberList(f *cmdutil.Factory, runF func(context.Context, *MemberListOptions) error) *cobra.Command {
+	opts := &MemberListOptions{Deps: f.UserDeps()}
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List the account's members, owners first",
+		Args:  cmdutil.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return memberListRun(cmd.Context(), opts)
+		},
+	}
+	opts.Scope.AccountFlag(cmd)
+	cmdutil.JSONFlag(cmd, &opts.JSON, "", []memberJSON{})
+	return cmd
+}
+
+func memberListRun(ctx context.Context, opts *MemberListOptions) error {
+	c, t, err := opts.Open(ctx, opts.Scope, cmdutil.Need{Account: true})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	ms, err := c.Accounts.Members(ctx, t.Account.ID)
+	if err != nil {
+		return err
+	}
+	if opts.JSON {
+		return cmdutil.WriteJSON(opts.IO.Out, membersJSON(ms))
+	}
+	return printMembers(opts.IO, ms)
+}
+
+// MemberSetRoleOptions are the inputs of `sfp account member set-role`.
+type MemberSetRoleOptions struct {
+	cmdutil.Deps
+
+	Scope cmdutil.Scope
+	User  string // email or user id
+	Role  string
+	JSON  bool
+}
+
+// NewCmdMemberSetRole builds `sfp account member set-role`.
+func NewCmdMemberSetRole(f *cmdutil.Factory, runF func(context.Context, *MemberSetRoleOptions) error) *cobra.Command {
+	opts := &MemberSetRoleOptions{Deps: f.UserDeps()}
+	cmd := &cobra.Command{
+		Use:   "set-role EMAIL ROLE",
+		Short: "Change a member's role (owners)",
+		Long: `Change a member's role to viewer, member or owner. Owners only; the last owner
+of an account cannot be demoted.`,
+		Example: `  sfp account member set-role dev@acme.test viewer`,
+		Args:    cmdutil.ExactArgs(2, "give the member's email (or user id) and the role: viewer, member or owner"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.User, opts.Role = args[0], args[1]
+			if err := checkRole(opts.Role); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return memberSetRoleRun(cmd.Context(), opts)
+		},
+	}
+	opts.Scope.AccountFlag(cmd)
+	cmdutil.JSONFlag(cmd, &opts.JSON, "", memberJSON{})
+	return cmd
+}
+
+func memberSetRoleRun(ctx context.Context, opts *MemberSetRoleOptions) error {
+	c, t, err := opts.Open(ctx, opts.Scope, cmdutil.Need{Account: true})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	m, err := c.Accounts.SetMemberRole(ctx, t.Account.ID, opts.User, client.Role(opts.Role))
+	if err != nil {
+		return err
+	}
+	return printMemberChange(opts.IO, m, opts.User, t.Account.Slug, opts.JSON)
+}
+
+// MemberRemoveOptions are the inputs of `sfp account member remove`.
+type MemberRemoveOptions struct {
+	cmdutil.Deps
+
+	Scope cmdutil.Scope
+	User  string // email or user id
+}
+
+// NewCmdMemberRemove builds `sfp account member remove`.
+func NewCmdMemberRemove(f *cmdutil.Factory, runF func(context.Context, *MemberRemoveOptions) error) *cobra.Command {
+	opts := &MemberRemoveOptions{Deps: f.UserDeps()}
+	cmd := &cobra.Command{
+		Use:   "remove EMAIL",
+		Short: "Remove a member (owners; anyone may remove themselves)",
+		Long: `Remove a member from the account. Owners remove anyone but the last owner;
+every member may remove themselves (leave the account).`,
+		Args: cmdutil.ExactArgs(1, "give the member's email (or user id)"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.User = args[0]
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return memberRemoveRun(cmd.Context(), opts)
+		},
+	}
+	opts.Scope.AccountFlag(cmd)
+	return cmd
+}
+
+func memberRemoveRun(ctx context.Context, opts *MemberRemoveOptions) error {
+	c, t, err := opts.Open(ctx, opts.Scope, cmdutil.Need{Account: true})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if err := c.Accounts.RemoveMember(ctx, t.Account.ID, opts.User); err != nil {
+		return err
+	}
+	fmt.Fprintf(opts.IO.ErrOut, "Removed %s from account %s.\n", opts.User, t.Account.Slug)
+	return nil
 }

@@ -3,9 +3,12 @@
 package build
 
 import (
+	"context"
+
 	"github.com/spf13/cobra"
 
 	"github.com/sfp-dev/sfp/pkg/cli/cmdutil"
+	"github.com/sfp-dev/sfp/pkg/client"
 )
 
 // NewCmdBuild builds `sfp build`.
@@ -32,4 +35,106 @@ NAME'. Members create them; viewers list and show them.`,
 	}
 	cmd.AddCommand(NewCmdReleaseCreate(f, nil), NewCmdReleaseList(f, nil), NewCmdReleaseShow(f, nil))
 	return cmd
+}
+
+// BuildListOptions are the inputs of `sfp build list`.
+type BuildListOptions struct {
+	cmdutil.Deps
+
+	Scope  cmdutil.Scope // account, optional project
+	Status string
+	List   cmdutil.ListFlags
+	JSON   bool
+}
+
+// NewCmdBuildList builds `sfp build list`.
+func NewCmdBuildList(f *cmdutil.Factory, runF func(context.Context, *BuildListOptions) error) *cobra.Command {
+	opts := &BuildListOptions{Deps: f.UserDeps()}
+	cmd := &cobra.Command{
+		Use:   "list [--project P] [--status S]",
+		Short: "List builds, newest first",
+		Long:  `List the builds of the account, or of one project, newest first. Viewers may.`,
+		Args:  cmdutil.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := opts.List.Validate(); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return buildListRun(cmd.Context(), opts)
+		},
+	}
+	opts.Scope.AccountFlag(cmd)
+	opts.Scope.ProjectFlag(cmd, "Only this project (identifier or id)")
+	cmd.Flags().StringVar(&opts.Status, "status", "", "Only this status: queued, running, succeeded, failed, cancelled")
+	opts.List.Register(cmd)
+	cmdutil.JSONFlag(cmd, &opts.JSON, "", []client.Build{})
+	return cmd
+}
+
+func buildListRun(ctx context.Context, opts *BuildListOptions) error {
+	c, t, err := opts.Open(ctx, opts.Scope, cmdutil.Need{Account: true})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	items, next, err := cmdutil.Collect(ctx, opts.List, func(ctx context.Context, o client.ListOptions) (*client.Page[client.Build], error) {
+		return c.Builds.List(ctx, client.BuildListOptions{ListOptions: o, AccountID: t.AccountID(), ProjectID: t.ProjectID(), Status: opts.Status})
+	})
+	if err != nil {
+		return err
+	}
+	return cmdutil.PrintList(opts.IO, opts.JSON, items, next, []string{"BUILD", "STATUS", "BRANCH", "COMMIT", "VERSION", "CREATED", "ID"}, func(b client.Build) []string {
+		return []string{b.BuildNumber, b.Status, b.Branch, cmdutil.Ellipsis(b.CommitSHA, 12), b.Version, cmdutil.FormatTime(b.CreatedAt), b.ID}
+	})
+}
+
+// BuildShowOptions are the inputs of `sfp build show`.
+type BuildShowOptions struct {
+	cmdutil.Deps
+
+	ID   string
+	JSON bool
+}
+
+// NewCmdBuildShow builds `sfp build show`.
+func NewCmdBuildShow(f *cmdutil.Factory, runF func(context.Context, *BuildShowOptions) error) *cobra.Command {
+	opts := &BuildShowOptions{Deps: f.UserDeps()}
+	cmd := &cobra.Command{
+		Use:   "show ID",
+		Short: "Show a build",
+		Args:  cmdutil.ExactArgs(1, "give the build's id"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.ID = args[0]
+			if err := cmdutil.CheckID("build", opts.ID); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return buildShowRun(cmd.Context(), opts)
+		},
+	}
+	cmdutil.JSONFlag(cmd, &opts.JSON, "", client.Build{})
+	return cmd
+}
+
+func buildShowRun(ctx context.Context, opts *BuildShowOptions) error {
+	c, err := opts.Client(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	b, err := c.Builds.Get(ctx, opts.ID)
+	if err != nil {
+		return err
+	}
+	if opts.JSON {
+		return cmdutil.WriteJSON(opts.IO.Out, b)
+	}
+	return cmdutil.PrintFields(opts.IO.Out, "Build", b.BuildNumber, "ID", b.ID, "Project", b.ProjectID, "Status", b.Status,
+		"Branch", b.Branch, "Commit", b.CommitSHA, "Version", b.Version, "URL", b.URL,
+		"Metadata", cmdutil.CompactJSON(b.Metadata), "Started", cmdutil.FormatTimePtr(b.StartedAt),
+		"Finished", cmdutil.FormatTimePtr(b.FinishedAt), "Created", cmdutil.FormatTime(b.CreatedAt))
 }

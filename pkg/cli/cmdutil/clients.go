@@ -133,11 +133,27 @@ func (f *Factory) ServiceClient(s *ServiceFlags) (*client.Client, error) {
 	return f.NewClient(server, key)
 }
 
-// WorkerOrUser returns the client and configuration of a command a worker
-// may run: with service credentials (s, after flag parsing, or the
-// environment) the service_role client and an empty configuration — a
-// worker has no chosen account —, otherwise the signed-in user's.
-func (f *Factory) WorkerOrUser(s *ServiceFlags) (ClientFunc, ConfigFunc) {
+// Deps are what a command that calls the tenant's API depends on: its
+// streams, the client it acts with and the configuration (the chosen
+// account). The client and configuration are functions, called only once
+// the flags are checked, so that tests can hand in their own.
+type Deps struct {
+	IO     *IOStreams
+	Client ClientFunc
+	Config ConfigFunc
+}
+
+// UserDeps are the dependencies of a command that acts as the signed-in
+// user.
+func (f *Factory) UserDeps() Deps {
+	return Deps{IO: f.IOStreams, Client: f.UserClient, Config: f.Config}
+}
+
+// WorkerDeps are the dependencies of a command a worker may run: with
+// service credentials (s, after flag parsing, or the environment) the
+// service_role client and an empty configuration — a worker has no chosen
+// account —, otherwise the signed-in user's.
+func (f *Factory) WorkerDeps(s *ServiceFlags) Deps {
 	clientFn := func(ctx context.Context) (*client.Client, error) {
 		if s.Given(f.Getenv) {
 			return f.ServiceClient(s)
@@ -155,5 +171,5 @@ func (f *Factory) WorkerOrUser(s *ServiceFlags) (ClientFunc, ConfigFunc) {
 		}
 		return f.Config()
 	}
-	return clientFn, configFn
+	return Deps{IO: f.IOStreams, Client: clientFn, Config: configFn}
 }

@@ -183,17 +183,17 @@ func (s *Scope) ProjectFlag(cmd *cobra.Command, usage string) {
 	cmd.Flags().StringVarP(&s.Project, "project", "p", "", usage)
 }
 
-// Open opens the client and resolves the scope with it: what most commands
-// do first. The caller closes the client.
-func (s Scope) Open(ctx context.Context, clientFn ClientFunc, config ConfigFunc, need Need) (*client.Client, *Target, error) {
+// Open opens the client and resolves s with it: what most commands do
+// first. The caller closes the client.
+func (d Deps) Open(ctx context.Context, s Scope, need Need) (*client.Client, *Target, error) {
 	if err := s.Check(need); err != nil {
 		return nil, nil, err
 	}
-	c, err := clientFn(ctx)
+	c, err := d.Client(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
-	t, err := s.Resolve(ctx, c, config, need)
+	t, err := s.Resolve(ctx, c, d.Config, need)
 	if err != nil {
 		c.Close()
 		return nil, nil, err

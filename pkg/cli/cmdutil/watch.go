@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/sfp-dev/sfp/pkg/client"
 )
 
@@ -148,4 +150,48 @@ func (p *watchPrinter) end() {
 		fmt.Fprintln(p.ios.ErrOut)
 		p.drawn = false
 	}
+}
+
+// WatchOptions are the inputs of `sfp deployment watch` and `sfp task
+// watch`, which differ only in what they follow.
+type WatchOptions struct {
+	Deps
+	// Kind is what is followed ("deployment", "task"), for messages.
+	Kind string
+	// Start opens the watch of the resource with id.
+	Start func(ctx context.Context, c *client.Client, id string) (*client.Watch, error)
+
+	ID   string
+	JSON bool
+}
+
+// NewCmdWatch completes cmd, which holds the help text, into the watch
+// command of opts.Kind.
+func NewCmdWatch(cmd *cobra.Command, opts *WatchOptions, runF func(context.Context, *WatchOptions) error) *cobra.Command {
+	cmd.Args = ExactArgs(1, fmt.Sprintf("give the %s's id", opts.Kind))
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		opts.ID = args[0]
+		if err := CheckID(opts.Kind, opts.ID); err != nil {
+			return err
+		}
+		if runF != nil {
+			return runF(cmd.Context(), opts)
+		}
+		return watchRun(cmd.Context(), opts)
+	}
+	JSONFlag(cmd, &opts.JSON, "Stream JSON events, one per line", WatchEvent{})
+	return cmd
+}
+
+func watchRun(ctx context.Context, opts *WatchOptions) error {
+	c, err := opts.Client(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	w, err := opts.Start(ctx, c, opts.ID)
+	if err != nil {
+		return err
+	}
+	return FollowWatch(ctx, opts.IO, w, opts.Kind+" "+ShortID(opts.ID), opts.JSON)
 }

@@ -50,8 +50,10 @@ func TestListRunNamesEnvironmentsWithoutProject(t *testing.T) {
 	}
 
 	ios, _, out, _ := cmdutil.Test()
-	opts := &ListOptions{IO: ios, Client: userClient, Config: func() (*cmdutil.Config, error) { return &cmdutil.Config{}, nil },
-		List: cmdutil.ListFlags{Limit: 10}}
+	opts := &ListOptions{
+		Deps: cmdutil.Deps{IO: ios, Client: userClient, Config: func() (*cmdutil.Config, error) { return &cmdutil.Config{}, nil }},
+		List: cmdutil.ListFlags{Limit: 10},
+	}
 	if err := listRun(ctx, opts); err != nil {
 		t.Fatal(err)
 	}

@@ -12,9 +12,7 @@ import (
 
 // ListOptions are the inputs of `sfp doc list`.
 type ListOptions struct {
-	IO     *cmdutil.IOStreams
-	Client cmdutil.ClientFunc
-	Config cmdutil.ConfigFunc
+	cmdutil.Deps
 
 	Scope      cmdutil.Scope // the account
 	Collection string
@@ -25,7 +23,7 @@ type ListOptions struct {
 
 // NewCmdList builds `sfp doc list`.
 func NewCmdList(f *cmdutil.Factory, runF func(context.Context, *ListOptions) error) *cobra.Command {
-	opts := &ListOptions{IO: f.IOStreams, Client: f.UserClient, Config: f.Config}
+	opts := &ListOptions{Deps: f.UserDeps()}
 	cmd := &cobra.Command{
 		Use:   "list COLLECTION [--prefix P]",
 		Short: "List a collection's documents in key order",
@@ -49,7 +47,7 @@ func NewCmdList(f *cmdutil.Factory, runF func(context.Context, *ListOptions) err
 }
 
 func listRun(ctx context.Context, opts *ListOptions) error {
-	c, t, err := opts.Scope.Open(ctx, opts.Client, opts.Config, accountOnly)
+	c, t, err := opts.Open(ctx, opts.Scope, accountOnly)
 	if err != nil {
 		return err
 	}
@@ -60,13 +58,55 @@ func listRun(ctx context.Context, opts *ListOptions) error {
 	if err != nil {
 		return err
 	}
-	cmdutil.PrintNext(opts.IO, next)
-	if opts.JSON {
-		return cmdutil.WriteJSON(opts.IO.Out, items)
+	return cmdutil.PrintList(opts.IO, opts.JSON, items, next, []string{"KEY", "VERSION", "UPDATED", "DATA"}, func(d client.Document) []string {
+		return []string{d.Key, strconv.FormatInt(d.Version, 10), cmdutil.FormatTime(d.UpdatedAt), cmdutil.Ellipsis(cmdutil.CompactJSON(d.Data), 60)}
+	})
+}
+
+// CollectionsOptions are the inputs of `sfp doc collections`.
+type CollectionsOptions struct {
+	cmdutil.Deps
+
+	Scope cmdutil.Scope // the account
+	JSON  bool
+}
+
+// NewCmdCollections builds `sfp doc collections`.
+func NewCmdCollections(f *cmdutil.Factory, runF func(context.Context, *CollectionsOptions) error) *cobra.Command {
+	opts := &CollectionsOptions{Deps: f.UserDeps()}
+	cmd := &cobra.Command{
+		Use:   "collections",
+		Short: "List the account's collections",
+		Long:  `List the account's collections with their document counts and last update.`,
+		Args:  cmdutil.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return collectionsRun(cmd.Context(), opts)
+		},
 	}
-	tb := cmdutil.NewTable(opts.IO.Out, "KEY", "VERSION", "UPDATED", "DATA")
-	for _, d := range items {
-		tb.Row(d.Key, strconv.FormatInt(d.Version, 10), cmdutil.FormatTime(d.UpdatedAt), cmdutil.Ellipsis(cmdutil.CompactJSON(d.Data), 60))
+	opts.Scope.AccountFlag(cmd)
+	cmdutil.JSONFlag(cmd, &opts.JSON, "", []client.Collection{})
+	return cmd
+}
+
+func collectionsRun(ctx context.Context, opts *CollectionsOptions) error {
+	c, t, err := opts.Open(ctx, opts.Scope, accountOnly)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	cs, err := c.Documents.Collections(ctx, t.Account.ID)
+	if err != nil {
+		return err
+	}
+	if opts.JSON {
+		return cmdutil.WriteJSON(opts.IO.Out, cs)
+	}
+	tb := cmdutil.NewTable(opts.IO.Out, "COLLECTION", "DOCUMENTS", "LAST UPDATED")
+	for _, col := range cs {
+		tb.Row(col.Collection, strconv.FormatInt(col.DocumentCount, 10), cmdutil.FormatTime(col.LastUpdatedAt))
 	}
 	return tb.Flush()
 }

@@ -2,6 +2,8 @@
 package env
 
 import (
+	"context"
+	"fmt"
 	"strconv"
 
 	"github.com/spf13/cobra"
@@ -52,4 +54,207 @@ func position(l *client.Lease) string {
 		return "-"
 	}
 	return strconv.Itoa(*l.QueuePosition)
+}
+
+// CreateOptions are the inputs of `sfp env create`.
+type CreateOptions struct {
+	cmdutil.Deps
+
+	Scope       cmdutil.Scope // the project
+	Name        string
+	Category    string
+	Branch      string
+	Description string
+	Tags        []string
+	Metadata    string
+	Inactive    bool
+	JSON        bool
+}
+
+// NewCmdCreate builds `sfp env create`.
+func NewCmdCreate(f *cmdutil.Factory, runF func(context.Context, *CreateOptions) error) *cobra.Command {
+	opts := &CreateOptions{Deps: f.UserDeps()}
+	cmd := &cobra.Command{
+		Use:     "create NAME --project P [--category C] [--branch B] [--tag T]...",
+		Short:   "Create an environment (members and owners)",
+		Long:    `Create an environment of a project; its id is printed on stdout.`,
+		Example: `  sfp env create staging --project acme/web --category staging --branch main --tag eu`,
+		Args:    cmdutil.ExactArgs(1, "give the environment's name"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Name = args[0]
+			if err := opts.Scope.Check(cmdutil.Need{Project: true}); err != nil {
+				return err
+			}
+			if _, err := cmdutil.ParseJSONFlag("metadata", opts.Metadata); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return createRun(cmd.Context(), opts)
+		},
+	}
+	projectFlag(cmd, &opts.Scope)
+	cmd.Flags().StringVar(&opts.Category, "category", "", "Category, e.g. development (default), test, staging, production")
+	cmd.Flags().StringVar(&opts.Branch, "branch", "", "Git branch the environment follows")
+	cmd.Flags().StringVar(&opts.Description, "description", "", "Description")
+	cmd.Flags().StringArrayVar(&opts.Tags, "tag", nil, "Tag (repeatable)")
+	cmd.Flags().StringVar(&opts.Metadata, "metadata", "", "Metadata (JSON object)")
+	cmd.Flags().BoolVar(&opts.Inactive, "inactive", false, "Create it inactive (it cannot be locked)")
+	cmdutil.JSONFlag(cmd, &opts.JSON, "", client.Environment{})
+	return cmd
+}
+
+func createRun(ctx context.Context, opts *CreateOptions) error {
+	c, t, err := opts.Open(ctx, opts.Scope, cmdutil.Need{Project: true})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	e, err := c.Environments.Create(ctx, client.NewEnvironment{ProjectID: t.Project.ID, Name: opts.Name,
+		Category: opts.Category, Branch: opts.Branch, Description: opts.Description, Inactive: opts.Inactive,
+		Metadata: raw(opts.Metadata), Tags: opts.Tags})
+	if err != nil {
+		return err
+	}
+	if opts.JSON {
+		return cmdutil.WriteJSON(opts.IO.Out, e)
+	}
+	fmt.Fprintf(opts.IO.ErrOut, "Created environment %s of %s.\n", e.Name, t.Project.Identifier)
+	fmt.Fprintln(opts.IO.Out, e.ID)
+	return nil
+}
+
+// UpdateOptions are the inputs of `sfp env update`.
+type UpdateOptions struct {
+	cmdutil.Deps
+
+	Scope cmdutil.Scope // the project and the environment
+	// Changes holds the fields whose flags were given.
+	Changes client.EnvironmentUpdate
+	JSON    bool
+}
+
+// NewCmdUpdate builds `sfp env update`.
+func NewCmdUpdate(f *cmdutil.Factory, runF func(context.Context, *UpdateOptions) error) *cobra.Command {
+	opts := &UpdateOptions{Deps: f.UserDeps()}
+	var flags struct {
+		rename, category, branch, description, metadata string
+		active                                          bool
+		tags                                            []string
+	}
+	cmd := &cobra.Command{
+		Use:   "update NAME --project P [--rename N] [--category C] [--branch B] [--active=false] [--tag T]...",
+		Short: "Change an environment (members and owners)",
+		Long: `Change the fields whose flags are given; "" clears a text field and --tag
+replaces the tags.`,
+		Example: `  sfp env update staging --project acme/web --active=false`,
+		Args:    cmdutil.ExactArgs(1, "give the environment's name or id"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Scope.Environment = args[0]
+			if err := opts.Scope.Check(needEnv); err != nil {
+				return err
+			}
+			if _, err := cmdutil.ParseJSONFlag("metadata", flags.metadata); err != nil {
+				return err
+			}
+			changed := cmd.Flags().Changed
+			u := &opts.Changes
+			u.Name = ifChanged(changed, "rename", &flags.rename)
+			u.Category = ifChanged(changed, "category", &flags.category)
+			u.Branch = ifChanged(changed, "branch", &flags.branch)
+			u.Description = ifChanged(changed, "description", &flags.description)
+			u.Active = ifChanged(changed, "active", &flags.active)
+			u.Tags = ifChanged(changed, "tag", &flags.tags)
+			u.Metadata = raw(flags.metadata)
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return updateRun(cmd.Context(), opts)
+		},
+	}
+	projectFlag(cmd, &opts.Scope)
+	cmd.Flags().StringVar(&flags.rename, "rename", "", "New name")
+	cmd.Flags().StringVar(&flags.category, "category", "", "Category")
+	cmd.Flags().StringVar(&flags.branch, "branch", "", "Git branch (\"\" clears it)")
+	cmd.Flags().StringVar(&flags.description, "description", "", "Description (\"\" clears it)")
+	cmd.Flags().BoolVar(&flags.active, "active", true, "Whether the environment is in use (--active=false deactivates it)")
+	cmd.Flags().StringArrayVar(&flags.tags, "tag", nil, "Tag (repeatable; replaces the tags)")
+	cmd.Flags().StringVar(&flags.metadata, "metadata", "", "Metadata (JSON object, replaces it)")
+	cmdutil.JSONFlag(cmd, &opts.JSON, "", client.Environment{})
+	return cmd
+}
+
+// ifChanged is p when the flag was given, else nil (no change).
+func ifChanged[T any](changed func(string) bool, flag string, p *T) *T {
+	if changed(flag) {
+		return p
+	}
+	return nil
+}
+
+func updateRun(ctx context.Context, opts *UpdateOptions) error {
+	c, t, err := opts.Open(ctx, opts.Scope, needEnv)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	e, err := c.Environments.Update(ctx, t.Environment.ID, opts.Changes)
+	if err != nil {
+		return err
+	}
+	if opts.JSON {
+		return cmdutil.WriteJSON(opts.IO.Out, e)
+	}
+	fmt.Fprintf(opts.IO.ErrOut, "Updated environment %s of %s.\n", e.Name, t.Project.Identifier)
+	return nil
+}
+
+// DeleteOptions are the inputs of `sfp env delete`.
+type DeleteOptions struct {
+	cmdutil.Deps
+
+	Scope cmdutil.Scope // the project and the environment
+	Yes   bool
+}
+
+// NewCmdDelete builds `sfp env delete`.
+func NewCmdDelete(f *cmdutil.Factory, runF func(context.Context, *DeleteOptions) error) *cobra.Command {
+	opts := &DeleteOptions{Deps: f.UserDeps()}
+	cmd := &cobra.Command{
+		Use:   "delete NAME --project P --yes",
+		Short: "Delete an environment and its deployments (members and owners)",
+		Long: `Delete an environment with its deployments. On a terminal it asks first;
+otherwise it needs --yes.`,
+		Args: cmdutil.ExactArgs(1, "give the environment's name or id"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Scope.Environment = args[0]
+			if err := opts.Scope.Check(needEnv); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return deleteRun(cmd.Context(), opts)
+		},
+	}
+	projectFlag(cmd, &opts.Scope)
+	cmd.Flags().BoolVarP(&opts.Yes, "yes", "y", false, "Do not ask for confirmation")
+	return cmd
+}
+
+func deleteRun(ctx context.Context, opts *DeleteOptions) error {
+	c, t, err := opts.Open(ctx, opts.Scope, needEnv)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if err := cmdutil.Confirm(opts.IO, opts.Yes, fmt.Sprintf("Delete environment %s of %s and its deployments?", t.Environment.Name, t.Project.Identifier)); err != nil {
+		return err
+	}
+	if err := c.Environments.Delete(ctx, t.Environment.ID); err != nil {
+		return err
+	}
+	fmt.Fprintf(opts.IO.ErrOut, "Deleted environment %s of %s.\n", t.Environment.Name, t.Project.Identifier)
+	return nil
 }

@@ -5,7 +5,9 @@ package integration
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -39,18 +41,25 @@ gives the integration's id).`,
 	return cmd
 }
 
-// named is the scope of a command that names an integration: an id is
-// found wherever it is, a name in the account.
-func named(name string) cmdutil.Need {
-	return cmdutil.Need{Account: !client.IsUUID(name)}
-}
-
-// find returns the integration named by id, or by name in the account.
-func find(ctx context.Context, c *client.Client, t *cmdutil.Target, name string) (*client.Integration, error) {
-	if client.IsUUID(name) {
-		return c.Integrations.Get(ctx, name)
+// openIntegration opens the client and finds the integration a command
+// names: by id wherever it is, by name in the account. The caller closes
+// the client.
+func openIntegration(ctx context.Context, d cmdutil.Deps, s cmdutil.Scope, name string) (*client.Client, *client.Integration, error) {
+	c, t, err := d.Open(ctx, s, cmdutil.Need{Account: !client.IsUUID(name)})
+	if err != nil {
+		return nil, nil, err
 	}
-	return c.Integrations.GetByName(ctx, t.Account.ID, name)
+	var i *client.Integration
+	if client.IsUUID(name) {
+		i, err = c.Integrations.Get(ctx, name)
+	} else {
+		i, err = c.Integrations.GetByName(ctx, t.Account.ID, name)
+	}
+	if err != nil {
+		c.Close()
+		return nil, nil, err
+	}
+	return c, i, nil
 }
 
 // checkWorker refuses a worker naming an integration by name without an
@@ -69,4 +78,232 @@ func keys(m map[string]json.RawMessage) []string {
 	}
 	sort.Strings(ks)
 	return ks
+}
+
+// AddOptions are the inputs of `sfp integration add`.
+type AddOptions struct {
+	cmdutil.Deps
+
+	Scope    cmdutil.Scope // the account
+	Name     string
+	Provider string
+	AuthType string
+	Projects []string // identifiers or ids; none: the whole account
+	Metadata string
+	JSON     bool
+}
+
+// NewCmdAdd builds `sfp integration add`.
+func NewCmdAdd(f *cmdutil.Factory, runF func(context.Context, *AddOptions) error) *cobra.Command {
+	opts := &AddOptions{Deps: f.UserDeps()}
+	cmd := &cobra.Command{
+		Use:   "add NAME --provider P --auth-type A [--project P]... [--metadata JSON]",
+		Short: "Add an integration (owners)",
+		Long: `Add an integration for the whole account, or only for the projects given with
+--project; its id is printed on stdout. Set its credentials next with
+'sfp integration credentials set'.`,
+		Example: `  sfp integration add github-acme --provider github --auth-type token --metadata '{"org":"acme"}'
+  sfp integration add prod-org --provider salesforce --auth-type jwt --project acme/web`,
+		Args: cmdutil.ExactArgs(1, "give the integration's name"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Name = args[0]
+			if opts.Provider == "" || opts.AuthType == "" {
+				return cmdutil.FlagErrorf("pass --provider (e.g. github) and --auth-type (e.g. token)")
+			}
+			if _, err := cmdutil.ParseJSONFlag("metadata", opts.Metadata); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return addRun(cmd.Context(), opts)
+		},
+	}
+	opts.Scope.AccountFlag(cmd)
+	cmd.Flags().StringVar(&opts.Provider, "provider", "", "Service: github, azure_devops, salesforce, ...")
+	cmd.Flags().StringVar(&opts.AuthType, "auth-type", "", "How it authenticates: token, oauth, github_app, jwt, ...")
+	cmd.Flags().StringArrayVarP(&opts.Projects, "project", "p", nil, "Limit it to this project (repeatable; default: the whole account)")
+	cmd.Flags().StringVar(&opts.Metadata, "metadata", "", "Non-secret settings (JSON object)")
+	cmdutil.JSONFlag(cmd, &opts.JSON, "", client.Integration{})
+	return cmd
+}
+
+func addRun(ctx context.Context, opts *AddOptions) error {
+	c, t, err := opts.Open(ctx, opts.Scope, cmdutil.Need{Account: true})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	in := client.NewIntegration{AccountID: t.Account.ID, Name: opts.Name, Provider: opts.Provider, AuthType: opts.AuthType}
+	if opts.Metadata != "" {
+		in.Metadata = []byte(opts.Metadata)
+	}
+	for _, ref := range opts.Projects {
+		p, err := t.FindProject(ctx, c, ref)
+		if err != nil {
+			return err
+		}
+		in.ProjectIDs = append(in.ProjectIDs, p.ID)
+	}
+	i, err := c.Integrations.Create(ctx, in)
+	if err != nil {
+		return err
+	}
+	if opts.JSON {
+		return cmdutil.WriteJSON(opts.IO.Out, i)
+	}
+	fmt.Fprintf(opts.IO.ErrOut, "Added integration %s (%s, %s). Set its credentials with `sfp integration credentials set %s`.\n",
+		i.Name, i.Provider, i.Scope, i.Name)
+	fmt.Fprintln(opts.IO.Out, i.ID)
+	return nil
+}
+
+// ListOptions are the inputs of `sfp integration list`.
+type ListOptions struct {
+	cmdutil.Deps
+
+	Scope    cmdutil.Scope // the account
+	Provider string
+	List     cmdutil.ListFlags
+	JSON     bool
+}
+
+// NewCmdList builds `sfp integration list`.
+func NewCmdList(f *cmdutil.Factory, runF func(context.Context, *ListOptions) error) *cobra.Command {
+	opts := &ListOptions{Deps: f.UserDeps()}
+	cmd := &cobra.Command{
+		Use:   "list [--provider P]",
+		Short: "List the account's integrations",
+		Long:  `List the account's integrations, with when their credentials were last set. Viewers may.`,
+		Args:  cmdutil.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := opts.List.Validate(); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return listRun(cmd.Context(), opts)
+		},
+	}
+	opts.Scope.AccountFlag(cmd)
+	cmd.Flags().StringVar(&opts.Provider, "provider", "", "Only this provider")
+	opts.List.Register(cmd)
+	cmdutil.JSONFlag(cmd, &opts.JSON, "", []client.Integration{})
+	return cmd
+}
+
+func listRun(ctx context.Context, opts *ListOptions) error {
+	c, t, err := opts.Open(ctx, opts.Scope, cmdutil.Need{Account: true})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	items, next, err := cmdutil.Collect(ctx, opts.List, func(ctx context.Context, o client.ListOptions) (*client.Page[client.Integration], error) {
+		return c.Integrations.List(ctx, client.IntegrationListOptions{ListOptions: o, AccountID: t.Account.ID, Provider: opts.Provider})
+	})
+	if err != nil {
+		return err
+	}
+	return cmdutil.PrintList(opts.IO, opts.JSON, items, next, []string{"NAME", "PROVIDER", "AUTH", "SCOPE", "STATUS", "CREDENTIALS", "ID"}, func(i client.Integration) []string {
+		creds := "none"
+		if i.CredentialsUpdatedAt != nil {
+			creds = "set " + cmdutil.FormatTimePtr(i.CredentialsUpdatedAt)
+		}
+		return []string{i.Name, i.Provider, i.AuthType, i.Scope, i.Status, creds, i.ID}
+	})
+}
+
+// ShowOptions are the inputs of `sfp integration show`.
+type ShowOptions struct {
+	cmdutil.Deps
+
+	Scope cmdutil.Scope // the account, for an integration named by name
+	Name  string        // name or id
+	JSON  bool
+}
+
+// NewCmdShow builds `sfp integration show`.
+func NewCmdShow(f *cmdutil.Factory, runF func(context.Context, *ShowOptions) error) *cobra.Command {
+	opts := &ShowOptions{Deps: f.UserDeps()}
+	cmd := &cobra.Command{
+		Use:   "show NAME",
+		Short: "Show an integration (never its credentials)",
+		Args:  cmdutil.ExactArgs(1, "give the integration's name or id"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Name = args[0]
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return showRun(cmd.Context(), opts)
+		},
+	}
+	opts.Scope.AccountFlag(cmd)
+	cmdutil.JSONFlag(cmd, &opts.JSON, "", client.Integration{})
+	return cmd
+}
+
+func showRun(ctx context.Context, opts *ShowOptions) error {
+	c, i, err := openIntegration(ctx, opts.Deps, opts.Scope, opts.Name)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if opts.JSON {
+		return cmdutil.WriteJSON(opts.IO.Out, i)
+	}
+	creds := "none"
+	if i.CredentialsUpdatedAt != nil {
+		creds = "set at " + cmdutil.FormatTimePtr(i.CredentialsUpdatedAt)
+	}
+	return cmdutil.PrintFields(opts.IO.Out, "Integration", i.Name, "ID", i.ID, "Provider", i.Provider, "Auth type", i.AuthType,
+		"Scope", i.Scope, "Projects", strings.Join(i.ProjectIDs, ", "), "Status", i.Status,
+		"Metadata", cmdutil.CompactJSON(i.Metadata), "Credentials", creds, "Created", cmdutil.FormatTime(i.CreatedAt))
+}
+
+// RemoveOptions are the inputs of `sfp integration remove`.
+type RemoveOptions struct {
+	cmdutil.Deps
+
+	Scope cmdutil.Scope // the account, for an integration named by name
+	Name  string        // name or id
+	Yes   bool
+}
+
+// NewCmdRemove builds `sfp integration remove`.
+func NewCmdRemove(f *cmdutil.Factory, runF func(context.Context, *RemoveOptions) error) *cobra.Command {
+	opts := &RemoveOptions{Deps: f.UserDeps()}
+	cmd := &cobra.Command{
+		Use:   "remove NAME --yes",
+		Short: "Remove an integration and its credentials (owners)",
+		Long: `Delete an integration with its credentials. On a terminal it asks first;
+otherwise it needs --yes.`,
+		Args: cmdutil.ExactArgs(1, "give the integration's name or id"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Name = args[0]
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return removeRun(cmd.Context(), opts)
+		},
+	}
+	opts.Scope.AccountFlag(cmd)
+	cmd.Flags().BoolVarP(&opts.Yes, "yes", "y", false, "Do not ask for confirmation")
+	return cmd
+}
+
+func removeRun(ctx context.Context, opts *RemoveOptions) error {
+	c, i, err := openIntegration(ctx, opts.Deps, opts.Scope, opts.Name)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if err := cmdutil.Confirm(opts.IO, opts.Yes, fmt.Sprintf("Remove integration %s and its credentials?", i.Name)); err != nil {
+		return err
+	}
+	if err := c.Integrations.Delete(ctx, i.ID); err != nil {
+		return err
+	}
+	fmt.Fprintf(opts.IO.ErrOut, "Removed integration %s.\n", i.Name)
+	return nil
 }

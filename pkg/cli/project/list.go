@@ -12,9 +12,7 @@ import (
 
 // ListOptions are the inputs of `sfp project list`.
 type ListOptions struct {
-	IO     *cmdutil.IOStreams
-	Client cmdutil.ClientFunc
-	Config cmdutil.ConfigFunc
+	cmdutil.Deps
 
 	Scope cmdutil.Scope // the account
 	List  cmdutil.ListFlags
@@ -23,7 +21,7 @@ type ListOptions struct {
 
 // NewCmdList builds `sfp project list`.
 func NewCmdList(f *cmdutil.Factory, runF func(context.Context, *ListOptions) error) *cobra.Command {
-	opts := &ListOptions{IO: f.IOStreams, Client: f.UserClient, Config: f.Config}
+	opts := &ListOptions{Deps: f.UserDeps()}
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List the account's projects, newest first",
@@ -45,7 +43,7 @@ func NewCmdList(f *cmdutil.Factory, runF func(context.Context, *ListOptions) err
 }
 
 func listRun(ctx context.Context, opts *ListOptions) error {
-	c, t, err := opts.Scope.Open(ctx, opts.Client, opts.Config, cmdutil.Need{Account: true})
+	c, t, err := opts.Open(ctx, opts.Scope, cmdutil.Need{Account: true})
 	if err != nil {
 		return err
 	}
@@ -56,13 +54,48 @@ func listRun(ctx context.Context, opts *ListOptions) error {
 	if err != nil {
 		return err
 	}
-	cmdutil.PrintNext(opts.IO, next)
+	return cmdutil.PrintList(opts.IO, opts.JSON, items, next, []string{"IDENTIFIER", "PLATFORM", "VERSION", "REMOTE", "ID"}, func(p client.Project) []string {
+		return []string{p.Identifier, p.Platform, strconv.FormatInt(p.Version, 10), p.RemoteURL, p.ID}
+	})
+}
+
+// ShowOptions are the inputs of `sfp project show`.
+type ShowOptions struct {
+	cmdutil.Deps
+
+	Scope cmdutil.Scope // the project (the argument) and its account
+	JSON  bool
+}
+
+// NewCmdShow builds `sfp project show`.
+func NewCmdShow(f *cmdutil.Factory, runF func(context.Context, *ShowOptions) error) *cobra.Command {
+	opts := &ShowOptions{Deps: f.UserDeps()}
+	cmd := &cobra.Command{
+		Use:   "show IDENTIFIER|ID",
+		Short: "Show a project",
+		Long:  `Show a project, with its version (for 'sfp project update --if-version').`,
+		Args:  cmdutil.ExactArgs(1, "give the project's identifier (org/repo) or id"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Scope.Project = args[0]
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return showRun(cmd.Context(), opts)
+		},
+	}
+	opts.Scope.AccountFlag(cmd)
+	cmdutil.JSONFlag(cmd, &opts.JSON, "", client.Project{})
+	return cmd
+}
+
+func showRun(ctx context.Context, opts *ShowOptions) error {
+	c, t, err := opts.Open(ctx, opts.Scope, cmdutil.Need{Project: true})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
 	if opts.JSON {
-		return cmdutil.WriteJSON(opts.IO.Out, items)
+		return cmdutil.WriteJSON(opts.IO.Out, t.Project)
 	}
-	tb := cmdutil.NewTable(opts.IO.Out, "IDENTIFIER", "PLATFORM", "VERSION", "REMOTE", "ID")
-	for _, p := range items {
-		tb.Row(p.Identifier, p.Platform, strconv.FormatInt(p.Version, 10), p.RemoteURL, p.ID)
-	}
-	return tb.Flush()
+	return printProject(opts.IO, t.Project)
 }

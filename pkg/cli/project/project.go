@@ -2,7 +2,9 @@
 package project
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"strconv"
 
 	"github.com/spf13/cobra"
@@ -56,4 +58,197 @@ func printProject(ios *cmdutil.IOStreams, p *client.Project) error {
 		"Description", p.Description, "Settings", cmdutil.CompactJSON(p.Settings),
 		"Platform settings", cmdutil.CompactJSON(p.PlatformSettings), "Version", strconv.FormatInt(p.Version, 10),
 		"Created", cmdutil.FormatTime(p.CreatedAt), "Updated", cmdutil.FormatTime(p.UpdatedAt))
+}
+
+// RegisterOptions are the inputs of `sfp project register`.
+type RegisterOptions struct {
+	cmdutil.Deps
+
+	Scope            cmdutil.Scope // the account
+	Identifier       string
+	Platform         string
+	RemoteURL        string
+	Description      string
+	Settings         string
+	PlatformSettings string
+	JSON             bool
+}
+
+// NewCmdRegister builds `sfp project register`.
+func NewCmdRegister(f *cmdutil.Factory, runF func(context.Context, *RegisterOptions) error) *cobra.Command {
+	opts := &RegisterOptions{Deps: f.UserDeps()}
+	cmd := &cobra.Command{
+		Use:   "register IDENTIFIER [--platform github|azure_devops] [--remote-url URL]",
+		Short: "Register a project (members and owners)",
+		Long: `Register a repository as a project of the account: org/repo, or on Azure
+DevOps org/project/repo. Its id is printed on stdout.`,
+		Example: `  sfp project register acme/web --remote-url https://github.com/acme/web.git
+  sfp project register acme/core/api --platform azure_devops --platform-settings '{"organization_url":"https://dev.azure.com/acme"}'`,
+		Args: cmdutil.ExactArgs(1, "give the project's identifier (org/repo)"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Identifier = args[0]
+			if err := checkSettings(opts.Settings, opts.PlatformSettings); err != nil {
+				return err
+			}
+			if err := checkPlatform(opts.Platform); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return registerRun(cmd.Context(), opts)
+		},
+	}
+	opts.Scope.AccountFlag(cmd)
+	cmd.Flags().StringVar(&opts.Platform, "platform", "github", "Hosting platform: github or azure_devops")
+	cmd.Flags().StringVar(&opts.RemoteURL, "remote-url", "", "Git remote URL")
+	cmd.Flags().StringVar(&opts.Description, "description", "", "Description")
+	cmd.Flags().StringVar(&opts.Settings, "settings", "", "sfp settings (JSON object)")
+	cmd.Flags().StringVar(&opts.PlatformSettings, "platform-settings", "", "Platform settings (JSON object)")
+	cmdutil.JSONFlag(cmd, &opts.JSON, "", client.Project{})
+	return cmd
+}
+
+func registerRun(ctx context.Context, opts *RegisterOptions) error {
+	c, t, err := opts.Open(ctx, opts.Scope, cmdutil.Need{Account: true})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	p, err := c.Projects.Create(ctx, client.NewProject{AccountID: t.Account.ID, Identifier: opts.Identifier, Platform: opts.Platform,
+		RemoteURL: opts.RemoteURL, Description: opts.Description,
+		Settings: rawOrNil(opts.Settings), PlatformSettings: rawOrNil(opts.PlatformSettings)})
+	if err != nil {
+		return err
+	}
+	if opts.JSON {
+		return cmdutil.WriteJSON(opts.IO.Out, p)
+	}
+	fmt.Fprintf(opts.IO.ErrOut, "Registered project %s in account %s.\n", p.Identifier, t.Account.Slug)
+	fmt.Fprintln(opts.IO.Out, p.ID)
+	return nil
+}
+
+// UpdateOptions are the inputs of `sfp project update`.
+type UpdateOptions struct {
+	cmdutil.Deps
+
+	Scope cmdutil.Scope // the project (the argument) and its account
+	// Changes holds the fields whose flags were given, and --if-version.
+	Changes client.ProjectUpdate
+	JSON    bool
+}
+
+// NewCmdUpdate builds `sfp project update`.
+func NewCmdUpdate(f *cmdutil.Factory, runF func(context.Context, *UpdateOptions) error) *cobra.Command {
+	opts := &UpdateOptions{Deps: f.UserDeps()}
+	var flags struct{ platform, remoteURL, description, settings, platformSettings string }
+	cmd := &cobra.Command{
+		Use:   "update IDENTIFIER [--description D] [--remote-url U] [--settings JSON] [--if-version N]",
+		Short: "Change a project (members and owners)",
+		Long: `Change the fields whose flags are given ("" clears a text field). With
+--if-version N the change applies only if the project is still at version N
+(see 'sfp project show'); otherwise it fails with exit code 6 and the current
+version.`,
+		Example: `  sfp project update acme/web --description "Storefront" --if-version 3`,
+		Args:    cmdutil.ExactArgs(1, "give the project's identifier (org/repo) or id"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Scope.Project = args[0]
+			if err := checkSettings(flags.settings, flags.platformSettings); err != nil {
+				return err
+			}
+			if err := checkPlatform(flags.platform); err != nil {
+				return err
+			}
+			changed := cmd.Flags().Changed
+			u := &opts.Changes
+			u.Settings, u.PlatformSettings = rawOrNil(flags.settings), rawOrNil(flags.platformSettings)
+			if changed("description") {
+				u.Description = &flags.description
+			}
+			if changed("remote-url") {
+				u.RemoteURL = &flags.remoteURL
+			}
+			if changed("platform") {
+				u.Platform = &flags.platform
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return updateRun(cmd.Context(), opts)
+		},
+	}
+	opts.Scope.AccountFlag(cmd)
+	cmd.Flags().StringVar(&flags.platform, "platform", "", "Hosting platform: github or azure_devops")
+	cmd.Flags().StringVar(&flags.remoteURL, "remote-url", "", "Git remote URL (\"\" clears it)")
+	cmd.Flags().StringVar(&flags.description, "description", "", "Description (\"\" clears it)")
+	cmd.Flags().StringVar(&flags.settings, "settings", "", "sfp settings (JSON object, replaces the old ones)")
+	cmd.Flags().StringVar(&flags.platformSettings, "platform-settings", "", "Platform settings (JSON object)")
+	cmd.Flags().Int64Var(&opts.Changes.Version, "if-version", 0, "Apply only if the project is at this version")
+	cmdutil.JSONFlag(cmd, &opts.JSON, "", client.Project{})
+	return cmd
+}
+
+func updateRun(ctx context.Context, opts *UpdateOptions) error {
+	c, t, err := opts.Open(ctx, opts.Scope, cmdutil.Need{Project: true})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	p, err := c.Projects.Update(ctx, t.Project.ID, opts.Changes)
+	if err != nil {
+		return err
+	}
+	if opts.JSON {
+		return cmdutil.WriteJSON(opts.IO.Out, p)
+	}
+	fmt.Fprintf(opts.IO.ErrOut, "Updated project %s (now version %d).\n", p.Identifier, p.Version)
+	return nil
+}
+
+// DeleteOptions are the inputs of `sfp project delete`.
+type DeleteOptions struct {
+	cmdutil.Deps
+
+	Scope cmdutil.Scope // the project (the argument) and its account
+	Yes   bool
+}
+
+// NewCmdDelete builds `sfp project delete`.
+func NewCmdDelete(f *cmdutil.Factory, runF func(context.Context, *DeleteOptions) error) *cobra.Command {
+	opts := &DeleteOptions{Deps: f.UserDeps()}
+	cmd := &cobra.Command{
+		Use:   "delete IDENTIFIER --yes",
+		Short: "Delete a project and everything under it (owners)",
+		Long: `Delete a project with its environments, builds, releases and deployments. On a
+terminal it asks first; otherwise it needs --yes.`,
+		Args: cmdutil.ExactArgs(1, "give the project's identifier (org/repo) or id"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Scope.Project = args[0]
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return deleteRun(cmd.Context(), opts)
+		},
+	}
+	opts.Scope.AccountFlag(cmd)
+	cmd.Flags().BoolVarP(&opts.Yes, "yes", "y", false, "Do not ask for confirmation")
+	return cmd
+}
+
+func deleteRun(ctx context.Context, opts *DeleteOptions) error {
+	c, t, err := opts.Open(ctx, opts.Scope, cmdutil.Need{Project: true})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	p := t.Project
+	if err := cmdutil.Confirm(opts.IO, opts.Yes, fmt.Sprintf("Delete project %s with its environments, builds, releases and deployments?", p.Identifier)); err != nil {
+		return err
+	}
+	if err := c.Projects.Delete(ctx, p.ID); err != nil {
+		return err
+	}
+	fmt.Fprintf(opts.IO.ErrOut, "Deleted project %s.\n", p.Identifier)
+	return nil
 }

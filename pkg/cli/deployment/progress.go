@@ -10,10 +10,72 @@ import (
 	"github.com/sfp-dev/sfp/pkg/client"
 )
 
+// ShowOptions are the inputs of `sfp deployment show`.
+type ShowOptions struct {
+	cmdutil.Deps
+
+	ID   string
+	JSON bool
+}
+
+// NewCmdShow builds `sfp deployment show`.
+func NewCmdShow(f *cmdutil.Factory, runF func(context.Context, *ShowOptions) error) *cobra.Command {
+	opts := &ShowOptions{Deps: f.UserDeps()}
+	cmd := &cobra.Command{
+		Use:   "show ID",
+		Short: "Show a deployment",
+		Args:  cmdutil.ExactArgs(1, "give the deployment's id"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.ID = args[0]
+			if err := cmdutil.CheckID("deployment", opts.ID); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return showRun(cmd.Context(), opts)
+		},
+	}
+	cmdutil.JSONFlag(cmd, &opts.JSON, "", client.Deployment{})
+	return cmd
+}
+
+func showRun(ctx context.Context, opts *ShowOptions) error {
+	c, err := opts.Client(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	d, err := c.Deployments.Get(ctx, opts.ID)
+	if err != nil {
+		return err
+	}
+	if opts.JSON {
+		return cmdutil.WriteJSON(opts.IO.Out, d)
+	}
+	return printDeployment(opts.IO, d)
+}
+
+// NewCmdWatch builds `sfp deployment watch`.
+func NewCmdWatch(f *cmdutil.Factory, runF func(context.Context, *cmdutil.WatchOptions) error) *cobra.Command {
+	opts := &cmdutil.WatchOptions{Deps: f.UserDeps(), Kind: "deployment",
+		Start: func(ctx context.Context, c *client.Client, id string) (*client.Watch, error) {
+			return c.Deployments.Watch(ctx, id)
+		}}
+	return cmdutil.NewCmdWatch(&cobra.Command{
+		Use:   "watch ID [--json]",
+		Short: "Follow a deployment live until it finishes",
+		Long: `Follow a deployment over Realtime until it succeeds, fails or is cancelled: a
+progress bar and status messages on a terminal, or with --json one JSON event
+per line. Viewers may.
+
+Exit code: 0 when it succeeded, 8 when it failed or was cancelled.`,
+	}, opts, runF)
+}
+
 // ReportOptions are the inputs of `sfp deployment report`.
 type ReportOptions struct {
-	IO     *cmdutil.IOStreams
-	Client cmdutil.ClientFunc // the service key's, else the user's
+	cmdutil.Deps
 
 	Report  cmdutil.ReportFlags
 	Details string
@@ -23,8 +85,8 @@ type ReportOptions struct {
 
 // NewCmdReport builds `sfp deployment report`.
 func NewCmdReport(f *cmdutil.Factory, runF func(context.Context, *ReportOptions) error) *cobra.Command {
-	opts := &ReportOptions{IO: f.IOStreams}
-	opts.Client, _ = f.WorkerOrUser(&opts.Service)
+	opts := &ReportOptions{}
+	opts.Deps = f.WorkerDeps(&opts.Service)
 	cmd := &cobra.Command{
 		Use:   "report ID [--status S] [--progress N] [--message M]",
 		Short: "Report a deployment's progress (workers)",

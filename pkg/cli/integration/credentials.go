@@ -13,11 +13,76 @@ import (
 	"github.com/sfp-dev/sfp/pkg/client"
 )
 
+// CredentialsSetOptions are the inputs of `sfp integration credentials set`.
+type CredentialsSetOptions struct {
+	cmdutil.Deps
+
+	Scope   cmdutil.Scope // the account, for an integration named by name
+	Name    string        // name or id
+	File    string        // - for stdin
+	Service cmdutil.ServiceFlags
+}
+
+// NewCmdCredentialsSet builds `sfp integration credentials set`.
+func NewCmdCredentialsSet(f *cmdutil.Factory, runF func(context.Context, *CredentialsSetOptions) error) *cobra.Command {
+	opts := &CredentialsSetOptions{}
+	opts.Deps = f.WorkerDeps(&opts.Service)
+	cmd := &cobra.Command{
+		Use:   "set NAME [--from-file FILE]",
+		Short: "Store an integration's credentials, encrypted (owners, workers)",
+		Long: `Store the credentials (a JSON object) read from --from-file, or from stdin
+when no file is given, replacing earlier ones. They are encrypted in the
+database and never printed; only the names of their keys are echoed.`,
+		Example: `  sfp integration credentials set github-acme --from-file token.json
+  echo '{"token":"ghp_..."}' | sfp integration credentials set github-acme`,
+		Args: cmdutil.ExactArgs(1, "give the integration's name or id"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Name = args[0]
+			if opts.File == "" {
+				if opts.IO.IsStdinTTY() {
+					return cmdutil.FlagErrorf("pipe the credentials (a JSON object) into stdin, or pass --from-file FILE")
+				}
+				opts.File = "-"
+			}
+			if err := checkWorker(f, &opts.Service, opts.Scope, opts.Name); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return credentialsSetRun(cmd.Context(), opts)
+		},
+	}
+	opts.Scope.AccountFlag(cmd)
+	cmd.Flags().StringVar(&opts.File, "from-file", "", "File holding the credentials (JSON object); - or none for stdin")
+	opts.Service.Register(cmd)
+	return cmd
+}
+
+func credentialsSetRun(ctx context.Context, opts *CredentialsSetOptions) error {
+	raw, err := cmdutil.ReadJSONInput(opts.IO, opts.File, "the credentials")
+	if err != nil {
+		return err
+	}
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(raw, &obj) != nil || obj == nil {
+		return cmdutil.FlagErrorf("the credentials must be a JSON object")
+	}
+	c, i, err := openIntegration(ctx, opts.Deps, opts.Scope, opts.Name)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if err := c.Integrations.SetCredentials(ctx, i.ID, raw); err != nil {
+		return err
+	}
+	fmt.Fprintf(opts.IO.ErrOut, "Stored the credentials of %s (keys: %s), encrypted.\n", i.Name, strings.Join(keys(obj), ", "))
+	return nil
+}
+
 // CredentialsGetOptions are the inputs of `sfp integration credentials get`.
 type CredentialsGetOptions struct {
-	IO     *cmdutil.IOStreams
-	Client cmdutil.ClientFunc // the service key's, else the user's
-	Config cmdutil.ConfigFunc
+	cmdutil.Deps
 
 	Scope   cmdutil.Scope // the account, for an integration named by name
 	Name    string        // name or id
@@ -37,8 +102,8 @@ type keysJSON struct {
 
 // NewCmdCredentialsGet builds `sfp integration credentials get`.
 func NewCmdCredentialsGet(f *cmdutil.Factory, runF func(context.Context, *CredentialsGetOptions) error) *cobra.Command {
-	opts := &CredentialsGetOptions{IO: f.IOStreams}
-	opts.Client, opts.Config = f.WorkerOrUser(&opts.Service)
+	opts := &CredentialsGetOptions{}
+	opts.Deps = f.WorkerDeps(&opts.Service)
 	cmd := &cobra.Command{
 		Use:   "get NAME [--reveal | --field KEY | --output FILE]",
 		Short: "Read an integration's credentials (owners, workers)",
@@ -82,15 +147,11 @@ only the names of the keys are shown. No credentials: exit 3.`,
 }
 
 func credentialsGetRun(ctx context.Context, opts *CredentialsGetOptions) error {
-	c, t, err := opts.Scope.Open(ctx, opts.Client, opts.Config, named(opts.Name))
+	c, i, err := openIntegration(ctx, opts.Deps, opts.Scope, opts.Name)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	i, err := find(ctx, c, t, opts.Name)
-	if err != nil {
-		return err
-	}
 	raw, err := c.Integrations.Credentials(ctx, i.ID)
 	if err != nil {
 		return err
@@ -149,5 +210,56 @@ func writeCredentials(ios *cmdutil.IOStreams, name, path string, raw []byte) err
 		return fmt.Errorf("write credentials: %w", err)
 	}
 	fmt.Fprintf(ios.ErrOut, "Wrote the credentials of %s to %s (mode 0600).\n", name, path)
+	return nil
+}
+
+// CredentialsDeleteOptions are the inputs of `sfp integration credentials delete`.
+type CredentialsDeleteOptions struct {
+	cmdutil.Deps
+
+	Scope   cmdutil.Scope // the account, for an integration named by name
+	Name    string        // name or id
+	Service cmdutil.ServiceFlags
+}
+
+// NewCmdCredentialsDelete builds `sfp integration credentials delete`.
+func NewCmdCredentialsDelete(f *cmdutil.Factory, runF func(context.Context, *CredentialsDeleteOptions) error) *cobra.Command {
+	opts := &CredentialsDeleteOptions{}
+	opts.Deps = f.WorkerDeps(&opts.Service)
+	cmd := &cobra.Command{
+		Use:   "delete NAME",
+		Short: "Delete an integration's credentials (owners, workers)",
+		Args:  cmdutil.ExactArgs(1, "give the integration's name or id"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Name = args[0]
+			if err := checkWorker(f, &opts.Service, opts.Scope, opts.Name); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return credentialsDeleteRun(cmd.Context(), opts)
+		},
+	}
+	opts.Scope.AccountFlag(cmd)
+	opts.Service.Register(cmd)
+	return cmd
+}
+
+func credentialsDeleteRun(ctx context.Context, opts *CredentialsDeleteOptions) error {
+	c, i, err := openIntegration(ctx, opts.Deps, opts.Scope, opts.Name)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	removed, err := c.Integrations.DeleteCredentials(ctx, i.ID)
+	if err != nil {
+		return err
+	}
+	if removed {
+		fmt.Fprintf(opts.IO.ErrOut, "Deleted the credentials of %s.\n", i.Name)
+	} else {
+		fmt.Fprintf(opts.IO.ErrOut, "%s had no credentials.\n", i.Name)
+	}
 	return nil
 }

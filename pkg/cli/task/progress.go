@@ -10,10 +10,26 @@ import (
 	"github.com/sfp-dev/sfp/pkg/client"
 )
 
+// NewCmdWatch builds `sfp task watch`.
+func NewCmdWatch(f *cmdutil.Factory, runF func(context.Context, *cmdutil.WatchOptions) error) *cobra.Command {
+	opts := &cmdutil.WatchOptions{Deps: f.UserDeps(), Kind: "task",
+		Start: func(ctx context.Context, c *client.Client, id string) (*client.Watch, error) {
+			return c.Tasks.Watch(ctx, id)
+		}}
+	return cmdutil.NewCmdWatch(&cobra.Command{
+		Use:   "watch ID [--json]",
+		Short: "Follow a task live until it finishes",
+		Long: `Follow a task until it succeeds, fails or is cancelled: a progress bar and
+status messages on a terminal, or with --json one JSON event per line.
+Viewers may.
+
+Exit code: 0 when it succeeded, 8 when it failed or was cancelled.`,
+	}, opts, runF)
+}
+
 // ReportOptions are the inputs of `sfp task report`.
 type ReportOptions struct {
-	IO     *cmdutil.IOStreams
-	Client cmdutil.ClientFunc // the service key's, else the user's
+	cmdutil.Deps
 
 	Report  cmdutil.ReportFlags
 	Output  string
@@ -25,8 +41,8 @@ type ReportOptions struct {
 
 // NewCmdReport builds `sfp task report`.
 func NewCmdReport(f *cmdutil.Factory, runF func(context.Context, *ReportOptions) error) *cobra.Command {
-	opts := &ReportOptions{IO: f.IOStreams}
-	opts.Client, _ = f.WorkerOrUser(&opts.Service)
+	opts := &ReportOptions{}
+	opts.Deps = f.WorkerDeps(&opts.Service)
 	cmd := &cobra.Command{
 		Use:   "report ID [--status S] [--progress N] [--message M] [--output JSON] [--error JSON]",
 		Short: "Report a task's progress (workers)",
