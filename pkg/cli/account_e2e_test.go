@@ -40,6 +40,10 @@ func TestAccountCommands(t *testing.T) {
 	if len(accounts) != 2 {
 		t.Fatalf("accounts %+v", accounts)
 	}
+	r := c.owner.run("", "account", "list").ok(t)
+	if !strings.HasPrefix(r.out, "CURRENT  SLUG") {
+		t.Fatalf("account list header:\n%s", r)
+	}
 	c.owner.run("", "account", "use", c.slug).ok(t)
 	c.owner.run("", "account", "list", "--json").ok(t).json(t, &accounts)
 	for _, a := range accounts {
@@ -86,7 +90,7 @@ func TestAccountCommands(t *testing.T) {
 	if shown.Slug != c.slug || shown.Role != "member" || len(shown.Members) != 2 {
 		t.Fatalf("show %+v", shown)
 	}
-	r := c.viewer.run("", "account", "show").ok(t)
+	r = c.viewer.run("", "account", "show").ok(t)
 	if !strings.Contains(r.out, c.owner.email) || !strings.Contains(r.out, "Your role:") {
 		t.Fatalf("%s", r)
 	}

@@ -52,7 +52,8 @@ func TestLoginWhoamiLogout(t *testing.T) {
 		t.Fatalf("whoami %+v", who)
 	}
 	r := u.run("", "whoami").ok(t)
-	if !strings.Contains(r.out, u.email) || !strings.Contains(r.out, "none chosen") {
+	// No account yet: whoami says how to create one (not how to choose one).
+	if !strings.Contains(r.out, u.email) || !strings.Contains(r.out, "sfp account create") || strings.Contains(r.out, "account use") {
 		t.Fatalf("%s", r)
 	}
 

@@ -99,7 +99,7 @@ func (u *sfp) factory(stdin string) (*cmdutil.Factory, *syncBuffer, *syncBuffer)
 		Logger:     func() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) },
 		Executable: os.Executable,
 		ConfigDir:  func() (string, error) { return u.dir, nil },
-		ClientOptions: func() []client.Option {
+		ExtraClientOptions: func() []client.Option {
 			return []client.Option{client.WithHTTPClient(&http.Client{Transport: &xffTransport{ip: u.ip}})}
 		},
 	}

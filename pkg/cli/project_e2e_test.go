@@ -56,7 +56,13 @@ func TestProjectCommands(t *testing.T) {
 		t.Fatalf("show %+v", p)
 	}
 	c.viewer.run("", "project", "show", id).ok(t)
-	c.viewer.run("", "project", "show", "acme/nope").fails(t, cmdutil.ExitNotFound, "project acme/nope not found")
+	// People read what failed; the HTTP status and protocol code are for
+	// programs (--json) and bug reports (SFP_DEBUG=1).
+	r = c.viewer.run("", "project", "show", "acme/nope").fails(t, cmdutil.ExitNotFound, "project acme/nope not found")
+	if strings.Contains(r.errOut, "[HTTP") || strings.Contains(r.errOut, "PGRST") {
+		t.Fatalf("a protocol code in a message for people:\n%s", r)
+	}
+	c.viewer.run("", "project", "show", "acme/nope", "--json").fails(t, cmdutil.ExitNotFound, "project acme/nope not found", "[HTTP 4")
 
 	// Optimistic update: the right version applies, a stale one says the
 	// current version.

@@ -44,7 +44,7 @@ gateway) for each tenant, and is the command-line client for it.`,
 		return &cmdutil.FlagError{Err: err}
 	})
 	cmd.AddGroup(&cobra.Group{ID: "server", Title: "Running tenants"})
-	cmd.AddCommand(NewCmdVersion(f))
+	cmd.AddCommand(NewCmdVersion(f, nil))
 	srv := server.NewCmdServer(f)
 	srv.GroupID = "server"
 	cmd.AddCommand(srv)
@@ -107,12 +107,13 @@ func Run(ctx context.Context, f *cmdutil.Factory, args []string) int {
 		err = &cmdutil.FlagError{Err: err}
 	}
 	if err != nil {
-		printError(f.IOStreams, cmd, err)
+		printError(f, cmd, err)
 	}
 	return cmdutil.ExitCode(err)
 }
 
-func printError(ios *cmdutil.IOStreams, cmd *cobra.Command, err error) {
+func printError(f *cmdutil.Factory, cmd *cobra.Command, err error) {
+	ios := f.IOStreams
 	var ee *cmdutil.ExitError
 	if errors.As(err, &ee) && ee.Err == nil {
 		return
@@ -121,7 +122,8 @@ func printError(ios *cmdutil.IOStreams, cmd *cobra.Command, err error) {
 		fmt.Fprintln(ios.ErrOut, "interrupted")
 		return
 	}
-	fmt.Fprintln(ios.ErrOut, "error:", err)
+	withCodes := f.Getenv("SFP_DEBUG") == "1" || jsonRequested(cmd)
+	fmt.Fprintln(ios.ErrOut, "error:", cmdutil.ErrorMessage(err, withCodes))
 	var fe *cmdutil.FlagError
 	if errors.As(err, &fe) && cmd != nil {
 		fmt.Fprintf(ios.ErrOut, "Run '%s --help' for usage.\n", cmd.CommandPath())
@@ -129,4 +131,14 @@ func printError(ios *cmdutil.IOStreams, cmd *cobra.Command, err error) {
 	if hint := cmdutil.Hint(err); hint != "" {
 		fmt.Fprintln(ios.ErrOut, hint)
 	}
+}
+
+// jsonRequested reports whether the command ran with --json: its errors
+// then keep the HTTP status and protocol code, for the program reading it.
+func jsonRequested(cmd *cobra.Command) bool {
+	if cmd == nil {
+		return false
+	}
+	fl := cmd.Flags().Lookup("json")
+	return fl != nil && fl.Value.String() == "true"
 }

@@ -25,27 +25,44 @@ func version() string {
 	return "dev"
 }
 
+// versionJSON is the --json shape of `sfp version`.
+type versionJSON struct {
+	Version string `json:"version"`
+	Go      string `json:"go"`
+	OS      string `json:"os"`
+	Arch    string `json:"arch"`
+}
+
+// VersionOptions are the inputs of `sfp version`.
+type VersionOptions struct {
+	IO   *cmdutil.IOStreams
+	JSON bool
+}
+
 // NewCmdVersion builds `sfp version`.
-func NewCmdVersion(f *cmdutil.Factory) *cobra.Command {
-	var asJSON bool
+func NewCmdVersion(f *cmdutil.Factory, runF func(*VersionOptions) error) *cobra.Command {
+	opts := &VersionOptions{IO: f.IOStreams}
 	cmd := &cobra.Command{
 		Use:   "version",
 		Short: "Print the sfp version",
+		Long:  `Print the build's version, the Go version it was built with, and the platform.`,
 		Args:  cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			info := struct {
-				Version string `json:"version"`
-				Go      string `json:"go"`
-				OS      string `json:"os"`
-				Arch    string `json:"arch"`
-			}{version(), runtime.Version(), runtime.GOOS, runtime.GOARCH}
-			if asJSON {
-				return cmdutil.WriteJSON(f.IOStreams.Out, info)
+			if runF != nil {
+				return runF(opts)
 			}
-			_, err := fmt.Fprintf(f.IOStreams.Out, "sfp %s (%s %s/%s)\n", info.Version, info.Go, info.OS, info.Arch)
-			return err
+			return versionRun(opts)
 		},
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "Output JSON")
+	cmdutil.JSONFlag(cmd, &opts.JSON, "", versionJSON{})
 	return cmd
+}
+
+func versionRun(opts *VersionOptions) error {
+	info := versionJSON{version(), runtime.Version(), runtime.GOOS, runtime.GOARCH}
+	if opts.JSON {
+		return cmdutil.WriteJSON(opts.IO.Out, info)
+	}
+	_, err := fmt.Fprintf(opts.IO.Out, "sfp %s (%s %s/%s)\n", info.Version, info.Go, info.OS, info.Arch)
+	return err
 }

@@ -122,6 +122,10 @@ func TestDeploymentCommands(t *testing.T) {
 	if !strings.Contains(r.out, "prod") || !strings.Contains(r.out, "queued") {
 		t.Fatalf("%s", r)
 	}
+	// Without --project too, the environment is named.
+	if r := c.viewer.run("", "deployment", "list").ok(t); !strings.Contains(r.out, "prod") {
+		t.Fatalf("%s", r)
+	}
 	c.outsider.run("", "deployment", "show", dep).fails(t, cmdutil.ExitNotFound)
 
 	// A worker with the service key reports progress while a viewer
@@ -155,7 +159,7 @@ func TestDeploymentCommands(t *testing.T) {
 		}
 	}
 	bar := (<-barWatch).ok(t)
-	if !strings.Contains(bar.errOut, "(100/100)") || !strings.Contains(bar.errOut, "✓ deployment") || bar.out != "" {
+	if !strings.Contains(bar.errOut, "succeeded [==============================] 100%") || !strings.Contains(bar.errOut, "✓ deployment") || bar.out != "" {
 		t.Fatalf("no progress bar on the terminal:\n%s", bar)
 	}
 	// Without --json: status lines on stderr, exit 0.

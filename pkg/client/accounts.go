@@ -78,8 +78,14 @@ type AccountsService struct{ c *Client }
 
 var slugRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
 
+// MaxSlugLength is the longest account slug (create_account's limit).
+const MaxSlugLength = 63
+
 // Slugify derives an account slug from a name: lowercase ASCII letters and
-// digits, other runs replaced by one hyphen, at most 63 characters.
+// digits, other runs replaced by one hyphen ("Acme Corp" → "acme-corp").
+// It does not shorten: a name too long for a slug gives a slug that
+// CheckSlug refuses, so that every place deriving slugs (the CLI, the
+// runtime creating the admin's account) refuses the same names.
 func Slugify(name string) string {
 	var b strings.Builder
 	dash := false
@@ -92,11 +98,22 @@ func Slugify(name string) string {
 			dash = true
 		}
 	}
-	s := strings.Trim(b.String(), "-")
-	if len(s) > 63 {
-		s = strings.Trim(s[:63], "-")
+	return strings.Trim(b.String(), "-")
+}
+
+// CheckSlug says why slug is not a valid account slug — 1 to 63 lowercase
+// letters, digits or hyphens, not starting or ending with a hyphen, as
+// create_account checks — or returns nil. The error wraps ErrValidation.
+func CheckSlug(slug string) error {
+	switch {
+	case slug == "":
+		return fmt.Errorf("invalid slug: it is empty: %w", ErrValidation)
+	case len(slug) > MaxSlugLength:
+		return fmt.Errorf("invalid slug %q: it has %d characters, at most %d are allowed: %w", slug, len(slug), MaxSlugLength, ErrValidation)
+	case !slugRE.MatchString(slug):
+		return fmt.Errorf("invalid slug %q (use 1-%d lowercase letters, digits or hyphens, not starting or ending with a hyphen): %w", slug, MaxSlugLength, ErrValidation)
 	}
-	return s
+	return nil
 }
 
 const accountColumns = "id,name,slug,created_at,updated_at,created_by"
@@ -109,8 +126,8 @@ func (s *AccountsService) Create(ctx context.Context, name, slug string) (*Accou
 	if slug == "" {
 		slug = Slugify(name)
 	}
-	if !slugRE.MatchString(slug) {
-		return nil, fmt.Errorf("create account: invalid slug %q (use 1-63 lowercase letters, digits or hyphens, not starting or ending with a hyphen): %w", slug, ErrValidation)
+	if err := CheckSlug(slug); err != nil {
+		return nil, fmt.Errorf("create account: %w", err)
 	}
 	var id string
 	err := s.c.do(ctx, "create account", false, func(cl *call) error {

@@ -76,7 +76,20 @@ type Error struct {
 	Account string
 }
 
+// Error is Describe followed by the HTTP status and the code, e.g.
+// "[HTTP 403 42501]": programs and logs keep them.
 func (e *Error) Error() string {
+	code := ""
+	if e.Code != "" {
+		code = " " + e.Code
+	}
+	return fmt.Sprintf("%s [HTTP %d%s]", e.Describe(), e.StatusCode, code)
+}
+
+// Describe says what failed in words: the operation, the server's message,
+// details and hint, and the role a refusal needs — without the HTTP status
+// and protocol code, for people (the CLI prints it).
+func (e *Error) Describe() string {
 	var b strings.Builder
 	if e.Op != "" {
 		b.WriteString(e.Op)
@@ -107,12 +120,6 @@ func (e *Error) Error() string {
 		b.WriteString("; hint: ")
 		b.WriteString(e.Hint)
 	}
-	fmt.Fprintf(&b, " [HTTP %d", e.StatusCode)
-	if e.Code != "" {
-		b.WriteString(" ")
-		b.WriteString(e.Code)
-	}
-	b.WriteString("]")
 	return b.String()
 }
 

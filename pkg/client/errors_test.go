@@ -136,10 +136,29 @@ func TestCursorRoundTrip(t *testing.T) {
 func TestSlugify(t *testing.T) {
 	for in, want := range map[string]string{
 		"Acme Corp": "acme-corp", "  --Déjà vu!! 2 ": "d-j-vu-2", "x": "x", "!!!": "",
-		strings.Repeat("ab", 40): strings.Repeat("ab", 31) + "a",
+		strings.Repeat("ab", 40): strings.Repeat("ab", 40),
 	} {
 		if got := Slugify(in); got != want {
 			t.Errorf("Slugify(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// CheckSlug agrees with create_account's rule and names the limit.
+func TestCheckSlug(t *testing.T) {
+	for slug, want := range map[string]string{
+		"acme": "", "a": "", "a-b-9": "", strings.Repeat("a", 63): "",
+		"":                      "empty",
+		strings.Repeat("a", 64): "64 characters, at most 63",
+		"-bad":                  "not starting or ending with a hyphen",
+		"Acme":                  "lowercase",
+	} {
+		err := CheckSlug(slug)
+		switch {
+		case want == "" && err != nil:
+			t.Errorf("CheckSlug(%q) = %v, want nil", slug, err)
+		case want != "" && (err == nil || !strings.Contains(err.Error(), want) || !errors.Is(err, ErrValidation)):
+			t.Errorf("CheckSlug(%q) = %v, want an ErrValidation saying %q", slug, err, want)
 		}
 	}
 }

@@ -10,8 +10,27 @@ import (
 	"time"
 )
 
-// ErrRunning is returned by Lock when another process runs the tenant.
-var ErrRunning = errors.New("tenant is already running")
+// ErrRunning matches (errors.Is) the error of starting a tenant that
+// another process runs (Lock returns a *RunningError). Callers wrap it after
+// saying that the tenant runs ("tenant "x" is already running (pid N): …"),
+// so its text is the advice that completes such a message, not a second
+// "already running".
+var ErrRunning = errors.New("stop it first with `sfp server stop`")
+
+// RunningError says which process runs the tenant and how to stop it. Its
+// message is whole: wrapping it in "already running" again would say it
+// twice.
+type RunningError struct {
+	Tenant string
+	PID    int
+}
+
+func (e *RunningError) Error() string {
+	return fmt.Sprintf("tenant %q is already running (pid %d); stop it with `sfp server stop -t %s`", e.Tenant, e.PID, e.Tenant)
+}
+
+// Is makes errors.Is(err, ErrRunning) hold.
+func (e *RunningError) Is(target error) bool { return target == ErrRunning }
 
 // RunLock is the exclusive lock a running tenant process holds. The kernel
 // releases it when the process dies, however it dies, so a crash never
@@ -45,7 +64,7 @@ func (t *Tenant) Lock() (*RunLock, error) {
 		f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
 			pid, _ := t.Pid()
-			return nil, fmt.Errorf("tenant %q is already running (pid %d); stop it with `sfp server stop -t %s`: %w", t.Config.Name, pid, t.Config.Name, ErrRunning)
+			return nil, &RunningError{Tenant: t.Config.Name, PID: pid}
 		}
 		return nil, fmt.Errorf("lock tenant: %w", err)
 	}

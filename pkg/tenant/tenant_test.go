@@ -194,7 +194,7 @@ func TestRunLock(t *testing.T) {
 	if running, pid := tn.Running(); !running || pid != os.Getpid() {
 		t.Errorf("running=%v pid=%d", running, pid)
 	}
-	if _, err := tn.Lock(); !errors.Is(err, ErrRunning) {
+	if _, err := tn.Lock(); !errors.Is(err, ErrRunning) || strings.Count(err.Error(), "already running") != 1 {
 		t.Errorf("second lock: %v", err)
 	}
 	if _, err := Create(base, CreateOptions{Name: "x", Force: true}); err == nil || !strings.Contains(err.Error(), "running") {

@@ -17,12 +17,13 @@ func NewCmdAccount(f *cmdutil.Factory) *cobra.Command {
 		Use:   "account <command>",
 		Short: "Create accounts, choose one and manage its members",
 		Long: `Accounts are teams: every project, environment, deployment, integration and
-document belongs to one. Roles are viewer (reads), member (also writes
-operational data) and owner (also manages members, integrations and
-credentials, and deletes projects).
+document belongs to one. Roles are viewer (reads the account's data, never
+credentials), member (also writes operational data) and owner (also manages
+members, integrations and credentials, and deletes projects).
 
-Commands that act inside an account take --account SLUG; without it they use
-the account chosen with 'sfp account use', else your only account.`,
+Commands that act inside an account take --account SLUG (or an id); without it
+they use the account chosen with 'sfp account use', else your only account.
+With several accounts and none chosen they list them and exit 2.`,
 	}
 	cmd.AddCommand(
 		NewCmdCreate(f, nil),
@@ -51,7 +52,8 @@ func toJSON(a *client.Account, current string) accountJSON {
 
 // CreateOptions are the inputs of `sfp account create`.
 type CreateOptions struct {
-	IO   *cmdutil.IOStreams
+	cmdutil.Deps
+
 	Name string
 	Slug string
 	Use  bool
@@ -60,201 +62,237 @@ type CreateOptions struct {
 
 // NewCmdCreate builds `sfp account create`.
 func NewCmdCreate(f *cmdutil.Factory, runF func(context.Context, *CreateOptions) error) *cobra.Command {
-	opts := &CreateOptions{IO: f.IOStreams}
+	opts := &CreateOptions{Deps: f.UserDeps()}
 	cmd := &cobra.Command{
-		Use:   "create NAME [--slug SLUG]",
+		Use:   "create NAME [--slug SLUG] [--use]",
 		Short: "Create an account; you become its owner",
-		Long: `Create an account and become its owner. The slug (its short handle, used with
---account) defaults to the name in lowercase with hyphens.`,
+		Long: `Create an account and become its owner; anyone signed in may. The slug (its
+short handle, used with --account) is printed on stdout; it defaults to the
+name in lowercase with hyphens, and a name whose slug would be longer than 63
+characters needs --slug. A taken slug exits 6.`,
 		Example: `  sfp account create "Acme Corp"            # slug acme-corp
   sfp account create "Acme Corp" --slug acme --use`,
 		Args: cmdutil.ExactArgs(1, "give the account's name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Name = args[0]
-			if opts.Slug == "" && client.Slugify(opts.Name) == "" {
-				return cmdutil.FlagErrorf("cannot derive a slug from %q: pass --slug", opts.Name)
+			if opts.Slug == "" {
+				if _, err := cmdutil.SlugFromName(opts.Name); err != nil {
+					return cmdutil.FlagErrorf("cannot derive a slug from the name: %v; pass --slug", err)
+				}
 			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
-			ctx := cmd.Context()
-			c, cfg, err := f.UserClient(ctx)
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			a, err := c.Accounts.Create(ctx, opts.Name, opts.Slug)
-			if err != nil {
-				return err
-			}
-			if opts.Use {
-				cfg.Account = a.Slug
-				if err := saveConfig(f, cfg); err != nil {
-					return err
-				}
-			}
-			if opts.JSON {
-				return cmdutil.WriteJSON(opts.IO.Out, toJSON(a, cfg.Account))
-			}
-			fmt.Fprintf(opts.IO.ErrOut, "Created account %s (%s); you are its owner.\n", a.Slug, a.Name)
-			if opts.Use {
-				fmt.Fprintf(opts.IO.ErrOut, "Commands now act in account %s.\n", a.Slug)
-			}
-			fmt.Fprintln(opts.IO.Out, a.Slug)
-			return nil
+			return createRun(cmd.Context(), opts)
 		},
 	}
 	cmd.Flags().StringVar(&opts.Slug, "slug", "", "Short handle: 1-63 lowercase letters, digits or hyphens (default: from the name)")
 	cmd.Flags().BoolVar(&opts.Use, "use", false, "Also make it the current account (as 'sfp account use')")
-	cmd.Flags().BoolVar(&opts.JSON, "json", false, "Output JSON")
+	cmdutil.JSONFlag(cmd, &opts.JSON, "", accountJSON{})
 	return cmd
 }
 
-func saveConfig(f *cmdutil.Factory, cfg *cmdutil.Config) error {
-	_, dir, err := f.LoadConfig()
+func createRun(ctx context.Context, opts *CreateOptions) error {
+	c, err := opts.Client(ctx)
 	if err != nil {
 		return err
 	}
-	return cfg.Save(dir)
+	defer c.Close()
+	a, err := c.Accounts.Create(ctx, opts.Name, opts.Slug)
+	if err != nil {
+		return err
+	}
+	cfg, err := opts.Config()
+	if err != nil {
+		return err
+	}
+	if opts.Use {
+		cfg.Account = a.Slug
+		if err := cfg.Save(); err != nil {
+			return err
+		}
+	}
+	if opts.JSON {
+		return cmdutil.WriteJSON(opts.IO.Out, toJSON(a, cfg.Account))
+	}
+	fmt.Fprintf(opts.IO.ErrOut, "Created account %s (%s); you are its owner.\n", a.Slug, a.Name)
+	if opts.Use {
+		fmt.Fprintf(opts.IO.ErrOut, "Commands now act in account %s.\n", a.Slug)
+	}
+	fmt.Fprintln(opts.IO.Out, a.Slug)
+	return nil
 }
 
 // ListOptions are the inputs of `sfp account list`.
 type ListOptions struct {
-	IO   *cmdutil.IOStreams
+	cmdutil.Deps
+
 	JSON bool
 }
 
 // NewCmdList builds `sfp account list`.
 func NewCmdList(f *cmdutil.Factory, runF func(context.Context, *ListOptions) error) *cobra.Command {
-	opts := &ListOptions{IO: f.IOStreams}
+	opts := &ListOptions{Deps: f.UserDeps()}
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List the accounts you belong to, with your role",
-		Args:  cmdutil.NoArgs,
+		Long: `List the accounts you belong to, with your role in each. A * in the CURRENT
+column (current: true in JSON) marks the account chosen with 'sfp account use'.`,
+		Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
-			ctx := cmd.Context()
-			c, cfg, err := f.UserClient(ctx)
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			out := []accountJSON{}
-			for a, err := range c.Accounts.All(ctx) {
-				if err != nil {
-					return err
-				}
-				out = append(out, toJSON(&a, cfg.Account))
-			}
-			if opts.JSON {
-				return cmdutil.WriteJSON(opts.IO.Out, out)
-			}
-			if len(out) == 0 {
-				fmt.Fprintln(opts.IO.ErrOut, "You are not a member of any account. Create one with `sfp account create NAME`.")
-				return nil
-			}
-			t := cmdutil.NewTable(opts.IO.Out, "", "SLUG", "NAME", "ROLE", "CREATED")
-			for _, a := range out {
-				mark := " "
-				if a.Current {
-					mark = "*"
-				}
-				t.Row(mark, a.Slug, a.Name, a.Role, a.CreatedAt[:10])
-			}
-			return t.Flush()
+			return listRun(cmd.Context(), opts)
 		},
 	}
-	cmd.Flags().BoolVar(&opts.JSON, "json", false, "Output JSON")
+	cmdutil.JSONFlag(cmd, &opts.JSON, "", []accountJSON{})
 	return cmd
+}
+
+func listRun(ctx context.Context, opts *ListOptions) error {
+	c, err := opts.Client(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	cfg, err := opts.Config()
+	if err != nil {
+		return err
+	}
+	out := []accountJSON{}
+	for a, err := range c.Accounts.All(ctx) {
+		if err != nil {
+			return err
+		}
+		out = append(out, toJSON(&a, cfg.Account))
+	}
+	if opts.JSON {
+		return cmdutil.WriteJSON(opts.IO.Out, out)
+	}
+	if len(out) == 0 {
+		fmt.Fprintln(opts.IO.ErrOut, "You are not a member of any account. Create one with `sfp account create NAME`.")
+		return nil
+	}
+	t := cmdutil.NewTable(opts.IO.Out, "CURRENT", "SLUG", "NAME", "ROLE", "CREATED")
+	for _, a := range out {
+		mark := " "
+		if a.Current {
+			mark = "*"
+		}
+		t.Row(mark, a.Slug, a.Name, a.Role, a.CreatedAt[:10])
+	}
+	return t.Flush()
 }
 
 // ShowOptions are the inputs of `sfp account show`.
 type ShowOptions struct {
-	IO      *cmdutil.IOStreams
-	Account string
-	JSON    bool
+	cmdutil.Deps
+
+	Scope cmdutil.Scope // the account: the argument, or the chosen one
+	JSON  bool
+}
+
+// showJSON is the --json shape of `sfp account show`.
+type showJSON struct {
+	accountJSON
+	Members []memberJSON `json:"members"`
 }
 
 // NewCmdShow builds `sfp account show`.
 func NewCmdShow(f *cmdutil.Factory, runF func(context.Context, *ShowOptions) error) *cobra.Command {
-	opts := &ShowOptions{IO: f.IOStreams}
+	opts := &ShowOptions{Deps: f.UserDeps()}
 	cmd := &cobra.Command{
 		Use:   "show [SLUG]",
 		Short: "Show an account and its members",
-		Args:  cobra.MaximumNArgs(1),
+		Long: `Show an account (by default the one commands act in), your role in it, and
+its members. Viewers and above may.`,
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
-				opts.Account = args[0]
+				opts.Scope.Account = args[0]
 			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
-			ctx := cmd.Context()
-			c, cfg, err := f.UserClient(ctx)
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			a, err := cmdutil.ResolveAccount(ctx, c, cfg, opts.Account)
-			if err != nil {
-				return err
-			}
-			members, err := c.Accounts.Members(ctx, a.ID)
-			if err != nil {
-				return err
-			}
-			if opts.JSON {
-				return cmdutil.WriteJSON(opts.IO.Out, struct {
-					accountJSON
-					Members []memberJSON `json:"members"`
-				}{toJSON(a, cfg.Account), membersJSON(members)})
-			}
-			cmdutil.PrintFields(opts.IO.Out, "Account", a.Slug, "Name", a.Name, "ID", a.ID, "Your role", string(a.Role),
-				"Created", cmdutil.FormatTime(a.CreatedAt))
-			fmt.Fprintln(opts.IO.Out)
-			return printMembers(opts.IO, members)
+			return showRun(cmd.Context(), opts)
 		},
 	}
-	cmd.Flags().BoolVar(&opts.JSON, "json", false, "Output JSON")
+	cmdutil.JSONFlag(cmd, &opts.JSON, "", showJSON{})
 	return cmd
+}
+
+func showRun(ctx context.Context, opts *ShowOptions) error {
+	c, t, err := opts.Open(ctx, opts.Scope, cmdutil.Need{Account: true})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	a := t.Account
+	members, err := c.Accounts.Members(ctx, a.ID)
+	if err != nil {
+		return err
+	}
+	cfg, err := opts.Config()
+	if err != nil {
+		return err
+	}
+	if opts.JSON {
+		return cmdutil.WriteJSON(opts.IO.Out, showJSON{toJSON(a, cfg.Account), membersJSON(members)})
+	}
+	if err := cmdutil.PrintFields(opts.IO.Out, "Account", a.Slug, "Name", a.Name, "ID", a.ID, "Your role", string(a.Role),
+		"Created", cmdutil.FormatTime(a.CreatedAt)); err != nil {
+		return err
+	}
+	fmt.Fprintln(opts.IO.Out)
+	return printMembers(opts.IO, members)
 }
 
 // UseOptions are the inputs of `sfp account use`.
 type UseOptions struct {
-	IO      *cmdutil.IOStreams
+	cmdutil.Deps
+
 	Account string
 }
 
 // NewCmdUse builds `sfp account use`.
 func NewCmdUse(f *cmdutil.Factory, runF func(context.Context, *UseOptions) error) *cobra.Command {
-	opts := &UseOptions{IO: f.IOStreams}
+	opts := &UseOptions{Deps: f.UserDeps()}
 	return &cobra.Command{
 		Use:   "use SLUG",
 		Short: "Choose the account later commands act in",
-		Args:  cmdutil.ExactArgs(1, "give the account's slug"),
+		Long: `Choose the account that commands act in when they are not given --account. The
+choice is kept in the configuration directory with the session; logging in as
+another user or to another server forgets it.`,
+		Args: cmdutil.ExactArgs(1, "give the account's slug"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Account = args[0]
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
-			ctx := cmd.Context()
-			c, cfg, err := f.UserClient(ctx)
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			a, err := c.Accounts.Get(ctx, opts.Account)
-			if err != nil {
-				return err
-			}
-			cfg.Account = a.Slug
-			if err := saveConfig(f, cfg); err != nil {
-				return err
-			}
-			fmt.Fprintf(opts.IO.ErrOut, "Commands now act in account %s (your role: %s).\n", a.Slug, a.Role)
-			return nil
+			return useRun(cmd.Context(), opts)
 		},
 	}
+}
+
+func useRun(ctx context.Context, opts *UseOptions) error {
+	c, err := opts.Client(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	a, err := c.Accounts.Get(ctx, opts.Account)
+	if err != nil {
+		return err
+	}
+	cfg, err := opts.Config()
+	if err != nil {
+		return err
+	}
+	cfg.Account = a.Slug
+	if err := cfg.Save(); err != nil {
+		return err
+	}
+	fmt.Fprintf(opts.IO.ErrOut, "Commands now act in account %s (your role: %s).\n", a.Slug, a.Role)
+	return nil
 }

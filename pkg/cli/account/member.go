@@ -23,6 +23,7 @@ Users are named by email (or user id); they must have signed up first.`,
 	return cmd
 }
 
+// memberJSON is the --json shape of a member.
 type memberJSON struct {
 	UserID    string `json:"user_id"`
 	Email     string `json:"email"`
@@ -47,63 +48,12 @@ func printMembers(ios *cmdutil.IOStreams, ms []client.Member) error {
 	return t.Flush()
 }
 
-// MemberOptions are the inputs of the member commands.
-type MemberOptions struct {
-	IO      *cmdutil.IOStreams
-	Account string
-	User    string
-	Role    string
-	JSON    bool
-}
-
-func memberCmd(f *cmdutil.Factory, opts *MemberOptions, runF func(context.Context, *MemberOptions) error,
-	run func(ctx context.Context, c *client.Client, a *client.Account) error) func(*cobra.Command, []string) error {
-	return func(cmd *cobra.Command, args []string) error {
-		if len(args) > 0 {
-			opts.User = args[0]
-		}
-		if len(args) > 1 {
-			opts.Role = args[1]
-		}
-		if opts.Role != "" {
-			if _, err := client.ParseRole(opts.Role); err != nil {
-				return cmdutil.FlagErrorf("--role must be viewer, member or owner, not %q", opts.Role)
-			}
-		}
-		if runF != nil {
-			return runF(cmd.Context(), opts)
-		}
-		return f.WithAccount(cmd.Context(), opts.Account, run)
+// checkRole refuses a role that is not viewer, member or owner.
+func checkRole(role string) error {
+	if _, err := client.ParseRole(role); err != nil {
+		return cmdutil.FlagErrorf("--role must be viewer, member or owner, not %q", role)
 	}
-}
-
-// NewCmdMemberAdd builds `sfp account member add`.
-func NewCmdMemberAdd(f *cmdutil.Factory, runF func(context.Context, *MemberOptions) error) *cobra.Command {
-	opts := &MemberOptions{IO: f.IOStreams, Role: "member"}
-	cmd := &cobra.Command{
-		Use:     "add EMAIL [--role viewer|member|owner]",
-		Short:   "Add a user to the account (owners)",
-		Example: `  sfp account member add dev@acme.test --role member`,
-		Args:    cmdutil.ExactArgs(1, "give the user's email (or user id)"),
-		RunE: memberCmd(f, opts, runF, func(ctx context.Context, c *client.Client, a *client.Account) error {
-			m, err := c.Accounts.AddMember(ctx, a.ID, opts.User, client.Role(opts.Role))
-			if err != nil {
-				return err
-			}
-			if m.Email == "" {
-				m.Email = opts.User
-			}
-			if opts.JSON {
-				return cmdutil.WriteJSON(opts.IO.Out, membersJSON([]client.Member{*m})[0])
-			}
-			fmt.Fprintf(opts.IO.ErrOut, "%s is now %s of account %s.\n", m.Email, article(m.Role), a.Slug)
-			return nil
-		}),
-	}
-	cmdutil.AccountFlag(cmd, &opts.Account)
-	cmd.Flags().StringVar(&opts.Role, "role", "member", "Role: viewer, member or owner")
-	cmd.Flags().BoolVar(&opts.JSON, "json", false, "Output JSON")
-	return cmd
+	return nil
 }
 
 func article(r client.Role) string {
@@ -113,72 +63,199 @@ func article(r client.Role) string {
 	return "a " + string(r)
 }
 
+// MemberAddOptions are the inputs of `sfp account member add`.
+type MemberAddOptions struct {
+	cmdutil.Deps
+
+	Scope cmdutil.Scope
+	User  string // email or user id
+	Role  string
+	JSON  bool
+}
+
+// NewCmdMemberAdd builds `sfp account member add`.
+func NewCmdMemberAdd(f *cmdutil.Factory, runF func(context.Context, *MemberAddOptions) error) *cobra.Command {
+	opts := &MemberAddOptions{Deps: f.UserDeps()}
+	cmd := &cobra.Command{
+		Use:   "add EMAIL [--role viewer|member|owner]",
+		Short: "Add a user to the account (owners)",
+		Long: `Add a user, who must have signed up, to the account with a role (default
+member); a user who is a member already gets the role. Owners only. An unknown
+email exits 3.`,
+		Example: `  sfp account member add dev@acme.test --role member`,
+		Args:    cmdutil.ExactArgs(1, "give the user's email (or user id)"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.User = args[0]
+			if err := checkRole(opts.Role); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return memberAddRun(cmd.Context(), opts)
+		},
+	}
+	opts.Scope.AccountFlag(cmd)
+	cmd.Flags().StringVar(&opts.Role, "role", "member", "Role: viewer, member or owner")
+	cmdutil.JSONFlag(cmd, &opts.JSON, "", memberJSON{})
+	return cmd
+}
+
+func memberAddRun(ctx context.Context, opts *MemberAddOptions) error {
+	c, t, err := opts.Open(ctx, opts.Scope, cmdutil.Need{Account: true})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	m, err := c.Accounts.AddMember(ctx, t.Account.ID, opts.User, client.Role(opts.Role))
+	if err != nil {
+		return err
+	}
+	return printMemberChange(opts.IO, m, opts.User, t.Account.Slug, opts.JSON)
+}
+
+// printMemberChange reports a member's new role.
+func printMemberChange(ios *cmdutil.IOStreams, m *client.Member, user, account string, asJSON bool) error {
+	if m.Email == "" {
+		m.Email = user
+	}
+	if asJSON {
+		return cmdutil.WriteJSON(ios.Out, membersJSON([]client.Member{*m})[0])
+	}
+	fmt.Fprintf(ios.ErrOut, "%s is now %s of account %s.\n", m.Email, article(m.Role), account)
+	return nil
+}
+
+// MemberListOptions are the inputs of `sfp account member list`.
+type MemberListOptions struct {
+	cmdutil.Deps
+
+	Scope cmdutil.Scope
+	JSON  bool
+}
+
 // NewCmdMemberList builds `sfp account member list`.
-func NewCmdMemberList(f *cmdutil.Factory, runF func(context.Context, *MemberOptions) error) *cobra.Command {
-	opts := &MemberOptions{IO: f.IOStreams}
+func NewCmdMemberList(f *cmdutil.Factory, runF func(context.Context, *MemberListOptions) error) *cobra.Command {
+	opts := &MemberListOptions{Deps: f.UserDeps()}
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List the account's members, owners first",
 		Args:  cmdutil.NoArgs,
-		RunE: memberCmd(f, opts, runF, func(ctx context.Context, c *client.Client, a *client.Account) error {
-			ms, err := c.Accounts.Members(ctx, a.ID)
-			if err != nil {
-				return err
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if runF != nil {
+				return runF(cmd.Context(), opts)
 			}
-			if opts.JSON {
-				return cmdutil.WriteJSON(opts.IO.Out, membersJSON(ms))
-			}
-			return printMembers(opts.IO, ms)
-		}),
+			return memberListRun(cmd.Context(), opts)
+		},
 	}
-	cmdutil.AccountFlag(cmd, &opts.Account)
-	cmd.Flags().BoolVar(&opts.JSON, "json", false, "Output JSON")
+	opts.Scope.AccountFlag(cmd)
+	cmdutil.JSONFlag(cmd, &opts.JSON, "", []memberJSON{})
 	return cmd
+}
+
+func memberListRun(ctx context.Context, opts *MemberListOptions) error {
+	c, t, err := opts.Open(ctx, opts.Scope, cmdutil.Need{Account: true})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	ms, err := c.Accounts.Members(ctx, t.Account.ID)
+	if err != nil {
+		return err
+	}
+	if opts.JSON {
+		return cmdutil.WriteJSON(opts.IO.Out, membersJSON(ms))
+	}
+	return printMembers(opts.IO, ms)
+}
+
+// MemberSetRoleOptions are the inputs of `sfp account member set-role`.
+type MemberSetRoleOptions struct {
+	cmdutil.Deps
+
+	Scope cmdutil.Scope
+	User  string // email or user id
+	Role  string
+	JSON  bool
 }
 
 // NewCmdMemberSetRole builds `sfp account member set-role`.
-func NewCmdMemberSetRole(f *cmdutil.Factory, runF func(context.Context, *MemberOptions) error) *cobra.Command {
-	opts := &MemberOptions{IO: f.IOStreams}
+func NewCmdMemberSetRole(f *cmdutil.Factory, runF func(context.Context, *MemberSetRoleOptions) error) *cobra.Command {
+	opts := &MemberSetRoleOptions{Deps: f.UserDeps()}
 	cmd := &cobra.Command{
-		Use:     "set-role EMAIL ROLE",
-		Short:   "Change a member's role (owners)",
+		Use:   "set-role EMAIL ROLE",
+		Short: "Change a member's role (owners)",
+		Long: `Change a member's role to viewer, member or owner. Owners only; the last owner
+of an account cannot be demoted.`,
 		Example: `  sfp account member set-role dev@acme.test viewer`,
 		Args:    cmdutil.ExactArgs(2, "give the member's email (or user id) and the role: viewer, member or owner"),
-		RunE: memberCmd(f, opts, runF, func(ctx context.Context, c *client.Client, a *client.Account) error {
-			m, err := c.Accounts.SetMemberRole(ctx, a.ID, opts.User, client.Role(opts.Role))
-			if err != nil {
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.User, opts.Role = args[0], args[1]
+			if err := checkRole(opts.Role); err != nil {
 				return err
 			}
-			if m.Email == "" {
-				m.Email = opts.User
+			if runF != nil {
+				return runF(cmd.Context(), opts)
 			}
-			if opts.JSON {
-				return cmdutil.WriteJSON(opts.IO.Out, membersJSON([]client.Member{*m})[0])
-			}
-			fmt.Fprintf(opts.IO.ErrOut, "%s is now %s of account %s.\n", m.Email, article(m.Role), a.Slug)
-			return nil
-		}),
+			return memberSetRoleRun(cmd.Context(), opts)
+		},
 	}
-	cmdutil.AccountFlag(cmd, &opts.Account)
-	cmd.Flags().BoolVar(&opts.JSON, "json", false, "Output JSON")
+	opts.Scope.AccountFlag(cmd)
+	cmdutil.JSONFlag(cmd, &opts.JSON, "", memberJSON{})
 	return cmd
 }
 
+func memberSetRoleRun(ctx context.Context, opts *MemberSetRoleOptions) error {
+	c, t, err := opts.Open(ctx, opts.Scope, cmdutil.Need{Account: true})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	m, err := c.Accounts.SetMemberRole(ctx, t.Account.ID, opts.User, client.Role(opts.Role))
+	if err != nil {
+		return err
+	}
+	return printMemberChange(opts.IO, m, opts.User, t.Account.Slug, opts.JSON)
+}
+
+// MemberRemoveOptions are the inputs of `sfp account member remove`.
+type MemberRemoveOptions struct {
+	cmdutil.Deps
+
+	Scope cmdutil.Scope
+	User  string // email or user id
+}
+
 // NewCmdMemberRemove builds `sfp account member remove`.
-func NewCmdMemberRemove(f *cmdutil.Factory, runF func(context.Context, *MemberOptions) error) *cobra.Command {
-	opts := &MemberOptions{IO: f.IOStreams}
+func NewCmdMemberRemove(f *cmdutil.Factory, runF func(context.Context, *MemberRemoveOptions) error) *cobra.Command {
+	opts := &MemberRemoveOptions{Deps: f.UserDeps()}
 	cmd := &cobra.Command{
 		Use:   "remove EMAIL",
 		Short: "Remove a member (owners; anyone may remove themselves)",
-		Args:  cmdutil.ExactArgs(1, "give the member's email (or user id)"),
-		RunE: memberCmd(f, opts, runF, func(ctx context.Context, c *client.Client, a *client.Account) error {
-			if err := c.Accounts.RemoveMember(ctx, a.ID, opts.User); err != nil {
-				return err
+		Long: `Remove a member from the account. Owners remove anyone but the last owner;
+every member may remove themselves (leave the account).`,
+		Args: cmdutil.ExactArgs(1, "give the member's email (or user id)"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.User = args[0]
+			if runF != nil {
+				return runF(cmd.Context(), opts)
 			}
-			fmt.Fprintf(opts.IO.ErrOut, "Removed %s from account %s.\n", opts.User, a.Slug)
-			return nil
-		}),
+			return memberRemoveRun(cmd.Context(), opts)
+		},
 	}
-	cmdutil.AccountFlag(cmd, &opts.Account)
+	opts.Scope.AccountFlag(cmd)
 	return cmd
+}
+
+func memberRemoveRun(ctx context.Context, opts *MemberRemoveOptions) error {
+	c, t, err := opts.Open(ctx, opts.Scope, cmdutil.Need{Account: true})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if err := c.Accounts.RemoveMember(ctx, t.Account.ID, opts.User); err != nil {
+		return err
+	}
+	fmt.Fprintf(opts.IO.ErrOut, "Removed %s from account %s.\n", opts.User, t.Account.Slug)
+	return nil
 }

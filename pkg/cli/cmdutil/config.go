@@ -23,7 +23,15 @@ type Config struct {
 	Email string `json:"email,omitempty"`
 	// Account is the slug chosen with `sfp account use`.
 	Account string `json:"account,omitempty"`
+
+	// dir is where the configuration was read from and is saved to; ""
+	// for a worker's empty configuration, which is never saved.
+	dir string
 }
+
+// ConfigFunc returns the configuration; commands hold one and call it
+// lazily, so that `--help` and flag errors touch no disk.
+type ConfigFunc func() (*Config, error)
 
 const (
 	configFile  = "config.json"
@@ -43,35 +51,41 @@ func DefaultConfigDir(getenv func(string) string) (string, error) {
 	return filepath.Join(d, "sfp"), nil
 }
 
-// LoadConfig reads the configuration; a missing file is an empty Config.
-func LoadConfig(dir string) (*Config, error) {
+// ReadConfig reads the configuration kept in dir; a missing file is an
+// empty Config that Save writes there.
+func ReadConfig(dir string) (*Config, error) {
 	raw, err := os.ReadFile(filepath.Join(dir, configFile))
 	if errors.Is(err, fs.ErrNotExist) {
-		return &Config{}, nil
+		return &Config{dir: dir}, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read configuration: %w", err)
 	}
-	var c Config
+	c := Config{dir: dir}
 	if err := json.Unmarshal(raw, &c); err != nil {
 		return nil, fmt.Errorf("read configuration %s: %w", filepath.Join(dir, configFile), err)
 	}
 	return &c, nil
 }
 
-// Save writes the configuration (0600, directory 0700).
-func (c *Config) Save(dir string) error {
+// Save writes the configuration back where it was read (0600, directory
+// 0700).
+func (c *Config) Save() error {
+	if c.dir == "" {
+		return errors.New("save configuration: it was not read from a directory")
+	}
 	raw, err := json.MarshalIndent(c, "", "  ")
 	if err != nil {
 		return fmt.Errorf("save configuration: %w", err)
 	}
-	if err := client.WriteFileAtomic(filepath.Join(dir, configFile), append(raw, '\n'), 0o600); err != nil {
+	if err := client.WriteFileAtomic(filepath.Join(c.dir, configFile), append(raw, '\n'), 0o600); err != nil {
 		return fmt.Errorf("save configuration: %w", err)
 	}
 	return nil
 }
 
-// SessionStore is the file store of the CLI's session.
-func SessionStore(dir string) *client.FileStore {
-	return client.NewFileStore(filepath.Join(dir, sessionFile))
+// SessionStore is the file store of the session kept next to the
+// configuration.
+func (c *Config) SessionStore() *client.FileStore {
+	return client.NewFileStore(filepath.Join(c.dir, sessionFile))
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -138,4 +139,27 @@ func ExactArgs(n int, msg string) cobra.PositionalArgs {
 		}
 		return nil
 	}
+}
+
+// ErrorMessage is err as printed on stderr. For people a refused request
+// reads as what failed and why, without the HTTP status and protocol code
+// ("not found (or not visible to you)", not "… [HTTP 406 PGRST116]");
+// withCodes keeps them, for --json and SFP_DEBUG=1, where a program or a
+// bug report wants them.
+func ErrorMessage(err error, withCodes bool) string {
+	msg := err.Error()
+	var ce *client.Error
+	if !withCodes && errors.As(err, &ce) {
+		msg = strings.Replace(msg, ce.Error(), ce.Describe(), 1)
+	}
+	return msg
+}
+
+// CheckID refuses an id argument that is not a UUID, as a usage error
+// naming the kind of resource.
+func CheckID(kind, id string) error {
+	if !client.IsUUID(id) {
+		return FlagErrorf("%q is not a %s id (a UUID)", id, kind)
+	}
+	return nil
 }

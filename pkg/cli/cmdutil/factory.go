@@ -24,11 +24,11 @@ type Factory struct {
 	// Version is the build's version (the docker runtime tags its image with it).
 	Version string
 	// ConfigDir is where the CLI keeps its configuration and session
-	// (default: SFP_CONFIG_DIR, else <user config dir>/sfp).
+	// (nil: SFP_CONFIG_DIR, else <user config dir>/sfp).
 	ConfigDir func() (string, error)
-	// ClientOptions are added to every API client (tests: a clock, an HTTP
-	// client).
-	ClientOptions func() []client.Option
+	// ExtraClientOptions are appended to the options of every API client
+	// the CLI creates (tests: a clock, an HTTP client).
+	ExtraClientOptions func() []client.Option
 }
 
 // New returns the factory of a real process.
@@ -43,4 +43,36 @@ func New() *Factory {
 		},
 		Executable: os.Executable,
 	}
+}
+
+// Config reads the CLI's configuration from ConfigDir. It is a ConfigFunc:
+// commands hold it and call it only when they need the chosen account or
+// the server.
+func (f *Factory) Config() (*Config, error) {
+	dir, err := f.configDir()
+	if err != nil {
+		return nil, err
+	}
+	return ReadConfig(dir)
+}
+
+func (f *Factory) configDir() (string, error) {
+	if f.ConfigDir != nil {
+		return f.ConfigDir()
+	}
+	return DefaultConfigDir(f.Getenv)
+}
+
+// NewClient returns an API client for server and key with the options every
+// client of the CLI has (user agent, SFP_DEBUG request logging, the
+// factory's extra options) and extra.
+func (f *Factory) NewClient(server, key string, extra ...client.Option) (*client.Client, error) {
+	opts := []client.Option{client.WithUserAgent("sfp-cli")}
+	if f.Getenv("SFP_DEBUG") == "1" && f.Logger != nil {
+		opts = append(opts, client.WithLogger(f.Logger()))
+	}
+	if f.ExtraClientOptions != nil {
+		opts = append(opts, f.ExtraClientOptions()...)
+	}
+	return client.New(server, key, append(opts, extra...)...)
 }

@@ -51,7 +51,17 @@ func Collect[T any](ctx context.Context, l ListFlags, fetch func(context.Context
 	}
 }
 
-// AccountFlag registers --account.
-func AccountFlag(cmd *cobra.Command, p *string) {
-	cmd.Flags().StringVar(p, "account", "", "Account `SLUG` or id (default: the one chosen with 'sfp account use', else your only account)")
+// PrintList prints a page of a list: with asJSON the items as a JSON array
+// (an empty one for none), otherwise a table of header and row(item) for
+// each item. Where the next page starts goes to stderr either way.
+func PrintList[T any](ios *IOStreams, asJSON bool, items []T, next string, header []string, row func(T) []string) error {
+	PrintNext(ios, next)
+	if asJSON {
+		return WriteJSON(ios.Out, items)
+	}
+	t := NewTable(ios.Out, header...)
+	for _, it := range items {
+		t.Row(row(it)...)
+	}
+	return t.Flush()
 }

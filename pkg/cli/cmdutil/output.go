@@ -149,3 +149,20 @@ func PrintNext(ios *IOStreams, next string) {
 		fmt.Fprintf(ios.ErrOut, "More results: add --cursor %s (or --all).\n", next)
 	}
 }
+
+// YesNo prints a boolean cell.
+func YesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+// ShortID is the first 8 characters of an id: enough for people to tell
+// resources apart in a table or a progress line.
+func ShortID(id string) string {
+	if len(id) >= 8 {
+		return id[:8]
+	}
+	return id
+}

@@ -5,9 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
 
 	"github.com/sfp-dev/sfp/pkg/client"
 )
@@ -32,48 +33,15 @@ type WatchEvent struct {
 // and the watch's error otherwise.
 func FollowWatch(ctx context.Context, ios *IOStreams, w *client.Watch, label string, asJSON bool) error {
 	defer w.Close()
-	var bar *progressbar.ProgressBar
-	if !asJSON && ios.IsStderrTTY() {
-		bar = progressbar.NewOptions(100,
-			progressbar.OptionSetWriter(ios.ErrOut),
-			progressbar.OptionSetWidth(30),
-			progressbar.OptionShowCount(),
-			progressbar.OptionSetPredictTime(false),
-			progressbar.OptionSetDescription(label))
-	}
-	enc := json.NewEncoder(ios.Out)
-	enc.SetEscapeHTML(false)
+	p := newWatchPrinter(ios, label, asJSON)
 	var last client.Update
-	var lastLine string
 	for u := range w.Updates() {
 		last = u
-		if asJSON {
-			if err := enc.Encode(WatchEvent{Event: u.Event, ResourceType: string(u.ResourceType), ID: u.ID, Status: u.Status,
-				Progress: u.Progress, Message: u.Message, Final: u.Final, Time: u.Time}); err != nil {
-				return fmt.Errorf("write event: %w", err)
-			}
-			continue
+		if err := p.print(u); err != nil {
+			return err
 		}
-		line := fmt.Sprintf("%s %s", label, u.Status)
-		if u.Message != "" {
-			line += ": " + u.Message
-		}
-		if bar != nil {
-			if line != lastLine {
-				bar.Clear()
-				fmt.Fprintf(ios.ErrOut, "• %s\n", line)
-			}
-			bar.Set(u.Progress)
-			bar.Describe(fmt.Sprintf("%s %s", label, u.Status))
-		} else if line != lastLine || u.Final {
-			fmt.Fprintf(ios.ErrOut, "[%3d%%] %s\n", u.Progress, line)
-		}
-		lastLine = line
 	}
-	if bar != nil {
-		bar.Exit()
-		fmt.Fprintln(ios.ErrOut)
-	}
+	p.end()
 	if err := w.Err(); err != nil {
 		return err
 	}
@@ -83,6 +51,11 @@ func FollowWatch(ctx context.Context, ios *IOStreams, w *client.Watch, label str
 		}
 		return errors.New("the watch ended before a final state")
 	}
+	return watchOutcome(ios, last, label, asJSON)
+}
+
+// watchOutcome turns the final update into the exit status.
+func watchOutcome(ios *IOStreams, last client.Update, label string, asJSON bool) error {
 	switch {
 	case last.Event == "DELETE":
 		return &ExitError{Code: ExitFailed, Err: fmt.Errorf("%s was deleted", label)}
@@ -91,14 +64,134 @@ func FollowWatch(ctx context.Context, ios *IOStreams, w *client.Watch, label str
 			fmt.Fprintf(ios.ErrOut, "✓ %s succeeded\n", label)
 		}
 		return nil
-	default:
-		msg := fmt.Sprintf("%s %s", label, last.Status)
-		if last.Message != "" {
-			msg += ": " + last.Message
-		}
-		if asJSON {
-			return &ExitError{Code: ExitFailed}
-		}
-		return &ExitError{Code: ExitFailed, Err: errors.New(msg)}
+	case asJSON:
+		return &ExitError{Code: ExitFailed}
 	}
+	msg := fmt.Sprintf("%s %s", label, last.Status)
+	if last.Message != "" {
+		msg += ": " + last.Message
+	}
+	return &ExitError{Code: ExitFailed, Err: errors.New(msg)}
+}
+
+// watchPrinter prints the updates of a watch.
+type watchPrinter struct {
+	ios      *IOStreams
+	label    string
+	enc      *json.Encoder // --json
+	bar      bool          // stderr is a terminal
+	drawn    bool          // a bar is on the current line
+	lastLine string
+}
+
+func newWatchPrinter(ios *IOStreams, label string, asJSON bool) *watchPrinter {
+	p := &watchPrinter{ios: ios, label: label, bar: !asJSON && ios.IsStderrTTY()}
+	if asJSON {
+		p.enc = json.NewEncoder(ios.Out)
+		p.enc.SetEscapeHTML(false)
+	}
+	return p
+}
+
+func (p *watchPrinter) print(u client.Update) error {
+	if p.enc != nil {
+		if err := p.enc.Encode(WatchEvent{Event: u.Event, ResourceType: string(u.ResourceType), ID: u.ID, Status: u.Status,
+			Progress: u.Progress, Message: u.Message, Final: u.Final, Time: u.Time}); err != nil {
+			return fmt.Errorf("write event: %w", err)
+		}
+		return nil
+	}
+	line := fmt.Sprintf("%s %s", p.label, u.Status)
+	if u.Message != "" {
+		line += ": " + u.Message
+	}
+	switch {
+	case p.bar:
+		// A changed status goes on its own line above the bar; the bar is
+		// then drawn once, from this update alone, so that the status and
+		// the percentage on screen always come from the same update.
+		if line != p.lastLine {
+			p.clearBar()
+			fmt.Fprintf(p.ios.ErrOut, "• %s\n", line)
+		}
+		p.drawBar(u)
+	case line != p.lastLine || u.Final:
+		fmt.Fprintf(p.ios.ErrOut, "[%3d%%] %s\n", u.Progress, line)
+	}
+	p.lastLine = line
+	return nil
+}
+
+// barWidth is the number of cells of the progress bar.
+const barWidth = 30
+
+// drawBar redraws the current line: label, status, bar and percentage.
+func (p *watchPrinter) drawBar(u client.Update) {
+	pct := min(max(u.Progress, 0), 100)
+	full := pct * barWidth / 100
+	cells := strings.Repeat("=", full)
+	if full < barWidth {
+		cells += ">" + strings.Repeat(" ", barWidth-full-1)
+	}
+	fmt.Fprintf(p.ios.ErrOut, "\r\x1b[K%s %s [%s] %3d%%", p.label, u.Status, cells, pct)
+	p.drawn = true
+}
+
+func (p *watchPrinter) clearBar() {
+	if p.drawn {
+		fmt.Fprint(p.ios.ErrOut, "\r\x1b[K")
+		p.drawn = false
+	}
+}
+
+// end leaves the last bar on screen and moves below it.
+func (p *watchPrinter) end() {
+	if p.drawn {
+		fmt.Fprintln(p.ios.ErrOut)
+		p.drawn = false
+	}
+}
+
+// WatchOptions are the inputs of `sfp deployment watch` and `sfp task
+// watch`, which differ only in what they follow.
+type WatchOptions struct {
+	Deps
+	// Kind is what is followed ("deployment", "task"), for messages.
+	Kind string
+	// Start opens the watch of the resource with id.
+	Start func(ctx context.Context, c *client.Client, id string) (*client.Watch, error)
+
+	ID   string
+	JSON bool
+}
+
+// NewCmdWatch completes cmd, which holds the help text, into the watch
+// command of opts.Kind.
+func NewCmdWatch(cmd *cobra.Command, opts *WatchOptions, runF func(context.Context, *WatchOptions) error) *cobra.Command {
+	cmd.Args = ExactArgs(1, fmt.Sprintf("give the %s's id", opts.Kind))
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		opts.ID = args[0]
+		if err := CheckID(opts.Kind, opts.ID); err != nil {
+			return err
+		}
+		if runF != nil {
+			return runF(cmd.Context(), opts)
+		}
+		return watchRun(cmd.Context(), opts)
+	}
+	JSONFlag(cmd, &opts.JSON, "Stream JSON events, one per line", WatchEvent{})
+	return cmd
+}
+
+func watchRun(ctx context.Context, opts *WatchOptions) error {
+	c, err := opts.Client(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	w, err := opts.Start(ctx, c, opts.ID)
+	if err != nil {
+		return err
+	}
+	return FollowWatch(ctx, opts.IO, w, opts.Kind+" "+ShortID(opts.ID), opts.JSON)
 }

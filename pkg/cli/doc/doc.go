@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strconv"
 
 	"github.com/spf13/cobra"
 
@@ -22,64 +21,56 @@ func NewCmdDoc(f *cmdutil.Factory) *cobra.Command {
 a key, with a version that every write increments. Viewers read; members
 write. --if-version N makes a write or delete apply only if the document is
 still at version N; otherwise it fails with exit code 6 and the current
-version.`,
+version. All doc commands take --account.
+
+Collection names are 1-63 of a-z 0-9 _ . -; keys up to 512 characters. The
+collections build_manifests and changelogs are kept in their own indexed
+tables, transparently.`,
 	}
 	cmd.AddCommand(NewCmdPut(f, nil), NewCmdGet(f, nil), NewCmdList(f, nil), NewCmdDelete(f, nil), NewCmdCollections(f, nil))
 	return cmd
 }
 
-// Options are the inputs of the doc commands.
-type Options struct {
-	IO         *cmdutil.IOStreams
-	Account    string
+// checkIfVersion refuses a negative --if-version (0 means none).
+func checkIfVersion(v int64) error {
+	if v < 0 {
+		return cmdutil.FlagErrorf("--if-version must be a version (1 or more)")
+	}
+	return nil
+}
+
+// accountOnly is the scope of every doc command: the account.
+var accountOnly = cmdutil.Need{Account: true}
+
+// PutOptions are the inputs of `sfp doc put`.
+type PutOptions struct {
+	cmdutil.Deps
+
+	Scope      cmdutil.Scope // the account
 	Collection string
 	Key        string
 	Data       string
-	File       string
+	File       string // - for stdin
 	IfVersion  int64
 	CreateOnly bool
-	Prefix     string
-	List       cmdutil.ListFlags
 	JSON       bool
 }
 
-func run(f *cmdutil.Factory, opts *Options, runF func(context.Context, *Options) error,
-	fn func(ctx context.Context, c *client.Client, a *client.Account) error) func(*cobra.Command, []string) error {
-	return func(cmd *cobra.Command, args []string) error {
-		if len(args) > 0 {
-			opts.Collection = args[0]
-		}
-		if len(args) > 1 {
-			opts.Key = args[1]
-		}
-		if opts.IfVersion < 0 {
-			return cmdutil.FlagErrorf("--if-version must be a version (1 or more)")
-		}
-		if cmd.Flags().Lookup("limit") != nil {
-			if err := opts.List.Validate(); err != nil {
-				return err
-			}
-		}
-		if runF != nil {
-			return runF(cmd.Context(), opts)
-		}
-		return f.WithAccount(cmd.Context(), opts.Account, fn)
-	}
-}
-
 // NewCmdPut builds `sfp doc put`.
-func NewCmdPut(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
-	opts := &Options{IO: f.IOStreams}
+func NewCmdPut(f *cmdutil.Factory, runF func(context.Context, *PutOptions) error) *cobra.Command {
+	opts := &PutOptions{Deps: f.UserDeps()}
 	cmd := &cobra.Command{
 		Use:   "put COLLECTION KEY [--data JSON | --file FILE] [--if-version N | --create-only]",
 		Short: "Create or replace a document (members and owners)",
 		Long: `Store a JSON document from --data, --file (- for stdin) or stdin. The new
-version is printed on stdout.`,
+version is printed on stdout. --if-version N replaces only version N and
+--create-only only creates; a mismatch exits 6 with the current version.`,
 		Example: `  sfp doc put notes release-1.4 --data '{"owner":"ops","ready":true}'
   sfp doc put notes release-1.4 --file notes.json --if-version 1
   cat manifest.json | sfp doc put build_manifests build-512`,
 		Args: cmdutil.ExactArgs(2, "give the collection and the key"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Collection, opts.Key = args[0], args[1]
 			if opts.Data != "" && opts.File != "" {
 				return cmdutil.FlagErrorf("--data and --file exclude each other")
 			}
@@ -95,147 +86,150 @@ version is printed on stdout.`,
 			if _, err := cmdutil.ParseJSONFlag("data", opts.Data); err != nil {
 				return err
 			}
-			return run(f, opts, runF, func(ctx context.Context, c *client.Client, a *client.Account) error {
-				data := json.RawMessage(opts.Data)
-				if opts.File != "" {
-					var err error
-					if data, err = cmdutil.ReadJSONInput(opts.IO, opts.File, "the document"); err != nil {
-						return err
-					}
-				}
-				d, err := c.Documents.Put(ctx, a.ID, opts.Collection, opts.Key, data,
-					&client.PutOptions{IfVersion: opts.IfVersion, CreateOnly: opts.CreateOnly})
-				if err != nil {
-					return err
-				}
-				if opts.JSON {
-					return cmdutil.WriteJSON(opts.IO.Out, d)
-				}
-				fmt.Fprintf(opts.IO.ErrOut, "Stored %s/%s at version %d.\n", d.Collection, d.Key, d.Version)
-				fmt.Fprintln(opts.IO.Out, d.Version)
-				return nil
-			})(cmd, args)
+			if err := checkIfVersion(opts.IfVersion); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return putRun(cmd.Context(), opts)
 		},
 	}
-	cmdutil.AccountFlag(cmd, &opts.Account)
+	opts.Scope.AccountFlag(cmd)
 	cmd.Flags().StringVarP(&opts.Data, "data", "d", "", "The document (JSON)")
 	cmd.Flags().StringVarP(&opts.File, "file", "f", "", "File holding the document (JSON); - for stdin")
 	cmd.Flags().Int64Var(&opts.IfVersion, "if-version", 0, "Replace only if the document is at this version")
 	cmd.Flags().BoolVar(&opts.CreateOnly, "create-only", false, "Create only; fail if the document exists")
-	cmd.Flags().BoolVar(&opts.JSON, "json", false, "Output the stored document as JSON")
+	cmdutil.JSONFlag(cmd, &opts.JSON, "Output the stored document as JSON", client.Document{})
 	return cmd
 }
 
+func putRun(ctx context.Context, opts *PutOptions) error {
+	c, t, err := opts.Open(ctx, opts.Scope, accountOnly)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	data := json.RawMessage(opts.Data)
+	if opts.File != "" {
+		if data, err = cmdutil.ReadJSONInput(opts.IO, opts.File, "the document"); err != nil {
+			return err
+		}
+	}
+	d, err := c.Documents.Put(ctx, t.Account.ID, opts.Collection, opts.Key, data,
+		&client.PutOptions{IfVersion: opts.IfVersion, CreateOnly: opts.CreateOnly})
+	if err != nil {
+		return err
+	}
+	if opts.JSON {
+		return cmdutil.WriteJSON(opts.IO.Out, d)
+	}
+	fmt.Fprintf(opts.IO.ErrOut, "Stored %s/%s at version %d.\n", d.Collection, d.Key, d.Version)
+	fmt.Fprintln(opts.IO.Out, d.Version)
+	return nil
+}
+
+// GetOptions are the inputs of `sfp doc get`.
+type GetOptions struct {
+	cmdutil.Deps
+
+	Scope      cmdutil.Scope // the account
+	Collection string
+	Key        string
+	JSON       bool
+}
+
 // NewCmdGet builds `sfp doc get`.
-func NewCmdGet(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
-	opts := &Options{IO: f.IOStreams}
+func NewCmdGet(f *cmdutil.Factory, runF func(context.Context, *GetOptions) error) *cobra.Command {
+	opts := &GetOptions{Deps: f.UserDeps()}
 	cmd := &cobra.Command{
 		Use:   "get COLLECTION KEY [--json]",
 		Short: "Print a document",
 		Long: `Print a document's data (JSON) on stdout; with --json, the document with its
-key, version and timestamps.`,
+key, version and timestamps. A missing document exits 3.`,
 		Args: cmdutil.ExactArgs(2, "give the collection and the key"),
-		RunE: run(f, opts, runF, func(ctx context.Context, c *client.Client, a *client.Account) error {
-			d, err := c.Documents.Get(ctx, a.ID, opts.Collection, opts.Key)
-			if err != nil {
-				return err
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Collection, opts.Key = args[0], args[1]
+			if runF != nil {
+				return runF(cmd.Context(), opts)
 			}
-			if opts.JSON {
-				return cmdutil.WriteJSON(opts.IO.Out, d)
-			}
-			var v any
-			if err := json.Unmarshal(d.Data, &v); err != nil {
-				return err
-			}
-			fmt.Fprintf(opts.IO.ErrOut, "%s/%s version %d, updated %s\n", d.Collection, d.Key, d.Version, cmdutil.FormatTime(d.UpdatedAt))
-			return cmdutil.WriteJSON(opts.IO.Out, v)
-		}),
+			return getRun(cmd.Context(), opts)
+		},
 	}
-	cmdutil.AccountFlag(cmd, &opts.Account)
-	cmd.Flags().BoolVar(&opts.JSON, "json", false, "Output the document with its metadata")
+	opts.Scope.AccountFlag(cmd)
+	cmdutil.JSONFlag(cmd, &opts.JSON, "Output the document with its metadata", client.Document{})
 	return cmd
 }
 
-// NewCmdList builds `sfp doc list`.
-func NewCmdList(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
-	opts := &Options{IO: f.IOStreams}
-	cmd := &cobra.Command{
-		Use:   "list COLLECTION [--prefix P]",
-		Short: "List a collection's documents in key order",
-		Args:  cmdutil.ExactArgs(1, "give the collection"),
-		RunE: run(f, opts, runF, func(ctx context.Context, c *client.Client, a *client.Account) error {
-			items, next, err := cmdutil.Collect(ctx, opts.List, func(ctx context.Context, o client.ListOptions) (*client.Page[client.Document], error) {
-				return c.Documents.List(ctx, a.ID, opts.Collection, &client.DocumentListOptions{ListOptions: o, Prefix: opts.Prefix})
-			})
-			if err != nil {
-				return err
-			}
-			cmdutil.PrintNext(opts.IO, next)
-			if opts.JSON {
-				return cmdutil.WriteJSON(opts.IO.Out, items)
-			}
-			t := cmdutil.NewTable(opts.IO.Out, "KEY", "VERSION", "UPDATED", "DATA")
-			for _, d := range items {
-				t.Row(d.Key, strconv.FormatInt(d.Version, 10), cmdutil.FormatTime(d.UpdatedAt), cmdutil.Ellipsis(cmdutil.CompactJSON(d.Data), 60))
-			}
-			return t.Flush()
-		}),
+func getRun(ctx context.Context, opts *GetOptions) error {
+	c, t, err := opts.Open(ctx, opts.Scope, accountOnly)
+	if err != nil {
+		return err
 	}
-	cmdutil.AccountFlag(cmd, &opts.Account)
-	cmd.Flags().StringVar(&opts.Prefix, "prefix", "", "Only keys starting with this")
-	opts.List.Register(cmd)
-	cmd.Flags().BoolVar(&opts.JSON, "json", false, "Output JSON")
-	return cmd
+	defer c.Close()
+	d, err := c.Documents.Get(ctx, t.Account.ID, opts.Collection, opts.Key)
+	if err != nil {
+		return err
+	}
+	if opts.JSON {
+		return cmdutil.WriteJSON(opts.IO.Out, d)
+	}
+	var v any
+	if err := json.Unmarshal(d.Data, &v); err != nil {
+		return fmt.Errorf("read document: %w", err)
+	}
+	fmt.Fprintf(opts.IO.ErrOut, "%s/%s version %d, updated %s\n", d.Collection, d.Key, d.Version, cmdutil.FormatTime(d.UpdatedAt))
+	return cmdutil.WriteJSON(opts.IO.Out, v)
+}
+
+// DeleteOptions are the inputs of `sfp doc delete`.
+type DeleteOptions struct {
+	cmdutil.Deps
+
+	Scope      cmdutil.Scope // the account
+	Collection string
+	Key        string
+	IfVersion  int64
 }
 
 // NewCmdDelete builds `sfp doc delete`.
-func NewCmdDelete(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
-	opts := &Options{IO: f.IOStreams}
+func NewCmdDelete(f *cmdutil.Factory, runF func(context.Context, *DeleteOptions) error) *cobra.Command {
+	opts := &DeleteOptions{Deps: f.UserDeps()}
 	cmd := &cobra.Command{
 		Use:   "delete COLLECTION KEY [--if-version N]",
 		Short: "Delete a document (members and owners)",
+		Long:  `Delete a document; a missing one exits 3, one at another version than --if-version exits 6.`,
 		Args:  cmdutil.ExactArgs(2, "give the collection and the key"),
-		RunE: run(f, opts, runF, func(ctx context.Context, c *client.Client, a *client.Account) error {
-			deleted, err := c.Documents.Delete(ctx, a.ID, opts.Collection, opts.Key, &client.DeleteOptions{IfVersion: opts.IfVersion})
-			if err != nil {
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Collection, opts.Key = args[0], args[1]
+			if err := checkIfVersion(opts.IfVersion); err != nil {
 				return err
 			}
-			if !deleted {
-				return &client.Error{Op: "delete document", StatusCode: 404, Code: "PT404",
-					Message: fmt.Sprintf("document %s/%s not found", opts.Collection, opts.Key)}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
 			}
-			fmt.Fprintf(opts.IO.ErrOut, "Deleted %s/%s.\n", opts.Collection, opts.Key)
-			return nil
-		}),
+			return deleteRun(cmd.Context(), opts)
+		},
 	}
-	cmdutil.AccountFlag(cmd, &opts.Account)
+	opts.Scope.AccountFlag(cmd)
 	cmd.Flags().Int64Var(&opts.IfVersion, "if-version", 0, "Delete only if the document is at this version")
 	return cmd
 }
 
-// NewCmdCollections builds `sfp doc collections`.
-func NewCmdCollections(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
-	opts := &Options{IO: f.IOStreams}
-	cmd := &cobra.Command{
-		Use:   "collections",
-		Short: "List the account's collections",
-		Args:  cmdutil.NoArgs,
-		RunE: run(f, opts, runF, func(ctx context.Context, c *client.Client, a *client.Account) error {
-			cs, err := c.Documents.Collections(ctx, a.ID)
-			if err != nil {
-				return err
-			}
-			if opts.JSON {
-				return cmdutil.WriteJSON(opts.IO.Out, cs)
-			}
-			t := cmdutil.NewTable(opts.IO.Out, "COLLECTION", "DOCUMENTS", "LAST UPDATED")
-			for _, col := range cs {
-				t.Row(col.Collection, strconv.FormatInt(col.DocumentCount, 10), cmdutil.FormatTime(col.LastUpdatedAt))
-			}
-			return t.Flush()
-		}),
+func deleteRun(ctx context.Context, opts *DeleteOptions) error {
+	c, t, err := opts.Open(ctx, opts.Scope, accountOnly)
+	if err != nil {
+		return err
 	}
-	cmdutil.AccountFlag(cmd, &opts.Account)
-	cmd.Flags().BoolVar(&opts.JSON, "json", false, "Output JSON")
-	return cmd
+	defer c.Close()
+	deleted, err := c.Documents.Delete(ctx, t.Account.ID, opts.Collection, opts.Key, &client.DeleteOptions{IfVersion: opts.IfVersion})
+	if err != nil {
+		return err
+	}
+	if !deleted {
+		return &client.Error{Op: "delete document", StatusCode: 404, Code: "PT404",
+			Message: fmt.Sprintf("document %s/%s not found", opts.Collection, opts.Key)}
+	}
+	fmt.Fprintf(opts.IO.ErrOut, "Deleted %s/%s.\n", opts.Collection, opts.Key)
+	return nil
 }

@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"sort"
 	"strings"
 
@@ -27,280 +26,49 @@ only owners add, change and remove them.
 
 Credentials are stored encrypted in the database under a key kept in Vault.
 Only owners and workers with the service_role key may set or read them, and
-every access is logged.`,
+every read, write and delete is recorded in the account's credential audit
+log (who, what, when).`,
 	}
 	creds := &cobra.Command{
 		Use:   "credentials <command>",
 		Short: "Set, read and delete an integration's credentials",
+		Long: `The credential commands act as an owner, or as a worker with --service-key,
+SFP_SERVICE_KEY or -t TENANT; a worker names the account with --account (or
+gives the integration's id).`,
 	}
 	creds.AddCommand(NewCmdCredentialsSet(f, nil), NewCmdCredentialsGet(f, nil), NewCmdCredentialsDelete(f, nil))
 	cmd.AddCommand(NewCmdAdd(f, nil), NewCmdList(f, nil), NewCmdShow(f, nil), NewCmdRemove(f, nil), creds)
 	return cmd
 }
 
-// Options are the inputs of the integration commands.
-type Options struct {
-	IO       *cmdutil.IOStreams
-	Account  string
-	Name     string
-	Provider string
-	AuthType string
-	Projects []string
-	Metadata string
-	Yes      bool
-	File     string
-	Reveal   bool
-	Field    string
-	Output   string
-	Service  cmdutil.ServiceFlags
-	List     cmdutil.ListFlags
-	JSON     bool
-}
-
-type scope struct {
-	c       *client.Client
-	account *client.Account
-}
-
-// run resolves the client (the user's, or a worker's when service
-// credentials are given) and the account.
-func run(f *cmdutil.Factory, opts *Options, runF func(context.Context, *Options) error,
-	fn func(ctx context.Context, s *scope) error) func(*cobra.Command, []string) error {
-	return func(cmd *cobra.Command, args []string) error {
-		if len(args) > 0 {
-			opts.Name = args[0]
-		}
-		if _, err := cmdutil.ParseJSONFlag("metadata", opts.Metadata); err != nil {
-			return err
-		}
-		if cmd.Flags().Lookup("limit") != nil {
-			if err := opts.List.Validate(); err != nil {
-				return err
-			}
-		}
-		if runF != nil {
-			return runF(cmd.Context(), opts)
-		}
-		ctx := cmd.Context()
-		var (
-			c   *client.Client
-			cfg = &cmdutil.Config{}
-			err error
-		)
-		if cmd.Flags().Lookup("service-key") != nil && opts.Service.Given(f) {
-			if opts.Account == "" && !client.IsUUID(opts.Name) {
-				return cmdutil.FlagErrorf("with the service key, name the account with --account SLUG (or give the integration's id)")
-			}
-			c, err = f.ServiceClient(ctx, &opts.Service)
-		} else {
-			c, cfg, err = f.UserClient(ctx)
-		}
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		s := &scope{c: c}
-		if opts.Name != "" && client.IsUUID(opts.Name) && opts.Account == "" {
-			return fn(ctx, s)
-		}
-		if s.account, err = cmdutil.ResolveAccount(ctx, c, cfg, opts.Account); err != nil {
-			return err
-		}
-		return fn(ctx, s)
+// openIntegration opens the client and finds the integration a command
+// names: by id wherever it is, by name in the account. The caller closes
+// the client.
+func openIntegration(ctx context.Context, d cmdutil.Deps, s cmdutil.Scope, name string) (*client.Client, *client.Integration, error) {
+	c, t, err := d.Open(ctx, s, cmdutil.Need{Account: !client.IsUUID(name)})
+	if err != nil {
+		return nil, nil, err
 	}
-}
-
-func (s *scope) get(ctx context.Context, name string) (*client.Integration, error) {
+	var i *client.Integration
 	if client.IsUUID(name) {
-		return s.c.Integrations.Get(ctx, name)
+		i, err = c.Integrations.Get(ctx, name)
+	} else {
+		i, err = c.Integrations.GetByName(ctx, t.Account.ID, name)
 	}
-	return s.c.Integrations.GetByName(ctx, s.account.ID, name)
+	if err != nil {
+		c.Close()
+		return nil, nil, err
+	}
+	return c, i, nil
 }
 
-// NewCmdAdd builds `sfp integration add`.
-func NewCmdAdd(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
-	opts := &Options{IO: f.IOStreams}
-	cmd := &cobra.Command{
-		Use:   "add NAME --provider P --auth-type A [--project P]... [--metadata JSON]",
-		Short: "Add an integration (owners)",
-		Example: `  sfp integration add github-acme --provider github --auth-type token --metadata '{"org":"acme"}'
-  sfp integration add prod-org --provider salesforce --auth-type jwt --project acme/web`,
-		Args: cmdutil.ExactArgs(1, "give the integration's name"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if opts.Provider == "" || opts.AuthType == "" {
-				return cmdutil.FlagErrorf("pass --provider (e.g. github) and --auth-type (e.g. token)")
-			}
-			return run(f, opts, runF, func(ctx context.Context, s *scope) error {
-				in := client.NewIntegration{AccountID: s.account.ID, Name: opts.Name, Provider: opts.Provider, AuthType: opts.AuthType}
-				if opts.Metadata != "" {
-					in.Metadata = []byte(opts.Metadata)
-				}
-				for _, p := range opts.Projects {
-					pr, err := cmdutil.ResolveProject(ctx, s.c, s.account.ID, p)
-					if err != nil {
-						return err
-					}
-					in.ProjectIDs = append(in.ProjectIDs, pr.ID)
-				}
-				i, err := s.c.Integrations.Create(ctx, in)
-				if err != nil {
-					return err
-				}
-				if opts.JSON {
-					return cmdutil.WriteJSON(opts.IO.Out, i)
-				}
-				fmt.Fprintf(opts.IO.ErrOut, "Added integration %s (%s, %s). Set its credentials with `sfp integration credentials set %s`.\n",
-					i.Name, i.Provider, i.Scope, i.Name)
-				fmt.Fprintln(opts.IO.Out, i.ID)
-				return nil
-			})(cmd, args)
-		},
+// checkWorker refuses a worker naming an integration by name without an
+// account: a worker has no account of its own.
+func checkWorker(f *cmdutil.Factory, s *cmdutil.ServiceFlags, scope cmdutil.Scope, name string) error {
+	if s.Given(f.Getenv) && scope.Account == "" && !client.IsUUID(name) {
+		return cmdutil.FlagErrorf("with the service key, name the account with --account SLUG (or give the integration's id)")
 	}
-	cmdutil.AccountFlag(cmd, &opts.Account)
-	cmd.Flags().StringVar(&opts.Provider, "provider", "", "Service: github, azure_devops, salesforce, ...")
-	cmd.Flags().StringVar(&opts.AuthType, "auth-type", "", "How it authenticates: token, oauth, github_app, jwt, ...")
-	cmd.Flags().StringArrayVarP(&opts.Projects, "project", "p", nil, "Limit it to this project (repeatable; default: the whole account)")
-	cmd.Flags().StringVar(&opts.Metadata, "metadata", "", "Non-secret settings (JSON object)")
-	cmd.Flags().BoolVar(&opts.JSON, "json", false, "Output JSON")
-	return cmd
-}
-
-// NewCmdList builds `sfp integration list`.
-func NewCmdList(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
-	opts := &Options{IO: f.IOStreams}
-	cmd := &cobra.Command{
-		Use:   "list [--provider P]",
-		Short: "List the account's integrations",
-		Args:  cmdutil.NoArgs,
-		RunE: run(f, opts, runF, func(ctx context.Context, s *scope) error {
-			items, next, err := cmdutil.Collect(ctx, opts.List, func(ctx context.Context, o client.ListOptions) (*client.Page[client.Integration], error) {
-				return s.c.Integrations.List(ctx, client.IntegrationListOptions{ListOptions: o, AccountID: s.account.ID, Provider: opts.Provider})
-			})
-			if err != nil {
-				return err
-			}
-			cmdutil.PrintNext(opts.IO, next)
-			if opts.JSON {
-				return cmdutil.WriteJSON(opts.IO.Out, items)
-			}
-			t := cmdutil.NewTable(opts.IO.Out, "NAME", "PROVIDER", "AUTH", "SCOPE", "STATUS", "CREDENTIALS", "ID")
-			for _, i := range items {
-				creds := "none"
-				if i.CredentialsUpdatedAt != nil {
-					creds = "set " + cmdutil.FormatTimePtr(i.CredentialsUpdatedAt)
-				}
-				t.Row(i.Name, i.Provider, i.AuthType, i.Scope, i.Status, creds, i.ID)
-			}
-			return t.Flush()
-		}),
-	}
-	cmdutil.AccountFlag(cmd, &opts.Account)
-	cmd.Flags().StringVar(&opts.Provider, "provider", "", "Only this provider")
-	opts.List.Register(cmd)
-	cmd.Flags().BoolVar(&opts.JSON, "json", false, "Output JSON")
-	return cmd
-}
-
-// NewCmdShow builds `sfp integration show`.
-func NewCmdShow(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
-	opts := &Options{IO: f.IOStreams}
-	cmd := &cobra.Command{
-		Use:   "show NAME",
-		Short: "Show an integration (never its credentials)",
-		Args:  cmdutil.ExactArgs(1, "give the integration's name or id"),
-		RunE: run(f, opts, runF, func(ctx context.Context, s *scope) error {
-			i, err := s.get(ctx, opts.Name)
-			if err != nil {
-				return err
-			}
-			if opts.JSON {
-				return cmdutil.WriteJSON(opts.IO.Out, i)
-			}
-			creds := "none"
-			if i.CredentialsUpdatedAt != nil {
-				creds = "set at " + cmdutil.FormatTimePtr(i.CredentialsUpdatedAt)
-			}
-			return cmdutil.PrintFields(opts.IO.Out, "Integration", i.Name, "ID", i.ID, "Provider", i.Provider, "Auth type", i.AuthType,
-				"Scope", i.Scope, "Projects", strings.Join(i.ProjectIDs, ", "), "Status", i.Status,
-				"Metadata", cmdutil.CompactJSON(i.Metadata), "Credentials", creds, "Created", cmdutil.FormatTime(i.CreatedAt))
-		}),
-	}
-	cmdutil.AccountFlag(cmd, &opts.Account)
-	cmd.Flags().BoolVar(&opts.JSON, "json", false, "Output JSON")
-	return cmd
-}
-
-// NewCmdRemove builds `sfp integration remove`.
-func NewCmdRemove(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
-	opts := &Options{IO: f.IOStreams}
-	cmd := &cobra.Command{
-		Use:   "remove NAME --yes",
-		Short: "Remove an integration and its credentials (owners)",
-		Args:  cmdutil.ExactArgs(1, "give the integration's name or id"),
-		RunE: run(f, opts, runF, func(ctx context.Context, s *scope) error {
-			i, err := s.get(ctx, opts.Name)
-			if err != nil {
-				return err
-			}
-			if err := cmdutil.Confirm(opts.IO, opts.Yes, fmt.Sprintf("Remove integration %s and its credentials?", i.Name)); err != nil {
-				return err
-			}
-			if err := s.c.Integrations.Delete(ctx, i.ID); err != nil {
-				return err
-			}
-			fmt.Fprintf(opts.IO.ErrOut, "Removed integration %s.\n", i.Name)
-			return nil
-		}),
-	}
-	cmdutil.AccountFlag(cmd, &opts.Account)
-	cmd.Flags().BoolVarP(&opts.Yes, "yes", "y", false, "Do not ask for confirmation")
-	return cmd
-}
-
-// NewCmdCredentialsSet builds `sfp integration credentials set`.
-func NewCmdCredentialsSet(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
-	opts := &Options{IO: f.IOStreams}
-	cmd := &cobra.Command{
-		Use:   "set NAME [--from-file FILE]",
-		Short: "Store an integration's credentials, encrypted (owners, workers)",
-		Long: `Store the credentials (a JSON object) read from --from-file, or from stdin
-when no file is given, replacing earlier ones. They are encrypted in the
-database and never printed.`,
-		Example: `  sfp integration credentials set github-acme --from-file token.json
-  echo '{"token":"ghp_..."}' | sfp integration credentials set github-acme`,
-		Args: cmdutil.ExactArgs(1, "give the integration's name or id"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if opts.File == "" {
-				if opts.IO.IsStdinTTY() {
-					return cmdutil.FlagErrorf("pipe the credentials (a JSON object) into stdin, or pass --from-file FILE")
-				}
-				opts.File = "-"
-			}
-			return run(f, opts, runF, func(ctx context.Context, s *scope) error {
-				raw, err := cmdutil.ReadJSONInput(opts.IO, opts.File, "the credentials")
-				if err != nil {
-					return err
-				}
-				var obj map[string]json.RawMessage
-				if json.Unmarshal(raw, &obj) != nil || obj == nil {
-					return cmdutil.FlagErrorf("the credentials must be a JSON object")
-				}
-				i, err := s.get(ctx, opts.Name)
-				if err != nil {
-					return err
-				}
-				if err := s.c.Integrations.SetCredentials(ctx, i.ID, raw); err != nil {
-					return err
-				}
-				fmt.Fprintf(opts.IO.ErrOut, "Stored the credentials of %s (keys: %s), encrypted.\n", i.Name, strings.Join(keys(obj), ", "))
-				return nil
-			})(cmd, args)
-		},
-	}
-	cmdutil.AccountFlag(cmd, &opts.Account)
-	cmd.Flags().StringVar(&opts.File, "from-file", "", "File holding the credentials (JSON object); - or none for stdin")
-	opts.Service.Register(cmd)
-	return cmd
+	return nil
 }
 
 func keys(m map[string]json.RawMessage) []string {
@@ -312,133 +80,230 @@ func keys(m map[string]json.RawMessage) []string {
 	return ks
 }
 
-// NewCmdCredentialsGet builds `sfp integration credentials get`.
-func NewCmdCredentialsGet(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
-	opts := &Options{IO: f.IOStreams}
+// AddOptions are the inputs of `sfp integration add`.
+type AddOptions struct {
+	cmdutil.Deps
+
+	Scope    cmdutil.Scope // the account
+	Name     string
+	Provider string
+	AuthType string
+	Projects []string // identifiers or ids; none: the whole account
+	Metadata string
+	JSON     bool
+}
+
+// NewCmdAdd builds `sfp integration add`.
+func NewCmdAdd(f *cmdutil.Factory, runF func(context.Context, *AddOptions) error) *cobra.Command {
+	opts := &AddOptions{Deps: f.UserDeps()}
 	cmd := &cobra.Command{
-		Use:   "get NAME [--reveal | --field KEY | --output FILE]",
-		Short: "Read an integration's credentials (owners, workers)",
-		Long: `Read an integration's credentials. Only owners of the account and workers with
-the service_role key may; every read is logged. The values are not printed
-unless you ask: --reveal prints the JSON on stdout, --field KEY prints one
-value (a string as is, anything else as JSON), --output FILE writes the JSON
-to a new file readable only by you (0600). Without these, only the names of
-the keys are shown.`,
-		Example: `  sfp integration credentials get github-acme               # key names only
-  TOKEN=$(sfp integration credentials get github-acme --field token)
-  sfp integration credentials get github-acme -t acme --account acme --output creds.json   # as a worker`,
-		Args: cmdutil.ExactArgs(1, "give the integration's name or id"),
+		Use:   "add NAME --provider P --auth-type A [--project P]... [--metadata JSON]",
+		Short: "Add an integration (owners)",
+		Long: `Add an integration for the whole account, or only for the projects given with
+--project; its id is printed on stdout. Set its credentials next with
+'sfp integration credentials set'.`,
+		Example: `  sfp integration add github-acme --provider github --auth-type token --metadata '{"org":"acme"}'
+  sfp integration add prod-org --provider salesforce --auth-type jwt --project acme/web`,
+		Args: cmdutil.ExactArgs(1, "give the integration's name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			set := 0
-			for _, b := range []bool{opts.Reveal, opts.Output != "", opts.Field != ""} {
-				if b {
-					set++
-				}
+			opts.Name = args[0]
+			if opts.Provider == "" || opts.AuthType == "" {
+				return cmdutil.FlagErrorf("pass --provider (e.g. github) and --auth-type (e.g. token)")
 			}
-			if set > 1 {
-				return cmdutil.FlagErrorf("--reveal, --field and --output exclude each other")
+			if _, err := cmdutil.ParseJSONFlag("metadata", opts.Metadata); err != nil {
+				return err
 			}
-			return run(f, opts, runF, func(ctx context.Context, s *scope) error {
-				i, err := s.get(ctx, opts.Name)
-				if err != nil {
-					return err
-				}
-				raw, err := s.c.Integrations.Credentials(ctx, i.ID)
-				if err != nil {
-					return err
-				}
-				if raw == nil {
-					return &client.Error{Op: "get credentials", StatusCode: 404, Code: "PT404",
-						Message: fmt.Sprintf("integration %s has no credentials", i.Name),
-						Hint:    "set them with `sfp integration credentials set " + i.Name + "`"}
-				}
-				switch {
-				case opts.Field != "":
-					var obj map[string]json.RawMessage
-					if err := json.Unmarshal(raw, &obj); err != nil {
-						return fmt.Errorf("read credentials: %w", err)
-					}
-					v, ok := obj[opts.Field]
-					if !ok {
-						return &client.Error{Op: "get credentials", StatusCode: 404, Code: "PT404",
-							Message: fmt.Sprintf("the credentials of %s have no key %q (keys: %s)", i.Name, opts.Field, strings.Join(keys(obj), ", "))}
-					}
-					var str string
-					if json.Unmarshal(v, &str) == nil {
-						fmt.Fprintln(opts.IO.Out, str)
-						return nil
-					}
-					fmt.Fprintln(opts.IO.Out, string(v))
-					return nil
-				case opts.Reveal:
-					var v any
-					if err := json.Unmarshal(raw, &v); err != nil {
-						return err
-					}
-					return cmdutil.WriteJSON(opts.IO.Out, v)
-				case opts.Output != "":
-					fh, err := os.OpenFile(opts.Output, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-					if err != nil {
-						return fmt.Errorf("write credentials: %w", err)
-					}
-					if _, err := fh.Write(append(raw, '\n')); err != nil {
-						fh.Close()
-						return fmt.Errorf("write credentials: %w", err)
-					}
-					if err := fh.Close(); err != nil {
-						return fmt.Errorf("write credentials: %w", err)
-					}
-					fmt.Fprintf(opts.IO.ErrOut, "Wrote the credentials of %s to %s (mode 0600).\n", i.Name, opts.Output)
-					return nil
-				}
-				var obj map[string]json.RawMessage
-				_ = json.Unmarshal(raw, &obj)
-				if opts.JSON {
-					return cmdutil.WriteJSON(opts.IO.Out, struct {
-						Integration string   `json:"integration"`
-						Keys        []string `json:"keys"`
-					}{i.Name, keys(obj)})
-				}
-				fmt.Fprintf(opts.IO.Out, "%s\n", strings.Join(keys(obj), "\n"))
-				fmt.Fprintf(opts.IO.ErrOut, "Credentials of %s hold the keys above; values hidden (--reveal prints them, --output FILE saves them).\n", i.Name)
-				return nil
-			})(cmd, args)
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return addRun(cmd.Context(), opts)
 		},
 	}
-	cmdutil.AccountFlag(cmd, &opts.Account)
-	cmd.Flags().BoolVar(&opts.Reveal, "reveal", false, "Print the credentials (JSON) on stdout")
-	cmd.Flags().StringVar(&opts.Field, "field", "", "Print the value of this key only")
-	cmd.Flags().StringVarP(&opts.Output, "output", "o", "", "Write the credentials to this new file (mode 0600)")
-	opts.Service.Register(cmd)
-	cmd.Flags().BoolVar(&opts.JSON, "json", false, "Print the key names as JSON")
+	opts.Scope.AccountFlag(cmd)
+	cmd.Flags().StringVar(&opts.Provider, "provider", "", "Service: github, azure_devops, salesforce, ...")
+	cmd.Flags().StringVar(&opts.AuthType, "auth-type", "", "How it authenticates: token, oauth, github_app, jwt, ...")
+	cmd.Flags().StringArrayVarP(&opts.Projects, "project", "p", nil, "Limit it to this project (repeatable; default: the whole account)")
+	cmd.Flags().StringVar(&opts.Metadata, "metadata", "", "Non-secret settings (JSON object)")
+	cmdutil.JSONFlag(cmd, &opts.JSON, "", client.Integration{})
 	return cmd
 }
 
-// NewCmdCredentialsDelete builds `sfp integration credentials delete`.
-func NewCmdCredentialsDelete(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
-	opts := &Options{IO: f.IOStreams}
-	cmd := &cobra.Command{
-		Use:   "delete NAME",
-		Short: "Delete an integration's credentials (owners, workers)",
-		Args:  cmdutil.ExactArgs(1, "give the integration's name or id"),
-		RunE: run(f, opts, runF, func(ctx context.Context, s *scope) error {
-			i, err := s.get(ctx, opts.Name)
-			if err != nil {
-				return err
-			}
-			removed, err := s.c.Integrations.DeleteCredentials(ctx, i.ID)
-			if err != nil {
-				return err
-			}
-			if removed {
-				fmt.Fprintf(opts.IO.ErrOut, "Deleted the credentials of %s.\n", i.Name)
-			} else {
-				fmt.Fprintf(opts.IO.ErrOut, "%s had no credentials.\n", i.Name)
-			}
-			return nil
-		}),
+func addRun(ctx context.Context, opts *AddOptions) error {
+	c, t, err := opts.Open(ctx, opts.Scope, cmdutil.Need{Account: true})
+	if err != nil {
+		return err
 	}
-	cmdutil.AccountFlag(cmd, &opts.Account)
-	opts.Service.Register(cmd)
+	defer c.Close()
+	in := client.NewIntegration{AccountID: t.Account.ID, Name: opts.Name, Provider: opts.Provider, AuthType: opts.AuthType}
+	if opts.Metadata != "" {
+		in.Metadata = []byte(opts.Metadata)
+	}
+	for _, ref := range opts.Projects {
+		p, err := t.FindProject(ctx, c, ref)
+		if err != nil {
+			return err
+		}
+		in.ProjectIDs = append(in.ProjectIDs, p.ID)
+	}
+	i, err := c.Integrations.Create(ctx, in)
+	if err != nil {
+		return err
+	}
+	if opts.JSON {
+		return cmdutil.WriteJSON(opts.IO.Out, i)
+	}
+	fmt.Fprintf(opts.IO.ErrOut, "Added integration %s (%s, %s). Set its credentials with `sfp integration credentials set %s`.\n",
+		i.Name, i.Provider, i.Scope, i.Name)
+	fmt.Fprintln(opts.IO.Out, i.ID)
+	return nil
+}
+
+// ListOptions are the inputs of `sfp integration list`.
+type ListOptions struct {
+	cmdutil.Deps
+
+	Scope    cmdutil.Scope // the account
+	Provider string
+	List     cmdutil.ListFlags
+	JSON     bool
+}
+
+// NewCmdList builds `sfp integration list`.
+func NewCmdList(f *cmdutil.Factory, runF func(context.Context, *ListOptions) error) *cobra.Command {
+	opts := &ListOptions{Deps: f.UserDeps()}
+	cmd := &cobra.Command{
+		Use:   "list [--provider P]",
+		Short: "List the account's integrations",
+		Long:  `List the account's integrations, with when their credentials were last set. Viewers may.`,
+		Args:  cmdutil.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := opts.List.Validate(); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return listRun(cmd.Context(), opts)
+		},
+	}
+	opts.Scope.AccountFlag(cmd)
+	cmd.Flags().StringVar(&opts.Provider, "provider", "", "Only this provider")
+	opts.List.Register(cmd)
+	cmdutil.JSONFlag(cmd, &opts.JSON, "", []client.Integration{})
 	return cmd
+}
+
+func listRun(ctx context.Context, opts *ListOptions) error {
+	c, t, err := opts.Open(ctx, opts.Scope, cmdutil.Need{Account: true})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	items, next, err := cmdutil.Collect(ctx, opts.List, func(ctx context.Context, o client.ListOptions) (*client.Page[client.Integration], error) {
+		return c.Integrations.List(ctx, client.IntegrationListOptions{ListOptions: o, AccountID: t.Account.ID, Provider: opts.Provider})
+	})
+	if err != nil {
+		return err
+	}
+	return cmdutil.PrintList(opts.IO, opts.JSON, items, next, []string{"NAME", "PROVIDER", "AUTH", "SCOPE", "STATUS", "CREDENTIALS", "ID"}, func(i client.Integration) []string {
+		creds := "none"
+		if i.CredentialsUpdatedAt != nil {
+			creds = "set " + cmdutil.FormatTimePtr(i.CredentialsUpdatedAt)
+		}
+		return []string{i.Name, i.Provider, i.AuthType, i.Scope, i.Status, creds, i.ID}
+	})
+}
+
+// ShowOptions are the inputs of `sfp integration show`.
+type ShowOptions struct {
+	cmdutil.Deps
+
+	Scope cmdutil.Scope // the account, for an integration named by name
+	Name  string        // name or id
+	JSON  bool
+}
+
+// NewCmdShow builds `sfp integration show`.
+func NewCmdShow(f *cmdutil.Factory, runF func(context.Context, *ShowOptions) error) *cobra.Command {
+	opts := &ShowOptions{Deps: f.UserDeps()}
+	cmd := &cobra.Command{
+		Use:   "show NAME",
+		Short: "Show an integration (never its credentials)",
+		Args:  cmdutil.ExactArgs(1, "give the integration's name or id"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Name = args[0]
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return showRun(cmd.Context(), opts)
+		},
+	}
+	opts.Scope.AccountFlag(cmd)
+	cmdutil.JSONFlag(cmd, &opts.JSON, "", client.Integration{})
+	return cmd
+}
+
+func showRun(ctx context.Context, opts *ShowOptions) error {
+	c, i, err := openIntegration(ctx, opts.Deps, opts.Scope, opts.Name)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if opts.JSON {
+		return cmdutil.WriteJSON(opts.IO.Out, i)
+	}
+	creds := "none"
+	if i.CredentialsUpdatedAt != nil {
+		creds = "set at " + cmdutil.FormatTimePtr(i.CredentialsUpdatedAt)
+	}
+	return cmdutil.PrintFields(opts.IO.Out, "Integration", i.Name, "ID", i.ID, "Provider", i.Provider, "Auth type", i.AuthType,
+		"Scope", i.Scope, "Projects", strings.Join(i.ProjectIDs, ", "), "Status", i.Status,
+		"Metadata", cmdutil.CompactJSON(i.Metadata), "Credentials", creds, "Created", cmdutil.FormatTime(i.CreatedAt))
+}
+
+// RemoveOptions are the inputs of `sfp integration remove`.
+type RemoveOptions struct {
+	cmdutil.Deps
+
+	Scope cmdutil.Scope // the account, for an integration named by name
+	Name  string        // name or id
+	Yes   bool
+}
+
+// NewCmdRemove builds `sfp integration remove`.
+func NewCmdRemove(f *cmdutil.Factory, runF func(context.Context, *RemoveOptions) error) *cobra.Command {
+	opts := &RemoveOptions{Deps: f.UserDeps()}
+	cmd := &cobra.Command{
+		Use:   "remove NAME --yes",
+		Short: "Remove an integration and its credentials (owners)",
+		Long: `Delete an integration with its credentials. On a terminal it asks first;
+otherwise it needs --yes.`,
+		Args: cmdutil.ExactArgs(1, "give the integration's name or id"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Name = args[0]
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return removeRun(cmd.Context(), opts)
+		},
+	}
+	opts.Scope.AccountFlag(cmd)
+	cmd.Flags().BoolVarP(&opts.Yes, "yes", "y", false, "Do not ask for confirmation")
+	return cmd
+}
+
+func removeRun(ctx context.Context, opts *RemoveOptions) error {
+	c, i, err := openIntegration(ctx, opts.Deps, opts.Scope, opts.Name)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if err := cmdutil.Confirm(opts.IO, opts.Yes, fmt.Sprintf("Remove integration %s and its credentials?", i.Name)); err != nil {
+		return err
+	}
+	if err := c.Integrations.Delete(ctx, i.ID); err != nil {
+		return err
+	}
+	fmt.Fprintf(opts.IO.ErrOut, "Removed integration %s.\n", i.Name)
+	return nil
 }

@@ -21,89 +21,28 @@ func NewCmdProject(f *cmdutil.Factory) *cobra.Command {
 		Long: `A project is one repository (org/repo; Azure DevOps: org/project/repo) on GitHub
 or Azure DevOps. Viewers read projects, members register and update them,
 owners delete them. Updates are optimistic: --if-version refuses the change
-if someone else changed the project since you read that version.`,
+if someone else changed the project since you read that version. All project
+commands take --account.`,
 	}
 	cmd.AddCommand(NewCmdRegister(f, nil), NewCmdList(f, nil), NewCmdShow(f, nil), NewCmdUpdate(f, nil), NewCmdDelete(f, nil))
 	return cmd
 }
 
-// Options are the inputs of the project commands.
-type Options struct {
-	IO               *cmdutil.IOStreams
-	Account          string
-	Project          string
-	Platform         string
-	RemoteURL        string
-	Description      string
-	Settings         string
-	PlatformSettings string
-	IfVersion        int64
-	Yes              bool
-	List             cmdutil.ListFlags
-	JSON             bool
-
-	changed func(string) bool
+// checkPlatform refuses a platform sfp does not know.
+func checkPlatform(p string) error {
+	if p != "" && p != client.PlatformGitHub && p != client.PlatformAzureDevOps {
+		return cmdutil.FlagErrorf("--platform must be github or azure_devops, not %q", p)
+	}
+	return nil
 }
 
-func run(f *cmdutil.Factory, opts *Options, runF func(context.Context, *Options) error,
-	fn func(ctx context.Context, c *client.Client, a *client.Account) error) func(*cobra.Command, []string) error {
-	return func(cmd *cobra.Command, args []string) error {
-		if len(args) > 0 {
-			opts.Project = args[0]
-		}
-		opts.changed = cmd.Flags().Changed
-		for _, fl := range []struct{ name, v string }{{"settings", opts.Settings}, {"platform-settings", opts.PlatformSettings}} {
-			if _, err := cmdutil.ParseJSONFlag(fl.name, fl.v); err != nil {
-				return err
-			}
-		}
-		if opts.Platform != "" && opts.Platform != client.PlatformGitHub && opts.Platform != client.PlatformAzureDevOps {
-			return cmdutil.FlagErrorf("--platform must be github or azure_devops, not %q", opts.Platform)
-		}
-		if cmd.Flags().Lookup("limit") != nil {
-			if err := opts.List.Validate(); err != nil {
-				return err
-			}
-		}
-		if runF != nil {
-			return runF(cmd.Context(), opts)
-		}
-		return f.WithAccount(cmd.Context(), opts.Account, fn)
+// checkSettings checks the JSON of --settings and --platform-settings.
+func checkSettings(settings, platformSettings string) error {
+	if _, err := cmdutil.ParseJSONFlag("settings", settings); err != nil {
+		return err
 	}
-}
-
-// NewCmdRegister builds `sfp project register`.
-func NewCmdRegister(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
-	opts := &Options{IO: f.IOStreams}
-	cmd := &cobra.Command{
-		Use:   "register IDENTIFIER [--platform github|azure_devops] [--remote-url URL]",
-		Short: "Register a project (members and owners)",
-		Example: `  sfp project register acme/web --remote-url https://github.com/acme/web.git
-  sfp project register acme/core/api --platform azure_devops --platform-settings '{"organization_url":"https://dev.azure.com/acme"}'`,
-		Args: cmdutil.ExactArgs(1, "give the project's identifier (org/repo)"),
-		RunE: run(f, opts, runF, func(ctx context.Context, c *client.Client, a *client.Account) error {
-			p, err := c.Projects.Create(ctx, client.NewProject{AccountID: a.ID, Identifier: opts.Project, Platform: opts.Platform,
-				RemoteURL: opts.RemoteURL, Description: opts.Description,
-				Settings: rawOrNil(opts.Settings), PlatformSettings: rawOrNil(opts.PlatformSettings)})
-			if err != nil {
-				return err
-			}
-			if opts.JSON {
-				return cmdutil.WriteJSON(opts.IO.Out, p)
-			}
-			fmt.Fprintf(opts.IO.ErrOut, "Registered project %s in account %s.\n", p.Identifier, a.Slug)
-			fmt.Fprintln(opts.IO.Out, p.ID)
-			return nil
-		}),
-	}
-	cmdutil.AccountFlag(cmd, &opts.Account)
-	cmd.Flags().StringVar(&opts.Platform, "platform", "github", "Hosting platform: github or azure_devops")
-	cmd.Flags().StringVar(&opts.RemoteURL, "remote-url", "", "Git remote URL")
-	cmd.Flags().StringVar(&opts.Description, "description", "", "Description")
-	cmd.Flags().StringVar(&opts.Settings, "settings", "", "sfp settings (JSON object)")
-	cmd.Flags().StringVar(&opts.PlatformSettings, "platform-settings", "", "Platform settings (JSON object)")
-	cmd.Flags().BoolVar(&opts.JSON, "json", false, "Output JSON")
-	return cmd
+	_, err := cmdutil.ParseJSONFlag("platform-settings", platformSettings)
+	return err
 }
 
 func rawOrNil(s string) json.RawMessage {
@@ -111,60 +50,6 @@ func rawOrNil(s string) json.RawMessage {
 		return nil
 	}
 	return json.RawMessage(s)
-}
-
-// NewCmdList builds `sfp project list`.
-func NewCmdList(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
-	opts := &Options{IO: f.IOStreams}
-	cmd := &cobra.Command{
-		Use:   "list",
-		Short: "List the account's projects, newest first",
-		Args:  cmdutil.NoArgs,
-		RunE: run(f, opts, runF, func(ctx context.Context, c *client.Client, a *client.Account) error {
-			items, next, err := cmdutil.Collect(ctx, opts.List, func(ctx context.Context, o client.ListOptions) (*client.Page[client.Project], error) {
-				return c.Projects.List(ctx, a.ID, &o)
-			})
-			if err != nil {
-				return err
-			}
-			cmdutil.PrintNext(opts.IO, next)
-			if opts.JSON {
-				return cmdutil.WriteJSON(opts.IO.Out, items)
-			}
-			t := cmdutil.NewTable(opts.IO.Out, "IDENTIFIER", "PLATFORM", "VERSION", "REMOTE", "ID")
-			for _, p := range items {
-				t.Row(p.Identifier, p.Platform, strconv.FormatInt(p.Version, 10), p.RemoteURL, p.ID)
-			}
-			return t.Flush()
-		}),
-	}
-	cmdutil.AccountFlag(cmd, &opts.Account)
-	opts.List.Register(cmd)
-	cmd.Flags().BoolVar(&opts.JSON, "json", false, "Output JSON")
-	return cmd
-}
-
-// NewCmdShow builds `sfp project show`.
-func NewCmdShow(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
-	opts := &Options{IO: f.IOStreams}
-	cmd := &cobra.Command{
-		Use:   "show IDENTIFIER",
-		Short: "Show a project",
-		Args:  cmdutil.ExactArgs(1, "give the project's identifier (org/repo) or id"),
-		RunE: run(f, opts, runF, func(ctx context.Context, c *client.Client, a *client.Account) error {
-			p, err := cmdutil.ResolveProject(ctx, c, a.ID, opts.Project)
-			if err != nil {
-				return err
-			}
-			if opts.JSON {
-				return cmdutil.WriteJSON(opts.IO.Out, p)
-			}
-			return printProject(opts.IO, p)
-		}),
-	}
-	cmdutil.AccountFlag(cmd, &opts.Account)
-	cmd.Flags().BoolVar(&opts.JSON, "json", false, "Output JSON")
-	return cmd
 }
 
 func printProject(ios *cmdutil.IOStreams, p *client.Project) error {
@@ -175,78 +60,195 @@ func printProject(ios *cmdutil.IOStreams, p *client.Project) error {
 		"Created", cmdutil.FormatTime(p.CreatedAt), "Updated", cmdutil.FormatTime(p.UpdatedAt))
 }
 
-// NewCmdUpdate builds `sfp project update`.
-func NewCmdUpdate(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
-	opts := &Options{IO: f.IOStreams}
+// RegisterOptions are the inputs of `sfp project register`.
+type RegisterOptions struct {
+	cmdutil.Deps
+
+	Scope            cmdutil.Scope // the account
+	Identifier       string
+	Platform         string
+	RemoteURL        string
+	Description      string
+	Settings         string
+	PlatformSettings string
+	JSON             bool
+}
+
+// NewCmdRegister builds `sfp project register`.
+func NewCmdRegister(f *cmdutil.Factory, runF func(context.Context, *RegisterOptions) error) *cobra.Command {
+	opts := &RegisterOptions{Deps: f.UserDeps()}
 	cmd := &cobra.Command{
-		Use:   "update IDENTIFIER [--description D] [--remote-url U] [--settings JSON] [--if-version N]",
-		Short: "Change a project (members and owners)",
-		Long: `Change a project's fields. With --if-version N the change applies only if the
-project is still at version N (see 'sfp project show'); otherwise it fails with
-exit code 6 and the current version.`,
-		Example: `  sfp project update acme/web --description "Storefront" --if-version 3`,
-		Args:    cmdutil.ExactArgs(1, "give the project's identifier (org/repo) or id"),
-		RunE: run(f, opts, runF, func(ctx context.Context, c *client.Client, a *client.Account) error {
-			p, err := cmdutil.ResolveProject(ctx, c, a.ID, opts.Project)
-			if err != nil {
+		Use:   "register IDENTIFIER [--platform github|azure_devops] [--remote-url URL]",
+		Short: "Register a project (members and owners)",
+		Long: `Register a repository as a project of the account: org/repo, or on Azure
+DevOps org/project/repo. Its id is printed on stdout.`,
+		Example: `  sfp project register acme/web --remote-url https://github.com/acme/web.git
+  sfp project register acme/core/api --platform azure_devops --platform-settings '{"organization_url":"https://dev.azure.com/acme"}'`,
+		Args: cmdutil.ExactArgs(1, "give the project's identifier (org/repo)"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Identifier = args[0]
+			if err := checkSettings(opts.Settings, opts.PlatformSettings); err != nil {
 				return err
 			}
-			u := client.ProjectUpdate{Version: opts.IfVersion,
-				Settings: rawOrNil(opts.Settings), PlatformSettings: rawOrNil(opts.PlatformSettings)}
-			if opts.changed("description") {
-				u.Description = &opts.Description
-			}
-			if opts.changed("remote-url") {
-				u.RemoteURL = &opts.RemoteURL
-			}
-			if opts.changed("platform") {
-				u.Platform = &opts.Platform
-			}
-			p, err = c.Projects.Update(ctx, p.ID, u)
-			if err != nil {
+			if err := checkPlatform(opts.Platform); err != nil {
 				return err
 			}
-			if opts.JSON {
-				return cmdutil.WriteJSON(opts.IO.Out, p)
+			if runF != nil {
+				return runF(cmd.Context(), opts)
 			}
-			fmt.Fprintf(opts.IO.ErrOut, "Updated project %s (now version %d).\n", p.Identifier, p.Version)
-			return nil
-		}),
+			return registerRun(cmd.Context(), opts)
+		},
 	}
-	cmdutil.AccountFlag(cmd, &opts.Account)
-	cmd.Flags().StringVar(&opts.Platform, "platform", "", "Hosting platform: github or azure_devops")
-	cmd.Flags().StringVar(&opts.RemoteURL, "remote-url", "", "Git remote URL (\"\" clears it)")
-	cmd.Flags().StringVar(&opts.Description, "description", "", "Description (\"\" clears it)")
-	cmd.Flags().StringVar(&opts.Settings, "settings", "", "sfp settings (JSON object, replaces the old ones)")
+	opts.Scope.AccountFlag(cmd)
+	cmd.Flags().StringVar(&opts.Platform, "platform", "github", "Hosting platform: github or azure_devops")
+	cmd.Flags().StringVar(&opts.RemoteURL, "remote-url", "", "Git remote URL")
+	cmd.Flags().StringVar(&opts.Description, "description", "", "Description")
+	cmd.Flags().StringVar(&opts.Settings, "settings", "", "sfp settings (JSON object)")
 	cmd.Flags().StringVar(&opts.PlatformSettings, "platform-settings", "", "Platform settings (JSON object)")
-	cmd.Flags().Int64Var(&opts.IfVersion, "if-version", 0, "Apply only if the project is at this version")
-	cmd.Flags().BoolVar(&opts.JSON, "json", false, "Output JSON")
+	cmdutil.JSONFlag(cmd, &opts.JSON, "", client.Project{})
 	return cmd
 }
 
+func registerRun(ctx context.Context, opts *RegisterOptions) error {
+	c, t, err := opts.Open(ctx, opts.Scope, cmdutil.Need{Account: true})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	p, err := c.Projects.Create(ctx, client.NewProject{AccountID: t.Account.ID, Identifier: opts.Identifier, Platform: opts.Platform,
+		RemoteURL: opts.RemoteURL, Description: opts.Description,
+		Settings: rawOrNil(opts.Settings), PlatformSettings: rawOrNil(opts.PlatformSettings)})
+	if err != nil {
+		return err
+	}
+	if opts.JSON {
+		return cmdutil.WriteJSON(opts.IO.Out, p)
+	}
+	fmt.Fprintf(opts.IO.ErrOut, "Registered project %s in account %s.\n", p.Identifier, t.Account.Slug)
+	fmt.Fprintln(opts.IO.Out, p.ID)
+	return nil
+}
+
+// UpdateOptions are the inputs of `sfp project update`.
+type UpdateOptions struct {
+	cmdutil.Deps
+
+	Scope cmdutil.Scope // the project (the argument) and its account
+	// Changes holds the fields whose flags were given, and --if-version.
+	Changes client.ProjectUpdate
+	JSON    bool
+}
+
+// NewCmdUpdate builds `sfp project update`.
+func NewCmdUpdate(f *cmdutil.Factory, runF func(context.Context, *UpdateOptions) error) *cobra.Command {
+	opts := &UpdateOptions{Deps: f.UserDeps()}
+	var flags struct{ platform, remoteURL, description, settings, platformSettings string }
+	cmd := &cobra.Command{
+		Use:   "update IDENTIFIER [--description D] [--remote-url U] [--settings JSON] [--if-version N]",
+		Short: "Change a project (members and owners)",
+		Long: `Change the fields whose flags are given ("" clears a text field). With
+--if-version N the change applies only if the project is still at version N
+(see 'sfp project show'); otherwise it fails with exit code 6 and the current
+version.`,
+		Example: `  sfp project update acme/web --description "Storefront" --if-version 3`,
+		Args:    cmdutil.ExactArgs(1, "give the project's identifier (org/repo) or id"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Scope.Project = args[0]
+			if err := checkSettings(flags.settings, flags.platformSettings); err != nil {
+				return err
+			}
+			if err := checkPlatform(flags.platform); err != nil {
+				return err
+			}
+			changed := cmd.Flags().Changed
+			u := &opts.Changes
+			u.Settings, u.PlatformSettings = rawOrNil(flags.settings), rawOrNil(flags.platformSettings)
+			if changed("description") {
+				u.Description = &flags.description
+			}
+			if changed("remote-url") {
+				u.RemoteURL = &flags.remoteURL
+			}
+			if changed("platform") {
+				u.Platform = &flags.platform
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return updateRun(cmd.Context(), opts)
+		},
+	}
+	opts.Scope.AccountFlag(cmd)
+	cmd.Flags().StringVar(&flags.platform, "platform", "", "Hosting platform: github or azure_devops")
+	cmd.Flags().StringVar(&flags.remoteURL, "remote-url", "", "Git remote URL (\"\" clears it)")
+	cmd.Flags().StringVar(&flags.description, "description", "", "Description (\"\" clears it)")
+	cmd.Flags().StringVar(&flags.settings, "settings", "", "sfp settings (JSON object, replaces the old ones)")
+	cmd.Flags().StringVar(&flags.platformSettings, "platform-settings", "", "Platform settings (JSON object)")
+	cmd.Flags().Int64Var(&opts.Changes.Version, "if-version", 0, "Apply only if the project is at this version")
+	cmdutil.JSONFlag(cmd, &opts.JSON, "", client.Project{})
+	return cmd
+}
+
+func updateRun(ctx context.Context, opts *UpdateOptions) error {
+	c, t, err := opts.Open(ctx, opts.Scope, cmdutil.Need{Project: true})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	p, err := c.Projects.Update(ctx, t.Project.ID, opts.Changes)
+	if err != nil {
+		return err
+	}
+	if opts.JSON {
+		return cmdutil.WriteJSON(opts.IO.Out, p)
+	}
+	fmt.Fprintf(opts.IO.ErrOut, "Updated project %s (now version %d).\n", p.Identifier, p.Version)
+	return nil
+}
+
+// DeleteOptions are the inputs of `sfp project delete`.
+type DeleteOptions struct {
+	cmdutil.Deps
+
+	Scope cmdutil.Scope // the project (the argument) and its account
+	Yes   bool
+}
+
 // NewCmdDelete builds `sfp project delete`.
-func NewCmdDelete(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
-	opts := &Options{IO: f.IOStreams}
+func NewCmdDelete(f *cmdutil.Factory, runF func(context.Context, *DeleteOptions) error) *cobra.Command {
+	opts := &DeleteOptions{Deps: f.UserDeps()}
 	cmd := &cobra.Command{
 		Use:   "delete IDENTIFIER --yes",
 		Short: "Delete a project and everything under it (owners)",
-		Args:  cmdutil.ExactArgs(1, "give the project's identifier (org/repo) or id"),
-		RunE: run(f, opts, runF, func(ctx context.Context, c *client.Client, a *client.Account) error {
-			p, err := cmdutil.ResolveProject(ctx, c, a.ID, opts.Project)
-			if err != nil {
-				return err
+		Long: `Delete a project with its environments, builds, releases and deployments. On a
+terminal it asks first; otherwise it needs --yes.`,
+		Args: cmdutil.ExactArgs(1, "give the project's identifier (org/repo) or id"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Scope.Project = args[0]
+			if runF != nil {
+				return runF(cmd.Context(), opts)
 			}
-			if err := cmdutil.Confirm(opts.IO, opts.Yes, fmt.Sprintf("Delete project %s with its environments, builds, releases and deployments?", p.Identifier)); err != nil {
-				return err
-			}
-			if err := c.Projects.Delete(ctx, p.ID); err != nil {
-				return err
-			}
-			fmt.Fprintf(opts.IO.ErrOut, "Deleted project %s.\n", p.Identifier)
-			return nil
-		}),
+			return deleteRun(cmd.Context(), opts)
+		},
 	}
-	cmdutil.AccountFlag(cmd, &opts.Account)
+	opts.Scope.AccountFlag(cmd)
 	cmd.Flags().BoolVarP(&opts.Yes, "yes", "y", false, "Do not ask for confirmation")
 	return cmd
+}
+
+func deleteRun(ctx context.Context, opts *DeleteOptions) error {
+	c, t, err := opts.Open(ctx, opts.Scope, cmdutil.Need{Project: true})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	p := t.Project
+	if err := cmdutil.Confirm(opts.IO, opts.Yes, fmt.Sprintf("Delete project %s with its environments, builds, releases and deployments?", p.Identifier)); err != nil {
+		return err
+	}
+	if err := c.Projects.Delete(ctx, p.ID); err != nil {
+		return err
+	}
+	fmt.Fprintf(opts.IO.ErrOut, "Deleted project %s.\n", p.Identifier)
+	return nil
 }

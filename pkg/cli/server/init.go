@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
@@ -56,6 +57,11 @@ user (email confirmed), and with --admin-account an account it owns.`,
 			if opts.AdminAccount != "" && opts.AdminEmail == "" {
 				return cmdutil.FlagErrorf("--admin-account needs --admin-email")
 			}
+			if opts.AdminAccount != "" {
+				if err := checkAdminAccount(opts.AdminAccount); err != nil {
+					return err
+				}
+			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
@@ -68,10 +74,23 @@ user (email confirmed), and with --admin-account an account it owns.`,
 	cmd.Flags().IntVar(&opts.DBPort, "db-port", 0, "PostgreSQL port, embedded runtime (default: first free after the API port)")
 	cmd.Flags().StringVar(&opts.AdminEmail, "admin-email", "", "Create this admin user on first start")
 	cmd.Flags().StringVar(&opts.AdminPasswordFile, "admin-password-file", "", "File holding the admin's password (- for stdin)")
-	cmd.Flags().StringVar(&opts.AdminAccount, "admin-account", "", "Also create an account with this name, owned by the admin")
+	cmd.Flags().StringVar(&opts.AdminAccount, "admin-account", "", "Also create an account with this name, owned by the admin (its slug, derived from the name, has at most 63 characters)")
 	cmd.Flags().BoolVar(&opts.Force, "force", false, "Replace an existing tenant, deleting its data")
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "Output JSON")
 	return cmd
+}
+
+// checkAdminAccount refuses, before anything is created, an account name
+// that create_account would refuse at the first start — after the cluster
+// exists. The slug is derived as the runtime derives it.
+func checkAdminAccount(name string) error {
+	if n := utf8.RuneCountInString(strings.TrimSpace(name)); n == 0 || n > 200 {
+		return cmdutil.FlagErrorf("--admin-account: an account name has 1 to 200 characters, not %d", n)
+	}
+	if _, err := cmdutil.SlugFromName(name); err != nil {
+		return cmdutil.FlagErrorf("--admin-account: %v; choose another name", err)
+	}
+	return nil
 }
 
 type tenantJSON struct {

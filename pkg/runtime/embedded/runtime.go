@@ -102,7 +102,7 @@ func (r *Runtime) Start(ctx context.Context, t *tenant.Tenant, opts runtime.Star
 	defer lock.Release()
 	inst, err := Boot(ctx, t, BootOptions{Logger: r.opts.Logger, Progress: opts.Progress, Migrations: r.opts.Migrations, SkipMigrations: r.opts.SkipMigrations})
 	if err != nil {
-		return fmt.Errorf("start tenant %q: %w", t.Name(), err)
+		return err // Boot says what failed; its port check names the tenant
 	}
 	var applied []string
 	for _, m := range inst.Applied {

@@ -9,13 +9,13 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"regexp"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	sfp "github.com/sfp-dev/sfp"
+	"github.com/sfp-dev/sfp/pkg/client"
 	"github.com/sfp-dev/sfp/pkg/embedded/auth"
 	"github.com/sfp-dev/sfp/pkg/embedded/gateway"
 	"github.com/sfp-dev/sfp/pkg/embedded/rest"
@@ -194,17 +194,10 @@ func (s *services) bootstrapAdmin(ctx context.Context, progress func(string)) er
 	return nil
 }
 
-var slugUnsafe = regexp.MustCompile(`[^a-z0-9]+`)
-
-// Slug turns an account name into its default slug ("Acme Corp" → "acme-corp").
-func Slug(name string) string {
-	return strings.Trim(slugUnsafe.ReplaceAllString(strings.ToLower(name), "-"), "-")
-}
-
 // createAccount calls create_account through the gateway, with the service
 // key, exactly as a client would.
 func (s *services) createAccount(ctx context.Context, name, ownerID string) error {
-	body, _ := json.Marshal(map[string]string{"name": name, "slug": Slug(name), "owner_id": ownerID})
+	body, _ := json.Marshal(map[string]string{"name": name, "slug": client.Slugify(name), "owner_id": ownerID})
 	req := httptest.NewRequestWithContext(ctx, http.MethodPost, "/rest/v1/rpc/create_account", bytes.NewReader(body))
 	req.Header.Set("apikey", s.inst.T.Secrets.ServiceRoleKey)
 	req.Header.Set("Content-Type", "application/json")

@@ -1,0 +1,253 @@
+// Package auth holds `sfp signup`, `sfp login`, `sfp logout` and `sfp whoami`.
+package auth
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/sfp-dev/sfp/pkg/cli/cmdutil"
+	"github.com/sfp-dev/sfp/pkg/client"
+	"github.com/sfp-dev/sfp/pkg/tenant"
+)
+
+// LoginOptions are the inputs of `sfp login` and `sfp signup`: signing up
+// is logging in preceded by creating the user.
+type LoginOptions struct {
+	IO     *cmdutil.IOStreams
+	Config cmdutil.ConfigFunc
+	// NewClient opens a client for a server and key (Factory.NewClient).
+	NewClient func(server, key string, extra ...client.Option) (*client.Client, error)
+	Getenv    func(string) string
+
+	// SignUp creates the user first (`sfp signup`).
+	SignUp        bool
+	Server        string
+	APIKey        string
+	Tenant        string
+	BaseDir       string
+	Email         string
+	PasswordStdin bool
+	JSON          bool
+}
+
+// userJSON is the --json shape of the signed-in user.
+type userJSON struct {
+	ID     string `json:"id"`
+	Email  string `json:"email"`
+	Server string `json:"server"`
+}
+
+// NewCmdLogin builds `sfp login`.
+func NewCmdLogin(f *cmdutil.Factory, runF func(context.Context, *LoginOptions) error) *cobra.Command {
+	opts := &LoginOptions{IO: f.IOStreams, Config: f.Config, NewClient: f.NewClient, Getenv: f.Getenv}
+	cmd := &cobra.Command{
+		Use:   "login --email EMAIL [--server URL --api-key KEY | -t TENANT] [--password-stdin]",
+		Short: "Log in to a tenant with email and password",
+		Long: `Sign in to a tenant and keep the session in the configuration directory
+(SFP_CONFIG_DIR, default ~/.config/sfp; files are mode 0600). Later commands
+use it and refresh it automatically. A wrong password exits 4.
+
+The server URL and anon key come from --server and --api-key, else
+SFP_SERVER_URL and SFP_API_KEY, else a local tenant named with -t (read from
+--base-dir or SFP_BASE_DIR), else the last login. The password is read from
+stdin's first line with --password-stdin, or asked for on a terminal.`,
+		Example: `  sfp login -t acme --email ops@acme.test
+  echo "$PASSWORD" | sfp login --server https://sfp.acme.test --api-key "$ANON_KEY" --email ops@acme.test --password-stdin`,
+		Args: cmdutil.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if opts.Email == "" {
+				opts.Email = f.Getenv("SFP_EMAIL")
+			}
+			if opts.Email == "" {
+				return cmdutil.FlagErrorf("which user? pass --email EMAIL")
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return loginRun(cmd.Context(), opts)
+		},
+	}
+	registerLoginFlags(cmd, opts)
+	return cmd
+}
+
+func registerLoginFlags(cmd *cobra.Command, opts *LoginOptions) {
+	cmd.Flags().StringVar(&opts.Server, "server", "", "Tenant URL (env SFP_SERVER_URL)")
+	cmd.Flags().StringVar(&opts.APIKey, "api-key", "", "The tenant's anon key (env SFP_API_KEY)")
+	cmd.Flags().StringVarP(&opts.Tenant, "tenant", "t", "", "Take URL and anon key from this local tenant (env SFP_TENANT)")
+	cmd.Flags().StringVar(&opts.BaseDir, "base-dir", "", "Directory holding local tenants (env SFP_BASE_DIR; default ./sfp-server)")
+	cmd.Flags().StringVar(&opts.Email, "email", "", "Email of the user (env SFP_EMAIL)")
+	cmd.Flags().BoolVar(&opts.PasswordStdin, "password-stdin", false, "Read the password from stdin (first line)")
+	cmdutil.JSONFlag(cmd, &opts.JSON, "Print the signed-in user as JSON", userJSON{})
+}
+
+func loginRun(ctx context.Context, opts *LoginOptions) error {
+	cfg, err := opts.Config()
+	if err != nil {
+		return err
+	}
+	server, key, err := serverAndKey(opts, cfg)
+	if err != nil {
+		return err
+	}
+	password, err := readPassword(opts)
+	if err != nil {
+		return err
+	}
+	c, err := opts.NewClient(server, key, client.WithSessionStore(cfg.SessionStore()))
+	if err != nil {
+		return cmdutil.FlagErrorf("%v", err)
+	}
+	defer c.Close()
+	sess, err := signIn(ctx, c, opts, server, password)
+	if err != nil || sess == nil {
+		return err
+	}
+	if !sameURL(cfg.Server, server) || cfg.Email != sess.User.Email {
+		cfg.Account = "" // the chosen account belongs to another server or user
+	}
+	cfg.Server, cfg.APIKey, cfg.Email = strings.TrimRight(server, "/"), key, sess.User.Email
+	if err := cfg.Save(); err != nil {
+		return err
+	}
+	if opts.JSON {
+		return cmdutil.WriteJSON(opts.IO.Out, userJSON{ID: sess.User.ID, Email: sess.User.Email, Server: cfg.Server})
+	}
+	if opts.SignUp {
+		fmt.Fprintf(opts.IO.ErrOut, "Signed up and logged in to %s as %s.\n", cfg.Server, sess.User.Email)
+		return nil
+	}
+	fmt.Fprintf(opts.IO.ErrOut, "Logged in to %s as %s.\n", cfg.Server, sess.User.Email)
+	return nil
+}
+
+// serverAndKey finds the server and anon key: flags, environment, a local
+// tenant, then the last login.
+func serverAndKey(opts *LoginOptions, cfg *cmdutil.Config) (server, key string, err error) {
+	server = firstOf(opts.Server, opts.Getenv("SFP_SERVER_URL"))
+	key = firstOf(opts.APIKey, opts.Getenv("SFP_API_KEY"))
+	name := firstOf(opts.Tenant, opts.Getenv("SFP_TENANT"))
+	if name != "" && (server == "" || key == "") {
+		base, err := tenant.ResolveBaseDir(opts.BaseDir, opts.Getenv)
+		if err != nil {
+			return "", "", err
+		}
+		t, err := tenant.Load(base, name)
+		if err != nil {
+			return "", "", err
+		}
+		server = firstOf(server, t.URL())
+		key = firstOf(key, t.Secrets.AnonKey)
+	}
+	server = firstOf(server, cfg.Server)
+	if key == "" && sameURL(server, cfg.Server) {
+		key = cfg.APIKey
+	}
+	if server == "" {
+		return "", "", cmdutil.FlagErrorf("which server? pass --server URL (or -t TENANT for a local tenant)")
+	}
+	if key == "" {
+		return "", "", cmdutil.FlagErrorf("no API key for %s: pass --api-key ANON_KEY (`sfp server keys -t NAME` prints it)", server)
+	}
+	return server, key, nil
+}
+
+// signIn signs up first with SignUp, then signs in. A sign-up that waits
+// for confirmation is reported here and returns a nil session.
+func signIn(ctx context.Context, c *client.Client, opts *LoginOptions, server, password string) (*client.Session, error) {
+	if !opts.SignUp {
+		return c.Auth.SignInWithPassword(ctx, opts.Email, password)
+	}
+	u, sess, err := c.Auth.SignUp(ctx, opts.Email, password)
+	if err != nil || sess != nil {
+		return sess, err
+	}
+	if opts.JSON {
+		return nil, cmdutil.WriteJSON(opts.IO.Out, userJSON{ID: u.ID, Email: u.Email, Server: strings.TrimRight(server, "/")})
+	}
+	fmt.Fprintf(opts.IO.ErrOut, "Signed up %s on %s; the address must be confirmed before you can log in "+
+		"(the tenant does not confirm sign-ups automatically: an administrator confirms users).\n", u.Email, server)
+	return nil, nil
+}
+
+func sameURL(a, b string) bool { return strings.TrimRight(a, "/") == strings.TrimRight(b, "/") }
+
+func firstOf(ss ...string) string {
+	for _, s := range ss {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+// readPassword reads the password from stdin (--password-stdin) or asks
+// for it on a terminal without echo.
+func readPassword(opts *LoginOptions) (string, error) {
+	if opts.PasswordStdin {
+		line, err := bufio.NewReader(io.LimitReader(opts.IO.In, 4096)).ReadString('\n')
+		if err != nil && !errors.Is(err, io.EOF) {
+			return "", fmt.Errorf("read password from stdin: %w", err)
+		}
+		pw := strings.TrimRight(line, "\r\n")
+		if pw == "" {
+			return "", cmdutil.FlagErrorf("--password-stdin: stdin holds no password")
+		}
+		return pw, nil
+	}
+	if f, ok := opts.IO.In.(*os.File); ok && opts.IO.IsStdinTTY() {
+		fmt.Fprintf(opts.IO.ErrOut, "Password for %s: ", opts.Email)
+		b, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(opts.IO.ErrOut)
+		if err != nil {
+			return "", fmt.Errorf("read password: %w", err)
+		}
+		if len(b) == 0 {
+			return "", cmdutil.FlagErrorf("no password given")
+		}
+		return string(b), nil
+	}
+	return "", cmdutil.FlagErrorf("no terminal to ask for the password: pass --password-stdin and pipe it in")
+}
+
+// NewCmdSignup builds `sfp signup`.
+func NewCmdSignup(f *cmdutil.Factory, runF func(context.Context, *LoginOptions) error) *cobra.Command {
+	opts := &LoginOptions{IO: f.IOStreams, Config: f.Config, NewClient: f.NewClient, Getenv: f.Getenv, SignUp: true}
+	cmd := &cobra.Command{
+		Use:   "signup --email EMAIL [--server URL --api-key KEY | -t TENANT] [--password-stdin]",
+		Short: "Create a user on a tenant and log in",
+		Long: `Sign up with email and password (GoTrue's /signup), then keep the session as
+'sfp login' does. When the tenant confirms sign-ups automatically (auth.autoconfirm,
+the default of new embedded tenants) you are logged in at once; otherwise the user
+waits for confirmation, which on the embedded runtime (it sends no mail) an
+administrator gives. The server and key are found as for 'sfp login'.
+
+A taken address or a weak password exits 1 with the server's message. A new
+user sees nothing until they create an account or an owner adds them to one.`,
+		Example: `  sfp signup -t dev --email me@example.test
+  echo "$PASSWORD" | sfp signup --server https://sfp.acme.test --api-key "$ANON_KEY" --email me@acme.test --password-stdin`,
+		Args: cmdutil.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if opts.Email == "" {
+				opts.Email = f.Getenv("SFP_EMAIL")
+			}
+			if opts.Email == "" {
+				return cmdutil.FlagErrorf("which email? pass --email EMAIL")
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return loginRun(cmd.Context(), opts)
+		},
+	}
+	registerLoginFlags(cmd, opts)
+	return cmd
+}

@@ -1,0 +1,69 @@
+package cmdutil
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/sfp-dev/sfp/pkg/client"
+)
+
+// ReportFlags are what a worker reports on a task or a deployment:
+// `sfp task report` and `sfp deployment report` share them.
+type ReportFlags struct {
+	ID       string
+	Status   string
+	Progress int
+	Message  string
+	// ProgressSet and MessageSet say whether --progress and --message were
+	// given: 0 and "" are reports too.
+	ProgressSet, MessageSet bool
+}
+
+// Register adds --status, --progress and --message.
+func (r *ReportFlags) Register(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&r.Status, "status", "", "New status: running, succeeded, failed or cancelled")
+	cmd.Flags().IntVar(&r.Progress, "progress", 0, "Progress in percent (0-100)")
+	cmd.Flags().StringVar(&r.Message, "message", "", "Progress message")
+}
+
+// Parse takes the id argument and records which flags were given.
+func (r *ReportFlags) Parse(cmd *cobra.Command, args []string) {
+	r.ID = args[0]
+	r.ProgressSet, r.MessageSet = cmd.Flags().Changed("progress"), cmd.Flags().Changed("message")
+}
+
+// Validate checks the report; other says whether a command-specific field
+// (details, output, ...) is reported.
+func (r *ReportFlags) Validate(other bool) error {
+	if !client.IsUUID(r.ID) {
+		return FlagErrorf("%q is not an id (a UUID)", r.ID)
+	}
+	switch r.Status {
+	case "", client.StatusQueued, client.StatusRunning, client.StatusSucceeded, client.StatusFailed, client.StatusCancelled:
+	default:
+		return FlagErrorf("--status must be running, succeeded, failed or cancelled, not %q", r.Status)
+	}
+	if r.ProgressSet && (r.Progress < 0 || r.Progress > 100) {
+		return FlagErrorf("--progress must be between 0 and 100, not %d", r.Progress)
+	}
+	if r.Status == "" && !r.ProgressSet && !r.MessageSet && !other {
+		return FlagErrorf("nothing to report: pass --status, --progress or --message")
+	}
+	return nil
+}
+
+// ProgressPtr and MessagePtr are the report's optional fields for the
+// client: nil when not given.
+func (r *ReportFlags) ProgressPtr() *int {
+	if !r.ProgressSet {
+		return nil
+	}
+	return &r.Progress
+}
+
+// MessagePtr: see ProgressPtr.
+func (r *ReportFlags) MessagePtr() *string {
+	if !r.MessageSet {
+		return nil
+	}
+	return &r.Message
+}

@@ -1,0 +1,112 @@
+package doc
+
+import (
+	"context"
+	"strconv"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sfp-dev/sfp/pkg/cli/cmdutil"
+	"github.com/sfp-dev/sfp/pkg/client"
+)
+
+// ListOptions are the inputs of `sfp doc list`.
+type ListOptions struct {
+	cmdutil.Deps
+
+	Scope      cmdutil.Scope // the account
+	Collection string
+	Prefix     string
+	List       cmdutil.ListFlags
+	JSON       bool
+}
+
+// NewCmdList builds `sfp doc list`.
+func NewCmdList(f *cmdutil.Factory, runF func(context.Context, *ListOptions) error) *cobra.Command {
+	opts := &ListOptions{Deps: f.UserDeps()}
+	cmd := &cobra.Command{
+		Use:   "list COLLECTION [--prefix P]",
+		Short: "List a collection's documents in key order",
+		Args:  cmdutil.ExactArgs(1, "give the collection"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Collection = args[0]
+			if err := opts.List.Validate(); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return listRun(cmd.Context(), opts)
+		},
+	}
+	opts.Scope.AccountFlag(cmd)
+	cmd.Flags().StringVar(&opts.Prefix, "prefix", "", "Only keys starting with this")
+	opts.List.Register(cmd)
+	cmdutil.JSONFlag(cmd, &opts.JSON, "", []client.Document{})
+	return cmd
+}
+
+func listRun(ctx context.Context, opts *ListOptions) error {
+	c, t, err := opts.Open(ctx, opts.Scope, accountOnly)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	items, next, err := cmdutil.Collect(ctx, opts.List, func(ctx context.Context, o client.ListOptions) (*client.Page[client.Document], error) {
+		return c.Documents.List(ctx, t.Account.ID, opts.Collection, &client.DocumentListOptions{ListOptions: o, Prefix: opts.Prefix})
+	})
+	if err != nil {
+		return err
+	}
+	return cmdutil.PrintList(opts.IO, opts.JSON, items, next, []string{"KEY", "VERSION", "UPDATED", "DATA"}, func(d client.Document) []string {
+		return []string{d.Key, strconv.FormatInt(d.Version, 10), cmdutil.FormatTime(d.UpdatedAt), cmdutil.Ellipsis(cmdutil.CompactJSON(d.Data), 60)}
+	})
+}
+
+// CollectionsOptions are the inputs of `sfp doc collections`.
+type CollectionsOptions struct {
+	cmdutil.Deps
+
+	Scope cmdutil.Scope // the account
+	JSON  bool
+}
+
+// NewCmdCollections builds `sfp doc collections`.
+func NewCmdCollections(f *cmdutil.Factory, runF func(context.Context, *CollectionsOptions) error) *cobra.Command {
+	opts := &CollectionsOptions{Deps: f.UserDeps()}
+	cmd := &cobra.Command{
+		Use:   "collections",
+		Short: "List the account's collections",
+		Long:  `List the account's collections with their document counts and last update.`,
+		Args:  cmdutil.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return collectionsRun(cmd.Context(), opts)
+		},
+	}
+	opts.Scope.AccountFlag(cmd)
+	cmdutil.JSONFlag(cmd, &opts.JSON, "", []client.Collection{})
+	return cmd
+}
+
+func collectionsRun(ctx context.Context, opts *CollectionsOptions) error {
+	c, t, err := opts.Open(ctx, opts.Scope, accountOnly)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	cs, err := c.Documents.Collections(ctx, t.Account.ID)
+	if err != nil {
+		return err
+	}
+	if opts.JSON {
+		return cmdutil.WriteJSON(opts.IO.Out, cs)
+	}
+	tb := cmdutil.NewTable(opts.IO.Out, "COLLECTION", "DOCUMENTS", "LAST UPDATED")
+	for _, col := range cs {
+		tb.Row(col.Collection, strconv.FormatInt(col.DocumentCount, 10), cmdutil.FormatTime(col.LastUpdatedAt))
+	}
+	return tb.Flush()
+}

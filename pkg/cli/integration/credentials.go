@@ -1,0 +1,265 @@
+package integration
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sfp-dev/sfp/pkg/cli/cmdutil"
+	"github.com/sfp-dev/sfp/pkg/client"
+)
+
+// CredentialsSetOptions are the inputs of `sfp integration credentials set`.
+type CredentialsSetOptions struct {
+	cmdutil.Deps
+
+	Scope   cmdutil.Scope // the account, for an integration named by name
+	Name    string        // name or id
+	File    string        // - for stdin
+	Service cmdutil.ServiceFlags
+}
+
+// NewCmdCredentialsSet builds `sfp integration credentials set`.
+func NewCmdCredentialsSet(f *cmdutil.Factory, runF func(context.Context, *CredentialsSetOptions) error) *cobra.Command {
+	opts := &CredentialsSetOptions{}
+	opts.Deps = f.WorkerDeps(&opts.Service)
+	cmd := &cobra.Command{
+		Use:   "set NAME [--from-file FILE]",
+		Short: "Store an integration's credentials, encrypted (owners, workers)",
+		Long: `Store the credentials (a JSON object) read from --from-file, or from stdin
+when no file is given, replacing earlier ones. They are encrypted in the
+database and never printed; only the names of their keys are echoed.`,
+		Example: `  sfp integration credentials set github-acme --from-file token.json
+  echo '{"token":"ghp_..."}' | sfp integration credentials set github-acme`,
+		Args: cmdutil.ExactArgs(1, "give the integration's name or id"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Name = args[0]
+			if opts.File == "" {
+				if opts.IO.IsStdinTTY() {
+					return cmdutil.FlagErrorf("pipe the credentials (a JSON object) into stdin, or pass --from-file FILE")
+				}
+				opts.File = "-"
+			}
+			if err := checkWorker(f, &opts.Service, opts.Scope, opts.Name); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return credentialsSetRun(cmd.Context(), opts)
+		},
+	}
+	opts.Scope.AccountFlag(cmd)
+	cmd.Flags().StringVar(&opts.File, "from-file", "", "File holding the credentials (JSON object); - or none for stdin")
+	opts.Service.Register(cmd)
+	return cmd
+}
+
+func credentialsSetRun(ctx context.Context, opts *CredentialsSetOptions) error {
+	raw, err := cmdutil.ReadJSONInput(opts.IO, opts.File, "the credentials")
+	if err != nil {
+		return err
+	}
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(raw, &obj) != nil || obj == nil {
+		return cmdutil.FlagErrorf("the credentials must be a JSON object")
+	}
+	c, i, err := openIntegration(ctx, opts.Deps, opts.Scope, opts.Name)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if err := c.Integrations.SetCredentials(ctx, i.ID, raw); err != nil {
+		return err
+	}
+	fmt.Fprintf(opts.IO.ErrOut, "Stored the credentials of %s (keys: %s), encrypted.\n", i.Name, strings.Join(keys(obj), ", "))
+	return nil
+}
+
+// CredentialsGetOptions are the inputs of `sfp integration credentials get`.
+type CredentialsGetOptions struct {
+	cmdutil.Deps
+
+	Scope   cmdutil.Scope // the account, for an integration named by name
+	Name    string        // name or id
+	Reveal  bool
+	Field   string
+	Output  string
+	Service cmdutil.ServiceFlags
+	JSON    bool
+}
+
+// keysJSON is the --json shape of `sfp integration credentials get`
+// without --reveal, --field or --output: the names of the keys only.
+type keysJSON struct {
+	Integration string   `json:"integration"`
+	Keys        []string `json:"keys"`
+}
+
+// NewCmdCredentialsGet builds `sfp integration credentials get`.
+func NewCmdCredentialsGet(f *cmdutil.Factory, runF func(context.Context, *CredentialsGetOptions) error) *cobra.Command {
+	opts := &CredentialsGetOptions{}
+	opts.Deps = f.WorkerDeps(&opts.Service)
+	cmd := &cobra.Command{
+		Use:   "get NAME [--reveal | --field KEY | --output FILE]",
+		Short: "Read an integration's credentials (owners, workers)",
+		Long: `Read an integration's credentials. Only owners of the account and workers with
+the service_role key may (members and viewers: exit 5); every read is logged.
+The values are not printed unless you ask: --reveal prints the JSON on stdout,
+--field KEY prints one value (a string as is, anything else as JSON), --output
+FILE writes the JSON to a new file readable only by you (0600). Without these,
+only the names of the keys are shown. No credentials: exit 3.`,
+		Example: `  sfp integration credentials get github-acme               # key names only
+  TOKEN=$(sfp integration credentials get github-acme --field token)
+  sfp integration credentials get github-acme -t acme --account acme --output creds.json   # as a worker`,
+		Args: cmdutil.ExactArgs(1, "give the integration's name or id"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Name = args[0]
+			given := 0
+			for _, b := range []bool{opts.Reveal, opts.Output != "", opts.Field != ""} {
+				if b {
+					given++
+				}
+			}
+			if given > 1 {
+				return cmdutil.FlagErrorf("--reveal, --field and --output exclude each other")
+			}
+			if err := checkWorker(f, &opts.Service, opts.Scope, opts.Name); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return credentialsGetRun(cmd.Context(), opts)
+		},
+	}
+	opts.Scope.AccountFlag(cmd)
+	cmd.Flags().BoolVar(&opts.Reveal, "reveal", false, "Print the credentials (JSON) on stdout")
+	cmd.Flags().StringVar(&opts.Field, "field", "", "Print the value of this key only")
+	cmd.Flags().StringVarP(&opts.Output, "output", "o", "", "Write the credentials to this new file (mode 0600)")
+	opts.Service.Register(cmd)
+	cmdutil.JSONFlag(cmd, &opts.JSON, "Print the key names as JSON", keysJSON{})
+	return cmd
+}
+
+func credentialsGetRun(ctx context.Context, opts *CredentialsGetOptions) error {
+	c, i, err := openIntegration(ctx, opts.Deps, opts.Scope, opts.Name)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	raw, err := c.Integrations.Credentials(ctx, i.ID)
+	if err != nil {
+		return err
+	}
+	if raw == nil {
+		return &client.Error{Op: "get credentials", StatusCode: 404, Code: "PT404",
+			Message: fmt.Sprintf("integration %s has no credentials", i.Name),
+			Hint:    "set them with `sfp integration credentials set " + i.Name + "`"}
+	}
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &obj); err != nil {
+		return fmt.Errorf("read credentials: %w", err)
+	}
+	switch {
+	case opts.Field != "":
+		return printField(opts.IO, i.Name, obj, opts.Field)
+	case opts.Reveal:
+		return cmdutil.WriteJSON(opts.IO.Out, obj)
+	case opts.Output != "":
+		return writeCredentials(opts.IO, i.Name, opts.Output, raw)
+	case opts.JSON:
+		return cmdutil.WriteJSON(opts.IO.Out, keysJSON{i.Name, keys(obj)})
+	}
+	fmt.Fprintf(opts.IO.Out, "%s\n", strings.Join(keys(obj), "\n"))
+	fmt.Fprintf(opts.IO.ErrOut, "Credentials of %s hold the keys above; values hidden (--reveal prints them, --output FILE saves them).\n", i.Name)
+	return nil
+}
+
+// printField prints one value: a string as is, anything else as JSON.
+func printField(ios *cmdutil.IOStreams, name string, obj map[string]json.RawMessage, field string) error {
+	v, ok := obj[field]
+	if !ok {
+		return &client.Error{Op: "get credentials", StatusCode: 404, Code: "PT404",
+			Message: fmt.Sprintf("the credentials of %s have no key %q (keys: %s)", name, field, strings.Join(keys(obj), ", "))}
+	}
+	var str string
+	if json.Unmarshal(v, &str) == nil {
+		fmt.Fprintln(ios.Out, str)
+		return nil
+	}
+	fmt.Fprintln(ios.Out, string(v))
+	return nil
+}
+
+// writeCredentials writes them to a new file only the user may read.
+func writeCredentials(ios *cmdutil.IOStreams, name, path string, raw []byte) error {
+	fh, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("write credentials: %w", err)
+	}
+	if _, err := fh.Write(append(raw, '\n')); err != nil {
+		fh.Close()
+		return fmt.Errorf("write credentials: %w", err)
+	}
+	if err := fh.Close(); err != nil {
+		return fmt.Errorf("write credentials: %w", err)
+	}
+	fmt.Fprintf(ios.ErrOut, "Wrote the credentials of %s to %s (mode 0600).\n", name, path)
+	return nil
+}
+
+// CredentialsDeleteOptions are the inputs of `sfp integration credentials delete`.
+type CredentialsDeleteOptions struct {
+	cmdutil.Deps
+
+	Scope   cmdutil.Scope // the account, for an integration named by name
+	Name    string        // name or id
+	Service cmdutil.ServiceFlags
+}
+
+// NewCmdCredentialsDelete builds `sfp integration credentials delete`.
+func NewCmdCredentialsDelete(f *cmdutil.Factory, runF func(context.Context, *CredentialsDeleteOptions) error) *cobra.Command {
+	opts := &CredentialsDeleteOptions{}
+	opts.Deps = f.WorkerDeps(&opts.Service)
+	cmd := &cobra.Command{
+		Use:   "delete NAME",
+		Short: "Delete an integration's credentials (owners, workers)",
+		Args:  cmdutil.ExactArgs(1, "give the integration's name or id"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Name = args[0]
+			if err := checkWorker(f, &opts.Service, opts.Scope, opts.Name); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return credentialsDeleteRun(cmd.Context(), opts)
+		},
+	}
+	opts.Scope.AccountFlag(cmd)
+	opts.Service.Register(cmd)
+	return cmd
+}
+
+func credentialsDeleteRun(ctx context.Context, opts *CredentialsDeleteOptions) error {
+	c, i, err := openIntegration(ctx, opts.Deps, opts.Scope, opts.Name)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	removed, err := c.Integrations.DeleteCredentials(ctx, i.ID)
+	if err != nil {
+		return err
+	}
+	if removed {
+		fmt.Fprintf(opts.IO.ErrOut, "Deleted the credentials of %s.\n", i.Name)
+	} else {
+		fmt.Fprintf(opts.IO.ErrOut, "%s had no credentials.\n", i.Name)
+	}
+	return nil
+}

@@ -1,0 +1,101 @@
+package project
+
+import (
+	"context"
+	"strconv"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sfp-dev/sfp/pkg/cli/cmdutil"
+	"github.com/sfp-dev/sfp/pkg/client"
+)
+
+// ListOptions are the inputs of `sfp project list`.
+type ListOptions struct {
+	cmdutil.Deps
+
+	Scope cmdutil.Scope // the account
+	List  cmdutil.ListFlags
+	JSON  bool
+}
+
+// NewCmdList builds `sfp project list`.
+func NewCmdList(f *cmdutil.Factory, runF func(context.Context, *ListOptions) error) *cobra.Command {
+	opts := &ListOptions{Deps: f.UserDeps()}
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List the account's projects, newest first",
+		Args:  cmdutil.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := opts.List.Validate(); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return listRun(cmd.Context(), opts)
+		},
+	}
+	opts.Scope.AccountFlag(cmd)
+	opts.List.Register(cmd)
+	cmdutil.JSONFlag(cmd, &opts.JSON, "", []client.Project{})
+	return cmd
+}
+
+func listRun(ctx context.Context, opts *ListOptions) error {
+	c, t, err := opts.Open(ctx, opts.Scope, cmdutil.Need{Account: true})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	items, next, err := cmdutil.Collect(ctx, opts.List, func(ctx context.Context, o client.ListOptions) (*client.Page[client.Project], error) {
+		return c.Projects.List(ctx, t.Account.ID, &o)
+	})
+	if err != nil {
+		return err
+	}
+	return cmdutil.PrintList(opts.IO, opts.JSON, items, next, []string{"IDENTIFIER", "PLATFORM", "VERSION", "REMOTE", "ID"}, func(p client.Project) []string {
+		return []string{p.Identifier, p.Platform, strconv.FormatInt(p.Version, 10), p.RemoteURL, p.ID}
+	})
+}
+
+// ShowOptions are the inputs of `sfp project show`.
+type ShowOptions struct {
+	cmdutil.Deps
+
+	Scope cmdutil.Scope // the project (the argument) and its account
+	JSON  bool
+}
+
+// NewCmdShow builds `sfp project show`.
+func NewCmdShow(f *cmdutil.Factory, runF func(context.Context, *ShowOptions) error) *cobra.Command {
+	opts := &ShowOptions{Deps: f.UserDeps()}
+	cmd := &cobra.Command{
+		Use:   "show IDENTIFIER|ID",
+		Short: "Show a project",
+		Long:  `Show a project, with its version (for 'sfp project update --if-version').`,
+		Args:  cmdutil.ExactArgs(1, "give the project's identifier (org/repo) or id"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Scope.Project = args[0]
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return showRun(cmd.Context(), opts)
+		},
+	}
+	opts.Scope.AccountFlag(cmd)
+	cmdutil.JSONFlag(cmd, &opts.JSON, "", client.Project{})
+	return cmd
+}
+
+func showRun(ctx context.Context, opts *ShowOptions) error {
+	c, t, err := opts.Open(ctx, opts.Scope, cmdutil.Need{Project: true})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if opts.JSON {
+		return cmdutil.WriteJSON(opts.IO.Out, t.Project)
+	}
+	return printProject(opts.IO, t.Project)
+}

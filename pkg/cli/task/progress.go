@@ -1,0 +1,108 @@
+package task
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sfp-dev/sfp/pkg/cli/cmdutil"
+	"github.com/sfp-dev/sfp/pkg/client"
+)
+
+// NewCmdWatch builds `sfp task watch`.
+func NewCmdWatch(f *cmdutil.Factory, runF func(context.Context, *cmdutil.WatchOptions) error) *cobra.Command {
+	opts := &cmdutil.WatchOptions{Deps: f.UserDeps(), Kind: "task",
+		Start: func(ctx context.Context, c *client.Client, id string) (*client.Watch, error) {
+			return c.Tasks.Watch(ctx, id)
+		}}
+	return cmdutil.NewCmdWatch(&cobra.Command{
+		Use:   "watch ID [--json]",
+		Short: "Follow a task live until it finishes",
+		Long: `Follow a task until it succeeds, fails or is cancelled: a progress bar and
+status messages on a terminal, or with --json one JSON event per line.
+Viewers may.
+
+Exit code: 0 when it succeeded, 8 when it failed or was cancelled.`,
+	}, opts, runF)
+}
+
+// ReportOptions are the inputs of `sfp task report`.
+type ReportOptions struct {
+	cmdutil.Deps
+
+	Report  cmdutil.ReportFlags
+	Output  string
+	Error   string
+	Worker  string
+	Service cmdutil.ServiceFlags
+	JSON    bool
+}
+
+// NewCmdReport builds `sfp task report`.
+func NewCmdReport(f *cmdutil.Factory, runF func(context.Context, *ReportOptions) error) *cobra.Command {
+	opts := &ReportOptions{}
+	opts.Deps = f.WorkerDeps(&opts.Service)
+	cmd := &cobra.Command{
+		Use:   "report ID [--status S] [--progress N] [--message M] [--output JSON] [--error JSON]",
+		Short: "Report a task's progress (workers)",
+		Long: `Update a task as its worker: status, progress, message, output or error. The
+database appends the matching event (status, progress or message) to the
+task's log. With --service-key, SFP_SERVICE_KEY or -t TENANT it acts with the
+service_role key (workers); otherwise as the logged-in user (members and
+owners).
+
+Status moves queued -> running -> succeeded | failed | cancelled.`,
+		Example: `  sfp task report "$TASK" -t acme --status running --progress 0 --message "starting" --worker ci-7
+  sfp task report "$TASK" -t acme --progress 60 --message "deploying metadata"
+  sfp task report "$TASK" -t acme --status succeeded --output '{"components": 120}'`,
+		Args: cmdutil.ExactArgs(1, "give the task's id"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Report.Parse(cmd, args)
+			if err := opts.Report.Validate(opts.Output != "" || opts.Error != "" || opts.Worker != ""); err != nil {
+				return err
+			}
+			for _, fl := range []struct{ name, v string }{{"output", opts.Output}, {"error", opts.Error}} {
+				if _, err := cmdutil.ParseJSONFlag(fl.name, fl.v); err != nil {
+					return err
+				}
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return reportRun(cmd.Context(), opts)
+		},
+	}
+	opts.Report.Register(cmd)
+	cmd.Flags().StringVar(&opts.Output, "output", "", "Result (JSON)")
+	cmd.Flags().StringVar(&opts.Error, "error", "", "Error (JSON)")
+	cmd.Flags().StringVar(&opts.Worker, "worker", "", "Identifier of the worker")
+	opts.Service.Register(cmd)
+	cmdutil.JSONFlag(cmd, &opts.JSON, "", client.Task{})
+	return cmd
+}
+
+func reportRun(ctx context.Context, opts *ReportOptions) error {
+	c, err := opts.Client(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	r := client.TaskReport{Status: opts.Report.Status, Worker: opts.Worker,
+		Progress: opts.Report.ProgressPtr(), Message: opts.Report.MessagePtr()}
+	if opts.Output != "" {
+		r.Output = []byte(opts.Output)
+	}
+	if opts.Error != "" {
+		r.Error = []byte(opts.Error)
+	}
+	t, err := c.Tasks.Report(ctx, opts.Report.ID, r)
+	if err != nil {
+		return err
+	}
+	if opts.JSON {
+		return cmdutil.WriteJSON(opts.IO.Out, t)
+	}
+	fmt.Fprintf(opts.IO.ErrOut, "Task %s: %s, %d%%.\n", cmdutil.ShortID(t.ID), t.Status, t.Progress)
+	return nil
+}
