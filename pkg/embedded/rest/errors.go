@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/sfp-dev/sfp/pkg/embedded/postgres"
 )
 
 // apiError is an error answered to the client as PostgREST's error JSON:
@@ -89,12 +91,13 @@ func (e *apiError) MarshalJSON() ([]byte, error) {
 // status as in PostgREST's pgErrorStatus, the message, detail and hint
 // passed through, and RAISE SQLSTATE 'PGRST' giving full control.
 func pgError(err error, authed bool) *apiError {
+	if postgres.Unavailable(err) {
+		return unavailable(err)
+	}
 	var pe *pgconn.PgError
 	if !errors.As(err, &pe) {
-		if pgconn.SafeToRetry(err) || pgconn.Timeout(err) {
-			return &apiError{Status: 503, Code: codeConnection, Message: "Database connection error. Retrying the connection.", Cause: err}
-		}
-		return &apiError{Status: 503, Code: codeConnection, Message: "Database connection error. Retrying the connection.", Cause: err}
+		return &apiError{Status: 503, Code: codeConnection, Message: connectionMessage, Cause: err,
+			Header: http.Header{"Retry-After": {retryAfter}}}
 	}
 	e := &apiError{Code: pe.Code, Message: pe.Message, Cause: err}
 	if pe.Detail != "" {
@@ -177,6 +180,35 @@ func pgStatus(code, msg string, authed bool) int {
 		return 500
 	}
 	return 400
+}
+
+// connectionMessage is PostgREST's message for PGRST000.
+const connectionMessage = "Database connection error. Retrying the connection."
+
+// retryAfter is the Retry-After (seconds) of a 503 for an unavailable
+// database: a crashed backend's recovery, or a restart of the whole server
+// by the runtime's supervisor, typically takes about that long, and
+// clients that retry sooner only add load while it recovers.
+const retryAfter = "1"
+
+// unavailable is the answer while the database cannot serve (it restarts,
+// recovers from a crash, has no connection slot free, or the connection
+// broke): 503 PGRST000 with Retry-After, never a 500, since the request
+// itself was fine. The details are the server's own message when it sent
+// one ("the database system is in recovery mode"), else what happened to
+// the connection; the full cause is only logged.
+func unavailable(err error) *apiError {
+	details := "the connection to the database was lost"
+	var pe *pgconn.PgError
+	var ce *pgconn.ConnectError
+	switch {
+	case errors.As(err, &pe):
+		details = pe.Message
+	case errors.As(err, &ce):
+		details = "could not connect to the database"
+	}
+	return &apiError{Status: 503, Code: codeConnection, Message: connectionMessage, Details: strp(details), Cause: err,
+		Header: http.Header{"Retry-After": {retryAfter}}}
 }
 
 // raisePGRST handles RAISE SQLSTATE 'PGRST' USING MESSAGE = '{"code",
