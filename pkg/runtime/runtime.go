@@ -90,14 +90,14 @@ const (
 
 // Status is a tenant's state.
 type Status struct {
-	Tenant        string      `json:"tenant"`
-	Runtime       string      `json:"runtime"`
-	Running       bool        `json:"running"`
-	PID           int         `json:"pid,omitempty"`
-	URL           string      `json:"url"`
-	StartedAt     *time.Time  `json:"started_at,omitempty"`
-	UptimeSeconds int64       `json:"uptime_seconds,omitempty"`
-	SchemaVersion string      `json:"schema_version,omitempty"`
+	Tenant        string     `json:"tenant"`
+	Runtime       string     `json:"runtime"`
+	Running       bool       `json:"running"`
+	PID           int        `json:"pid,omitempty"`
+	URL           string     `json:"url"`
+	StartedAt     *time.Time `json:"started_at,omitempty"`
+	UptimeSeconds int64      `json:"uptime_seconds,omitempty"`
+	SchemaVersion string     `json:"schema_version,omitempty"`
 	// PostgresRestarts counts the restarts of a crashed PostgreSQL since
 	// the tenant started (embedded runtime; the docker runtime leaves
 	// restarts to docker).
