@@ -269,10 +269,17 @@ func unavailableProblem(service string, resp *http.Response, raw []byte) string 
 	}
 	switch service {
 	case "rest":
+		// PGRST000 when no connection could be had, else the SQLSTATE of
+		// the server's refusal (57P01 shutdown, 57P02 crash of another
+		// backend, 57P03 recovery, 08xxx, 53300).
+		code, _ := body["code"].(string)
 		_, hasDetails := body["details"]
-		hint, hasHint := body["hint"]
-		if body["code"] != "PGRST000" || body["message"] == nil || !hasDetails || !hasHint || hint != nil {
-			return "503 body is not PostgREST's PGRST000"
+		_, hasHint := body["hint"]
+		if body["message"] == nil || !hasDetails || !hasHint {
+			return "503 body is not shaped like PostgREST's"
+		}
+		if code != "PGRST000" && !slices.Contains([]string{"57P01", "57P02", "57P03", "53300"}, code) && !strings.HasPrefix(code, "08") {
+			return "503 with a code that is not about the connection"
 		}
 	case "auth":
 		if resp.Header.Get("X-Sb-Error-Code") == "" || body["error_code"] == nil || body["msg"] == nil || body["code"] != float64(503) {
