@@ -39,6 +39,7 @@ import (
 
 // runningTenant is a tenant started in this process.
 type runningTenant struct {
+	base    string
 	t       *tenant.Tenant
 	rt      *embedded.Runtime
 	url     string
@@ -84,7 +85,7 @@ func startTenant(tb *testing.T, configure func(*tenant.Config)) *runningTenant {
 	logs := &syncBuffer{}
 	rt := embedded.New(embedded.Options{Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	ctx, cancel := context.WithCancel(context.Background())
-	rtn := &runningTenant{t: t, rt: rt, stop: cancel, exited: make(chan error, 1), logs: logs}
+	rtn := &runningTenant{base: base, t: t, rt: rt, stop: cancel, exited: make(chan error, 1), logs: logs}
 	ready := make(chan runtime.Info, 1)
 	go func() {
 		rtn.exited <- rt.Start(ctx, t, runtime.StartOptions{Ready: func(i runtime.Info) { ready <- i }})
@@ -608,6 +609,14 @@ func TestPostmasterKilledTwice(t *testing.T) {
 	}
 	if !st.Running || component(*st, "postgres").State != runtime.StateUp {
 		t.Errorf("status after the restarts: %+v", st)
+	}
+	// The CLI shows the same, in JSON and to people.
+	js := sfptest.MustRun(t, r.base, nil, "server", "status", "-t", "fault", "--json").Stdout
+	if !strings.Contains(js, `"postgres_restarts": 2`) || !strings.Contains(js, `"last_postgres_crash": {`) {
+		t.Errorf("sfp server status --json:\n%s", js)
+	}
+	if human := sfptest.MustRun(t, r.base, nil, "server", "status", "-t", "fault").Stdout; !strings.Contains(human, "PostgreSQL restarted 2 times; last crash ") {
+		t.Errorf("sfp server status:\n%s", human)
 	}
 	for _, l := range strings.Split(r.logs.String(), "\n") {
 		if strings.Contains(l, "component=supervisor") || strings.Contains(l, "server that died") {
