@@ -140,6 +140,14 @@ func (m *readMux) done(c *muxConn) {
 		return
 	}
 	m.mu.Lock()
+	if c.inFlight.Load() != 0 {
+		// A read took the connection between the decrement and the lock:
+		// acquire saw it alive just before it died and counts under m.mu.
+		// It finds the connection dead in run, and its done retires it;
+		// retiring it now would pull the connection from under it.
+		m.mu.Unlock()
+		return
+	}
 	for i, x := range m.conns {
 		if x == c {
 			m.conns = append(m.conns[:i], m.conns[i+1:]...)

@@ -292,3 +292,42 @@ func TestSharedReadStatementsLost(t *testing.T) {
 		t.Fatalf("the connection that lost its statements is still shared")
 	}
 }
+
+// TestSharedReadDiesWhileTaken: a read may take a shared connection an
+// instant before the read on it finds it dead (acquire checked it alive,
+// then counted itself). The dying read's done must not retire it from
+// under the read that took it: that one finds it dead, runs on the pool,
+// and retires it. This replays that interleaving step by step.
+func TestSharedReadDiesWhileTaken(t *testing.T) {
+	e := sharedEnv(t, 1, 8)
+	e.do("GET", "/rpc/probe", e.anon, "").expect(t, "warm up", 200, "")
+	mux := e.srv.mux
+	c := mux.acquire(context.Background()) // the read that will find it dead
+	if c == nil {
+		t.Fatal("no shared connection")
+	}
+	c.dead.Store(true)
+
+	mux.mu.Lock() // a second read is inside acquire, past the dead check
+	finished := make(chan struct{})
+	go func() { mux.done(c); close(finished) }()
+	waitUntil(t, "the first read's done to count itself out", func() bool { return c.inFlight.Load() == 0 })
+	c.inFlight.Add(1) // the second read counts itself in, under mux.mu
+	mux.mu.Unlock()
+	<-finished
+
+	// The second read runs on it: it must find it dead, not released.
+	var p pipeline
+	p.add("select 1", nil, nil)
+	if err := c.run(&p); err != errMuxDead {
+		t.Fatalf("run on a connection found dead: %v, want errMuxDead", err)
+	}
+	mux.done(c)
+	mux.mu.Lock()
+	left := len(mux.conns)
+	mux.mu.Unlock()
+	if left != 0 {
+		t.Error("the dead connection is still shared")
+	}
+	e.do("GET", "/books?select=id&id=eq.1", e.anon, "").expect(t, "a read after", 200, `[{"id":1}]`)
+}
