@@ -176,7 +176,11 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	isErr := errors.As(err, &e)
 	switch {
 	case (!isErr || e.Status >= 500) && postgres.Unavailable(err):
-		e = databaseUnavailable(err)
+		cause := err
+		if isErr && e.cause != nil {
+			cause = fmt.Errorf("%s: %w", e.Message, e.cause) // what failed, without the 500 it no longer is
+		}
+		e = databaseUnavailable(cause)
 		w.Header().Set("Retry-After", retryAfter)
 	case !isErr:
 		e = internalError(err, "Unexpected failure, please check server logs for more information")
