@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -117,13 +118,18 @@ func (m *readMux) acquire(ctx context.Context) *muxConn {
 		pc, err := m.pool.Acquire(ctx)
 		m.mu.Lock()
 		m.opening--
-		if err == nil {
-			if m.closed {
-				pc.Release()
-			} else {
-				best = &muxConn{conn: pc}
-				m.conns = append(m.conns, best)
-			}
+		switch {
+		case err == nil && m.closed:
+			pc.Release()
+			best = nil
+		case err == nil:
+			best = &muxConn{conn: pc}
+			m.conns = append(m.conns, best)
+		case best != nil && (best.dead.Load() || !slices.Contains(m.conns, best)):
+			// No new connection (the database may be restarting), and
+			// the one chosen before died while the lock was let go —
+			// perhaps retired already: the pool serves this read.
+			best = nil
 		}
 	}
 	if best != nil {

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // muxSQL adds a read-only function that reports what the request's
@@ -330,4 +332,48 @@ func TestSharedReadDiesWhileTaken(t *testing.T) {
 		t.Error("the dead connection is still shared")
 	}
 	e.do("GET", "/books?select=id&id=eq.1", e.anon, "").expect(t, "a read after", 200, `[{"id":1}]`)
+}
+
+// TestSharedReadDiesWhileOpeningAnother: acquire lets the lock go while it
+// opens another shared connection. If that fails (the database is
+// restarting) and the connection it had chosen died and was retired
+// meanwhile, the read must go to the pool, not onto the retired one.
+func TestSharedReadDiesWhileOpeningAnother(t *testing.T) {
+	e := sharedEnv(t, 2, 8)
+	e.do("GET", "/rpc/probe", e.anon, "").expect(t, "warm up", 200, "")
+	mux := e.srv.mux
+	c := mux.acquire(context.Background()) // one read in flight on the only shared connection
+	if c == nil {
+		t.Fatal("no shared connection")
+	}
+	// Hold every other pool connection, so opening another shared one
+	// waits until its context ends.
+	var held []*pgxpool.Conn
+	for range int(mux.pool.Config().MaxConns) - 1 {
+		pc, err := mux.pool.Acquire(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, pc)
+	}
+	defer func() {
+		for _, pc := range held {
+			pc.Release()
+		}
+	}()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	got := make(chan *muxConn, 1)
+	go func() { got <- mux.acquire(ctx) }() // prefers opening a second connection to queueing
+	waitUntil(t, "the second read to open a connection", func() bool {
+		mux.mu.Lock()
+		defer mux.mu.Unlock()
+		return mux.opening == 1
+	})
+	c.dead.Store(true) // the first read finds it dead, and is done with it
+	mux.done(c)
+	cancel() // opening fails
+	if mc := <-got; mc != nil {
+		t.Fatalf("acquire returned a shared connection (retired: %v); want none, so the read uses the pool", mc == c)
+	}
 }
