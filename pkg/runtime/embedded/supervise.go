@@ -143,7 +143,7 @@ func (s *supervisor) run(ctx context.Context) {
 // gave up or supervision ended.
 func (s *supervisor) restart(ctx context.Context, cause error) bool {
 	down := time.Now()
-	for {
+	for retry := false; ; retry = true {
 		n := s.crashed(cause)
 		if n >= s.policy.MaxCrashes {
 			err := fmt.Errorf("PostgreSQL crashed %d times within %s (postgres.restart.max_crashes %d and postgres.restart.window %s in %s); not restarting it again; last: %v; see its log %s: %w",
@@ -153,7 +153,11 @@ func (s *supervisor) restart(ctx context.Context, cause error) bool {
 			return false
 		}
 		delay := min(restartBackoff<<(n-1), maxRestartBackoff)
-		s.log.Error("PostgreSQL exited unexpectedly; restarting it", "error", cause, "crashes_in_window", n,
+		msg := "PostgreSQL exited unexpectedly; restarting it"
+		if retry {
+			msg = "PostgreSQL did not start again; retrying"
+		}
+		s.log.Error(msg, "error", cause, "crashes_in_window", n,
 			"max_crashes", s.policy.MaxCrashes, "window", s.policy.Window, "retry_in", delay, "postgres_log", s.logFile)
 		select {
 		case <-ctx.Done():
