@@ -146,8 +146,10 @@ func (s *supervisor) restart(ctx context.Context, cause error) bool {
 	for retry := false; ; retry = true {
 		n := s.crashed(cause)
 		if n >= s.policy.MaxCrashes {
-			err := fmt.Errorf("PostgreSQL crashed %d times within %s (postgres.restart.max_crashes %d and postgres.restart.window %s in %s); not restarting it again; last: %v; see its log %s: %w",
-				n, s.policy.Window, s.policy.MaxCrashes, s.policy.Window, s.config, cause, s.logFile, ErrCrashLoop)
+			// The last cause goes at the end: a failed start carries the
+			// server's own last words, several lines of them.
+			err := fmt.Errorf("PostgreSQL crashed %d times within %s (postgres.restart.max_crashes %d and postgres.restart.window %s in %s); not restarting it again (%w); see its log %s; last: %v",
+				n, s.policy.Window, s.policy.MaxCrashes, s.policy.Window, s.config, ErrCrashLoop, s.logFile, cause)
 			s.log.Error("giving up on PostgreSQL", "crashes", n, "window", s.policy.Window, "error", cause, "postgres_log", s.logFile)
 			s.giveUp(err)
 			return false

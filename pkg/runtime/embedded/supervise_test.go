@@ -729,3 +729,35 @@ func TestKilledBackendGives503(t *testing.T) {
 		t.Errorf("a backend crash counted as a postmaster crash: %+v", st)
 	}
 }
+
+// A restart that fails counts as a crash: a server that cannot start
+// again (here a setting it refuses, written while it ran) is retried with
+// backoff until max_crashes, then the tenant stops naming the failure.
+func TestGivesUpWhenRestartsFail(t *testing.T) {
+	r := startTenant(t, func(c *tenant.Config) { c.Postgres.Restart.MaxCrashes = 3 })
+	conf := r.t.DataDir() + "/postgresql.auto.conf"
+	f, err := os.OpenFile(conf, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.WriteString("no_such_setting = 1\n")
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.killPostmaster(t)
+	var startErr error
+	select {
+	case startErr = <-r.exited:
+	case <-time.After(3 * time.Minute):
+		t.Fatal("the tenant still runs after its restarts failed")
+	}
+	r.exited <- startErr
+	if !errors.Is(startErr, embedded.ErrCrashLoop) || !strings.Contains(startErr.Error(), "crashed 3 times") ||
+		!strings.Contains(startErr.Error(), "restart failed") || !strings.Contains(startErr.Error(), "no_such_setting") {
+		t.Fatalf("start returned %v", startErr)
+	}
+	if n := strings.Count(r.logs.String(), "PostgreSQL did not start again; retrying"); n != 1 {
+		t.Errorf("%d retries logged after failed restarts, want 1 (the third failure gives up)", n)
+	}
+}
