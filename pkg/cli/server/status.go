@@ -71,8 +71,12 @@ the tenant runs or not; use --json and "running" in scripts.`,
 				fmt.Fprintf(w, "Schema:   %s\n", st.SchemaVersion)
 			}
 			if c := st.LastPostgresCrash; c != nil {
-				fmt.Fprintf(w, "Crashes:  PostgreSQL restarted %d times; last crash %s: %s\n",
-					st.PostgresRestarts, c.At.UTC().Format(time.RFC3339), c.Error)
+				times := "times"
+				if st.PostgresRestarts == 1 {
+					times = "time"
+				}
+				fmt.Fprintf(w, "Crashes:  PostgreSQL restarted %d %s; last crash %s: %s\n",
+					st.PostgresRestarts, times, c.At.UTC().Format(time.RFC3339), c.Error)
 			}
 			fmt.Fprintln(w)
 			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
