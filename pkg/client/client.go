@@ -108,7 +108,10 @@ func WithTimeout(d time.Duration) Option { return func(o *options) { o.timeout =
 
 // WithRetries sets how many times an idempotent read, or a request that
 // never reached the server, is retried after a 503 or a connection error
-// (default 3; 0 disables retries). Backoff is exponential with full jitter.
+// (default 3; 0 disables retries). Backoff is exponential with full jitter;
+// a 503 with Retry-After (the embedded runtime sends one while PostgreSQL
+// restarts) waits as long as asked instead, unless that is more than 30 s
+// or beyond the call's deadline, in which case the 503 is returned at once.
 func WithRetries(n int) Option { return func(o *options) { o.retries = n } }
 
 // WithRetryBackoff sets the base delay of the retry backoff (default 100 ms).

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -112,10 +113,22 @@ func (cl *call) RoundTrip(req *http.Request) (*http.Response, error) {
 			continue
 		}
 		if resp.StatusCode == http.StatusServiceUnavailable && cl.idempotent && attempt < cl.c.opts.retries {
-			if werr := cl.backoff(attempt); werr != nil {
-				return nil, cl.fail(werr)
+			// A server that says when to come back is taken at its word;
+			// one asking for a longer pause than the call has gets its 503
+			// returned now, which says more than a deadline error would.
+			wait, hinted := retryAfter(resp.Header, time.Now())
+			switch {
+			case !hinted:
+				if werr := cl.backoff(attempt); werr != nil {
+					return nil, cl.fail(werr)
+				}
+				continue
+			case cl.worthWaiting(wait):
+				if werr := cl.sleep(wait + jitter(wait/4)); werr != nil {
+					return nil, cl.fail(werr)
+				}
+				continue
 			}
-			continue
 		}
 		cl.status, cl.header, cl.body = resp.StatusCode, resp.Header, body
 		resp.Body = io.NopCloser(bytes.NewReader(body))
@@ -152,7 +165,56 @@ func (cl *call) backoff(attempt int) error {
 	if d > 5*time.Second {
 		d = 5 * time.Second
 	}
-	d = time.Duration(rand.Int64N(int64(d) + 1))
+	return cl.sleep(jitter(d))
+}
+
+// maxRetryAfter is the longest Retry-After the client waits out by itself;
+// a server asking for more is down for longer than a call should block.
+const maxRetryAfter = 30 * time.Second
+
+// retryAfter reads a 503's Retry-After: delay-seconds or an HTTP date.
+// The embedded runtime sends it while PostgreSQL restarts or recovers;
+// waiting that long, rather than the short backoff, lets a call ride out
+// the restart instead of spending its retries in the first second.
+func retryAfter(h http.Header, now time.Time) (time.Duration, bool) {
+	v := strings.TrimSpace(h.Get("Retry-After"))
+	if v == "" {
+		return 0, false
+	}
+	if n, err := strconv.Atoi(v); err == nil {
+		if n < 0 {
+			return 0, false
+		}
+		return time.Duration(n) * time.Second, true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(t.Sub(now), 0), true
+	}
+	return 0, false
+}
+
+// worthWaiting reports whether a retry after wait can still finish within
+// the call's deadline, and wait is one the client waits out at all.
+func (cl *call) worthWaiting(wait time.Duration) bool {
+	if wait > maxRetryAfter {
+		return false
+	}
+	if dl, ok := cl.ctx.Deadline(); ok && time.Until(dl) <= wait {
+		return false
+	}
+	return true
+}
+
+// jitter returns a random duration in [0, d].
+func jitter(d time.Duration) time.Duration {
+	if d <= 0 {
+		return 0
+	}
+	return time.Duration(rand.Int64N(int64(d) + 1))
+}
+
+// sleep waits d or until the call's context ends.
+func (cl *call) sleep(d time.Duration) error {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {

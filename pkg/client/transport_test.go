@@ -106,6 +106,59 @@ func TestRetriesAreBounded(t *testing.T) {
 	}
 }
 
+// A 503 with Retry-After (what the embedded runtime sends while PostgreSQL
+// restarts) is retried no sooner than the server asked, so that a call
+// rides out the restart instead of spending its retries at once.
+func TestRetryAfterIsHonoured(t *testing.T) {
+	var mu sync.Mutex
+	var at []time.Time
+	f := newFake(t, func(n int, w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		at = append(at, time.Now())
+		mu.Unlock()
+		if n == 1 {
+			w.Header().Set("Retry-After", "1")
+			unavailable(w)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(projectJSON()))
+	})
+	c, _ := client.New(f.URL, "k", client.WithRetryBackoff(time.Millisecond))
+	defer c.Close()
+	if _, err := c.Projects.Get(context.Background(), someID); err != nil {
+		t.Fatalf("get after a 503 with Retry-After: %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	// A lower bound only: a sleep is never shorter than asked.
+	if len(at) != 2 || at[1].Sub(at[0]) < time.Second {
+		t.Fatalf("retried %d times, %v apart; want once, at least 1s later", len(at)-1, at[len(at)-1].Sub(at[0]))
+	}
+}
+
+// A Retry-After beyond the call's deadline (or beyond what the client waits
+// out) returns the server's 503 at once instead of a deadline error later.
+func TestRetryAfterBeyondDeadline(t *testing.T) {
+	for _, v := range []string{"20", "3600", time.Now().Add(time.Hour).UTC().Format(http.TimeFormat)} {
+		f := newFake(t, func(n int, w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Retry-After", v)
+			unavailable(w)
+		})
+		c, _ := client.New(f.URL, "k", client.WithRetryBackoff(time.Millisecond))
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_, err := c.Projects.Get(ctx, someID)
+		cancel()
+		c.Close()
+		if !errors.Is(err, client.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("Retry-After %s: err %v, want the 503", v, err)
+		}
+		if got := f.n("GET"); got != 1 {
+			t.Errorf("Retry-After %s: %d attempts, want 1", v, got)
+		}
+	}
+}
+
 // A write that reached the server is never retried: a 503 on PATCH is
 // returned at once.
 func TestWritesAreNotRetried(t *testing.T) {

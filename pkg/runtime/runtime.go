@@ -90,15 +90,30 @@ const (
 
 // Status is a tenant's state.
 type Status struct {
-	Tenant        string      `json:"tenant"`
-	Runtime       string      `json:"runtime"`
-	Running       bool        `json:"running"`
-	PID           int         `json:"pid,omitempty"`
-	URL           string      `json:"url"`
-	StartedAt     *time.Time  `json:"started_at,omitempty"`
-	UptimeSeconds int64       `json:"uptime_seconds,omitempty"`
-	SchemaVersion string      `json:"schema_version,omitempty"`
-	Components    []Component `json:"components"`
+	Tenant        string     `json:"tenant"`
+	Runtime       string     `json:"runtime"`
+	Running       bool       `json:"running"`
+	PID           int        `json:"pid,omitempty"`
+	URL           string     `json:"url"`
+	StartedAt     *time.Time `json:"started_at,omitempty"`
+	UptimeSeconds int64      `json:"uptime_seconds,omitempty"`
+	SchemaVersion string     `json:"schema_version,omitempty"`
+	// PostgresRestarts counts the restarts of a crashed PostgreSQL since
+	// the tenant started (embedded runtime; the docker runtime leaves
+	// restarts to docker).
+	PostgresRestarts int `json:"postgres_restarts"`
+	// LastPostgresCrash is the latest crash since the tenant started:
+	// PostgreSQL exiting on its own, or a failed attempt to restart it.
+	LastPostgresCrash *Crash      `json:"last_postgres_crash,omitempty"`
+	Components        []Component `json:"components"`
+}
+
+// Crash is an unexpected exit of a supervised process.
+type Crash struct {
+	At time.Time `json:"at"`
+	// Error is how it ended ("signal: killed", "exit status 1") or why a
+	// restart failed.
+	Error string `json:"error"`
 }
 
 // Component is one part of a tenant: postgres, auth, rest, realtime, gateway

@@ -110,7 +110,28 @@ type APIConfig struct {
 // PostgresConfig is the tenant's database.
 type PostgresConfig struct {
 	Port int `yaml:"port"` // on 127.0.0.1
+	// Restart is how the embedded runtime treats a crash of PostgreSQL.
+	Restart RestartConfig `yaml:"restart,omitempty"`
 }
+
+// RestartConfig bounds the embedded runtime's restarts of a crashed
+// PostgreSQL: a crash is restarted (crash recovery) with backoff, but the
+// MaxCrashes-th crash within Window stops the tenant with an error, since a
+// server that keeps crashing needs an operator rather than more restarts.
+type RestartConfig struct {
+	// MaxCrashes is how many crashes within Window stop the tenant;
+	// default 5. 1 means never restart.
+	MaxCrashes int `yaml:"max_crashes,omitempty"`
+	// Window is the period crashes are counted over, e.g. "10m"; default
+	// 10 minutes.
+	Window time.Duration `yaml:"window,omitempty"`
+}
+
+// Defaults of RestartConfig.
+const (
+	DefaultMaxCrashes    = 5
+	DefaultRestartWindow = 10 * time.Minute
+)
 
 // AuthConfig are the GoTrue settings the embedded auth server honours (and
 // the docker runtime passes to GoTrue).
@@ -161,6 +182,12 @@ func (c *Config) Defaults() {
 	if c.REST.MaxRows == 0 {
 		c.REST.MaxRows = 1000
 	}
+	if c.Postgres.Restart.MaxCrashes == 0 {
+		c.Postgres.Restart.MaxCrashes = DefaultMaxCrashes
+	}
+	if c.Postgres.Restart.Window == 0 {
+		c.Postgres.Restart.Window = DefaultRestartWindow
+	}
 }
 
 // Validate checks the configuration; errors name the setting.
@@ -191,6 +218,12 @@ func (c *Config) Validate() error {
 	}
 	if c.REST.MaxRows < 1 {
 		return fmt.Errorf("rest.max_rows: %d must be positive", c.REST.MaxRows)
+	}
+	if c.Postgres.Restart.MaxCrashes < 1 {
+		return fmt.Errorf("postgres.restart.max_crashes: %d must be at least 1 (1 stops the tenant at the first crash)", c.Postgres.Restart.MaxCrashes)
+	}
+	if c.Postgres.Restart.Window < time.Second {
+		return fmt.Errorf("postgres.restart.window: %s must be at least 1s (a duration such as \"10m\")", c.Postgres.Restart.Window)
 	}
 	return nil
 }

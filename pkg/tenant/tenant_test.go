@@ -240,3 +240,56 @@ func TestPortStart(t *testing.T) {
 		}
 	}
 }
+
+// The restart policy of the embedded runtime's supervisor: defaults when
+// absent (a tenant.yaml from before it existed), edited values kept, and
+// values that make no sense refused naming the setting.
+func TestRestartSettings(t *testing.T) {
+	base := t.TempDir()
+	tn, err := Create(base, CreateOptions{Name: "r"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	good, _ := os.ReadFile(tn.ConfigFile())
+	if !strings.Contains(string(good), "max_crashes: 5") || !strings.Contains(string(good), "window: 10m0s") {
+		t.Errorf("a new tenant.yaml does not show the restart defaults:\n%s", good)
+	}
+	restart := func(body string) string {
+		i := strings.Index(string(good), "  restart:\n")
+		if i < 0 {
+			t.Fatalf("no postgres.restart in\n%s", good)
+		}
+		rest := string(good)[i:]
+		end := strings.Index(rest, "window: 10m0s\n") + len("window: 10m0s\n")
+		return string(good)[:i] + body + rest[end:]
+	}
+	cases := []struct {
+		name, yaml string
+		crashes    int
+		window     time.Duration
+		wantErr    string
+	}{
+		{"absent", restart(""), DefaultMaxCrashes, DefaultRestartWindow, ""},
+		{"edited", restart("  restart:\n    max_crashes: 2\n    window: 90s\n"), 2, 90 * time.Second, ""},
+		{"negative", restart("  restart:\n    max_crashes: -1\n"), 0, 0, "postgres.restart.max_crashes: -1"},
+		{"short window", restart("  restart:\n    window: 10ms\n"), 0, 0, "postgres.restart.window: 10ms"},
+		{"bare number", restart("  restart:\n    window: 600\n"), 0, 0, "into time.Duration"}, // the YAML error names the line
+	}
+	for _, c := range cases {
+		os.WriteFile(tn.ConfigFile(), []byte(c.yaml), 0o644)
+		got, err := Load(base, "r")
+		if c.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), c.wantErr) {
+				t.Errorf("%s: want error containing %q, got %v", c.name, c.wantErr, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s: %v", c.name, err)
+			continue
+		}
+		if r := got.Config.Postgres.Restart; r.MaxCrashes != c.crashes || r.Window != c.window {
+			t.Errorf("%s: restart %+v, want %d in %s", c.name, r, c.crashes, c.window)
+		}
+	}
+}

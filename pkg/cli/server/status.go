@@ -27,8 +27,10 @@ func NewCmdStatus(f *cmdutil.Factory, runF func(context.Context, *StatusOptions)
 		Use:   "status -t NAME",
 		Short: "Show whether a tenant and each of its components are up",
 		Long: `Show the tenant's process, uptime and schema version, and for each component
-(postgres, gateway, auth, rest, realtime) whether it answers and where. The exit
-code is 0 whether the tenant runs or not; use --json and "running" in scripts.`,
+(postgres, gateway, auth, rest, realtime) whether it answers and where. When
+PostgreSQL crashed since the start, how often it was restarted and the last crash
+(postgres_restarts, last_postgres_crash in --json). The exit code is 0 whether
+the tenant runs or not; use --json and "running" in scripts.`,
 		Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if runF != nil {
@@ -67,6 +69,14 @@ code is 0 whether the tenant runs or not; use --json and "running" in scripts.`,
 			fmt.Fprintf(w, "Tenant:   %s (%s runtime)\nState:    %s\nURL:      %s\n", st.Tenant, st.Runtime, state, st.URL)
 			if st.SchemaVersion != "" {
 				fmt.Fprintf(w, "Schema:   %s\n", st.SchemaVersion)
+			}
+			if c := st.LastPostgresCrash; c != nil {
+				times := "times"
+				if st.PostgresRestarts == 1 {
+					times = "time"
+				}
+				fmt.Fprintf(w, "Crashes:  PostgreSQL restarted %d %s; last crash %s: %s\n",
+					st.PostgresRestarts, times, c.At.UTC().Format(time.RFC3339), c.Error)
 			}
 			fmt.Fprintln(w)
 			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)

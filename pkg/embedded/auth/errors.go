@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net/http"
 	"time"
+
+	"github.com/sfp-dev/sfp/pkg/embedded/postgres"
 )
 
 // Error codes, as GoTrue names them (x-sb-error-code, "error_code" and, with
@@ -113,6 +115,22 @@ func internalError(cause error, format string, args ...any) *Error {
 	return e
 }
 
+// retryAfter is the Retry-After (seconds) of a 503 for an unavailable
+// database: about how long crash recovery, or a restart of the server by
+// the runtime's supervisor, takes.
+const retryAfter = "1"
+
+// databaseUnavailable answers a request that failed because the database
+// cannot serve right now (restarting, recovering from a crash, out of
+// connection slots, connection lost): 503, which auth-js and the sfp client
+// retry, rather than GoTrue's 500 for any database error. The code stays
+// GoTrue's generic one; the status says it is worth retrying.
+func databaseUnavailable(cause error) *Error {
+	e := newError(http.StatusServiceUnavailable, CodeUnexpectedFailure, "Database unavailable, please retry shortly")
+	e.cause = cause
+	return e
+}
+
 func (e *Error) withCause(err error) *Error {
 	e.cause = err
 	return e
@@ -155,10 +173,21 @@ func wantsAPI20240101(r *http.Request) bool {
 // are not *Error become a 500 whose cause is logged.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var e *Error
-	if !errors.As(err, &e) {
+	isErr := errors.As(err, &e)
+	switch {
+	case (!isErr || e.Status >= 500) && postgres.Unavailable(err):
+		cause := err
+		if isErr && e.cause != nil {
+			cause = fmt.Errorf("%s: %w", e.Message, e.cause) // what failed, without the 500 it no longer is
+		}
+		e = databaseUnavailable(cause)
+		w.Header().Set("Retry-After", retryAfter)
+	case !isErr:
 		e = internalError(err, "Unexpected failure, please check server logs for more information")
 	}
-	if e.Status >= 500 {
+	if e.Status == http.StatusServiceUnavailable {
+		s.unavailableLog.Warn(s.log, "database unavailable; answering 503", "method", r.Method, "path", r.URL.Path, "error", e.cause)
+	} else if e.Status >= 500 {
 		s.log.ErrorContext(r.Context(), "auth request failed", "method", r.Method, "path", r.URL.Path,
 			"status", e.Status, "code", e.Code, "message", e.Message, "error", e.cause)
 	} else if e.cause != nil {

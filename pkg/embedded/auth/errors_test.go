@@ -1,12 +1,18 @@
 package auth
 
 import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // TestErrorCases is the spec of refusals: who sends what, and the status,
@@ -234,5 +240,53 @@ func TestSignupCannotTakeOverUnconfirmedUser(t *testing.T) {
 	s := e.req("POST", "/signup", map[string]any{"email": "pat@example.com", "password": "real-password"}).mustStatus(t, 200, "owner signup").json(t)
 	if s["access_token"] == nil {
 		t.Fatalf("owner's signup: %v", s)
+	}
+}
+
+// A database that cannot serve (restarting, recovering, no connection)
+// answers 503 with Retry-After in both error formats, with the code in
+// x-sb-error-code, instead of GoTrue's 500; other database errors stay
+// 500, and refusals keep their status.
+func TestDatabaseUnavailableIs503(t *testing.T) {
+	s := &Server{log: slog.New(slog.DiscardHandler)}
+	recovering := &pgconn.PgError{Severity: "FATAL", Code: "57P03", Message: "the database system is in recovery mode"}
+	cases := []struct {
+		name   string
+		err    error
+		status int
+	}{
+		{"wrapped by a handler", internalError(fmt.Errorf("find user: %w", recovering), "Database error finding user"), 503},
+		{"returned as is", fmt.Errorf("begin: %w", io.ErrUnexpectedEOF), 503},
+		{"connection closed", internalError(pgconn.ErrConnClosed, "Database error granting user"), 503},
+		{"another database error", internalError(&pgconn.PgError{Code: "23505"}, "Database error saving new user"), 500},
+		{"a refusal", badRequest(CodeInvalidCredentials, "Invalid login credentials").withCause(io.ErrUnexpectedEOF), 400},
+	}
+	for _, c := range cases {
+		for _, version := range []string{"", "2024-01-01"} {
+			r := httptest.NewRequest(http.MethodGet, "/user", nil)
+			if version != "" {
+				r.Header.Set(apiVersionHeader, version)
+			}
+			w := httptest.NewRecorder()
+			s.writeError(w, r, c.err)
+			if w.Code != c.status {
+				t.Errorf("%s (version %q): status %d, want %d: %s", c.name, version, w.Code, c.status, w.Body)
+				continue
+			}
+			if c.status != 503 {
+				continue
+			}
+			var body map[string]any
+			json.Unmarshal(w.Body.Bytes(), &body)
+			if w.Header().Get("Retry-After") == "" || w.Header().Get("x-sb-error-code") != CodeUnexpectedFailure {
+				t.Errorf("%s (version %q): headers %v", c.name, version, w.Header())
+			}
+			if version == "" && (body["code"] != float64(503) || body["error_code"] != CodeUnexpectedFailure || body["msg"] == nil) {
+				t.Errorf("%s: body %v", c.name, body)
+			}
+			if version != "" && (body["code"] != CodeUnexpectedFailure || body["message"] == nil) {
+				t.Errorf("%s (2024-01-01): body %v", c.name, body)
+			}
+		}
 	}
 }

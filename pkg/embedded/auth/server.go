@@ -29,6 +29,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/sfp-dev/sfp/pkg/embedded/postgres"
 )
 
 // Version is what GET /health reports: the GoTrue release whose behaviour
@@ -42,6 +44,9 @@ type Server struct {
 	log           *slog.Logger
 	tokenLimiter  *ipLimiter
 	signupLimiter *ipLimiter
+	// unavailableLog keeps an outage of the database (every request
+	// answered 503) to a line a second in the log.
+	unavailableLog postgres.LogLimiter
 }
 
 // New validates cfg, checks that the pool reaches the auth tables and

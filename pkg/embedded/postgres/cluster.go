@@ -309,6 +309,9 @@ func (c *Cluster) Start(ctx context.Context) error {
 	if err := c.preflight(); err != nil {
 		return err
 	}
+	if err := c.reapOrphans(ctx); err != nil {
+		return fmt.Errorf("start cluster: %w", err)
+	}
 	owner, err := serverOwner()
 	if err != nil {
 		return fmt.Errorf("start cluster: %w", err)

@@ -1,17 +1,21 @@
 package postgres
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -385,4 +389,103 @@ func TestFailedStartShowsServerLog(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "shared_buffers") || !strings.Contains(err.Error(), "server log") {
 		t.Fatalf("want the server's complaint in the error, got %v", err)
 	}
+}
+
+// After a kill -9 of the postmaster, a backend busy computing does not
+// notice and keeps the old shared memory; PostgreSQL refuses to start
+// while it does. Start stops such leftovers (as the postmaster would after
+// a crash) and starts.
+func TestStartAfterPostmasterKilled(t *testing.T) {
+	dir := testDir(t)
+	var logs syncBuffer
+	c, err := New(context.Background(), Config{
+		DataDir: filepath.Join(dir, "data"), Port: freePort(t), SuperPassword: "s3cret-pw", NoSync: true,
+		StopTimeout: 10 * time.Second, Logger: slog.New(slog.NewTextHandler(&logs, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Stop(context.Background()) })
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	if err := c.Init(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(ctx, c.ConnString("supabase_admin", "s3cret-pw", "postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var backend int
+	if err := conn.QueryRow(ctx, "select pg_backend_pid()").Scan(&backend); err != nil {
+		t.Fatal(err)
+	}
+	busy := make(chan error, 1)
+	go func() {
+		_, err := conn.Exec(ctx, "do $$ begin loop perform 1; end loop; end $$")
+		busy <- err
+	}()
+	// The loop has started once the backend reports it as active.
+	other, err := pgx.Connect(ctx, c.ConnString("supabase_admin", "s3cret-pw", "postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		var state string
+		if err := other.QueryRow(ctx, "select coalesce(state, '') from pg_stat_activity where pid = $1", backend).Scan(&state); err != nil {
+			t.Fatal(err)
+		}
+		if state == "active" {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	other.Close(ctx)
+
+	pid, _ := c.Pid()
+	exited := c.Done()
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-exited
+	if left := c.orphans(); !slices.Contains(left, backend) {
+		t.Fatalf("leftovers %v do not include the busy backend %d", left, backend)
+	}
+	if err := c.Start(ctx); err != nil {
+		t.Fatalf("start after the postmaster was killed: %v", err)
+	}
+	if err := <-busy; err == nil {
+		t.Error("the busy backend's statement ended without an error")
+	}
+	if processAlive(backend) {
+		t.Errorf("the busy backend %d is still alive", backend)
+	}
+	if !strings.Contains(logs.String(), "still running") {
+		t.Errorf("no warning about the leftovers in the log:\n%s", logs.String())
+	}
+	check, err := pgx.Connect(ctx, c.ConnString("supabase_admin", "s3cret-pw", "postgres"))
+	if err != nil {
+		t.Fatalf("connect after the restart: %v", err)
+	}
+	check.Close(ctx)
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/sfp-dev/sfp/pkg/embedded/postgres"
 )
 
 // apiError is an error answered to the client as PostgREST's error JSON:
@@ -88,13 +90,18 @@ func (e *apiError) MarshalJSON() ([]byte, error) {
 // pgError maps a database error to PostgREST's response: SQLSTATE to HTTP
 // status as in PostgREST's pgErrorStatus, the message, detail and hint
 // passed through, and RAISE SQLSTATE 'PGRST' giving full control.
+//
+// A request that could not get a connection, or whose connection broke,
+// is PostgREST's PGRST000; one the server ended because it cannot serve
+// right now (57P01 shutdown, 57P02 another backend crashed, 57P03
+// recovering, 08xxx, 53300) keeps its SQLSTATE and message as PostgREST
+// shows them — both as 503 with Retry-After, never 500 (PostgREST itself
+// answers 57P02 and 57P03 in a session with 500).
 func pgError(err error, authed bool) *apiError {
 	var pe *pgconn.PgError
-	if !errors.As(err, &pe) {
-		if pgconn.SafeToRetry(err) || pgconn.Timeout(err) {
-			return &apiError{Status: 503, Code: codeConnection, Message: "Database connection error. Retrying the connection.", Cause: err}
-		}
-		return &apiError{Status: 503, Code: codeConnection, Message: "Database connection error. Retrying the connection.", Cause: err}
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ce) || !errors.As(err, &pe) {
+		return unavailable(err)
 	}
 	e := &apiError{Code: pe.Code, Message: pe.Message, Cause: err}
 	if pe.Detail != "" {
@@ -107,6 +114,10 @@ func pgError(err error, authed bool) *apiError {
 		return raisePGRST(pe)
 	}
 	e.Status = pgStatus(pe.Code, pe.Message, authed)
+	if postgres.Unavailable(pe) {
+		e.Status = 503
+		e.Header = http.Header{"Retry-After": {retryAfter}}
+	}
 	if e.Status == 401 {
 		e.Header = http.Header{"WWW-Authenticate": {"Bearer"}}
 	}
@@ -177,6 +188,35 @@ func pgStatus(code, msg string, authed bool) int {
 		return 500
 	}
 	return 400
+}
+
+// connectionMessage is PostgREST's message for PGRST000.
+const connectionMessage = "Database connection error. Retrying the connection."
+
+// retryAfter is the Retry-After (seconds) of a 503 for an unavailable
+// database: a crashed backend's recovery, or a restart of the whole server
+// by the runtime's supervisor, typically takes about that long, and
+// clients that retry sooner only add load while it recovers.
+const retryAfter = "1"
+
+// unavailable is the answer to a request that could not get a working
+// connection (the database restarts, recovers from a crash, has no slot
+// free, or the connection broke): 503 PGRST000 with Retry-After, since the
+// request itself was fine. The details are the server's own message when
+// it sent one ("the database system is in recovery mode"), else what
+// happened to the connection; the full cause is only logged.
+func unavailable(err error) *apiError {
+	details := "the connection to the database was lost"
+	var pe *pgconn.PgError
+	var ce *pgconn.ConnectError
+	switch {
+	case errors.As(err, &pe):
+		details = pe.Message
+	case errors.As(err, &ce):
+		details = "could not connect to the database"
+	}
+	return &apiError{Status: 503, Code: codeConnection, Message: connectionMessage, Details: strp(details), Cause: err,
+		Header: http.Header{"Retry-After": {retryAfter}}}
 }
 
 // raisePGRST handles RAISE SQLSTATE 'PGRST' USING MESSAGE = '{"code",

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -117,13 +118,18 @@ func (m *readMux) acquire(ctx context.Context) *muxConn {
 		pc, err := m.pool.Acquire(ctx)
 		m.mu.Lock()
 		m.opening--
-		if err == nil {
-			if m.closed {
-				pc.Release()
-			} else {
-				best = &muxConn{conn: pc}
-				m.conns = append(m.conns, best)
-			}
+		switch {
+		case err == nil && m.closed:
+			pc.Release()
+			best = nil
+		case err == nil:
+			best = &muxConn{conn: pc}
+			m.conns = append(m.conns, best)
+		case best != nil && (best.dead.Load() || !slices.Contains(m.conns, best)):
+			// No new connection (the database may be restarting), and
+			// the one chosen before died while the lock was let go —
+			// perhaps retired already: the pool serves this read.
+			best = nil
 		}
 	}
 	if best != nil {
@@ -140,6 +146,14 @@ func (m *readMux) done(c *muxConn) {
 		return
 	}
 	m.mu.Lock()
+	if c.inFlight.Load() != 0 {
+		// A read took the connection between the decrement and the lock:
+		// acquire saw it alive just before it died and counts under m.mu.
+		// It finds the connection dead in run, and its done retires it;
+		// retiring it now would pull the connection from under it.
+		m.mu.Unlock()
+		return
+	}
 	for i, x := range m.conns {
 		if x == c {
 			m.conns = append(m.conns[:i], m.conns[i+1:]...)

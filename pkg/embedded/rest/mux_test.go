@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // muxSQL adds a read-only function that reports what the request's
@@ -290,5 +292,88 @@ func TestSharedReadStatementsLost(t *testing.T) {
 	defer mux.mu.Unlock()
 	if len(mux.conns) != 1 || mux.conns[0] == first {
 		t.Fatalf("the connection that lost its statements is still shared")
+	}
+}
+
+// TestSharedReadDiesWhileTaken: a read may take a shared connection an
+// instant before the read on it finds it dead (acquire checked it alive,
+// then counted itself). The dying read's done must not retire it from
+// under the read that took it: that one finds it dead, runs on the pool,
+// and retires it. This replays that interleaving step by step.
+func TestSharedReadDiesWhileTaken(t *testing.T) {
+	e := sharedEnv(t, 1, 8)
+	e.do("GET", "/rpc/probe", e.anon, "").expect(t, "warm up", 200, "")
+	mux := e.srv.mux
+	c := mux.acquire(context.Background()) // the read that will find it dead
+	if c == nil {
+		t.Fatal("no shared connection")
+	}
+	c.dead.Store(true)
+
+	mux.mu.Lock() // a second read is inside acquire, past the dead check
+	finished := make(chan struct{})
+	go func() { mux.done(c); close(finished) }()
+	waitUntil(t, "the first read's done to count itself out", func() bool { return c.inFlight.Load() == 0 })
+	c.inFlight.Add(1) // the second read counts itself in, under mux.mu
+	mux.mu.Unlock()
+	<-finished
+
+	// The second read runs on it: it must find it dead, not released.
+	var p pipeline
+	p.add("select 1", nil, nil)
+	if err := c.run(&p); err != errMuxDead {
+		t.Fatalf("run on a connection found dead: %v, want errMuxDead", err)
+	}
+	mux.done(c)
+	mux.mu.Lock()
+	left := len(mux.conns)
+	mux.mu.Unlock()
+	if left != 0 {
+		t.Error("the dead connection is still shared")
+	}
+	e.do("GET", "/books?select=id&id=eq.1", e.anon, "").expect(t, "a read after", 200, `[{"id":1}]`)
+}
+
+// TestSharedReadDiesWhileOpeningAnother: acquire lets the lock go while it
+// opens another shared connection. If that fails (the database is
+// restarting) and the connection it had chosen died and was retired
+// meanwhile, the read must go to the pool, not onto the retired one.
+func TestSharedReadDiesWhileOpeningAnother(t *testing.T) {
+	e := sharedEnv(t, 2, 8)
+	e.do("GET", "/rpc/probe", e.anon, "").expect(t, "warm up", 200, "")
+	mux := e.srv.mux
+	c := mux.acquire(context.Background()) // one read in flight on the only shared connection
+	if c == nil {
+		t.Fatal("no shared connection")
+	}
+	// Hold every other pool connection, so opening another shared one
+	// waits until its context ends.
+	var held []*pgxpool.Conn
+	for range int(mux.pool.Config().MaxConns) - 1 {
+		pc, err := mux.pool.Acquire(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, pc)
+	}
+	defer func() {
+		for _, pc := range held {
+			pc.Release()
+		}
+	}()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	got := make(chan *muxConn, 1)
+	go func() { got <- mux.acquire(ctx) }() // prefers opening a second connection to queueing
+	waitUntil(t, "the second read to open a connection", func() bool {
+		mux.mu.Lock()
+		defer mux.mu.Unlock()
+		return mux.opening == 1
+	})
+	c.dead.Store(true) // the first read finds it dead, and is done with it
+	mux.done(c)
+	cancel() // opening fails
+	if mc := <-got; mc != nil {
+		t.Fatalf("acquire returned a shared connection (retired: %v); want none, so the read uses the pool", mc == c)
 	}
 }

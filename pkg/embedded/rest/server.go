@@ -24,6 +24,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/sfp-dev/sfp/pkg/embedded/postgres"
 )
 
 // Config configures a Server.
@@ -117,6 +119,9 @@ type Server struct {
 	paths  map[string]string // schema -> search_path value
 	reload sync.Mutex
 	mux    *readMux // nil when reads do not share connections
+	// unavailableLog keeps an outage of the database (every request
+	// answered 503) to a line a second in the log.
+	unavailableLog postgres.LogLimiter
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -314,7 +319,10 @@ func (s *Server) Close() error {
 // ServeHTTP serves paths relative to the REST root: "/{table}" and "/rpc/{fn}".
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err := s.serve(w, r); err != nil {
-		if err.Status >= 500 && err.Cause != nil {
+		switch {
+		case err.Status == 503 && postgres.Unavailable(err.Cause):
+			s.unavailableLog.Warn(s.log, "database unavailable; answering 503", "method", r.Method, "path", r.URL.Path, "err", err.Cause)
+		case err.Status >= 500 && err.Cause != nil:
 			s.log.Error("rest request failed", "method", r.Method, "path", r.URL.Path, "code", err.Code, "err", err.Cause)
 		}
 		writeError(w, err)
@@ -324,7 +332,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) *apiError {
 	snap := s.cache.Load()
 	if snap == nil {
-		return newErr(503, codeNoSchemaCache, "Could not query the database for the schema cache. Retrying.")
+		e := newErr(503, codeNoSchemaCache, "Could not query the database for the schema cache. Retrying.")
+		e.Header = http.Header{"Retry-After": {retryAfter}}
+		return e
 	}
 	path := strings.TrimPrefix(r.URL.Path, "/")
 	segs := strings.Split(path, "/")

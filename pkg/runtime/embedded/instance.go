@@ -34,6 +34,10 @@ type BootOptions struct {
 	// ExpiryInterval is how often lease expiry is applied to every
 	// environment; default DefaultExpiryInterval.
 	ExpiryInterval time.Duration
+	// OnSupervision is called after every crash of PostgreSQL and every
+	// restart, from the supervisor's goroutine (the runtime writes
+	// run/state.json, which `sfp server status` reads).
+	OnSupervision func(Supervision)
 }
 
 // Instance is a running embedded tenant: its cluster, in-process servers and
@@ -50,7 +54,8 @@ type Instance struct {
 	services *services
 	http     *http.Server
 	listener net.Listener
-	failed   chan error // a component died
+	sup      *supervisor // nil until the services run
+	failed   chan error  // a component died, or PostgreSQL keeps crashing
 	once     sync.Once
 }
 
@@ -161,14 +166,17 @@ func Boot(ctx context.Context, t *tenant.Tenant, opts BootOptions) (inst *Instan
 			inst.fail(fmt.Errorf("gateway: %w", err))
 		}
 	}()
-	go func() {
-		select {
-		case <-cluster.Done():
-			inst.fail(fmt.Errorf("PostgreSQL exited unexpectedly: %v (see %s)", cluster.ExitError(), t.PostgresLog()))
-		case <-inst.done():
-		}
-	}()
+	inst.sup = newSupervisor(inst)
+	inst.sup.start()
 	return inst, nil
+}
+
+// Supervision reports the crashes and restarts of PostgreSQL since Boot.
+func (i *Instance) Supervision() Supervision {
+	if i.sup == nil {
+		return Supervision{}
+	}
+	return i.sup.snapshot()
 }
 
 func stampFile(t *tenant.Tenant) string { return filepath.Join(t.Dir, "platform.stamp") }
@@ -182,13 +190,6 @@ func (i *Instance) fail(err error) {
 
 // Failed delivers an error when a component dies on its own.
 func (i *Instance) Failed() <-chan error { return i.failed }
-
-func (i *Instance) done() <-chan struct{} {
-	if i.services != nil {
-		return i.services.stopped
-	}
-	return nil
-}
 
 // Shutdown stops the gateway (draining requests), the servers (closing
 // WebSockets with a reason) and PostgreSQL, in that order.
@@ -207,6 +208,10 @@ func (i *Instance) Shutdown(ctx context.Context) error {
 			if err := i.services.close(ctx); err != nil {
 				errs = append(errs, err)
 			}
+		}
+		if i.sup != nil {
+			// From here on an exit of PostgreSQL is ours.
+			i.sup.stop()
 		}
 		if i.Cluster != nil {
 			if _, running := i.Cluster.Pid(); running {

@@ -17,6 +17,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -69,6 +70,10 @@ type state struct {
 	URL       string    `json:"url"`
 	Ready     bool      `json:"ready"`
 	Applied   []string  `json:"applied_migrations"`
+	// PostgreSQL's supervision since the start.
+	PostgresRestarts   int            `json:"postgres_restarts"`
+	LastPostgresCrash  *runtime.Crash `json:"last_postgres_crash,omitempty"`
+	PostgresRestarting bool           `json:"postgres_restarting,omitempty"`
 }
 
 func writeState(t *tenant.Tenant, s state) error {
@@ -100,7 +105,25 @@ func (r *Runtime) Start(ctx context.Context, t *tenant.Tenant, opts runtime.Star
 		return err
 	}
 	defer lock.Release()
-	inst, err := Boot(ctx, t, BootOptions{Logger: r.opts.Logger, Progress: opts.Progress, Migrations: r.opts.Migrations, SkipMigrations: r.opts.SkipMigrations})
+	// The state file is written once the tenant is ready, and again after
+	// every crash and restart of PostgreSQL (from the supervisor).
+	var (
+		stateMu sync.Mutex
+		current *state // nil until ready
+	)
+	saveState := func(sv Supervision) {
+		stateMu.Lock()
+		defer stateMu.Unlock()
+		if current == nil {
+			return
+		}
+		current.PostgresRestarts, current.LastPostgresCrash, current.PostgresRestarting = sv.Restarts, sv.LastCrash, sv.Restarting
+		if err := writeState(t, *current); err != nil {
+			r.opts.Logger.Warn("could not write state file", "err", err)
+		}
+	}
+	inst, err := Boot(ctx, t, BootOptions{Logger: r.opts.Logger, Progress: opts.Progress, Migrations: r.opts.Migrations,
+		SkipMigrations: r.opts.SkipMigrations, OnSupervision: saveState})
 	if err != nil {
 		return err // Boot says what failed; its port check names the tenant
 	}
@@ -108,9 +131,10 @@ func (r *Runtime) Start(ctx context.Context, t *tenant.Tenant, opts runtime.Star
 	for _, m := range inst.Applied {
 		applied = append(applied, m.File)
 	}
-	if err := writeState(t, state{PID: os.Getpid(), StartedAt: inst.StartedAt, URL: inst.URL, Ready: true, Applied: applied}); err != nil {
-		r.opts.Logger.Warn("could not write state file", "err", err)
-	}
+	stateMu.Lock()
+	current = &state{PID: os.Getpid(), StartedAt: inst.StartedAt, URL: inst.URL, Ready: true, Applied: applied}
+	stateMu.Unlock()
+	saveState(inst.Supervision())
 	if opts.Ready != nil {
 		opts.Ready(runtime.Info{Tenant: t.Name(), Runtime: string(tenant.RuntimeEmbedded), URL: inst.URL, PID: os.Getpid(),
 			EnvFile: t.EnvFile(), LogFile: t.SfpLog(), StartedAt: inst.StartedAt, Applied: applied})
@@ -299,10 +323,13 @@ func (r *Runtime) Status(ctx context.Context, t *tenant.Tenant) (*runtime.Status
 	st := &runtime.Status{Tenant: t.Name(), Runtime: string(tenant.RuntimeEmbedded), URL: t.URL()}
 	running, pid := t.Running()
 	st.Running, st.PID = running, pid
-	if s, ok := readState(t); ok && running {
+	s, haveState := readState(t)
+	haveState = haveState && running
+	if haveState {
 		started := s.StartedAt
 		st.StartedAt = &started
 		st.UptimeSeconds = int64(time.Since(started).Seconds())
+		st.PostgresRestarts, st.LastPostgresCrash = s.PostgresRestarts, s.LastPostgresCrash
 	}
 	pg := runtime.Component{Name: "postgres", State: runtime.StateDown, Address: "127.0.0.1:" + strconv.Itoa(t.Config.Postgres.Port)}
 	cluster, err := postgres.New(ctx, postgres.Config{DataDir: t.DataDir(), Port: t.Config.Postgres.Port, LogFile: t.PostgresLog()})
@@ -317,6 +344,8 @@ func (r *Runtime) Status(ctx context.Context, t *tenant.Tenant) (*runtime.Status
 			}
 		} else if !cluster.Initialized() {
 			pg.Detail = "not created yet (first start creates it)"
+		} else if haveState && s.PostgresRestarting {
+			pg.Detail = "restarting after a crash"
 		}
 	} else {
 		pg.Detail = err.Error()
