@@ -70,7 +70,7 @@ func startServices(ctx context.Context, inst *Instance) (_ *services, err error)
 		MailerAutoconfirm: t.Config.Auth.Autoconfirm,
 		DisableSignup:     t.Config.Auth.DisableSignup,
 		MinPasswordLength: t.Config.Auth.MinPasswordLength,
-		Logger:            log.With("component", "auth"),
+		Logger:            log, // auth.New adds component=auth
 	})
 	if err != nil {
 		return s, fmt.Errorf("start auth: %w", err)
