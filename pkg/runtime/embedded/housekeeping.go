@@ -2,9 +2,7 @@ package embedded
 
 import (
 	"context"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"time"
 )
@@ -43,13 +41,9 @@ func (s *services) startHousekeeping(ctx context.Context) {
 // rpc calls a function through the REST server directly (not the gateway,
 // whose access log would record every tick), with the service key.
 func (s *services) rpc(ctx context.Context, fn string) {
-	req := httptest.NewRequestWithContext(ctx, http.MethodPost, "/rpc/"+fn, strings.NewReader("{}"))
-	req.Header.Set("Authorization", "Bearer "+s.inst.T.Secrets.ServiceRoleKey)
-	req.Header.Set("Content-Type", "application/json")
-	rec := httptest.NewRecorder()
-	s.rest.ServeHTTP(rec, req)
-	if rec.Code >= 300 && ctx.Err() == nil {
-		b, _ := io.ReadAll(rec.Body)
-		s.inst.log.Warn("housekeeping call failed", "function", fn, "status", rec.Code, "body", strings.TrimSpace(string(b)))
+	status, b, err := callInProcess(ctx, s.rest, http.MethodPost, "/rpc/"+fn,
+		http.Header{"Authorization": {"Bearer " + s.inst.T.Secrets.ServiceRoleKey}, "Content-Type": {"application/json"}}, []byte("{}"))
+	if (err != nil || status >= 300) && ctx.Err() == nil {
+		s.inst.log.Warn("housekeeping call failed", "function", fn, "status", status, "body", strings.TrimSpace(string(b)), "err", err)
 	}
 }

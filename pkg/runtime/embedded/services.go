@@ -1,14 +1,11 @@
 package embedded
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"time"
 
@@ -198,14 +195,13 @@ func (s *services) bootstrapAdmin(ctx context.Context, progress func(string)) er
 // key, exactly as a client would.
 func (s *services) createAccount(ctx context.Context, name, ownerID string) error {
 	body, _ := json.Marshal(map[string]string{"name": name, "slug": client.Slugify(name), "owner_id": ownerID})
-	req := httptest.NewRequestWithContext(ctx, http.MethodPost, "/rest/v1/rpc/create_account", bytes.NewReader(body))
-	req.Header.Set("apikey", s.inst.T.Secrets.ServiceRoleKey)
-	req.Header.Set("Content-Type", "application/json")
-	rec := httptest.NewRecorder()
-	s.handler.ServeHTTP(rec, req)
-	if rec.Code != http.StatusOK {
-		b, _ := io.ReadAll(rec.Body)
-		return fmt.Errorf("create account %q: HTTP %d: %s", name, rec.Code, strings.TrimSpace(string(b)))
+	status, b, err := callInProcess(ctx, s.handler, http.MethodPost, "/rest/v1/rpc/create_account",
+		http.Header{"Apikey": {s.inst.T.Secrets.ServiceRoleKey}, "Content-Type": {"application/json"}}, body)
+	if err != nil {
+		return fmt.Errorf("create account %q: %w", name, err)
+	}
+	if status != http.StatusOK {
+		return fmt.Errorf("create account %q: HTTP %d: %s", name, status, strings.TrimSpace(string(b)))
 	}
 	return nil
 }
