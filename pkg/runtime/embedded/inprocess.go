@@ -47,4 +47,3 @@ func (w *responseBuffer) Write(b []byte) (int, error) {
 	w.WriteHeader(http.StatusOK)
 	return w.body.Write(b)
 }
-
