@@ -3,12 +3,13 @@ package rest
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
+	"unsafe"
 
-	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/sfp-dev/sfp/pkg/embedded/rest/pgexec"
 )
 
 // setupSQL sets the request context, as PostgREST does at the start of
@@ -52,8 +53,6 @@ func buildSetupSQL(n int, readOnly bool) string {
 	return b.String()
 }
 
-const beginRW = "begin isolation level read committed"
-
 // result is the single row every generated statement returns.
 type result struct {
 	total      *int64
@@ -79,7 +78,7 @@ type txSpec struct {
 }
 
 // setupParams returns the setup statement and its parameters; scratch is
-// a buffer the parameters may use (valid until the pipeline is written).
+// a buffer the parameters may use (valid until the transaction ends).
 func (rc *reqCtx) setupParams(readOnly bool, scratch *[]byte) (string, [][]byte) {
 	rs := rc.snap.roleSettings[rc.auth.role]
 	ks, vs := rs[0], rs[1]
@@ -103,160 +102,74 @@ func (rc *reqCtx) setupParams(readOnly bool, scratch *[]byte) (string, [][]byte)
 	return setupSQL(n, readOnly), params
 }
 
-// run executes the request's transaction. A read-only request is one
-// pipeline (settings, statement, Sync) in an implicit transaction: one
-// round trip, nothing to commit; it goes on a shared read connection when
-// one has room (mux.go). A write is BEGIN, settings and statement in one
-// pipeline, then COMMIT or ROLLBACK once the result is checked.
+// scratchBufs hold request.headers while a transaction runs.
+var scratchBufs = sync.Pool{New: func() any { return new([]byte) }}
+
+// run executes the request's transaction (pgexec: one pipeline, on a
+// shared connection for a read when one has room) and maps what went wrong
+// to PostgREST's errors. The result is scanned and checked before a write
+// commits, so a failed check rolls it back.
 func (rc *reqCtx) run(ctx context.Context, spec txSpec) (*result, *apiError) {
 	defer spec.stmt.release()
 	defer spec.plan.release()
-	if spec.readOnly && rc.s.mux != nil {
-		if mc := rc.s.mux.acquire(ctx); mc != nil {
-			res, err := rc.sendShared(mc, spec)
-			rc.s.mux.done(mc)
-			if err == nil {
-				rc.s.mux.shared.Add(1)
-				return rc.checked(res, spec)
-			}
-			if !errors.Is(err, errMuxDead) && !isLostStatement(err) {
-				return nil, pgError(err, rc.auth.authed)
-			}
-			rc.s.mux.retried.Add(1)
-			// The shared connection broke or lost its statements before
-			// answering: a read is safe to run again on a connection of
-			// its own.
-		}
-	}
-	conn, err := rc.s.cfg.Pool.Acquire(ctx)
-	if err != nil {
-		return nil, pgError(err, rc.auth.authed)
-	}
-	defer func() {
-		if conn.Conn().PgConn().TxStatus() != 'I' && !conn.Conn().IsClosed() {
-			_, _ = conn.Exec(context.Background(), "rollback")
-		}
-		conn.Release()
-	}()
-	pc := conn.Conn().PgConn()
-	res, err := rc.send(ctx, pc, spec)
-	if isLostStatement(err) && !conn.Conn().IsClosed() {
-		// Someone else discarded this connection's prepared statements
-		// (nothing ran: the statement could not be bound). Prepare anew.
-		connStatements(pc).forget()
-		if pc.TxStatus() != 'I' {
-			_, _ = conn.Exec(ctx, "rollback")
-		}
-		res, err = rc.send(ctx, pc, spec)
-	}
-	if err != nil {
-		return nil, pgError(err, rc.auth.authed)
-	}
-	if spec.readOnly {
-		return rc.checked(res, spec)
-	}
-	if _, aerr := rc.checked(res, spec); aerr != nil {
-		return nil, aerr // a write rolls back in the deferred function
-	}
-	end := "commit"
-	if spec.rollback {
-		end = "rollback"
-	}
-	if _, err := conn.Exec(ctx, end); err != nil {
-		return nil, pgError(err, rc.auth.authed)
-	}
-	return res, nil
-}
-
-// checked applies the spec's check to a read's result.
-func (rc *reqCtx) checked(res *result, spec txSpec) (*result, *apiError) {
-	if spec.check != nil {
-		if aerr := spec.check(res); aerr != nil {
-			return nil, aerr
-		}
-	}
-	return res, nil
-}
-
-// scratchBufs hold request.headers for reads on shared connections (a
-// pooled connection keeps its own buffer).
-var scratchBufs = sync.Pool{New: func() any { return new([]byte) }}
-
-// sendShared runs a read's pipeline on a shared connection.
-func (rc *reqCtx) sendShared(mc *muxConn, spec txSpec) (*result, error) {
 	scratch := scratchBufs.Get().(*[]byte)
-	p, res, rows := rc.pipeline(spec, scratch)
-	err := mc.run(p)
-	if cap(*scratch) <= maxKeptBuffer {
-		scratchBufs.Put(scratch)
-	}
-	if err != nil {
-		return nil, err
-	}
-	if *rows != 1 {
-		return nil, fmt.Errorf("statement returned %d rows, want 1", *rows)
-	}
-	return res, nil
-}
-
-// send runs the request's pipeline and reads the statement's row.
-func (rc *reqCtx) send(ctx context.Context, pc *pgconn.PgConn, spec txSpec) (*result, error) {
-	p, res, rows := rc.pipeline(spec, &connStatements(pc).scratch)
-	if err := p.run(ctx, pc); err != nil {
-		return nil, err
-	}
-	if *rows != 1 {
-		return nil, fmt.Errorf("statement returned %d rows, want 1", *rows)
-	}
-	return res, nil
-}
-
-// pipeline builds the request's statements: BEGIN for a write, the
-// settings, the planner's estimate when asked for, the statement.
-func (rc *reqCtx) pipeline(spec txSpec, scratch *[]byte) (*pipeline, *result, *int) {
-	p := &pipeline{}
-	if !spec.readOnly {
-		p.add(beginRW, nil, nil)
-	}
+	defer func() {
+		if cap(*scratch) <= maxKeptBuffer {
+			scratchBufs.Put(scratch)
+		}
+	}()
 	setup, params := rc.setupParams(spec.readOnly, scratch)
-	p.add(setup, params, nil)
-	res := &result{}
-	if spec.plan != nil {
-		p.add(spec.plan.text(), spec.plan.args, func(v [][]byte) error {
-			if len(v) > 0 {
-				res.planRows = planRows(v[0])
+	var res *result
+	var checkErr *apiError
+	xs := pgexec.Spec{
+		Setup:    pgexec.Statement{SQL: setup, Params: params},
+		Main:     pgexec.Statement{SQL: spec.stmt.text(), Params: spec.stmt.args},
+		ReadOnly: spec.readOnly,
+		Rollback: spec.rollback,
+		Check: func(r *pgexec.Result) error {
+			var err error
+			if res, err = scanResult(r); err != nil {
+				return err
+			}
+			if spec.check != nil {
+				if checkErr = spec.check(res); checkErr != nil {
+					return checkErr
+				}
 			}
 			return nil
-		})
+		},
 	}
-	rows := new(int)
-	p.add(spec.stmt.text(), spec.stmt.args, func(v [][]byte) error {
-		*rows++
-		return res.scan(v)
-	})
-	return p, res, rows
+	if spec.plan != nil {
+		xs.CountPlan = &pgexec.Statement{SQL: spec.plan.text(), Params: spec.plan.args}
+	}
+	if _, err := rc.s.exec.Execute(ctx, xs); err != nil {
+		if checkErr != nil {
+			return nil, checkErr
+		}
+		return nil, pgError(err, rc.auth.authed)
+	}
+	return res, nil
 }
 
-// scan reads the statement's row (text format): total_result_set,
+// scanResult reads the statement's row (text format): total_result_set,
 // page_total, body, response_headers, response_status,
-// response_inserted, location.
-func (res *result) scan(v [][]byte) error {
+// response_inserted, location; and the planner's estimate.
+func scanResult(r *pgexec.Result) (*result, error) {
+	v := r.Row
 	if len(v) != 7 {
-		return fmt.Errorf("statement returned %d columns, want 7", len(v))
+		return nil, fmt.Errorf("statement returned %d columns, want 7", len(v))
 	}
+	res := &result{body: v[2]}
 	var err error
 	if res.total, err = parseInt8(v[0]); err != nil {
-		return err
+		return nil, err
 	}
 	pt, err := parseInt8(v[1])
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if pt != nil {
 		res.pageTotal = *pt
-	}
-	if v[2] != nil {
-		res.body = append(make([]byte, 0, len(v[2])), v[2]...)
 	}
 	if v[3] != nil {
 		h := string(v[3])
@@ -267,10 +180,15 @@ func (res *result) scan(v [][]byte) error {
 		res.gucStatus = &st
 	}
 	if res.inserted, err = parseInt8(v[5]); err != nil {
-		return err
+		return nil, err
 	}
-	res.location, err = parseTextArray(v[6])
-	return err
+	if res.location, err = parseTextArray(v[6]); err != nil {
+		return nil, err
+	}
+	if r.CountPlan != nil {
+		res.planRows = planRows(r.CountPlan)
+	}
+	return res, nil
 }
 
 func planRows(raw []byte) *int64 {
@@ -334,4 +252,83 @@ func canonicalHeader(k string) string {
 		}
 	}
 	return strings.Join(parts, "-")
+}
+
+// maxKeptBuffer is the largest buffer kept in a pool for the next
+// request (a large request's is dropped).
+const maxKeptBuffer = 64 << 10
+
+// textParam is a string as a text-format parameter, without copying: the
+// bytes are only read while the Bind message is encoded. An empty string
+// is an empty value, never NULL (nil).
+func textParam(s string) []byte {
+	if s == "" {
+		return []byte{}
+	}
+	return unsafe.Slice(unsafe.StringData(s), len(s))
+}
+
+// parseInt8 reads a bigint in text format; NULL is nil.
+func parseInt8(v []byte) (*int64, error) {
+	if v == nil {
+		return nil, nil
+	}
+	n, err := strconv.ParseInt(string(v), 10, 64)
+	if err != nil {
+		return nil, fmt.Errorf("parse bigint %q: %w", v, err)
+	}
+	return &n, nil
+}
+
+// parseTextArray reads a one-dimensional text[] in text format; NULL is nil.
+func parseTextArray(v []byte) ([]string, error) {
+	if v == nil {
+		return nil, nil
+	}
+	if len(v) < 2 || v[0] != '{' || v[len(v)-1] != '}' {
+		return nil, fmt.Errorf("parse text[] %q: not a one-dimensional array", v)
+	}
+	body := v[1 : len(v)-1]
+	out := []string{}
+	if len(body) == 0 {
+		return out, nil
+	}
+	for i := 0; ; {
+		var elem []byte
+		if i < len(body) && body[i] == '"' {
+			i++
+			for ; i < len(body) && body[i] != '"'; i++ {
+				if body[i] == '\\' {
+					i++
+					if i == len(body) {
+						return nil, fmt.Errorf("parse text[] %q: unterminated escape", v)
+					}
+				}
+				elem = append(elem, body[i])
+			}
+			if i == len(body) {
+				return nil, fmt.Errorf("parse text[] %q: unterminated quote", v)
+			}
+			i++
+			out = append(out, string(elem))
+		} else {
+			j := i
+			for j < len(body) && body[j] != ',' {
+				j++
+			}
+			raw := string(body[i:j])
+			if raw == "NULL" {
+				return nil, fmt.Errorf("parse text[] %q: NULL element", v)
+			}
+			out = append(out, raw)
+			i = j
+		}
+		if i == len(body) {
+			return out, nil
+		}
+		if body[i] != ',' {
+			return nil, fmt.Errorf("parse text[] %q: expected ','", v)
+		}
+		i++
+	}
 }

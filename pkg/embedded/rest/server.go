@@ -24,6 +24,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/sfp-dev/sfp/pkg/embedded/rest/pgexec"
 )
 
 // Config configures a Server.
@@ -48,7 +50,7 @@ type Config struct {
 	// MaxBodyBytes limits request bodies. Default 10 MiB.
 	MaxBodyBytes int64
 	// SharedReadConns is how many of the Pool's connections read-only
-	// requests share, their pipelines sent back to back (mux.go); the
+	// requests share, their pipelines sent back to back (pgexec); the
 	// shared connections stay out of the pool while the server runs.
 	// Default the number of CPUs Go uses (PostgreSQL runs on the same
 	// machine), at most a quarter of the pool's MaxConns (so none for a
@@ -116,7 +118,7 @@ type Server struct {
 	jwts   jwtCache
 	paths  map[string]string // schema -> search_path value
 	reload sync.Mutex
-	mux    *readMux // nil when reads do not share connections
+	exec   *pgexec.Executor
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -141,9 +143,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err := s.Reload(ctx); err != nil {
 		return nil, err
 	}
-	if cfg.SharedReadConns > 0 {
-		s.mux = newReadMux(cfg.Pool, cfg.SharedReadConns, cfg.SharedReadDepth)
-	}
+	s.exec = pgexec.New(cfg.Pool, pgexec.Options{SharedConns: max(cfg.SharedReadConns, 0), SharedDepth: cfg.SharedReadDepth})
 	lctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 	s.done = make(chan struct{})
@@ -300,9 +300,7 @@ func (s *Server) listen(ctx context.Context, ready chan struct{}) {
 // Close stops the reload listener and gives the shared read connections
 // back to the pool. The pool belongs to the caller.
 func (s *Server) Close() error {
-	if s.mux != nil {
-		s.mux.close()
-	}
+	s.exec.Close()
 	if s.cancel != nil {
 		s.cancel()
 		<-s.done
