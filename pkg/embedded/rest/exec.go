@@ -83,7 +83,7 @@ func (rc *reqCtx) setupParams(readOnly bool, scratch *[]byte) (string, [][]byte)
 	rs := rc.snap.roleSettings[rc.auth.role]
 	ks, vs := rs[0], rs[1]
 	n := len(ks)
-	if rc.prefs.timezone != "" {
+	if rc.req.prefs.timezone != "" {
 		n++
 	}
 	params := make([][]byte, 0, 7+2*n)
@@ -91,13 +91,13 @@ func (rc *reqCtx) setupParams(readOnly bool, scratch *[]byte) (string, [][]byte)
 	if cap(headers) <= maxKeptBuffer {
 		*scratch = headers
 	}
-	params = append(params, textParam(rc.s.paths[rc.schema]), textParam(rc.auth.role), rc.auth.claims,
+	params = append(params, textParam(rc.s.paths[rc.req.schema]), textParam(rc.auth.role), rc.auth.claims,
 		textParam(rc.r.Method), textParam(rc.r.URL.Path), headers, cookiesJSON(rc.r))
 	for i := range ks {
 		params = append(params, textParam(ks[i]), textParam(vs[i]))
 	}
-	if rc.prefs.timezone != "" {
-		params = append(params, textParam("timezone"), textParam(rc.prefs.timezone))
+	if rc.req.prefs.timezone != "" {
+		params = append(params, textParam("timezone"), textParam(rc.req.prefs.timezone))
 	}
 	return setupSQL(n, readOnly), params
 }

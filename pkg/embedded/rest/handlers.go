@@ -2,7 +2,6 @@ package rest
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -14,60 +13,19 @@ import (
 	"github.com/sfp-dev/sfp/pkg/embedded/rest/query"
 )
 
-// reqCtx carries one request through planning and execution.
+// reqCtx is one request on its way through planning and execution: set
+// once, after parsing.
 type reqCtx struct {
-	s        *Server
-	w        http.ResponseWriter
-	r        *http.Request
-	snap     *snapshot
-	auth     *authResult
-	schema   string
-	profiled bool
-	prefs    prefs
-	acc      accept
-	q        *query.Params
+	s    *Server
+	w    http.ResponseWriter
+	r    *http.Request
+	req  *apiRequest
+	snap *snapshot
+	auth *authResult
 }
 
-func parseErr(err error) *apiError {
-	var qe *query.Error
-	if errors.As(err, &qe) {
-		return newErr(400, codeParse, qe.Message).withDetails(qe.Details)
-	}
-	var re *query.RangeError
-	if errors.As(err, &re) {
-		return newErr(416, codeInvalidRange, "Requested range not satisfiable").withDetails(re.Details)
-	}
-	return newErr(400, codeParse, err.Error())
-}
-
-// common parses what every endpoint needs: query string, Prefer, Accept.
-func (rc *reqCtx) common(rpcRead bool) *apiError {
-	q, err := query.Parse(rc.r.URL.RawQuery, rpcRead)
-	if err != nil {
-		return parseErr(err)
-	}
-	rc.q = q
-	rc.prefs = parsePrefs(rc.r.Header, rc.snap.timezones)
-	if rc.prefs.handling == "strict" && len(rc.prefs.invalid) > 0 {
-		return newErr(400, codeInvalidPrefs, "Invalid preferences given with handling=strict").
-			withDetails("Invalid preferences: " + strings.Join(rc.prefs.invalid, ", "))
-	}
-	acc, aerr := negotiate(rc.r.Header)
-	if aerr != nil {
-		return aerr
-	}
-	rc.acc = acc
-	return nil
-}
-
-func (rc *reqCtx) relation(name string) *apiError {
-	t := rc.snap.Table(rc.schema, name)
-	if t == nil {
-		return tableNotFound(rc.snap.Schema, rc.schema, name)
-	}
-	if err := rc.common(false); err != nil {
-		return err
-	}
+func (rc *reqCtx) relation() *apiError {
+	t := rc.req.table
 	switch rc.r.Method {
 	case http.MethodGet, http.MethodHead:
 		return rc.read(t)
@@ -83,34 +41,8 @@ func (rc *reqCtx) relation(name string) *apiError {
 	return newErr(405, codeMethod, "Unsupported HTTP method: "+rc.r.Method)
 }
 
-// rootRange intersects limit/offset with the Range header (GET only).
-func (rc *reqCtx) rootRange() query.Range {
-	rng := rc.q.Root()
-	if rc.r.Method != http.MethodGet && rc.r.Method != http.MethodHead {
-		return rng
-	}
-	lo, hi, ok := rangeHeader(rc.r.Header)
-	if !ok {
-		return rng
-	}
-	// Intersect [offset, offset+limit-1] with [lo, hi].
-	start := max(rng.Offset, lo)
-	end := int64(-1)
-	if rng.Limit >= 0 {
-		end = rng.Offset + rng.Limit - 1
-	}
-	if hi >= 0 && (end < 0 || hi < end) {
-		end = hi
-	}
-	out := query.Range{Offset: start, Limit: -1}
-	if end >= 0 {
-		out.Limit = max(end-start+1, 0)
-	}
-	return out
-}
-
 func (rc *reqCtx) bodyKind() bodyKind {
-	switch rc.acc.mt {
+	switch rc.req.accept.mt {
 	case mtSingular:
 		return bodySingle
 	case mtCSV:
@@ -119,7 +51,7 @@ func (rc *reqCtx) bodyKind() bodyKind {
 	return bodyArray
 }
 
-func (rc *reqCtx) planner() *planner { return &planner{sc: rc.snap.Schema, schema: rc.schema} }
+func (rc *reqCtx) planner() *planner { return &planner{sc: rc.snap.Schema, schema: rc.req.schema} }
 
 func singularErr(n int64) *apiError {
 	return newErr(406, codeSingular, "Cannot coerce the result to a single JSON object").
@@ -140,21 +72,21 @@ func countPlanSQL(root *node) *sqlBuf {
 
 func (rc *reqCtx) read(t *Table) *apiError {
 	pl := rc.planner()
-	root, err := pl.buildTree(t, rc.q.Select)
+	root, err := pl.buildTree(t, rc.req.query.Select)
 	if err != nil {
 		return err
 	}
-	rng := rc.rootRange()
-	if err := pl.applyParams(root, rc.q, int64(rc.s.cfg.MaxRows), rng); err != nil {
+	rng := rc.req.rootRange
+	if err := pl.applyParams(root, rc.req.query, int64(rc.s.cfg.MaxRows), rng); err != nil {
 		return err
 	}
-	exact := rc.prefs.count == "exact" || rc.prefs.count == "estimated"
-	stmt := readSQL(root, rc.bodyKind(), rc.acc.strip, exact)
-	spec := txSpec{readOnly: true, rollback: rc.prefs.tx == "rollback", stmt: stmt}
-	if rc.prefs.count == "planned" || rc.prefs.count == "estimated" {
+	exact := rc.req.prefs.count == "exact" || rc.req.prefs.count == "estimated"
+	stmt := readSQL(root, rc.bodyKind(), rc.req.accept.strip, exact)
+	spec := txSpec{readOnly: true, rollback: rc.req.prefs.tx == "rollback", stmt: stmt}
+	if rc.req.prefs.count == "planned" || rc.req.prefs.count == "estimated" {
 		spec.plan = countPlanSQL(root)
 	}
-	if rc.acc.mt == mtSingular {
+	if rc.req.accept.mt == mtSingular {
 		spec.check = func(res *result) *apiError {
 			if res.pageTotal != 1 {
 				return singularErr(res.pageTotal)
@@ -172,7 +104,7 @@ func (rc *reqCtx) read(t *Table) *apiError {
 	h.Set("Content-Range", cr)
 	canon := canonicalQuery(rc.r.URL.RawQuery)
 	h.Set("Content-Location", "/"+t.Name+canon)
-	if pa := rc.prefs.applied(false, false, false, false); pa != "" {
+	if pa := rc.req.prefs.applied(false, false, false, false); pa != "" {
 		h.Set("Preference-Applied", pa)
 	}
 	body := res.body
@@ -195,7 +127,7 @@ func derefOr(p *int64, d int64) int64 {
 // countTotal picks the total for Content-Range from the exact count or
 // the planner's estimate, per Prefer: count=.
 func (rc *reqCtx) countTotal(res *result) *int64 {
-	switch rc.prefs.count {
+	switch rc.req.prefs.count {
 	case "exact":
 		return res.total
 	case "planned":
@@ -303,9 +235,9 @@ func canonicalQuerySlow(raw string) string {
 func (rc *reqCtx) respond(res *result, status int, body []byte, head bool, withBody bool) *apiError {
 	h := rc.w.Header()
 	if withBody {
-		h.Set("Content-Type", rc.acc.ct)
-		if rc.profiled {
-			h.Set("Content-Profile", rc.schema)
+		h.Set("Content-Type", rc.req.accept.ct)
+		if rc.req.profiled {
+			h.Set("Content-Profile", rc.req.schema)
 		}
 	}
 	st, aerr := gucOverrides(res, status, h)
@@ -325,31 +257,6 @@ func (rc *reqCtx) respond(res *result, status int, body []byte, head bool, withB
 	return nil
 }
 
-// readBody reads and size-checks the request body.
-func (rc *reqCtx) body() ([]byte, *apiError) {
-	b, err := readBody(rc.r, rc.s.cfg.MaxBodyBytes)
-	if errors.Is(err, errBodyTooLarge) {
-		return nil, newErr(413, codeInvalidBody, fmt.Sprintf("Request body exceeds the limit of %d bytes", rc.s.cfg.MaxBodyBytes))
-	}
-	if err != nil {
-		return nil, newErr(400, codeInvalidBody, "Could not read the request body").withDetails(err.Error())
-	}
-	return b, nil
-}
-
-func (rc *reqCtx) checkContentType() *apiError {
-	ct := rc.r.Header.Get("Content-Type")
-	if ct == "" {
-		return nil
-	}
-	mt := strings.ToLower(strings.TrimSpace(strings.Split(ct, ";")[0]))
-	switch mt {
-	case "application/json", "application/vnd.pgrst.object+json", "application/vnd.pgrst.object", "*/*":
-		return nil
-	}
-	return newErr(415, codeMediaType, "None of these media types are available: "+mt)
-}
-
 func columnNotInCache(t *Table, col string) *apiError {
 	return newErr(400, codeColumnNotFound, fmt.Sprintf("Could not find the '%s' column of '%s' in the schema cache", col, t.Name))
 }
@@ -358,8 +265,8 @@ func columnNotInCache(t *Table, col string) *apiError {
 // of the body, each checked against the schema cache.
 func (rc *reqCtx) writeColumns(t *Table, p *payload) ([]*Column, *apiError) {
 	names := p.keys
-	if rc.q.Columns != nil {
-		names = rc.q.Columns
+	if rc.req.query.Columns != nil {
+		names = rc.req.query.Columns
 	}
 	cols := make([]*Column, 0, len(names))
 	seen := map[string]bool{}
@@ -381,12 +288,12 @@ func (rc *reqCtx) writeColumns(t *Table, p *payload) ([]*Column, *apiError) {
 // embeds (and their filters); the root's own filters act on the write.
 func (rc *reqCtx) mutationTree(t *Table) (*node, *apiError) {
 	pl := rc.planner()
-	sel := rc.q.Select
+	sel := rc.req.query.Select
 	root, err := pl.buildTree(t, sel)
 	if err != nil {
 		return nil, err
 	}
-	if err := pl.applyParams(root, rc.q, 0, query.Range{Limit: -1}); err != nil {
+	if err := pl.applyParams(root, rc.req.query, 0, query.Range{Limit: -1}); err != nil {
 		return nil, err
 	}
 	return root, nil
@@ -410,7 +317,7 @@ func writeWhere(s *sqlBuf, root *node, t *Table, rng query.Range) {
 }
 
 func (rc *reqCtx) writeRange(t *Table) (query.Range, *apiError) {
-	rng := rc.q.Root()
+	rng := rc.req.query.Root()
 	if (rng.Limit >= 0 || rng.Offset > 0) && t.IsView {
 		return rng, newErr(400, "PGRST127", "Feature not implemented").
 			withDetails("limit and offset on PATCH and DELETE need a table, not a view")
@@ -424,17 +331,7 @@ const (
 )
 
 func (rc *reqCtx) insert(t *Table, isPut bool) *apiError {
-	if err := rc.checkContentType(); err != nil {
-		return err
-	}
-	raw, aerr := rc.body()
-	if aerr != nil {
-		return aerr
-	}
-	p, aerr := parsePayload(raw, rc.q.Columns == nil)
-	if aerr != nil {
-		return aerr
-	}
+	p := rc.req.payload
 	cols, aerr := rc.writeColumns(t, p)
 	if aerr != nil {
 		return aerr
@@ -445,12 +342,12 @@ func (rc *reqCtx) insert(t *Table, isPut bool) *apiError {
 	}
 	var putVals map[string]string
 	if isPut {
-		if r := rc.q.Root(); r.Limit >= 0 || r.Offset > 0 {
+		if r := rc.req.query.Root(); r.Limit >= 0 || r.Offset > 0 {
 			return newErr(400, codePutLimit, "limit/offset querystring parameters are not allowed for PUT")
 		}
 		putVals = map[string]string{}
-		ok := len(t.PK) > 0 && len(rc.q.Logic) == 0
-		for _, f := range rc.q.Filters {
+		ok := len(t.PK) > 0 && len(rc.req.query.Logic) == 0
+		for _, f := range rc.req.query.Filters {
 			if len(f.Path) > 0 {
 				continue
 			}
@@ -478,8 +375,8 @@ func (rc *reqCtx) insert(t *Table, isPut bool) *apiError {
 		root.where = nil
 	}
 	// Upsert target: on_conflict columns or the primary key.
-	resolution := rc.prefs.resolution
-	conflict := rc.q.OnConflict
+	resolution := rc.req.prefs.resolution
+	conflict := rc.req.query.OnConflict
 	if conflict == nil {
 		conflict = t.PK
 	}
@@ -496,11 +393,11 @@ func (rc *reqCtx) insert(t *Table, isPut bool) *apiError {
 		conflict = t.PK
 	}
 	merge := resolution == "merge-duplicates"
-	ret := rc.prefs.ret
+	ret := rc.req.prefs.ret
 	headersOnly := ret == "headers-only" && !isPut
 	need := ret == "representation"
 	all, rcols := returningCols(root, t, need, headersOnly)
-	defaults := rc.prefs.missing == "default"
+	defaults := rc.req.prefs.missing == "default"
 
 	s := &sqlBuf{}
 	s.w("WITH pgrst_source AS (INSERT INTO ", qualified(t.Schema, t.Name))
@@ -578,14 +475,14 @@ func (rc *reqCtx) insert(t *Table, isPut bool) *apiError {
 	}
 	totalExpr := func() { s.w("NULL::bigint") }
 	root.where = nil
-	s.outerSQL(root, kind, rc.acc.strip, totalExpr, merge, location, false)
+	s.outerSQL(root, kind, rc.req.accept.strip, totalExpr, merge, location, false)
 
-	spec := txSpec{rollback: rc.prefs.tx == "rollback", stmt: s}
+	spec := txSpec{rollback: rc.req.prefs.tx == "rollback", stmt: s}
 	spec.check = func(res *result) *apiError {
 		if isPut && res.pageTotal != 1 {
 			return newErr(400, codePutMatchingPK, "Payload values do not match URL in primary key column(s)")
 		}
-		if rc.acc.mt == mtSingular && res.pageTotal != 1 {
+		if rc.req.accept.mt == mtSingular && res.pageTotal != 1 {
 			return singularErr(res.pageTotal)
 		}
 		return nil
@@ -603,7 +500,7 @@ func (rc *reqCtx) insert(t *Table, isPut bool) *apiError {
 				status = 201
 			}
 		}
-		if pa := rc.prefs.applied(false, false, true, false); pa != "" {
+		if pa := rc.req.prefs.applied(false, false, true, false); pa != "" {
 			h.Set("Preference-Applied", pa)
 		}
 		return rc.respond(res, status, res.body, false, need)
@@ -617,12 +514,12 @@ func (rc *reqCtx) insert(t *Table, isPut bool) *apiError {
 		h.Set("Location", "/"+t.Name+"?"+strings.Join(parts, "&"))
 	}
 	var total *int64
-	if rc.prefs.count == "exact" || rc.prefs.count == "estimated" || rc.prefs.count == "planned" {
+	if rc.req.prefs.count == "exact" || rc.req.prefs.count == "estimated" || rc.req.prefs.count == "planned" {
 		n := res.pageTotal
 		total = &n
 	}
 	h.Set("Content-Range", contentRange(1, 0, total))
-	if pa := rc.prefs.applied(resolution != "" && (len(t.PK) > 0 || rc.q.OnConflict != nil), true, true, false); pa != "" {
+	if pa := rc.req.prefs.applied(resolution != "" && (len(t.PK) > 0 || rc.req.query.OnConflict != nil), true, true, false); pa != "" {
 		h.Set("Preference-Applied", pa)
 	}
 	status := 201
@@ -642,28 +539,18 @@ func contains(xs []string, x string) bool {
 }
 
 func (rc *reqCtx) maxAffectedCheck(res *result) *apiError {
-	if rc.prefs.handling == "strict" && rc.prefs.maxAffected >= 0 && res.pageTotal > rc.prefs.maxAffected {
+	if rc.req.prefs.handling == "strict" && rc.req.prefs.maxAffected >= 0 && res.pageTotal > rc.req.prefs.maxAffected {
 		return newErr(400, codeMaxAffected, "Query result exceeds max-affected preference constraint").
 			withDetails(fmt.Sprintf("The query affects %d rows", res.pageTotal))
 	}
-	if rc.acc.mt == mtSingular && res.pageTotal != 1 {
+	if rc.req.accept.mt == mtSingular && res.pageTotal != 1 {
 		return singularErr(res.pageTotal)
 	}
 	return nil
 }
 
 func (rc *reqCtx) update(t *Table) *apiError {
-	if err := rc.checkContentType(); err != nil {
-		return err
-	}
-	raw, aerr := rc.body()
-	if aerr != nil {
-		return aerr
-	}
-	p, aerr := parsePayload(raw, rc.q.Columns == nil)
-	if aerr != nil {
-		return aerr
-	}
+	p := rc.req.payload
 	cols, aerr := rc.writeColumns(t, p)
 	if aerr != nil {
 		return aerr
@@ -676,7 +563,7 @@ func (rc *reqCtx) update(t *Table) *apiError {
 	if aerr != nil {
 		return aerr
 	}
-	need := rc.prefs.ret == "representation"
+	need := rc.req.prefs.ret == "representation"
 	all, rcols := returningCols(root, t, need, false)
 	s := &sqlBuf{}
 	q := qualified(t.Schema, t.Name)
@@ -703,7 +590,7 @@ func (rc *reqCtx) update(t *Table) *apiError {
 			s.w(quoteIdent(c.Name), ` = "pgrst_body".`, quoteIdent(c.Name))
 		}
 		s.w(" FROM ")
-		s.payloadSQL(p.raw, cols, rc.prefs.missing == "default", true)
+		s.payloadSQL(p.raw, cols, rc.req.prefs.missing == "default", true)
 		writeWhere(s, root, t, rng)
 		s.returningSQL(t, all, rcols)
 		s.w(")")
@@ -713,8 +600,8 @@ func (rc *reqCtx) update(t *Table) *apiError {
 		kind = rc.bodyKind()
 	}
 	root.where = nil
-	s.outerSQL(root, kind, rc.acc.strip, func() { s.w("NULL::bigint") }, false, nil, false)
-	res, aerr := rc.run(context.WithoutCancel(rc.r.Context()), txSpec{rollback: rc.prefs.tx == "rollback", stmt: s, check: rc.maxAffectedCheck})
+	s.outerSQL(root, kind, rc.req.accept.strip, func() { s.w("NULL::bigint") }, false, nil, false)
+	res, aerr := rc.run(context.WithoutCancel(rc.r.Context()), txSpec{rollback: rc.req.prefs.tx == "rollback", stmt: s, check: rc.maxAffectedCheck})
 	if aerr != nil {
 		return aerr
 	}
@@ -725,7 +612,7 @@ func (rc *reqCtx) update(t *Table) *apiError {
 func (rc *reqCtx) writeResult(res *result, need bool) *apiError {
 	h := rc.w.Header()
 	var total *int64
-	if rc.prefs.count != "" {
+	if rc.req.prefs.count != "" {
 		n := res.pageTotal
 		total = &n
 	}
@@ -734,7 +621,7 @@ func (rc *reqCtx) writeResult(res *result, need bool) *apiError {
 	} else {
 		h.Set("Content-Range", contentRange(0, res.pageTotal-1, total))
 	}
-	if pa := rc.prefs.applied(false, rc.r.Method == http.MethodPatch, true, true); pa != "" {
+	if pa := rc.req.prefs.applied(false, rc.r.Method == http.MethodPatch, true, true); pa != "" {
 		h.Set("Preference-Applied", pa)
 	}
 	if need {
@@ -752,7 +639,7 @@ func (rc *reqCtx) delete(t *Table) *apiError {
 	if aerr != nil {
 		return aerr
 	}
-	need := rc.prefs.ret == "representation"
+	need := rc.req.prefs.ret == "representation"
 	all, rcols := returningCols(root, t, need, false)
 	s := &sqlBuf{}
 	s.w("WITH pgrst_source AS (DELETE FROM ", qualified(t.Schema, t.Name))
@@ -764,8 +651,8 @@ func (rc *reqCtx) delete(t *Table) *apiError {
 		kind = rc.bodyKind()
 	}
 	root.where = nil
-	s.outerSQL(root, kind, rc.acc.strip, func() { s.w("NULL::bigint") }, false, nil, false)
-	res, aerr := rc.run(context.WithoutCancel(rc.r.Context()), txSpec{rollback: rc.prefs.tx == "rollback", stmt: s, check: rc.maxAffectedCheck})
+	s.outerSQL(root, kind, rc.req.accept.strip, func() { s.w("NULL::bigint") }, false, nil, false)
+	res, aerr := rc.run(context.WithoutCancel(rc.r.Context()), txSpec{rollback: rc.req.prefs.tx == "rollback", stmt: s, check: rc.maxAffectedCheck})
 	if aerr != nil {
 		return aerr
 	}

@@ -1,7 +1,6 @@
 package rest
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -73,7 +72,7 @@ func fitsArgs(f *Function, keys []string) bool {
 }
 
 func (rc *reqCtx) noRPC(name string, keys []string, post bool) *apiError {
-	fn := rc.schema + "." + name
+	fn := rc.req.schema + "." + name
 	msg := "Could not find the function " + fn
 	det := "Searched for the function " + fn
 	if len(keys) == 0 {
@@ -93,11 +92,11 @@ func (rc *reqCtx) noRPC(name string, keys []string, post bool) *apiError {
 	e := newErr(404, codeNoRPC, msg+" in the schema cache").withDetails(det + ", but no matches were found in the schema cache.")
 	var names []string
 	for k := range rc.snap.Functions {
-		if k[0] == rc.schema {
+		if k[0] == rc.req.schema {
 			names = append(names, k[1])
 		}
 	}
-	if fs := rc.snap.Functions[[2]string{rc.schema, name}]; len(fs) > 0 {
+	if fs := rc.snap.Functions[[2]string{rc.req.schema, name}]; len(fs) > 0 {
 		var sigs []string
 		for _, f := range fs {
 			var ps []string
@@ -113,60 +112,24 @@ func (rc *reqCtx) noRPC(name string, keys []string, post bool) *apiError {
 			e.withHint("Perhaps you meant to call the function " + fn + s)
 		}
 	} else if s := suggest(name, names); s != "" {
-		e.withHint("Perhaps you meant to call the function " + rc.schema + "." + s)
+		e.withHint("Perhaps you meant to call the function " + rc.req.schema + "." + s)
 	}
 	return e
 }
 
-func (rc *reqCtx) rpc(name string) *apiError {
-	read := rc.r.Method == http.MethodGet || rc.r.Method == http.MethodHead
-	if !read && rc.r.Method != http.MethodPost {
-		return newErr(405, codeInvalidRPC, "Cannot use the "+rc.r.Method+" method on RPC")
-	}
-	if err := rc.common(read); err != nil {
-		return err
-	}
-	var keys []string
-	var body []byte
-	var bodyObj map[string]json.RawMessage
-	getArgs := map[string][]string{}
-	if read {
-		for _, a := range rc.q.RPCArgs {
-			if _, ok := getArgs[a.Name]; !ok {
-				keys = append(keys, a.Name)
-			}
-			getArgs[a.Name] = append(getArgs[a.Name], a.Value)
-		}
-	} else {
-		if err := rc.checkContentType(); err != nil {
-			return err
-		}
-		raw, aerr := rc.body()
-		if aerr != nil {
-			return aerr
-		}
-		body = bytes.TrimSpace(raw)
-		if len(body) == 0 {
-			body = []byte("{}")
-		}
-		if body[0] == '{' {
-			if json.Unmarshal(body, &bodyObj) != nil {
-				return errInvalidJSON
-			}
-			for k := range bodyObj {
-				keys = append(keys, k)
-			}
-			sort.Strings(keys)
-		} else if !json.Valid(body) {
-			return errInvalidJSON
-		}
-	}
-	fs := rc.snap.Functions[[2]string{rc.schema, name}]
+func (rc *reqCtx) rpc() *apiError {
+	name := rc.req.name
+	read := rc.req.readMethod()
+	keys := rc.req.args.names
+	body := rc.req.args.body
+	getArgs := rc.req.args.values
+	inBody := func(k string) bool { return contains(keys, k) }
+	fs := rc.snap.Functions[[2]string{rc.req.schema, name}]
 	f, wholeBody, aerr := pickFunction(fs, keys, !read)
 	if aerr != nil {
 		return aerr
 	}
-	if f == nil || (!read && bodyObj == nil && !wholeBody) {
+	if f == nil || (!read && !rc.req.args.object && !wholeBody) {
 		return rc.noRPC(name, keys, !read)
 	}
 
@@ -204,7 +167,7 @@ func (rc *reqCtx) rpc(name string) *apiError {
 		default:
 			i := 0
 			for _, p := range f.Params {
-				if _, ok := bodyObj[p.Name]; !ok {
+				if !inBody(p.Name) {
 					continue
 				}
 				if i > 0 {
@@ -233,7 +196,7 @@ func (rc *reqCtx) rpc(name string) *apiError {
 		i := 0
 		var typed []string
 		for _, p := range f.Params {
-			if _, ok := bodyObj[p.Name]; !ok {
+			if !inBody(p.Name) {
 				continue
 			}
 			if i > 0 {
@@ -260,10 +223,10 @@ func (rc *reqCtx) rpc(name string) *apiError {
 	if f.RetTable != nil {
 		pl := rc.planner()
 		var err *apiError
-		if root, err = pl.buildTree(f.RetTable, rc.q.Select); err != nil {
+		if root, err = pl.buildTree(f.RetTable, rc.req.query.Select); err != nil {
 			return err
 		}
-		if err := pl.applyParams(root, rc.q, rc.maxRowsFor(f), rc.rootRange()); err != nil {
+		if err := pl.applyParams(root, rc.req.query, rc.maxRowsFor(f), rc.req.rootRange); err != nil {
 			return err
 		}
 	} else {
@@ -272,10 +235,10 @@ func (rc *reqCtx) rpc(name string) *apiError {
 		var err *apiError
 		if scalar {
 			root = &node{table: t, allStar: true, limit: -1}
-		} else if root, err = pl.buildTree(t, rc.q.Select); err != nil {
+		} else if root, err = pl.buildTree(t, rc.req.query.Select); err != nil {
 			return err
 		}
-		if err := pl.applyParams(root, rc.q, rc.maxRowsFor(f), rc.rootRange()); err != nil {
+		if err := pl.applyParams(root, rc.req.query, rc.maxRowsFor(f), rc.req.rootRange); err != nil {
 			return err
 		}
 	}
@@ -291,7 +254,7 @@ func (rc *reqCtx) rpc(name string) *apiError {
 	case !f.ReturnsSet:
 		kind = bodySingleComp
 	}
-	count := rc.prefs.count != ""
+	count := rc.req.prefs.count != ""
 	total := func() {
 		if !count {
 			s.w("NULL::bigint")
@@ -301,20 +264,20 @@ func (rc *reqCtx) rpc(name string) *apiError {
 		s.whereSQL(root, "pgrst_source")
 		s.w(")")
 	}
-	s.outerSQL(root, kind, rc.acc.strip, total, false, nil, scalar)
+	s.outerSQL(root, kind, rc.req.accept.strip, total, false, nil, scalar)
 
-	spec := txSpec{readOnly: read || f.Volatility != 'v', rollback: rc.prefs.tx == "rollback", stmt: s}
+	spec := txSpec{readOnly: read || f.Volatility != 'v', rollback: rc.req.prefs.tx == "rollback", stmt: s}
 	spec.check = func(res *result) *apiError {
-		if rc.prefs.handling == "strict" && rc.prefs.maxAffected >= 0 {
+		if rc.req.prefs.handling == "strict" && rc.req.prefs.maxAffected >= 0 {
 			if !f.ReturnsSet {
 				return newErr(400, "PGRST128", "Function must return SETOF or TABLE when max-affected preference is used with handling=strict")
 			}
-			if res.pageTotal > rc.prefs.maxAffected {
+			if res.pageTotal > rc.req.prefs.maxAffected {
 				return newErr(400, codeMaxAffected, "Query result exceeds max-affected preference constraint").
 					withDetails(fmt.Sprintf("The query affects %d rows", res.pageTotal))
 			}
 		}
-		if rc.acc.mt == mtSingular && f.ReturnsSet && res.pageTotal != 1 {
+		if rc.req.accept.mt == mtSingular && f.ReturnsSet && res.pageTotal != 1 {
 			return singularErr(res.pageTotal)
 		}
 		return nil
@@ -338,7 +301,7 @@ func (rc *reqCtx) rpc(name string) *apiError {
 	status, cr := rangeStatus(root.offset, pageTotal, tot)
 	h := rc.w.Header()
 	h.Set("Content-Range", cr)
-	if pa := rc.prefs.applied(false, false, false, true); pa != "" {
+	if pa := rc.req.prefs.applied(false, false, false, true); pa != "" {
 		h.Set("Preference-Applied", pa)
 	}
 	if f.Void {
@@ -367,7 +330,7 @@ func (rc *reqCtx) root() *apiError {
 	}
 	paths := map[string]any{"/": map[string]any{"get": map[string]any{"tags": []string{"Introspection"}, "summary": "OpenAPI description (this document)"}}}
 	for k, t := range rc.snap.Tables {
-		if k[0] != rc.schema {
+		if k[0] != rc.req.schema {
 			continue
 		}
 		ops := map[string]any{"get": map[string]any{"tags": []string{t.Name}}}
@@ -383,7 +346,7 @@ func (rc *reqCtx) root() *apiError {
 		paths["/"+t.Name] = ops
 	}
 	for k := range rc.snap.Functions {
-		if k[0] == rc.schema {
+		if k[0] == rc.req.schema {
 			paths["/rpc/"+k[1]] = map[string]any{"post": map[string]any{"tags": []string{"(rpc) " + k[1]}}}
 		}
 	}

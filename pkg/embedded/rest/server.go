@@ -341,21 +341,19 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) *apiError {
 	if aerr != nil {
 		return aerr
 	}
-	readMethod := r.Method == http.MethodGet || r.Method == http.MethodHead
-	schema, aerr := s.profile(r, readMethod)
+	req, aerr := s.parseRequest(r, snap, segs)
 	if aerr != nil {
 		return aerr
 	}
-	rc := &reqCtx{s: s, w: w, r: r, snap: snap, auth: ar, schema: schema, profiled: r.Header.Get("Accept-Profile") != "" || r.Header.Get("Content-Profile") != ""}
-	switch {
-	case len(segs) == 1 && segs[0] == "":
+	rc := &reqCtx{s: s, w: w, r: r, req: req, snap: snap, auth: ar}
+	switch req.target {
+	case targetRoot:
 		return rc.root()
-	case len(segs) == 1:
-		return rc.relation(segs[0])
-	case len(segs) == 2 && segs[0] == "rpc":
-		return rc.rpc(segs[1])
+	case targetRelation:
+		return rc.relation()
+	default:
+		return rc.rpc()
 	}
-	return newErr(404, codeInvalidPath, "Invalid path specified in request URL")
 }
 
 // profile picks the schema from Accept-Profile (reads) or Content-Profile
