@@ -16,10 +16,22 @@ const (
 	mtCSV
 )
 
+// accept is the response's media type, as negotiated from Accept.
 type accept struct {
-	mt    mediaType
-	strip bool // nulls=stripped
-	ct    string
+	media       mediaType
+	stripNulls  bool   // nulls=stripped
+	contentType string // the response's Content-Type
+}
+
+// bodyKind is how a table's rows become a body of this media type.
+func (a accept) bodyKind() bodyKind {
+	switch a.media {
+	case mtSingular:
+		return bodySingle
+	case mtCSV:
+		return bodyCSV
+	}
+	return bodyArray
 }
 
 // negotiate picks the response media type from Accept as PostgREST does:
@@ -27,16 +39,16 @@ type accept struct {
 func negotiate(h http.Header) (accept, *apiError) {
 	vals := h.Values("Accept")
 	if len(vals) == 0 || strings.TrimSpace(vals[0]) == "" {
-		return accept{mt: mtJSON, ct: "application/json; charset=utf-8"}, nil
+		return accept{media: mtJSON, contentType: "application/json; charset=utf-8"}, nil
 	}
 	// One media type without parameters (what clients send): the answer
 	// the general case below would give, without its allocations.
 	if !strings.ContainsAny(vals[0], ",;") {
 		switch strings.TrimSpace(vals[0]) {
 		case "application/json", "*/*", "application/*":
-			return accept{mt: mtJSON, ct: "application/json; charset=utf-8"}, nil
+			return accept{media: mtJSON, contentType: "application/json; charset=utf-8"}, nil
 		case "application/vnd.pgrst.object+json", "application/vnd.pgrst.object":
-			return accept{mt: mtSingular, ct: "application/vnd.pgrst.object+json; charset=utf-8"}, nil
+			return accept{media: mtSingular, contentType: "application/vnd.pgrst.object+json; charset=utf-8"}, nil
 		}
 	}
 	type cand struct {
@@ -76,21 +88,21 @@ func negotiate(h http.Header) (accept, *apiError) {
 		strip := c.params["nulls"] == "stripped"
 		switch c.typ {
 		case "application/json", "*/*", "application/*":
-			return accept{mt: mtJSON, ct: "application/json; charset=utf-8"}, nil
+			return accept{media: mtJSON, contentType: "application/json; charset=utf-8"}, nil
 		case "application/vnd.pgrst.array+json", "application/vnd.pgrst.array":
 			ct := "application/vnd.pgrst.array+json; charset=utf-8"
 			if strip {
 				ct = "application/vnd.pgrst.array+json; nulls=stripped; charset=utf-8"
 			}
-			return accept{mt: mtJSON, strip: strip, ct: ct}, nil
+			return accept{media: mtJSON, stripNulls: strip, contentType: ct}, nil
 		case "application/vnd.pgrst.object+json", "application/vnd.pgrst.object":
 			ct := "application/vnd.pgrst.object+json; charset=utf-8"
 			if strip {
 				ct = "application/vnd.pgrst.object+json; nulls=stripped; charset=utf-8"
 			}
-			return accept{mt: mtSingular, strip: strip, ct: ct}, nil
+			return accept{media: mtSingular, stripNulls: strip, contentType: ct}, nil
 		case "text/csv":
-			return accept{mt: mtCSV, ct: "text/csv; charset=utf-8"}, nil
+			return accept{media: mtCSV, contentType: "text/csv; charset=utf-8"}, nil
 		}
 	}
 	return accept{}, newErr(406, codeMediaType, "None of these media types are available: "+strings.Join(names, ", "))

@@ -203,7 +203,7 @@ func TestNegotiateSingleType(t *testing.T) {
 		"application/json;q=1": mtJSON, "text/csv": mtCSV,
 	} {
 		acc, err := negotiate(http.Header{"Accept": {in}})
-		if err != nil || acc.mt != want {
+		if err != nil || acc.media != want {
 			t.Errorf("%q: %+v %v", in, acc, err)
 		}
 	}

@@ -76,17 +76,33 @@ func parsePrefs(h http.Header, timezones map[string]bool) prefs {
 	return p
 }
 
-// applied renders Preference-Applied with the preferences the endpoint
-// honours, in PostgREST's order.
-func (p prefs) applied(resolution, missing, ret, maxAffected bool) string {
+// honoured is the part of p that every endpoint honours (count, tx,
+// handling, timezone); each plan adds the preferences of its own kind, so
+// that its Preference-Applied is plain data.
+func (p prefs) honoured() prefs {
+	return prefs{count: p.count, tx: p.tx, handling: p.handling, timezone: p.timezone, maxAffected: -1}
+}
+
+// strictMaxAffected is max-affected when handling=strict makes it a
+// constraint, else -1.
+func (p prefs) strictMaxAffected() int64 {
+	if p.handling != "strict" {
+		return -1
+	}
+	return p.maxAffected
+}
+
+// header renders Preference-Applied, in PostgREST's order, from the
+// preferences a plan applied.
+func (p prefs) header() string {
 	var out []string
-	if resolution && p.resolution != "" {
+	if p.resolution != "" {
 		out = append(out, "resolution="+p.resolution)
 	}
-	if missing && p.missing != "" {
+	if p.missing != "" {
 		out = append(out, "missing="+p.missing)
 	}
-	if ret && p.ret != "" {
+	if p.ret != "" {
 		out = append(out, "return="+p.ret)
 	}
 	if p.count != "" {
@@ -101,7 +117,7 @@ func (p prefs) applied(resolution, missing, ret, maxAffected bool) string {
 	if p.timezone != "" {
 		out = append(out, "timezone="+p.timezone)
 	}
-	if maxAffected && p.handling == "strict" && p.maxAffected >= 0 {
+	if p.maxAffected >= 0 {
 		out = append(out, "max-affected="+strconv.FormatInt(p.maxAffected, 10))
 	}
 	return strings.Join(out, ", ")

@@ -345,15 +345,16 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) *apiError {
 	if aerr != nil {
 		return aerr
 	}
-	rc := &reqCtx{s: s, w: w, r: r, req: req, snap: snap, auth: ar}
-	switch req.target {
-	case targetRoot:
+	rc := &reqCtx{s: s, w: w, req: req, snap: snap, auth: ar}
+	switch {
+	case req.target == targetRoot:
 		return rc.root()
-	case targetRelation:
-		return rc.relation()
-	default:
-		return rc.rpc()
+	case req.target == targetRoutine:
+		return rc.call(r.Context())
+	case req.readMethod():
+		return rc.read(r.Context())
 	}
+	return rc.mutate(r.Context())
 }
 
 // profile picks the schema from Accept-Profile (reads) or Content-Profile
