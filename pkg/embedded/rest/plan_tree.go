@@ -7,6 +7,11 @@ import (
 	"github.com/sfp-dev/sfp/pkg/embedded/rest/query"
 )
 
+// The resource tree every plan shares: the parsed select list, filters,
+// logic trees, orders and ranges resolved against the schema cache into
+// nodes (the root table and its embedded resources), where unknown
+// columns, relationships and embeds are answered before any SQL exists.
+
 // field is a resolved column reference (with an optional JSON path).
 type field struct {
 	col    string
