@@ -186,7 +186,9 @@ func TestMutatePlanRules(t *testing.T) {
 	}
 }
 
-func slicesEqual(got []string, want ...string) bool { return cmp.Equal(got, want) || (len(got) == 0 && len(want) == 0) }
+func slicesEqual(got []string, want ...string) bool {
+	return cmp.Equal(got, want) || (len(got) == 0 && len(want) == 0)
+}
 
 // TestMutateSQL: the statements PUT, an upsert and a limited delete
 // render, so the plan's fields reach the SQL.
