@@ -1,13 +1,3 @@
-// Package rest is a PostgREST-compatible REST server (PostgREST v12–v13 wire
-// behaviour) for the embedded runtime.
-//
-// Every request runs in one transaction on a connection logged in as
-// authenticator, which switches to the role of the request's JWT and sets
-// request.jwt.claims, request.method, request.path, request.headers,
-// request.cookies and search_path as PostgREST does, so row-level security
-// decides what each caller sees. The SQL is generated from the parsed query
-// string and the schema cache; request values only ever travel as query
-// parameters, and Postgres builds the JSON.
 package rest
 
 import (
