@@ -293,9 +293,32 @@ func notEmbedded(path []string) *apiError {
 }
 
 // applyParams attaches filters, logic trees, orders and ranges to the
-// nodes they address.
+// nodes they address, then the root's range (capped by maxRows when it is
+// positive).
 func (pl *planner) applyParams(root *node, q *query.Params, maxRows int64, rootRange query.Range) *apiError {
-	for _, f := range q.Filters {
+	if err := pl.applyFilters(root, q.Filters); err != nil {
+		return err
+	}
+	if err := pl.applyLogic(root, q.Logic); err != nil {
+		return err
+	}
+	if err := pl.applyOrders(root, q.Order); err != nil {
+		return err
+	}
+	if err := applyRanges(root, q.Ranges); err != nil {
+		return err
+	}
+	root.limit, root.offset = rootRange.Limit, rootRange.Offset
+	if maxRows > 0 && (root.limit < 0 || root.limit > maxRows) {
+		root.limit = maxRows
+	}
+	return nil
+}
+
+// applyFilters attaches each filter to the node its path addresses; a
+// null filter named after an embed (books=is.null) filters on the embed.
+func (pl *planner) applyFilters(root *node, filters []query.Filter) *apiError {
+	for _, f := range filters {
 		target := root
 		var embedRef *node
 		if len(f.Path) > 0 {
@@ -326,7 +349,12 @@ func (pl *planner) applyParams(root *node, q *query.Params, maxRows int64, rootR
 		}
 		target.where = append(target.where, cond{leaf: &leaf{f: fld, expr: f.Expr}})
 	}
-	for _, l := range q.Logic {
+	return nil
+}
+
+// applyLogic attaches and=/or= trees to the nodes their paths address.
+func (pl *planner) applyLogic(root *node, logic []query.Logic) *apiError {
+	for _, l := range logic {
 		target := root
 		if len(l.Path) > 0 {
 			if target = root.find(l.Path); target == nil {
@@ -339,7 +367,13 @@ func (pl *planner) applyParams(root *node, q *query.Params, maxRows int64, rootR
 		}
 		target.where = append(target.where, c)
 	}
-	for _, o := range q.Order {
+	return nil
+}
+
+// applyOrders attaches order= terms, a related order on a to-one embed
+// included.
+func (pl *planner) applyOrders(root *node, orders []query.Order) *apiError {
+	for _, o := range orders {
 		target := root
 		if len(o.Path) > 0 {
 			if target = root.find(o.Path); target == nil {
@@ -373,7 +407,12 @@ func (pl *planner) applyParams(root *node, q *query.Params, maxRows int64, rootR
 			target.order = append(target.order, ot)
 		}
 	}
-	for _, r := range q.Ranges {
+	return nil
+}
+
+// applyRanges sets the limit and offset of embeds.
+func applyRanges(root *node, ranges []query.Range) *apiError {
+	for _, r := range ranges {
 		if len(r.Path) == 0 {
 			continue
 		}
@@ -382,10 +421,6 @@ func (pl *planner) applyParams(root *node, q *query.Params, maxRows int64, rootR
 			return notEmbedded(r.Path)
 		}
 		target.limit, target.offset = r.Limit, r.Offset
-	}
-	root.limit, root.offset = rootRange.Limit, rootRange.Offset
-	if maxRows > 0 && (root.limit < 0 || root.limit > maxRows) {
-		root.limit = maxRows
 	}
 	return nil
 }
