@@ -46,7 +46,7 @@ var scratchBufs = sync.Pool{New: func() any { return new([]byte) }}
 // A client that disconnects does not cancel a transaction already under
 // way (the statement timeout bounds it): the context's values apply, its
 // cancellation does not.
-func (rc *reqCtx) run(ctx context.Context, spec txSpec) (*result, *apiError) {
+func (rc *reqCtx) run(ctx context.Context, spec txSpec) (result, *apiError) {
 	ctx = context.WithoutCancel(ctx)
 	defer spec.stmt.release()
 	defer spec.countPlan.release()
@@ -57,32 +57,48 @@ func (rc *reqCtx) run(ctx context.Context, spec txSpec) (*result, *apiError) {
 		}
 	}()
 	setup, params := rc.setupParams(spec.readOnly, scratch)
-	var res *result
-	var checkErr *apiError
 	xs := pgexec.Spec{
 		Setup:    pgexec.Statement{SQL: setup, Params: params},
 		Main:     pgexec.Statement{SQL: spec.stmt.text(), Params: spec.stmt.args},
 		ReadOnly: spec.readOnly,
 		Rollback: spec.rollback,
-		Check: func(r *pgexec.Result) error {
-			var err error
-			if res, err = scanResult(r); err != nil {
-				return err
-			}
-			if checkErr = spec.checks.check(res); checkErr != nil {
-				return checkErr
-			}
-			return nil
-		},
 	}
 	if spec.countPlan != nil {
 		xs.CountPlan = &pgexec.Statement{SQL: spec.countPlan.text(), Params: spec.countPlan.args}
 	}
+	if spec.readOnly {
+		// Nothing to commit: the result is checked once it is back, with
+		// no callback (and none of its allocations) on the hot path.
+		r, err := rc.s.exec.Execute(ctx, xs)
+		if err != nil {
+			return result{}, pgError(err, rc.auth.authed)
+		}
+		res, err := scanResult(r)
+		if err != nil {
+			return result{}, pgError(err, rc.auth.authed)
+		}
+		if aerr := spec.checks.check(&res); aerr != nil {
+			return result{}, aerr
+		}
+		return res, nil
+	}
+	var res result
+	var checkErr *apiError
+	xs.Check = func(r *pgexec.Result) error {
+		var err error
+		if res, err = scanResult(r); err != nil {
+			return err
+		}
+		if checkErr = spec.checks.check(&res); checkErr != nil {
+			return checkErr
+		}
+		return nil
+	}
 	if _, err := rc.s.exec.Execute(ctx, xs); err != nil {
 		if checkErr != nil {
-			return nil, checkErr
+			return result{}, checkErr
 		}
-		return nil, pgError(err, rc.auth.authed)
+		return result{}, pgError(err, rc.auth.authed)
 	}
 	return res, nil
 }
@@ -90,22 +106,21 @@ func (rc *reqCtx) run(ctx context.Context, spec txSpec) (*result, *apiError) {
 // scanResult reads the statement's row (text format): total_result_set,
 // page_total, body, response_headers, response_status,
 // response_inserted, location; and the planner's estimate.
-func scanResult(r *pgexec.Result) (*result, error) {
+func scanResult(r *pgexec.Result) (result, error) {
 	v := r.Row
 	if len(v) != 7 {
-		return nil, fmt.Errorf("statement returned %d columns, want 7", len(v))
+		return result{}, fmt.Errorf("statement returned %d columns, want 7", len(v))
 	}
-	res := &result{body: v[2]}
+	res := result{body: v[2]}
 	var err error
 	if res.total, err = parseInt8(v[0]); err != nil {
-		return nil, err
+		return result{}, err
 	}
-	pt, err := parseInt8(v[1])
-	if err != nil {
-		return nil, err
-	}
-	if pt != nil {
-		res.pageTotal = *pt
+	if v[1] != nil {
+		// Never NULL (count(*)); parsed without parseInt8's allocation.
+		if res.pageTotal, err = strconv.ParseInt(unsafe.String(unsafe.SliceData(v[1]), len(v[1])), 10, 64); err != nil {
+			return result{}, fmt.Errorf("parse page_total %q: %w", v[1], err)
+		}
 	}
 	if v[3] != nil {
 		h := string(v[3])
@@ -116,10 +131,10 @@ func scanResult(r *pgexec.Result) (*result, error) {
 		res.gucStatus = &st
 	}
 	if res.inserted, err = parseInt8(v[5]); err != nil {
-		return nil, err
+		return result{}, err
 	}
 	if res.location, err = parseTextArray(v[6]); err != nil {
-		return nil, err
+		return result{}, err
 	}
 	if r.CountPlan != nil {
 		res.planRows = planRows(r.CountPlan)

@@ -108,7 +108,11 @@ func parseTestRequest(sc *Schema, method, target, body string, headers ...string
 	}
 	s := &Server{cfg: Config{Schemas: []string{"public"}, MaxBodyBytes: 1 << 20}}
 	snap := &snapshot{Schema: sc, timezones: map[string]bool{"UTC": true}}
-	return s.parseRequest(r, snap, strings.Split(strings.TrimPrefix(r.URL.Path, "/"), "/"))
+	req, err := s.parseRequest(r, snap, strings.Split(strings.TrimPrefix(r.URL.Path, "/"), "/"))
+	if err != nil {
+		return nil, err
+	}
+	return &req, nil
 }
 
 // wantErr checks an error's status and code ("" status 0: no error).

@@ -10,7 +10,7 @@ import (
 type reqCtx struct {
 	s    *Server
 	w    http.ResponseWriter
-	req  *apiRequest
+	req  apiRequest
 	snap *snapshot
 	auth *authResult
 }
@@ -21,11 +21,11 @@ type reqCtx struct {
 
 // read answers GET and HEAD on a table or view.
 func (rc *reqCtx) read(ctx context.Context) *apiError {
-	p, aerr := planRead(rc.req, rc.snap.Schema, int64(rc.s.cfg.MaxRows))
+	p, aerr := planRead(&rc.req, rc.snap.Schema, int64(rc.s.cfg.MaxRows))
 	if aerr != nil {
 		return aerr
 	}
-	spec := txSpec{readOnly: true, rollback: p.rollback, stmt: readSQL(p), checks: p.checks}
+	spec := txSpec{readOnly: true, rollback: p.rollback, stmt: readSQL(&p), checks: p.checks}
 	if p.plannedCount() {
 		spec.countPlan = countPlanSQL(p.root)
 	}
@@ -33,31 +33,31 @@ func (rc *reqCtx) read(ctx context.Context) *apiError {
 	if aerr != nil {
 		return aerr
 	}
-	return rc.respondRead(p, res)
+	return rc.respondRead(&p, &res)
 }
 
 // mutate answers POST, PUT, PATCH and DELETE on a table or view.
 func (rc *reqCtx) mutate(ctx context.Context) *apiError {
-	p, aerr := planMutate(rc.req, rc.snap.Schema)
+	p, aerr := planMutate(&rc.req, rc.snap.Schema)
 	if aerr != nil {
 		return aerr
 	}
-	res, aerr := rc.run(ctx, txSpec{rollback: p.rollback, stmt: mutateSQL(p), checks: p.checks})
+	res, aerr := rc.run(ctx, txSpec{rollback: p.rollback, stmt: mutateSQL(&p), checks: p.checks})
 	if aerr != nil {
 		return aerr
 	}
-	return rc.respondMutate(p, res)
+	return rc.respondMutate(&p, &res)
 }
 
 // call answers GET, HEAD and POST on /rpc/{fn}.
 func (rc *reqCtx) call(ctx context.Context) *apiError {
-	p, aerr := planCall(rc.req, rc.snap.Schema, int64(rc.s.cfg.MaxRows))
+	p, aerr := planCall(&rc.req, rc.snap.Schema, int64(rc.s.cfg.MaxRows))
 	if aerr != nil {
 		return aerr
 	}
-	res, aerr := rc.run(ctx, txSpec{readOnly: p.readOnly, rollback: p.rollback, stmt: callSQL(p), checks: p.checks})
+	res, aerr := rc.run(ctx, txSpec{readOnly: p.readOnly, rollback: p.rollback, stmt: callSQL(&p), checks: p.checks})
 	if aerr != nil {
 		return aerr
 	}
-	return rc.respondCall(p, res)
+	return rc.respondCall(&p, &res)
 }

@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"sort"
+
+	"github.com/sfp-dev/sfp/pkg/embedded/rest/query"
 )
 
 // errBodyTooLarge is returned by readBody past MaxBodyBytes.
@@ -97,4 +99,57 @@ func parsePayload(body []byte, checkKeys bool) (*payload, *apiError) {
 		return nil, errInvalidJSON
 	}
 	return p, nil
+}
+
+// callArgs are the arguments of a call, as the request gives them.
+type callArgs struct {
+	// names are the argument names: the body's keys, sorted, or the
+	// query parameters in the order they first appear.
+	names []string
+	// values are the query parameters' values by name (GET and HEAD),
+	// several for a variadic parameter.
+	values map[string][]string
+	// body is the JSON body of a POST, "{}" when empty; object is set
+	// when it is a JSON object (named arguments).
+	body   []byte
+	object bool
+}
+
+// queryArgs collects the arguments of GET /rpc/fn.
+func queryArgs(ps []query.Param) *callArgs {
+	a := &callArgs{values: map[string][]string{}}
+	for _, p := range ps {
+		if _, ok := a.values[p.Name]; !ok {
+			a.names = append(a.names, p.Name)
+		}
+		a.values[p.Name] = append(a.values[p.Name], p.Value)
+	}
+	return a
+}
+
+// bodyArgs checks the JSON body of POST /rpc/fn: an object of named
+// arguments, or any JSON value for a function taking one unnamed json or
+// jsonb parameter.
+func bodyArgs(raw []byte) (*callArgs, *apiError) {
+	body := bytes.TrimSpace(raw)
+	if len(body) == 0 {
+		body = []byte("{}")
+	}
+	a := &callArgs{body: body}
+	if body[0] != '{' {
+		if !json.Valid(body) {
+			return nil, errInvalidJSON
+		}
+		return a, nil
+	}
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(body, &obj) != nil {
+		return nil, errInvalidJSON
+	}
+	a.object = true
+	for k := range obj {
+		a.names = append(a.names, k)
+	}
+	sort.Strings(a.names)
+	return a, nil
 }

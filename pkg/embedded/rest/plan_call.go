@@ -63,17 +63,17 @@ type callPlan struct {
 // planCall builds the plan of a call of req.name: the overload the
 // arguments fit, how they are passed, and the result's shape; maxRows is
 // db-max-rows (0 for none).
-func planCall(req *apiRequest, sc *Schema, maxRows int64) (*callPlan, *apiError) {
+func planCall(req *apiRequest, sc *Schema, maxRows int64) (callPlan, *apiError) {
 	read := req.readMethod()
 	a := req.args
 	f, wholeBody, aerr := pickFunction(sc.Functions[[2]string{req.schema, req.name}], a.names, !read)
 	if aerr != nil {
-		return nil, aerr
+		return callPlan{}, aerr
 	}
 	if f == nil || (!read && !a.object && !wholeBody) {
-		return nil, noRPC(sc, req.schema, req.name, a.names, !read)
+		return callPlan{}, noRPC(sc, req.schema, req.name, a.names, !read)
 	}
-	p := &callPlan{
+	p := callPlan{
 		function:   f,
 		scalar:     !f.Composite,
 		stripNulls: req.accept.stripNulls,
@@ -102,7 +102,7 @@ func planCall(req *apiRequest, sc *Schema, maxRows int64) (*callPlan, *apiError)
 		}
 	}
 	if p.tree, aerr = callTree(req, sc, f, p.scalar, maxRows); aerr != nil {
-		return nil, aerr
+		return callPlan{}, aerr
 	}
 	p.body = callBodyKind(f, req.accept.bodyKind())
 	if ma := req.prefs.strictMaxAffected(); ma >= 0 {

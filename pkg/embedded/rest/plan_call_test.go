@@ -13,7 +13,11 @@ func planTestCall(sc *Schema, method, target, body string, headers ...string) (*
 	if err != nil {
 		return nil, err
 	}
-	return planCall(req, sc, 1000)
+	p, err := planCall(req, sc, 1000)
+	if err != nil {
+		return nil, err
+	}
+	return &p, nil
 }
 
 // TestCallPlanRules: the overload a call picks, how it passes its

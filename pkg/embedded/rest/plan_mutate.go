@@ -79,9 +79,9 @@ func (p *mutatePlan) merge() bool { return p.resolution == "merge-duplicates" }
 func (p *mutatePlan) limited() bool { return p.limit.Limit >= 0 || p.limit.Offset > 0 }
 
 // planMutate builds the plan of POST, PUT, PATCH or DELETE on req.table.
-func planMutate(req *apiRequest, sc *Schema) (*mutatePlan, *apiError) {
+func planMutate(req *apiRequest, sc *Schema) (mutatePlan, *apiError) {
 	t := req.table
-	p := &mutatePlan{
+	p := mutatePlan{
 		table:      t,
 		body:       bodyNone,
 		payload:    req.payload,
@@ -108,13 +108,13 @@ func planMutate(req *apiRequest, sc *Schema) (*mutatePlan, *apiError) {
 	if p.kind != mutateDelete {
 		cols, aerr := writeColumns(t, req.payload, req.query.Columns)
 		if aerr != nil {
-			return nil, aerr
+			return mutatePlan{}, aerr
 		}
 		p.columns = cols
 	}
 	tree, aerr := mutationTree(req, sc)
 	if aerr != nil {
-		return nil, aerr
+		return mutatePlan{}, aerr
 	}
 	p.tree, p.filters = tree, tree.where
 	tree.where = nil
@@ -125,7 +125,7 @@ func planMutate(req *apiRequest, sc *Schema) (*mutatePlan, *apiError) {
 		aerr = p.planUpdateDelete(req)
 	}
 	if aerr != nil {
-		return nil, aerr
+		return mutatePlan{}, aerr
 	}
 	return p, nil
 }

@@ -13,7 +13,11 @@ func planTestMutate(sc *Schema, method, target, body string, headers ...string) 
 	if err != nil {
 		return nil, err
 	}
-	return planMutate(req, sc)
+	p, err := planMutate(req, sc)
+	if err != nil {
+		return nil, err
+	}
+	return &p, nil
 }
 
 // TestMutatePlanRules: each write rule, decided from the request and the

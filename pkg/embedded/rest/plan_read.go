@@ -29,16 +29,16 @@ func (p *readPlan) plannedCount() bool { return p.count == "planned" || p.count 
 
 // planRead builds the plan of a read of req.table; maxRows is db-max-rows
 // (0 for none).
-func planRead(req *apiRequest, sc *Schema, maxRows int64) (*readPlan, *apiError) {
+func planRead(req *apiRequest, sc *Schema, maxRows int64) (readPlan, *apiError) {
 	pl := &planner{sc: sc, schema: req.schema}
 	root, err := pl.buildTree(req.table, req.query.Select)
 	if err != nil {
-		return nil, err
+		return readPlan{}, err
 	}
 	if err := pl.applyParams(root, req.query, maxRows, req.rootRange); err != nil {
-		return nil, err
+		return readPlan{}, err
 	}
-	return &readPlan{
+	return readPlan{
 		root:          root,
 		body:          req.accept.bodyKind(),
 		stripNulls:    req.accept.stripNulls,

@@ -18,7 +18,7 @@ func TestReadPlan(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", target, err)
 		}
-		return p
+		return &p
 	}
 	if p := read("/books"); p.root.limit != 1000 || p.root.offset != 0 || p.count != "" || p.checks.singular || p.body != bodyArray {
 		t.Errorf("plain read: %+v", p)

@@ -1,12 +1,9 @@
 package rest
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -63,11 +60,14 @@ func (req *apiRequest) readMethod() bool {
 // parseRequest parses the request addressed by the path segments segs, in
 // PostgREST's order of errors: schema, path, relation, query string,
 // Prefer, Accept, then the body.
-func (s *Server) parseRequest(r *http.Request, snap *snapshot, segs []string) (*apiRequest, *apiError) {
-	req := &apiRequest{method: r.Method, path: r.URL.Path, rawQuery: r.URL.RawQuery, header: r.Header}
+//
+// The request is returned by value: it lives in the request's reqCtx,
+// not in an allocation of its own.
+func (s *Server) parseRequest(r *http.Request, snap *snapshot, segs []string) (apiRequest, *apiError) {
+	req := apiRequest{method: r.Method, path: r.URL.Path, rawQuery: r.URL.RawQuery, header: r.Header}
 	schema, aerr := s.profile(r, req.readMethod())
 	if aerr != nil {
-		return nil, aerr
+		return apiRequest{}, aerr
 	}
 	req.schema = schema
 	req.profiled = r.Header.Get("Accept-Profile") != "" || r.Header.Get("Content-Profile") != ""
@@ -78,19 +78,19 @@ func (s *Server) parseRequest(r *http.Request, snap *snapshot, segs []string) (*
 	case len(segs) == 1:
 		req.target, req.name = targetRelation, segs[0]
 		if req.table = snap.Table(schema, req.name); req.table == nil {
-			return nil, tableNotFound(snap.Schema, schema, req.name)
+			return apiRequest{}, tableNotFound(snap.Schema, schema, req.name)
 		}
 		if aerr := req.parseCommon(r, snap.timezones, false); aerr != nil {
-			return nil, aerr
+			return apiRequest{}, aerr
 		}
 		switch r.Method {
 		case http.MethodPost, http.MethodPut, http.MethodPatch:
 			raw, aerr := s.readWriteBody(r)
 			if aerr != nil {
-				return nil, aerr
+				return apiRequest{}, aerr
 			}
 			if req.payload, aerr = parsePayload(raw, req.query.Columns == nil); aerr != nil {
-				return nil, aerr
+				return apiRequest{}, aerr
 			}
 		}
 		return req, nil
@@ -98,10 +98,10 @@ func (s *Server) parseRequest(r *http.Request, snap *snapshot, segs []string) (*
 		req.target, req.name = targetRoutine, segs[1]
 		read := req.readMethod()
 		if !read && r.Method != http.MethodPost {
-			return nil, newErr(405, codeInvalidRPC, "Cannot use the "+r.Method+" method on RPC")
+			return apiRequest{}, newErr(405, codeInvalidRPC, "Cannot use the "+r.Method+" method on RPC")
 		}
 		if aerr := req.parseCommon(r, snap.timezones, read); aerr != nil {
-			return nil, aerr
+			return apiRequest{}, aerr
 		}
 		if read {
 			req.args = queryArgs(req.query.RPCArgs)
@@ -109,14 +109,14 @@ func (s *Server) parseRequest(r *http.Request, snap *snapshot, segs []string) (*
 		}
 		raw, aerr := s.readWriteBody(r)
 		if aerr != nil {
-			return nil, aerr
+			return apiRequest{}, aerr
 		}
 		if req.args, aerr = bodyArgs(raw); aerr != nil {
-			return nil, aerr
+			return apiRequest{}, aerr
 		}
 		return req, nil
 	}
-	return nil, newErr(404, codeInvalidPath, "Invalid path specified in request URL")
+	return apiRequest{}, newErr(404, codeInvalidPath, "Invalid path specified in request URL")
 }
 
 // parseCommon parses what every endpoint but the root needs: the query
@@ -216,57 +216,4 @@ func rangeHeader(h http.Header) (lower, upper int64, ok bool) {
 		return 0, 0, false
 	}
 	return lo, hi, true
-}
-
-// callArgs are the arguments of a call, as the request gives them.
-type callArgs struct {
-	// names are the argument names: the body's keys, sorted, or the
-	// query parameters in the order they first appear.
-	names []string
-	// values are the query parameters' values by name (GET and HEAD),
-	// several for a variadic parameter.
-	values map[string][]string
-	// body is the JSON body of a POST, "{}" when empty; object is set
-	// when it is a JSON object (named arguments).
-	body   []byte
-	object bool
-}
-
-// queryArgs collects the arguments of GET /rpc/fn.
-func queryArgs(ps []query.Param) *callArgs {
-	a := &callArgs{values: map[string][]string{}}
-	for _, p := range ps {
-		if _, ok := a.values[p.Name]; !ok {
-			a.names = append(a.names, p.Name)
-		}
-		a.values[p.Name] = append(a.values[p.Name], p.Value)
-	}
-	return a
-}
-
-// bodyArgs checks the JSON body of POST /rpc/fn: an object of named
-// arguments, or any JSON value for a function taking one unnamed json or
-// jsonb parameter.
-func bodyArgs(raw []byte) (*callArgs, *apiError) {
-	body := bytes.TrimSpace(raw)
-	if len(body) == 0 {
-		body = []byte("{}")
-	}
-	a := &callArgs{body: body}
-	if body[0] != '{' {
-		if !json.Valid(body) {
-			return nil, errInvalidJSON
-		}
-		return a, nil
-	}
-	var obj map[string]json.RawMessage
-	if json.Unmarshal(body, &obj) != nil {
-		return nil, errInvalidJSON
-	}
-	a.object = true
-	for k := range obj {
-		a.names = append(a.names, k)
-	}
-	sort.Strings(a.names)
-	return a, nil
 }
