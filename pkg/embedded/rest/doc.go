@@ -16,8 +16,8 @@
 //     payload.go);
 //   - plan: planRead, planMutate and planCall build plain-data plans from
 //     the request and the schema cache, without I/O (plan_*.go; the resource
-//     tree they share is plan_tree.go), so a rule about writes or calls is a
-//     plan test;
+//     tree they share is plan_tree.go and plan_params.go), so a rule about
+//     writes or calls is a plan test;
 //   - SQL: readSQL, mutateSQL and callSQL render a plan (sqlgen_*.go);
 //   - transaction: the settings statement (settings.go) and the plan's
 //     statement run through pgexec, the wire-level executor (pipelines,
