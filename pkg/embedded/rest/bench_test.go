@@ -27,6 +27,7 @@ import (
 	sfp "github.com/sfp-dev/sfp"
 	"github.com/sfp-dev/sfp/internal/pgtest"
 	"github.com/sfp-dev/sfp/pkg/embedded/gateway"
+	"github.com/sfp-dev/sfp/pkg/embedded/rest/pgexec"
 	"github.com/sfp-dev/sfp/pkg/tenant"
 )
 
@@ -546,37 +547,26 @@ func pgxOp(pool *pgxpool.Pool, claims, sql string, args func(i int) []string, ch
 }
 
 // sharedOp runs the baseline's transaction the way the REST server runs
-// reads (mux.go): its pipeline sent on one of a few connections shared by
-// all clients, back to back with the others'. It shows how much of the
-// REST server's figure comes from sharing connections, which pgx's API
-// (a connection per transaction) does not offer.
+// reads (pgexec): its pipeline sent on one of a few connections shared by
+// all clients, back to back with the others' (on a pool connection of its
+// own when no shared one has room, as the server's reads). It shows how
+// much of the REST server's figure comes from sharing connections, which
+// pgx's API (a connection per transaction) does not offer.
 func sharedOp(b *testing.B, pool *pgxpool.Pool, claims, sql string, args func(i int) []string, check func(i int, body []byte) error) op {
-	m := newReadMux(pool, runtime.GOMAXPROCS(0), 8)
-	b.Cleanup(m.close)
-	var bodies [benchClients][]byte
+	ex := pgexec.New(pool, pgexec.Options{SharedConns: runtime.GOMAXPROCS(0), SharedDepth: 8})
+	b.Cleanup(ex.Close)
+	setup := pgexec.Statement{SQL: baselineSetupSQL, Params: [][]byte{[]byte(claims)}}
 	return func(c, i int) error {
-		ctx := context.Background()
 		var params [4][]byte
 		qp := params[:0]
 		for _, a := range args(i) {
 			qp = append(qp, []byte(a))
 		}
-		p := &pipeline{}
-		p.add(baselineSetupSQL, [][]byte{[]byte(claims)}, nil)
-		p.add(sql, qp, func(v [][]byte) error {
-			bodies[c] = append(bodies[c][:0], v[0]...)
-			return nil
-		})
-		mc := m.acquire(ctx)
-		if mc == nil {
-			return errors.New("no shared connection")
-		}
-		err := mc.run(p)
-		m.done(mc)
+		res, err := ex.Execute(context.Background(), pgexec.Spec{ReadOnly: true, Setup: setup, Main: pgexec.Statement{SQL: sql, Params: qp}})
 		if err != nil {
 			return err
 		}
-		return check(i, bodies[c])
+		return check(i, res.Row[0])
 	}
 }
 

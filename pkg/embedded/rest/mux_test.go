@@ -1,7 +1,6 @@
 package rest
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -9,9 +8,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
-
-	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // muxSQL adds a read-only function that reports what the request's
@@ -35,18 +31,7 @@ begin
   perform set_config('sfp.leak', 'leaked', true);
   raise exception 'probe failure' using errcode = 'P0001';
 end $$;
-create function public.slow_probe(seconds float8) returns int language plpgsql stable as $$
-begin
-  perform pg_sleep(seconds);
-  return 1;
-end $$;
-create function public.forget_all() returns int language plpgsql volatile as $$
-begin
-  execute 'deallocate all';
-  return 1;
-end $$;
-grant execute on function public.probe(), public.fail_after_set(), public.slow_probe(float8), public.forget_all()
-  to anon, authenticated;
+grant execute on function public.probe(), public.fail_after_set() to anon, authenticated;
 `
 
 // sharedEnv serves the fixture with reads sharing conns connections of a
@@ -142,7 +127,7 @@ func TestSharedReadsStayApart(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
-	shared := e.srv.mux.shared.Load()
+	shared := e.srv.exec.Stats().SharedReads
 	if shared == 0 {
 		t.Fatalf("no read ran on the shared connection")
 	}
@@ -151,229 +136,4 @@ func TestSharedReadsStayApart(t *testing.T) {
 	e.do("POST", "/authors", userJWT(uidReader), `{"id": 99, "name": "Shared", "user_id": "`+uidReader+`"}`,
 		"Prefer", "return=minimal").expect(t, "write", 201, "")
 	e.do("GET", "/authors?select=name&id=eq.99", e.anon, "").expect(t, "read back", 200, `[{"name":"Shared"}]`)
-}
-
-// TestSharedReadBackendLost: when the shared connection's backend dies
-// with reads queued behind a slow one, the slow read gets PostgreSQL's
-// error (as on a connection of its own) and the queued reads run again on
-// the pool and succeed; later reads open a new shared connection.
-func TestSharedReadBackendLost(t *testing.T) {
-	old := muxStall
-	muxStall = time.Hour // queue behind the slow read however long it runs
-	t.Cleanup(func() { muxStall = old })
-	e := sharedEnv(t, 1, 8)
-	e.do("GET", "/rpc/probe", e.anon, "").expect(t, "warm up", 200, "")
-
-	slow := make(chan *resp, 1)
-	go func() {
-		status, body, err := e.get("/rpc/slow_probe?seconds=30", e.svc)
-		if err != nil {
-			body = []byte(err.Error())
-		}
-		slow <- &resp{status: status, body: body}
-	}()
-	mux, conn := e.srv.mux, slowReadConn(t, e.srv.mux)
-	const queued = 3
-	results := make(chan error, queued)
-	for i := range queued {
-		go func() {
-			status, body, err := e.get("/books?select=id&id=eq."+fmt.Sprint(i+1), e.anon)
-			if err == nil && (status != 200 || string(body) != fmt.Sprintf(`[{"id":%d}]`, i+1)) {
-				err = fmt.Errorf("queued read %d: %d %s", i, status, body)
-			}
-			results <- err
-		}()
-	}
-	waitUntil(t, "the reads to queue behind it", func() bool { return conn.inFlight.Load() == 1+queued })
-
-	var killed int
-	if err := e.db.Admin(t).QueryRow(context.Background(),
-		`select count(pg_terminate_backend(pid)) from pg_stat_activity where query like '%slow_probe%' and pid <> pg_backend_pid() and usename = 'authenticator'`).Scan(&killed); err != nil || killed != 1 {
-		t.Fatalf("terminate the shared backend: %d, %v", killed, err)
-	}
-	r := <-slow
-	r.expectErr(t, "the read whose backend died", 503, "57P01")
-	for range queued {
-		if err := <-results; err != nil {
-			t.Error(err)
-		}
-	}
-	if got := mux.retried.Load(); got != queued {
-		t.Errorf("%d reads run again on the pool, want %d", got, queued)
-	}
-	waitUntil(t, "the dead connection to leave", func() bool {
-		mux.mu.Lock()
-		defer mux.mu.Unlock()
-		return len(mux.conns) == 0 || mux.conns[0] != conn
-	})
-	before := mux.shared.Load()
-	e.do("GET", "/books?select=id&id=eq.2", e.anon, "").expect(t, "after", 200, `[{"id":2}]`)
-	if mux.shared.Load() != before+1 {
-		t.Errorf("the next read did not run on a new shared connection")
-	}
-}
-
-// TestSharedReadStalled: a connection whose oldest read has run longer
-// than muxStall takes no more reads; they go to another shared connection
-// or the pool.
-func TestSharedReadStalled(t *testing.T) {
-	old := muxStall
-	muxStall = 50 * time.Millisecond
-	t.Cleanup(func() { muxStall = old })
-	e := sharedEnv(t, 1, 8)
-	slow := make(chan string, 1)
-	go func() {
-		status, body, err := e.get("/rpc/slow_probe?seconds=0.5", e.anon)
-		slow <- fmt.Sprint(status, " ", string(body), err)
-	}()
-	mux, stalled := e.srv.mux, slowReadConn(t, e.srv.mux)
-	waitUntil(t, "the read to stall", func() bool {
-		return time.Now().UnixNano()-stalled.headAt.Load() > int64(2*muxStall)
-	})
-	// The only shared connection is stalled and no other may be opened:
-	// the read takes a connection of its own.
-	if c := mux.acquire(context.Background()); c != nil {
-		mux.done(c)
-		t.Fatalf("acquire gave a stalled connection (%d in flight)", c.inFlight.Load())
-	}
-	e.do("GET", "/books?select=id&id=eq.3", e.anon, "").expect(t, "read beside a stalled one", 200, `[{"id":3}]`)
-	if stalled.inFlight.Load() != 1 {
-		t.Fatalf("a read queued behind the stalled one")
-	}
-	if got := <-slow; got != "200 1<nil>" {
-		t.Fatalf("slow read: %s", got)
-	}
-}
-
-// slowReadConn waits for the only shared connection to carry one read
-// (the test's slow one) and returns it.
-func slowReadConn(t *testing.T, mux *readMux) *muxConn {
-	t.Helper()
-	var c *muxConn
-	waitUntil(t, "the slow read to be in flight", func() bool {
-		mux.mu.Lock()
-		defer mux.mu.Unlock()
-		if len(mux.conns) == 1 && mux.conns[0].inFlight.Load() == 1 {
-			c = mux.conns[0]
-		}
-		return c != nil
-	})
-	return c
-}
-
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
-// TestSharedReadStatementsLost: a function that deallocates the
-// connection's prepared statements (called by GET, so in a read-only
-// transaction on the shared connection) makes the next read on that shared
-// connection fail to bind; that read runs again on the pool, and the
-// connection is replaced.
-func TestSharedReadStatementsLost(t *testing.T) {
-	e := sharedEnv(t, 1, 8)
-	e.do("GET", "/books?select=id&id=eq.1", e.anon, "").expect(t, "warm up", 200, `[{"id":1}]`)
-	mux := e.srv.mux
-	first := mux.conns[0]
-	e.do("GET", "/rpc/forget_all", e.anon, "").expect(t, "deallocate", 200, `1`)
-	e.do("GET", "/books?select=id&id=eq.2", e.anon, "").expect(t, "after", 200, `[{"id":2}]`)
-	if got := mux.retried.Load(); got != 1 {
-		t.Fatalf("%d reads run again, want 1", got)
-	}
-	e.do("GET", "/books?select=id&id=eq.3", e.anon, "").expect(t, "on a new connection", 200, `[{"id":3}]`)
-	mux.mu.Lock()
-	defer mux.mu.Unlock()
-	if len(mux.conns) != 1 || mux.conns[0] == first {
-		t.Fatalf("the connection that lost its statements is still shared")
-	}
-}
-
-// TestSharedReadDiesWhileTaken: a read may take a shared connection an
-// instant before the read on it finds it dead (acquire checked it alive,
-// then counted itself). The dying read's done must not retire it from
-// under the read that took it: that one finds it dead, runs on the pool,
-// and retires it. This replays that interleaving step by step.
-func TestSharedReadDiesWhileTaken(t *testing.T) {
-	e := sharedEnv(t, 1, 8)
-	e.do("GET", "/rpc/probe", e.anon, "").expect(t, "warm up", 200, "")
-	mux := e.srv.mux
-	c := mux.acquire(context.Background()) // the read that will find it dead
-	if c == nil {
-		t.Fatal("no shared connection")
-	}
-	c.dead.Store(true)
-
-	mux.mu.Lock() // a second read is inside acquire, past the dead check
-	finished := make(chan struct{})
-	go func() { mux.done(c); close(finished) }()
-	waitUntil(t, "the first read's done to count itself out", func() bool { return c.inFlight.Load() == 0 })
-	c.inFlight.Add(1) // the second read counts itself in, under mux.mu
-	mux.mu.Unlock()
-	<-finished
-
-	// The second read runs on it: it must find it dead, not released.
-	var p pipeline
-	p.add("select 1", nil, nil)
-	if err := c.run(&p); err != errMuxDead {
-		t.Fatalf("run on a connection found dead: %v, want errMuxDead", err)
-	}
-	mux.done(c)
-	mux.mu.Lock()
-	left := len(mux.conns)
-	mux.mu.Unlock()
-	if left != 0 {
-		t.Error("the dead connection is still shared")
-	}
-	e.do("GET", "/books?select=id&id=eq.1", e.anon, "").expect(t, "a read after", 200, `[{"id":1}]`)
-}
-
-// TestSharedReadDiesWhileOpeningAnother: acquire lets the lock go while it
-// opens another shared connection. If that fails (the database is
-// restarting) and the connection it had chosen died and was retired
-// meanwhile, the read must go to the pool, not onto the retired one.
-func TestSharedReadDiesWhileOpeningAnother(t *testing.T) {
-	e := sharedEnv(t, 2, 8)
-	e.do("GET", "/rpc/probe", e.anon, "").expect(t, "warm up", 200, "")
-	mux := e.srv.mux
-	c := mux.acquire(context.Background()) // one read in flight on the only shared connection
-	if c == nil {
-		t.Fatal("no shared connection")
-	}
-	// Hold every other pool connection, so opening another shared one
-	// waits until its context ends.
-	var held []*pgxpool.Conn
-	for range int(mux.pool.Config().MaxConns) - 1 {
-		pc, err := mux.pool.Acquire(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		held = append(held, pc)
-	}
-	defer func() {
-		for _, pc := range held {
-			pc.Release()
-		}
-	}()
-
-	ctx, cancel := context.WithCancel(context.Background())
-	got := make(chan *muxConn, 1)
-	go func() { got <- mux.acquire(ctx) }() // prefers opening a second connection to queueing
-	waitUntil(t, "the second read to open a connection", func() bool {
-		mux.mu.Lock()
-		defer mux.mu.Unlock()
-		return mux.opening == 1
-	})
-	c.dead.Store(true) // the first read finds it dead, and is done with it
-	mux.done(c)
-	cancel() // opening fails
-	if mc := <-got; mc != nil {
-		t.Fatalf("acquire returned a shared connection (retired: %v); want none, so the read uses the pool", mc == c)
-	}
 }

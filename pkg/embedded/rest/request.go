@@ -1,205 +1,198 @@
 package rest
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
-	"io"
+	"fmt"
 	"net/http"
-	"slices"
-	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/sfp-dev/sfp/pkg/embedded/rest/query"
 )
 
-// prefs are the recognised Prefer tokens (RFC 7240), first one wins.
-type prefs struct {
-	ret         string // representation, minimal, headers-only
-	count       string // exact, planned, estimated
-	resolution  string // merge-duplicates, ignore-duplicates
-	missing     string // default, null
-	tx          string // commit, rollback
-	handling    string // strict, lenient
-	timezone    string
-	maxAffected int64 // -1 = none
-	invalid     []string
-}
-
-func parsePrefs(h http.Header, timezones map[string]bool) prefs {
-	p := prefs{maxAffected: -1}
-	for _, line := range h.Values("Prefer") {
-		for _, tok := range strings.Split(line, ",") {
-			tok = strings.TrimSpace(tok)
-			if tok == "" {
-				continue
-			}
-			k, v, _ := strings.Cut(tok, "=")
-			set := func(dst *string, allowed ...string) bool {
-				for _, a := range allowed {
-					if v == a {
-						if *dst == "" {
-							*dst = v
-						}
-						return true
-					}
-				}
-				return false
-			}
-			ok := false
-			switch k {
-			case "return":
-				ok = set(&p.ret, "representation", "minimal", "headers-only")
-			case "count":
-				ok = set(&p.count, "exact", "planned", "estimated")
-			case "resolution":
-				ok = set(&p.resolution, "merge-duplicates", "ignore-duplicates")
-			case "missing":
-				ok = set(&p.missing, "default", "null")
-			case "tx":
-				ok = set(&p.tx, "commit", "rollback")
-			case "handling":
-				ok = set(&p.handling, "strict", "lenient")
-			case "timezone":
-				if timezones[v] {
-					if p.timezone == "" {
-						p.timezone = v
-					}
-					ok = true
-				}
-			case "max-affected":
-				if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-					if p.maxAffected < 0 {
-						p.maxAffected = n
-					}
-					ok = true
-				}
-			}
-			if !ok {
-				p.invalid = append(p.invalid, tok)
-			}
-		}
-	}
-	return p
-}
-
-// applied renders Preference-Applied with the preferences the endpoint
-// honours, in PostgREST's order.
-func (p prefs) applied(resolution, missing, ret, maxAffected bool) string {
-	var out []string
-	if resolution && p.resolution != "" {
-		out = append(out, "resolution="+p.resolution)
-	}
-	if missing && p.missing != "" {
-		out = append(out, "missing="+p.missing)
-	}
-	if ret && p.ret != "" {
-		out = append(out, "return="+p.ret)
-	}
-	if p.count != "" {
-		out = append(out, "count="+p.count)
-	}
-	if p.tx != "" {
-		out = append(out, "tx="+p.tx)
-	}
-	if p.handling != "" {
-		out = append(out, "handling="+p.handling)
-	}
-	if p.timezone != "" {
-		out = append(out, "timezone="+p.timezone)
-	}
-	if maxAffected && p.handling == "strict" && p.maxAffected >= 0 {
-		out = append(out, "max-affected="+strconv.FormatInt(p.maxAffected, 10))
-	}
-	return strings.Join(out, ", ")
-}
-
-// mediaType is what the client accepts back.
-type mediaType int
+// targetKind is what a request's path addresses.
+type targetKind int
 
 const (
-	mtJSON mediaType = iota
-	mtSingular
-	mtCSV
+	targetRoot     targetKind = iota // "/": the OpenAPI description
+	targetRelation                   // "/{table}": a table or view
+	targetRoutine                    // "/rpc/{fn}": a function
 )
 
-type accept struct {
-	mt    mediaType
-	strip bool // nulls=stripped
-	ct    string
+// apiRequest is a request parsed once and not changed afterwards, as
+// PostgREST's ApiRequest: everything the plans are built from, so that a
+// plan is a function of the request and the schema cache alone.
+type apiRequest struct {
+	method string
+	// schema is the request's schema; profiled is set when
+	// Accept-Profile or Content-Profile chose it (the response then
+	// names it in Content-Profile).
+	schema   string
+	profiled bool
+	target   targetKind
+	// name is the table or function named by the path. table is the
+	// relation, looked up while parsing: an unknown one is answered (404)
+	// before anything in the query string.
+	name  string
+	table *Table
+	// query is the parsed query string (nil for the root).
+	query  *query.Params
+	prefs  prefs
+	accept accept
+	// rootRange is limit/offset of the top level, intersected with the
+	// Range header on GET and HEAD.
+	rootRange query.Range
+	// payload is the JSON body of POST, PUT and PATCH on a relation.
+	payload *payload
+	// args are the arguments of a call.
+	args *callArgs
+	// path, rawQuery and header are what the transaction's request.*
+	// settings and Content-Location carry.
+	path     string
+	rawQuery string
+	header   http.Header
 }
 
-// negotiate picks the response media type from Accept as PostgREST does:
-// the acceptable types by quality, the first one this server produces wins.
-func negotiate(h http.Header) (accept, *apiError) {
-	vals := h.Values("Accept")
-	if len(vals) == 0 || strings.TrimSpace(vals[0]) == "" {
-		return accept{mt: mtJSON, ct: "application/json; charset=utf-8"}, nil
+func (req *apiRequest) readMethod() bool {
+	return req.method == http.MethodGet || req.method == http.MethodHead
+}
+
+// parseRequest parses the request addressed by the path segments segs, in
+// PostgREST's order of errors: schema, path, relation, query string,
+// Prefer, Accept, then the body.
+//
+// The request is returned by value: it lives in the request's reqCtx,
+// not in an allocation of its own.
+func (s *Server) parseRequest(r *http.Request, snap *snapshot, segs []string) (apiRequest, *apiError) {
+	req := apiRequest{method: r.Method, path: r.URL.Path, rawQuery: r.URL.RawQuery, header: r.Header}
+	schema, aerr := s.profile(r, req.readMethod())
+	if aerr != nil {
+		return apiRequest{}, aerr
 	}
-	// One media type without parameters (what clients send): the answer
-	// the general case below would give, without its allocations.
-	if !strings.ContainsAny(vals[0], ",;") {
-		switch strings.TrimSpace(vals[0]) {
-		case "application/json", "*/*", "application/*":
-			return accept{mt: mtJSON, ct: "application/json; charset=utf-8"}, nil
-		case "application/vnd.pgrst.object+json", "application/vnd.pgrst.object":
-			return accept{mt: mtSingular, ct: "application/vnd.pgrst.object+json; charset=utf-8"}, nil
+	req.schema = schema
+	req.profiled = r.Header.Get("Accept-Profile") != "" || r.Header.Get("Content-Profile") != ""
+	switch {
+	case len(segs) == 1 && segs[0] == "":
+		req.target = targetRoot
+		return req, nil
+	case len(segs) == 1:
+		req.target, req.name = targetRelation, segs[0]
+		if req.table = snap.Table(schema, req.name); req.table == nil {
+			return apiRequest{}, tableNotFound(snap.Schema, schema, req.name)
 		}
-	}
-	type cand struct {
-		typ    string
-		params map[string]string
-		q      float64
-		i      int
-	}
-	var cands []cand
-	var names []string
-	for i, part := range strings.Split(vals[0], ",") {
-		part = strings.TrimSpace(part)
-		if part == "" {
-			continue
+		if aerr := req.parseCommon(r, snap.timezones, false); aerr != nil {
+			return apiRequest{}, aerr
 		}
-		segs := strings.Split(part, ";")
-		c := cand{typ: strings.ToLower(strings.TrimSpace(segs[0])), q: 1, i: i, params: map[string]string{}}
-		for _, s := range segs[1:] {
-			k, v, _ := strings.Cut(strings.TrimSpace(s), "=")
-			k, v = strings.ToLower(strings.TrimSpace(k)), strings.TrimSpace(v)
-			if k == "q" {
-				if f, err := strconv.ParseFloat(v, 64); err == nil {
-					c.q = f
-				}
-				continue
+		switch r.Method {
+		case http.MethodPost, http.MethodPut, http.MethodPatch:
+			raw, aerr := s.readWriteBody(r)
+			if aerr != nil {
+				return apiRequest{}, aerr
 			}
-			c.params[k] = v
-		}
-		names = append(names, part)
-		cands = append(cands, c)
-	}
-	sort.SliceStable(cands, func(a, b int) bool { return cands[a].q > cands[b].q })
-	for _, c := range cands {
-		if c.q <= 0 {
-			continue
-		}
-		strip := c.params["nulls"] == "stripped"
-		switch c.typ {
-		case "application/json", "*/*", "application/*":
-			return accept{mt: mtJSON, ct: "application/json; charset=utf-8"}, nil
-		case "application/vnd.pgrst.array+json", "application/vnd.pgrst.array":
-			ct := "application/vnd.pgrst.array+json; charset=utf-8"
-			if strip {
-				ct = "application/vnd.pgrst.array+json; nulls=stripped; charset=utf-8"
+			if req.payload, aerr = parsePayload(raw, req.query.Columns == nil); aerr != nil {
+				return apiRequest{}, aerr
 			}
-			return accept{mt: mtJSON, strip: strip, ct: ct}, nil
-		case "application/vnd.pgrst.object+json", "application/vnd.pgrst.object":
-			ct := "application/vnd.pgrst.object+json; charset=utf-8"
-			if strip {
-				ct = "application/vnd.pgrst.object+json; nulls=stripped; charset=utf-8"
-			}
-			return accept{mt: mtSingular, strip: strip, ct: ct}, nil
-		case "text/csv":
-			return accept{mt: mtCSV, ct: "text/csv; charset=utf-8"}, nil
 		}
+		return req, nil
+	case len(segs) == 2 && segs[0] == "rpc":
+		req.target, req.name = targetRoutine, segs[1]
+		read := req.readMethod()
+		if !read && r.Method != http.MethodPost {
+			return apiRequest{}, newErr(405, codeInvalidRPC, "Cannot use the "+r.Method+" method on RPC")
+		}
+		if aerr := req.parseCommon(r, snap.timezones, read); aerr != nil {
+			return apiRequest{}, aerr
+		}
+		if read {
+			req.args = queryArgs(req.query.RPCArgs)
+			return req, nil
+		}
+		raw, aerr := s.readWriteBody(r)
+		if aerr != nil {
+			return apiRequest{}, aerr
+		}
+		if req.args, aerr = bodyArgs(raw); aerr != nil {
+			return apiRequest{}, aerr
+		}
+		return req, nil
 	}
-	return accept{}, newErr(406, codeMediaType, "None of these media types are available: "+strings.Join(names, ", "))
+	return apiRequest{}, newErr(404, codeInvalidPath, "Invalid path specified in request URL")
+}
+
+// parseCommon parses what every endpoint but the root needs: the query
+// string, Prefer, Accept and the Range header.
+func (req *apiRequest) parseCommon(r *http.Request, timezones map[string]bool, rpcRead bool) *apiError {
+	q, err := query.Parse(r.URL.RawQuery, rpcRead)
+	if err != nil {
+		return parseErr(err)
+	}
+	req.query = q
+	req.prefs = parsePrefs(r.Header, timezones)
+	if req.prefs.handling == "strict" && len(req.prefs.invalid) > 0 {
+		return newErr(400, codeInvalidPrefs, "Invalid preferences given with handling=strict").
+			withDetails("Invalid preferences: " + strings.Join(req.prefs.invalid, ", "))
+	}
+	acc, aerr := negotiate(r.Header)
+	if aerr != nil {
+		return aerr
+	}
+	req.accept = acc
+	req.rootRange = rootRange(q.Root(), req.readMethod(), r.Header)
+	return nil
+}
+
+func parseErr(err error) *apiError {
+	var qe *query.Error
+	if errors.As(err, &qe) {
+		return newErr(400, codeParse, qe.Message).withDetails(qe.Details)
+	}
+	var re *query.RangeError
+	if errors.As(err, &re) {
+		return newErr(416, codeInvalidRange, "Requested range not satisfiable").withDetails(re.Details)
+	}
+	return newErr(400, codeParse, err.Error())
+}
+
+// readWriteBody checks the Content-Type of a body and reads it, up to
+// MaxBodyBytes.
+func (s *Server) readWriteBody(r *http.Request) ([]byte, *apiError) {
+	if err := checkContentType(r.Header); err != nil {
+		return nil, err
+	}
+	b, err := readBody(r, s.cfg.MaxBodyBytes)
+	if errors.Is(err, errBodyTooLarge) {
+		return nil, newErr(413, codeInvalidBody, fmt.Sprintf("Request body exceeds the limit of %d bytes", s.cfg.MaxBodyBytes))
+	}
+	if err != nil {
+		return nil, newErr(400, codeInvalidBody, "Could not read the request body").withDetails(err.Error())
+	}
+	return b, nil
+}
+
+// rootRange intersects limit/offset with the Range header (GET and HEAD
+// only).
+func rootRange(rng query.Range, read bool, h http.Header) query.Range {
+	if !read {
+		return rng
+	}
+	lo, hi, ok := rangeHeader(h)
+	if !ok {
+		return rng
+	}
+	// Intersect [offset, offset+limit-1] with [lo, hi].
+	start := max(rng.Offset, lo)
+	end := int64(-1)
+	if rng.Limit >= 0 {
+		end = rng.Offset + rng.Limit - 1
+	}
+	if hi >= 0 && (end < 0 || hi < end) {
+		end = hi
+	}
+	out := query.Range{Offset: start, Limit: -1}
+	if end >= 0 {
+		out.Limit = max(end-start+1, 0)
+	}
+	return out
 }
 
 // rangeHeader parses "Range: 0-24" (also "items=0-24"); ok is false when
@@ -223,176 +216,4 @@ func rangeHeader(h http.Header) (lower, upper int64, ok bool) {
 		return 0, 0, false
 	}
 	return lo, hi, true
-}
-
-// errBodyTooLarge is returned by readBody past MaxBodyBytes.
-var errBodyTooLarge = errors.New("request body too large")
-
-func readBody(r *http.Request, max int64) ([]byte, error) {
-	if r.Body == nil {
-		return nil, nil
-	}
-	if r.ContentLength > max {
-		return nil, errBodyTooLarge
-	}
-	b, err := io.ReadAll(io.LimitReader(r.Body, max+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(b)) > max {
-		return nil, errBodyTooLarge
-	}
-	return b, nil
-}
-
-// payload is a validated JSON body of a write.
-type payload struct {
-	raw    []byte   // always a JSON array of objects
-	keys   []string // keys of the objects (all objects have the same keys)
-	single bool     // the body was one object
-	rows   int
-}
-
-var errInvalidJSON = newErr(400, codeInvalidBody, "Empty or invalid json")
-
-// parsePayload checks the body is a JSON object or an array of objects
-// with the same keys, as PostgREST requires without columns=.
-func parsePayload(body []byte, checkKeys bool) (*payload, *apiError) {
-	trimmed := bytes.TrimSpace(body)
-	if len(trimmed) == 0 {
-		return nil, errInvalidJSON
-	}
-	p := &payload{}
-	switch trimmed[0] {
-	case '{':
-		var obj map[string]json.RawMessage
-		if json.Unmarshal(trimmed, &obj) != nil {
-			return nil, errInvalidJSON
-		}
-		p.single = true
-		p.rows = 1
-		for k := range obj {
-			p.keys = append(p.keys, k)
-		}
-		sort.Strings(p.keys)
-		raw := make([]byte, 0, len(trimmed)+2)
-		raw = append(raw, '[')
-		raw = append(raw, trimmed...)
-		p.raw = append(raw, ']')
-	case '[':
-		var arr []map[string]json.RawMessage
-		if json.Unmarshal(trimmed, &arr) != nil {
-			return nil, errInvalidJSON
-		}
-		for _, o := range arr {
-			if o == nil {
-				return nil, errInvalidJSON
-			}
-		}
-		p.rows = len(arr)
-		p.raw = trimmed
-		if len(arr) > 0 {
-			for k := range arr[0] {
-				p.keys = append(p.keys, k)
-			}
-			sort.Strings(p.keys)
-			if checkKeys {
-				for _, o := range arr[1:] {
-					if len(o) != len(p.keys) {
-						return nil, newErr(400, codeInvalidBody, "All object keys must match")
-					}
-					for _, k := range p.keys {
-						if _, ok := o[k]; !ok {
-							return nil, newErr(400, codeInvalidBody, "All object keys must match")
-						}
-					}
-				}
-			}
-		}
-	default:
-		return nil, errInvalidJSON
-	}
-	return p, nil
-}
-
-// appendJSONString appends s as a JSON string.
-func appendJSONString(b []byte, s string) []byte {
-	return appendJSONStringLower(b, s, false)
-}
-
-// appendJSONStringLower appends s as a JSON string, ASCII letters lowered
-// when lower is set (header names are ASCII tokens). Runs of bytes that
-// need nothing are copied at once.
-func appendJSONStringLower(b []byte, s string, lower bool) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' && (!lower || c < 'A' || c > 'Z') {
-			continue
-		}
-		b = append(b, s[start:i]...)
-		start = i + 1
-		switch {
-		case c == '"' || c == '\\':
-			b = append(b, '\\', c)
-		case c < 0x20:
-			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-		default:
-			b = append(b, c+('a'-'A'))
-		}
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
-}
-
-// headersJSON renders request.headers: lowercase names, the last value of
-// a repeated header winning as in PostgREST's map.
-func headersJSON(h http.Header) []byte { return appendHeadersJSON(nil, h) }
-
-// appendHeadersJSON appends request.headers to b.
-func appendHeadersJSON(b []byte, h http.Header) []byte {
-	n := 2
-	for k, vs := range h {
-		if len(vs) > 0 {
-			n += len(k) + len(vs[len(vs)-1]) + 6
-		}
-	}
-	b = slices.Grow(b, n+n/8)
-	b = append(b, '{')
-	first := true
-	for k, vs := range h {
-		if len(vs) == 0 {
-			continue
-		}
-		if !first {
-			b = append(b, ',')
-		}
-		first = false
-		b = appendJSONStringLower(b, k, true)
-		b = append(b, ':')
-		b = appendJSONString(b, vs[len(vs)-1])
-	}
-	return append(b, '}')
-}
-
-func cookiesJSON(r *http.Request) []byte {
-	if len(r.Header["Cookie"]) == 0 {
-		return []byte("{}")
-	}
-	cs := r.Cookies()
-	if len(cs) == 0 {
-		return []byte("{}")
-	}
-	b := []byte{'{'}
-	for i, c := range cs {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendJSONString(b, c.Name)
-		b = append(b, ':')
-		b = appendJSONString(b, c.Value)
-	}
-	return append(b, '}')
 }

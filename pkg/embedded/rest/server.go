@@ -1,13 +1,3 @@
-// Package rest is a PostgREST-compatible REST server (PostgREST v12–v13 wire
-// behaviour) for the embedded runtime.
-//
-// Every request runs in one transaction on a connection logged in as
-// authenticator, which switches to the role of the request's JWT and sets
-// request.jwt.claims, request.method, request.path, request.headers,
-// request.cookies and search_path as PostgREST does, so row-level security
-// decides what each caller sees. The SQL is generated from the parsed query
-// string and the schema cache; request values only ever travel as query
-// parameters, and Postgres builds the JSON.
 package rest
 
 import (
@@ -26,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sfp-dev/sfp/pkg/embedded/postgres"
+	"github.com/sfp-dev/sfp/pkg/embedded/rest/pgexec"
 )
 
 // Config configures a Server.
@@ -50,7 +41,7 @@ type Config struct {
 	// MaxBodyBytes limits request bodies. Default 10 MiB.
 	MaxBodyBytes int64
 	// SharedReadConns is how many of the Pool's connections read-only
-	// requests share, their pipelines sent back to back (mux.go); the
+	// requests share, their pipelines sent back to back (pgexec); the
 	// shared connections stay out of the pool while the server runs.
 	// Default the number of CPUs Go uses (PostgreSQL runs on the same
 	// machine), at most a quarter of the pool's MaxConns (so none for a
@@ -118,7 +109,7 @@ type Server struct {
 	jwts   jwtCache
 	paths  map[string]string // schema -> search_path value
 	reload sync.Mutex
-	mux    *readMux // nil when reads do not share connections
+	exec   *pgexec.Executor
 	// unavailableLog keeps an outage of the database (every request
 	// answered 503) to a line a second in the log.
 	unavailableLog postgres.LogLimiter
@@ -146,9 +137,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err := s.Reload(ctx); err != nil {
 		return nil, err
 	}
-	if cfg.SharedReadConns > 0 {
-		s.mux = newReadMux(cfg.Pool, cfg.SharedReadConns, cfg.SharedReadDepth)
-	}
+	s.exec = pgexec.New(cfg.Pool, pgexec.Options{SharedConns: max(cfg.SharedReadConns, 0), SharedDepth: cfg.SharedReadDepth})
 	lctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 	s.done = make(chan struct{})
@@ -305,9 +294,7 @@ func (s *Server) listen(ctx context.Context, ready chan struct{}) {
 // Close stops the reload listener and gives the shared read connections
 // back to the pool. The pool belongs to the caller.
 func (s *Server) Close() error {
-	if s.mux != nil {
-		s.mux.close()
-	}
+	s.exec.Close()
 	if s.cancel != nil {
 		s.cancel()
 		<-s.done
@@ -353,21 +340,20 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) *apiError {
 	if aerr != nil {
 		return aerr
 	}
-	readMethod := r.Method == http.MethodGet || r.Method == http.MethodHead
-	schema, aerr := s.profile(r, readMethod)
+	req, aerr := s.parseRequest(r, snap, segs)
 	if aerr != nil {
 		return aerr
 	}
-	rc := &reqCtx{s: s, w: w, r: r, snap: snap, auth: ar, schema: schema, profiled: r.Header.Get("Accept-Profile") != "" || r.Header.Get("Content-Profile") != ""}
+	rc := &reqCtx{s: s, w: w, req: req, snap: snap, auth: ar}
 	switch {
-	case len(segs) == 1 && segs[0] == "":
+	case req.target == targetRoot:
 		return rc.root()
-	case len(segs) == 1:
-		return rc.relation(segs[0])
-	case len(segs) == 2 && segs[0] == "rpc":
-		return rc.rpc(segs[1])
+	case req.target == targetRoutine:
+		return rc.call(r.Context())
+	case req.readMethod():
+		return rc.read(r.Context())
 	}
-	return newErr(404, codeInvalidPath, "Invalid path specified in request URL")
+	return rc.mutate(r.Context())
 }
 
 // profile picks the schema from Accept-Profile (reads) or Content-Profile

@@ -1,4 +1,4 @@
-package rest
+package pgexec
 
 import (
 	"context"

@@ -84,31 +84,6 @@ func TestStatementsPreparedOncePerShape(t *testing.T) {
 	}
 }
 
-// TestStatementsEvicted: beyond maxStatements the least recently used
-// statement is closed on the server, and requests keep working.
-func TestStatementsEvicted(t *testing.T) {
-	old := maxStatements
-	maxStatements = 3
-	t.Cleanup(func() { maxStatements = old })
-	e, pool := singleConnEnv(t)
-	for round := 0; round < 2; round++ {
-		for _, col := range []string{"id", "title", "pages", "isbn", "price"} {
-			r := e.do("GET", "/books?select="+col+"&id=eq.1", e.anon, "")
-			if r.status != 200 || !strings.Contains(string(r.body), `"`+col+`"`) {
-				t.Fatalf("round %d select=%s: %d %s", round, col, r.status, r.body)
-			}
-		}
-	}
-	got := preparedStatements(t, pool)
-	if len(got) > 3 {
-		t.Fatalf("%d statements prepared, want at most 3:\n%s", len(got), strings.Join(got, "\n"))
-	}
-	// The setup (used by every request) survives; the latest shape is there.
-	if !strings.Contains(strings.Join(got, "\n"), `"public"."books"."price"`) {
-		t.Fatalf("latest shape not prepared:\n%s", strings.Join(got, "\n"))
-	}
-}
-
 // TestStatementParseErrorNotCached: a statement PostgreSQL cannot prepare
 // (no operator text[] ~~ unknown) gives the same error each time, and
 // leaves nothing behind that would break the next request.
@@ -228,7 +203,7 @@ func TestNegotiateSingleType(t *testing.T) {
 		"application/json;q=1": mtJSON, "text/csv": mtCSV,
 	} {
 		acc, err := negotiate(http.Header{"Accept": {in}})
-		if err != nil || acc.mt != want {
+		if err != nil || acc.media != want {
 			t.Errorf("%q: %+v %v", in, acc, err)
 		}
 	}

@@ -1,4 +1,4 @@
-package rest
+package pgexec
 
 import (
 	"context"
@@ -8,7 +8,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unsafe"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgproto3"
@@ -40,7 +39,7 @@ var maxStatements = 256
 const statementPrefix = "sfp_rest_"
 
 // statementsKey is where a connection's statements live in its CustomData.
-const statementsKey = "github.com/sfp-dev/sfp/pkg/embedded/rest.statements"
+const statementsKey = "github.com/sfp-dev/sfp/pkg/embedded/rest/pgexec.statements"
 
 // statements is one connection's prepared statements, keyed by SQL text.
 // A connection serves one request at a time, so it needs no lock.
@@ -50,7 +49,6 @@ type statements struct {
 	tick    uint64   // LRU clock: one tick per pipeline
 	closing []string // evicted, to close in the next pipeline
 	buf     []byte   // the last pipeline's messages, reused
-	scratch []byte   // request.headers of the last request, reused
 }
 
 type stmt struct {
@@ -368,79 +366,4 @@ func isLostStatement(err error) bool {
 	}
 	var pe *pgconn.PgError
 	return errors.As(err, &pe) && pe.Code == "26000" && strings.Contains(pe.Message, statementPrefix)
-}
-
-// textParam is a string as a text-format parameter, without copying: the
-// bytes are only read while the Bind message is encoded. An empty string
-// is an empty value, never NULL (nil).
-func textParam(s string) []byte {
-	if s == "" {
-		return []byte{}
-	}
-	return unsafe.Slice(unsafe.StringData(s), len(s))
-}
-
-// parseInt8 reads a bigint in text format; NULL is nil.
-func parseInt8(v []byte) (*int64, error) {
-	if v == nil {
-		return nil, nil
-	}
-	n, err := strconv.ParseInt(string(v), 10, 64)
-	if err != nil {
-		return nil, fmt.Errorf("parse bigint %q: %w", v, err)
-	}
-	return &n, nil
-}
-
-// parseTextArray reads a one-dimensional text[] in text format; NULL is nil.
-func parseTextArray(v []byte) ([]string, error) {
-	if v == nil {
-		return nil, nil
-	}
-	if len(v) < 2 || v[0] != '{' || v[len(v)-1] != '}' {
-		return nil, fmt.Errorf("parse text[] %q: not a one-dimensional array", v)
-	}
-	body := v[1 : len(v)-1]
-	out := []string{}
-	if len(body) == 0 {
-		return out, nil
-	}
-	for i := 0; ; {
-		var elem []byte
-		if i < len(body) && body[i] == '"' {
-			i++
-			for ; i < len(body) && body[i] != '"'; i++ {
-				if body[i] == '\\' {
-					i++
-					if i == len(body) {
-						return nil, fmt.Errorf("parse text[] %q: unterminated escape", v)
-					}
-				}
-				elem = append(elem, body[i])
-			}
-			if i == len(body) {
-				return nil, fmt.Errorf("parse text[] %q: unterminated quote", v)
-			}
-			i++
-			out = append(out, string(elem))
-		} else {
-			j := i
-			for j < len(body) && body[j] != ',' {
-				j++
-			}
-			raw := string(body[i:j])
-			if raw == "NULL" {
-				return nil, fmt.Errorf("parse text[] %q: NULL element", v)
-			}
-			out = append(out, raw)
-			i = j
-		}
-		if i == len(body) {
-			return out, nil
-		}
-		if body[i] != ',' {
-			return nil, fmt.Errorf("parse text[] %q: expected ','", v)
-		}
-		i++
-	}
 }
