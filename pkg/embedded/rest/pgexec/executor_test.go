@@ -49,7 +49,9 @@ func newDB(t *testing.T) *pgtest.DB {
 	return db
 }
 
-// newPool is a pool of at most maxConns connections as authenticator.
+// newPool is a pool of at most maxConns connections as authenticator,
+// without the role's statement timeout (8 s, as on Supabase): on a loaded
+// machine the slow reads these tests hold open may outlast it.
 func newPool(t *testing.T, db *pgtest.DB, maxConns int32) *pgxpool.Pool {
 	t.Helper()
 	cfg, err := pgxpool.ParseConfig(db.URL("authenticator"))
@@ -57,6 +59,7 @@ func newPool(t *testing.T, db *pgtest.DB, maxConns int32) *pgxpool.Pool {
 		t.Fatal(err)
 	}
 	cfg.MaxConns = maxConns
+	cfg.ConnConfig.RuntimeParams["statement_timeout"] = "0"
 	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
