@@ -95,6 +95,13 @@ func TestDetachedLifecycle(t *testing.T) {
 	if !st.Running || st.PID != info.PID || component(st, "postgres").State != runtime.StateUp || component(st, "gateway").State != runtime.StateUp {
 		t.Fatalf("status after start: %+v", st)
 	}
+	// Every HTTP component answers its probe, and says so in words, not
+	// with the probe's status code (Kong's 401, realtime's 405).
+	for _, name := range []string{"gateway", "auth", "rest", "realtime"} {
+		if c := component(st, name); c.State != runtime.StateUp || c.Detail != "answering" {
+			t.Errorf("status of %s: %s %q, want up, answering", name, c.State, c.Detail)
+		}
+	}
 	if len(m) > 0 && st.SchemaVersion == "" {
 		t.Errorf("no schema version in %+v", st)
 	}

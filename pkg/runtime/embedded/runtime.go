@@ -367,12 +367,14 @@ func schemaVersion(ctx context.Context, url string) (string, error) {
 }
 
 // probes are the requests through the gateway that tell whether a component
-// answers: any response that is not a gateway error counts as up.
+// answers: any response that is not a server or gateway error counts as up
+// (the gateway's own answer to "/" is Kong's 401, realtime's API answers a
+// GET with 405: both are the component answering).
 var probes = []struct{ name, path string }{
 	{"gateway", "/"},
 	{"auth", "/auth/v1/health"},
 	{"rest", "/rest/v1/"},
-	{"realtime", "/realtime/v1/api/ping"},
+	{"realtime", "/realtime/v1/api/broadcast"},
 }
 
 func probeHTTP(ctx context.Context, t *tenant.Tenant, running bool) []runtime.Component {
@@ -394,8 +396,10 @@ func probeHTTP(ctx context.Context, t *tenant.Tenant, running bool) []runtime.Co
 			resp.Body.Close()
 			if resp.StatusCode < 500 || (p.name == "gateway" && resp.StatusCode != http.StatusBadGateway) {
 				c.State = runtime.StateUp
+				c.Detail = "answering"
+			} else {
+				c.Detail = "HTTP " + strconv.Itoa(resp.StatusCode)
 			}
-			c.Detail = "HTTP " + strconv.Itoa(resp.StatusCode)
 		}
 		out = append(out, c)
 	}
