@@ -92,6 +92,7 @@ type Config struct {
 	Postgres PostgresConfig `yaml:"postgres"`
 	Auth     AuthConfig     `yaml:"auth"`
 	REST     RESTConfig     `yaml:"rest"`
+	Realtime RealtimeConfig `yaml:"realtime"`
 	Admin    AdminConfig    `yaml:"admin,omitempty"`
 }
 
@@ -105,6 +106,8 @@ type APIConfig struct {
 	ExternalURL string `yaml:"external_url,omitempty"`
 	// MaxBodyBytes limits request bodies at the gateway.
 	MaxBodyBytes int64 `yaml:"max_body_bytes,omitempty"`
+	// Deadlines and the connection cap (limits.go).
+	APILimits `yaml:",inline"`
 }
 
 // PostgresConfig is the tenant's database.
@@ -161,6 +164,7 @@ func (c *Config) Defaults() {
 	if c.REST.MaxRows == 0 {
 		c.REST.MaxRows = 1000
 	}
+	c.limitDefaults()
 }
 
 // Validate checks the configuration; errors name the setting.
@@ -192,7 +196,7 @@ func (c *Config) Validate() error {
 	if c.REST.MaxRows < 1 {
 		return fmt.Errorf("rest.max_rows: %d must be positive", c.REST.MaxRows)
 	}
-	return nil
+	return c.validateLimits()
 }
 
 // Tenant is a loaded tenant directory.
