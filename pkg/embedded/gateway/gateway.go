@@ -52,11 +52,11 @@ type Options struct {
 
 // Gateway is an http.Handler serving a Config. It is safe for concurrent use.
 type Gateway struct {
-	cfg      *Config
+	cfg         *Config
 	logger      *slog.Logger
 	maxBody     int64
 	bodyTimeout time.Duration
-	matchers []matcher
+	matchers    []matcher
 	// values holds one-element header values known at start (consumer
 	// ids and names, credential ids, groups) that requests share instead
 	// of allocating their own; read-only after New.
