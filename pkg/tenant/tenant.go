@@ -92,6 +92,7 @@ type Config struct {
 	Postgres PostgresConfig `yaml:"postgres"`
 	Auth     AuthConfig     `yaml:"auth"`
 	REST     RESTConfig     `yaml:"rest"`
+	Realtime RealtimeConfig `yaml:"realtime"`
 	Admin    AdminConfig    `yaml:"admin,omitempty"`
 }
 
@@ -105,6 +106,8 @@ type APIConfig struct {
 	ExternalURL string `yaml:"external_url,omitempty"`
 	// MaxBodyBytes limits request bodies at the gateway.
 	MaxBodyBytes int64 `yaml:"max_body_bytes,omitempty"`
+	// Deadlines and the connection cap (limits.go).
+	APILimits `yaml:",inline"`
 }
 
 // PostgresConfig is the tenant's database.
@@ -188,6 +191,7 @@ func (c *Config) Defaults() {
 	if c.Postgres.Restart.Window == 0 {
 		c.Postgres.Restart.Window = DefaultRestartWindow
 	}
+	c.limitDefaults()
 }
 
 // Validate checks the configuration; errors name the setting.
@@ -225,7 +229,7 @@ func (c *Config) Validate() error {
 	if c.Postgres.Restart.Window < time.Second {
 		return fmt.Errorf("postgres.restart.window: %s must be at least 1s (a duration such as \"10m\")", c.Postgres.Restart.Window)
 	}
-	return nil
+	return c.validateLimits()
 }
 
 // Tenant is a loaded tenant directory.

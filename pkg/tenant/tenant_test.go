@@ -293,3 +293,64 @@ func TestRestartSettings(t *testing.T) {
 		}
 	}
 }
+
+// The limits have defaults, are written to tenant.yaml at creation (so an
+// operator finds them), and are validated with errors naming the setting.
+func TestLimitSettings(t *testing.T) {
+	base := t.TempDir()
+	tn, err := Create(base, CreateOptions{Name: "limits"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	yml, _ := os.ReadFile(tn.ConfigFile())
+	for _, want := range []string{"read_header_timeout: 10s", "read_body_timeout: 30s", "max_connections: 10000",
+		"realtime:", "max_concurrent_users: 200", "max_channels_per_client: 100", "max_joins_per_second: 100", "max_events_per_second: 100"} {
+		if !strings.Contains(string(yml), want) {
+			t.Errorf("tenant.yaml lacks %q:\n%s", want, yml)
+		}
+	}
+
+	// A tenant.yaml written before the limits existed gets the defaults.
+	old := strings.NewReplacer("    read_header_timeout: 10s\n", "", "    read_body_timeout: 30s\n", "", "    max_connections: 10000\n", "").Replace(string(yml))
+	old = old[:strings.Index(old, "realtime:")] // the last section
+	if err := os.WriteFile(tn.ConfigFile(), []byte(old), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Load(base, "limits")
+	if err != nil {
+		t.Fatalf("load %s: %v", old, err)
+	}
+	if got.Config.API.APILimits != (APILimits{ReadHeaderTimeout: Duration(10 * time.Second), ReadBodyTimeout: Duration(30 * time.Second), MaxConnections: 10000}) ||
+		got.Config.Realtime != (RealtimeConfig{200, 100, 100, 100}) {
+		t.Errorf("defaults: %+v %+v", got.Config.API.APILimits, got.Config.Realtime)
+	}
+	var cfg Config
+	raw := "name: limits\nruntime: embedded\npostgres:\n  port: 5433\napi:\n  port: 5432\n  read_header_timeout: 2\n  read_body_timeout: 1m30s\n"
+	if err := decodeConfig([]byte(raw), "tenant.yaml", &cfg); err != nil || cfg.API.ReadHeaderTimeout != Duration(2*time.Second) || cfg.API.ReadBodyTimeout != Duration(90*time.Second) {
+		t.Errorf("durations: %v %+v", err, cfg.API.APILimits)
+	}
+
+	for _, tc := range []struct {
+		yaml, setting string
+	}{
+		{"api:\n  read_body_timeout: soon\n", `"soon" is not a duration`},
+		{"api:\n  read_body_timeout: 7200\n", "api.read_body_timeout"},
+		{"api:\n  read_body_timeout: 2h\n", "api.read_body_timeout"},
+		{"api:\n  read_header_timeout: 1ms\n", "api.read_header_timeout"},
+		{"api:\n  max_connections: -5\n", "api.max_connections"},
+		{"realtime:\n  max_concurrent_users: -1\n", "realtime.max_concurrent_users"},
+		{"realtime:\n  max_channels_per_client: -1\n", "realtime.max_channels_per_client"},
+		{"realtime:\n  max_joins_per_second: -1\n", "realtime.max_joins_per_second"},
+		{"realtime:\n  max_events_per_second: -1\n", "realtime.max_events_per_second"},
+	} {
+		var cfg Config
+		raw := "name: limits\nruntime: embedded\npostgres:\n  port: 5433\n" + strings.Replace(tc.yaml, "api:\n", "api:\n  port: 5432\n", 1)
+		if !strings.HasPrefix(tc.yaml, "api:") {
+			raw += "api:\n  port: 5432\n"
+		}
+		err := decodeConfig([]byte(raw), "tenant.yaml", &cfg)
+		if err == nil || !strings.Contains(err.Error(), tc.setting) {
+			t.Errorf("%q: error %v, want one naming %s", tc.yaml, err, tc.setting)
+		}
+	}
+}

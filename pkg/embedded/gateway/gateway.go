@@ -42,6 +42,9 @@ type Options struct {
 	// MaxBodyBytes limits request bodies (413 beyond it); 0 means
 	// DefaultMaxBodyBytes, a negative value no limit.
 	MaxBodyBytes int64
+	// BodyTimeout bounds reading a request's body (408 beyond it, see
+	// limits.go); 0 means no deadline.
+	BodyTimeout time.Duration
 	// Logger receives the access log and errors. It never sees keys,
 	// passwords or query strings.
 	Logger *slog.Logger
@@ -49,10 +52,11 @@ type Options struct {
 
 // Gateway is an http.Handler serving a Config. It is safe for concurrent use.
 type Gateway struct {
-	cfg      *Config
-	logger   *slog.Logger
-	maxBody  int64
-	matchers []matcher
+	cfg         *Config
+	logger      *slog.Logger
+	maxBody     int64
+	bodyTimeout time.Duration
+	matchers    []matcher
 	// values holds one-element header values known at start (consumer
 	// ids and names, credential ids, groups) that requests share instead
 	// of allocating their own; read-only after New.
@@ -82,7 +86,7 @@ func New(cfg *Config, opts Options) (*Gateway, error) {
 	if cfg == nil {
 		return nil, errNoConfig
 	}
-	g := &Gateway{cfg: cfg, logger: opts.Logger, maxBody: opts.MaxBodyBytes, values: map[string][]string{}}
+	g := &Gateway{cfg: cfg, logger: opts.Logger, maxBody: opts.MaxBodyBytes, bodyTimeout: opts.BodyTimeout, values: map[string][]string{}}
 	g.shareValue("true")
 	for _, c := range cfg.Consumers {
 		g.shareValue(c.ID)
@@ -250,14 +254,12 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rw.Header()["X-Request-Id"] = f.reqID[:1:1]
 	defer func() { g.logAccess(r, rw, x, reqID, start) }()
 
-	if g.maxBody > 0 {
-		if r.ContentLength > g.maxBody {
-			rw.reply(kongError(http.StatusRequestEntityTooLarge, "Payload too large"))
-			return
-		}
-		if r.Body != nil && r.Body != http.NoBody {
-			x.body = &limitedBody{rc: r.Body, remaining: g.maxBody}
-		}
+	if g.maxBody > 0 && r.ContentLength > g.maxBody {
+		rw.reply(kongError(http.StatusRequestEntityTooLarge, "Payload too large"))
+		return
+	}
+	if r.Body != nil && r.Body != http.NoBody && (g.maxBody > 0 || g.bodyTimeout > 0) {
+		x.body = g.guardBody(w, r)
 	}
 	reqPath, ok := normalizePath(r.URL.EscapedPath())
 	if !ok {
@@ -292,6 +294,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	out := g.outbound(x, reqPath, m.prefix)
 	cr.upstream.ServeHTTP(rw, out)
+	if rep := x.body.failure(); rep != nil && rw.status == 0 {
+		rw.reply(rep) // the upstream gave up on the body without a word
+	}
 }
 
 // match finds the route for a request (nil when none matches).
@@ -470,8 +475,8 @@ func (g *Gateway) reverseProxy(target *url.URL, svc *Service) http.Handler {
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			rw, _ := w.(*responseWriter)
 			switch {
-			case rw != nil && rw.x.body != nil && rw.x.body.exceeded.Load():
-				rw.reply(kongError(http.StatusRequestEntityTooLarge, "Payload too large"))
+			case rw != nil && rw.x.body.failure() != nil:
+				rw.reply(rw.x.body.failure())
 				return
 			case errors.Is(err, r.Context().Err()) && r.Context().Err() != nil:
 				// The client went away; nobody reads this response.
@@ -495,7 +500,8 @@ func (g *Gateway) reverseProxy(target *url.URL, svc *Service) http.Handler {
 
 // responseWriter applies the route's response filters (cors) to whatever
 // response goes out, records status and size for the access log, and turns
-// an upstream's answer into 413 when the body limit cut the request short.
+// an upstream's answer into 413 or 408 when the body limit or deadline cut
+// the request short.
 type responseWriter struct {
 	http.ResponseWriter
 	x           *exchange
@@ -514,9 +520,9 @@ func (w *responseWriter) WriteHeader(code int) {
 		return
 	}
 	h := w.Header()
-	if w.x.body != nil && w.x.body.exceeded.Load() && code != http.StatusRequestEntityTooLarge {
-		// The upstream answered a truncated body; the client gets Kong's 413.
-		rep := kongError(http.StatusRequestEntityTooLarge, "Payload too large")
+	if rep := w.x.body.failure(); rep != nil && code != rep.status {
+		// The upstream answered a truncated body; the client gets Kong's
+		// 413, or 408 for a body that did not arrive in time.
 		id := h.Get("X-Request-Id")
 		clear(h)
 		h.Set("X-Request-Id", id)
@@ -576,21 +582,29 @@ func (w *responseWriter) Flush() {
 }
 
 // Hijack lets WebSocket upgrades through, for in-process upstreams and the
-// reverse proxy alike.
+// reverse proxy alike. The connection leaves with no deadline: the
+// WebSocket manages its own (a body deadline must not end it).
 func (w *responseWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if w.status == 0 {
 		w.status = http.StatusSwitchingProtocols
 	}
-	return http.NewResponseController(w.ResponseWriter).Hijack()
+	c, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err == nil {
+		_ = c.SetDeadline(time.Time{})
+	}
+	return c, brw, err
 }
 
 func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// limitedBody enforces MaxBodyBytes on bodies of unknown length.
+// limitedBody enforces MaxBodyBytes on bodies of unknown length, and the
+// body deadline (limits.go).
 type limitedBody struct {
 	rc        io.ReadCloser
 	remaining int64
 	exceeded  atomic.Bool
+	timedOut  atomic.Bool
+	bodyRead  func() // clears the deadline once the body is in
 }
 
 var errBodyTooLarge = errors.New("request body too large")
@@ -598,6 +612,9 @@ var errBodyTooLarge = errors.New("request body too large")
 func (b *limitedBody) Read(p []byte) (int, error) {
 	if b.exceeded.Load() {
 		return 0, errBodyTooLarge
+	}
+	if b.timedOut.Load() {
+		return 0, errBodyTimeout
 	}
 	if int64(len(p)) > b.remaining+1 {
 		p = p[:b.remaining+1]
@@ -610,6 +627,9 @@ func (b *limitedBody) Read(p []byte) (int, error) {
 		return n, errBodyTooLarge
 	}
 	b.remaining -= int64(n)
+	if err != nil {
+		err = b.readFailed(err)
+	}
 	return n, err
 }
 

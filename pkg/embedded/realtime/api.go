@@ -68,6 +68,9 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 		}
+		if !s.allowAPIEvents(w, len(req.Messages)) {
+			return
+		}
 		for _, m := range req.Messages {
 			if !m.Private {
 				s.broadcastFromAPI(m.Topic, m.Event, m.Payload)
@@ -87,6 +90,9 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		}
 		if !json.Valid(body) {
 			writeJSONError(w, http.StatusBadRequest, "payload must be JSON")
+			return
+		}
+		if !s.allowAPIEvents(w, 1) {
 			return
 		}
 		if r.URL.Query().Get("private") != "true" {

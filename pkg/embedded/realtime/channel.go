@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/coder/websocket"
+
 	"github.com/sfp-dev/sfp/pkg/realtime/phoenix"
 )
 
@@ -136,6 +138,13 @@ func (c *conn) join(m phoenix.Message, existing *channel) {
 	joinErr := func(reason string) { c.reply(m.JoinRef, m.Ref, m.Topic, "error", reasonJSON(reason)) }
 	if name == "" {
 		joinErr(reasonTopicRequired)
+		return
+	}
+	if reason := c.admitJoin(); reason != "" {
+		joinErr(reason)
+		if reason == reasonJoinRateLimit {
+			c.closeAfterQueued(websocket.StatusNormalClosure, reason)
+		}
 		return
 	}
 	p := parseJoin(m.Payload)

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -23,10 +24,12 @@ const maxFrameBytes = 5_000_000
 // that long is disconnected.
 const writeTimeout = 30 * time.Second
 
-// outFrame is a frame queued for a client.
+// outFrame is a frame queued for a client; one with end set closes the
+// connection instead, after the frames queued before it.
 type outFrame struct {
 	data   []byte
 	binary bool
+	end    *closeFrame
 }
 
 // conn is one client WebSocket. Its reader goroutine (the HTTP handler)
@@ -40,7 +43,7 @@ type conn struct {
 	apikey *authState
 	log    *slog.Logger
 
-	out       chan outFrame
+	out       *sendQueue
 	done      chan struct{} // closed when the connection is being closed
 	closeOnce sync.Once
 	closed    chan struct{} // closed when the WebSocket close has finished
@@ -48,6 +51,7 @@ type conn struct {
 	ctx       context.Context
 	cancel    context.CancelFunc
 	hb        *time.Timer
+	draining  atomic.Bool // closing after its queued frames: ignore the client
 
 	mu       sync.Mutex
 	channels map[string]*channel
@@ -81,6 +85,13 @@ func (s *Server) serveSocket(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, 401, msg)
 		return
 	}
+	release, refusal := s.limits.admitSocket(time.Now())
+	if refusal != "" {
+		s.limits.report(s.log.With("remote", r.RemoteAddr), refusalCode(refusal))
+		writeJSONError(w, http.StatusTooManyRequests, refusal)
+		return
+	}
+	defer release()
 	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
 		InsecureSkipVerify: true, // browsers connect from the tenant's web origins
 		CompressionMode:    websocket.CompressionDisabled,
@@ -96,7 +107,7 @@ func (s *Server) serveSocket(w http.ResponseWriter, r *http.Request) {
 		vsn:       vsn,
 		apikey:    auth,
 		log:       s.log.With("remote", r.RemoteAddr),
-		out:       make(chan outFrame, s.cfg.ClientQueueSize),
+		out:       newSendQueue(s.cfg.ClientQueueSize),
 		done:      make(chan struct{}),
 		closed:    make(chan struct{}),
 		writerOut: make(chan struct{}),
@@ -148,6 +159,9 @@ func (c *conn) readLoop() {
 			return
 		default:
 		}
+		if c.draining.Load() {
+			continue
+		}
 		c.hb.Reset(c.srv.cfg.HeartbeatTimeout)
 		if typ == websocket.MessageBinary {
 			c.handleBinary(data)
@@ -164,9 +178,24 @@ func (c *conn) readLoop() {
 }
 
 func (c *conn) writeLoop() {
+	var batch []outFrame
 	for {
 		select {
-		case f := <-c.out:
+		case <-c.out.ready:
+		case <-c.done:
+			return
+		}
+		batch = c.out.take(batch)
+		for _, f := range batch {
+			select {
+			case <-c.done:
+				return
+			default:
+			}
+			if f.end != nil {
+				c.close(f.end.code, f.end.reason)
+				return
+			}
 			typ := websocket.MessageText
 			if f.binary {
 				typ = websocket.MessageBinary
@@ -178,9 +207,8 @@ func (c *conn) writeLoop() {
 				c.close(websocket.StatusGoingAway, "write failed")
 				return
 			}
-		case <-c.done:
-			return
 		}
+		c.out.written()
 	}
 }
 
@@ -192,13 +220,20 @@ func (c *conn) send(f outFrame) bool {
 		return false
 	default:
 	}
-	select {
-	case c.out <- f:
+	if c.out.push(f) {
 		return true
-	default:
-		c.log.Warn("client too slow: disconnecting", "queue", cap(c.out))
-		c.close(websocket.StatusPolicyViolation, fmt.Sprintf(closeTooSlow, cap(c.out)))
-		return false
+	}
+	c.log.Warn("client too slow: disconnecting", "queue", c.out.max)
+	c.close(websocket.StatusPolicyViolation, fmt.Sprintf(closeTooSlow, c.out.max))
+	return false
+}
+
+// closeAfterQueued closes the connection with a reason once the frames
+// already queued (a refusal the client should read first) are written.
+func (c *conn) closeAfterQueued(code websocket.StatusCode, reason string) {
+	c.draining.Store(true)
+	if !c.send(outFrame{end: &closeFrame{code: code, reason: reason}}) {
+		c.close(code, reason)
 	}
 }
 
@@ -278,6 +313,8 @@ func (c *conn) handle(m phoenix.Message) {
 		c.closeChannel(ch)
 	case m.Event == phoenix.EventAccessToken:
 		ch.refreshToken(m.Payload)
+	case (m.Event == phoenix.EventBroadcast || m.Event == phoenix.EventPresence) && !c.allowEvent(ch):
+		// Dropped; the channel was shut down.
 	case m.Event == phoenix.EventBroadcast:
 		ch.broadcastJSON(m)
 	case m.Event == phoenix.EventPresence:
@@ -301,7 +338,9 @@ func (c *conn) handleBinary(data []byte) {
 			c.reply(phoenix.Null, ref, b.Topic, "error", reasonJSON(reasonUnmatchedTopic))
 			return
 		}
-		ch.broadcastBinary(b)
+		if c.allowEvent(ch) {
+			ch.broadcastBinary(b)
+		}
 	case *phoenix.BinaryPush:
 		if c.channel(b.Topic) == nil {
 			c.reply(phoenix.Null, phoenix.StringRef(b.Ref), b.Topic, "error", reasonJSON(reasonUnmatchedTopic))

@@ -64,6 +64,9 @@ type Config struct {
 	ClientQueueSize int
 	// Logger receives structured logs; default discards them.
 	Logger *slog.Logger
+	// Limits bound the tenant's sockets, channels, joins and events
+	// (limits.go); zero fields take Supabase Realtime's defaults.
+	Limits Limits
 
 	// MaxBatchChanges bounds the changes dispatched (and checked against
 	// row-level security) together; default 500.
@@ -102,6 +105,7 @@ func (c *Config) setDefaults() {
 	if c.StatusInterval == 0 {
 		c.StatusInterval = time.Second
 	}
+	c.Limits.setDefaults()
 }
 
 func (c *Config) validate() error {
@@ -119,7 +123,7 @@ func (c *Config) validate() error {
 	case !validSlotName(c.SlotName):
 		return fmt.Errorf("realtime: Config.SlotName %q is not a valid replication slot name (lower-case letters, digits and underscores, at most 63)", c.SlotName)
 	}
-	return nil
+	return c.Limits.validate()
 }
 
 func validSlotName(s string) bool {
@@ -148,6 +152,7 @@ type Server struct {
 	closing atomic.Bool
 
 	hub       *hub
+	limits    *limiter
 	cat       *catalog
 	capture   *capture
 	disp      *dispatcher
@@ -172,6 +177,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		ctx:    sctx,
 		cancel: cancel,
 		hub:    newHub(),
+		limits: newLimiter(cfg.Limits),
 		cat:    newCatalog(cfg.Pool),
 		bgDone: make(chan struct{}),
 	}

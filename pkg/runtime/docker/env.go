@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/sfp-dev/sfp"
 	"github.com/sfp-dev/sfp/pkg/tenant"
@@ -41,7 +42,22 @@ func derivedEnv(t *tenant.Tenant) map[string]string {
 		"PASSWORD_MIN_LENGTH":      strconv.Itoa(c.Auth.MinPasswordLength),
 		"PGRST_DB_SCHEMAS":         strings.Join(c.REST.Schemas, ","),
 		"PGRST_DB_MAX_ROWS":        strconv.Itoa(c.REST.MaxRows),
+		// Kong's nginx applies them as client_header_timeout and
+		// client_body_timeout (the latter between two reads, not to the
+		// whole body); nginx takes whole milliseconds.
+		"API_READ_HEADER_TIMEOUT": nginxTime(c.API.ReadHeaderTimeout),
+		"API_READ_BODY_TIMEOUT":   nginxTime(c.API.ReadBodyTimeout),
+		// Realtime's defaults for the tenant it seeds at every start.
+		"REALTIME_MAX_CONCURRENT_USERS":    strconv.Itoa(c.Realtime.MaxConcurrentUsers),
+		"REALTIME_MAX_CHANNELS_PER_CLIENT": strconv.Itoa(c.Realtime.MaxChannelsPerClient),
+		"REALTIME_MAX_JOINS_PER_SECOND":    strconv.Itoa(c.Realtime.MaxJoinsPerSecond),
+		"REALTIME_MAX_EVENTS_PER_SECOND":   strconv.Itoa(c.Realtime.MaxEventsPerSecond),
 	}
+}
+
+// nginxTime writes a duration as nginx reads one.
+func nginxTime(d tenant.Duration) string {
+	return strconv.FormatInt(time.Duration(d).Milliseconds(), 10) + "ms"
 }
 
 // defaultEnv are the compose variables written once, when absent; the

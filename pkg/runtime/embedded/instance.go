@@ -88,7 +88,7 @@ func Boot(ctx context.Context, t *tenant.Tenant, opts BootOptions) (inst *Instan
 			return inst, fmt.Errorf("start tenant %q: the API port %s is in use by another process; stop it or change api.port in %s: %w",
 				t.Name(), addr, t.ConfigFile(), err)
 		}
-		inst.listener = l
+		inst.listener = limitConnections(l, t.Config.API, log)
 	}
 
 	cluster, err := postgres.New(ctx, postgres.Config{
@@ -155,12 +155,7 @@ func Boot(ctx context.Context, t *tenant.Tenant, opts BootOptions) (inst *Instan
 	if err := inst.services.bootstrapAdmin(ctx, progress); err != nil {
 		return inst, err
 	}
-	inst.http = &http.Server{
-		Handler:           inst.services.handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	inst.http = newHTTPServer(inst.services.handler, t.Config.API, log)
 	go func() {
 		if err := inst.http.Serve(inst.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			inst.fail(fmt.Errorf("gateway: %w", err))

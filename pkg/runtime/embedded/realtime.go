@@ -28,6 +28,7 @@ func startRealtime(ctx context.Context, s *services) (http.Handler, error) {
 		SlotName:              SlotName,
 		JWTSecret:             []byte(t.Secrets.JWTSecret),
 		Logger:                s.inst.log.With("component", "realtime"),
+		Limits:                realtimeLimits(t.Config.Realtime),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("start realtime: %w", err)

@@ -112,6 +112,7 @@ func startServices(ctx context.Context, inst *Instance) (_ *services, err error)
 	gw, err := gateway.New(cfg, gateway.Options{
 		Upstreams:    upstreams,
 		MaxBodyBytes: t.Config.API.MaxBodyBytes,
+		BodyTimeout:  time.Duration(t.Config.API.ReadBodyTimeout),
 		Logger:       log.With("component", "gateway"),
 	})
 	if err != nil {
