@@ -123,9 +123,14 @@ func TestUpdateAcrossSight(t *testing.T) {
 	env := newEnv(t)
 	env.exec(`alter table rt_notes replica identity full`)
 	alice, bob, eve := newID(), newID(), newID()
-	env.exec(`insert into rt_notes (id, owner, title) values (1, $1, 'draft')`, alice)
 	upd := realtime.PostgresChangesFilter{Event: realtime.AllChanges, Table: "rt_notes"}
 	aliceEv := subscribe(t, env.client(t, userToken(alice, time.Hour)), "notes", upd)
+	// Alice's note, received before anyone else listens (changes are
+	// dispatched a moment after they commit).
+	env.exec(`insert into rt_notes (id, owner, title) values (1, $1, 'draft')`, alice)
+	if e := nextChange(t, aliceEv, wait); e.Type != realtime.Insert || recordOf(t, e.Record)["id"] != 1.0 {
+		t.Fatalf("alice: %s %s, want the INSERT of her note 1", e.Type, e.Record)
+	}
 	bobEv := subscribe(t, env.client(t, userToken(bob, time.Hour)), "notes", upd)
 	eveEv := subscribe(t, env.client(t, userToken(eve, time.Hour)), "notes",
 		realtime.PostgresChangesFilter{Event: realtime.AllChanges, Table: "rt_notes", Filter: "title=eq.secret"})
