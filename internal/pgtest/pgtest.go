@@ -33,9 +33,9 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/sfp-dev/sfp/pkg/embedded/platform"
-	"github.com/sfp-dev/sfp/pkg/embedded/postgres"
 	"github.com/sfp-dev/sfp/pkg/migrate"
+	"github.com/sfp-dev/sfp/pkg/server/platform"
+	"github.com/sfp-dev/sfp/pkg/server/postgres"
 	"github.com/sfp-dev/sfp/supabase"
 )
 

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sfp-dev/sfp/pkg/realtime"
+	"github.com/sfp-dev/sfp/pkg/client/realtime"
 )
 
 // A member watching a task over Realtime through the gateway sees a worker's

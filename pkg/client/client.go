@@ -1,6 +1,6 @@
 // Package client is the typed Go client of an sfp tenant. Every call goes
 // through the tenant's gateway: REST (PostgREST) through postgrest-go, auth
-// (GoTrue) through gotrue-go, live updates (Realtime) through pkg/realtime.
+// (GoTrue) through gotrue-go, live updates (Realtime) through pkg/client/realtime.
 //
 //	c, err := client.New("http://127.0.0.1:54321", anonKey,
 //		client.WithSessionStore(client.NewFileStore(path)))

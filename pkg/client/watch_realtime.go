@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/sfp-dev/sfp/pkg/realtime"
+	"github.com/sfp-dev/sfp/pkg/client/realtime"
 )
 
 func init() { newRealtimeSource = openRealtimeSource }
@@ -16,7 +16,7 @@ func init() { newRealtimeSource = openRealtimeSource }
 const resyncEvery = 30 * time.Second
 
 // realtimeSource delivers a row's changes from a postgres_changes
-// subscription (pkg/realtime) through the gateway. The subscription joins
+// subscription (pkg/client/realtime) through the gateway. The subscription joins
 // with the client's access token, so Realtime applies the caller's
 // row-level security, and the token is refreshed with the session.
 type realtimeSource struct {

@@ -18,10 +18,10 @@ import (
 	"github.com/sfp-dev/sfp/internal/pgtest"
 	sfpcli "github.com/sfp-dev/sfp/pkg/cli"
 	"github.com/sfp-dev/sfp/pkg/cli/cmdutil"
-	"github.com/sfp-dev/sfp/pkg/embedded/postgres"
 	"github.com/sfp-dev/sfp/pkg/migrate"
 	"github.com/sfp-dev/sfp/pkg/runtime/docker"
 	"github.com/sfp-dev/sfp/pkg/runtime/embedded"
+	"github.com/sfp-dev/sfp/pkg/server/postgres"
 	"github.com/sfp-dev/sfp/pkg/tenant"
 	"github.com/sfp-dev/sfp/supabase"
 )

@@ -17,8 +17,8 @@ import (
 	"time"
 
 	"github.com/sfp-dev/sfp/internal/sfptest"
-	"github.com/sfp-dev/sfp/pkg/embedded/postgres"
 	"github.com/sfp-dev/sfp/pkg/runtime"
+	"github.com/sfp-dev/sfp/pkg/server/postgres"
 )
 
 // waitHealthy polls the auth health endpoint through the gateway.

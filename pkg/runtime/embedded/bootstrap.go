@@ -13,8 +13,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/sfp-dev/sfp/pkg/embedded/platform"
 	"github.com/sfp-dev/sfp/pkg/migrate"
+	"github.com/sfp-dev/sfp/pkg/server/platform"
 	"github.com/sfp-dev/sfp/supabase"
 )
 

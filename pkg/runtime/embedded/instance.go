@@ -14,8 +14,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/sfp-dev/sfp/pkg/embedded/postgres"
 	"github.com/sfp-dev/sfp/pkg/migrate"
+	"github.com/sfp-dev/sfp/pkg/server/postgres"
 	"github.com/sfp-dev/sfp/pkg/tenant"
 )
 

@@ -19,8 +19,8 @@ import (
 	"time"
 
 	"github.com/sfp-dev/sfp/internal/sfptest"
-	"github.com/sfp-dev/sfp/pkg/embedded/postgres"
 	"github.com/sfp-dev/sfp/pkg/runtime"
+	"github.com/sfp-dev/sfp/pkg/server/postgres"
 	"github.com/sfp-dev/sfp/supabase"
 )
 

@@ -7,8 +7,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/sfp-dev/sfp/pkg/embedded/gateway"
-	"github.com/sfp-dev/sfp/pkg/embedded/realtime"
+	"github.com/sfp-dev/sfp/pkg/server/gateway"
+	"github.com/sfp-dev/sfp/pkg/server/realtimeserver"
 	"github.com/sfp-dev/sfp/pkg/tenant"
 )
 
@@ -59,8 +59,8 @@ func warnFileLimit(log *slog.Logger, maxConnections int) {
 }
 
 // realtimeLimits are tenant.yaml's realtime: settings for the server.
-func realtimeLimits(c tenant.RealtimeConfig) realtime.Limits {
-	return realtime.Limits{
+func realtimeLimits(c tenant.RealtimeConfig) realtimeserver.Limits {
+	return realtimeserver.Limits{
 		MaxConcurrentUsers:   c.MaxConcurrentUsers,
 		MaxChannelsPerClient: c.MaxChannelsPerClient,
 		MaxJoinsPerSecond:    c.MaxJoinsPerSecond,

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"net/http"
 
-	"github.com/sfp-dev/sfp/pkg/embedded/realtime"
+	"github.com/sfp-dev/sfp/pkg/server/realtimeserver"
 )
 
 // SlotName is the tenant's durable logical replication slot: the change
@@ -21,7 +21,7 @@ func startRealtime(ctx context.Context, s *services) (http.Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("realtime: %w", err)
 	}
-	srv, err := realtime.New(ctx, realtime.Config{
+	srv, err := realtimeserver.New(ctx, realtimeserver.Config{
 		Pool:                  pool,
 		ReplicationConnString: c.ConnString("supabase_replication_admin", t.Secrets.ReplicationPassword, "postgres"),
 		AdminConnString:       c.ConnString("supabase_admin", t.Secrets.PostgresPassword, "postgres"),

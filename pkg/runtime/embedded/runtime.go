@@ -21,9 +21,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/sfp-dev/sfp/pkg/embedded/postgres"
 	"github.com/sfp-dev/sfp/pkg/migrate"
 	"github.com/sfp-dev/sfp/pkg/runtime"
+	"github.com/sfp-dev/sfp/pkg/server/postgres"
 	"github.com/sfp-dev/sfp/pkg/tenant"
 )
 

@@ -13,9 +13,9 @@ import (
 
 	sfp "github.com/sfp-dev/sfp"
 	"github.com/sfp-dev/sfp/pkg/client"
-	"github.com/sfp-dev/sfp/pkg/embedded/auth"
-	"github.com/sfp-dev/sfp/pkg/embedded/gateway"
-	"github.com/sfp-dev/sfp/pkg/embedded/rest"
+	"github.com/sfp-dev/sfp/pkg/server/authserver"
+	"github.com/sfp-dev/sfp/pkg/server/gateway"
+	"github.com/sfp-dev/sfp/pkg/server/rest"
 )
 
 // Upstream hosts as kong.yml names them (the official compose's service
@@ -32,7 +32,7 @@ type services struct {
 	handler  http.Handler
 	stopped  chan struct{}
 	pools    []*pgxpool.Pool
-	auth     *auth.Server
+	auth     *authserver.Server
 	rest     *rest.Server
 	closers  []func(context.Context) error
 	closeErr error
@@ -57,7 +57,7 @@ func startServices(ctx context.Context, inst *Instance) (_ *services, err error)
 	if err != nil {
 		return s, fmt.Errorf("auth: %w", err)
 	}
-	s.auth, err = auth.New(ctx, auth.Config{
+	s.auth, err = authserver.New(ctx, authserver.Config{
 		Pool:      authPool,
 		JWTSecret: secret,
 		JWTExpiry: time.Duration(t.Config.Auth.JWTExpiry) * time.Second,
@@ -67,7 +67,7 @@ func startServices(ctx context.Context, inst *Instance) (_ *services, err error)
 		MailerAutoconfirm: t.Config.Auth.Autoconfirm,
 		DisableSignup:     t.Config.Auth.DisableSignup,
 		MinPasswordLength: t.Config.Auth.MinPasswordLength,
-		Logger:            log, // auth.New adds component=auth
+		Logger:            log, // authserver.New adds component=auth
 	})
 	if err != nil {
 		return s, fmt.Errorf("start auth: %w", err)
@@ -167,13 +167,13 @@ func (s *services) bootstrapAdmin(ctx context.Context, progress func(string)) er
 		return nil
 	}
 	progress("Creating the admin user " + t.Config.Admin.Email)
-	u, err := s.auth.CreateUser(ctx, auth.UserParams{
+	u, err := s.auth.CreateUser(ctx, authserver.UserParams{
 		Email:        t.Config.Admin.Email,
 		PasswordHash: t.Secrets.AdminPasswordHash,
 		EmailConfirm: true,
 	})
-	var aerr *auth.Error
-	if errors.As(err, &aerr) && (aerr.Code == auth.CodeEmailExists || aerr.Code == auth.CodeUserAlreadyExists) {
+	var aerr *authserver.Error
+	if errors.As(err, &aerr) && (aerr.Code == authserver.CodeEmailExists || aerr.Code == authserver.CodeUserAlreadyExists) {
 		progress("The admin user already exists")
 		u = nil
 	} else if err != nil {

@@ -9,8 +9,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/sfp-dev/sfp/pkg/embedded/postgres"
 	"github.com/sfp-dev/sfp/pkg/runtime"
+	"github.com/sfp-dev/sfp/pkg/server/postgres"
 	"github.com/sfp-dev/sfp/pkg/tenant"
 )
 

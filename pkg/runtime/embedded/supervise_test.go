@@ -24,10 +24,10 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/sfp-dev/sfp/internal/sfptest"
-	"github.com/sfp-dev/sfp/pkg/embedded/postgres"
-	"github.com/sfp-dev/sfp/pkg/realtime"
+	"github.com/sfp-dev/sfp/pkg/client/realtime"
 	"github.com/sfp-dev/sfp/pkg/runtime"
 	"github.com/sfp-dev/sfp/pkg/runtime/embedded"
+	"github.com/sfp-dev/sfp/pkg/server/postgres"
 	"github.com/sfp-dev/sfp/pkg/tenant"
 )
 

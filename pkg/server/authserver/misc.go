@@ -1,0 +1,208 @@
+package authserver
+
+import (
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+)
+
+func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) error {
+	writeJSON(w, http.StatusOK, map[string]string{
+		"version":     Version,
+		"name":        "GoTrue",
+		"description": "GoTrue is a user registration and authentication API",
+	})
+	return nil
+}
+
+// handleJWKS answers the public signing keys: none, since HS256 secrets are
+// never published (GoTrue leaves symmetric keys out too).
+func (s *Server) handleJWKS(w http.ResponseWriter, r *http.Request) error {
+	w.Header().Set("Cache-Control", "public, max-age=600")
+	writeJSON(w, http.StatusOK, map[string]any{"keys": []any{}})
+	return nil
+}
+
+// externalProviders are the OAuth providers GoTrue knows, in the order of its
+// settings answer; none is enabled in the embedded runtime.
+var externalProviders = []string{
+	"anonymous_users", "apple", "azure", "bitbucket", "discord", "facebook", "snapchat", "figma", "fly",
+	"github", "gitlab", "google", "keycloak", "kakao", "linkedin", "linkedin_oidc", "notion", "spotify",
+	"slack", "slack_oidc", "workos", "twitch", "twitter", "email", "phone", "zoom",
+}
+
+// oauthProviders are the names /authorize recognises (then finds disabled).
+var oauthProviders = []string{
+	"apple", "azure", "bitbucket", "discord", "facebook", "figma", "fly", "github", "gitlab", "google",
+	"kakao", "keycloak", "linkedin", "linkedin_oidc", "notion", "snapchat", "spotify", "slack",
+	"slack_oidc", "twitch", "twitter", "x", "vercel_marketplace", "workos", "zoom",
+}
+
+func (s *Server) handleSettings(w http.ResponseWriter, r *http.Request) error {
+	// An ordered object: GoTrue's field order, which a map would lose.
+	var b strings.Builder
+	b.WriteString(`{"external":{`)
+	for i, p := range externalProviders {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(`"` + p + `":`)
+		if p == "email" {
+			b.WriteString("true")
+		} else {
+			b.WriteString("false")
+		}
+	}
+	b.WriteString(`},"disable_signup":` + boolJSON(s.cfg.DisableSignup))
+	b.WriteString(`,"mailer_autoconfirm":` + boolJSON(s.cfg.MailerAutoconfirm))
+	b.WriteString(`,"phone_autoconfirm":false,"sms_provider":"","saml_enabled":false,` +
+		`"saml_private_key_next_configured":false,"passkeys_enabled":false}`)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write([]byte(b.String()))
+	return nil
+}
+
+func boolJSON(v bool) string {
+	if v {
+		return "true"
+	}
+	return "false"
+}
+
+// handleAuthorize is GET /authorize?provider=…: no OAuth provider is enabled
+// here, so GoTrue's "not enabled" (or "not found") answer.
+func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) error {
+	name := strings.ToLower(r.URL.Query().Get("provider"))
+	switch {
+	case strings.HasPrefix(name, "custom:"):
+		return badRequest(CodeValidationFailed, "Unsupported provider: custom provider %s not found", strings.TrimPrefix(name, "custom:"))
+	case slices.Contains(oauthProviders, name):
+		return badRequest(CodeValidationFailed, "Unsupported provider: provider is not enabled")
+	default:
+		return badRequest(CodeValidationFailed, "Unsupported provider: Provider %s could not be found", name)
+	}
+}
+
+// handleCallback is the OAuth callback. There is never a flow state to
+// resume, so it redirects to the site URL with GoTrue's error.
+func (s *Server) handleCallback(w http.ResponseWriter, r *http.Request) error {
+	state := r.URL.Query().Get("state")
+	if r.Method == http.MethodPost {
+		state = r.FormValue("state")
+	}
+	e := badRequest(CodeBadOAuthCallback, "OAuth state parameter missing")
+	if state != "" {
+		e = badRequest(CodeBadOAuthState, "OAuth state parameter is invalid")
+		if isUUID(state) {
+			e = badRequest(CodeBadOAuthState, "OAuth state not found or expired")
+		}
+	}
+	u, err := url.Parse(s.cfg.SiteURL)
+	if err != nil || s.cfg.SiteURL == "" {
+		return internalError(err, "site url is improperly formatted")
+	}
+	q := u.Query()
+	q.Set("error", "invalid_request")
+	q.Set("error_code", e.Code)
+	q.Set("error_description", e.Message)
+	u.RawQuery = q.Encode()
+	http.Redirect(w, r, u.String(), http.StatusSeeOther)
+	return nil
+}
+
+// handleVerify is GET|POST /verify. The embedded runtime issues no emailed
+// tokens, so every well-formed request gets GoTrue's answer for an invalid or
+// expired one (a redirect for GET, 403 otp_expired for POST).
+func (s *Server) handleVerify(w http.ResponseWriter, r *http.Request) error {
+	var p struct {
+		Type       string `json:"type"`
+		Token      string `json:"token"`
+		TokenHash  string `json:"token_hash"`
+		Email      string `json:"email"`
+		Phone      string `json:"phone"`
+		RedirectTo string `json:"redirect_to"`
+	}
+	if r.Method == http.MethodGet {
+		q := r.URL.Query()
+		p.Token, p.Type, p.RedirectTo = q.Get("token"), q.Get("type"), q.Get("redirect_to")
+		if p.Type == "" {
+			return badRequest(CodeValidationFailed, "Verify requires a verification type")
+		}
+		if p.Token == "" {
+			return badRequest(CodeValidationFailed, "Verify requires a token or a token hash")
+		}
+		e := forbidden(CodeOTPExpired, "Email link is invalid or has expired")
+		target, err := url.Parse(s.redirectTarget(p.RedirectTo))
+		if err != nil {
+			return e
+		}
+		fragment := url.Values{}
+		fragment.Set("error", "access_denied")
+		fragment.Set("error_code", e.Code)
+		fragment.Set("error_description", e.Message)
+		fragment.Set("sb", "")
+		target.Fragment = ""
+		http.Redirect(w, r, target.String()+"#"+fragment.Encode(), http.StatusSeeOther)
+		return nil
+	}
+	if err := readJSON(r, &p); err != nil {
+		return err
+	}
+	if p.Type == "" {
+		return badRequest(CodeValidationFailed, "Verify requires a verification type")
+	}
+	if (p.Token == "") == (p.TokenHash == "") {
+		return badRequest(CodeValidationFailed, "Verify requires either a token or a token hash")
+	}
+	if p.TokenHash != "" {
+		if p.Email != "" || p.Phone != "" || p.RedirectTo != "" {
+			return badRequest(CodeValidationFailed, "Only the token_hash and type should be provided")
+		}
+		return forbidden(CodeOTPExpired, "Email link is invalid or has expired")
+	}
+	switch {
+	case p.Type == "sms" || p.Type == "phone_change":
+		return badRequest(CodeValidationFailed, "Invalid phone number format (E.164 required)")
+	case p.Email != "":
+		if _, err := validateEmail(p.Email); err != nil {
+			return unprocessable(CodeValidationFailed, "Invalid email format")
+		}
+		return forbidden(CodeOTPExpired, "Token has expired or is invalid")
+	default:
+		return badRequest(CodeValidationFailed, "Only an email address or phone number should be provided on verify")
+	}
+}
+
+// redirectTarget is redirect_to when it points at the site URL's host, else
+// the site URL (GoTrue also accepts its URI allow list; there is none here).
+func (s *Server) redirectTarget(redirectTo string) string {
+	if redirectTo != "" && s.cfg.SiteURL != "" {
+		want, err1 := url.Parse(s.cfg.SiteURL)
+		got, err2 := url.Parse(redirectTo)
+		if err1 == nil && err2 == nil && got.Scheme != "" && strings.EqualFold(got.Host, want.Host) {
+			return redirectTo
+		}
+	}
+	return s.cfg.SiteURL
+}
+
+func (s *Server) samlDisabled(w http.ResponseWriter, r *http.Request) error {
+	return notFound(CodeSAMLProviderDisabled, "SAML 2.0 is disabled")
+}
+
+// mailDisabled answers the routes that exist only to send mail or SMS
+// (recover, magic link, OTP, resend, invite, reauthenticate, generate_link).
+func (s *Server) mailDisabled(w http.ResponseWriter, r *http.Request) error {
+	return notFound(CodeFeatureDisabled, "%s is not available in the embedded runtime: it sends no mail or SMS", r.URL.Path)
+}
+
+// mfaDisabled answers /factors: the embedded runtime has no MFA. As in
+// GoTrue, the caller must be signed in to be told.
+func (s *Server) mfaDisabled(w http.ResponseWriter, r *http.Request) error {
+	if _, err := s.authenticate(r); err != nil {
+		return err
+	}
+	return notFound(CodeFeatureDisabled, "MFA is not available in the embedded runtime")
+}

@@ -1,0 +1,304 @@
+package authserver
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// tokenResponse is a session as GoTrue answers it.
+type tokenResponse struct {
+	AccessToken  string `json:"access_token"`
+	TokenType    string `json:"token_type"`
+	ExpiresIn    int    `json:"expires_in"`
+	ExpiresAt    int64  `json:"expires_at"`
+	RefreshToken string `json:"refresh_token"`
+	User         *User  `json:"user"`
+	// WeakPassword is set by the password grant only: JSON null for a
+	// strong password (GoTrue puts a typed nil there), the reasons for a
+	// password that no longer meets the rules. Other grants omit it.
+	WeakPassword any `json:"weak_password,omitempty"`
+}
+
+// weakPasswordInfo is the weak_password object of a password grant.
+type weakPasswordInfo struct {
+	Message string   `json:"message,omitempty"`
+	Reasons []string `json:"reasons,omitempty"`
+}
+
+// handleToken is POST /token?grant_type=password|refresh_token.
+func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) error {
+	var grant func(w http.ResponseWriter, r *http.Request) error
+	switch r.URL.Query().Get("grant_type") {
+	case "password":
+		grant = s.passwordGrant
+	case "refresh_token":
+		grant = s.refreshGrant
+	case "pkce", "id_token", "web3":
+		// The embedded runtime has no OAuth, OIDC or Web3 sign-in, so it
+		// never has a flow state or provider token to exchange.
+		grant = s.unsupportedGrant
+	default:
+		return badRequest(CodeInvalidCredentials, "unsupported_grant_type")
+	}
+	if !s.tokenLimiter.allow(clientIP(r, s.cfg.TrustedProxies), s.now()) {
+		return tooManyRequests()
+	}
+	return grant(w, r)
+}
+
+func (s *Server) unsupportedGrant(w http.ResponseWriter, r *http.Request) error {
+	switch r.URL.Query().Get("grant_type") {
+	case "pkce":
+		var p struct {
+			AuthCode     string `json:"auth_code"`
+			CodeVerifier string `json:"code_verifier"`
+		}
+		if err := readJSON(r, &p); err != nil {
+			return err
+		}
+		if p.AuthCode == "" || p.CodeVerifier == "" {
+			return badRequest(CodeValidationFailed, "invalid request: both auth code and code verifier should be non-empty")
+		}
+		return notFound(CodeFlowStateNotFound, "invalid flow state, no valid flow state found")
+	case "web3":
+		return unprocessable(CodeWeb3ProviderDisabled, "Web3 provider is disabled")
+	default:
+		return badRequest(CodeProviderDisabled, "ID token sign-in is not enabled")
+	}
+}
+
+// passwordGrant signs a user in with email and password.
+func (s *Server) passwordGrant(w http.ResponseWriter, r *http.Request) error {
+	var p struct {
+		Email    string `json:"email"`
+		Phone    string `json:"phone"`
+		Password string `json:"password"`
+	}
+	if err := readJSON(r, &p); err != nil {
+		return err
+	}
+	ctx := r.Context()
+	if p.Email != "" && p.Phone != "" {
+		return badRequest(CodeValidationFailed, "Only an email address or phone number should be provided on login.")
+	}
+	invalid := badRequest(CodeInvalidCredentials, "Invalid login credentials")
+	var u *User
+	switch {
+	case p.Email != "":
+		var err error
+		u, err = s.userByEmail(ctx, s.pool, p.Email, requestAud(r, nil))
+		if errors.Is(err, errNotFound) {
+			return invalid
+		}
+		if err != nil {
+			return internalError(err, "Database error querying schema")
+		}
+	case p.Phone != "":
+		return unprocessable(CodePhoneProviderDisabled, "Phone logins are disabled")
+	default:
+		return badRequest(CodeValidationFailed, "missing email or phone")
+	}
+	if u.passwordHash == "" {
+		return invalid
+	}
+	if u.isBanned(s.now()) {
+		return badRequest(CodeUserBanned, "User is banned")
+	}
+	if !passwordMatches(u.passwordHash, p.Password) {
+		return invalid
+	}
+	// A correct password that no longer meets the rules still signs in;
+	// the session says why it is weak.
+	var weakInfo *weakPasswordInfo
+	var we *Error
+	if err := s.checkPasswordStrength(p.Password); errors.As(err, &we) && we.Code == CodeWeakPassword {
+		weakInfo = &weakPasswordInfo{Message: we.Message, Reasons: we.Reasons}
+	}
+	if !u.isConfirmed() {
+		return badRequest(CodeEmailNotConfirmed, "Email not confirmed")
+	}
+	now := s.now()
+	var resp *tokenResponse
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		b := &pgx.Batch{}
+		if err := s.queueAudit(b, auditFor(u, actionLogin, map[string]any{"provider": "email"}), now); err != nil {
+			return err
+		}
+		var err error
+		resp, err = s.issueSession(ctx, tx, b, r, u, "password", now)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	resp.WeakPassword = weakInfo
+	writeJSON(w, http.StatusOK, resp)
+	return nil
+}
+
+// issueSession creates a session with its first refresh token for u and
+// signs an access token, adding its writes to b and sending b in tx.
+func (s *Server) issueSession(ctx context.Context, tx pgx.Tx, b *pgx.Batch, r *http.Request, u *User, method string, now time.Time) (*tokenResponse, error) {
+	sessionID := newUUID()
+	refresh := newRefreshToken()
+	b.Queue(sqlInsertSession, sessionID, u.ID, now, r.Header.Get("User-Agent"), inetParam(clientIP(r, s.cfg.TrustedProxies)))
+	b.Queue(sqlInsertRefreshToken, refresh, u.ID, now, "", sessionID)
+	b.Queue(sqlSetLastSignIn, u.ID, now)
+	b.Queue(sqlUpsertAMR, newUUID(), sessionID, now, method)
+	if err := sendBatch(ctx, tx, b); err != nil {
+		return nil, internalError(err, "Database error granting user")
+	}
+	u.LastSignInAt = &now
+	u.UpdatedAt = now
+	access, expiresAt, err := s.issueAccessToken(u, sessionID, []AMREntry{{Method: method, Timestamp: now.Unix()}}, now)
+	if err != nil {
+		return nil, internalError(err, "error generating jwt token")
+	}
+	return &tokenResponse{
+		AccessToken:  access,
+		TokenType:    "bearer",
+		ExpiresIn:    int(expiresAt - now.Unix()),
+		ExpiresAt:    expiresAt,
+		RefreshToken: refresh,
+		User:         u,
+	}, nil
+}
+
+// refreshGrant exchanges a refresh token for a new session token pair.
+//
+// Rotation follows GoTrue: the presented token is revoked and a child (its
+// parent column naming the presented token) becomes the session's active
+// token. A revoked token is accepted again only if it is the parent of the
+// active token (the client lost the previous answer: the active token is
+// returned, nothing new is made) or if it was revoked less than the reuse
+// interval ago (concurrent refreshes: a sibling is made). Any other reuse
+// revokes every token of the session and answers refresh_token_already_used.
+func (s *Server) refreshGrant(w http.ResponseWriter, r *http.Request) error {
+	var p struct {
+		RefreshToken string `json:"refresh_token"`
+	}
+	if err := readJSON(r, &p); err != nil {
+		return err
+	}
+	// GoTrue's v1 tokens are 12 lowercase alphanumerics; it reads longer
+	// ones as its signed v2 form, which this server never issues.
+	if !refreshTokenPattern.MatchString(p.RefreshToken) {
+		return badRequest(CodeValidationFailed, "Refresh token is not valid")
+	}
+	ctx := r.Context()
+	now := s.now()
+	ip := clientIP(r, s.cfg.TrustedProxies)
+	var resp *tokenResponse
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		// Lock the token's session first: refreshes of one session run one
+		// at a time, and the token row read below is the latest.
+		var sessionID string
+		var notAfter *time.Time
+		err := tx.QueryRow(ctx, sqlLockSessionOfToken, p.RefreshToken).Scan(&sessionID, &notAfter)
+		noSession := errors.Is(err, pgx.ErrNoRows)
+		if err != nil && !noSession {
+			return internalError(err, "Database error finding session")
+		}
+		var (
+			tokenID         int64
+			userID          string
+			revoked         bool
+			revokedAt       time.Time
+			parent, tokSess string
+		)
+		err = tx.QueryRow(ctx, sqlRefreshToken, p.RefreshToken).Scan(&tokenID, &userID, &revoked, &revokedAt, &parent, &tokSess)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return badRequest(CodeRefreshTokenNotFound, "Invalid Refresh Token: Refresh Token Not Found")
+		}
+		if err != nil {
+			return internalError(err, "Database error finding refresh token")
+		}
+		u, err := s.userByID(ctx, tx, userID)
+		if errors.Is(err, errNotFound) {
+			return badRequest(CodeRefreshTokenNotFound, "Invalid Refresh Token: Refresh Token Not Found")
+		}
+		if err != nil {
+			return internalError(err, "Database error finding user")
+		}
+		w.Header().Set("sb-auth-user-id", u.ID)
+		if u.isBanned(now) {
+			return badRequest(CodeUserBanned, "Invalid Refresh Token: User Banned")
+		}
+		if noSession {
+			// A token from before sessions existed: GoTrue drops it.
+			if _, err := tx.Exec(ctx, sqlDeleteRefreshToken, tokenID); err != nil {
+				return internalError(err, "Error deleting refresh token with missing session")
+			}
+			return commitThen{badRequest(CodeSessionNotFound, "Invalid Refresh Token: No Valid Session Found")}
+		}
+		w.Header().Set("sb-auth-session-id", sessionID)
+		if notAfter != nil && now.After(*notAfter) {
+			return badRequest(CodeSessionExpired, "Invalid Refresh Token: Session Expired")
+		}
+
+		issued := ""
+		if revoked {
+			var active, activeParent string
+			err := tx.QueryRow(ctx, sqlActiveRefreshToken, sessionID).Scan(&active, &activeParent)
+			if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+				return internalError(err, "Database error finding active refresh token")
+			}
+			if err == nil && activeParent == p.RefreshToken {
+				issued = active
+			} else if now.After(revokedAt.Add(s.cfg.RefreshTokenReuseInterval)) {
+				if _, err := tx.Exec(ctx, sqlRevokeFamily, sessionID, now); err != nil {
+					return internalError(err, "Database error revoking token family")
+				}
+				s.log.WarnContext(ctx, "refresh token reused after the reuse interval: session revoked",
+					"session_id", sessionID, "user_id", u.ID, "token_id", tokenID)
+				return commitThen{badRequest(CodeRefreshTokenAlreadyUsed, "Invalid Refresh Token: Already Used")}
+			}
+		}
+
+		b := &pgx.Batch{}
+		if err := s.queueAudit(b, auditFor(u, actionTokenRefreshed, nil), now); err != nil {
+			return err
+		}
+		if issued == "" {
+			if err := s.queueAudit(b, auditFor(u, actionTokenRevoked, nil), now); err != nil {
+				return err
+			}
+			issued = newRefreshToken()
+			b.Queue(sqlRevokeToken, tokenID, now)
+			b.Queue(sqlInsertRefreshToken, issued, u.ID, now, p.RefreshToken, sessionID)
+			w.Header().Set("sb-auth-refresh-token-reuse", "false")
+		}
+		// sessions.refreshed_at is a timestamp without time zone: UTC.
+		b.Queue(sqlSessionRefreshed, sessionID, now.UTC(), now, r.Header.Get("User-Agent"), inetParam(ip))
+		if err := sendBatch(ctx, tx, b); err != nil {
+			return internalError(err, "Database error rotating refresh token")
+		}
+		amr, err := sessionAMR(ctx, tx, sessionID)
+		if err != nil {
+			return internalError(err, "Database error loading session")
+		}
+		access, expiresAt, err := s.issueAccessToken(u, sessionID, amr, now)
+		if err != nil {
+			return internalError(err, "error generating jwt token")
+		}
+		w.Header().Set("sb-auth-refresh-token-prefix", issued[:5])
+		resp = &tokenResponse{
+			AccessToken:  access,
+			TokenType:    "bearer",
+			ExpiresIn:    int(expiresAt - now.Unix()),
+			ExpiresAt:    expiresAt,
+			RefreshToken: issued,
+			User:         u,
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, resp)
+	return nil
+}

@@ -1,0 +1,422 @@
+package realtimeserver
+
+import (
+	"context"
+	"log/slog"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/sfp-dev/sfp/pkg/client/realtime/phoenix"
+)
+
+// maxRecordBytes is the size above which the official server drops values
+// longer than 64 bytes from a change and reports "Error 413".
+const maxRecordBytes = 1024 * 1024
+
+// dispatcher turns committed transactions into postgres_changes messages:
+// it matches subscriptions (event, filters), checks row visibility for the
+// subscribers of tables with row-level security in one database round trip
+// per batch, and queues one message per channel, in commit order.
+type dispatcher struct {
+	in        <-chan *walTxn
+	pool      *pgxpool.Pool
+	cat       *catalog
+	hub       *hub
+	log       *slog.Logger
+	maxBatch  int
+	parallel  int // connections visibility checks may use at once
+	processed *atomic.Uint64
+	stats     dispatchStats
+	nextAt    time.Time // when the next batch may start (pacing)
+}
+
+// maxPause bounds the pause between batches that pacing imposes.
+const maxPause = 100 * time.Millisecond
+
+// dispatchStats are counters for tests and benchmarks.
+type dispatchStats struct {
+	batches   atomic.Int64
+	changes   atomic.Int64
+	checks    atomic.Int64 // visibility statements run
+	delivered atomic.Int64 // messages queued to clients
+}
+
+func (d *dispatcher) run(ctx context.Context) {
+	for {
+		var batch []*walTxn
+		select {
+		case t := <-d.in:
+			batch = append(batch, t)
+		case <-ctx.Done():
+			return
+		}
+		// Pace visibility checks: after a check that took the database
+		// time t, wait t/2 before the next batch, collecting changes
+		// meanwhile. The database then spends at most two thirds of its
+		// time on Realtime's checks, and busy periods get larger batches,
+		// whose checks cost about the same as small ones.
+		if wait := time.Until(d.nextAt); wait > 0 {
+			timer := time.NewTimer(min(wait, maxPause))
+			select {
+			case <-timer.C:
+			case <-ctx.Done():
+				timer.Stop()
+				return
+			}
+		}
+		n := len(batch[0].changes)
+	fill:
+		for n < d.maxBatch {
+			select {
+			case t := <-d.in:
+				batch = append(batch, t)
+				n += len(t.changes)
+			default:
+				break fill
+			}
+		}
+		backoff := 50 * time.Millisecond
+		for {
+			err := d.process(ctx, batch)
+			if err == nil {
+				break
+			}
+			if ctx.Err() != nil {
+				return
+			}
+			// The database is unreachable (restarting, say): nothing of
+			// this batch has been delivered and nothing is confirmed, so
+			// trying again loses and duplicates nothing.
+			d.log.Warn("dispatch changes: retrying", "error", err, "retry_in", backoff)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(backoff):
+			}
+			backoff = min(backoff*2, 2*time.Second)
+		}
+		d.processed.Store(uint64(batch[len(batch)-1].end))
+	}
+}
+
+func (d *dispatcher) process(ctx context.Context, batch []*walTxn) error {
+	idx := d.hub.subs.Load()
+	now := time.Now()
+	pend, rels := collectChanges(batch, idx)
+	d.stats.batches.Add(1)
+	if len(pend) == 0 {
+		return nil
+	}
+	metas, err := d.cat.tablesFor(ctx, rels, now)
+	if err != nil {
+		return err
+	}
+	// Match events and filters; collect the (role, table) pairs whose
+	// column privileges and policies decide what is sent.
+	roleRels := map[privKey]bool{}
+	for _, p := range pend {
+		p.meta = metas[p.ch.rel.id]
+		if p.meta == nil {
+			continue
+		}
+		for _, s := range idx.byRel[p.ch.rel.id] {
+			if s.events&p.ch.kind == 0 || s.ch.isClosed() {
+				continue
+			}
+			h := hit{sub: s, auth: s.ch.auth.Load()}
+			if p.match(s, &h) {
+				p.hits = append(p.hits, h)
+				roleRels[privKey{h.auth.role, p.meta.oid}] = true
+			}
+		}
+	}
+	var keys, rlsKeys []privKey
+	for k := range roleRels {
+		keys = append(keys, k)
+		if metas[k.rel].rls {
+			rlsKeys = append(rlsKeys, k)
+		}
+	}
+	privs, err := d.cat.privileges(ctx, keys, now)
+	if err != nil {
+		return err
+	}
+	pols, err := d.cat.policies(ctx, rlsKeys, metas, now)
+	if err != nil {
+		return err
+	}
+	// Decide what needs no database; check the rest in one round trip.
+	var c checks
+	for _, p := range pend {
+		if len(p.hits) > 0 {
+			d.decide(p, privs, pols, &c)
+		}
+	}
+	if len(c.order) > 0 {
+		start := time.Now()
+		var xids []int64
+		for _, t := range batch {
+			if len(t.changes) > 0 {
+				xids = append(xids, int64(t.xid))
+			}
+		}
+		if err := d.awaitVisible(ctx, xids); err != nil {
+			return err
+		}
+		if err := d.checkVisibility(ctx, c.order); err != nil {
+			return err
+		}
+		d.nextAt = time.Now().Add(time.Since(start) / 2)
+	}
+	d.stats.changes.Add(int64(len(pend)))
+	delivered := 0
+	for _, p := range pend {
+		if len(p.hits) > 0 {
+			delivered += d.deliver(p, privs)
+		}
+	}
+	if d.log.Enabled(ctx, slog.LevelDebug) {
+		hits := 0
+		for _, p := range pend {
+			hits += len(p.hits)
+		}
+		d.log.Debug("dispatched batch", "transactions", len(batch), "changes", len(pend), "hits", hits, "messages", delivered, "groups", len(c.order), "end", batch[len(batch)-1].end)
+	}
+	return nil
+}
+
+// collectChanges returns the batch's changes to tables someone subscribes
+// to, and those tables.
+func collectChanges(batch []*walTxn, idx *subIndex) ([]*pendingChange, []uint32) {
+	var pend []*pendingChange
+	relSet := map[uint32]bool{}
+	for _, t := range batch {
+		for i := range t.changes {
+			ch := &t.changes[i]
+			if len(idx.byRel[ch.rel.id]) == 0 {
+				continue
+			}
+			relSet[ch.rel.id] = true
+			pend = append(pend, &pendingChange{ch: ch, commitTime: t.commitTime})
+		}
+	}
+	rels := make([]uint32, 0, len(relSet))
+	for r := range relSet {
+		rels = append(rels, r)
+	}
+	return pend, rels
+}
+
+// payloadKey identifies subscribers that get the same change payload: the
+// same role (column privileges), the same selected columns, the same shape.
+type payloadKey struct {
+	role  string
+	sel   string
+	err   string
+	shape eventShape
+}
+
+// deliver queues the change to every subscriber that may see it, one
+// message per channel, and returns how many messages it queued. Subscribers
+// of one channel share their token, so they get the same shape.
+func (d *dispatcher) deliver(p *pendingChange, privs map[privKey]map[string]bool) int {
+	type target struct {
+		ch   *channel
+		ids  []int64
+		data []byte
+	}
+	var targets []*target
+	byChannel := map[*channel]*target{}
+	datas := map[payloadKey][]byte{}
+	for i := range p.hits {
+		h := &p.hits[i]
+		shape := h.shape(p.ch.kind)
+		if shape == shapeNone {
+			continue
+		}
+		bt := h.sub.bt
+		key := payloadKey{role: h.auth.role, err: h.err, shape: shape}
+		if bt.selected != nil {
+			key.sel = h.sub.selKey
+		}
+		data, ok := datas[key]
+		if !ok {
+			data = buildData(p, privs[privKey{h.auth.role, p.meta.oid}], bt.selected, h.err, shape)
+			datas[key] = data
+		}
+		t := byChannel[h.sub.ch]
+		if t == nil {
+			t = &target{ch: h.sub.ch, data: data}
+			byChannel[h.sub.ch] = t
+			targets = append(targets, t)
+		}
+		t.ids = append(t.ids, h.sub.b.id)
+	}
+	n := 0
+	for _, t := range targets {
+		if t.ch.conn.send(outFrame{data: encodeChange(t.ch, t.ids, t.data)}) {
+			d.stats.delivered.Add(1)
+			n++
+		}
+	}
+	return n
+}
+
+// encodeChange builds a postgres_changes push for one channel.
+func encodeChange(ch *channel, ids []int64, data []byte) []byte {
+	buf := make([]byte, 0, len(data)+len(ch.topic)+64)
+	if ch.conn.vsn == phoenix.V1 {
+		buf = append(buf, `{"topic":`...)
+		buf = phoenix.AppendString(buf, ch.topic)
+		buf = append(buf, `,"event":"postgres_changes","payload":{"ids":[`...)
+	} else {
+		buf = append(buf, `[null,null,`...)
+		buf = phoenix.AppendString(buf, ch.topic)
+		buf = append(buf, `,"postgres_changes",{"ids":[`...)
+	}
+	for i, id := range ids {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		buf = strconv.AppendInt(buf, id, 10)
+	}
+	buf = append(buf, `],"data":`...)
+	buf = append(buf, data...)
+	if ch.conn.vsn == phoenix.V1 {
+		return append(buf, `},"ref":null}`...)
+	}
+	return append(buf, `}]`...)
+}
+
+// buildData renders the change as the official server does: schema, table,
+// type, commit_timestamp, the columns the role may select, record (INSERT,
+// UPDATE), old_record (UPDATE, DELETE; primary key only for a DELETE on a
+// table with row-level security) and errors. The shape narrows record or
+// old_record to the primary key for versions the subscriber may not see.
+func buildData(p *pendingChange, privs map[string]bool, selected map[string]bool, errText string, shape eventShape) []byte {
+	m, ch := p.meta, p.ch
+	isPK := func(name string) bool {
+		for _, ci := range m.pk {
+			if m.columns[ci].name == name {
+				return true
+			}
+		}
+		return false
+	}
+	visible := func(name string) bool {
+		return privs[name] && (selected == nil || selected[name] || isPK(name))
+	}
+	buf := make([]byte, 0, 512)
+	buf = append(buf, `{"schema":`...)
+	buf = phoenix.AppendString(buf, m.schema)
+	buf = append(buf, `,"table":`...)
+	buf = phoenix.AppendString(buf, m.name)
+	buf = append(buf, `,"type":"`...)
+	buf = append(buf, ch.kind.String()...)
+	buf = append(buf, '"')
+	if errText != "" && errText != errPayloadTooLarge {
+		buf = append(buf, `,"errors":[`...)
+		buf = phoenix.AppendString(buf, errText)
+		return append(buf, "]}"...)
+	}
+	buf = append(buf, `,"commit_timestamp":"`...)
+	buf = p.commitTime.UTC().AppendFormat(buf, "2006-01-02T15:04:05.000Z")
+	buf = append(buf, `","columns":[`...)
+	first := true
+	for _, c := range m.columns {
+		if !visible(c.name) {
+			continue
+		}
+		if !first {
+			buf = append(buf, ',')
+		}
+		first = false
+		buf = append(buf, `{"name":`...)
+		buf = phoenix.AppendString(buf, c.name)
+		buf = append(buf, `,"type":`...)
+		buf = phoenix.AppendString(buf, c.typ.name)
+		buf = append(buf, '}')
+	}
+	buf = append(buf, ']')
+	tooLarge := recordSize(ch) > maxRecordBytes
+	typeOf := func(name string, oid uint32) *typeInfo {
+		if i, ok := m.byName[name]; ok {
+			return m.columns[i].typ
+		}
+		return &typeInfo{oid: oid, kind: jsonString, cmp: cmpOther}
+	}
+	appendRow := func(row []walValue, keyOnly bool, pkOnly bool, fallback []walValue) {
+		buf = append(buf, '{')
+		first := true
+		for i, col := range ch.rel.columns {
+			if i >= len(row) || !visible(col.name) || (keyOnly && !col.key) || (pkOnly && !isPK(col.name)) {
+				continue
+			}
+			v := row[i]
+			if v.unchanged {
+				if i >= len(fallback) || fallback[i].unchanged {
+					continue // the stream did not repeat it and has no old value
+				}
+				v = fallback[i]
+			}
+			var val []byte
+			if v.null {
+				val = []byte("null")
+			} else {
+				val = appendValue(nil, typeOf(col.name, col.typeOID), v.text)
+			}
+			if tooLarge && len(val) > 64 {
+				continue
+			}
+			if !first {
+				buf = append(buf, ',')
+			}
+			first = false
+			buf = phoenix.AppendString(buf, col.name)
+			buf = append(buf, ':')
+			buf = append(buf, val...)
+		}
+		buf = append(buf, '}')
+	}
+	switch ch.kind {
+	case kindInsert:
+		buf = append(buf, `,"record":`...)
+		appendRow(ch.newRow, false, false, nil)
+	case kindUpdate:
+		buf = append(buf, `,"record":`...)
+		appendRow(ch.newRow, false, shape == shapeMovedOut, ch.oldRow)
+		buf = append(buf, `,"old_record":`...)
+		if ch.oldRow != nil {
+			appendRow(ch.oldRow, ch.oldIsKey, shape == shapeOldKey, nil)
+		} else {
+			// No old tuple: the replica identity columns of the new row,
+			// as wal2json reports them.
+			appendRow(ch.newRow, true, shape == shapeOldKey, nil)
+		}
+	case kindDelete:
+		buf = append(buf, `,"old_record":`...)
+		appendRow(ch.oldRow, ch.oldIsKey, m.rls, nil)
+	}
+	if tooLarge {
+		buf = append(buf, `,"errors":[`...)
+		buf = phoenix.AppendString(buf, errPayloadTooLarge)
+		buf = append(buf, "]}"...)
+	} else {
+		buf = append(buf, `,"errors":null}`...)
+	}
+	return buf
+}
+
+func recordSize(ch *walChange) int {
+	n := 0
+	for _, v := range ch.newRow {
+		n += len(v.text) + 16
+	}
+	for _, v := range ch.oldRow {
+		n += len(v.text) + 16
+	}
+	return n
+}

@@ -1,0 +1,268 @@
+package rest
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/sfp-dev/sfp/pkg/server/rest/query"
+)
+
+// The resource tree every plan shares: the parsed select list resolved
+// against the schema cache into nodes (the root table and its embedded
+// resources), with the filters, orders and ranges plan_params.go attaches;
+// unknown columns, relationships and embeds are answered before any SQL
+// exists.
+
+// field is a resolved column reference (with an optional JSON path).
+type field struct {
+	col    string
+	path   []query.JSONOp
+	toJSON bool // the column is not json/jsonb: wrap it in to_jsonb() before the arrows
+	isTS   bool // the column is a tsvector (fts needs no to_tsvector)
+}
+
+type selField struct {
+	f     field
+	star  bool
+	alias string // output name ("" = column name)
+	cast  string
+}
+
+// leaf is one resolved filter.
+type leaf struct {
+	f    field
+	expr query.OpExpr
+	// embed is set for a null filter on an embedded resource (books=is.null).
+	embed *node
+}
+
+// cond is a resolved logic tree.
+type cond struct {
+	not, or bool
+	kids    []cond
+	leaf    *leaf
+}
+
+type orderTerm struct {
+	f        field
+	relation *node // related order: the to-one embed whose column orders
+	desc     bool
+	hasDir   bool
+	nulls    string
+}
+
+// node is one level of a read: the root table, or an embedded resource.
+type node struct {
+	table    *Table
+	alias    string // SQL alias of the table at this level
+	lateral  string // alias of the LATERAL join holding this embed's JSON
+	name     string // the JSON key (alias or relation name)
+	relName  string // name used in the request (for errors)
+	rel      *Relationship
+	toOne    bool
+	inner    bool
+	spread   bool
+	sels     []selField
+	allStar  bool // select=* (or nothing selected at the root)
+	children []*node
+	where    []cond
+	order    []orderTerm
+	limit    int64 // -1 = none
+	offset   int64
+	parent   *node
+}
+
+func (n *node) path() []string {
+	var p []string
+	for x := n; x.parent != nil; x = x.parent {
+		p = append([]string{x.name}, p...)
+	}
+	return p
+}
+
+// planner resolves a parsed query string against the schema cache.
+type planner struct {
+	sc     *Schema
+	schema string
+	seq    int
+}
+
+func columnNotFound(t *Table, col string) *apiError {
+	return newErr(400, "42703", fmt.Sprintf("column %s.%s does not exist", t.Name, col))
+}
+
+func (pl *planner) resolveField(t *Table, f query.Field) (field, *apiError) {
+	if t.Open {
+		return field{col: f.Name, path: f.JSONPath}, nil
+	}
+	c := t.Column(f.Name)
+	if c == nil {
+		return field{}, columnNotFound(t, f.Name)
+	}
+	out := field{col: c.Name, path: f.JSONPath, isTS: c.BaseType == "tsvector"}
+	if len(f.JSONPath) > 0 && c.BaseType != "json" && c.BaseType != "jsonb" {
+		out.toJSON = true
+	}
+	return out, nil
+}
+
+// buildTree resolves the select list into a node tree rooted at t.
+func (pl *planner) buildTree(t *Table, sel []query.SelectItem) (*node, *apiError) {
+	root := &node{table: t, limit: -1, name: t.Name, relName: t.Name}
+	if err := pl.fillSelect(root, sel, true); err != nil {
+		return nil, err
+	}
+	return root, nil
+}
+
+func (pl *planner) fillSelect(n *node, sel []query.SelectItem, isRoot bool) *apiError {
+	if isRoot && len(sel) == 0 {
+		// No select= (or an empty one): every column, as PostgREST.
+		n.allStar = true
+		return nil
+	}
+	for _, it := range sel {
+		if it.Embed != nil {
+			child, err := pl.embed(n, it.Embed)
+			if err != nil {
+				return err
+			}
+			n.children = append(n.children, child)
+			continue
+		}
+		if it.Aggregate != "" {
+			return newErr(400, codeAggregates, "Use of aggregate functions is not allowed")
+		}
+		if it.Field.Name == "*" {
+			n.allStar = true
+			n.sels = append(n.sels, selField{star: true})
+			continue
+		}
+		f, err := pl.resolveField(n.table, it.Field)
+		if err != nil {
+			return err
+		}
+		sf := selField{f: f, alias: it.Alias, cast: it.Cast}
+		if sf.alias == "" && len(f.path) > 0 {
+			sf.alias = lastJSONKey(f)
+		}
+		n.sels = append(n.sels, sf)
+	}
+	return nil
+}
+
+// lastJSONKey names a JSON path selection after its last key, or the
+// column when the path has only indexes (as PostgREST does).
+func lastJSONKey(f field) string {
+	for i := len(f.path) - 1; i >= 0; i-- {
+		if !f.path[i].Index {
+			return f.path[i].Key
+		}
+	}
+	return f.col
+}
+
+func (pl *planner) embed(parent *node, e *query.Embed) (*node, *apiError) {
+	rel, err := pl.findRel(parent.table, e.Name, e.Hint)
+	if err != nil {
+		return nil, err
+	}
+	pl.seq++
+	n := &node{
+		table:   rel.Foreign,
+		alias:   fmt.Sprintf("pgrst_%d", pl.seq),
+		lateral: fmt.Sprintf("pgrst_a%d", pl.seq),
+		name:    e.Name,
+		relName: e.Name,
+		rel:     rel,
+		toOne:   rel.Card != OneToMany,
+		inner:   e.Join == "inner",
+		spread:  e.Spread,
+		limit:   -1,
+		parent:  parent,
+	}
+	if e.Alias != "" {
+		n.name = e.Alias
+	}
+	if n.spread && !n.toOne {
+		return nil, newErr(400, "PGRST127", "Feature not implemented").
+			withDetails("spreading a to-many relationship is not supported by this server")
+	}
+	if err := pl.fillSelect(n, e.Select, false); err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
+// findRel finds the relationship from origin to the embed target, as
+// PostgREST's findRel: by target table/view name, constraint name or
+// column, disambiguated by a hint.
+func (pl *planner) findRel(origin *Table, target, hint string) (*Relationship, *apiError) {
+	rels := pl.sc.Rels[[2]string{origin.Schema, origin.Name}]
+	var found []*Relationship
+	single := func(r *Relationship, idx int, name string) bool {
+		return len(r.Columns) == 1 && r.Columns[0][idx] == name
+	}
+	for _, r := range rels {
+		var ok bool
+		if r.IsSelf {
+			if hint == "" {
+				ok = (r.Foreign.Name == target && r.Card == OneToMany) ||
+					(single(r, 0, target) && r.Card == ManyToOne)
+			} else {
+				ok = r.Foreign.Name == target && r.Card == OneToMany && single(r, 1, hint)
+			}
+		} else if hint == "" {
+			ok = r.Foreign.Name == target ||
+				(r.Constraint == target && !r.ForeignView) ||
+				(single(r, 0, target) && !r.ForeignView)
+		} else {
+			ok = r.Foreign.Name == target &&
+				(r.Constraint == hint || single(r, 0, hint) || single(r, 1, hint))
+		}
+		if ok {
+			found = append(found, r)
+		}
+	}
+	switch len(found) {
+	case 1:
+		return found[0], nil
+	case 0:
+		d := fmt.Sprintf("Searched for a foreign key relationship between '%s' and '%s'", origin.Name, target)
+		if hint != "" {
+			d += "' using the hint '" + hint
+		}
+		d += fmt.Sprintf("' in the schema '%s', but no matches were found.", origin.Schema)
+		// The message quotes each name; fix the doubled quote from the hint form.
+		d = strings.Replace(d, "''", "'", 1)
+		e := newErr(400, codeNoRel, fmt.Sprintf("Could not find a relationship between '%s' and '%s' in the schema cache", origin.Name, target)).withDetails(d)
+		var names []string
+		for _, r := range rels {
+			names = append(names, r.Foreign.Name)
+		}
+		if s := suggest(target, names); s != "" && s != target {
+			e.withHint(fmt.Sprintf("Perhaps you meant '%s' instead of '%s'.", s, target))
+		}
+		return nil, e
+	}
+	e := newErr(300, codeAmbiguousRel, fmt.Sprintf("Could not embed because more than one relationship was found for '%s' and '%s'", origin.Name, target))
+	var hints []string
+	var details []map[string]string
+	for _, r := range found {
+		hints = append(hints, fmt.Sprintf("'%s!%s'", r.Foreign.Name, r.Constraint))
+		var a, b []string
+		for _, c := range r.Columns {
+			a = append(a, c[0])
+			b = append(b, c[1])
+		}
+		card := map[Cardinality]string{ManyToOne: "many-to-one", OneToMany: "one-to-many", OneToOne: "one-to-one"}[r.Card]
+		details = append(details, map[string]string{
+			"cardinality":  card,
+			"embedding":    r.Table.Name + " with " + r.Foreign.Name,
+			"relationship": fmt.Sprintf("%s using %s(%s) and %s(%s)", r.Constraint, r.Table.Name, strings.Join(a, ", "), r.Foreign.Name, strings.Join(b, ", ")),
+		})
+	}
+	e.withHint(fmt.Sprintf("Try changing '%s' to one of the following: %s. Find the desired relationship in the 'details' key.", target, strings.Join(hints, ", ")))
+	e.rawDetails = details
+	return nil, e
+}
