@@ -37,6 +37,7 @@ require (
 	github.com/opencontainers/go-digest v1.0.0 // indirect
 	github.com/rogpeppe/go-internal v1.15.0 // indirect
 	github.com/santhosh-tekuri/jsonschema/v6 v6.0.1 // indirect
+	github.com/sfp-dev/sfp/pkg/client v0.0.0-00010101000000-000000000000
 	github.com/sirupsen/logrus v1.10.1 // indirect
 	github.com/tomnomnom/linkheader v0.0.0-20180905144013-02ca5825eb80 // indirect
 	github.com/xhit/go-str2duration/v2 v2.1.0 // indirect
@@ -46,3 +47,5 @@ require (
 	golang.org/x/sys v0.50.0 // indirect
 	golang.org/x/text v0.44.0 // indirect
 )
+
+replace github.com/sfp-dev/sfp/pkg/client => ./pkg/client
