@@ -11,8 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
-
+	"github.com/sfp-dev/sfp/internal/jwttest"
 	"github.com/sfp-dev/sfp/internal/stacktest"
 	"github.com/sfp-dev/sfp/pkg/client"
 )
@@ -132,13 +131,9 @@ func run50(t *testing.T, fn func() error) {
 
 func mintToken(t *testing.T, secret, uid string, exp time.Time) string {
 	t.Helper()
-	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
+	return jwttest.Sign([]byte(secret), map[string]any{
 		"sub": uid, "role": "authenticated", "aud": "authenticated", "exp": exp.Unix(), "iat": exp.Add(-time.Hour).Unix(),
-	}).SignedString([]byte(secret))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tok
+	})
 }
 
 // A session whose refresh token was revoked (signed out elsewhere) cannot

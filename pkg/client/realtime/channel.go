@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -597,7 +598,7 @@ func (ch *Channel) deliver(ev Event) {
 	switch e := ev.(type) {
 	case *PostgresChangeEvent:
 		for _, b := range pg {
-			if b.handler == nil || !containsID(e.BindingIDs, b.id) {
+			if b.handler == nil || !slices.Contains(e.BindingIDs, b.id) {
 				continue
 			}
 			if b.filter.Event != AllChanges && !strings.EqualFold(string(b.filter.Event), string(e.Type)) {
@@ -634,15 +635,6 @@ func (ch *Channel) hasSink(s chan Event) bool {
 	defer ch.mu.Unlock()
 	for _, x := range ch.sinks {
 		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
-func containsID(ids []int64, id int64) bool {
-	for _, x := range ids {
-		if x == id {
 			return true
 		}
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/sfp-dev/sfp/internal/jwttest"
 	"github.com/sfp-dev/sfp/internal/pgtest"
 )
 
@@ -105,11 +106,7 @@ func signTestKey(t testing.TB, role string, now time.Time) string {
 
 func signClaims(t testing.TB, claims jwt.MapClaims, secret []byte) string {
 	t.Helper()
-	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(secret)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
+	return jwttest.Sign(secret, claims)
 }
 
 // noRedirects shows tests the redirects themselves.

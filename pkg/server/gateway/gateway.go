@@ -19,6 +19,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -311,7 +312,7 @@ func (g *Gateway) match(r *http.Request, reqPath string) *matcher {
 		if !strings.HasPrefix(reqPath, m.prefix) {
 			continue
 		}
-		if len(rt.Methods) > 0 && !contains(rt.Methods, r.Method) {
+		if len(rt.Methods) > 0 && !slices.Contains(rt.Methods, r.Method) {
 			continue
 		}
 		if len(rt.Hosts) > 0 && !hostMatches(rt.Hosts, host) {
@@ -320,15 +321,6 @@ func (g *Gateway) match(r *http.Request, reqPath string) *matcher {
 		return m
 	}
 	return nil
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 func hostMatches(hosts []string, host string) bool {

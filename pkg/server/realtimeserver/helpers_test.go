@@ -16,10 +16,10 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
-	"github.com/golang-jwt/jwt/v5"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/sfp-dev/sfp/internal/jwttest"
 	"github.com/sfp-dev/sfp/internal/pgtest"
 	"github.com/sfp-dev/sfp/pkg/client/realtime"
 	"github.com/sfp-dev/sfp/pkg/client/realtime/phoenix"
@@ -200,7 +200,7 @@ func gatewayMux(h http.Handler) http.Handler {
 }
 
 func signToken(claims map[string]any, ttl time.Duration) string {
-	mc := jwt.MapClaims{}
+	mc := map[string]any{}
 	for k, v := range claims {
 		mc[k] = v
 	}
@@ -211,17 +211,10 @@ func signToken(claims map[string]any, ttl time.Duration) string {
 	if _, ok := mc["exp"]; !ok {
 		mc["exp"] = now.Add(ttl).Unix()
 	}
-	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, mc).SignedString(testSecret)
-	if err != nil {
-		panic(err)
-	}
-	return s
+	return jwttest.Sign(testSecret, mc)
 }
 
-func userToken(uid string, ttl time.Duration) string {
-	return signToken(map[string]any{"sub": uid, "role": "authenticated", "aud": "authenticated",
-		"email": uid + "@example.test", "session_id": newID()}, ttl)
-}
+func userToken(uid string, ttl time.Duration) string { return jwttest.User(testSecret, uid, ttl) }
 
 func newID() string {
 	b := make([]byte, 16)

@@ -3,8 +3,6 @@ package rest
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
 	_ "embed"
 	"encoding/base64"
 	"encoding/json"
@@ -19,6 +17,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/sfp-dev/sfp/internal/jwttest"
 	"github.com/sfp-dev/sfp/internal/pgtest"
 )
 
@@ -47,26 +46,12 @@ type env struct {
 }
 
 func signJWT(secret string, claims map[string]any) string {
-	hdr := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"HS256","typ":"JWT"}`))
-	body, _ := json.Marshal(claims)
-	p := base64.RawURLEncoding.EncodeToString(body)
-	mac := hmac.New(sha256.New, []byte(secret))
-	mac.Write([]byte(hdr + "." + p))
-	return hdr + "." + p + "." + base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
+	return jwttest.Sign([]byte(secret), claims)
 }
 
-func keyJWT(role string) string {
-	now := time.Now().Unix()
-	return signJWT(testSecret, map[string]any{"role": role, "iss": "supabase", "iat": now, "exp": now + 3600*24*365})
-}
+func keyJWT(role string) string { return jwttest.Key([]byte(testSecret), role, 365*24*time.Hour) }
 
-func userJWT(uid string) string {
-	now := time.Now().Unix()
-	return signJWT(testSecret, map[string]any{
-		"sub": uid, "role": "authenticated", "aud": "authenticated", "aal": "aal1",
-		"email": uid + "@example.test", "iat": now, "exp": now + 3600,
-	})
-}
+func userJWT(uid string) string { return jwttest.User([]byte(testSecret), uid, time.Hour) }
 
 // newEnv gives a test its own database with the library fixture (and
 // anything in extraSQL), a REST server on it and an HTTP server in front.

@@ -2,6 +2,7 @@ package query
 
 import (
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -166,7 +167,7 @@ func (ps *paramState) limitOffset(k, v string) error {
 		r = &Range{Path: path, Limit: -1}
 		ps.ranges[key] = r
 	}
-	if !containsRange(ps.rangeOrder, r) {
+	if !slices.Contains(ps.rangeOrder, r) {
 		ps.rangeOrder = append(ps.rangeOrder, r)
 	}
 	n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
@@ -205,15 +206,6 @@ func (ps *paramState) filter(k, v string) error {
 		ps.out.FilterFields = append(ps.out.FilterFields, f.Name)
 	}
 	return nil
-}
-
-func containsRange(rs []*Range, r *Range) bool {
-	for _, x := range rs {
-		if x == r {
-			return true
-		}
-	}
-	return false
 }
 
 // Root returns the range of the root level, with Limit -1 when absent.

@@ -1,5 +1,9 @@
 package authserver
 
+// The endpoints that need no user: health, settings, the JWKS, and the
+// external-provider, verification and SSO routes this server answers as a
+// GoTrue with nothing configured answers them.
+
 import (
 	"net/http"
 	"net/url"
