@@ -42,7 +42,11 @@ func NewCmdInit(f *cmdutil.Factory, runF func(context.Context, *InitOptions) err
 Nothing runs yet: the first 'sfp server start' creates the database.
 
 With --admin-email and --admin-password-file the first start also creates that
-user (email confirmed), and with --admin-account an account it owns.`,
+user (email confirmed), and with --admin-account an account it owns. The
+password is kept only as a bcrypt hash, and only until that first start.
+
+An existing tenant is never overwritten without --force, which deletes its data
+(on the docker runtime, its volumes too).`,
 		Example: `  sfp server init -t acme
   sfp server init -t acme --admin-email ops@acme.test --admin-password-file pw.txt --admin-account Acme
   sfp server init -t prod --runtime docker --port 8000`,

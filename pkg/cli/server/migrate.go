@@ -37,7 +37,12 @@ in supabase_migrations.schema_migrations as the Supabase CLI does.
 The database must already have what the supabase/postgres image provides
 (roles, the auth and vault schemas): an embedded tenant's cluster, a docker
 tenant's db service, or a hosted Supabase project. Connect as a superuser
-(supabase_admin, or postgres on hosted Supabase).`,
+(supabase_admin, or postgres on hosted Supabase).
+
+Concurrent runners take turns on an advisory lock; re-running applies nothing;
+a database holding versions this binary does not know (migrated by a newer
+sfp) is refused. A failing migration is rolled back whole and reported with
+its file, statement, position and PostgreSQL's error.`,
 		Example: `  sfp server migrate --db-url postgres://supabase_admin:PASSWORD@127.0.0.1:54322/postgres
   SFP_DB_URL=postgres://… sfp server migrate --dry-run
   sfp server migrate status --db-url postgres://… --json`,

@@ -39,7 +39,11 @@ and stops everything cleanly. With --detach it runs in the background, with a
 pid file and a log file under the tenant directory.
 
 A tenant that does not exist yet is created with default settings first
-(embedded runtime; see 'sfp server init' for the options).`,
+(embedded runtime; see 'sfp server init' for the options). A tenant already
+running, or a port another process holds, is a clear error.
+
+--json prints, once the tenant is ready: {tenant, runtime, url, pid, env_file,
+log_file, started_at, applied_migrations}.`,
 		Example: `  sfp server start -t dev
   sfp server start -t acme --detach --json`,
 		Args: cmdutil.NoArgs,

@@ -22,7 +22,11 @@ func NewCmdStop(f *cmdutil.Factory, runF func(context.Context, *StopOptions) err
 	cmd := &cobra.Command{
 		Use:   "stop -t NAME",
 		Short: "Stop a running tenant",
-		Args:  cmdutil.NoArgs,
+		Long: `Stop a running tenant: its sfp process drains requests, closes WebSockets
+with a reason and stops PostgreSQL cleanly. A PostgreSQL server left running by
+a killed sfp process is stopped too. A tenant that is not running: says so,
+exit code 0.`,
+		Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if runF != nil {
 				return runF(cmd.Context(), opts)
