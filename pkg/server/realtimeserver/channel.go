@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/sfp-dev/sfp/pkg/server/realtimeserver/wal"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -255,14 +256,14 @@ func (s *Server) resolve(ctx context.Context, role string, specs []*bindingSpec,
 			s.log.Warn("resolve postgres_changes binding", "error", err)
 			return nil, &subscribeError{msgDatabaseUnavailable}
 		}
-		events := kindInsert | kindUpdate | kindDelete
+		events := wal.Insert | wal.Update | wal.Delete
 		switch b.Event {
 		case "INSERT":
-			events = kindInsert
+			events = wal.Insert
 		case "UPDATE":
-			events = kindUpdate
+			events = wal.Update
 		case "DELETE":
-			events = kindDelete
+			events = wal.Delete
 		}
 		for _, bt := range tables {
 			subs = append(subs, &subscription{ch: ch, b: b, bt: bt, events: events, selKey: strings.Join(b.Select, "\x00")})

@@ -2,6 +2,7 @@ package realtimeserver
 
 import (
 	"context"
+	"github.com/sfp-dev/sfp/pkg/server/realtimeserver/wal"
 	"log/slog"
 	"strconv"
 	"sync/atomic"
@@ -21,7 +22,7 @@ const maxRecordBytes = 1024 * 1024
 // subscribers of tables with row-level security in one database round trip
 // per batch, and queues one message per channel, in commit order.
 type dispatcher struct {
-	in        <-chan *walTxn
+	in        <-chan *wal.Txn
 	pool      *pgxpool.Pool
 	cat       *catalog
 	hub       *hub
@@ -46,7 +47,7 @@ type dispatchStats struct {
 
 func (d *dispatcher) run(ctx context.Context) {
 	for {
-		var batch []*walTxn
+		var batch []*wal.Txn
 		select {
 		case t := <-d.in:
 			batch = append(batch, t)
@@ -67,13 +68,13 @@ func (d *dispatcher) run(ctx context.Context) {
 				return
 			}
 		}
-		n := len(batch[0].changes)
+		n := len(batch[0].Changes)
 	fill:
 		for n < d.maxBatch {
 			select {
 			case t := <-d.in:
 				batch = append(batch, t)
-				n += len(t.changes)
+				n += len(t.Changes)
 			default:
 				break fill
 			}
@@ -98,11 +99,11 @@ func (d *dispatcher) run(ctx context.Context) {
 			}
 			backoff = min(backoff*2, 2*time.Second)
 		}
-		d.processed.Store(uint64(batch[len(batch)-1].end))
+		d.processed.Store(uint64(batch[len(batch)-1].End))
 	}
 }
 
-func (d *dispatcher) process(ctx context.Context, batch []*walTxn) error {
+func (d *dispatcher) process(ctx context.Context, batch []*wal.Txn) error {
 	idx := d.hub.subs.Load()
 	now := time.Now()
 	pend, rels := collectChanges(batch, idx)
@@ -118,12 +119,12 @@ func (d *dispatcher) process(ctx context.Context, batch []*walTxn) error {
 	// column privileges and policies decide what is sent.
 	roleRels := map[privKey]bool{}
 	for _, p := range pend {
-		p.meta = metas[p.ch.rel.id]
+		p.meta = metas[p.ch.Rel.ID]
 		if p.meta == nil {
 			continue
 		}
-		for _, s := range idx.byRel[p.ch.rel.id] {
-			if s.events&p.ch.kind == 0 || s.ch.isClosed() {
+		for _, s := range idx.byRel[p.ch.Rel.ID] {
+			if s.events&p.ch.Kind == 0 || s.ch.isClosed() {
 				continue
 			}
 			h := hit{sub: s, auth: s.ch.auth.Load()}
@@ -159,8 +160,8 @@ func (d *dispatcher) process(ctx context.Context, batch []*walTxn) error {
 		start := time.Now()
 		var xids []int64
 		for _, t := range batch {
-			if len(t.changes) > 0 {
-				xids = append(xids, int64(t.xid))
+			if len(t.Changes) > 0 {
+				xids = append(xids, int64(t.XID))
 			}
 		}
 		if err := d.awaitVisible(ctx, xids); err != nil {
@@ -183,24 +184,24 @@ func (d *dispatcher) process(ctx context.Context, batch []*walTxn) error {
 		for _, p := range pend {
 			hits += len(p.hits)
 		}
-		d.log.Debug("dispatched batch", "transactions", len(batch), "changes", len(pend), "hits", hits, "messages", delivered, "groups", len(c.order), "end", batch[len(batch)-1].end)
+		d.log.Debug("dispatched batch", "transactions", len(batch), "changes", len(pend), "hits", hits, "messages", delivered, "groups", len(c.order), "end", batch[len(batch)-1].End)
 	}
 	return nil
 }
 
 // collectChanges returns the batch's changes to tables someone subscribes
 // to, and those tables.
-func collectChanges(batch []*walTxn, idx *subIndex) ([]*pendingChange, []uint32) {
+func collectChanges(batch []*wal.Txn, idx *subIndex) ([]*pendingChange, []uint32) {
 	var pend []*pendingChange
 	relSet := map[uint32]bool{}
 	for _, t := range batch {
-		for i := range t.changes {
-			ch := &t.changes[i]
-			if len(idx.byRel[ch.rel.id]) == 0 {
+		for i := range t.Changes {
+			ch := &t.Changes[i]
+			if len(idx.byRel[ch.Rel.ID]) == 0 {
 				continue
 			}
-			relSet[ch.rel.id] = true
-			pend = append(pend, &pendingChange{ch: ch, commitTime: t.commitTime})
+			relSet[ch.Rel.ID] = true
+			pend = append(pend, &pendingChange{ch: ch, commitTime: t.CommitTime})
 		}
 	}
 	rels := make([]uint32, 0, len(relSet))
@@ -233,7 +234,7 @@ func (d *dispatcher) deliver(p *pendingChange, privs map[privKey]map[string]bool
 	datas := map[payloadKey][]byte{}
 	for i := range p.hits {
 		h := &p.hits[i]
-		shape := h.shape(p.ch.kind)
+		shape := h.shape(p.ch.Kind)
 		if shape == shapeNone {
 			continue
 		}
@@ -315,7 +316,7 @@ func buildData(p *pendingChange, privs map[string]bool, selected map[string]bool
 	buf = append(buf, `,"table":`...)
 	buf = phoenix.AppendString(buf, m.name)
 	buf = append(buf, `,"type":"`...)
-	buf = append(buf, ch.kind.String()...)
+	buf = append(buf, ch.Kind.String()...)
 	buf = append(buf, '"')
 	if errText != "" && errText != errPayloadTooLarge {
 		buf = append(buf, `,"errors":[`...)
@@ -348,25 +349,25 @@ func buildData(p *pendingChange, privs map[string]bool, selected map[string]bool
 		}
 		return &typeInfo{oid: oid, kind: jsonString, cmp: cmpOther}
 	}
-	appendRow := func(row []walValue, keyOnly bool, pkOnly bool, fallback []walValue) {
+	appendRow := func(row []wal.Value, keyOnly bool, pkOnly bool, fallback []wal.Value) {
 		buf = append(buf, '{')
 		first := true
-		for i, col := range ch.rel.columns {
-			if i >= len(row) || !visible(col.name) || (keyOnly && !col.key) || (pkOnly && !isPK(col.name)) {
+		for i, col := range ch.Rel.Columns {
+			if i >= len(row) || !visible(col.Name) || (keyOnly && !col.Key) || (pkOnly && !isPK(col.Name)) {
 				continue
 			}
 			v := row[i]
-			if v.unchanged {
-				if i >= len(fallback) || fallback[i].unchanged {
+			if v.Unchanged {
+				if i >= len(fallback) || fallback[i].Unchanged {
 					continue // the stream did not repeat it and has no old value
 				}
 				v = fallback[i]
 			}
 			var val []byte
-			if v.null {
+			if v.Null {
 				val = []byte("null")
 			} else {
-				val = appendValue(nil, typeOf(col.name, col.typeOID), v.text)
+				val = appendValue(nil, typeOf(col.Name, col.TypeOID), v.Text)
 			}
 			if tooLarge && len(val) > 64 {
 				continue
@@ -375,30 +376,30 @@ func buildData(p *pendingChange, privs map[string]bool, selected map[string]bool
 				buf = append(buf, ',')
 			}
 			first = false
-			buf = phoenix.AppendString(buf, col.name)
+			buf = phoenix.AppendString(buf, col.Name)
 			buf = append(buf, ':')
 			buf = append(buf, val...)
 		}
 		buf = append(buf, '}')
 	}
-	switch ch.kind {
-	case kindInsert:
+	switch ch.Kind {
+	case wal.Insert:
 		buf = append(buf, `,"record":`...)
-		appendRow(ch.newRow, false, false, nil)
-	case kindUpdate:
+		appendRow(ch.NewRow, false, false, nil)
+	case wal.Update:
 		buf = append(buf, `,"record":`...)
-		appendRow(ch.newRow, false, shape == shapeMovedOut, ch.oldRow)
+		appendRow(ch.NewRow, false, shape == shapeMovedOut, ch.OldRow)
 		buf = append(buf, `,"old_record":`...)
-		if ch.oldRow != nil {
-			appendRow(ch.oldRow, ch.oldIsKey, shape == shapeOldKey, nil)
+		if ch.OldRow != nil {
+			appendRow(ch.OldRow, ch.OldIsKey, shape == shapeOldKey, nil)
 		} else {
 			// No old tuple: the replica identity columns of the new row,
 			// as wal2json reports them.
-			appendRow(ch.newRow, true, shape == shapeOldKey, nil)
+			appendRow(ch.NewRow, true, shape == shapeOldKey, nil)
 		}
-	case kindDelete:
+	case wal.Delete:
 		buf = append(buf, `,"old_record":`...)
-		appendRow(ch.oldRow, ch.oldIsKey, m.rls, nil)
+		appendRow(ch.OldRow, ch.OldIsKey, m.rls, nil)
 	}
 	if tooLarge {
 		buf = append(buf, `,"errors":[`...)
@@ -410,13 +411,13 @@ func buildData(p *pendingChange, privs map[string]bool, selected map[string]bool
 	return buf
 }
 
-func recordSize(ch *walChange) int {
+func recordSize(ch *wal.Change) int {
 	n := 0
-	for _, v := range ch.newRow {
-		n += len(v.text) + 16
+	for _, v := range ch.NewRow {
+		n += len(v.Text) + 16
 	}
-	for _, v := range ch.oldRow {
-		n += len(v.text) + 16
+	for _, v := range ch.OldRow {
+		n += len(v.Text) + 16
 	}
 	return n
 }

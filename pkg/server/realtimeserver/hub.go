@@ -1,6 +1,7 @@
 package realtimeserver
 
 import (
+	"github.com/sfp-dev/sfp/pkg/server/realtimeserver/wal"
 	"sync"
 	"sync/atomic"
 )
@@ -10,8 +11,8 @@ type subscription struct {
 	ch     *channel
 	b      *bindingSpec
 	bt     *bindingTable
-	events changeKind // bit set of the kinds it wants
-	selKey string     // the selected columns, as a payload cache key
+	events wal.Kind // bit set of the kinds it wants
+	selKey string   // the selected columns, as a payload cache key
 }
 
 // subIndex maps a table to the subscriptions on it. It is replaced, never

@@ -21,6 +21,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/sfp-dev/sfp/pkg/server/realtimeserver/wal"
 	"io"
 	"log/slog"
 	"net/http"
@@ -154,7 +155,7 @@ type Server struct {
 	hub       *hub
 	limits    *limiter
 	cat       *catalog
-	capture   *capture
+	capture   *wal.Capture
 	disp      *dispatcher
 	processed atomic.Uint64
 	bgDone    chan struct{}
@@ -167,7 +168,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	if _, err := replicationConfig(cfg.ReplicationConnString); err != nil {
+	if _, err := wal.ReplicationConfig(cfg.ReplicationConnString); err != nil {
 		return nil, fmt.Errorf("realtime: %w", err)
 	}
 	sctx, cancel := context.WithCancel(context.Background())
@@ -181,18 +182,18 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		cat:    newCatalog(cfg.Pool),
 		bgDone: make(chan struct{}),
 	}
-	txns := make(chan *walTxn, 256)
-	s.capture = &capture{
-		connString:  cfg.ReplicationConnString,
-		adminConn:   cfg.AdminConnString,
-		slot:        cfg.SlotName,
-		publication: cfg.Publication,
-		log:         s.log,
-		cat:         s.cat,
-		out:         txns,
-		processed:   &s.processed,
-		statusEvery: cfg.StatusInterval,
-	}
+	txns := make(chan *wal.Txn, 256)
+	s.capture = wal.New(wal.Config{
+		ConnString:  cfg.ReplicationConnString,
+		AdminConn:   cfg.AdminConnString,
+		Slot:        cfg.SlotName,
+		Publication: cfg.Publication,
+		Log:         s.log,
+		Out:         txns,
+		Processed:   &s.processed,
+		StatusEvery: cfg.StatusInterval,
+		OnRelation:  s.cat.invalidate,
+	})
 	s.disp = &dispatcher{
 		in:        txns,
 		pool:      cfg.Pool,
@@ -203,13 +204,13 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		parallel:  cfg.CheckConnections,
 		processed: &s.processed,
 	}
-	if err := s.capture.prepare(ctx); err != nil {
+	if err := s.capture.Prepare(ctx); err != nil {
 		cancel()
 		return nil, fmt.Errorf("realtime: %w", err)
 	}
 	var bg sync.WaitGroup
 	bg.Add(2)
-	go func() { defer bg.Done(); s.capture.run(sctx) }()
+	go func() { defer bg.Done(); s.capture.Run(sctx) }()
 	go func() { defer bg.Done(); s.disp.run(sctx) }()
 	go func() { bg.Wait(); close(s.bgDone) }()
 	return s, nil
@@ -300,7 +301,7 @@ func (s *Server) Stats() Stats {
 		VisibilityChecks: s.disp.stats.checks.Load(),
 		Delivered:        s.disp.stats.delivered.Load(),
 		ConfirmedLSN:     pglogrepl.LSN(s.processed.Load()).String(),
-		Streaming:        s.capture.connected.Load(),
+		Streaming:        s.capture.Connected(),
 	}
 }
 

@@ -3,6 +3,7 @@ package realtimeserver
 import (
 	"context"
 	"fmt"
+	"github.com/sfp-dev/sfp/pkg/server/realtimeserver/wal"
 	"sort"
 	"strings"
 	"time"
@@ -65,7 +66,7 @@ func decided(visible bool) verdict { return verdict{visible: visible} }
 
 // pendingChange is a change with the subscriptions it may go to.
 type pendingChange struct {
-	ch         *walChange
+	ch         *wal.Change
 	meta       *tableMeta
 	commitTime time.Time
 	hits       []hit
@@ -77,22 +78,22 @@ type pendingChange struct {
 
 // oldIsWhole reports whether the change carries the whole old row
 // (REPLICA IDENTITY FULL), not just its key.
-func (p *pendingChange) oldIsWhole() bool { return p.ch.oldRow != nil && !p.ch.oldIsKey }
+func (p *pendingChange) oldIsWhole() bool { return p.ch.OldRow != nil && !p.ch.OldIsKey }
 
 // match sets the hit's filter results for the change and reports whether
 // the subscription can receive anything for it.
 func (p *pendingChange) match(s *subscription, h *hit) bool {
 	ch := p.ch
-	switch ch.kind {
-	case kindInsert:
-		h.matchNew = matchFilters(s.bt.filters, rowOf{rel: ch.rel, row: ch.newRow})
-	case kindUpdate:
-		h.matchNew = matchFilters(s.bt.filters, rowOf{rel: ch.rel, row: ch.newRow})
+	switch ch.Kind {
+	case wal.Insert:
+		h.matchNew = matchFilters(s.bt.filters, rowOf{rel: ch.Rel, row: ch.NewRow})
+	case wal.Update:
+		h.matchNew = matchFilters(s.bt.filters, rowOf{rel: ch.Rel, row: ch.NewRow})
 		if p.meta.rls && p.oldIsWhole() {
-			h.matchOld = matchFilters(s.bt.filters, rowOf{rel: ch.rel, row: ch.oldRow})
+			h.matchOld = matchFilters(s.bt.filters, rowOf{rel: ch.Rel, row: ch.OldRow})
 		}
-	case kindDelete:
-		h.matchOld = matchFilters(s.bt.filters, rowOf{rel: ch.rel, row: ch.oldRow, isKey: ch.oldIsKey})
+	case wal.Delete:
+		h.matchOld = matchFilters(s.bt.filters, rowOf{rel: ch.Rel, row: ch.OldRow, isKey: ch.OldIsKey})
 	}
 	return h.matchNew || h.matchOld
 }
@@ -103,39 +104,39 @@ func (p *pendingChange) versions() {
 		return
 	}
 	m, ch := p.meta, p.ch
-	read := func(row []walValue, keyOnly bool, fallback []walValue) ([]*string, []bool) {
+	read := func(row []wal.Value, keyOnly bool, fallback []wal.Value) ([]*string, []bool) {
 		vals := make([]*string, len(m.columns))
 		missing := make([]bool, len(m.columns))
 		for ci, col := range m.columns {
-			j, ok := ch.rel.byName[col.name]
-			if !ok || j >= len(row) || (keyOnly && !ch.rel.columns[j].key) {
+			j, ok := ch.Rel.ByName[col.name]
+			if !ok || j >= len(row) || (keyOnly && !ch.Rel.Columns[j].Key) {
 				missing[ci] = true
 				continue
 			}
 			v := row[j]
-			if v.unchanged {
-				if j >= len(fallback) || fallback[j].unchanged {
+			if v.Unchanged {
+				if j >= len(fallback) || fallback[j].Unchanged {
 					missing[ci] = true
 					continue
 				}
 				v = fallback[j]
 			}
-			if !v.null {
-				t := v.text
+			if !v.Null {
+				t := v.Text
 				vals[ci] = &t
 			}
 		}
 		return vals, missing
 	}
-	if ch.kind != kindDelete {
-		var fallback []walValue
+	if ch.Kind != wal.Delete {
+		var fallback []wal.Value
 		if p.oldIsWhole() {
-			fallback = ch.oldRow
+			fallback = ch.OldRow
 		}
-		p.newVals, p.newMissing = read(ch.newRow, false, fallback)
+		p.newVals, p.newMissing = read(ch.NewRow, false, fallback)
 	}
-	if ch.oldRow != nil {
-		p.oldVals, p.oldMissing = read(ch.oldRow, ch.oldIsKey, nil)
+	if ch.OldRow != nil {
+		p.oldVals, p.oldMissing = read(ch.OldRow, ch.OldIsKey, nil)
 	}
 }
 
@@ -313,7 +314,7 @@ func (d *dispatcher) decide(p *pendingChange, privs map[privKey]map[string]bool,
 	m := p.meta
 	for i := range p.hits {
 		h := &p.hits[i]
-		isNew := p.ch.kind != kindDelete
+		isNew := p.ch.Kind != wal.Delete
 		if !m.rls {
 			// No row-level security: a change goes to every subscriber
 			// whose filters match, as the official server sends it.
@@ -350,7 +351,7 @@ func (d *dispatcher) decide(p *pendingChange, privs map[privKey]map[string]bool,
 			if isNew {
 				h.newSeen = c.version(h.auth, pol, p, false)
 			}
-			if p.ch.kind == kindDelete || p.oldIsWhole() {
+			if p.ch.Kind == wal.Delete || p.oldIsWhole() {
 				h.oldSeen = c.version(h.auth, pol, p, true)
 			}
 		}
@@ -373,19 +374,19 @@ const (
 )
 
 // shape is what the subscriber receives, once every verdict is resolved.
-func (h *hit) shape(kind changeKind) eventShape {
+func (h *hit) shape(kind wal.Kind) eventShape {
 	h.newSeen.resolve()
 	h.oldSeen.resolve()
 	switch kind {
-	case kindInsert:
+	case wal.Insert:
 		if h.matchNew && h.newSeen.visible {
 			return shapeFull
 		}
-	case kindDelete:
+	case wal.Delete:
 		if h.matchOld && h.oldSeen.visible {
 			return shapeFull
 		}
-	case kindUpdate:
+	case wal.Update:
 		switch {
 		case h.matchNew && h.newSeen.visible && h.oldSeen.visible:
 			return shapeFull
