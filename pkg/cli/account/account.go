@@ -139,12 +139,7 @@ func NewCmdList(f *cmdutil.Factory, runF func(context.Context, *ListOptions) err
 		Long: `List the accounts you belong to, with your role in each. A * in the CURRENT
 column (current: true in JSON) marks the account chosen with 'sfp account use'.`,
 		Args: cmdutil.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return listRun(cmd.Context(), opts)
-		},
+		RunE: cmdutil.RunE(opts, nil, runF, listRun),
 	}
 	cmdutil.JSONFlag(cmd, &opts.JSON, "", []accountJSON{})
 	return cmd

@@ -141,12 +141,7 @@ func NewCmdMemberList(f *cmdutil.Factory, runF func(context.Context, *MemberList
 		Use:   "list",
 		Short: "List the account's members, owners first",
 		Args:  cmdutil.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return memberListRun(cmd.Context(), opts)
-		},
+		RunE: cmdutil.RunE(opts, nil, runF, memberListRun),
 	}
 	opts.Scope.AccountFlag(cmd)
 	cmdutil.JSONFlag(cmd, &opts.JSON, "", []memberJSON{})

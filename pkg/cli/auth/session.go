@@ -47,12 +47,7 @@ func NewCmdWhoami(f *cmdutil.Factory, runF func(context.Context, *WhoamiOptions)
 commands act in, and your accounts with your role in each. In JSON, user is
 {id, email} and accounts are [{slug, name, role}].`,
 		Args: cmdutil.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return whoamiRun(cmd.Context(), opts)
-		},
+		RunE: cmdutil.RunE(opts, nil, runF, whoamiRun),
 	}
 	cmdutil.JSONFlag(cmd, &opts.JSON, "", whoamiJSON{})
 	return cmd
@@ -121,12 +116,7 @@ func NewCmdLogout(f *cmdutil.Factory, runF func(context.Context, *LogoutOptions)
 delete the stored session. The server URL and anon key stay configured, so the
 next login needs only --email.`,
 		Args: cmdutil.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return logoutRun(cmd.Context(), opts)
-		},
+		RunE: cmdutil.RunE(opts, nil, runF, logoutRun),
 	}
 }
 

@@ -92,15 +92,7 @@ func NewCmdReleaseList(f *cmdutil.Factory, runF func(context.Context, *ReleaseLi
 		Use:   "list [--project P]",
 		Short: "List release definitions, newest first",
 		Args:  cmdutil.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := opts.List.Validate(); err != nil {
-				return err
-			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return releaseListRun(cmd.Context(), opts)
-		},
+		RunE: cmdutil.RunE(opts, opts.List.Validate, runF, releaseListRun),
 	}
 	opts.Scope.AccountFlag(cmd)
 	opts.Scope.ProjectFlag(cmd, "Only this project (identifier or id)")

@@ -1,9 +1,12 @@
 package cmdutil
 
 import (
+	"context"
 	"log/slog"
 	"os"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/sfp-dev/sfp/pkg/client"
 )
@@ -75,4 +78,21 @@ func (f *Factory) NewClient(server, key string, extra ...client.Option) (*client
 		opts = append(opts, f.ExtraClientOptions()...)
 	}
 	return client.New(server, key, append(opts, extra...)...)
+}
+
+// RunE is the RunE of a command in gh's shape: check the parsed options
+// (when check is not nil), then hand them to runF, which tests pass to
+// capture them, or to run, which does the work.
+func RunE[O any](opts *O, check func() error, runF, run func(context.Context, *O) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, _ []string) error {
+		if check != nil {
+			if err := check(); err != nil {
+				return err
+			}
+		}
+		if runF != nil {
+			return runF(cmd.Context(), opts)
+		}
+		return run(cmd.Context(), opts)
+	}
 }

@@ -79,12 +79,7 @@ func NewCmdCollections(f *cmdutil.Factory, runF func(context.Context, *Collectio
 		Short: "List the account's collections",
 		Long:  `List the account's collections with their document counts and last update.`,
 		Args:  cmdutil.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return collectionsRun(cmd.Context(), opts)
-		},
+		RunE: cmdutil.RunE(opts, nil, runF, collectionsRun),
 	}
 	opts.Scope.AccountFlag(cmd)
 	cmdutil.JSONFlag(cmd, &opts.JSON, "", []client.Collection{})

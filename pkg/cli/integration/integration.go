@@ -176,15 +176,7 @@ func NewCmdList(f *cmdutil.Factory, runF func(context.Context, *ListOptions) err
 		Short: "List the account's integrations",
 		Long:  `List the account's integrations, with when their credentials were last set. Viewers may.`,
 		Args:  cmdutil.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := opts.List.Validate(); err != nil {
-				return err
-			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return listRun(cmd.Context(), opts)
-		},
+		RunE: cmdutil.RunE(opts, opts.List.Validate, runF, listRun),
 	}
 	opts.Scope.AccountFlag(cmd)
 	cmd.Flags().StringVar(&opts.Provider, "provider", "", "Only this provider")

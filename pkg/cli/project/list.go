@@ -26,15 +26,7 @@ func NewCmdList(f *cmdutil.Factory, runF func(context.Context, *ListOptions) err
 		Use:   "list",
 		Short: "List the account's projects, newest first",
 		Args:  cmdutil.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := opts.List.Validate(); err != nil {
-				return err
-			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return listRun(cmd.Context(), opts)
-		},
+		RunE: cmdutil.RunE(opts, opts.List.Validate, runF, listRun),
 	}
 	opts.Scope.AccountFlag(cmd)
 	opts.List.Register(cmd)
