@@ -106,23 +106,7 @@ var catalogRules = []struct {
 
 func catalogViolations(ctx context.Context, t *testing.T, pool *pgxpool.Pool, query string) []string {
 	t.Helper()
-	rows, err := pool.Query(ctx, query)
-	if err != nil {
-		t.Fatalf("catalog query: %v\n%s", err, query)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, s)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return pgtest.Strings(t, pool, query)
 }
 
 func TestCatalogRules(t *testing.T) {

@@ -36,12 +36,13 @@ func User(secret []byte, uid string, ttl time.Duration) string {
 	now := time.Now()
 	return Sign(secret, map[string]any{
 		"sub": uid, "role": "authenticated", "aud": "authenticated", "aal": "aal1",
-		"email": uid + "@example.test", "session_id": randomID(),
+		"email": uid + "@example.test", "session_id": NewID(),
 		"iat": now.Unix(), "exp": now.Add(ttl).Unix(),
 	})
 }
 
-func randomID() string {
+// NewID is a random UUID (version 4), for the ids tests make up.
+func NewID() string {
 	b := make([]byte, 16)
 	_, _ = rand.Read(b)
 	b[6] = b[6]&0x0f | 0x40

@@ -141,7 +141,7 @@ func NewCmdMemberList(f *cmdutil.Factory, runF func(context.Context, *MemberList
 		Use:   "list",
 		Short: "List the account's members, owners first",
 		Args:  cmdutil.NoArgs,
-		RunE: cmdutil.RunE(opts, nil, runF, memberListRun),
+		RunE:  cmdutil.RunE(opts, nil, runF, memberListRun),
 	}
 	opts.Scope.AccountFlag(cmd)
 	cmdutil.JSONFlag(cmd, &opts.JSON, "", []memberJSON{})

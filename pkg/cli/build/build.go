@@ -55,7 +55,7 @@ func NewCmdBuildList(f *cmdutil.Factory, runF func(context.Context, *BuildListOp
 		Short: "List builds, newest first",
 		Long:  `List the builds of the account, or of one project, newest first. Viewers may.`,
 		Args:  cmdutil.NoArgs,
-		RunE: cmdutil.RunE(opts, opts.List.Validate, runF, buildListRun),
+		RunE:  cmdutil.RunE(opts, opts.List.Validate, runF, buildListRun),
 	}
 	opts.Scope.AccountFlag(cmd)
 	opts.Scope.ProjectFlag(cmd, "Only this project (identifier or id)")

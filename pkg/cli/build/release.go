@@ -92,7 +92,7 @@ func NewCmdReleaseList(f *cmdutil.Factory, runF func(context.Context, *ReleaseLi
 		Use:   "list [--project P]",
 		Short: "List release definitions, newest first",
 		Args:  cmdutil.NoArgs,
-		RunE: cmdutil.RunE(opts, opts.List.Validate, runF, releaseListRun),
+		RunE:  cmdutil.RunE(opts, opts.List.Validate, runF, releaseListRun),
 	}
 	opts.Scope.AccountFlag(cmd)
 	opts.Scope.ProjectFlag(cmd, "Only this project (identifier or id)")

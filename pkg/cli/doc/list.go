@@ -79,7 +79,7 @@ func NewCmdCollections(f *cmdutil.Factory, runF func(context.Context, *Collectio
 		Short: "List the account's collections",
 		Long:  `List the account's collections with their document counts and last update.`,
 		Args:  cmdutil.NoArgs,
-		RunE: cmdutil.RunE(opts, nil, runF, collectionsRun),
+		RunE:  cmdutil.RunE(opts, nil, runF, collectionsRun),
 	}
 	opts.Scope.AccountFlag(cmd)
 	cmdutil.JSONFlag(cmd, &opts.JSON, "", []client.Collection{})

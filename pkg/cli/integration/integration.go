@@ -176,7 +176,7 @@ func NewCmdList(f *cmdutil.Factory, runF func(context.Context, *ListOptions) err
 		Short: "List the account's integrations",
 		Long:  `List the account's integrations, with when their credentials were last set. Viewers may.`,
 		Args:  cmdutil.NoArgs,
-		RunE: cmdutil.RunE(opts, opts.List.Validate, runF, listRun),
+		RunE:  cmdutil.RunE(opts, opts.List.Validate, runF, listRun),
 	}
 	opts.Scope.AccountFlag(cmd)
 	cmd.Flags().StringVar(&opts.Provider, "provider", "", "Only this provider")

@@ -26,7 +26,7 @@ func NewCmdList(f *cmdutil.Factory, runF func(context.Context, *ListOptions) err
 		Use:   "list",
 		Short: "List the account's projects, newest first",
 		Args:  cmdutil.NoArgs,
-		RunE: cmdutil.RunE(opts, opts.List.Validate, runF, listRun),
+		RunE:  cmdutil.RunE(opts, opts.List.Validate, runF, listRun),
 	}
 	opts.Scope.AccountFlag(cmd)
 	opts.List.Register(cmd)

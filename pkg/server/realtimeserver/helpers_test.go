@@ -2,8 +2,6 @@ package realtimeserver
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -216,14 +214,7 @@ func signToken(claims map[string]any, ttl time.Duration) string {
 
 func userToken(uid string, ttl time.Duration) string { return jwttest.User(testSecret, uid, ttl) }
 
-func newID() string {
-	b := make([]byte, 16)
-	_, _ = rand.Read(b)
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b)
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
-}
+func newID() string { return jwttest.NewID() }
 
 func (e *testEnv) exec(sql string, args ...any) {
 	e.t.Helper()

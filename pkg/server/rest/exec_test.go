@@ -3,6 +3,7 @@ package rest
 import (
 	"context"
 	"encoding/json"
+	"github.com/sfp-dev/sfp/internal/pgtest"
 	"net/http"
 	"strings"
 	"testing"
@@ -43,23 +44,7 @@ func authenticatorPool(t *testing.T, db *pgtestDB, maxConns int32) *pgxpool.Pool
 // pool's only connection.
 func preparedStatements(t *testing.T, pool *pgxpool.Pool) []string {
 	t.Helper()
-	rows, err := pool.Query(context.Background(),
-		`select statement from pg_prepared_statements where name like 'sfp\_rest\_%' order by statement`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, s)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return pgtest.Strings(t, pool, `select statement from pg_prepared_statements where name like 'sfp\_rest\_%' order by statement`)
 }
 
 // TestStatementsPreparedOncePerShape: repeating a query shape with other
