@@ -22,6 +22,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"golang.org/x/crypto/bcrypt"
 	"io"
 	"log/slog"
 	"net"
@@ -138,7 +139,10 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 			logger = slog.New(slog.DiscardHandler)
 		}
 	}
-	inst, err := embedded.Boot(ctx, t, embedded.BootOptions{Logger: logger, ExpiryInterval: opts.ExpiryInterval})
+	inst, err := embedded.Boot(ctx, t, embedded.BootOptions{Logger: logger, ExpiryInterval: opts.ExpiryInterval,
+		// The lowest bcrypt cost: tests create hundreds of users, in
+		// parallel, under the race detector, on shared machines.
+		PasswordHashCost: bcrypt.MinCost})
 	if err != nil {
 		os.RemoveAll(base)
 		return nil, fmt.Errorf("boot test tenant: %w", err)

@@ -34,6 +34,11 @@ type BootOptions struct {
 	// ExpiryInterval is how often lease expiry is applied to every
 	// environment; default DefaultExpiryInterval.
 	ExpiryInterval time.Duration
+	// PasswordHashCost is the bcrypt cost of new password hashes; 0 is
+	// GoTrue's 10. Test stacks lower it: hashing at cost 10 under the race
+	// detector, for dozens of users at once on a busy machine, takes longer
+	// than the calls that wait for it.
+	PasswordHashCost int
 	// OnSupervision is called after every crash of PostgreSQL and every
 	// restart, from the supervisor's goroutine (the runtime writes
 	// run/state.json, which `sfp server status` reads).

@@ -67,6 +67,7 @@ func startServices(ctx context.Context, inst *Instance) (_ *services, err error)
 		MailerAutoconfirm: t.Config.Auth.Autoconfirm,
 		DisableSignup:     t.Config.Auth.DisableSignup,
 		MinPasswordLength: t.Config.Auth.MinPasswordLength,
+		PasswordHashCost:  inst.opts.PasswordHashCost,
 		Logger:            log, // authserver.New adds component=auth
 	})
 	if err != nil {
