@@ -49,13 +49,12 @@ func CheckOpaqueKey(key, prefix string) error {
 	if !ok {
 		return fmt.Errorf("not a %s… key", prefix)
 	}
-	// The random part may itself contain "_": the checksum follows the last.
-	i := strings.LastIndexByte(body, '_')
-	if i < 0 {
+	// Both parts may contain "_" themselves: the lengths delimit them.
+	if len(body) != 22+1+8 || body[22] != '_' {
 		return errors.New("malformed key: want " + prefix + "<22 characters>_<8 characters>")
 	}
-	random, sum := body[:i], body[i+1:]
-	if len(random) != 22 || len(sum) != 8 || !isBase64URL(random) || !isBase64URL(sum) {
+	random, sum := body[:22], body[23:]
+	if !isBase64URL(random) || !isBase64URL(sum) {
 		return errors.New("malformed key: want " + prefix + "<22 characters>_<8 characters>")
 	}
 	if opaqueKeyChecksum(prefix+random) != sum {

@@ -74,7 +74,7 @@ func (s *Secrets) fields() map[string]*string {
 		"DASHBOARD_PASSWORD": &s.DashboardPassword, "SECRET_KEY_BASE": &s.SecretKeyBase,
 		"SFP_AUTHENTICATOR_PASSWORD": &s.AuthenticatorPassword, "SFP_AUTH_ADMIN_PASSWORD": &s.AuthAdminPassword,
 		"SFP_REPLICATION_PASSWORD": &s.ReplicationPassword, "SFP_POSTGRES_ROLE_PASSWORD": &s.PostgresRolePassword,
-		"SFP_ADMIN_PASSWORD_HASH": &s.AdminPasswordHash,
+		"SFP_ADMIN_PASSWORD_HASH":  &s.AdminPasswordHash,
 		"SUPABASE_PUBLISHABLE_KEY": &s.PublishableKey, "SUPABASE_SECRET_KEY": &s.SecretKey,
 		"ANON_KEY_ASYMMETRIC": &s.AnonKeyAsymmetric, "SERVICE_ROLE_KEY_ASYMMETRIC": &s.ServiceRoleKeyAsymmetric,
 	}
