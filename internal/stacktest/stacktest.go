@@ -38,11 +38,16 @@ import (
 
 // Stack is a running tenant.
 type Stack struct {
-	Tenant     *tenant.Tenant
-	URL        string
+	Tenant *tenant.Tenant
+	URL    string
+	// The legacy anon and service_role keys (JWTs) and the secret they are
+	// signed with.
 	AnonKey    string
 	ServiceKey string
 	JWTSecret  string
+	// The publishable and secret keys (sb_…).
+	PublishableKey string
+	SecretKey      string
 	// AdminURL connects to the tenant database as supabase_admin (for
 	// fixtures and assertions the API cannot make).
 	AdminURL string
@@ -145,7 +150,7 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 	}
 	return &Stack{
 		Tenant: t, URL: inst.URL, AnonKey: t.Secrets.AnonKey, ServiceKey: t.Secrets.ServiceRoleKey,
-		JWTSecret: t.Secrets.JWTSecret,
+		JWTSecret: t.Secrets.JWTSecret, PublishableKey: t.Secrets.PublishableKey, SecretKey: t.Secrets.SecretKey,
 		AdminURL:  inst.Cluster.ConnString("supabase_admin", t.Secrets.PostgresPassword, "postgres"),
 		inst:      inst, base: base,
 	}, nil
