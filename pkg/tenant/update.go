@@ -100,3 +100,29 @@ func (t *Tenant) KeysVersion() string {
 func (t *Tenant) Reload() (*Tenant, error) {
 	return Load(filepath.Dir(filepath.Dir(t.Dir)), t.Config.Name)
 }
+
+// ClientKey is the API key a client of the tenant uses (the CLI logging in,
+// a browser): the publishable key, else — for a tenant that has not started
+// since it got the new keys — the legacy anon key while legacy keys are on.
+func (t *Tenant) ClientKey() string {
+	if t.Secrets.PublishableKey != "" {
+		return t.Secrets.PublishableKey
+	}
+	if t.Config.Auth.LegacyKeysEnabled() {
+		return t.Secrets.AnonKey
+	}
+	return ""
+}
+
+// WorkerKey is the API key a worker uses (service_role): the secret key,
+// else the legacy service_role key while legacy keys are on; "" when the
+// tenant has neither (its secret key revoked, legacy keys off).
+func (t *Tenant) WorkerKey() string {
+	if t.Secrets.SecretKey != "" {
+		return t.Secrets.SecretKey
+	}
+	if t.Config.Auth.LegacyKeysEnabled() {
+		return t.Secrets.ServiceRoleKey
+	}
+	return ""
+}
