@@ -88,7 +88,7 @@ running embedded tenant takes the change at once, a docker tenant when
 	cmd.Flags().BoolVar(&opts.Secret, "secret", false, "Also print the secret key (sb_secret_…)")
 	cmd.Flags().BoolVar(&opts.ServiceRole, "service-role", false, "Also print the legacy service_role key")
 	cmdutil.JSONFlag(cmd, &opts.JSON, "", Keys{})
-	cmd.AddCommand(NewCmdKeysRotate(f, nil), NewCmdKeysRevoke(f, nil), NewCmdKeysRotateSigning(f))
+	cmd.AddCommand(NewCmdKeysRotate(f, nil), NewCmdKeysRevoke(f, nil), NewCmdKeysRotateSigning(f), NewCmdKeysLegacy(f, nil))
 	return cmd
 }
 

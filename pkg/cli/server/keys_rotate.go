@@ -118,3 +118,57 @@ func applyKeys(ctx context.Context, f *cmdutil.Factory, io *cmdutil.IOStreams, t
 	}
 	return nil
 }
+
+// NewCmdKeysLegacy builds `sfp server keys legacy`.
+func NewCmdKeysLegacy(f *cmdutil.Factory, runF func(context.Context, *KeysChangeOptions) error) *cobra.Command {
+	opts := &KeysChangeOptions{IO: f.IOStreams, Now: f.Now}
+	var on bool
+	cmd := &cobra.Command{
+		Use:   "legacy <on|off> -t NAME",
+		Short: "Accept or refuse the legacy anon and service_role keys",
+		Long: `Switch the legacy key model on or off (auth.legacy_keys in tenant.yaml).
+
+Off, the gateway refuses the legacy anon and service_role keys (401
+Unauthorized) and auth, REST and realtime refuse every HS256 token — those keys,
+and access tokens issued before the tenant had a signing key — so only the
+publishable and secret keys and ES256 tokens work. Move every client to the
+publishable or secret key first; Supabase deprecates the legacy keys by the end
+of 2026. On again, the same legacy keys work again.`,
+		Args:      cobra.ExactArgs(1),
+		ValidArgs: []string{"on", "off"},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			switch args[0] {
+			case "on":
+				on = true
+			case "off":
+				on = false
+			default:
+				return cmdutil.FlagErrorf("legacy %q: say on or off", args[0])
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			t, err := loadTenant(f, &opts.Flags)
+			if err != nil {
+				return err
+			}
+			t.Config.Auth.LegacyKeys = &on
+			if err := t.SaveConfig(); err != nil {
+				return err
+			}
+			// JWT_KEYS and JWT_JWKS list the legacy secret only while it
+			// is accepted (the docker runtime's GoTrue and PostgREST).
+			if err := t.UpdateSecrets(func(*tenant.Secrets) (bool, error) { return true, nil }); err != nil {
+				return err
+			}
+			if on {
+				fmt.Fprintf(opts.IO.ErrOut, "Tenant %q accepts the legacy anon and service_role keys and HS256 tokens again.\n", t.Name())
+			} else {
+				fmt.Fprintf(opts.IO.ErrOut, "Tenant %q refuses the legacy anon and service_role keys and HS256 tokens.\n", t.Name())
+			}
+			return applyKeys(cmd.Context(), f, opts.IO, t)
+		},
+	}
+	opts.Flags.register(cmd)
+	return cmd
+}
