@@ -394,11 +394,15 @@ func (t *Tenant) SaveConfig() error {
 	return writeFileAtomic(t.ConfigFile(), b.Bytes(), 0o644)
 }
 
-// SaveSecrets writes .env atomically with mode 0600.
+// SaveSecrets writes .env atomically with mode 0600, unless it already
+// holds exactly that.
 func (t *Tenant) SaveSecrets() error {
 	data, err := t.Secrets.encode(t.Config.Name, t.Config.Auth.LegacyKeysEnabled())
 	if err != nil {
 		return err
+	}
+	if old, err := os.ReadFile(t.EnvFile()); err == nil && bytes.Equal(old, data) {
+		return nil
 	}
 	return writeFileAtomic(t.EnvFile(), data, 0o600)
 }

@@ -25,8 +25,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	sfp "github.com/sfp-dev/sfp"
-	"github.com/sfp-dev/sfp/internal/pgtest"
 	"github.com/sfp-dev/sfp/internal/jwttest"
+	"github.com/sfp-dev/sfp/internal/pgtest"
 	"github.com/sfp-dev/sfp/pkg/server/gateway"
 	"github.com/sfp-dev/sfp/pkg/server/rest/pgexec"
 	"github.com/sfp-dev/sfp/pkg/tenant"
