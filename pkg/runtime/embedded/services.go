@@ -16,6 +16,7 @@ import (
 	"github.com/sfp-dev/sfp/pkg/jwtkeys"
 	"github.com/sfp-dev/sfp/pkg/server/authserver"
 	"github.com/sfp-dev/sfp/pkg/server/rest"
+	"github.com/sfp-dev/sfp/pkg/tenant"
 )
 
 // Upstream hosts as kong.yml names them (the official compose's service
@@ -179,8 +180,11 @@ func (s *services) bootstrapAdmin(ctx context.Context, progress func(string)) er
 			return err
 		}
 	}
-	t.Secrets.AdminPasswordHash = ""
-	if err := t.SaveSecrets(); err != nil {
+	// Under the secrets lock: a keys command may be writing .env too.
+	if err := t.UpdateSecrets(func(s *tenant.Secrets) (bool, error) {
+		s.AdminPasswordHash = ""
+		return true, nil
+	}); err != nil {
 		return fmt.Errorf("forget the admin password hash: %w", err)
 	}
 	return nil
