@@ -163,8 +163,11 @@ func (s *Secrets) RotateSecretKey() string {
 // RevokeSecretKey removes the secret key: until the next rotation the
 // tenant has none, and the gateway refuses the old one.
 func (s *Secrets) RevokeSecretKey(now time.Time) error {
-	if s.SecretKey == "" {
+	switch {
+	case s.SecretKey == "" && !s.SecretKeyRevokedAt.IsZero():
 		return fmt.Errorf("revoke secret key: there is none (revoked %s); `sfp server keys rotate` makes a new one", s.SecretKeyRevokedAt.UTC().Format(time.RFC3339))
+	case s.SecretKey == "":
+		return errors.New("revoke secret key: there is none yet (the tenant's next start makes one)")
 	}
 	s.SecretKey = ""
 	s.SecretKeyRevokedAt = now.UTC().Truncate(time.Second)
