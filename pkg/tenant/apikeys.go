@@ -40,10 +40,11 @@ func opaqueKeyChecksum(body string) string {
 	return base64.RawURLEncoding.EncodeToString(sum[:])[:8]
 }
 
-// CheckOpaqueKey tells whether key is a well-formed key with prefix: the
-// format and the checksum of NewOpaqueKey. The gateway does not need this
-// (it matches keys as opaque strings, as Kong does); it lets commands catch
-// a truncated or mistyped key before using it.
+// CheckOpaqueKey tells whether key is a well-formed key with prefix, as
+// NewOpaqueKey makes them: the format and the self-hosted checksum. The
+// gateway does not need it (it matches keys as opaque strings, as Kong
+// does), and clients must not use it on keys of other deployments: a
+// hosted Supabase project's checksum covers its own project ref.
 func CheckOpaqueKey(key, prefix string) error {
 	body, ok := strings.CutPrefix(key, prefix)
 	if !ok {
