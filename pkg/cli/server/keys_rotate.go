@@ -21,6 +21,8 @@ type KeysChangeOptions struct {
 	Now   func() time.Time
 	// Force retires previous signing keys before their tokens expired.
 	Force bool
+	// Legacy is what `keys legacy on|off` switches legacy keys to.
+	Legacy bool
 }
 
 // NewCmdKeysRotate builds `sfp server keys rotate`.
@@ -122,7 +124,6 @@ func applyKeys(ctx context.Context, f *cmdutil.Factory, io *cmdutil.IOStreams, t
 // NewCmdKeysLegacy builds `sfp server keys legacy`.
 func NewCmdKeysLegacy(f *cmdutil.Factory, runF func(context.Context, *KeysChangeOptions) error) *cobra.Command {
 	opts := &KeysChangeOptions{IO: f.IOStreams, Now: f.Now}
-	var on bool
 	cmd := &cobra.Command{
 		Use:   "legacy <on|off> -t NAME",
 		Short: "Accept or refuse the legacy anon and service_role keys",
@@ -139,9 +140,9 @@ of 2026. On again, the same legacy keys work again.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			switch args[0] {
 			case "on":
-				on = true
+				opts.Legacy = true
 			case "off":
-				on = false
+				opts.Legacy = false
 			default:
 				return cmdutil.FlagErrorf("legacy %q: say on or off", args[0])
 			}
@@ -152,6 +153,7 @@ of 2026. On again, the same legacy keys work again.`,
 			if err != nil {
 				return err
 			}
+			on := opts.Legacy
 			t.Config.Auth.LegacyKeys = &on
 			if err := t.SaveConfig(); err != nil {
 				return err
