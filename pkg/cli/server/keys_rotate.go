@@ -135,7 +135,7 @@ and access tokens issued before the tenant had a signing key — so only the
 publishable and secret keys and ES256 tokens work. Move every client to the
 publishable or secret key first; Supabase deprecates the legacy keys by the end
 of 2026. On again, the same legacy keys work again.`,
-		Args:      cobra.ExactArgs(1),
+		Args:      cmdutil.ExactArgs(1, "say on or off: `sfp server keys legacy off -t NAME`"),
 		ValidArgs: []string{"on", "off"},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			switch args[0] {
