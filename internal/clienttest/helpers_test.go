@@ -50,11 +50,12 @@ func ownIP() client.Option {
 	return client.WithHTTPClient(&http.Client{Transport: &xffTransport{ip: testIP()}})
 }
 
-// newClient returns a client of the shared stack with the anon key.
+// newClient returns a client of the shared stack with the publishable key
+// (TestLegacyKeys: the legacy ones).
 func newClient(t testing.TB, opts ...client.Option) *client.Client {
 	t.Helper()
 	s := stacktest.Shared()
-	c, err := client.New(s.URL, s.AnonKey, append([]client.Option{ownIP()}, opts...)...)
+	c, err := client.New(s.URL, s.PublishableKey, append([]client.Option{ownIP()}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,11 +63,11 @@ func newClient(t testing.TB, opts ...client.Option) *client.Client {
 	return c
 }
 
-// serviceClient returns a worker client (service_role key).
+// serviceClient returns a worker client (the secret key).
 func serviceClient(t testing.TB, opts ...client.Option) *client.Client {
 	t.Helper()
 	s := stacktest.Shared()
-	c, err := client.New(s.URL, s.ServiceKey, append([]client.Option{ownIP()}, opts...)...)
+	c, err := client.New(s.URL, s.SecretKey, append([]client.Option{ownIP()}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

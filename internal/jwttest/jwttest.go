@@ -1,15 +1,21 @@
-// Package jwttest mints the HS256 tokens tests present to the servers: API
-// keys and users' access tokens, shaped as the tenant setup (pkg/tenant)
-// and the auth server shape them. One helper for every package's tests, so
-// a change of the token model is made once.
+// Package jwttest mints the tokens tests present to the servers — legacy
+// HS256 API keys and users' access tokens, and ES256 ones signed with a
+// generated tenant's keys — shaped as the tenant setup (pkg/tenant) and the
+// auth server shape them. One helper for every package's tests, so a change
+// of the token model is made once.
 package jwttest
 
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
+	"testing"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/sfp-dev/sfp/pkg/jwtkeys"
+	"github.com/sfp-dev/sfp/pkg/tenant"
 )
 
 // Sign signs claims with secret (HS256). It panics on error: tests pass
@@ -49,4 +55,67 @@ func NewID() string {
 	b[8] = b[8]&0x3f | 0x80
 	h := hex.EncodeToString(b)
 	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+// Tenant is the keys of a tenant as `sfp server init` makes them (legacy
+// keys, publishable and secret keys, an ES256 signing key and the
+// gateway's role tokens), for tests that run a server or the gateway
+// without a whole tenant.
+type Tenant struct {
+	*tenant.Tenant
+}
+
+// NewTenant generates a tenant's keys, with legacy keys accepted.
+func NewTenant(tb testing.TB) Tenant {
+	tb.Helper()
+	s, err := tenant.GenerateSecrets(time.Now())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	s.DashboardPassword = "dashboard-password"
+	t := &tenant.Tenant{Secrets: s}
+	t.Config.Defaults()
+	return Tenant{t}
+}
+
+// SetLegacy switches the legacy keys on or off (auth.legacy_keys).
+func (t Tenant) SetLegacy(on bool) { t.Config.Auth.LegacyKeys = &on }
+
+// Keys is the tenant's key set as its servers get it.
+func (t Tenant) Keys(tb testing.TB) *jwtkeys.Set {
+	tb.Helper()
+	set, err := t.Secrets.KeySet(t.Config.Auth.LegacyKeysEnabled())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return set
+}
+
+// ES256 signs claims with the tenant's current signing key, adding iat
+// and exp (now + ttl) unless given.
+func (t Tenant) ES256(tb testing.TB, claims map[string]any, ttl time.Duration) string {
+	tb.Helper()
+	now := time.Now()
+	c := map[string]any{"iat": now.Unix(), "exp": now.Add(ttl).Unix()}
+	for k, v := range claims {
+		c[k] = v
+	}
+	payload, err := json.Marshal(c)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tok, err := t.Keys(tb).Sign(payload)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return tok
+}
+
+// UserES256 is an access token of the user uid signed with the tenant's
+// current key, with the claims the auth server puts in one.
+func (t Tenant) UserES256(tb testing.TB, uid string, ttl time.Duration) string {
+	return t.ES256(tb, map[string]any{
+		"sub": uid, "role": "authenticated", "aud": "authenticated", "aal": "aal1",
+		"email": uid + "@example.test", "session_id": NewID(),
+	}, ttl)
 }

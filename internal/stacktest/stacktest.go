@@ -39,11 +39,16 @@ import (
 
 // Stack is a running tenant.
 type Stack struct {
-	Tenant     *tenant.Tenant
-	URL        string
+	Tenant *tenant.Tenant
+	URL    string
+	// The legacy anon and service_role keys (JWTs) and the secret they are
+	// signed with.
 	AnonKey    string
 	ServiceKey string
 	JWTSecret  string
+	// The publishable and secret keys (sb_…).
+	PublishableKey string
+	SecretKey      string
 	// AdminURL connects to the tenant database as supabase_admin (for
 	// fixtures and assertions the API cannot make).
 	AdminURL string
@@ -149,9 +154,9 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 	}
 	return &Stack{
 		Tenant: t, URL: inst.URL, AnonKey: t.Secrets.AnonKey, ServiceKey: t.Secrets.ServiceRoleKey,
-		JWTSecret: t.Secrets.JWTSecret,
-		AdminURL:  inst.Cluster.ConnString("supabase_admin", t.Secrets.PostgresPassword, "postgres"),
-		inst:      inst, base: base,
+		JWTSecret: t.Secrets.JWTSecret, PublishableKey: t.Secrets.PublishableKey, SecretKey: t.Secrets.SecretKey,
+		AdminURL: inst.Cluster.ConnString("supabase_admin", t.Secrets.PostgresPassword, "postgres"),
+		inst:     inst, base: base,
 	}, nil
 }
 
@@ -179,18 +184,25 @@ type User struct {
 // NewUser creates a confirmed user through the admin API and signs it in.
 func (s *Stack) NewUser(t testing.TB) User {
 	t.Helper()
+	return s.NewUserWith(t, s.ServiceKey, s.AnonKey)
+}
+
+// NewUserWith is NewUser with the given keys: serviceKey (a secret or
+// legacy service_role key) as the admin's, apikey for signing in.
+func (s *Stack) NewUserWith(t testing.TB, serviceKey, apikey string) User {
+	t.Helper()
 	email := "user-" + randomHex(6) + "@example.test"
 	password := "pw-" + randomHex(8)
 	var created struct {
 		ID string `json:"id"`
 	}
-	s.Do(t, http.MethodPost, "/auth/v1/admin/users", s.ServiceKey,
+	s.DoWith(t, serviceKey, http.MethodPost, "/auth/v1/admin/users", "",
 		map[string]any{"email": email, "password": password, "email_confirm": true}, http.StatusOK, &created)
 	var session struct {
 		AccessToken  string `json:"access_token"`
 		RefreshToken string `json:"refresh_token"`
 	}
-	s.Do(t, http.MethodPost, "/auth/v1/token?grant_type=password", "",
+	s.DoWith(t, apikey, http.MethodPost, "/auth/v1/token?grant_type=password", "",
 		map[string]any{"email": email, "password": password}, http.StatusOK, &session)
 	return User{ID: created.ID, Email: email, Password: password, AccessToken: session.AccessToken, RefreshToken: session.RefreshToken}
 }
@@ -200,6 +212,13 @@ func (s *Stack) NewUser(t testing.TB) User {
 // checks the status and decodes the response into out (if not nil). Extra
 // headers come as name, value pairs.
 func (s *Stack) Do(t testing.TB, method, path, bearer string, body any, wantStatus int, out any, headers ...string) []byte {
+	t.Helper()
+	return s.DoWith(t, s.AnonKey, method, path, bearer, body, wantStatus, out, headers...)
+}
+
+// DoWith is Do with apikey as the API key ("" bearer = the API key, as
+// supabase-js sends it when signed out).
+func (s *Stack) DoWith(t testing.TB, apikey, method, path, bearer string, body any, wantStatus int, out any, headers ...string) []byte {
 	t.Helper()
 	var rd io.Reader
 	if body != nil {
@@ -213,9 +232,9 @@ func (s *Stack) Do(t testing.TB, method, path, bearer string, body any, wantStat
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("apikey", s.AnonKey)
+	req.Header.Set("apikey", apikey)
 	if bearer == "" {
-		bearer = s.AnonKey
+		bearer = apikey
 	}
 	req.Header.Set("Authorization", "Bearer "+bearer)
 	if body != nil {

@@ -47,6 +47,8 @@ type sfp struct {
 	pw    string
 	id    string
 	tty   bool // stderr is a terminal (progress bars)
+	// now is the factory's clock; nil is time.Now.
+	now func() time.Time
 }
 
 type result struct {
@@ -95,7 +97,7 @@ func (u *sfp) factory(stdin string) (*cmdutil.Factory, *syncBuffer, *syncBuffer)
 	f := &cmdutil.Factory{
 		IOStreams:  ios,
 		Getenv:     func(k string) string { return u.env[k] },
-		Now:        time.Now,
+		Now:        u.clock(),
 		Logger:     func() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) },
 		Executable: os.Executable,
 		ConfigDir:  func() (string, error) { return u.dir, nil },
@@ -104,6 +106,14 @@ func (u *sfp) factory(stdin string) (*cmdutil.Factory, *syncBuffer, *syncBuffer)
 		},
 	}
 	return f, o, e
+}
+
+// clock is the factory's clock: u.now, else the wall clock.
+func (u *sfp) clock() func() time.Time {
+	if u.now != nil {
+		return u.now
+	}
+	return time.Now
 }
 
 // run runs sfp args with stdin.

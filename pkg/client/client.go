@@ -2,15 +2,19 @@
 // through the tenant's gateway: REST (PostgREST) through postgrest-go, auth
 // (GoTrue) through gotrue-go, live updates (Realtime) through pkg/client/realtime.
 //
-//	c, err := client.New("http://127.0.0.1:54321", anonKey,
+//	c, err := client.New("http://127.0.0.1:54321", publishableKey,
 //		client.WithSessionStore(client.NewFileStore(path)))
 //	defer c.Close()
 //	if _, err := c.Auth.SignInWithPassword(ctx, email, password); err != nil { … }
 //	page, err := c.Projects.List(ctx, accountID, nil)
 //
-// With the service_role key instead of the anon key the client acts as a
-// worker: it bypasses row-level security and can report task and
-// deployment progress and read integration credentials.
+// The API key is the tenant's publishable key (sb_publishable_…) or, with
+// legacy keys on, its anon key. With the secret key (sb_secret_…) or the
+// legacy service_role key instead, the client acts as a worker: it bypasses
+// row-level security and can report task and deployment progress and read
+// integration credentials. As supabase-js, the client sends the key as
+// apikey and, when no user is signed in, as its bearer token too; the
+// gateway turns an sb_ key into a JWT of its role.
 //
 // The community clients have gaps (no context, shared mutable headers,
 // errors flattened to strings, bodies left open); this package wraps them so
@@ -144,15 +148,16 @@ func WithUserAgent(ua string) Option { return func(o *options) { o.userAgent = u
 func WithWatchPollInterval(d time.Duration) Option { return func(o *options) { o.watchPoll = d } }
 
 // New returns a client of the tenant at rawURL (the gateway, e.g.
-// http://127.0.0.1:54321) with an API key: the anon key for users, the
-// service_role key for workers. It does no I/O.
+// http://127.0.0.1:54321) with an API key: the publishable (or legacy anon)
+// key for users, the secret (or legacy service_role) key for workers. It
+// does no I/O.
 func New(rawURL, apiKey string, opts ...Option) (*Client, error) {
 	u, err := url.Parse(strings.TrimSpace(rawURL))
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("client: server URL %q must be an http:// or https:// URL with a host", rawURL)
 	}
 	if strings.TrimSpace(apiKey) == "" {
-		return nil, errors.New("client: an API key (the tenant's anon or service_role key) is required")
+		return nil, errors.New("client: an API key (the tenant's publishable or secret key) is required")
 	}
 	o := options{
 		timeout: DefaultTimeout, retries: DefaultRetries, retryBase: 100 * time.Millisecond,

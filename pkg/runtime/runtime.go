@@ -41,6 +41,16 @@ type Runtime interface {
 	Update(ctx context.Context, t *tenant.Tenant, opts UpdateOptions) (*UpdateResult, error)
 }
 
+// KeyApplier is a Runtime that can make a running tenant take changed keys
+// without a restart (the embedded runtime; a docker tenant takes them when
+// `sfp server start` recreates its containers).
+type KeyApplier interface {
+	// ApplyKeys makes the running tenant use the keys its .env and
+	// tenant.yaml hold now. applied is false, without an error, for a
+	// stopped tenant: it takes them at its next start.
+	ApplyKeys(ctx context.Context, t *tenant.Tenant) (applied bool, err error)
+}
+
 // StartOptions change Start.
 type StartOptions struct {
 	Detach bool

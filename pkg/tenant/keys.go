@@ -3,24 +3,26 @@ package tenant
 import (
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 )
 
-// KeyLifetime is how long generated anon and service keys stay valid, as the
-// Supabase self-hosting guide generates them (years).
+// KeyLifetime is how long generated legacy anon and service keys stay
+// valid, as the Supabase self-hosting guide generates them (years).
 const KeyLifetime = 10 * 365 * 24 * time.Hour
 
-// APIKeyClaims are the claims of the anon and service_role keys.
+// APIKeyClaims are the claims of the legacy anon and service_role keys.
 type APIKeyClaims struct {
 	Role string `json:"role"`
 	jwt.RegisteredClaims
 }
 
-// SignAPIKey returns an HS256 API key for role ("anon" or "service_role"):
+// SignAPIKey returns a legacy HS256 API key for role ("anon" or "service_role"):
 // {"role":…,"iss":"supabase","iat":…,"exp":…}, as the official generator
 // writes them. The key is itself a JWT, so the gateway can pass it on as
 // the Authorization bearer token.
@@ -75,4 +77,17 @@ func randomPassword(n int) string {
 		b[i] = alphabet[int(b[i])%len(alphabet)]
 	}
 	return string(b)
+}
+
+// decodeSegment decodes the header segment of a JWT into v.
+func decodeSegment(tok string, v any) error {
+	seg, _, ok := strings.Cut(tok, ".")
+	if !ok {
+		return errors.New("not a JWT")
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(seg)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(raw, v)
 }

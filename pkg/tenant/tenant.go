@@ -144,7 +144,17 @@ type AuthConfig struct {
 	Autoconfirm       bool   `yaml:"autoconfirm"`
 	DisableSignup     bool   `yaml:"disable_signup"`
 	MinPasswordLength int    `yaml:"min_password_length"`
+	// LegacyKeys keeps the legacy key model working beside the new one:
+	// the anon and service_role JWT keys as apikey, and HS256 tokens
+	// signed with JWT_SECRET. Off, the gateway refuses those keys and the
+	// servers refuse HS256 tokens: only publishable and secret keys and
+	// ES256 tokens work. Default true (existing clients keep working).
+	LegacyKeys *bool `yaml:"legacy_keys,omitempty"`
 }
+
+// LegacyKeysEnabled tells whether the legacy anon/service_role keys and
+// HS256 tokens are accepted (auth.legacy_keys, default true).
+func (c AuthConfig) LegacyKeysEnabled() bool { return c.LegacyKeys == nil || *c.LegacyKeys }
 
 // RESTConfig are the PostgREST settings.
 type RESTConfig struct {
@@ -178,6 +188,10 @@ func (c *Config) Defaults() {
 	}
 	if c.Auth.SiteURL == "" {
 		c.Auth.SiteURL = "http://localhost:3000"
+	}
+	if c.Auth.LegacyKeys == nil {
+		legacy := true
+		c.Auth.LegacyKeys = &legacy
 	}
 	if len(c.REST.Schemas) == 0 {
 		c.REST.Schemas = []string{"public"}
@@ -380,9 +394,17 @@ func (t *Tenant) SaveConfig() error {
 	return writeFileAtomic(t.ConfigFile(), b.Bytes(), 0o644)
 }
 
-// SaveSecrets writes .env atomically with mode 0600.
+// SaveSecrets writes .env atomically with mode 0600, unless it already
+// holds exactly that.
 func (t *Tenant) SaveSecrets() error {
-	return writeFileAtomic(t.EnvFile(), t.Secrets.encode(t.Config.Name), 0o600)
+	data, err := t.Secrets.encode(t.Config.Name, t.Config.Auth.LegacyKeysEnabled())
+	if err != nil {
+		return err
+	}
+	if old, err := os.ReadFile(t.EnvFile()); err == nil && bytes.Equal(old, data) {
+		return nil
+	}
+	return writeFileAtomic(t.EnvFile(), data, 0o600)
 }
 
 // Load reads tenant name under base.

@@ -81,8 +81,8 @@ stdin's first line with --password-stdin, or asked for on a terminal.`,
 
 func registerLoginFlags(cmd *cobra.Command, opts *LoginOptions) {
 	cmd.Flags().StringVar(&opts.Server, "server", "", "Tenant URL (env SFP_SERVER_URL)")
-	cmd.Flags().StringVar(&opts.APIKey, "api-key", "", "The tenant's anon key (env SFP_API_KEY)")
-	cmd.Flags().StringVarP(&opts.Tenant, "tenant", "t", "", "Take URL and anon key from this local tenant (env SFP_TENANT)")
+	cmd.Flags().StringVar(&opts.APIKey, "api-key", "", "The tenant's publishable key (sb_publishable_…) or legacy anon key (env SFP_API_KEY)")
+	cmd.Flags().StringVarP(&opts.Tenant, "tenant", "t", "", "Take URL and publishable key from this local tenant (env SFP_TENANT)")
 	cmd.Flags().StringVar(&opts.BaseDir, "base-dir", "", "Directory holding local tenants (env SFP_BASE_DIR; default ./sfp-server)")
 	cmd.Flags().StringVar(&opts.Email, "email", "", "Email of the user (env SFP_EMAIL)")
 	cmd.Flags().BoolVar(&opts.PasswordStdin, "password-stdin", false, "Read the password from stdin (first line)")
@@ -129,8 +129,8 @@ func loginRun(ctx context.Context, opts *LoginOptions) error {
 	return nil
 }
 
-// serverAndKey finds the server and anon key: flags, environment, a local
-// tenant, then the last login.
+// serverAndKey finds the server and API key (publishable or legacy anon):
+// flags, environment, a local tenant, then the last login.
 func serverAndKey(opts *LoginOptions, cfg *cmdutil.Config) (server, key string, err error) {
 	server = firstOf(opts.Server, opts.Getenv("SFP_SERVER_URL"))
 	key = firstOf(opts.APIKey, opts.Getenv("SFP_API_KEY"))
@@ -145,7 +145,7 @@ func serverAndKey(opts *LoginOptions, cfg *cmdutil.Config) (server, key string, 
 			return "", "", err
 		}
 		server = firstOf(server, t.URL())
-		key = firstOf(key, t.Secrets.AnonKey)
+		key = firstOf(key, t.ClientKey())
 	}
 	server = firstOf(server, cfg.Server)
 	if key == "" && sameURL(server, cfg.Server) {
@@ -155,7 +155,7 @@ func serverAndKey(opts *LoginOptions, cfg *cmdutil.Config) (server, key string, 
 		return "", "", cmdutil.FlagErrorf("which server? pass --server URL (or -t TENANT for a local tenant)")
 	}
 	if key == "" {
-		return "", "", cmdutil.FlagErrorf("no API key for %s: pass --api-key ANON_KEY (`sfp server keys -t NAME` prints it)", server)
+		return "", "", cmdutil.FlagErrorf("no API key for %s: pass --api-key PUBLISHABLE_KEY (`sfp server keys -t NAME` prints it)", server)
 	}
 	return server, key, nil
 }

@@ -64,9 +64,9 @@ func sameURL(a, b string) bool {
 	return strings.TrimRight(a, "/") == strings.TrimRight(b, "/")
 }
 
-// ServiceFlags select the service_role key for commands that act as a
-// worker: --service-key (or SFP_SERVICE_KEY), or the key of a local tenant
-// with -t NAME. The server is --server, SFP_SERVER_URL, the tenant's URL or
+// ServiceFlags select a service_role key for commands that act as a worker:
+// --service-key (or SFP_SERVICE_KEY) — a secret key (sb_secret_…) or a
+// legacy service_role key — or the secret key of a local tenant with -t NAME. The server is --server, SFP_SERVER_URL, the tenant's URL or
 // the one logged in to.
 type ServiceFlags struct {
 	ServiceKey string
@@ -77,8 +77,8 @@ type ServiceFlags struct {
 
 // Register adds the flags to cmd.
 func (s *ServiceFlags) Register(cmd *cobra.Command) {
-	cmd.Flags().StringVar(&s.ServiceKey, "service-key", "", "The tenant's service_role key (env SFP_SERVICE_KEY)")
-	cmd.Flags().StringVarP(&s.Tenant, "tenant", "t", "", "Use the URL and service_role key of this local tenant")
+	cmd.Flags().StringVar(&s.ServiceKey, "service-key", "", "The tenant's secret key (sb_secret_…) or legacy service_role key (env SFP_SERVICE_KEY)")
+	cmd.Flags().StringVarP(&s.Tenant, "tenant", "t", "", "Use the URL and secret key of this local tenant")
 	cmd.Flags().StringVar(&s.BaseDir, "base-dir", "", "Directory holding local tenants (env SFP_BASE_DIR; default ./sfp-server)")
 	cmd.Flags().StringVar(&s.Server, "server", "", "Tenant URL (env SFP_SERVER_URL)")
 }
@@ -89,7 +89,7 @@ func (s *ServiceFlags) Given(getenv func(string) string) bool {
 	return s.ServiceKey != "" || s.Tenant != "" || getenv("SFP_SERVICE_KEY") != ""
 }
 
-// ServiceClient returns a worker client with the service_role key.
+// ServiceClient returns a worker client with a service_role key.
 func (f *Factory) ServiceClient(s *ServiceFlags) (*client.Client, error) {
 	key := s.ServiceKey
 	if key == "" {
@@ -113,14 +113,16 @@ func (f *Factory) ServiceClient(s *ServiceFlags) (*client.Client, error) {
 			return nil, err
 		}
 		if key == "" {
-			key = t.Secrets.ServiceRoleKey
+			if key = t.WorkerKey(); key == "" {
+				return nil, &AuthError{Msg: fmt.Sprintf("tenant %q has no secret key (revoked) and its legacy keys are off: make one with `sfp server keys rotate -t %s`", t.Name(), t.Name())}
+			}
 		}
 		if server == "" {
 			server = t.URL()
 		}
 	}
 	if key == "" {
-		return nil, &AuthError{Msg: "this command acts as a worker and needs the tenant's service_role key: pass --service-key KEY, set SFP_SERVICE_KEY, or pass -t TENANT for a local tenant"}
+		return nil, &AuthError{Msg: "this command acts as a worker and needs the tenant's secret key (or legacy service_role key): pass --service-key KEY, set SFP_SERVICE_KEY, or pass -t TENANT for a local tenant"}
 	}
 	if server == "" {
 		if cfg, err := f.Config(); err == nil {

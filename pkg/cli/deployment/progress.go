@@ -91,8 +91,8 @@ func NewCmdReport(f *cmdutil.Factory, runF func(context.Context, *ReportOptions)
 		Use:   "report ID [--status S] [--progress N] [--message M]",
 		Short: "Report a deployment's progress (workers)",
 		Long: `Record progress on a deployment, as a worker does. With --service-key,
-SFP_SERVICE_KEY or -t TENANT it acts with the service_role key (workers);
-otherwise as the logged-in user (members and owners).
+SFP_SERVICE_KEY or -t TENANT it acts as service_role with the secret key
+(workers); otherwise as the logged-in user (members and owners).
 
 Status moves queued -> running -> succeeded | failed | cancelled (queued ->
 cancelled too); any other move is refused (exit 1) with the allowed moves.

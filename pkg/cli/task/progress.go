@@ -48,9 +48,9 @@ func NewCmdReport(f *cmdutil.Factory, runF func(context.Context, *ReportOptions)
 		Short: "Report a task's progress (workers)",
 		Long: `Update a task as its worker: status, progress, message, output or error. The
 database appends the matching event (status, progress or message) to the
-task's log. With --service-key, SFP_SERVICE_KEY or -t TENANT it acts with the
-service_role key (workers); otherwise as the logged-in user (members and
-owners).
+task's log. With --service-key, SFP_SERVICE_KEY or -t TENANT it acts as
+service_role with the secret key (workers); otherwise as the logged-in user
+(members and owners).
 
 Status moves queued -> running -> succeeded | failed | cancelled.`,
 		Example: `  sfp task report "$TASK" -t acme --status running --progress 0 --message "starting" --worker ci-7

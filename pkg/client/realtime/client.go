@@ -162,7 +162,9 @@ type Client struct {
 // New returns a client for a Realtime endpoint. rawURL is the gateway's
 // base URL (http://host:port; the client adds /realtime/v1/websocket), the
 // Realtime endpoint (…/realtime/v1) or a WebSocket URL (ws:// or wss://).
-// apiKey is the anon or service key, sent as the apikey query parameter.
+// apiKey is the publishable or secret key (or a legacy anon or service_role
+// key), sent as the apikey query parameter; the gateway hands Realtime the
+// JWT of the key's role.
 func New(rawURL, apiKey string, opts ...Option) (*Client, error) {
 	o := options{
 		heartbeat:     25 * time.Second,

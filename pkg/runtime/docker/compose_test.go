@@ -476,8 +476,13 @@ func TestComposeProject(t *testing.T) {
 func TestInitKeepsSettings(t *testing.T) {
 	tn := dockerTenant(t, Options{})
 	before := envOf(t, tn)
+	// The operator edits .env…
 	tn.Secrets.Extra["SMTP_HOST"] = "smtp.acme.test"
 	tn.Secrets.Extra["MY_OWN"] = "kept"
+	if err := tn.SaveSecrets(); err != nil {
+		t.Fatal(err)
+	}
+	// …and tenant.yaml.
 	tn.Config.API.Port++
 	if err := New(Options{BuildContext: repoRoot(t)}).Init(context.Background(), tn); err != nil {
 		t.Fatal(err)
@@ -564,37 +569,8 @@ func TestImageTag(t *testing.T) {
 // ${NAME} forms, and leaves comments, request-transformer templates and
 // unknown names as written.
 func TestKongEntrypointSubstitution(t *testing.T) {
-	awk, err := exec.LookPath("awk")
-	if err != nil {
-		t.Fatalf("this test runs the entrypoint's awk program: install awk (apt-get install mawk): %v", err)
-	}
 	tn := dockerTenant(t, Options{})
-	p := loadProject(t, repoRoot(t), tn)
-	kong := p.Services["kong"]
-	script := strings.Join(kong.Entrypoint, " ")
-	m := regexp.MustCompile(`(?s)awk '(.*)' /home/kong/temp.yml > "\$KONG_DECLARATIVE_CONFIG"`).FindStringSubmatch(script)
-	if m == nil {
-		t.Fatalf("kong entrypoint does not run the expected awk substitution:\n%s", script)
-	}
-	program := m[1]
-	var env []string
-	for k, v := range kong.Environment {
-		env = append(env, k+"="+deref(v))
-	}
-	substitute := func(t *testing.T, in []byte) []byte {
-		t.Helper()
-		f := filepath.Join(t.TempDir(), "temp.yml")
-		if err := os.WriteFile(f, in, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		cmd := exec.Command(awk, program, f)
-		cmd.Env = env
-		out, err := cmd.Output()
-		if err != nil {
-			t.Fatalf("awk: %v", err)
-		}
-		return out
-	}
+	substitute := kongEntrypoint(t, loadProject(t, repoRoot(t), tn))
 	anon := tn.Secrets.AnonKey
 	t.Run("forms", func(t *testing.T) {
 		in := "# keys: $SUPABASE_ANON_KEY\n" +
@@ -630,6 +606,42 @@ func TestKongEntrypointSubstitution(t *testing.T) {
 			t.Errorf("the substituted kong.yml is not YAML: %v", err)
 		}
 	})
+}
+
+// kongEntrypoint returns the kong service's entrypoint substitution (the
+// awk program, run as the container runs it, with the container's
+// environment as p renders it).
+func kongEntrypoint(t *testing.T, p *types.Project) func(*testing.T, []byte) []byte {
+	t.Helper()
+	awk, err := exec.LookPath("awk")
+	if err != nil {
+		t.Fatalf("this test runs the entrypoint's awk program: install awk (apt-get install mawk): %v", err)
+	}
+	kong := p.Services["kong"]
+	script := strings.Join(kong.Entrypoint, " ")
+	m := regexp.MustCompile(`(?s)awk '(.*)' /home/kong/temp.yml > "\$KONG_DECLARATIVE_CONFIG"`).FindStringSubmatch(script)
+	if m == nil {
+		t.Fatalf("kong entrypoint does not run the expected awk substitution:\n%s", script)
+	}
+	program := m[1]
+	var env []string
+	for k, v := range kong.Environment {
+		env = append(env, k+"="+deref(v))
+	}
+	return func(t *testing.T, in []byte) []byte {
+		t.Helper()
+		f := filepath.Join(t.TempDir(), "temp.yml")
+		if err := os.WriteFile(f, in, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(awk, program, f)
+		cmd.Env = env
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("awk: %v", err)
+		}
+		return out
+	}
 }
 
 // kongDoc is what the compose tests need from kong.yml.

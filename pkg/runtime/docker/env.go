@@ -2,7 +2,10 @@ package docker
 
 import (
 	"bytes"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -87,45 +90,71 @@ func (r *Runtime) defaultEnv(t *tenant.Tenant) map[string]string {
 	}
 }
 
+// keyEnv are the compose variables that carry the tenant's keys to the
+// services as auth.legacy_keys wants them (JWT_KEYS and JWT_JWKS, in .env
+// under upstream's names, already follow it): the legacy keys the gateway
+// accepts — none while legacy keys are off — and the HS256 secret Realtime
+// verifies with, which Realtime cannot be without: with legacy keys off it
+// is a secret derived from JWT_SECRET that signs no token, so every HS256
+// token fails its signature.
+func keyEnv(t *tenant.Tenant, s *tenant.Secrets) map[string]string {
+	if t.Config.Auth.LegacyKeysEnabled() {
+		return map[string]string{
+			"SFP_GATEWAY_ANON_KEY":    s.AnonKey,
+			"SFP_GATEWAY_SERVICE_KEY": s.ServiceRoleKey,
+			"SFP_REALTIME_JWT_SECRET": s.JWTSecret,
+		}
+	}
+	mac := hmac.New(sha256.New, []byte(s.JWTSecret))
+	mac.Write([]byte("sfp: the realtime secret of a tenant without legacy tokens"))
+	return map[string]string{
+		"SFP_GATEWAY_ANON_KEY":    "",
+		"SFP_GATEWAY_SERVICE_KEY": "",
+		"SFP_REALTIME_JWT_SECRET": base64.RawURLEncoding.EncodeToString(mac.Sum(nil)),
+	}
+}
+
 // syncEnv adds the compose variables to the tenant's .env and saves it
-// (mode 0600) when anything changed. Other variables are left alone.
+// (mode 0600) when anything changed, under the tenant's secrets lock.
+// Other variables are left alone. A tenant made before the current key
+// model gets its publishable, secret and signing keys here.
 func (r *Runtime) syncEnv(t *tenant.Tenant) error {
-	s := t.Secrets
-	if s.Extra == nil {
-		s.Extra = map[string]string{}
-	}
-	changed := false
-	for k, v := range derivedEnv(t) {
-		if old, ok := s.Extra[k]; !ok || old != v {
-			s.Extra[k] = v
-			changed = true
+	err := t.UpdateSecrets(func(s *tenant.Secrets) (bool, error) {
+		if _, err := s.EnsureKeys(time.Now()); err != nil {
+			return false, err
 		}
-	}
-	defaults := r.defaultEnv(t)
-	if r.opts.BuildContext != "" {
-		// An explicit build context wins over what .env says.
-		if s.Extra["SFP_BUILD_CONTEXT"] != r.opts.BuildContext {
+		if s.Extra == nil {
+			s.Extra = map[string]string{}
+		}
+		derived := derivedEnv(t)
+		for k, v := range keyEnv(t, s) {
+			derived[k] = v
+		}
+		for k, v := range derived {
+			s.Extra[k] = v
+		}
+		defaults := r.defaultEnv(t)
+		if r.opts.BuildContext != "" {
+			// An explicit build context wins over what .env says.
 			s.Extra["SFP_BUILD_CONTEXT"] = r.opts.BuildContext
-			changed = true
 		}
-	}
-	for k, v := range defaults {
-		if _, ok := s.Extra[k]; !ok {
-			s.Extra[k] = v
-			changed = true
+		for k, v := range defaults {
+			if _, ok := s.Extra[k]; !ok {
+				s.Extra[k] = v
+			}
 		}
-	}
-	// The image sfp names follows the running sfp's version, so a newer
-	// binary builds (and starts) its own migrations; an image the operator
-	// named is left alone.
-	if cur, want := s.Extra["SFP_IMAGE"], defaults["SFP_IMAGE"]; strings.HasPrefix(cur, "sfp:") && cur != want {
-		s.Extra["SFP_IMAGE"] = want
-		changed = true
-	}
-	if !changed {
-		return nil
-	}
-	if err := t.SaveSecrets(); err != nil {
+		// The image sfp names follows the running sfp's version, so a newer
+		// binary builds (and starts) its own migrations; an image the operator
+		// named is left alone.
+		if cur, want := s.Extra["SFP_IMAGE"], defaults["SFP_IMAGE"]; strings.HasPrefix(cur, "sfp:") && cur != want {
+			s.Extra["SFP_IMAGE"] = want
+		}
+		// Saving also writes JWT_KEYS and JWT_JWKS as auth.legacy_keys
+		// says (it may have been edited in tenant.yaml); an .env that
+		// would not change is left untouched.
+		return true, nil
+	})
+	if err != nil {
 		return fmt.Errorf("write compose settings to %s: %w", t.EnvFile(), err)
 	}
 	return nil

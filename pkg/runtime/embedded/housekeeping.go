@@ -39,10 +39,11 @@ func (s *services) startHousekeeping(ctx context.Context) {
 }
 
 // rpc calls a function through the REST server directly (not the gateway,
-// whose access log would record every tick), with the service key.
+// whose access log would record every tick), with the runtime's service
+// token (an ES256 service_role JWT: valid whether or not legacy keys are).
 func (s *services) rpc(ctx context.Context, fn string) {
 	status, b, err := callInProcess(ctx, s.rest, http.MethodPost, "/rpc/"+fn,
-		http.Header{"Authorization": {"Bearer " + s.inst.T.Secrets.ServiceRoleKey}, "Content-Type": {"application/json"}}, []byte("{}"))
+		http.Header{"Authorization": {"Bearer " + s.keys.Load().serviceToken}, "Content-Type": {"application/json"}}, []byte("{}"))
 	if (err != nil || status >= 300) && ctx.Err() == nil {
 		s.inst.log.Warn("housekeeping call failed", "function", fn, "status", status, "body", strings.TrimSpace(string(b)), "err", err)
 	}

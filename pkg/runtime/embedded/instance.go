@@ -62,6 +62,7 @@ type Instance struct {
 	sup      *supervisor // nil until the services run
 	failed   chan error  // a component died, or PostgreSQL keeps crashing
 	once     sync.Once
+	reloadMu sync.Mutex // one key reload at a time
 }
 
 // Boot starts the tenant: PostgreSQL (created on first start), the platform
@@ -152,6 +153,9 @@ func Boot(ctx context.Context, t *tenant.Tenant, opts BootOptions) (inst *Instan
 		return inst, nil
 	}
 
+	if err := ensureKeys(t, progress); err != nil {
+		return inst, err
+	}
 	progress("Starting auth, REST, realtime and the gateway")
 	inst.services, err = startServices(ctx, inst)
 	if err != nil {

@@ -26,7 +26,7 @@ func startRealtime(ctx context.Context, s *services) (http.Handler, error) {
 		ReplicationConnString: c.ConnString("supabase_replication_admin", t.Secrets.ReplicationPassword, "postgres"),
 		AdminConnString:       c.ConnString("supabase_admin", t.Secrets.PostgresPassword, "postgres"),
 		SlotName:              SlotName,
-		JWTSecret:             []byte(t.Secrets.JWTSecret),
+		Keys:                  s.ring,
 		Logger:                s.inst.log.With("component", "realtime"),
 		Limits:                realtimeLimits(t.Config.Realtime),
 	})

@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"os/signal"
 	"strconv"
 	"strings"
 	"sync"
@@ -74,6 +75,9 @@ type state struct {
 	PostgresRestarts   int            `json:"postgres_restarts"`
 	LastPostgresCrash  *runtime.Crash `json:"last_postgres_crash,omitempty"`
 	PostgresRestarting bool           `json:"postgres_restarting,omitempty"`
+	// KeysVersion is the tenant.KeysVersion of the keys the services use;
+	// set once the process reloads keys on ReloadSignal.
+	KeysVersion string `json:"keys_version,omitempty"`
 }
 
 func writeState(t *tenant.Tenant, s state) error {
@@ -131,8 +135,13 @@ func (r *Runtime) Start(ctx context.Context, t *tenant.Tenant, opts runtime.Star
 	for _, m := range inst.Applied {
 		applied = append(applied, m.File)
 	}
+	// Changed keys are taken on ReloadSignal, from the keys commands; the
+	// state file says so (keys_version) only once the handler is in place.
+	reload := make(chan os.Signal, 1)
+	signal.Notify(reload, ReloadSignal)
+	defer signal.Stop(reload)
 	stateMu.Lock()
-	current = &state{PID: os.Getpid(), StartedAt: inst.StartedAt, URL: inst.URL, Ready: true, Applied: applied}
+	current = &state{PID: os.Getpid(), StartedAt: inst.StartedAt, URL: inst.URL, Ready: true, Applied: applied, KeysVersion: inst.KeysVersion()}
 	stateMu.Unlock()
 	saveState(inst.Supervision())
 	if opts.Ready != nil {
@@ -141,11 +150,28 @@ func (r *Runtime) Start(ctx context.Context, t *tenant.Tenant, opts runtime.Star
 	}
 	r.opts.Logger.Info("tenant ready", "tenant", t.Name(), "url", inst.URL)
 	var runErr error
-	select {
-	case <-ctx.Done():
-		r.opts.Logger.Info("shutting down", "tenant", t.Name())
-	case runErr = <-inst.Failed():
-		r.opts.Logger.Error("component failed; shutting down", "err", runErr)
+run:
+	for {
+		select {
+		case <-ctx.Done():
+			r.opts.Logger.Info("shutting down", "tenant", t.Name())
+			break run
+		case runErr = <-inst.Failed():
+			r.opts.Logger.Error("component failed; shutting down", "err", runErr)
+			break run
+		case <-reload:
+			v, err := inst.ReloadKeys(ctx)
+			if err != nil {
+				// The previous keys stay in use; the command that asked
+				// waits for the new version in vain and says so.
+				r.opts.Logger.Error("could not reload keys; the previous keys stay in use", "err", err)
+				continue
+			}
+			stateMu.Lock()
+			current.KeysVersion = v
+			stateMu.Unlock()
+			saveState(inst.Supervision())
+		}
 	}
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
@@ -387,7 +413,7 @@ func probeHTTP(ctx context.Context, t *tenant.Tenant, running bool) []runtime.Co
 			continue
 		}
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, t.URL()+p.path, nil)
-		req.Header.Set("apikey", t.Secrets.AnonKey)
+		req.Header.Set("apikey", t.Secrets.PublishableKey)
 		resp, err := client.Do(req)
 		if err != nil {
 			c.Detail = err.Error()

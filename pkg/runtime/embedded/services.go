@@ -7,15 +7,16 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	sfp "github.com/sfp-dev/sfp"
 	"github.com/sfp-dev/sfp/pkg/client"
+	"github.com/sfp-dev/sfp/pkg/jwtkeys"
 	"github.com/sfp-dev/sfp/pkg/server/authserver"
-	"github.com/sfp-dev/sfp/pkg/server/gateway"
 	"github.com/sfp-dev/sfp/pkg/server/rest"
+	"github.com/sfp-dev/sfp/pkg/tenant"
 )
 
 // Upstream hosts as kong.yml names them (the official compose's service
@@ -28,14 +29,20 @@ const (
 
 // services are the in-process servers behind the gateway.
 type services struct {
-	inst     *Instance
-	handler  http.Handler
-	stopped  chan struct{}
-	pools    []*pgxpool.Pool
-	auth     *authserver.Server
-	rest     *rest.Server
-	closers  []func(context.Context) error
-	closeErr error
+	inst    *Instance
+	handler http.Handler
+	stopped chan struct{}
+	pools   []*pgxpool.Pool
+	auth    *authserver.Server
+	rest    *rest.Server
+	// ring is the key Set auth, REST and realtime share; keys the gateway
+	// and token that go with it (keys.go). Both are replaced together when
+	// the tenant's keys change.
+	ring      *jwtkeys.Ring
+	keys      atomic.Pointer[keyState]
+	upstreams map[string]http.Handler
+	closers   []func(context.Context) error
+	closeErr  error
 }
 
 // startServices starts auth, REST, realtime and the gateway over the running
@@ -50,8 +57,12 @@ func startServices(ctx context.Context, inst *Instance) (_ *services, err error)
 			s.close(context.WithoutCancel(ctx))
 		}
 	}()
-	secret := []byte(t.Secrets.JWTSecret)
 	log := inst.log
+	set, err := keySet(t)
+	if err != nil {
+		return s, err
+	}
+	s.ring = jwtkeys.NewRing(set)
 
 	authPool, err := s.pool(ctx, c.ConnString("supabase_auth_admin", t.Secrets.AuthAdminPassword, "postgres"), 8)
 	if err != nil {
@@ -59,7 +70,7 @@ func startServices(ctx context.Context, inst *Instance) (_ *services, err error)
 	}
 	s.auth, err = authserver.New(ctx, authserver.Config{
 		Pool:      authPool,
-		JWTSecret: secret,
+		Keys:      s.ring,
 		JWTExpiry: time.Duration(t.Config.Auth.JWTExpiry) * time.Second,
 		// As the Supabase CLI and hosted projects set it.
 		Issuer:            t.URL() + "/auth/v1",
@@ -81,45 +92,29 @@ func startServices(ctx context.Context, inst *Instance) (_ *services, err error)
 		return s, fmt.Errorf("rest: %w", err)
 	}
 	s.rest, err = rest.New(ctx, rest.Config{
-		Pool:      restPool,
-		JWTSecret: secret,
-		Schemas:   t.Config.REST.Schemas,
-		MaxRows:   t.Config.REST.MaxRows,
-		Logger:    log.With("component", "rest"),
+		Pool:    restPool,
+		Keys:    s.ring,
+		Schemas: t.Config.REST.Schemas,
+		MaxRows: t.Config.REST.MaxRows,
+		Logger:  log.With("component", "rest"),
 	})
 	if err != nil {
 		return s, fmt.Errorf("start rest: %w", err)
 	}
 	s.closers = append(s.closers, func(context.Context) error { return s.rest.Close() })
 
-	upstreams := map[string]http.Handler{hostAuth: s.auth, hostREST: s.rest}
+	s.upstreams = map[string]http.Handler{hostAuth: s.auth, hostREST: s.rest}
 	rt, err := startRealtime(ctx, s)
 	if err != nil {
 		return s, err
 	}
 	if rt != nil {
-		upstreams[hostRealtime] = rt
+		s.upstreams[hostRealtime] = rt
 	}
-
-	cfg, err := gateway.Parse(sfp.KongConfig(), "kong.yml", map[string]string{
-		"SUPABASE_ANON_KEY":    t.Secrets.AnonKey,
-		"SUPABASE_SERVICE_KEY": t.Secrets.ServiceRoleKey,
-		"DASHBOARD_USERNAME":   t.Secrets.DashboardUsername,
-		"DASHBOARD_PASSWORD":   t.Secrets.DashboardPassword,
-	})
-	if err != nil {
-		return s, fmt.Errorf("load gateway configuration: %w", err)
+	if err := s.applyKeys(t); err != nil {
+		return s, err
 	}
-	gw, err := gateway.New(cfg, gateway.Options{
-		Upstreams:    upstreams,
-		MaxBodyBytes: t.Config.API.MaxBodyBytes,
-		BodyTimeout:  time.Duration(t.Config.API.ReadBodyTimeout),
-		Logger:       log.With("component", "gateway"),
-	})
-	if err != nil {
-		return s, fmt.Errorf("start gateway: %w", err)
-	}
-	s.handler = gw
+	s.handler = s
 	s.startHousekeeping(context.WithoutCancel(ctx))
 	return s, nil
 }
@@ -186,19 +181,23 @@ func (s *services) bootstrapAdmin(ctx context.Context, progress func(string)) er
 			return err
 		}
 	}
-	t.Secrets.AdminPasswordHash = ""
-	if err := t.SaveSecrets(); err != nil {
+	// Under the secrets lock: a keys command may be writing .env too.
+	if err := t.UpdateSecrets(func(s *tenant.Secrets) (bool, error) {
+		s.AdminPasswordHash = ""
+		return true, nil
+	}); err != nil {
 		return fmt.Errorf("forget the admin password hash: %w", err)
 	}
 	return nil
 }
 
-// createAccount calls create_account through the gateway, with the service
-// key, exactly as a client would.
+// createAccount calls create_account as service_role, with the runtime's
+// own service token (the gateway would need an API key of the service_role,
+// and the tenant may have none: its secret key revoked, legacy keys off).
 func (s *services) createAccount(ctx context.Context, name, ownerID string) error {
 	body, _ := json.Marshal(map[string]string{"name": name, "slug": client.Slugify(name), "owner_id": ownerID})
-	status, b, err := callInProcess(ctx, s.handler, http.MethodPost, "/rest/v1/rpc/create_account",
-		http.Header{"Apikey": {s.inst.T.Secrets.ServiceRoleKey}, "Content-Type": {"application/json"}}, body)
+	status, b, err := callInProcess(ctx, s.rest, http.MethodPost, "/rpc/create_account",
+		http.Header{"Authorization": {"Bearer " + s.keys.Load().serviceToken}, "Content-Type": {"application/json"}}, body)
 	if err != nil {
 		return fmt.Errorf("create account %q: %w", name, err)
 	}

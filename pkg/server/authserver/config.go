@@ -9,6 +9,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/sfp-dev/sfp/pkg/jwtkeys"
 )
 
 // Defaults, as Supabase's self-hosted GoTrue is configured.
@@ -56,8 +58,12 @@ type Config struct {
 	// Pool is connected as supabase_auth_admin, the owner of the auth tables.
 	// The server does not close it.
 	Pool *pgxpool.Pool
-	// JWTSecret signs and verifies HS256 tokens; shared with REST and
-	// Realtime. At least 32 bytes.
+	// Keys sign access tokens (ES256 with the signing key's kid, else
+	// HS256 with the legacy secret) and verify presented ones; the runtime
+	// replaces its Set when the tenant's keys change. Nil: JWTSecret alone.
+	Keys *jwtkeys.Ring
+	// JWTSecret signs and verifies HS256 tokens when Keys is nil (the
+	// legacy model; shared with REST and Realtime). At least 32 bytes.
 	JWTSecret []byte
 	// JWTExpiry is the access token lifetime; default 1h.
 	JWTExpiry time.Duration
@@ -108,8 +114,14 @@ func (cfg Config) withDefaults() (Config, error) {
 	if cfg.Pool == nil {
 		return cfg, errors.New("auth config: Pool is required (a pool connected as supabase_auth_admin)")
 	}
-	if len(cfg.JWTSecret) < minJWTSecretBytes {
-		return cfg, fmt.Errorf("auth config: JWTSecret must be at least %d bytes, got %d", minJWTSecretBytes, len(cfg.JWTSecret))
+	if cfg.Keys == nil {
+		if len(cfg.JWTSecret) < minJWTSecretBytes {
+			return cfg, fmt.Errorf("auth config: JWTSecret must be at least %d bytes, got %d", minJWTSecretBytes, len(cfg.JWTSecret))
+		}
+		cfg.Keys = jwtkeys.NewRing(jwtkeys.LegacySet(cfg.JWTSecret))
+	}
+	if set := cfg.Keys.Load(); set == nil || !set.CanSign() {
+		return cfg, errors.New("auth config: Keys has neither a signing key nor the legacy secret to sign tokens with")
 	}
 	if cfg.JWTExpiry == 0 {
 		cfg.JWTExpiry = DefaultJWTExpiry

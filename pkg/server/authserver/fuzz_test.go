@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/sfp-dev/sfp/pkg/jwtkeys"
 )
 
 // fuzzNow is the fixed clock of the fuzz targets, so the seed tokens in
@@ -18,7 +20,7 @@ var fuzzNow = time.Unix(1_900_000_000, 0)
 // accepts must be an HS256 token signed with the secret and unexpired, as an
 // independent check with golang-jwt confirms; nothing may panic.
 func FuzzParseToken(f *testing.F) {
-	s := &Server{cfg: Config{JWTSecret: testSecret, Now: func() time.Time { return fuzzNow }}}
+	s := &Server{cfg: Config{JWTSecret: testSecret, Keys: jwtkeys.NewRing(jwtkeys.LegacySet(testSecret)), Now: func() time.Time { return fuzzNow }}}
 	valid := func(claims jwt.MapClaims, secret []byte) string {
 		tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(secret)
 		if err != nil {

@@ -1,9 +1,6 @@
 package authserver
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -50,23 +47,18 @@ type Claims struct {
 	IsAnonymous  bool           `json:"is_anonymous"`
 }
 
-// jwtHeader is the fixed header of every token: HS256 without a key id, as
-// GoTrue signs with a bare JWT secret.
-var jwtHeader = base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"HS256","typ":"JWT"}`))
-
-// sign encodes and signs the payload. The token is assembled here rather
-// than with jwt.NewWithClaims so that "aud" is a plain string (GoTrue turns
-// off golang-jwt's array form globally; this package must not touch that
-// global, which other packages share).
+// sign encodes and signs the payload with the tenant's signing key (ES256,
+// its kid in the header), or the legacy secret (HS256, no kid) when it has
+// none, as GoTrue signs with GOTRUE_JWT_KEYS or a bare JWT secret. The
+// payload is encoded here rather than with jwt.NewWithClaims so that "aud"
+// is a plain string (GoTrue turns off golang-jwt's array form globally;
+// this package must not touch that global, which other packages share).
 func (s *Server) sign(p *accessTokenPayload) (string, error) {
 	raw, err := json.Marshal(p)
 	if err != nil {
 		return "", fmt.Errorf("encode access token claims: %w", err)
 	}
-	unsigned := jwtHeader + "." + base64.RawURLEncoding.EncodeToString(raw)
-	mac := hmac.New(sha256.New, s.cfg.JWTSecret)
-	mac.Write([]byte(unsigned))
-	return unsigned + "." + base64.RawURLEncoding.EncodeToString(mac.Sum(nil)), nil
+	return s.cfg.Keys.Load().Sign(raw)
 }
 
 // issueAccessToken signs an access token for user in session, valid for the
@@ -103,12 +95,16 @@ func bearerToken(r *http.Request) (string, error) {
 	return m[1], nil
 }
 
-// parseToken verifies an HS256 token against the JWT secret and the clock
-// (no leeway, as GoTrue) and returns its claims.
+// parseToken verifies a token and the clock (no leeway, as GoTrue) and
+// returns its claims. The algorithms allowed are those of the tenant's keys
+// (ES256, and HS256 only while legacy tokens are accepted: GoTrue's
+// GOTRUE_JWT_VALID_METHODS default); the key is found by GoTrue's rule
+// (jwtkeys.Set.Lookup), so a token of a standby or previous key verifies.
 func (s *Server) parseToken(token string) (*Claims, error) {
 	claims := &Claims{}
-	p := jwt.NewParser(jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}), jwt.WithTimeFunc(s.now))
-	_, err := p.ParseWithClaims(token, claims, func(*jwt.Token) (any, error) { return s.cfg.JWTSecret, nil })
+	set := s.cfg.Keys.Load()
+	p := jwt.NewParser(jwt.WithValidMethods(set.Algorithms()), jwt.WithTimeFunc(s.now))
+	_, err := p.ParseWithClaims(token, claims, set.Keyfunc)
 	if err != nil {
 		return nil, forbidden(CodeBadJWT, "invalid JWT: unable to parse or verify signature, %v", err).withCause(err)
 	}

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sfp-dev/sfp/pkg/jwtkeys"
 )
 
 // TestRateLimits: per client IP, /token and /signup answer 429
@@ -115,7 +117,11 @@ func TestConfigValidation(t *testing.T) {
 		want   string
 	}{
 		{"no pool", func(c *Config) { c.Pool = nil }, "Pool is required"},
-		{"short secret", func(c *Config) { c.JWTSecret = []byte("short") }, "JWTSecret must be at least 32 bytes"},
+		{"short secret", func(c *Config) { c.JWTSecret, c.Keys = []byte("short"), nil }, "JWTSecret must be at least 32 bytes"},
+		{"keys that cannot sign", func(c *Config) {
+			verifyOnly := genKey(t, false)
+			c.Keys = jwtkeys.NewRing(mustSet(t, nil, verifyOnly))
+		}, "neither a signing key nor the legacy secret"},
 		{"tiny expiry", func(c *Config) { c.JWTExpiry = time.Millisecond }, "JWTExpiry"},
 		{"bad min length", func(c *Config) { c.MinPasswordLength = 100 }, "MinPasswordLength"},
 		{"half rate limit", func(c *Config) { c.RateLimitTokenPerIP = RateLimit{Events: 5} }, "RateLimitTokenPerIP"},

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -20,12 +21,19 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// handleJWKS answers the public signing keys: none, since HS256 secrets are
-// never published (GoTrue leaves symmetric keys out too).
+// handleJWKS answers the public signing keys — the current, standby and
+// previous ones, so a token of any of them verifies — and never the legacy
+// HS256 secret (GoTrue leaves symmetric keys out too). Clients cache it for
+// ten minutes, as GoTrue tells them to.
 func (s *Server) handleJWKS(w http.ResponseWriter, r *http.Request) error {
-	w.Header().Set("Cache-Control", "public, max-age=600")
-	writeJSON(w, http.StatusOK, map[string]any{"keys": []any{}})
-	return nil
+	body := s.cfg.Keys.Load().JWKS()
+	h := w.Header()
+	h.Set("Cache-Control", "public, max-age=600")
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(http.StatusOK)
+	_, err := w.Write(body)
+	return err
 }
 
 // externalProviders are the OAuth providers GoTrue knows, in the order of its

@@ -63,7 +63,6 @@ func TestConfigErrors(t *testing.T) {
 		{"unknown consumer", "_format_version: \"2.1\"\nacls:\n  - consumer: ghost\n    group: g\n", `test.yml:3: acl refers to unknown consumer "ghost"`},
 		{"consumer without name", "_format_version: \"2.1\"\nconsumers:\n  - tags: [x]\n", "test.yml:3: consumer needs a username or a custom_id"},
 		{"duplicate key", "_format_version: \"2.1\"\nconsumers:\n  - username: a\n    keyauth_credentials: [{key: same}]\n  - username: b\n    keyauth_credentials: [{key: same}]\n", `test.yml:6: key-auth key of consumer "b" is already the key of consumer "a" (line 4)`},
-		{"empty key", "_format_version: \"2.1\"\nconsumers:\n  - username: a\n    keyauth_credentials:\n      - key: ''\n", `test.yml:5: key-auth credential of consumer "a" has an empty key`},
 		{"anonymous unknown", "_format_version: \"2.1\"\n" + svc + "    plugins:\n      - name: key-auth\n        config:\n          anonymous: nobody\n", `test.yml:8: config of plugin "key-auth": anonymous refers to unknown consumer "nobody"`},
 		{"consumer plugin", "_format_version: \"2.1\"\nconsumers:\n  - username: a\n    plugins:\n      - name: cors\n", `test.yml:4: consumer "a": plugins is not supported by the embedded gateway (consumer-scoped plugins)`},
 		{"nested plugin with route", "_format_version: \"2.1\"\n" + svc + "    plugins:\n      - name: cors\n        route: x\n", `test.yml:7: plugin "cors" is nested and may not set route`},

@@ -33,6 +33,8 @@ var fuzzEnv = map[string]string{
 	"ANON": "anon-key", "SERVICE": "service-key", "DASH_USER": "u", "DASH_PASS": "p",
 	"SUPABASE_ANON_KEY": "anon-key", "SUPABASE_SERVICE_KEY": "service-key",
 	"DASHBOARD_USERNAME": "u", "DASHBOARD_PASSWORD": "p",
+	"SUPABASE_PUBLISHABLE_KEY": "sb_publishable_key", "SUPABASE_SECRET_KEY": "sb_secret_key",
+	"ANON_KEY_ASYMMETRIC": "anon-jwt", "SERVICE_ROLE_KEY_ASYMMETRIC": "service-jwt",
 }
 
 // Every seed is a valid configuration (so the fuzzer starts from the

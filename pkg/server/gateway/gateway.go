@@ -231,16 +231,30 @@ type reply struct {
 	status int
 	header http.Header
 	body   []byte
+	// message makes the reply one of Kong's errors, its body rendered
+	// for the request (kongError).
+	message string
 }
 
-// kongError is Kong's error response: {"message": …} as JSON.
+// kongError is Kong's error response. Kong 3.x answers
+// {"message": …, "request_id": …} (kong.response.error), the request id
+// being the one the response carries in X-Request-Id here.
 func kongError(status int, msg string) *reply {
-	b, _ := json.Marshal(struct {
-		Message string `json:"message"`
-	}{msg})
 	h := http.Header{}
 	h.Set("Content-Type", "application/json; charset=utf-8")
-	return &reply{status: status, header: h, body: b}
+	return &reply{status: status, header: h, message: msg}
+}
+
+// bodyFor is the reply's body for the request with id reqID.
+func (rep *reply) bodyFor(reqID string) []byte {
+	if rep.message == "" {
+		return rep.body
+	}
+	b, _ := json.Marshal(struct {
+		Message   string `json:"message"`
+		RequestID string `json:"request_id"`
+	}{rep.message, reqID})
+	return b
 }
 
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -521,10 +535,11 @@ func (w *responseWriter) WriteHeader(code int) {
 		for k, v := range rep.header {
 			h[k] = v
 		}
-		h.Set("Content-Length", strconv.Itoa(len(rep.body)))
+		body := rep.bodyFor(id)
+		h.Set("Content-Length", strconv.Itoa(len(body)))
 		w.writeFiltered(rep.status)
-		_, _ = w.ResponseWriter.Write(rep.body)
-		w.bytes += int64(len(rep.body))
+		_, _ = w.ResponseWriter.Write(body)
+		w.bytes += int64(len(body))
 		w.discard = true
 		return
 	}
@@ -559,10 +574,11 @@ func (w *responseWriter) reply(rep *reply) {
 	for k, v := range rep.header {
 		h[k] = v
 	}
-	h.Set("Content-Length", strconv.Itoa(len(rep.body)))
+	body := rep.bodyFor(h.Get("X-Request-Id"))
+	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(rep.status)
-	if len(rep.body) > 0 && w.x.r.Method != http.MethodHead {
-		_, _ = w.Write(rep.body)
+	if len(body) > 0 && w.x.r.Method != http.MethodHead {
+		_, _ = w.Write(body)
 	}
 }
 

@@ -174,3 +174,13 @@ func (l *logBuffer) records(t *testing.T) []map[string]any {
 func newLogger(l *logBuffer) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(l, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
+
+// kongMessage checks that body is Kong 3.x's error for the response:
+// {"message": msg, "request_id": the id the response carries}.
+func (r response) kongMessage(t *testing.T, msg string) {
+	t.Helper()
+	id := r.header.Get("X-Request-Id")
+	require.NotEmpty(t, id, "the response has no X-Request-Id")
+	want, _ := json.Marshal(map[string]string{"message": msg, "request_id": id})
+	require.JSONEq(t, string(want), string(r.body))
+}

@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -15,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/sfp-dev/sfp/internal/jwttest"
 	"github.com/sfp-dev/sfp/pkg/tenant"
 )
 
@@ -25,22 +25,16 @@ type tenantKeys struct {
 	secret        []byte
 	anon, service string
 	env           map[string]string
+	tenant        jwttest.Tenant
 }
 
-// generatedKeys makes keys the way a tenant's are made.
+// generatedKeys makes keys the way a tenant's are made, and the kong.yml
+// variables its gateway gets.
 func generatedKeys(t testing.TB) tenantKeys {
 	t.Helper()
-	secret := []byte(rand.Text() + rand.Text())
-	anon, err := tenant.SignAPIKey(secret, "anon", time.Now(), tenant.KeyLifetime)
-	require.NoError(t, err)
-	service, err := tenant.SignAPIKey(secret, "service_role", time.Now(), tenant.KeyLifetime)
-	require.NoError(t, err)
-	return tenantKeys{secret: secret, anon: anon, service: service, env: map[string]string{
-		"SUPABASE_ANON_KEY":    anon,
-		"SUPABASE_SERVICE_KEY": service,
-		"DASHBOARD_USERNAME":   "supabase",
-		"DASHBOARD_PASSWORD":   rand.Text(),
-	}}
+	tn := jwttest.NewTenant(t)
+	return tenantKeys{secret: []byte(tn.Secrets.JWTSecret), anon: tn.Secrets.AnonKey, service: tn.Secrets.ServiceRoleKey,
+		env: tn.KongEnv(), tenant: tn}
 }
 
 func TestRepositoryKongYML(t *testing.T) {
@@ -77,13 +71,16 @@ func TestRepositoryKongYML(t *testing.T) {
 	t.Run("secure auth routes need a key", func(t *testing.T) {
 		r := get(t, srv, "/auth/v1/user")
 		assert.Equal(t, http.StatusUnauthorized, r.status)
-		assert.JSONEq(t, `{"message":"No API key found in request"}`, string(r.body))
+		r.kongMessage(t, "No API key found in request")
 		r = get(t, srv, "/auth/v1/user", "apikey", "not-a-key")
 		assert.Equal(t, http.StatusUnauthorized, r.status)
-		assert.JSONEq(t, `{"message":"Invalid authentication credentials"}`, string(r.body))
+		r.kongMessage(t, "Unauthorized")
 		other := generatedKeys(t) // well-formed, but another tenant's
-		r = get(t, srv, "/auth/v1/user", "apikey", other.anon)
-		assert.Equal(t, http.StatusUnauthorized, r.status)
+		for _, key := range []string{other.anon, other.tenant.Secrets.PublishableKey, other.tenant.Secrets.SecretKey} {
+			r = get(t, srv, "/auth/v1/user", "apikey", key)
+			assert.Equal(t, http.StatusUnauthorized, r.status)
+			r.kongMessage(t, "Unauthorized")
+		}
 	})
 
 	t.Run("apikey becomes the bearer token", func(t *testing.T) {
@@ -175,7 +172,7 @@ func TestRepositoryKongYML(t *testing.T) {
 	t.Run("meta is for service_role only", func(t *testing.T) {
 		r := get(t, srv, "/pg/tables", "apikey", k.anon)
 		assert.Equal(t, http.StatusForbidden, r.status)
-		assert.JSONEq(t, `{"message":"You cannot consume this service"}`, string(r.body))
+		r.kongMessage(t, "You cannot consume this service")
 		r = get(t, srv, "/pg/tables", "apikey", k.service)
 		assert.Equal(t, http.StatusServiceUnavailable, r.status, "postgres-meta is not part of the embedded runtime")
 		assert.Contains(t, r.json(t)["message"], `service "meta"`)
@@ -239,4 +236,133 @@ func TestRepositoryKongYMLDashboardProxy(t *testing.T) {
 	assert.Equal(t, "DASHBOARD", s.Header.Get("X-Consumer-Username"))
 	// The API routes still answer without Studio; auth is absent here.
 	assert.Equal(t, http.StatusServiceUnavailable, get(t, srv, "/auth/v1/settings", "apikey", k.anon).status)
+}
+
+// kongGateway serves the repository kong.yml with env, echo upstreams for
+// auth, rest and realtime.
+func kongGateway(t *testing.T, env map[string]string) *httptest.Server {
+	t.Helper()
+	cfg, err := Load(repoKongYML, env)
+	require.NoError(t, err)
+	g, err := New(cfg, Options{Upstreams: map[string]http.Handler{
+		"auth": echo("auth"), "rest": echo("rest"), "realtime-dev.supabase-realtime": echo("realtime"),
+	}})
+	require.NoError(t, err)
+	srv := httptest.NewServer(g)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// The publishable and secret keys as the official kong.yml maps them: each
+// identifies its role's consumer, and the upstream gets the gateway's
+// pre-signed JWT of the role in Authorization — unless the caller sent its
+// own bearer token that is not an sb_ key (a user's session).
+func TestRepositoryKongYMLOpaqueKeys(t *testing.T) {
+	k := generatedKeys(t)
+	s := k.tenant.Secrets
+	srv := kongGateway(t, k.env)
+	anonJWT, serviceJWT := "Bearer "+s.AnonKeyAsymmetric, "Bearer "+s.ServiceRoleKeyAsymmetric
+
+	for _, tc := range []struct {
+		name, path, consumer, want string
+		header                     []string
+	}{
+		{"publishable key on rest", "/rest/v1/todos", "anon", anonJWT, []string{"apikey", s.PublishableKey}},
+		{"secret key on rest", "/rest/v1/todos", "service_role", serviceJWT, []string{"apikey", s.SecretKey}},
+		{"secret key on auth", "/auth/v1/admin/users", "service_role", serviceJWT, []string{"apikey", s.SecretKey}},
+		{"publishable key in the query", "/rest/v1/todos?apikey=" + s.PublishableKey, "anon", anonJWT, nil},
+		{"realtime api", "/realtime/v1/api/broadcast", "service_role", serviceJWT, []string{"apikey", s.SecretKey}},
+		// supabase-js signed out sends the key as its bearer token too.
+		{"supabase-js signed out", "/rest/v1/todos", "anon", anonJWT,
+			[]string{"apikey", s.PublishableKey, "Authorization", "Bearer " + s.PublishableKey}},
+		{"secret key as bearer too", "/rest/v1/todos", "service_role", serviceJWT,
+			[]string{"apikey", s.SecretKey, "Authorization", "Bearer " + s.SecretKey}},
+		{"a user's session passes", "/rest/v1/todos", "anon", "Bearer user.session.jwt",
+			[]string{"apikey", s.PublishableKey, "Authorization", "Bearer user.session.jwt"}},
+		{"legacy key beside", "/rest/v1/todos", "anon", "Bearer " + k.anon, []string{"apikey", k.anon}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := get(t, srv, tc.path, tc.header...)
+			require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+			seen := r.seen(t)
+			assert.Equal(t, []string{tc.want}, seen.Header.Values("Authorization"))
+			assert.Equal(t, tc.consumer, seen.Header.Get("X-Consumer-Username"))
+		})
+	}
+
+	t.Run("realtime websocket", func(t *testing.T) {
+		for key, want := range map[string]string{s.PublishableKey: s.AnonKeyAsymmetric, s.SecretKey: s.ServiceRoleKeyAsymmetric} {
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			u := "ws" + strings.TrimPrefix(srv.URL, "http") + "/realtime/v1/websocket?apikey=" + key + "&vsn=1.0.0"
+			c, _, err := websocket.Dial(ctx, u, nil)
+			require.NoError(t, err)
+			_, first, err := c.Read(ctx)
+			require.NoError(t, err)
+			var seen seen
+			require.NoError(t, json.Unmarshal(first, &seen))
+			assert.Equal(t, want, seen.Header.Get("X-Api-Key"))
+			assert.Equal(t, "apikey="+want+"&vsn=1.0.0", seen.Query, "the query's key is the role's JWT too")
+			c.CloseNow()
+			cancel()
+		}
+		// A client's own x-api-key does not replace the gateway's.
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		u := "ws" + strings.TrimPrefix(srv.URL, "http") + "/realtime/v1/websocket?apikey=" + s.PublishableKey + "&vsn=1.0.0"
+		c, _, err := websocket.Dial(ctx, u, &websocket.DialOptions{HTTPHeader: http.Header{"X-Api-Key": {k.service}}})
+		require.NoError(t, err)
+		defer c.CloseNow()
+		_, first, err := c.Read(ctx)
+		require.NoError(t, err)
+		var seen seen
+		require.NoError(t, json.Unmarshal(first, &seen))
+		assert.Equal(t, []string{s.AnonKeyAsymmetric}, seen.Header.Values("X-Api-Key"))
+	})
+
+	t.Run("malformed or unknown sb_ keys", func(t *testing.T) {
+		for _, key := range []string{
+			"sb_publishable_", "sb_secret_short", s.SecretKey[:len(s.SecretKey)-1], s.PublishableKey + "x",
+			tenant.NewOpaqueKey(tenant.SecretKeyPrefix), // well-formed, unknown
+		} {
+			r := get(t, srv, "/rest/v1/todos", "apikey", key)
+			assert.Equal(t, http.StatusUnauthorized, r.status, key)
+			r.kongMessage(t, "Unauthorized")
+			assert.Equal(t, "Key", r.header.Get("WWW-Authenticate"))
+		}
+	})
+}
+
+// A revoked secret key and, with auth.legacy_keys off, the legacy keys are
+// no credentials at all: the gateway answers Kong 3.9's 401 for them, and
+// the remaining keys keep working.
+func TestRepositoryKongYMLRefusedKeys(t *testing.T) {
+	k := generatedKeys(t)
+	s := k.tenant.Secrets
+	revoked := s.SecretKey
+	require.NoError(t, s.RevokeSecretKey(time.Now()))
+	k.tenant.SetLegacy(false)
+	env := k.tenant.KongEnv()
+	assert.Empty(t, env["SUPABASE_SECRET_KEY"])
+	assert.Empty(t, env["SUPABASE_ANON_KEY"])
+	srv := kongGateway(t, env)
+
+	for name, key := range map[string]string{"revoked secret key": revoked, "legacy anon key": k.anon, "legacy service key": k.service} {
+		for _, path := range []string{"/rest/v1/todos", "/auth/v1/user", "/realtime/v1/api/broadcast"} {
+			r := get(t, srv, path, "apikey", key)
+			assert.Equal(t, http.StatusUnauthorized, r.status, "%s on %s", name, path)
+			r.kongMessage(t, "Unauthorized")
+			assert.Equal(t, "Key", r.header.Get("WWW-Authenticate"))
+		}
+	}
+	r := get(t, srv, "/rest/v1/todos", "apikey", s.PublishableKey)
+	require.Equal(t, http.StatusOK, r.status)
+	assert.Equal(t, "Bearer "+s.AnonKeyAsymmetric, r.seen(t).Header.Get("Authorization"))
+
+	// A new secret key works at once in a gateway built from the new .env.
+	newKey := s.RotateSecretKey()
+	srv = kongGateway(t, k.tenant.KongEnv())
+	r = get(t, srv, "/rest/v1/todos", "apikey", newKey)
+	require.Equal(t, http.StatusOK, r.status)
+	assert.Equal(t, "service_role", r.seen(t).Header.Get("X-Consumer-Username"))
+	assert.Equal(t, http.StatusUnauthorized, get(t, srv, "/rest/v1/todos", "apikey", revoked).status)
 }

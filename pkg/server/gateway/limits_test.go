@@ -142,7 +142,7 @@ func TestSlowBodyGets408(t *testing.T) {
 				c.dribble(100*time.Millisecond, stop)
 				resp, body := c.response()
 				assert.Equal(t, http.StatusRequestTimeout, resp.StatusCode, body)
-				assert.JSONEq(t, `{"message":"Request timeout"}`, body)
+				response{status: resp.StatusCode, header: resp.Header, body: []byte(body)}.kongMessage(t, "Request timeout")
 				assert.True(t, resp.Close, "408 says Connection: close")
 				assert.True(t, c.closed(), "the connection is closed after the 408")
 			})

@@ -13,6 +13,7 @@ type keyAuthPlugin struct {
 	runOnPreflight bool
 	anonymous      *Consumer
 	realm          string
+	challenge      string // WWW-Authenticate of a refusal
 	keys           map[string]credential
 }
 
@@ -52,10 +53,22 @@ func buildKeyAuth(conf *object, p *parser) (plugin, error) {
 	if k.anonymous, err = resolveConsumer(conf, p, "anonymous"); err != nil {
 		return nil, err
 	}
-	if k.realm, err = conf.str("realm", "kong"); err != nil {
+	if k.realm, err = conf.str("realm", ""); err != nil {
 		return nil, err
 	}
+	k.challenge = "Key"
+	if k.realm != "" {
+		k.challenge = `Key realm="` + k.realm + `"`
+	}
 	return k, nil
+}
+
+// unauthorized is Kong 3.9's refusal: 401, the message, and a challenge
+// naming the scheme ("Key", with the realm when one is configured).
+func (k *keyAuthPlugin) unauthorized(msg string) *reply {
+	rep := kongError(http.StatusUnauthorized, msg)
+	rep.header.Set("WWW-Authenticate", k.challenge)
+	return rep
 }
 
 func (k *keyAuthPlugin) access(x *exchange) *reply {
@@ -90,7 +103,7 @@ func (k *keyAuthPlugin) authenticate(x *exchange) (*reply, bool) {
 			continue
 		}
 		if len(vals) > 1 {
-			return kongError(http.StatusUnauthorized, "Duplicate API key found"), false
+			return k.unauthorized("Duplicate API key found"), false
 		}
 		key = vals[0]
 		if k.hide {
@@ -100,13 +113,14 @@ func (k *keyAuthPlugin) authenticate(x *exchange) (*reply, bool) {
 		break
 	}
 	if key == "" {
-		rep := kongError(http.StatusUnauthorized, "No API key found in request")
-		rep.header.Set("WWW-Authenticate", `Key realm="`+k.realm+`"`)
-		return rep, false
+		return k.unauthorized("No API key found in request"), false
 	}
 	cred, ok := k.keys[key]
 	if !ok {
-		return kongError(http.StatusUnauthorized, "Invalid authentication credentials"), false
+		// An unknown key, a revoked one, a legacy key while the tenant
+		// refuses them: Kong 3.x says no more than this (2.8 said
+		// "Invalid authentication credentials").
+		return k.unauthorized("Unauthorized"), false
 	}
 	setConsumer(x, cred.consumer, cred.id)
 	return nil, true

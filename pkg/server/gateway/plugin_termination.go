@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"encoding/json"
 	"net/http"
 	"strings"
 )
@@ -70,7 +71,14 @@ func (t *requestTermination) access(*exchange) *reply {
 	if t.message == "" {
 		return &reply{status: t.status, header: http.Header{}}
 	}
-	return kongError(t.status, t.message)
+	// kong.response.exit with {message = …}: unlike Kong's own errors, no
+	// request_id.
+	body, _ := json.Marshal(struct {
+		Message string `json:"message"`
+	}{t.message})
+	h := http.Header{}
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	return &reply{status: t.status, header: h, body: body}
 }
 
 // validHeaderName reports whether s is an RFC 7230 token.

@@ -38,7 +38,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusUnauthorized, "API key is missing")
 		return
 	}
-	if _, err := verifyToken(s.cfg.JWTSecret, token, time.Now()); err != nil {
+	if _, err := verifyToken(s.cfg.Keys.Load(), token, time.Now()); err != nil {
 		writeJSONError(w, http.StatusUnauthorized, err.(*tokenError).Msg)
 		return
 	}

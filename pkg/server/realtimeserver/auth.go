@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/sfp-dev/sfp/pkg/jwtkeys"
 )
 
 // tokenError is why a token was refused: Code is the official server's
@@ -43,17 +45,38 @@ type authState struct {
 	group string
 }
 
-// verifyToken checks an HS256/384/512 token against the secret and requires
-// the `role` and `exp` claims, as the official server does.
-func verifyToken(secret []byte, token string, now time.Time) (*authState, error) {
+// verifyToken checks a token against the tenant's keys and requires the
+// `role` and `exp` claims, as the official server does. The key is found by
+// the rule the embedded servers share (jwtkeys.Set.Lookup): the kid's key
+// for an ES256 token — which must name one, as Realtime needs a kid to
+// pick a JWK — else the legacy secret for an HMAC token, while the tenant
+// accepts legacy tokens. A token no key fits is refused with Realtime's
+// JwtSignerError.
+func verifyToken(keys *jwtkeys.Set, token string, now time.Time) (*authState, error) {
 	token = strings.Join(strings.Fields(token), "")
-	parser := jwt.NewParser(jwt.WithoutClaimsValidation(), jwt.WithValidMethods([]string{"HS256", "HS384", "HS512"}))
+	parser := jwt.NewParser(jwt.WithoutClaimsValidation())
 	claims := jwt.MapClaims{}
-	_, err := parser.ParseWithClaims(token, claims, func(*jwt.Token) (any, error) { return secret, nil })
+	_, err := parser.ParseWithClaims(token, claims, func(t *jwt.Token) (any, error) {
+		// Realtime makes a signer for the HMAC algorithms and, from its
+		// JWKS, ES256 (sfp's keys are EC P-256 only); for anything else,
+		// "none" included, there is no signer.
+		switch alg, _ := t.Header["alg"].(string); alg {
+		case "HS256", "HS384", "HS512", jwtkeys.ES256:
+			return keys.Keyfunc(t)
+		default:
+			kid, hasKID := t.Header["kid"].(string)
+			return nil, &jwtkeys.UnknownKeyError{Alg: alg, KID: kid, HasKID: hasKID}
+		}
+	})
+	var unknown *jwtkeys.UnknownKeyError
 	switch {
 	case err == nil:
 	case errors.Is(err, jwt.ErrTokenMalformed):
 		return nil, errTokenMalformed
+	case errors.As(err, &unknown) && unknown.HasKID:
+		return nil, &tokenError{"JwtSignerError", fmt.Sprintf("Failed to generate JWT signer for key ID (kid) %q, check your JWT secret or JWKS configuration", unknown.KID)}
+	case errors.As(err, &unknown):
+		return nil, &tokenError{"JwtSignerError", "Failed to generate JWT signer, check your JWT secret or JWKS configuration"}
 	default:
 		return nil, errTokenSignature
 	}

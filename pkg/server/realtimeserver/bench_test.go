@@ -19,6 +19,7 @@ import (
 
 	"github.com/sfp-dev/sfp/internal/pgtest"
 	"github.com/sfp-dev/sfp/pkg/client/realtime/phoenix"
+	"github.com/sfp-dev/sfp/pkg/jwtkeys"
 )
 
 // BenchmarkFanout measures postgres_changes fan-out: N WebSocket clients,
@@ -377,7 +378,7 @@ func BenchmarkVisibility(b *testing.B) {
 	for i := 0; i < groups; i++ {
 		uid := newID()
 		env.exec(`insert into public.rt_bench_members values (1, $1)`, uid)
-		a, err := verifyToken(testSecret, userToken(uid, time.Hour), time.Now())
+		a, err := verifyToken(jwtkeys.LegacySet(testSecret), userToken(uid, time.Hour), time.Now())
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -153,7 +153,7 @@ func (c *conn) join(m phoenix.Message, existing *channel) {
 	if token == "" || strings.HasPrefix(token, "sb_") {
 		token = c.apikey.token
 	}
-	auth, err := verifyToken(c.srv.cfg.JWTSecret, token, time.Now())
+	auth, err := verifyToken(c.srv.cfg.Keys.Load(), token, time.Now())
 	if err != nil {
 		joinErr(err.Error())
 		return
@@ -316,7 +316,7 @@ func (ch *channel) refreshToken(payload json.RawMessage) {
 	if cur != nil && cur.token == token {
 		return
 	}
-	a, err := verifyToken(ch.conn.srv.cfg.JWTSecret, token, time.Now())
+	a, err := verifyToken(ch.conn.srv.cfg.Keys.Load(), token, time.Now())
 	if err != nil {
 		ch.shutdown(err.(*tokenError).Msg)
 		return

@@ -76,7 +76,7 @@ func (s *Server) serveSocket(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, 401, "API key is missing")
 		return
 	}
-	auth, err := verifyToken(s.cfg.JWTSecret, token, time.Now())
+	auth, err := verifyToken(s.cfg.Keys.Load(), token, time.Now())
 	if err != nil {
 		msg := err.(*tokenError).Msg
 		if strings.HasPrefix(msg, "Token has expired") {

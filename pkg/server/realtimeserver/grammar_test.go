@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sfp-dev/sfp/pkg/jwtkeys"
 )
 
 // TestParseFilters follows the examples of the official server's parser.
@@ -109,15 +111,15 @@ func TestAppendValue(t *testing.T) {
 func TestVerifyToken(t *testing.T) {
 	now := time.Now()
 	good := signToken(map[string]any{"role": "authenticated", "sub": "u"}, time.Hour)
-	a, err := verifyToken(testSecret, " "+good+"\n", now)
+	a, err := verifyToken(jwtkeys.LegacySet(testSecret), " "+good+"\n", now)
 	if err != nil || a.role != "authenticated" || !strings.Contains(string(a.claims), `"sub":"u"`) {
 		t.Fatalf("verifyToken(good) = %+v, %v", a, err)
 	}
-	if _, err := verifyToken([]byte("another-secret-another-secret-xx"), good, now); err != errTokenSignature {
+	if _, err := verifyToken(jwtkeys.LegacySet([]byte("another-secret-another-secret-xx")), good, now); err != errTokenSignature {
 		t.Errorf("wrong secret: %v", err)
 	}
 	exp := signToken(map[string]any{"role": "anon", "exp": now.Add(-42 * time.Second).Unix()}, 0)
-	if _, err := verifyToken(testSecret, exp, now); err == nil || err.Error() != "InvalidJWTToken: Token has expired 42 seconds ago" {
+	if _, err := verifyToken(jwtkeys.LegacySet(testSecret), exp, now); err == nil || err.Error() != "InvalidJWTToken: Token has expired 42 seconds ago" {
 		t.Errorf("expired: %v", err)
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/sfp-dev/sfp/pkg/jwtkeys"
 	"github.com/sfp-dev/sfp/pkg/server/realtimeserver/wal"
 	"io"
 	"log/slog"
@@ -52,7 +53,12 @@ type Config struct {
 	SlotName string
 	// Publication whose tables are streamed; default "supabase_realtime".
 	Publication string
-	// JWTSecret verifies API keys and access tokens (HS256/384/512).
+	// Keys verify API keys and access tokens: ES256 tokens by their kid
+	// (Realtime's API_JWT_JWKS), HMAC tokens with the legacy secret while the
+	// set has it (API_JWT_SECRET). The runtime replaces the Set when the
+	// tenant's keys change. Nil: JWTSecret alone.
+	Keys *jwtkeys.Ring
+	// JWTSecret verifies HS256/384/512 tokens when Keys is nil.
 	JWTSecret []byte
 	// HeartbeatTimeout closes connections that sent nothing for that
 	// long; default 60s (clients send a heartbeat every 25-30s).
@@ -106,6 +112,9 @@ func (c *Config) setDefaults() {
 	if c.StatusInterval == 0 {
 		c.StatusInterval = time.Second
 	}
+	if c.Keys == nil && len(c.JWTSecret) > 0 {
+		c.Keys = jwtkeys.NewRing(jwtkeys.LegacySet(c.JWTSecret))
+	}
 	c.Limits.setDefaults()
 }
 
@@ -115,8 +124,8 @@ func (c *Config) validate() error {
 		return errors.New("realtime: Config.Pool is required (a pool connected as authenticator)")
 	case c.ReplicationConnString == "":
 		return errors.New("realtime: Config.ReplicationConnString is required (a role with REPLICATION)")
-	case len(c.JWTSecret) == 0:
-		return errors.New("realtime: Config.JWTSecret is required")
+	case c.Keys == nil && len(c.JWTSecret) == 0:
+		return errors.New("realtime: Config.Keys or Config.JWTSecret is required")
 	case c.HeartbeatTimeout < 0:
 		return fmt.Errorf("realtime: Config.HeartbeatTimeout must be positive, got %s", c.HeartbeatTimeout)
 	case c.ClientQueueSize < 0:

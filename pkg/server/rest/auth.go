@@ -2,6 +2,7 @@ package rest
 
 import (
 	"bytes"
+	"crypto/ecdsa"
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/sha512"
@@ -14,6 +15,10 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/sfp-dev/sfp/pkg/jwtkeys"
 )
 
 // authResult is what a request runs as.
@@ -22,6 +27,7 @@ type authResult struct {
 	claims []byte // JSON object of all claims with "role" set, for request.jwt.claims
 	exp    int64  // 0 = no exp claim
 	authed bool   // a JWT with a role other than the anon role
+	keys   *jwtkeys.Set
 }
 
 // jwtSkew is PostgREST's allowed clock skew for exp, nbf and iat.
@@ -44,8 +50,11 @@ func decodeErr(msg string, details ...string) *apiError {
 func claimsErr(msg string) *apiError { return jwtError(codeJWTClaims, msg, nil) }
 
 // jwtCache remembers verified tokens so that a client reusing its token
-// (every request of a session) skips the HMAC and the claims parsing. The
-// expiry is re-checked on every hit.
+// (every request of a session) skips the signature check and the claims
+// parsing. The expiry is re-checked on every hit, and an entry verified
+// with another key set than the current one is verified again (a retired
+// key's tokens must stop working; PostgREST resets its cache when its
+// jwt-secret changes).
 type jwtCache struct {
 	mu sync.Mutex
 	m  map[string]*authResult
@@ -81,31 +90,48 @@ func (s *Server) authenticate(r *http.Request, now time.Time) (*authResult, *api
 	if tok == "" {
 		return nil, decodeErr("Empty JWT is sent in Authorization header")
 	}
-	if ar := s.jwts.get(tok); ar != nil {
+	keys := s.cfg.Keys.Load()
+	if ar := s.jwts.get(tok); ar != nil && ar.keys == keys {
 		if ar.exp != 0 && now.Unix() > ar.exp+jwtSkew {
 			return nil, claimsErr("JWT expired")
 		}
 		return ar, nil
 	}
-	ar, err := s.verifyJWT(tok, now)
+	ar, err := s.verifyJWT(keys, tok, now)
 	if err != nil {
 		return nil, err
 	}
+	ar.keys = keys
 	s.jwts.put(tok, ar)
 	return ar, nil
 }
 
-func (s *Server) verifyJWT(tok string, now time.Time) (*authResult, *apiError) {
-	payload, aerr := s.verifySignature(tok)
+func (s *Server) verifyJWT(keys *jwtkeys.Set, tok string, now time.Time) (*authResult, *apiError) {
+	payload, aerr := verifySignature(keys, tok)
 	if aerr != nil {
 		return nil, aerr
 	}
 	return s.checkClaims(payload, now)
 }
 
-// verifySignature checks the token's shape, algorithm and HMAC, and
-// returns its decoded payload.
-func (s *Server) verifySignature(tok string) ([]byte, *apiError) {
+// noSuitableKey is PostgREST's answer when no key of its JWKS fits the
+// token (jose-jwt's KeyError): an unknown kid, an ES256 token without one,
+// an HMAC token when the set has no secret (legacy tokens off).
+func noSuitableKey() *apiError {
+	return decodeErr("No suitable key or wrong key type", "No suitable key was found to decode the JWT")
+}
+
+// badSignature is its answer when the key was found and the signature
+// does not verify.
+func badSignature() *apiError {
+	return decodeErr("No suitable key or wrong key type", "None of the keys was able to decode the JWT")
+}
+
+// verifySignature checks the token's shape, algorithm and signature
+// against keys, and returns its decoded payload. The key is chosen by the
+// rule the embedded servers share (jwtkeys.Set.Lookup): the kid's key,
+// else the legacy secret for an HMAC token.
+func verifySignature(keys *jwtkeys.Set, tok string) ([]byte, *apiError) {
 	parts := strings.Split(tok, ".")
 	if len(parts) != 3 {
 		return nil, decodeErr("Expected 3 parts in JWT; got " + strconv.Itoa(len(parts)))
@@ -115,8 +141,9 @@ func (s *Server) verifySignature(tok string) ([]byte, *apiError) {
 		return nil, decodeErr("JWT couldn't be decoded")
 	}
 	var hdr struct {
-		Alg string `json:"alg"`
-		Typ string `json:"typ"`
+		Alg string  `json:"alg"`
+		Typ string  `json:"typ"`
+		KID *string `json:"kid"`
 	}
 	if json.Unmarshal(hdrRaw, &hdr) != nil {
 		return nil, decodeErr("JWT couldn't be decoded")
@@ -131,19 +158,43 @@ func (s *Server) verifySignature(tok string) ([]byte, *apiError) {
 		hf = sha512.New384
 	case "HS512":
 		hf = sha512.New
+	case jwtkeys.ES256:
 	default:
-		return nil, decodeErr("No suitable key or wrong key type", "No suitable key was found to decode the JWT")
+		return nil, noSuitableKey()
+	}
+	kid := ""
+	if hdr.KID != nil {
+		kid = *hdr.KID
+	}
+	key, err := keys.Lookup(hdr.Alg, kid, hdr.KID != nil)
+	if err != nil {
+		return nil, noSuitableKey()
 	}
 	sig, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[2], "="))
 	if err != nil {
 		return nil, decodeErr("JWT couldn't be decoded")
 	}
-	mac := hmac.New(hf, s.cfg.JWTSecret)
-	mac.Write([]byte(parts[0]))
-	mac.Write([]byte{'.'})
-	mac.Write([]byte(parts[1]))
-	if !hmac.Equal(mac.Sum(nil), sig) {
-		return nil, decodeErr("No suitable key or wrong key type", "None of the keys was able to decode the JWT")
+	switch k := key.(type) {
+	case []byte:
+		if hf == nil {
+			return nil, noSuitableKey()
+		}
+		mac := hmac.New(hf, k)
+		mac.Write([]byte(parts[0]))
+		mac.Write([]byte{'.'})
+		mac.Write([]byte(parts[1]))
+		if !hmac.Equal(mac.Sum(nil), sig) {
+			return nil, badSignature()
+		}
+	case *ecdsa.PublicKey:
+		if hdr.Alg != jwtkeys.ES256 {
+			return nil, noSuitableKey()
+		}
+		if jwt.SigningMethodES256.Verify(parts[0]+"."+parts[1], sig, k) != nil {
+			return nil, badSignature()
+		}
+	default:
+		return nil, noSuitableKey()
 	}
 	payload, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "="))
 	if err != nil {

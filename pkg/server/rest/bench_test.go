@@ -25,6 +25,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	sfp "github.com/sfp-dev/sfp"
+	"github.com/sfp-dev/sfp/internal/jwttest"
 	"github.com/sfp-dev/sfp/internal/pgtest"
 	"github.com/sfp-dev/sfp/pkg/server/gateway"
 	"github.com/sfp-dev/sfp/pkg/server/rest/pgexec"
@@ -308,12 +309,9 @@ func newBenchEnv(b *testing.B) *benchEnv {
 	if err != nil {
 		b.Fatal(err)
 	}
-	gcfg, err := gateway.Parse(sfp.KongConfig(), "kong.yml", map[string]string{
-		"SUPABASE_ANON_KEY":    anon,
-		"SUPABASE_SERVICE_KEY": svc,
-		"DASHBOARD_USERNAME":   "supabase",
-		"DASHBOARD_PASSWORD":   "not-used-in-the-benchmark",
-	})
+	vars := jwttest.NewTenant(b).KongEnv()
+	vars["SUPABASE_ANON_KEY"], vars["SUPABASE_SERVICE_KEY"] = anon, svc
+	gcfg, err := gateway.Parse(sfp.KongConfig(), "kong.yml", vars)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 
 	postgrest "github.com/supabase-community/postgrest-go"
 
+	"github.com/sfp-dev/sfp/internal/jwttest"
 	"github.com/sfp-dev/sfp/pkg/server/gateway"
 )
 
@@ -22,17 +23,22 @@ const (
 )
 
 // withGateway puts the repository's kong.yml gateway in front of the REST
-// server (upstream host "rest"), as the embedded runtime does.
+// server (upstream host "rest"), as the embedded runtime does, with the
+// env's legacy keys as the tenant's.
 func withGateway(t *testing.T, e *env) string {
+	t.Helper()
+	tn := jwttest.NewTenant(t)
+	kong := tn.KongEnv()
+	kong["SUPABASE_ANON_KEY"], kong["SUPABASE_SERVICE_KEY"] = e.anon, e.svc
+	return withGatewayEnv(t, e, kong)
+}
+
+// withGatewayEnv is withGateway with the kong.yml variables given.
+func withGatewayEnv(t *testing.T, e *env, vars map[string]string) string {
 	t.Helper()
 	_, file, _, _ := runtime.Caller(0)
 	kong := filepath.Join(filepath.Dir(file), "..", "..", "..", "kong.yml")
-	cfg, err := gateway.Load(kong, map[string]string{
-		"SUPABASE_ANON_KEY":    e.anon,
-		"SUPABASE_SERVICE_KEY": e.svc,
-		"DASHBOARD_USERNAME":   "admin",
-		"DASHBOARD_PASSWORD":   "not-used-here",
-	})
+	cfg, err := gateway.Load(kong, vars)
 	if err != nil {
 		t.Fatalf("load kong.yml: %v", err)
 	}
@@ -75,7 +81,7 @@ func TestTenantThroughGateway(t *testing.T) {
 		t.Fatalf("missing apikey: %d %s", r.status, r.body)
 	}
 	r = e.gw(base, "GET", "/rest/v1/accounts", "wrong", "", "")
-	if r.status != 401 || !strings.Contains(string(r.body), "Invalid authentication credentials") {
+	if r.status != 401 || !strings.Contains(string(r.body), `"message":"Unauthorized"`) {
 		t.Fatalf("wrong apikey: %d %s", r.status, r.body)
 	}
 

@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/sfp-dev/sfp/pkg/jwtkeys"
 	"github.com/sfp-dev/sfp/pkg/server/postgres"
 	"github.com/sfp-dev/sfp/pkg/server/rest/pgexec"
 )
@@ -27,7 +28,13 @@ type Config struct {
 	// ListenConnString is where to LISTEN pgrst for schema reloads; "" uses
 	// the Pool's connection config.
 	ListenConnString string
-	// JWTSecret is the HS256 shared secret (at least 32 bytes).
+	// Keys verify bearer tokens: ES256 tokens by their kid, HMAC tokens
+	// with the legacy secret while the set has it (PostgREST given a JWKS as
+	// jwt-secret). The runtime replaces the Set when the tenant's keys
+	// change. Nil: JWTSecret alone.
+	Keys *jwtkeys.Ring
+	// JWTSecret is the HS256 shared secret (at least 32 bytes), used when
+	// Keys is nil.
 	JWTSecret []byte
 	// Schemas are the exposed schemas; the first is the default. Default ["public"].
 	Schemas []string
@@ -58,8 +65,11 @@ func (c *Config) applyDefaults() error {
 	if c.Pool == nil {
 		return errors.New("rest config: Pool is required")
 	}
-	if len(c.JWTSecret) < 32 {
-		return fmt.Errorf("rest config: JWTSecret must be at least 32 bytes, got %d", len(c.JWTSecret))
+	if c.Keys == nil {
+		if len(c.JWTSecret) < 32 {
+			return fmt.Errorf("rest config: JWTSecret must be at least 32 bytes, got %d", len(c.JWTSecret))
+		}
+		c.Keys = jwtkeys.NewRing(jwtkeys.LegacySet(c.JWTSecret))
 	}
 	if len(c.Schemas) == 0 {
 		c.Schemas = []string{"public"}
