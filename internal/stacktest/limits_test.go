@@ -129,8 +129,13 @@ func TestSlowSendersGet408(t *testing.T) {
 					t.Errorf("POST %s: no response: %v", p, err)
 					return
 				}
-				if resp.StatusCode != http.StatusRequestTimeout || body != `{"message":"Request timeout"}` {
-					t.Errorf("POST %s: %d %s, want 408 {\"message\":\"Request timeout\"}", p, resp.StatusCode, body)
+				var m struct {
+					Message   string `json:"message"`
+					RequestID string `json:"request_id"`
+				}
+				if resp.StatusCode != http.StatusRequestTimeout || json.Unmarshal([]byte(body), &m) != nil ||
+					m.Message != "Request timeout" || m.RequestID == "" || m.RequestID != resp.Header.Get("X-Request-Id") {
+					t.Errorf("POST %s: %d %s, want 408 with Kong's {\"message\":\"Request timeout\",\"request_id\":…}", p, resp.StatusCode, body)
 				}
 				if !c.closed() {
 					t.Errorf("POST %s: the connection stays open after the 408", p)

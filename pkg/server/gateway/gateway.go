@@ -9,7 +9,6 @@ import (
 	"bufio"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -226,21 +225,20 @@ type inFlight struct {
 	reqID [1]string // X-Request-Id, shared by the response and the upstream request
 }
 
-// reply is a response produced by the gateway itself.
+// reply is a response produced by the gateway itself: a body as given, or
+// (message set) Kong's error page, rendered when it is written (errors.go).
 type reply struct {
-	status int
-	header http.Header
-	body   []byte
+	status  int
+	header  http.Header
+	body    []byte
+	message string
 }
 
-// kongError is Kong's error response: {"message": …} as JSON.
+// kongError is Kong 3's error response (kong.response.error): the message
+// and the request id, as JSON unless the request's Accept asks for HTML,
+// XML or plain text.
 func kongError(status int, msg string) *reply {
-	b, _ := json.Marshal(struct {
-		Message string `json:"message"`
-	}{msg})
-	h := http.Header{}
-	h.Set("Content-Type", "application/json; charset=utf-8")
-	return &reply{status: status, header: h, body: b}
+	return &reply{status: status, header: http.Header{}, message: msg}
 }
 
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -518,13 +516,11 @@ func (w *responseWriter) WriteHeader(code int) {
 		id := h.Get("X-Request-Id")
 		clear(h)
 		h.Set("X-Request-Id", id)
-		for k, v := range rep.header {
-			h[k] = v
-		}
-		h.Set("Content-Length", strconv.Itoa(len(rep.body)))
+		body := w.render(rep)
+		h.Set("Content-Length", strconv.Itoa(len(body)))
 		w.writeFiltered(rep.status)
-		_, _ = w.ResponseWriter.Write(rep.body)
-		w.bytes += int64(len(rep.body))
+		_, _ = w.ResponseWriter.Write(body)
+		w.bytes += int64(len(body))
 		w.discard = true
 		return
 	}
@@ -555,15 +551,27 @@ func (w *responseWriter) Write(p []byte) (int, error) {
 
 // reply writes a response produced by the gateway.
 func (w *responseWriter) reply(rep *reply) {
+	body := w.render(rep)
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(rep.status)
+	if len(body) > 0 && w.x.r.Method != http.MethodHead {
+		_, _ = w.Write(body)
+	}
+}
+
+// render copies a reply's headers to the response and returns its body:
+// the one given, or Kong's error page for the request.
+func (w *responseWriter) render(rep *reply) []byte {
 	h := w.Header()
 	for k, v := range rep.header {
 		h[k] = v
 	}
-	h.Set("Content-Length", strconv.Itoa(len(rep.body)))
-	w.WriteHeader(rep.status)
-	if len(rep.body) > 0 && w.x.r.Method != http.MethodHead {
-		_, _ = w.Write(rep.body)
+	if rep.message == "" {
+		return rep.body
 	}
+	contentType, body := errorPage(w.x.r.Header.Values("Accept"), rep.message, h.Get("X-Request-Id"))
+	h.Set("Content-Type", contentType)
+	return body
 }
 
 func (w *responseWriter) Flush() {

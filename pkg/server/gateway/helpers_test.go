@@ -174,3 +174,15 @@ func (l *logBuffer) records(t *testing.T) []map[string]any {
 func newLogger(l *logBuffer) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(l, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
+
+// assertKongError checks a Kong 3 error answer (kong.response.error): JSON
+// with the message and the request id the response carries.
+func assertKongError(t *testing.T, r response, msg string) {
+	t.Helper()
+	require.Equal(t, "application/json; charset=utf-8", r.header.Get("Content-Type"), "body: %s", r.body)
+	m := r.json(t)
+	require.Equal(t, msg, m["message"], "body: %s", r.body)
+	require.NotEmpty(t, r.header.Get("X-Request-Id"))
+	require.Equal(t, r.header.Get("X-Request-Id"), m["request_id"], "body: %s", r.body)
+	require.Len(t, m, 2, "body: %s", r.body)
+}

@@ -77,10 +77,10 @@ func TestRepositoryKongYML(t *testing.T) {
 	t.Run("secure auth routes need a key", func(t *testing.T) {
 		r := get(t, srv, "/auth/v1/user")
 		assert.Equal(t, http.StatusUnauthorized, r.status)
-		assert.JSONEq(t, `{"message":"No API key found in request"}`, string(r.body))
+		assertKongError(t, r, "No API key found in request")
 		r = get(t, srv, "/auth/v1/user", "apikey", "not-a-key")
 		assert.Equal(t, http.StatusUnauthorized, r.status)
-		assert.JSONEq(t, `{"message":"Invalid authentication credentials"}`, string(r.body))
+		assertKongError(t, r, "Unauthorized")
 		other := generatedKeys(t) // well-formed, but another tenant's
 		r = get(t, srv, "/auth/v1/user", "apikey", other.anon)
 		assert.Equal(t, http.StatusUnauthorized, r.status)
@@ -175,7 +175,7 @@ func TestRepositoryKongYML(t *testing.T) {
 	t.Run("meta is for service_role only", func(t *testing.T) {
 		r := get(t, srv, "/pg/tables", "apikey", k.anon)
 		assert.Equal(t, http.StatusForbidden, r.status)
-		assert.JSONEq(t, `{"message":"You cannot consume this service"}`, string(r.body))
+		assertKongError(t, r, "You cannot consume this service")
 		r = get(t, srv, "/pg/tables", "apikey", k.service)
 		assert.Equal(t, http.StatusServiceUnavailable, r.status, "postgres-meta is not part of the embedded runtime")
 		assert.Contains(t, r.json(t)["message"], `service "meta"`)
@@ -184,7 +184,7 @@ func TestRepositoryKongYML(t *testing.T) {
 	t.Run("dashboard behind basic-auth", func(t *testing.T) {
 		r := get(t, srv, "/project/default")
 		assert.Equal(t, http.StatusUnauthorized, r.status)
-		assert.Equal(t, `Basic realm="kong"`, r.header.Get("WWW-Authenticate"))
+		assert.Equal(t, `Basic realm="service"`, r.header.Get("WWW-Authenticate"))
 		r = get(t, srv, "/project/default", "Authorization", basic(k.env["DASHBOARD_USERNAME"], "wrong"))
 		assert.Equal(t, http.StatusUnauthorized, r.status)
 		r = get(t, srv, "/project/default", "Authorization", basic(k.env["DASHBOARD_USERNAME"], k.env["DASHBOARD_PASSWORD"]))

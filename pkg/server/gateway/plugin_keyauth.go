@@ -52,7 +52,7 @@ func buildKeyAuth(conf *object, p *parser) (plugin, error) {
 	if k.anonymous, err = resolveConsumer(conf, p, "anonymous"); err != nil {
 		return nil, err
 	}
-	if k.realm, err = conf.str("realm", "kong"); err != nil {
+	if k.realm, err = conf.str("realm", ""); err != nil {
 		return nil, err
 	}
 	return k, nil
@@ -76,6 +76,18 @@ func (k *keyAuthPlugin) access(x *exchange) *reply {
 	return rep
 }
 
+// unauthorized is key-auth's 401 in Kong 3: every failure carries
+// WWW-Authenticate, with the realm only when one is configured.
+func (k *keyAuthPlugin) unauthorized(msg string) *reply {
+	rep := kongError(http.StatusUnauthorized, msg)
+	if k.realm != "" {
+		rep.header.Set("WWW-Authenticate", `Key realm="`+k.realm+`"`)
+	} else {
+		rep.header.Set("WWW-Authenticate", "Key")
+	}
+	return rep
+}
+
 func (k *keyAuthPlugin) authenticate(x *exchange) (*reply, bool) {
 	var key string
 	for i, name := range k.keyNames {
@@ -90,7 +102,7 @@ func (k *keyAuthPlugin) authenticate(x *exchange) (*reply, bool) {
 			continue
 		}
 		if len(vals) > 1 {
-			return kongError(http.StatusUnauthorized, "Duplicate API key found"), false
+			return k.unauthorized("Duplicate API key found"), false
 		}
 		key = vals[0]
 		if k.hide {
@@ -100,13 +112,13 @@ func (k *keyAuthPlugin) authenticate(x *exchange) (*reply, bool) {
 		break
 	}
 	if key == "" {
-		rep := kongError(http.StatusUnauthorized, "No API key found in request")
-		rep.header.Set("WWW-Authenticate", `Key realm="`+k.realm+`"`)
-		return rep, false
+		return k.unauthorized("No API key found in request"), false
 	}
 	cred, ok := k.keys[key]
 	if !ok {
-		return kongError(http.StatusUnauthorized, "Invalid authentication credentials"), false
+		// Kong 3's answer to an unknown (or revoked) key; 2.x said
+		// "Invalid authentication credentials".
+		return k.unauthorized("Unauthorized"), false
 	}
 	setConsumer(x, cred.consumer, cred.id)
 	return nil, true

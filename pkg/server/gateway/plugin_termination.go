@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"encoding/json"
 	"net/http"
 	"strings"
 )
@@ -70,7 +71,13 @@ func (t *requestTermination) access(*exchange) *reply {
 	if t.message == "" {
 		return &reply{status: t.status, header: http.Header{}}
 	}
-	return kongError(t.status, t.message)
+	// kong.response.exit with {message = …}: plain JSON, no request id.
+	body, _ := json.Marshal(struct {
+		Message string `json:"message"`
+	}{t.message})
+	rep := &reply{status: t.status, header: http.Header{}, body: body}
+	rep.header.Set("Content-Type", mimeJSON)
+	return rep
 }
 
 // validHeaderName reports whether s is an RFC 7230 token.

@@ -75,7 +75,7 @@ func TestTenantThroughGateway(t *testing.T) {
 		t.Fatalf("missing apikey: %d %s", r.status, r.body)
 	}
 	r = e.gw(base, "GET", "/rest/v1/accounts", "wrong", "", "")
-	if r.status != 401 || !strings.Contains(string(r.body), "Invalid authentication credentials") {
+	if r.status != 401 || !strings.Contains(string(r.body), `"Unauthorized"`) {
 		t.Fatalf("wrong apikey: %d %s", r.status, r.body)
 	}
 
