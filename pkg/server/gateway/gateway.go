@@ -75,8 +75,10 @@ type compiledRoute struct {
 
 type matcher struct {
 	prefix   string
+	expr     exprNode // an expression route: prefix unused
 	cr       *compiledRoute
 	category int // how many kinds of criteria the route sets
+	priority int // of an expression route
 	order    int
 }
 
@@ -149,6 +151,11 @@ func New(cfg *Config, opts Options) (*Gateway, error) {
 				cr.filters = append(cr.filters, f)
 			}
 		}
+		if r.expr != nil {
+			g.matchers = append(g.matchers, matcher{expr: r.expr, cr: cr, priority: r.Priority, order: order})
+			order++
+			continue
+		}
 		category := 0
 		for _, set := range []bool{len(r.Paths) > 0, len(r.Methods) > 0, len(r.Hosts) > 0} {
 			if set {
@@ -164,10 +171,17 @@ func New(cfg *Config, opts Options) (*Gateway, error) {
 			order++
 		}
 	}
-	// Kong tries routes with more kinds of criteria first, then the
-	// longest prefix, then the order of declaration.
+	// Kong 3 tries expression routes first (by priority), then routes with
+	// more kinds of criteria, then the longest prefix; then the order of
+	// declaration.
 	sort.SliceStable(g.matchers, func(i, j int) bool {
 		a, b := g.matchers[i], g.matchers[j]
+		if (a.expr != nil) != (b.expr != nil) {
+			return a.expr != nil
+		}
+		if a.expr != nil {
+			return a.priority > b.priority
+		}
 		if a.category != b.category {
 			return a.category > b.category
 		}
@@ -265,7 +279,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rw.reply(kongError(http.StatusBadRequest, "Bad request"))
 		return
 	}
-	m := g.match(r, reqPath)
+	m, prefix := g.match(r, reqPath)
 	if m == nil {
 		rw.reply(kongError(http.StatusNotFound, "no Route matched with those values"))
 		return
@@ -291,15 +305,16 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			"The upstream server is currently unavailable: service %q (%s) is not part of this runtime", serviceLabel(cr.service), cr.hostHeader)))
 		return
 	}
-	out := g.outbound(x, reqPath, m.prefix)
+	out := g.outbound(x, reqPath, prefix)
 	cr.upstream.ServeHTTP(rw, out)
 	if rep := x.body.failure(); rep != nil && rw.status == 0 {
 		rw.reply(rep) // the upstream gave up on the body without a word
 	}
 }
 
-// match finds the route for a request (nil when none matches).
-func (g *Gateway) match(r *http.Request, reqPath string) *matcher {
+// match finds the route for a request (nil when none matches) and the path
+// prefix strip_path removes.
+func (g *Gateway) match(r *http.Request, reqPath string) (*matcher, string) {
 	host := strings.ToLower(r.Host)
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h
@@ -307,6 +322,18 @@ func (g *Gateway) match(r *http.Request, reqPath string) *matcher {
 	for i := range g.matchers {
 		m := &g.matchers[i]
 		rt := m.cr.route
+		if m.expr != nil {
+			er := exprRequest{path: reqPath, host: host, method: r.Method}
+			if !m.expr.eval(&er) {
+				continue
+			}
+			// Kong strips the path an http.path predicate matched, "/"
+			// when none did.
+			if er.matched == "" {
+				er.matched = "/"
+			}
+			return m, er.matched
+		}
 		if !strings.HasPrefix(reqPath, m.prefix) {
 			continue
 		}
@@ -316,9 +343,9 @@ func (g *Gateway) match(r *http.Request, reqPath string) *matcher {
 		if len(rt.Hosts) > 0 && !hostMatches(rt.Hosts, host) {
 			continue
 		}
-		return m
+		return m, m.prefix
 	}
-	return nil
+	return nil, ""
 }
 
 func hostMatches(hosts []string, host string) bool {
