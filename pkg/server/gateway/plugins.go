@@ -30,6 +30,7 @@ var pluginSpecs = map[string]pluginSpec{
 	"acl":                 {950, buildACL},
 	"request-transformer": {801, buildRequestTransformer},
 	"request-termination": {2, buildRequestTermination},
+	"post-function":       {-1000, buildPostFunction},
 }
 
 func pluginNames() []string {
