@@ -123,11 +123,32 @@ func TestRepositoryKongYML(t *testing.T) {
 	})
 
 	t.Run("query apikey", func(t *testing.T) {
-		r := get(t, srv, "/rest/v1/?apikey="+k.anon)
+		r := get(t, srv, "/rest/v1/todos?apikey="+k.anon)
 		require.Equal(t, http.StatusOK, r.status)
 		s := r.seen(t)
-		assert.Equal(t, "/", s.Path)
+		assert.Equal(t, "/todos", s.Path)
 		assert.Equal(t, "Bearer "+k.anon, s.Header.Get("Authorization"))
+	})
+
+	t.Run("the OpenAPI root is for service_role only", func(t *testing.T) {
+		for _, path := range []string{"/rest/v1/", "/rest/v1/?apikey=" + k.anon, "/rest/v1//"} {
+			r := get(t, srv, path, "apikey", k.anon)
+			assert.Equal(t, http.StatusForbidden, r.status, path)
+			assertKongError(t, r, "You cannot consume this service")
+		}
+		r := get(t, srv, "/rest/v1/")
+		assert.Equal(t, http.StatusUnauthorized, r.status)
+		assertKongError(t, r, "No API key found in request")
+		r = get(t, srv, "/rest/v1/", "apikey", k.service)
+		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+		s := r.seen(t)
+		assert.Equal(t, "rest", s.Upstream)
+		assert.Equal(t, "/", s.Path)
+		assert.Equal(t, "Bearer "+k.service, s.Header.Get("Authorization"))
+		// Below the root, anon keeps its access.
+		r = get(t, srv, "/rest/v1/rpc/f", "apikey", k.anon)
+		assert.Equal(t, http.StatusOK, r.status)
+		assert.Equal(t, "/rpc/f", r.seen(t).Path)
 	})
 
 	t.Run("realtime websocket", func(t *testing.T) {
