@@ -161,7 +161,7 @@ func TestComposeProject(t *testing.T) {
 			t.Fatalf("found only %d variables in docker-compose.yml: the extraction is broken", len(vars))
 		}
 		// Values that may legitimately be empty (optional settings).
-		mayBeEmpty := map[string]bool{"ADDITIONAL_REDIRECT_URLS": true, "SMTP_HOST": true, "SMTP_USER": true, "SMTP_PASS": true}
+		mayBeEmpty := map[string]bool{"ADDITIONAL_REDIRECT_URLS": true, "SMTP_HOST": true, "SMTP_USER": true, "SMTP_PASS": true, "SMTP_SENDER_NAME": true}
 		for name, v := range vars {
 			val, ok := env[name]
 			switch {

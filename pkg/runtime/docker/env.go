@@ -38,7 +38,6 @@ func derivedEnv(t *tenant.Tenant) map[string]string {
 		"SITE_URL":                 c.Auth.SiteURL,
 		"JWT_EXPIRY":               strconv.Itoa(c.Auth.JWTExpiry),
 		"DISABLE_SIGNUP":           strconv.FormatBool(c.Auth.DisableSignup),
-		"ENABLE_EMAIL_AUTOCONFIRM": strconv.FormatBool(c.Auth.Autoconfirm),
 		"PASSWORD_MIN_LENGTH":      strconv.Itoa(c.Auth.MinPasswordLength),
 		"PGRST_DB_SCHEMAS":         strings.Join(c.REST.Schemas, ","),
 		"PGRST_DB_MAX_ROWS":        strconv.Itoa(c.REST.MaxRows),
@@ -55,26 +54,73 @@ func derivedEnv(t *tenant.Tenant) map[string]string {
 	}
 }
 
+// mailEnv are GoTrue's mail settings, from tenant.yaml's auth.smtp under
+// the official .env names (the password, SMTP_PASS, is the operator's, in
+// .env). Without an SMTP host GoTrue can send no confirmation mail, so
+// sign-ups are confirmed automatically whatever auth.autoconfirm says.
+func mailEnv(t *tenant.Tenant) map[string]string {
+	a := t.Config.Auth
+	env := map[string]string{
+		"ENABLE_EMAIL_AUTOCONFIRM": strconv.FormatBool(a.EffectiveAutoconfirm()),
+		"SMTP_HOST":                a.SMTP.Host,
+		"SMTP_PORT":                strconv.Itoa(tenant.DefaultSMTPPort),
+		"SMTP_USER":                a.SMTP.User,
+		"SMTP_ADMIN_EMAIL":         a.SMTP.AdminEmail,
+		"SMTP_SENDER_NAME":         a.SMTP.SenderName,
+	}
+	if a.SMTP.Port != 0 {
+		env["SMTP_PORT"] = strconv.Itoa(a.SMTP.Port)
+	}
+	if !a.MailEnabled() {
+		// What GoTrue is given when it sends nothing (the official .env's
+		// placeholder address).
+		env["SMTP_ADMIN_EMAIL"] = "admin@example.com"
+	}
+	return env
+}
+
+// adoptEnvSMTP moves the mail settings of a tenant from before tenant.yaml
+// had auth.smtp — .env's SMTP_HOST and friends, edited by the operator —
+// into tenant.yaml, once, so the update that makes them derived does not
+// silently turn the tenant's mail off.
+func adoptEnvSMTP(t *tenant.Tenant) (bool, error) {
+	x := t.Secrets.Extra
+	if t.Config.Auth.SMTP.Host != "" || x["SMTP_HOST"] == "" {
+		return false, nil
+	}
+	smtp := tenant.SMTPConfig{Host: x["SMTP_HOST"], User: x["SMTP_USER"], AdminEmail: x["SMTP_ADMIN_EMAIL"], SenderName: x["SMTP_SENDER_NAME"]}
+	if p, err := strconv.Atoi(x["SMTP_PORT"]); err == nil {
+		smtp.Port = p
+	}
+	cfg := t.Config
+	cfg.Auth.SMTP = smtp
+	cfg.Defaults()
+	if err := cfg.Validate(); err != nil {
+		return false, fmt.Errorf("move the SMTP settings of %s into %s: %w; set auth.smtp in tenant.yaml", t.EnvFile(), t.ConfigFile(), err)
+	}
+	t.Config = cfg
+	if err := t.SaveConfig(); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
 // nginxTime writes a duration as nginx reads one.
 func nginxTime(d tenant.Duration) string {
 	return strconv.FormatInt(time.Duration(d).Milliseconds(), 10) + "ms"
 }
 
 // defaultEnv are the compose variables written once, when absent; the
-// operator may change them in .env afterwards (SMTP, redirect URLs, where
-// the sfp image comes from). Generated keys are among them, so they stay
+// operator may change them in .env afterwards (the SMTP password, redirect
+// URLs, where the sfp image comes from). Generated keys are among them, so they stay
 // stable across restarts.
 func (r *Runtime) defaultEnv(t *tenant.Tenant) map[string]string {
 	return map[string]string{
 		"ADDITIONAL_REDIRECT_URLS":    "",
 		"ENABLE_EMAIL_SIGNUP":         "true",
 		"ENABLE_ANONYMOUS_USERS":      "false",
-		"SMTP_ADMIN_EMAIL":            "admin@example.com",
-		"SMTP_HOST":                   "",
-		"SMTP_PORT":                   "587",
-		"SMTP_USER":                   "",
+		// The SMTP password; the other mail settings are in tenant.yaml.
 		"SMTP_PASS":                   "",
-		"SMTP_SENDER_NAME":            "sfp",
 		"STUDIO_DEFAULT_ORGANIZATION": t.Name(),
 		"STUDIO_DEFAULT_PROJECT":      t.Name(),
 		"SFP_IMAGE":                   "sfp:" + imageTag(r.opts.Version),
@@ -95,10 +141,23 @@ func (r *Runtime) syncEnv(t *tenant.Tenant) error {
 		s.Extra = map[string]string{}
 	}
 	changed := false
-	for k, v := range derivedEnv(t) {
-		if old, ok := s.Extra[k]; !ok || old != v {
-			s.Extra[k] = v
-			changed = true
+	adopted, err := adoptEnvSMTP(t)
+	if err != nil {
+		return err
+	}
+	if adopted {
+		r.opts.Logger.Info("moved the SMTP settings from .env to tenant.yaml (auth.smtp)", "tenant", t.Name(), "host", t.Config.Auth.SMTP.Host)
+	}
+	if !t.Config.Auth.Autoconfirm && !t.Config.Auth.MailEnabled() {
+		r.opts.Logger.Info("auth.autoconfirm is false but no auth.smtp.host is set: sign-ups are confirmed automatically, since GoTrue could send no confirmation mail",
+			"tenant", t.Name())
+	}
+	for _, env := range []map[string]string{derivedEnv(t), mailEnv(t)} {
+		for k, v := range env {
+			if old, ok := s.Extra[k]; !ok || old != v {
+				s.Extra[k] = v
+				changed = true
+			}
 		}
 	}
 	defaults := r.defaultEnv(t)
