@@ -26,21 +26,21 @@ const RepositoryURL = "https://github.com/sfp-dev/sfp.git"
 func derivedEnv(t *tenant.Tenant) map[string]string {
 	c := t.Config
 	return map[string]string{
-		"COMPOSE_PROJECT_NAME":     ProjectName(t),
-		"POSTGRES_HOST":            "db",
-		"POSTGRES_DB":              "postgres",
-		"POSTGRES_PORT":            strconv.Itoa(c.Postgres.Port),
-		"KONG_HTTP_PORT":           strconv.Itoa(c.API.Port),
-		"SFP_API_HOST":             c.API.Host,
-		"API_MAX_BODY_BYTES":       strconv.FormatInt(c.API.MaxBodyBytes, 10),
-		"API_EXTERNAL_URL":         t.URL(),
-		"SUPABASE_PUBLIC_URL":      t.URL(),
-		"SITE_URL":                 c.Auth.SiteURL,
-		"JWT_EXPIRY":               strconv.Itoa(c.Auth.JWTExpiry),
-		"DISABLE_SIGNUP":           strconv.FormatBool(c.Auth.DisableSignup),
-		"PASSWORD_MIN_LENGTH":      strconv.Itoa(c.Auth.MinPasswordLength),
-		"PGRST_DB_SCHEMAS":         strings.Join(c.REST.Schemas, ","),
-		"PGRST_DB_MAX_ROWS":        strconv.Itoa(c.REST.MaxRows),
+		"COMPOSE_PROJECT_NAME": ProjectName(t),
+		"POSTGRES_HOST":        "db",
+		"POSTGRES_DB":          "postgres",
+		"POSTGRES_PORT":        strconv.Itoa(c.Postgres.Port),
+		"KONG_HTTP_PORT":       strconv.Itoa(c.API.Port),
+		"SFP_API_HOST":         c.API.Host,
+		"API_MAX_BODY_BYTES":   strconv.FormatInt(c.API.MaxBodyBytes, 10),
+		"API_EXTERNAL_URL":     t.URL(),
+		"SUPABASE_PUBLIC_URL":  t.URL(),
+		"SITE_URL":             c.Auth.SiteURL,
+		"JWT_EXPIRY":           strconv.Itoa(c.Auth.JWTExpiry),
+		"DISABLE_SIGNUP":       strconv.FormatBool(c.Auth.DisableSignup),
+		"PASSWORD_MIN_LENGTH":  strconv.Itoa(c.Auth.MinPasswordLength),
+		"PGRST_DB_SCHEMAS":     strings.Join(c.REST.Schemas, ","),
+		"PGRST_DB_MAX_ROWS":    strconv.Itoa(c.REST.MaxRows),
 		// Kong's nginx applies them as client_header_timeout and
 		// client_body_timeout (the latter between two reads, not to the
 		// whole body); nginx takes whole milliseconds.
@@ -116,9 +116,9 @@ func nginxTime(d tenant.Duration) string {
 // stable across restarts.
 func (r *Runtime) defaultEnv(t *tenant.Tenant) map[string]string {
 	return map[string]string{
-		"ADDITIONAL_REDIRECT_URLS":    "",
-		"ENABLE_EMAIL_SIGNUP":         "true",
-		"ENABLE_ANONYMOUS_USERS":      "false",
+		"ADDITIONAL_REDIRECT_URLS": "",
+		"ENABLE_EMAIL_SIGNUP":      "true",
+		"ENABLE_ANONYMOUS_USERS":   "false",
 		// The SMTP password; the other mail settings are in tenant.yaml.
 		"SMTP_PASS":                   "",
 		"STUDIO_DEFAULT_ORGANIZATION": t.Name(),
