@@ -26,21 +26,22 @@ const RepositoryURL = "https://github.com/sfp-dev/sfp.git"
 func derivedEnv(t *tenant.Tenant) map[string]string {
 	c := t.Config
 	return map[string]string{
-		"COMPOSE_PROJECT_NAME": ProjectName(t),
-		"POSTGRES_HOST":        "db",
-		"POSTGRES_DB":          "postgres",
-		"POSTGRES_PORT":        strconv.Itoa(c.Postgres.Port),
-		"KONG_HTTP_PORT":       strconv.Itoa(c.API.Port),
-		"SFP_API_HOST":         c.API.Host,
-		"API_MAX_BODY_BYTES":   strconv.FormatInt(c.API.MaxBodyBytes, 10),
-		"API_EXTERNAL_URL":     t.URL(),
-		"SUPABASE_PUBLIC_URL":  t.URL(),
-		"SITE_URL":             c.Auth.SiteURL,
-		"JWT_EXPIRY":           strconv.Itoa(c.Auth.JWTExpiry),
-		"DISABLE_SIGNUP":       strconv.FormatBool(c.Auth.DisableSignup),
-		"PASSWORD_MIN_LENGTH":  strconv.Itoa(c.Auth.MinPasswordLength),
-		"PGRST_DB_SCHEMAS":     strings.Join(c.REST.Schemas, ","),
-		"PGRST_DB_MAX_ROWS":    strconv.Itoa(c.REST.MaxRows),
+		"COMPOSE_PROJECT_NAME":     ProjectName(t),
+		"POSTGRES_HOST":            "db",
+		"POSTGRES_DB":              "postgres",
+		"POSTGRES_PORT":            strconv.Itoa(c.Postgres.Port),
+		"KONG_HTTP_PORT":           strconv.Itoa(c.API.Port),
+		"SFP_API_HOST":             c.API.Host,
+		"API_MAX_BODY_BYTES":       strconv.FormatInt(c.API.MaxBodyBytes, 10),
+		"API_EXTERNAL_URL":         t.URL(),
+		"SUPABASE_PUBLIC_URL":      t.URL(),
+		"SITE_URL":                 c.Auth.SiteURL,
+		"JWT_EXPIRY":               strconv.Itoa(c.Auth.JWTExpiry),
+		"DISABLE_SIGNUP":           strconv.FormatBool(c.Auth.DisableSignup),
+		"ENABLE_EMAIL_AUTOCONFIRM": strconv.FormatBool(c.Auth.EffectiveAutoconfirm()), // see mailEnv
+		"PASSWORD_MIN_LENGTH":      strconv.Itoa(c.Auth.MinPasswordLength),
+		"PGRST_DB_SCHEMAS":         strings.Join(c.REST.Schemas, ","),
+		"PGRST_DB_MAX_ROWS":        strconv.Itoa(c.REST.MaxRows),
 		// Kong's nginx applies them as client_header_timeout and
 		// client_body_timeout (the latter between two reads, not to the
 		// whole body); nginx takes whole milliseconds.
@@ -57,16 +58,16 @@ func derivedEnv(t *tenant.Tenant) map[string]string {
 // mailEnv are GoTrue's mail settings, from tenant.yaml's auth.smtp under
 // the official .env names (the password, SMTP_PASS, is the operator's, in
 // .env). Without an SMTP host GoTrue can send no confirmation mail, so
-// sign-ups are confirmed automatically whatever auth.autoconfirm says.
+// ENABLE_EMAIL_AUTOCONFIRM (derivedEnv) is true whatever auth.autoconfirm
+// says.
 func mailEnv(t *tenant.Tenant) map[string]string {
 	a := t.Config.Auth
 	env := map[string]string{
-		"ENABLE_EMAIL_AUTOCONFIRM": strconv.FormatBool(a.EffectiveAutoconfirm()),
-		"SMTP_HOST":                a.SMTP.Host,
-		"SMTP_PORT":                strconv.Itoa(tenant.DefaultSMTPPort),
-		"SMTP_USER":                a.SMTP.User,
-		"SMTP_ADMIN_EMAIL":         a.SMTP.AdminEmail,
-		"SMTP_SENDER_NAME":         a.SMTP.SenderName,
+		"SMTP_HOST":        a.SMTP.Host,
+		"SMTP_PORT":        strconv.Itoa(tenant.DefaultSMTPPort),
+		"SMTP_USER":        a.SMTP.User,
+		"SMTP_ADMIN_EMAIL": a.SMTP.AdminEmail,
+		"SMTP_SENDER_NAME": a.SMTP.SenderName,
 	}
 	if a.SMTP.Port != 0 {
 		env["SMTP_PORT"] = strconv.Itoa(a.SMTP.Port)
@@ -111,15 +112,15 @@ func nginxTime(d tenant.Duration) string {
 }
 
 // defaultEnv are the compose variables written once, when absent; the
-// operator may change them in .env afterwards (the SMTP password, redirect
-// URLs, where the sfp image comes from). Generated keys are among them, so they stay
+// operator may change them in .env afterwards (the SMTP password —
+// the other mail settings are in tenant.yaml —, redirect URLs, where the
+// sfp image comes from). Generated keys are among them, so they stay
 // stable across restarts.
 func (r *Runtime) defaultEnv(t *tenant.Tenant) map[string]string {
 	return map[string]string{
-		"ADDITIONAL_REDIRECT_URLS": "",
-		"ENABLE_EMAIL_SIGNUP":      "true",
-		"ENABLE_ANONYMOUS_USERS":   "false",
-		// The SMTP password; the other mail settings are in tenant.yaml.
+		"ADDITIONAL_REDIRECT_URLS":    "",
+		"ENABLE_EMAIL_SIGNUP":         "true",
+		"ENABLE_ANONYMOUS_USERS":      "false",
 		"SMTP_PASS":                   "",
 		"STUDIO_DEFAULT_ORGANIZATION": t.Name(),
 		"STUDIO_DEFAULT_PROJECT":      t.Name(),
