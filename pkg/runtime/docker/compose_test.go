@@ -600,24 +600,6 @@ func TestInitRejectsEmbeddedTenant(t *testing.T) {
 	}
 }
 
-func TestBuildContextDetection(t *testing.T) {
-	root := repoRoot(t)
-	r := New(Options{Getwd: func() (string, error) { return filepath.Join(root, "pkg", "runtime"), nil }})
-	if got := r.buildContext(); got != root {
-		t.Errorf("from inside the checkout: %q, want %q", got, root)
-	}
-	outside := t.TempDir()
-	r = New(Options{Getwd: func() (string, error) { return outside, nil },
-		Executable: func() (string, error) { return filepath.Join(outside, "sfp"), nil }})
-	if got := r.buildContext(); got != RepositoryURL {
-		t.Errorf("outside any checkout: %q, want %q", got, RepositoryURL)
-	}
-	r = New(Options{BuildContext: "/srv/sfp"})
-	if got := r.buildContext(); got != "/srv/sfp" {
-		t.Errorf("explicit: %q", got)
-	}
-}
-
 func TestImageTag(t *testing.T) {
 	for in, want := range map[string]string{"v1.2.3": "v1.2.3", "dev": "dev", "": "dev",
 		"v0.0.0-20261130-abcdef+dirty": "v0.0.0-20261130-abcdef-dirty", "(devel)": "devel-"} {

@@ -16,8 +16,9 @@ import (
 	"github.com/sfp-dev/sfp/pkg/tenant"
 )
 
-// RepositoryURL is the build context of the sfp image when no checkout of
-// the repository is found: docker builds from a git URL too.
+// RepositoryURL is the build context of the sfp image when neither the
+// running binary nor a checkout can be used: docker builds from a git URL
+// too (image.go).
 const RepositoryURL = "https://github.com/sfp-dev/sfp.git"
 
 // derivedEnv are the compose variables that follow tenant.yaml: they are
@@ -125,7 +126,6 @@ func (r *Runtime) defaultEnv(t *tenant.Tenant) map[string]string {
 		"STUDIO_DEFAULT_ORGANIZATION": t.Name(),
 		"STUDIO_DEFAULT_PROJECT":      t.Name(),
 		"SFP_IMAGE":                   "sfp:" + imageTag(r.opts.Version),
-		"SFP_BUILD_CONTEXT":           r.buildContext(),
 		// postgres-meta encrypts connection strings with it.
 		"PG_META_CRYPTO_KEY": randomAlnum(32),
 		// Realtime encrypts its tenants' database settings with AES-128:
@@ -161,14 +161,18 @@ func (r *Runtime) syncEnv(t *tenant.Tenant) error {
 			}
 		}
 	}
-	defaults := r.defaultEnv(t)
-	if r.opts.BuildContext != "" {
-		// An explicit build context wins over what .env says.
-		if s.Extra["SFP_BUILD_CONTEXT"] != r.opts.BuildContext {
-			s.Extra["SFP_BUILD_CONTEXT"] = r.opts.BuildContext
+	// The sfp image is built by this sfp, of its version (image.go).
+	buildContext, err := r.buildContext(t)
+	if err != nil {
+		return err
+	}
+	for k, v := range map[string]string{"SFP_BUILD_CONTEXT": buildContext, "SFP_VERSION": r.opts.Version} {
+		if s.Extra[k] != v {
+			s.Extra[k] = v
 			changed = true
 		}
 	}
+	defaults := r.defaultEnv(t)
 	for k, v := range defaults {
 		if _, ok := s.Extra[k]; !ok {
 			s.Extra[k] = v
@@ -210,28 +214,6 @@ func imageTag(version string) string {
 		tag = tag[:128]
 	}
 	return tag
-}
-
-// buildContext is Options.BuildContext, else the checkout of this
-// repository holding the working directory or the executable, else
-// RepositoryURL.
-func (r *Runtime) buildContext() string {
-	if r.opts.BuildContext != "" {
-		return r.opts.BuildContext
-	}
-	var starts []string
-	if wd, err := r.opts.Getwd(); err == nil {
-		starts = append(starts, wd)
-	}
-	if exe, err := r.opts.Executable(); err == nil {
-		starts = append(starts, filepath.Dir(exe))
-	}
-	for _, dir := range starts {
-		if root, ok := FindCheckout(dir); ok {
-			return root
-		}
-	}
-	return RepositoryURL
 }
 
 // FindCheckout looks in dir and its parents for a checkout of this
