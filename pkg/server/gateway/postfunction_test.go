@@ -106,3 +106,70 @@ services:
 	r = get(t, srv, "/storage/v1/object/a.png", "X-Blank", "kept")
 	assert.Equal(t, "kept", r.seen(t).Header.Get("X-Blank"))
 }
+
+// The official kong.yml's request-transformer patterns around its Kong 3
+// features: "add" together with "replace" always sets a header; "remove"
+// then "add" replaces a client's copy with the rendered value (which the
+// post-function drops when blank); "replace" of a query argument rewrites
+// it from a template that reads the original.
+func TestRequestTransformerOfficialPatterns(t *testing.T) {
+	fn := strings.ReplaceAll(strings.TrimSuffix(strings.ReplaceAll(clearBlankAuthorization, "authorization", "sb-api-key"), "\n"), "\n", "\n                  ")
+	srv := serve(t, `_format_version: "2.1"
+services:
+  - name: s
+    url: http://s/
+    routes:
+      - name: always
+        paths: [/always/]
+        plugins:
+          - name: request-transformer
+            config:
+              add:
+                headers: ["Authorization: $((headers.authorization ~= nil and headers.authorization:sub(1, 10) ~= 'Bearer sb_' and headers.authorization) or ('Bearer ' .. (headers.apikey or '')))"]
+              replace:
+                headers: ["Authorization: $((headers.authorization ~= nil and headers.authorization:sub(1, 10) ~= 'Bearer sb_' and headers.authorization) or ('Bearer ' .. (headers.apikey or '')))"]
+      - name: functions
+        paths: [/functions/]
+        plugins:
+          - name: request-transformer
+            config:
+              remove:
+                headers: ["sb-api-key"]
+              add:
+                headers: ["sb-api-key:$((headers.apikey == 'sb_secret_x' and 'jwt-for-service') or nil)"]
+          - name: post-function
+            config:
+              access:
+                - |
+                  `+fn+`
+      - name: socket
+        paths: [/socket/]
+        plugins:
+          - name: request-transformer
+            config:
+              add:
+                headers: ["x-api-key:$((query_params.apikey == 'sb_publishable_x' and 'jwt-for-anon') or query_params.apikey)"]
+              replace:
+                querystring: ["apikey:$((query_params.apikey == 'sb_publishable_x' and 'jwt-for-anon') or query_params.apikey)"]
+`, Options{Upstreams: map[string]http.Handler{"s": echo("s")}})
+
+	s := get(t, srv, "/always/x", "apikey", "k").seen(t)
+	assert.Equal(t, "Bearer k", s.Header.Get("Authorization"), "added when absent")
+	s = get(t, srv, "/always/x", "apikey", "k", "Authorization", "Bearer sb_publishable_x").seen(t)
+	assert.Equal(t, []string{"Bearer k"}, s.Header.Values("Authorization"), "replaced when an sb_ key")
+	s = get(t, srv, "/always/x", "apikey", "k", "Authorization", "Bearer user-jwt").seen(t)
+	assert.Equal(t, []string{"Bearer user-jwt"}, s.Header.Values("Authorization"), "a user's token kept")
+
+	s = get(t, srv, "/functions/f", "apikey", "sb_secret_x", "sb-api-key", "forged").seen(t)
+	assert.Equal(t, []string{"jwt-for-service"}, s.Header.Values("Sb-Api-Key"))
+	s = get(t, srv, "/functions/f", "sb-api-key", "forged").seen(t)
+	_, present := s.Header["Sb-Api-Key"]
+	assert.False(t, present, "a forged header is removed and the blank rendering dropped")
+
+	s = get(t, srv, "/socket/websocket?apikey=sb_publishable_x&vsn=1.0.0").seen(t)
+	assert.Equal(t, "jwt-for-anon", s.Header.Get("X-Api-Key"))
+	assert.Equal(t, "apikey=jwt-for-anon&vsn=1.0.0", s.Query)
+	s = get(t, srv, "/socket/websocket?apikey=legacy-jwt&vsn=1.0.0").seen(t)
+	assert.Equal(t, "legacy-jwt", s.Header.Get("X-Api-Key"))
+	assert.Equal(t, "apikey=legacy-jwt&vsn=1.0.0", s.Query)
+}
