@@ -237,6 +237,7 @@ type inFlight struct {
 	rw    responseWriter
 	query queryArgs
 	reqID [1]string // X-Request-Id, shared by the response and the upstream request
+	er    exprRequest
 }
 
 // reply is a response produced by the gateway itself: a body as given, or
@@ -279,7 +280,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rw.reply(kongError(http.StatusBadRequest, "Bad request"))
 		return
 	}
-	m, prefix := g.match(r, reqPath)
+	m, prefix := g.match(r, reqPath, &f.er)
 	if m == nil {
 		rw.reply(kongError(http.StatusNotFound, "no Route matched with those values"))
 		return
@@ -313,8 +314,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // match finds the route for a request (nil when none matches) and the path
-// prefix strip_path removes.
-func (g *Gateway) match(r *http.Request, reqPath string) (*matcher, string) {
+// prefix strip_path removes; er is room for evaluating expressions (part of
+// the request's one allocation).
+func (g *Gateway) match(r *http.Request, reqPath string, er *exprRequest) (*matcher, string) {
 	host := strings.ToLower(r.Host)
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h
@@ -323,8 +325,8 @@ func (g *Gateway) match(r *http.Request, reqPath string) (*matcher, string) {
 		m := &g.matchers[i]
 		rt := m.cr.route
 		if m.expr != nil {
-			er := exprRequest{path: reqPath, host: host, method: r.Method}
-			if !m.expr.eval(&er) {
+			*er = exprRequest{path: reqPath, host: host, method: r.Method}
+			if !m.expr.eval(er) {
 				continue
 			}
 			// Kong strips the path an http.path predicate matched, "/"
