@@ -1,6 +1,7 @@
 package stacktest
 
 import (
+	"encoding/json"
 	"net/http"
 	"testing"
 )
@@ -23,5 +24,37 @@ func TestStackServesTheAPI(t *testing.T) {
 	s.Do(t, http.MethodGet, "/rest/v1/accounts?select=id", other.AccessToken, nil, http.StatusOK, &accounts)
 	if len(accounts) != 0 {
 		t.Fatalf("another user sees %+v", accounts)
+	}
+}
+
+// GET /rest/v1/ — PostgREST's OpenAPI description — is for service_role
+// only, as in the official kong.yml (an expression route): anon and signed-in
+// users are refused by the gateway, the service key gets the document, and
+// the tables below the root stay open to the anon key (with a user's token).
+func TestOpenAPIRootIsForServiceRole(t *testing.T) {
+	s := Shared()
+	s.Do(t, http.MethodGet, "/rest/v1/", "", nil, http.StatusForbidden, nil)
+	u := s.NewUser(t)
+	s.Do(t, http.MethodGet, "/rest/v1/", u.AccessToken, nil, http.StatusForbidden, nil)
+	s.Do(t, http.MethodGet, "/rest/v1/accounts?select=id", u.AccessToken, nil, http.StatusOK, nil)
+
+	req, err := http.NewRequest(http.MethodGet, s.URL+"/rest/v1/", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("apikey", s.ServiceKey)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var doc struct {
+		Paths map[string]any `json:"paths"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /rest/v1/ with the service key: %d %v", resp.StatusCode, err)
+	}
+	if _, ok := doc.Paths["/accounts"]; !ok {
+		t.Errorf("the OpenAPI document lacks /accounts: %v", doc.Paths)
 	}
 }

@@ -65,6 +65,8 @@ func TestNewErrorShapesAndSentinels(t *testing.T) {
 		{"gateway key (Kong 3.9: unknown or revoked key)", 401, http.Header{"Www-Authenticate": {"Key"}},
 			`{"message":"Unauthorized","request_id":"8f0c1b2a-0000-4000-8000-000000000001"}`,
 			want{msg: "Unauthorized", is: []error{ErrUnauthenticated}, isNot: []error{ErrSessionExpired}}},
+		{"gateway key", 401, nil, "{\n  \"message\":\"Unauthorized\",\n  \"request_id\":\"5d6b…\"\n}",
+			want{msg: "Unauthorized", is: []error{ErrUnauthenticated}}},
 		{"unavailable", 503, nil, `{"message":"studio is not available in the embedded runtime"}`,
 			want{msg: "studio is not available in the embedded runtime", is: []error{ErrUnavailable}}},
 		{"not json", 502, nil, "<html>bad gateway</html>", want{msg: "<html>bad gateway</html>"}},

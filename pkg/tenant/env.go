@@ -61,7 +61,7 @@ func formatEnv(header string, vars map[string]string, order []string) []byte {
 	written := map[string]bool{}
 	for _, k := range order {
 		if v, ok := vars[k]; ok {
-			fmt.Fprintf(&b, "%s=%s\n", k, v)
+			fmt.Fprintf(&b, "%s=%s\n", k, envValue(v))
 			written[k] = true
 		}
 	}
@@ -73,7 +73,18 @@ func formatEnv(header string, vars map[string]string, order []string) []byte {
 	}
 	sort.Strings(rest)
 	for _, k := range rest {
-		fmt.Fprintf(&b, "%s=%s\n", k, vars[k])
+		fmt.Fprintf(&b, "%s=%s\n", k, envValue(vars[k]))
 	}
 	return b.Bytes()
+}
+
+// envValue writes a value so that docker compose reads it back unchanged:
+// compose expands $NAME in unquoted and double-quoted values, so one
+// holding a $ (a bcrypt hash: $2a$10$…) is single-quoted, which compose
+// takes literally. No generated value holds a single quote.
+func envValue(v string) string {
+	if strings.Contains(v, "$") && !strings.Contains(v, "'") {
+		return "'" + v + "'"
+	}
+	return v
 }

@@ -25,6 +25,7 @@ import (
 	"regexp"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -150,11 +151,38 @@ type AuthConfig struct {
 	// servers refuse HS256 tokens: only publishable and secret keys and
 	// ES256 tokens work. Default true (existing clients keep working).
 	LegacyKeys *bool `yaml:"legacy_keys,omitempty"`
+	// SMTP is where GoTrue sends its mail (docker runtime; the embedded
+	// auth server sends none). The password is SMTP_PASS in .env.
+	SMTP SMTPConfig `yaml:"smtp,omitempty"`
 }
 
 // LegacyKeysEnabled tells whether the legacy anon/service_role keys and
 // HS256 tokens are accepted (auth.legacy_keys, default true).
 func (c AuthConfig) LegacyKeysEnabled() bool { return c.LegacyKeys == nil || *c.LegacyKeys }
+
+// SMTPConfig is GoTrue's mail server (GOTRUE_SMTP_*): unset, no mail is
+// sent and sign-ups are confirmed automatically (MailEnabled).
+type SMTPConfig struct {
+	Host string `yaml:"host,omitempty"`
+	// Port defaults to 587 (submission with STARTTLS).
+	Port int    `yaml:"port,omitempty"`
+	User string `yaml:"user,omitempty"`
+	// AdminEmail is the sender address of every mail; required with Host.
+	AdminEmail string `yaml:"admin_email,omitempty"`
+	// SenderName is the display name beside it.
+	SenderName string `yaml:"sender_name,omitempty"`
+}
+
+// DefaultSMTPPort is the SMTP port when auth.smtp.port is not set.
+const DefaultSMTPPort = 587
+
+// MailEnabled reports whether GoTrue can send mail: an SMTP host is set.
+func (a AuthConfig) MailEnabled() bool { return a.SMTP.Host != "" }
+
+// EffectiveAutoconfirm is whether sign-ups are confirmed at once: as
+// auth.autoconfirm says when mail can be sent, always when it cannot (a
+// confirmation mail that is never sent would lock the user out for good).
+func (a AuthConfig) EffectiveAutoconfirm() bool { return a.Autoconfirm || !a.MailEnabled() }
 
 // RESTConfig are the PostgREST settings.
 type RESTConfig struct {
@@ -192,6 +220,9 @@ func (c *Config) Defaults() {
 	if c.Auth.LegacyKeys == nil {
 		legacy := true
 		c.Auth.LegacyKeys = &legacy
+	}
+	if c.Auth.SMTP.Host != "" && c.Auth.SMTP.Port == 0 {
+		c.Auth.SMTP.Port = DefaultSMTPPort
 	}
 	if len(c.REST.Schemas) == 0 {
 		c.REST.Schemas = []string{"public"}
@@ -234,6 +265,9 @@ func (c *Config) Validate() error {
 	if c.Auth.MinPasswordLength < 6 {
 		return fmt.Errorf("auth.min_password_length: %d is below 6", c.Auth.MinPasswordLength)
 	}
+	if err := c.Auth.SMTP.validate(); err != nil {
+		return err
+	}
 	if c.REST.MaxRows < 1 {
 		return fmt.Errorf("rest.max_rows: %d must be positive", c.REST.MaxRows)
 	}
@@ -244,6 +278,31 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("postgres.restart.window: %s must be at least 1s (a duration such as \"10m\")", c.Postgres.Restart.Window)
 	}
 	return c.validateLimits()
+}
+
+func (s SMTPConfig) validate() error {
+	if s.Host == "" {
+		if s != (SMTPConfig{}) {
+			return errors.New("auth.smtp: set host too (the other settings need a mail server)")
+		}
+		return nil
+	}
+	if strings.ContainsAny(s.Host, " /:@") {
+		return fmt.Errorf("auth.smtp.host: %q is not a host name or address (no scheme, port or user; the port is auth.smtp.port)", s.Host)
+	}
+	if s.Port < 1 || s.Port > 65535 {
+		return fmt.Errorf("auth.smtp.port: %d is not a TCP port", s.Port)
+	}
+	if s.AdminEmail == "" {
+		return errors.New("auth.smtp.admin_email: required with auth.smtp.host (the sender address of GoTrue's mail)")
+	}
+	if at := strings.IndexByte(s.AdminEmail, '@'); at < 1 || at == len(s.AdminEmail)-1 || strings.ContainsAny(s.AdminEmail, " \t<>") {
+		return fmt.Errorf("auth.smtp.admin_email: %q is not an email address", s.AdminEmail)
+	}
+	if strings.ContainsAny(s.User+s.SenderName, "\r\n") {
+		return errors.New("auth.smtp: user and sender_name must be one line")
+	}
+	return nil
 }
 
 // Tenant is a loaded tenant directory.
@@ -325,12 +384,13 @@ func Create(base string, opts CreateOptions) (*Tenant, error) {
 	}
 	cfg := Config{Name: opts.Name, Runtime: opts.Runtime, CreatedAt: now.Truncate(time.Second), Admin: opts.Admin}
 	cfg.Defaults()
-	// The embedded runtime sends no mail, so a sign-up it did not confirm at
-	// once could never be confirmed by its user: new embedded tenants confirm
-	// sign-ups automatically (as the Supabase CLI's local stack does). A
-	// signed-up user sees nothing until an owner adds them to an account.
-	// Docker tenants keep GoTrue's default and can configure SMTP.
-	cfg.Auth.Autoconfirm = cfg.Runtime == RuntimeEmbedded
+	// A new tenant sends no mail (the embedded runtime never does; a docker
+	// tenant until auth.smtp is set), so a sign-up not confirmed at once could
+	// never be confirmed by its user: new tenants confirm sign-ups
+	// automatically (as the Supabase CLI's local stack does). A signed-up
+	// user sees nothing until an owner adds them to an account. A docker
+	// tenant with SMTP may set auth.autoconfirm: false.
+	cfg.Auth.Autoconfirm = true
 	if cfg.Runtime == RuntimeDocker {
 		// The docker db service listens inside the compose network only.
 		cfg.Postgres.Port = 5432

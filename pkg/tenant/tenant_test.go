@@ -354,3 +354,58 @@ func TestLimitSettings(t *testing.T) {
 		}
 	}
 }
+
+// auth.smtp: absent by default (no mail, sign-ups confirmed automatically),
+// port 587 unless set, validated with errors naming the setting.
+func TestSMTPSettings(t *testing.T) {
+	base := t.TempDir()
+	tn, err := Create(base, CreateOptions{Name: "m", Runtime: RuntimeDocker})
+	if err != nil {
+		t.Fatal(err)
+	}
+	good, _ := os.ReadFile(tn.ConfigFile())
+	if strings.Contains(string(good), "smtp") {
+		t.Errorf("a new tenant.yaml has SMTP settings:\n%s", good)
+	}
+	if !tn.Config.Auth.Autoconfirm || tn.Config.Auth.MailEnabled() || !tn.Config.Auth.EffectiveAutoconfirm() {
+		t.Errorf("a new docker tenant: autoconfirm %v, mail %v", tn.Config.Auth.Autoconfirm, tn.Config.Auth.MailEnabled())
+	}
+	withAuth := func(body string) string {
+		return strings.Replace(string(good), "  autoconfirm: true\n", body, 1)
+	}
+	cases := []struct {
+		name, yaml string
+		want       SMTPConfig
+		auto       bool // effective autoconfirm
+		wantErr    string
+	}{
+		{"autoconfirm off without mail", withAuth("  autoconfirm: false\n"), SMTPConfig{}, true, ""},
+		{"smtp, default port", withAuth("  autoconfirm: false\n  smtp:\n    host: smtp.example.com\n    admin_email: no-reply@example.com\n"),
+			SMTPConfig{Host: "smtp.example.com", Port: 587, AdminEmail: "no-reply@example.com"}, false, ""},
+		{"smtp, everything", withAuth("  autoconfirm: true\n  smtp:\n    host: 10.0.0.5\n    port: 2525\n    user: apikey\n    admin_email: ops@acme.test\n    sender_name: Acme\n"),
+			SMTPConfig{Host: "10.0.0.5", Port: 2525, User: "apikey", AdminEmail: "ops@acme.test", SenderName: "Acme"}, true, ""},
+		{"no admin email", withAuth("  smtp:\n    host: smtp.example.com\n"), SMTPConfig{}, false, "auth.smtp.admin_email: required"},
+		{"bad admin email", withAuth("  smtp:\n    host: smtp.example.com\n    admin_email: ops\n"), SMTPConfig{}, false, `auth.smtp.admin_email: "ops" is not an email address`},
+		{"host with port", withAuth("  smtp:\n    host: smtp.example.com:25\n    admin_email: a@b.c\n"), SMTPConfig{}, false, "auth.smtp.host"},
+		{"bad port", withAuth("  smtp:\n    host: smtp.example.com\n    port: 70000\n    admin_email: a@b.c\n"), SMTPConfig{}, false, "auth.smtp.port: 70000"},
+		{"settings without host", withAuth("  smtp:\n    user: u\n"), SMTPConfig{}, false, "auth.smtp: set host too"},
+		{"password in yaml", withAuth("  smtp:\n    host: h\n    admin_email: a@b.c\n    pass: x\n"), SMTPConfig{}, false, "field pass not found"},
+	}
+	for _, c := range cases {
+		os.WriteFile(tn.ConfigFile(), []byte(c.yaml), 0o644)
+		got, err := Load(base, "m")
+		if c.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), c.wantErr) {
+				t.Errorf("%s: want error containing %q, got %v", c.name, c.wantErr, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s: %v", c.name, err)
+			continue
+		}
+		if got.Config.Auth.SMTP != c.want || got.Config.Auth.EffectiveAutoconfirm() != c.auto {
+			t.Errorf("%s: smtp %+v autoconfirm %v, want %+v %v", c.name, got.Config.Auth.SMTP, got.Config.Auth.EffectiveAutoconfirm(), c.want, c.auto)
+		}
+	}
+}

@@ -27,7 +27,12 @@ func NewCmdUpdate(f *cmdutil.Factory, runF func(context.Context, *UpdateOptions)
 		Long: `Stop the tenant's services, apply the migrations this binary has that the
 database lacks, and start the services again (in the background) — how a tenant
 moves to a new sfp release. If a migration fails it is rolled back whole, the
-services come back on the schema as it was, and the failure is shown.`,
+services come back on the schema as it was, and the failure is shown.
+
+A docker tenant also gets this release's images and gateway configuration. If
+its database is of another PostgreSQL major version than this release's db
+image (a tenant created on PostgreSQL 15, say), nothing is changed and the
+message says how to pin the old image or upgrade (docs/postgres-upgrade.md).`,
 		Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if runF != nil {

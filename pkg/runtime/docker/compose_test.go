@@ -116,8 +116,12 @@ func TestComposeProject(t *testing.T) {
 	tn := newDockerTenant(t, Options{}, true)
 	p := loadProject(t, root, tn)
 	env := envOf(t, tn)
-	if !strings.HasPrefix(env["SFP_ADMIN_PASSWORD_HASH"], "$2") {
+	hash := tn.Secrets.AdminPasswordHash
+	if !strings.HasPrefix(hash, "$2") {
 		t.Fatalf(".env has no bcrypt admin hash to exercise compose's .env parser")
+	}
+	if got := p.Environment["SFP_ADMIN_PASSWORD_HASH"]; got != hash {
+		t.Fatalf("compose reads the admin hash as %q, want %q (a $ in .env expanded)", got, hash)
 	}
 
 	t.Run("env file is private and complete", func(t *testing.T) {
@@ -161,7 +165,7 @@ func TestComposeProject(t *testing.T) {
 			t.Fatalf("found only %d variables in docker-compose.yml: the extraction is broken", len(vars))
 		}
 		// Values that may legitimately be empty (optional settings).
-		mayBeEmpty := map[string]bool{"ADDITIONAL_REDIRECT_URLS": true, "SMTP_HOST": true, "SMTP_USER": true, "SMTP_PASS": true}
+		mayBeEmpty := map[string]bool{"ADDITIONAL_REDIRECT_URLS": true, "SMTP_HOST": true, "SMTP_USER": true, "SMTP_PASS": true, "SMTP_SENDER_NAME": true}
 		for name, v := range vars {
 			val, ok := env[name]
 			switch {
@@ -308,8 +312,74 @@ func TestComposeProject(t *testing.T) {
 		if !bytes.Equal(onDisk, sfp.KongConfig()) {
 			t.Error("the kong.yml embedded in the binary differs from the repository's")
 		}
-		if got := p.Services["kong"].Environment["KONG_DECLARATIVE_CONFIG"]; got == nil || *got != "/home/kong/kong.yml" {
-			t.Errorf("KONG_DECLARATIVE_CONFIG = %v, want /home/kong/kong.yml (what the entrypoint writes)", got)
+		if got := p.Services["kong"].Environment["KONG_DECLARATIVE_CONFIG"]; got == nil || *got != "/usr/local/kong/kong.yml" {
+			t.Errorf("KONG_DECLARATIVE_CONFIG = %v, want /usr/local/kong/kong.yml (in the kong/kong image's prefix, writable by its user)", got)
+		}
+	})
+
+	t.Run("current pins", func(t *testing.T) {
+		// One release of the official self-hosted compose (supabase/supabase
+		// docker/docker-compose.yml, Kong from docker-compose.kong.yml).
+		want := map[string]string{
+			"db":              "supabase/postgres:17.6.1.136",
+			"auth-migrations": "supabase/gotrue:v2.196.0",
+			"auth":            "supabase/gotrue:v2.196.0",
+			"rest":            "postgrest/postgrest:v14.17",
+			"realtime":        "supabase/realtime:v2.134.10",
+			"meta":            "supabase/postgres-meta:v0.99.0",
+			"studio":          "supabase/studio:2026.09.07-sha-7996410",
+			"kong":            "kong/kong:3.9.3",
+		}
+		for name, image := range want {
+			if got := p.Services[name].Image; got != image {
+				t.Errorf("%s runs %q, want %q", name, got, image)
+			}
+		}
+		for name := range p.Services {
+			if _, ok := want[name]; !ok && name != migrationsService {
+				t.Errorf("service %s has no expected pin in this test", name)
+			}
+		}
+	})
+
+	t.Run("kong 3 settings", func(t *testing.T) {
+		kong := p.Services["kong"]
+		env := func(k string) string { return deref(kong.Environment[k]) }
+		if env("KONG_ROUTER_FLAVOR") != "expressions" {
+			t.Errorf("KONG_ROUTER_FLAVOR = %q: kong.yml's expression route needs expressions", env("KONG_ROUTER_FLAVOR"))
+		}
+		if got, want := env("KONG_PLUGINS"), "request-transformer,cors,key-auth,acl,basic-auth,request-termination,ip-restriction,post-function"; got != want {
+			t.Errorf("KONG_PLUGINS = %q, want the official list %q", got, want)
+		}
+		if env("KONG_DATABASE") != "off" {
+			t.Errorf("KONG_DATABASE = %q, want off (declarative)", env("KONG_DATABASE"))
+		}
+		script := strings.Join(kong.Entrypoint, " ")
+		if !strings.Contains(script, "exec /entrypoint.sh kong docker-start") {
+			t.Errorf("kong's entrypoint does not hand over to the kong/kong image's /entrypoint.sh:\n%s", script)
+		}
+		if kong.User != "" {
+			t.Errorf("kong runs as %q; the image's own user kong owns its prefix", kong.User)
+		}
+	})
+
+	t.Run("studio listens on IPv4", func(t *testing.T) {
+		studio := p.Services["studio"]
+		if got := deref(studio.Environment["HOSTNAME"]); got != "0.0.0.0" {
+			t.Errorf("studio HOSTNAME = %q, want 0.0.0.0 (\"::\" fails on hosts with IPv6 disabled)", got)
+		}
+		if hc := strings.Join(studio.HealthCheck.Test, " "); !strings.Contains(hc, "http://localhost:3000/") {
+			t.Errorf("studio healthcheck %q should probe localhost", hc)
+		}
+	})
+
+	t.Run("rest settings", func(t *testing.T) {
+		rest := p.Services["rest"]
+		if _, ok := rest.Environment["PGRST_APP_SETTINGS_JWT_SECRET"]; ok {
+			t.Error("rest still exposes the JWT secret as app.settings.jwt_secret (the official compose dropped it)")
+		}
+		if got := deref(rest.Environment["PGRST_ADMIN_SERVER_HOST"]); got != "localhost" {
+			t.Errorf("PGRST_ADMIN_SERVER_HOST = %q, want localhost", got)
 		}
 	})
 
@@ -415,6 +485,9 @@ func TestComposeProject(t *testing.T) {
 			t.Errorf("only %d secret-like settings found: the check is not looking at the file", checked)
 		}
 		for k, v := range env {
+			if !secretish.MatchString(k) && k != "JWT_SECRET" {
+				continue // settings such as SITE_URL may well appear in the file
+			}
 			if len(v) >= 16 && bytes.Contains(raw, []byte(v)) {
 				t.Errorf("docker-compose.yml contains the value of %s", k)
 			}
@@ -533,24 +606,6 @@ func TestInitRejectsEmbeddedTenant(t *testing.T) {
 	err = New(Options{}).Init(context.Background(), tn)
 	if err == nil || !strings.Contains(err.Error(), "not docker") {
 		t.Fatalf("Init of an embedded tenant: %v", err)
-	}
-}
-
-func TestBuildContextDetection(t *testing.T) {
-	root := repoRoot(t)
-	r := New(Options{Getwd: func() (string, error) { return filepath.Join(root, "pkg", "runtime"), nil }})
-	if got := r.buildContext(); got != root {
-		t.Errorf("from inside the checkout: %q, want %q", got, root)
-	}
-	outside := t.TempDir()
-	r = New(Options{Getwd: func() (string, error) { return outside, nil },
-		Executable: func() (string, error) { return filepath.Join(outside, "sfp"), nil }})
-	if got := r.buildContext(); got != RepositoryURL {
-		t.Errorf("outside any checkout: %q, want %q", got, RepositoryURL)
-	}
-	r = New(Options{BuildContext: "/srv/sfp"})
-	if got := r.buildContext(); got != "/srv/sfp" {
-		t.Errorf("explicit: %q", got)
 	}
 }
 

@@ -66,13 +66,13 @@ type Options struct {
 	Runner Runner
 	Logger *slog.Logger
 	// Version of sfp; it tags the image the migrations container runs
-	// (sfp:<version>). Default "dev".
+	// (sfp:<version>) and is stamped into it (VERSION). Default "dev".
 	Version string
-	// BuildContext is where that image is built from when it is absent: a
-	// checkout of this repository or a git URL. Default: the checkout
-	// holding the working directory or the sfp executable, else the
-	// repository's git URL. Written to .env once (SFP_BUILD_CONTEXT), where
-	// the operator may change it.
+	// BuildContext is where that image is built from, when set (a checkout
+	// of this repository or a git URL; SFP_BUILD_CONTEXT in sfp's
+	// environment). Default: a copy of the running sfp, else a checkout,
+	// else the repository's git URL (image.go). Written to .env
+	// (SFP_BUILD_CONTEXT) on every init, start and update.
 	BuildContext string
 	// Getwd and Executable locate a checkout; defaults os.Getwd and
 	// os.Executable.

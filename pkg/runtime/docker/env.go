@@ -19,8 +19,9 @@ import (
 	"github.com/sfp-dev/sfp/pkg/tenant"
 )
 
-// RepositoryURL is the build context of the sfp image when no checkout of
-// the repository is found: docker builds from a git URL too.
+// RepositoryURL is the build context of the sfp image when neither the
+// running binary nor a checkout can be used: docker builds from a git URL
+// too (image.go).
 const RepositoryURL = "https://github.com/sfp-dev/sfp.git"
 
 // derivedEnv are the compose variables that follow tenant.yaml: they are
@@ -41,7 +42,7 @@ func derivedEnv(t *tenant.Tenant) map[string]string {
 		"SITE_URL":                 c.Auth.SiteURL,
 		"JWT_EXPIRY":               strconv.Itoa(c.Auth.JWTExpiry),
 		"DISABLE_SIGNUP":           strconv.FormatBool(c.Auth.DisableSignup),
-		"ENABLE_EMAIL_AUTOCONFIRM": strconv.FormatBool(c.Auth.Autoconfirm),
+		"ENABLE_EMAIL_AUTOCONFIRM": strconv.FormatBool(c.Auth.EffectiveAutoconfirm()), // see mailEnv
 		"PASSWORD_MIN_LENGTH":      strconv.Itoa(c.Auth.MinPasswordLength),
 		"PGRST_DB_SCHEMAS":         strings.Join(c.REST.Schemas, ","),
 		"PGRST_DB_MAX_ROWS":        strconv.Itoa(c.REST.MaxRows),
@@ -58,30 +59,76 @@ func derivedEnv(t *tenant.Tenant) map[string]string {
 	}
 }
 
+// mailEnv are GoTrue's mail settings, from tenant.yaml's auth.smtp under
+// the official .env names (the password, SMTP_PASS, is the operator's, in
+// .env). Without an SMTP host GoTrue can send no confirmation mail, so
+// ENABLE_EMAIL_AUTOCONFIRM (derivedEnv) is true whatever auth.autoconfirm
+// says.
+func mailEnv(t *tenant.Tenant) map[string]string {
+	a := t.Config.Auth
+	env := map[string]string{
+		"SMTP_HOST":        a.SMTP.Host,
+		"SMTP_PORT":        strconv.Itoa(tenant.DefaultSMTPPort),
+		"SMTP_USER":        a.SMTP.User,
+		"SMTP_ADMIN_EMAIL": a.SMTP.AdminEmail,
+		"SMTP_SENDER_NAME": a.SMTP.SenderName,
+	}
+	if a.SMTP.Port != 0 {
+		env["SMTP_PORT"] = strconv.Itoa(a.SMTP.Port)
+	}
+	if !a.MailEnabled() {
+		// What GoTrue is given when it sends nothing (the official .env's
+		// placeholder address).
+		env["SMTP_ADMIN_EMAIL"] = "admin@example.com"
+	}
+	return env
+}
+
+// adoptEnvSMTP moves the mail settings of a tenant from before tenant.yaml
+// had auth.smtp — .env's SMTP_HOST and friends, edited by the operator —
+// into tenant.yaml, once, so the update that makes them derived does not
+// silently turn the tenant's mail off.
+func adoptEnvSMTP(t *tenant.Tenant) (bool, error) {
+	x := t.Secrets.Extra
+	if t.Config.Auth.SMTP.Host != "" || x["SMTP_HOST"] == "" {
+		return false, nil
+	}
+	smtp := tenant.SMTPConfig{Host: x["SMTP_HOST"], User: x["SMTP_USER"], AdminEmail: x["SMTP_ADMIN_EMAIL"], SenderName: x["SMTP_SENDER_NAME"]}
+	if p, err := strconv.Atoi(x["SMTP_PORT"]); err == nil {
+		smtp.Port = p
+	}
+	cfg := t.Config
+	cfg.Auth.SMTP = smtp
+	cfg.Defaults()
+	if err := cfg.Validate(); err != nil {
+		return false, fmt.Errorf("move the SMTP settings of %s into %s: %w; set auth.smtp in tenant.yaml", t.EnvFile(), t.ConfigFile(), err)
+	}
+	t.Config = cfg
+	if err := t.SaveConfig(); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
 // nginxTime writes a duration as nginx reads one.
 func nginxTime(d tenant.Duration) string {
 	return strconv.FormatInt(time.Duration(d).Milliseconds(), 10) + "ms"
 }
 
 // defaultEnv are the compose variables written once, when absent; the
-// operator may change them in .env afterwards (SMTP, redirect URLs, where
-// the sfp image comes from). Generated keys are among them, so they stay
+// operator may change them in .env afterwards (the SMTP password —
+// the other mail settings are in tenant.yaml —, redirect URLs, where the
+// sfp image comes from). Generated keys are among them, so they stay
 // stable across restarts.
 func (r *Runtime) defaultEnv(t *tenant.Tenant) map[string]string {
 	return map[string]string{
 		"ADDITIONAL_REDIRECT_URLS":    "",
 		"ENABLE_EMAIL_SIGNUP":         "true",
 		"ENABLE_ANONYMOUS_USERS":      "false",
-		"SMTP_ADMIN_EMAIL":            "admin@example.com",
-		"SMTP_HOST":                   "",
-		"SMTP_PORT":                   "587",
-		"SMTP_USER":                   "",
 		"SMTP_PASS":                   "",
-		"SMTP_SENDER_NAME":            "sfp",
 		"STUDIO_DEFAULT_ORGANIZATION": t.Name(),
 		"STUDIO_DEFAULT_PROJECT":      t.Name(),
 		"SFP_IMAGE":                   "sfp:" + imageTag(r.opts.Version),
-		"SFP_BUILD_CONTEXT":           r.buildContext(),
 		// postgres-meta encrypts connection strings with it.
 		"PG_META_CRYPTO_KEY": randomAlnum(32),
 		// Realtime encrypts its tenants' database settings with AES-128:
@@ -119,25 +166,36 @@ func keyEnv(t *tenant.Tenant, s *tenant.Secrets) map[string]string {
 // Other variables are left alone. A tenant made before the current key
 // model gets its publishable, secret and signing keys here.
 func (r *Runtime) syncEnv(t *tenant.Tenant) error {
-	err := t.UpdateSecrets(func(s *tenant.Secrets) (bool, error) {
+	adopted, err := adoptEnvSMTP(t)
+	if err != nil {
+		return err
+	}
+	if adopted {
+		r.opts.Logger.Info("moved the SMTP settings from .env to tenant.yaml (auth.smtp)", "tenant", t.Name(), "host", t.Config.Auth.SMTP.Host)
+	}
+	if !t.Config.Auth.Autoconfirm && !t.Config.Auth.MailEnabled() {
+		r.opts.Logger.Info("auth.autoconfirm is false but no auth.smtp.host is set: sign-ups are confirmed automatically, since GoTrue could send no confirmation mail",
+			"tenant", t.Name())
+	}
+	// The sfp image is built by this sfp, of its version (image.go).
+	buildContext, err := r.buildContext(t)
+	if err != nil {
+		return err
+	}
+	err = t.UpdateSecrets(func(s *tenant.Secrets) (bool, error) {
 		if _, err := s.EnsureKeys(time.Now()); err != nil {
 			return false, err
 		}
 		if s.Extra == nil {
 			s.Extra = map[string]string{}
 		}
-		derived := derivedEnv(t)
-		for k, v := range keyEnv(t, s) {
-			derived[k] = v
-		}
-		for k, v := range derived {
-			s.Extra[k] = v
+		for _, env := range []map[string]string{derivedEnv(t), mailEnv(t), keyEnv(t, s),
+			{"SFP_BUILD_CONTEXT": buildContext, "SFP_VERSION": r.opts.Version}} {
+			for k, v := range env {
+				s.Extra[k] = v
+			}
 		}
 		defaults := r.defaultEnv(t)
-		if r.opts.BuildContext != "" {
-			// An explicit build context wins over what .env says.
-			s.Extra["SFP_BUILD_CONTEXT"] = r.opts.BuildContext
-		}
 		for k, v := range defaults {
 			if _, ok := s.Extra[k]; !ok {
 				s.Extra[k] = v
@@ -179,28 +237,6 @@ func imageTag(version string) string {
 		tag = tag[:128]
 	}
 	return tag
-}
-
-// buildContext is Options.BuildContext, else the checkout of this
-// repository holding the working directory or the executable, else
-// RepositoryURL.
-func (r *Runtime) buildContext() string {
-	if r.opts.BuildContext != "" {
-		return r.opts.BuildContext
-	}
-	var starts []string
-	if wd, err := r.opts.Getwd(); err == nil {
-		starts = append(starts, wd)
-	}
-	if exe, err := r.opts.Executable(); err == nil {
-		starts = append(starts, filepath.Dir(exe))
-	}
-	for _, dir := range starts {
-		if root, ok := FindCheckout(dir); ok {
-			return root
-		}
-	}
-	return RepositoryURL
 }
 
 // FindCheckout looks in dir and its parents for a checkout of this

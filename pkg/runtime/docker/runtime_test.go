@@ -29,6 +29,9 @@ type fakeDocker struct {
 	// version is `docker compose version --short`; engine is `docker version`.
 	version func() (Result, error)
 	engine  func() (Result, error)
+	// pgVersion is PG_VERSION in the data volume; "" means there is no
+	// data volume (`docker volume inspect` fails as docker does).
+	pgVersion string
 }
 
 func (f *fakeDocker) Run(ctx context.Context, c Cmd) (Result, error) {
@@ -47,10 +50,18 @@ func (f *fakeDocker) Run(ctx context.Context, c Cmd) (Result, error) {
 			return f.engine()
 		}
 		return Result{Stdout: []byte("28.2.2\n")}, nil
+	case len(args) == 6 && args[0] == "docker" && args[1] == "volume" && args[2] == "inspect":
+		if f.pgVersion == "" {
+			return Result{}, &ExitError{Args: args, Code: 1, Stderr: "Error response from daemon: get " + args[5] + ": no such volume"}
+		}
+		return Result{Stdout: []byte(args[5] + "\n")}, nil
 	case len(args) > 2 && args[0] == "docker" && args[1] == "compose":
 		i := slices.Index(args, "--env-file")
 		if i < 0 || i+2 > len(args) {
 			return Result{}, fmt.Errorf("fake docker: compose call without --env-file: %v", args)
+		}
+		if sub := args[i+2:]; slices.Equal(sub, []string{"run", "--rm", "--no-TTY", "--no-deps", "--entrypoint", "cat", "db", pgDataVersionFile}) {
+			return Result{Stdout: []byte(f.pgVersion + "\n")}, nil
 		}
 		if f.compose != nil {
 			return f.compose(args[i+2:], c)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -211,4 +212,117 @@ func lineDiff(a, b string) string {
 		out = append(out[:60], "…")
 	}
 	return strings.Join(out, "\n")
+}
+
+// Statements of docs/postgres-upgrade.md ("Upgrade to PostgreSQL 17"): the
+// data of the tables sfp and GoTrue own, and the credentials key in Vault.
+var (
+	upgradeDumpArgs = []string{"--data-only", "--schema=public", "--schema=auth", "--exclude-table=auth.schema_migrations"}
+	upgradeVaultSQL = `select format('select vault.update_secret(id, %L) from vault.secrets where name = %L;', decrypted_secret, name) ` +
+		`from vault.decrypted_secrets where name = 'sfp_credentials_key'`
+	upgradeKeyHashSQL = `select encode(sha256(convert_to(decrypted_secret, 'UTF8')), 'hex') from vault.decrypted_secrets where name = 'sfp_credentials_key'`
+	// empty-tables.sql: the new database's copies of those tables are
+	// emptied first, so rows its migrations seeded give way to the old ones.
+	upgradeEmptySQL = `do $$
+declare t text;
+begin
+  for t in
+    select format('%I.%I', n.nspname, c.relname)
+    from pg_class c join pg_namespace n on n.oid = c.relnamespace
+    where n.nspname in ('public', 'auth') and c.relkind in ('r', 'p')
+      and not (n.nspname = 'auth' and c.relname = 'schema_migrations')
+      and not exists (select 1 from pg_depend d
+                      where d.classid = 'pg_class'::regclass and d.objid = c.oid and d.deptype = 'e')
+  loop
+    execute 'truncate table ' || t || ' cascade';
+  end loop;
+end $$;
+`
+)
+
+// TestMajorUpgradeDataCopy runs the data copy of the documented PostgreSQL
+// major upgrade between two databases: a tenant's, with a user, an account
+// and encrypted integration credentials; and a fresh one migrated by the
+// migrations container (as the new volume is on its first start, with a
+// credentials key of its own). After the restore the new database has the
+// rows, the old key, and decrypts the old credentials.
+func TestMajorUpgradeDataCopy(t *testing.T) {
+	ctx := context.Background()
+	bins, err := postgres.FindBinaries(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	command, env := migrationsCommand(t)
+	old := pgtest.NewDB(t)
+	env["SFP_DB_URL"] = old.URL("supabase_admin")
+	runSfp(t, command, env)
+	pool := old.Pool(t, "supabase_admin")
+	const user, account, integration = "6f9619ff-8b86-4d11-b42d-00c04fc964ff", "7c9e6679-7425-40de-944b-e07fc1f90ae7", "9b2f6f4e-1c1d-4c8e-9a61-1c2a3b4c5d6e"
+	for _, q := range []string{
+		`insert into auth.users (id, aud, role, email, email_confirmed_at, created_at, updated_at) values ('` + user + `', 'authenticated', 'authenticated', 'owner@acme.test', now(), now(), now())`,
+		`insert into public.accounts (id, name, slug, created_by) values ('` + account + `', 'Acme', 'acme', '` + user + `')`,
+		`insert into public.accounts_memberships (account_id, user_id, account_role) values ('` + account + `', '` + user + `', 'owner')`,
+		`insert into public.integrations (id, account_id, name, provider, auth_type) values ('` + integration + `', '` + account + `', 'ci', 'github', 'token')`,
+		`select public.set_integration_credentials('` + integration + `', '{"token":"t0p-s3cret"}')`,
+	} {
+		if _, err := pool.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	oldKey := scalar(t, old, upgradeKeyHashSQL)
+
+	run := func(name string, args ...string) string {
+		t.Helper()
+		cmd := exec.Command(bins.Path(name), args...)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, stderr.String())
+		}
+		return string(out)
+	}
+	dir := t.TempDir()
+	dataSQL, vaultSQL, emptySQL := filepath.Join(dir, "data.sql"), filepath.Join(dir, "vault.sql"), filepath.Join(dir, "empty-tables.sql")
+	writeFile(t, emptySQL, upgradeEmptySQL)
+	writeFile(t, dataSQL, run("pg_dump", append(upgradeDumpArgs, "--dbname", old.URL("supabase_admin"))...))
+	writeFile(t, vaultSQL, run("psql", "-At", "-v", "ON_ERROR_STOP=1", "-c", upgradeVaultSQL, "--dbname", old.URL("supabase_admin")))
+
+	fresh := pgtest.NewDB(t)
+	env["SFP_DB_URL"] = fresh.URL("supabase_admin")
+	runSfp(t, command, env)
+	if scalar(t, fresh, upgradeKeyHashSQL) == oldKey {
+		t.Fatal("the fresh database has the old key already: the test proves nothing")
+	}
+	if scalar(t, fresh, "select count(*)::text from public.document_stores") == "0" {
+		t.Error("the migrations seed no rows any more: the test no longer shows that they give way")
+	}
+	run("psql", "-v", "ON_ERROR_STOP=1", "--single-transaction", "-c", "set session_replication_role = replica",
+		"-f", emptySQL, "-f", dataSQL, "--dbname", fresh.URL("supabase_admin"))
+	run("psql", "-v", "ON_ERROR_STOP=1", "-f", vaultSQL, "--dbname", fresh.URL("supabase_admin"))
+
+	if got := scalar(t, fresh, upgradeKeyHashSQL); got != oldKey {
+		t.Errorf("credentials key after the restore: hash %s, want the old key's %s", got, oldKey)
+	}
+	for _, q := range []string{
+		"select count(*)::text from auth.users",
+		"select string_agg(slug, ',') from public.accounts",
+		"select string_agg(account_role::text, ',') from public.accounts_memberships",
+		"select count(*)::text from public.credential_access_log",
+		"select string_agg(collection, ',' order by collection) from public.document_stores",
+	} {
+		if a, b := scalar(t, old, q), scalar(t, fresh, q); a != b || a == "" {
+			t.Errorf("%s: old %q, restored %q", q, a, b)
+		}
+	}
+	if got := scalar(t, fresh, `select public.get_integration_credentials('`+integration+`')->>'token'`); got != "t0p-s3cret" {
+		t.Errorf("the restored credentials decrypt to %q", got)
+	}
+}
+
+func writeFile(t *testing.T, path, data string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
+		t.Fatal(err)
+	}
 }

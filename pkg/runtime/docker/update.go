@@ -113,7 +113,9 @@ func (e *MigrationError) Error() string {
 
 func (e *MigrationError) Unwrap() error { return e.Err }
 
-// Update brings a tenant to this sfp release: it writes this binary's
+// Update brings a tenant to this sfp release: it refuses a db image of
+// another PostgreSQL major version than the tenant's data
+// (*PostgresMajorError, before anything changes), writes this binary's
 // docker-compose.yml and kong.yml, builds the sfp image, stops the API
 // services (the database keeps running), runs the migrations container to
 // completion and starts everything again. If the migrations fail, each
@@ -127,6 +129,13 @@ func (r *Runtime) Update(ctx context.Context, t *tenant.Tenant, opts runtime.Upd
 		progress = func(string) {}
 	}
 	res := &runtime.UpdateResult{}
+	if err := r.Check(ctx); err != nil {
+		return res, err
+	}
+	// Before anything is written: a refused update leaves every file as it was.
+	if err := r.checkPostgresMajor(ctx, t); err != nil {
+		return res, err
+	}
 	if err := r.prepare(ctx, t); err != nil {
 		return res, err
 	}

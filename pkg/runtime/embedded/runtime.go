@@ -395,12 +395,16 @@ func schemaVersion(ctx context.Context, url string) (string, error) {
 // probes are the requests through the gateway that tell whether a component
 // answers: any response that is not a server or gateway error counts as up
 // (the gateway's own answer to "/" is Kong's 401, realtime's API answers a
-// GET with 405: both are the component answering).
-var probes = []struct{ name, path string }{
-	{"gateway", "/"},
-	{"auth", "/auth/v1/health"},
-	{"rest", "/rest/v1/"},
-	{"realtime", "/realtime/v1/api/broadcast"},
+// GET with 405: both are the component answering). REST's root is for
+// service_role only (kong.yml), so that probe sends the secret key.
+var probes = []struct {
+	name, path string
+	service    bool
+}{
+	{"gateway", "/", false},
+	{"auth", "/auth/v1/health", false},
+	{"rest", "/rest/v1/", true},
+	{"realtime", "/realtime/v1/api/broadcast", false},
 }
 
 func probeHTTP(ctx context.Context, t *tenant.Tenant, running bool) []runtime.Component {
@@ -413,7 +417,11 @@ func probeHTTP(ctx context.Context, t *tenant.Tenant, running bool) []runtime.Co
 			continue
 		}
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, t.URL()+p.path, nil)
-		req.Header.Set("apikey", t.Secrets.PublishableKey)
+		key := t.Secrets.PublishableKey
+		if p.service {
+			key = t.Secrets.SecretKey
+		}
+		req.Header.Set("apikey", key)
 		resp, err := client.Do(req)
 		if err != nil {
 			c.Detail = err.Error()

@@ -46,16 +46,23 @@ type Service struct {
 
 // Route maps requests to a Service.
 type Route struct {
-	Name         string
-	ID           string
-	Service      *Service
-	Paths        []string // normalised plain prefixes
-	Methods      []string
-	Hosts        []string
+	Name    string
+	ID      string
+	Service *Service
+	Paths   []string // normalised plain prefixes
+	Methods []string
+	Hosts   []string
+	// Expression is a Kong 3 router expression (expression.go), set
+	// instead of paths, methods and hosts; such routes are tried before all
+	// others, by Priority (higher first), then in file order.
+	Expression   string
+	Priority     int
 	StripPath    bool
 	PreserveHost bool
 	Plugins      []*Plugin
 	Line         int
+
+	expr exprNode
 }
 
 // Consumer is an identity a credential authenticates as.

@@ -241,7 +241,7 @@ func (p *parser) route(n *yaml.Node, svc *Service) (*Route, error) {
 	if ph != "v0" {
 		return nil, p.d.errf(o.line("path_handling"), "%s: path_handling %q is not supported by the embedded gateway (only v0, Kong's default)", o.what, ph)
 	}
-	o.ignore("regex_priority", "https_redirect_status_code", "request_buffering", "response_buffering", "tags", "created_at", "updated_at")
+	o.ignore("https_redirect_status_code", "request_buffering", "response_buffering", "tags", "created_at", "updated_at")
 	for _, f := range []string{"headers", "snis", "sources", "destinations"} {
 		neutral := isEmptyList
 		if f == "headers" {
@@ -269,10 +269,46 @@ func (p *parser) route(n *yaml.Node, svc *Service) (*Route, error) {
 	return r, o.done()
 }
 
-// routeMatch reads what a route matches: prefix paths (Kong 2.x treats
-// anything else as a regex, which the embedded gateway refuses), methods,
-// hosts (one wildcard label at either end) and protocols.
+// maxRoutePriority is the largest priority Kong 3 accepts (2^46 - 1).
+const maxRoutePriority = 1<<46 - 1
+
+// routeMatch reads what a route matches: an expression, or prefix paths
+// (Kong 2.x treats anything else as a regex, which the embedded gateway
+// refuses), methods, hosts (one wildcard label at either end); and
+// protocols. Kong 3 refuses an expression together with the other
+// criteria, regex_priority with an expression, and priority without one.
 func (p *parser) routeMatch(o *object, r *Route) error {
+	var err error
+	if r.Expression, err = o.str("expression", ""); err != nil {
+		return err
+	}
+	if r.Priority, err = o.integer("priority", 0); err != nil {
+		return err
+	}
+	regexPriority, err := o.integer("regex_priority", 0)
+	if err != nil {
+		return err
+	}
+	if r.Priority < 0 || r.Priority > maxRoutePriority {
+		return p.d.errf(o.line("priority"), "%s: priority %d is outside 0..%d", o.what, r.Priority, maxRoutePriority)
+	}
+	if r.Expression != "" {
+		for _, f := range []string{"paths", "methods", "hosts", "headers", "snis", "sources", "destinations"} {
+			if o.has(f) {
+				return p.d.errf(o.line(f), "%s: cannot set 'expression' with 'methods', 'hosts', 'paths', 'headers', 'snis', 'sources' or 'destinations' simultaneously", o.what)
+			}
+		}
+		if regexPriority != 0 {
+			return p.d.errf(o.line("regex_priority"), "%s: cannot set 'regex_priority' with 'expression' simultaneously", o.what)
+		}
+		if r.expr, err = parseExpression(r.Expression); err != nil {
+			return p.d.errf(o.line("expression"), "%s: expression %q: %v", o.what, r.Expression, err)
+		}
+		return p.routeProtocols(o)
+	}
+	if r.Priority != 0 {
+		return p.d.errf(o.line("priority"), "%s: priority is only for routes with an expression (use regex_priority, or an expression)", o.what)
+	}
 	paths, err := o.strings("paths")
 	if err != nil {
 		return err
@@ -317,8 +353,12 @@ func (p *parser) routeMatch(o *object, r *Route) error {
 		r.Hosts = append(r.Hosts, h)
 	}
 	if len(r.Paths) == 0 && len(r.Methods) == 0 && len(r.Hosts) == 0 {
-		return p.d.errf(o.node, "%s must set at least one of paths, methods or hosts", o.what)
+		return p.d.errf(o.node, "%s must set at least one of paths, methods, hosts or an expression", o.what)
 	}
+	return p.routeProtocols(o)
+}
+
+func (p *parser) routeProtocols(o *object) error {
 	protocols, err := o.strings("protocols")
 	if err != nil {
 		return err

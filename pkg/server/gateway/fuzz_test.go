@@ -148,3 +148,27 @@ func FuzzNormalizePath(f *testing.F) {
 		}
 	})
 }
+
+// FuzzExpression: the route expression parser never panics, and what it
+// accepts evaluates without panicking.
+func FuzzExpression(f *testing.F) {
+	for _, s := range []string{
+		`http.path == "/rest/v1/"`,
+		`(http.method == "GET" || http.method == "HEAD") && http.path ^= "/a"`,
+		`!(http.host =^ ".internal") && http.path != r#"/x"#`,
+		`http.path == "a\"b\\c\n"`,
+		`lower(http.host) == "x"`,
+	} {
+		f.Add(s, "/rest/v1/")
+	}
+	f.Fuzz(func(t *testing.T, src, path string) {
+		e, err := parseExpression(src)
+		if err != nil {
+			return
+		}
+		r := exprRequest{path: path, host: "h", method: "GET"}
+		if e.eval(&r) && r.matched != "" && !strings.HasPrefix(path, r.matched) {
+			t.Fatalf("%q matched %q, which is not a prefix of %q", src, r.matched, path)
+		}
+	})
+}

@@ -9,7 +9,6 @@ import (
 	"bufio"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -76,8 +75,10 @@ type compiledRoute struct {
 
 type matcher struct {
 	prefix   string
+	expr     exprNode // an expression route: prefix unused
 	cr       *compiledRoute
 	category int // how many kinds of criteria the route sets
+	priority int // of an expression route
 	order    int
 }
 
@@ -150,6 +151,11 @@ func New(cfg *Config, opts Options) (*Gateway, error) {
 				cr.filters = append(cr.filters, f)
 			}
 		}
+		if r.expr != nil {
+			g.matchers = append(g.matchers, matcher{expr: r.expr, cr: cr, priority: r.Priority, order: order})
+			order++
+			continue
+		}
 		category := 0
 		for _, set := range []bool{len(r.Paths) > 0, len(r.Methods) > 0, len(r.Hosts) > 0} {
 			if set {
@@ -165,10 +171,17 @@ func New(cfg *Config, opts Options) (*Gateway, error) {
 			order++
 		}
 	}
-	// Kong tries routes with more kinds of criteria first, then the
-	// longest prefix, then the order of declaration.
+	// Kong 3 tries expression routes first (by priority), then routes with
+	// more kinds of criteria, then the longest prefix; then the order of
+	// declaration.
 	sort.SliceStable(g.matchers, func(i, j int) bool {
 		a, b := g.matchers[i], g.matchers[j]
+		if (a.expr != nil) != (b.expr != nil) {
+			return a.expr != nil
+		}
+		if a.expr != nil {
+			return a.priority > b.priority
+		}
 		if a.category != b.category {
 			return a.category > b.category
 		}
@@ -224,37 +237,23 @@ type inFlight struct {
 	rw    responseWriter
 	query queryArgs
 	reqID [1]string // X-Request-Id, shared by the response and the upstream request
+	er    exprRequest
 }
 
-// reply is a response produced by the gateway itself.
+// reply is a response produced by the gateway itself: a body as given, or
+// (message set) Kong's error page, rendered when it is written (errors.go).
 type reply struct {
-	status int
-	header http.Header
-	body   []byte
-	// message makes the reply one of Kong's errors, its body rendered
-	// for the request (kongError).
+	status  int
+	header  http.Header
+	body    []byte
 	message string
 }
 
-// kongError is Kong's error response. Kong 3.x answers
-// {"message": …, "request_id": …} (kong.response.error), the request id
-// being the one the response carries in X-Request-Id here.
+// kongError is Kong 3's error response (kong.response.error): the message
+// and the request id, as JSON unless the request's Accept asks for HTML,
+// XML or plain text.
 func kongError(status int, msg string) *reply {
-	h := http.Header{}
-	h.Set("Content-Type", "application/json; charset=utf-8")
-	return &reply{status: status, header: h, message: msg}
-}
-
-// bodyFor is the reply's body for the request with id reqID.
-func (rep *reply) bodyFor(reqID string) []byte {
-	if rep.message == "" {
-		return rep.body
-	}
-	b, _ := json.Marshal(struct {
-		Message   string `json:"message"`
-		RequestID string `json:"request_id"`
-	}{rep.message, reqID})
-	return b
+	return &reply{status: status, header: http.Header{}, message: msg}
 }
 
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -281,7 +280,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rw.reply(kongError(http.StatusBadRequest, "Bad request"))
 		return
 	}
-	m := g.match(r, reqPath)
+	m, prefix := g.match(r, reqPath, &f.er)
 	if m == nil {
 		rw.reply(kongError(http.StatusNotFound, "no Route matched with those values"))
 		return
@@ -307,15 +306,17 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			"The upstream server is currently unavailable: service %q (%s) is not part of this runtime", serviceLabel(cr.service), cr.hostHeader)))
 		return
 	}
-	out := g.outbound(x, reqPath, m.prefix)
+	out := g.outbound(x, reqPath, prefix)
 	cr.upstream.ServeHTTP(rw, out)
 	if rep := x.body.failure(); rep != nil && rw.status == 0 {
 		rw.reply(rep) // the upstream gave up on the body without a word
 	}
 }
 
-// match finds the route for a request (nil when none matches).
-func (g *Gateway) match(r *http.Request, reqPath string) *matcher {
+// match finds the route for a request (nil when none matches) and the path
+// prefix strip_path removes; er is room for evaluating expressions (part of
+// the request's one allocation).
+func (g *Gateway) match(r *http.Request, reqPath string, er *exprRequest) (*matcher, string) {
 	host := strings.ToLower(r.Host)
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h
@@ -323,6 +324,18 @@ func (g *Gateway) match(r *http.Request, reqPath string) *matcher {
 	for i := range g.matchers {
 		m := &g.matchers[i]
 		rt := m.cr.route
+		if m.expr != nil {
+			*er = exprRequest{path: reqPath, host: host, method: r.Method}
+			if !m.expr.eval(er) {
+				continue
+			}
+			// Kong strips the path an http.path predicate matched, "/"
+			// when none did.
+			if er.matched == "" {
+				er.matched = "/"
+			}
+			return m, er.matched
+		}
 		if !strings.HasPrefix(reqPath, m.prefix) {
 			continue
 		}
@@ -332,9 +345,9 @@ func (g *Gateway) match(r *http.Request, reqPath string) *matcher {
 		if len(rt.Hosts) > 0 && !hostMatches(rt.Hosts, host) {
 			continue
 		}
-		return m
+		return m, m.prefix
 	}
-	return nil
+	return nil, ""
 }
 
 func hostMatches(hosts []string, host string) bool {
@@ -532,10 +545,7 @@ func (w *responseWriter) WriteHeader(code int) {
 		id := h.Get("X-Request-Id")
 		clear(h)
 		h.Set("X-Request-Id", id)
-		for k, v := range rep.header {
-			h[k] = v
-		}
-		body := rep.bodyFor(id)
+		body := w.render(rep)
 		h.Set("Content-Length", strconv.Itoa(len(body)))
 		w.writeFiltered(rep.status)
 		_, _ = w.ResponseWriter.Write(body)
@@ -570,16 +580,27 @@ func (w *responseWriter) Write(p []byte) (int, error) {
 
 // reply writes a response produced by the gateway.
 func (w *responseWriter) reply(rep *reply) {
-	h := w.Header()
-	for k, v := range rep.header {
-		h[k] = v
-	}
-	body := rep.bodyFor(h.Get("X-Request-Id"))
-	h.Set("Content-Length", strconv.Itoa(len(body)))
+	body := w.render(rep)
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(rep.status)
 	if len(body) > 0 && w.x.r.Method != http.MethodHead {
 		_, _ = w.Write(body)
 	}
+}
+
+// render copies a reply's headers to the response and returns its body:
+// the one given, or Kong's error page for the request.
+func (w *responseWriter) render(rep *reply) []byte {
+	h := w.Header()
+	for k, v := range rep.header {
+		h[k] = v
+	}
+	if rep.message == "" {
+		return rep.body
+	}
+	contentType, body := errorPage(w.x.r.Header.Values("Accept"), rep.message, h.Get("X-Request-Id"))
+	h.Set("Content-Type", contentType)
+	return body
 }
 
 func (w *responseWriter) Flush() {

@@ -253,25 +253,24 @@ func TestKeyAuth(t *testing.T) {
 	t.Run("missing key", func(t *testing.T) {
 		r := get(t, srv, "/api/x")
 		assert.Equal(t, http.StatusUnauthorized, r.status)
-		r.kongMessage(t, "No API key found in request")
-		assert.Equal(t, "Key", r.header.Get("WWW-Authenticate"), "Kong 3.x: no realm unless configured")
+		assertKongError(t, r, "No API key found in request")
+		assert.Equal(t, "Key", r.header.Get("WWW-Authenticate"), "Kong 3: no realm unless configured")
 	})
 	t.Run("invalid key", func(t *testing.T) {
 		// Kong 3.x's answer (2.8 said "Invalid authentication credentials").
 		r := get(t, srv, "/api/x", "apikey", "nope")
 		assert.Equal(t, http.StatusUnauthorized, r.status)
-		r.kongMessage(t, "Unauthorized")
-		assert.Equal(t, "Key", r.header.Get("WWW-Authenticate"))
+		assertKongError(t, r, "Unauthorized")
 	})
 	t.Run("duplicate key", func(t *testing.T) {
 		r := get(t, srv, "/api/x", "apikey", testEnv["ANON"], "apikey", testEnv["ANON"])
 		assert.Equal(t, http.StatusUnauthorized, r.status)
-		r.kongMessage(t, "Duplicate API key found")
+		assertKongError(t, r, "Duplicate API key found")
 	})
 	t.Run("empty header hides the query key", func(t *testing.T) {
 		r := get(t, srv, "/api/x?apikey="+testEnv["ANON"], "apikey", "")
 		assert.Equal(t, http.StatusUnauthorized, r.status)
-		r.kongMessage(t, "No API key found in request")
+		assertKongError(t, r, "No API key found in request")
 	})
 	t.Run("hide_credentials strips header", func(t *testing.T) {
 		r := get(t, srv, "/hidden/x", "apikey", testEnv["ANON"])
@@ -474,14 +473,14 @@ func TestBasicAuth(t *testing.T) {
 
 	r := get(t, srv, "/project/default")
 	assert.Equal(t, http.StatusUnauthorized, r.status)
-	r.kongMessage(t, "Unauthorized")
-	assert.Equal(t, `Basic realm="kong"`, r.header.Get("WWW-Authenticate"))
+	assertKongError(t, r, "Unauthorized")
+	assert.Equal(t, `Basic realm="service"`, r.header.Get("WWW-Authenticate"))
 
 	for _, bad := range []string{basic(testEnv["DASH_USER"], "wrong"), basic("nobody", testEnv["DASH_PASS"]), "Basic !!!", "Bearer x"} {
 		r = get(t, srv, "/project/default", "Authorization", bad)
 		assert.Equal(t, http.StatusUnauthorized, r.status, bad)
-		r.kongMessage(t, "Invalid authentication credentials")
-		assert.Equal(t, `Basic realm="kong"`, r.header.Get("WWW-Authenticate"))
+		assertKongError(t, r, "Unauthorized")
+		assert.Equal(t, `Basic realm="service"`, r.header.Get("WWW-Authenticate"))
 	}
 
 	r = get(t, srv, "/project/default", "Authorization", basic(testEnv["DASH_USER"], testEnv["DASH_PASS"]))
@@ -581,7 +580,7 @@ func TestRequestTransformer(t *testing.T) {
 
 	r = get(t, srv, "/broken/x")
 	assert.Equal(t, http.StatusInternalServerError, r.status)
-	r.kongMessage(t, "An unexpected error occurred")
+	assertKongError(t, r, "An unexpected error occurred")
 }
 
 func TestRequestTermination(t *testing.T) {
@@ -718,7 +717,7 @@ func TestURLUpstream(t *testing.T) {
 
 	r = get(t, srv, "/b/x")
 	assert.Equal(t, http.StatusBadGateway, r.status)
-	r.kongMessage(t, "An invalid response was received from the upstream server")
+	assertKongError(t, r, "An invalid response was received from the upstream server")
 
 	r = get(t, srv, "/elsewhere")
 	assert.Equal(t, "rootsvc", r.seen(t).Upstream, "an in-process upstream wins over a URL")
@@ -809,11 +808,11 @@ func TestBodyLimit(t *testing.T) {
 		// Known length: refused before the upstream is involved.
 		r := call(t, srv, http.MethodPost, path, bytes.NewReader(big))
 		assert.Equal(t, http.StatusRequestEntityTooLarge, r.status, path)
-		r.kongMessage(t, "Payload too large")
+		assertKongError(t, r, "Payload too large")
 		// Unknown length (chunked): cut off while streaming.
 		r = call(t, srv, http.MethodPost, path, io.MultiReader(bytes.NewReader(big)))
 		assert.Equal(t, http.StatusRequestEntityTooLarge, r.status, "chunked %s: %s", path, r.body)
-		r.kongMessage(t, "Payload too large")
+		assertKongError(t, r, "Payload too large")
 		// Within the limit, chunked or not.
 		r = call(t, srv, http.MethodPost, path, io.MultiReader(bytes.NewReader(big[:1024])))
 		require.Equal(t, http.StatusOK, r.status, "%s: %s", path, r.body)

@@ -175,12 +175,14 @@ func newLogger(l *logBuffer) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(l, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
-// kongMessage checks that body is Kong 3.x's error for the response:
-// {"message": msg, "request_id": the id the response carries}.
-func (r response) kongMessage(t *testing.T, msg string) {
+// assertKongError checks a Kong 3 error answer (kong.response.error): JSON
+// with the message and the request id the response carries.
+func assertKongError(t *testing.T, r response, msg string) {
 	t.Helper()
-	id := r.header.Get("X-Request-Id")
-	require.NotEmpty(t, id, "the response has no X-Request-Id")
-	want, _ := json.Marshal(map[string]string{"message": msg, "request_id": id})
-	require.JSONEq(t, string(want), string(r.body))
+	require.Equal(t, "application/json; charset=utf-8", r.header.Get("Content-Type"), "body: %s", r.body)
+	m := r.json(t)
+	require.Equal(t, msg, m["message"], "body: %s", r.body)
+	require.NotEmpty(t, r.header.Get("X-Request-Id"))
+	require.Equal(t, r.header.Get("X-Request-Id"), m["request_id"], "body: %s", r.body)
+	require.Len(t, m, 2, "body: %s", r.body)
 }

@@ -71,15 +71,15 @@ func TestRepositoryKongYML(t *testing.T) {
 	t.Run("secure auth routes need a key", func(t *testing.T) {
 		r := get(t, srv, "/auth/v1/user")
 		assert.Equal(t, http.StatusUnauthorized, r.status)
-		r.kongMessage(t, "No API key found in request")
+		assertKongError(t, r, "No API key found in request")
 		r = get(t, srv, "/auth/v1/user", "apikey", "not-a-key")
 		assert.Equal(t, http.StatusUnauthorized, r.status)
-		r.kongMessage(t, "Unauthorized")
+		assertKongError(t, r, "Unauthorized")
 		other := generatedKeys(t) // well-formed, but another tenant's
 		for _, key := range []string{other.anon, other.tenant.Secrets.PublishableKey, other.tenant.Secrets.SecretKey} {
 			r = get(t, srv, "/auth/v1/user", "apikey", key)
 			assert.Equal(t, http.StatusUnauthorized, r.status)
-			r.kongMessage(t, "Unauthorized")
+			assertKongError(t, r, "Unauthorized")
 		}
 	})
 
@@ -120,11 +120,32 @@ func TestRepositoryKongYML(t *testing.T) {
 	})
 
 	t.Run("query apikey", func(t *testing.T) {
-		r := get(t, srv, "/rest/v1/?apikey="+k.anon)
+		r := get(t, srv, "/rest/v1/todos?apikey="+k.anon)
 		require.Equal(t, http.StatusOK, r.status)
 		s := r.seen(t)
-		assert.Equal(t, "/", s.Path)
+		assert.Equal(t, "/todos", s.Path)
 		assert.Equal(t, "Bearer "+k.anon, s.Header.Get("Authorization"))
+	})
+
+	t.Run("the OpenAPI root is for service_role only", func(t *testing.T) {
+		for _, path := range []string{"/rest/v1/", "/rest/v1/?apikey=" + k.anon, "/rest/v1//"} {
+			r := get(t, srv, path, "apikey", k.anon)
+			assert.Equal(t, http.StatusForbidden, r.status, path)
+			assertKongError(t, r, "You cannot consume this service")
+		}
+		r := get(t, srv, "/rest/v1/")
+		assert.Equal(t, http.StatusUnauthorized, r.status)
+		assertKongError(t, r, "No API key found in request")
+		r = get(t, srv, "/rest/v1/", "apikey", k.service)
+		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+		s := r.seen(t)
+		assert.Equal(t, "rest", s.Upstream)
+		assert.Equal(t, "/", s.Path)
+		assert.Equal(t, "Bearer "+k.service, s.Header.Get("Authorization"))
+		// Below the root, anon keeps its access.
+		r = get(t, srv, "/rest/v1/rpc/f", "apikey", k.anon)
+		assert.Equal(t, http.StatusOK, r.status)
+		assert.Equal(t, "/rpc/f", r.seen(t).Path)
 	})
 
 	t.Run("realtime websocket", func(t *testing.T) {
@@ -172,7 +193,7 @@ func TestRepositoryKongYML(t *testing.T) {
 	t.Run("meta is for service_role only", func(t *testing.T) {
 		r := get(t, srv, "/pg/tables", "apikey", k.anon)
 		assert.Equal(t, http.StatusForbidden, r.status)
-		r.kongMessage(t, "You cannot consume this service")
+		assertKongError(t, r, "You cannot consume this service")
 		r = get(t, srv, "/pg/tables", "apikey", k.service)
 		assert.Equal(t, http.StatusServiceUnavailable, r.status, "postgres-meta is not part of the embedded runtime")
 		assert.Contains(t, r.json(t)["message"], `service "meta"`)
@@ -181,7 +202,7 @@ func TestRepositoryKongYML(t *testing.T) {
 	t.Run("dashboard behind basic-auth", func(t *testing.T) {
 		r := get(t, srv, "/project/default")
 		assert.Equal(t, http.StatusUnauthorized, r.status)
-		assert.Equal(t, `Basic realm="kong"`, r.header.Get("WWW-Authenticate"))
+		assert.Equal(t, `Basic realm="service"`, r.header.Get("WWW-Authenticate"))
 		r = get(t, srv, "/project/default", "Authorization", basic(k.env["DASHBOARD_USERNAME"], "wrong"))
 		assert.Equal(t, http.StatusUnauthorized, r.status)
 		r = get(t, srv, "/project/default", "Authorization", basic(k.env["DASHBOARD_USERNAME"], k.env["DASHBOARD_PASSWORD"]))
@@ -326,7 +347,7 @@ func TestRepositoryKongYMLOpaqueKeys(t *testing.T) {
 		} {
 			r := get(t, srv, "/rest/v1/todos", "apikey", key)
 			assert.Equal(t, http.StatusUnauthorized, r.status, key)
-			r.kongMessage(t, "Unauthorized")
+			assertKongError(t, r, "Unauthorized")
 			assert.Equal(t, "Key", r.header.Get("WWW-Authenticate"))
 		}
 	})
@@ -350,7 +371,7 @@ func TestRepositoryKongYMLRefusedKeys(t *testing.T) {
 		for _, path := range []string{"/rest/v1/todos", "/auth/v1/user", "/realtime/v1/api/broadcast"} {
 			r := get(t, srv, path, "apikey", key)
 			assert.Equal(t, http.StatusUnauthorized, r.status, "%s on %s", name, path)
-			r.kongMessage(t, "Unauthorized")
+			assertKongError(t, r, "Unauthorized")
 			assert.Equal(t, "Key", r.header.Get("WWW-Authenticate"))
 		}
 	}

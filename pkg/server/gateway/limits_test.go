@@ -3,6 +3,7 @@ package gateway
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -142,7 +143,10 @@ func TestSlowBodyGets408(t *testing.T) {
 				c.dribble(100*time.Millisecond, stop)
 				resp, body := c.response()
 				assert.Equal(t, http.StatusRequestTimeout, resp.StatusCode, body)
-				response{status: resp.StatusCode, header: resp.Header, body: []byte(body)}.kongMessage(t, "Request timeout")
+				var m map[string]any
+				require.NoError(t, json.Unmarshal([]byte(body), &m), body)
+				assert.Equal(t, "Request timeout", m["message"], body)
+				assert.Equal(t, resp.Header.Get("X-Request-Id"), m["request_id"], body)
 				assert.True(t, resp.Close, "408 says Connection: close")
 				assert.True(t, c.closed(), "the connection is closed after the 408")
 			})

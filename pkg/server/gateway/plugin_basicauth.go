@@ -27,7 +27,7 @@ func buildBasicAuth(conf *object, p *parser) (plugin, error) {
 	if b.anonymous, err = resolveConsumer(conf, p, "anonymous"); err != nil {
 		return nil, err
 	}
-	if b.realm, err = conf.str("realm", "kong"); err != nil {
+	if b.realm, err = conf.str("realm", "service"); err != nil {
 		return nil, err
 	}
 	return b, nil
@@ -97,7 +97,7 @@ func (b *basicAuthPlugin) authenticate(x *exchange) (*reply, bool) {
 		cred, found = b.creds[user]
 	}
 	if !found || !b.valid(cred, pass) {
-		return b.challenge(http.StatusUnauthorized, "Invalid authentication credentials"), false
+		return b.challenge(http.StatusUnauthorized, "Unauthorized"), false
 	}
 	setConsumer(x, cred.consumer, cred.id)
 	x.header[hCredentialUser] = x.g.value(user)

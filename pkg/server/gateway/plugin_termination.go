@@ -71,14 +71,13 @@ func (t *requestTermination) access(*exchange) *reply {
 	if t.message == "" {
 		return &reply{status: t.status, header: http.Header{}}
 	}
-	// kong.response.exit with {message = …}: unlike Kong's own errors, no
-	// request_id.
+	// kong.response.exit with {message = …}: plain JSON, no request id.
 	body, _ := json.Marshal(struct {
 		Message string `json:"message"`
 	}{t.message})
-	h := http.Header{}
-	h.Set("Content-Type", "application/json; charset=utf-8")
-	return &reply{status: t.status, header: h, body: body}
+	rep := &reply{status: t.status, header: http.Header{}, body: body}
+	rep.header.Set("Content-Type", mimeJSON)
+	return rep
 }
 
 // validHeaderName reports whether s is an RFC 7230 token.

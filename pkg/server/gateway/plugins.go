@@ -18,18 +18,19 @@ type responseFilter interface {
 }
 
 type pluginSpec struct {
-	priority int // Kong 2.8's PRIORITY: higher runs first
+	priority int // Kong 3.9's PRIORITY: higher runs first
 	build    func(conf *object, p *parser) (plugin, error)
 }
 
 // pluginSpecs lists the plugins the embedded gateway implements.
 var pluginSpecs = map[string]pluginSpec{
 	"cors":                {2000, buildCORS},
-	"key-auth":            {1003, buildKeyAuth},
-	"basic-auth":          {1001, buildBasicAuth},
+	"key-auth":            {1250, buildKeyAuth},
+	"basic-auth":          {1100, buildBasicAuth},
 	"acl":                 {950, buildACL},
 	"request-transformer": {801, buildRequestTransformer},
 	"request-termination": {2, buildRequestTermination},
+	"post-function":       {-1000, buildPostFunction},
 }
 
 func pluginNames() []string {
