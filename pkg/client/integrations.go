@@ -95,36 +95,15 @@ func (s *IntegrationsService) Create(ctx context.Context, in NewIntegration) (*I
 	if err := integrationScope(row, in.ProjectIDs); err != nil {
 		return nil, fmt.Errorf("create integration: %w", err)
 	}
-	obj, err := jsonObject("metadata", in.Metadata)
-	if err != nil {
+	if err := setObject(row, "metadata", in.Metadata); err != nil {
 		return nil, fmt.Errorf("create integration: %w", err)
 	}
-	if obj != nil {
-		row["metadata"] = obj
-	}
-	var rows []Integration
-	err = s.c.do(ctx, "create integration", false, func(cl *call) error {
-		return cl.exec(cl.from("integrations").Insert(row, false, "", "representation", ""), &rows)
-	})
-	if err != nil {
-		return nil, s.c.explain(ctx, err, in.AccountID, RoleOwner)
-	}
-	return first(rows, "create integration")
+	return insertRow[Integration](ctx, s.c, "create integration", "integrations", row, in.AccountID, RoleOwner)
 }
 
 // Get returns an integration by id.
 func (s *IntegrationsService) Get(ctx context.Context, id string) (*Integration, error) {
-	if err := validUUID("integration id", id); err != nil {
-		return nil, fmt.Errorf("get integration: %w", err)
-	}
-	var in Integration
-	err := s.c.do(ctx, "get integration", true, func(cl *call) error {
-		return cl.exec(cl.from("integrations").Select("*", "", false).Eq("id", id).Single(), &in)
-	})
-	if err != nil {
-		return nil, notFoundMessage(err, "integration "+id)
-	}
-	return &in, nil
+	return getRow[Integration](ctx, s.c, "integration", "integrations", id)
 }
 
 // GetByName returns the account's integration with that name.
@@ -179,47 +158,18 @@ func (s *IntegrationsService) Update(ctx context.Context, id string, u Integrati
 			return nil, fmt.Errorf("update integration: %w", err)
 		}
 	}
-	obj, err := jsonObject("metadata", u.Metadata)
-	if err != nil {
+	if err := setObject(row, "metadata", u.Metadata); err != nil {
 		return nil, fmt.Errorf("update integration: %w", err)
-	}
-	if obj != nil {
-		row["metadata"] = obj
 	}
 	if len(row) == 0 {
 		return nil, fmt.Errorf("update integration: nothing to change: %w", ErrValidation)
 	}
-	var rows []Integration
-	err = s.c.do(ctx, "update integration", false, func(cl *call) error {
-		return cl.exec(cl.from("integrations").Update(row, "representation", "").Eq("id", id), &rows)
-	})
-	if err != nil {
-		return nil, s.c.explainRow(ctx, err, "integrations", id, RoleOwner)
-	}
-	if len(rows) == 0 {
-		return nil, s.c.noRows(ctx, "update integration", "integrations", id, "", RoleOwner)
-	}
-	return &rows[0], nil
+	return updateRow[Integration](ctx, s.c, "update integration", "integrations", id, row, RoleOwner)
 }
 
 // Delete deletes an integration and its credentials (owners).
 func (s *IntegrationsService) Delete(ctx context.Context, id string) error {
-	if err := validUUID("integration id", id); err != nil {
-		return fmt.Errorf("delete integration: %w", err)
-	}
-	var rows []struct {
-		ID string `json:"id"`
-	}
-	err := s.c.do(ctx, "delete integration", false, func(cl *call) error {
-		return cl.exec(cl.from("integrations").Delete("representation", "").Eq("id", id), &rows)
-	})
-	if err != nil {
-		return s.c.explainRow(ctx, err, "integrations", id, RoleOwner)
-	}
-	if len(rows) == 0 {
-		return s.c.noRows(ctx, "delete integration", "integrations", id, "", RoleOwner)
-	}
-	return nil
+	return deleteRow(ctx, s.c, "integration", "integrations", id, RoleOwner)
 }
 
 // SetCredentials encrypts and stores an integration's credentials (a JSON

@@ -114,36 +114,15 @@ func (s *TasksService) Create(ctx context.Context, in NewTask) (*Task, error) {
 	if in.Worker != "" {
 		row["worker"] = in.Worker
 	}
-	obj, err := jsonObject("input", in.Input)
-	if err != nil {
+	if err := setObject(row, "input", in.Input); err != nil {
 		return nil, fmt.Errorf("create task: %w", err)
 	}
-	if obj != nil {
-		row["input"] = obj
-	}
-	var rows []Task
-	err = s.c.do(ctx, "create task", false, func(cl *call) error {
-		return cl.exec(cl.from("task_executions").Insert(row, false, "", "representation", ""), &rows)
-	})
-	if err != nil {
-		return nil, s.c.explain(ctx, err, account, RoleMember)
-	}
-	return first(rows, "create task")
+	return insertRow[Task](ctx, s.c, "create task", "task_executions", row, account, RoleMember)
 }
 
 // Get returns a task by id.
 func (s *TasksService) Get(ctx context.Context, id string) (*Task, error) {
-	if err := validUUID("task id", id); err != nil {
-		return nil, fmt.Errorf("get task: %w", err)
-	}
-	var t Task
-	err := s.c.do(ctx, "get task", true, func(cl *call) error {
-		return cl.exec(cl.from("task_executions").Select("*", "", false).Eq("id", id).Single(), &t)
-	})
-	if err != nil {
-		return nil, notFoundMessage(err, "task "+id)
-	}
-	return &t, nil
+	return getRow[Task](ctx, s.c, "task", "task_executions", id)
 }
 
 // List returns a page of tasks, newest first, optionally of one resource.
@@ -228,14 +207,7 @@ func (s *TasksService) AppendEvent(ctx context.Context, taskID, event, message s
 		}
 		row["data"] = data
 	}
-	var rows []TaskEvent
-	err = s.c.do(ctx, "append task event", false, func(cl *call) error {
-		return cl.exec(cl.from("task_events").Insert(row, false, "", "representation", ""), &rows)
-	})
-	if err != nil {
-		return nil, s.c.explain(ctx, err, t.AccountID, RoleMember)
-	}
-	return first(rows, "append task event")
+	return insertRow[TaskEvent](ctx, s.c, "append task event", "task_events", row, t.AccountID, RoleMember)
 }
 
 // Report updates a task (PATCH task_executions); the database appends the
