@@ -52,6 +52,8 @@ type Stack struct {
 	// AdminURL connects to the tenant database as supabase_admin (for
 	// fixtures and assertions the API cannot make).
 	AdminURL string
+	// MonitoringURL is the admin listener (/live, /ready, /metrics).
+	MonitoringURL string
 
 	inst *embedded.Instance
 	base string
@@ -120,11 +122,11 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 		return nil, err
 	}
 	os.Chmod(base, 0o755) // the postgres user must traverse it when tests run as root
-	ports, err := freePorts(2)
+	ports, err := freePorts(3)
 	if err != nil {
 		return nil, err
 	}
-	t, err := tenant.Create(base, tenant.CreateOptions{Name: "test", APIPort: ports[0], PostgresPort: ports[1]})
+	t, err := tenant.Create(base, tenant.CreateOptions{Name: "test", APIPort: ports[0], PostgresPort: ports[1], MonitoringPort: ports[2]})
 	if err != nil {
 		os.RemoveAll(base)
 		return nil, err
@@ -155,8 +157,9 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 	return &Stack{
 		Tenant: t, URL: inst.URL, AnonKey: t.Secrets.AnonKey, ServiceKey: t.Secrets.ServiceRoleKey,
 		JWTSecret: t.Secrets.JWTSecret, PublishableKey: t.Secrets.PublishableKey, SecretKey: t.Secrets.SecretKey,
-		AdminURL: inst.Cluster.ConnString("supabase_admin", t.Secrets.PostgresPassword, "postgres"),
-		inst:     inst, base: base,
+		AdminURL:      inst.Cluster.ConnString("supabase_admin", t.Secrets.PostgresPassword, "postgres"),
+		MonitoringURL: t.Config.Monitoring.URL(),
+		inst:          inst, base: base,
 	}, nil
 }
 

@@ -95,6 +95,8 @@ type Config struct {
 	REST     RESTConfig     `yaml:"rest"`
 	Realtime RealtimeConfig `yaml:"realtime"`
 	Admin    AdminConfig    `yaml:"admin,omitempty"`
+	// Monitoring is the admin listener (/live, /ready, /metrics).
+	Monitoring MonitoringConfig `yaml:"monitoring,omitempty"`
 }
 
 // APIConfig is the gateway: the one address clients use.
@@ -237,6 +239,7 @@ func (c *Config) Defaults() {
 		c.Postgres.Restart.Window = DefaultRestartWindow
 	}
 	c.limitDefaults()
+	c.monitoringDefaults()
 }
 
 // Validate checks the configuration; errors name the setting.
@@ -276,6 +279,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Postgres.Restart.Window < time.Second {
 		return fmt.Errorf("postgres.restart.window: %s must be at least 1s (a duration such as \"10m\")", c.Postgres.Restart.Window)
+	}
+	if err := c.validateMonitoring(); err != nil {
+		return err
 	}
 	return c.validateLimits()
 }
@@ -348,8 +354,9 @@ func Dir(base, name string) string { return filepath.Join(base, "tenants", name)
 type CreateOptions struct {
 	Name    string
 	Runtime Runtime
-	// APIPort and PostgresPort; 0 picks free ports.
+	// APIPort, PostgresPort and MonitoringPort; 0 picks free ports.
 	APIPort, PostgresPort int
+	MonitoringPort        int
 	Admin                 AdminConfig
 	// AdminPassword is hashed (bcrypt) into .env for the first start.
 	AdminPassword string
@@ -410,6 +417,12 @@ func Create(base string, opts CreateOptions) (*Tenant, error) {
 	if cfg.Postgres.Port == 0 {
 		if cfg.Postgres.Port, err = pickPort(opts.PostgresPort, cfg.API.Port+1, taken); err != nil {
 			return nil, fmt.Errorf("create tenant: postgres port: %w", err)
+		}
+	}
+	taken[cfg.Postgres.Port] = true
+	if cfg.Runtime != RuntimeDocker {
+		if cfg.Monitoring.Port, err = pickPort(opts.MonitoringPort, cfg.Postgres.Port+1, taken); err != nil {
+			return nil, fmt.Errorf("create tenant: monitoring port: %w", err)
 		}
 	}
 	if err := cfg.Validate(); err != nil {
@@ -541,6 +554,7 @@ func usedPorts(base string) (map[int]bool, error) {
 	for _, t := range ts {
 		taken[t.Config.API.Port] = true
 		taken[t.Config.Postgres.Port] = true
+		taken[t.Config.Monitoring.Port] = true
 	}
 	return taken, nil
 }

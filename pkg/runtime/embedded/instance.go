@@ -60,7 +60,8 @@ type Instance struct {
 	http     *http.Server
 	listener net.Listener
 	sup      *supervisor // nil until the services run
-	failed   chan error  // a component died, or PostgreSQL keeps crashing
+	obs      *observability
+	failed   chan error // a component died, or PostgreSQL keeps crashing
 	once     sync.Once
 	reloadMu sync.Mutex // one key reload at a time
 }
@@ -95,6 +96,9 @@ func Boot(ctx context.Context, t *tenant.Tenant, opts BootOptions) (inst *Instan
 				t.Name(), addr, t.ConfigFile(), err)
 		}
 		inst.listener = limitConnections(l, t.Config.API, log)
+		if err := inst.startObservability(); err != nil {
+			return inst, err
+		}
 	}
 
 	cluster, err := postgres.New(ctx, postgres.Config{
@@ -161,6 +165,9 @@ func Boot(ctx context.Context, t *tenant.Tenant, opts BootOptions) (inst *Instan
 	if err != nil {
 		return inst, err
 	}
+	if err := inst.watch(ctx, inst.services); err != nil {
+		return inst, err
+	}
 	if err := inst.services.bootstrapAdmin(ctx, progress); err != nil {
 		return inst, err
 	}
@@ -224,6 +231,7 @@ func (i *Instance) Shutdown(ctx context.Context) error {
 				}
 			}
 		}
+		i.stopObservability(ctx)
 	})
 	return errors.Join(errs...)
 }

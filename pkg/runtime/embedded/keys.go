@@ -72,6 +72,7 @@ func (s *services) buildKeys(t *tenant.Tenant) (*jwtkeys.Set, *keyState, error) 
 		MaxBodyBytes: t.Config.API.MaxBodyBytes,
 		BodyTimeout:  time.Duration(t.Config.API.ReadBodyTimeout),
 		Logger:       s.inst.log.With("component", "gateway"),
+		Observer:     s.inst.obs.metrics,
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("start gateway: %w", err)

@@ -17,7 +17,7 @@ const SlotName = "sfp_realtime"
 // supabase_replication_admin.
 func startRealtime(ctx context.Context, s *services) (http.Handler, error) {
 	t, c := s.inst.T, s.inst.Cluster
-	pool, err := s.pool(ctx, c.ConnString("authenticator", t.Secrets.AuthenticatorPassword, "postgres"), 10)
+	pool, err := s.pool(ctx, "realtime", c.ConnString("authenticator", t.Secrets.AuthenticatorPassword, "postgres"), 10)
 	if err != nil {
 		return nil, fmt.Errorf("realtime: %w", err)
 	}
@@ -29,10 +29,12 @@ func startRealtime(ctx context.Context, s *services) (http.Handler, error) {
 		Keys:                  s.ring,
 		Logger:                s.inst.log.With("component", "realtime"),
 		Limits:                realtimeLimits(t.Config.Realtime),
+		ObserveLag:            s.inst.obs.metrics.ObserveReplicationLag,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("start realtime: %w", err)
 	}
 	s.closers = append(s.closers, srv.Close)
+	s.realtime = srv
 	return srv, nil
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/sfp-dev/sfp/pkg/client"
 	"github.com/sfp-dev/sfp/pkg/jwtkeys"
 	"github.com/sfp-dev/sfp/pkg/server/authserver"
+	"github.com/sfp-dev/sfp/pkg/server/realtimeserver"
 	"github.com/sfp-dev/sfp/pkg/server/rest"
 	"github.com/sfp-dev/sfp/pkg/tenant"
 )
@@ -35,6 +36,9 @@ type services struct {
 	pools   []*pgxpool.Pool
 	auth    *authserver.Server
 	rest    *rest.Server
+	// realtime and the pools by name, for the tenant's metrics.
+	realtime    *realtimeserver.Server
+	poolsByName map[string]*pgxpool.Pool
 	// ring is the key Set auth, REST and realtime share; keys the gateway
 	// and token that go with it (keys.go). Both are replaced together when
 	// the tenant's keys change.
@@ -64,7 +68,7 @@ func startServices(ctx context.Context, inst *Instance) (_ *services, err error)
 	}
 	s.ring = jwtkeys.NewRing(set)
 
-	authPool, err := s.pool(ctx, c.ConnString("supabase_auth_admin", t.Secrets.AuthAdminPassword, "postgres"), 8)
+	authPool, err := s.pool(ctx, "auth", c.ConnString("supabase_auth_admin", t.Secrets.AuthAdminPassword, "postgres"), 8)
 	if err != nil {
 		return s, fmt.Errorf("auth: %w", err)
 	}
@@ -80,6 +84,7 @@ func startServices(ctx context.Context, inst *Instance) (_ *services, err error)
 		MinPasswordLength: t.Config.Auth.MinPasswordLength,
 		PasswordHashCost:  inst.opts.PasswordHashCost,
 		Logger:            log, // authserver.New adds component=auth
+		OnEvent:           inst.obs.metrics.AuthEvent,
 	})
 	if err != nil {
 		return s, fmt.Errorf("start auth: %w", err)
@@ -87,7 +92,7 @@ func startServices(ctx context.Context, inst *Instance) (_ *services, err error)
 	s.closers = append(s.closers, func(context.Context) error { return s.auth.Close() })
 
 	restURL := c.ConnString("authenticator", t.Secrets.AuthenticatorPassword, "postgres")
-	restPool, err := s.pool(ctx, restURL, 24)
+	restPool, err := s.pool(ctx, "rest", restURL, 24)
 	if err != nil {
 		return s, fmt.Errorf("rest: %w", err)
 	}
@@ -119,7 +124,7 @@ func startServices(ctx context.Context, inst *Instance) (_ *services, err error)
 	return s, nil
 }
 
-func (s *services) pool(ctx context.Context, url string, max int32) (*pgxpool.Pool, error) {
+func (s *services) pool(ctx context.Context, name, url string, max int32) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("parse connection config: %w", err)
@@ -131,6 +136,10 @@ func (s *services) pool(ctx context.Context, url string, max int32) (*pgxpool.Po
 		return nil, fmt.Errorf("connect as %s: %w", cfg.ConnConfig.User, err)
 	}
 	s.pools = append(s.pools, p)
+	if s.poolsByName == nil {
+		s.poolsByName = map[string]*pgxpool.Pool{}
+	}
+	s.poolsByName[name] = p
 	return p, nil
 }
 

@@ -70,8 +70,8 @@ func freePorts(tb *testing.T, n int) []int {
 func startTenant(tb *testing.T, configure func(*tenant.Config)) *runningTenant {
 	tb.Helper()
 	base := sfptest.BaseDir(tb)
-	ports := freePorts(tb, 2)
-	t, err := tenant.Create(base, tenant.CreateOptions{Name: "fault", APIPort: ports[0], PostgresPort: ports[1]})
+	ports := freePorts(tb, 3)
+	t, err := tenant.Create(base, tenant.CreateOptions{Name: "fault", APIPort: ports[0], PostgresPort: ports[1], MonitoringPort: ports[2]})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -106,6 +106,10 @@ type Config struct {
 	// Logger receives structured logs; default slog.Default(). Tokens and
 	// passwords are never logged.
 	Logger *slog.Logger
+	// OnEvent is told of each sign-in, failure, refresh, revocation and
+	// rate-limited request (events.go), for the tenant's metrics; nil
+	// counts nothing.
+	OnEvent func(Event)
 }
 
 // withDefaults returns cfg with defaults applied, or an error naming the

@@ -119,6 +119,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if err := h(w, r); err != nil {
+		s.errorEvent(err)
 		s.writeError(w, r, err)
 	}
 }

@@ -47,7 +47,9 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) error {
 	if !s.tokenLimiter.allow(clientIP(r, s.cfg.TrustedProxies), s.now()) {
 		return tooManyRequests()
 	}
-	return grant(w, r)
+	err := grant(w, r)
+	s.grantEvent(r.URL.Query().Get("grant_type"), err)
+	return err
 }
 
 func (s *Server) unsupportedGrant(w http.ResponseWriter, r *http.Request) error {

@@ -199,6 +199,7 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return internalError(err, "Error logging out user")
 	}
+	s.event(EventLogout)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -48,6 +48,10 @@ type Options struct {
 	// Logger receives the access log and errors. It never sees keys,
 	// passwords or query strings.
 	Logger *slog.Logger
+	// Observer is told every request's route, service, status and
+	// duration, for the tenant's metrics (observe.go); nil observes
+	// nothing.
+	Observer Observer
 }
 
 // Gateway is an http.Handler serving a Config. It is safe for concurrent use.
@@ -61,6 +65,8 @@ type Gateway struct {
 	// ids and names, credential ids, groups) that requests share instead
 	// of allocating their own; read-only after New.
 	values map[string][]string
+	// noRoute observes requests no route matched.
+	noRoute RequestObserver
 }
 
 type compiledRoute struct {
@@ -71,6 +77,7 @@ type compiledRoute struct {
 	upstream   http.Handler // nil: the runtime has no such service
 	proxied    bool         // upstream is a reverse proxy to a URL
 	hostHeader string       // Host sent upstream unless preserve_host
+	observer   RequestObserver
 }
 
 type matcher struct {
@@ -107,6 +114,7 @@ func New(cfg *Config, opts Options) (*Gateway, error) {
 	if g.maxBody == 0 {
 		g.maxBody = DefaultMaxBodyBytes
 	}
+	g.noRoute = observerFor(opts.Observer, nil)
 	known := map[string]*Service{}
 	for _, s := range cfg.Services {
 		if _, ok := known[s.Host]; !ok {
@@ -135,7 +143,7 @@ func New(cfg *Config, opts Options) (*Gateway, error) {
 		if !r.Service.Enabled {
 			continue
 		}
-		cr := &compiledRoute{route: r, service: r.Service, hostHeader: r.Service.Host}
+		cr := &compiledRoute{route: r, service: r.Service, hostHeader: r.Service.Host, observer: observerFor(opts.Observer, r)}
 		if !(r.Service.Port == 80 && (r.Service.Protocol == "http" || r.Service.Protocol == "ws")) &&
 			!(r.Service.Port == 443 && (r.Service.Protocol == "https" || r.Service.Protocol == "wss")) {
 			cr.hostHeader += ":" + strconv.Itoa(r.Service.Port)
@@ -266,7 +274,10 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rw := &f.rw
 	*rw = responseWriter{ResponseWriter: w, x: x}
 	rw.Header()["X-Request-Id"] = f.reqID[:1:1]
-	defer func() { g.logAccess(r, rw, x, reqID, start) }()
+	defer func() {
+		g.observe(rw, x, start)
+		g.logAccess(r, rw, x, reqID, start)
+	}()
 
 	if g.maxBody > 0 && r.ContentLength > g.maxBody {
 		rw.reply(kongError(http.StatusRequestEntityTooLarge, "Payload too large"))

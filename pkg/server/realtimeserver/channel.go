@@ -214,6 +214,7 @@ func (c *conn) join(m phoenix.Message, existing *channel) {
 	c.channels[m.Topic] = ch
 	c.mu.Unlock()
 	c.srv.hub.join(ch)
+	c.srv.counts.joins.Add(1)
 	ch.armExpiry(auth)
 	c.reply(m.JoinRef, m.Ref, m.Topic, "ok", replyBody)
 	if ch.presenceEnabled.Load() {

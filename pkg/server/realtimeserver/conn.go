@@ -207,6 +207,7 @@ func (c *conn) writeLoop() {
 				c.close(websocket.StatusGoingAway, "write failed")
 				return
 			}
+			c.srv.counts.sent.Add(1)
 		}
 		c.out.written()
 	}
@@ -223,6 +224,7 @@ func (c *conn) send(f outFrame) bool {
 	if c.out.push(f) {
 		return true
 	}
+	c.srv.counts.slow.Add(1)
 	c.log.Warn("client too slow: disconnecting", "queue", c.out.max)
 	c.close(websocket.StatusPolicyViolation, fmt.Sprintf(closeTooSlow, c.out.max))
 	return false

@@ -32,6 +32,7 @@ type dispatcher struct {
 	processed *atomic.Uint64
 	stats     dispatchStats
 	nextAt    time.Time // when the next batch may start (pacing)
+	lag       func(commit time.Time)
 }
 
 // maxPause bounds the pause between batches that pacing imposes.
@@ -179,6 +180,7 @@ func (d *dispatcher) process(ctx context.Context, batch []*wal.Txn) error {
 			delivered += d.deliver(p, privs)
 		}
 	}
+	d.observeLag(batch)
 	if d.log.Enabled(ctx, slog.LevelDebug) {
 		hits := 0
 		for _, p := range pend {

@@ -109,6 +109,7 @@ type limiter struct {
 	mu      sync.Mutex
 	sockets int
 	logged  map[string]time.Time // when each limit was last logged
+	refusal map[string]int64     // refusals by official code (metrics.go)
 }
 
 func newLimiter(cfg Limits) *limiter {
@@ -166,6 +167,7 @@ func (l *limiter) shouldLog(limit string, now time.Time) bool {
 // report logs a refusal under the official error code (rate-limited per
 // code, so a flood of refusals cannot flood the log).
 func (l *limiter) report(log *slog.Logger, code string) {
+	l.refused(code)
 	if l.shouldLog(code, time.Now()) {
 		log.Warn("realtime limit reached", "code", code,
 			"max_concurrent_users", l.cfg.MaxConcurrentUsers,

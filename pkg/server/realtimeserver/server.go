@@ -74,6 +74,10 @@ type Config struct {
 	// Limits bound the tenant's sockets, channels, joins and events
 	// (limits.go); zero fields take Supabase Realtime's defaults.
 	Limits Limits
+	// ObserveLag is told, for each dispatched transaction that had
+	// changes, how long after its commit it was dispatched to the
+	// subscribers (the replication lag in seconds); nil observes nothing.
+	ObserveLag func(time.Duration)
 
 	// MaxBatchChanges bounds the changes dispatched (and checked against
 	// row-level security) together; default 500.
@@ -168,6 +172,7 @@ type Server struct {
 	disp      *dispatcher
 	processed atomic.Uint64
 	bgDone    chan struct{}
+	counts    counters // metrics.go
 }
 
 // New validates cfg, makes sure the replication slot exists (so every
@@ -212,6 +217,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		maxBatch:  cfg.MaxBatchChanges,
 		parallel:  cfg.CheckConnections,
 		processed: &s.processed,
+		lag:       s.observeLag,
 	}
 	if err := s.capture.Prepare(ctx); err != nil {
 		cancel()

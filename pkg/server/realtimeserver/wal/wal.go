@@ -117,6 +117,7 @@ type Capture struct {
 	lastQueued pglogrepl.LSN // end of the last transaction handed over
 
 	connected atomic.Bool
+	walEnd    atomic.Uint64 // the server's WAL end as the stream last said
 }
 
 // New returns a Capture; Prepare then Run start it.
@@ -126,6 +127,10 @@ func New(cfg Config) *Capture {
 	}
 	return &Capture{cfg: cfg}
 }
+
+// ServerWALEnd is the end of the server's WAL as the stream last reported
+// it (keepalives and data messages); 0 before the first message.
+func (c *Capture) ServerWALEnd() uint64 { return c.walEnd.Load() }
 
 // Connected reports whether the stream is up.
 func (c *Capture) Connected() bool { return c.connected.Load() }
@@ -281,6 +286,7 @@ func (c *Capture) stream(ctx context.Context) error {
 				if err != nil {
 					return fmt.Errorf("parse keepalive: %w", err)
 				}
+				c.walEnd.Store(uint64(ka.ServerWALEnd))
 				if cur == nil && ka.ServerWALEnd > c.lastQueued {
 					// Everything up to here has been sent: once the
 					// dispatcher is past what came before, the slot may
@@ -299,6 +305,7 @@ func (c *Capture) stream(ctx context.Context) error {
 				if err != nil {
 					return fmt.Errorf("parse WAL data: %w", err)
 				}
+				c.walEnd.Store(uint64(max(xld.ServerWALEnd, xld.WALStart)))
 				if cur, err = c.handle(ctx, xld.WALData, rels, cur); err != nil {
 					return err
 				}

@@ -82,8 +82,9 @@ type Options struct {
 // Executor runs transactions on a pool's connections. It is safe for
 // concurrent use.
 type Executor struct {
-	pool *pgxpool.Pool
-	mux  *readMux // nil when reads do not share connections
+	pool  *pgxpool.Pool
+	mux   *readMux // nil when reads do not share connections
+	tally tally    // transactions run and failed (stats.go)
 }
 
 // New returns an Executor on pool. The pool stays the caller's; Close
@@ -131,6 +132,12 @@ const beginRW = "begin isolation level read committed"
 // is BEGIN, Setup, CountPlan and Main in one pipeline, then COMMIT or
 // ROLLBACK once the result is checked.
 func (e *Executor) Execute(ctx context.Context, spec Spec) (*Result, error) {
+	res, err := e.execute(ctx, spec)
+	e.count(spec.ReadOnly, err)
+	return res, err
+}
+
+func (e *Executor) execute(ctx context.Context, spec Spec) (*Result, error) {
 	if spec.ReadOnly && e.mux != nil {
 		if mc := e.mux.acquire(ctx); mc != nil {
 			res, err := sendShared(mc, spec)
