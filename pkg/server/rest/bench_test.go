@@ -263,6 +263,7 @@ type benchEnv struct {
 	sharedPool *pgxpool.Pool // the shared-connection baseline's
 	gwAddr     string        // gateway listener
 	anonKey    string        // the apikey, signed as a tenant's keys are
+	gatewayCfg *gateway.Config
 }
 
 func newBenchEnv(b *testing.B) *benchEnv {
@@ -325,7 +326,7 @@ func newBenchEnv(b *testing.B) *benchEnv {
 	hs.Config.IdleTimeout = 2 * time.Minute
 	hs.Start()
 	b.Cleanup(hs.Close)
-	return &benchEnv{env: e, pool: pool, pgxPool: pgxPool, sharedPool: sharedPool, gwAddr: hs.Listener.Addr().String(), anonKey: anon}
+	return &benchEnv{env: e, pool: pool, pgxPool: pgxPool, sharedPool: sharedPool, gwAddr: hs.Listener.Addr().String(), anonKey: anon, gatewayCfg: gcfg}
 }
 
 // clients returns a minimal HTTP/1.1 client per benchmark client, sending
