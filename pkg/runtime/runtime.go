@@ -116,6 +116,36 @@ type Status struct {
 	// PostgreSQL exiting on its own, or a failed attempt to restart it.
 	LastPostgresCrash *Crash      `json:"last_postgres_crash,omitempty"`
 	Components        []Component `json:"components"`
+	// Monitoring is what the tenant's admin listener reports (embedded
+	// runtime, while running): readiness and the figures of /metrics.
+	Monitoring *Monitoring `json:"monitoring,omitempty"`
+}
+
+// Monitoring is the admin listener's answer to /ready and /metrics, so
+// that `sfp server status` shows the figures Prometheus scrapes.
+type Monitoring struct {
+	URL    string  `json:"url"`
+	Ready  bool    `json:"ready"`
+	Checks []Check `json:"checks,omitempty"`
+	// Metrics are sfp's own series (sfp_*), sorted by name and labels; a
+	// histogram appears as <name>_count and <name>_sum.
+	Metrics []Sample `json:"metrics,omitempty"`
+	// Error says why the listener could not be read.
+	Error string `json:"error,omitempty"`
+}
+
+// Check is one readiness condition.
+type Check struct {
+	Name   string `json:"name"`
+	OK     bool   `json:"ok"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// Sample is one series of /metrics.
+type Sample struct {
+	Name   string            `json:"name"`
+	Labels map[string]string `json:"labels,omitempty"`
+	Value  float64           `json:"value"`
 }
 
 // Crash is an unexpected exit of a supervised process.

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"io"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sfp-dev/sfp/pkg/cli/cmdutil"
+	"github.com/sfp-dev/sfp/pkg/runtime"
 	"github.com/sfp-dev/sfp/pkg/runtime/embedded"
 )
 
@@ -18,6 +20,9 @@ type StatusOptions struct {
 	IO    *cmdutil.IOStreams
 	Flags tenantFlags
 	JSON  bool
+	// Watch redraws the status every Interval until interrupted.
+	Watch    bool
+	Interval time.Duration
 }
 
 // NewCmdStatus builds `sfp server status`.
@@ -30,7 +35,12 @@ func NewCmdStatus(f *cmdutil.Factory, runF func(context.Context, *StatusOptions)
 (postgres, gateway, auth, rest, realtime) whether it answers and where. When
 PostgreSQL crashed since the start, how often it was restarted and the last crash
 (postgres_restarts, last_postgres_crash in --json). The exit code is 0 whether
-the tenant runs or not; use --json and "running" in scripts.`,
+the tenant runs or not; use --json and "running" in scripts.
+
+While an embedded tenant runs, its admin listener (tenant.yaml monitoring.port)
+is read too: readiness with each check, and sfp's figures from /metrics — the
+series Prometheus scrapes ("monitoring" in --json; docs/observability.md lists
+them). --watch redraws all of it every --interval until Ctrl-C.`,
 		Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if runF != nil {
@@ -44,6 +54,9 @@ the tenant runs or not; use --json and "running" in scripts.`,
 			if err != nil {
 				return err
 			}
+			if opts.Watch {
+				return watchStatus(cmd.Context(), opts, func(ctx context.Context) (*runtime.Status, error) { return rt.Status(ctx, t) })
+			}
 			st, err := rt.Status(cmd.Context(), t)
 			if err != nil {
 				return err
@@ -51,43 +64,54 @@ the tenant runs or not; use --json and "running" in scripts.`,
 			if opts.JSON {
 				return cmdutil.WriteJSON(opts.IO.Out, st)
 			}
-			w := opts.IO.Out
-			state := "stopped"
-			if st.Running {
-				var parts []string
-				if st.PID > 0 {
-					parts = append(parts, fmt.Sprintf("pid %d", st.PID))
-				}
-				if st.StartedAt != nil {
-					parts = append(parts, "up "+(time.Duration(st.UptimeSeconds)*time.Second).String())
-				}
-				state = "running"
-				if len(parts) > 0 {
-					state += " (" + strings.Join(parts, ", ") + ")"
-				}
-			}
-			fmt.Fprintf(w, "Tenant:   %s (%s runtime)\nState:    %s\nURL:      %s\n", st.Tenant, st.Runtime, state, st.URL)
-			if st.SchemaVersion != "" {
-				fmt.Fprintf(w, "Schema:   %s\n", st.SchemaVersion)
-			}
-			if c := st.LastPostgresCrash; c != nil {
-				times := "times"
-				if st.PostgresRestarts == 1 {
-					times = "time"
-				}
-				fmt.Fprintf(w, "Crashes:  PostgreSQL restarted %d %s; last crash %s: %s\n",
-					st.PostgresRestarts, times, c.At.UTC().Format(time.RFC3339), c.Error)
-			}
-			fmt.Fprintln(w)
-			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "COMPONENT\tSTATE\tADDRESS\tDETAIL")
-			for _, c := range st.Components {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", c.Name, c.State, c.Address, c.Detail)
-			}
-			return tw.Flush()
+			return printStatus(opts.IO.Out, st)
 		},
 	}
 	opts.Flags.register(cmd)
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "Output JSON")
+	cmd.Flags().BoolVarP(&opts.Watch, "watch", "w", false, "Redraw the status and figures until interrupted (with --json: one document per line)")
+	cmd.Flags().DurationVar(&opts.Interval, "interval", 2*time.Second, "How often --watch redraws")
 	return cmd
+}
+
+// printStatus writes the human status: the tenant, its components and,
+// while it runs, what its admin listener reports.
+func printStatus(w io.Writer, st *runtime.Status) error {
+	state := "stopped"
+	if st.Running {
+		var parts []string
+		if st.PID > 0 {
+			parts = append(parts, fmt.Sprintf("pid %d", st.PID))
+		}
+		if st.StartedAt != nil {
+			parts = append(parts, "up "+(time.Duration(st.UptimeSeconds)*time.Second).String())
+		}
+		state = "running"
+		if len(parts) > 0 {
+			state += " (" + strings.Join(parts, ", ") + ")"
+		}
+	}
+	fmt.Fprintf(w, "Tenant:   %s (%s runtime)\nState:    %s\nURL:      %s\n", st.Tenant, st.Runtime, state, st.URL)
+	if st.SchemaVersion != "" {
+		fmt.Fprintf(w, "Schema:   %s\n", st.SchemaVersion)
+	}
+	if c := st.LastPostgresCrash; c != nil {
+		times := "times"
+		if st.PostgresRestarts == 1 {
+			times = "time"
+		}
+		fmt.Fprintf(w, "Crashes:  PostgreSQL restarted %d %s; last crash %s: %s\n",
+			st.PostgresRestarts, times, c.At.UTC().Format(time.RFC3339), c.Error)
+	}
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "COMPONENT\tSTATE\tADDRESS\tDETAIL")
+	for _, c := range st.Components {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", c.Name, c.State, c.Address, c.Detail)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	printMonitoring(w, st.Monitoring)
+	return nil
 }

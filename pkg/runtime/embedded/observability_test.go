@@ -74,7 +74,21 @@ func TestReadyFollowsPostgres(t *testing.T) {
 	if v, _ := sc.Value("sfp_postgres_up"); v != 1 {
 		t.Errorf("sfp_postgres_up = %v after the restart, want 1", v)
 	}
-	if st := r.status(t); !st.Running {
-		t.Errorf("status after the restart: %+v", st)
+	// sfp server status reads the same figures.
+	st := r.status(t)
+	if !st.Running || st.Monitoring == nil || !st.Monitoring.Ready {
+		t.Fatalf("status after the restart: %+v %+v", st, st.Monitoring)
+	}
+	found := false
+	for _, x := range st.Monitoring.Metrics {
+		if x.Name == "sfp_postgres_restarts_total" {
+			found = true
+			if x.Value != 1 {
+				t.Errorf("status says sfp_postgres_restarts_total = %v, want 1", x.Value)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("status has no sfp_postgres_restarts_total: %+v", st.Monitoring.Metrics)
 	}
 }

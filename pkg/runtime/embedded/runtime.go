@@ -378,6 +378,7 @@ func (r *Runtime) Status(ctx context.Context, t *tenant.Tenant) (*runtime.Status
 	}
 	st.Components = append(st.Components, pg)
 	st.Components = append(st.Components, probeHTTP(ctx, t, running)...)
+	st.Monitoring = monitoringStatus(ctx, t, running)
 	return st, nil
 }
 
