@@ -41,9 +41,7 @@ func New() *Factory {
 		IOStreams: ios,
 		Getenv:    os.Getenv,
 		Now:       time.Now,
-		Logger: func() *slog.Logger {
-			return slog.New(slog.NewTextHandler(ios.ErrOut, &slog.HandlerOptions{Level: slog.LevelInfo}))
-		},
+		Logger: func() *slog.Logger { return NewLogger(ios.ErrOut, os.Getenv) },
 		Executable: os.Executable,
 	}
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/sfp-dev/sfp/pkg/migrate"
 	"github.com/sfp-dev/sfp/pkg/server/postgres"
+	"github.com/sfp-dev/sfp/pkg/server/requestid"
 	"github.com/sfp-dev/sfp/pkg/tenant"
 )
 
@@ -74,6 +75,8 @@ func Boot(ctx context.Context, t *tenant.Tenant, opts BootOptions) (inst *Instan
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	// Lines the servers log with a request's context carry its id.
+	log = slog.New(requestid.LogHandler(log.Handler()))
 	progress := opts.Progress
 	if progress == nil {
 		progress = func(string) {}

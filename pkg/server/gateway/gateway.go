@@ -24,6 +24,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/sfp-dev/sfp/pkg/server/requestid"
 )
 
 // DefaultMaxBodyBytes is the request body limit when Options leaves it zero.
@@ -237,6 +239,10 @@ type exchange struct {
 	credID    string
 	preflight bool
 	body      *limitedBody
+	// ctx is the upstream request's context: the client's, carrying the
+	// request id for the servers' log lines (part of inFlight, so no
+	// allocation of its own).
+	ctx requestid.Context
 }
 
 // inFlight is what the gateway allocates per request, in one piece.
@@ -424,8 +430,11 @@ func (g *Gateway) outbound(x *exchange, reqPath, prefix string) *http.Request {
 		delete(h, "X-Forwarded-Prefix")
 	}
 
-	out := new(http.Request)
-	*out = *r
+	x.ctx = requestid.Context{Context: r.Context()}
+	if id := h["X-Request-Id"]; len(id) > 0 {
+		x.ctx.ID = id[0]
+	}
+	out := r.WithContext(&x.ctx) // the one copy of the request, as before
 	out.URL = u
 	out.RequestURI = u.RequestURI()
 	out.Header = h

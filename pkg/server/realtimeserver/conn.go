@@ -106,7 +106,7 @@ func (s *Server) serveSocket(w http.ResponseWriter, r *http.Request) {
 		ws:        ws,
 		vsn:       vsn,
 		apikey:    auth,
-		log:       s.log.With("remote", r.RemoteAddr),
+		log:       s.log.With("remote", r.RemoteAddr, "request_id", r.Header.Get("X-Request-Id")),
 		out:       newSendQueue(s.cfg.ClientQueueSize),
 		done:      make(chan struct{}),
 		closed:    make(chan struct{}),

@@ -318,9 +318,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err := s.serve(w, r); err != nil {
 		switch {
 		case err.Status == 503 && postgres.Unavailable(err.Cause):
-			s.unavailableLog.Warn(s.log, "database unavailable; answering 503", "method", r.Method, "path", r.URL.Path, "err", err.Cause)
+			s.unavailableLog.Warn(s.log, "database unavailable; answering 503", "method", r.Method, "path", r.URL.Path,
+				"request_id", r.Header.Get("X-Request-Id"), "err", err.Cause)
 		case err.Status >= 500 && err.Cause != nil:
-			s.log.Error("rest request failed", "method", r.Method, "path", r.URL.Path, "code", err.Code, "err", err.Cause)
+			s.log.Error("rest request failed", "method", r.Method, "path", r.URL.Path, "code", err.Code,
+				"request_id", r.Header.Get("X-Request-Id"), "err", err.Cause)
 		}
 		writeError(w, err)
 	}

@@ -1,0 +1,92 @@
+package metrics_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/sfp-dev/sfp/internal/stacktest"
+)
+
+// One request can be followed across components by the id the gateway
+// answers with: the gateway's access line, the realtime server's lines
+// about the socket, and, inside PostgreSQL, the request.headers setting
+// REST gives the request's statements.
+func TestRequestIDAcrossComponents(t *testing.T) {
+	s := stacktest.Shared()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	// Realtime: a socket dropped without a close frame is logged with
+	// the id of the request that opened it.
+	ws, _, err := websocket.Dial(ctx, strings.Replace(s.URL, "http", "ws", 1)+"/realtime/v1/websocket?vsn=1.0.0&apikey="+s.AnonKey,
+		&websocket.DialOptions{HTTPHeader: http.Header{"X-Request-Id": {"trace-socket-1"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws.CloseNow()
+	deadline := time.Now().Add(time.Minute)
+	for !logged(func(rec map[string]any) bool { return rec["component"] == "realtime" && rec["request_id"] == "trace-socket-1" }) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no realtime log line with the socket's request id:\n%v", logs.lines())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !logged(func(rec map[string]any) bool {
+		return rec["component"] == "gateway" && rec["request_id"] == "trace-socket-1" && rec["msg"] == "request"
+	}) {
+		t.Errorf("no gateway access line with the request id")
+	}
+
+	// PostgreSQL: a function the request calls reads the id.
+	conn, err := pgx.Connect(ctx, s.AdminURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, `create or replace function public.test_request_id() returns text language sql stable
+		as $$ select current_setting('request.headers', true)::json->>'x-request-id' $$;
+		grant execute on function public.test_request_id() to anon;
+		notify pgrst, 'reload schema'`); err != nil {
+		t.Fatal(err)
+	}
+	var got string
+	for deadline := time.Now().Add(time.Minute); ; {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, s.URL+"/rest/v1/rpc/test_request_id", strings.NewReader("{}"))
+		req.Header.Set("apikey", s.AnonKey)
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Request-Id", "trace-sql-1")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK {
+			got = string(b)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("rpc: %d %s", resp.StatusCode, b)
+		}
+		time.Sleep(50 * time.Millisecond) // the schema cache reloads on its own
+	}
+	if got != `"trace-sql-1"` {
+		t.Errorf("the request's statements see request id %s, want \"trace-sql-1\"", got)
+	}
+}
+
+func logged(match func(map[string]any) bool) bool {
+	for _, rec := range logs.lines() {
+		if match(rec) {
+			return true
+		}
+	}
+	return false
+}
