@@ -38,10 +38,10 @@ type Factory struct {
 func New() *Factory {
 	ios := System()
 	return &Factory{
-		IOStreams: ios,
-		Getenv:    os.Getenv,
-		Now:       time.Now,
-		Logger: func() *slog.Logger { return NewLogger(ios.ErrOut, os.Getenv) },
+		IOStreams:  ios,
+		Getenv:     os.Getenv,
+		Now:        time.Now,
+		Logger:     func() *slog.Logger { return NewLogger(ios.ErrOut, os.Getenv) },
 		Executable: os.Executable,
 	}
 }

@@ -32,7 +32,9 @@ func TestRequestIDAcrossComponents(t *testing.T) {
 	}
 	ws.CloseNow()
 	deadline := time.Now().Add(time.Minute)
-	for !logged(func(rec map[string]any) bool { return rec["component"] == "realtime" && rec["request_id"] == "trace-socket-1" }) {
+	for !logged(func(rec map[string]any) bool {
+		return rec["component"] == "realtime" && rec["request_id"] == "trace-socket-1"
+	}) {
 		if time.Now().After(deadline) {
 			t.Fatalf("no realtime log line with the socket's request id:\n%v", logs.lines())
 		}

@@ -5,8 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
-	"sync"
 	"net/http"
+	"sync"
 	"testing"
 	"time"
 
