@@ -378,8 +378,10 @@ func TestComposeProject(t *testing.T) {
 		if _, ok := rest.Environment["PGRST_APP_SETTINGS_JWT_SECRET"]; ok {
 			t.Error("rest still exposes the JWT secret as app.settings.jwt_secret (the official compose dropped it)")
 		}
-		if got := deref(rest.Environment["PGRST_ADMIN_SERVER_HOST"]); got != "localhost" {
-			t.Errorf("PGRST_ADMIN_SERVER_HOST = %q, want localhost", got)
+		// On the compose network for Prometheus (observability_test.go);
+		// IPv4, as studio, and `postgrest --ready` reaches it there too.
+		if got := deref(rest.Environment["PGRST_ADMIN_SERVER_HOST"]); got != "0.0.0.0" {
+			t.Errorf("PGRST_ADMIN_SERVER_HOST = %q, want 0.0.0.0", got)
 		}
 	})
 
