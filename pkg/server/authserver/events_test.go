@@ -31,7 +31,7 @@ func TestEvents(t *testing.T) {
 	e.clock.Advance(time.Hour)
 	// rt0 is nobody's parent now: its reuse revokes the session.
 	wantError(t, e.refresh(rt0), 400, CodeRefreshTokenAlreadyUsed, "Invalid Refresh Token: Already Used") // 5
-	access := e.signIn("eve@example.com", "secret123")["access_token"].(string)                       // 6
+	access := e.signIn("eve@example.com", "secret123")["access_token"].(string)                           // 6
 	wantError(t, e.req("POST", "/token?grant_type=password", map[string]any{"email": "eve@example.com", "password": "secret123"}),
 		429, CodeOverRequestRateLimit, "Request rate limit reached")
 	e.req("POST", "/logout", nil, "Authorization", "Bearer "+access).mustStatus(t, 204, "logout")
