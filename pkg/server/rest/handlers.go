@@ -21,7 +21,7 @@ type reqCtx struct {
 
 // read answers GET and HEAD on a table or view.
 func (rc *reqCtx) read(ctx context.Context) *apiError {
-	p, aerr := planRead(&rc.req, rc.snap.Schema, int64(rc.s.cfg.MaxRows))
+	p, aerr := planRead(&rc.req, rc.snap.Schema, rc.planOpts())
 	if aerr != nil {
 		return aerr
 	}
@@ -51,7 +51,7 @@ func (rc *reqCtx) mutate(ctx context.Context) *apiError {
 
 // call answers GET, HEAD and POST on /rpc/{fn}.
 func (rc *reqCtx) call(ctx context.Context) *apiError {
-	p, aerr := planCall(&rc.req, rc.snap.Schema, int64(rc.s.cfg.MaxRows))
+	p, aerr := planCall(&rc.req, rc.snap.Schema, rc.planOpts())
 	if aerr != nil {
 		return aerr
 	}
@@ -60,4 +60,10 @@ func (rc *reqCtx) call(ctx context.Context) *apiError {
 		return aerr
 	}
 	return rc.respondCall(&p, &res)
+}
+
+// planOpts are the settings the plans take from the server's
+// configuration.
+func (rc *reqCtx) planOpts() planOpts {
+	return planOpts{maxRows: int64(rc.s.cfg.MaxRows), aggregates: rc.s.cfg.AggregatesEnabled}
 }

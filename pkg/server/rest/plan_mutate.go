@@ -313,6 +313,11 @@ func returningCols(root *node, t *Table, need bool, pk bool) returning {
 			for _, p := range c.rel.Columns {
 				add(p[0])
 			}
+			if j := c.rel.Junction; j != nil {
+				for _, p := range j.Source {
+					add(p[0])
+				}
+			}
 		}
 	}
 	if pk {

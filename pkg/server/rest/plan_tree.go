@@ -85,6 +85,9 @@ type planner struct {
 	sc     *Schema
 	schema string
 	seq    int
+	// aggregates is db-aggregates-enabled: without it an aggregate in
+	// select is PGRST123.
+	aggregates bool
 }
 
 func columnNotFound(t *Table, col string) *apiError {
@@ -175,7 +178,7 @@ func (pl *planner) embed(parent *node, e *query.Embed) (*node, *apiError) {
 		name:    e.Name,
 		relName: e.Name,
 		rel:     rel,
-		toOne:   rel.Card != OneToMany,
+		toOne:   rel.Card == ManyToOne || rel.Card == OneToOne,
 		inner:   e.Join == "inner",
 		spread:  e.Spread,
 		limit:   -1,
@@ -210,7 +213,11 @@ func (pl *planner) findRel(origin *Table, target, hint string) (*Relationship, *
 				ok = (r.Foreign.Name == target && r.Card == OneToMany) ||
 					(single(r, 0, target) && r.Card == ManyToOne)
 			} else {
-				ok = r.Foreign.Name == target && r.Card == OneToMany && single(r, 1, hint)
+				// A column of the referencing side, as PostgREST; or the
+				// foreign key's name, which both directions of a
+				// self-reference share: the one-to-many side (what
+				// supabase-js's types expect; PostgREST answers PGRST200).
+				ok = r.Foreign.Name == target && r.Card == OneToMany && (single(r, 1, hint) || r.Constraint == hint)
 			}
 		} else if hint == "" {
 			ok = r.Foreign.Name == target ||
@@ -218,7 +225,8 @@ func (pl *planner) findRel(origin *Table, target, hint string) (*Relationship, *
 				(single(r, 0, target) && !r.ForeignView)
 		} else {
 			ok = r.Foreign.Name == target &&
-				(r.Constraint == hint || single(r, 0, hint) || single(r, 1, hint))
+				(r.Constraint == hint || single(r, 0, hint) || single(r, 1, hint) ||
+					(r.Junction != nil && r.Junction.Table.Name == hint))
 		}
 		if ok {
 			found = append(found, r)
@@ -249,20 +257,38 @@ func (pl *planner) findRel(origin *Table, target, hint string) (*Relationship, *
 	var hints []string
 	var details []map[string]string
 	for _, r := range found {
-		hints = append(hints, fmt.Sprintf("'%s!%s'", r.Foreign.Name, r.Constraint))
-		var a, b []string
-		for _, c := range r.Columns {
-			a = append(a, c[0])
-			b = append(b, c[1])
-		}
-		card := map[Cardinality]string{ManyToOne: "many-to-one", OneToMany: "one-to-many", OneToOne: "one-to-one"}[r.Card]
+		hints = append(hints, fmt.Sprintf("'%s!%s'", r.Foreign.Name, relHintName(r)))
 		details = append(details, map[string]string{
-			"cardinality":  card,
+			"cardinality":  cardinalityName[r.Card],
 			"embedding":    r.Table.Name + " with " + r.Foreign.Name,
-			"relationship": fmt.Sprintf("%s using %s(%s) and %s(%s)", r.Constraint, r.Table.Name, strings.Join(a, ", "), r.Foreign.Name, strings.Join(b, ", ")),
+			"relationship": relDescription(r),
 		})
 	}
 	e.withHint(fmt.Sprintf("Try changing '%s' to one of the following: %s. Find the desired relationship in the 'details' key.", target, strings.Join(hints, ", ")))
 	e.rawDetails = details
 	return nil, e
+}
+
+// relHintName is what disambiguates r in a hint: the junction table of a
+// many-to-many relationship, the foreign key's name otherwise.
+func relHintName(r *Relationship) string {
+	if r.Junction != nil {
+		return r.Junction.Table.Name
+	}
+	return r.Constraint
+}
+
+// relDescription describes r in PGRST201's details, as PostgREST does.
+func relDescription(r *Relationship) string {
+	cols := func(pairs [][2]string, i int) string {
+		var out []string
+		for _, p := range pairs {
+			out = append(out, p[i])
+		}
+		return "(" + strings.Join(out, ", ") + ")"
+	}
+	if j := r.Junction; j != nil {
+		return fmt.Sprintf("%s using %s%s and %s%s", j.Table.Name, j.Constraint1, cols(j.Source, 1), j.Constraint2, cols(j.Target, 1))
+	}
+	return fmt.Sprintf("%s using %s%s and %s%s", r.Constraint, r.Table.Name, cols(r.Columns, 0), r.Foreign.Name, cols(r.Columns, 1))
 }

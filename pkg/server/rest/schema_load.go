@@ -107,6 +107,7 @@ func loadSchema(ctx context.Context, db querier, schemas []string) (*Schema, err
 	for _, f := range fks {
 		s.addRelationships(f, views)
 	}
+	s.addJunctions()
 	if err := s.loadFunctions(ctx, db, schemas); err != nil {
 		return nil, err
 	}
@@ -315,9 +316,17 @@ func functionParams(f *Function, typtype string, names, types, modes []string, n
 func (s *Schema) addRel(r *Relationship) {
 	k := [2]string{r.Table.Schema, r.Table.Name}
 	for _, x := range s.Rels[k] {
-		if x.Foreign == r.Foreign && x.Constraint == r.Constraint && x.Card == r.Card && fmt.Sprint(x.Columns) == fmt.Sprint(r.Columns) {
+		if x.Foreign == r.Foreign && x.Constraint == r.Constraint && x.Card == r.Card && fmt.Sprint(x.Columns) == fmt.Sprint(r.Columns) &&
+			sameJunction(x.Junction, r.Junction) {
 			return
 		}
 	}
 	s.Rels[k] = append(s.Rels[k], r)
+}
+
+func sameJunction(a, b *Junction) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Table == b.Table && a.Constraint1 == b.Constraint1 && a.Constraint2 == b.Constraint2
 }

@@ -45,6 +45,9 @@ type Config struct {
 	// ExtraSearchPath is appended to the request schema in search_path.
 	// Default ["public", "extensions"].
 	ExtraSearchPath []string
+	// AggregatesEnabled allows aggregate functions in select
+	// (db-aggregates-enabled). Default false, as PostgREST.
+	AggregatesEnabled bool
 	// MaxBodyBytes limits request bodies. Default 10 MiB.
 	MaxBodyBytes int64
 	// SharedReadConns is how many of the Pool's connections read-only

@@ -131,13 +131,33 @@ func (s *sqlBuf) childSelect(c *node, parentQ string) {
 	s.w("SELECT ")
 	s.selectList(c, q)
 	s.w(" FROM ", qualified(c.table.Schema, c.table.Name), " AS ", q)
-	s.joins(c, q)
-	s.w(" WHERE ")
-	for i, pair := range c.rel.Columns {
-		if i > 0 {
-			s.w(" AND ")
+	if j := c.rel.Junction; j != nil {
+		// Many-to-many: the junction joins the target to the parent.
+		jq := quoteIdent(c.alias + "_j")
+		s.w(" INNER JOIN ", qualified(j.Table.Schema, j.Table.Name), " AS ", jq, " ON ")
+		for i, pair := range j.Target {
+			if i > 0 {
+				s.w(" AND ")
+			}
+			s.w(jq, ".", quoteIdent(pair[1]), " = ", q, ".", quoteIdent(pair[0]))
 		}
-		s.w(q, ".", quoteIdent(pair[1]), " = ", parentQ, ".", quoteIdent(pair[0]))
+		s.joins(c, q)
+		s.w(" WHERE ")
+		for i, pair := range j.Source {
+			if i > 0 {
+				s.w(" AND ")
+			}
+			s.w(jq, ".", quoteIdent(pair[1]), " = ", parentQ, ".", quoteIdent(pair[0]))
+		}
+	} else {
+		s.joins(c, q)
+		s.w(" WHERE ")
+		for i, pair := range c.rel.Columns {
+			if i > 0 {
+				s.w(" AND ")
+			}
+			s.w(q, ".", quoteIdent(pair[1]), " = ", parentQ, ".", quoteIdent(pair[0]))
+		}
 	}
 	for _, w := range c.where {
 		s.w(" AND ")
