@@ -19,6 +19,8 @@ type field struct {
 	path   []query.JSONOp
 	toJSON bool // the column is not json/jsonb: wrap it in to_jsonb() before the arrows
 	isTS   bool // the column is a tsvector (fts needs no to_tsvector)
+	// computed is a computed field (a function of the row), not a column.
+	computed bool
 }
 
 type selField struct {
@@ -99,11 +101,19 @@ func (pl *planner) resolveField(t *Table, f query.Field) (field, *apiError) {
 		return field{col: f.Name, path: f.JSONPath}, nil
 	}
 	c := t.Column(f.Name)
-	if c == nil {
+	base := ""
+	switch {
+	case c != nil:
+		base = c.BaseType
+	case t.Computed[f.Name] != nil:
+		// q."name" is the computed field: PostgreSQL's attribute
+		// notation for name(q), taken only when no column has the name.
+		base = t.Computed[f.Name].ReturnType
+	default:
 		return field{}, columnNotFound(t, f.Name)
 	}
-	out := field{col: c.Name, path: f.JSONPath, isTS: c.BaseType == "tsvector"}
-	if len(f.JSONPath) > 0 && c.BaseType != "json" && c.BaseType != "jsonb" {
+	out := field{col: f.Name, path: f.JSONPath, isTS: base == "tsvector", computed: c == nil}
+	if len(f.JSONPath) > 0 && base != "json" && base != "jsonb" {
 		out.toJSON = true
 	}
 	return out, nil

@@ -73,12 +73,16 @@ select n.nspname, p.proname::text, p.provolatile::text, p.proretset,
      from unnest(coalesce(p.proallargtypes, p.proargtypes::oid[])) with ordinality u(x, o)), '{}'),
   coalesce(p.proargmodes::text[], '{}'),
   p.pronargs::int, p.pronargdefaults::int,
-  p.provariadic <> 0
+  p.provariadic <> 0,
+  coalesce(an.nspname, ''), coalesce(ac.relname, '')
 from pg_catalog.pg_proc p
 join pg_catalog.pg_namespace n on n.oid = p.pronamespace
 join pg_catalog.pg_type t on t.oid = p.prorettype
 left join pg_catalog.pg_class rc on rc.oid = t.typrelid and rc.relkind in ('r','v','m','f','p')
 left join pg_catalog.pg_namespace rn on rn.oid = rc.relnamespace
+left join pg_catalog.pg_type at on p.pronargs = 1 and at.oid = p.proargtypes[0]
+left join pg_catalog.pg_class ac on ac.oid = at.typrelid and ac.relkind in ('r','v','m','f','p')
+left join pg_catalog.pg_namespace an on an.oid = ac.relnamespace
 where n.nspname = any($1) and p.prokind = 'f'
 order by 1, 2`
 
@@ -255,8 +259,9 @@ func (s *Schema) loadFunctions(ctx context.Context, db querier, schemas []string
 		var names, types, modes []string
 		var nargs, ndefaults int
 		var variadic bool
+		var argSchema, argTable string
 		if err := rows.Scan(&f.Schema, &f.Name, &vol, &f.ReturnsSet, &f.ReturnType, &typtype, &rsch, &rtbl,
-			&names, &types, &modes, &nargs, &ndefaults, &variadic); err != nil {
+			&names, &types, &modes, &nargs, &ndefaults, &variadic, &argSchema, &argTable); err != nil {
 			rows.Close()
 			return fmt.Errorf("scan functions: %w", err)
 		}
@@ -269,6 +274,15 @@ func (s *Schema) loadFunctions(ctx context.Context, db querier, schemas []string
 		f.Params = functionParams(f, typtype, names, types, modes, ndefaults)
 		key := [2]string{f.Schema, f.Name}
 		s.Functions[key] = append(s.Functions[key], f)
+		// A computed field: one argument of a table's row type, one
+		// value back, in the table's schema (PostgREST finds them by
+		// PostgreSQL's attribute notation, which looks in the search path).
+		if t := s.Table(argSchema, argTable); t != nil && !f.ReturnsSet && !f.Void && f.Schema == t.Schema && ndefaults == 0 {
+			if t.Computed == nil {
+				t.Computed = map[string]*Function{}
+			}
+			t.Computed[f.Name] = f
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("query functions: %w", err)

@@ -1,0 +1,69 @@
+package rest
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestComputedFieldPlan: a function of the row is accepted where a column
+// is (select, filters, order) and a column of the same name shadows it,
+// as PostgreSQL's attribute notation does.
+func TestComputedFieldPlan(t *testing.T) {
+	f := newSchemaFixture()
+	people := f.table("people", []string{"id"}, "id integer", "first_name text", "name text")
+	people.Computed = map[string]*Function{
+		"full_name": {Schema: "public", Name: "full_name", ReturnType: "text"},
+		"name":      {Schema: "public", Name: "name", ReturnType: "text"},
+		"doc":       {Schema: "public", Name: "doc", ReturnType: "jsonb"},
+	}
+	sc := f.sc
+	plan := func(target string) (*readPlan, *apiError) {
+		req, err := parseTestRequest(sc, "GET", target, "")
+		if err != nil {
+			return nil, err
+		}
+		p, err := planRead(req, sc, planOpts{maxRows: 10})
+		return &p, err
+	}
+	p, err := plan("/people?select=id,full_name,name,doc->>a&full_name=like.A*&order=full_name.desc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sels := p.root.sels
+	if !sels[1].f.computed || sels[2].f.computed {
+		t.Errorf("full_name is computed, name is the column: %+v", sels)
+	}
+	if sels[3].f.toJSON {
+		t.Errorf("a jsonb computed field needs no to_jsonb: %+v", sels[3])
+	}
+	if len(p.root.where) != 1 || !p.root.where[0].leaf.f.computed || !p.root.order[0].f.computed {
+		t.Errorf("filter and order on the computed field: %+v %+v", p.root.where, p.root.order)
+	}
+	sql := readSQL(p).text()
+	if !strings.Contains(sql, `"public"."people"."full_name" like`) || !strings.Contains(sql, `ORDER BY "public"."people"."full_name" DESC`) {
+		t.Errorf("SQL: %s", sql)
+	}
+	if _, err := plan("/people?select=nope"); err == nil || err.Code != "42703" {
+		t.Errorf("unknown name: %v", err)
+	}
+	// select=* lists the columns only, as PostgREST.
+	p, _ = plan("/people")
+	if names := p.root.outputNames(); strings.Join(names, ",") != "id,first_name,name" {
+		t.Errorf("star: %v", names)
+	}
+}
+
+// TestComputedFields: through the server, against real functions.
+func TestComputedFields(t *testing.T) {
+	e := newEnv(t, filmsSQL)
+	e.do("GET", "/people?select=id,full_name,initials,name&order=id", e.anon, "").expect(t, "select", 200, `[
+		{"id":1,"full_name":"Ada Lovelace","initials":"AL","name":"ada"},
+		{"id":2,"full_name":"Alan Turing","initials":"AT","name":"alan"}]`)
+	e.do("GET", "/people?select=id&full_name=eq.Alan%20Turing", e.anon, "").expect(t, "filter", 200, `[{"id":2}]`)
+	e.do("GET", "/people?select=id&or=(full_name.like.*Love*,id.eq.0)", e.anon, "").expect(t, "logic tree", 200, `[{"id":1}]`)
+	e.do("GET", "/people?select=id,fn:full_name&order=full_name.desc", e.anon, "").expect(t, "order and alias", 200,
+		`[{"id":2,"fn":"Alan Turing"},{"id":1,"fn":"Ada Lovelace"}]`)
+	e.do("GET", "/people?select=id&name=eq.computed", e.anon, "").expect(t, "the column shadows name(people)", 200, `[]`)
+	e.do("GET", "/people", e.anon, "", "Range", "0-0").expect(t, "star lists columns only", 200,
+		`[{"id":1,"first_name":"Ada","last_name":"Lovelace","name":"ada"}]`)
+}
