@@ -71,3 +71,19 @@ func TestSelfReferenceHints(t *testing.T) {
 		`[{"name":"Cid","boss_id":{"name":"Ann"}}]`)
 	e.do("GET", "/emp?select=name,emp!nope(name)", e.anon, "").expectErr(t, "unknown hint", 400, codeNoRel)
 }
+
+// TestSpreadToMany: a spread one-to-many or many-to-many embed turns each
+// selected column into an array, the arrays correlated (PostgREST 13+).
+func TestSpreadToMany(t *testing.T) {
+	e := newEnv(t, filmsSQL)
+	e.do("GET", "/countries?select=name,...cities(names:name,ids:id)&order=id&cities.order=id", e.anon, "").expect(t, "one-to-many", 200, `[
+		{"name":"France","names":["Paris","Lyon"],"ids":[1,3]},
+		{"name":"Italy","names":["Rome"],"ids":[2]},
+		{"name":"Nowhere","names":[],"ids":[]}]`)
+	e.do("GET", "/films?select=title,...actors(last_name)&id=eq.2&actors.order=last_name", e.anon, "").expect(t, "many-to-many", 200,
+		`[{"title":"Blade Runner","last_name":["Ford","Hauer"]}]`)
+	e.do("GET", "/countries?select=id,...cities!inner(name)&cities.name=eq.Rome", e.anon, "").expect(t, "!inner", 200,
+		`[{"id":2,"name":["Rome"]}]`)
+	e.do("GET", "/countries?select=id,...cities(name)&cities=is.null", e.anon, "").expect(t, "null filter", 200,
+		`[{"id":3,"name":[]}]`)
+}

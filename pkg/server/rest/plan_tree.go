@@ -28,6 +28,25 @@ type selField struct {
 	star  bool
 	alias string // output name ("" = column name)
 	cast  string
+	// agg is an aggregate (count, sum, avg, max, min) of f, cast to
+	// aggCast; countStar is count() of the rows.
+	agg       string
+	aggCast   string
+	countStar bool
+	// hoistAs is set on an aggregate of a to-one spread: the embed
+	// selects the value under this name and its parent aggregates it.
+	hoistAs string
+}
+
+// name is the JSON key of a selected column or aggregate.
+func (sf *selField) name() string {
+	switch {
+	case sf.alias != "":
+		return sf.alias
+	case sf.agg != "":
+		return sf.agg
+	}
+	return sf.f.col
 }
 
 // leaf is one resolved filter.
@@ -64,6 +83,9 @@ type node struct {
 	toOne    bool
 	inner    bool
 	spread   bool
+	// grouped is set when the level selects aggregates (its own, or
+	// hoisted from a to-one spread): the other selected values group.
+	grouped  bool
 	sels     []selField
 	allStar  bool // select=* (or nothing selected at the root)
 	children []*node
@@ -144,7 +166,13 @@ func (pl *planner) fillSelect(n *node, sel []query.SelectItem, isRoot bool) *api
 			continue
 		}
 		if it.Aggregate != "" {
-			return newErr(400, codeAggregates, "Use of aggregate functions is not allowed")
+			sf, err := pl.aggregate(n, it)
+			if err != nil {
+				return err
+			}
+			n.sels = append(n.sels, sf)
+			n.grouped = true
+			continue
 		}
 		if it.Field.Name == "*" {
 			n.allStar = true
@@ -197,12 +225,15 @@ func (pl *planner) embed(parent *node, e *query.Embed) (*node, *apiError) {
 	if e.Alias != "" {
 		n.name = e.Alias
 	}
-	if n.spread && !n.toOne {
-		return nil, newErr(400, "PGRST127", "Feature not implemented").
-			withDetails("spreading a to-many relationship is not supported by this server")
-	}
 	if err := pl.fillSelect(n, e.Select, false); err != nil {
 		return nil, err
+	}
+	if n.spread && n.grouped {
+		if !n.toOne {
+			return nil, newErr(400, "PGRST127", "Feature not implemented").
+				withDetails("aggregates inside to-many spreads are not supported")
+		}
+		pl.hoist(n)
 	}
 	return n, nil
 }

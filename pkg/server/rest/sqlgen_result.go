@@ -106,10 +106,11 @@ func (s *sqlBuf) outerSQL(o outerSpec) {
 		s.limitSQL(root.limit, root.offset)
 	default:
 		s.w("SELECT ")
-		s.selectList(root, q)
+		groups := s.selectList(root, q)
 		s.w(" FROM pgrst_source")
 		s.joins(root, q)
 		s.whereSQL(root, q)
+		s.groupBySQL(groups)
 		s.orderSQL(root, q)
 		s.limitSQL(root.limit, root.offset)
 	}
