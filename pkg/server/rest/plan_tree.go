@@ -74,15 +74,15 @@ type orderTerm struct {
 
 // node is one level of a read: the root table, or an embedded resource.
 type node struct {
-	table    *Table
-	alias    string // SQL alias of the table at this level
-	lateral  string // alias of the LATERAL join holding this embed's JSON
-	name     string // the JSON key (alias or relation name)
-	relName  string // name used in the request (for errors)
-	rel      *Relationship
-	toOne    bool
-	inner    bool
-	spread   bool
+	table   *Table
+	alias   string // SQL alias of the table at this level
+	lateral string // alias of the LATERAL join holding this embed's JSON
+	name    string // the JSON key (alias or relation name)
+	relName string // name used in the request (for errors)
+	rel     *Relationship
+	toOne   bool
+	inner   bool
+	spread  bool
 	// grouped is set when the level selects aggregates (its own, or
 	// hoisted from a to-one spread): the other selected values group.
 	grouped  bool
