@@ -13,6 +13,9 @@ type reqCtx struct {
 	req  apiRequest
 	snap *snapshot
 	auth *authResult
+	// conf is the configuration (with the database's settings) the
+	// request started with.
+	conf *runConfig
 }
 
 // Each handler runs PostgREST's stages: plan (plain data, from the request
@@ -65,5 +68,5 @@ func (rc *reqCtx) call(ctx context.Context) *apiError {
 // planOpts are the settings the plans take from the server's
 // configuration.
 func (rc *reqCtx) planOpts() planOpts {
-	return planOpts{maxRows: int64(rc.s.cfg.MaxRows), aggregates: rc.s.cfg.AggregatesEnabled}
+	return planOpts{maxRows: rc.conf.maxRows, aggregates: rc.conf.aggregates}
 }
