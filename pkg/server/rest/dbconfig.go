@@ -141,7 +141,9 @@ func (s *Server) buildRunConfig(db map[string]string) *runConfig {
 	rc := &runConfig{maxRows: int64(cfg.MaxRows), aggregates: cfg.AggregatesEnabled, plan: cfg.PlanEnabled, paths: map[string]string{}}
 	extra := cfg.ExtraSearchPath
 	pre := cfg.PreRequest
-	bad := func(k, v string) { s.log.Warn("in-database configuration: ignoring a bad value", "setting", k, "value", v) }
+	bad := func(k, v string) {
+		s.log.Warn("in-database configuration: ignoring a bad value", "setting", k, "value", v)
+	}
 	for k, v := range db {
 		switch k {
 		case "pgrst.db_aggregates_enabled", "pgrst.db_plan_enabled":
