@@ -108,17 +108,31 @@ func negotiate(h http.Header) (accept, *apiError) {
 	return accept{}, newErr(406, codeMediaType, "None of these media types are available: "+strings.Join(names, ", "))
 }
 
+// Request body media types besides JSON.
+const (
+	bodyTypeJSON = iota
+	bodyTypeCSV
+	bodyTypeForm
+)
+
 // checkContentType accepts a request body declared as JSON (or not
-// declared); CSV and form bodies are not supported (415).
-func checkContentType(h http.Header) *apiError {
+// declared), CSV (tables only) or form-urlencoded, as PostgREST; anything
+// else is 415.
+func checkContentType(h http.Header, table bool) (int, *apiError) {
 	ct := h.Get("Content-Type")
 	if ct == "" {
-		return nil
+		return bodyTypeJSON, nil
 	}
 	mt := strings.ToLower(strings.TrimSpace(strings.Split(ct, ";")[0]))
 	switch mt {
 	case "application/json", "application/vnd.pgrst.object+json", "application/vnd.pgrst.object", "*/*":
-		return nil
+		return bodyTypeJSON, nil
+	case "application/x-www-form-urlencoded":
+		return bodyTypeForm, nil
+	case "text/csv":
+		if table {
+			return bodyTypeCSV, nil
+		}
 	}
-	return newErr(415, codeMediaType, "None of these media types are available: "+mt)
+	return 0, newErr(415, codeMediaType, "None of these media types are available: "+mt)
 }
