@@ -29,6 +29,9 @@ func (rc *reqCtx) read(ctx context.Context) *apiError {
 		return aerr
 	}
 	spec := txSpec{readOnly: true, rollback: p.rollback, stmt: readSQL(&p), checks: p.checks}
+	if rc.req.accept.plan != "" {
+		return rc.explain(ctx, spec)
+	}
 	if p.plannedCount() {
 		spec.countPlan = countPlanSQL(p.root)
 	}
@@ -45,7 +48,11 @@ func (rc *reqCtx) mutate(ctx context.Context) *apiError {
 	if aerr != nil {
 		return aerr
 	}
-	res, aerr := rc.run(ctx, txSpec{rollback: p.rollback, stmt: mutateSQL(&p), checks: p.checks})
+	spec := txSpec{rollback: p.rollback, stmt: mutateSQL(&p), checks: p.checks}
+	if rc.req.accept.plan != "" {
+		return rc.explain(ctx, spec)
+	}
+	res, aerr := rc.run(ctx, spec)
 	if aerr != nil {
 		return aerr
 	}
@@ -58,7 +65,11 @@ func (rc *reqCtx) call(ctx context.Context) *apiError {
 	if aerr != nil {
 		return aerr
 	}
-	res, aerr := rc.run(ctx, txSpec{readOnly: p.readOnly, rollback: p.rollback, stmt: callSQL(&p), checks: p.checks})
+	spec := txSpec{readOnly: p.readOnly, rollback: p.rollback, stmt: callSQL(&p), checks: p.checks}
+	if rc.req.accept.plan != "" {
+		return rc.explain(ctx, spec)
+	}
+	res, aerr := rc.run(ctx, spec)
 	if aerr != nil {
 		return aerr
 	}
