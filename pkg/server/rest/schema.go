@@ -8,6 +8,10 @@ type Column struct {
 	Nullable bool
 	Default  string // SQL expression, "" when none
 	Position int
+	// Description is the column's COMMENT ON; Enum the labels of its
+	// enum type (for the OpenAPI document).
+	Description string
+	Enum        []string
 }
 
 // Table is a table, view, materialized view or foreign table.
@@ -21,6 +25,8 @@ type Table struct {
 	Columns    []*Column
 	colIndex   map[string]*Column
 	PK         []string
+	// Description is the table's COMMENT ON.
+	Description string
 	// Open is set for the result of a function returning an anonymous
 	// record type: any column name is accepted and Postgres checks it.
 	Open bool

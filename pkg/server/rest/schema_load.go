@@ -14,7 +14,8 @@ select n.nspname, c.relname, c.relkind in ('v','m') as is_view,
   c.relkind in ('r','p') or (c.relkind in ('v','f') and (pg_catalog.pg_relation_is_updatable(c.oid::regclass, true) & 16) = 16) as deletable,
   coalesce((select array_agg(a.attname::text order by a.attnum)
      from pg_catalog.pg_index i join pg_catalog.pg_attribute a on a.attrelid = i.indrelid and a.attnum = any(i.indkey)
-     where i.indrelid = c.oid and i.indisprimary), '{}') as pk
+     where i.indrelid = c.oid and i.indisprimary), '{}') as pk,
+  coalesce(pg_catalog.obj_description(c.oid, 'pg_class'), '')
 from pg_catalog.pg_class c
 join pg_catalog.pg_namespace n on n.oid = c.relnamespace
 where c.relkind in ('r','v','m','f','p') and n.nspname = any($1)
@@ -23,7 +24,9 @@ order by 1, 2`
 const columnsSQL = `
 select n.nspname, c.relname, a.attname::text, pg_catalog.format_type(a.atttypid, a.atttypmod),
   pg_catalog.format_type(a.atttypid, null),
-  not a.attnotnull, coalesce(pg_catalog.pg_get_expr(d.adbin, d.adrelid), ''), a.attnum::int
+  not a.attnotnull, coalesce(pg_catalog.pg_get_expr(d.adbin, d.adrelid), ''), a.attnum::int,
+  coalesce(pg_catalog.col_description(c.oid, a.attnum), ''),
+  coalesce((select array_agg(e.enumlabel::text order by e.enumsortorder) from pg_catalog.pg_enum e where e.enumtypid = a.atttypid), '{}')
 from pg_catalog.pg_attribute a
 join pg_catalog.pg_class c on c.oid = a.attrelid
 join pg_catalog.pg_namespace n on n.oid = c.relnamespace
@@ -125,7 +128,7 @@ func (s *Schema) loadTables(ctx context.Context, db querier, schemas []string) e
 	}
 	for rows.Next() {
 		t := &Table{colIndex: map[string]*Column{}}
-		if err := rows.Scan(&t.Schema, &t.Name, &t.IsView, &t.Insertable, &t.Updatable, &t.Deletable, &t.PK); err != nil {
+		if err := rows.Scan(&t.Schema, &t.Name, &t.IsView, &t.Insertable, &t.Updatable, &t.Deletable, &t.PK, &t.Description); err != nil {
 			rows.Close()
 			return fmt.Errorf("scan tables: %w", err)
 		}
@@ -145,7 +148,7 @@ func (s *Schema) loadColumns(ctx context.Context, db querier, schemas []string) 
 	for rows.Next() {
 		var sch, tbl string
 		c := &Column{}
-		if err := rows.Scan(&sch, &tbl, &c.Name, &c.Type, &c.BaseType, &c.Nullable, &c.Default, &c.Position); err != nil {
+		if err := rows.Scan(&sch, &tbl, &c.Name, &c.Type, &c.BaseType, &c.Nullable, &c.Default, &c.Position, &c.Description, &c.Enum); err != nil {
 			rows.Close()
 			return fmt.Errorf("scan columns: %w", err)
 		}
