@@ -133,3 +133,17 @@ func TestAggregates(t *testing.T) {
 		t.Errorf("message: %v", m["message"])
 	}
 }
+
+// TestAggregatesInWrites: a write's representation may aggregate what
+// it wrote.
+func TestAggregatesInWrites(t *testing.T) {
+	e := newEnvWith(t, func(c *Config) { c.AggregatesEnabled = true }, filmsSQL)
+	e.do("POST", "/orders?select=amount.sum(),count()", e.svc, `[{"id":10,"customer_id":1,"amount":1.25,"status":"new"},{"id":11,"customer_id":2,"amount":2,"status":"new"}]`,
+		"Prefer", "return=representation").expect(t, "insert", 201, `[{"sum":3.25,"count":2}]`)
+	e.do("PATCH", "/orders?status=eq.new&select=status,n:count()", e.svc, `{"status":"paid"}`,
+		"Prefer", "return=representation").expect(t, "update, grouped", 200, `[{"status":"paid","n":2}]`)
+	e.do("DELETE", "/orders?id=in.(10,11)&select=count()", e.svc, "", "Prefer", "return=representation").expect(t, "delete", 200, `[{"count":2}]`)
+	off := newEnv(t, filmsSQL)
+	off.do("POST", "/orders?select=amount.sum()", off.svc, `{"id":12,"customer_id":1,"amount":1,"status":"new"}`,
+		"Prefer", "return=representation").expectErr(t, "disabled", 400, codeAggregates)
+}

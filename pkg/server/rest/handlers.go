@@ -44,7 +44,7 @@ func (rc *reqCtx) read(ctx context.Context) *apiError {
 
 // mutate answers POST, PUT, PATCH and DELETE on a table or view.
 func (rc *reqCtx) mutate(ctx context.Context) *apiError {
-	p, aerr := planMutate(&rc.req, rc.snap.Schema)
+	p, aerr := planMutate(&rc.req, rc.snap.Schema, rc.planOpts())
 	if aerr != nil {
 		return aerr
 	}

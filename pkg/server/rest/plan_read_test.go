@@ -93,7 +93,7 @@ func TestPreferenceApplied(t *testing.T) {
 			}
 			applied = p.applied
 		default:
-			p, err := planMutate(req, sc)
+			p, err := planMutate(req, sc, planOpts{})
 			if err != nil {
 				t.Fatalf("%s %s: %v", c.method, c.target, err)
 			}
