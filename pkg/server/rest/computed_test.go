@@ -71,3 +71,24 @@ func TestComputedFields(t *testing.T) {
 	e.do("GET", "/people", e.anon, "", "Range", "0-0").expect(t, "star lists columns only", 200,
 		`[{"id":1,"first_name":"Ada","last_name":"Lovelace","name":"ada"}]`)
 }
+
+// TestComputedRelationships: functions of a row returning rows of a
+// table embed by their name, to-one with ROWS 1, and override a detected
+// relationship of the same name.
+func TestComputedRelationships(t *testing.T) {
+	e := newEnv(t, filmsSQL)
+	e.do("GET", "/actors?select=last_name,first_film(title)&id=in.(2,5)&order=id", e.anon, "").expect(t, "to-one", 200,
+		`[{"last_name":"Ford","first_film":{"title":"Blade Runner"}},{"last_name":"Cast","first_film":null}]`)
+	e.do("GET", "/films?select=id,same_year(id,title)&id=eq.1", e.anon, "").expect(t, "to-many", 200,
+		`[{"id":1,"same_year":[{"id":2,"title":"Blade Runner"}]}]`)
+	e.do("GET", "/films?select=id,near:same_year(id)&near.id=gt.100&id=eq.1", e.anon, "").expect(t, "alias and filter", 200,
+		`[{"id":1,"near":[]}]`)
+	e.do("GET", "/films?select=id,same_year!inner(id)&order=id", e.anon, "").expect(t, "!inner", 200,
+		`[{"id":1,"same_year":[{"id":2}]},{"id":2,"same_year":[{"id":1}]}]`)
+	e.do("GET", "/shelves?select=name,shelf_items(id)", e.anon, "").expect(t, "overrides the foreign key", 200,
+		`[{"name":"top","shelf_items":[{"id":1}]}]`)
+	e.do("GET", "/actors?select=id,first_film(title,actors(id))&id=eq.3", e.anon, "").expect(t, "nested embed", 200,
+		`[{"id":3,"first_film":{"title":"Blade Runner","actors":[{"id":2},{"id":3}]}}]`)
+	e.do("POST", "/films?select=id,same_year(id)", e.svc, `{"id":9,"title":"Near Alien","year":1980}`, "Prefer", "return=representation").
+		expect(t, "in a write's representation", 201, `[{"id":9,"same_year":[{"id":1},{"id":2}]}]`)
+}

@@ -126,3 +126,36 @@ func TestSelfReferenceByConstraint(t *testing.T) {
 		t.Fatalf("by column: %+v %v", r, err)
 	}
 }
+
+// TestComputedRelationshipPlan: a computed relationship is found by its
+// function's name only, overrides a foreign key's relationship of that
+// name, and renders as a call of the parent's row.
+func TestComputedRelationshipPlan(t *testing.T) {
+	sc := junctionFixture()
+	films, actors := sc.Table("public", "films"), sc.Table("public", "actors")
+	fn := &Function{Schema: "public", Name: "actors", ReturnsSet: true, RetTable: actors}
+	top := &Function{Schema: "public", Name: "top_billed", RetTable: actors}
+	sc.addRel(&Relationship{Table: films, Foreign: actors, Card: OneToMany, Function: fn})
+	sc.addRel(&Relationship{Table: films, Foreign: actors, Card: ManyToOne, Function: top})
+	pl := &planner{sc: sc, schema: "public"}
+	if r, err := pl.findRel(films, "actors", ""); err != nil || r.Function != fn {
+		t.Fatalf("override: %+v %v", r, err)
+	}
+	if r, err := pl.findRel(films, "top_billed", ""); err != nil || r.Function != top {
+		t.Fatalf("by name: %+v %v", r, err)
+	}
+	req, aerr := parseTestRequest(sc, "GET", "/films?select=id,top_billed(name)", "")
+	if aerr != nil {
+		t.Fatal(aerr)
+	}
+	p, aerr := planRead(req, sc, planOpts{maxRows: 10})
+	if aerr != nil {
+		t.Fatal(aerr)
+	}
+	if !p.root.children[0].toOne {
+		t.Errorf("a function returning one row is to-one")
+	}
+	if s := readSQL(&p).text(); !strings.Contains(s, `FROM "public"."top_billed"("public"."films".*) AS "pgrst_1" WHERE TRUE`) {
+		t.Errorf("SQL: %s", s)
+	}
+}

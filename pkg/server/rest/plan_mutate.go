@@ -303,6 +303,12 @@ func returningCols(root *node, t *Table, need bool, pk bool) returning {
 		if root.allStar {
 			return returning{all: true}
 		}
+		for _, c := range root.children {
+			if c.rel.Function != nil {
+				// A computed relationship takes the whole row.
+				return returning{all: true}
+			}
+		}
 		for _, sf := range root.sels {
 			if sf.star {
 				return returning{all: true}

@@ -243,12 +243,22 @@ func (pl *planner) embed(parent *node, e *query.Embed) (*node, *apiError) {
 // column, disambiguated by a hint.
 func (pl *planner) findRel(origin *Table, target, hint string) (*Relationship, *apiError) {
 	rels := pl.sc.Rels[[2]string{origin.Schema, origin.Name}]
+	// A computed relationship is embedded by its function's name, and
+	// overrides any other relationship of that name, as PostgREST does.
+	for _, r := range rels {
+		if r.Function != nil && r.Function.Name == target {
+			return r, nil
+		}
+	}
 	var found []*Relationship
 	single := func(r *Relationship, idx int, name string) bool {
 		return len(r.Columns) == 1 && r.Columns[0][idx] == name
 	}
 	for _, r := range rels {
 		var ok bool
+		if r.Function != nil {
+			continue
+		}
 		if r.IsSelf {
 			if hint == "" {
 				ok = (r.Foreign.Name == target && r.Card == OneToMany) ||

@@ -66,6 +66,10 @@ type Relationship struct {
 	IsSelf      bool
 	ForeignView bool
 	Junction    *Junction
+	// Function is set for a computed relationship: a function taking the
+	// origin's row and returning the target's rows (Constraint and
+	// Columns empty), embedded by its name.
+	Function *Function
 }
 
 // Junction is the table between the two sides of a many-to-many

@@ -77,7 +77,7 @@ select n.nspname, p.proname::text, p.provolatile::text, p.proretset,
   coalesce(p.proargmodes::text[], '{}'),
   p.pronargs::int, p.pronargdefaults::int,
   p.provariadic <> 0,
-  coalesce(an.nspname, ''), coalesce(ac.relname, '')
+  coalesce(an.nspname, ''), coalesce(ac.relname, ''), p.prorows::float8
 from pg_catalog.pg_proc p
 join pg_catalog.pg_namespace n on n.oid = p.pronamespace
 join pg_catalog.pg_type t on t.oid = p.prorettype
@@ -263,8 +263,9 @@ func (s *Schema) loadFunctions(ctx context.Context, db querier, schemas []string
 		var nargs, ndefaults int
 		var variadic bool
 		var argSchema, argTable string
+		var prorows float64
 		if err := rows.Scan(&f.Schema, &f.Name, &vol, &f.ReturnsSet, &f.ReturnType, &typtype, &rsch, &rtbl,
-			&names, &types, &modes, &nargs, &ndefaults, &variadic, &argSchema, &argTable); err != nil {
+			&names, &types, &modes, &nargs, &ndefaults, &variadic, &argSchema, &argTable, &prorows); err != nil {
 			rows.Close()
 			return fmt.Errorf("scan functions: %w", err)
 		}
@@ -280,11 +281,25 @@ func (s *Schema) loadFunctions(ctx context.Context, db querier, schemas []string
 		// A computed field: one argument of a table's row type, one
 		// value back, in the table's schema (PostgREST finds them by
 		// PostgreSQL's attribute notation, which looks in the search path).
-		if t := s.Table(argSchema, argTable); t != nil && !f.ReturnsSet && !f.Void && f.Schema == t.Schema && ndefaults == 0 {
+		t := s.Table(argSchema, argTable)
+		if t == nil || f.Schema != t.Schema || ndefaults != 0 || f.Void {
+			continue
+		}
+		if !f.ReturnsSet {
 			if t.Computed == nil {
 				t.Computed = map[string]*Function{}
 			}
 			t.Computed[f.Name] = f
+		}
+		// A computed relationship: a function of the row returning rows
+		// of a table; to-one when it returns one row (not a set, or ROWS 1).
+		if f.RetTable != nil {
+			card := OneToMany
+			if !f.ReturnsSet || prorows == 1 {
+				card = ManyToOne
+			}
+			s.addRel(&Relationship{Table: t, Foreign: f.RetTable, Card: card, Function: f,
+				IsSelf: t == f.RetTable, ForeignView: f.RetTable.IsView})
 		}
 	}
 	if err := rows.Err(); err != nil {
@@ -334,7 +349,7 @@ func (s *Schema) addRel(r *Relationship) {
 	k := [2]string{r.Table.Schema, r.Table.Name}
 	for _, x := range s.Rels[k] {
 		if x.Foreign == r.Foreign && x.Constraint == r.Constraint && x.Card == r.Card && fmt.Sprint(x.Columns) == fmt.Sprint(r.Columns) &&
-			sameJunction(x.Junction, r.Junction) {
+			sameJunction(x.Junction, r.Junction) && x.Function == r.Function {
 			return
 		}
 	}

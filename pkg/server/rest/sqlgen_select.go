@@ -183,35 +183,7 @@ func (s *sqlBuf) childSelect(c *node, parentQ string) {
 	q := quoteIdent(c.alias)
 	s.w("SELECT ")
 	groups := s.selectList(c, q)
-	s.w(" FROM ", qualified(c.table.Schema, c.table.Name), " AS ", q)
-	if j := c.rel.Junction; j != nil {
-		// Many-to-many: the junction joins the target to the parent.
-		jq := quoteIdent(c.alias + "_j")
-		s.w(" INNER JOIN ", qualified(j.Table.Schema, j.Table.Name), " AS ", jq, " ON ")
-		for i, pair := range j.Target {
-			if i > 0 {
-				s.w(" AND ")
-			}
-			s.w(jq, ".", quoteIdent(pair[1]), " = ", q, ".", quoteIdent(pair[0]))
-		}
-		s.joins(c, q)
-		s.w(" WHERE ")
-		for i, pair := range j.Source {
-			if i > 0 {
-				s.w(" AND ")
-			}
-			s.w(jq, ".", quoteIdent(pair[1]), " = ", parentQ, ".", quoteIdent(pair[0]))
-		}
-	} else {
-		s.joins(c, q)
-		s.w(" WHERE ")
-		for i, pair := range c.rel.Columns {
-			if i > 0 {
-				s.w(" AND ")
-			}
-			s.w(q, ".", quoteIdent(pair[1]), " = ", parentQ, ".", quoteIdent(pair[0]))
-		}
-	}
+	s.childFrom(c, q, parentQ)
 	for _, w := range c.where {
 		s.w(" AND ")
 		s.condSQL(q, w)
@@ -219,4 +191,50 @@ func (s *sqlBuf) childSelect(c *node, parentQ string) {
 	s.groupBySQL(groups)
 	s.orderSQL(c, q)
 	s.limitSQL(c.limit, c.offset)
+}
+
+// childFrom writes the FROM, joins and join conditions of embed c (its
+// table reachable as q, its parent's as parentQ), up to a WHERE its
+// filters can follow with AND.
+func (s *sqlBuf) childFrom(c *node, q, parentQ string) {
+	pairs := func(ps [][2]string, left, right string) {
+		for i, p := range ps {
+			if i > 0 {
+				s.w(" AND ")
+			}
+			s.w(left, ".", quoteIdent(p[1]), " = ", right, ".", quoteIdent(p[0]))
+		}
+	}
+	switch {
+	case c.rel.Function != nil:
+		// A computed relationship: the function of the parent's row.
+		f := c.rel.Function
+		s.w(" FROM ", qualified(f.Schema, f.Name), "(")
+		if parentQ == resultSource {
+			// The rows a write or a call returned: a record of the
+			// table's columns (all of them, see returningCols).
+			pt := c.parent.table
+			s.w("CAST(ROW(", parentQ, ".*) AS ", qualified(pt.Schema, pt.Name), ")")
+		} else {
+			s.w(parentQ, ".*")
+		}
+		s.w(") AS ", q)
+		s.joins(c, q)
+		s.w(" WHERE TRUE")
+	case c.rel.Junction != nil:
+		// Many-to-many: the junction joins the target to the parent.
+		j := c.rel.Junction
+		jq := quoteIdent(c.alias + "_j")
+		s.w(" FROM ", qualified(c.table.Schema, c.table.Name), " AS ", q)
+		s.w(" INNER JOIN ", qualified(j.Table.Schema, j.Table.Name), " AS ", jq, " ON ")
+		pairs(j.Target, jq, q)
+		s.joins(c, q)
+		s.w(" WHERE ")
+		pairs(j.Source, jq, parentQ)
+	default:
+		s.w(" FROM ", qualified(c.table.Schema, c.table.Name), " AS ", q)
+		s.joins(c, q)
+		s.w(" WHERE ")
+		pairs(c.rel.Columns, q, parentQ)
+	}
 }

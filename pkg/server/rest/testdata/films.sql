@@ -76,3 +76,16 @@ insert into public.people values (1, 'Ada', 'Lovelace', 'ada'), (2, 'Alan', 'Tur
 insert into public.customers values (1, 'Acme', 'FR'), (2, 'Globex', 'US'), (3, 'Initech', 'US');
 insert into public.orders values
   (1, 1, 10.50, 'paid'), (2, 1, 20.00, 'paid'), (3, 2, 5.25, 'open'), (4, 2, 7.75, 'paid'), (5, 3, 100.00, 'open');
+
+-- Computed relationships: to-one (rows 1), to-many, and one named like a
+-- table it overrides.
+create function public.first_film(public.actors) returns setof public.films rows 1 language sql stable as
+  $$ select f.* from public.films f join public.roles r on r.film_id = f.id where r.actor_id = $1.id order by f.year limit 1 $$;
+create function public.same_year(public.films) returns setof public.films language sql stable as
+  $$ select * from public.films where year between $1.year - 5 and $1.year + 5 and id <> $1.id order by id $$;
+create table public.shelves (id int primary key, name text not null);
+create table public.shelf_items (id int primary key, shelf_id int references public.shelves(id), hidden boolean not null default false);
+insert into public.shelves values (1, 'top');
+insert into public.shelf_items values (1, 1, false), (2, 1, true);
+create function public.shelf_items(public.shelves) returns setof public.shelf_items language sql stable as
+  $$ select * from public.shelf_items where shelf_id = $1.id and not hidden $$;
