@@ -85,3 +85,21 @@ func TestInDatabaseConfig(t *testing.T) {
 		t.Errorf("missing pre-config function: %v", err)
 	}
 }
+
+// TestInDatabaseConfigBrokenAtStart: a failing db_pre_config function
+// does not keep the server from starting; Config applies until a reload
+// succeeds.
+func TestInDatabaseConfigBrokenAtStart(t *testing.T) {
+	e := newEnvWith(t, func(c *Config) { c.MaxRows = 2 }, filmsSQL, roleSettingSQL("pgrst.db_pre_config", "public.missing_function"),
+		roleSettingSQL("pgrst.db_max_rows", "3"))
+	if got := ids(t, e.do("GET", "/films?order=id", e.anon, "")); len(got) != 2 {
+		t.Errorf("Config's MaxRows while the configuration is broken: %v", got)
+	}
+	e.db.Exec(t, roleSettingSQL("pgrst.db_pre_config", ""))
+	if err := e.srv.ReloadConfig(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := ids(t, e.do("GET", "/films?order=id", e.anon, "")); len(got) != 3 {
+		t.Errorf("the role's db_max_rows once reloaded: %v", got)
+	}
+}

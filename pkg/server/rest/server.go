@@ -150,7 +150,11 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, log: cfg.Logger}
 	s.anon = &authResult{role: cfg.AnonRole, claims: []byte(`{"role":` + string(appendJSONString(nil, cfg.AnonRole)) + `}`)}
 	if err := s.ReloadConfig(ctx); err != nil {
-		return nil, err
+		// A broken db_pre_config function must not keep the API down:
+		// the configuration without the database's settings applies
+		// until a reload succeeds.
+		s.log.Error("in-database configuration not applied", "err", err)
+		s.conf.Store(s.buildRunConfig(nil))
 	}
 	if err := s.Reload(ctx); err != nil {
 		return nil, err
