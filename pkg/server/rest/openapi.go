@@ -33,9 +33,9 @@ func (rc *reqCtx) root() *apiError {
 		}
 		paths["/"+t.Name] = ops
 	}
-	for k := range rc.snap.Functions {
+	for k, fs := range rc.snap.Functions {
 		if k[0] == rc.req.schema {
-			paths["/rpc/"+k[1]] = map[string]any{"post": map[string]any{"tags": []string{"(rpc) " + k[1]}}}
+			paths["/rpc/"+k[1]] = functionPath(fs[0])
 		}
 	}
 	doc := map[string]any{

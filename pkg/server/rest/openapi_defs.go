@@ -149,3 +149,45 @@ func openAPIDefault(swType, baseType, def string) (any, bool) {
 	}
 	return v, true
 }
+
+// functionPath describes /rpc/name as PostgREST does: POST with the
+// arguments as a body object, and GET with them as query parameters for
+// a function that is not volatile (the first overload's).
+func functionPath(f *Function) map[string]any {
+	tags := []string{"(rpc) " + f.Name}
+	props := map[string]any{}
+	required := []string{}
+	var query []any
+	for _, p := range f.Params {
+		if p.Name == "" {
+			continue
+		}
+		prop := map[string]any{"format": swaggerFormat(p.Type)}
+		qp := map[string]any{"name": p.Name, "in": "query", "required": !p.HasDefault, "format": swaggerFormat(p.Type)}
+		if typ := swaggerType(p.Type); typ != "" {
+			prop["type"] = typ
+			qp["type"] = typ
+		} else {
+			qp["type"] = "string"
+		}
+		if typ := swaggerType(p.Type); typ == "array" {
+			items := map[string]any{"type": swaggerType(strings.TrimSuffix(p.Type, "[]"))}
+			prop["items"] = items
+			qp["items"] = items
+		}
+		props[p.Name] = prop
+		if !p.HasDefault {
+			required = append(required, p.Name)
+		}
+		query = append(query, qp)
+	}
+	ok := map[string]any{"200": map[string]any{"description": "OK"}}
+	path := map[string]any{"post": map[string]any{"tags": tags, "responses": ok, "parameters": []any{map[string]any{
+		"name": "args", "in": "body", "required": true,
+		"schema": map[string]any{"type": "object", "properties": props, "required": required},
+	}}}}
+	if f.Volatility != 'v' {
+		path["get"] = map[string]any{"tags": tags, "responses": ok, "parameters": append([]any{}, query...)}
+	}
+	return path
+}

@@ -58,4 +58,18 @@ func TestOpenAPIDefinitions(t *testing.T) {
 	if ref != "#/definitions/films" {
 		t.Errorf("GET /films response schema: %v", ref)
 	}
+	add := doc["paths"].(map[string]any)["/rpc/add"].(map[string]any)
+	wantAdd := `{
+	  "post": {"tags": ["(rpc) add"], "responses": {"200": {"description": "OK"}}, "parameters": [{"name": "args", "in": "body", "required": true,
+	    "schema": {"type": "object", "required": ["a", "b"], "properties": {"a": {"type": "integer", "format": "int32"}, "b": {"type": "integer", "format": "int32"}}}}]},
+	  "get": {"tags": ["(rpc) add"], "responses": {"200": {"description": "OK"}}, "parameters": [
+	    {"name": "a", "in": "query", "required": true, "type": "integer", "format": "int32"},
+	    {"name": "b", "in": "query", "required": true, "type": "integer", "format": "int32"}]}
+	}`
+	if d := cmp.Diff(mustJSON(t, wantAdd), add); d != "" {
+		t.Errorf("/rpc/add (-want +got):\n%s", d)
+	}
+	if _, ok := doc["paths"].(map[string]any)["/rpc/touch_author"].(map[string]any)["get"]; ok {
+		t.Errorf("a volatile function has no GET")
+	}
 }
