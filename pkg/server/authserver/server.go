@@ -154,7 +154,9 @@ func (s *Server) route(path string) (handler, map[string]handler) {
 	case "/logout":
 		return nil, map[string]handler{http.MethodPost: s.handleLogout}
 	case "/user":
-		return nil, map[string]handler{http.MethodGet: s.handleGetUser, http.MethodPut: s.handleUpdateUser}
+		// GoTrue authenticates before routing by method (DELETE /user
+		// with the anon key is 403 bad_jwt, not 405).
+		return s.handleUser, nil
 	case "/recover", "/magiclink", "/otp", "/resend", "/invite":
 		return nil, map[string]handler{http.MethodPost: s.mailDisabled}
 	case "/reauthenticate":

@@ -8,6 +8,24 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
+// handleUser routes /user by method once the caller is authenticated, as
+// GoTrue's requireAuthentication runs before chi matches the method: a
+// method other than GET and PUT is 405 only for a valid user token.
+func (s *Server) handleUser(w http.ResponseWriter, r *http.Request) error {
+	switch r.Method {
+	case http.MethodGet:
+		return s.handleGetUser(w, r)
+	case http.MethodPut:
+		return s.handleUpdateUser(w, r)
+	}
+	if _, err := s.authenticate(r); err != nil {
+		return err
+	}
+	w.Header().Set("Allow", "GET, PUT")
+	w.WriteHeader(http.StatusMethodNotAllowed)
+	return nil
+}
+
 // handleGetUser is GET /user: the caller's user.
 func (s *Server) handleGetUser(w http.ResponseWriter, r *http.Request) error {
 	ac, err := s.authenticate(r)
