@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -330,4 +331,24 @@ func amrMethodOf(factorType string) string {
 		return "mfa/webauthn"
 	}
 	return "totp"
+}
+
+// checkAAL2ForUserUpdate refuses a change of password, email or phone by a
+// user with a verified factor from a session below aal2, as GoTrue's
+// UserUpdate does (401 insufficient_aal): a stolen password alone must not
+// be enough to take the account over.
+func (s *Server) checkAAL2ForUserUpdate(ctx context.Context, ac *authContext, p userUpdateParams) error {
+	changes := (p.Password != nil && *p.Password != "") || (p.Email != "" && p.Email != ac.user.Email) ||
+		(p.Phone != "" && p.Phone != ac.user.Phone)
+	if !changes || !slices.ContainsFunc(ac.user.Factors, func(f Factor) bool { return f.isVerified() }) {
+		return nil
+	}
+	aal, err := sessionAAL(ctx, s.pool, ac.sessionID)
+	if err != nil {
+		return internalError(err, "Database error loading session")
+	}
+	if aal != "aal2" {
+		return newError(http.StatusUnauthorized, CodeInsufficientAAL, "AAL2 session is required to update email or password when MFA is enabled.")
+	}
+	return nil
 }

@@ -172,6 +172,11 @@ func TestMFAAssuranceRules(t *testing.T) {
 	wantError(t, e.req("POST", "/factors", map[string]any{"factor_type": "totp", "friendly_name": "second"}, bearer(aal1)...),
 		403, CodeInsufficientAAL, "AAL2 required to enroll")
 	wantError(t, e.req("DELETE", "/factors/"+factorID, nil, bearer(aal1)...), 422, CodeInsufficientAAL, "AAL2 required to unenroll")
+	// Changing the password needs aal2 too; metadata does not.
+	wantError(t, e.req("PUT", "/user", map[string]any{"password": "new horse battery"}, bearer(aal1)...),
+		401, CodeInsufficientAAL, "AAL2 session is required")
+	e.req("PUT", "/user", map[string]any{"data": map[string]any{"k": "v"}}, bearer(aal1)...).mustStatus(t, 200, "metadata at aal1")
+	e.req("PUT", "/user", map[string]any{"email": "bob2@example.com"}, bearer(aal2)...).mustStatus(t, 200, "email change at aal2")
 
 	// Someone else's factor, and ids that are not UUIDs.
 	e.signUp("eve@example.com", "correct horse")

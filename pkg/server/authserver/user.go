@@ -81,6 +81,9 @@ func (s *Server) handleUpdateUser(w http.ResponseWriter, r *http.Request) error 
 	if p.AppData != nil && !(u.Aud == Audience && u.Role == "admin") {
 		return forbidden(CodeNotAdmin, "Updating app_metadata requires admin privileges")
 	}
+	if err := s.checkAAL2ForUserUpdate(ctx, ac, p); err != nil {
+		return err
+	}
 	if p.Email != "" && p.Email != u.Email {
 		dup, err := s.duplicateEmail(ctx, s.pool, p.Email, aud, u.ID)
 		if err != nil {
