@@ -62,6 +62,8 @@ const (
 	CodeMFATOTPVerifyDisabled     = "mfa_totp_verify_not_enabled"
 	CodeMFAPhoneEnrollDisabled    = "mfa_phone_enroll_not_enabled"
 	CodeMFAWebAuthnEnrollDisabled = "mfa_webauthn_enroll_not_enabled"
+	CodeMFAPhoneVerifyDisabled    = "mfa_phone_verify_not_enabled"
+	CodeMFAWebAuthnVerifyDisabled = "mfa_webauthn_verify_not_enabled"
 )
 
 // apiVersionHeader selects the error format; auth-js sends 2024-01-01.

@@ -240,11 +240,8 @@ type challengeResponse struct {
 // challengeFactor is POST /factors/{id}/challenge: a challenge bound to the
 // caller's IP address, to be verified with a code within the expiry.
 func (s *Server) challengeFactor(w http.ResponseWriter, r *http.Request, ac *authContext, f *Factor) error {
-	if f.FactorType != factorTOTP {
-		return badRequest(CodeValidationFailed, "factor_type needs to be totp, phone, or webauthn")
-	}
-	if s.cfg.MFA.TOTPVerifyDisabled {
-		return unprocessable(CodeMFATOTPVerifyDisabled, "MFA verification is disabled for TOTP")
+	if err := s.checkVerifyEnabled(f); err != nil {
+		return err
 	}
 	ctx := r.Context()
 	now := s.now()
@@ -267,6 +264,24 @@ func (s *Server) challengeFactor(w http.ResponseWriter, r *http.Request, ac *aut
 	}
 	writeJSON(w, http.StatusOK, &challengeResponse{ID: id, Type: f.FactorType, ExpiresAt: now.Add(s.cfg.MFA.ChallengeExpiry).Unix()})
 	return nil
+}
+
+// checkVerifyEnabled refuses challenges and verifications of factor types
+// whose verification is off: TOTP as configured; phone and WebAuthn always
+// (a factor GoTrue enrolled), with GoTrue's codes.
+func (s *Server) checkVerifyEnabled(f *Factor) error {
+	switch f.FactorType {
+	case factorTOTP:
+		if s.cfg.MFA.TOTPVerifyDisabled {
+			return unprocessable(CodeMFATOTPVerifyDisabled, "MFA verification is disabled for TOTP")
+		}
+		return nil
+	case "phone":
+		return unprocessable(CodeMFAPhoneVerifyDisabled, "MFA verification is disabled for Phone")
+	case "webauthn":
+		return unprocessable(CodeMFAWebAuthnVerifyDisabled, "MFA verification is disabled for WebAuthn")
+	}
+	return badRequest(CodeValidationFailed, "factor_type needs to be totp, phone, or webauthn")
 }
 
 // challengeIP is the address a challenge is bound to: the client's, or the

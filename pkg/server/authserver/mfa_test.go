@@ -225,6 +225,16 @@ func TestMFADisabledAndAdmin(t *testing.T) {
 	e := newEnv(t)
 	userID := e.signUp("fay@example.com", "correct horse")["user"].(map[string]any)["id"].(string)
 	s = e.signIn("fay@example.com", "correct horse")
+	// A phone factor GoTrue enrolled cannot be challenged here.
+	phoneFactor := newUUID()
+	if _, err := e.db.Admin(t).Exec(t.Context(), `insert into auth.mfa_factors (id, user_id, factor_type, status, created_at, updated_at, phone)
+		values ($1, $2, 'phone', 'verified', now(), now(), '+15550100')`, phoneFactor, userID); err != nil {
+		t.Fatal(err)
+	}
+	wantError(t, e.req("POST", "/factors/"+phoneFactor+"/challenge", nil, bearer(s)...), 422, CodeMFAPhoneVerifyDisabled, "disabled for Phone")
+	if _, err := e.db.Admin(t).Exec(t.Context(), `delete from auth.mfa_factors where id = $1`, phoneFactor); err != nil {
+		t.Fatal(err)
+	}
 	factorID, _ := e.enroll(s, "laptop")
 	admin := []string{"Authorization", "Bearer " + e.serviceKey}
 	list := e.req("GET", "/admin/users/"+userID+"/factors", nil, admin...).mustStatus(t, 200, "admin list")

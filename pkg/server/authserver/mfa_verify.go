@@ -85,14 +85,18 @@ func (s *Server) verifyFactor(w http.ResponseWriter, r *http.Request, ac *authCo
 	if err != nil {
 		return err
 	}
-	if p.Code == "" {
+	if p.Code == "" && f.FactorType != "webauthn" {
 		return badRequest(CodeValidationFailed, "Code needs to be non-empty")
 	}
-	if f.FactorType != factorTOTP {
-		return badRequest(CodeValidationFailed, "factor_type needs to be totp, phone, or webauthn")
+	if f.FactorType == "webauthn" {
+		// GoTrue's verify answers a disabled WebAuthn with the enroll code.
+		return unprocessable(CodeMFAWebAuthnEnrollDisabled, "MFA verification is disabled for WebAuthn")
 	}
-	if s.cfg.MFA.TOTPVerifyDisabled {
-		return unprocessable(CodeMFATOTPVerifyDisabled, "MFA verification is disabled for TOTP")
+	if err := s.checkVerifyEnabled(f); err != nil {
+		return err
+	}
+	if ac.sessionID == "" {
+		return internalError(nil, "Cannot read SessionId claim as UUID")
 	}
 	ctx := r.Context()
 	now := s.now()
