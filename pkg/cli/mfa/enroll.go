@@ -40,8 +40,9 @@ authenticator app, then ask for the code the app shows and verify it: the
 factor is then active and this session is aal2. The URI holds the factor's
 secret: keep it to yourself.
 
-With --no-verify the factor is only created (unverified; it is removed after
-five minutes if never challenged); finish with 'sfp mfa verify FACTOR_ID'.
+With --no-verify the factor is only created, unverified; finish with
+'sfp mfa verify FACTOR_ID' (an unverified factor never challenged is dropped by
+a later enrolment once it is five minutes old).
 With --json the factor is printed as JSON (with its uri and secret, no QR
 code) before the code is read from stdin.`,
 		Example: `  sfp mfa enroll --name laptop
