@@ -97,16 +97,10 @@ func NewCmdBuildShow(f *cmdutil.Factory, runF func(context.Context, *BuildShowOp
 		Use:   "show ID",
 		Short: "Show a build",
 		Args:  cmdutil.ExactArgs(1, "give the build's id"),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: cmdutil.RunArgsE(opts, func(_ *cobra.Command, args []string) error {
 			opts.ID = args[0]
-			if err := cmdutil.CheckID("build", opts.ID); err != nil {
-				return err
-			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return buildShowRun(cmd.Context(), opts)
-		},
+			return cmdutil.CheckID("build", opts.ID)
+		}, runF, buildShowRun),
 	}
 	cmdutil.JSONFlag(cmd, &opts.JSON, "", client.Build{})
 	return cmd

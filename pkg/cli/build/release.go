@@ -32,16 +32,10 @@ func NewCmdReleaseCreate(f *cmdutil.Factory, runF func(context.Context, *Release
 or - for stdin); its id is printed on stdout. A taken name exits 6.`,
 		Example: `  sfp release create 2026.12 --project acme/web --definition release.json`,
 		Args:    cmdutil.ExactArgs(1, "give the release's name"),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: cmdutil.RunArgsE(opts, func(_ *cobra.Command, args []string) error {
 			opts.Name = args[0]
-			if err := opts.Scope.Check(cmdutil.Need{Project: true}); err != nil {
-				return err
-			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return releaseCreateRun(cmd.Context(), opts)
-		},
+			return opts.Scope.Check(cmdutil.Need{Project: true})
+		}, runF, releaseCreateRun),
 	}
 	opts.Scope.AccountFlag(cmd)
 	opts.Scope.ProjectFlag(cmd, "Project identifier (org/repo) or id (required)")
@@ -135,16 +129,13 @@ func NewCmdReleaseShow(f *cmdutil.Factory, runF func(context.Context, *ReleaseSh
 		Short: "Show a release definition",
 		Long:  `Show a release definition, with its JSON: by id, or by name with --project.`,
 		Args:  cmdutil.ExactArgs(1, "give the release's name (with --project) or id"),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: cmdutil.RunArgsE(opts, func(_ *cobra.Command, args []string) error {
 			opts.Release = args[0]
 			if !client.IsUUID(opts.Release) && opts.Scope.Project == "" {
 				return cmdutil.FlagErrorf("a release named %q: pass --project to say whose", opts.Release)
 			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return releaseShowRun(cmd.Context(), opts)
-		},
+			return nil
+		}, runF, releaseShowRun),
 	}
 	opts.Scope.AccountFlag(cmd)
 	opts.Scope.ProjectFlag(cmd, "Project identifier (org/repo) or id")

@@ -63,18 +63,15 @@ The deployment id is printed on stdout; workers report on it with
 		Example: `  DEPLOYMENT=$(sfp deployment create --project acme/web --env staging --release 2026.12)
   sfp deployment watch "$DEPLOYMENT"`,
 		Args: cmdutil.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: cmdutil.RunArgsE(opts, func(_ *cobra.Command, _ []string) error {
 			if opts.Scope.Project == "" || opts.Scope.Environment == "" {
 				return cmdutil.FlagErrorf("which environment? pass --project P and --env E")
 			}
 			if _, err := cmdutil.ParseJSONFlag("details", opts.Details); err != nil {
 				return err
 			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return createRun(cmd.Context(), opts)
-		},
+			return nil
+		}, runF, createRun),
 	}
 	opts.Scope.AccountFlag(cmd)
 	opts.Scope.ProjectFlag(cmd, "Project identifier (org/repo) or id")
@@ -179,18 +176,15 @@ func NewCmdList(f *cmdutil.Factory, runF func(context.Context, *ListOptions) err
 		Long: `List the deployments of the account, of a project or of one environment,
 newest first, with the environment's name. Viewers may.`,
 		Args: cmdutil.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: cmdutil.RunArgsE(opts, func(_ *cobra.Command, _ []string) error {
 			if err := opts.List.Validate(); err != nil {
 				return err
 			}
 			if opts.Scope.Environment != "" && opts.Scope.Project == "" {
 				return cmdutil.FlagErrorf("--env needs --project")
 			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return listRun(cmd.Context(), opts)
-		},
+			return nil
+		}, runF, listRun),
 	}
 	opts.Scope.AccountFlag(cmd)
 	opts.Scope.ProjectFlag(cmd, "Only this project (identifier or id)")

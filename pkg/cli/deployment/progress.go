@@ -25,16 +25,10 @@ func NewCmdShow(f *cmdutil.Factory, runF func(context.Context, *ShowOptions) err
 		Use:   "show ID",
 		Short: "Show a deployment",
 		Args:  cmdutil.ExactArgs(1, "give the deployment's id"),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: cmdutil.RunArgsE(opts, func(_ *cobra.Command, args []string) error {
 			opts.ID = args[0]
-			if err := cmdutil.CheckID("deployment", opts.ID); err != nil {
-				return err
-			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return showRun(cmd.Context(), opts)
-		},
+			return cmdutil.CheckID("deployment", opts.ID)
+		}, runF, showRun),
 	}
 	cmdutil.JSONFlag(cmd, &opts.JSON, "", client.Deployment{})
 	return cmd
@@ -100,7 +94,7 @@ Succeeded sets progress to 100.`,
 		Example: `  sfp deployment report "$DEPLOYMENT" -t acme --status running --progress 10 --message "validating"
   sfp deployment report "$DEPLOYMENT" -t acme --status succeeded --message "deployed"`,
 		Args: cmdutil.ExactArgs(1, "give the deployment's id"),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: cmdutil.RunArgsE(opts, func(cmd *cobra.Command, args []string) error {
 			opts.Report.Parse(cmd, args)
 			if err := opts.Report.Validate(opts.Details != ""); err != nil {
 				return err
@@ -108,11 +102,8 @@ Succeeded sets progress to 100.`,
 			if _, err := cmdutil.ParseJSONFlag("details", opts.Details); err != nil {
 				return err
 			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return reportRun(cmd.Context(), opts)
-		},
+			return nil
+		}, runF, reportRun),
 	}
 	opts.Report.Register(cmd)
 	cmd.Flags().StringVar(&opts.Details, "details", "", "Details (JSON object, replaces them)")

@@ -69,7 +69,7 @@ version is printed on stdout. --if-version N replaces only version N and
   sfp doc put notes release-1.4 --file notes.json --if-version 1
   cat manifest.json | sfp doc put build_manifests build-512`,
 		Args: cmdutil.ExactArgs(2, "give the collection and the key"),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: cmdutil.RunArgsE(opts, func(_ *cobra.Command, args []string) error {
 			opts.Collection, opts.Key = args[0], args[1]
 			if opts.Data != "" && opts.File != "" {
 				return cmdutil.FlagErrorf("--data and --file exclude each other")
@@ -86,14 +86,8 @@ version is printed on stdout. --if-version N replaces only version N and
 			if _, err := cmdutil.ParseJSONFlag("data", opts.Data); err != nil {
 				return err
 			}
-			if err := checkIfVersion(opts.IfVersion); err != nil {
-				return err
-			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return putRun(cmd.Context(), opts)
-		},
+			return checkIfVersion(opts.IfVersion)
+		}, runF, putRun),
 	}
 	opts.Scope.AccountFlag(cmd)
 	cmd.Flags().StringVarP(&opts.Data, "data", "d", "", "The document (JSON)")
@@ -148,13 +142,10 @@ func NewCmdGet(f *cmdutil.Factory, runF func(context.Context, *GetOptions) error
 		Long: `Print a document's data (JSON) on stdout; with --json, the document with its
 key, version and timestamps. A missing document exits 3.`,
 		Args: cmdutil.ExactArgs(2, "give the collection and the key"),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: cmdutil.RunArgsE(opts, func(_ *cobra.Command, args []string) error {
 			opts.Collection, opts.Key = args[0], args[1]
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return getRun(cmd.Context(), opts)
-		},
+			return nil
+		}, runF, getRun),
 	}
 	opts.Scope.AccountFlag(cmd)
 	cmdutil.JSONFlag(cmd, &opts.JSON, "Output the document with its metadata", client.Document{})
@@ -200,16 +191,10 @@ func NewCmdDelete(f *cmdutil.Factory, runF func(context.Context, *DeleteOptions)
 		Short: "Delete a document (members and owners)",
 		Long:  `Delete a document; a missing one exits 3, one at another version than --if-version exits 6.`,
 		Args:  cmdutil.ExactArgs(2, "give the collection and the key"),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: cmdutil.RunArgsE(opts, func(_ *cobra.Command, args []string) error {
 			opts.Collection, opts.Key = args[0], args[1]
-			if err := checkIfVersion(opts.IfVersion); err != nil {
-				return err
-			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return deleteRun(cmd.Context(), opts)
-		},
+			return checkIfVersion(opts.IfVersion)
+		}, runF, deleteRun),
 	}
 	opts.Scope.AccountFlag(cmd)
 	cmd.Flags().Int64Var(&opts.IfVersion, "if-version", 0, "Delete only if the document is at this version")

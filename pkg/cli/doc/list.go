@@ -28,16 +28,10 @@ func NewCmdList(f *cmdutil.Factory, runF func(context.Context, *ListOptions) err
 		Use:   "list COLLECTION [--prefix P]",
 		Short: "List a collection's documents in key order",
 		Args:  cmdutil.ExactArgs(1, "give the collection"),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: cmdutil.RunArgsE(opts, func(_ *cobra.Command, args []string) error {
 			opts.Collection = args[0]
-			if err := opts.List.Validate(); err != nil {
-				return err
-			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return listRun(cmd.Context(), opts)
-		},
+			return opts.List.Validate()
+		}, runF, listRun),
 	}
 	opts.Scope.AccountFlag(cmd)
 	cmd.Flags().StringVar(&opts.Prefix, "prefix", "", "Only keys starting with this")

@@ -80,7 +80,7 @@ func NewCmdCreate(f *cmdutil.Factory, runF func(context.Context, *CreateOptions)
 		Long:    `Create an environment of a project; its id is printed on stdout.`,
 		Example: `  sfp env create staging --project acme/web --category staging --branch main --tag eu`,
 		Args:    cmdutil.ExactArgs(1, "give the environment's name"),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: cmdutil.RunArgsE(opts, func(_ *cobra.Command, args []string) error {
 			opts.Name = args[0]
 			if err := opts.Scope.Check(cmdutil.Need{Project: true}); err != nil {
 				return err
@@ -88,11 +88,8 @@ func NewCmdCreate(f *cmdutil.Factory, runF func(context.Context, *CreateOptions)
 			if _, err := cmdutil.ParseJSONFlag("metadata", opts.Metadata); err != nil {
 				return err
 			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return createRun(cmd.Context(), opts)
-		},
+			return nil
+		}, runF, createRun),
 	}
 	projectFlag(cmd, &opts.Scope)
 	cmd.Flags().StringVar(&opts.Category, "category", "", "Category, e.g. development (default), test, staging, production")
@@ -150,7 +147,7 @@ func NewCmdUpdate(f *cmdutil.Factory, runF func(context.Context, *UpdateOptions)
 replaces the tags.`,
 		Example: `  sfp env update staging --project acme/web --active=false`,
 		Args:    cmdutil.ExactArgs(1, "give the environment's name or id"),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: cmdutil.RunArgsE(opts, func(cmd *cobra.Command, args []string) error {
 			opts.Scope.Environment = args[0]
 			if err := opts.Scope.Check(needEnv); err != nil {
 				return err
@@ -167,11 +164,8 @@ replaces the tags.`,
 			u.Active = ifChanged(changed, "active", &flags.active)
 			u.Tags = ifChanged(changed, "tag", &flags.tags)
 			u.Metadata = raw(flags.metadata)
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return updateRun(cmd.Context(), opts)
-		},
+			return nil
+		}, runF, updateRun),
 	}
 	projectFlag(cmd, &opts.Scope)
 	cmd.Flags().StringVar(&flags.rename, "rename", "", "New name")
@@ -227,16 +221,10 @@ func NewCmdDelete(f *cmdutil.Factory, runF func(context.Context, *DeleteOptions)
 		Long: `Delete an environment with its deployments. On a terminal it asks first;
 otherwise it needs --yes.`,
 		Args: cmdutil.ExactArgs(1, "give the environment's name or id"),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: cmdutil.RunArgsE(opts, func(_ *cobra.Command, args []string) error {
 			opts.Scope.Environment = args[0]
-			if err := opts.Scope.Check(needEnv); err != nil {
-				return err
-			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return deleteRun(cmd.Context(), opts)
-		},
+			return opts.Scope.Check(needEnv)
+		}, runF, deleteRun),
 	}
 	projectFlag(cmd, &opts.Scope)
 	cmd.Flags().BoolVarP(&opts.Yes, "yes", "y", false, "Do not ask for confirmation")

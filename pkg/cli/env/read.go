@@ -27,18 +27,12 @@ func NewCmdList(f *cmdutil.Factory, runF func(context.Context, *ListOptions) err
 		Use:   "list --project P",
 		Short: "List a project's environments, newest first",
 		Args:  cmdutil.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: cmdutil.RunArgsE(opts, func(_ *cobra.Command, _ []string) error {
 			if err := opts.List.Validate(); err != nil {
 				return err
 			}
-			if err := opts.Scope.Check(cmdutil.Need{Project: true}); err != nil {
-				return err
-			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return listRun(cmd.Context(), opts)
-		},
+			return opts.Scope.Check(cmdutil.Need{Project: true})
+		}, runF, listRun),
 	}
 	projectFlag(cmd, &opts.Scope)
 	opts.List.Register(cmd)
@@ -85,16 +79,10 @@ func NewCmdShow(f *cmdutil.Factory, runF func(context.Context, *ShowOptions) err
 		Use:   "show NAME --project P",
 		Short: "Show an environment and who holds it",
 		Args:  cmdutil.ExactArgs(1, "give the environment's name or id"),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: cmdutil.RunArgsE(opts, func(_ *cobra.Command, args []string) error {
 			opts.Scope.Environment = args[0]
-			if err := opts.Scope.Check(needEnv); err != nil {
-				return err
-			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return showRun(cmd.Context(), opts)
-		},
+			return opts.Scope.Check(needEnv)
+		}, runF, showRun),
 	}
 	projectFlag(cmd, &opts.Scope)
 	cmdutil.JSONFlag(cmd, &opts.JSON, "", showJSON{})
@@ -141,16 +129,10 @@ func NewCmdQueue(f *cmdutil.Factory, runF func(context.Context, *QueueOptions) e
 		Short: "Show who holds an environment and who waits for it",
 		Long:  `Show the ticket that holds the environment (position 0) and those waiting in line.`,
 		Args:  cmdutil.ExactArgs(1, "give the environment's name or id"),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: cmdutil.RunArgsE(opts, func(_ *cobra.Command, args []string) error {
 			opts.Scope.Environment = args[0]
-			if err := opts.Scope.Check(needEnv); err != nil {
-				return err
-			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return queueRun(cmd.Context(), opts)
-		},
+			return opts.Scope.Check(needEnv)
+		}, runF, queueRun),
 	}
 	projectFlag(cmd, &opts.Scope)
 	cmdutil.JSONFlag(cmd, &opts.JSON, "", []client.Lease{})

@@ -36,7 +36,7 @@ database and never printed; only the names of their keys are echoed.`,
 		Example: `  sfp integration credentials set github-acme --from-file token.json
   echo '{"token":"ghp_..."}' | sfp integration credentials set github-acme`,
 		Args: cmdutil.ExactArgs(1, "give the integration's name or id"),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: cmdutil.RunArgsE(opts, func(_ *cobra.Command, args []string) error {
 			opts.Name = args[0]
 			if opts.File == "" {
 				if opts.IO.IsStdinTTY() {
@@ -44,14 +44,8 @@ database and never printed; only the names of their keys are echoed.`,
 				}
 				opts.File = "-"
 			}
-			if err := checkWorker(f, &opts.Service, opts.Scope, opts.Name); err != nil {
-				return err
-			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return credentialsSetRun(cmd.Context(), opts)
-		},
+			return checkWorker(f, &opts.Service, opts.Scope, opts.Name)
+		}, runF, credentialsSetRun),
 	}
 	opts.Scope.AccountFlag(cmd)
 	cmd.Flags().StringVar(&opts.File, "from-file", "", "File holding the credentials (JSON object); - or none for stdin")
@@ -117,7 +111,7 @@ only the names of the keys are shown. No credentials: exit 3.`,
   TOKEN=$(sfp integration credentials get github-acme --field token)
   sfp integration credentials get github-acme -t acme --account acme --output creds.json   # as a worker`,
 		Args: cmdutil.ExactArgs(1, "give the integration's name or id"),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: cmdutil.RunArgsE(opts, func(_ *cobra.Command, args []string) error {
 			opts.Name = args[0]
 			given := 0
 			for _, b := range []bool{opts.Reveal, opts.Output != "", opts.Field != ""} {
@@ -128,14 +122,8 @@ only the names of the keys are shown. No credentials: exit 3.`,
 			if given > 1 {
 				return cmdutil.FlagErrorf("--reveal, --field and --output exclude each other")
 			}
-			if err := checkWorker(f, &opts.Service, opts.Scope, opts.Name); err != nil {
-				return err
-			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return credentialsGetRun(cmd.Context(), opts)
-		},
+			return checkWorker(f, &opts.Service, opts.Scope, opts.Name)
+		}, runF, credentialsGetRun),
 	}
 	opts.Scope.AccountFlag(cmd)
 	cmd.Flags().BoolVar(&opts.Reveal, "reveal", false, "Print the credentials (JSON) on stdout")
@@ -230,16 +218,10 @@ func NewCmdCredentialsDelete(f *cmdutil.Factory, runF func(context.Context, *Cre
 		Use:   "delete NAME",
 		Short: "Delete an integration's credentials (owners, workers)",
 		Args:  cmdutil.ExactArgs(1, "give the integration's name or id"),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: cmdutil.RunArgsE(opts, func(_ *cobra.Command, args []string) error {
 			opts.Name = args[0]
-			if err := checkWorker(f, &opts.Service, opts.Scope, opts.Name); err != nil {
-				return err
-			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return credentialsDeleteRun(cmd.Context(), opts)
-		},
+			return checkWorker(f, &opts.Service, opts.Scope, opts.Name)
+		}, runF, credentialsDeleteRun),
 	}
 	opts.Scope.AccountFlag(cmd)
 	opts.Service.Register(cmd)

@@ -105,7 +105,7 @@ func NewCmdAdd(f *cmdutil.Factory, runF func(context.Context, *AddOptions) error
 		Example: `  sfp integration add github-acme --provider github --auth-type token --metadata '{"org":"acme"}'
   sfp integration add prod-org --provider salesforce --auth-type jwt --project acme/web`,
 		Args: cmdutil.ExactArgs(1, "give the integration's name"),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: cmdutil.RunArgsE(opts, func(_ *cobra.Command, args []string) error {
 			opts.Name = args[0]
 			if opts.Provider == "" || opts.AuthType == "" {
 				return cmdutil.FlagErrorf("pass --provider (e.g. github) and --auth-type (e.g. token)")
@@ -113,11 +113,8 @@ func NewCmdAdd(f *cmdutil.Factory, runF func(context.Context, *AddOptions) error
 			if _, err := cmdutil.ParseJSONFlag("metadata", opts.Metadata); err != nil {
 				return err
 			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return addRun(cmd.Context(), opts)
-		},
+			return nil
+		}, runF, addRun),
 	}
 	opts.Scope.AccountFlag(cmd)
 	cmd.Flags().StringVar(&opts.Provider, "provider", "", "Service: github, azure_devops, salesforce, ...")
@@ -222,13 +219,10 @@ func NewCmdShow(f *cmdutil.Factory, runF func(context.Context, *ShowOptions) err
 		Use:   "show NAME",
 		Short: "Show an integration (never its credentials)",
 		Args:  cmdutil.ExactArgs(1, "give the integration's name or id"),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: cmdutil.RunArgsE(opts, func(_ *cobra.Command, args []string) error {
 			opts.Name = args[0]
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return showRun(cmd.Context(), opts)
-		},
+			return nil
+		}, runF, showRun),
 	}
 	opts.Scope.AccountFlag(cmd)
 	cmdutil.JSONFlag(cmd, &opts.JSON, "", client.Integration{})
@@ -271,13 +265,10 @@ func NewCmdRemove(f *cmdutil.Factory, runF func(context.Context, *RemoveOptions)
 		Long: `Delete an integration with its credentials. On a terminal it asks first;
 otherwise it needs --yes.`,
 		Args: cmdutil.ExactArgs(1, "give the integration's name or id"),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: cmdutil.RunArgsE(opts, func(_ *cobra.Command, args []string) error {
 			opts.Name = args[0]
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return removeRun(cmd.Context(), opts)
-		},
+			return nil
+		}, runF, removeRun),
 	}
 	opts.Scope.AccountFlag(cmd)
 	cmd.Flags().BoolVarP(&opts.Yes, "yes", "y", false, "Do not ask for confirmation")

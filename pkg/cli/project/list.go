@@ -67,13 +67,10 @@ func NewCmdShow(f *cmdutil.Factory, runF func(context.Context, *ShowOptions) err
 		Short: "Show a project",
 		Long:  `Show a project, with its version (for 'sfp project update --if-version').`,
 		Args:  cmdutil.ExactArgs(1, "give the project's identifier (org/repo) or id"),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: cmdutil.RunArgsE(opts, func(_ *cobra.Command, args []string) error {
 			opts.Scope.Project = args[0]
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return showRun(cmd.Context(), opts)
-		},
+			return nil
+		}, runF, showRun),
 	}
 	opts.Scope.AccountFlag(cmd)
 	cmdutil.JSONFlag(cmd, &opts.JSON, "", client.Project{})

@@ -85,19 +85,13 @@ DevOps org/project/repo. Its id is printed on stdout.`,
 		Example: `  sfp project register acme/web --remote-url https://github.com/acme/web.git
   sfp project register acme/core/api --platform azure_devops --platform-settings '{"organization_url":"https://dev.azure.com/acme"}'`,
 		Args: cmdutil.ExactArgs(1, "give the project's identifier (org/repo)"),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: cmdutil.RunArgsE(opts, func(_ *cobra.Command, args []string) error {
 			opts.Identifier = args[0]
 			if err := checkSettings(opts.Settings, opts.PlatformSettings); err != nil {
 				return err
 			}
-			if err := checkPlatform(opts.Platform); err != nil {
-				return err
-			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return registerRun(cmd.Context(), opts)
-		},
+			return checkPlatform(opts.Platform)
+		}, runF, registerRun),
 	}
 	opts.Scope.AccountFlag(cmd)
 	cmd.Flags().StringVar(&opts.Platform, "platform", "github", "Hosting platform: github or azure_devops")
@@ -152,7 +146,7 @@ func NewCmdUpdate(f *cmdutil.Factory, runF func(context.Context, *UpdateOptions)
 version.`,
 		Example: `  sfp project update acme/web --description "Storefront" --if-version 3`,
 		Args:    cmdutil.ExactArgs(1, "give the project's identifier (org/repo) or id"),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: cmdutil.RunArgsE(opts, func(cmd *cobra.Command, args []string) error {
 			opts.Scope.Project = args[0]
 			if err := checkSettings(flags.settings, flags.platformSettings); err != nil {
 				return err
@@ -172,11 +166,8 @@ version.`,
 			if changed("platform") {
 				u.Platform = &flags.platform
 			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return updateRun(cmd.Context(), opts)
-		},
+			return nil
+		}, runF, updateRun),
 	}
 	opts.Scope.AccountFlag(cmd)
 	cmd.Flags().StringVar(&flags.platform, "platform", "", "Hosting platform: github or azure_devops")
@@ -223,13 +214,10 @@ func NewCmdDelete(f *cmdutil.Factory, runF func(context.Context, *DeleteOptions)
 		Long: `Delete a project with its environments, builds, releases and deployments. On a
 terminal it asks first; otherwise it needs --yes.`,
 		Args: cmdutil.ExactArgs(1, "give the project's identifier (org/repo) or id"),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: cmdutil.RunArgsE(opts, func(_ *cobra.Command, args []string) error {
 			opts.Scope.Project = args[0]
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return deleteRun(cmd.Context(), opts)
-		},
+			return nil
+		}, runF, deleteRun),
 	}
 	opts.Scope.AccountFlag(cmd)
 	cmd.Flags().BoolVarP(&opts.Yes, "yes", "y", false, "Do not ask for confirmation")

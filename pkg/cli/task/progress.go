@@ -57,7 +57,7 @@ Status moves queued -> running -> succeeded | failed | cancelled.`,
   sfp task report "$TASK" -t acme --progress 60 --message "deploying metadata"
   sfp task report "$TASK" -t acme --status succeeded --output '{"components": 120}'`,
 		Args: cmdutil.ExactArgs(1, "give the task's id"),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: cmdutil.RunArgsE(opts, func(cmd *cobra.Command, args []string) error {
 			opts.Report.Parse(cmd, args)
 			if err := opts.Report.Validate(opts.Output != "" || opts.Error != "" || opts.Worker != ""); err != nil {
 				return err
@@ -67,11 +67,8 @@ Status moves queued -> running -> succeeded | failed | cancelled.`,
 					return err
 				}
 			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return reportRun(cmd.Context(), opts)
-		},
+			return nil
+		}, runF, reportRun),
 	}
 	opts.Report.Register(cmd)
 	cmd.Flags().StringVar(&opts.Output, "output", "", "Result (JSON)")

@@ -52,7 +52,7 @@ creates one, naming the account with --account (then --project may be an
 identifier) or giving --project as an id.`,
 		Example: `  sfp task create --resource-type deployment --resource-id "$DEPLOYMENT" --kind deploy --project acme/web`,
 		Args:    cmdutil.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: cmdutil.RunArgsE(opts, func(_ *cobra.Command, _ []string) error {
 			if opts.ResourceType == "" || opts.ResourceID == "" || opts.Kind == "" {
 				return cmdutil.FlagErrorf("pass --resource-type, --resource-id and --kind")
 			}
@@ -62,11 +62,8 @@ identifier) or giving --project as an id.`,
 			if _, err := cmdutil.ParseJSONFlag("input", opts.Input); err != nil {
 				return err
 			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return createRun(cmd.Context(), opts)
-		},
+			return nil
+		}, runF, createRun),
 	}
 	opts.Scope.AccountFlag(cmd)
 	opts.Scope.ProjectFlag(cmd, "Project identifier (org/repo) or id")
@@ -124,18 +121,15 @@ func NewCmdList(f *cmdutil.Factory, runF func(context.Context, *ListOptions) err
 that resource wherever they are. Viewers may.`,
 		Example: `  sfp task list --resource-type deployment --resource-id "$DEPLOYMENT"`,
 		Args:    cmdutil.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: cmdutil.RunArgsE(opts, func(_ *cobra.Command, _ []string) error {
 			if err := opts.List.Validate(); err != nil {
 				return err
 			}
 			if opts.ResourceID != "" && !client.IsUUID(opts.ResourceID) {
 				return cmdutil.FlagErrorf("--resource-id %q is not a UUID", opts.ResourceID)
 			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return listRun(cmd.Context(), opts)
-		},
+			return nil
+		}, runF, listRun),
 	}
 	opts.Scope.AccountFlag(cmd)
 	opts.Scope.ProjectFlag(cmd, "Only this project (identifier or id)")
@@ -194,16 +188,10 @@ func NewCmdShow(f *cmdutil.Factory, runF func(context.Context, *ShowOptions) err
 		Long: `Show a task; --events adds its event log (the JSON output always includes
 events). Viewers may.`,
 		Args: cmdutil.ExactArgs(1, "give the task's id"),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: cmdutil.RunArgsE(opts, func(_ *cobra.Command, args []string) error {
 			opts.ID = args[0]
-			if err := cmdutil.CheckID("task", opts.ID); err != nil {
-				return err
-			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return showRun(cmd.Context(), opts)
-		},
+			return cmdutil.CheckID("task", opts.ID)
+		}, runF, showRun),
 	}
 	cmd.Flags().BoolVar(&opts.Events, "events", false, "Also print the event log")
 	cmdutil.JSONFlag(cmd, &opts.JSON, "Output JSON (includes the events)", showJSON{})
