@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strconv"
 	"time"
 )
 
@@ -228,38 +227,12 @@ func (s *IntegrationsService) AccessLog(ctx context.Context, integrationID strin
 	if err := validUUID("integration id", integrationID); err != nil {
 		return nil, fmt.Errorf("credential access log: %w", err)
 	}
-	n, err := opts.limit()
-	if err != nil {
-		return nil, fmt.Errorf("credential access log: %w", err)
-	}
-	var before int64
-	if c := opts.cursor(); c != "" {
-		k, err := decodeCursor(c)
-		if err == nil {
-			before, err = strconv.ParseInt(k.K, 10, 64)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("credential access log: invalid page cursor %q: %w", c, ErrValidation)
-		}
-	}
-	var rows []CredentialAccess
-	err = s.c.do(ctx, "credential access log", true, func(cl *call) error {
-		fb := cl.from("credential_access_log").Select("*", "", false).Eq("integration_id", integrationID)
-		if before > 0 {
-			fb = fb.Lt("id", strconv.FormatInt(before, 10))
-		}
-		return cl.exec(fb.Order("id", desc).Limit(n+1, ""), &rows)
+	var p *Page[CredentialAccess]
+	err := s.c.do(ctx, "credential access log", true, func(cl *call) error {
+		var err error
+		p, err = listBySerial(cl, cl.from("credential_access_log").Select("*", "", false).Eq("integration_id", integrationID), opts,
+			false, func(a *CredentialAccess) int64 { return a.ID })
+		return err
 	})
-	if err != nil {
-		return nil, err
-	}
-	p := &Page[CredentialAccess]{Items: rows}
-	if len(rows) > n {
-		p.Items = rows[:n]
-		p.Next = encodeCursor(keyset{K: strconv.FormatInt(rows[n-1].ID, 10)})
-	}
-	if p.Items == nil {
-		p.Items = []CredentialAccess{}
-	}
-	return p, nil
+	return p, err
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"strconv"
 	"time"
 )
 
@@ -154,40 +153,14 @@ func (s *TasksService) Events(ctx context.Context, taskID string, opts *ListOpti
 	if err := validUUID("task id", taskID); err != nil {
 		return nil, fmt.Errorf("list task events: %w", err)
 	}
-	n, err := opts.limit()
-	if err != nil {
-		return nil, fmt.Errorf("list task events: %w", err)
-	}
-	var after int64
-	if c := opts.cursor(); c != "" {
-		k, err := decodeCursor(c)
-		if err == nil {
-			after, err = strconv.ParseInt(k.K, 10, 64)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("list task events: invalid page cursor %q: %w", c, ErrValidation)
-		}
-	}
-	var evs []TaskEvent
-	err = s.c.do(ctx, "list task events", true, func(cl *call) error {
-		fb := cl.from("task_events").Select("*", "", false).Eq("task_id", taskID)
-		if after > 0 {
-			fb = fb.Gt("id", strconv.FormatInt(after, 10))
-		}
-		return cl.exec(fb.Order("id", &asc).Limit(n+1, ""), &evs)
+	var p *Page[TaskEvent]
+	err := s.c.do(ctx, "list task events", true, func(cl *call) error {
+		var err error
+		p, err = listBySerial(cl, cl.from("task_events").Select("*", "", false).Eq("task_id", taskID), opts,
+			true, func(e *TaskEvent) int64 { return e.ID })
+		return err
 	})
-	if err != nil {
-		return nil, err
-	}
-	p := &Page[TaskEvent]{Items: evs}
-	if len(evs) > n {
-		p.Items = evs[:n]
-		p.Next = encodeCursor(keyset{K: strconv.FormatInt(evs[n-1].ID, 10)})
-	}
-	if p.Items == nil {
-		p.Items = []TaskEvent{}
-	}
-	return p, nil
+	return p, err
 }
 
 // AppendEvent appends an event of the caller's choosing (e.g. "log") to a
