@@ -107,19 +107,14 @@ func NewCmdBuildShow(f *cmdutil.Factory, runF func(context.Context, *BuildShowOp
 }
 
 func buildShowRun(ctx context.Context, opts *BuildShowOptions) error {
-	c, err := opts.Client(ctx)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	b, err := c.Builds.Get(ctx, opts.ID)
-	if err != nil {
-		return err
-	}
-	if opts.JSON {
-		return cmdutil.WriteJSON(opts.IO.Out, b)
-	}
-	return cmdutil.PrintFields(opts.IO.Out, "Build", b.BuildNumber, "ID", b.ID, "Project", b.ProjectID, "Status", b.Status,
+	return cmdutil.CallAndPrint(ctx, opts.Deps, opts.JSON, func(c *client.Client) (*client.Build, error) {
+		return c.Builds.Get(ctx, opts.ID)
+	}, func(b *client.Build) error { return printBuild(opts.IO, b) })
+}
+
+// printBuild prints a build for people.
+func printBuild(ios *cmdutil.IOStreams, b *client.Build) error {
+	return cmdutil.PrintFields(ios.Out, "Build", b.BuildNumber, "ID", b.ID, "Project", b.ProjectID, "Status", b.Status,
 		"Branch", b.Branch, "Commit", b.CommitSHA, "Version", b.Version, "URL", b.URL,
 		"Metadata", cmdutil.CompactJSON(b.Metadata), "Started", cmdutil.FormatTimePtr(b.StartedAt),
 		"Finished", cmdutil.FormatTimePtr(b.FinishedAt), "Created", cmdutil.FormatTime(b.CreatedAt))

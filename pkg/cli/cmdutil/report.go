@@ -1,6 +1,8 @@
 package cmdutil
 
 import (
+	"fmt"
+
 	"github.com/spf13/cobra"
 
 	"github.com/sfp-dev/sfp/pkg/client"
@@ -66,4 +68,11 @@ func (r *ReportFlags) MessagePtr() *string {
 		return nil
 	}
 	return &r.Message
+}
+
+// PrintReported says on stderr where a report left the resource of kind
+// ("Task", "Deployment"): "Task 1a2b3c4d: running, 40%."
+func PrintReported(ios *IOStreams, kind, id, status string, progress int) error {
+	fmt.Fprintf(ios.ErrOut, "%s %s: %s, %d%%.\n", kind, ShortID(id), status, progress)
+	return nil
 }

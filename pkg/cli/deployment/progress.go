@@ -2,7 +2,6 @@ package deployment
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/spf13/cobra"
 
@@ -35,19 +34,9 @@ func NewCmdShow(f *cmdutil.Factory, runF func(context.Context, *ShowOptions) err
 }
 
 func showRun(ctx context.Context, opts *ShowOptions) error {
-	c, err := opts.Client(ctx)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	d, err := c.Deployments.Get(ctx, opts.ID)
-	if err != nil {
-		return err
-	}
-	if opts.JSON {
-		return cmdutil.WriteJSON(opts.IO.Out, d)
-	}
-	return printDeployment(opts.IO, d)
+	return cmdutil.CallAndPrint(ctx, opts.Deps, opts.JSON, func(c *client.Client) (*client.Deployment, error) {
+		return c.Deployments.Get(ctx, opts.ID)
+	}, func(d *client.Deployment) error { return printDeployment(opts.IO, d) })
 }
 
 // NewCmdWatch builds `sfp deployment watch`.
@@ -113,22 +102,13 @@ Succeeded sets progress to 100.`,
 }
 
 func reportRun(ctx context.Context, opts *ReportOptions) error {
-	c, err := opts.Client(ctx)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
 	p := client.Progress{Status: opts.Report.Status, Progress: opts.Report.ProgressPtr(), Message: opts.Report.MessagePtr()}
 	if opts.Details != "" {
 		p.Details = []byte(opts.Details)
 	}
-	d, err := c.Deployments.Report(ctx, opts.Report.ID, p)
-	if err != nil {
-		return err
-	}
-	if opts.JSON {
-		return cmdutil.WriteJSON(opts.IO.Out, d)
-	}
-	fmt.Fprintf(opts.IO.ErrOut, "Deployment %s: %s, %d%%.\n", cmdutil.ShortID(d.ID), d.Status, d.Progress)
-	return nil
+	return cmdutil.CallAndPrint(ctx, opts.Deps, opts.JSON, func(c *client.Client) (*client.Deployment, error) {
+		return c.Deployments.Report(ctx, opts.Report.ID, p)
+	}, func(d *client.Deployment) error {
+		return cmdutil.PrintReported(opts.IO, "Deployment", d.ID, d.Status, d.Progress)
+	})
 }

@@ -134,20 +134,12 @@ cancel a queued one.`,
 }
 
 func unlockRun(ctx context.Context, opts *UnlockOptions) error {
-	c, err := opts.Client(ctx)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	l, err := c.Environments.Unlock(ctx, opts.Ticket)
-	if err != nil {
-		return err
-	}
-	if opts.JSON {
-		return cmdutil.WriteJSON(opts.IO.Out, l)
-	}
-	fmt.Fprintf(opts.IO.ErrOut, "Ticket %s is %s.\n", l.Ticket, l.Status)
-	return nil
+	return cmdutil.CallAndPrint(ctx, opts.Deps, opts.JSON, func(c *client.Client) (*client.Lease, error) {
+		return c.Environments.Unlock(ctx, opts.Ticket)
+	}, func(l *client.Lease) error {
+		fmt.Fprintf(opts.IO.ErrOut, "Ticket %s is %s.\n", l.Ticket, l.Status)
+		return nil
+	})
 }
 
 // ExtendOptions are the inputs of `sfp env extend`.
@@ -185,22 +177,18 @@ A finished ticket exits 6.`,
 }
 
 func extendRun(ctx context.Context, opts *ExtendOptions) error {
-	c, err := opts.Client(ctx)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	l, err := c.Environments.Extend(ctx, opts.Ticket, opts.Lease)
-	if err != nil {
-		return err
-	}
-	if opts.JSON {
-		return cmdutil.WriteJSON(opts.IO.Out, l)
-	}
+	return cmdutil.CallAndPrint(ctx, opts.Deps, opts.JSON, func(c *client.Client) (*client.Lease, error) {
+		return c.Environments.Extend(ctx, opts.Ticket, opts.Lease)
+	}, func(l *client.Lease) error { return printExtended(opts.IO, l) })
+}
+
+// printExtended says how long the ticket holds, or will hold, the
+// environment.
+func printExtended(ios *cmdutil.IOStreams, l *client.Lease) error {
 	if l.Active() {
-		fmt.Fprintf(opts.IO.ErrOut, "Ticket %s now holds the environment until %s.\n", l.Ticket, cmdutil.FormatTimePtr(l.ExpiresAt))
+		fmt.Fprintf(ios.ErrOut, "Ticket %s now holds the environment until %s.\n", l.Ticket, cmdutil.FormatTimePtr(l.ExpiresAt))
 	} else {
-		fmt.Fprintf(opts.IO.ErrOut, "Ticket %s (%s) will hold the environment for %s once granted.\n", l.Ticket, l.Status, l.Lease)
+		fmt.Fprintf(ios.ErrOut, "Ticket %s (%s) will hold the environment for %s once granted.\n", l.Ticket, l.Status, l.Lease)
 	}
 	return nil
 }

@@ -2,7 +2,6 @@ package task
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/spf13/cobra"
 
@@ -80,11 +79,6 @@ Status moves queued -> running -> succeeded | failed | cancelled.`,
 }
 
 func reportRun(ctx context.Context, opts *ReportOptions) error {
-	c, err := opts.Client(ctx)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
 	r := client.TaskReport{Status: opts.Report.Status, Worker: opts.Worker,
 		Progress: opts.Report.ProgressPtr(), Message: opts.Report.MessagePtr()}
 	if opts.Output != "" {
@@ -93,13 +87,9 @@ func reportRun(ctx context.Context, opts *ReportOptions) error {
 	if opts.Error != "" {
 		r.Error = []byte(opts.Error)
 	}
-	t, err := c.Tasks.Report(ctx, opts.Report.ID, r)
-	if err != nil {
-		return err
-	}
-	if opts.JSON {
-		return cmdutil.WriteJSON(opts.IO.Out, t)
-	}
-	fmt.Fprintf(opts.IO.ErrOut, "Task %s: %s, %d%%.\n", cmdutil.ShortID(t.ID), t.Status, t.Progress)
-	return nil
+	return cmdutil.CallAndPrint(ctx, opts.Deps, opts.JSON, func(c *client.Client) (*client.Task, error) {
+		return c.Tasks.Report(ctx, opts.Report.ID, r)
+	}, func(t *client.Task) error {
+		return cmdutil.PrintReported(opts.IO, "Task", t.ID, t.Status, t.Progress)
+	})
 }
