@@ -82,34 +82,13 @@ func buildListRun(ctx context.Context, opts *BuildListOptions) error {
 	})
 }
 
-// BuildShowOptions are the inputs of `sfp build show`.
-type BuildShowOptions struct {
-	cmdutil.Deps
-
-	ID   string
-	JSON bool
-}
-
 // NewCmdBuildShow builds `sfp build show`.
-func NewCmdBuildShow(f *cmdutil.Factory, runF func(context.Context, *BuildShowOptions) error) *cobra.Command {
-	opts := &BuildShowOptions{Deps: f.UserDeps()}
-	cmd := &cobra.Command{
-		Use:   "show ID",
-		Short: "Show a build",
-		Args:  cmdutil.ExactArgs(1, "give the build's id"),
-		RunE: cmdutil.RunArgsE(opts, func(_ *cobra.Command, args []string) error {
-			opts.ID = args[0]
-			return cmdutil.CheckID("build", opts.ID)
-		}, runF, buildShowRun),
-	}
-	cmdutil.JSONFlag(cmd, &opts.JSON, "", client.Build{})
-	return cmd
-}
-
-func buildShowRun(ctx context.Context, opts *BuildShowOptions) error {
-	return cmdutil.CallAndPrint(ctx, opts.Deps, opts.JSON, func(c *client.Client) (*client.Build, error) {
-		return c.Builds.Get(ctx, opts.ID)
-	}, func(b *client.Build) error { return printBuild(opts.IO, b) })
+func NewCmdBuildShow(f *cmdutil.Factory, runF func(context.Context, *cmdutil.ShowOptions) error) *cobra.Command {
+	return cmdutil.NewCmdShow(&cobra.Command{Use: "show ID", Short: "Show a build"},
+		&cmdutil.ShowOptions{Deps: f.UserDeps(), Kind: "build"}, runF,
+		func(ctx context.Context, c *client.Client, id string) (*client.Build, error) {
+			return c.Builds.Get(ctx, id)
+		}, printBuild)
 }
 
 // printBuild prints a build for people.

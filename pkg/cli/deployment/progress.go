@@ -9,34 +9,13 @@ import (
 	"github.com/sfp-dev/sfp/pkg/client"
 )
 
-// ShowOptions are the inputs of `sfp deployment show`.
-type ShowOptions struct {
-	cmdutil.Deps
-
-	ID   string
-	JSON bool
-}
-
 // NewCmdShow builds `sfp deployment show`.
-func NewCmdShow(f *cmdutil.Factory, runF func(context.Context, *ShowOptions) error) *cobra.Command {
-	opts := &ShowOptions{Deps: f.UserDeps()}
-	cmd := &cobra.Command{
-		Use:   "show ID",
-		Short: "Show a deployment",
-		Args:  cmdutil.ExactArgs(1, "give the deployment's id"),
-		RunE: cmdutil.RunArgsE(opts, func(_ *cobra.Command, args []string) error {
-			opts.ID = args[0]
-			return cmdutil.CheckID("deployment", opts.ID)
-		}, runF, showRun),
-	}
-	cmdutil.JSONFlag(cmd, &opts.JSON, "", client.Deployment{})
-	return cmd
-}
-
-func showRun(ctx context.Context, opts *ShowOptions) error {
-	return cmdutil.CallAndPrint(ctx, opts.Deps, opts.JSON, func(c *client.Client) (*client.Deployment, error) {
-		return c.Deployments.Get(ctx, opts.ID)
-	}, func(d *client.Deployment) error { return printDeployment(opts.IO, d) })
+func NewCmdShow(f *cmdutil.Factory, runF func(context.Context, *cmdutil.ShowOptions) error) *cobra.Command {
+	return cmdutil.NewCmdShow(&cobra.Command{Use: "show ID", Short: "Show a deployment"},
+		&cmdutil.ShowOptions{Deps: f.UserDeps(), Kind: "deployment"}, runF,
+		func(ctx context.Context, c *client.Client, id string) (*client.Deployment, error) {
+			return c.Deployments.Get(ctx, id)
+		}, printDeployment)
 }
 
 // NewCmdWatch builds `sfp deployment watch`.
