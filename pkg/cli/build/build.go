@@ -39,17 +39,14 @@ NAME'. Members create them; viewers list and show them.`,
 
 // BuildListOptions are the inputs of `sfp build list`.
 type BuildListOptions struct {
-	cmdutil.Deps
+	cmdutil.ListInputs // Scope: account, optional project
 
-	Scope  cmdutil.Scope // account, optional project
 	Status string
-	List   cmdutil.ListFlags
-	JSON   bool
 }
 
 // NewCmdBuildList builds `sfp build list`.
 func NewCmdBuildList(f *cmdutil.Factory, runF func(context.Context, *BuildListOptions) error) *cobra.Command {
-	opts := &BuildListOptions{Deps: f.UserDeps()}
+	opts := &BuildListOptions{ListInputs: cmdutil.ListInputs{Deps: f.UserDeps()}}
 	cmd := &cobra.Command{
 		Use:   "list [--project P] [--status S]",
 		Short: "List builds, newest first",
@@ -66,20 +63,11 @@ func NewCmdBuildList(f *cmdutil.Factory, runF func(context.Context, *BuildListOp
 }
 
 func buildListRun(ctx context.Context, opts *BuildListOptions) error {
-	c, t, err := opts.Open(ctx, opts.Scope, cmdutil.Need{Account: true})
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	items, next, err := cmdutil.Collect(ctx, opts.List, func(ctx context.Context, o client.ListOptions) (*client.Page[client.Build], error) {
+	return cmdutil.RunList(ctx, &opts.ListInputs, cmdutil.Need{Account: true}, func(ctx context.Context, c *client.Client, t *cmdutil.Target, o client.ListOptions) (*client.Page[client.Build], error) {
 		return c.Builds.List(ctx, client.BuildListOptions{ListOptions: o, AccountID: t.AccountID(), ProjectID: t.ProjectID(), Status: opts.Status})
-	})
-	if err != nil {
-		return err
-	}
-	return cmdutil.PrintList(opts.IO, opts.JSON, items, next, []string{"BUILD", "STATUS", "BRANCH", "COMMIT", "VERSION", "CREATED", "ID"}, func(b client.Build) []string {
+	}, cmdutil.Columns[client.Build]{Header: []string{"BUILD", "STATUS", "BRANCH", "COMMIT", "VERSION", "CREATED", "ID"}, Row: func(b client.Build) []string {
 		return []string{b.BuildNumber, b.Status, b.Branch, cmdutil.Ellipsis(b.CommitSHA, 12), b.Version, cmdutil.FormatTime(b.CreatedAt), b.ID}
-	})
+	}})
 }
 
 // NewCmdBuildShow builds `sfp build show`.

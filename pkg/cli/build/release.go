@@ -72,16 +72,12 @@ func releaseCreateRun(ctx context.Context, opts *ReleaseCreateOptions) error {
 
 // ReleaseListOptions are the inputs of `sfp release list`.
 type ReleaseListOptions struct {
-	cmdutil.Deps
-
-	Scope cmdutil.Scope // account, optional project
-	List  cmdutil.ListFlags
-	JSON  bool
+	cmdutil.ListInputs // Scope: account, optional project
 }
 
 // NewCmdReleaseList builds `sfp release list`.
 func NewCmdReleaseList(f *cmdutil.Factory, runF func(context.Context, *ReleaseListOptions) error) *cobra.Command {
-	opts := &ReleaseListOptions{Deps: f.UserDeps()}
+	opts := &ReleaseListOptions{ListInputs: cmdutil.ListInputs{Deps: f.UserDeps()}}
 	cmd := &cobra.Command{
 		Use:   "list [--project P]",
 		Short: "List release definitions, newest first",
@@ -96,20 +92,11 @@ func NewCmdReleaseList(f *cmdutil.Factory, runF func(context.Context, *ReleaseLi
 }
 
 func releaseListRun(ctx context.Context, opts *ReleaseListOptions) error {
-	c, t, err := opts.Open(ctx, opts.Scope, cmdutil.Need{Account: true})
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	items, next, err := cmdutil.Collect(ctx, opts.List, func(ctx context.Context, o client.ListOptions) (*client.Page[client.Release], error) {
+	return cmdutil.RunList(ctx, &opts.ListInputs, cmdutil.Need{Account: true}, func(ctx context.Context, c *client.Client, t *cmdutil.Target, o client.ListOptions) (*client.Page[client.Release], error) {
 		return c.Releases.List(ctx, client.ReleaseListOptions{ListOptions: o, AccountID: t.AccountID(), ProjectID: t.ProjectID()})
-	})
-	if err != nil {
-		return err
-	}
-	return cmdutil.PrintList(opts.IO, opts.JSON, items, next, []string{"NAME", "ACTIVE", "DESCRIPTION", "CREATED", "ID"}, func(r client.Release) []string {
+	}, cmdutil.Columns[client.Release]{Header: []string{"NAME", "ACTIVE", "DESCRIPTION", "CREATED", "ID"}, Row: func(r client.Release) []string {
 		return []string{r.Name, cmdutil.YesNo(r.Active), cmdutil.Ellipsis(r.Description, 40), cmdutil.FormatTime(r.CreatedAt), r.ID}
-	})
+	}})
 }
 
 // ReleaseShowOptions are the inputs of `sfp release show`.

@@ -159,17 +159,14 @@ func buildID(ctx context.Context, c *client.Client, projectID, ref string) (stri
 
 // ListOptions are the inputs of `sfp deployment list`.
 type ListOptions struct {
-	cmdutil.Deps
+	cmdutil.ListInputs // Scope: account, optional project and environment
 
-	Scope  cmdutil.Scope // account, optional project and environment
 	Status string
-	List   cmdutil.ListFlags
-	JSON   bool
 }
 
 // NewCmdList builds `sfp deployment list`.
 func NewCmdList(f *cmdutil.Factory, runF func(context.Context, *ListOptions) error) *cobra.Command {
-	opts := &ListOptions{Deps: f.UserDeps()}
+	opts := &ListOptions{ListInputs: cmdutil.ListInputs{Deps: f.UserDeps()}}
 	cmd := &cobra.Command{
 		Use:   "list [--project P [--env E]] [--status S]",
 		Short: "List deployments, newest first",

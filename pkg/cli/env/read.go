@@ -13,16 +13,12 @@ import (
 
 // ListOptions are the inputs of `sfp env list`.
 type ListOptions struct {
-	cmdutil.Deps
-
-	Scope cmdutil.Scope // the project
-	List  cmdutil.ListFlags
-	JSON  bool
+	cmdutil.ListInputs // Scope: the project
 }
 
 // NewCmdList builds `sfp env list`.
 func NewCmdList(f *cmdutil.Factory, runF func(context.Context, *ListOptions) error) *cobra.Command {
-	opts := &ListOptions{Deps: f.UserDeps()}
+	opts := &ListOptions{ListInputs: cmdutil.ListInputs{Deps: f.UserDeps()}}
 	cmd := &cobra.Command{
 		Use:   "list --project P",
 		Short: "List a project's environments, newest first",
@@ -41,20 +37,11 @@ func NewCmdList(f *cmdutil.Factory, runF func(context.Context, *ListOptions) err
 }
 
 func listRun(ctx context.Context, opts *ListOptions) error {
-	c, t, err := opts.Open(ctx, opts.Scope, cmdutil.Need{Project: true})
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	items, next, err := cmdutil.Collect(ctx, opts.List, func(ctx context.Context, o client.ListOptions) (*client.Page[client.Environment], error) {
+	return cmdutil.RunList(ctx, &opts.ListInputs, cmdutil.Need{Project: true}, func(ctx context.Context, c *client.Client, t *cmdutil.Target, o client.ListOptions) (*client.Page[client.Environment], error) {
 		return c.Environments.List(ctx, t.Project.ID, &o)
-	})
-	if err != nil {
-		return err
-	}
-	return cmdutil.PrintList(opts.IO, opts.JSON, items, next, []string{"NAME", "CATEGORY", "BRANCH", "ACTIVE", "TAGS", "ID"}, func(e client.Environment) []string {
+	}, cmdutil.Columns[client.Environment]{Header: []string{"NAME", "CATEGORY", "BRANCH", "ACTIVE", "TAGS", "ID"}, Row: func(e client.Environment) []string {
 		return []string{e.Name, e.Category, e.Branch, cmdutil.YesNo(e.Active), strings.Join(e.Tags, ","), e.ID}
-	})
+	}})
 }
 
 // ShowOptions are the inputs of `sfp env show`.

@@ -157,17 +157,14 @@ func addRun(ctx context.Context, opts *AddOptions) error {
 
 // ListOptions are the inputs of `sfp integration list`.
 type ListOptions struct {
-	cmdutil.Deps
+	cmdutil.ListInputs // Scope: the account
 
-	Scope    cmdutil.Scope // the account
 	Provider string
-	List     cmdutil.ListFlags
-	JSON     bool
 }
 
 // NewCmdList builds `sfp integration list`.
 func NewCmdList(f *cmdutil.Factory, runF func(context.Context, *ListOptions) error) *cobra.Command {
-	opts := &ListOptions{Deps: f.UserDeps()}
+	opts := &ListOptions{ListInputs: cmdutil.ListInputs{Deps: f.UserDeps()}}
 	cmd := &cobra.Command{
 		Use:   "list [--provider P]",
 		Short: "List the account's integrations",
@@ -183,24 +180,15 @@ func NewCmdList(f *cmdutil.Factory, runF func(context.Context, *ListOptions) err
 }
 
 func listRun(ctx context.Context, opts *ListOptions) error {
-	c, t, err := opts.Open(ctx, opts.Scope, cmdutil.Need{Account: true})
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	items, next, err := cmdutil.Collect(ctx, opts.List, func(ctx context.Context, o client.ListOptions) (*client.Page[client.Integration], error) {
+	return cmdutil.RunList(ctx, &opts.ListInputs, cmdutil.Need{Account: true}, func(ctx context.Context, c *client.Client, t *cmdutil.Target, o client.ListOptions) (*client.Page[client.Integration], error) {
 		return c.Integrations.List(ctx, client.IntegrationListOptions{ListOptions: o, AccountID: t.Account.ID, Provider: opts.Provider})
-	})
-	if err != nil {
-		return err
-	}
-	return cmdutil.PrintList(opts.IO, opts.JSON, items, next, []string{"NAME", "PROVIDER", "AUTH", "SCOPE", "STATUS", "CREDENTIALS", "ID"}, func(i client.Integration) []string {
+	}, cmdutil.Columns[client.Integration]{Header: []string{"NAME", "PROVIDER", "AUTH", "SCOPE", "STATUS", "CREDENTIALS", "ID"}, Row: func(i client.Integration) []string {
 		creds := "none"
 		if i.CredentialsUpdatedAt != nil {
 			creds = "set " + cmdutil.FormatTimePtr(i.CredentialsUpdatedAt)
 		}
 		return []string{i.Name, i.Provider, i.AuthType, i.Scope, i.Status, creds, i.ID}
-	})
+	}})
 }
 
 // ShowOptions are the inputs of `sfp integration show`.

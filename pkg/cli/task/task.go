@@ -101,19 +101,16 @@ func createRun(ctx context.Context, opts *CreateOptions) error {
 
 // ListOptions are the inputs of `sfp task list`.
 type ListOptions struct {
-	cmdutil.Deps
+	cmdutil.ListInputs // Scope: account (unless --resource-id), optional project
 
-	Scope        cmdutil.Scope // account (unless --resource-id), optional project
 	ResourceType string
 	ResourceID   string
 	Status       string
-	List         cmdutil.ListFlags
-	JSON         bool
 }
 
 // NewCmdList builds `sfp task list`.
 func NewCmdList(f *cmdutil.Factory, runF func(context.Context, *ListOptions) error) *cobra.Command {
-	opts := &ListOptions{Deps: f.UserDeps()}
+	opts := &ListOptions{ListInputs: cmdutil.ListInputs{Deps: f.UserDeps()}}
 	cmd := &cobra.Command{
 		Use:   "list [--resource-type T --resource-id ID] [--status S]",
 		Short: "List tasks, newest first",
@@ -144,24 +141,14 @@ that resource wherever they are. Viewers may.`,
 func listRun(ctx context.Context, opts *ListOptions) error {
 	// A resource id names the tasks wherever they are; otherwise list
 	// within the account.
-	c, t, err := opts.Open(ctx, opts.Scope, cmdutil.Need{Account: opts.ResourceID == ""})
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	lo := client.TaskListOptions{AccountID: t.AccountID(), ProjectID: t.ProjectID(),
-		ResourceType: opts.ResourceType, ResourceID: opts.ResourceID, Status: opts.Status}
-	items, next, err := cmdutil.Collect(ctx, opts.List, func(ctx context.Context, o client.ListOptions) (*client.Page[client.Task], error) {
-		lo.ListOptions = o
-		return c.Tasks.List(ctx, lo)
-	})
-	if err != nil {
-		return err
-	}
-	return cmdutil.PrintList(opts.IO, opts.JSON, items, next, []string{"ID", "KIND", "STATUS", "PROGRESS", "RESOURCE", "MESSAGE", "CREATED"}, func(tk client.Task) []string {
+	need := cmdutil.Need{Account: opts.ResourceID == ""}
+	return cmdutil.RunList(ctx, &opts.ListInputs, need, func(ctx context.Context, c *client.Client, t *cmdutil.Target, o client.ListOptions) (*client.Page[client.Task], error) {
+		return c.Tasks.List(ctx, client.TaskListOptions{ListOptions: o, AccountID: t.AccountID(), ProjectID: t.ProjectID(),
+			ResourceType: opts.ResourceType, ResourceID: opts.ResourceID, Status: opts.Status})
+	}, cmdutil.Columns[client.Task]{Header: []string{"ID", "KIND", "STATUS", "PROGRESS", "RESOURCE", "MESSAGE", "CREATED"}, Row: func(tk client.Task) []string {
 		return []string{tk.ID, tk.Kind, tk.Status, strconv.Itoa(tk.Progress) + "%", tk.ResourceType + " " + cmdutil.ShortID(tk.ResourceID),
 			cmdutil.Ellipsis(tk.Message, 40), cmdutil.FormatTime(tk.CreatedAt)}
-	})
+	}})
 }
 
 // ShowOptions are the inputs of `sfp task show`.
