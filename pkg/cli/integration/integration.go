@@ -62,15 +62,6 @@ func openIntegration(ctx context.Context, d cmdutil.Deps, s cmdutil.Scope, name 
 	return c, i, nil
 }
 
-// checkWorker refuses a worker naming an integration by name without an
-// account: a worker has no account of its own.
-func checkWorker(f *cmdutil.Factory, s *cmdutil.ServiceFlags, scope cmdutil.Scope, name string) error {
-	if s.Given(f.Getenv) && scope.Account == "" && !client.IsUUID(name) {
-		return cmdutil.FlagErrorf("with the service key, name the account with --account SLUG (or give the integration's id)")
-	}
-	return nil
-}
-
 func keys(m map[string]json.RawMessage) []string {
 	ks := make([]string, 0, len(m))
 	for k := range m {
