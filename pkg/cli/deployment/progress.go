@@ -37,18 +37,15 @@ Exit code: 0 when it succeeded, 8 when it failed or was cancelled.`,
 
 // ReportOptions are the inputs of `sfp deployment report`.
 type ReportOptions struct {
-	cmdutil.Deps
+	cmdutil.ReportInputs
 
-	Report  cmdutil.ReportFlags
 	Details string
-	Service cmdutil.ServiceFlags
-	JSON    bool
 }
 
 // NewCmdReport builds `sfp deployment report`.
 func NewCmdReport(f *cmdutil.Factory, runF func(context.Context, *ReportOptions) error) *cobra.Command {
 	opts := &ReportOptions{}
-	opts.Deps = f.WorkerDeps(&opts.Service)
+	opts.Init(f)
 	cmd := &cobra.Command{
 		Use:   "report ID [--status S] [--progress N] [--message M]",
 		Short: "Report a deployment's progress (workers)",
@@ -63,20 +60,11 @@ Succeeded sets progress to 100.`,
   sfp deployment report "$DEPLOYMENT" -t acme --status succeeded --message "deployed"`,
 		Args: cmdutil.ExactArgs(1, "give the deployment's id"),
 		RunE: cmdutil.RunArgsE(opts, func(cmd *cobra.Command, args []string) error {
-			opts.Report.Parse(cmd, args)
-			if err := opts.Report.Validate(opts.Details != ""); err != nil {
-				return err
-			}
-			if _, err := cmdutil.ParseJSONFlag("details", opts.Details); err != nil {
-				return err
-			}
-			return nil
+			return opts.Parse(cmd, args, false, cmdutil.JSONFlagValue{Name: "details", Value: opts.Details})
 		}, runF, reportRun),
 	}
-	opts.Report.Register(cmd)
+	opts.Register(cmd, client.Deployment{})
 	cmd.Flags().StringVar(&opts.Details, "details", "", "Details (JSON object, replaces them)")
-	opts.Service.Register(cmd)
-	cmdutil.JSONFlag(cmd, &opts.JSON, "", client.Deployment{})
 	return cmd
 }
 

@@ -28,20 +28,17 @@ Exit code: 0 when it succeeded, 8 when it failed or was cancelled.`,
 
 // ReportOptions are the inputs of `sfp task report`.
 type ReportOptions struct {
-	cmdutil.Deps
+	cmdutil.ReportInputs
 
-	Report  cmdutil.ReportFlags
-	Output  string
-	Error   string
-	Worker  string
-	Service cmdutil.ServiceFlags
-	JSON    bool
+	Output string
+	Error  string
+	Worker string
 }
 
 // NewCmdReport builds `sfp task report`.
 func NewCmdReport(f *cmdutil.Factory, runF func(context.Context, *ReportOptions) error) *cobra.Command {
 	opts := &ReportOptions{}
-	opts.Deps = f.WorkerDeps(&opts.Service)
+	opts.Init(f)
 	cmd := &cobra.Command{
 		Use:   "report ID [--status S] [--progress N] [--message M] [--output JSON] [--error JSON]",
 		Short: "Report a task's progress (workers)",
@@ -57,24 +54,14 @@ Status moves queued -> running -> succeeded | failed | cancelled.`,
   sfp task report "$TASK" -t acme --status succeeded --output '{"components": 120}'`,
 		Args: cmdutil.ExactArgs(1, "give the task's id"),
 		RunE: cmdutil.RunArgsE(opts, func(cmd *cobra.Command, args []string) error {
-			opts.Report.Parse(cmd, args)
-			if err := opts.Report.Validate(opts.Output != "" || opts.Error != "" || opts.Worker != ""); err != nil {
-				return err
-			}
-			for _, fl := range []struct{ name, v string }{{"output", opts.Output}, {"error", opts.Error}} {
-				if _, err := cmdutil.ParseJSONFlag(fl.name, fl.v); err != nil {
-					return err
-				}
-			}
-			return nil
+			return opts.Parse(cmd, args, opts.Worker != "",
+				cmdutil.JSONFlagValue{Name: "output", Value: opts.Output}, cmdutil.JSONFlagValue{Name: "error", Value: opts.Error})
 		}, runF, reportRun),
 	}
-	opts.Report.Register(cmd)
+	opts.Register(cmd, client.Task{})
 	cmd.Flags().StringVar(&opts.Output, "output", "", "Result (JSON)")
 	cmd.Flags().StringVar(&opts.Error, "error", "", "Error (JSON)")
 	cmd.Flags().StringVar(&opts.Worker, "worker", "", "Identifier of the worker")
-	opts.Service.Register(cmd)
-	cmdutil.JSONFlag(cmd, &opts.JSON, "", client.Task{})
 	return cmd
 }
 
