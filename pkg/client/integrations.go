@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+
+	postgrest "github.com/supabase-community/postgrest-go"
 )
 
 // Integration is a connection to an external service for the whole
@@ -107,34 +109,18 @@ func (s *IntegrationsService) Get(ctx context.Context, id string) (*Integration,
 
 // GetByName returns the account's integration with that name.
 func (s *IntegrationsService) GetByName(ctx context.Context, accountID, name string) (*Integration, error) {
-	if err := validUUID("account id", accountID); err != nil {
-		return nil, fmt.Errorf("get integration: %w", err)
-	}
-	var in Integration
-	err := s.c.do(ctx, "get integration", true, func(cl *call) error {
-		return cl.exec(cl.from("integrations").Select("*", "", false).Eq("account_id", accountID).Eq("name", name).Single(), &in)
-	})
-	if err != nil {
-		return nil, notFoundMessage(err, "integration "+name)
-	}
-	return &in, nil
+	return getRowBy[Integration](ctx, s.c, "integration", "integrations", "account_id", accountID, "name", name)
 }
 
 // List returns a page of integrations, newest first.
 func (s *IntegrationsService) List(ctx context.Context, opts IntegrationListOptions) (*Page[Integration], error) {
-	var p *Page[Integration]
-	err := s.c.do(ctx, "list integrations", true, func(cl *call) error {
-		fb, err := scope(cl.from("integrations").Select("*", "", false), opts.AccountID, "", "")
-		if err != nil {
-			return fmt.Errorf("list integrations: %w", err)
-		}
-		if opts.Provider != "" {
+	return listRows(ctx, s.c, "list integrations", "integrations", &opts.ListOptions, func(fb *postgrest.FilterBuilder) (*postgrest.FilterBuilder, error) {
+		fb, err := scope(fb, opts.AccountID, "", "")
+		if err == nil && opts.Provider != "" {
 			fb = fb.Eq("provider", opts.Provider)
 		}
-		p, err = listByCreated(cl, fb, &opts.ListOptions, func(i *Integration) (time.Time, string) { return i.CreatedAt, i.ID })
-		return err
-	})
-	return p, err
+		return fb, err
+	}, func(i *Integration) (time.Time, string) { return i.CreatedAt, i.ID })
 }
 
 // Update changes an integration (owners).

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"time"
+
+	postgrest "github.com/supabase-community/postgrest-go"
 )
 
 // Task is a unit of background work on a resource (resource type and id),
@@ -126,25 +128,22 @@ func (s *TasksService) Get(ctx context.Context, id string) (*Task, error) {
 
 // List returns a page of tasks, newest first, optionally of one resource.
 func (s *TasksService) List(ctx context.Context, opts TaskListOptions) (*Page[Task], error) {
-	var p *Page[Task]
-	err := s.c.do(ctx, "list tasks", true, func(cl *call) error {
-		fb, err := scope(cl.from("task_executions").Select("*", "", false), opts.AccountID, opts.ProjectID, opts.Status)
+	return listRows(ctx, s.c, "list tasks", "task_executions", &opts.ListOptions, func(fb *postgrest.FilterBuilder) (*postgrest.FilterBuilder, error) {
+		fb, err := scope(fb, opts.AccountID, opts.ProjectID, opts.Status)
 		if err != nil {
-			return fmt.Errorf("list tasks: %w", err)
+			return nil, err
 		}
 		if opts.ResourceType != "" {
 			fb = fb.Eq("resource_type", opts.ResourceType)
 		}
 		if opts.ResourceID != "" {
 			if err := validUUID("resource id", opts.ResourceID); err != nil {
-				return fmt.Errorf("list tasks: %w", err)
+				return nil, err
 			}
 			fb = fb.Eq("resource_id", opts.ResourceID)
 		}
-		p, err = listByCreated(cl, fb, &opts.ListOptions, func(t *Task) (time.Time, string) { return t.CreatedAt, t.ID })
-		return err
-	})
-	return p, err
+		return fb, nil
+	}, func(t *Task) (time.Time, string) { return t.CreatedAt, t.ID })
 }
 
 // Events returns a page of a task's events in order; the cursor continues
