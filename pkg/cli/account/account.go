@@ -254,10 +254,7 @@ func NewCmdUse(f *cmdutil.Factory, runF func(context.Context, *UseOptions) error
 choice is kept in the configuration directory with the session; logging in as
 another user or to another server forgets it.`,
 		Args: cmdutil.ExactArgs(1, "give the account's slug"),
-		RunE: cmdutil.RunArgsE(opts, func(_ *cobra.Command, args []string) error {
-			opts.Account = args[0]
-			return nil
-		}, runF, useRun),
+		RunE: cmdutil.RunArgsE(opts, cmdutil.Args(&opts.Account), runF, useRun),
 	}
 }
 

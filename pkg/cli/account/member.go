@@ -218,10 +218,7 @@ func NewCmdMemberRemove(f *cmdutil.Factory, runF func(context.Context, *MemberRe
 		Long: `Remove a member from the account. Owners remove anyone but the last owner;
 every member may remove themselves (leave the account).`,
 		Args: cmdutil.ExactArgs(1, "give the member's email (or user id)"),
-		RunE: cmdutil.RunArgsE(opts, func(_ *cobra.Command, args []string) error {
-			opts.User = args[0]
-			return nil
-		}, runF, memberRemoveRun),
+		RunE: cmdutil.RunArgsE(opts, cmdutil.Args(&opts.User), runF, memberRemoveRun),
 	}
 	opts.Scope.AccountFlag(cmd)
 	return cmd

@@ -106,3 +106,15 @@ func RunArgsE[O any](opts *O, parse func(cmd *cobra.Command, args []string) erro
 		return run(cmd.Context(), opts)
 	}
 }
+
+// Args is the parse function of a command that takes its positional
+// arguments as they are (names or ids its run looks up): the i-th goes to
+// *ps[i]. cobra's Args has checked how many there are.
+func Args(ps ...*string) func(*cobra.Command, []string) error {
+	return func(_ *cobra.Command, args []string) error {
+		for i, p := range ps {
+			*p = args[i]
+		}
+		return nil
+	}
+}

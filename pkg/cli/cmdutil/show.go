@@ -27,7 +27,7 @@ type ShowOptions struct {
 func NewCmdShow[T any](cmd *cobra.Command, opts *ShowOptions, runF func(context.Context, *ShowOptions) error,
 	get func(ctx context.Context, c *client.Client, id string) (T, error), print func(*IOStreams, T) error) *cobra.Command {
 	cmd.Args = ExactArgs(1, fmt.Sprintf("give the %s's id", opts.Kind))
-	cmd.RunE = RunArgsE(opts, idArg(opts.Kind, &opts.ID), runF, func(ctx context.Context, o *ShowOptions) error {
+	cmd.RunE = RunArgsE(opts, IDArg(opts.Kind, &opts.ID), runF, func(ctx context.Context, o *ShowOptions) error {
 		return CallAndPrint(ctx, o.Deps, o.JSON, func(c *client.Client) (T, error) { return get(ctx, c, o.ID) },
 			func(v T) error { return print(o.IO, v) })
 	})
@@ -39,7 +39,7 @@ func NewCmdShow[T any](cmd *cobra.Command, opts *ShowOptions, runF func(context.
 // idArg is the parse function of a command whose one argument is the id of
 // a resource of kind: it stores it in id and refuses one that is not a
 // UUID.
-func idArg(kind string, id *string) func(*cobra.Command, []string) error {
+func IDArg(kind string, id *string) func(*cobra.Command, []string) error {
 	return func(_ *cobra.Command, args []string) error {
 		*id = args[0]
 		return CheckID(kind, *id)

@@ -142,10 +142,7 @@ func NewCmdGet(f *cmdutil.Factory, runF func(context.Context, *GetOptions) error
 		Long: `Print a document's data (JSON) on stdout; with --json, the document with its
 key, version and timestamps. A missing document exits 3.`,
 		Args: cmdutil.ExactArgs(2, "give the collection and the key"),
-		RunE: cmdutil.RunArgsE(opts, func(_ *cobra.Command, args []string) error {
-			opts.Collection, opts.Key = args[0], args[1]
-			return nil
-		}, runF, getRun),
+		RunE: cmdutil.RunArgsE(opts, cmdutil.Args(&opts.Collection, &opts.Key), runF, getRun),
 	}
 	opts.Scope.AccountFlag(cmd)
 	cmdutil.JSONFlag(cmd, &opts.JSON, "Output the document with its metadata", client.Document{})

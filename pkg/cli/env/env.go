@@ -42,6 +42,15 @@ func projectFlag(cmd *cobra.Command, s *cmdutil.Scope) {
 // needEnv is the scope of the commands that name an environment.
 var needEnv = cmdutil.Need{Environment: true}
 
+// envArg is the parse function of the commands whose one argument is an
+// environment of the project (name or id).
+func envArg(s *cmdutil.Scope) func(*cobra.Command, []string) error {
+	return func(_ *cobra.Command, args []string) error {
+		s.Environment = args[0]
+		return s.Check(needEnv)
+	}
+}
+
 func raw(s string) []byte {
 	if s == "" {
 		return nil
@@ -221,10 +230,7 @@ func NewCmdDelete(f *cmdutil.Factory, runF func(context.Context, *DeleteOptions)
 		Long: `Delete an environment with its deployments. On a terminal it asks first;
 otherwise it needs --yes.`,
 		Args: cmdutil.ExactArgs(1, "give the environment's name or id"),
-		RunE: cmdutil.RunArgsE(opts, func(_ *cobra.Command, args []string) error {
-			opts.Scope.Environment = args[0]
-			return opts.Scope.Check(needEnv)
-		}, runF, deleteRun),
+		RunE: cmdutil.RunArgsE(opts, envArg(&opts.Scope), runF, deleteRun),
 	}
 	projectFlag(cmd, &opts.Scope)
 	cmd.Flags().BoolVarP(&opts.Yes, "yes", "y", false, "Do not ask for confirmation")

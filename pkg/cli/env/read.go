@@ -66,10 +66,7 @@ func NewCmdShow(f *cmdutil.Factory, runF func(context.Context, *ShowOptions) err
 		Use:   "show NAME --project P",
 		Short: "Show an environment and who holds it",
 		Args:  cmdutil.ExactArgs(1, "give the environment's name or id"),
-		RunE: cmdutil.RunArgsE(opts, func(_ *cobra.Command, args []string) error {
-			opts.Scope.Environment = args[0]
-			return opts.Scope.Check(needEnv)
-		}, runF, showRun),
+		RunE: cmdutil.RunArgsE(opts, envArg(&opts.Scope), runF, showRun),
 	}
 	projectFlag(cmd, &opts.Scope)
 	cmdutil.JSONFlag(cmd, &opts.JSON, "", showJSON{})
@@ -116,10 +113,7 @@ func NewCmdQueue(f *cmdutil.Factory, runF func(context.Context, *QueueOptions) e
 		Short: "Show who holds an environment and who waits for it",
 		Long:  `Show the ticket that holds the environment (position 0) and those waiting in line.`,
 		Args:  cmdutil.ExactArgs(1, "give the environment's name or id"),
-		RunE: cmdutil.RunArgsE(opts, func(_ *cobra.Command, args []string) error {
-			opts.Scope.Environment = args[0]
-			return opts.Scope.Check(needEnv)
-		}, runF, queueRun),
+		RunE: cmdutil.RunArgsE(opts, envArg(&opts.Scope), runF, queueRun),
 	}
 	projectFlag(cmd, &opts.Scope)
 	cmdutil.JSONFlag(cmd, &opts.JSON, "", []client.Lease{})

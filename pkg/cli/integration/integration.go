@@ -198,10 +198,7 @@ func NewCmdShow(f *cmdutil.Factory, runF func(context.Context, *ShowOptions) err
 		Use:   "show NAME",
 		Short: "Show an integration (never its credentials)",
 		Args:  cmdutil.ExactArgs(1, "give the integration's name or id"),
-		RunE: cmdutil.RunArgsE(opts, func(_ *cobra.Command, args []string) error {
-			opts.Name = args[0]
-			return nil
-		}, runF, showRun),
+		RunE: cmdutil.RunArgsE(opts, cmdutil.Args(&opts.Name), runF, showRun),
 	}
 	opts.Scope.AccountFlag(cmd)
 	cmdutil.JSONFlag(cmd, &opts.JSON, "", client.Integration{})
@@ -244,10 +241,7 @@ func NewCmdRemove(f *cmdutil.Factory, runF func(context.Context, *RemoveOptions)
 		Long: `Delete an integration with its credentials. On a terminal it asks first;
 otherwise it needs --yes.`,
 		Args: cmdutil.ExactArgs(1, "give the integration's name or id"),
-		RunE: cmdutil.RunArgsE(opts, func(_ *cobra.Command, args []string) error {
-			opts.Name = args[0]
-			return nil
-		}, runF, removeRun),
+		RunE: cmdutil.RunArgsE(opts, cmdutil.Args(&opts.Name), runF, removeRun),
 	}
 	opts.Scope.AccountFlag(cmd)
 	cmd.Flags().BoolVarP(&opts.Yes, "yes", "y", false, "Do not ask for confirmation")

@@ -214,10 +214,7 @@ func NewCmdDelete(f *cmdutil.Factory, runF func(context.Context, *DeleteOptions)
 		Long: `Delete a project with its environments, builds, releases and deployments. On a
 terminal it asks first; otherwise it needs --yes.`,
 		Args: cmdutil.ExactArgs(1, "give the project's identifier (org/repo) or id"),
-		RunE: cmdutil.RunArgsE(opts, func(_ *cobra.Command, args []string) error {
-			opts.Scope.Project = args[0]
-			return nil
-		}, runF, deleteRun),
+		RunE: cmdutil.RunArgsE(opts, cmdutil.Args(&opts.Scope.Project), runF, deleteRun),
 	}
 	opts.Scope.AccountFlag(cmd)
 	cmd.Flags().BoolVarP(&opts.Yes, "yes", "y", false, "Do not ask for confirmation")

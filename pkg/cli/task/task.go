@@ -175,10 +175,7 @@ func NewCmdShow(f *cmdutil.Factory, runF func(context.Context, *ShowOptions) err
 		Long: `Show a task; --events adds its event log (the JSON output always includes
 events). Viewers may.`,
 		Args: cmdutil.ExactArgs(1, "give the task's id"),
-		RunE: cmdutil.RunArgsE(opts, func(_ *cobra.Command, args []string) error {
-			opts.ID = args[0]
-			return cmdutil.CheckID("task", opts.ID)
-		}, runF, showRun),
+		RunE: cmdutil.RunArgsE(opts, cmdutil.IDArg("task", &opts.ID), runF, showRun),
 	}
 	cmd.Flags().BoolVar(&opts.Events, "events", false, "Also print the event log")
 	cmdutil.JSONFlag(cmd, &opts.JSON, "Output JSON (includes the events)", showJSON{})
