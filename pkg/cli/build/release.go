@@ -62,12 +62,7 @@ func releaseCreateRun(ctx context.Context, opts *ReleaseCreateOptions) error {
 	if err != nil {
 		return err
 	}
-	if opts.JSON {
-		return cmdutil.WriteJSON(opts.IO.Out, r)
-	}
-	fmt.Fprintf(opts.IO.ErrOut, "Created release %s of %s.\n", r.Name, t.Project.Identifier)
-	fmt.Fprintln(opts.IO.Out, r.ID)
-	return nil
+	return cmdutil.PrintCreated(opts.IO, opts.JSON, r, r.ID, fmt.Sprintf("Created release %s of %s.", r.Name, t.Project.Identifier))
 }
 
 // ReleaseListOptions are the inputs of `sfp release list`.

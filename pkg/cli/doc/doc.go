@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
 
 	"github.com/spf13/cobra"
 
@@ -115,12 +116,7 @@ func putRun(ctx context.Context, opts *PutOptions) error {
 	if err != nil {
 		return err
 	}
-	if opts.JSON {
-		return cmdutil.WriteJSON(opts.IO.Out, d)
-	}
-	fmt.Fprintf(opts.IO.ErrOut, "Stored %s/%s at version %d.\n", d.Collection, d.Key, d.Version)
-	fmt.Fprintln(opts.IO.Out, d.Version)
-	return nil
+	return cmdutil.PrintCreated(opts.IO, opts.JSON, d, strconv.FormatInt(d.Version, 10), fmt.Sprintf("Stored %s/%s at version %d.", d.Collection, d.Key, d.Version))
 }
 
 // GetOptions are the inputs of `sfp doc get`.

@@ -123,12 +123,7 @@ func createRun(ctx context.Context, opts *CreateOptions) error {
 	if err != nil {
 		return err
 	}
-	if opts.JSON {
-		return cmdutil.WriteJSON(opts.IO.Out, e)
-	}
-	fmt.Fprintf(opts.IO.ErrOut, "Created environment %s of %s.\n", e.Name, t.Project.Identifier)
-	fmt.Fprintln(opts.IO.Out, e.ID)
-	return nil
+	return cmdutil.PrintCreated(opts.IO, opts.JSON, e, e.ID, fmt.Sprintf("Created environment %s of %s.", e.Name, t.Project.Identifier))
 }
 
 // UpdateOptions are the inputs of `sfp env update`.

@@ -66,7 +66,7 @@ func NewCmdShow(f *cmdutil.Factory, runF func(context.Context, *ShowOptions) err
 		Use:   "show NAME --project P",
 		Short: "Show an environment and who holds it",
 		Args:  cmdutil.ExactArgs(1, "give the environment's name or id"),
-		RunE: cmdutil.RunArgsE(opts, envArg(&opts.Scope), runF, showRun),
+		RunE:  cmdutil.RunArgsE(opts, envArg(&opts.Scope), runF, showRun),
 	}
 	projectFlag(cmd, &opts.Scope)
 	cmdutil.JSONFlag(cmd, &opts.JSON, "", showJSON{})
@@ -74,12 +74,7 @@ func NewCmdShow(f *cmdutil.Factory, runF func(context.Context, *ShowOptions) err
 }
 
 func showRun(ctx context.Context, opts *ShowOptions) error {
-	c, t, err := opts.Open(ctx, opts.Scope, needEnv)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	q, err := c.Environments.Queue(ctx, t.Environment.ID)
+	t, q, err := environmentQueue(ctx, opts.Deps, opts.Scope)
 	if err != nil {
 		return err
 	}
@@ -95,6 +90,18 @@ func showRun(ctx context.Context, opts *ShowOptions) error {
 		"Category", e.Category, "Branch", e.Branch, "Active", cmdutil.YesNo(e.Active), "Tags", strings.Join(e.Tags, ", "),
 		"Metadata", cmdutil.CompactJSON(e.Metadata), "Description", e.Description,
 		"Held by", holder, "Waiting", fmt.Sprint(max(len(q)-1, 0)), "Created", cmdutil.FormatTime(e.CreatedAt))
+}
+
+// environmentQueue finds the environment s names and reads its lease
+// queue, the holder first.
+func environmentQueue(ctx context.Context, d cmdutil.Deps, s cmdutil.Scope) (*cmdutil.Target, []client.Lease, error) {
+	c, t, err := d.Open(ctx, s, needEnv)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer c.Close()
+	q, err := c.Environments.Queue(ctx, t.Environment.ID)
+	return t, q, err
 }
 
 // QueueOptions are the inputs of `sfp env queue`.
@@ -113,7 +120,7 @@ func NewCmdQueue(f *cmdutil.Factory, runF func(context.Context, *QueueOptions) e
 		Short: "Show who holds an environment and who waits for it",
 		Long:  `Show the ticket that holds the environment (position 0) and those waiting in line.`,
 		Args:  cmdutil.ExactArgs(1, "give the environment's name or id"),
-		RunE: cmdutil.RunArgsE(opts, envArg(&opts.Scope), runF, queueRun),
+		RunE:  cmdutil.RunArgsE(opts, envArg(&opts.Scope), runF, queueRun),
 	}
 	projectFlag(cmd, &opts.Scope)
 	cmdutil.JSONFlag(cmd, &opts.JSON, "", []client.Lease{})
@@ -121,12 +128,7 @@ func NewCmdQueue(f *cmdutil.Factory, runF func(context.Context, *QueueOptions) e
 }
 
 func queueRun(ctx context.Context, opts *QueueOptions) error {
-	c, t, err := opts.Open(ctx, opts.Scope, needEnv)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	q, err := c.Environments.Queue(ctx, t.Environment.ID)
+	t, q, err := environmentQueue(ctx, opts.Deps, opts.Scope)
 	if err != nil {
 		return err
 	}

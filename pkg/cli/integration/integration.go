@@ -137,13 +137,7 @@ func addRun(ctx context.Context, opts *AddOptions) error {
 	if err != nil {
 		return err
 	}
-	if opts.JSON {
-		return cmdutil.WriteJSON(opts.IO.Out, i)
-	}
-	fmt.Fprintf(opts.IO.ErrOut, "Added integration %s (%s, %s). Set its credentials with `sfp integration credentials set %s`.\n",
-		i.Name, i.Provider, i.Scope, i.Name)
-	fmt.Fprintln(opts.IO.Out, i.ID)
-	return nil
+	return cmdutil.PrintCreated(opts.IO, opts.JSON, i, i.ID, fmt.Sprintf("Added integration %s (%s, %s). Set its credentials with `sfp integration credentials set %s`.", i.Name, i.Provider, i.Scope, i.Name))
 }
 
 // ListOptions are the inputs of `sfp integration list`.
@@ -198,7 +192,7 @@ func NewCmdShow(f *cmdutil.Factory, runF func(context.Context, *ShowOptions) err
 		Use:   "show NAME",
 		Short: "Show an integration (never its credentials)",
 		Args:  cmdutil.ExactArgs(1, "give the integration's name or id"),
-		RunE: cmdutil.RunArgsE(opts, cmdutil.Args(&opts.Name), runF, showRun),
+		RunE:  cmdutil.RunArgsE(opts, cmdutil.Args(&opts.Name), runF, showRun),
 	}
 	opts.Scope.AccountFlag(cmd)
 	cmdutil.JSONFlag(cmd, &opts.JSON, "", client.Integration{})

@@ -54,7 +54,7 @@ func NewCmdShow(f *cmdutil.Factory, runF func(context.Context, *ShowOptions) err
 		Short: "Show a project",
 		Long:  `Show a project, with its version (for 'sfp project update --if-version').`,
 		Args:  cmdutil.ExactArgs(1, "give the project's identifier (org/repo) or id"),
-		RunE: cmdutil.RunArgsE(opts, cmdutil.Args(&opts.Scope.Project), runF, showRun),
+		RunE:  cmdutil.RunArgsE(opts, cmdutil.Args(&opts.Scope.Project), runF, showRun),
 	}
 	opts.Scope.AccountFlag(cmd)
 	cmdutil.JSONFlag(cmd, &opts.JSON, "", client.Project{})

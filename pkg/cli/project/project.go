@@ -115,12 +115,7 @@ func registerRun(ctx context.Context, opts *RegisterOptions) error {
 	if err != nil {
 		return err
 	}
-	if opts.JSON {
-		return cmdutil.WriteJSON(opts.IO.Out, p)
-	}
-	fmt.Fprintf(opts.IO.ErrOut, "Registered project %s in account %s.\n", p.Identifier, t.Account.Slug)
-	fmt.Fprintln(opts.IO.Out, p.ID)
-	return nil
+	return cmdutil.PrintCreated(opts.IO, opts.JSON, p, p.ID, fmt.Sprintf("Registered project %s in account %s.", p.Identifier, t.Account.Slug))
 }
 
 // UpdateOptions are the inputs of `sfp project update`.

@@ -91,12 +91,7 @@ func createRun(ctx context.Context, opts *CreateOptions) error {
 	if err != nil {
 		return err
 	}
-	if opts.JSON {
-		return cmdutil.WriteJSON(opts.IO.Out, tk)
-	}
-	fmt.Fprintf(opts.IO.ErrOut, "Queued task %s (%s on %s %s).\n", tk.ID, tk.Kind, tk.ResourceType, tk.ResourceID)
-	fmt.Fprintln(opts.IO.Out, tk.ID)
-	return nil
+	return cmdutil.PrintCreated(opts.IO, opts.JSON, tk, tk.ID, fmt.Sprintf("Queued task %s (%s on %s %s).", tk.ID, tk.Kind, tk.ResourceType, tk.ResourceID))
 }
 
 // ListOptions are the inputs of `sfp task list`.
