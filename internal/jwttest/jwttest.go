@@ -6,13 +6,12 @@
 package jwttest
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"testing"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/google/uuid"
 
 	"github.com/sfp-dev/sfp/pkg/jwtkeys"
 	"github.com/sfp-dev/sfp/pkg/tenant"
@@ -48,14 +47,7 @@ func User(secret []byte, uid string, ttl time.Duration) string {
 }
 
 // NewID is a random UUID (version 4), for the ids tests make up.
-func NewID() string {
-	b := make([]byte, 16)
-	_, _ = rand.Read(b)
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b)
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
-}
+func NewID() string { return uuid.NewString() }
 
 // Tenant is the keys of a tenant as `sfp server init` makes them (legacy
 // keys, publishable and secret keys, an ES256 signing key and the
