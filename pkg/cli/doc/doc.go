@@ -40,16 +40,29 @@ func checkIfVersion(v int64) error {
 	return nil
 }
 
-// accountOnly is the scope of every doc command: the account.
-var accountOnly = cmdutil.Need{Account: true}
-
-// PutOptions are the inputs of `sfp doc put`.
-type PutOptions struct {
+// document is what put, get and delete name: a document of a collection
+// of the account.
+type document struct {
 	cmdutil.Deps
 
 	Scope      cmdutil.Scope // the account
 	Collection string
 	Key        string
+}
+
+// open opens the client and finds the account; the caller closes the
+// client.
+func (d *document) open(ctx context.Context) (*client.Client, *cmdutil.Target, error) {
+	return d.Open(ctx, d.Scope, accountOnly)
+}
+
+// accountOnly is the scope of every doc command: the account.
+var accountOnly = cmdutil.Need{Account: true}
+
+// PutOptions are the inputs of `sfp doc put`.
+type PutOptions struct {
+	document
+
 	Data       string
 	File       string // - for stdin
 	IfVersion  int64
@@ -59,7 +72,7 @@ type PutOptions struct {
 
 // NewCmdPut builds `sfp doc put`.
 func NewCmdPut(f *cmdutil.Factory, runF func(context.Context, *PutOptions) error) *cobra.Command {
-	opts := &PutOptions{Deps: f.UserDeps()}
+	opts := &PutOptions{document: document{Deps: f.UserDeps()}}
 	cmd := &cobra.Command{
 		Use:   "put COLLECTION KEY [--data JSON | --file FILE] [--if-version N | --create-only]",
 		Short: "Create or replace a document (members and owners)",
@@ -100,7 +113,7 @@ version is printed on stdout. --if-version N replaces only version N and
 }
 
 func putRun(ctx context.Context, opts *PutOptions) error {
-	c, t, err := opts.Open(ctx, opts.Scope, accountOnly)
+	c, t, err := opts.open(ctx)
 	if err != nil {
 		return err
 	}
@@ -121,17 +134,14 @@ func putRun(ctx context.Context, opts *PutOptions) error {
 
 // GetOptions are the inputs of `sfp doc get`.
 type GetOptions struct {
-	cmdutil.Deps
+	document
 
-	Scope      cmdutil.Scope // the account
-	Collection string
-	Key        string
-	JSON       bool
+	JSON bool
 }
 
 // NewCmdGet builds `sfp doc get`.
 func NewCmdGet(f *cmdutil.Factory, runF func(context.Context, *GetOptions) error) *cobra.Command {
-	opts := &GetOptions{Deps: f.UserDeps()}
+	opts := &GetOptions{document: document{Deps: f.UserDeps()}}
 	cmd := &cobra.Command{
 		Use:   "get COLLECTION KEY [--json]",
 		Short: "Print a document",
@@ -146,7 +156,7 @@ key, version and timestamps. A missing document exits 3.`,
 }
 
 func getRun(ctx context.Context, opts *GetOptions) error {
-	c, t, err := opts.Open(ctx, opts.Scope, accountOnly)
+	c, t, err := opts.open(ctx)
 	if err != nil {
 		return err
 	}
@@ -168,17 +178,14 @@ func getRun(ctx context.Context, opts *GetOptions) error {
 
 // DeleteOptions are the inputs of `sfp doc delete`.
 type DeleteOptions struct {
-	cmdutil.Deps
+	document
 
-	Scope      cmdutil.Scope // the account
-	Collection string
-	Key        string
-	IfVersion  int64
+	IfVersion int64
 }
 
 // NewCmdDelete builds `sfp doc delete`.
 func NewCmdDelete(f *cmdutil.Factory, runF func(context.Context, *DeleteOptions) error) *cobra.Command {
-	opts := &DeleteOptions{Deps: f.UserDeps()}
+	opts := &DeleteOptions{document: document{Deps: f.UserDeps()}}
 	cmd := &cobra.Command{
 		Use:   "delete COLLECTION KEY [--if-version N]",
 		Short: "Delete a document (members and owners)",
@@ -195,7 +202,7 @@ func NewCmdDelete(f *cmdutil.Factory, runF func(context.Context, *DeleteOptions)
 }
 
 func deleteRun(ctx context.Context, opts *DeleteOptions) error {
-	c, t, err := opts.Open(ctx, opts.Scope, accountOnly)
+	c, t, err := opts.open(ctx)
 	if err != nil {
 		return err
 	}

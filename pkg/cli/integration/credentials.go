@@ -17,10 +17,8 @@ import (
 // integration, by name in the account or by id, as its owner or as a
 // worker with the service credentials.
 type credentialsTarget struct {
-	cmdutil.Deps
+	integrationRef
 
-	Scope   cmdutil.Scope // the account, for an integration named by name
-	Name    string        // name or id
 	Service cmdutil.ServiceFlags
 }
 
@@ -42,12 +40,6 @@ func (ct *credentialsTarget) parse(f *cmdutil.Factory, args []string) error {
 		return cmdutil.FlagErrorf("with the service key, name the account with --account SLUG (or give the integration's id)")
 	}
 	return nil
-}
-
-// open opens the client and finds the integration; the caller closes the
-// client.
-func (ct *credentialsTarget) open(ctx context.Context) (*client.Client, *client.Integration, error) {
-	return openIntegration(ctx, ct.Deps, ct.Scope, ct.Name)
 }
 
 // CredentialsSetOptions are the inputs of `sfp integration credentials set`.

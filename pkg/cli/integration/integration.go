@@ -41,11 +41,20 @@ gives the integration's id).`,
 	return cmd
 }
 
-// openIntegration opens the client and finds the integration a command
-// names: by id wherever it is, by name in the account. The caller closes
-// the client.
-func openIntegration(ctx context.Context, d cmdutil.Deps, s cmdutil.Scope, name string) (*client.Client, *client.Integration, error) {
-	c, t, err := d.Open(ctx, s, cmdutil.Need{Account: !client.IsUUID(name)})
+// integrationRef is what every command on one integration names: the
+// integration, by name in the account or by id.
+type integrationRef struct {
+	cmdutil.Deps
+
+	Scope cmdutil.Scope // the account, for an integration named by name
+	Name  string        // name or id
+}
+
+// open opens the client and finds the integration: by id wherever it is,
+// by name in the account. The caller closes the client.
+func (r *integrationRef) open(ctx context.Context) (*client.Client, *client.Integration, error) {
+	name := r.Name
+	c, t, err := r.Open(ctx, r.Scope, cmdutil.Need{Account: !client.IsUUID(name)})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -178,16 +187,14 @@ func listRun(ctx context.Context, opts *ListOptions) error {
 
 // ShowOptions are the inputs of `sfp integration show`.
 type ShowOptions struct {
-	cmdutil.Deps
+	integrationRef
 
-	Scope cmdutil.Scope // the account, for an integration named by name
-	Name  string        // name or id
-	JSON  bool
+	JSON bool
 }
 
 // NewCmdShow builds `sfp integration show`.
 func NewCmdShow(f *cmdutil.Factory, runF func(context.Context, *ShowOptions) error) *cobra.Command {
-	opts := &ShowOptions{Deps: f.UserDeps()}
+	opts := &ShowOptions{integrationRef: integrationRef{Deps: f.UserDeps()}}
 	cmd := &cobra.Command{
 		Use:   "show NAME",
 		Short: "Show an integration (never its credentials)",
@@ -200,7 +207,7 @@ func NewCmdShow(f *cmdutil.Factory, runF func(context.Context, *ShowOptions) err
 }
 
 func showRun(ctx context.Context, opts *ShowOptions) error {
-	c, i, err := openIntegration(ctx, opts.Deps, opts.Scope, opts.Name)
+	c, i, err := opts.open(ctx)
 	if err != nil {
 		return err
 	}
@@ -219,16 +226,14 @@ func showRun(ctx context.Context, opts *ShowOptions) error {
 
 // RemoveOptions are the inputs of `sfp integration remove`.
 type RemoveOptions struct {
-	cmdutil.Deps
+	integrationRef
 
-	Scope cmdutil.Scope // the account, for an integration named by name
-	Name  string        // name or id
-	Yes   bool
+	Yes bool
 }
 
 // NewCmdRemove builds `sfp integration remove`.
 func NewCmdRemove(f *cmdutil.Factory, runF func(context.Context, *RemoveOptions) error) *cobra.Command {
-	opts := &RemoveOptions{Deps: f.UserDeps()}
+	opts := &RemoveOptions{integrationRef: integrationRef{Deps: f.UserDeps()}}
 	cmd := &cobra.Command{
 		Use:   "remove NAME --yes",
 		Short: "Remove an integration and its credentials (owners)",
@@ -243,7 +248,7 @@ otherwise it needs --yes.`,
 }
 
 func removeRun(ctx context.Context, opts *RemoveOptions) error {
-	c, i, err := openIntegration(ctx, opts.Deps, opts.Scope, opts.Name)
+	c, i, err := opts.open(ctx)
 	if err != nil {
 		return err
 	}

@@ -28,21 +28,19 @@ commands take --account.`,
 	return cmd
 }
 
-// checkPlatform refuses a platform sfp does not know.
-func checkPlatform(p string) error {
-	if p != "" && p != client.PlatformGitHub && p != client.PlatformAzureDevOps {
-		return cmdutil.FlagErrorf("--platform must be github or azure_devops, not %q", p)
-	}
-	return nil
-}
-
-// checkSettings checks the JSON of --settings and --platform-settings.
-func checkSettings(settings, platformSettings string) error {
+// checkFlags checks the flags register and update share: the JSON of
+// --settings and --platform-settings, and a platform sfp knows.
+func checkFlags(settings, platformSettings, platform string) error {
 	if _, err := cmdutil.ParseJSONFlag("settings", settings); err != nil {
 		return err
 	}
-	_, err := cmdutil.ParseJSONFlag("platform-settings", platformSettings)
-	return err
+	if _, err := cmdutil.ParseJSONFlag("platform-settings", platformSettings); err != nil {
+		return err
+	}
+	if platform != "" && platform != client.PlatformGitHub && platform != client.PlatformAzureDevOps {
+		return cmdutil.FlagErrorf("--platform must be github or azure_devops, not %q", platform)
+	}
+	return nil
 }
 
 func rawOrNil(s string) json.RawMessage {
@@ -87,10 +85,7 @@ DevOps org/project/repo. Its id is printed on stdout.`,
 		Args: cmdutil.ExactArgs(1, "give the project's identifier (org/repo)"),
 		RunE: cmdutil.RunArgsE(opts, func(_ *cobra.Command, args []string) error {
 			opts.Identifier = args[0]
-			if err := checkSettings(opts.Settings, opts.PlatformSettings); err != nil {
-				return err
-			}
-			return checkPlatform(opts.Platform)
+			return checkFlags(opts.Settings, opts.PlatformSettings, opts.Platform)
 		}, runF, registerRun),
 	}
 	opts.Scope.AccountFlag(cmd)
@@ -143,10 +138,7 @@ version.`,
 		Args:    cmdutil.ExactArgs(1, "give the project's identifier (org/repo) or id"),
 		RunE: cmdutil.RunArgsE(opts, func(cmd *cobra.Command, args []string) error {
 			opts.Scope.Project = args[0]
-			if err := checkSettings(flags.settings, flags.platformSettings); err != nil {
-				return err
-			}
-			if err := checkPlatform(flags.platform); err != nil {
+			if err := checkFlags(flags.settings, flags.platformSettings, flags.platform); err != nil {
 				return err
 			}
 			changed := cmd.Flags().Changed
