@@ -142,16 +142,9 @@ func scope(fb *postgrest.FilterBuilder, account, project, status string) (*postg
 
 // List returns a page of builds, newest first.
 func (s *BuildsService) List(ctx context.Context, opts BuildListOptions) (*Page[Build], error) {
-	var p *Page[Build]
-	err := s.c.do(ctx, "list builds", true, func(cl *call) error {
-		fb, err := scope(cl.from("builds").Select("*", "", false), opts.AccountID, opts.ProjectID, opts.Status)
-		if err != nil {
-			return fmt.Errorf("list builds: %w", err)
-		}
-		p, err = listByCreated(cl, fb, &opts.ListOptions, func(b *Build) (time.Time, string) { return b.CreatedAt, b.ID })
-		return err
-	})
-	return p, err
+	return listRows(ctx, s.c, "list builds", "builds", &opts.ListOptions, func(fb *postgrest.FilterBuilder) (*postgrest.FilterBuilder, error) {
+		return scope(fb, opts.AccountID, opts.ProjectID, opts.Status)
+	}, func(b *Build) (time.Time, string) { return b.CreatedAt, b.ID })
 }
 
 // Update changes a build (members, owners, service_role).

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+
+	postgrest "github.com/supabase-community/postgrest-go"
 )
 
 // Deployment is a deployment of a release or build to an environment.
@@ -116,22 +118,16 @@ func (s *DeploymentsService) Get(ctx context.Context, id string) (*Deployment, e
 
 // List returns a page of deployments, newest first.
 func (s *DeploymentsService) List(ctx context.Context, opts DeploymentListOptions) (*Page[Deployment], error) {
-	var p *Page[Deployment]
-	err := s.c.do(ctx, "list deployments", true, func(cl *call) error {
-		fb, err := scope(cl.from("deployments").Select("*", "", false), opts.AccountID, opts.ProjectID, opts.Status)
-		if err != nil {
-			return fmt.Errorf("list deployments: %w", err)
+	return listRows(ctx, s.c, "list deployments", "deployments", &opts.ListOptions, func(fb *postgrest.FilterBuilder) (*postgrest.FilterBuilder, error) {
+		fb, err := scope(fb, opts.AccountID, opts.ProjectID, opts.Status)
+		if err != nil || opts.EnvironmentID == "" {
+			return fb, err
 		}
-		if opts.EnvironmentID != "" {
-			if err := validUUID("environment id", opts.EnvironmentID); err != nil {
-				return fmt.Errorf("list deployments: %w", err)
-			}
-			fb = fb.Eq("environment_id", opts.EnvironmentID)
+		if err := validUUID("environment id", opts.EnvironmentID); err != nil {
+			return nil, err
 		}
-		p, err = listByCreated(cl, fb, &opts.ListOptions, func(d *Deployment) (time.Time, string) { return d.CreatedAt, d.ID })
-		return err
-	})
-	return p, err
+		return fb.Eq("environment_id", opts.EnvironmentID), nil
+	}, func(d *Deployment) (time.Time, string) { return d.CreatedAt, d.ID })
 }
 
 // Report records progress on a deployment (PATCH deployments) and returns

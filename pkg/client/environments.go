@@ -7,6 +7,8 @@ import (
 	"iter"
 	"math"
 	"time"
+
+	postgrest "github.com/supabase-community/postgrest-go"
 )
 
 // Environment is a deployment target of a project (an org, a sandbox).
@@ -88,18 +90,7 @@ func (s *EnvironmentsService) Get(ctx context.Context, id string) (*Environment,
 
 // GetByName returns the project's environment with that name.
 func (s *EnvironmentsService) GetByName(ctx context.Context, projectID, name string) (*Environment, error) {
-	if err := validUUID("project id", projectID); err != nil {
-		return nil, fmt.Errorf("get environment: %w", err)
-	}
-	var e Environment
-	err := s.c.do(ctx, "get environment", true, func(cl *call) error {
-		return cl.exec(cl.from("environments").Select("*", "", false).
-			Eq("project_id", projectID).Eq("name", name).Single(), &e)
-	})
-	if err != nil {
-		return nil, notFoundMessage(err, "environment "+name)
-	}
-	return &e, nil
+	return getRowBy[Environment](ctx, s.c, "environment", "environments", "project_id", projectID, "name", name)
 }
 
 // List returns a page of the project's environments, newest first.
@@ -107,14 +98,9 @@ func (s *EnvironmentsService) List(ctx context.Context, projectID string, opts *
 	if err := validUUID("project id", projectID); err != nil {
 		return nil, fmt.Errorf("list environments: %w", err)
 	}
-	var p *Page[Environment]
-	err := s.c.do(ctx, "list environments", true, func(cl *call) error {
-		var err error
-		p, err = listByCreated(cl, cl.from("environments").Select("*", "", false).Eq("project_id", projectID), opts,
-			func(e *Environment) (time.Time, string) { return e.CreatedAt, e.ID })
-		return err
-	})
-	return p, err
+	return listRows(ctx, s.c, "list environments", "environments", opts, func(fb *postgrest.FilterBuilder) (*postgrest.FilterBuilder, error) {
+		return fb.Eq("project_id", projectID), nil
+	}, func(e *Environment) (time.Time, string) { return e.CreatedAt, e.ID })
 }
 
 // All iterates every environment of the project.

@@ -4,8 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strconv"
 	"time"
+
+	postgrest "github.com/supabase-community/postgrest-go"
 )
 
 // Integration is a connection to an external service for the whole
@@ -108,34 +109,18 @@ func (s *IntegrationsService) Get(ctx context.Context, id string) (*Integration,
 
 // GetByName returns the account's integration with that name.
 func (s *IntegrationsService) GetByName(ctx context.Context, accountID, name string) (*Integration, error) {
-	if err := validUUID("account id", accountID); err != nil {
-		return nil, fmt.Errorf("get integration: %w", err)
-	}
-	var in Integration
-	err := s.c.do(ctx, "get integration", true, func(cl *call) error {
-		return cl.exec(cl.from("integrations").Select("*", "", false).Eq("account_id", accountID).Eq("name", name).Single(), &in)
-	})
-	if err != nil {
-		return nil, notFoundMessage(err, "integration "+name)
-	}
-	return &in, nil
+	return getRowBy[Integration](ctx, s.c, "integration", "integrations", "account_id", accountID, "name", name)
 }
 
 // List returns a page of integrations, newest first.
 func (s *IntegrationsService) List(ctx context.Context, opts IntegrationListOptions) (*Page[Integration], error) {
-	var p *Page[Integration]
-	err := s.c.do(ctx, "list integrations", true, func(cl *call) error {
-		fb, err := scope(cl.from("integrations").Select("*", "", false), opts.AccountID, "", "")
-		if err != nil {
-			return fmt.Errorf("list integrations: %w", err)
-		}
-		if opts.Provider != "" {
+	return listRows(ctx, s.c, "list integrations", "integrations", &opts.ListOptions, func(fb *postgrest.FilterBuilder) (*postgrest.FilterBuilder, error) {
+		fb, err := scope(fb, opts.AccountID, "", "")
+		if err == nil && opts.Provider != "" {
 			fb = fb.Eq("provider", opts.Provider)
 		}
-		p, err = listByCreated(cl, fb, &opts.ListOptions, func(i *Integration) (time.Time, string) { return i.CreatedAt, i.ID })
-		return err
-	})
-	return p, err
+		return fb, err
+	}, func(i *Integration) (time.Time, string) { return i.CreatedAt, i.ID })
 }
 
 // Update changes an integration (owners).
@@ -228,38 +213,12 @@ func (s *IntegrationsService) AccessLog(ctx context.Context, integrationID strin
 	if err := validUUID("integration id", integrationID); err != nil {
 		return nil, fmt.Errorf("credential access log: %w", err)
 	}
-	n, err := opts.limit()
-	if err != nil {
-		return nil, fmt.Errorf("credential access log: %w", err)
-	}
-	var before int64
-	if c := opts.cursor(); c != "" {
-		k, err := decodeCursor(c)
-		if err == nil {
-			before, err = strconv.ParseInt(k.K, 10, 64)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("credential access log: invalid page cursor %q: %w", c, ErrValidation)
-		}
-	}
-	var rows []CredentialAccess
-	err = s.c.do(ctx, "credential access log", true, func(cl *call) error {
-		fb := cl.from("credential_access_log").Select("*", "", false).Eq("integration_id", integrationID)
-		if before > 0 {
-			fb = fb.Lt("id", strconv.FormatInt(before, 10))
-		}
-		return cl.exec(fb.Order("id", desc).Limit(n+1, ""), &rows)
+	var p *Page[CredentialAccess]
+	err := s.c.do(ctx, "credential access log", true, func(cl *call) error {
+		var err error
+		p, err = listBySerial(cl, cl.from("credential_access_log").Select("*", "", false).Eq("integration_id", integrationID), opts,
+			false, func(a *CredentialAccess) int64 { return a.ID })
+		return err
 	})
-	if err != nil {
-		return nil, err
-	}
-	p := &Page[CredentialAccess]{Items: rows}
-	if len(rows) > n {
-		p.Items = rows[:n]
-		p.Next = encodeCursor(keyset{K: strconv.FormatInt(rows[n-1].ID, 10)})
-	}
-	if p.Items == nil {
-		p.Items = []CredentialAccess{}
-	}
-	return p, nil
+	return p, err
 }

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"iter"
 	"time"
+
+	postgrest "github.com/supabase-community/postgrest-go"
 )
 
 // Project is a repository on GitHub or Azure DevOps with its settings.
@@ -108,18 +110,7 @@ func (s *ProjectsService) Get(ctx context.Context, id string) (*Project, error) 
 // GetByIdentifier returns the account's project with that identifier
 // (org/repo).
 func (s *ProjectsService) GetByIdentifier(ctx context.Context, accountID, identifier string) (*Project, error) {
-	if err := validUUID("account id", accountID); err != nil {
-		return nil, fmt.Errorf("get project: %w", err)
-	}
-	var p Project
-	err := s.c.do(ctx, "get project", true, func(cl *call) error {
-		return cl.exec(cl.from("projects").Select("*", "", false).
-			Eq("account_id", accountID).Eq("identifier", identifier).Single(), &p)
-	})
-	if err != nil {
-		return nil, notFoundMessage(err, "project "+identifier)
-	}
-	return &p, nil
+	return getRowBy[Project](ctx, s.c, "project", "projects", "account_id", accountID, "identifier", identifier)
 }
 
 // notFoundMessage replaces PostgREST's "JSON object requested, multiple (or
@@ -137,14 +128,9 @@ func (s *ProjectsService) List(ctx context.Context, accountID string, opts *List
 	if err := validUUID("account id", accountID); err != nil {
 		return nil, fmt.Errorf("list projects: %w", err)
 	}
-	var p *Page[Project]
-	err := s.c.do(ctx, "list projects", true, func(cl *call) error {
-		var err error
-		p, err = listByCreated(cl, cl.from("projects").Select("*", "", false).Eq("account_id", accountID), opts,
-			func(p *Project) (time.Time, string) { return p.CreatedAt, p.ID })
-		return err
-	})
-	return p, err
+	return listRows(ctx, s.c, "list projects", "projects", opts, func(fb *postgrest.FilterBuilder) (*postgrest.FilterBuilder, error) {
+		return fb.Eq("account_id", accountID), nil
+	}, func(p *Project) (time.Time, string) { return p.CreatedAt, p.ID })
 }
 
 // All iterates every project of the account.

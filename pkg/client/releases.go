@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+
+	postgrest "github.com/supabase-community/postgrest-go"
 )
 
 // Release is a release definition: what to deploy and how.
@@ -63,31 +65,14 @@ func (s *ReleasesService) Get(ctx context.Context, id string) (*Release, error) 
 
 // GetByName returns the project's release definition with that name.
 func (s *ReleasesService) GetByName(ctx context.Context, projectID, name string) (*Release, error) {
-	if err := validUUID("project id", projectID); err != nil {
-		return nil, fmt.Errorf("get release: %w", err)
-	}
-	var r Release
-	err := s.c.do(ctx, "get release", true, func(cl *call) error {
-		return cl.exec(cl.from("releases").Select("*", "", false).Eq("project_id", projectID).Eq("name", name).Single(), &r)
-	})
-	if err != nil {
-		return nil, notFoundMessage(err, "release "+name)
-	}
-	return &r, nil
+	return getRowBy[Release](ctx, s.c, "release", "releases", "project_id", projectID, "name", name)
 }
 
 // List returns a page of release definitions, newest first.
 func (s *ReleasesService) List(ctx context.Context, opts ReleaseListOptions) (*Page[Release], error) {
-	var p *Page[Release]
-	err := s.c.do(ctx, "list releases", true, func(cl *call) error {
-		fb, err := scope(cl.from("releases").Select("*", "", false), opts.AccountID, opts.ProjectID, "")
-		if err != nil {
-			return fmt.Errorf("list releases: %w", err)
-		}
-		p, err = listByCreated(cl, fb, &opts.ListOptions, func(r *Release) (time.Time, string) { return r.CreatedAt, r.ID })
-		return err
-	})
-	return p, err
+	return listRows(ctx, s.c, "list releases", "releases", &opts.ListOptions, func(fb *postgrest.FilterBuilder) (*postgrest.FilterBuilder, error) {
+		return scope(fb, opts.AccountID, opts.ProjectID, "")
+	}, func(r *Release) (time.Time, string) { return r.CreatedAt, r.ID })
 }
 
 // Delete deletes a release definition (members and owners); deployments

@@ -4,6 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
+	"time"
+
+	postgrest "github.com/supabase-community/postgrest-go"
 )
 
 // The row operations every service shares: PostgREST's insert, get, update
@@ -40,6 +44,24 @@ func getRow[T any](ctx context.Context, c *Client, noun, table, id string) (*T, 
 	return &v, nil
 }
 
+// getRowBy returns the row of table whose key column holds key among the
+// rows of one parent: parentCol (a foreign key, "project_id") equals
+// parentID. noun names the row in errors ("get release: …", "release
+// 2026.12 not found").
+func getRowBy[T any](ctx context.Context, c *Client, noun, table, parentCol, parentID, keyCol, key string) (*T, error) {
+	if err := validUUID(strings.ReplaceAll(parentCol, "_", " "), parentID); err != nil {
+		return nil, fmt.Errorf("get %s: %w", noun, err)
+	}
+	var v T
+	err := c.do(ctx, "get "+noun, true, func(cl *call) error {
+		return cl.exec(cl.from(table).Select("*", "", false).Eq(parentCol, parentID).Eq(keyCol, key).Single(), &v)
+	})
+	if err != nil {
+		return nil, notFoundMessage(err, noun+" "+key)
+	}
+	return &v, nil
+}
+
 // updateRow changes the row of table with that id and returns it; no row
 // changed is explained (missing, invisible, or not the caller's to change).
 func updateRow[T any](ctx context.Context, c *Client, op, table, id string, row map[string]any, need Role) (*T, error) {
@@ -54,6 +76,23 @@ func updateRow[T any](ctx context.Context, c *Client, op, table, id string, row 
 		return nil, c.noRows(ctx, op, table, id, "", need)
 	}
 	return &rows[0], nil
+}
+
+// listRows reads one page of table, newest first (listByCreated), in one
+// call: filter narrows the query to what the caller's options ask for,
+// refusing bad options with an error that op prefixes ("list builds: …").
+func listRows[T any](ctx context.Context, c *Client, op, table string, opts *ListOptions,
+	filter func(*postgrest.FilterBuilder) (*postgrest.FilterBuilder, error), key func(*T) (time.Time, string)) (*Page[T], error) {
+	var p *Page[T]
+	err := c.do(ctx, op, true, func(cl *call) error {
+		fb, err := filter(cl.from(table).Select("*", "", false))
+		if err != nil {
+			return fmt.Errorf("%s: %w", op, err)
+		}
+		p, err = listByCreated(cl, fb, opts, key)
+		return err
+	})
+	return p, err
 }
 
 // deleteRow deletes the row of table with that id, which needs the role

@@ -156,6 +156,8 @@ type AuthConfig struct {
 	// SMTP is where GoTrue sends its mail (docker runtime; the embedded
 	// auth server sends none). The password is SMTP_PASS in .env.
 	SMTP SMTPConfig `yaml:"smtp,omitempty"`
+	// MFA is TOTP multi-factor authentication (mfa.go).
+	MFA MFAConfig `yaml:"mfa,omitempty"`
 }
 
 // LegacyKeysEnabled tells whether the legacy anon/service_role keys and
@@ -269,6 +271,9 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("auth.min_password_length: %d is below 6", c.Auth.MinPasswordLength)
 	}
 	if err := c.Auth.SMTP.validate(); err != nil {
+		return err
+	}
+	if err := c.Auth.MFA.Validate(); err != nil {
 		return err
 	}
 	if c.REST.MaxRows < 1 {

@@ -2,11 +2,8 @@
 package auth
 
 import (
-	"bufio"
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"strings"
 
@@ -58,7 +55,11 @@ use it and refresh it automatically. A wrong password exits 4.
 The server URL and anon key come from --server and --api-key, else
 SFP_SERVER_URL and SFP_API_KEY, else a local tenant named with -t (read from
 --base-dir or SFP_BASE_DIR), else the last login. The password is read from
-stdin's first line with --password-stdin, or asked for on a terminal.`,
+stdin's first line with --password-stdin, or asked for on a terminal.
+
+A user with a verified second factor (sfp mfa enroll) is then asked for the
+current code of their authenticator app — on a terminal, or from the next
+line of stdin — and the session is raised to aal2.`,
 		Example: `  sfp login -t acme --email ops@acme.test
   echo "$PASSWORD" | sfp login --server https://sfp.acme.test --api-key "$ANON_KEY" --email ops@acme.test --password-stdin`,
 		Args: cmdutil.NoArgs,
@@ -109,6 +110,10 @@ func loginRun(ctx context.Context, opts *LoginOptions) error {
 	defer c.Close()
 	sess, err := signIn(ctx, c, opts, server, password)
 	if err != nil || sess == nil {
+		return err
+	}
+	if err := stepUpMFA(ctx, c, opts.IO); err != nil {
+		_ = c.Auth.SignOut(ctx) // no half login: the aal1 session goes
 		return err
 	}
 	if !sameURL(cfg.Server, server) || cfg.Email != sess.User.Email {
@@ -193,11 +198,11 @@ func firstOf(ss ...string) string {
 // for it on a terminal without echo.
 func readPassword(opts *LoginOptions) (string, error) {
 	if opts.PasswordStdin {
-		line, err := bufio.NewReader(io.LimitReader(opts.IO.In, 4096)).ReadString('\n')
-		if err != nil && !errors.Is(err, io.EOF) {
+		// One line only: a TOTP code may follow on the next (stepUpMFA).
+		pw, err := cmdutil.ReadLine(opts.IO.In)
+		if err != nil {
 			return "", fmt.Errorf("read password from stdin: %w", err)
 		}
-		pw := strings.TrimRight(line, "\r\n")
 		if pw == "" {
 			return "", cmdutil.FlagErrorf("--password-stdin: stdin holds no password")
 		}

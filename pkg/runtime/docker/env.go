@@ -189,7 +189,7 @@ func (r *Runtime) syncEnv(t *tenant.Tenant) error {
 		if s.Extra == nil {
 			s.Extra = map[string]string{}
 		}
-		for _, env := range []map[string]string{derivedEnv(t), mailEnv(t), keyEnv(t, s),
+		for _, env := range []map[string]string{derivedEnv(t), mailEnv(t), mfaEnv(t), keyEnv(t, s),
 			{"SFP_BUILD_CONTEXT": buildContext, "SFP_VERSION": r.opts.Version}} {
 			for k, v := range env {
 				s.Extra[k] = v

@@ -83,8 +83,13 @@ func startServices(ctx context.Context, inst *Instance) (_ *services, err error)
 		DisableSignup:     t.Config.Auth.DisableSignup,
 		MinPasswordLength: t.Config.Auth.MinPasswordLength,
 		PasswordHashCost:  inst.opts.PasswordHashCost,
-		Logger:            log, // authserver.New adds component=auth
-		OnEvent:           inst.obs.metrics.AuthEvent,
+		MFA: authserver.MFAConfig{
+			TOTPEnrollDisabled: !t.Config.Auth.MFA.TOTPEnroll(),
+			TOTPVerifyDisabled: !t.Config.Auth.MFA.TOTPVerify(),
+			MaxEnrolledFactors: t.Config.Auth.MFA.MaxFactors(),
+		},
+		Logger:  log, // authserver.New adds component=auth
+		OnEvent: inst.obs.metrics.AuthEvent,
 	})
 	if err != nil {
 		return s, fmt.Errorf("start auth: %w", err)

@@ -101,6 +101,8 @@ type Config struct {
 	// EmailMaxFrequency throttles repeated confirmation and email change
 	// requests per user; default 1 minute.
 	EmailMaxFrequency time.Duration
+	// MFA configures TOTP factors (GOTRUE_MFA_*).
+	MFA MFAConfig
 	// Now is the clock; default time.Now. Tests move it.
 	Now func() time.Time
 	// Logger receives structured logs; default slog.Default(). Tokens and
@@ -169,6 +171,9 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	if cfg.EmailMaxFrequency == 0 {
 		cfg.EmailMaxFrequency = DefaultEmailMaxFrequency
+	}
+	if cfg.MFA, err = cfg.MFA.withDefaults(); err != nil {
+		return cfg, err
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now

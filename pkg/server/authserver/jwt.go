@@ -62,7 +62,8 @@ func (s *Server) sign(p *accessTokenPayload) (string, error) {
 }
 
 // issueAccessToken signs an access token for user in session, valid for the
-// configured lifetime from now.
+// configured lifetime from now. Its aal follows from the session's methods
+// (aal2 once a factor was verified in it), as GoTrue computes it.
 func (s *Server) issueAccessToken(u *User, sessionID string, amr []AMREntry, now time.Time) (token string, expiresAt int64, err error) {
 	expiresAt = now.Add(s.cfg.JWTExpiry).Unix()
 	token, err = s.sign(&accessTokenPayload{
@@ -76,7 +77,7 @@ func (s *Server) issueAccessToken(u *User, sessionID string, amr []AMREntry, now
 		AppMetadata:  nonNilMap(u.AppMetadata),
 		UserMetadata: nonNilMap(u.UserMetadata),
 		Role:         u.Role,
-		AAL:          "aal1",
+		AAL:          aalOf(amr),
 		AMR:          amr,
 		SessionID:    sessionID,
 		IsAnonymous:  u.IsAnonymous,

@@ -209,12 +209,3 @@ func (s *Server) samlDisabled(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) mailDisabled(w http.ResponseWriter, r *http.Request) error {
 	return notFound(CodeFeatureDisabled, "%s is not available in the embedded runtime: it sends no mail or SMS", r.URL.Path)
 }
-
-// mfaDisabled answers /factors: the embedded runtime has no MFA. As in
-// GoTrue, the caller must be signed in to be told.
-func (s *Server) mfaDisabled(w http.ResponseWriter, r *http.Request) error {
-	if _, err := s.authenticate(r); err != nil {
-		return err
-	}
-	return notFound(CodeFeatureDisabled, "MFA is not available in the embedded runtime")
-}

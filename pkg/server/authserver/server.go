@@ -10,7 +10,9 @@
 // (auth-js, gotrue-go) cannot tell the difference. The gateway strips
 // /auth/v1 before requests reach ServeHTTP.
 //
-// Not provided: OAuth providers, SAML SSO, MFA, phone sign-in and anything
+// MFA is TOTP factors (enroll, challenge, verify, unenroll; aal2 sessions).
+//
+// Not provided: OAuth providers, SAML SSO, phone sign-in and anything
 // that sends mail or SMS; those routes answer as GoTrue does when the
 // feature is disabled (see docs/auth.md).
 package authserver
@@ -44,6 +46,10 @@ type Server struct {
 	log           *slog.Logger
 	tokenLimiter  *ipLimiter
 	signupLimiter *ipLimiter
+	// challengeLimiter and verifyLimiter limit MFA challenges and
+	// verifications per client IP, each on its own, as GoTrue does.
+	challengeLimiter *ipLimiter
+	verifyLimiter    *ipLimiter
 	// unavailableLog keeps an outage of the database (every request
 	// answered 503) to a line a second in the log.
 	unavailableLog postgres.LogLimiter
@@ -62,11 +68,14 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		log:           cfg.Logger.With("component", "auth"),
 		tokenLimiter:  newIPLimiter(cfg.RateLimitTokenPerIP),
 		signupLimiter: newIPLimiter(cfg.RateLimitSignupPerIP),
+
+		challengeLimiter: newIPLimiter(cfg.MFA.RateLimitPerIP),
+		verifyLimiter:    newIPLimiter(cfg.MFA.RateLimitPerIP),
 	}
 	// The columns the server writes must exist and be writable; a pool on
 	// the wrong role or database fails here rather than on the first signup.
 	const probe = `select 1 from auth.users, auth.identities, auth.sessions, auth.refresh_tokens,
-		auth.mfa_amr_claims, auth.audit_log_entries limit 0`
+		auth.mfa_amr_claims, auth.mfa_factors, auth.mfa_challenges, auth.audit_log_entries limit 0`
 	if _, err := s.pool.Exec(ctx, probe); err != nil {
 		return nil, fmt.Errorf("check auth schema (the pool must reach the auth tables as supabase_auth_admin): %w", err)
 	}
@@ -146,7 +155,9 @@ func (s *Server) route(path string) (handler, map[string]handler) {
 	case "/logout":
 		return nil, map[string]handler{http.MethodPost: s.handleLogout}
 	case "/user":
-		return nil, map[string]handler{http.MethodGet: s.handleGetUser, http.MethodPut: s.handleUpdateUser}
+		// GoTrue authenticates before routing by method (DELETE /user
+		// with the anon key is 403 bad_jwt, not 405).
+		return s.handleUser, nil
 	case "/recover", "/magiclink", "/otp", "/resend", "/invite":
 		return nil, map[string]handler{http.MethodPost: s.mailDisabled}
 	case "/reauthenticate":
@@ -157,7 +168,7 @@ func (s *Server) route(path string) (handler, map[string]handler) {
 		// GoTrue checks that SAML is enabled before routing within /sso.
 		return s.samlDisabled, nil
 	case path == "/factors" || strings.HasPrefix(path, "/factors/"):
-		return s.mfaDisabled, nil
+		return s.handleFactors, nil
 	case path == "/admin" || strings.HasPrefix(path, "/admin/"):
 		// GoTrue checks admin credentials before routing within /admin.
 		return s.handleAdmin, nil
