@@ -127,7 +127,9 @@ func (i *Instance) stopObservability(ctx context.Context) {
 const sqlMonitoring = `select
   coalesce((select max(version) from supabase_migrations.schema_migrations), ''),
   coalesce((select pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), restart_lsn)::bigint
-            from pg_catalog.pg_replication_slots where slot_name = $1), -1)`
+            from pg_catalog.pg_replication_slots where slot_name = $1), -1),
+  a.last_archived_time, a.failed_count
+from pg_catalog.pg_stat_archiver a`
 
 // database asks PostgreSQL for the schema version and the slot's retained
 // WAL; Up is false when it does not answer.
@@ -136,8 +138,12 @@ func (o *observability) database(ctx context.Context) metrics.Database {
 	if o.pool == nil {
 		return db
 	}
-	if err := o.pool.QueryRow(ctx, sqlMonitoring, SlotName).Scan(&db.SchemaVersion, &db.SlotRetainedBytes); err != nil {
+	var archived *time.Time
+	if err := o.pool.QueryRow(ctx, sqlMonitoring, SlotName).Scan(&db.SchemaVersion, &db.SlotRetainedBytes, &archived, &db.ArchiveFailures); err != nil {
 		return metrics.Database{SlotRetainedBytes: -1}
+	}
+	if archived != nil {
+		db.LastArchived = *archived
 	}
 	db.Up = true
 	return db

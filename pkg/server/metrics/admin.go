@@ -39,6 +39,9 @@ const readyTimeout = 5 * time.Second
 // It is meant for a listener of its own (tenant.yaml monitoring.port), never
 // behind the public gateway.
 func Handler(m *Metrics, ready ReadyFunc) http.Handler {
+	if ready == nil {
+		ready = func(context.Context) []Check { return nil }
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /live", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "live"})

@@ -13,6 +13,7 @@ package metrics
 
 import (
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -42,7 +43,9 @@ type Metrics struct {
 	authEvents *prometheus.CounterVec
 	lag        prometheus.Histogram
 	backupAt   prometheus.Gauge
-	archiveAt  prometheus.Gauge
+	// archived is the unix time (ns) of the last WAL segment archived as
+	// the archiver reported it (WALArchived); sources.go emits it.
+	archived atomic.Int64
 }
 
 // New returns a registry holding the Go runtime and process collectors
@@ -74,14 +77,10 @@ func New() *Metrics {
 		Namespace: Namespace, Name: "backup_last_success_timestamp_seconds",
 		Help: "Unix time of the last successful backup; 0 until one succeeds in this process.",
 	})
-	m.archiveAt = prometheus.NewGauge(prometheus.GaugeOpts{
-		Namespace: Namespace, Name: "wal_archive_last_success_timestamp_seconds",
-		Help: "Unix time of the last WAL segment archived successfully; 0 until one is.",
-	})
 	m.Registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.requests, m.duration, m.authEvents, m.lag, m.backupAt, m.archiveAt,
+		m.requests, m.duration, m.authEvents, m.lag, m.backupAt,
 	)
 	return m
 }
@@ -97,8 +96,16 @@ func (m *Metrics) ObserveReplicationLag(d time.Duration) { m.lag.Observe(d.Secon
 // code calls it; until backups exist the gauge stays 0.
 func (m *Metrics) BackupSucceeded(t time.Time) { m.backupAt.Set(float64(t.UnixNano()) / 1e9) }
 
-// WALArchived records a WAL segment archived at t (the archiver calls it).
-func (m *Metrics) WALArchived(t time.Time) { m.archiveAt.Set(float64(t.UnixNano()) / 1e9) }
+// WALArchived records a WAL segment archived at t (the archiver calls it;
+// PostgreSQL's own pg_stat_archiver is read at each scrape as well).
+func (m *Metrics) WALArchived(t time.Time) {
+	for {
+		old := m.archived.Load()
+		if t.UnixNano() <= old || m.archived.CompareAndSwap(old, t.UnixNano()) {
+			return
+		}
+	}
+}
 
 // Route implements gateway.Observer: the route's counters for each status
 // class and its histogram, looked up once.

@@ -40,6 +40,10 @@ type Database struct {
 	// SlotRetainedBytes is the WAL the realtime slot keeps from being
 	// recycled; -1 when unknown.
 	SlotRetainedBytes int64
+	// LastArchived is pg_stat_archiver's last_archived_time (zero when
+	// nothing was archived), ArchiveFailures its failed_count.
+	LastArchived    time.Time
+	ArchiveFailures int64
 }
 
 // databaseTimeout bounds the questions a scrape asks PostgreSQL, so a
@@ -48,7 +52,7 @@ const databaseTimeout = 3 * time.Second
 
 // Watch registers the scrape-time collector over src.
 func (m *Metrics) Watch(src Sources) {
-	m.Registry.MustRegister(&sourceCollector{src: src})
+	m.Registry.MustRegister(&sourceCollector{src: src, m: m})
 }
 
 func desc(name, help string, labels ...string) *prometheus.Desc {
@@ -85,16 +89,21 @@ var (
 	descPGRestarts = desc("postgres_restarts_total", "Restarts of a crashed PostgreSQL since the tenant started.")
 	descMigrations = desc("migrations_applied_total", "Migrations applied when the tenant started.")
 	descSchema     = desc("schema_version", "The newest applied migration's version (its 14-digit timestamp as a number).")
+	descArchived   = desc("wal_archive_last_success_timestamp_seconds", "Unix time of the last WAL segment archived successfully; 0 until one is.")
+	descArchiveErr = desc("wal_archive_failures_total", "Failed attempts to archive a WAL segment (pg_stat_archiver, since its statistics were reset).")
 )
 
-type sourceCollector struct{ src Sources }
+type sourceCollector struct {
+	src Sources
+	m   *Metrics
+}
 
 func (c *sourceCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descPoolConns, descPoolMax, descPoolAcquires, descPoolWaits, descPoolWaitSecs, descPoolCanceled,
 		descRESTTx, descRESTShared, descRESTRetry,
 		descRTSockets, descRTChannels, descRTSubs, descRTJoins, descRTSent, descRTDelivered, descRTChecks, descRTRefused,
 		descRTSlow, descRTStreaming, descRTLagBytes, descRTLagLast, descSlotWAL,
-		descPGUp, descPGRestarts, descMigrations, descSchema} {
+		descPGUp, descPGRestarts, descMigrations, descSchema, descArchived, descArchiveErr} {
 		ch <- d
 	}
 }
@@ -141,7 +150,14 @@ func (c *sourceCollector) Collect(ch chan<- prometheus.Metric) {
 		if db.SlotRetainedBytes >= 0 {
 			emit(descSlotWAL, prometheus.GaugeValue, float64(db.SlotRetainedBytes))
 		}
+		if db.Up {
+			emit(descArchiveErr, prometheus.CounterValue, float64(db.ArchiveFailures))
+		}
+		if !db.LastArchived.IsZero() {
+			c.m.WALArchived(db.LastArchived)
+		}
 	}
+	emit(descArchived, prometheus.GaugeValue, float64(c.m.archived.Load())/1e9)
 }
 
 func (c *sourceCollector) collectRealtime(emit func(*prometheus.Desc, prometheus.ValueType, float64, ...string)) {
