@@ -174,13 +174,13 @@ func (d *dispatcher) process(ctx context.Context, batch []*wal.Txn) error {
 		d.nextAt = time.Now().Add(time.Since(start) / 2)
 	}
 	d.stats.changes.Add(int64(len(pend)))
+	d.observeLag(batch) // before the messages go out, so a client that has one sees it counted
 	delivered := 0
 	for _, p := range pend {
 		if len(p.hits) > 0 {
 			delivered += d.deliver(p, privs)
 		}
 	}
-	d.observeLag(batch)
 	if d.log.Enabled(ctx, slog.LevelDebug) {
 		hits := 0
 		for _, p := range pend {
