@@ -154,6 +154,8 @@ type AuthConfig struct {
 	// SMTP is where GoTrue sends its mail (docker runtime; the embedded
 	// auth server sends none). The password is SMTP_PASS in .env.
 	SMTP SMTPConfig `yaml:"smtp,omitempty"`
+	// SAML is SAML 2.0 single sign-on (saml.go).
+	SAML SAMLConfig `yaml:"saml,omitempty"`
 }
 
 // LegacyKeysEnabled tells whether the legacy anon/service_role keys and

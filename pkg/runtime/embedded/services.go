@@ -68,6 +68,10 @@ func startServices(ctx context.Context, inst *Instance) (_ *services, err error)
 	if err != nil {
 		return s, fmt.Errorf("auth: %w", err)
 	}
+	samlCfg, err := samlConfig(t)
+	if err != nil {
+		return s, err
+	}
 	s.auth, err = authserver.New(ctx, authserver.Config{
 		Pool:      authPool,
 		Keys:      s.ring,
@@ -79,6 +83,7 @@ func startServices(ctx context.Context, inst *Instance) (_ *services, err error)
 		DisableSignup:     t.Config.Auth.DisableSignup,
 		MinPasswordLength: t.Config.Auth.MinPasswordLength,
 		PasswordHashCost:  inst.opts.PasswordHashCost,
+		SAML:              samlCfg,
 		Logger:            log, // authserver.New adds component=auth
 	})
 	if err != nil {

@@ -101,6 +101,9 @@ type Config struct {
 	// EmailMaxFrequency throttles repeated confirmation and email change
 	// requests per user; default 1 minute.
 	EmailMaxFrequency time.Duration
+	// SAML turns on SAML 2.0 single sign-on (saml_config.go); off by
+	// default, as GoTrue's GOTRUE_SAML_ENABLED.
+	SAML SAMLConfig
 	// Now is the clock; default time.Now. Tests move it.
 	Now func() time.Time
 	// Logger receives structured logs; default slog.Default(). Tokens and
@@ -165,6 +168,9 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	if cfg.EmailMaxFrequency == 0 {
 		cfg.EmailMaxFrequency = DefaultEmailMaxFrequency
+	}
+	if cfg.SAML, err = cfg.SAML.withDefaults(); err != nil {
+		return cfg, err
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now

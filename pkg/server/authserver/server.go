@@ -44,6 +44,11 @@ type Server struct {
 	log           *slog.Logger
 	tokenLimiter  *ipLimiter
 	signupLimiter *ipLimiter
+	// ssoLimiter and assertionLimiter limit POST /sso and the SAML ACS;
+	// samlReplay remembers accepted assertions.
+	ssoLimiter       *ipLimiter
+	assertionLimiter *ipLimiter
+	samlReplay       *samlReplayCache
 	// unavailableLog keeps an outage of the database (every request
 	// answered 503) to a line a second in the log.
 	unavailableLog postgres.LogLimiter
@@ -63,12 +68,22 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		tokenLimiter:  newIPLimiter(cfg.RateLimitTokenPerIP),
 		signupLimiter: newIPLimiter(cfg.RateLimitSignupPerIP),
 	}
+	s.ssoLimiter = newIPLimiter(cfg.SAML.RateLimitSSOPerIP)
+	s.assertionLimiter = newIPLimiter(cfg.SAML.RateLimitAssertionPerIP)
+	s.samlReplay = newSAMLReplayCache(s.now)
 	// The columns the server writes must exist and be writable; a pool on
 	// the wrong role or database fails here rather than on the first signup.
 	const probe = `select 1 from auth.users, auth.identities, auth.sessions, auth.refresh_tokens,
 		auth.mfa_amr_claims, auth.audit_log_entries limit 0`
 	if _, err := s.pool.Exec(ctx, probe); err != nil {
 		return nil, fmt.Errorf("check auth schema (the pool must reach the auth tables as supabase_auth_admin): %w", err)
+	}
+	if cfg.SAML.Enabled {
+		const ssoProbe = `select 1 from auth.sso_providers, auth.sso_domains, auth.saml_providers,
+			auth.saml_relay_states, auth.flow_state limit 0`
+		if _, err := s.pool.Exec(ctx, ssoProbe); err != nil {
+			return nil, fmt.Errorf("check auth schema for SAML (auth.sso_providers and friends must exist): %w", err)
+		}
 	}
 	return s, nil
 }
@@ -154,7 +169,7 @@ func (s *Server) route(path string) (handler, map[string]handler) {
 	switch {
 	case path == "/sso" || strings.HasPrefix(path, "/sso/"):
 		// GoTrue checks that SAML is enabled before routing within /sso.
-		return s.samlDisabled, nil
+		return s.routeSSO(path)
 	case path == "/factors" || strings.HasPrefix(path, "/factors/"):
 		return s.mfaDisabled, nil
 	case path == "/admin" || strings.HasPrefix(path, "/admin/"):
