@@ -178,4 +178,3 @@ func mustJSON(t testing.TB, v any) []byte {
 	}
 	return raw
 }
-

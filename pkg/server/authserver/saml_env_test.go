@@ -204,4 +204,3 @@ func (e *env) ssoUsers() int64 {
 	e.t.Helper()
 	return e.scalar(`select count(*) from auth.users where is_sso_user`).(int64)
 }
-
