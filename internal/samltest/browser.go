@@ -99,6 +99,13 @@ func (b *Browser) LoginAtIdP(ctx context.Context, startURL, user, password strin
 	if err != nil {
 		return nil, err
 	}
+	if f, err := p.Form(); err != nil || f.Values.Get("SAMLResponse") == "" {
+		// An IdP-initiated link's login only signs in at the IdP: open the
+		// link again, now with the IdP's session cookie.
+		if p, err = b.Get(ctx, startURL); err != nil {
+			return nil, err
+		}
+	}
 	resp, err := p.Form()
 	if err != nil {
 		return nil, fmt.Errorf("the IdP's answer to the login: %w", err)

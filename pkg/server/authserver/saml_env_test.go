@@ -1,6 +1,7 @@
 package authserver
 
 import (
+	"bytes"
 	"context"
 	"crypto/rsa"
 	"encoding/base64"
@@ -9,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -93,6 +95,25 @@ type samlSetup struct {
 	idp        *samltest.IdP
 	providerID string
 	browser    *samltest.Browser
+	logs       *syncBuffer
+}
+
+// syncBuffer collects the server's log for assertions.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 const (
@@ -102,7 +123,13 @@ const (
 
 func newSAMLSetup(t *testing.T, configure ...func(*Config)) *samlSetup {
 	t.Helper()
-	e := newSAMLEnv(t, configure...)
+	logs := &syncBuffer{}
+	var w io.Writer = logs
+	if os.Getenv("SFP_TEST_LOG") == "1" {
+		w = io.MultiWriter(logs, os.Stderr)
+	}
+	withLog := func(c *Config) { c.Logger = slog.New(slog.NewTextHandler(w, nil)) }
+	e := newSAMLEnv(t, append([]func(*Config){withLog}, configure...)...)
 	idp := samltest.StartIdP(t)
 	idp.AddUser(t, samltest.User{Name: "ada", Password: adaPassword, Email: adaEmail,
 		GivenName: "Ada", Surname: "Lovelace", Groups: []string{"staff", "admins"}})
@@ -115,7 +142,7 @@ func newSAMLSetup(t *testing.T, configure ...func(*Config)) *samlSetup {
 			"department": map[string]any{"name": "departmentNumber", "default": "engineering"},
 		}},
 	})
-	return &samlSetup{env: e, idp: idp, providerID: id, browser: samltest.NewBrowser(testSiteURL)}
+	return &samlSetup{env: e, idp: idp, providerID: id, browser: samltest.NewBrowser(testSiteURL), logs: logs}
 }
 
 // startSSO asks POST /sso for the IdP URL of a sign-in.
