@@ -180,4 +180,3 @@ func readInput(ios *cmdutil.IOStreams, path, what string) ([]byte, error) {
 	}
 	return raw, nil
 }
-

@@ -80,6 +80,17 @@ func TestSAMLSignInImplicit(t *testing.T) {
 		t.Errorf("%d relay states left after the sign-in", n)
 	}
 
+	// The IdP owns the user's address and credentials; metadata is the
+	// user's. No password sign-in reaches an SSO user.
+	bearer := "Bearer " + tokens.Get("access_token")
+	wantError(t, s.req("PUT", "/user", map[string]any{"password": "a-new-password"}, "Authorization", bearer),
+		422, CodeUserSSOManaged, "only possible via SSO")
+	wantError(t, s.req("PUT", "/user", map[string]any{"email": "ada@elsewhere.test"}, "Authorization", bearer),
+		422, CodeUserSSOManaged, "only possible via SSO")
+	s.req("PUT", "/user", map[string]any{"data": map[string]any{"theme": "dark"}}, "Authorization", bearer).mustStatus(t, 200, "PUT /user data")
+	wantError(t, s.req("POST", "/token?grant_type=password", map[string]any{"email": adaEmail, "password": adaPassword}),
+		400, CodeInvalidCredentials, "Invalid login credentials")
+
 	// The refresh keeps the amr and its provider.
 	refreshed := s.refresh(tokens.Get("refresh_token")).mustStatus(t, 200, "refresh").json(t)
 	ramr := parseClaims(t, refreshed["access_token"].(string))["amr"].([]any)[0].(map[string]any)

@@ -63,6 +63,10 @@ func (s *Server) handleUpdateUser(w http.ResponseWriter, r *http.Request) error 
 	if p.AppData != nil && !(u.Aud == Audience && u.Role == "admin") {
 		return forbidden(CodeNotAdmin, "Updating app_metadata requires admin privileges")
 	}
+	// An SSO user's address and credentials are the IdP's.
+	if u.isSSOUser && ((p.Password != nil && *p.Password != "") || (p.Email != "" && p.Email != u.Email)) {
+		return unprocessable(CodeUserSSOManaged, "Updating email, phone, password of a SSO account only possible via SSO")
+	}
 	if p.Email != "" && p.Email != u.Email {
 		dup, err := s.duplicateEmail(ctx, s.pool, p.Email, aud, u.ID)
 		if err != nil {
