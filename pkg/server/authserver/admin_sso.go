@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -126,7 +127,7 @@ func (p *ssoProviderParams) validate(update bool) error {
 			return err
 		}
 	}
-	if p.NameIDFormat != "" && !contains(samlNameIDFormats, p.NameIDFormat) {
+	if p.NameIDFormat != "" && !slices.Contains(samlNameIDFormats, p.NameIDFormat) {
 		return badRequest(CodeValidationFailed, "name_id_format must be unspecified or one of %s", strings.Join(samlNameIDFormats, ", "))
 	}
 	for _, d := range p.Domains {
@@ -135,15 +136,6 @@ func (p *ssoProviderParams) validate(update bool) error {
 		}
 	}
 	return nil
-}
-
-func contains(list []string, v string) bool {
-	for _, x := range list {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 // metadata returns the raw and parsed metadata the params give, fetching
@@ -186,7 +178,7 @@ func parseSAMLMetadata(raw []byte) (*saml.EntityDescriptor, error) {
 }
 
 // domainOwner returns the provider id holding domain, or "".
-func domainOwner(ctx context.Context, q querier, domain string) (string, error) {
+func ssoDomainOwner(ctx context.Context, q querier, domain string) (string, error) {
 	var id string
 	err := q.QueryRow(ctx, sqlDomainOwner, domain).Scan(&id)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -199,7 +191,7 @@ func domainOwner(ctx context.Context, q querier, domain string) (string, error) 
 }
 
 // uniqueDomains drops repeats (case-insensitively) from a request's list.
-func uniqueDomains(in []string) []string {
+func ssoUniqueDomains(in []string) []string {
 	seen := map[string]bool{}
 	var out []string
 	for _, d := range in {
@@ -230,9 +222,9 @@ func (s *Server) adminCreateSSOProvider(w http.ResponseWriter, r *http.Request) 
 	} else if !errors.Is(err, errNotFound) {
 		return internalError(err, "Database error finding SAML provider")
 	}
-	domains := uniqueDomains(p.Domains)
+	domains := ssoUniqueDomains(p.Domains)
 	for _, d := range domains {
-		owner, err := domainOwner(ctx, s.pool, d)
+		owner, err := ssoDomainOwner(ctx, s.pool, d)
 		if err != nil {
 			return internalError(err, "Database error finding SSO domain")
 		}
@@ -261,7 +253,7 @@ func (s *Server) adminCreateSSOProvider(w http.ResponseWriter, r *http.Request) 
 			b.Queue(sqlInsertSSODomain, newUUID(), id, d, now)
 		}
 		if err := sendBatch(ctx, tx, b); err != nil {
-			return conflictOr(err, "Database error creating SSO provider")
+			return ssoConflictOr(err, "Database error creating SSO provider")
 		}
 		var err error
 		created, err = ssoProvider(ctx, tx, sqlSSOProviderByID, id)
@@ -279,8 +271,8 @@ func (s *Server) adminCreateSSOProvider(w http.ResponseWriter, r *http.Request) 
 
 // conflictOr turns a unique violation (another admin's concurrent change)
 // into GoTrue's 422 conflict, anything else into a 500.
-func conflictOr(err error, msg string) error {
-	if isUniqueViolation(err) {
+func ssoConflictOr(err error, msg string) error {
+	if ssoUniqueViolation(err) {
 		return unprocessable(CodeConflict, "Updating SSO provider failed, likely due to a conflict. Try again?").withCause(err)
 	}
 	return internalError(err, "%s", msg)

@@ -37,8 +37,8 @@ func (s *Server) adminUpdateSSOProvider(w http.ResponseWriter, r *http.Request, 
 	var add, remove []string
 	if in.Domains != nil {
 		keep := map[string]bool{}
-		for _, d := range uniqueDomains(in.Domains) {
-			owner, err := domainOwner(ctx, s.pool, d)
+		for _, d := range ssoUniqueDomains(in.Domains) {
+			owner, err := ssoDomainOwner(ctx, s.pool, d)
 			if err != nil {
 				return internalError(err, "Database error finding SSO domain")
 			}
@@ -90,7 +90,7 @@ func (s *Server) adminUpdateSSOProvider(w http.ResponseWriter, r *http.Request, 
 			b.Queue(sqlInsertSSODomain, newUUID(), p.ID, d, now)
 		}
 		if err := sendBatch(ctx, tx, b); err != nil {
-			return conflictOr(err, "Database error updating SSO provider")
+			return ssoConflictOr(err, "Database error updating SSO provider")
 		}
 		var err error
 		updated, err = ssoProvider(ctx, tx, sqlSSOProviderByID, p.ID)

@@ -55,7 +55,7 @@ func (s *Server) handleSAMLACS(w http.ResponseWriter, r *http.Request) error {
 		return internalError(perr, "site url is improperly formattted")
 	}
 	q := u.Query()
-	q.Set("error", oauthErrorName(e))
+	q.Set("error", samlRedirectErrorName(e))
 	q.Set("error_code", e.Code)
 	q.Set("error_description", e.Message)
 	u.RawQuery = q.Encode()
@@ -63,9 +63,9 @@ func (s *Server) handleSAMLACS(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// oauthErrorName is the OAuth "error" GoTrue puts beside an error code in
+// samlRedirectErrorName is the OAuth "error" GoTrue puts beside an error code in
 // a redirect.
-func oauthErrorName(e *Error) string {
+func samlRedirectErrorName(e *Error) string {
 	switch {
 	case e.Code == CodeSignupDisabled || e.Code == CodeUserBanned:
 		return "access_denied"
@@ -151,7 +151,7 @@ func (s *Server) acsProvider(ctx context.Context, r *http.Request, now time.Time
 	var entityID string
 	switch {
 	case isUUID(relay):
-		rs, err := takeRelayState(ctx, s.pool, strings.ToLower(relay))
+		rs, err := takeSAMLRelayState(ctx, s.pool, strings.ToLower(relay))
 		if errors.Is(err, errNotFound) {
 			return nil, notFound(CodeSAMLRelayStateNotFound, "SAML RelayState does not exist, try logging in again?")
 		}
@@ -170,7 +170,7 @@ func (s *Server) acsProvider(ctx context.Context, r *http.Request, now time.Time
 		}
 		entityID, req.redirectTo, req.flowID = p.SAML.EntityID, rs.RedirectTo, rs.FlowStateID
 		req.requestIDs = []string{rs.RequestID}
-	case relay == "" || isRequestURI(relay):
+	case relay == "" || samlIsRequestURI(relay):
 		if r.FormValue("SAMLart") != "" {
 			return nil, badRequest(CodeValidationFailed, "SAML Artifact response can only be used with SP initiated flow")
 		}
@@ -196,7 +196,7 @@ func (s *Server) acsProvider(ctx context.Context, r *http.Request, now time.Time
 	return req, nil
 }
 
-func isRequestURI(s string) bool {
+func samlIsRequestURI(s string) bool {
 	_, err := url.ParseRequestURI(s)
 	return err == nil
 }
@@ -275,7 +275,7 @@ func (s *Server) completeSAMLSignIn(w http.ResponseWriter, r *http.Request, req 
 			return err
 		}
 		if req.flowID != "" {
-			f, err := scanFlowState(tx.QueryRow(ctx, sqlLockFlowState, req.flowID))
+			f, err := scanSAMLFlowState(tx.QueryRow(ctx, sqlLockSAMLFlowState, req.flowID))
 			if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 				return internalError(err, "Database error finding flow state")
 			}
@@ -284,7 +284,7 @@ func (s *Server) completeSAMLSignIn(w http.ResponseWriter, r *http.Request, req 
 					return badRequest(CodeFlowStateAlreadyUsed, "State has already been used")
 				}
 				flow = f
-				b.Queue(sqlClaimFlowState, f.ID, u.ID, now)
+				b.Queue(sqlClaimSAMLFlowState, f.ID, u.ID, now)
 				return sendBatch(ctx, tx, b)
 			}
 		}
@@ -316,7 +316,7 @@ func (s *Server) completeSAMLSignIn(w http.ResponseWriter, r *http.Request, req 
 		http.Redirect(w, r, u.String(), http.StatusFound)
 		return nil
 	}
-	http.Redirect(w, r, implicitRedirect(target, resp), http.StatusFound)
+	http.Redirect(w, r, samlImplicitRedirect(target, resp), http.StatusFound)
 	return nil
 }
 
@@ -325,9 +325,9 @@ func (s *Server) completeSAMLSignIn(w http.ResponseWriter, r *http.Request, req 
 const sqlSessionNotAfterByToken = `update auth.sessions set not_after = $2
 	where id = (select session_id from auth.refresh_tokens where token = $1)`
 
-// implicitRedirect puts a session in the fragment of target, as GoTrue's
+// samlImplicitRedirect puts a session in the fragment of target, as GoTrue's
 // implicit flow does.
-func implicitRedirect(target string, t *tokenResponse) string {
+func samlImplicitRedirect(target string, t *tokenResponse) string {
 	v := url.Values{}
 	v.Set("access_token", t.AccessToken)
 	v.Set("token_type", t.TokenType)

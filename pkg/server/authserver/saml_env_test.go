@@ -95,22 +95,22 @@ type samlSetup struct {
 	idp        *samltest.IdP
 	providerID string
 	browser    *samltest.Browser
-	logs       *syncBuffer
+	logs       *samlLogBuffer
 }
 
-// syncBuffer collects the server's log for assertions.
-type syncBuffer struct {
+// samlLogBuffer collects the server's log for assertions.
+type samlLogBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
 }
 
-func (b *syncBuffer) Write(p []byte) (int, error) {
+func (b *samlLogBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Write(p)
 }
 
-func (b *syncBuffer) String() string {
+func (b *samlLogBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
@@ -123,7 +123,7 @@ const (
 
 func newSAMLSetup(t *testing.T, configure ...func(*Config)) *samlSetup {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &samlLogBuffer{}
 	var w io.Writer = logs
 	if os.Getenv("SFP_TEST_LOG") == "1" {
 		w = io.MultiWriter(logs, os.Stderr)
@@ -185,7 +185,7 @@ func (s *samlSetup) post(f *samltest.Form) *url.URL {
 }
 
 // fragment is the URL fragment's values (the implicit flow's tokens).
-func fragment(t testing.TB, u *url.URL) url.Values {
+func samlFragment(t testing.TB, u *url.URL) url.Values {
 	t.Helper()
 	v, err := url.ParseQuery(u.Fragment)
 	if err != nil {

@@ -64,7 +64,7 @@ func (s *Server) fetchSAMLMetadata(ctx context.Context, metadataURL string) ([]b
 	return raw, nil
 }
 
-func isUniqueViolation(err error) bool {
+func ssoUniqueViolation(err error) bool {
 	var pg *pgconn.PgError
 	return errors.As(err, &pg) && pg.Code == "23505"
 }

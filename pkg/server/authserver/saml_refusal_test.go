@@ -11,7 +11,7 @@ import (
 	"github.com/sfp-dev/sfp/internal/samltest"
 )
 
-var signaturePattern = regexp.MustCompile(`(?s)<ds:Signature\b.*?</ds:Signature>`)
+var samlSignaturePattern = regexp.MustCompile(`(?s)<ds:Signature\b.*?</ds:Signature>`)
 
 // Responses the ACS must refuse. Each is answered as GoTrue answers it (a
 // redirect to the site URL with error, error_code and error_description),
@@ -41,7 +41,7 @@ func TestSAMLRefusals(t *testing.T) {
 			name: "unsigned response (signatures removed)",
 			response: func(t *testing.T, s *samlSetup) *samltest.Form {
 				return editResponse(t, s.idpResponse(spStarted), func(x string) string {
-					return signaturePattern.ReplaceAllString(x, "")
+					return samlSignaturePattern.ReplaceAllString(x, "")
 				})
 			},
 			oauthError: "invalid_request", code: CodeValidationFailed, cause: "signature element not present",
@@ -98,7 +98,7 @@ func TestSAMLRefusals(t *testing.T) {
 				md := s.req("GET", "/sso/saml/metadata", nil).body
 				s.idp.TrustSP(t, "other", []byte(strings.Replace(string(md), s.base+"/sso/saml/metadata", other, 1)))
 				s.idp.AddShortcut(t, "other", other)
-				return idpInitiated(t, s, "other")
+				return samlIdPInitiated(t, s, "other")
 			},
 			oauthError: "invalid_request", code: CodeValidationFailed, cause: "AudienceRestriction does not contain",
 		},
@@ -155,7 +155,7 @@ func TestSAMLRefusals(t *testing.T) {
 }
 
 // idpInitiated signs ada in at the IdP's shortcut and returns its form.
-func idpInitiated(t *testing.T, s *samlSetup, shortcut string) *samltest.Form {
+func samlIdPInitiated(t *testing.T, s *samlSetup, shortcut string) *samltest.Form {
 	t.Helper()
 	f, err := s.browser.LoginAtIdP(context.Background(), s.idp.URL+"/login/"+shortcut, "ada", adaPassword)
 	if err != nil {
@@ -171,7 +171,7 @@ func TestSAMLReplay(t *testing.T) {
 	t.Run("SP-initiated", func(t *testing.T) {
 		s := newSAMLSetup(t)
 		f := s.idpResponse(map[string]any{"domain": "acme.test"})
-		if first := s.post(f); fragment(t, first).Get("access_token") == "" {
+		if first := s.post(f); samlFragment(t, first).Get("access_token") == "" {
 			t.Fatalf("first post: %s", first)
 		}
 		wantACSError(t, s.post(f), "server_error", CodeSAMLRelayStateNotFound)
@@ -182,9 +182,9 @@ func TestSAMLReplay(t *testing.T) {
 	t.Run("IdP-initiated", func(t *testing.T) {
 		s := newSAMLSetup(t)
 		s.idp.AddShortcut(t, "sp", s.base+"/sso/saml/metadata")
-		f := idpInitiated(t, s, "sp")
+		f := samlIdPInitiated(t, s, "sp")
 		first := s.post(f)
-		if !strings.HasPrefix(first.String(), testSiteURL+"#") || fragment(t, first).Get("access_token") == "" {
+		if !strings.HasPrefix(first.String(), testSiteURL+"#") || samlFragment(t, first).Get("access_token") == "" {
 			t.Fatalf("IdP-initiated sign-in ended at %s", first)
 		}
 		wantACSError(t, s.post(f), "invalid_request", CodeValidationFailed)
@@ -201,7 +201,7 @@ func TestSAMLReplay(t *testing.T) {
 func TestSAMLBannedUser(t *testing.T) {
 	s := newSAMLSetup(t)
 	first := s.post(s.idpResponse(map[string]any{"domain": "acme.test"}))
-	uid := parseClaims(t, fragment(t, first).Get("access_token"))["sub"].(string)
+	uid := parseClaims(t, samlFragment(t, first).Get("access_token"))["sub"].(string)
 	s.req("PUT", "/admin/users/"+uid, map[string]any{"ban_duration": "24h"}, "Authorization", "Bearer "+s.serviceKey).
 		mustStatus(t, 200, "ban")
 	wantACSError(t, s.post(s.idpResponse(map[string]any{"domain": "acme.test"})), "access_denied", CodeUserBanned)

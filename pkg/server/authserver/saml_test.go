@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -25,7 +24,7 @@ func TestSAMLSignInImplicit(t *testing.T) {
 	if !strings.HasPrefix(final.String(), testSiteURL+"/welcome#") {
 		t.Fatalf("sign-in ended at %s", final)
 	}
-	tokens := fragment(t, final)
+	tokens := samlFragment(t, final)
 	claims := parseClaims(t, tokens.Get("access_token"))
 	if claims["email"] != adaEmail || claims["aal"] != "aal1" {
 		t.Errorf("claims %v", claims)
@@ -103,7 +102,7 @@ func TestSAMLSignInImplicit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := parseClaims(t, fragment(t, final).Get("access_token"))["sub"]; got != uid {
+	if got := parseClaims(t, samlFragment(t, final).Get("access_token"))["sub"]; got != uid {
 		t.Errorf("second sign-in is user %v, want %s", got, uid)
 	}
 	if !strings.HasPrefix(final.String(), testSiteURL+"#") {
@@ -170,7 +169,7 @@ func TestSAMLPKCEExpired(t *testing.T) {
 	s := newSAMLSetup(t)
 	verifier := strings.Repeat("a", 43)
 	final := s.post(s.idpResponse(map[string]any{"domain": "acme.test", "code_challenge": verifier, "code_challenge_method": "plain"}))
-	s.clock.Advance(flowStateExpiry + time.Second)
+	s.clock.Advance(samlFlowStateExpiry + time.Second)
 	r := s.req("POST", "/token?grant_type=pkce", map[string]any{"auth_code": final.Query().Get("code"), "code_verifier": verifier})
 	wantError(t, r, 422, CodeFlowStateExpired, "flow state has expired")
 }
@@ -239,13 +238,4 @@ func TestSSOValidation(t *testing.T) {
 	if n := s.scalar(`select count(*) from auth.saml_relay_states`).(int64); n != 0 {
 		t.Errorf("refused requests left %d relay states", n)
 	}
-}
-
-func mustJSONString(t testing.TB, v any) string {
-	t.Helper()
-	raw, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(raw)
 }

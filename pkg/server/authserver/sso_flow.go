@@ -23,17 +23,17 @@ import (
 // a SAML sign-in (GoTrue's models.SSOSAML).
 const samlAuthMethod = "sso/saml"
 
-// flowStateExpiry is how long a flow state may be exchanged after it was
+// samlFlowStateExpiry is how long a flow state may be exchanged after it was
 // made (GoTrue's GOTRUE_EXTERNAL_FLOW_STATE_EXPIRY_DURATION default).
-const flowStateExpiry = 300 * time.Second
+const samlFlowStateExpiry = 300 * time.Second
 
 // PKCE code challenge rules (RFC 7636 §4.2), as GoTrue checks them.
 const (
-	minCodeChallengeLength = 43
-	maxCodeChallengeLength = 128
+	samlMinChallengeLength = 43
+	samlMaxChallengeLength = 128
 )
 
-var codeChallengePattern = regexp.MustCompile(`^[a-zA-Z._~0-9-]+$`)
+var samlChallengePattern = regexp.MustCompile(`^[a-zA-Z._~0-9-]+$`)
 
 // samlFlowState is a row of auth.flow_state made by POST /sso.
 type samlFlowState struct {
@@ -43,17 +43,17 @@ type samlFlowState struct {
 
 func (f *samlFlowState) isPKCE() bool { return f.Challenge != "" }
 
-// validatePKCEParams checks code_challenge and code_challenge_method:
+// samlValidatePKCE checks code_challenge and code_challenge_method:
 // both or neither, and a well-formed challenge.
-func validatePKCEParams(method, challenge string) error {
+func samlValidatePKCE(method, challenge string) error {
 	switch {
 	case (challenge == "") != (method == ""):
 		return badRequest(CodeValidationFailed, "PKCE flow requires code_challenge_method and code_challenge")
 	case challenge == "":
 		return nil
-	case len(challenge) < minCodeChallengeLength || len(challenge) > maxCodeChallengeLength:
-		return badRequest(CodeValidationFailed, "code challenge has to be between %d and %d characters", minCodeChallengeLength, maxCodeChallengeLength)
-	case !codeChallengePattern.MatchString(challenge):
+	case len(challenge) < samlMinChallengeLength || len(challenge) > samlMaxChallengeLength:
+		return badRequest(CodeValidationFailed, "code challenge has to be between %d and %d characters", samlMinChallengeLength, samlMaxChallengeLength)
+	case !samlChallengePattern.MatchString(challenge):
 		return badRequest(CodeValidationFailed, "code challenge can only contain alphanumeric characters, hyphens, periods, underscores and tildes")
 	}
 	return nil
@@ -90,22 +90,22 @@ func (f *samlFlowState) verify(verifier string) error {
 }
 
 const (
-	sqlInsertFlowState = `insert into auth.flow_state (id, user_id, auth_code, code_challenge_method, code_challenge,
+	sqlInsertSAMLFlowState = `insert into auth.flow_state (id, user_id, auth_code, code_challenge_method, code_challenge,
 		provider_type, provider_access_token, provider_refresh_token, created_at, updated_at,
 		authentication_method, auth_code_issued_at, referrer)
 	values ($1, null, nullif($2, ''), nullif($3, '')::auth.code_challenge_method, nullif($4, ''), $5, '', '',
 		$6, $6, $7, null, nullif($8, ''))`
 
-	flowStateColumns = `id::text, coalesce(auth_code, ''), coalesce(code_challenge, ''),
+	samlFlowStateColumns = `id::text, coalesce(auth_code, ''), coalesce(code_challenge, ''),
 		coalesce(code_challenge_method::text, ''), coalesce(user_id::text, ''), authentication_method,
 		provider_type, created_at`
 
-	// sqlLockFlowState skips a row another transaction holds, as GoTrue
+	// sqlLockSAMLFlowState skips a row another transaction holds, as GoTrue
 	// does, so two ACS posts cannot both claim it.
-	sqlLockFlowState       = `select ` + flowStateColumns + ` from auth.flow_state where id = $1 for update skip locked`
-	sqlFlowStateByAuthCode = `select ` + flowStateColumns + ` from auth.flow_state where auth_code = $1 limit 1`
-	sqlClaimFlowState      = `update auth.flow_state set user_id = $2, updated_at = $3 where id = $1`
-	sqlDeleteFlowState     = `delete from auth.flow_state where id = $1`
+	sqlLockSAMLFlowState       = `select ` + samlFlowStateColumns + ` from auth.flow_state where id = $1 for update skip locked`
+	sqlSAMLFlowStateByAuthCode = `select ` + samlFlowStateColumns + ` from auth.flow_state where auth_code = $1 limit 1`
+	sqlClaimSAMLFlowState      = `update auth.flow_state set user_id = $2, updated_at = $3 where id = $1`
+	sqlDeleteSAMLFlowState     = `delete from auth.flow_state where id = $1`
 
 	sqlInsertRelayState = `insert into auth.saml_relay_states (id, sso_provider_id, request_id, for_email,
 		redirect_to, created_at, updated_at, flow_state_id)
@@ -116,7 +116,7 @@ const (
 	returning sso_provider_id::text, request_id, coalesce(redirect_to, ''), created_at, coalesce(flow_state_id::text, '')`
 )
 
-func scanFlowState(row pgx.Row) (*samlFlowState, error) {
+func scanSAMLFlowState(row pgx.Row) (*samlFlowState, error) {
 	var f samlFlowState
 	if err := row.Scan(&f.ID, &f.AuthCode, &f.Challenge, &f.ChallengeMethod, &f.UserID, &f.AuthMethod, &f.ProviderType, &f.CreatedAt); err != nil {
 		return nil, err
@@ -125,7 +125,7 @@ func scanFlowState(row pgx.Row) (*samlFlowState, error) {
 }
 
 func insertSAMLFlowState(ctx context.Context, q querier, f *samlFlowState, referrer string, now time.Time) error {
-	_, err := q.Exec(ctx, sqlInsertFlowState, f.ID, f.AuthCode, f.ChallengeMethod, f.Challenge, f.ProviderType, now, f.AuthMethod, referrer)
+	_, err := q.Exec(ctx, sqlInsertSAMLFlowState, f.ID, f.AuthCode, f.ChallengeMethod, f.Challenge, f.ProviderType, now, f.AuthMethod, referrer)
 	if err != nil {
 		return fmt.Errorf("insert flow state: %w", err)
 	}
@@ -140,7 +140,7 @@ type samlRelayState struct {
 
 // takeRelayState deletes and returns the relay state id; errNotFound when
 // there is none (never made, already used, or its provider deleted).
-func takeRelayState(ctx context.Context, q querier, id string) (*samlRelayState, error) {
+func takeSAMLRelayState(ctx context.Context, q querier, id string) (*samlRelayState, error) {
 	var rs samlRelayState
 	err := q.QueryRow(ctx, sqlTakeRelayState, id).Scan(&rs.ProviderID, &rs.RequestID, &rs.RedirectTo, &rs.CreatedAt, &rs.FlowStateID)
 	if errors.Is(err, pgx.ErrNoRows) {

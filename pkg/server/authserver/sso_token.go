@@ -28,7 +28,7 @@ func (s *Server) samlPKCEGrant(w http.ResponseWriter, r *http.Request) error {
 	notFoundErr := notFound(CodeFlowStateNotFound, "invalid flow state, no valid flow state found")
 	var resp *tokenResponse
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		f, err := scanFlowState(tx.QueryRow(ctx, sqlFlowStateByAuthCode+` for update`, p.AuthCode))
+		f, err := scanSAMLFlowState(tx.QueryRow(ctx, sqlSAMLFlowStateByAuthCode+` for update`, p.AuthCode))
 		if errors.Is(err, pgx.ErrNoRows) {
 			return notFoundErr
 		}
@@ -38,7 +38,7 @@ func (s *Server) samlPKCEGrant(w http.ResponseWriter, r *http.Request) error {
 		if f.UserID == "" {
 			return notFoundErr
 		}
-		if now.After(f.CreatedAt.Add(flowStateExpiry)) {
+		if now.After(f.CreatedAt.Add(samlFlowStateExpiry)) {
 			return unprocessable(CodeFlowStateExpired, "invalid flow state, flow state has expired")
 		}
 		u, err := s.userByID(ctx, tx, f.UserID)
@@ -55,7 +55,7 @@ func (s *Server) samlPKCEGrant(w http.ResponseWriter, r *http.Request) error {
 		if err := s.queueAudit(b, auditFor(u, actionLogin, map[string]any{"provider_type": f.ProviderType}), now); err != nil {
 			return err
 		}
-		b.Queue(sqlDeleteFlowState, f.ID)
+		b.Queue(sqlDeleteSAMLFlowState, f.ID)
 		resp, err = s.issueSession(ctx, tx, b, r, u, f.AuthMethod, now)
 		return err
 	})
