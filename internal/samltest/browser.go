@@ -18,7 +18,9 @@ import (
 // login form, and back to the service provider's ACS with the IdP's
 // auto-submitted form. It stops at the first redirect to a URL under
 // StopAt (the application the sign-in returns to, which tests do not
-// serve) and reports that URL.
+// serve) and reports that URL. With StopAt empty it follows every redirect
+// — to a CLI's loopback callback, say, which must receive the code — and
+// SignInPage returns the page it ends on.
 type Browser struct {
 	Client *http.Client
 	StopAt string
@@ -63,11 +65,7 @@ type Page struct {
 // the IdP's login form as user, and posts the IdP's response to the ACS.
 // It returns the URL the service provider finally sent the browser to.
 func (b *Browser) SignIn(ctx context.Context, startURL, user, password string) (*url.URL, error) {
-	acs, err := b.LoginAtIdP(ctx, startURL, user, password)
-	if err != nil {
-		return nil, err
-	}
-	p, err := b.Submit(ctx, acs)
+	p, err := b.SignInPage(ctx, startURL, user, password)
 	if err != nil {
 		return nil, err
 	}
@@ -75,6 +73,16 @@ func (b *Browser) SignIn(ctx context.Context, startURL, user, password string) (
 		return nil, fmt.Errorf("the ACS answered %d at %s without redirecting to %s: %.300s", p.Status, p.URL, b.StopAt, p.Body)
 	}
 	return p.Redirect, nil
+}
+
+// SignInPage is SignIn returning the page the browser ended on: the
+// redirect to StopAt, or the last page (a CLI's "signed in" page).
+func (b *Browser) SignInPage(ctx context.Context, startURL, user, password string) (*Page, error) {
+	acs, err := b.LoginAtIdP(ctx, startURL, user, password)
+	if err != nil {
+		return nil, err
+	}
+	return b.Submit(ctx, acs)
 }
 
 // LoginAtIdP opens startURL, fills the IdP's login form and returns the

@@ -30,6 +30,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crewjam/saml"
 	"github.com/crewjam/saml/samlidp"
 	dsig "github.com/russellhaering/goxmldsig"
 )
@@ -144,6 +145,27 @@ func (i *IdP) ReplaceSigningKey(t testing.TB) {
 	t.Helper()
 	key, cert := NewKeyPair(t, "samltest impostor")
 	i.Server.IDP.Key, i.Server.IDP.Certificate = key, cert
+}
+
+// EndSessionsAt makes the IdP say in its assertions that the sign-in's
+// session ends at t (SessionNotOnOrAfter), as IdPs with a session lifetime
+// do.
+func (i *IdP) EndSessionsAt(t time.Time) {
+	i.Server.IDP.AssertionMaker = sessionEnd{at: t}
+}
+
+// sessionEnd is the default assertion with SessionNotOnOrAfter set.
+type sessionEnd struct{ at time.Time }
+
+func (e sessionEnd) MakeAssertion(req *saml.IdpAuthnRequest, session *saml.Session) error {
+	if err := (saml.DefaultAssertionMaker{}).MakeAssertion(req, session); err != nil {
+		return err
+	}
+	for i := range req.Assertion.AuthnStatements {
+		at := e.at
+		req.Assertion.AuthnStatements[i].SessionNotOnOrAfter = &at
+	}
+	return nil
 }
 
 // SetClock makes the IdP date its assertions at the given time.

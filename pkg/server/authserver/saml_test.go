@@ -113,6 +113,21 @@ func TestSAMLSignInImplicit(t *testing.T) {
 	}
 }
 
+// An assertion's SessionNotOnOrAfter ends the session then, as in GoTrue:
+// the refresh token stops working at that time.
+func TestSAMLSessionNotAfter(t *testing.T) {
+	s := newSAMLSetup(t)
+	end := s.clock.Now().Add(30 * time.Minute).UTC().Truncate(time.Second)
+	s.idp.EndSessionsAt(end)
+	tokens := samlFragment(t, s.post(s.idpResponse(map[string]any{"domain": "acme.test"})))
+	got := s.scalar(`select not_after from auth.sessions`).(time.Time)
+	if !got.Equal(end) {
+		t.Fatalf("session not_after %s, want %s", got, end)
+	}
+	s.clock.Advance(31 * time.Minute)
+	wantError(t, s.refresh(tokens.Get("refresh_token")), 400, CodeSessionExpired, "Session Expired")
+}
+
 // Without skip_http_redirect, POST /sso redirects (303) to the IdP with a
 // signed AuthnRequest and our relay state.
 func TestSSORedirect(t *testing.T) {
