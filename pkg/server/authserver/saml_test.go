@@ -211,6 +211,9 @@ func TestSAMLMetadata(t *testing.T) {
 	if ct := r.header.Get("Content-Type"); ct != "application/xml" || r.header.Get("Content-Disposition") != "" {
 		t.Errorf("Content-Type %q, Content-Disposition %q", ct, r.header.Get("Content-Disposition"))
 	}
+	if r := e.req("GET", "/sso/saml/acs", nil); r.status != 405 || r.header.Get("Allow") != "POST" {
+		t.Errorf("GET /sso/saml/acs: %d Allow %q (GoTrue has the ACS for POST only)", r.status, r.header.Get("Allow"))
+	}
 	d := e.req("GET", "/sso/saml/metadata?download=true", nil).mustStatus(t, 200, "metadata download")
 	if d.header.Get("Content-Disposition") != `attachment; filename="metadata.xml"` {
 		t.Errorf("download Content-Disposition %q", d.header.Get("Content-Disposition"))

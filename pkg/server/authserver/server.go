@@ -1,6 +1,7 @@
 // Package auth is the embedded runtime's GoTrue-compatible auth server:
 // email and password sign-up and sign-in, refresh-token rotation with
-// GoTrue's reuse rules, the user endpoints, logout and the admin user API.
+// GoTrue's reuse rules, the user endpoints, logout and the admin user API,
+// and SAML 2.0 single sign-on (sso.go, saml_*.go, admin_sso*.go).
 //
 // It stores everything where GoTrue (Supabase Auth v2.19x) stores it — the
 // auth schema's users, identities, sessions, refresh_tokens, mfa_amr_claims
@@ -10,7 +11,7 @@
 // (auth-js, gotrue-go) cannot tell the difference. The gateway strips
 // /auth/v1 before requests reach ServeHTTP.
 //
-// Not provided: OAuth providers, SAML SSO, MFA, phone sign-in and anything
+// Not provided: OAuth providers, MFA, phone sign-in and anything
 // that sends mail or SMS; those routes answer as GoTrue does when the
 // feature is disabled (see docs/auth.md).
 package authserver
