@@ -97,6 +97,11 @@ func TestAdminSSOProviders(t *testing.T) {
 	if len(list) != 1 || list[0].(map[string]any)["saml"].(map[string]any)["metadata_xml"] != nil {
 		t.Errorf("list %v (one provider, without its metadata_xml)", list)
 	}
+	for query, want := range map[string]int{"?resource_id=acme": 1, "?resource_id_prefix=ac": 1, "?resource_id=ac": 0} {
+		if got := admin("GET", query, nil).mustStatus(t, 200, "list "+query).json(t)["items"].([]any); len(got) != want {
+			t.Errorf("list %s: %d providers, want %d", query, len(got), want)
+		}
+	}
 	for _, path := range []string{"/" + id, "/" + strings.ToUpper(id), "/resource_acme"} {
 		got := admin("GET", path, nil).mustStatus(t, 200, "get "+path).json(t)
 		if got["id"] != id {

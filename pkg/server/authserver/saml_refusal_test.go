@@ -118,6 +118,18 @@ func TestSAMLRefusals(t *testing.T) {
 			oauthError: "server_error", code: CodeSAMLIdPNotFound, cause: "A SAML connection has not been established",
 		},
 		{
+			name: "no persistent subject (an IdP user without an email gets a transient NameID)",
+			response: func(t *testing.T, s *samlSetup) *samltest.Form {
+				s.idp.AddUser(t, samltest.User{Name: "nomail", Password: adaPassword})
+				f, err := s.browser.LoginAtIdP(context.Background(), s.startSSO(spStarted), "nomail", adaPassword)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return f
+			},
+			oauthError: "invalid_request", code: CodeSAMLAssertionNoUserID, cause: "did not contain a persistent Subject Identifier",
+		},
+		{
 			name: "response missing",
 			response: func(t *testing.T, s *samlSetup) *samltest.Form {
 				return &samltest.Form{Action: s.base + "/sso/saml/acs", Values: url.Values{"RelayState": {""}}}
