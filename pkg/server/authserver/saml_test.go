@@ -128,6 +128,20 @@ func TestSAMLSessionNotAfter(t *testing.T) {
 	wantError(t, s.refresh(tokens.Get("refresh_token")), 400, CodeSessionExpired, "Session Expired")
 }
 
+// Sign-ins abandoned at the IdP are deleted a day later, as GoTrue's
+// cleanup does.
+func TestSAMLAbandonedSignInsCleanedUp(t *testing.T) {
+	s := newSAMLSetup(t)
+	s.startSSO(map[string]any{"domain": "acme.test"})
+	s.clock.Advance(samlStateLifetime + time.Minute)
+	s.startSSO(map[string]any{"domain": "acme.test"})
+	relays := s.scalar(`select count(*) from auth.saml_relay_states`).(int64)
+	flows := s.scalar(`select count(*) from auth.flow_state where authentication_method = 'sso/saml'`).(int64)
+	if relays != 1 || flows != 1 {
+		t.Errorf("%d relay states and %d flow states left; want only the new sign-in's", relays, flows)
+	}
+}
+
 // Without skip_http_redirect, POST /sso redirects (303) to the IdP with a
 // signed AuthnRequest and our relay state.
 func TestSSORedirect(t *testing.T) {

@@ -115,6 +115,7 @@ func (s *Server) handleSSO(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	s.cleanUpSAMLStates(ctx, now)
 	target, err := req.Redirect(relayID, sp)
 	if err != nil {
 		return internalError(err, "Error creating SAML authentication request redirect URL")

@@ -116,6 +116,26 @@ const (
 	returning sso_provider_id::text, request_id, coalesce(redirect_to, ''), created_at, coalesce(flow_state_id::text, '')`
 )
 
+// samlStateLifetime is how long abandoned relay and flow states are kept,
+// as GoTrue's cleanup keeps them.
+const samlStateLifetime = 24 * time.Hour
+
+// sqlCleanUpSAMLStates deletes a bounded batch of abandoned SAML sign-ins
+// (GoTrue deletes them in batches of 100 after requests).
+const sqlCleanUpSAMLStates = `with rs as (
+		delete from auth.saml_relay_states where id in (select id from auth.saml_relay_states
+			where created_at < $1 limit 100 for update skip locked) returning 1)
+	delete from auth.flow_state where id in (select id from auth.flow_state
+		where authentication_method = 'sso/saml' and created_at < $1 limit 100 for update skip locked)`
+
+// cleanUpSAMLStates removes sign-ins started over a day ago and never
+// finished, so they do not pile up; a failure only is logged.
+func (s *Server) cleanUpSAMLStates(ctx context.Context, now time.Time) {
+	if _, err := s.pool.Exec(ctx, sqlCleanUpSAMLStates, now.Add(-samlStateLifetime)); err != nil && ctx.Err() == nil {
+		s.log.WarnContext(ctx, "clean up abandoned SAML sign-ins", "error", err)
+	}
+}
+
 func scanSAMLFlowState(row pgx.Row) (*samlFlowState, error) {
 	var f samlFlowState
 	if err := row.Scan(&f.ID, &f.AuthCode, &f.Challenge, &f.ChallengeMethod, &f.UserID, &f.AuthMethod, &f.ProviderType, &f.CreatedAt); err != nil {
