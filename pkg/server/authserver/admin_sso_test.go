@@ -92,7 +92,14 @@ func TestAdminSSOProviders(t *testing.T) {
 	if n := e.scalar(`select count(*) from auth.sso_providers`).(int64); n != 1 {
 		t.Fatalf("refused creations left %d providers", n)
 	}
+	adminReadUpdateDelete(t, e, admin, id, other)
+}
 
+// adminReadUpdateDelete is the rest of TestAdminSSOProviders: list, get,
+// update and delete of the provider id (for acme.test and acme.example,
+// resource id acme), with other another IdP.
+func adminReadUpdateDelete(t *testing.T, e *env, admin func(method, path string, body any) response, id string, other *samltest.IdP) {
+	t.Helper()
 	list := admin("GET", "", nil).mustStatus(t, 200, "list").json(t)["items"].([]any)
 	if len(list) != 1 || list[0].(map[string]any)["saml"].(map[string]any)["metadata_xml"] != nil {
 		t.Errorf("list %v (one provider, without its metadata_xml)", list)
