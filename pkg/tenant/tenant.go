@@ -156,6 +156,8 @@ type AuthConfig struct {
 	SMTP SMTPConfig `yaml:"smtp,omitempty"`
 	// MFA is TOTP multi-factor authentication (mfa.go).
 	MFA MFAConfig `yaml:"mfa,omitempty"`
+	// SAML is SAML 2.0 single sign-on (saml.go).
+	SAML SAMLConfig `yaml:"saml,omitempty"`
 }
 
 // LegacyKeysEnabled tells whether the legacy anon/service_role keys and
