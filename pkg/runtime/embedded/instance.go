@@ -97,12 +97,17 @@ func Boot(ctx context.Context, t *tenant.Tenant, opts BootOptions) (inst *Instan
 		inst.listener = limitConnections(l, t.Config.API, log)
 	}
 
+	startSettings, err := archiveSettings(t)
+	if err != nil {
+		return inst, err
+	}
 	cluster, err := postgres.New(ctx, postgres.Config{
 		DataDir:       t.DataDir(),
 		Port:          t.Config.Postgres.Port,
 		SuperPassword: t.Secrets.PostgresPassword,
 		LogFile:       t.PostgresLog(),
 		Logger:        log,
+		StartSettings: startSettings,
 	})
 	if err != nil {
 		return inst, err
@@ -181,6 +186,21 @@ func (i *Instance) Supervision() Supervision {
 		return Supervision{}
 	}
 	return i.sup.snapshot()
+}
+
+// archiveSettings turns backup.wal_archive on: the archive directory is
+// made (0700, the server user's) and PostgreSQL archives every completed
+// WAL segment into it. The settings go on the server's command line, so
+// they follow tenant.yaml at every start.
+func archiveSettings(t *tenant.Tenant) (map[string]string, error) {
+	dir := t.Config.Backup.WALArchive
+	if dir == "" {
+		return nil, nil
+	}
+	if err := postgres.PrepareArchiveDir(dir); err != nil {
+		return nil, fmt.Errorf("start tenant %q: backup.wal_archive: %w", t.Name(), err)
+	}
+	return postgres.ArchiveSettings(dir, strconv.Itoa(int(time.Duration(t.Config.Backup.ArchiveTimeout).Seconds()))+"s"), nil
 }
 
 func stampFile(t *tenant.Tenant) string { return filepath.Join(t.Dir, "platform.stamp") }

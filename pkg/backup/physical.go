@@ -1,0 +1,348 @@
+package backup
+
+import (
+	"archive/tar"
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"filippo.io/age"
+
+	"github.com/sfp-dev/sfp/pkg/migrate"
+	"github.com/sfp-dev/sfp/pkg/server/postgres"
+	"github.com/sfp-dev/sfp/pkg/tenant"
+)
+
+// Progress is reported while a backup or restore runs: Done of Total bytes
+// in a phase ("copying the database", "writing", "restoring").
+type Progress struct {
+	Phase       string
+	Done, Total int64
+}
+
+// Options change Backup.
+type Options struct {
+	// Output is the backup file; default <backup dir>/<tenant>-<UTC time>.sfpbackup.
+	Output     string
+	Encryption Encryption
+	// Kind is KindPhysical (default) or KindSQL.
+	Kind     string
+	Progress func(Progress)
+	Now      func() time.Time
+}
+
+// Result describes a written backup (`sfp server backup --json`).
+type Result struct {
+	File          string    `json:"file"`
+	Size          int64     `json:"size"`
+	Kind          string    `json:"kind"`
+	Encrypted     bool      `json:"encrypted"`
+	Tenant        string    `json:"tenant"`
+	SchemaVersion string    `json:"schema_version"`
+	StartLSN      string    `json:"start_lsn,omitempty"`
+	EndLSN        string    `json:"end_lsn,omitempty"`
+	Timeline      int       `json:"timeline,omitempty"`
+	StartedAt     time.Time `json:"started_at"`
+	FinishedAt    time.Time `json:"finished_at"`
+}
+
+// FileSuffix is the extension of backup files.
+const FileSuffix = ".sfpbackup"
+
+// ErrNotRunning is returned when the tenant's database is not running.
+var ErrNotRunning = errors.New("the tenant's database is not running")
+
+// Backup takes an online backup of an embedded tenant while it serves
+// traffic. The file appears only when complete (written to a temporary
+// file, synced, renamed), mode 0600.
+func Backup(ctx context.Context, t *tenant.Tenant, opts Options) (*Result, error) {
+	if t.Config.Runtime != tenant.RuntimeEmbedded {
+		return nil, fmt.Errorf("back up tenant %q: it runs on the %s runtime; this command backs up embedded tenants (see docs/backups.md for the docker runtime)", t.Name(), t.Config.Runtime)
+	}
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	recipient, err := opts.Encryption.recipient()
+	if err != nil {
+		return nil, err
+	}
+	cluster, err := postgres.New(ctx, postgres.Config{DataDir: t.DataDir(), Port: t.Config.Postgres.Port, LogFile: t.PostgresLog()})
+	if err != nil {
+		return nil, err
+	}
+	if _, up := cluster.Pid(); !up {
+		return nil, fmt.Errorf("back up tenant %q: %w; start it with `sfp server start -t %s -d` (backups are taken online)", t.Name(), ErrNotRunning, t.Name())
+	}
+	started := now().UTC()
+	res := &Result{Kind: KindPhysical, Tenant: t.Name(), Encrypted: recipient != nil, StartedAt: started}
+	if opts.Kind == KindSQL {
+		res.Kind = KindSQL
+	}
+	adminURL := cluster.ConnString("supabase_admin", t.Secrets.PostgresPassword, "postgres")
+	if res.SchemaVersion, err = schemaVersion(ctx, adminURL); err != nil {
+		return nil, fmt.Errorf("back up tenant %q: %w", t.Name(), err)
+	}
+	out := opts.Output
+	if out == "" {
+		out = filepath.Join(t.BackupDir(), t.Name()+"-"+started.Format("20060102T150405Z")+FileSuffix)
+	}
+	if out, err = filepath.Abs(out); err != nil {
+		return nil, fmt.Errorf("back up tenant: %w", err)
+	}
+	res.File = out
+	if err := os.MkdirAll(filepath.Dir(out), 0o700); err != nil {
+		return nil, fmt.Errorf("back up tenant: %w", err)
+	}
+	removeStale(filepath.Dir(out))
+	work, err := os.MkdirTemp(filepath.Dir(out), fmt.Sprintf(".sfp-backup-%d-*.partial", os.Getpid()))
+	if err != nil {
+		return nil, fmt.Errorf("back up tenant: %w", err)
+	}
+	defer os.RemoveAll(work)
+
+	var entries []fileEntry
+	if res.Kind == KindSQL {
+		entries, err = dumpSQL(ctx, cluster, t, work, opts.Progress)
+	} else {
+		entries, err = baseBackup(ctx, cluster, t, work, opts.Progress, res)
+	}
+	if err != nil {
+		return nil, err
+	}
+	res.FinishedAt = now().UTC()
+	m := Manifest{Format: FormatVersion, Kind: res.Kind, Tenant: t.Name(), StartedAt: res.StartedAt, FinishedAt: res.FinishedAt,
+		SchemaVersion: res.SchemaVersion, PostgresMajor: cluster.Config().Binaries.Major, StartLSN: res.StartLSN, EndLSN: res.EndLSN,
+		Timeline: res.Timeline, WALArchive: t.Config.Backup.WALArchive}
+	size, err := writeArchive(out, work, recipient, m, t, entries, opts.Progress)
+	if err != nil {
+		return nil, err
+	}
+	res.Size = size
+	return res, nil
+}
+
+// fileEntry is a file of the work directory that goes into the archive.
+type fileEntry struct{ name, path string }
+
+func schemaVersion(ctx context.Context, url string) (string, error) {
+	conn, err := migrate.Connect(ctx, url)
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	return migrate.Latest(ctx, conn)
+}
+
+// baseBackup runs pg_basebackup into work: base.tar, pg_wal.tar (the WAL
+// streamed during the backup, through a temporary replication slot, so no
+// segment it needs can be recycled) and backup_manifest.
+func baseBackup(ctx context.Context, cluster *postgres.Cluster, t *tenant.Tenant, work string, progress func(Progress), res *Result) ([]fileEntry, error) {
+	dir := filepath.Join(work, "pg")
+	args := []string{"-h", "127.0.0.1", "-p", strconv.Itoa(cluster.Port()), "-U", postgres.DefaultSuperUser, "--no-password",
+		"-D", dir, "--format=tar", "--wal-method=stream", "--checkpoint=fast", "--progress", "--label=sfp backup of " + t.Name()}
+	if err := runTool(ctx, cluster.Config().Binaries.Path("pg_basebackup"), args, t.Secrets.PostgresPassword, "copying the database", progress); err != nil {
+		return nil, fmt.Errorf("back up tenant %q: pg_basebackup: %w", t.Name(), err)
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, "backup_manifest"))
+	if err != nil {
+		return nil, fmt.Errorf("back up tenant: read pg_basebackup's manifest: %w", err)
+	}
+	var pm struct {
+		WALRanges []struct {
+			Timeline int    `json:"Timeline"`
+			Start    string `json:"Start-LSN"`
+			End      string `json:"End-LSN"`
+		} `json:"WAL-Ranges"`
+	}
+	if err := json.Unmarshal(raw, &pm); err != nil || len(pm.WALRanges) == 0 {
+		return nil, fmt.Errorf("back up tenant: pg_basebackup's manifest has no WAL range (%v)", err)
+	}
+	w := pm.WALRanges[len(pm.WALRanges)-1]
+	res.Timeline, res.StartLSN, res.EndLSN = w.Timeline, pm.WALRanges[0].Start, w.End
+	return []fileEntry{
+		{entryBase, filepath.Join(dir, "base.tar")},
+		{entryWAL, filepath.Join(dir, "pg_wal.tar")},
+		{entryPGManifest, filepath.Join(dir, "backup_manifest")},
+	}, nil
+}
+
+var progressRE = regexp.MustCompile(`(\d+)/(\d+) kB`)
+
+// runTool runs a PostgreSQL client program with the superuser's password
+// in its environment (never on its command line), relaying its --progress
+// lines and returning its last lines of output on failure. It dies with
+// sfp (a killed backup leaves no copy running).
+func runTool(ctx context.Context, bin string, args []string, password, phase string, progress func(Progress)) error {
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = []string{"PATH=/usr/local/bin:/usr/bin:/bin", "LC_ALL=C.UTF-8", "TZ=UTC", "PGPASSWORD=" + password, "PGCONNECT_TIMEOUT=30"}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return err
+	}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	var tail []string
+	sc := bufio.NewScanner(stderr)
+	sc.Split(splitLines)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if m := progressRE.FindStringSubmatch(line); m != nil {
+			done, _ := strconv.ParseInt(m[1], 10, 64)
+			total, _ := strconv.ParseInt(m[2], 10, 64)
+			if progress != nil {
+				progress(Progress{Phase: phase, Done: done << 10, Total: total << 10})
+			}
+			continue
+		}
+		if line != "" {
+			tail = append(tail, line)
+			if len(tail) > 10 {
+				tail = tail[1:]
+			}
+		}
+	}
+	if err := cmd.Wait(); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return fmt.Errorf("%w: %s", err, strings.Join(tail, "; "))
+	}
+	return nil
+}
+
+// splitLines splits at \n or \r (progress lines on a terminal end in \r).
+func splitLines(data []byte, atEOF bool) (int, []byte, error) {
+	if i := bytes.IndexAny(data, "\r\n"); i >= 0 {
+		return i + 1, data[:i], nil
+	}
+	if atEOF && len(data) > 0 {
+		return len(data), data, nil
+	}
+	return 0, nil, nil
+}
+
+// writeArchive writes the backup file: a tar stream (manifest, tenant.yaml,
+// .env, the database files), age-encrypted unless recipient is nil, into a
+// temporary file in the work directory (removed with it, even after a
+// kill) that is synced and renamed into place.
+func writeArchive(out, work string, recipient age.Recipient, m Manifest, t *tenant.Tenant, entries []fileEntry, progress func(Progress)) (int64, error) {
+	cfg, err := os.ReadFile(t.ConfigFile())
+	if err != nil {
+		return 0, fmt.Errorf("back up tenant: %w", err)
+	}
+	env, err := os.ReadFile(t.EnvFile())
+	if err != nil {
+		return 0, fmt.Errorf("back up tenant: %w", err)
+	}
+	var total int64
+	for _, e := range entries {
+		if fi, err := os.Stat(e.path); err == nil {
+			total += fi.Size()
+		}
+	}
+	f, err := os.CreateTemp(work, "archive-*")
+	if err != nil {
+		return 0, fmt.Errorf("write backup: %w", err)
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp) // a no-op after the rename
+	fail := func(err error) (int64, error) {
+		f.Close()
+		return 0, fmt.Errorf("write backup %s: %w", out, err)
+	}
+	if err := f.Chmod(0o600); err != nil {
+		return fail(err)
+	}
+	bw := bufio.NewWriterSize(f, 1<<20)
+	var w io.Writer = bw
+	var enc io.WriteCloser
+	if recipient != nil {
+		if enc, err = age.Encrypt(bw, recipient); err != nil {
+			return fail(err)
+		}
+		w = enc
+	}
+	tw := tar.NewWriter(w)
+	mraw, _ := json.MarshalIndent(m, "", "  ")
+	if err := addBytes(tw, entryManifest, mraw, 0o600, m.FinishedAt); err != nil {
+		return fail(err)
+	}
+	if err := addBytes(tw, entryConfig, cfg, 0o644, m.FinishedAt); err != nil {
+		return fail(err)
+	}
+	if err := addBytes(tw, entrySecrets, env, 0o600, m.FinishedAt); err != nil {
+		return fail(err)
+	}
+	var done int64
+	count := func(n int64) {
+		done += n
+		if progress != nil {
+			progress(Progress{Phase: "writing", Done: done, Total: total})
+		}
+	}
+	for _, e := range entries {
+		if err := addFile(tw, e.name, e.path, count); err != nil {
+			return fail(err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return fail(err)
+	}
+	if enc != nil {
+		if err := enc.Close(); err != nil {
+			return fail(err)
+		}
+	}
+	if err := bw.Flush(); err != nil {
+		return fail(err)
+	}
+	if err := f.Sync(); err != nil {
+		return fail(err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		return fail(err)
+	}
+	if err := f.Close(); err != nil {
+		return 0, fmt.Errorf("write backup %s: %w", out, err)
+	}
+	if err := os.Rename(tmp, out); err != nil {
+		return 0, fmt.Errorf("write backup %s: %w", out, err)
+	}
+	if d, err := os.Open(filepath.Dir(out)); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return fi.Size(), nil
+}
+
+// removeStale removes what a killed backup left in dir: its work directory
+// and temporary file, named after its process, which no longer runs.
+func removeStale(dir string) {
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		name := e.Name()
+		if pidStr, ok := strings.CutPrefix(name, ".sfp-backup-"); ok && strings.HasSuffix(name, ".partial") {
+			pid, _ := strconv.Atoi(strings.SplitN(pidStr, "-", 2)[0])
+			if pid > 0 && pid != os.Getpid() && syscall.Kill(pid, 0) == nil {
+				continue
+			}
+			os.RemoveAll(filepath.Join(dir, name))
+		}
+	}
+}
