@@ -9,8 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/sfp-dev/sfp/pkg/migrate"
 	"github.com/sfp-dev/sfp/pkg/server/postgres"
 	"github.com/sfp-dev/sfp/pkg/tenant"
@@ -47,16 +45,19 @@ func recoverCluster(ctx context.Context, cluster *postgres.Cluster, t *tenant.Te
 		defer cancel()
 		cluster.Stop(sctx)
 	}()
-	conn, err := migrate.Connect(ctx, cluster.ConnString("supabase_admin", t.Secrets.PostgresPassword, "postgres"))
+	url := cluster.ConnString("supabase_admin", t.Secrets.PostgresPassword, "postgres")
+	if pitr {
+		if err := waitPromoted(ctx, url, cluster); err != nil {
+			return nil, "", explainRecovery(err, readFrom(t.PostgresLog(), logStart), opts)
+		}
+	}
+	conn, err := migrate.Connect(ctx, url)
 	if err != nil {
 		return nil, "", err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 	var point *RecoveryPoint
 	if pitr {
-		if err := waitPromoted(ctx, conn, cluster); err != nil {
-			return nil, "", explainRecovery(err, readFrom(t.PostgresLog(), logStart), opts)
-		}
 		point = &RecoveryPoint{}
 		var last *time.Time
 		if err := conn.QueryRow(ctx, `select pg_last_wal_replay_lsn()::text, pg_last_xact_replay_timestamp()`).Scan(&point.LSN, &last); err != nil {
@@ -78,15 +79,14 @@ func recoverCluster(ctx context.Context, cluster *postgres.Cluster, t *tenant.Te
 }
 
 // waitPromoted waits until the recovering server has reached its target
-// and promoted itself, or has stopped (a target it cannot reach).
-func waitPromoted(ctx context.Context, conn *pgx.Conn, cluster *postgres.Cluster) error {
+// and promoted itself, or has stopped (a target it cannot reach: it
+// accepts read-only connections once consistent, then exits).
+func waitPromoted(ctx context.Context, url string, cluster *postgres.Cluster) error {
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	deadline := time.After(30 * time.Minute)
 	for {
-		var inRecovery bool
-		err := conn.QueryRow(ctx, `select pg_is_in_recovery()`).Scan(&inRecovery)
-		if err == nil && !inRecovery {
+		if promoted(ctx, url) {
 			return nil
 		}
 		select {
@@ -98,11 +98,19 @@ func waitPromoted(ctx context.Context, conn *pgx.Conn, cluster *postgres.Cluster
 			return errors.New("recovery did not finish within 30 minutes")
 		case <-tick.C:
 		}
-		if err != nil && conn.IsClosed() {
-			<-cluster.Done()
-			return errors.New("PostgreSQL stopped during recovery")
-		}
 	}
+}
+
+func promoted(ctx context.Context, url string) bool {
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	conn, err := migrate.Connect(cctx, url)
+	if err != nil {
+		return false
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	var inRecovery bool
+	return conn.QueryRow(cctx, `select pg_is_in_recovery()`).Scan(&inRecovery) == nil && !inRecovery
 }
 
 // explainRecovery turns PostgreSQL's account of a failed recovery (its
