@@ -131,6 +131,9 @@ func Backup(ctx context.Context, t *tenant.Tenant, opts Options) (*Result, error
 		return nil, err
 	}
 	res.Size = size
+	if err := updateCatalog(t, func(c *Catalog) { c.Backups = append(c.Backups, *res) }); err != nil {
+		return res, err
+	}
 	return res, nil
 }
 

@@ -24,6 +24,8 @@ func NewCmdServer(f *cmdutil.Factory) *cobra.Command {
 		NewCmdKeys(f, nil),
 		NewCmdUpdate(f, nil),
 		NewCmdMigrate(f, nil),
+		NewCmdBackup(f, nil),
+		NewCmdRestore(f, nil),
 	)
 	return cmd
 }
