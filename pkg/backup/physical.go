@@ -41,6 +41,8 @@ type Options struct {
 	Kind     string
 	Progress func(Progress)
 	Now      func() time.Time
+
+	scheduled bool // taken by the Scheduler (subject to backup.keep)
 }
 
 // Result describes a written backup (`sfp server backup --json`).
@@ -56,6 +58,8 @@ type Result struct {
 	Timeline      int       `json:"timeline,omitempty"`
 	StartedAt     time.Time `json:"started_at"`
 	FinishedAt    time.Time `json:"finished_at"`
+	// Scheduled backups are removed by backup.keep; others never are.
+	Scheduled bool `json:"scheduled,omitempty"`
 }
 
 // FileSuffix is the extension of backup files.
@@ -87,7 +91,7 @@ func Backup(ctx context.Context, t *tenant.Tenant, opts Options) (*Result, error
 		return nil, fmt.Errorf("back up tenant %q: %w; start it with `sfp server start -t %s -d` (backups are taken online)", t.Name(), ErrNotRunning, t.Name())
 	}
 	started := now().UTC()
-	res := &Result{Kind: KindPhysical, Tenant: t.Name(), Encrypted: recipient != nil, StartedAt: started}
+	res := &Result{Kind: KindPhysical, Tenant: t.Name(), Encrypted: recipient != nil, StartedAt: started, Scheduled: opts.scheduled}
 	if opts.Kind == KindSQL {
 		res.Kind = KindSQL
 	}
@@ -97,7 +101,7 @@ func Backup(ctx context.Context, t *tenant.Tenant, opts Options) (*Result, error
 	}
 	out := opts.Output
 	if out == "" {
-		out = filepath.Join(t.BackupDir(), t.Name()+"-"+started.Format("20060102T150405Z")+FileSuffix)
+		out = filepath.Join(t.BackupDir(), t.Name()+"-"+started.Format("20060102T150405.000Z")+FileSuffix)
 	}
 	if out, err = filepath.Abs(out); err != nil {
 		return nil, fmt.Errorf("back up tenant: %w", err)
@@ -120,7 +124,7 @@ func Backup(ctx context.Context, t *tenant.Tenant, opts Options) (*Result, error
 		entries, err = baseBackup(ctx, cluster, t, work, opts.Progress, res)
 	}
 	if err != nil {
-		return nil, err
+		return nil, diskFull(err, out)
 	}
 	res.FinishedAt = now().UTC()
 	m := Manifest{Format: FormatVersion, Kind: res.Kind, Tenant: t.Name(), StartedAt: res.StartedAt, FinishedAt: res.FinishedAt,
@@ -128,7 +132,7 @@ func Backup(ctx context.Context, t *tenant.Tenant, opts Options) (*Result, error
 		Timeline: res.Timeline, WALArchive: t.Config.Backup.WALArchive}
 	size, err := writeArchive(out, work, recipient, m, t, entries, opts.Progress)
 	if err != nil {
-		return nil, err
+		return nil, diskFull(err, out)
 	}
 	res.Size = size
 	if err := updateCatalog(t, func(c *Catalog) { c.Backups = append(c.Backups, *res) }); err != nil {
@@ -348,4 +352,15 @@ func removeStale(dir string) {
 			os.RemoveAll(filepath.Join(dir, name))
 		}
 	}
+}
+
+// diskFull names a full disk (or a file size limit) as such: the write
+// errors of Go and of pg_basebackup say it in their own words.
+func diskFull(err error, out string) error {
+	msg := err.Error()
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EFBIG) || strings.Contains(msg, "No space left on device") ||
+		strings.Contains(msg, "file size limit exceeded") || strings.Contains(msg, "File too large") {
+		return fmt.Errorf("the disk holding %s is full or a file size limit was reached; free space or write the backup elsewhere (--output): %w", filepath.Dir(out), err)
+	}
+	return err
 }

@@ -49,6 +49,9 @@ func TestBackupRestoreCommands(t *testing.T) {
 	if r := sfptest.MustRun(t, base, nil, "server", "backup", "list", "-t", "acme"); !strings.Contains(r.Stdout, file) {
 		t.Errorf("backup list lacks %s:\n%s", file, r.Stdout)
 	}
+	if st := status(t, base, "acme", nil); st.Backups == nil || len(st.Backups.Backups) != 1 || st.Backups.Backups[0].File != file {
+		t.Errorf("status --json backups: %+v", st.Backups)
+	}
 
 	t.Run("killed backup", func(t *testing.T) { killedBackup(t, base, pass) })
 	t.Run("full disk", func(t *testing.T) {
@@ -56,7 +59,7 @@ func TestBackupRestoreCommands(t *testing.T) {
 		cmd := sfptest.Command(t.Context(), t, base, nil, "server", "backup", "-t", "acme", "--passphrase-file", pass, "-o", out)
 		cmd.Path, cmd.Args = "/usr/bin/prlimit", append([]string{"prlimit", "--fsize=2000000", "--", cmd.Path}, cmd.Args[1:]...)
 		msg, err := cmd.CombinedOutput()
-		if err == nil || !strings.Contains(string(msg), "file size limit exceeded") && !strings.Contains(string(msg), "file too large") {
+		if err == nil || !strings.Contains(string(msg), "is full or a file size limit was reached") {
 			t.Fatalf("backup beyond the file size limit: %v\n%s", err, msg)
 		}
 		if _, err := os.Stat(out); !os.IsNotExist(err) {

@@ -63,6 +63,8 @@ type Instance struct {
 	failed   chan error  // a component died, or PostgreSQL keeps crashing
 	once     sync.Once
 	reloadMu sync.Mutex // one key reload at a time
+	// stopBackups ends the scheduled backups (nil without a schedule).
+	stopBackups func()
 }
 
 // Boot starts the tenant: PostgreSQL (created on first start), the platform
@@ -177,6 +179,7 @@ func Boot(ctx context.Context, t *tenant.Tenant, opts BootOptions) (inst *Instan
 	}()
 	inst.sup = newSupervisor(inst)
 	inst.sup.start()
+	inst.startBackups(ctx)
 	return inst, nil
 }
 
@@ -232,6 +235,9 @@ func (i *Instance) Shutdown(ctx context.Context) error {
 			if err := i.services.close(ctx); err != nil {
 				errs = append(errs, err)
 			}
+		}
+		if i.stopBackups != nil {
+			i.stopBackups()
 		}
 		if i.sup != nil {
 			// From here on an exit of PostgreSQL is ours.
