@@ -26,6 +26,7 @@ func NewCmdServer(f *cmdutil.Factory) *cobra.Command {
 		NewCmdMigrate(f, nil),
 		NewCmdBackup(f, nil),
 		NewCmdRestore(f, nil),
+		NewCmdPsql(f, nil),
 	)
 	return cmd
 }

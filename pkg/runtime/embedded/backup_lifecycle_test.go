@@ -53,6 +53,33 @@ func TestBackupRestoreCommands(t *testing.T) {
 		t.Errorf("status --json backups: %+v", st.Backups)
 	}
 
+	t.Run("psql", func(t *testing.T) {
+		if r := sfptest.MustRun(t, base, nil, "server", "psql", "-t", "acme", "--", "-At", "-c", "select current_user"); strings.TrimSpace(r.Stdout) != "supabase_admin" {
+			t.Errorf("psql as the superuser: %q", r.Stdout)
+		}
+		// As the admin user, under RLS: their one account, and auth.uid()
+		// is theirs; nothing written survives psql.
+		q := "select current_user || ' ' || (select count(*) from public.accounts) || ' ' || (auth.uid() is not null)"
+		r := sfptest.MustRun(t, base, nil, "server", "psql", "-t", "acme", "--role", "authenticated", "--user", "OPS@acme.test", "--", "-At", "-c", q)
+		if strings.TrimSpace(r.Stdout) != "authenticated 1 true" {
+			t.Errorf("psql as the admin user: %q %q", r.Stdout, r.Stderr)
+		}
+		// anon has no grant on accounts, as through PostgREST; psql's exit
+		// code is sfp's.
+		if r := sfptest.Run(t, base, nil, "server", "psql", "-t", "acme", "--role", "anon", "--", "-At", "-c", "select count(*) from public.accounts"); r.Code != 1 || !strings.Contains(r.Stderr, "permission denied for table accounts") {
+			t.Errorf("psql as anon: %d %q %q", r.Code, r.Stdout, r.Stderr)
+		}
+		q = "insert into public.accounts (name, slug) values ('Tmp', 'tmp'); select current_user || ' ' || count(*) from public.accounts"
+		if r := sfptest.MustRun(t, base, nil, "server", "psql", "-t", "acme", "--role", "service_role", "--", "-At", "-c", q); !strings.HasSuffix(strings.TrimSpace(r.Stdout), "service_role 2") {
+			t.Errorf("psql as service_role: %q %q", r.Stdout, r.Stderr)
+		}
+		if r := sfptest.MustRun(t, base, nil, "server", "psql", "-t", "acme", "--", "-At", "-c", "select count(*) from public.accounts"); strings.TrimSpace(r.Stdout) != "1" {
+			t.Errorf("psql's transaction was not rolled back: %q", r.Stdout)
+		}
+		if r := sfptest.Run(t, base, nil, "server", "psql", "-t", "acme", "--user", "nobody@acme.test", "--", "-c", "select 1"); r.Code == 0 || !strings.Contains(r.Stderr, "no user with email") {
+			t.Errorf("psql as an unknown user: %d %s", r.Code, r.Stderr)
+		}
+	})
 	t.Run("killed backup", func(t *testing.T) { killedBackup(t, base, pass) })
 	t.Run("full disk", func(t *testing.T) {
 		out := filepath.Join(base, "full", "acme.sfpbackup")
