@@ -78,7 +78,7 @@ Embedded tenants only; docs/backups.md shows the docker runtime's commands.`,
 	cmd.Flags().BoolVar(&opts.Unencrypted, "unencrypted", false, "Write the backup, secrets included, unencrypted")
 	cmd.Flags().StringVar(&opts.Format, "format", "physical", "physical (restorable, point-in-time) or sql (pg_dump export)")
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "Output JSON")
-	cmd.AddCommand(NewCmdBackupList(f, nil))
+	cmd.AddCommand(NewCmdBackupList(f, nil), NewCmdBackupSQL(f, nil))
 	return cmd
 }
 
