@@ -33,8 +33,10 @@ const (
 // Manifest describes a backup; it is the first entry of the archive.
 type Manifest struct {
 	Format int    `json:"format"`
-	Kind   string `json:"kind"`
-	Tenant string `json:"tenant"`
+	Kind string `json:"kind"`
+	// Runtime is the backed-up tenant's (embedded or docker).
+	Runtime string `json:"runtime,omitempty"`
+	Tenant  string `json:"tenant"`
 	// StartedAt and FinishedAt bracket the backup; a restore to a time
 	// needs a time after FinishedAt.
 	StartedAt  time.Time `json:"started_at"`

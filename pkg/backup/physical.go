@@ -41,6 +41,8 @@ type Options struct {
 	Kind     string
 	Progress func(Progress)
 	Now      func() time.Time
+	// Docker is the db service of a docker tenant (pkg/runtime/docker).
+	Docker ComposeDB
 
 	scheduled bool // taken by the Scheduler (subject to backup.keep)
 }
@@ -68,13 +70,11 @@ const FileSuffix = ".sfpbackup"
 // ErrNotRunning is returned when the tenant's database is not running.
 var ErrNotRunning = errors.New("the tenant's database is not running")
 
-// Backup takes an online backup of an embedded tenant while it serves
-// traffic. The file appears only when complete (written to a temporary
+// Backup takes an online backup of a tenant while it serves traffic (of
+// an embedded tenant's cluster, or through opts.Docker of a docker
+// tenant's db service). The file appears only when complete (written to a temporary
 // file, synced, renamed), mode 0600.
 func Backup(ctx context.Context, t *tenant.Tenant, opts Options) (*Result, error) {
-	if t.Config.Runtime != tenant.RuntimeEmbedded {
-		return nil, fmt.Errorf("back up tenant %q: it runs on the %s runtime; this command backs up embedded tenants (see docs/backups.md for the docker runtime)", t.Name(), t.Config.Runtime)
-	}
 	now := opts.Now
 	if now == nil {
 		now = time.Now
@@ -83,25 +83,20 @@ func Backup(ctx context.Context, t *tenant.Tenant, opts Options) (*Result, error
 	if err != nil {
 		return nil, err
 	}
-	cluster, err := postgres.New(ctx, postgres.Config{DataDir: t.DataDir(), Port: t.Config.Postgres.Port, LogFile: t.PostgresLog()})
-	if err != nil {
-		return nil, err
-	}
-	if _, up := cluster.Pid(); !up {
-		return nil, fmt.Errorf("back up tenant %q: %w; start it with `sfp server start -t %s -d` (backups are taken online)", t.Name(), ErrNotRunning, t.Name())
-	}
-	started := now().UTC()
-	res := &Result{Kind: KindPhysical, Tenant: t.Name(), Encrypted: recipient != nil, StartedAt: started, Scheduled: opts.scheduled}
+	res := &Result{Kind: KindPhysical, Tenant: t.Name(), Encrypted: recipient != nil, StartedAt: now().UTC(), Scheduled: opts.scheduled}
 	if opts.Kind == KindSQL {
 		res.Kind = KindSQL
 	}
-	adminURL := cluster.ConnString("supabase_admin", t.Secrets.PostgresPassword, "postgres")
-	if res.SchemaVersion, err = schemaVersion(ctx, adminURL); err != nil {
+	src, err := openSource(ctx, t, opts.Docker)
+	if err != nil {
+		return nil, err
+	}
+	if res.SchemaVersion, err = src.schemaVersion(ctx); err != nil {
 		return nil, fmt.Errorf("back up tenant %q: %w", t.Name(), err)
 	}
 	out := opts.Output
 	if out == "" {
-		out = filepath.Join(t.BackupDir(), t.Name()+"-"+started.Format("20060102T150405.000Z")+FileSuffix)
+		out = filepath.Join(t.BackupDir(), t.Name()+"-"+res.StartedAt.Format("20060102T150405.000Z")+FileSuffix)
 	}
 	if out, err = filepath.Abs(out); err != nil {
 		return nil, fmt.Errorf("back up tenant: %w", err)
@@ -117,18 +112,13 @@ func Backup(ctx context.Context, t *tenant.Tenant, opts Options) (*Result, error
 	}
 	defer os.RemoveAll(work)
 
-	var entries []fileEntry
-	if res.Kind == KindSQL {
-		entries, err = dumpSQL(ctx, cluster, t, work, opts.Progress)
-	} else {
-		entries, err = baseBackup(ctx, cluster, t, work, opts.Progress, res)
-	}
+	entries, err := src.take(ctx, res.Kind, work, opts.Progress, res)
 	if err != nil {
 		return nil, diskFull(err, out)
 	}
 	res.FinishedAt = now().UTC()
-	m := Manifest{Format: FormatVersion, Kind: res.Kind, Tenant: t.Name(), StartedAt: res.StartedAt, FinishedAt: res.FinishedAt,
-		SchemaVersion: res.SchemaVersion, PostgresMajor: cluster.Config().Binaries.Major, StartLSN: res.StartLSN, EndLSN: res.EndLSN,
+	m := Manifest{Format: FormatVersion, Kind: res.Kind, Runtime: string(t.Config.Runtime), Tenant: t.Name(), StartedAt: res.StartedAt,
+		FinishedAt: res.FinishedAt, SchemaVersion: res.SchemaVersion, PostgresMajor: src.major, StartLSN: res.StartLSN, EndLSN: res.EndLSN,
 		Timeline: res.Timeline, WALArchive: t.Config.Backup.WALArchive}
 	size, err := writeArchive(out, work, recipient, m, t, entries, opts.Progress)
 	if err != nil {
@@ -139,6 +129,54 @@ func Backup(ctx context.Context, t *tenant.Tenant, opts Options) (*Result, error
 		return res, err
 	}
 	return res, nil
+}
+
+// source is where a backup's data comes from: an embedded tenant's
+// cluster, or a docker tenant's db service.
+type source struct {
+	t       *tenant.Tenant
+	cluster *postgres.Cluster // embedded
+	docker  ComposeDB         // docker
+	major   int               // PostgreSQL major version, 0 if unknown
+}
+
+func openSource(ctx context.Context, t *tenant.Tenant, docker ComposeDB) (*source, error) {
+	switch t.Config.Runtime {
+	case tenant.RuntimeDocker:
+		if docker == nil {
+			return nil, fmt.Errorf("back up tenant %q: the docker runtime is not available here", t.Name())
+		}
+		return &source{t: t, docker: docker}, nil
+	case tenant.RuntimeEmbedded:
+	default:
+		return nil, fmt.Errorf("back up tenant %q: unknown runtime %q", t.Name(), t.Config.Runtime)
+	}
+	cluster, err := postgres.New(ctx, postgres.Config{DataDir: t.DataDir(), Port: t.Config.Postgres.Port, LogFile: t.PostgresLog()})
+	if err != nil {
+		return nil, err
+	}
+	if _, up := cluster.Pid(); !up {
+		return nil, fmt.Errorf("back up tenant %q: %w; start it with `sfp server start -t %s -d` (backups are taken online)", t.Name(), ErrNotRunning, t.Name())
+	}
+	return &source{t: t, cluster: cluster, major: cluster.Config().Binaries.Major}, nil
+}
+
+func (s *source) schemaVersion(ctx context.Context) (string, error) {
+	if s.docker != nil {
+		return s.docker.SchemaVersion(ctx, s.t)
+	}
+	return schemaVersion(ctx, s.cluster.ConnString("supabase_admin", s.t.Secrets.PostgresPassword, "postgres"))
+}
+
+func (s *source) take(ctx context.Context, kind, work string, progress func(Progress), res *Result) ([]fileEntry, error) {
+	switch {
+	case s.docker != nil:
+		return dockerBackup(ctx, s.docker, s.t, kind, work)
+	case kind == KindSQL:
+		return dumpSQL(ctx, s.cluster, s.t, work, progress)
+	default:
+		return baseBackup(ctx, s.cluster, s.t, work, progress, res)
+	}
 }
 
 // fileEntry is a file of the work directory that goes into the archive.

@@ -214,6 +214,9 @@ func checkHead(ctx context.Context, h *head, opts *RestoreOptions) error {
 	if m.Kind != KindPhysical {
 		return fmt.Errorf("restore: unknown backup kind %q", m.Kind)
 	}
+	if m.Runtime == string(tenant.RuntimeDocker) {
+		return fmt.Errorf("restore: %s is a backup of docker tenant %q; load it into a db volume as docs/backups.md shows, or take a --format sql export", opts.From, m.Tenant)
+	}
 	if err := checkSchema(m, opts.Migrations); err != nil {
 		return err
 	}

@@ -22,6 +22,8 @@ type BackupOptions struct {
 	Unencrypted    bool
 	Format         string
 	JSON           bool
+	// Docker runs the programs in a docker tenant's db service.
+	Docker backup.ComposeDB
 }
 
 // NewCmdBackup builds `sfp server backup` (and `backup list`).
@@ -45,7 +47,9 @@ tenant.yaml say. Without either the backup is refused unless --unencrypted.
 docker runtime or a hosted Supabase project (docs/backups.md); it cannot be
 restored with sfp server restore.
 
-Embedded tenants only; docs/backups.md shows the docker runtime's commands.`,
+A docker tenant is backed up the same way, by pg_basebackup or pg_dump run in
+its db service (docker compose exec); sfp server restore takes embedded
+backups only (docs/backups.md).`,
 		Example: `  sfp server backup -t acme
   sfp server backup -t acme --output /srv/backups/acme.sfpbackup --json
   sfp server backup -t acme --recipient age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p
@@ -67,6 +71,13 @@ Embedded tenants only; docs/backups.md shows the docker runtime's commands.`,
 			t, err := loadTenant(f, &opts.Flags)
 			if err != nil {
 				return err
+			}
+			if t.Config.Runtime == tenant.RuntimeDocker {
+				rt, err := dockerRuntime(f)
+				if err != nil {
+					return err
+				}
+				opts.Docker, _ = rt.(backup.ComposeDB)
 			}
 			return backupRun(cmd.Context(), opts, t)
 		},
@@ -99,7 +110,7 @@ func backupRun(ctx context.Context, opts *BackupOptions, t *tenant.Tenant) error
 		kind = backup.KindSQL
 	}
 	p := newByteProgress(opts.IO)
-	res, err := backup.Backup(ctx, t, backup.Options{Output: opts.Output, Encryption: opts.encryption(t), Kind: kind, Progress: p.report})
+	res, err := backup.Backup(ctx, t, backup.Options{Output: opts.Output, Encryption: opts.encryption(t), Kind: kind, Progress: p.report, Docker: opts.Docker})
 	p.done()
 	if err != nil {
 		return err
