@@ -33,7 +33,7 @@ const (
 // Manifest describes a backup; it is the first entry of the archive.
 type Manifest struct {
 	Format int    `json:"format"`
-	Kind string `json:"kind"`
+	Kind   string `json:"kind"`
 	// Runtime is the backed-up tenant's (embedded or docker).
 	Runtime string `json:"runtime,omitempty"`
 	Tenant  string `json:"tenant"`
