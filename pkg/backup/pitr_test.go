@@ -1,8 +1,11 @@
 package backup_test
 
 import (
+	"archive/tar"
 	"context"
+	"encoding/json"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -110,7 +113,55 @@ func TestPointInTimeRecovery(t *testing.T) {
 			t.Errorf("failed restore left its tenant: %v", err)
 		}
 	}
+	// A backup of a schema newer than this binary's migrations.
+	newer := filepath.Join(base, "newer.sfpbackup")
+	withSchemaVersion(t, file, newer, "99991231000000")
+	if _, err := backup.Restore(ctx, backup.RestoreOptions{Base: base, Name: "newer", From: newer}); !errors.Is(err, backup.ErrNewerSchema) || !strings.Contains(err.Error(), "99991231000000") {
+		t.Errorf("restore of a newer schema: %v", err)
+	}
+	if _, err := os.Stat(tenant.Dir(base, "newer")); !os.IsNotExist(err) {
+		t.Errorf("refused restore left its tenant: %v", err)
+	}
 	if got := keys(src); got != "first,second" {
 		t.Errorf("source documents %q", got)
+	}
+}
+
+// withSchemaVersion rewrites an unencrypted backup's manifest to claim
+// another schema version (a backup taken by a newer sfp).
+func withSchemaVersion(t *testing.T, from, to, version string) {
+	t.Helper()
+	in, err := os.Open(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	out, err := os.Create(to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	tr, tw := tar.NewReader(in), tar.NewWriter(out)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, _ := io.ReadAll(tr)
+		if h.Name == "manifest.json" {
+			var m map[string]any
+			json.Unmarshal(data, &m)
+			m["schema_version"] = version
+			data, _ = json.Marshal(m)
+			h.Size = int64(len(data))
+		}
+		tw.WriteHeader(h)
+		tw.Write(data)
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
 	}
 }
