@@ -80,48 +80,37 @@ func truncated(err error) error {
 	return err
 }
 
-// extractTar unpacks a tar stream (pg_basebackup's) into dir. Only regular
-// files, directories and symlinks inside dir are accepted: a name that
-// leaves dir is an error, not a write elsewhere.
-func extractTar(r io.Reader, dir string, count func(int64)) error {
-	tr := tar.NewReader(r)
-	for {
-		h, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("extract: %w", truncated(err))
-		}
-		name := path.Clean(h.Name)
-		if name == "." {
-			continue
-		}
-		if path.IsAbs(name) || name == ".." || strings.HasPrefix(name, "../") {
-			return fmt.Errorf("extract: entry %q leaves the data directory: %w", h.Name, ErrTruncated)
-		}
-		target := filepath.Join(dir, filepath.FromSlash(name))
-		mode := fs.FileMode(h.Mode).Perm()
-		switch h.Typeflag {
-		case tar.TypeDir:
-			if err := os.MkdirAll(target, 0o700); err != nil {
-				return fmt.Errorf("extract: %w", err)
-			}
-		case tar.TypeReg:
-			if err := os.MkdirAll(filepath.Dir(target), 0o700); err != nil {
-				return fmt.Errorf("extract: %w", err)
-			}
-			if err := writeEntry(target, tr, mode&0o700, count); err != nil {
-				return err
-			}
-		case tar.TypeSymlink:
-			// pg_basebackup writes pg_tblspc links; sfp clusters have no
-			// tablespaces, so a link is refused rather than followed.
-			return fmt.Errorf("extract: entry %q is a symbolic link to %q; tablespaces are not supported", h.Name, h.Linkname)
-		default:
-			return fmt.Errorf("extract: entry %q has unsupported type %q", h.Name, h.Typeflag)
-		}
+// extractEntry writes one entry of the cluster's files (name relative to
+// the data directory) into dir. Only regular files and directories inside
+// dir are accepted: a name that leaves dir is an error, not a write
+// elsewhere.
+func extractEntry(r io.Reader, h *tar.Header, dir, name string, count func(int64)) error {
+	name = path.Clean(name)
+	if name == "." {
+		return nil
 	}
+	if path.IsAbs(name) || name == ".." || strings.HasPrefix(name, "../") {
+		return fmt.Errorf("extract: entry %q leaves the data directory: %w", h.Name, ErrTruncated)
+	}
+	target := filepath.Join(dir, filepath.FromSlash(name))
+	switch h.Typeflag {
+	case tar.TypeDir:
+		if err := os.MkdirAll(target, 0o700); err != nil {
+			return fmt.Errorf("extract: %w", err)
+		}
+	case tar.TypeReg:
+		if err := os.MkdirAll(filepath.Dir(target), 0o700); err != nil {
+			return fmt.Errorf("extract: %w", err)
+		}
+		return writeEntry(target, r, fs.FileMode(h.Mode).Perm()&0o700, count)
+	case tar.TypeSymlink:
+		// pg_basebackup writes pg_tblspc links; sfp clusters have no
+		// tablespaces, so a link is refused rather than followed.
+		return fmt.Errorf("extract: entry %q is a symbolic link to %q; tablespaces are not supported", h.Name, h.Linkname)
+	default:
+		return fmt.Errorf("extract: entry %q has unsupported type %q", h.Name, h.Typeflag)
+	}
+	return nil
 }
 
 func writeEntry(target string, r io.Reader, mode fs.FileMode, count func(int64)) error {

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"filippo.io/age"
+
 	"github.com/sfp-dev/sfp/pkg/backup"
 	"github.com/sfp-dev/sfp/pkg/server/postgres"
 )
@@ -29,8 +31,8 @@ func fill(b *testing.B, r *running) {
 	exec1(b, c, `checkpoint`)
 }
 
-// BenchmarkBackupRestore compares sfp's backup (pg_basebackup, then tar
-// and age with a passphrase) and restore (decrypt, extract, verify,
+// BenchmarkBackupRestore compares sfp's backup (pg_basebackup streamed
+// through tar and age, with a passphrase, a recipient key, or none) and restore (decrypt, extract, verify,
 // recovery start) of a tenant holding ~200,000 documents and 50,000 task
 // events with bare pg_basebackup and pg_dump of the same cluster, and a
 // bare restore (untar and start), in the same run.
@@ -43,8 +45,12 @@ func BenchmarkBackupRestore(b *testing.B) {
 	bins := src.Inst.Cluster.Config().Binaries
 	port := strconv.Itoa(src.T.Config.Postgres.Port)
 	env := append(os.Environ(), "PGPASSWORD="+src.T.Secrets.PostgresPassword)
-	var sfpB, plainB, bareB, sqlB, dumpB, sfpR, bareR time.Duration
+	var sfpB, plainB, keyB, bareB, sqlB, dumpB, sfpR, bareR time.Duration
 	var size, bareSize, sqlSize int64
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		b.Fatal(err)
+	}
 	for i := 0; i < b.N; i++ {
 		dir := filepath.Join(base, "run"+strconv.Itoa(i))
 		os.MkdirAll(dir, 0o755)
@@ -60,6 +66,11 @@ func BenchmarkBackupRestore(b *testing.B) {
 			b.Fatal(err)
 		}
 		plainB += time.Since(start)
+		start = time.Now()
+		if _, err := backup.Backup(ctx, src.T, backup.Options{Output: filepath.Join(dir, "key.sfpbackup"), Encryption: backup.Encryption{Recipient: id.Recipient().String()}}); err != nil {
+			b.Fatal(err)
+		}
+		keyB += time.Since(start)
 
 		start = time.Now()
 		run(b, env, bins.Path("pg_basebackup"), "-h", "127.0.0.1", "-p", port, "-U", "supabase_admin", "-D", filepath.Join(dir, "bare"), "-Ft", "-X", "stream", "-c", "fast")
@@ -89,6 +100,7 @@ func BenchmarkBackupRestore(b *testing.B) {
 	b.ReportMetric(bareB.Seconds()/n, "pg_basebackup-s")
 	b.ReportMetric(float64(sfpB)/float64(bareB), "backup-ratio")
 	b.ReportMetric(float64(plainB)/float64(bareB), "unencrypted-backup-ratio")
+	b.ReportMetric(float64(keyB)/float64(bareB), "recipient-backup-ratio")
 	b.ReportMetric(float64(sqlB)/float64(dumpB), "sql-export-ratio")
 	b.ReportMetric(sfpR.Seconds()/n, "sfp-restore-s")
 	b.ReportMetric(bareR.Seconds()/n, "bare-restore-s")

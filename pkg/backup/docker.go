@@ -40,7 +40,7 @@ func dockerBackup(ctx context.Context, db ComposeDB, t *tenant.Tenant, kind, wor
 }
 
 // entryDockerBase is a docker tenant's cluster: one tar, WAL included.
-const entryDockerBase = "pgdata/docker-base.tar"
+const entryDockerBase = "docker/base.tar"
 
 func dockerSQL(ctx context.Context, db ComposeDB, t *tenant.Tenant, work string) ([]fileEntry, error) {
 	tablesFile := filepath.Join(work, "tables")

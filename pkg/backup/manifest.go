@@ -59,9 +59,9 @@ const (
 	entryManifest     = "manifest.json"
 	entryConfig       = "tenant/tenant.yaml"
 	entrySecrets      = "tenant/.env"
-	entryBase         = "pgdata/base.tar"
-	entryWAL          = "pgdata/pg_wal.tar"
+	entryData         = "pgdata/" // prefix of the cluster's files
 	entryPGManifest   = "pgdata/backup_manifest"
+	entryFinal        = "final.json" // the manifest once the backup finished
 	entryDump         = "sql/dump.sql"
 	maxSmallEntrySize = 16 << 20
 )

@@ -112,18 +112,19 @@ func Backup(ctx context.Context, t *tenant.Tenant, opts Options) (*Result, error
 	}
 	defer os.RemoveAll(work)
 
-	entries, err := src.take(ctx, res.Kind, work, opts.Progress, res)
+	m := &Manifest{Format: FormatVersion, Kind: res.Kind, Runtime: string(t.Config.Runtime), Tenant: t.Name(), StartedAt: res.StartedAt,
+		SchemaVersion: res.SchemaVersion, PostgresMajor: src.major, WALArchive: t.Config.Backup.WALArchive}
+	size, err := writeArchive(out, work, recipient, m, t, func(tw *tar.Writer) error {
+		if err := src.take(ctx, tw, work, opts.Progress, m); err != nil {
+			return err
+		}
+		m.FinishedAt = now().UTC()
+		return nil
+	})
 	if err != nil {
 		return nil, diskFull(err, out)
 	}
-	res.FinishedAt = now().UTC()
-	m := Manifest{Format: FormatVersion, Kind: res.Kind, Runtime: string(t.Config.Runtime), Tenant: t.Name(), StartedAt: res.StartedAt,
-		FinishedAt: res.FinishedAt, SchemaVersion: res.SchemaVersion, PostgresMajor: src.major, StartLSN: res.StartLSN, EndLSN: res.EndLSN,
-		Timeline: res.Timeline, WALArchive: t.Config.Backup.WALArchive}
-	size, err := writeArchive(out, work, recipient, m, t, entries, opts.Progress)
-	if err != nil {
-		return nil, diskFull(err, out)
-	}
+	res.FinishedAt, res.StartLSN, res.EndLSN, res.Timeline = m.FinishedAt, m.StartLSN, m.EndLSN, m.Timeline
 	res.Size = size
 	if err := updateCatalog(t, func(c *Catalog) { c.Backups = append(c.Backups, *res) }); err != nil {
 		return res, err
@@ -168,15 +169,23 @@ func (s *source) schemaVersion(ctx context.Context) (string, error) {
 	return schemaVersion(ctx, s.cluster.ConnString("supabase_admin", s.t.Secrets.PostgresPassword, "postgres"))
 }
 
-func (s *source) take(ctx context.Context, kind, work string, progress func(Progress), res *Result) ([]fileEntry, error) {
+// take writes the backup's data entries: the physical backup streamed
+// from the cluster, or the files the other kinds produce in work.
+func (s *source) take(ctx context.Context, tw *tar.Writer, work string, progress func(Progress), m *Manifest) error {
+	var entries []fileEntry
+	var err error
 	switch {
 	case s.docker != nil:
-		return dockerBackup(ctx, s.docker, s.t, kind, work)
-	case kind == KindSQL:
-		return dumpSQL(ctx, s.cluster, s.t, work, progress)
+		entries, err = dockerBackup(ctx, s.docker, s.t, m.Kind, work)
+	case m.Kind == KindSQL:
+		entries, err = dumpSQL(ctx, s.cluster, s.t, work, progress)
 	default:
-		return baseBackup(ctx, s.cluster, s.t, work, progress, res)
+		return streamBase(ctx, s.cluster, s.t, tw, progress, m)
 	}
+	if err != nil {
+		return err
+	}
+	return addFiles(tw, entries, progress)
 }
 
 // fileEntry is a file of the work directory that goes into the archive.
@@ -191,20 +200,73 @@ func schemaVersion(ctx context.Context, url string) (string, error) {
 	return migrate.Latest(ctx, conn)
 }
 
-// baseBackup runs pg_basebackup into work: base.tar, pg_wal.tar (the WAL
-// streamed during the backup, through a temporary replication slot, so no
-// segment it needs can be recycled) and backup_manifest.
-func baseBackup(ctx context.Context, cluster *postgres.Cluster, t *tenant.Tenant, work string, progress func(Progress), res *Result) ([]fileEntry, error) {
-	dir := filepath.Join(work, "pg")
-	args := []string{"-h", "127.0.0.1", "-p", strconv.Itoa(cluster.Port()), "-U", postgres.DefaultSuperUser, "--no-password",
-		"-D", dir, "--format=tar", "--wal-method=stream", "--checkpoint=fast", "--progress", "--label=sfp backup of " + t.Name()}
-	if err := runTool(ctx, cluster.Config().Binaries.Path("pg_basebackup"), args, t.Secrets.PostgresPassword, "copying the database", progress); err != nil {
-		return nil, fmt.Errorf("back up tenant %q: pg_basebackup: %w", t.Name(), err)
-	}
-	raw, err := os.ReadFile(filepath.Join(dir, "backup_manifest"))
+// streamBase streams pg_basebackup's tar (the cluster, the WAL the
+// backup needs fetched at its end, and its backup_manifest) into the
+// archive, entry by entry, in one pass. A temporary replication slot held
+// for the duration keeps every WAL segment from before the backup's start,
+// so none it needs is recycled however busy the tenant is; it is dropped
+// when the connection closes, also when sfp is killed.
+func streamBase(ctx context.Context, cluster *postgres.Cluster, t *tenant.Tenant, tw *tar.Writer, progress func(Progress), m *Manifest) error {
+	conn, err := migrate.Connect(ctx, cluster.ConnString("supabase_admin", t.Secrets.PostgresPassword, "postgres"))
 	if err != nil {
-		return nil, fmt.Errorf("back up tenant: read pg_basebackup's manifest: %w", err)
+		return err
 	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	slot := fmt.Sprintf("sfp_backup_%d_%d", os.Getpid(), time.Now().UnixNano()%1_000_000_000)
+	if _, err := conn.Exec(ctx, `select pg_create_physical_replication_slot($1, true, true)`, slot); err != nil {
+		return fmt.Errorf("back up tenant %q: reserve WAL: %w", t.Name(), err)
+	}
+	args := []string{"-h", "127.0.0.1", "-p", strconv.Itoa(cluster.Port()), "-U", postgres.DefaultSuperUser, "--no-password",
+		"-D", "-", "--format=tar", "--wal-method=fetch", "--checkpoint=fast", "--progress", "--label=sfp backup of " + t.Name()}
+	var pgManifest []byte
+	err = runTool(ctx, cluster.Config().Binaries.Path("pg_basebackup"), args, t.Secrets.PostgresPassword, "copying the database", progress,
+		func(stdout io.Reader) error {
+			var err error
+			pgManifest, err = copyBaseTar(stdout, tw)
+			return err
+		})
+	if err != nil {
+		return fmt.Errorf("back up tenant %q: pg_basebackup: %w", t.Name(), err)
+	}
+	return readWALRange(pgManifest, m)
+}
+
+// copyBaseTar copies the entries of pg_basebackup's tar into the archive
+// under pgdata/, and returns its backup_manifest.
+func copyBaseTar(r io.Reader, tw *tar.Writer) ([]byte, error) {
+	tr := tar.NewReader(r)
+	var manifest []byte
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return manifest, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read pg_basebackup's output: %w", err)
+		}
+		out := *h
+		out.Name = "pgdata/" + strings.TrimPrefix(h.Name, "./")
+		out.Format = tar.FormatPAX
+		out.Uname, out.Gname = "", ""
+		if err := tw.WriteHeader(&out); err != nil {
+			return nil, fmt.Errorf("write backup entry %s: %w", out.Name, err)
+		}
+		var src io.Reader = tr
+		var buf bytes.Buffer
+		if out.Name == entryPGManifest {
+			src = io.TeeReader(tr, &buf)
+		}
+		if _, err := io.Copy(tw, src); err != nil {
+			return nil, fmt.Errorf("write backup entry %s: %w", out.Name, err)
+		}
+		if out.Name == entryPGManifest {
+			manifest = buf.Bytes()
+		}
+	}
+}
+
+// readWALRange takes the backup's WAL range from pg_basebackup's manifest.
+func readWALRange(raw []byte, m *Manifest) error {
 	var pm struct {
 		WALRanges []struct {
 			Timeline int    `json:"Timeline"`
@@ -213,24 +275,23 @@ func baseBackup(ctx context.Context, cluster *postgres.Cluster, t *tenant.Tenant
 		} `json:"WAL-Ranges"`
 	}
 	if err := json.Unmarshal(raw, &pm); err != nil || len(pm.WALRanges) == 0 {
-		return nil, fmt.Errorf("back up tenant: pg_basebackup's manifest has no WAL range (%v)", err)
+		return fmt.Errorf("back up tenant: pg_basebackup's manifest has no WAL range (%v)", err)
 	}
 	w := pm.WALRanges[len(pm.WALRanges)-1]
-	res.Timeline, res.StartLSN, res.EndLSN = w.Timeline, pm.WALRanges[0].Start, w.End
-	return []fileEntry{
-		{entryBase, filepath.Join(dir, "base.tar")},
-		{entryWAL, filepath.Join(dir, "pg_wal.tar")},
-		{entryPGManifest, filepath.Join(dir, "backup_manifest")},
-	}, nil
+	m.Timeline, m.StartLSN, m.EndLSN = w.Timeline, pm.WALRanges[0].Start, w.End
+	return nil
 }
 
 var progressRE = regexp.MustCompile(`(\d+)/(\d+) kB`)
 
 // runTool runs a PostgreSQL client program with the superuser's password
 // in its environment (never on its command line), relaying its --progress
-// lines and returning its last lines of output on failure. It dies with
-// sfp (a killed backup leaves no copy running).
-func runTool(ctx context.Context, bin string, args []string, password, phase string, progress func(Progress)) error {
+// lines, handing its standard output to consume (if set), and returning its
+// last lines of output on failure. It dies with sfp (a killed backup leaves
+// no copy running), and is stopped if consume fails.
+func runTool(ctx context.Context, bin string, args []string, password, phase string, progress func(Progress), consume func(io.Reader) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Env = []string{"PATH=/usr/local/bin:/usr/bin:/bin", "LC_ALL=C.UTF-8", "TZ=UTC", "PGPASSWORD=" + password, "PGCONNECT_TIMEOUT=30"}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -238,9 +299,40 @@ func runTool(ctx context.Context, bin string, args []string, password, phase str
 	if err != nil {
 		return err
 	}
+	var stdout io.ReadCloser
+	if consume != nil {
+		if stdout, err = cmd.StdoutPipe(); err != nil {
+			return err
+		}
+	}
 	if err := cmd.Start(); err != nil {
 		return err
 	}
+	tailc := make(chan []string, 1)
+	go func() { tailc <- relayProgress(stderr, phase, progress) }()
+	var cerr error
+	if consume != nil {
+		if cerr = consume(stdout); cerr != nil {
+			cancel()
+		}
+		io.Copy(io.Discard, stdout)
+	}
+	tail := <-tailc
+	werr := cmd.Wait()
+	switch {
+	case cerr != nil:
+		return cerr
+	case werr != nil && ctx.Err() != nil:
+		return ctx.Err()
+	case werr != nil:
+		return fmt.Errorf("%w: %s", werr, strings.Join(tail, "; "))
+	}
+	return nil
+}
+
+// relayProgress reports the --progress lines of a tool and returns its
+// other last lines.
+func relayProgress(stderr io.Reader, phase string, progress func(Progress)) []string {
 	var tail []string
 	sc := bufio.NewScanner(stderr)
 	sc.Split(splitLines)
@@ -261,13 +353,7 @@ func runTool(ctx context.Context, bin string, args []string, password, phase str
 			}
 		}
 	}
-	if err := cmd.Wait(); err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		return fmt.Errorf("%w: %s", err, strings.Join(tail, "; "))
-	}
-	return nil
+	return tail
 }
 
 // splitLines splits at \n or \r (progress lines on a terminal end in \r).
@@ -281,11 +367,12 @@ func splitLines(data []byte, atEOF bool) (int, []byte, error) {
 	return 0, nil, nil
 }
 
-// writeArchive writes the backup file: a tar stream (manifest, tenant.yaml,
-// .env, the database files), age-encrypted unless recipient is nil, into a
-// temporary file in the work directory (removed with it, even after a
-// kill) that is synced and renamed into place.
-func writeArchive(out, work string, recipient age.Recipient, m Manifest, t *tenant.Tenant, entries []fileEntry, progress func(Progress)) (int64, error) {
+// writeArchive writes the backup file: a tar stream — the manifest as
+// known at the start, tenant.yaml, .env, what body writes, and the final
+// manifest — age-encrypted unless recipient is nil, into a temporary file
+// in the work directory (removed with it, even after a kill) that is synced
+// and renamed into place.
+func writeArchive(out, work string, recipient age.Recipient, m *Manifest, t *tenant.Tenant, body func(*tar.Writer) error) (int64, error) {
 	cfg, err := os.ReadFile(t.ConfigFile())
 	if err != nil {
 		return 0, fmt.Errorf("back up tenant: %w", err)
@@ -293,12 +380,6 @@ func writeArchive(out, work string, recipient age.Recipient, m Manifest, t *tena
 	env, err := os.ReadFile(t.EnvFile())
 	if err != nil {
 		return 0, fmt.Errorf("back up tenant: %w", err)
-	}
-	var total int64
-	for _, e := range entries {
-		if fi, err := os.Stat(e.path); err == nil {
-			total += fi.Size()
-		}
 	}
 	f, err := os.CreateTemp(work, "archive-*")
 	if err != nil {
@@ -324,26 +405,22 @@ func writeArchive(out, work string, recipient age.Recipient, m Manifest, t *tena
 	}
 	tw := tar.NewWriter(w)
 	mraw, _ := json.MarshalIndent(m, "", "  ")
-	if err := addBytes(tw, entryManifest, mraw, 0o600, m.FinishedAt); err != nil {
+	if err := addBytes(tw, entryManifest, mraw, 0o600, m.StartedAt); err != nil {
 		return fail(err)
 	}
-	if err := addBytes(tw, entryConfig, cfg, 0o644, m.FinishedAt); err != nil {
+	if err := addBytes(tw, entryConfig, cfg, 0o644, m.StartedAt); err != nil {
 		return fail(err)
 	}
-	if err := addBytes(tw, entrySecrets, env, 0o600, m.FinishedAt); err != nil {
+	if err := addBytes(tw, entrySecrets, env, 0o600, m.StartedAt); err != nil {
 		return fail(err)
 	}
-	var done int64
-	count := func(n int64) {
-		done += n
-		if progress != nil {
-			progress(Progress{Phase: "writing", Done: done, Total: total})
-		}
+	if err := body(tw); err != nil {
+		f.Close()
+		return 0, err
 	}
-	for _, e := range entries {
-		if err := addFile(tw, e.name, e.path, count); err != nil {
-			return fail(err)
-		}
+	mraw, _ = json.MarshalIndent(m, "", "  ")
+	if err := addBytes(tw, entryFinal, mraw, 0o600, m.FinishedAt); err != nil {
+		return fail(err)
 	}
 	if err := tw.Close(); err != nil {
 		return fail(err)
@@ -374,6 +451,28 @@ func writeArchive(out, work string, recipient age.Recipient, m Manifest, t *tena
 		d.Close()
 	}
 	return fi.Size(), nil
+}
+
+// addFiles writes files of the work directory into the archive.
+func addFiles(tw *tar.Writer, entries []fileEntry, progress func(Progress)) error {
+	var total, done int64
+	for _, e := range entries {
+		if fi, err := os.Stat(e.path); err == nil {
+			total += fi.Size()
+		}
+	}
+	count := func(n int64) {
+		done += n
+		if progress != nil {
+			progress(Progress{Phase: "writing", Done: done, Total: total})
+		}
+	}
+	for _, e := range entries {
+		if err := addFile(tw, e.name, e.path, count); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // removeStale removes what a killed backup left in dir: its work directory

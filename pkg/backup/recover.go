@@ -22,7 +22,7 @@ var ErrOutsideArchive = errors.New("the recovery target is outside the WAL archi
 // PostgreSQL replays the backup's WAL (and, for a point in time, the
 // archive's up to the target, then promotes). It returns where recovery
 // stopped and the schema version the cluster has.
-func recoverCluster(ctx context.Context, cluster *postgres.Cluster, t *tenant.Tenant, opts *RestoreOptions, m *Manifest) (*RecoveryPoint, string, error) {
+func recoverCluster(ctx context.Context, cluster *postgres.Cluster, t *tenant.Tenant, opts *RestoreOptions) (*RecoveryPoint, string, error) {
 	if err := cluster.Adopt(); err != nil {
 		return nil, "", err
 	}

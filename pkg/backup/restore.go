@@ -129,8 +129,12 @@ func Restore(ctx context.Context, opts RestoreOptions) (res *RestoreResult, err 
 	if err != nil {
 		return nil, err
 	}
-	if err := extractData(tr, t.DataDir(), opts.Progress); err != nil {
+	final, err := extractData(tr, t.DataDir(), opts.Progress)
+	if err != nil {
 		return nil, fmt.Errorf("restore tenant %q: %w", opts.Name, err)
+	}
+	if err := checkTarget(final, &opts); err != nil {
+		return nil, err
 	}
 	cluster, err := postgres.New(ctx, postgres.Config{DataDir: t.DataDir(), Port: t.Config.Postgres.Port,
 		SuperPassword: t.Secrets.PostgresPassword, LogFile: t.PostgresLog(), Logger: opts.Logger})
@@ -141,8 +145,8 @@ func Restore(ctx context.Context, opts RestoreOptions) (res *RestoreResult, err 
 		return nil, fmt.Errorf("restore tenant %q: %w", opts.Name, err)
 	}
 	res = &RestoreResult{Tenant: opts.Name, Dir: t.Dir, URL: t.URL(), APIPort: t.Config.API.Port, PostgresPort: t.Config.Postgres.Port,
-		From: opts.From, Source: head.manifest.Tenant, BackupTime: head.manifest.FinishedAt, SchemaVersion: head.manifest.SchemaVersion}
-	if res.RecoveredTo, res.SchemaVersion, err = recoverCluster(ctx, cluster, t, &opts, head.manifest); err != nil {
+		From: opts.From, Source: final.Tenant, BackupTime: final.FinishedAt, SchemaVersion: final.SchemaVersion}
+	if res.RecoveredTo, res.SchemaVersion, err = recoverCluster(ctx, cluster, t, &opts); err != nil {
 		return nil, fmt.Errorf("restore tenant %q: %w", opts.Name, err)
 	}
 	return res, nil
@@ -240,6 +244,12 @@ func checkHead(ctx context.Context, h *head, opts *RestoreOptions) error {
 	if _, err := os.Stat(opts.Archive); err != nil {
 		return fmt.Errorf("restore to a point in time: WAL archive: %w", err)
 	}
+	return nil
+}
+
+// checkTarget refuses a target time before the backup finished: recovery
+// cannot stop before the backup is consistent.
+func checkTarget(m *Manifest, opts *RestoreOptions) error {
 	if !opts.ToTime.IsZero() && !opts.ToTime.After(m.FinishedAt) {
 		return fmt.Errorf("restore to a point in time: --to-time %s is before the backup finished (%s); choose a later time or an older backup",
 			opts.ToTime.UTC().Format(time.RFC3339Nano), m.FinishedAt.Format(time.RFC3339Nano))
@@ -247,12 +257,13 @@ func checkHead(ctx context.Context, h *head, opts *RestoreOptions) error {
 	return nil
 }
 
-// extractData unpacks the database entries into dataDir and reads the
-// archive to its end, so a truncated or tampered file (age authenticates
-// every chunk) fails here, before the cluster is started.
-func extractData(tr *tar.Reader, dataDir string, progress func(Progress)) error {
+// extractData unpacks the cluster's files into dataDir and reads the
+// archive to its end — so a truncated or tampered file (age authenticates
+// every chunk) fails here, before the cluster is started — and returns the
+// manifest written when the backup finished.
+func extractData(tr *tar.Reader, dataDir string, progress func(Progress)) (*Manifest, error) {
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
-		return err
+		return nil, err
 	}
 	var done int64
 	count := func(n int64) {
@@ -261,36 +272,36 @@ func extractData(tr *tar.Reader, dataDir string, progress func(Progress)) error 
 			progress(Progress{Phase: "restoring", Done: done})
 		}
 	}
-	seen := map[string]bool{}
+	var final *Manifest
+	files := 0
 	for {
 		hdr, err := tr.Next()
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
-			return fmt.Errorf("read backup: %w", truncated(err))
+			return nil, fmt.Errorf("read backup: %w", truncated(err))
 		}
-		switch hdr.Name {
-		case entryBase:
-			err = extractTar(tr, dataDir, count)
-		case entryWAL:
-			err = extractTar(tr, filepath.Join(dataDir, "pg_wal"), count)
-		case entryPGManifest:
-			err = writeEntry(filepath.Join(dataDir, "backup_manifest"), tr, 0o600, count)
+		switch rel, ok := strings.CutPrefix(hdr.Name, entryData); {
+		case ok:
+			err = extractEntry(tr, hdr, dataDir, rel, count)
+			files++
+		case hdr.Name == entryFinal:
+			var raw []byte
+			if raw, err = readSmall(tr, hdr); err == nil {
+				final, err = decodeManifest(raw)
+			}
 		default:
 			err = fmt.Errorf("read backup: unexpected entry %q", hdr.Name)
 		}
 		if err != nil {
-			return err
-		}
-		seen[hdr.Name] = true
-	}
-	for _, name := range []string{entryBase, entryWAL, entryPGManifest} {
-		if !seen[name] {
-			return fmt.Errorf("read backup: %s missing: %w", name, ErrTruncated)
+			return nil, err
 		}
 	}
-	return nil
+	if files == 0 || final == nil {
+		return nil, fmt.Errorf("read backup: the database files or the final manifest are missing: %w", ErrTruncated)
+	}
+	return final, nil
 }
 
 // verifyBackup checks the restored files against pg_basebackup's manifest

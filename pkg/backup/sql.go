@@ -43,7 +43,7 @@ func dumpSQL(ctx context.Context, cluster *postgres.Cluster, t *tenant.Tenant, w
 	for _, s := range exportSchemas {
 		args = append(args, "--schema="+s)
 	}
-	if err := runTool(ctx, cluster.Config().Binaries.Path("pg_dump"), args, t.Secrets.PostgresPassword, "dumping the database", progress); err != nil {
+	if err := runTool(ctx, cluster.Config().Binaries.Path("pg_dump"), args, t.Secrets.PostgresPassword, "dumping the database", progress, nil); err != nil {
 		return nil, fmt.Errorf("export tenant %q: pg_dump: %w", t.Name(), err)
 	}
 	out := filepath.Join(work, "dump.sql")
