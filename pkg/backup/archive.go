@@ -2,6 +2,8 @@ package backup
 
 import (
 	"archive/tar"
+	"bufio"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +13,10 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"filippo.io/age"
+
+	"github.com/sfp-dev/sfp/pkg/tenant"
 )
 
 // addBytes writes a small entry.
@@ -127,6 +133,114 @@ func writeEntry(target string, r io.Reader, mode fs.FileMode, count func(int64))
 	}
 	if err != nil {
 		return fmt.Errorf("extract %s: %w", filepath.Base(target), truncated(err))
+	}
+	return nil
+}
+
+// writeArchive writes the backup file: a tar stream — the manifest as
+// known at the start, tenant.yaml, .env, what body writes, and the final
+// manifest — age-encrypted unless recipient is nil, into a temporary file
+// in the work directory (removed with it, even after a kill) that is synced
+// and renamed into place.
+func writeArchive(out, work string, recipient age.Recipient, m *Manifest, t *tenant.Tenant, body func(*tar.Writer) error) (int64, error) {
+	cfg, err := os.ReadFile(t.ConfigFile())
+	if err != nil {
+		return 0, fmt.Errorf("back up tenant: %w", err)
+	}
+	env, err := os.ReadFile(t.EnvFile())
+	if err != nil {
+		return 0, fmt.Errorf("back up tenant: %w", err)
+	}
+	f, err := os.CreateTemp(work, "archive-*")
+	if err != nil {
+		return 0, fmt.Errorf("write backup: %w", err)
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp) // a no-op after the rename
+	fail := func(err error) (int64, error) {
+		f.Close()
+		return 0, fmt.Errorf("write backup %s: %w", out, err)
+	}
+	if err := f.Chmod(0o600); err != nil {
+		return fail(err)
+	}
+	bw := bufio.NewWriterSize(f, 1<<20)
+	var w io.Writer = bw
+	var enc io.WriteCloser
+	if recipient != nil {
+		if enc, err = age.Encrypt(bw, recipient); err != nil {
+			return fail(err)
+		}
+		w = enc
+	}
+	tw := tar.NewWriter(w)
+	mraw, _ := json.MarshalIndent(m, "", "  ")
+	if err := addBytes(tw, entryManifest, mraw, 0o600, m.StartedAt); err != nil {
+		return fail(err)
+	}
+	if err := addBytes(tw, entryConfig, cfg, 0o644, m.StartedAt); err != nil {
+		return fail(err)
+	}
+	if err := addBytes(tw, entrySecrets, env, 0o600, m.StartedAt); err != nil {
+		return fail(err)
+	}
+	if err := body(tw); err != nil {
+		f.Close()
+		return 0, err
+	}
+	mraw, _ = json.MarshalIndent(m, "", "  ")
+	if err := addBytes(tw, entryFinal, mraw, 0o600, m.FinishedAt); err != nil {
+		return fail(err)
+	}
+	if err := tw.Close(); err != nil {
+		return fail(err)
+	}
+	if enc != nil {
+		if err := enc.Close(); err != nil {
+			return fail(err)
+		}
+	}
+	if err := bw.Flush(); err != nil {
+		return fail(err)
+	}
+	if err := f.Sync(); err != nil {
+		return fail(err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		return fail(err)
+	}
+	if err := f.Close(); err != nil {
+		return 0, fmt.Errorf("write backup %s: %w", out, err)
+	}
+	if err := os.Rename(tmp, out); err != nil {
+		return 0, fmt.Errorf("write backup %s: %w", out, err)
+	}
+	if d, err := os.Open(filepath.Dir(out)); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return fi.Size(), nil
+}
+
+// addFiles writes files of the work directory into the archive.
+func addFiles(tw *tar.Writer, entries []fileEntry, progress func(Progress)) error {
+	var total, done int64
+	for _, e := range entries {
+		if fi, err := os.Stat(e.path); err == nil {
+			total += fi.Size()
+		}
+	}
+	count := func(n int64) {
+		done += n
+		if progress != nil {
+			progress(Progress{Phase: "writing", Done: done, Total: total})
+		}
+	}
+	for _, e := range entries {
+		if err := addFile(tw, e.name, e.path, count); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -2,7 +2,6 @@ package backup
 
 import (
 	"archive/tar"
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -10,15 +9,11 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
-
-	"filippo.io/age"
 
 	"github.com/sfp-dev/sfp/pkg/migrate"
 	"github.com/sfp-dev/sfp/pkg/server/postgres"
@@ -279,199 +274,6 @@ func readWALRange(raw []byte, m *Manifest) error {
 	}
 	w := pm.WALRanges[len(pm.WALRanges)-1]
 	m.Timeline, m.StartLSN, m.EndLSN = w.Timeline, pm.WALRanges[0].Start, w.End
-	return nil
-}
-
-var progressRE = regexp.MustCompile(`(\d+)/(\d+) kB`)
-
-// runTool runs a PostgreSQL client program with the superuser's password
-// in its environment (never on its command line), relaying its --progress
-// lines, handing its standard output to consume (if set), and returning its
-// last lines of output on failure. It dies with sfp (a killed backup leaves
-// no copy running), and is stopped if consume fails.
-func runTool(ctx context.Context, bin string, args []string, password, phase string, progress func(Progress), consume func(io.Reader) error) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Env = []string{"PATH=/usr/local/bin:/usr/bin:/bin", "LC_ALL=C.UTF-8", "TZ=UTC", "PGPASSWORD=" + password, "PGCONNECT_TIMEOUT=30"}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		return err
-	}
-	var stdout io.ReadCloser
-	if consume != nil {
-		if stdout, err = cmd.StdoutPipe(); err != nil {
-			return err
-		}
-	}
-	if err := cmd.Start(); err != nil {
-		return err
-	}
-	tailc := make(chan []string, 1)
-	go func() { tailc <- relayProgress(stderr, phase, progress) }()
-	var cerr error
-	if consume != nil {
-		if cerr = consume(stdout); cerr != nil {
-			cancel()
-		}
-		io.Copy(io.Discard, stdout)
-	}
-	tail := <-tailc
-	werr := cmd.Wait()
-	switch {
-	case cerr != nil:
-		return cerr
-	case werr != nil && ctx.Err() != nil:
-		return ctx.Err()
-	case werr != nil:
-		return fmt.Errorf("%w: %s", werr, strings.Join(tail, "; "))
-	}
-	return nil
-}
-
-// relayProgress reports the --progress lines of a tool and returns its
-// other last lines.
-func relayProgress(stderr io.Reader, phase string, progress func(Progress)) []string {
-	var tail []string
-	sc := bufio.NewScanner(stderr)
-	sc.Split(splitLines)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if m := progressRE.FindStringSubmatch(line); m != nil {
-			done, _ := strconv.ParseInt(m[1], 10, 64)
-			total, _ := strconv.ParseInt(m[2], 10, 64)
-			if progress != nil {
-				progress(Progress{Phase: phase, Done: done << 10, Total: total << 10})
-			}
-			continue
-		}
-		if line != "" {
-			tail = append(tail, line)
-			if len(tail) > 10 {
-				tail = tail[1:]
-			}
-		}
-	}
-	return tail
-}
-
-// splitLines splits at \n or \r (progress lines on a terminal end in \r).
-func splitLines(data []byte, atEOF bool) (int, []byte, error) {
-	if i := bytes.IndexAny(data, "\r\n"); i >= 0 {
-		return i + 1, data[:i], nil
-	}
-	if atEOF && len(data) > 0 {
-		return len(data), data, nil
-	}
-	return 0, nil, nil
-}
-
-// writeArchive writes the backup file: a tar stream — the manifest as
-// known at the start, tenant.yaml, .env, what body writes, and the final
-// manifest — age-encrypted unless recipient is nil, into a temporary file
-// in the work directory (removed with it, even after a kill) that is synced
-// and renamed into place.
-func writeArchive(out, work string, recipient age.Recipient, m *Manifest, t *tenant.Tenant, body func(*tar.Writer) error) (int64, error) {
-	cfg, err := os.ReadFile(t.ConfigFile())
-	if err != nil {
-		return 0, fmt.Errorf("back up tenant: %w", err)
-	}
-	env, err := os.ReadFile(t.EnvFile())
-	if err != nil {
-		return 0, fmt.Errorf("back up tenant: %w", err)
-	}
-	f, err := os.CreateTemp(work, "archive-*")
-	if err != nil {
-		return 0, fmt.Errorf("write backup: %w", err)
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp) // a no-op after the rename
-	fail := func(err error) (int64, error) {
-		f.Close()
-		return 0, fmt.Errorf("write backup %s: %w", out, err)
-	}
-	if err := f.Chmod(0o600); err != nil {
-		return fail(err)
-	}
-	bw := bufio.NewWriterSize(f, 1<<20)
-	var w io.Writer = bw
-	var enc io.WriteCloser
-	if recipient != nil {
-		if enc, err = age.Encrypt(bw, recipient); err != nil {
-			return fail(err)
-		}
-		w = enc
-	}
-	tw := tar.NewWriter(w)
-	mraw, _ := json.MarshalIndent(m, "", "  ")
-	if err := addBytes(tw, entryManifest, mraw, 0o600, m.StartedAt); err != nil {
-		return fail(err)
-	}
-	if err := addBytes(tw, entryConfig, cfg, 0o644, m.StartedAt); err != nil {
-		return fail(err)
-	}
-	if err := addBytes(tw, entrySecrets, env, 0o600, m.StartedAt); err != nil {
-		return fail(err)
-	}
-	if err := body(tw); err != nil {
-		f.Close()
-		return 0, err
-	}
-	mraw, _ = json.MarshalIndent(m, "", "  ")
-	if err := addBytes(tw, entryFinal, mraw, 0o600, m.FinishedAt); err != nil {
-		return fail(err)
-	}
-	if err := tw.Close(); err != nil {
-		return fail(err)
-	}
-	if enc != nil {
-		if err := enc.Close(); err != nil {
-			return fail(err)
-		}
-	}
-	if err := bw.Flush(); err != nil {
-		return fail(err)
-	}
-	if err := f.Sync(); err != nil {
-		return fail(err)
-	}
-	fi, err := f.Stat()
-	if err != nil {
-		return fail(err)
-	}
-	if err := f.Close(); err != nil {
-		return 0, fmt.Errorf("write backup %s: %w", out, err)
-	}
-	if err := os.Rename(tmp, out); err != nil {
-		return 0, fmt.Errorf("write backup %s: %w", out, err)
-	}
-	if d, err := os.Open(filepath.Dir(out)); err == nil {
-		d.Sync()
-		d.Close()
-	}
-	return fi.Size(), nil
-}
-
-// addFiles writes files of the work directory into the archive.
-func addFiles(tw *tar.Writer, entries []fileEntry, progress func(Progress)) error {
-	var total, done int64
-	for _, e := range entries {
-		if fi, err := os.Stat(e.path); err == nil {
-			total += fi.Size()
-		}
-	}
-	count := func(n int64) {
-		done += n
-		if progress != nil {
-			progress(Progress{Phase: "writing", Done: done, Total: total})
-		}
-	}
-	for _, e := range entries {
-		if err := addFile(tw, e.name, e.path, count); err != nil {
-			return err
-		}
-	}
 	return nil
 }
 

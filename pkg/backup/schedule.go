@@ -77,7 +77,7 @@ func (s *Scheduler) RunOnce(ctx context.Context) (*Result, error) {
 	}
 	cfg := s.T.Config.Backup
 	log.Info("taking scheduled backup", "tenant", s.T.Name(), "directory", s.T.BackupDir())
-	res, err := Backup(ctx, s.T, Options{Encryption: Encryption{PassphraseFile: cfg.PassphraseFile, Recipient: cfg.Recipient},
+	res, err := Backup(ctx, s.T, Options{Encryption: Encryption{PassphraseFile: s.T.BackupPassphraseFile(), Recipient: cfg.Recipient},
 		Now: s.Now, scheduled: true})
 	if err != nil {
 		if ctx.Err() != nil {

@@ -18,7 +18,7 @@ type BackupConfig struct {
 	// "backups".
 	Directory string `yaml:"directory,omitempty"`
 	// PassphraseFile encrypts backups to the passphrase in that file
-	// (age's scrypt recipient). Recipient instead encrypts to an age
+	// (age's scrypt recipient); relative to the tenant directory. Recipient instead encrypts to an age
 	// public key (age1…). One of them, or none: a backup then needs
 	// --unencrypted.
 	PassphraseFile string `yaml:"passphrase_file,omitempty"`
@@ -83,8 +83,16 @@ func (t *Tenant) BackupDir() string {
 	return filepath.Join(t.Dir, t.Config.Backup.Directory)
 }
 
-// BackupsFile is where the running tenant records its scheduled backups.
-func (t *Tenant) BackupsFile() string { return filepath.Join(t.RunDir(), "backups.json") }
+// BackupPassphraseFile is backup.passphrase_file, a relative path taken
+// from the tenant directory (the running tenant's scheduled backups and
+// the CLI, run from anywhere, must find the same file).
+func (t *Tenant) BackupPassphraseFile() string {
+	f := t.Config.Backup.PassphraseFile
+	if f == "" || filepath.IsAbs(f) {
+		return f
+	}
+	return filepath.Join(t.Dir, f)
+}
 
 // PlaceOptions are the inputs of Place.
 type PlaceOptions struct {

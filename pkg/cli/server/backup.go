@@ -101,7 +101,7 @@ func (o *BackupOptions) encryption(t *tenant.Tenant) backup.Encryption {
 	case o.PassphraseFile != "" || o.Recipient != "":
 		return backup.Encryption{PassphraseFile: o.PassphraseFile, Recipient: o.Recipient}
 	}
-	return backup.Encryption{PassphraseFile: t.Config.Backup.PassphraseFile, Recipient: t.Config.Backup.Recipient}
+	return backup.Encryption{PassphraseFile: t.BackupPassphraseFile(), Recipient: t.Config.Backup.Recipient}
 }
 
 func backupRun(ctx context.Context, opts *BackupOptions, t *tenant.Tenant) error {
