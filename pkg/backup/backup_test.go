@@ -209,6 +209,33 @@ func TestBackupUnderWritesAndRestore(t *testing.T) {
 		t.Errorf("update of the restored tenant: %v %+v", err, upd)
 	}
 
+	if _, err := backup.Backup(ctx, cp.T, backup.Options{Encryption: backup.Encryption{Unencrypted: true}}); !errors.Is(err, backup.ErrNotRunning) || !strings.Contains(err.Error(), "sfp server start") {
+		t.Errorf("backup of a stopped tenant: %v", err)
+	}
+	if _, err := backup.Restore(ctx, backup.RestoreOptions{Base: base, Name: "pitr", From: file, Decryption: backup.Decryption{PassphraseFile: pass},
+		ToTime: time.Now()}); err == nil || !strings.Contains(err.Error(), "--archive") {
+		t.Errorf("restore to a time without a WAL archive: %v", err)
+	}
+	t.Run("force", func(t *testing.T) {
+		// A failed restore over an existing tenant puts it back as it was;
+		// a good one replaces it.
+		broken := filepath.Join(base, "broken.sfpbackup")
+		raw, _ := os.ReadFile(file)
+		os.WriteFile(broken, raw[:len(raw)-4096], 0o600)
+		if _, err := backup.Restore(ctx, backup.RestoreOptions{Base: base, Name: "copy", From: broken, Decryption: backup.Decryption{PassphraseFile: pass}, Force: true}); err == nil {
+			t.Fatal("restore of a truncated backup succeeded")
+		}
+		back, err := tenant.Load(base, "copy")
+		if err != nil || back.Config.API.Port != cp.T.Config.API.Port {
+			t.Fatalf("the replaced tenant was not put back: %v", err)
+		}
+		if left, _ := filepath.Glob(filepath.Join(base, "tenants", ".copy.*")); len(left) != 0 {
+			t.Errorf("left behind: %v", left)
+		}
+		if _, err := backup.Restore(ctx, backup.RestoreOptions{Base: base, Name: "copy", From: file, Decryption: backup.Decryption{PassphraseFile: pass}, Force: true}); err != nil {
+			t.Fatalf("restore --force: %v", err)
+		}
+	})
 	t.Run("existing tenant refused without --force", func(t *testing.T) {
 		_, err := backup.Restore(ctx, backup.RestoreOptions{Base: base, Name: "copy", From: file, Decryption: backup.Decryption{PassphraseFile: pass}})
 		if !errors.Is(err, tenant.ErrExists) || !strings.Contains(err.Error(), "--force") {
