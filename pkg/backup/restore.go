@@ -149,6 +149,9 @@ func Restore(ctx context.Context, opts RestoreOptions) (res *RestoreResult, err 
 	if res.RecoveredTo, res.SchemaVersion, err = recoverCluster(ctx, cluster, t, &opts); err != nil {
 		return nil, fmt.Errorf("restore tenant %q: %w", opts.Name, err)
 	}
+	if err := t.FinishRestore(); err != nil {
+		return nil, err
+	}
 	return res, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -94,6 +95,31 @@ func (t *Tenant) BackupPassphraseFile() string {
 	return filepath.Join(t.Dir, f)
 }
 
+// restoringMarker is in a tenant directory from Place until FinishRestore:
+// a restore that was killed leaves a directory that every command refuses
+// rather than a half-restored tenant that looks usable.
+const restoringMarker = ".restoring"
+
+// ErrIncomplete is returned by Load for a tenant whose restore has not
+// finished.
+var ErrIncomplete = errors.New("its restore has not finished (it is running, or was interrupted)")
+
+// FinishRestore marks a restored tenant complete: commands accept it from
+// now on.
+func (t *Tenant) FinishRestore() error {
+	if err := os.Remove(filepath.Join(t.Dir, restoringMarker)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("finish restore: %w", err)
+	}
+	return nil
+}
+
+func checkComplete(dir, name string) error {
+	if _, err := os.Stat(filepath.Join(dir, restoringMarker)); err == nil {
+		return fmt.Errorf("tenant %q: %w; restore it again with `sfp server restore -t %s --from FILE --force`, or remove %s", name, ErrIncomplete, name, dir)
+	}
+	return nil
+}
+
 // PlaceOptions are the inputs of Place.
 type PlaceOptions struct {
 	Name string
@@ -107,8 +133,9 @@ type PlaceOptions struct {
 
 // Place writes a tenant directory for an existing tenant's configuration
 // and secrets under a (possibly new) name, on ports no other tenant uses:
-// the first step of a restore. The caller fills pgdata and removes the
-// directory again if the restore fails.
+// the first step of a restore. The caller fills pgdata, and calls
+// FinishRestore when done or removes the directory if the restore fails;
+// until then Load refuses the tenant.
 func Place(base string, opts PlaceOptions) (*Tenant, error) {
 	if err := ValidateName(opts.Name); err != nil {
 		return nil, err
@@ -153,7 +180,13 @@ func Place(base string, opts PlaceOptions) (*Tenant, error) {
 		return nil, fmt.Errorf("restore tenant: %w", err)
 	}
 	t := &Tenant{Dir: dir, Config: cfg, Secrets: opts.Secrets}
-	for _, d := range []string{dir, t.LogDir(), t.RunDir()} {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create tenant directory: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, restoringMarker), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600); err != nil {
+		return nil, fmt.Errorf("create tenant directory: %w", err)
+	}
+	for _, d := range []string{t.LogDir(), t.RunDir()} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return nil, fmt.Errorf("create tenant directory: %w", err)
 		}

@@ -485,6 +485,9 @@ func Load(base, name string) (*Tenant, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load tenant %q: %w", name, err)
 	}
+	if err := checkComplete(dir, name); err != nil {
+		return nil, err
+	}
 	t := &Tenant{Dir: dir}
 	if err := decodeConfig(raw, filepath.Join(dir, "tenant.yaml"), &t.Config); err != nil {
 		return nil, err

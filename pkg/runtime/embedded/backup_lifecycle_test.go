@@ -102,6 +102,7 @@ func TestBackupRestoreCommands(t *testing.T) {
 	if r := sfptest.Run(t, base, nil, "server", "restore", "-t", "acme", "--from", file, "--passphrase-file", pass); r.Code != 6 || !strings.Contains(r.Stderr, "--force") {
 		t.Errorf("restore over a running tenant: exit %d\n%s", r.Code, r.Stderr)
 	}
+	t.Run("killed restore", func(t *testing.T) { killedRestore(t, base, file, pass) })
 	stopAtEnd(t, base, "copy")
 	r = sfptest.MustRun(t, base, nil, "server", "start", "-t", "copy", "-d", "--json")
 	var info struct{ URL string }
@@ -165,5 +166,45 @@ func killedBackup(t *testing.T, base, pass string) {
 			names = append(names, e.Name())
 		}
 		t.Errorf("after the next backup the directory holds %v", names)
+	}
+}
+
+// killedRestore kills a restore while it unpacks: the half-made tenant is
+// refused by every command, naming the way out, until a restore --force
+// replaces it.
+func killedRestore(t *testing.T, base, file, pass string) {
+	for attempt := 0; ; attempt++ {
+		cmd := sfptest.Command(t.Context(), t, base, nil, "server", "restore", "-t", "half", "--from", file, "--passphrase-file", pass, "--force")
+		stderr, _ := cmd.StderrPipe()
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			if strings.HasPrefix(sc.Text(), "• Restoring") {
+				cmd.Process.Signal(syscall.SIGKILL)
+				break
+			}
+		}
+		go func() {
+			for sc.Scan() {
+			}
+		}()
+		err := cmd.Wait()
+		if ee, _ := err.(*exec.ExitError); ee != nil && ee.Sys().(syscall.WaitStatus).Signaled() {
+			break
+		}
+		if attempt == 5 {
+			t.Fatalf("the restore always finished before it could be killed (%v)", err)
+		}
+	}
+	for _, args := range [][]string{{"server", "start", "-t", "half", "-d"}, {"server", "status", "-t", "half"}} {
+		if r := sfptest.Run(t, base, nil, args...); r.Code == 0 || !strings.Contains(r.Stderr, "restore has not finished") || !strings.Contains(r.Stderr, "--force") {
+			t.Errorf("%v on a half-restored tenant: exit %d\n%s", args, r.Code, r.Stderr)
+		}
+	}
+	sfptest.MustRun(t, base, nil, "server", "restore", "-t", "half", "--from", file, "--passphrase-file", pass, "--force")
+	if st := status(t, base, "half", nil); st.Tenant != "half" {
+		t.Errorf("status after restore --force: %+v", st)
 	}
 }
