@@ -9,6 +9,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/sfp-dev/sfp/internal/sfptest"
 )
@@ -157,6 +158,19 @@ func killedBackup(t *testing.T, base, pass string) {
 	}
 	if _, err := os.Stat(out); !os.IsNotExist(err) {
 		t.Fatalf("a killed backup left %s: %v", out, err)
+	}
+	// Its replication slot went with its connection (the server ends the
+	// session once it sees the connection closed).
+	deadline := time.Now().Add(time.Minute)
+	for {
+		r := sfptest.MustRun(t, base, nil, "server", "psql", "-t", "acme", "--", "-At", "-c", "select count(*) from pg_replication_slots where slot_name like 'sfp_backup%'")
+		if strings.TrimSpace(r.Stdout) == "0" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the killed backup's replication slot is still there after a minute: %s", r.Stdout)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 	sfptest.MustRun(t, base, nil, "server", "backup", "-t", "acme", "--passphrase-file", pass, "-o", filepath.Join(dir, "next.sfpbackup"))
 	entries, _ := os.ReadDir(dir)
