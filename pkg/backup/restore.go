@@ -129,7 +129,11 @@ func Restore(ctx context.Context, opts RestoreOptions) (res *RestoreResult, err 
 	if err != nil {
 		return nil, err
 	}
-	final, err := extractData(tr, t.DataDir(), opts.Progress)
+	var size int64
+	if fi, err := f.Stat(); err == nil {
+		size = fi.Size() // the files are about as large as the backup (no compression)
+	}
+	final, err := extractData(tr, t.DataDir(), size, opts.Progress)
 	if err != nil {
 		return nil, fmt.Errorf("restore tenant %q: %w", opts.Name, err)
 	}
@@ -264,7 +268,7 @@ func checkTarget(m *Manifest, opts *RestoreOptions) error {
 // archive to its end — so a truncated or tampered file (age authenticates
 // every chunk) fails here, before the cluster is started — and returns the
 // manifest written when the backup finished.
-func extractData(tr *tar.Reader, dataDir string, progress func(Progress)) (*Manifest, error) {
+func extractData(tr *tar.Reader, dataDir string, total int64, progress func(Progress)) (*Manifest, error) {
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return nil, err
 	}
@@ -272,7 +276,7 @@ func extractData(tr *tar.Reader, dataDir string, progress func(Progress)) (*Mani
 	count := func(n int64) {
 		done += n
 		if progress != nil {
-			progress(Progress{Phase: "restoring", Done: done})
+			progress(Progress{Phase: "restoring", Done: min(done, total), Total: total})
 		}
 	}
 	var final *Manifest
