@@ -142,7 +142,14 @@ func openSource(ctx context.Context, t *tenant.Tenant, docker ComposeDB) (*sourc
 		if docker == nil {
 			return nil, fmt.Errorf("back up tenant %q: the docker runtime is not available here", t.Name())
 		}
-		return &source{t: t, docker: docker}, nil
+		// The cluster's major version, for restore to check against the
+		// db image it loads the cluster under (0: unknown, not checked).
+		var v bytes.Buffer
+		major := 0
+		if err := docker.ExecDB(ctx, t, []string{"cat", "/var/lib/postgresql/data/PG_VERSION"}, &v); err == nil {
+			major, _ = strconv.Atoi(strings.TrimSpace(v.String()))
+		}
+		return &source{t: t, docker: docker, major: major}, nil
 	case tenant.RuntimeEmbedded:
 	default:
 		return nil, fmt.Errorf("back up tenant %q: unknown runtime %q", t.Name(), t.Config.Runtime)

@@ -33,6 +33,8 @@ type RestoreOptions struct {
 	ToTime  time.Time
 	ToLSN   string
 	Archive string
+	// Docker restores a docker tenant's backup (pkg/runtime/docker).
+	Docker ComposeRestore
 	// Migrations are the binary's (nil: embedded); a backup of a newer
 	// schema is refused.
 	Migrations fs.FS
@@ -101,6 +103,9 @@ func Restore(ctx context.Context, opts RestoreOptions) (res *RestoreResult, err 
 	}
 	if err := checkHead(ctx, head, &opts); err != nil {
 		return nil, err
+	}
+	if head.manifest.Runtime == string(tenant.RuntimeDocker) {
+		return restoreDocker(ctx, tr, head, opts)
 	}
 
 	// From here on the tenant directory is ours: set an existing one
@@ -225,11 +230,14 @@ func checkHead(ctx context.Context, h *head, opts *RestoreOptions) error {
 	if m.Kind != KindPhysical {
 		return fmt.Errorf("restore: unknown backup kind %q", m.Kind)
 	}
-	if m.Runtime == string(tenant.RuntimeDocker) {
-		return fmt.Errorf("restore: %s is a backup of docker tenant %q; load it into a db volume as docs/backups.md shows, or take a --format sql export", opts.From, m.Tenant)
-	}
 	if err := checkSchema(m, opts.Migrations); err != nil {
 		return err
+	}
+	if m.Runtime == string(tenant.RuntimeDocker) {
+		if !opts.ToTime.IsZero() || opts.ToLSN != "" {
+			return fmt.Errorf("restore: %s is a backup of docker tenant %q; point-in-time recovery is for embedded tenants (a docker tenant archives no WAL)", opts.From, m.Tenant)
+		}
+		return nil
 	}
 	bins, err := postgres.FindBinaries(ctx)
 	if err != nil {

@@ -23,6 +23,8 @@ type RestoreOptions struct {
 	ToLSN          string
 	Archive        string
 	JSON           bool
+	// Docker restores a docker tenant's backup.
+	Docker backup.ComposeRestore
 
 	toTime time.Time
 }
@@ -46,7 +48,12 @@ be after the backup finished and within the archive.
 
 The restored tenant does not archive WAL (set backup.wal_archive to a new
 directory). A failed restore removes everything it created. Start the tenant
-with sfp server start.`,
+with sfp server start.
+
+A docker tenant's backup makes a docker tenant: its compose project, and the
+cluster loaded into its db volume (Docker needed; no point-in-time recovery).
+There --force removes the replaced tenant's volumes before loading, so it
+cannot be put back.`,
 		Example: `  sfp server restore -t acme2 --from acme-20261207T030000Z.sfpbackup --passphrase-file ~/.sfp-backup-pass
   sfp server restore -t acme2 --from acme.sfpbackup --identity key.txt --to-time 2026-12-07T04:05:00Z`,
 		Args: cmdutil.NoArgs,
@@ -74,6 +81,11 @@ with sfp server start.`,
 			if err != nil {
 				return err
 			}
+			rt, err := dockerRuntime(f)
+			if err != nil {
+				return err
+			}
+			opts.Docker, _ = rt.(backup.ComposeRestore)
 			return restoreRun(cmd.Context(), opts, base)
 		},
 	}
@@ -93,7 +105,8 @@ func restoreRun(ctx context.Context, opts *RestoreOptions, base string) error {
 	p := newByteProgress(opts.IO)
 	res, err := backup.Restore(ctx, backup.RestoreOptions{Base: base, Name: opts.Flags.Tenant, From: opts.From,
 		Decryption: backup.Decryption{PassphraseFile: opts.PassphraseFile, IdentityFile: opts.IdentityFile},
-		Force:      opts.Force, ToTime: opts.toTime, ToLSN: opts.ToLSN, Archive: opts.Archive, Progress: p.report})
+		Force:      opts.Force, ToTime: opts.toTime, ToLSN: opts.ToLSN, Archive: opts.Archive, Progress: p.report,
+		Docker: opts.Docker})
 	p.done()
 	if err != nil {
 		return err
