@@ -95,6 +95,7 @@ type Config struct {
 	REST     RESTConfig     `yaml:"rest"`
 	Realtime RealtimeConfig `yaml:"realtime"`
 	Admin    AdminConfig    `yaml:"admin,omitempty"`
+	Backup   BackupConfig   `yaml:"backup,omitempty"`
 	// Monitoring is the admin listener (/live, /ready, /metrics).
 	Monitoring MonitoringConfig `yaml:"monitoring,omitempty"`
 }
@@ -158,6 +159,8 @@ type AuthConfig struct {
 	SMTP SMTPConfig `yaml:"smtp,omitempty"`
 	// MFA is TOTP multi-factor authentication (mfa.go).
 	MFA MFAConfig `yaml:"mfa,omitempty"`
+	// SAML is SAML 2.0 single sign-on (saml.go).
+	SAML SAMLConfig `yaml:"saml,omitempty"`
 }
 
 // LegacyKeysEnabled tells whether the legacy anon/service_role keys and
@@ -241,6 +244,7 @@ func (c *Config) Defaults() {
 		c.Postgres.Restart.Window = DefaultRestartWindow
 	}
 	c.limitDefaults()
+	c.Backup.defaults()
 	c.monitoringDefaults()
 }
 
@@ -284,6 +288,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Postgres.Restart.Window < time.Second {
 		return fmt.Errorf("postgres.restart.window: %s must be at least 1s (a duration such as \"10m\")", c.Postgres.Restart.Window)
+	}
+	if err := c.Backup.validate(); err != nil {
+		return err
 	}
 	if err := c.validateMonitoring(); err != nil {
 		return err
@@ -497,6 +504,9 @@ func Load(base, name string) (*Tenant, error) {
 	}
 	if err != nil {
 		return nil, fmt.Errorf("load tenant %q: %w", name, err)
+	}
+	if err := checkComplete(dir, name); err != nil {
+		return nil, err
 	}
 	t := &Tenant{Dir: dir}
 	if err := decodeConfig(raw, filepath.Join(dir, "tenant.yaml"), &t.Config); err != nil {

@@ -24,6 +24,10 @@ func NewCmdServer(f *cmdutil.Factory) *cobra.Command {
 		NewCmdKeys(f, nil),
 		NewCmdUpdate(f, nil),
 		NewCmdMigrate(f, nil),
+		NewCmdSSO(f),
+		NewCmdBackup(f, nil),
+		NewCmdRestore(f, nil),
+		NewCmdPsql(f, nil),
 	)
 	return cmd
 }

@@ -12,9 +12,11 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/sfp-dev/sfp/pkg/backup"
 	"github.com/sfp-dev/sfp/pkg/migrate"
 	"github.com/sfp-dev/sfp/pkg/server/metrics"
 	"github.com/sfp-dev/sfp/pkg/server/realtimeserver"
+	"github.com/sfp-dev/sfp/pkg/tenant"
 	"github.com/sfp-dev/sfp/supabase"
 )
 
@@ -102,6 +104,7 @@ func (i *Instance) watch(ctx context.Context, s *services) error {
 		Database:          o.database,
 		Restarts:          func() int { return i.Supervision().Restarts },
 		MigrationsApplied: len(i.Applied),
+		Backups:           func() (time.Time, time.Time) { return lastBackups(t) },
 	}
 	if rt := s.realtime; rt != nil {
 		src.Realtime = func() (realtimeserver.Stats, realtimeserver.Flow) { return rt.Stats(), rt.Flow() }
@@ -202,4 +205,20 @@ func latestMigration(fsys fs.FS) (string, error) {
 		latest = max(latest, m.Version)
 	}
 	return latest, nil
+}
+
+// lastBackups reads the backup catalog (docs/backups.md): when the newest
+// backup still on disk finished, and the latest failed scheduled backup.
+func lastBackups(t *tenant.Tenant) (last, failed time.Time) {
+	s, err := backup.List(t)
+	if err != nil {
+		return last, failed
+	}
+	if len(s.Backups) > 0 {
+		last = s.Backups[0].FinishedAt // newest first
+	}
+	if s.LastError != nil {
+		failed = s.LastError.At
+	}
+	return last, failed
 }

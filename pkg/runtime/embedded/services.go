@@ -72,6 +72,10 @@ func startServices(ctx context.Context, inst *Instance) (_ *services, err error)
 	if err != nil {
 		return s, fmt.Errorf("auth: %w", err)
 	}
+	samlCfg, err := samlConfig(t)
+	if err != nil {
+		return s, err
+	}
 	s.auth, err = authserver.New(ctx, authserver.Config{
 		Pool:      authPool,
 		Keys:      s.ring,
@@ -88,6 +92,7 @@ func startServices(ctx context.Context, inst *Instance) (_ *services, err error)
 			TOTPVerifyDisabled: !t.Config.Auth.MFA.TOTPVerify(),
 			MaxEnrolledFactors: t.Config.Auth.MFA.MaxFactors(),
 		},
+		SAML:    samlCfg,
 		Logger:  log, // authserver.New adds component=auth
 		OnEvent: inst.obs.metrics.AuthEvent,
 	})

@@ -69,6 +69,9 @@ func (s *Server) handleAdmin(w http.ResponseWriter, r *http.Request) error {
 	case len(parts) == 1 && parts[0] == "audit" && method == http.MethodGet:
 		return s.adminAudit(w, r)
 	case len(parts) >= 2 && parts[0] == "sso" && parts[1] == "providers":
+		if s.cfg.SAML.Enabled {
+			return s.adminSSO(w, r, parts[2:])
+		}
 		if len(parts) == 2 && method == http.MethodGet {
 			writeJSON(w, http.StatusOK, map[string]any{"items": []any{}})
 			return nil

@@ -103,6 +103,9 @@ type Config struct {
 	EmailMaxFrequency time.Duration
 	// MFA configures TOTP factors (GOTRUE_MFA_*).
 	MFA MFAConfig
+	// SAML turns on SAML 2.0 single sign-on (saml_config.go); off by
+	// default, as GoTrue's GOTRUE_SAML_ENABLED.
+	SAML SAMLConfig
 	// Now is the clock; default time.Now. Tests move it.
 	Now func() time.Time
 	// Logger receives structured logs; default slog.Default(). Tokens and
@@ -173,6 +176,9 @@ func (cfg Config) withDefaults() (Config, error) {
 		cfg.EmailMaxFrequency = DefaultEmailMaxFrequency
 	}
 	if cfg.MFA, err = cfg.MFA.withDefaults(); err != nil {
+		return cfg, err
+	}
+	if cfg.SAML, err = cfg.SAML.withDefaults(); err != nil {
 		return cfg, err
 	}
 	if cfg.Now == nil {

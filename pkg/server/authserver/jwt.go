@@ -14,6 +14,8 @@ import (
 type AMREntry struct {
 	Method    string `json:"method"`
 	Timestamp int64  `json:"timestamp"`
+	// Provider is the SSO provider's id on an sso/saml entry.
+	Provider string `json:"provider,omitempty"`
 }
 
 // accessTokenPayload is what the server signs, in GoTrue's claim order.
@@ -78,7 +80,7 @@ func (s *Server) issueAccessToken(u *User, sessionID string, amr []AMREntry, now
 		UserMetadata: nonNilMap(u.UserMetadata),
 		Role:         u.Role,
 		AAL:          aalOf(amr),
-		AMR:          amr,
+		AMR:          withSSOProvider(amr, u),
 		SessionID:    sessionID,
 		IsAnonymous:  u.IsAnonymous,
 	})

@@ -68,7 +68,7 @@ func (s *Server) handleSettings(w http.ResponseWriter, r *http.Request) error {
 	}
 	b.WriteString(`},"disable_signup":` + boolJSON(s.cfg.DisableSignup))
 	b.WriteString(`,"mailer_autoconfirm":` + boolJSON(s.cfg.MailerAutoconfirm))
-	b.WriteString(`,"phone_autoconfirm":false,"sms_provider":"","saml_enabled":false,` +
+	b.WriteString(`,"phone_autoconfirm":false,"sms_provider":"","saml_enabled":` + boolJSON(s.cfg.SAML.Enabled) + `,` +
 		`"saml_private_key_next_configured":false,"passkeys_enabled":false}`)
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)

@@ -258,6 +258,7 @@ type auditEntry struct {
 	actorName              any
 	action, logType        string
 	traits                 map[string]any
+	viaSSO                 bool
 }
 
 // audit actions and their log types, as GoTrue records them.
@@ -287,7 +288,8 @@ func auditFor(actor *User, action string, traits map[string]any) auditEntry {
 	if actor.Phone != "" {
 		username = actor.Phone
 	}
-	e := auditEntry{actorID: actor.ID, actorUsername: username, action: action, logType: auditLogTypes[action], traits: traits}
+	e := auditEntry{actorID: actor.ID, actorUsername: username, action: action, logType: auditLogTypes[action], traits: traits,
+		viaSSO: actor.isSSOUser}
 	if name, ok := actor.UserMetadata["full_name"]; ok {
 		e.actorName = name
 	}
@@ -303,7 +305,7 @@ func auditForAdmin(role, action string, traits map[string]any) auditEntry {
 func (e auditEntry) payload() ([]byte, error) {
 	p := map[string]any{
 		"actor_id":       e.actorID,
-		"actor_via_sso":  false,
+		"actor_via_sso":  e.viaSSO,
 		"actor_username": e.actorUsername,
 		"action":         e.action,
 		"log_type":       e.logType,

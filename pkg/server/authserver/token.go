@@ -53,9 +53,10 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) error {
 		grant = s.passwordGrant
 	case "refresh_token":
 		grant = s.refreshGrant
-	case "pkce", "id_token", "web3":
-		// The embedded runtime has no OAuth, OIDC or Web3 sign-in, so it
-		// never has a flow state or provider token to exchange.
+	case "pkce":
+		grant = s.samlPKCEGrant
+	case "id_token", "web3":
+		// The embedded runtime has no OIDC or Web3 sign-in.
 		grant = s.unsupportedGrant
 	default:
 		return badRequest(CodeInvalidCredentials, "unsupported_grant_type")
@@ -70,18 +71,6 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) unsupportedGrant(w http.ResponseWriter, r *http.Request) error {
 	switch r.URL.Query().Get("grant_type") {
-	case "pkce":
-		var p struct {
-			AuthCode     string `json:"auth_code"`
-			CodeVerifier string `json:"code_verifier"`
-		}
-		if err := readJSON(r, &p); err != nil {
-			return err
-		}
-		if p.AuthCode == "" || p.CodeVerifier == "" {
-			return badRequest(CodeValidationFailed, "invalid request: both auth code and code verifier should be non-empty")
-		}
-		return notFound(CodeFlowStateNotFound, "invalid flow state, no valid flow state found")
 	case "web3":
 		return unprocessable(CodeWeb3ProviderDisabled, "Web3 provider is disabled")
 	default:

@@ -84,6 +84,10 @@ func (s *Server) handleUpdateUser(w http.ResponseWriter, r *http.Request) error 
 	if err := s.checkAAL2ForUserUpdate(ctx, ac, p); err != nil {
 		return err
 	}
+	// An SSO user's address and credentials are the IdP's.
+	if u.isSSOUser && ((p.Password != nil && *p.Password != "") || (p.Email != "" && p.Email != u.Email)) {
+		return unprocessable(CodeUserSSOManaged, "Updating email, phone, password of a SSO account only possible via SSO")
+	}
 	if p.Email != "" && p.Email != u.Email {
 		dup, err := s.duplicateEmail(ctx, s.pool, p.Email, aud, u.ID)
 		if err != nil {

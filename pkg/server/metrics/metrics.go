@@ -42,10 +42,10 @@ type Metrics struct {
 	duration   *prometheus.HistogramVec
 	authEvents *prometheus.CounterVec
 	lag        prometheus.Histogram
-	backupAt   prometheus.Gauge
-	// archived is the unix time (ns) of the last WAL segment archived as
-	// the archiver reported it (WALArchived); sources.go emits it.
-	archived atomic.Int64
+	// backedUp and archived are the unix times (ns) of the last backup
+	// and WAL segment reported through BackupSucceeded and WALArchived;
+	// sources.go emits them with what the catalog and PostgreSQL say.
+	backedUp, archived atomic.Int64
 }
 
 // New returns a registry holding the Go runtime and process collectors
@@ -73,14 +73,10 @@ func New() *Metrics {
 		Help:    "Time from a transaction's commit to its changes being dispatched to realtime subscribers.",
 		Buckets: lagBuckets,
 	})
-	m.backupAt = prometheus.NewGauge(prometheus.GaugeOpts{
-		Namespace: Namespace, Name: "backup_last_success_timestamp_seconds",
-		Help: "Unix time of the last successful backup; 0 until one succeeds in this process.",
-	})
 	m.Registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.requests, m.duration, m.authEvents, m.lag, m.backupAt,
+		m.requests, m.duration, m.authEvents, m.lag,
 	)
 	return m
 }
@@ -92,16 +88,20 @@ func (m *Metrics) AuthEvent(e authserver.Event) { m.authEvents.WithLabelValues(s
 // (realtimeserver.Config.ObserveLag).
 func (m *Metrics) ObserveReplicationLag(d time.Duration) { m.lag.Observe(d.Seconds()) }
 
-// BackupSucceeded records a successful backup finished at t. The backup
-// code calls it; until backups exist the gauge stays 0.
-func (m *Metrics) BackupSucceeded(t time.Time) { m.backupAt.Set(float64(t.UnixNano()) / 1e9) }
+// BackupSucceeded records a successful backup finished at t (the backup
+// catalog is read at each scrape as well: a backup another process took
+// counts too).
+func (m *Metrics) BackupSucceeded(t time.Time) { storeLater(&m.backedUp, t) }
 
 // WALArchived records a WAL segment archived at t (the archiver calls it;
 // PostgreSQL's own pg_stat_archiver is read at each scrape as well).
-func (m *Metrics) WALArchived(t time.Time) {
+func (m *Metrics) WALArchived(t time.Time) { storeLater(&m.archived, t) }
+
+// storeLater keeps the later of v and t.
+func storeLater(v *atomic.Int64, t time.Time) {
 	for {
-		old := m.archived.Load()
-		if t.UnixNano() <= old || m.archived.CompareAndSwap(old, t.UnixNano()) {
+		old := v.Load()
+		if t.UnixNano() <= old || v.CompareAndSwap(old, t.UnixNano()) {
 			return
 		}
 	}

@@ -28,6 +28,9 @@ type Sources struct {
 	Restarts func() int
 	// MigrationsApplied is how many migrations this start applied.
 	MigrationsApplied int
+	// Backups reads the backup catalog: when the newest backup on disk
+	// finished and when the latest scheduled one failed (zero: none).
+	Backups func() (last, failed time.Time)
 }
 
 // Database is what the runtime learns from PostgreSQL at a scrape.
@@ -89,6 +92,8 @@ var (
 	descPGRestarts = desc("postgres_restarts_total", "Restarts of a crashed PostgreSQL since the tenant started.")
 	descMigrations = desc("migrations_applied_total", "Migrations applied when the tenant started.")
 	descSchema     = desc("schema_version", "The newest applied migration's version (its 14-digit timestamp as a number).")
+	descBackup     = desc("backup_last_success_timestamp_seconds", "Unix time the newest backup on disk finished; 0 while there is none.")
+	descBackupFail = desc("backup_last_failure_timestamp_seconds", "Unix time of the latest failed scheduled backup, until a later one succeeds; 0 when none failed.")
 	descArchived   = desc("wal_archive_last_success_timestamp_seconds", "Unix time of the last WAL segment archived successfully; 0 until one is.")
 	descArchiveErr = desc("wal_archive_failures_total", "Failed attempts to archive a WAL segment (pg_stat_archiver, since its statistics were reset).")
 )
@@ -103,7 +108,7 @@ func (c *sourceCollector) Describe(ch chan<- *prometheus.Desc) {
 		descRESTTx, descRESTShared, descRESTRetry,
 		descRTSockets, descRTChannels, descRTSubs, descRTJoins, descRTSent, descRTDelivered, descRTChecks, descRTRefused,
 		descRTSlow, descRTStreaming, descRTLagBytes, descRTLagLast, descSlotWAL,
-		descPGUp, descPGRestarts, descMigrations, descSchema, descArchived, descArchiveErr} {
+		descPGUp, descPGRestarts, descMigrations, descSchema, descArchived, descArchiveErr, descBackup, descBackupFail} {
 		ch <- d
 	}
 }
@@ -158,6 +163,16 @@ func (c *sourceCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	emit(descArchived, prometheus.GaugeValue, float64(c.m.archived.Load())/1e9)
+	failed := time.Time{}
+	if c.src.Backups != nil {
+		var last time.Time
+		last, failed = c.src.Backups()
+		if !last.IsZero() {
+			c.m.BackupSucceeded(last)
+		}
+	}
+	emit(descBackup, prometheus.GaugeValue, float64(c.m.backedUp.Load())/1e9)
+	emit(descBackupFail, prometheus.GaugeValue, unixSeconds(failed))
 }
 
 func (c *sourceCollector) collectRealtime(emit func(*prometheus.Desc, prometheus.ValueType, float64, ...string)) {
@@ -176,6 +191,13 @@ func (c *sourceCollector) collectRealtime(emit func(*prometheus.Desc, prometheus
 	emit(descRTStreaming, prometheus.GaugeValue, bool01(st.Streaming))
 	emit(descRTLagBytes, prometheus.GaugeValue, float64(fl.LagBytes))
 	emit(descRTLagLast, prometheus.GaugeValue, fl.LagSeconds)
+}
+
+func unixSeconds(t time.Time) float64 {
+	if t.IsZero() {
+		return 0
+	}
+	return float64(t.UnixNano()) / 1e9
 }
 
 func bool01(b bool) float64 {

@@ -149,7 +149,7 @@ func TestStaticFigures(t *testing.T) {
 		{"sfp_schema_version", nil, func(v float64) bool { return formatVersion(v) == latest }, "the newest migration " + latest},
 		{"sfp_realtime_replication_streaming", nil, func(v float64) bool { return v == 1 }, "1"},
 		{"sfp_realtime_slot_retained_wal_bytes", nil, func(v float64) bool { return v >= 0 }, ">= 0"},
-		{"sfp_backup_last_success_timestamp_seconds", nil, func(v float64) bool { return v == 0 }, "0 (no backups yet)"},
+		{"sfp_backup_last_failure_timestamp_seconds", nil, func(v float64) bool { return v == 0 }, "0 (no failed backup)"},
 		{"sfp_wal_archive_last_success_timestamp_seconds", nil, func(v float64) bool { return v == 0 }, "0 (archive_mode is off)"},
 		{"sfp_wal_archive_failures_total", nil, func(v float64) bool { return v == 0 }, "0"},
 		{"sfp_postgres_pool_max_connections", []string{"pool", "rest"}, func(v float64) bool { return v == 24 }, "24"},

@@ -238,6 +238,15 @@ func TestSharedReadBackendLost(t *testing.T) {
 		slow <- err
 	}()
 	mux, conn := ex.mux, slowReadConn(t, ex.mux)
+	// The read may be in flight for its statement's preparation still; the
+	// reads below queue behind it only once it sleeps in PostgreSQL (before
+	// that, on a busy machine, they could slip in ahead of it and finish).
+	waitUntil(t, "the slow read to sleep", func() bool {
+		var n int
+		err := db.Admin(t).QueryRow(context.Background(),
+			`select count(*) from pg_stat_activity where query like '%slow_read(30)%' and wait_event = 'PgSleep' and pid <> pg_backend_pid()`).Scan(&n)
+		return err == nil && n == 1
+	})
 	const queued = 3
 	results := make(chan error, queued)
 	for i := range queued {
