@@ -154,7 +154,7 @@ func Place(base string, opts PlaceOptions) (*Tenant, error) {
 	}
 	cfg := opts.Config
 	cfg.Name = opts.Name
-	cfg.API.Port, cfg.Postgres.Port = 0, 0
+	cfg.API.Port, cfg.Postgres.Port, cfg.Monitoring.Port = 0, 0, 0
 	if cfg.Runtime == RuntimeDocker {
 		cfg.Postgres.Port = 5432
 	}
@@ -174,6 +174,9 @@ func Place(base string, opts PlaceOptions) (*Tenant, error) {
 		if cfg.Postgres.Port, err = pickPort(0, cfg.API.Port+1, taken); err != nil {
 			return nil, fmt.Errorf("restore tenant: postgres port: %w", err)
 		}
+	}
+	if err := cfg.allocateMonitoringPort(0, taken); err != nil {
+		return nil, fmt.Errorf("restore tenant: %w", err)
 	}
 	cfg.Defaults()
 	if err := cfg.Validate(); err != nil {

@@ -67,6 +67,23 @@ func (c *Config) validateMonitoring() error {
 	return nil
 }
 
+// allocateMonitoringPort picks the admin listener's port of a new (or
+// restored) embedded tenant: want if set, else the first free one after
+// postgres.port that no other tenant uses.
+func (c *Config) allocateMonitoringPort(want int, taken map[int]bool) error {
+	if c.Runtime == RuntimeDocker {
+		return nil
+	}
+	taken[c.API.Port], taken[c.Postgres.Port] = true, true
+	p, err := pickPort(want, c.Postgres.Port+1, taken)
+	if err != nil {
+		return fmt.Errorf("monitoring port: %w", err)
+	}
+	c.Monitoring.Port = p
+	taken[p] = true
+	return nil
+}
+
 // EnsureMonitoringPort gives an embedded tenant created before the admin
 // listener existed a port for it (the first free one after postgres.port
 // that no other tenant uses) and saves tenant.yaml. A tenant that has one
@@ -79,12 +96,9 @@ func (t *Tenant) EnsureMonitoringPort(base string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	taken[t.Config.API.Port], taken[t.Config.Postgres.Port] = true, true
-	p, err := pickPort(0, t.Config.Postgres.Port+1, taken)
-	if err != nil {
+	if err := t.Config.allocateMonitoringPort(0, taken); err != nil {
 		return false, fmt.Errorf("allocate monitoring.port of tenant %q: %w", t.Name(), err)
 	}
-	t.Config.Monitoring.Port = p
 	if err := t.SaveConfig(); err != nil {
 		return false, fmt.Errorf("allocate monitoring.port of tenant %q: %w", t.Name(), err)
 	}

@@ -431,11 +431,8 @@ func Create(base string, opts CreateOptions) (*Tenant, error) {
 			return nil, fmt.Errorf("create tenant: postgres port: %w", err)
 		}
 	}
-	taken[cfg.Postgres.Port] = true
-	if cfg.Runtime != RuntimeDocker {
-		if cfg.Monitoring.Port, err = pickPort(opts.MonitoringPort, cfg.Postgres.Port+1, taken); err != nil {
-			return nil, fmt.Errorf("create tenant: monitoring port: %w", err)
-		}
+	if err := cfg.allocateMonitoringPort(opts.MonitoringPort, taken); err != nil {
+		return nil, fmt.Errorf("create tenant: %w", err)
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("create tenant: %w", err)
