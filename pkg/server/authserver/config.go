@@ -101,6 +101,9 @@ type Config struct {
 	// EmailMaxFrequency throttles repeated confirmation and email change
 	// requests per user; default 1 minute.
 	EmailMaxFrequency time.Duration
+	// External are the OAuth providers, the redirect allow list and manual
+	// linking (external_config.go); SetExternal replaces them.
+	External ExternalConfig
 	// Now is the clock; default time.Now. Tests move it.
 	Now func() time.Time
 	// Logger receives structured logs; default slog.Default(). Tokens and

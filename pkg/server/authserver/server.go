@@ -25,6 +25,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -47,6 +48,9 @@ type Server struct {
 	// unavailableLog keeps an outage of the database (every request
 	// answered 503) to a line a second in the log.
 	unavailableLog postgres.LogLimiter
+	// external is the provider configuration (SetExternal swaps it).
+	external atomic.Pointer[externalState]
+	oidc     oidcCache
 }
 
 // New validates cfg, checks that the pool reaches the auth tables and
@@ -63,10 +67,13 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		tokenLimiter:  newIPLimiter(cfg.RateLimitTokenPerIP),
 		signupLimiter: newIPLimiter(cfg.RateLimitSignupPerIP),
 	}
+	if err := s.SetExternal(cfg.External); err != nil {
+		return nil, err
+	}
 	// The columns the server writes must exist and be writable; a pool on
 	// the wrong role or database fails here rather than on the first signup.
 	const probe = `select 1 from auth.users, auth.identities, auth.sessions, auth.refresh_tokens,
-		auth.mfa_amr_claims, auth.audit_log_entries limit 0`
+		auth.mfa_amr_claims, auth.audit_log_entries, auth.flow_state limit 0`
 	if _, err := s.pool.Exec(ctx, probe); err != nil {
 		return nil, fmt.Errorf("check auth schema (the pool must reach the auth tables as supabase_auth_admin): %w", err)
 	}
@@ -155,6 +162,8 @@ func (s *Server) route(path string) (handler, map[string]handler) {
 	case path == "/sso" || strings.HasPrefix(path, "/sso/"):
 		// GoTrue checks that SAML is enabled before routing within /sso.
 		return s.samlDisabled, nil
+	case strings.HasPrefix(path, "/user/identities/"):
+		return s.routeIdentities, nil
 	case path == "/factors" || strings.HasPrefix(path, "/factors/"):
 		return s.mfaDisabled, nil
 	case path == "/admin" || strings.HasPrefix(path, "/admin/"):

@@ -37,9 +37,12 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) error {
 		grant = s.passwordGrant
 	case "refresh_token":
 		grant = s.refreshGrant
-	case "pkce", "id_token", "web3":
-		// The embedded runtime has no OAuth, OIDC or Web3 sign-in, so it
-		// never has a flow state or provider token to exchange.
+	case "pkce":
+		grant = s.pkceGrant
+	case "id_token":
+		grant = s.idTokenGrant
+	case "web3":
+		// The embedded runtime has no Web3 sign-in.
 		grant = s.unsupportedGrant
 	default:
 		return badRequest(CodeInvalidCredentials, "unsupported_grant_type")
@@ -50,25 +53,10 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) error {
 	return grant(w, r)
 }
 
+// unsupportedGrant answers the Web3 grant: the embedded runtime has no
+// Web3 sign-in.
 func (s *Server) unsupportedGrant(w http.ResponseWriter, r *http.Request) error {
-	switch r.URL.Query().Get("grant_type") {
-	case "pkce":
-		var p struct {
-			AuthCode     string `json:"auth_code"`
-			CodeVerifier string `json:"code_verifier"`
-		}
-		if err := readJSON(r, &p); err != nil {
-			return err
-		}
-		if p.AuthCode == "" || p.CodeVerifier == "" {
-			return badRequest(CodeValidationFailed, "invalid request: both auth code and code verifier should be non-empty")
-		}
-		return notFound(CodeFlowStateNotFound, "invalid flow state, no valid flow state found")
-	case "web3":
-		return unprocessable(CodeWeb3ProviderDisabled, "Web3 provider is disabled")
-	default:
-		return badRequest(CodeProviderDisabled, "ID token sign-in is not enabled")
-	}
+	return unprocessable(CodeWeb3ProviderDisabled, "Web3 provider is disabled")
 }
 
 // passwordGrant signs a user in with email and password.
