@@ -247,4 +247,3 @@ func parseIDTokenClaims(name string, idt *oidc.IDToken) (*providerUser, error) {
 		return parseGenericClaims(idt)
 	}
 }
-
