@@ -36,6 +36,15 @@ type LoginOptions struct {
 	Email         string
 	PasswordStdin bool
 	JSON          bool
+	// Provider signs in with an OAuth provider in the browser (PKCE);
+	// Scopes are extra scopes to ask it for.
+	Provider string
+	Scopes   string
+	// SSO signs in with the SAML identity provider of a domain.
+	SSO string
+	// OpenBrowser opens a URL (default: the desktop's browser); tests
+	// follow the redirects instead.
+	OpenBrowser func(url string) error
 }
 
 // userJSON is the --json shape of the signed-in user.
@@ -49,8 +58,8 @@ type userJSON struct {
 func NewCmdLogin(f *cmdutil.Factory, runF func(context.Context, *LoginOptions) error) *cobra.Command {
 	opts := &LoginOptions{IO: f.IOStreams, Config: f.Config, NewClient: f.NewClient, Getenv: f.Getenv}
 	cmd := &cobra.Command{
-		Use:   "login --email EMAIL [--server URL --api-key KEY | -t TENANT] [--password-stdin]",
-		Short: "Log in to a tenant with email and password",
+		Use:   "login (--email EMAIL | --provider NAME | --sso DOMAIN) [--server URL --api-key KEY | -t TENANT] [--password-stdin]",
+		Short: "Log in to a tenant with email and password, an OAuth provider or SSO",
 		Long: `Sign in to a tenant and keep the session in the configuration directory
 (SFP_CONFIG_DIR, default ~/.config/sfp; files are mode 0600). Later commands
 use it and refresh it automatically. A wrong password exits 4.
@@ -58,16 +67,33 @@ use it and refresh it automatically. A wrong password exits 4.
 The server URL and anon key come from --server and --api-key, else
 SFP_SERVER_URL and SFP_API_KEY, else a local tenant named with -t (read from
 --base-dir or SFP_BASE_DIR), else the last login. The password is read from
-stdin's first line with --password-stdin, or asked for on a terminal.`,
+stdin's first line with --password-stdin, or asked for on a terminal.
+
+With --provider (github, azure, gitlab, google, keycloak: those the tenant
+enabled) or --sso DOMAIN the sign-in happens in a browser, with PKCE: sfp
+listens on a loopback port the system picks, opens the browser when it can
+and always prints the URL; the browser comes back to that port with a code
+that sfp exchanges for the session.`,
 		Example: `  sfp login -t acme --email ops@acme.test
-  echo "$PASSWORD" | sfp login --server https://sfp.acme.test --api-key "$ANON_KEY" --email ops@acme.test --password-stdin`,
+  echo "$PASSWORD" | sfp login --server https://sfp.acme.test --api-key "$ANON_KEY" --email ops@acme.test --password-stdin
+  sfp login -t acme --provider github
+  sfp login --server https://sfp.acme.test --api-key "$ANON_KEY" --sso acme.com`,
 		Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if opts.Provider != "" || opts.SSO != "" {
+				if opts.Provider != "" && opts.SSO != "" || opts.Email != "" || opts.PasswordStdin {
+					return cmdutil.FlagErrorf("pass one of --email, --provider and --sso")
+				}
+				if runF != nil {
+					return runF(cmd.Context(), opts)
+				}
+				return browserLoginRun(cmd.Context(), opts)
+			}
 			if opts.Email == "" {
 				opts.Email = f.Getenv("SFP_EMAIL")
 			}
 			if opts.Email == "" {
-				return cmdutil.FlagErrorf("which user? pass --email EMAIL")
+				return cmdutil.FlagErrorf("which user? pass --email EMAIL, or --provider NAME or --sso DOMAIN to sign in in a browser")
 			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
@@ -76,6 +102,9 @@ stdin's first line with --password-stdin, or asked for on a terminal.`,
 		},
 	}
 	registerLoginFlags(cmd, opts)
+	cmd.Flags().StringVar(&opts.Provider, "provider", "", "Sign in in a browser with this OAuth provider (github, azure, gitlab, google, keycloak)")
+	cmd.Flags().StringVar(&opts.Scopes, "scopes", "", "Extra OAuth scopes to ask the provider for (comma-separated; with --provider)")
+	cmd.Flags().StringVar(&opts.SSO, "sso", "", "Sign in in a browser with the SSO (SAML) provider of this domain")
 	return cmd
 }
 
