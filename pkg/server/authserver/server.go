@@ -10,9 +10,11 @@
 // (auth-js, gotrue-go) cannot tell the difference. The gateway strips
 // /auth/v1 before requests reach ServeHTTP.
 //
-// Not provided: OAuth providers, SAML SSO, MFA, phone sign-in and anything
-// that sends mail or SMS; those routes answer as GoTrue does when the
-// feature is disabled (see docs/auth.md).
+// OAuth providers (github, gitlab, azure, google, keycloak) sign users in
+// through GoTrue's flows (external*.go, identities*.go, oauth_token.go).
+// Not provided: SAML SSO, MFA, phone sign-in and anything that sends mail
+// or SMS; those routes answer as GoTrue does when the feature is disabled
+// (see docs/auth.md).
 package authserver
 
 import (
