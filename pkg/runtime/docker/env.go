@@ -130,7 +130,7 @@ func nginxTime(d tenant.Duration) string {
 // sfp image comes from). Generated keys are among them, so they stay
 // stable across restarts.
 func (r *Runtime) defaultEnv(t *tenant.Tenant) map[string]string {
-	return map[string]string{
+	env := map[string]string{
 		"ADDITIONAL_REDIRECT_URLS":    "",
 		"ENABLE_EMAIL_SIGNUP":         "true",
 		"ENABLE_ANONYMOUS_USERS":      "false",
@@ -144,6 +144,12 @@ func (r *Runtime) defaultEnv(t *tenant.Tenant) map[string]string {
 		// exactly 16 bytes.
 		"REALTIME_DB_ENC_KEY": randomAlnum(16),
 	}
+	// The OAuth providers' client secrets (`sfp server auth provider set`
+	// or the operator write them).
+	for _, name := range tenant.ExternalProviders {
+		env[tenant.ProviderSecretVar(name)] = ""
+	}
+	return env
 }
 
 // keyEnv are the compose variables that carry the tenant's keys to the
