@@ -74,6 +74,30 @@ func (s *AuthService) SSOURL(ctx context.Context, domain, redirectTo, challenge 
 	return out.URL, nil
 }
 
+// ProviderEnabled tells whether the server signs in with an OAuth
+// provider (GET /auth/v1/settings, whose "external" lists them).
+func (s *AuthService) ProviderEnabled(ctx context.Context, provider string) (bool, error) {
+	var settings struct {
+		External map[string]bool `json:"external"`
+	}
+	err := s.c.do(ctx, "read auth settings", true, func(cl *call) error {
+		cl.auth = authKey
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, cl.c.authURL+"/settings", nil)
+		if err != nil {
+			return fmt.Errorf("%s: %w", cl.op, err)
+		}
+		resp, libErr := (&http.Client{Transport: cl}).Do(req)
+		if resp != nil {
+			resp.Body.Close()
+		}
+		if err := cl.check(libErr); err != nil {
+			return err
+		}
+		return cl.decode(&settings)
+	})
+	return settings.External[provider], err
+}
+
 // postJSON POSTs body to the auth path through the call's transport.
 func (cl *call) postJSON(ctx context.Context, path string, body any) error {
 	raw, err := json.Marshal(body)

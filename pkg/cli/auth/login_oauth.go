@@ -25,6 +25,16 @@ func browserLoginRun(ctx context.Context, opts *LoginOptions) error {
 		return cmdutil.FlagErrorf("%v", err)
 	}
 	defer c.Close()
+	if opts.Provider != "" {
+		// The browser would show the refusal and never come back.
+		enabled, err := c.Auth.ProviderEnabled(ctx, opts.Provider)
+		if err != nil {
+			return err
+		}
+		if !enabled {
+			return fmt.Errorf("sign in with %s: the provider is not enabled on %s (an operator enables it with `sfp server auth provider set`)", opts.Provider, server)
+		}
+	}
 	verifier, challenge := pkceVerifier()
 	code, err := browserSignIn(ctx, opts, func(redirectTo string) (string, error) {
 		if opts.SSO != "" {

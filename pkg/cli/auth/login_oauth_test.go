@@ -78,6 +78,24 @@ func TestLoginWithProvider(t *testing.T) {
 		t.Fatalf("saved session %+v %v", sess, err)
 	}
 
+	// The running tenant takes a disabled provider with its keys (what
+	// `sfp server auth provider disable` makes it do).
+	s.Tenant.Config.Auth.External = map[string]tenant.ExternalProvider{"github": {Enabled: false, ClientID: "cli-app", URL: gh.URL}}
+	if err := s.Tenant.SaveConfig(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Instance().ReloadKeys(ctx); err != nil {
+		t.Fatalf("reload: %v", err)
+	}
+	body := s.Do(t, "GET", "/auth/v1/authorize?provider=github", "", nil, 400, nil)
+	if !strings.Contains(string(body), "provider is not enabled") {
+		t.Fatalf("authorize after disabling: %s", body)
+	}
+	opts.Provider = "github"
+	if err := browserLoginRun(ctx, opts); err == nil || !strings.Contains(err.Error(), "provider is not enabled") {
+		t.Fatalf("login with a disabled provider: %v", err)
+	}
+
 	// --sso: the tenant has no SAML, so GoTrue's answer for that.
 	opts.Provider, opts.SSO = "", "acme.com"
 	err = browserLoginRun(ctx, opts)
