@@ -10,11 +10,18 @@ package idptest
 import (
 	"context"
 	"crypto/sha256"
+	"fmt"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	gooidc "github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
 
 	"github.com/zitadel/oidc/v3/example/server/storage"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
@@ -234,4 +241,62 @@ func firstNonEmpty(v ...string) string {
 		}
 	}
 	return ""
+}
+
+// IDToken signs the active user in at the provider as the client (whose
+// registered redirect URI is redirectURI, never served: the code is read
+// from the redirect) and returns the ID token it issues. With nonce set,
+// the authorization request carries its SHA-256 (hex), as GoTrue's
+// id_token grant expects.
+func (o *OIDC) IDToken(t testing.TB, clientID, secret, redirectURI, nonce string) string {
+	t.Helper()
+	ctx := context.Background()
+	p, err := gooidc.NewProvider(ctx, o.Issuer)
+	if err != nil {
+		t.Fatalf("discover %s: %v", o.Issuer, err)
+	}
+	cfg := oauth2.Config{ClientID: clientID, ClientSecret: secret, Endpoint: p.Endpoint(),
+		RedirectURL: redirectURI, Scopes: []string{"openid", "email", "profile"}}
+	var opts []oauth2.AuthCodeOption
+	if nonce != "" {
+		opts = append(opts, oauth2.SetAuthURLParam("nonce", fmt.Sprintf("%x", sha256.Sum256([]byte(nonce)))))
+	}
+	end, err := FollowRedirects(cfg.AuthCodeURL("state", opts...), redirectURI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := cfg.Exchange(ctx, end.Query().Get("code"))
+	if err != nil {
+		t.Fatalf("exchange at %s: %v", o.Issuer, err)
+	}
+	raw, _ := tok.Extra("id_token").(string)
+	if raw == "" {
+		t.Fatal("no id_token from the provider")
+	}
+	return raw
+}
+
+// FollowRedirects follows redirects from start, as a browser with cookies
+// would, and returns the first URL that starts with stop.
+func FollowRedirects(start, stop string) (*url.URL, error) {
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar, Timeout: time.Minute,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	next := start
+	for range 20 {
+		if strings.HasPrefix(next, stop) {
+			return url.Parse(next)
+		}
+		resp, err := c.Get(next)
+		if err != nil {
+			return nil, fmt.Errorf("GET %s: %w", next, err)
+		}
+		resp.Body.Close()
+		loc, err := resp.Location()
+		if err != nil {
+			return nil, fmt.Errorf("GET %s: %d without a redirect", next, resp.StatusCode)
+		}
+		next = loc.String()
+	}
+	return nil, fmt.Errorf("too many redirects from %s", start)
 }

@@ -1,10 +1,8 @@
 package authserver
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/base64"
-	"fmt"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -12,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
 	"github.com/sfp-dev/sfp/internal/idptest"
@@ -123,32 +120,11 @@ func fragment(t *testing.T, u *url.URL) url.Values {
 	return v
 }
 
-// idToken signs the active user in at an OpenID provider as client
-// "direct" (or clientID) and returns the ID token it issues, with the
-// nonce's hash as its nonce claim when nonce is set.
+// idToken signs the active user in at an OpenID provider as clientID and
+// returns the ID token it issues (nonce: see idptest.OIDC.IDToken).
 func idToken(t *testing.T, o *idptest.OIDC, clientID, nonce string) string {
 	t.Helper()
-	ctx := context.Background()
-	p, err := oidc.NewProvider(ctx, o.Issuer)
-	if err != nil {
-		t.Fatalf("discover %s: %v", o.Issuer, err)
-	}
-	cfg := oauth2.Config{ClientID: clientID, ClientSecret: testClientSecret, Endpoint: p.Endpoint(),
-		RedirectURL: directRedirect, Scopes: []string{"openid", "email", "profile"}}
-	var opts []oauth2.AuthCodeOption
-	if nonce != "" {
-		opts = append(opts, oauth2.SetAuthURLParam("nonce", fmt.Sprintf("%x", sha256.Sum256([]byte(nonce)))))
-	}
-	end, _ := browser(t, cfg.AuthCodeURL("st", opts...), directRedirect)
-	tok, err := cfg.Exchange(ctx, end.Query().Get("code"))
-	if err != nil {
-		t.Fatalf("exchange at %s: %v", o.Issuer, err)
-	}
-	raw, _ := tok.Extra("id_token").(string)
-	if raw == "" {
-		t.Fatal("no id_token from the provider")
-	}
-	return raw
+	return o.IDToken(t, clientID, testClientSecret, directRedirect, nonce)
 }
 
 // count runs a count(*) query.
