@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/supabase-community/gotrue-go/types"
 )
 
 // TestOAuthPKCEGitHub signs a new user in with GitHub through the PKCE
@@ -257,4 +259,34 @@ func TestOAuthPKCEAnotherFlow(t *testing.T) {
 		400, CodeBadCodeVerifier, "code challenge does not match previously saved code verifier")
 	e.req("POST", "/token?grant_type=pkce", map[string]any{"auth_code": code2, "code_verifier": v2}).mustStatus(t, 200, "flow 2")
 	e.req("POST", "/token?grant_type=pkce", map[string]any{"auth_code": code1, "code_verifier": v1}).mustStatus(t, 200, "flow 1")
+}
+
+// TestOAuthGoTrueGo drives the PKCE flow with gotrue-go v1.2.0: its
+// Authorize makes the authorization URL and verifier, the settings show
+// the provider, and after the exchange the user reads its identities.
+// gotrue-go's own PKCE exchange sends the code as "code", which GoTrue
+// does not read: it gets GoTrue's answer for a missing auth_code.
+func TestOAuthGoTrueGo(t *testing.T) {
+	e, _ := newOAuthEnv(t)
+	c := e.gotrueClient()
+	settings, err := c.GetSettings()
+	if err != nil || !settings.External.GitHub || !settings.External.Keycloak || settings.External.Bitbucket {
+		t.Fatalf("settings: %+v %v", settings.External, err)
+	}
+	auth, err := c.Authorize(types.AuthorizeRequest{Provider: types.ProviderGitHub, FlowType: types.FlowPKCE})
+	if err != nil {
+		t.Fatalf("authorize: %v", err)
+	}
+	end, _ := browser(t, auth.AuthorizationURL, "http://localhost:3000")
+	code := end.Query().Get("code")
+	_, err = c.Token(types.TokenRequest{GrantType: "pkce", Code: code, CodeVerifier: auth.Verifier})
+	if err == nil || !strings.Contains(err.Error(), "both auth code and code verifier should be non-empty") {
+		t.Fatalf("gotrue-go's pkce exchange: %v", err)
+	}
+	sess := e.req("POST", "/token?grant_type=pkce", map[string]any{"auth_code": code, "code_verifier": auth.Verifier}).
+		mustStatus(t, 200, "pkce exchange").json(t)
+	u, err := c.WithToken(sess["access_token"].(string)).GetUser()
+	if err != nil || len(u.Identities) != 1 || u.Identities[0].Provider != "github" || u.Identities[0].ID != "4242" {
+		t.Fatalf("user: %+v %v", u, err)
+	}
 }
