@@ -36,10 +36,13 @@ type oidcCacheEntry struct {
 func (s *Server) oidcProvider(st *externalState, issuer string) (*oidc.Provider, error) {
 	now := s.now()
 	s.oidc.mu.Lock()
-	defer s.oidc.mu.Unlock()
-	if e, ok := s.oidc.entries[issuer]; ok && now.Sub(e.fetched) < oidcProviderTTL {
+	e, ok := s.oidc.entries[issuer]
+	s.oidc.mu.Unlock()
+	if ok && now.Sub(e.fetched) < oidcProviderTTL {
 		return e.provider, nil
 	}
+	// Fetched without the lock: a slow provider does not hold up the
+	// others. Two concurrent discoveries of one issuer both succeed.
 	ctx, cancel := context.WithTimeout(context.Background(), defaultProviderTimeout)
 	defer cancel()
 	// The context's client stays with the provider for fetching its keys.
@@ -47,6 +50,8 @@ func (s *Server) oidcProvider(st *externalState, issuer string) (*oidc.Provider,
 	if err != nil {
 		return nil, fmt.Errorf("discover OpenID provider %s: %w", issuer, err)
 	}
+	s.oidc.mu.Lock()
+	defer s.oidc.mu.Unlock()
 	if s.oidc.entries == nil {
 		s.oidc.entries = map[string]oidcCacheEntry{}
 	}

@@ -144,15 +144,11 @@ func (s *Server) handleVerify(w http.ResponseWriter, r *http.Request) error {
 	}
 }
 
-// redirectTarget is redirect_to when it points at the site URL's host, else
-// the site URL (GoTrue also accepts its URI allow list; there is none here).
+// redirectTarget is redirect_to when GoTrue would allow it (the site URL,
+// loopback, the URI allow list: redirectAllowed), else the site URL.
 func (s *Server) redirectTarget(redirectTo string) string {
-	if redirectTo != "" && s.cfg.SiteURL != "" {
-		want, err1 := url.Parse(s.cfg.SiteURL)
-		got, err2 := url.Parse(redirectTo)
-		if err1 == nil && err2 == nil && got.Scheme != "" && strings.EqualFold(got.Host, want.Host) {
-			return redirectTo
-		}
+	if s.redirectAllowed(s.external.Load(), redirectTo) {
+		return redirectTo
 	}
 	return s.cfg.SiteURL
 }
