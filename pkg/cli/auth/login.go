@@ -140,22 +140,7 @@ func loginRun(ctx context.Context, opts *LoginOptions) error {
 	if err != nil || sess == nil {
 		return err
 	}
-	if !sameURL(cfg.Server, server) || cfg.Email != sess.User.Email {
-		cfg.Account = "" // the chosen account belongs to another server or user
-	}
-	cfg.Server, cfg.APIKey, cfg.Email = strings.TrimRight(server, "/"), key, sess.User.Email
-	if err := cfg.Save(); err != nil {
-		return err
-	}
-	if opts.JSON {
-		return cmdutil.WriteJSON(opts.IO.Out, userJSON{ID: sess.User.ID, Email: sess.User.Email, Server: cfg.Server})
-	}
-	if opts.SignUp {
-		fmt.Fprintf(opts.IO.ErrOut, "Signed up and logged in to %s as %s.\n", cfg.Server, sess.User.Email)
-		return nil
-	}
-	fmt.Fprintf(opts.IO.ErrOut, "Logged in to %s as %s.\n", cfg.Server, sess.User.Email)
-	return nil
+	return finishLogin(ctx, opts, cfg, c, server, key, sess)
 }
 
 // serverAndKey finds the server and API key (publishable or legacy anon):

@@ -49,13 +49,14 @@ func browserLoginRun(ctx context.Context, opts *LoginOptions) error {
 	if err != nil {
 		return err
 	}
-	return finishLogin(opts, cfg, server, key, sess)
+	return finishLogin(ctx, opts, cfg, c, server, key, sess)
 }
 
 // finishLogin keeps the server and user of a new session and reports it.
-// Every way of signing in ends here (a second factor, when the user has
-// one, is asked for before).
-func finishLogin(opts *LoginOptions, cfg *cmdutil.Config, server, key string, sess *client.Session) error {
+// Every way of signing in (password, sign-up, --provider, --sso) ends
+// here: a second factor, when the user has one, is to be asked for at the
+// top of this function, with the client that holds the session.
+func finishLogin(ctx context.Context, opts *LoginOptions, cfg *cmdutil.Config, c *client.Client, server, key string, sess *client.Session) error {
 	if !sameURL(cfg.Server, server) || cfg.Email != sess.User.Email {
 		cfg.Account = "" // the chosen account belongs to another server or user
 	}
@@ -65,6 +66,10 @@ func finishLogin(opts *LoginOptions, cfg *cmdutil.Config, server, key string, se
 	}
 	if opts.JSON {
 		return cmdutil.WriteJSON(opts.IO.Out, userJSON{ID: sess.User.ID, Email: sess.User.Email, Server: cfg.Server})
+	}
+	if opts.SignUp {
+		fmt.Fprintf(opts.IO.ErrOut, "Signed up and logged in to %s as %s.\n", cfg.Server, sess.User.Email)
+		return nil
 	}
 	fmt.Fprintf(opts.IO.ErrOut, "Logged in to %s as %s.\n", cfg.Server, sess.User.Email)
 	return nil

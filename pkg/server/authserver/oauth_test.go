@@ -1,7 +1,10 @@
 package authserver
 
 import (
+	"bytes"
+	"log/slog"
 	"net/url"
+	"sync"
 	"strings"
 	"testing"
 	"time"
@@ -172,7 +175,8 @@ func TestOAuthUnverifiedEmail(t *testing.T) {
 // provider errors and a missing code, each answered as GoTrue answers it,
 // with no user made.
 func TestOAuthCallbackRefusals(t *testing.T) {
-	e, _ := newOAuthEnv(t)
+	var logs syncBuffer
+	e, _ := newOAuthEnv(t, func(c *Config) { c.Logger = slog.New(slog.NewTextHandler(&logs, nil)) })
 	cases := []struct{ name, query, status, code, desc string }{
 		{"missing state", "", "303", CodeBadOAuthCallback, "OAuth state parameter missing"},
 		{"malformed state", "state=abc", "303", CodeBadOAuthState, "OAuth state parameter is invalid"},
@@ -216,6 +220,15 @@ func TestOAuthCallbackRefusals(t *testing.T) {
 	}
 	if n := e.count(`select count(*) from auth.users`); n != 0 {
 		t.Fatalf("%d users made by refused callbacks", n)
+	}
+	// Each refusal is in the log, with its code; no secret is.
+	for _, want := range []string{"code=bad_oauth_callback", "code=bad_oauth_state", "error=access_denied", "Unable to exchange external code"} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("log lacks %q:\n%s", want, logs.String())
+		}
+	}
+	if strings.Contains(logs.String(), testClientSecret) {
+		t.Error("the client secret is in the log")
 	}
 }
 
@@ -289,4 +302,22 @@ func TestOAuthGoTrueGo(t *testing.T) {
 	if err != nil || len(u.Identities) != 1 || u.Identities[0].Provider != "github" || u.Identities[0].ID != "4242" {
 		t.Fatalf("user: %+v %v", u, err)
 	}
+}
+
+// syncBuffer is a log destination the server's goroutines share.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
