@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"log/slog"
 	"net/url"
-	"sync"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
