@@ -44,8 +44,15 @@ type GitHub struct {
 	user             GitHubUser
 	codes            map[string]string // code -> redirect_uri
 	tokens           map[string]bool
-	// Authorized are the authorization requests received (their query).
-	Authorized []url.Values
+	authorized       []url.Values
+}
+
+// Authorized returns the authorization requests received so far (their
+// query parameters), oldest first.
+func (g *GitHub) Authorized() []url.Values {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return append([]url.Values(nil), g.authorized...)
 }
 
 // NewGitHub starts the stand-in for one OAuth app.
@@ -85,7 +92,7 @@ func randomHex(n int) string {
 func (g *GitHub) authorize(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	g.mu.Lock()
-	g.Authorized = append(g.Authorized, q)
+	g.authorized = append(g.authorized, q)
 	g.mu.Unlock()
 	if q.Get("client_id") != g.clientID {
 		http.Error(w, "unknown client_id", http.StatusNotFound)
@@ -151,7 +158,7 @@ func (g *GitHub) accessToken(w http.ResponseWriter, r *http.Request) {
 	reply(url.Values{"access_token": {token}, "scope": {"user:email"}, "token_type": {"bearer"}})
 }
 
-func (g *GitHub) authorized(w http.ResponseWriter, r *http.Request) (GitHubUser, bool) {
+func (g *GitHub) bearerUser(w http.ResponseWriter, r *http.Request) (GitHubUser, bool) {
 	token := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -165,7 +172,7 @@ func (g *GitHub) authorized(w http.ResponseWriter, r *http.Request) (GitHubUser,
 }
 
 func (g *GitHub) getUser(w http.ResponseWriter, r *http.Request) {
-	u, ok := g.authorized(w, r)
+	u, ok := g.bearerUser(w, r)
 	if !ok {
 		return
 	}
@@ -174,7 +181,7 @@ func (g *GitHub) getUser(w http.ResponseWriter, r *http.Request) {
 }
 
 func (g *GitHub) getEmails(w http.ResponseWriter, r *http.Request) {
-	u, ok := g.authorized(w, r)
+	u, ok := g.bearerUser(w, r)
 	if !ok {
 		return
 	}

@@ -65,7 +65,7 @@ func TestLoginWithProvider(t *testing.T) {
 	if !strings.Contains(out.String(), `"email": "grace@example.com"`) || !strings.Contains(errOut.String(), "/auth/v1/authorize?") {
 		t.Fatalf("stdout %s, stderr %s", out, errOut)
 	}
-	redirect := gh.Authorized[0].Get("redirect_uri")
+	redirect := gh.Authorized()[0].Get("redirect_uri")
 	if redirect != s.URL+"/auth/v1/callback" {
 		t.Fatalf("GitHub was given redirect_uri %q", redirect)
 	}

@@ -18,10 +18,6 @@ import (
 // under GoTrue's names (GOTRUE_EXTERNAL_<NAME>_*).
 var SupportedProviders = []string{"azure", "github", "gitlab", "google", "keycloak"}
 
-// oidcProviders are the providers whose ID tokens /token?grant_type=id_token
-// accepts.
-var oidcProviders = []string{"azure", "google", "keycloak"}
-
 // DefaultFlowStateExpiry is how long an OAuth sign-in may take between
 // /authorize and the code exchange (GoTrue's minimum and default, 300 s).
 const DefaultFlowStateExpiry = 5 * time.Minute

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 
@@ -330,6 +329,3 @@ func (s *Server) linkIdentity(ctx context.Context, tx pgx.Tx, b *pgx.Batch, targ
 	}
 	return s.userByID(ctx, tx, target.ID)
 }
-
-// isOIDCProvider reports whether name signs in with ID tokens too.
-func isOIDCProvider(name string) bool { return slices.Contains(oidcProviders, name) }

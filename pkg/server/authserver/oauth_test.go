@@ -24,10 +24,10 @@ func TestOAuthPKCEGitHub(t *testing.T) {
 	if code == "" {
 		t.Fatalf("no code in %s", end)
 	}
-	if got := p.github.Authorized[0].Get("scope"); got != "user:email repo" {
+	if got := p.github.Authorized()[0].Get("scope"); got != "user:email repo" {
 		t.Fatalf("GitHub was asked for scope %q", got)
 	}
-	if p.github.Authorized[0].Get("code_challenge") != "" {
+	if p.github.Authorized()[0].Get("code_challenge") != "" {
 		t.Fatal("the app's code challenge was passed on to GitHub")
 	}
 	callback := visited[len(visited)-1]
@@ -158,7 +158,6 @@ func TestOAuthLinksEmailUser(t *testing.T) {
 // has not verified neither links to the email user nor signs in.
 func TestOAuthUnverifiedEmail(t *testing.T) {
 	e, p := newOAuthEnv(t, func(c *Config) { c.MailerAutoconfirm = false })
-	e.db.Admin(t).Exec(t.Context(), `select 1`)
 	created := e.req("POST", "/admin/users", map[string]any{"email": "ada@example.com", "password": "correct horse", "email_confirm": true},
 		"Authorization", "Bearer "+e.serviceKey).mustStatus(t, 200, "create user").json(t)
 	p.github.SetUser(idptestUnverified())
