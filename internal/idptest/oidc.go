@@ -2,8 +2,8 @@
 // the OAuth and OIDC flows of the auth server and the CLI: an OpenID
 // Provider built with zitadel/oidc's op package (with the in-memory storage
 // of its own example server), laid out as Keycloak, Azure or Google lay
-// out their endpoints, and a GitHub stand-in serving GitHub's documented
-// OAuth app endpoints. Each signs users in without a login page: the user
+// out their endpoints, and GitHub and GitLab stand-ins serving those
+// services' documented OAuth and user endpoints. Each signs users in without a login page: the user
 // the test chose is signed in as soon as the browser arrives.
 package idptest
 

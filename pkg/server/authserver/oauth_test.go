@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/supabase-community/gotrue-go/types"
+
+	"github.com/sfp-dev/sfp/internal/idptest"
 )
 
 // TestOAuthPKCEGitHub signs a new user in with GitHub through the PKCE
@@ -319,4 +321,29 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// TestOAuthGitLab signs in with GitLab: the primary address counts as
+// verified when GitLab confirmed it; the secondary ones never do.
+func TestOAuthGitLab(t *testing.T) {
+	e, _ := newOAuthEnv(t, func(c *Config) { c.MailerAutoconfirm = false })
+	gl := idptest.NewGitLab(t, testClientID, testClientSecret, idptest.GitLabUser{ID: 31, Name: "Margaret",
+		Email: "Margaret@Example.com", ConfirmedAt: "2026-01-01T00:00:00Z", Emails: []string{"m.alt@example.com"}})
+	ext := e.srv.external.Load().ExternalConfig
+	ext.Providers["gitlab"] = ExternalProvider{Enabled: true, ClientID: []string{testClientID}, Secret: testClientSecret,
+		RedirectURI: e.base + "/callback", URL: gl.URL}
+	if err := e.srv.SetExternal(ext); err != nil {
+		t.Fatal(err)
+	}
+	f := fragment(t, must(browser(t, e.base+"/authorize?provider=gitlab", "http://localhost:3000")))
+	if f.Get("access_token") == "" || !strings.HasPrefix(f.Get("provider_token"), "glpat-") || !strings.HasPrefix(f.Get("provider_refresh_token"), "glrt-") {
+		t.Fatalf("fragment: %v", f)
+	}
+	c := parseClaims(t, f.Get("access_token"))
+	if c["email"] != "margaret@example.com" || c["user_metadata"].(map[string]any)["email_verified"] != true {
+		t.Fatalf("claims: %v", c)
+	}
+	if n := e.count(`select count(*) from auth.identities where provider = 'gitlab' and provider_id = '31' and email = 'margaret@example.com'`); n != 1 {
+		t.Fatalf("gitlab identities: %d", n)
+	}
 }
