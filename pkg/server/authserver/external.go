@@ -124,6 +124,9 @@ func (s *Server) authorizeURL(r *http.Request, linkingTarget string) (string, er
 	if err := insertFlowState(r.Context(), s.pool, f); err != nil {
 		return "", internalError(err, "Error creating flow state")
 	}
+	if _, err := s.pool.Exec(r.Context(), sqlCleanupFlowStates, now); err != nil {
+		s.log.WarnContext(r.Context(), "clean up abandoned flow states", "error", err)
+	}
 	return prov.config().AuthCodeURL(f.ID, opts...), nil
 }
 

@@ -59,6 +59,13 @@ const (
 		provider_refresh_token = $4, auth_code_issued_at = $5, updated_at = $5 where id = $1`
 
 	sqlDeleteFlowState = `delete from auth.flow_state where id = $1`
+
+	// sqlCleanupFlowStates removes flows abandoned for a day, a hundred at
+	// a time, as GoTrue's cleanup does: every /authorize makes a row, and
+	// anyone may call it.
+	sqlCleanupFlowStates = `delete from auth.flow_state where id in (
+		select id from auth.flow_state where created_at < $1::timestamptz - interval '24 hours'
+		limit 100 for update skip locked)`
 )
 
 func scanFlowState(row pgx.Row) (*flowState, error) {

@@ -347,3 +347,17 @@ func TestOAuthGitLab(t *testing.T) {
 		t.Fatalf("gitlab identities: %d", n)
 	}
 }
+
+// TestOAuthAbandonedFlows: flows abandoned for a day are removed as new
+// ones start, so /authorize cannot fill the table.
+func TestOAuthAbandonedFlows(t *testing.T) {
+	e, _ := newOAuthEnv(t)
+	for range 3 {
+		e.req("GET", "/authorize?provider=github", nil).mustStatus(t, 302, "authorize")
+	}
+	e.clock.Advance(25 * time.Hour)
+	e.req("GET", "/authorize?provider=keycloak", nil).mustStatus(t, 302, "authorize")
+	if n := e.count(`select count(*) from auth.flow_state`); n != 1 {
+		t.Fatalf("%d flow states, want the new one only", n)
+	}
+}
