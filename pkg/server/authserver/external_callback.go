@@ -58,7 +58,7 @@ func (s *Server) completeCallback(w http.ResponseWriter, r *http.Request, st *ex
 		if f.LinkingTargetID != "" {
 			u, err = s.linkIdentity(ctx, tx, b, f.LinkingTargetID, data, f.ProviderType, now)
 		} else {
-			u, _, err = s.signInExternal(ctx, tx, b, r, data, f.ProviderType, now)
+			u, err = s.signInExternal(ctx, tx, b, r, data, f.ProviderType, now)
 		}
 		if err != nil {
 			return err

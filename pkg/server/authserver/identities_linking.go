@@ -131,15 +131,15 @@ func queryStrings(ctx context.Context, q querier, sql string, args ...any) ([]st
 // signInExternal finds, links or creates the user of a provider identity
 // (GoTrue's createAccountFromExternalIdentity), queueing the audit rows in
 // b. The returned user is reloaded with its identities.
-func (s *Server) signInExternal(ctx context.Context, tx pgx.Tx, b *pgx.Batch, r *http.Request, data *providerUser, provider string, now time.Time) (*User, linkingDecision, error) {
+func (s *Server) signInExternal(ctx context.Context, tx pgx.Tx, b *pgx.Batch, r *http.Request, data *providerUser, provider string, now time.Time) (*User, error) {
 	aud := requestAud(r, nil)
 	identityData, err := data.Claims.identityData()
 	if err != nil {
-		return nil, 0, internalError(err, "Error encoding identity data")
+		return nil, internalError(err, "Error encoding identity data")
 	}
 	res, err := s.determineLinking(ctx, tx, data, aud, provider)
 	if err != nil {
-		return nil, 0, internalError(err, "Database error finding user")
+		return nil, internalError(err, "Database error finding user")
 	}
 	var u *User
 	var identity *Identity
@@ -147,49 +147,49 @@ func (s *Server) signInExternal(ctx context.Context, tx pgx.Tx, b *pgx.Batch, r 
 	case linkAccount:
 		u = res.user
 		if identity, err = s.insertIdentity(ctx, tx, u.ID, provider, identityData, now); err != nil {
-			return nil, 0, err
+			return nil, err
 		}
 		if err := s.mergeUserMetadata(ctx, tx, u, identityData, now); err != nil {
-			return nil, 0, err
+			return nil, err
 		}
 		if err := s.queueAudit(b, auditFor(u, actionIdentityLinked, identityTraits(identity)), now); err != nil {
-			return nil, 0, err
+			return nil, err
 		}
 	case createAccount:
 		if s.cfg.DisableSignup {
-			return nil, 0, unprocessable(CodeSignupDisabled, "Signups not allowed for this instance")
+			return nil, unprocessable(CodeSignupDisabled, "Signups not allowed for this instance")
 		}
 		if u, identity, err = s.createExternalUser(ctx, tx, res.candidate.Email, aud, provider, identityData, now); err != nil {
-			return nil, 0, err
+			return nil, err
 		}
 	case accountExists:
 		u, identity = res.user, res.identity
 		if identity == nil {
-			return nil, 0, internalError(nil, "Database error finding identity")
+			return nil, internalError(nil, "Database error finding identity")
 		}
 		if _, err := tx.Exec(ctx, sqlIdentityUpdated, identity.IdentityID, mustJSON(identityData), now); err != nil {
-			return nil, 0, internalError(err, "Database error updating identity")
+			return nil, internalError(err, "Database error updating identity")
 		}
 		identity.IdentityData = identityData
 		if err := s.mergeUserMetadata(ctx, tx, u, identityData, now); err != nil {
-			return nil, 0, err
+			return nil, err
 		}
 	default:
-		return nil, 0, internalError(nil, "Multiple accounts with the same email address in the same linking domain detected: default")
+		return nil, internalError(nil, "Multiple accounts with the same email address in the same linking domain detected: default")
 	}
 	if _, err := tx.Exec(ctx, sqlSetProviders, u.ID, now); err != nil {
-		return nil, 0, internalError(err, "Database error updating user providers")
+		return nil, internalError(err, "Database error updating user providers")
 	}
 	if u.isBanned(now) {
-		return nil, 0, forbidden(CodeUserBanned, "User is banned")
+		return nil, forbidden(CodeUserBanned, "User is banned")
 	}
 	if err := s.confirmExternal(ctx, tx, b, u, identity, res.candidate, provider, now); err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	if u, err = s.userByID(ctx, tx, u.ID); err != nil {
-		return nil, 0, internalError(err, "Database error loading user")
+		return nil, internalError(err, "Database error loading user")
 	}
-	return u, res.decision, nil
+	return u, nil
 }
 
 // confirmExternal finishes a sign-in with an identity: a confirmed user

@@ -180,7 +180,7 @@ func (s *Server) idTokenGrant(w http.ResponseWriter, r *http.Request) error {
 		if target != nil {
 			u, err = s.linkIdentity(ctx, tx, b, target.user.ID, data, name, now)
 		} else {
-			u, _, err = s.signInExternal(ctx, tx, b, r, data, name, now)
+			u, err = s.signInExternal(ctx, tx, b, r, data, name, now)
 		}
 		if err != nil {
 			return err
