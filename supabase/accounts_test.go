@@ -37,13 +37,7 @@ func TestCreateAccount(t *testing.T) {
 		t.Errorf("owner of another account sees the new account")
 	}
 
-	cases := []struct {
-		name     string
-		claims   pgtest.Claims
-		sql      string
-		code     string
-		fragment string
-	}{
+	cases := []refusal{
 		{"slug taken", user(outsider), `select public.create_account('X', 'account-a')`, "23505", "already taken"},
 		{"slug uppercase", user(outsider), `select public.create_account('X', 'Bad')`, "22023", "lowercase"},
 		{"slug trailing hyphen", user(outsider), `select public.create_account('X', 'bad-')`, "22023", "invalid account slug"},

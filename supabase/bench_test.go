@@ -2,7 +2,6 @@ package supabase_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
@@ -29,25 +28,6 @@ import (
 
 type benchOp func(ctx context.Context, tx pgx.Tx, i int) error
 
-// request runs fn the way pgtest.DB.AsRole (and PostgREST) does: one
-// transaction on an authenticator connection of pool, with the local
-// settings role, request.jwt.claims, request.method and request.path.
-func request(ctx context.Context, pool *pgxpool.Pool, claims pgtest.Claims, fn func(pgx.Tx) error) error {
-	raw, err := json.Marshal(claims)
-	if err != nil {
-		return err
-	}
-	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `select set_config('role', $1, true),
-			set_config('request.jwt.claims', $2, true),
-			set_config('request.method', 'POST', true),
-			set_config('request.path', '/', true)`, claims.Role(), string(raw)); err != nil {
-			return err
-		}
-		return fn(tx)
-	})
-}
-
 // benchRLS measures op as service_role and as a member of the account. Each
 // role has its own pool of authenticator connections: PostgreSQL re-plans a
 // cached statement whose plan depends on row-level security when the role
@@ -69,7 +49,7 @@ func benchRLS(b *testing.B, setup func(b *testing.B, db *pgtest.DB), op benchOp)
 	}
 	claims := map[string]pgtest.Claims{"service_role": pgtest.Service(), "member": user(accA.Member)}
 	run := func(role string, i int) error {
-		return request(ctx, pools[role], claims[role], func(tx pgx.Tx) error { return op(ctx, tx, i) })
+		return pgtest.Request(ctx, pools[role], claims[role], func(tx pgx.Tx) error { return op(ctx, tx, i) })
 	}
 	// Warm the pools and the plan caches of both roles.
 	for i := 0; i < 50; i++ {

@@ -177,13 +177,7 @@ func storeOf(collection string) string {
 
 func TestDocumentsAccessAndValidation(t *testing.T) {
 	db := newFixtureDB(t)
-	cases := []struct {
-		name     string
-		claims   pgtest.Claims
-		sql      string
-		code     string
-		fragment string
-	}{
+	cases := []refusal{
 		{"viewer writes", user(accA.Viewer), `select public.doc_put('` + accA.Account + `', 'notes', 'x', '{}')`, "42501", "member role"},
 		{"viewer deletes", user(accA.Viewer), `select public.doc_delete('` + accA.Account + `', 'notes', 'hello')`, "42501", "member role"},
 		{"outsider reads", user(outsider), `select * from public.doc_get('` + accA.Account + `', 'notes', 'hello')`, "42501", "viewer role"},

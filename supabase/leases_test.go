@@ -286,13 +286,7 @@ func TestLeaseRules(t *testing.T) {
 	if held.Lease != time.Hour {
 		t.Errorf("default lease %v, want 1h", held.Lease)
 	}
-	cases := []struct {
-		name     string
-		claims   pgtest.Claims
-		sql      string
-		code     string
-		fragment string
-	}{
+	cases := []refusal{
 		{"viewer requests", user(accA.Viewer), `public.request_environment('` + env + `')`, "42501", "member role"},
 		{"outsider requests", user(outsider), `public.request_environment('` + env + `')`, "PT404", "not found"},
 		{"owner of B requests", user(accB.Owner), `public.request_environment('` + env + `')`, "PT404", "not found"},

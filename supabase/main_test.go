@@ -3,6 +3,7 @@ package supabase_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -22,26 +23,25 @@ type fixtureAccount struct {
 }
 
 var (
-	accA = fixtureAccount{
-		Account: "a0000000-0000-0000-0000-000000000000", Project: "a1000000-0000-0000-0000-000000000000",
-		Environment: "a2000000-0000-0000-0000-000000000000", Build: "a3000000-0000-0000-0000-000000000000",
-		Release: "a4000000-0000-0000-0000-000000000000", Deployment: "a5000000-0000-0000-0000-000000000000",
-		Allocation: "a6000000-0000-0000-0000-000000000000", Task: "a7000000-0000-0000-0000-000000000000",
-		Integration: "a8000000-0000-0000-0000-000000000000",
-		Owner:       "aaaaaaaa-0000-0000-0000-000000000001", Member: "aaaaaaaa-0000-0000-0000-000000000002",
-		Viewer: "aaaaaaaa-0000-0000-0000-000000000003", Extra: "aaaaaaaa-0000-0000-0000-000000000004",
-	}
-	accB = fixtureAccount{
-		Account: "b0000000-0000-0000-0000-000000000000", Project: "b1000000-0000-0000-0000-000000000000",
-		Environment: "b2000000-0000-0000-0000-000000000000", Build: "b3000000-0000-0000-0000-000000000000",
-		Release: "b4000000-0000-0000-0000-000000000000", Deployment: "b5000000-0000-0000-0000-000000000000",
-		Allocation: "b6000000-0000-0000-0000-000000000000", Task: "b7000000-0000-0000-0000-000000000000",
-		Integration: "b8000000-0000-0000-0000-000000000000",
-		Owner:       "bbbbbbbb-0000-0000-0000-000000000001", Member: "bbbbbbbb-0000-0000-0000-000000000002",
-		Viewer: "bbbbbbbb-0000-0000-0000-000000000003", Extra: "bbbbbbbb-0000-0000-0000-000000000004",
-	}
+	accA     = fixtureIDs("a")
+	accB     = fixtureIDs("b")
 	outsider = "eeeeeeee-0000-0000-0000-000000000001"
 )
+
+// fixtureIDs are the ids of the fixture account whose ids start with the
+// hex digit p: p0000000-0000-0000-0000-000000000000 the account,
+// p1000000-… its project, p2… environment, p3… build, p4… release, p5…
+// deployment, p6… allocation, p7… task, p8… integration; its users are
+// pppppppp-0000-0000-0000-00000000000N: 1 owner, 2 member, 3 viewer, 4 extra.
+func fixtureIDs(p string) fixtureAccount {
+	id := func(n int) string { return fmt.Sprintf("%s%d000000-0000-0000-0000-000000000000", p, n) }
+	user := func(n int) string { return fmt.Sprintf("%s-0000-0000-0000-%012d", strings.Repeat(p, 8), n) }
+	return fixtureAccount{
+		Account: id(0), Project: id(1), Environment: id(2), Build: id(3), Release: id(4),
+		Deployment: id(5), Allocation: id(6), Task: id(7), Integration: id(8),
+		Owner: user(1), Member: user(2), Viewer: user(3), Extra: user(4),
+	}
+}
 
 // newFixtureDB returns a fresh database with the fixture loaded.
 func newFixtureDB(t testing.TB) *pgtest.DB {
@@ -124,6 +124,16 @@ func wantState(t testing.TB, what string, err error, code, fragment string) *pgc
 		t.Fatalf("%s: SQLSTATE %s as expected, but %q does not mention %q", what, code, text, fragment)
 	}
 	return pgErr
+}
+
+// refusal is a case of a table of statements the database refuses: who
+// runs sql, and the SQLSTATE code and message fragment it fails with.
+type refusal struct {
+	name     string
+	claims   pgtest.Claims
+	sql      string
+	code     string
+	fragment string
 }
 
 func user(id string) pgtest.Claims { return pgtest.User(id) }

@@ -45,6 +45,19 @@ type clock struct{ off atomic.Int64 }
 func (c *clock) now() time.Time          { return time.Now().Add(time.Duration(c.off.Load())) }
 func (c *clock) advance(d time.Duration) { c.off.Add(int64(d)) }
 
+// clockedSignIn signs u in with a client whose clock the test moves and
+// whose requests ct counts.
+func clockedSignIn(t *testing.T, ctx context.Context, u testUser) (*client.Client, *countingTransport, *clock, *client.Session) {
+	t.Helper()
+	ct, clk := newCounting(), &clock{}
+	c := newClient(t, client.WithHTTPClient(&http.Client{Transport: ct}), client.WithClock(clk.now))
+	sess, err := c.Auth.SignInWithPassword(ctx, u.Email, u.Password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, ct, clk, sess
+}
+
 // Fifty goroutines share one client whose access token is about to expire:
 // the first request refreshes the session and the others wait for that
 // refresh. Exactly one refresh reaches the server and no request fails.
@@ -52,13 +65,7 @@ func TestConcurrentRequestsShareOneProactiveRefresh(t *testing.T) {
 	t.Parallel()
 	ctx := ctxT(t)
 	tm := newTeam(t)
-	ct := newCounting()
-	clk := &clock{}
-	c := newClient(t, client.WithHTTPClient(&http.Client{Transport: ct}), client.WithClock(clk.now))
-	sess, err := c.Auth.SignInWithPassword(ctx, tm.memberU.Email, tm.memberU.Password)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, ct, clk, sess := clockedSignIn(t, ctx, tm.memberU)
 	// Within the refresh margin of the expiry, still valid on the server.
 	clk.advance(time.Until(sess.ExpiresAt) - 30*time.Second)
 	run50(t, func() error {
@@ -143,13 +150,7 @@ func TestRevokedSessionIsExpired(t *testing.T) {
 	t.Parallel()
 	ctx := ctxT(t)
 	tm := newTeam(t)
-	ct := newCounting()
-	clk := &clock{}
-	c := newClient(t, client.WithHTTPClient(&http.Client{Transport: ct}), client.WithClock(clk.now))
-	sess, err := c.Auth.SignInWithPassword(ctx, tm.viewerU.Email, tm.viewerU.Password)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, ct, clk, sess := clockedSignIn(t, ctx, tm.viewerU)
 	other := newClient(t, client.WithSession(sess))
 	if err := other.Auth.SignOut(ctx); err != nil {
 		t.Fatalf("sign out: %v", err)

@@ -6,13 +6,12 @@
 package jwttest
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"testing"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/google/uuid"
 
 	"github.com/sfp-dev/sfp/pkg/jwtkeys"
 	"github.com/sfp-dev/sfp/pkg/tenant"
@@ -48,14 +47,7 @@ func User(secret []byte, uid string, ttl time.Duration) string {
 }
 
 // NewID is a random UUID (version 4), for the ids tests make up.
-func NewID() string {
-	b := make([]byte, 16)
-	_, _ = rand.Read(b)
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b)
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
-}
+func NewID() string { return uuid.NewString() }
 
 // Tenant is the keys of a tenant as `sfp server init` makes them (legacy
 // keys, publishable and secret keys, an ES256 signing key and the
@@ -95,6 +87,13 @@ func (t Tenant) Keys(tb testing.TB) *jwtkeys.Set {
 // and exp (now + ttl) unless given.
 func (t Tenant) ES256(tb testing.TB, claims map[string]any, ttl time.Duration) string {
 	tb.Helper()
+	return SignES256(tb, t.Keys(tb), claims, ttl)
+}
+
+// SignES256 signs claims with set's signing key, adding iat and exp (now +
+// ttl) unless given.
+func SignES256(tb testing.TB, set *jwtkeys.Set, claims map[string]any, ttl time.Duration) string {
+	tb.Helper()
 	now := time.Now()
 	c := map[string]any{"iat": now.Unix(), "exp": now.Add(ttl).Unix()}
 	for k, v := range claims {
@@ -104,11 +103,33 @@ func (t Tenant) ES256(tb testing.TB, claims map[string]any, ttl time.Duration) s
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tok, err := t.Keys(tb).Sign(payload)
+	tok, err := set.Sign(payload)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	return tok
+}
+
+// GenerateKey is a new ES256 key; sign makes it the one that signs.
+func GenerateKey(tb testing.TB, sign bool) jwtkeys.Key {
+	tb.Helper()
+	k, err := jwtkeys.Generate()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	k.Sign = sign
+	return k
+}
+
+// KeySet is the key set of keys and, when not nil, the legacy HS256
+// secret.
+func KeySet(tb testing.TB, secret []byte, keys ...jwtkeys.Key) *jwtkeys.Set {
+	tb.Helper()
+	s, err := jwtkeys.NewSet(keys, secret)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return s
 }
 
 // UserES256 is an access token of the user uid signed with the tenant's

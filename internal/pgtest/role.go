@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // Claims are the JWT claims of a request, as PostgREST puts them in
@@ -31,15 +32,21 @@ func (c Claims) Role() string {
 	return "anon"
 }
 
-// AsRole runs fn the way PostgREST runs a request: in one transaction on a
-// connection logged in as authenticator, with the local settings role,
-// request.jwt.claims, request.method and request.path set. The transaction
-// commits when fn returns nil.
+// AsRole runs fn the way PostgREST runs a request: with Request, on a
+// connection logged in as authenticator.
 func (db *DB) AsRole(ctx context.Context, claims Claims, fn func(tx pgx.Tx) error) error {
 	pool, err := db.pool("authenticator")
 	if err != nil {
 		return err
 	}
+	return Request(ctx, pool, claims, fn)
+}
+
+// Request runs fn the way PostgREST runs a request, on a connection of
+// pool (one logged in as authenticator): in one transaction with the local
+// settings role, request.jwt.claims, request.method and request.path set.
+// The transaction commits when fn returns nil.
+func Request(ctx context.Context, pool *pgxpool.Pool, claims Claims, fn func(tx pgx.Tx) error) error {
 	raw, err := json.Marshal(claims)
 	if err != nil {
 		return err

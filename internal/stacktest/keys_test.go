@@ -91,7 +91,7 @@ func supabaseJSWithPublishableKey(t *testing.T, s *Stack, kid string) {
 	out := jstest.Run(t, `
 import { createClient } from '@supabase/supabase-js';
 import WebSocket from 'ws';
-
+`+jsTaskUpdateEvent+`
 const url = process.env.SFP_URL, pub = process.env.SFP_PUBLISHABLE, secret = process.env.SFP_SECRET;
 const opts = { realtime: { transport: WebSocket }, auth: { persistSession: false } };
 const user = createClient(url, pub, opts);
@@ -124,25 +124,7 @@ const { data: account, error: selErr } = await user.from('accounts')
 if (selErr) throw selErr;
 result.account = account;
 
-const resourceId = crypto.randomUUID();
-const { data: task, error: insErr } = await worker.from('task_executions')
-  .insert({ account_id: accountId, resource_type: 'build', resource_id: resourceId, kind: 'build' })
-  .select('id').single();
-if (insErr) throw insErr;
-
-const got = new Promise((resolve, reject) => {
-  const timer = setTimeout(() => reject(new Error('no realtime event')), 30000);
-  user.channel('pub-task').on('postgres_changes',
-    { event: 'UPDATE', schema: 'public', table: 'task_executions', filter: 'resource_id=eq.' + resourceId },
-    (payload) => { clearTimeout(timer); resolve(payload); })
-  .subscribe(async (status, err) => {
-    if (status === 'SUBSCRIBED') {
-      const { error } = await worker.from('task_executions').update({ status: 'running', progress: 7 }).eq('id', task.id);
-      if (error) reject(error);
-    } else if (err) reject(err);
-  });
-});
-const payload = await got;
+const { resourceId, payload } = await taskUpdateEvent(user, worker, accountId, 'pub-task', 7);
 result.event = { type: payload.eventType, progress: payload.new.progress };
 
 const { error: denied } = await createClient(url, pub, opts).from('task_executions')

@@ -10,8 +10,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"runtime"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -321,14 +319,14 @@ func TestManySockets(t *testing.T) {
 		c.Realtime.MaxJoinsPerSecond = n // the child joins as fast as it can
 	})
 	s.Do(t, http.MethodGet, "/auth/v1/health", "", nil, http.StatusOK, nil)
-	before := memorySnapshot()
+	before := sockettest.MeasureMemory()
 	url := strings.Replace(s.URL, "http://", "ws://", 1) + "/realtime/v1/websocket?vsn=2.0.0&apikey=" + s.AnonKey
 	clients := sockettest.Start(t, url, n, sockettest.Options{Join: true, Timeout: 10 * time.Minute})
-	after := memorySnapshot()
+	after := sockettest.MeasureMemory()
 	per := func(a, b int64) float64 { return float64(b-a) / float64(n) }
 	t.Logf("%d sockets opened and joined in %s (%.0f/s)", n, clients.Elapsed.Round(time.Millisecond), float64(n)/clients.Elapsed.Seconds())
 	t.Logf("sfp process: RSS %d MB → %d MB (%.0f B/socket); Go heap %.0f B/socket, goroutine stacks %.0f B/socket; goroutines %d → %d",
-		before.rss>>20, after.rss>>20, per(before.rss, after.rss), per(before.heap, after.heap), per(before.stacks, after.stacks), before.goroutines, after.goroutines)
+		before.RSS>>20, after.RSS>>20, per(before.RSS, after.RSS), per(before.Heap, after.Heap), per(before.Stacks, after.Stacks), before.Goroutines, after.Goroutines)
 
 	if _, status, body := wsDial(t, s); status != http.StatusTooManyRequests || body != `{"error":"Too many connected users"}` {
 		t.Errorf("socket %d: %d %s, want 429 {\"error\":\"Too many connected users\"}", n+1, status, body)
@@ -337,34 +335,9 @@ func TestManySockets(t *testing.T) {
 	time.Sleep(hold)
 	start := time.Now()
 	alive := clients.Check(t)
-	t.Logf("after %s: %d of %d sockets answered a heartbeat (round in %s); RSS %d MB", hold, alive, n, time.Since(start).Round(time.Millisecond), residentBytes()>>20)
+	t.Logf("after %s: %d of %d sockets answered a heartbeat (round in %s); RSS %d MB", hold, alive, n, time.Since(start).Round(time.Millisecond), sockettest.ResidentBytes()>>20)
 	if alive != n {
 		t.Fatalf("%d of %d sockets alive", alive, n)
 	}
 	s.Do(t, http.MethodGet, "/auth/v1/health", "", nil, http.StatusOK, nil)
-}
-
-type snapshot struct{ heap, stacks, rss, goroutines int64 }
-
-func memorySnapshot() snapshot {
-	runtime.GC()
-	debug.FreeOSMemory()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	return snapshot{heap: int64(ms.HeapInuse), stacks: int64(ms.StackInuse), rss: residentBytes(), goroutines: int64(runtime.NumGoroutine())}
-}
-
-// residentBytes reads VmRSS from /proc/self/status (0 where there is none).
-func residentBytes() int64 {
-	data, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
 }

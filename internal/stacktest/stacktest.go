@@ -132,6 +132,9 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 		return nil, err
 	}
 	t.Config.Auth.Autoconfirm = true
+	// SAML SSO on, as a tenant with an IdP has it: internal/samltest
+	// registers an in-process IdP on the stack (samltest.RegisterOnTenant).
+	t.Config.Auth.SAML.Enabled = true
 	if opts.Configure != nil {
 		opts.Configure(&t.Config)
 	}

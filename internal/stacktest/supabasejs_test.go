@@ -15,7 +15,7 @@ func TestSupabaseJSAgainstTenant(t *testing.T) {
 	out := jstest.Run(t, `
 import { createClient } from '@supabase/supabase-js';
 import WebSocket from 'ws';
-
+`+jsTaskUpdateEvent+`
 const url = process.env.SFP_URL, anon = process.env.SFP_ANON, service = process.env.SFP_SERVICE;
 const opts = { realtime: { transport: WebSocket }, auth: { persistSession: false } };
 const user = createClient(url, anon, opts);
@@ -36,25 +36,7 @@ const { data: accounts, error: selErr } = await user.from('accounts')
 if (selErr) throw selErr;
 result.account = accounts;
 
-const resourceId = crypto.randomUUID();
-const { data: task, error: insErr } = await worker.from('task_executions')
-  .insert({ account_id: accountId, resource_type: 'build', resource_id: resourceId, kind: 'build' })
-  .select('id').single();
-if (insErr) throw insErr;
-
-const got = new Promise((resolve, reject) => {
-  const timer = setTimeout(() => reject(new Error('no realtime event')), 30000);
-  user.channel('js-task').on('postgres_changes',
-    { event: 'UPDATE', schema: 'public', table: 'task_executions', filter: 'resource_id=eq.' + resourceId },
-    (payload) => { clearTimeout(timer); resolve(payload); })
-  .subscribe(async (status, err) => {
-    if (status === 'SUBSCRIBED') {
-      const { error } = await worker.from('task_executions').update({ status: 'running', progress: 42 }).eq('id', task.id);
-      if (error) reject(error);
-    } else if (err) reject(err);
-  });
-});
-const payload = await got;
+const { resourceId, payload } = await taskUpdateEvent(user, worker, accountId, 'js-task', 42);
 result.event = { type: payload.eventType, progress: payload.new.progress, status: payload.new.status };
 
 const { error: denied } = await createClient(url, anon, opts).from('task_executions').insert({ account_id: accountId, resource_type: 'x', resource_id: resourceId, kind: 'x' });

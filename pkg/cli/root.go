@@ -22,6 +22,7 @@ import (
 	"github.com/sfp-dev/sfp/pkg/cli/doc"
 	"github.com/sfp-dev/sfp/pkg/cli/env"
 	"github.com/sfp-dev/sfp/pkg/cli/integration"
+	"github.com/sfp-dev/sfp/pkg/cli/mfa"
 	"github.com/sfp-dev/sfp/pkg/cli/project"
 	"github.com/sfp-dev/sfp/pkg/cli/server"
 	"github.com/sfp-dev/sfp/pkg/cli/task"
@@ -57,6 +58,9 @@ gateway) for each tenant, and is the command-line client for it.`,
 		c.GroupID = "auth"
 		cmd.AddCommand(c)
 	}
+	mfaCmd := mfa.NewCmdMFA(f)
+	mfaCmd.GroupID = "auth"
+	cmd.AddCommand(mfaCmd)
 	for _, c := range []*cobra.Command{
 		account.NewCmdAccount(f), project.NewCmdProject(f), env.NewCmdEnv(f),
 		build.NewCmdBuild(f), build.NewCmdRelease(f), deployment.NewCmdDeployment(f),

@@ -185,11 +185,19 @@ func (s *AuthService) SetSession(ctx context.Context, sess *Session) error {
 // User returns the signed-in user as the server knows it (GET
 // /auth/v1/user), which also proves the session is valid.
 func (s *AuthService) User(ctx context.Context) (*User, error) {
+	return s.userCall(ctx, "get user", true, authUser, func(cl *call) error {
+		_, err := cl.gotrue().GetUser()
+		return err
+	})
+}
+
+// userCall makes one GoTrue call, authenticated as auth says, whose
+// answer is a user.
+func (s *AuthService) userCall(ctx context.Context, op string, idempotent bool, auth authMode, send func(*call) error) (*User, error) {
 	var u User
-	err := s.c.do(ctx, "get user", true, func(cl *call) error {
-		cl.auth = authUser
-		_, libErr := cl.gotrue().GetUser()
-		if err := cl.check(libErr); err != nil {
+	err := s.c.do(ctx, op, idempotent, func(cl *call) error {
+		cl.auth = auth
+		if err := cl.check(send(cl)); err != nil {
 			return err
 		}
 		return cl.decode(&u)
@@ -232,18 +240,8 @@ func (s *AuthService) SignOut(ctx context.Context) error {
 // provisioning scripts use it; with the anon key it fails with
 // ErrForbidden.
 func (s *AuthService) AdminCreateUser(ctx context.Context, email, password string, confirm bool) (*User, error) {
-	var u User
-	err := s.c.do(ctx, "create user", false, func(cl *call) error {
-		cl.auth = authKey
-		pw := password
-		_, libErr := cl.gotrue().AdminCreateUser(types.AdminCreateUserRequest{Email: email, Password: &pw, EmailConfirm: confirm})
-		if err := cl.check(libErr); err != nil {
-			return err
-		}
-		return cl.decode(&u)
+	return s.userCall(ctx, "create user", false, authKey, func(cl *call) error {
+		_, err := cl.gotrue().AdminCreateUser(types.AdminCreateUserRequest{Email: email, Password: &password, EmailConfirm: confirm})
+		return err
 	})
-	if err != nil {
-		return nil, err
-	}
-	return &u, nil
 }

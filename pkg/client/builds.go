@@ -106,36 +106,15 @@ func (s *BuildsService) Create(ctx context.Context, in NewBuild) (*Build, error)
 	if in.FinishedAt != nil {
 		row["finished_at"] = in.FinishedAt
 	}
-	obj, err := jsonObject("metadata", in.Metadata)
-	if err != nil {
+	if err := setObject(row, "metadata", in.Metadata); err != nil {
 		return nil, fmt.Errorf("create build: %w", err)
 	}
-	if obj != nil {
-		row["metadata"] = obj
-	}
-	var rows []Build
-	err = s.c.do(ctx, "create build", false, func(cl *call) error {
-		return cl.exec(cl.from("builds").Insert(row, false, "", "representation", ""), &rows)
-	})
-	if err != nil {
-		return nil, s.c.explain(ctx, err, p.AccountID, RoleMember)
-	}
-	return first(rows, "create build")
+	return insertRow[Build](ctx, s.c, "create build", "builds", row, p.AccountID, RoleMember)
 }
 
 // Get returns a build by id.
 func (s *BuildsService) Get(ctx context.Context, id string) (*Build, error) {
-	if err := validUUID("build id", id); err != nil {
-		return nil, fmt.Errorf("get build: %w", err)
-	}
-	var b Build
-	err := s.c.do(ctx, "get build", true, func(cl *call) error {
-		return cl.exec(cl.from("builds").Select("*", "", false).Eq("id", id).Single(), &b)
-	})
-	if err != nil {
-		return nil, notFoundMessage(err, "build "+id)
-	}
-	return &b, nil
+	return getRow[Build](ctx, s.c, "build", "builds", id)
 }
 
 // scope adds the account, project and status filters lists share.
@@ -163,16 +142,9 @@ func scope(fb *postgrest.FilterBuilder, account, project, status string) (*postg
 
 // List returns a page of builds, newest first.
 func (s *BuildsService) List(ctx context.Context, opts BuildListOptions) (*Page[Build], error) {
-	var p *Page[Build]
-	err := s.c.do(ctx, "list builds", true, func(cl *call) error {
-		fb, err := scope(cl.from("builds").Select("*", "", false), opts.AccountID, opts.ProjectID, opts.Status)
-		if err != nil {
-			return fmt.Errorf("list builds: %w", err)
-		}
-		p, err = listByCreated(cl, fb, &opts.ListOptions, func(b *Build) (time.Time, string) { return b.CreatedAt, b.ID })
-		return err
-	})
-	return p, err
+	return listRows(ctx, s.c, "list builds", "builds", &opts.ListOptions, func(fb *postgrest.FilterBuilder) (*postgrest.FilterBuilder, error) {
+		return scope(fb, opts.AccountID, opts.ProjectID, opts.Status)
+	}, func(b *Build) (time.Time, string) { return b.CreatedAt, b.ID })
 }
 
 // Update changes a build (members, owners, service_role).
@@ -199,25 +171,11 @@ func (s *BuildsService) Update(ctx context.Context, id string, u BuildUpdate) (*
 	if u.FinishedAt != nil {
 		row["finished_at"] = u.FinishedAt
 	}
-	obj, err := jsonObject("metadata", u.Metadata)
-	if err != nil {
+	if err := setObject(row, "metadata", u.Metadata); err != nil {
 		return nil, fmt.Errorf("update build: %w", err)
-	}
-	if obj != nil {
-		row["metadata"] = obj
 	}
 	if len(row) == 0 {
 		return nil, fmt.Errorf("update build: nothing to change: %w", ErrValidation)
 	}
-	var rows []Build
-	err = s.c.do(ctx, "update build", false, func(cl *call) error {
-		return cl.exec(cl.from("builds").Update(row, "representation", "").Eq("id", id), &rows)
-	})
-	if err != nil {
-		return nil, s.c.explainRow(ctx, err, "builds", id, RoleMember)
-	}
-	if len(rows) == 0 {
-		return nil, s.c.noRows(ctx, "update build", "builds", id, "", RoleMember)
-	}
-	return &rows[0], nil
+	return updateRow[Build](ctx, s.c, "update build", "builds", id, row, RoleMember)
 }

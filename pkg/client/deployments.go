@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+
+	postgrest "github.com/supabase-community/postgrest-go"
 )
 
 // Deployment is a deployment of a release or build to an environment.
@@ -103,56 +105,29 @@ func (s *DeploymentsService) Create(ctx context.Context, in NewDeployment) (*Dep
 	if in.Message != "" {
 		row["message"] = in.Message
 	}
-	obj, err := jsonObject("details", in.Details)
-	if err != nil {
+	if err := setObject(row, "details", in.Details); err != nil {
 		return nil, fmt.Errorf("create deployment: %w", err)
 	}
-	if obj != nil {
-		row["details"] = obj
-	}
-	var rows []Deployment
-	err = s.c.do(ctx, "create deployment", false, func(cl *call) error {
-		return cl.exec(cl.from("deployments").Insert(row, false, "", "representation", ""), &rows)
-	})
-	if err != nil {
-		return nil, s.c.explain(ctx, err, env.AccountID, RoleMember)
-	}
-	return first(rows, "create deployment")
+	return insertRow[Deployment](ctx, s.c, "create deployment", "deployments", row, env.AccountID, RoleMember)
 }
 
 // Get returns a deployment by id.
 func (s *DeploymentsService) Get(ctx context.Context, id string) (*Deployment, error) {
-	if err := validUUID("deployment id", id); err != nil {
-		return nil, fmt.Errorf("get deployment: %w", err)
-	}
-	var d Deployment
-	err := s.c.do(ctx, "get deployment", true, func(cl *call) error {
-		return cl.exec(cl.from("deployments").Select("*", "", false).Eq("id", id).Single(), &d)
-	})
-	if err != nil {
-		return nil, notFoundMessage(err, "deployment "+id)
-	}
-	return &d, nil
+	return getRow[Deployment](ctx, s.c, "deployment", "deployments", id)
 }
 
 // List returns a page of deployments, newest first.
 func (s *DeploymentsService) List(ctx context.Context, opts DeploymentListOptions) (*Page[Deployment], error) {
-	var p *Page[Deployment]
-	err := s.c.do(ctx, "list deployments", true, func(cl *call) error {
-		fb, err := scope(cl.from("deployments").Select("*", "", false), opts.AccountID, opts.ProjectID, opts.Status)
-		if err != nil {
-			return fmt.Errorf("list deployments: %w", err)
+	return listRows(ctx, s.c, "list deployments", "deployments", &opts.ListOptions, func(fb *postgrest.FilterBuilder) (*postgrest.FilterBuilder, error) {
+		fb, err := scope(fb, opts.AccountID, opts.ProjectID, opts.Status)
+		if err != nil || opts.EnvironmentID == "" {
+			return fb, err
 		}
-		if opts.EnvironmentID != "" {
-			if err := validUUID("environment id", opts.EnvironmentID); err != nil {
-				return fmt.Errorf("list deployments: %w", err)
-			}
-			fb = fb.Eq("environment_id", opts.EnvironmentID)
+		if err := validUUID("environment id", opts.EnvironmentID); err != nil {
+			return nil, err
 		}
-		p, err = listByCreated(cl, fb, &opts.ListOptions, func(d *Deployment) (time.Time, string) { return d.CreatedAt, d.ID })
-		return err
-	})
-	return p, err
+		return fb.Eq("environment_id", opts.EnvironmentID), nil
+	}, func(d *Deployment) (time.Time, string) { return d.CreatedAt, d.ID })
 }
 
 // Report records progress on a deployment (PATCH deployments) and returns
@@ -165,27 +140,13 @@ func (s *DeploymentsService) Report(ctx context.Context, id string, p Progress) 
 	if err != nil {
 		return nil, err
 	}
-	obj, err := jsonObject("details", p.Details)
-	if err != nil {
+	if err := setObject(row, "details", p.Details); err != nil {
 		return nil, fmt.Errorf("report deployment progress: %w", err)
-	}
-	if obj != nil {
-		row["details"] = obj
 	}
 	if len(row) == 0 {
 		return nil, fmt.Errorf("report deployment progress: nothing to report: %w", ErrValidation)
 	}
-	var rows []Deployment
-	err = s.c.do(ctx, "report deployment progress", false, func(cl *call) error {
-		return cl.exec(cl.from("deployments").Update(row, "representation", "").Eq("id", id), &rows)
-	})
-	if err != nil {
-		return nil, s.c.explainRow(ctx, err, "deployments", id, RoleMember)
-	}
-	if len(rows) == 0 {
-		return nil, s.c.noRows(ctx, "report deployment progress", "deployments", id, "", RoleMember)
-	}
-	return &rows[0], nil
+	return updateRow[Deployment](ctx, s.c, "report deployment progress", "deployments", id, row, RoleMember)
 }
 
 // Start moves a queued deployment to running.

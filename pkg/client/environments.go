@@ -7,6 +7,8 @@ import (
 	"iter"
 	"math"
 	"time"
+
+	postgrest "github.com/supabase-community/postgrest-go"
 )
 
 // Environment is a deployment target of a project (an org, a sandbox).
@@ -75,52 +77,20 @@ func (s *EnvironmentsService) Create(ctx context.Context, in NewEnvironment) (*E
 	if in.Tags != nil {
 		row["tags"] = in.Tags
 	}
-	obj, err := jsonObject("metadata", in.Metadata)
-	if err != nil {
+	if err := setObject(row, "metadata", in.Metadata); err != nil {
 		return nil, fmt.Errorf("create environment: %w", err)
 	}
-	if obj != nil {
-		row["metadata"] = obj
-	}
-	var rows []Environment
-	err = s.c.do(ctx, "create environment", false, func(cl *call) error {
-		return cl.exec(cl.from("environments").Insert(row, false, "", "representation", ""), &rows)
-	})
-	if err != nil {
-		return nil, s.c.explain(ctx, err, p.AccountID, RoleMember)
-	}
-	return first(rows, "create environment")
+	return insertRow[Environment](ctx, s.c, "create environment", "environments", row, p.AccountID, RoleMember)
 }
 
 // Get returns an environment by id.
 func (s *EnvironmentsService) Get(ctx context.Context, id string) (*Environment, error) {
-	if err := validUUID("environment id", id); err != nil {
-		return nil, fmt.Errorf("get environment: %w", err)
-	}
-	var e Environment
-	err := s.c.do(ctx, "get environment", true, func(cl *call) error {
-		return cl.exec(cl.from("environments").Select("*", "", false).Eq("id", id).Single(), &e)
-	})
-	if err != nil {
-		return nil, notFoundMessage(err, "environment "+id)
-	}
-	return &e, nil
+	return getRow[Environment](ctx, s.c, "environment", "environments", id)
 }
 
 // GetByName returns the project's environment with that name.
 func (s *EnvironmentsService) GetByName(ctx context.Context, projectID, name string) (*Environment, error) {
-	if err := validUUID("project id", projectID); err != nil {
-		return nil, fmt.Errorf("get environment: %w", err)
-	}
-	var e Environment
-	err := s.c.do(ctx, "get environment", true, func(cl *call) error {
-		return cl.exec(cl.from("environments").Select("*", "", false).
-			Eq("project_id", projectID).Eq("name", name).Single(), &e)
-	})
-	if err != nil {
-		return nil, notFoundMessage(err, "environment "+name)
-	}
-	return &e, nil
+	return getRowBy[Environment](ctx, s.c, "environment", "environments", "project_id", projectID, "name", name)
 }
 
 // List returns a page of the project's environments, newest first.
@@ -128,14 +98,9 @@ func (s *EnvironmentsService) List(ctx context.Context, projectID string, opts *
 	if err := validUUID("project id", projectID); err != nil {
 		return nil, fmt.Errorf("list environments: %w", err)
 	}
-	var p *Page[Environment]
-	err := s.c.do(ctx, "list environments", true, func(cl *call) error {
-		var err error
-		p, err = listByCreated(cl, cl.from("environments").Select("*", "", false).Eq("project_id", projectID), opts,
-			func(e *Environment) (time.Time, string) { return e.CreatedAt, e.ID })
-		return err
-	})
-	return p, err
+	return listRows(ctx, s.c, "list environments", "environments", opts, func(fb *postgrest.FilterBuilder) (*postgrest.FilterBuilder, error) {
+		return fb.Eq("project_id", projectID), nil
+	}, func(e *Environment) (time.Time, string) { return e.CreatedAt, e.ID })
 }
 
 // All iterates every environment of the project.
@@ -173,47 +138,18 @@ func (s *EnvironmentsService) Update(ctx context.Context, id string, u Environme
 		}
 		row["tags"] = tags
 	}
-	obj, err := jsonObject("metadata", u.Metadata)
-	if err != nil {
+	if err := setObject(row, "metadata", u.Metadata); err != nil {
 		return nil, fmt.Errorf("update environment: %w", err)
-	}
-	if obj != nil {
-		row["metadata"] = obj
 	}
 	if len(row) == 0 {
 		return nil, fmt.Errorf("update environment: nothing to change: %w", ErrValidation)
 	}
-	var rows []Environment
-	err = s.c.do(ctx, "update environment", false, func(cl *call) error {
-		return cl.exec(cl.from("environments").Update(row, "representation", "").Eq("id", id), &rows)
-	})
-	if err != nil {
-		return nil, s.c.explainRow(ctx, err, "environments", id, RoleMember)
-	}
-	if len(rows) == 0 {
-		return nil, s.c.noRows(ctx, "update environment", "environments", id, "", RoleMember)
-	}
-	return &rows[0], nil
+	return updateRow[Environment](ctx, s.c, "update environment", "environments", id, row, RoleMember)
 }
 
 // Delete deletes an environment (members and owners).
 func (s *EnvironmentsService) Delete(ctx context.Context, id string) error {
-	if err := validUUID("environment id", id); err != nil {
-		return fmt.Errorf("delete environment: %w", err)
-	}
-	var rows []struct {
-		ID string `json:"id"`
-	}
-	err := s.c.do(ctx, "delete environment", false, func(cl *call) error {
-		return cl.exec(cl.from("environments").Delete("representation", "").Eq("id", id), &rows)
-	})
-	if err != nil {
-		return s.c.explainRow(ctx, err, "environments", id, RoleMember)
-	}
-	if len(rows) == 0 {
-		return s.c.noRows(ctx, "delete environment", "environments", id, "", RoleMember)
-	}
-	return nil
+	return deleteRow(ctx, s.c, "environment", "environments", id, RoleMember)
 }
 
 // Lease is a ticket of an environment's lease queue.

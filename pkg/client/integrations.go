@@ -4,8 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strconv"
 	"time"
+
+	postgrest "github.com/supabase-community/postgrest-go"
 )
 
 // Integration is a connection to an external service for the whole
@@ -95,68 +96,31 @@ func (s *IntegrationsService) Create(ctx context.Context, in NewIntegration) (*I
 	if err := integrationScope(row, in.ProjectIDs); err != nil {
 		return nil, fmt.Errorf("create integration: %w", err)
 	}
-	obj, err := jsonObject("metadata", in.Metadata)
-	if err != nil {
+	if err := setObject(row, "metadata", in.Metadata); err != nil {
 		return nil, fmt.Errorf("create integration: %w", err)
 	}
-	if obj != nil {
-		row["metadata"] = obj
-	}
-	var rows []Integration
-	err = s.c.do(ctx, "create integration", false, func(cl *call) error {
-		return cl.exec(cl.from("integrations").Insert(row, false, "", "representation", ""), &rows)
-	})
-	if err != nil {
-		return nil, s.c.explain(ctx, err, in.AccountID, RoleOwner)
-	}
-	return first(rows, "create integration")
+	return insertRow[Integration](ctx, s.c, "create integration", "integrations", row, in.AccountID, RoleOwner)
 }
 
 // Get returns an integration by id.
 func (s *IntegrationsService) Get(ctx context.Context, id string) (*Integration, error) {
-	if err := validUUID("integration id", id); err != nil {
-		return nil, fmt.Errorf("get integration: %w", err)
-	}
-	var in Integration
-	err := s.c.do(ctx, "get integration", true, func(cl *call) error {
-		return cl.exec(cl.from("integrations").Select("*", "", false).Eq("id", id).Single(), &in)
-	})
-	if err != nil {
-		return nil, notFoundMessage(err, "integration "+id)
-	}
-	return &in, nil
+	return getRow[Integration](ctx, s.c, "integration", "integrations", id)
 }
 
 // GetByName returns the account's integration with that name.
 func (s *IntegrationsService) GetByName(ctx context.Context, accountID, name string) (*Integration, error) {
-	if err := validUUID("account id", accountID); err != nil {
-		return nil, fmt.Errorf("get integration: %w", err)
-	}
-	var in Integration
-	err := s.c.do(ctx, "get integration", true, func(cl *call) error {
-		return cl.exec(cl.from("integrations").Select("*", "", false).Eq("account_id", accountID).Eq("name", name).Single(), &in)
-	})
-	if err != nil {
-		return nil, notFoundMessage(err, "integration "+name)
-	}
-	return &in, nil
+	return getRowBy[Integration](ctx, s.c, "integration", "integrations", "account_id", accountID, "name", name)
 }
 
 // List returns a page of integrations, newest first.
 func (s *IntegrationsService) List(ctx context.Context, opts IntegrationListOptions) (*Page[Integration], error) {
-	var p *Page[Integration]
-	err := s.c.do(ctx, "list integrations", true, func(cl *call) error {
-		fb, err := scope(cl.from("integrations").Select("*", "", false), opts.AccountID, "", "")
-		if err != nil {
-			return fmt.Errorf("list integrations: %w", err)
-		}
-		if opts.Provider != "" {
+	return listRows(ctx, s.c, "list integrations", "integrations", &opts.ListOptions, func(fb *postgrest.FilterBuilder) (*postgrest.FilterBuilder, error) {
+		fb, err := scope(fb, opts.AccountID, "", "")
+		if err == nil && opts.Provider != "" {
 			fb = fb.Eq("provider", opts.Provider)
 		}
-		p, err = listByCreated(cl, fb, &opts.ListOptions, func(i *Integration) (time.Time, string) { return i.CreatedAt, i.ID })
-		return err
-	})
-	return p, err
+		return fb, err
+	}, func(i *Integration) (time.Time, string) { return i.CreatedAt, i.ID })
 }
 
 // Update changes an integration (owners).
@@ -179,47 +143,18 @@ func (s *IntegrationsService) Update(ctx context.Context, id string, u Integrati
 			return nil, fmt.Errorf("update integration: %w", err)
 		}
 	}
-	obj, err := jsonObject("metadata", u.Metadata)
-	if err != nil {
+	if err := setObject(row, "metadata", u.Metadata); err != nil {
 		return nil, fmt.Errorf("update integration: %w", err)
-	}
-	if obj != nil {
-		row["metadata"] = obj
 	}
 	if len(row) == 0 {
 		return nil, fmt.Errorf("update integration: nothing to change: %w", ErrValidation)
 	}
-	var rows []Integration
-	err = s.c.do(ctx, "update integration", false, func(cl *call) error {
-		return cl.exec(cl.from("integrations").Update(row, "representation", "").Eq("id", id), &rows)
-	})
-	if err != nil {
-		return nil, s.c.explainRow(ctx, err, "integrations", id, RoleOwner)
-	}
-	if len(rows) == 0 {
-		return nil, s.c.noRows(ctx, "update integration", "integrations", id, "", RoleOwner)
-	}
-	return &rows[0], nil
+	return updateRow[Integration](ctx, s.c, "update integration", "integrations", id, row, RoleOwner)
 }
 
 // Delete deletes an integration and its credentials (owners).
 func (s *IntegrationsService) Delete(ctx context.Context, id string) error {
-	if err := validUUID("integration id", id); err != nil {
-		return fmt.Errorf("delete integration: %w", err)
-	}
-	var rows []struct {
-		ID string `json:"id"`
-	}
-	err := s.c.do(ctx, "delete integration", false, func(cl *call) error {
-		return cl.exec(cl.from("integrations").Delete("representation", "").Eq("id", id), &rows)
-	})
-	if err != nil {
-		return s.c.explainRow(ctx, err, "integrations", id, RoleOwner)
-	}
-	if len(rows) == 0 {
-		return s.c.noRows(ctx, "delete integration", "integrations", id, "", RoleOwner)
-	}
-	return nil
+	return deleteRow(ctx, s.c, "integration", "integrations", id, RoleOwner)
 }
 
 // SetCredentials encrypts and stores an integration's credentials (a JSON
@@ -278,38 +213,12 @@ func (s *IntegrationsService) AccessLog(ctx context.Context, integrationID strin
 	if err := validUUID("integration id", integrationID); err != nil {
 		return nil, fmt.Errorf("credential access log: %w", err)
 	}
-	n, err := opts.limit()
-	if err != nil {
-		return nil, fmt.Errorf("credential access log: %w", err)
-	}
-	var before int64
-	if c := opts.cursor(); c != "" {
-		k, err := decodeCursor(c)
-		if err == nil {
-			before, err = strconv.ParseInt(k.K, 10, 64)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("credential access log: invalid page cursor %q: %w", c, ErrValidation)
-		}
-	}
-	var rows []CredentialAccess
-	err = s.c.do(ctx, "credential access log", true, func(cl *call) error {
-		fb := cl.from("credential_access_log").Select("*", "", false).Eq("integration_id", integrationID)
-		if before > 0 {
-			fb = fb.Lt("id", strconv.FormatInt(before, 10))
-		}
-		return cl.exec(fb.Order("id", desc).Limit(n+1, ""), &rows)
+	var p *Page[CredentialAccess]
+	err := s.c.do(ctx, "credential access log", true, func(cl *call) error {
+		var err error
+		p, err = listBySerial(cl, cl.from("credential_access_log").Select("*", "", false).Eq("integration_id", integrationID), opts,
+			false, func(a *CredentialAccess) int64 { return a.ID })
+		return err
 	})
-	if err != nil {
-		return nil, err
-	}
-	p := &Page[CredentialAccess]{Items: rows}
-	if len(rows) > n {
-		p.Items = rows[:n]
-		p.Next = encodeCursor(keyset{K: strconv.FormatInt(rows[n-1].ID, 10)})
-	}
-	if p.Items == nil {
-		p.Items = []CredentialAccess{}
-	}
-	return p, nil
+	return p, err
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"iter"
+	"strconv"
 	"time"
 
 	postgrest "github.com/supabase-community/postgrest-go"
@@ -81,10 +82,7 @@ func (o *ListOptions) cursor() string {
 // (microseconds, UTC).
 func pgTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.999999Z07:00") }
 
-var (
-	desc = &postgrest.OrderOpts{Ascending: false}
-	asc  = postgrest.OrderOpts{Ascending: true}
-)
+var desc = &postgrest.OrderOpts{Ascending: false}
 
 // listByCreated runs fb ordered by created_at desc, id desc, one page after
 // the cursor. It asks for one row more than the page to know whether a
@@ -107,16 +105,58 @@ func listByCreated[T any](cl *call, fb *postgrest.FilterBuilder, opts *ListOptio
 	if err := cl.exec(fb, &items); err != nil {
 		return nil, err
 	}
+	return onePage(items, n, func(last *T) keyset {
+		t, id := key(last)
+		return keyset{T: pgTime(t), ID: id}
+	}), nil
+}
+
+// listBySerial runs fb ordered by the table's bigint id — oldest first
+// when ascending, else newest first — one page after the cursor: the
+// order of append-only logs, whose ids grow with time.
+func listBySerial[T any](cl *call, fb *postgrest.FilterBuilder, opts *ListOptions, ascending bool, id func(*T) int64) (*Page[T], error) {
+	n, err := opts.limit()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", cl.op, err)
+	}
+	if c := opts.cursor(); c != "" {
+		var last int64
+		k, err := decodeCursor(c)
+		if err == nil {
+			last, err = strconv.ParseInt(k.K, 10, 64)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: invalid page cursor %q: %w", cl.op, c, ErrValidation)
+		}
+		switch after := strconv.FormatInt(last, 10); {
+		case last > 0 && ascending:
+			fb = fb.Gt("id", after)
+		case last > 0:
+			fb = fb.Lt("id", after)
+		}
+	}
+	var items []T
+	if err := cl.exec(fb.Order("id", &postgrest.OrderOpts{Ascending: ascending}).Limit(n+1, ""), &items); err != nil {
+		return nil, err
+	}
+	return onePage(items, n, func(last *T) keyset {
+		return keyset{K: strconv.FormatInt(id(last), 10)}
+	}), nil
+}
+
+// onePage is the page of items fetched with one row more than a page of n:
+// that extra row says a next page exists, whose cursor next makes from the
+// page's last item.
+func onePage[T any](items []T, n int, next func(last *T) keyset) *Page[T] {
 	p := &Page[T]{Items: items}
 	if len(items) > n {
 		p.Items = items[:n]
-		t, id := key(&p.Items[n-1])
-		p.Next = encodeCursor(keyset{T: pgTime(t), ID: id})
+		p.Next = encodeCursor(next(&p.Items[n-1]))
 	}
 	if p.Items == nil {
 		p.Items = []T{}
 	}
-	return p, nil
+	return p
 }
 
 // all iterates every item of a paginated list, fetching page after page.

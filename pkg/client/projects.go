@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"iter"
 	"time"
+
+	postgrest "github.com/supabase-community/postgrest-go"
 )
 
 // Project is a repository on GitHub or Azure DevOps with its settings.
@@ -86,22 +88,11 @@ func (s *ProjectsService) Create(ctx context.Context, in NewProject) (*Project, 
 		row["description"] = in.Description
 	}
 	for name, raw := range map[string]json.RawMessage{"platform_settings": in.PlatformSettings, "settings": in.Settings} {
-		obj, err := jsonObject(name, raw)
-		if err != nil {
+		if err := setObject(row, name, raw); err != nil {
 			return nil, fmt.Errorf("create project: %w", err)
 		}
-		if obj != nil {
-			row[name] = obj
-		}
 	}
-	var rows []Project
-	err := s.c.do(ctx, "create project", false, func(cl *call) error {
-		return cl.exec(cl.from("projects").Insert(row, false, "", "representation", ""), &rows)
-	})
-	if err != nil {
-		return nil, s.c.explain(ctx, err, in.AccountID, RoleMember)
-	}
-	return first(rows, "create project")
+	return insertRow[Project](ctx, s.c, "create project", "projects", row, in.AccountID, RoleMember)
 }
 
 func first[T any](rows []T, op string) (*T, error) {
@@ -113,34 +104,13 @@ func first[T any](rows []T, op string) (*T, error) {
 
 // Get returns a project by id.
 func (s *ProjectsService) Get(ctx context.Context, id string) (*Project, error) {
-	if err := validUUID("project id", id); err != nil {
-		return nil, fmt.Errorf("get project: %w", err)
-	}
-	var p Project
-	err := s.c.do(ctx, "get project", true, func(cl *call) error {
-		return cl.exec(cl.from("projects").Select("*", "", false).Eq("id", id).Single(), &p)
-	})
-	if err != nil {
-		return nil, notFoundMessage(err, "project "+id)
-	}
-	return &p, nil
+	return getRow[Project](ctx, s.c, "project", "projects", id)
 }
 
 // GetByIdentifier returns the account's project with that identifier
 // (org/repo).
 func (s *ProjectsService) GetByIdentifier(ctx context.Context, accountID, identifier string) (*Project, error) {
-	if err := validUUID("account id", accountID); err != nil {
-		return nil, fmt.Errorf("get project: %w", err)
-	}
-	var p Project
-	err := s.c.do(ctx, "get project", true, func(cl *call) error {
-		return cl.exec(cl.from("projects").Select("*", "", false).
-			Eq("account_id", accountID).Eq("identifier", identifier).Single(), &p)
-	})
-	if err != nil {
-		return nil, notFoundMessage(err, "project "+identifier)
-	}
-	return &p, nil
+	return getRowBy[Project](ctx, s.c, "project", "projects", "account_id", accountID, "identifier", identifier)
 }
 
 // notFoundMessage replaces PostgREST's "JSON object requested, multiple (or
@@ -158,14 +128,9 @@ func (s *ProjectsService) List(ctx context.Context, accountID string, opts *List
 	if err := validUUID("account id", accountID); err != nil {
 		return nil, fmt.Errorf("list projects: %w", err)
 	}
-	var p *Page[Project]
-	err := s.c.do(ctx, "list projects", true, func(cl *call) error {
-		var err error
-		p, err = listByCreated(cl, cl.from("projects").Select("*", "", false).Eq("account_id", accountID), opts,
-			func(p *Project) (time.Time, string) { return p.CreatedAt, p.ID })
-		return err
-	})
-	return p, err
+	return listRows(ctx, s.c, "list projects", "projects", opts, func(fb *postgrest.FilterBuilder) (*postgrest.FilterBuilder, error) {
+		return fb.Eq("account_id", accountID), nil
+	}, func(p *Project) (time.Time, string) { return p.CreatedAt, p.ID })
 }
 
 // All iterates every project of the account.
@@ -198,48 +163,19 @@ func (s *ProjectsService) Update(ctx context.Context, id string, u ProjectUpdate
 		row["description"] = nullIfEmpty(*u.Description)
 	}
 	for name, raw := range map[string]json.RawMessage{"platform_settings": u.PlatformSettings, "settings": u.Settings} {
-		obj, err := jsonObject(name, raw)
-		if err != nil {
+		if err := setObject(row, name, raw); err != nil {
 			return nil, fmt.Errorf("update project: %w", err)
-		}
-		if obj != nil {
-			row[name] = obj
 		}
 	}
 	if len(row) == 0 || (len(row) == 1 && u.Version != 0) {
 		return nil, fmt.Errorf("update project: nothing to change: %w", ErrValidation)
 	}
-	var rows []Project
-	err := s.c.do(ctx, "update project", false, func(cl *call) error {
-		return cl.exec(cl.from("projects").Update(row, "representation", "").Eq("id", id), &rows)
-	})
-	if err != nil {
-		return nil, s.c.explainRow(ctx, err, "projects", id, RoleMember)
-	}
-	if len(rows) == 0 {
-		return nil, s.c.noRows(ctx, "update project", "projects", id, "", RoleMember)
-	}
-	return &rows[0], nil
+	return updateRow[Project](ctx, s.c, "update project", "projects", id, row, RoleMember)
 }
 
 // Delete deletes a project and everything under it (owners only).
 func (s *ProjectsService) Delete(ctx context.Context, id string) error {
-	if err := validUUID("project id", id); err != nil {
-		return fmt.Errorf("delete project: %w", err)
-	}
-	var rows []struct {
-		ID string `json:"id"`
-	}
-	err := s.c.do(ctx, "delete project", false, func(cl *call) error {
-		return cl.exec(cl.from("projects").Delete("representation", "").Eq("id", id), &rows)
-	})
-	if err != nil {
-		return s.c.explainRow(ctx, err, "projects", id, RoleOwner)
-	}
-	if len(rows) == 0 {
-		return s.c.noRows(ctx, "delete project", "projects", id, "", RoleOwner)
-	}
-	return nil
+	return deleteRow(ctx, s.c, "project", "projects", id, RoleOwner)
 }
 
 // explainRow is explain for a row whose account the caller does not know

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+
+	postgrest "github.com/supabase-community/postgrest-go"
 )
 
 // Release is a release definition: what to deploy and how.
@@ -50,84 +52,31 @@ func (s *ReleasesService) Create(ctx context.Context, in NewRelease) (*Release, 
 	if in.Description != "" {
 		row["description"] = in.Description
 	}
-	obj, err := jsonObject("definition", in.Definition)
-	if err != nil {
+	if err := setObject(row, "definition", in.Definition); err != nil {
 		return nil, fmt.Errorf("create release: %w", err)
 	}
-	if obj != nil {
-		row["definition"] = obj
-	}
-	var rows []Release
-	err = s.c.do(ctx, "create release", false, func(cl *call) error {
-		return cl.exec(cl.from("releases").Insert(row, false, "", "representation", ""), &rows)
-	})
-	if err != nil {
-		return nil, s.c.explain(ctx, err, p.AccountID, RoleMember)
-	}
-	return first(rows, "create release")
+	return insertRow[Release](ctx, s.c, "create release", "releases", row, p.AccountID, RoleMember)
 }
 
 // Get returns a release definition by id.
 func (s *ReleasesService) Get(ctx context.Context, id string) (*Release, error) {
-	if err := validUUID("release id", id); err != nil {
-		return nil, fmt.Errorf("get release: %w", err)
-	}
-	var r Release
-	err := s.c.do(ctx, "get release", true, func(cl *call) error {
-		return cl.exec(cl.from("releases").Select("*", "", false).Eq("id", id).Single(), &r)
-	})
-	if err != nil {
-		return nil, notFoundMessage(err, "release "+id)
-	}
-	return &r, nil
+	return getRow[Release](ctx, s.c, "release", "releases", id)
 }
 
 // GetByName returns the project's release definition with that name.
 func (s *ReleasesService) GetByName(ctx context.Context, projectID, name string) (*Release, error) {
-	if err := validUUID("project id", projectID); err != nil {
-		return nil, fmt.Errorf("get release: %w", err)
-	}
-	var r Release
-	err := s.c.do(ctx, "get release", true, func(cl *call) error {
-		return cl.exec(cl.from("releases").Select("*", "", false).Eq("project_id", projectID).Eq("name", name).Single(), &r)
-	})
-	if err != nil {
-		return nil, notFoundMessage(err, "release "+name)
-	}
-	return &r, nil
+	return getRowBy[Release](ctx, s.c, "release", "releases", "project_id", projectID, "name", name)
 }
 
 // List returns a page of release definitions, newest first.
 func (s *ReleasesService) List(ctx context.Context, opts ReleaseListOptions) (*Page[Release], error) {
-	var p *Page[Release]
-	err := s.c.do(ctx, "list releases", true, func(cl *call) error {
-		fb, err := scope(cl.from("releases").Select("*", "", false), opts.AccountID, opts.ProjectID, "")
-		if err != nil {
-			return fmt.Errorf("list releases: %w", err)
-		}
-		p, err = listByCreated(cl, fb, &opts.ListOptions, func(r *Release) (time.Time, string) { return r.CreatedAt, r.ID })
-		return err
-	})
-	return p, err
+	return listRows(ctx, s.c, "list releases", "releases", &opts.ListOptions, func(fb *postgrest.FilterBuilder) (*postgrest.FilterBuilder, error) {
+		return scope(fb, opts.AccountID, opts.ProjectID, "")
+	}, func(r *Release) (time.Time, string) { return r.CreatedAt, r.ID })
 }
 
 // Delete deletes a release definition (members and owners); deployments
 // of it keep existing with no release.
 func (s *ReleasesService) Delete(ctx context.Context, id string) error {
-	if err := validUUID("release id", id); err != nil {
-		return fmt.Errorf("delete release: %w", err)
-	}
-	var rows []struct {
-		ID string `json:"id"`
-	}
-	err := s.c.do(ctx, "delete release", false, func(cl *call) error {
-		return cl.exec(cl.from("releases").Delete("representation", "").Eq("id", id), &rows)
-	})
-	if err != nil {
-		return s.c.explainRow(ctx, err, "releases", id, RoleMember)
-	}
-	if len(rows) == 0 {
-		return s.c.noRows(ctx, "delete release", "releases", id, "", RoleMember)
-	}
-	return nil
+	return deleteRow(ctx, s.c, "release", "releases", id, RoleMember)
 }

@@ -5,8 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"strconv"
 	"time"
+
+	postgrest "github.com/supabase-community/postgrest-go"
 )
 
 // Task is a unit of background work on a resource (resource type and id),
@@ -114,59 +115,35 @@ func (s *TasksService) Create(ctx context.Context, in NewTask) (*Task, error) {
 	if in.Worker != "" {
 		row["worker"] = in.Worker
 	}
-	obj, err := jsonObject("input", in.Input)
-	if err != nil {
+	if err := setObject(row, "input", in.Input); err != nil {
 		return nil, fmt.Errorf("create task: %w", err)
 	}
-	if obj != nil {
-		row["input"] = obj
-	}
-	var rows []Task
-	err = s.c.do(ctx, "create task", false, func(cl *call) error {
-		return cl.exec(cl.from("task_executions").Insert(row, false, "", "representation", ""), &rows)
-	})
-	if err != nil {
-		return nil, s.c.explain(ctx, err, account, RoleMember)
-	}
-	return first(rows, "create task")
+	return insertRow[Task](ctx, s.c, "create task", "task_executions", row, account, RoleMember)
 }
 
 // Get returns a task by id.
 func (s *TasksService) Get(ctx context.Context, id string) (*Task, error) {
-	if err := validUUID("task id", id); err != nil {
-		return nil, fmt.Errorf("get task: %w", err)
-	}
-	var t Task
-	err := s.c.do(ctx, "get task", true, func(cl *call) error {
-		return cl.exec(cl.from("task_executions").Select("*", "", false).Eq("id", id).Single(), &t)
-	})
-	if err != nil {
-		return nil, notFoundMessage(err, "task "+id)
-	}
-	return &t, nil
+	return getRow[Task](ctx, s.c, "task", "task_executions", id)
 }
 
 // List returns a page of tasks, newest first, optionally of one resource.
 func (s *TasksService) List(ctx context.Context, opts TaskListOptions) (*Page[Task], error) {
-	var p *Page[Task]
-	err := s.c.do(ctx, "list tasks", true, func(cl *call) error {
-		fb, err := scope(cl.from("task_executions").Select("*", "", false), opts.AccountID, opts.ProjectID, opts.Status)
+	return listRows(ctx, s.c, "list tasks", "task_executions", &opts.ListOptions, func(fb *postgrest.FilterBuilder) (*postgrest.FilterBuilder, error) {
+		fb, err := scope(fb, opts.AccountID, opts.ProjectID, opts.Status)
 		if err != nil {
-			return fmt.Errorf("list tasks: %w", err)
+			return nil, err
 		}
 		if opts.ResourceType != "" {
 			fb = fb.Eq("resource_type", opts.ResourceType)
 		}
 		if opts.ResourceID != "" {
 			if err := validUUID("resource id", opts.ResourceID); err != nil {
-				return fmt.Errorf("list tasks: %w", err)
+				return nil, err
 			}
 			fb = fb.Eq("resource_id", opts.ResourceID)
 		}
-		p, err = listByCreated(cl, fb, &opts.ListOptions, func(t *Task) (time.Time, string) { return t.CreatedAt, t.ID })
-		return err
-	})
-	return p, err
+		return fb, nil
+	}, func(t *Task) (time.Time, string) { return t.CreatedAt, t.ID })
 }
 
 // Events returns a page of a task's events in order; the cursor continues
@@ -175,40 +152,14 @@ func (s *TasksService) Events(ctx context.Context, taskID string, opts *ListOpti
 	if err := validUUID("task id", taskID); err != nil {
 		return nil, fmt.Errorf("list task events: %w", err)
 	}
-	n, err := opts.limit()
-	if err != nil {
-		return nil, fmt.Errorf("list task events: %w", err)
-	}
-	var after int64
-	if c := opts.cursor(); c != "" {
-		k, err := decodeCursor(c)
-		if err == nil {
-			after, err = strconv.ParseInt(k.K, 10, 64)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("list task events: invalid page cursor %q: %w", c, ErrValidation)
-		}
-	}
-	var evs []TaskEvent
-	err = s.c.do(ctx, "list task events", true, func(cl *call) error {
-		fb := cl.from("task_events").Select("*", "", false).Eq("task_id", taskID)
-		if after > 0 {
-			fb = fb.Gt("id", strconv.FormatInt(after, 10))
-		}
-		return cl.exec(fb.Order("id", &asc).Limit(n+1, ""), &evs)
+	var p *Page[TaskEvent]
+	err := s.c.do(ctx, "list task events", true, func(cl *call) error {
+		var err error
+		p, err = listBySerial(cl, cl.from("task_events").Select("*", "", false).Eq("task_id", taskID), opts,
+			true, func(e *TaskEvent) int64 { return e.ID })
+		return err
 	})
-	if err != nil {
-		return nil, err
-	}
-	p := &Page[TaskEvent]{Items: evs}
-	if len(evs) > n {
-		p.Items = evs[:n]
-		p.Next = encodeCursor(keyset{K: strconv.FormatInt(evs[n-1].ID, 10)})
-	}
-	if p.Items == nil {
-		p.Items = []TaskEvent{}
-	}
-	return p, nil
+	return p, err
 }
 
 // AppendEvent appends an event of the caller's choosing (e.g. "log") to a
@@ -228,14 +179,7 @@ func (s *TasksService) AppendEvent(ctx context.Context, taskID, event, message s
 		}
 		row["data"] = data
 	}
-	var rows []TaskEvent
-	err = s.c.do(ctx, "append task event", false, func(cl *call) error {
-		return cl.exec(cl.from("task_events").Insert(row, false, "", "representation", ""), &rows)
-	})
-	if err != nil {
-		return nil, s.c.explain(ctx, err, t.AccountID, RoleMember)
-	}
-	return first(rows, "append task event")
+	return insertRow[TaskEvent](ctx, s.c, "append task event", "task_events", row, t.AccountID, RoleMember)
 }
 
 // Report updates a task (PATCH task_executions); the database appends the

@@ -17,13 +17,13 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 
 	jose "github.com/go-jose/go-jose/v4"
+	"github.com/google/uuid"
 )
 
 // ES256 is the algorithm of the keys this package makes.
@@ -48,17 +48,7 @@ func Generate() (Key, error) {
 	if err != nil {
 		return Key{}, fmt.Errorf("generate signing key: %w", err)
 	}
-	return Key{ID: newUUID(), Private: priv, Public: &priv.PublicKey}, nil
-}
-
-// newUUID returns a random (version 4) UUID.
-func newUUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+	return Key{ID: uuid.NewString(), Private: priv, Public: &priv.PublicKey}, nil
 }
 
 // keyOps is key_ops of a key: a signing key may sign and verify, the others

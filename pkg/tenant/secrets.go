@@ -53,6 +53,11 @@ type Secrets struct {
 	// used once by the first start; the plaintext is never stored.
 	AdminPasswordHash string // SFP_ADMIN_PASSWORD_HASH
 
+	// SAMLPrivateKey is the SAML Service Provider key (GoTrue's
+	// GOTRUE_SAML_PRIVATE_KEY: base64 DER PKCS#1 RSA), made when SAML is
+	// first enabled (saml.go).
+	SAMLPrivateKey string // SAML_PRIVATE_KEY
+
 	// Extra holds any other variable in .env (the docker runtime's compose
 	// settings, or the operator's own), preserved when the file is rewritten.
 	Extra map[string]string
@@ -64,7 +69,7 @@ var secretVars = []string{
 	"JWT_SECRET", "ANON_KEY", "SERVICE_ROLE_KEY", "POSTGRES_PASSWORD",
 	"DASHBOARD_USERNAME", "DASHBOARD_PASSWORD", "SECRET_KEY_BASE",
 	"SFP_AUTHENTICATOR_PASSWORD", "SFP_AUTH_ADMIN_PASSWORD", "SFP_REPLICATION_PASSWORD",
-	"SFP_POSTGRES_ROLE_PASSWORD", "SFP_ADMIN_PASSWORD_HASH",
+	"SFP_POSTGRES_ROLE_PASSWORD", "SFP_ADMIN_PASSWORD_HASH", "SAML_PRIVATE_KEY",
 }
 
 func (s *Secrets) fields() map[string]*string {
@@ -77,6 +82,7 @@ func (s *Secrets) fields() map[string]*string {
 		"SFP_ADMIN_PASSWORD_HASH":  &s.AdminPasswordHash,
 		"SUPABASE_PUBLISHABLE_KEY": &s.PublishableKey, "SUPABASE_SECRET_KEY": &s.SecretKey,
 		"ANON_KEY_ASYMMETRIC": &s.AnonKeyAsymmetric, "SERVICE_ROLE_KEY_ASYMMETRIC": &s.ServiceRoleKeyAsymmetric,
+		"SAML_PRIVATE_KEY": &s.SAMLPrivateKey,
 	}
 }
 

@@ -164,6 +164,10 @@ type AuthConfig struct {
 	// identities by the signed-in user), as
 	// GOTRUE_SECURITY_MANUAL_LINKING_ENABLED.
 	ManualLinking bool `yaml:"manual_linking,omitempty"`
+	// MFA is TOTP multi-factor authentication (mfa.go).
+	MFA MFAConfig `yaml:"mfa,omitempty"`
+	// SAML is SAML 2.0 single sign-on (saml.go).
+	SAML SAMLConfig `yaml:"saml,omitempty"`
 }
 
 // LegacyKeysEnabled tells whether the legacy anon/service_role keys and
@@ -279,6 +283,9 @@ func (c *Config) Validate() error {
 		return err
 	}
 	if err := c.Auth.validateExternal(); err != nil {
+		return err
+	}
+	if err := c.Auth.MFA.Validate(); err != nil {
 		return err
 	}
 	if c.REST.MaxRows < 1 {

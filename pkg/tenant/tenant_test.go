@@ -276,16 +276,8 @@ func TestRestartSettings(t *testing.T) {
 		{"bare number", restart("  restart:\n    window: 600\n"), 0, 0, "into time.Duration"}, // the YAML error names the line
 	}
 	for _, c := range cases {
-		os.WriteFile(tn.ConfigFile(), []byte(c.yaml), 0o644)
-		got, err := Load(base, "r")
-		if c.wantErr != "" {
-			if err == nil || !strings.Contains(err.Error(), c.wantErr) {
-				t.Errorf("%s: want error containing %q, got %v", c.name, c.wantErr, err)
-			}
-			continue
-		}
-		if err != nil {
-			t.Errorf("%s: %v", c.name, err)
+		got := loadConfigCase(t, base, tn, c.name, c.yaml, c.wantErr)
+		if got == nil {
 			continue
 		}
 		if r := got.Config.Postgres.Restart; r.MaxCrashes != c.crashes || r.Window != c.window {
@@ -392,16 +384,8 @@ func TestSMTPSettings(t *testing.T) {
 		{"password in yaml", withAuth("  smtp:\n    host: h\n    admin_email: a@b.c\n    pass: x\n"), SMTPConfig{}, false, "field pass not found"},
 	}
 	for _, c := range cases {
-		os.WriteFile(tn.ConfigFile(), []byte(c.yaml), 0o644)
-		got, err := Load(base, "m")
-		if c.wantErr != "" {
-			if err == nil || !strings.Contains(err.Error(), c.wantErr) {
-				t.Errorf("%s: want error containing %q, got %v", c.name, c.wantErr, err)
-			}
-			continue
-		}
-		if err != nil {
-			t.Errorf("%s: %v", c.name, err)
+		got := loadConfigCase(t, base, tn, c.name, c.yaml, c.wantErr)
+		if got == nil {
 			continue
 		}
 		if got.Config.Auth.SMTP != c.want || got.Config.Auth.EffectiveAutoconfirm() != c.auto {

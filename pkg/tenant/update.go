@@ -107,24 +107,24 @@ func (t *Tenant) Reload() (*Tenant, error) {
 // a browser): the publishable key, else — for a tenant that has not started
 // since it got the new keys — the legacy anon key while legacy keys are on.
 func (t *Tenant) ClientKey() string {
-	if t.Secrets.PublishableKey != "" {
-		return t.Secrets.PublishableKey
-	}
-	if t.Config.Auth.LegacyKeysEnabled() {
-		return t.Secrets.AnonKey
-	}
-	return ""
+	return t.keyOrLegacy(t.Secrets.PublishableKey, t.Secrets.AnonKey)
 }
 
 // WorkerKey is the API key a worker uses (service_role): the secret key,
 // else the legacy service_role key while legacy keys are on; "" when the
 // tenant has neither (its secret key revoked, legacy keys off).
 func (t *Tenant) WorkerKey() string {
-	if t.Secrets.SecretKey != "" {
-		return t.Secrets.SecretKey
-	}
-	if t.Config.Auth.LegacyKeysEnabled() {
-		return t.Secrets.ServiceRoleKey
+	return t.keyOrLegacy(t.Secrets.SecretKey, t.Secrets.ServiceRoleKey)
+}
+
+// keyOrLegacy is key, else the legacy key of the same role while legacy
+// keys are on, else "".
+func (t *Tenant) keyOrLegacy(key, legacy string) string {
+	switch {
+	case key != "":
+		return key
+	case t.Config.Auth.LegacyKeysEnabled():
+		return legacy
 	}
 	return ""
 }

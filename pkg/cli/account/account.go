@@ -73,18 +73,15 @@ characters needs --slug. A taken slug exits 6.`,
 		Example: `  sfp account create "Acme Corp"            # slug acme-corp
   sfp account create "Acme Corp" --slug acme --use`,
 		Args: cmdutil.ExactArgs(1, "give the account's name"),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: cmdutil.RunArgsE(opts, func(_ *cobra.Command, args []string) error {
 			opts.Name = args[0]
 			if opts.Slug == "" {
 				if _, err := cmdutil.SlugFromName(opts.Name); err != nil {
 					return cmdutil.FlagErrorf("cannot derive a slug from the name: %v; pass --slug", err)
 				}
 			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return createRun(cmd.Context(), opts)
-		},
+			return nil
+		}, runF, createRun),
 	}
 	cmd.Flags().StringVar(&opts.Slug, "slug", "", "Short handle: 1-63 lowercase letters, digits or hyphens (default: from the name)")
 	cmd.Flags().BoolVar(&opts.Use, "use", false, "Also make it the current account (as 'sfp account use')")
@@ -203,15 +200,12 @@ func NewCmdShow(f *cmdutil.Factory, runF func(context.Context, *ShowOptions) err
 		Long: `Show an account (by default the one commands act in), your role in it, and
 its members. Viewers and above may.`,
 		Args: cobra.MaximumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: cmdutil.RunArgsE(opts, func(_ *cobra.Command, args []string) error {
 			if len(args) == 1 {
 				opts.Scope.Account = args[0]
 			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return showRun(cmd.Context(), opts)
-		},
+			return nil
+		}, runF, showRun),
 	}
 	cmdutil.JSONFlag(cmd, &opts.JSON, "", showJSON{})
 	return cmd
@@ -260,13 +254,7 @@ func NewCmdUse(f *cmdutil.Factory, runF func(context.Context, *UseOptions) error
 choice is kept in the configuration directory with the session; logging in as
 another user or to another server forgets it.`,
 		Args: cmdutil.ExactArgs(1, "give the account's slug"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Account = args[0]
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return useRun(cmd.Context(), opts)
-		},
+		RunE: cmdutil.RunArgsE(opts, cmdutil.Args(&opts.Account), runF, useRun),
 	}
 }
 

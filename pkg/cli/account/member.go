@@ -84,16 +84,10 @@ member); a user who is a member already gets the role. Owners only. An unknown
 email exits 3.`,
 		Example: `  sfp account member add dev@acme.test --role member`,
 		Args:    cmdutil.ExactArgs(1, "give the user's email (or user id)"),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: cmdutil.RunArgsE(opts, func(_ *cobra.Command, args []string) error {
 			opts.User = args[0]
-			if err := checkRole(opts.Role); err != nil {
-				return err
-			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return memberAddRun(cmd.Context(), opts)
-		},
+			return checkRole(opts.Role)
+		}, runF, memberAddRun),
 	}
 	opts.Scope.AccountFlag(cmd)
 	cmd.Flags().StringVar(&opts.Role, "role", "member", "Role: viewer, member or owner")
@@ -184,16 +178,10 @@ func NewCmdMemberSetRole(f *cmdutil.Factory, runF func(context.Context, *MemberS
 of an account cannot be demoted.`,
 		Example: `  sfp account member set-role dev@acme.test viewer`,
 		Args:    cmdutil.ExactArgs(2, "give the member's email (or user id) and the role: viewer, member or owner"),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: cmdutil.RunArgsE(opts, func(_ *cobra.Command, args []string) error {
 			opts.User, opts.Role = args[0], args[1]
-			if err := checkRole(opts.Role); err != nil {
-				return err
-			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return memberSetRoleRun(cmd.Context(), opts)
-		},
+			return checkRole(opts.Role)
+		}, runF, memberSetRoleRun),
 	}
 	opts.Scope.AccountFlag(cmd)
 	cmdutil.JSONFlag(cmd, &opts.JSON, "", memberJSON{})
@@ -230,13 +218,7 @@ func NewCmdMemberRemove(f *cmdutil.Factory, runF func(context.Context, *MemberRe
 		Long: `Remove a member from the account. Owners remove anyone but the last owner;
 every member may remove themselves (leave the account).`,
 		Args: cmdutil.ExactArgs(1, "give the member's email (or user id)"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.User = args[0]
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return memberRemoveRun(cmd.Context(), opts)
-		},
+		RunE: cmdutil.RunArgsE(opts, cmdutil.Args(&opts.User), runF, memberRemoveRun),
 	}
 	opts.Scope.AccountFlag(cmd)
 	return cmd

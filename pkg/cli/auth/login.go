@@ -2,11 +2,8 @@
 package auth
 
 import (
-	"bufio"
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"strings"
 
@@ -73,7 +70,11 @@ With --provider (github, azure, gitlab, google, keycloak: those the tenant
 enabled) or --sso DOMAIN the sign-in happens in a browser, with PKCE: sfp
 listens on a loopback port the system picks, opens the browser when it can
 and always prints the URL; the browser comes back to that port with a code
-that sfp exchanges for the session.`,
+that sfp exchanges for the session.
+
+A user with a verified second factor (sfp mfa enroll) is then asked for the
+current code of their authenticator app — on a terminal, or from the next
+line of stdin — and the session is raised to aal2.`,
 		Example: `  sfp login -t acme --email ops@acme.test
   echo "$PASSWORD" | sfp login --server https://sfp.acme.test --api-key "$ANON_KEY" --email ops@acme.test --password-stdin
   sfp login -t acme --provider github
@@ -207,11 +208,11 @@ func firstOf(ss ...string) string {
 // for it on a terminal without echo.
 func readPassword(opts *LoginOptions) (string, error) {
 	if opts.PasswordStdin {
-		line, err := bufio.NewReader(io.LimitReader(opts.IO.In, 4096)).ReadString('\n')
-		if err != nil && !errors.Is(err, io.EOF) {
+		// One line only: a TOTP code may follow on the next (stepUpMFA).
+		pw, err := cmdutil.ReadLine(opts.IO.In)
+		if err != nil {
 			return "", fmt.Errorf("read password from stdin: %w", err)
 		}
-		pw := strings.TrimRight(line, "\r\n")
 		if pw == "" {
 			return "", cmdutil.FlagErrorf("--password-stdin: stdin holds no password")
 		}

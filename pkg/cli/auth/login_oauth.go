@@ -54,9 +54,13 @@ func browserLoginRun(ctx context.Context, opts *LoginOptions) error {
 
 // finishLogin keeps the server and user of a new session and reports it.
 // Every way of signing in (password, sign-up, --provider, --sso) ends
-// here: a second factor, when the user has one, is to be asked for at the
-// top of this function, with the client that holds the session.
+// here, so a user with a verified second factor is asked for it after any
+// of them (stepUpMFA, login_mfa.go).
 func finishLogin(ctx context.Context, opts *LoginOptions, cfg *cmdutil.Config, c *client.Client, server, key string, sess *client.Session) error {
+	if err := stepUpMFA(ctx, c, opts.IO); err != nil {
+		_ = c.Auth.SignOut(ctx) // no half login: the aal1 session goes
+		return err
+	}
 	if !sameURL(cfg.Server, server) || cfg.Email != sess.User.Email {
 		cfg.Account = "" // the chosen account belongs to another server or user
 	}

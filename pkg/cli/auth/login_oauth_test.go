@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sfp-dev/sfp/internal/idptest"
+	"github.com/sfp-dev/sfp/internal/samltest"
 	"github.com/sfp-dev/sfp/internal/stacktest"
 	"github.com/sfp-dev/sfp/pkg/cli/cmdutil"
 	"github.com/sfp-dev/sfp/pkg/client"
@@ -32,8 +33,9 @@ func follow(t *testing.T) func(string) error {
 }
 
 // TestLoginWithProvider runs `sfp login --provider github` against a whole
-// embedded tenant whose GitHub is the in-process stand-in, then --sso
-// against the same tenant, which has no SSO provider.
+// embedded tenant whose GitHub is the in-process stand-in, then `--sso`
+// for a domain no IdP has, and for one whose SAML IdP (crewjam's samlidp,
+// in this process) the tenant knows.
 func TestLoginWithProvider(t *testing.T) {
 	gh := idptest.NewGitHub(t, "cli-app", "cli-secret", idptest.GitHubUser{ID: 7, Login: "grace", Name: "Grace Hopper",
 		Emails: []idptest.GitHubEmail{{Email: "grace@example.com", Primary: true, Verified: true}}})
@@ -96,10 +98,36 @@ func TestLoginWithProvider(t *testing.T) {
 		t.Fatalf("login with a disabled provider: %v", err)
 	}
 
-	// --sso: the tenant has no SAML, so GoTrue's answer for that.
+	// --sso: no SSO provider has the domain (GoTrue's saml_provider_disabled
+	// when SAML is off, sso_provider_not_found when it is on).
 	opts.Provider, opts.SSO = "", "acme.com"
 	err = browserLoginRun(ctx, opts)
-	if err == nil || !strings.Contains(err.Error(), "saml_provider_disabled") && !strings.Contains(err.Error(), "SAML 2.0 is disabled") {
+	if err == nil || !strings.Contains(err.Error(), "saml_provider_disabled") && !strings.Contains(err.Error(), "sso_provider_not_found") {
 		t.Fatalf("login --sso without SSO: %v", err)
+	}
+
+	// --sso with the domain's SAML IdP registered: the browser goes
+	// through the IdP's login form and the ACS, back to the loopback port.
+	idp := samltest.StartIdP(t)
+	idp.AddUser(t, samltest.User{Name: "sam", Password: "pw-sam-1", Email: "sam@acme.com", GivenName: "Sam", Surname: "Ops"})
+	samltest.RegisterOnTenant(t, idp, s.URL, s.ServiceKey, "acme.com")
+	out.Reset()
+	opts.OpenBrowser = func(start string) error {
+		go func() {
+			if _, err := samltest.NewBrowser("").SignInPage(context.Background(), start, "sam", "pw-sam-1"); err != nil {
+				t.Errorf("browser: %v", err)
+			}
+		}()
+		return nil
+	}
+	if err := browserLoginRun(ctx, opts); err != nil {
+		t.Fatalf("login --sso acme.com: %v\n%s", err, errOut)
+	}
+	if !strings.Contains(out.String(), `"email": "sam@acme.com"`) {
+		t.Fatalf("login --sso: stdout %s", out)
+	}
+	cfg, err = cmdutil.ReadConfig(dir)
+	if err != nil || cfg.Email != "sam@acme.com" {
+		t.Fatalf("config after --sso: %+v %v", cfg, err)
 	}
 }

@@ -20,8 +20,9 @@ import (
 // the SAML side exists on the embedded auth: POST /sso with the domain, the
 // loopback redirect_to, an S256 challenge and skip_http_redirect, then the
 // PKCE exchange of the code the browser brings back. The server here plays
-// GoTrue's documented answers for those two requests only; the end-to-end
-// test runs against the real SAML server.
+// GoTrue's documented answers for those requests only (and GET /user, for
+// the factors every sign-in checks); the end-to-end tests run against the
+// real SAML server.
 func TestLoginSSORequest(t *testing.T) {
 	var mu sync.Mutex
 	var ssoBody map[string]any
@@ -54,6 +55,14 @@ func TestLoginSSORequest(t *testing.T) {
 			`"user":{"id":"7f0c0e5e-2b1a-4c1e-9d2f-0a1b2c3d4e5f","email":"sam@acme.com"}}`))
 	})
 
+	// After any sign-in the CLI lists the user's factors (GET /user).
+	mux.HandleFunc("GET /auth/v1/user", func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer at" {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		_, _ = w.Write([]byte(`{"id":"7f0c0e5e-2b1a-4c1e-9d2f-0a1b2c3d4e5f","email":"sam@acme.com","factors":[]}`))
+	})
 	dir := t.TempDir()
 	ios, _, out, errOut := cmdutil.Test()
 	opts := &LoginOptions{

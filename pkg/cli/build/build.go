@@ -39,17 +39,14 @@ NAME'. Members create them; viewers list and show them.`,
 
 // BuildListOptions are the inputs of `sfp build list`.
 type BuildListOptions struct {
-	cmdutil.Deps
+	cmdutil.ListInputs // Scope: account, optional project
 
-	Scope  cmdutil.Scope // account, optional project
 	Status string
-	List   cmdutil.ListFlags
-	JSON   bool
 }
 
 // NewCmdBuildList builds `sfp build list`.
 func NewCmdBuildList(f *cmdutil.Factory, runF func(context.Context, *BuildListOptions) error) *cobra.Command {
-	opts := &BuildListOptions{Deps: f.UserDeps()}
+	opts := &BuildListOptions{ListInputs: cmdutil.ListInputs{Deps: f.UserDeps()}}
 	cmd := &cobra.Command{
 		Use:   "list [--project P] [--status S]",
 		Short: "List builds, newest first",
@@ -66,66 +63,25 @@ func NewCmdBuildList(f *cmdutil.Factory, runF func(context.Context, *BuildListOp
 }
 
 func buildListRun(ctx context.Context, opts *BuildListOptions) error {
-	c, t, err := opts.Open(ctx, opts.Scope, cmdutil.Need{Account: true})
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	items, next, err := cmdutil.Collect(ctx, opts.List, func(ctx context.Context, o client.ListOptions) (*client.Page[client.Build], error) {
+	return cmdutil.RunList(ctx, &opts.ListInputs, cmdutil.Need{Account: true}, func(ctx context.Context, c *client.Client, t *cmdutil.Target, o client.ListOptions) (*client.Page[client.Build], error) {
 		return c.Builds.List(ctx, client.BuildListOptions{ListOptions: o, AccountID: t.AccountID(), ProjectID: t.ProjectID(), Status: opts.Status})
-	})
-	if err != nil {
-		return err
-	}
-	return cmdutil.PrintList(opts.IO, opts.JSON, items, next, []string{"BUILD", "STATUS", "BRANCH", "COMMIT", "VERSION", "CREATED", "ID"}, func(b client.Build) []string {
+	}, cmdutil.Columns[client.Build]{Header: []string{"BUILD", "STATUS", "BRANCH", "COMMIT", "VERSION", "CREATED", "ID"}, Row: func(b client.Build) []string {
 		return []string{b.BuildNumber, b.Status, b.Branch, cmdutil.Ellipsis(b.CommitSHA, 12), b.Version, cmdutil.FormatTime(b.CreatedAt), b.ID}
-	})
-}
-
-// BuildShowOptions are the inputs of `sfp build show`.
-type BuildShowOptions struct {
-	cmdutil.Deps
-
-	ID   string
-	JSON bool
+	}})
 }
 
 // NewCmdBuildShow builds `sfp build show`.
-func NewCmdBuildShow(f *cmdutil.Factory, runF func(context.Context, *BuildShowOptions) error) *cobra.Command {
-	opts := &BuildShowOptions{Deps: f.UserDeps()}
-	cmd := &cobra.Command{
-		Use:   "show ID",
-		Short: "Show a build",
-		Args:  cmdutil.ExactArgs(1, "give the build's id"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.ID = args[0]
-			if err := cmdutil.CheckID("build", opts.ID); err != nil {
-				return err
-			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return buildShowRun(cmd.Context(), opts)
-		},
-	}
-	cmdutil.JSONFlag(cmd, &opts.JSON, "", client.Build{})
-	return cmd
+func NewCmdBuildShow(f *cmdutil.Factory, runF func(context.Context, *cmdutil.ShowOptions) error) *cobra.Command {
+	return cmdutil.NewCmdShow(&cobra.Command{Use: "show ID", Short: "Show a build"},
+		&cmdutil.ShowOptions{Deps: f.UserDeps(), Kind: "build"}, runF,
+		func(ctx context.Context, c *client.Client, id string) (*client.Build, error) {
+			return c.Builds.Get(ctx, id)
+		}, printBuild)
 }
 
-func buildShowRun(ctx context.Context, opts *BuildShowOptions) error {
-	c, err := opts.Client(ctx)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	b, err := c.Builds.Get(ctx, opts.ID)
-	if err != nil {
-		return err
-	}
-	if opts.JSON {
-		return cmdutil.WriteJSON(opts.IO.Out, b)
-	}
-	return cmdutil.PrintFields(opts.IO.Out, "Build", b.BuildNumber, "ID", b.ID, "Project", b.ProjectID, "Status", b.Status,
+// printBuild prints a build for people.
+func printBuild(ios *cmdutil.IOStreams, b *client.Build) error {
+	return cmdutil.PrintFields(ios.Out, "Build", b.BuildNumber, "ID", b.ID, "Project", b.ProjectID, "Status", b.Status,
 		"Branch", b.Branch, "Commit", b.CommitSHA, "Version", b.Version, "URL", b.URL,
 		"Metadata", cmdutil.CompactJSON(b.Metadata), "Started", cmdutil.FormatTimePtr(b.StartedAt),
 		"Finished", cmdutil.FormatTimePtr(b.FinishedAt), "Created", cmdutil.FormatTime(b.CreatedAt))

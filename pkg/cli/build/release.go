@@ -32,16 +32,10 @@ func NewCmdReleaseCreate(f *cmdutil.Factory, runF func(context.Context, *Release
 or - for stdin); its id is printed on stdout. A taken name exits 6.`,
 		Example: `  sfp release create 2026.12 --project acme/web --definition release.json`,
 		Args:    cmdutil.ExactArgs(1, "give the release's name"),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: cmdutil.RunArgsE(opts, func(_ *cobra.Command, args []string) error {
 			opts.Name = args[0]
-			if err := opts.Scope.Check(cmdutil.Need{Project: true}); err != nil {
-				return err
-			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return releaseCreateRun(cmd.Context(), opts)
-		},
+			return opts.Scope.Check(cmdutil.Need{Project: true})
+		}, runF, releaseCreateRun),
 	}
 	opts.Scope.AccountFlag(cmd)
 	opts.Scope.ProjectFlag(cmd, "Project identifier (org/repo) or id (required)")
@@ -68,26 +62,17 @@ func releaseCreateRun(ctx context.Context, opts *ReleaseCreateOptions) error {
 	if err != nil {
 		return err
 	}
-	if opts.JSON {
-		return cmdutil.WriteJSON(opts.IO.Out, r)
-	}
-	fmt.Fprintf(opts.IO.ErrOut, "Created release %s of %s.\n", r.Name, t.Project.Identifier)
-	fmt.Fprintln(opts.IO.Out, r.ID)
-	return nil
+	return cmdutil.PrintCreated(opts.IO, opts.JSON, r, r.ID, fmt.Sprintf("Created release %s of %s.", r.Name, t.Project.Identifier))
 }
 
 // ReleaseListOptions are the inputs of `sfp release list`.
 type ReleaseListOptions struct {
-	cmdutil.Deps
-
-	Scope cmdutil.Scope // account, optional project
-	List  cmdutil.ListFlags
-	JSON  bool
+	cmdutil.ListInputs // Scope: account, optional project
 }
 
 // NewCmdReleaseList builds `sfp release list`.
 func NewCmdReleaseList(f *cmdutil.Factory, runF func(context.Context, *ReleaseListOptions) error) *cobra.Command {
-	opts := &ReleaseListOptions{Deps: f.UserDeps()}
+	opts := &ReleaseListOptions{ListInputs: cmdutil.ListInputs{Deps: f.UserDeps()}}
 	cmd := &cobra.Command{
 		Use:   "list [--project P]",
 		Short: "List release definitions, newest first",
@@ -102,20 +87,11 @@ func NewCmdReleaseList(f *cmdutil.Factory, runF func(context.Context, *ReleaseLi
 }
 
 func releaseListRun(ctx context.Context, opts *ReleaseListOptions) error {
-	c, t, err := opts.Open(ctx, opts.Scope, cmdutil.Need{Account: true})
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	items, next, err := cmdutil.Collect(ctx, opts.List, func(ctx context.Context, o client.ListOptions) (*client.Page[client.Release], error) {
+	return cmdutil.RunList(ctx, &opts.ListInputs, cmdutil.Need{Account: true}, func(ctx context.Context, c *client.Client, t *cmdutil.Target, o client.ListOptions) (*client.Page[client.Release], error) {
 		return c.Releases.List(ctx, client.ReleaseListOptions{ListOptions: o, AccountID: t.AccountID(), ProjectID: t.ProjectID()})
-	})
-	if err != nil {
-		return err
-	}
-	return cmdutil.PrintList(opts.IO, opts.JSON, items, next, []string{"NAME", "ACTIVE", "DESCRIPTION", "CREATED", "ID"}, func(r client.Release) []string {
+	}, cmdutil.Columns[client.Release]{Header: []string{"NAME", "ACTIVE", "DESCRIPTION", "CREATED", "ID"}, Row: func(r client.Release) []string {
 		return []string{r.Name, cmdutil.YesNo(r.Active), cmdutil.Ellipsis(r.Description, 40), cmdutil.FormatTime(r.CreatedAt), r.ID}
-	})
+	}})
 }
 
 // ReleaseShowOptions are the inputs of `sfp release show`.
@@ -135,16 +111,13 @@ func NewCmdReleaseShow(f *cmdutil.Factory, runF func(context.Context, *ReleaseSh
 		Short: "Show a release definition",
 		Long:  `Show a release definition, with its JSON: by id, or by name with --project.`,
 		Args:  cmdutil.ExactArgs(1, "give the release's name (with --project) or id"),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: cmdutil.RunArgsE(opts, func(_ *cobra.Command, args []string) error {
 			opts.Release = args[0]
 			if !client.IsUUID(opts.Release) && opts.Scope.Project == "" {
 				return cmdutil.FlagErrorf("a release named %q: pass --project to say whose", opts.Release)
 			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return releaseShowRun(cmd.Context(), opts)
-		},
+			return nil
+		}, runF, releaseShowRun),
 	}
 	opts.Scope.AccountFlag(cmd)
 	opts.Scope.ProjectFlag(cmd, "Project identifier (org/repo) or id")

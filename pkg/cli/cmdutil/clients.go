@@ -175,3 +175,23 @@ func (f *Factory) WorkerDeps(s *ServiceFlags) Deps {
 	}
 	return Deps{IO: f.IOStreams, Client: clientFn, Config: configFn}
 }
+
+// CallAndPrint is the run of a command that makes one API call on a
+// resource it names by id: it opens the client, calls call with it, and
+// prints what comes back — as JSON with asJSON (--json), otherwise with
+// human.
+func CallAndPrint[T any](ctx context.Context, d Deps, asJSON bool, call func(*client.Client) (T, error), human func(T) error) error {
+	c, err := d.Client(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	v, err := call(c)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return WriteJSON(d.IO.Out, v)
+	}
+	return human(v)
+}

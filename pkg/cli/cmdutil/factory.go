@@ -84,9 +84,19 @@ func (f *Factory) NewClient(server, key string, extra ...client.Option) (*client
 // (when check is not nil), then hand them to runF, which tests pass to
 // capture them, or to run, which does the work.
 func RunE[O any](opts *O, check func() error, runF, run func(context.Context, *O) error) func(*cobra.Command, []string) error {
-	return func(cmd *cobra.Command, _ []string) error {
-		if check != nil {
-			if err := check(); err != nil {
+	if check == nil {
+		return RunArgsE(opts, nil, runF, run)
+	}
+	return RunArgsE(opts, func(*cobra.Command, []string) error { return check() }, runF, run)
+}
+
+// RunArgsE is RunE for a command whose check also reads its positional
+// arguments, or which of its flags were given, into opts: parse (when not
+// nil) fills and checks opts before they go to runF or run.
+func RunArgsE[O any](opts *O, parse func(cmd *cobra.Command, args []string) error, runF, run func(context.Context, *O) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		if parse != nil {
+			if err := parse(cmd, args); err != nil {
 				return err
 			}
 		}
@@ -94,5 +104,17 @@ func RunE[O any](opts *O, check func() error, runF, run func(context.Context, *O
 			return runF(cmd.Context(), opts)
 		}
 		return run(cmd.Context(), opts)
+	}
+}
+
+// Args is the parse function of a command that takes its positional
+// arguments as they are (names or ids its run looks up): the i-th goes to
+// *ps[i]. cobra's Args has checked how many there are.
+func Args(ps ...*string) func(*cobra.Command, []string) error {
+	return func(_ *cobra.Command, args []string) error {
+		for i, p := range ps {
+			*p = args[i]
+		}
+		return nil
 	}
 }

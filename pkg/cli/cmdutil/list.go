@@ -65,3 +65,40 @@ func PrintList[T any](ios *IOStreams, asJSON bool, items []T, next string, heade
 	}
 	return t.Flush()
 }
+
+// ListInputs are the inputs every list command has: what it lists in, the
+// paging flags and --json. A list command's options embed them, beside its
+// own filters.
+type ListInputs struct {
+	Deps
+
+	Scope Scope
+	List  ListFlags
+	JSON  bool
+}
+
+// Columns are how a list prints for people: a header, and a row of cells
+// per item.
+type Columns[T any] struct {
+	Header []string
+	Row    func(T) []string
+}
+
+// RunList is the run of a list command: it opens the client and resolves
+// in.Scope (need says what the command cannot do without), fetches a page
+// — every page with --all — with fetch, and prints it as PrintList does.
+func RunList[T any](ctx context.Context, in *ListInputs, need Need,
+	fetch func(ctx context.Context, c *client.Client, t *Target, o client.ListOptions) (*client.Page[T], error), cols Columns[T]) error {
+	c, t, err := in.Open(ctx, in.Scope, need)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	items, next, err := Collect(ctx, in.List, func(ctx context.Context, o client.ListOptions) (*client.Page[T], error) {
+		return fetch(ctx, c, t, o)
+	})
+	if err != nil {
+		return err
+	}
+	return PrintList(in.IO, in.JSON, items, next, cols.Header, cols.Row)
+}

@@ -166,3 +166,15 @@ func ShortID(id string) string {
 	}
 	return id
 }
+
+// PrintCreated reports what a command made: with asJSON, v as JSON;
+// otherwise msg on stderr and key (its id, or what else names it) alone on
+// stdout, for scripts to capture.
+func PrintCreated(ios *IOStreams, asJSON bool, v any, key, msg string) error {
+	if asJSON {
+		return WriteJSON(ios.Out, v)
+	}
+	fmt.Fprintln(ios.ErrOut, msg)
+	fmt.Fprintln(ios.Out, key)
+	return nil
+}

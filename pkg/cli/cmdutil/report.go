@@ -1,10 +1,57 @@
 package cmdutil
 
 import (
+	"fmt"
+
 	"github.com/spf13/cobra"
 
 	"github.com/sfp-dev/sfp/pkg/client"
 )
+
+// ReportInputs are the inputs `sfp task report` and `sfp deployment
+// report` share: the report, the worker's credentials and --json. Their
+// options embed them beside the fields only they report.
+type ReportInputs struct {
+	Deps
+
+	Report  ReportFlags
+	Service ServiceFlags
+	JSON    bool
+}
+
+// Init makes the command act as a worker when given service credentials,
+// else as the signed-in user.
+func (in *ReportInputs) Init(f *Factory) { in.Deps = f.WorkerDeps(&in.Service) }
+
+// Register adds the report's flags, the service credential flags and
+// --json, which prints the resource as shape encodes.
+func (in *ReportInputs) Register(cmd *cobra.Command, shape any) {
+	in.Report.Register(cmd)
+	in.Service.Register(cmd)
+	JSONFlag(cmd, &in.JSON, "", shape)
+}
+
+// Parse takes the id argument and checks the report. other says whether a
+// field of the command's own is reported; jsonFlags are its JSON flags,
+// each checked and counted as reported when given.
+func (in *ReportInputs) Parse(cmd *cobra.Command, args []string, other bool, jsonFlags ...JSONFlagValue) error {
+	in.Report.Parse(cmd, args)
+	for _, fl := range jsonFlags {
+		other = other || fl.Value != ""
+	}
+	if err := in.Report.Validate(other); err != nil {
+		return err
+	}
+	for _, fl := range jsonFlags {
+		if _, err := ParseJSONFlag(fl.Name, fl.Value); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// JSONFlagValue is a flag that holds JSON, and what it was given.
+type JSONFlagValue struct{ Name, Value string }
 
 // ReportFlags are what a worker reports on a task or a deployment:
 // `sfp task report` and `sfp deployment report` share them.
@@ -66,4 +113,11 @@ func (r *ReportFlags) MessagePtr() *string {
 		return nil
 	}
 	return &r.Message
+}
+
+// PrintReported says on stderr where a report left the resource of kind
+// ("Task", "Deployment"): "Task 1a2b3c4d: running, 40%."
+func PrintReported(ios *IOStreams, kind, id, status string, progress int) error {
+	fmt.Fprintf(ios.ErrOut, "%s %s: %s, %d%%.\n", kind, ShortID(id), status, progress)
+	return nil
 }

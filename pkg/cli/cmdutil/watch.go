@@ -169,16 +169,7 @@ type WatchOptions struct {
 // command of opts.Kind.
 func NewCmdWatch(cmd *cobra.Command, opts *WatchOptions, runF func(context.Context, *WatchOptions) error) *cobra.Command {
 	cmd.Args = ExactArgs(1, fmt.Sprintf("give the %s's id", opts.Kind))
-	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		opts.ID = args[0]
-		if err := CheckID(opts.Kind, opts.ID); err != nil {
-			return err
-		}
-		if runF != nil {
-			return runF(cmd.Context(), opts)
-		}
-		return watchRun(cmd.Context(), opts)
-	}
+	cmd.RunE = RunArgsE(opts, IDArg(opts.Kind, &opts.ID), runF, watchRun)
 	JSONFlag(cmd, &opts.JSON, "Stream JSON events, one per line", WatchEvent{})
 	return cmd
 }

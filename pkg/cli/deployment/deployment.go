@@ -63,18 +63,15 @@ The deployment id is printed on stdout; workers report on it with
 		Example: `  DEPLOYMENT=$(sfp deployment create --project acme/web --env staging --release 2026.12)
   sfp deployment watch "$DEPLOYMENT"`,
 		Args: cmdutil.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: cmdutil.RunArgsE(opts, func(_ *cobra.Command, _ []string) error {
 			if opts.Scope.Project == "" || opts.Scope.Environment == "" {
 				return cmdutil.FlagErrorf("which environment? pass --project P and --env E")
 			}
 			if _, err := cmdutil.ParseJSONFlag("details", opts.Details); err != nil {
 				return err
 			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return createRun(cmd.Context(), opts)
-		},
+			return nil
+		}, runF, createRun),
 	}
 	opts.Scope.AccountFlag(cmd)
 	opts.Scope.ProjectFlag(cmd, "Project identifier (org/repo) or id")
@@ -162,35 +159,29 @@ func buildID(ctx context.Context, c *client.Client, projectID, ref string) (stri
 
 // ListOptions are the inputs of `sfp deployment list`.
 type ListOptions struct {
-	cmdutil.Deps
+	cmdutil.ListInputs // Scope: account, optional project and environment
 
-	Scope  cmdutil.Scope // account, optional project and environment
 	Status string
-	List   cmdutil.ListFlags
-	JSON   bool
 }
 
 // NewCmdList builds `sfp deployment list`.
 func NewCmdList(f *cmdutil.Factory, runF func(context.Context, *ListOptions) error) *cobra.Command {
-	opts := &ListOptions{Deps: f.UserDeps()}
+	opts := &ListOptions{ListInputs: cmdutil.ListInputs{Deps: f.UserDeps()}}
 	cmd := &cobra.Command{
 		Use:   "list [--project P [--env E]] [--status S]",
 		Short: "List deployments, newest first",
 		Long: `List the deployments of the account, of a project or of one environment,
 newest first, with the environment's name. Viewers may.`,
 		Args: cmdutil.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: cmdutil.RunArgsE(opts, func(_ *cobra.Command, _ []string) error {
 			if err := opts.List.Validate(); err != nil {
 				return err
 			}
 			if opts.Scope.Environment != "" && opts.Scope.Project == "" {
 				return cmdutil.FlagErrorf("--env needs --project")
 			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return listRun(cmd.Context(), opts)
-		},
+			return nil
+		}, runF, listRun),
 	}
 	opts.Scope.AccountFlag(cmd)
 	opts.Scope.ProjectFlag(cmd, "Only this project (identifier or id)")

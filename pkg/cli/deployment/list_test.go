@@ -50,10 +50,10 @@ func TestListRunNamesEnvironmentsWithoutProject(t *testing.T) {
 	}
 
 	ios, _, out, _ := cmdutil.Test()
-	opts := &ListOptions{
+	opts := &ListOptions{ListInputs: cmdutil.ListInputs{
 		Deps: cmdutil.Deps{IO: ios, Client: userClient, Config: func() (*cmdutil.Config, error) { return &cmdutil.Config{}, nil }},
 		List: cmdutil.ListFlags{Limit: 10},
-	}
+	}}
 	if err := listRun(ctx, opts); err != nil {
 		t.Fatal(err)
 	}

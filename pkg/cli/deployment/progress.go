@@ -2,7 +2,6 @@ package deployment
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/spf13/cobra"
 
@@ -10,50 +9,13 @@ import (
 	"github.com/sfp-dev/sfp/pkg/client"
 )
 
-// ShowOptions are the inputs of `sfp deployment show`.
-type ShowOptions struct {
-	cmdutil.Deps
-
-	ID   string
-	JSON bool
-}
-
 // NewCmdShow builds `sfp deployment show`.
-func NewCmdShow(f *cmdutil.Factory, runF func(context.Context, *ShowOptions) error) *cobra.Command {
-	opts := &ShowOptions{Deps: f.UserDeps()}
-	cmd := &cobra.Command{
-		Use:   "show ID",
-		Short: "Show a deployment",
-		Args:  cmdutil.ExactArgs(1, "give the deployment's id"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.ID = args[0]
-			if err := cmdutil.CheckID("deployment", opts.ID); err != nil {
-				return err
-			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return showRun(cmd.Context(), opts)
-		},
-	}
-	cmdutil.JSONFlag(cmd, &opts.JSON, "", client.Deployment{})
-	return cmd
-}
-
-func showRun(ctx context.Context, opts *ShowOptions) error {
-	c, err := opts.Client(ctx)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	d, err := c.Deployments.Get(ctx, opts.ID)
-	if err != nil {
-		return err
-	}
-	if opts.JSON {
-		return cmdutil.WriteJSON(opts.IO.Out, d)
-	}
-	return printDeployment(opts.IO, d)
+func NewCmdShow(f *cmdutil.Factory, runF func(context.Context, *cmdutil.ShowOptions) error) *cobra.Command {
+	return cmdutil.NewCmdShow(&cobra.Command{Use: "show ID", Short: "Show a deployment"},
+		&cmdutil.ShowOptions{Deps: f.UserDeps(), Kind: "deployment"}, runF,
+		func(ctx context.Context, c *client.Client, id string) (*client.Deployment, error) {
+			return c.Deployments.Get(ctx, id)
+		}, printDeployment)
 }
 
 // NewCmdWatch builds `sfp deployment watch`.
@@ -75,18 +37,15 @@ Exit code: 0 when it succeeded, 8 when it failed or was cancelled.`,
 
 // ReportOptions are the inputs of `sfp deployment report`.
 type ReportOptions struct {
-	cmdutil.Deps
+	cmdutil.ReportInputs
 
-	Report  cmdutil.ReportFlags
 	Details string
-	Service cmdutil.ServiceFlags
-	JSON    bool
 }
 
 // NewCmdReport builds `sfp deployment report`.
 func NewCmdReport(f *cmdutil.Factory, runF func(context.Context, *ReportOptions) error) *cobra.Command {
 	opts := &ReportOptions{}
-	opts.Deps = f.WorkerDeps(&opts.Service)
+	opts.Init(f)
 	cmd := &cobra.Command{
 		Use:   "report ID [--status S] [--progress N] [--message M]",
 		Short: "Report a deployment's progress (workers)",
@@ -100,44 +59,23 @@ Succeeded sets progress to 100.`,
 		Example: `  sfp deployment report "$DEPLOYMENT" -t acme --status running --progress 10 --message "validating"
   sfp deployment report "$DEPLOYMENT" -t acme --status succeeded --message "deployed"`,
 		Args: cmdutil.ExactArgs(1, "give the deployment's id"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Report.Parse(cmd, args)
-			if err := opts.Report.Validate(opts.Details != ""); err != nil {
-				return err
-			}
-			if _, err := cmdutil.ParseJSONFlag("details", opts.Details); err != nil {
-				return err
-			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return reportRun(cmd.Context(), opts)
-		},
+		RunE: cmdutil.RunArgsE(opts, func(cmd *cobra.Command, args []string) error {
+			return opts.Parse(cmd, args, false, cmdutil.JSONFlagValue{Name: "details", Value: opts.Details})
+		}, runF, reportRun),
 	}
-	opts.Report.Register(cmd)
+	opts.Register(cmd, client.Deployment{})
 	cmd.Flags().StringVar(&opts.Details, "details", "", "Details (JSON object, replaces them)")
-	opts.Service.Register(cmd)
-	cmdutil.JSONFlag(cmd, &opts.JSON, "", client.Deployment{})
 	return cmd
 }
 
 func reportRun(ctx context.Context, opts *ReportOptions) error {
-	c, err := opts.Client(ctx)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
 	p := client.Progress{Status: opts.Report.Status, Progress: opts.Report.ProgressPtr(), Message: opts.Report.MessagePtr()}
 	if opts.Details != "" {
 		p.Details = []byte(opts.Details)
 	}
-	d, err := c.Deployments.Report(ctx, opts.Report.ID, p)
-	if err != nil {
-		return err
-	}
-	if opts.JSON {
-		return cmdutil.WriteJSON(opts.IO.Out, d)
-	}
-	fmt.Fprintf(opts.IO.ErrOut, "Deployment %s: %s, %d%%.\n", cmdutil.ShortID(d.ID), d.Status, d.Progress)
-	return nil
+	return cmdutil.CallAndPrint(ctx, opts.Deps, opts.JSON, func(c *client.Client) (*client.Deployment, error) {
+		return c.Deployments.Report(ctx, opts.Report.ID, p)
+	}, func(d *client.Deployment) error {
+		return cmdutil.PrintReported(opts.IO, "Deployment", d.ID, d.Status, d.Progress)
+	})
 }

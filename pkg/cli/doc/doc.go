@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
 
 	"github.com/spf13/cobra"
 
@@ -39,16 +40,29 @@ func checkIfVersion(v int64) error {
 	return nil
 }
 
-// accountOnly is the scope of every doc command: the account.
-var accountOnly = cmdutil.Need{Account: true}
-
-// PutOptions are the inputs of `sfp doc put`.
-type PutOptions struct {
+// document is what put, get and delete name: a document of a collection
+// of the account.
+type document struct {
 	cmdutil.Deps
 
 	Scope      cmdutil.Scope // the account
 	Collection string
 	Key        string
+}
+
+// open opens the client and finds the account; the caller closes the
+// client.
+func (d *document) open(ctx context.Context) (*client.Client, *cmdutil.Target, error) {
+	return d.Open(ctx, d.Scope, accountOnly)
+}
+
+// accountOnly is the scope of every doc command: the account.
+var accountOnly = cmdutil.Need{Account: true}
+
+// PutOptions are the inputs of `sfp doc put`.
+type PutOptions struct {
+	document
+
 	Data       string
 	File       string // - for stdin
 	IfVersion  int64
@@ -58,7 +72,7 @@ type PutOptions struct {
 
 // NewCmdPut builds `sfp doc put`.
 func NewCmdPut(f *cmdutil.Factory, runF func(context.Context, *PutOptions) error) *cobra.Command {
-	opts := &PutOptions{Deps: f.UserDeps()}
+	opts := &PutOptions{document: document{Deps: f.UserDeps()}}
 	cmd := &cobra.Command{
 		Use:   "put COLLECTION KEY [--data JSON | --file FILE] [--if-version N | --create-only]",
 		Short: "Create or replace a document (members and owners)",
@@ -69,7 +83,7 @@ version is printed on stdout. --if-version N replaces only version N and
   sfp doc put notes release-1.4 --file notes.json --if-version 1
   cat manifest.json | sfp doc put build_manifests build-512`,
 		Args: cmdutil.ExactArgs(2, "give the collection and the key"),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: cmdutil.RunArgsE(opts, func(_ *cobra.Command, args []string) error {
 			opts.Collection, opts.Key = args[0], args[1]
 			if opts.Data != "" && opts.File != "" {
 				return cmdutil.FlagErrorf("--data and --file exclude each other")
@@ -86,14 +100,8 @@ version is printed on stdout. --if-version N replaces only version N and
 			if _, err := cmdutil.ParseJSONFlag("data", opts.Data); err != nil {
 				return err
 			}
-			if err := checkIfVersion(opts.IfVersion); err != nil {
-				return err
-			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return putRun(cmd.Context(), opts)
-		},
+			return checkIfVersion(opts.IfVersion)
+		}, runF, putRun),
 	}
 	opts.Scope.AccountFlag(cmd)
 	cmd.Flags().StringVarP(&opts.Data, "data", "d", "", "The document (JSON)")
@@ -105,7 +113,7 @@ version is printed on stdout. --if-version N replaces only version N and
 }
 
 func putRun(ctx context.Context, opts *PutOptions) error {
-	c, t, err := opts.Open(ctx, opts.Scope, accountOnly)
+	c, t, err := opts.open(ctx)
 	if err != nil {
 		return err
 	}
@@ -121,40 +129,26 @@ func putRun(ctx context.Context, opts *PutOptions) error {
 	if err != nil {
 		return err
 	}
-	if opts.JSON {
-		return cmdutil.WriteJSON(opts.IO.Out, d)
-	}
-	fmt.Fprintf(opts.IO.ErrOut, "Stored %s/%s at version %d.\n", d.Collection, d.Key, d.Version)
-	fmt.Fprintln(opts.IO.Out, d.Version)
-	return nil
+	return cmdutil.PrintCreated(opts.IO, opts.JSON, d, strconv.FormatInt(d.Version, 10), fmt.Sprintf("Stored %s/%s at version %d.", d.Collection, d.Key, d.Version))
 }
 
 // GetOptions are the inputs of `sfp doc get`.
 type GetOptions struct {
-	cmdutil.Deps
+	document
 
-	Scope      cmdutil.Scope // the account
-	Collection string
-	Key        string
-	JSON       bool
+	JSON bool
 }
 
 // NewCmdGet builds `sfp doc get`.
 func NewCmdGet(f *cmdutil.Factory, runF func(context.Context, *GetOptions) error) *cobra.Command {
-	opts := &GetOptions{Deps: f.UserDeps()}
+	opts := &GetOptions{document: document{Deps: f.UserDeps()}}
 	cmd := &cobra.Command{
 		Use:   "get COLLECTION KEY [--json]",
 		Short: "Print a document",
 		Long: `Print a document's data (JSON) on stdout; with --json, the document with its
 key, version and timestamps. A missing document exits 3.`,
 		Args: cmdutil.ExactArgs(2, "give the collection and the key"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Collection, opts.Key = args[0], args[1]
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return getRun(cmd.Context(), opts)
-		},
+		RunE: cmdutil.RunArgsE(opts, cmdutil.Args(&opts.Collection, &opts.Key), runF, getRun),
 	}
 	opts.Scope.AccountFlag(cmd)
 	cmdutil.JSONFlag(cmd, &opts.JSON, "Output the document with its metadata", client.Document{})
@@ -162,7 +156,7 @@ key, version and timestamps. A missing document exits 3.`,
 }
 
 func getRun(ctx context.Context, opts *GetOptions) error {
-	c, t, err := opts.Open(ctx, opts.Scope, accountOnly)
+	c, t, err := opts.open(ctx)
 	if err != nil {
 		return err
 	}
@@ -184,32 +178,23 @@ func getRun(ctx context.Context, opts *GetOptions) error {
 
 // DeleteOptions are the inputs of `sfp doc delete`.
 type DeleteOptions struct {
-	cmdutil.Deps
+	document
 
-	Scope      cmdutil.Scope // the account
-	Collection string
-	Key        string
-	IfVersion  int64
+	IfVersion int64
 }
 
 // NewCmdDelete builds `sfp doc delete`.
 func NewCmdDelete(f *cmdutil.Factory, runF func(context.Context, *DeleteOptions) error) *cobra.Command {
-	opts := &DeleteOptions{Deps: f.UserDeps()}
+	opts := &DeleteOptions{document: document{Deps: f.UserDeps()}}
 	cmd := &cobra.Command{
 		Use:   "delete COLLECTION KEY [--if-version N]",
 		Short: "Delete a document (members and owners)",
 		Long:  `Delete a document; a missing one exits 3, one at another version than --if-version exits 6.`,
 		Args:  cmdutil.ExactArgs(2, "give the collection and the key"),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: cmdutil.RunArgsE(opts, func(_ *cobra.Command, args []string) error {
 			opts.Collection, opts.Key = args[0], args[1]
-			if err := checkIfVersion(opts.IfVersion); err != nil {
-				return err
-			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return deleteRun(cmd.Context(), opts)
-		},
+			return checkIfVersion(opts.IfVersion)
+		}, runF, deleteRun),
 	}
 	opts.Scope.AccountFlag(cmd)
 	cmd.Flags().Int64Var(&opts.IfVersion, "if-version", 0, "Delete only if the document is at this version")
@@ -217,7 +202,7 @@ func NewCmdDelete(f *cmdutil.Factory, runF func(context.Context, *DeleteOptions)
 }
 
 func deleteRun(ctx context.Context, opts *DeleteOptions) error {
-	c, t, err := opts.Open(ctx, opts.Scope, accountOnly)
+	c, t, err := opts.open(ctx)
 	if err != nil {
 		return err
 	}

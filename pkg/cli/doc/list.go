@@ -12,32 +12,23 @@ import (
 
 // ListOptions are the inputs of `sfp doc list`.
 type ListOptions struct {
-	cmdutil.Deps
+	cmdutil.ListInputs // Scope: the account
 
-	Scope      cmdutil.Scope // the account
 	Collection string
 	Prefix     string
-	List       cmdutil.ListFlags
-	JSON       bool
 }
 
 // NewCmdList builds `sfp doc list`.
 func NewCmdList(f *cmdutil.Factory, runF func(context.Context, *ListOptions) error) *cobra.Command {
-	opts := &ListOptions{Deps: f.UserDeps()}
+	opts := &ListOptions{ListInputs: cmdutil.ListInputs{Deps: f.UserDeps()}}
 	cmd := &cobra.Command{
 		Use:   "list COLLECTION [--prefix P]",
 		Short: "List a collection's documents in key order",
 		Args:  cmdutil.ExactArgs(1, "give the collection"),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: cmdutil.RunArgsE(opts, func(_ *cobra.Command, args []string) error {
 			opts.Collection = args[0]
-			if err := opts.List.Validate(); err != nil {
-				return err
-			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return listRun(cmd.Context(), opts)
-		},
+			return opts.List.Validate()
+		}, runF, listRun),
 	}
 	opts.Scope.AccountFlag(cmd)
 	cmd.Flags().StringVar(&opts.Prefix, "prefix", "", "Only keys starting with this")
@@ -47,20 +38,11 @@ func NewCmdList(f *cmdutil.Factory, runF func(context.Context, *ListOptions) err
 }
 
 func listRun(ctx context.Context, opts *ListOptions) error {
-	c, t, err := opts.Open(ctx, opts.Scope, accountOnly)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	items, next, err := cmdutil.Collect(ctx, opts.List, func(ctx context.Context, o client.ListOptions) (*client.Page[client.Document], error) {
+	return cmdutil.RunList(ctx, &opts.ListInputs, accountOnly, func(ctx context.Context, c *client.Client, t *cmdutil.Target, o client.ListOptions) (*client.Page[client.Document], error) {
 		return c.Documents.List(ctx, t.Account.ID, opts.Collection, &client.DocumentListOptions{ListOptions: o, Prefix: opts.Prefix})
-	})
-	if err != nil {
-		return err
-	}
-	return cmdutil.PrintList(opts.IO, opts.JSON, items, next, []string{"KEY", "VERSION", "UPDATED", "DATA"}, func(d client.Document) []string {
+	}, cmdutil.Columns[client.Document]{Header: []string{"KEY", "VERSION", "UPDATED", "DATA"}, Row: func(d client.Document) []string {
 		return []string{d.Key, strconv.FormatInt(d.Version, 10), cmdutil.FormatTime(d.UpdatedAt), cmdutil.Ellipsis(cmdutil.CompactJSON(d.Data), 60)}
-	})
+	}})
 }
 
 // CollectionsOptions are the inputs of `sfp doc collections`.

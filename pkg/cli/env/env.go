@@ -42,6 +42,15 @@ func projectFlag(cmd *cobra.Command, s *cmdutil.Scope) {
 // needEnv is the scope of the commands that name an environment.
 var needEnv = cmdutil.Need{Environment: true}
 
+// envArg is the parse function of the commands whose one argument is an
+// environment of the project (name or id).
+func envArg(s *cmdutil.Scope) func(*cobra.Command, []string) error {
+	return func(_ *cobra.Command, args []string) error {
+		s.Environment = args[0]
+		return s.Check(needEnv)
+	}
+}
+
 func raw(s string) []byte {
 	if s == "" {
 		return nil
@@ -80,7 +89,7 @@ func NewCmdCreate(f *cmdutil.Factory, runF func(context.Context, *CreateOptions)
 		Long:    `Create an environment of a project; its id is printed on stdout.`,
 		Example: `  sfp env create staging --project acme/web --category staging --branch main --tag eu`,
 		Args:    cmdutil.ExactArgs(1, "give the environment's name"),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: cmdutil.RunArgsE(opts, func(_ *cobra.Command, args []string) error {
 			opts.Name = args[0]
 			if err := opts.Scope.Check(cmdutil.Need{Project: true}); err != nil {
 				return err
@@ -88,11 +97,8 @@ func NewCmdCreate(f *cmdutil.Factory, runF func(context.Context, *CreateOptions)
 			if _, err := cmdutil.ParseJSONFlag("metadata", opts.Metadata); err != nil {
 				return err
 			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return createRun(cmd.Context(), opts)
-		},
+			return nil
+		}, runF, createRun),
 	}
 	projectFlag(cmd, &opts.Scope)
 	cmd.Flags().StringVar(&opts.Category, "category", "", "Category, e.g. development (default), test, staging, production")
@@ -117,12 +123,7 @@ func createRun(ctx context.Context, opts *CreateOptions) error {
 	if err != nil {
 		return err
 	}
-	if opts.JSON {
-		return cmdutil.WriteJSON(opts.IO.Out, e)
-	}
-	fmt.Fprintf(opts.IO.ErrOut, "Created environment %s of %s.\n", e.Name, t.Project.Identifier)
-	fmt.Fprintln(opts.IO.Out, e.ID)
-	return nil
+	return cmdutil.PrintCreated(opts.IO, opts.JSON, e, e.ID, fmt.Sprintf("Created environment %s of %s.", e.Name, t.Project.Identifier))
 }
 
 // UpdateOptions are the inputs of `sfp env update`.
@@ -150,7 +151,7 @@ func NewCmdUpdate(f *cmdutil.Factory, runF func(context.Context, *UpdateOptions)
 replaces the tags.`,
 		Example: `  sfp env update staging --project acme/web --active=false`,
 		Args:    cmdutil.ExactArgs(1, "give the environment's name or id"),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: cmdutil.RunArgsE(opts, func(cmd *cobra.Command, args []string) error {
 			opts.Scope.Environment = args[0]
 			if err := opts.Scope.Check(needEnv); err != nil {
 				return err
@@ -167,11 +168,8 @@ replaces the tags.`,
 			u.Active = ifChanged(changed, "active", &flags.active)
 			u.Tags = ifChanged(changed, "tag", &flags.tags)
 			u.Metadata = raw(flags.metadata)
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return updateRun(cmd.Context(), opts)
-		},
+			return nil
+		}, runF, updateRun),
 	}
 	projectFlag(cmd, &opts.Scope)
 	cmd.Flags().StringVar(&flags.rename, "rename", "", "New name")
@@ -227,16 +225,7 @@ func NewCmdDelete(f *cmdutil.Factory, runF func(context.Context, *DeleteOptions)
 		Long: `Delete an environment with its deployments. On a terminal it asks first;
 otherwise it needs --yes.`,
 		Args: cmdutil.ExactArgs(1, "give the environment's name or id"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Scope.Environment = args[0]
-			if err := opts.Scope.Check(needEnv); err != nil {
-				return err
-			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return deleteRun(cmd.Context(), opts)
-		},
+		RunE: cmdutil.RunArgsE(opts, envArg(&opts.Scope), runF, deleteRun),
 	}
 	projectFlag(cmd, &opts.Scope)
 	cmd.Flags().BoolVarP(&opts.Yes, "yes", "y", false, "Do not ask for confirmation")

@@ -41,19 +41,13 @@ The ticket id is printed on stdout: give it to 'sfp env unlock --ticket'.`,
 		Example: `  TICKET=$(sfp env lock staging --project acme/web --lease 2h --reason "release 1.4" --wait)
   sfp env unlock --ticket "$TICKET"`,
 		Args: cmdutil.ExactArgs(1, "give the environment's name or id"),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: cmdutil.RunArgsE(opts, func(_ *cobra.Command, args []string) error {
 			opts.Scope.Environment = args[0]
 			if opts.Lease <= 0 || opts.Lease > maxLease {
 				return cmdutil.FlagErrorf("--lease must be positive and at most 720h (30 days), not %s", opts.Lease)
 			}
-			if err := opts.Scope.Check(needEnv); err != nil {
-				return err
-			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return lockRun(cmd.Context(), opts)
-		},
+			return opts.Scope.Check(needEnv)
+		}, runF, lockRun),
 	}
 	projectFlag(cmd, &opts.Scope)
 	cmd.Flags().DurationVar(&opts.Lease, "lease", time.Hour, "How long to hold the environment once granted (e.g. 30m, 2h)")
@@ -130,15 +124,9 @@ func NewCmdUnlock(f *cmdutil.Factory, runF func(context.Context, *UnlockOptions)
 		Long: `Release a ticket that holds the environment (the next in line gets it), or
 cancel a queued one.`,
 		Args: cmdutil.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkTicket(opts.Ticket); err != nil {
-				return err
-			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return unlockRun(cmd.Context(), opts)
-		},
+		RunE: cmdutil.RunArgsE(opts, func(_ *cobra.Command, _ []string) error {
+			return checkTicket(opts.Ticket)
+		}, runF, unlockRun),
 	}
 	ticketFlag(cmd, &opts.Ticket)
 	cmdutil.JSONFlag(cmd, &opts.JSON, "", client.Lease{})
@@ -146,20 +134,12 @@ cancel a queued one.`,
 }
 
 func unlockRun(ctx context.Context, opts *UnlockOptions) error {
-	c, err := opts.Client(ctx)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	l, err := c.Environments.Unlock(ctx, opts.Ticket)
-	if err != nil {
-		return err
-	}
-	if opts.JSON {
-		return cmdutil.WriteJSON(opts.IO.Out, l)
-	}
-	fmt.Fprintf(opts.IO.ErrOut, "Ticket %s is %s.\n", l.Ticket, l.Status)
-	return nil
+	return cmdutil.CallAndPrint(ctx, opts.Deps, opts.JSON, func(c *client.Client) (*client.Lease, error) {
+		return c.Environments.Unlock(ctx, opts.Ticket)
+	}, func(l *client.Lease) error {
+		fmt.Fprintf(opts.IO.ErrOut, "Ticket %s is %s.\n", l.Ticket, l.Status)
+		return nil
+	})
 }
 
 // ExtendOptions are the inputs of `sfp env extend`.
@@ -180,18 +160,15 @@ func NewCmdExtend(f *cmdutil.Factory, runF func(context.Context, *ExtendOptions)
 		Long: `Hold the environment longer; a queued ticket will hold it longer once granted.
 A finished ticket exits 6.`,
 		Args: cmdutil.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: cmdutil.RunArgsE(opts, func(_ *cobra.Command, _ []string) error {
 			if err := checkTicket(opts.Ticket); err != nil {
 				return err
 			}
 			if opts.Lease <= 0 {
 				return cmdutil.FlagErrorf("--lease must be positive")
 			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return extendRun(cmd.Context(), opts)
-		},
+			return nil
+		}, runF, extendRun),
 	}
 	ticketFlag(cmd, &opts.Ticket)
 	cmd.Flags().DurationVar(&opts.Lease, "lease", time.Hour, "How much longer")
@@ -200,22 +177,18 @@ A finished ticket exits 6.`,
 }
 
 func extendRun(ctx context.Context, opts *ExtendOptions) error {
-	c, err := opts.Client(ctx)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	l, err := c.Environments.Extend(ctx, opts.Ticket, opts.Lease)
-	if err != nil {
-		return err
-	}
-	if opts.JSON {
-		return cmdutil.WriteJSON(opts.IO.Out, l)
-	}
+	return cmdutil.CallAndPrint(ctx, opts.Deps, opts.JSON, func(c *client.Client) (*client.Lease, error) {
+		return c.Environments.Extend(ctx, opts.Ticket, opts.Lease)
+	}, func(l *client.Lease) error { return printExtended(opts.IO, l) })
+}
+
+// printExtended says how long the ticket holds, or will hold, the
+// environment.
+func printExtended(ios *cmdutil.IOStreams, l *client.Lease) error {
 	if l.Active() {
-		fmt.Fprintf(opts.IO.ErrOut, "Ticket %s now holds the environment until %s.\n", l.Ticket, cmdutil.FormatTimePtr(l.ExpiresAt))
+		fmt.Fprintf(ios.ErrOut, "Ticket %s now holds the environment until %s.\n", l.Ticket, cmdutil.FormatTimePtr(l.ExpiresAt))
 	} else {
-		fmt.Fprintf(opts.IO.ErrOut, "Ticket %s (%s) will hold the environment for %s once granted.\n", l.Ticket, l.Status, l.Lease)
+		fmt.Fprintf(ios.ErrOut, "Ticket %s (%s) will hold the environment for %s once granted.\n", l.Ticket, l.Status, l.Lease)
 	}
 	return nil
 }

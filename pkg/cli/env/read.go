@@ -13,32 +13,22 @@ import (
 
 // ListOptions are the inputs of `sfp env list`.
 type ListOptions struct {
-	cmdutil.Deps
-
-	Scope cmdutil.Scope // the project
-	List  cmdutil.ListFlags
-	JSON  bool
+	cmdutil.ListInputs // Scope: the project
 }
 
 // NewCmdList builds `sfp env list`.
 func NewCmdList(f *cmdutil.Factory, runF func(context.Context, *ListOptions) error) *cobra.Command {
-	opts := &ListOptions{Deps: f.UserDeps()}
+	opts := &ListOptions{ListInputs: cmdutil.ListInputs{Deps: f.UserDeps()}}
 	cmd := &cobra.Command{
 		Use:   "list --project P",
 		Short: "List a project's environments, newest first",
 		Args:  cmdutil.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: cmdutil.RunArgsE(opts, func(_ *cobra.Command, _ []string) error {
 			if err := opts.List.Validate(); err != nil {
 				return err
 			}
-			if err := opts.Scope.Check(cmdutil.Need{Project: true}); err != nil {
-				return err
-			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return listRun(cmd.Context(), opts)
-		},
+			return opts.Scope.Check(cmdutil.Need{Project: true})
+		}, runF, listRun),
 	}
 	projectFlag(cmd, &opts.Scope)
 	opts.List.Register(cmd)
@@ -47,20 +37,11 @@ func NewCmdList(f *cmdutil.Factory, runF func(context.Context, *ListOptions) err
 }
 
 func listRun(ctx context.Context, opts *ListOptions) error {
-	c, t, err := opts.Open(ctx, opts.Scope, cmdutil.Need{Project: true})
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	items, next, err := cmdutil.Collect(ctx, opts.List, func(ctx context.Context, o client.ListOptions) (*client.Page[client.Environment], error) {
+	return cmdutil.RunList(ctx, &opts.ListInputs, cmdutil.Need{Project: true}, func(ctx context.Context, c *client.Client, t *cmdutil.Target, o client.ListOptions) (*client.Page[client.Environment], error) {
 		return c.Environments.List(ctx, t.Project.ID, &o)
-	})
-	if err != nil {
-		return err
-	}
-	return cmdutil.PrintList(opts.IO, opts.JSON, items, next, []string{"NAME", "CATEGORY", "BRANCH", "ACTIVE", "TAGS", "ID"}, func(e client.Environment) []string {
+	}, cmdutil.Columns[client.Environment]{Header: []string{"NAME", "CATEGORY", "BRANCH", "ACTIVE", "TAGS", "ID"}, Row: func(e client.Environment) []string {
 		return []string{e.Name, e.Category, e.Branch, cmdutil.YesNo(e.Active), strings.Join(e.Tags, ","), e.ID}
-	})
+	}})
 }
 
 // ShowOptions are the inputs of `sfp env show`.
@@ -85,16 +66,7 @@ func NewCmdShow(f *cmdutil.Factory, runF func(context.Context, *ShowOptions) err
 		Use:   "show NAME --project P",
 		Short: "Show an environment and who holds it",
 		Args:  cmdutil.ExactArgs(1, "give the environment's name or id"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Scope.Environment = args[0]
-			if err := opts.Scope.Check(needEnv); err != nil {
-				return err
-			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return showRun(cmd.Context(), opts)
-		},
+		RunE:  cmdutil.RunArgsE(opts, envArg(&opts.Scope), runF, showRun),
 	}
 	projectFlag(cmd, &opts.Scope)
 	cmdutil.JSONFlag(cmd, &opts.JSON, "", showJSON{})
@@ -102,12 +74,7 @@ func NewCmdShow(f *cmdutil.Factory, runF func(context.Context, *ShowOptions) err
 }
 
 func showRun(ctx context.Context, opts *ShowOptions) error {
-	c, t, err := opts.Open(ctx, opts.Scope, needEnv)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	q, err := c.Environments.Queue(ctx, t.Environment.ID)
+	t, q, err := environmentQueue(ctx, opts.Deps, opts.Scope)
 	if err != nil {
 		return err
 	}
@@ -123,6 +90,18 @@ func showRun(ctx context.Context, opts *ShowOptions) error {
 		"Category", e.Category, "Branch", e.Branch, "Active", cmdutil.YesNo(e.Active), "Tags", strings.Join(e.Tags, ", "),
 		"Metadata", cmdutil.CompactJSON(e.Metadata), "Description", e.Description,
 		"Held by", holder, "Waiting", fmt.Sprint(max(len(q)-1, 0)), "Created", cmdutil.FormatTime(e.CreatedAt))
+}
+
+// environmentQueue finds the environment s names and reads its lease
+// queue, the holder first.
+func environmentQueue(ctx context.Context, d cmdutil.Deps, s cmdutil.Scope) (*cmdutil.Target, []client.Lease, error) {
+	c, t, err := d.Open(ctx, s, needEnv)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer c.Close()
+	q, err := c.Environments.Queue(ctx, t.Environment.ID)
+	return t, q, err
 }
 
 // QueueOptions are the inputs of `sfp env queue`.
@@ -141,16 +120,7 @@ func NewCmdQueue(f *cmdutil.Factory, runF func(context.Context, *QueueOptions) e
 		Short: "Show who holds an environment and who waits for it",
 		Long:  `Show the ticket that holds the environment (position 0) and those waiting in line.`,
 		Args:  cmdutil.ExactArgs(1, "give the environment's name or id"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Scope.Environment = args[0]
-			if err := opts.Scope.Check(needEnv); err != nil {
-				return err
-			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return queueRun(cmd.Context(), opts)
-		},
+		RunE:  cmdutil.RunArgsE(opts, envArg(&opts.Scope), runF, queueRun),
 	}
 	projectFlag(cmd, &opts.Scope)
 	cmdutil.JSONFlag(cmd, &opts.JSON, "", []client.Lease{})
@@ -158,12 +128,7 @@ func NewCmdQueue(f *cmdutil.Factory, runF func(context.Context, *QueueOptions) e
 }
 
 func queueRun(ctx context.Context, opts *QueueOptions) error {
-	c, t, err := opts.Open(ctx, opts.Scope, needEnv)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	q, err := c.Environments.Queue(ctx, t.Environment.ID)
+	t, q, err := environmentQueue(ctx, opts.Deps, opts.Scope)
 	if err != nil {
 		return err
 	}

@@ -13,20 +13,46 @@ import (
 	"github.com/sfp-dev/sfp/pkg/client"
 )
 
+// credentialsTarget is what every credentials command names: an
+// integration, by name in the account or by id, as its owner or as a
+// worker with the service credentials.
+type credentialsTarget struct {
+	integrationRef
+
+	Service cmdutil.ServiceFlags
+}
+
+// init makes the command act as a worker when given service credentials,
+// else as the signed-in user.
+func (ct *credentialsTarget) init(f *cmdutil.Factory) { ct.Deps = f.WorkerDeps(&ct.Service) }
+
+// register adds --account and the service credential flags.
+func (ct *credentialsTarget) register(cmd *cobra.Command) {
+	ct.Scope.AccountFlag(cmd)
+	ct.Service.Register(cmd)
+}
+
+// parse takes the integration argument. A worker naming it by name must
+// name the account too: a worker has no account of its own.
+func (ct *credentialsTarget) parse(f *cmdutil.Factory, args []string) error {
+	ct.Name = args[0]
+	if ct.Service.Given(f.Getenv) && ct.Scope.Account == "" && !client.IsUUID(ct.Name) {
+		return cmdutil.FlagErrorf("with the service key, name the account with --account SLUG (or give the integration's id)")
+	}
+	return nil
+}
+
 // CredentialsSetOptions are the inputs of `sfp integration credentials set`.
 type CredentialsSetOptions struct {
-	cmdutil.Deps
+	credentialsTarget
 
-	Scope   cmdutil.Scope // the account, for an integration named by name
-	Name    string        // name or id
-	File    string        // - for stdin
-	Service cmdutil.ServiceFlags
+	File string // - for stdin
 }
 
 // NewCmdCredentialsSet builds `sfp integration credentials set`.
 func NewCmdCredentialsSet(f *cmdutil.Factory, runF func(context.Context, *CredentialsSetOptions) error) *cobra.Command {
 	opts := &CredentialsSetOptions{}
-	opts.Deps = f.WorkerDeps(&opts.Service)
+	opts.init(f)
 	cmd := &cobra.Command{
 		Use:   "set NAME [--from-file FILE]",
 		Short: "Store an integration's credentials, encrypted (owners, workers)",
@@ -36,26 +62,18 @@ database and never printed; only the names of their keys are echoed.`,
 		Example: `  sfp integration credentials set github-acme --from-file token.json
   echo '{"token":"ghp_..."}' | sfp integration credentials set github-acme`,
 		Args: cmdutil.ExactArgs(1, "give the integration's name or id"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Name = args[0]
+		RunE: cmdutil.RunArgsE(opts, func(_ *cobra.Command, args []string) error {
 			if opts.File == "" {
 				if opts.IO.IsStdinTTY() {
 					return cmdutil.FlagErrorf("pipe the credentials (a JSON object) into stdin, or pass --from-file FILE")
 				}
 				opts.File = "-"
 			}
-			if err := checkWorker(f, &opts.Service, opts.Scope, opts.Name); err != nil {
-				return err
-			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return credentialsSetRun(cmd.Context(), opts)
-		},
+			return opts.parse(f, args)
+		}, runF, credentialsSetRun),
 	}
-	opts.Scope.AccountFlag(cmd)
 	cmd.Flags().StringVar(&opts.File, "from-file", "", "File holding the credentials (JSON object); - or none for stdin")
-	opts.Service.Register(cmd)
+	opts.register(cmd)
 	return cmd
 }
 
@@ -68,7 +86,7 @@ func credentialsSetRun(ctx context.Context, opts *CredentialsSetOptions) error {
 	if json.Unmarshal(raw, &obj) != nil || obj == nil {
 		return cmdutil.FlagErrorf("the credentials must be a JSON object")
 	}
-	c, i, err := openIntegration(ctx, opts.Deps, opts.Scope, opts.Name)
+	c, i, err := opts.open(ctx)
 	if err != nil {
 		return err
 	}
@@ -82,15 +100,12 @@ func credentialsSetRun(ctx context.Context, opts *CredentialsSetOptions) error {
 
 // CredentialsGetOptions are the inputs of `sfp integration credentials get`.
 type CredentialsGetOptions struct {
-	cmdutil.Deps
+	credentialsTarget
 
-	Scope   cmdutil.Scope // the account, for an integration named by name
-	Name    string        // name or id
-	Reveal  bool
-	Field   string
-	Output  string
-	Service cmdutil.ServiceFlags
-	JSON    bool
+	Reveal bool
+	Field  string
+	Output string
+	JSON   bool
 }
 
 // keysJSON is the --json shape of `sfp integration credentials get`
@@ -103,7 +118,7 @@ type keysJSON struct {
 // NewCmdCredentialsGet builds `sfp integration credentials get`.
 func NewCmdCredentialsGet(f *cmdutil.Factory, runF func(context.Context, *CredentialsGetOptions) error) *cobra.Command {
 	opts := &CredentialsGetOptions{}
-	opts.Deps = f.WorkerDeps(&opts.Service)
+	opts.init(f)
 	cmd := &cobra.Command{
 		Use:   "get NAME [--reveal | --field KEY | --output FILE]",
 		Short: "Read an integration's credentials (owners, workers)",
@@ -117,8 +132,7 @@ only the names of the keys are shown. No credentials: exit 3.`,
   TOKEN=$(sfp integration credentials get github-acme --field token)
   sfp integration credentials get github-acme -t acme --account acme --output creds.json   # as a worker`,
 		Args: cmdutil.ExactArgs(1, "give the integration's name or id"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Name = args[0]
+		RunE: cmdutil.RunArgsE(opts, func(_ *cobra.Command, args []string) error {
 			given := 0
 			for _, b := range []bool{opts.Reveal, opts.Output != "", opts.Field != ""} {
 				if b {
@@ -128,26 +142,19 @@ only the names of the keys are shown. No credentials: exit 3.`,
 			if given > 1 {
 				return cmdutil.FlagErrorf("--reveal, --field and --output exclude each other")
 			}
-			if err := checkWorker(f, &opts.Service, opts.Scope, opts.Name); err != nil {
-				return err
-			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return credentialsGetRun(cmd.Context(), opts)
-		},
+			return opts.parse(f, args)
+		}, runF, credentialsGetRun),
 	}
-	opts.Scope.AccountFlag(cmd)
 	cmd.Flags().BoolVar(&opts.Reveal, "reveal", false, "Print the credentials (JSON) on stdout")
 	cmd.Flags().StringVar(&opts.Field, "field", "", "Print the value of this key only")
 	cmd.Flags().StringVarP(&opts.Output, "output", "o", "", "Write the credentials to this new file (mode 0600)")
-	opts.Service.Register(cmd)
+	opts.register(cmd)
 	cmdutil.JSONFlag(cmd, &opts.JSON, "Print the key names as JSON", keysJSON{})
 	return cmd
 }
 
 func credentialsGetRun(ctx context.Context, opts *CredentialsGetOptions) error {
-	c, i, err := openIntegration(ctx, opts.Deps, opts.Scope, opts.Name)
+	c, i, err := opts.open(ctx)
 	if err != nil {
 		return err
 	}
@@ -215,39 +222,27 @@ func writeCredentials(ios *cmdutil.IOStreams, name, path string, raw []byte) err
 
 // CredentialsDeleteOptions are the inputs of `sfp integration credentials delete`.
 type CredentialsDeleteOptions struct {
-	cmdutil.Deps
-
-	Scope   cmdutil.Scope // the account, for an integration named by name
-	Name    string        // name or id
-	Service cmdutil.ServiceFlags
+	credentialsTarget
 }
 
 // NewCmdCredentialsDelete builds `sfp integration credentials delete`.
 func NewCmdCredentialsDelete(f *cmdutil.Factory, runF func(context.Context, *CredentialsDeleteOptions) error) *cobra.Command {
 	opts := &CredentialsDeleteOptions{}
-	opts.Deps = f.WorkerDeps(&opts.Service)
+	opts.init(f)
 	cmd := &cobra.Command{
 		Use:   "delete NAME",
 		Short: "Delete an integration's credentials (owners, workers)",
 		Args:  cmdutil.ExactArgs(1, "give the integration's name or id"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Name = args[0]
-			if err := checkWorker(f, &opts.Service, opts.Scope, opts.Name); err != nil {
-				return err
-			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return credentialsDeleteRun(cmd.Context(), opts)
-		},
+		RunE: cmdutil.RunArgsE(opts, func(_ *cobra.Command, args []string) error {
+			return opts.parse(f, args)
+		}, runF, credentialsDeleteRun),
 	}
-	opts.Scope.AccountFlag(cmd)
-	opts.Service.Register(cmd)
+	opts.register(cmd)
 	return cmd
 }
 
 func credentialsDeleteRun(ctx context.Context, opts *CredentialsDeleteOptions) error {
-	c, i, err := openIntegration(ctx, opts.Deps, opts.Scope, opts.Name)
+	c, i, err := opts.open(ctx)
 	if err != nil {
 		return err
 	}

@@ -41,11 +41,20 @@ gives the integration's id).`,
 	return cmd
 }
 
-// openIntegration opens the client and finds the integration a command
-// names: by id wherever it is, by name in the account. The caller closes
-// the client.
-func openIntegration(ctx context.Context, d cmdutil.Deps, s cmdutil.Scope, name string) (*client.Client, *client.Integration, error) {
-	c, t, err := d.Open(ctx, s, cmdutil.Need{Account: !client.IsUUID(name)})
+// integrationRef is what every command on one integration names: the
+// integration, by name in the account or by id.
+type integrationRef struct {
+	cmdutil.Deps
+
+	Scope cmdutil.Scope // the account, for an integration named by name
+	Name  string        // name or id
+}
+
+// open opens the client and finds the integration: by id wherever it is,
+// by name in the account. The caller closes the client.
+func (r *integrationRef) open(ctx context.Context) (*client.Client, *client.Integration, error) {
+	name := r.Name
+	c, t, err := r.Open(ctx, r.Scope, cmdutil.Need{Account: !client.IsUUID(name)})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -60,15 +69,6 @@ func openIntegration(ctx context.Context, d cmdutil.Deps, s cmdutil.Scope, name 
 		return nil, nil, err
 	}
 	return c, i, nil
-}
-
-// checkWorker refuses a worker naming an integration by name without an
-// account: a worker has no account of its own.
-func checkWorker(f *cmdutil.Factory, s *cmdutil.ServiceFlags, scope cmdutil.Scope, name string) error {
-	if s.Given(f.Getenv) && scope.Account == "" && !client.IsUUID(name) {
-		return cmdutil.FlagErrorf("with the service key, name the account with --account SLUG (or give the integration's id)")
-	}
-	return nil
 }
 
 func keys(m map[string]json.RawMessage) []string {
@@ -105,7 +105,7 @@ func NewCmdAdd(f *cmdutil.Factory, runF func(context.Context, *AddOptions) error
 		Example: `  sfp integration add github-acme --provider github --auth-type token --metadata '{"org":"acme"}'
   sfp integration add prod-org --provider salesforce --auth-type jwt --project acme/web`,
 		Args: cmdutil.ExactArgs(1, "give the integration's name"),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: cmdutil.RunArgsE(opts, func(_ *cobra.Command, args []string) error {
 			opts.Name = args[0]
 			if opts.Provider == "" || opts.AuthType == "" {
 				return cmdutil.FlagErrorf("pass --provider (e.g. github) and --auth-type (e.g. token)")
@@ -113,11 +113,8 @@ func NewCmdAdd(f *cmdutil.Factory, runF func(context.Context, *AddOptions) error
 			if _, err := cmdutil.ParseJSONFlag("metadata", opts.Metadata); err != nil {
 				return err
 			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return addRun(cmd.Context(), opts)
-		},
+			return nil
+		}, runF, addRun),
 	}
 	opts.Scope.AccountFlag(cmd)
 	cmd.Flags().StringVar(&opts.Provider, "provider", "", "Service: github, azure_devops, salesforce, ...")
@@ -149,28 +146,19 @@ func addRun(ctx context.Context, opts *AddOptions) error {
 	if err != nil {
 		return err
 	}
-	if opts.JSON {
-		return cmdutil.WriteJSON(opts.IO.Out, i)
-	}
-	fmt.Fprintf(opts.IO.ErrOut, "Added integration %s (%s, %s). Set its credentials with `sfp integration credentials set %s`.\n",
-		i.Name, i.Provider, i.Scope, i.Name)
-	fmt.Fprintln(opts.IO.Out, i.ID)
-	return nil
+	return cmdutil.PrintCreated(opts.IO, opts.JSON, i, i.ID, fmt.Sprintf("Added integration %s (%s, %s). Set its credentials with `sfp integration credentials set %s`.", i.Name, i.Provider, i.Scope, i.Name))
 }
 
 // ListOptions are the inputs of `sfp integration list`.
 type ListOptions struct {
-	cmdutil.Deps
+	cmdutil.ListInputs // Scope: the account
 
-	Scope    cmdutil.Scope // the account
 	Provider string
-	List     cmdutil.ListFlags
-	JSON     bool
 }
 
 // NewCmdList builds `sfp integration list`.
 func NewCmdList(f *cmdutil.Factory, runF func(context.Context, *ListOptions) error) *cobra.Command {
-	opts := &ListOptions{Deps: f.UserDeps()}
+	opts := &ListOptions{ListInputs: cmdutil.ListInputs{Deps: f.UserDeps()}}
 	cmd := &cobra.Command{
 		Use:   "list [--provider P]",
 		Short: "List the account's integrations",
@@ -186,49 +174,32 @@ func NewCmdList(f *cmdutil.Factory, runF func(context.Context, *ListOptions) err
 }
 
 func listRun(ctx context.Context, opts *ListOptions) error {
-	c, t, err := opts.Open(ctx, opts.Scope, cmdutil.Need{Account: true})
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	items, next, err := cmdutil.Collect(ctx, opts.List, func(ctx context.Context, o client.ListOptions) (*client.Page[client.Integration], error) {
+	return cmdutil.RunList(ctx, &opts.ListInputs, cmdutil.Need{Account: true}, func(ctx context.Context, c *client.Client, t *cmdutil.Target, o client.ListOptions) (*client.Page[client.Integration], error) {
 		return c.Integrations.List(ctx, client.IntegrationListOptions{ListOptions: o, AccountID: t.Account.ID, Provider: opts.Provider})
-	})
-	if err != nil {
-		return err
-	}
-	return cmdutil.PrintList(opts.IO, opts.JSON, items, next, []string{"NAME", "PROVIDER", "AUTH", "SCOPE", "STATUS", "CREDENTIALS", "ID"}, func(i client.Integration) []string {
+	}, cmdutil.Columns[client.Integration]{Header: []string{"NAME", "PROVIDER", "AUTH", "SCOPE", "STATUS", "CREDENTIALS", "ID"}, Row: func(i client.Integration) []string {
 		creds := "none"
 		if i.CredentialsUpdatedAt != nil {
 			creds = "set " + cmdutil.FormatTimePtr(i.CredentialsUpdatedAt)
 		}
 		return []string{i.Name, i.Provider, i.AuthType, i.Scope, i.Status, creds, i.ID}
-	})
+	}})
 }
 
 // ShowOptions are the inputs of `sfp integration show`.
 type ShowOptions struct {
-	cmdutil.Deps
+	integrationRef
 
-	Scope cmdutil.Scope // the account, for an integration named by name
-	Name  string        // name or id
-	JSON  bool
+	JSON bool
 }
 
 // NewCmdShow builds `sfp integration show`.
 func NewCmdShow(f *cmdutil.Factory, runF func(context.Context, *ShowOptions) error) *cobra.Command {
-	opts := &ShowOptions{Deps: f.UserDeps()}
+	opts := &ShowOptions{integrationRef: integrationRef{Deps: f.UserDeps()}}
 	cmd := &cobra.Command{
 		Use:   "show NAME",
 		Short: "Show an integration (never its credentials)",
 		Args:  cmdutil.ExactArgs(1, "give the integration's name or id"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Name = args[0]
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return showRun(cmd.Context(), opts)
-		},
+		RunE:  cmdutil.RunArgsE(opts, cmdutil.Args(&opts.Name), runF, showRun),
 	}
 	opts.Scope.AccountFlag(cmd)
 	cmdutil.JSONFlag(cmd, &opts.JSON, "", client.Integration{})
@@ -236,7 +207,7 @@ func NewCmdShow(f *cmdutil.Factory, runF func(context.Context, *ShowOptions) err
 }
 
 func showRun(ctx context.Context, opts *ShowOptions) error {
-	c, i, err := openIntegration(ctx, opts.Deps, opts.Scope, opts.Name)
+	c, i, err := opts.open(ctx)
 	if err != nil {
 		return err
 	}
@@ -255,29 +226,21 @@ func showRun(ctx context.Context, opts *ShowOptions) error {
 
 // RemoveOptions are the inputs of `sfp integration remove`.
 type RemoveOptions struct {
-	cmdutil.Deps
+	integrationRef
 
-	Scope cmdutil.Scope // the account, for an integration named by name
-	Name  string        // name or id
-	Yes   bool
+	Yes bool
 }
 
 // NewCmdRemove builds `sfp integration remove`.
 func NewCmdRemove(f *cmdutil.Factory, runF func(context.Context, *RemoveOptions) error) *cobra.Command {
-	opts := &RemoveOptions{Deps: f.UserDeps()}
+	opts := &RemoveOptions{integrationRef: integrationRef{Deps: f.UserDeps()}}
 	cmd := &cobra.Command{
 		Use:   "remove NAME --yes",
 		Short: "Remove an integration and its credentials (owners)",
 		Long: `Delete an integration with its credentials. On a terminal it asks first;
 otherwise it needs --yes.`,
 		Args: cmdutil.ExactArgs(1, "give the integration's name or id"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Name = args[0]
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return removeRun(cmd.Context(), opts)
-		},
+		RunE: cmdutil.RunArgsE(opts, cmdutil.Args(&opts.Name), runF, removeRun),
 	}
 	opts.Scope.AccountFlag(cmd)
 	cmd.Flags().BoolVarP(&opts.Yes, "yes", "y", false, "Do not ask for confirmation")
@@ -285,7 +248,7 @@ otherwise it needs --yes.`,
 }
 
 func removeRun(ctx context.Context, opts *RemoveOptions) error {
-	c, i, err := openIntegration(ctx, opts.Deps, opts.Scope, opts.Name)
+	c, i, err := opts.open(ctx)
 	if err != nil {
 		return err
 	}

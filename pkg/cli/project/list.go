@@ -12,16 +12,12 @@ import (
 
 // ListOptions are the inputs of `sfp project list`.
 type ListOptions struct {
-	cmdutil.Deps
-
-	Scope cmdutil.Scope // the account
-	List  cmdutil.ListFlags
-	JSON  bool
+	cmdutil.ListInputs // Scope: the account
 }
 
 // NewCmdList builds `sfp project list`.
 func NewCmdList(f *cmdutil.Factory, runF func(context.Context, *ListOptions) error) *cobra.Command {
-	opts := &ListOptions{Deps: f.UserDeps()}
+	opts := &ListOptions{ListInputs: cmdutil.ListInputs{Deps: f.UserDeps()}}
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List the account's projects, newest first",
@@ -35,20 +31,11 @@ func NewCmdList(f *cmdutil.Factory, runF func(context.Context, *ListOptions) err
 }
 
 func listRun(ctx context.Context, opts *ListOptions) error {
-	c, t, err := opts.Open(ctx, opts.Scope, cmdutil.Need{Account: true})
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	items, next, err := cmdutil.Collect(ctx, opts.List, func(ctx context.Context, o client.ListOptions) (*client.Page[client.Project], error) {
+	return cmdutil.RunList(ctx, &opts.ListInputs, cmdutil.Need{Account: true}, func(ctx context.Context, c *client.Client, t *cmdutil.Target, o client.ListOptions) (*client.Page[client.Project], error) {
 		return c.Projects.List(ctx, t.Account.ID, &o)
-	})
-	if err != nil {
-		return err
-	}
-	return cmdutil.PrintList(opts.IO, opts.JSON, items, next, []string{"IDENTIFIER", "PLATFORM", "VERSION", "REMOTE", "ID"}, func(p client.Project) []string {
+	}, cmdutil.Columns[client.Project]{Header: []string{"IDENTIFIER", "PLATFORM", "VERSION", "REMOTE", "ID"}, Row: func(p client.Project) []string {
 		return []string{p.Identifier, p.Platform, strconv.FormatInt(p.Version, 10), p.RemoteURL, p.ID}
-	})
+	}})
 }
 
 // ShowOptions are the inputs of `sfp project show`.
@@ -67,13 +54,7 @@ func NewCmdShow(f *cmdutil.Factory, runF func(context.Context, *ShowOptions) err
 		Short: "Show a project",
 		Long:  `Show a project, with its version (for 'sfp project update --if-version').`,
 		Args:  cmdutil.ExactArgs(1, "give the project's identifier (org/repo) or id"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Scope.Project = args[0]
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return showRun(cmd.Context(), opts)
-		},
+		RunE:  cmdutil.RunArgsE(opts, cmdutil.Args(&opts.Scope.Project), runF, showRun),
 	}
 	opts.Scope.AccountFlag(cmd)
 	cmdutil.JSONFlag(cmd, &opts.JSON, "", client.Project{})

@@ -28,21 +28,19 @@ commands take --account.`,
 	return cmd
 }
 
-// checkPlatform refuses a platform sfp does not know.
-func checkPlatform(p string) error {
-	if p != "" && p != client.PlatformGitHub && p != client.PlatformAzureDevOps {
-		return cmdutil.FlagErrorf("--platform must be github or azure_devops, not %q", p)
-	}
-	return nil
-}
-
-// checkSettings checks the JSON of --settings and --platform-settings.
-func checkSettings(settings, platformSettings string) error {
+// checkFlags checks the flags register and update share: the JSON of
+// --settings and --platform-settings, and a platform sfp knows.
+func checkFlags(settings, platformSettings, platform string) error {
 	if _, err := cmdutil.ParseJSONFlag("settings", settings); err != nil {
 		return err
 	}
-	_, err := cmdutil.ParseJSONFlag("platform-settings", platformSettings)
-	return err
+	if _, err := cmdutil.ParseJSONFlag("platform-settings", platformSettings); err != nil {
+		return err
+	}
+	if platform != "" && platform != client.PlatformGitHub && platform != client.PlatformAzureDevOps {
+		return cmdutil.FlagErrorf("--platform must be github or azure_devops, not %q", platform)
+	}
+	return nil
 }
 
 func rawOrNil(s string) json.RawMessage {
@@ -85,19 +83,10 @@ DevOps org/project/repo. Its id is printed on stdout.`,
 		Example: `  sfp project register acme/web --remote-url https://github.com/acme/web.git
   sfp project register acme/core/api --platform azure_devops --platform-settings '{"organization_url":"https://dev.azure.com/acme"}'`,
 		Args: cmdutil.ExactArgs(1, "give the project's identifier (org/repo)"),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: cmdutil.RunArgsE(opts, func(_ *cobra.Command, args []string) error {
 			opts.Identifier = args[0]
-			if err := checkSettings(opts.Settings, opts.PlatformSettings); err != nil {
-				return err
-			}
-			if err := checkPlatform(opts.Platform); err != nil {
-				return err
-			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return registerRun(cmd.Context(), opts)
-		},
+			return checkFlags(opts.Settings, opts.PlatformSettings, opts.Platform)
+		}, runF, registerRun),
 	}
 	opts.Scope.AccountFlag(cmd)
 	cmd.Flags().StringVar(&opts.Platform, "platform", "github", "Hosting platform: github or azure_devops")
@@ -121,12 +110,7 @@ func registerRun(ctx context.Context, opts *RegisterOptions) error {
 	if err != nil {
 		return err
 	}
-	if opts.JSON {
-		return cmdutil.WriteJSON(opts.IO.Out, p)
-	}
-	fmt.Fprintf(opts.IO.ErrOut, "Registered project %s in account %s.\n", p.Identifier, t.Account.Slug)
-	fmt.Fprintln(opts.IO.Out, p.ID)
-	return nil
+	return cmdutil.PrintCreated(opts.IO, opts.JSON, p, p.ID, fmt.Sprintf("Registered project %s in account %s.", p.Identifier, t.Account.Slug))
 }
 
 // UpdateOptions are the inputs of `sfp project update`.
@@ -152,12 +136,9 @@ func NewCmdUpdate(f *cmdutil.Factory, runF func(context.Context, *UpdateOptions)
 version.`,
 		Example: `  sfp project update acme/web --description "Storefront" --if-version 3`,
 		Args:    cmdutil.ExactArgs(1, "give the project's identifier (org/repo) or id"),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: cmdutil.RunArgsE(opts, func(cmd *cobra.Command, args []string) error {
 			opts.Scope.Project = args[0]
-			if err := checkSettings(flags.settings, flags.platformSettings); err != nil {
-				return err
-			}
-			if err := checkPlatform(flags.platform); err != nil {
+			if err := checkFlags(flags.settings, flags.platformSettings, flags.platform); err != nil {
 				return err
 			}
 			changed := cmd.Flags().Changed
@@ -172,11 +153,8 @@ version.`,
 			if changed("platform") {
 				u.Platform = &flags.platform
 			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return updateRun(cmd.Context(), opts)
-		},
+			return nil
+		}, runF, updateRun),
 	}
 	opts.Scope.AccountFlag(cmd)
 	cmd.Flags().StringVar(&flags.platform, "platform", "", "Hosting platform: github or azure_devops")
@@ -223,13 +201,7 @@ func NewCmdDelete(f *cmdutil.Factory, runF func(context.Context, *DeleteOptions)
 		Long: `Delete a project with its environments, builds, releases and deployments. On a
 terminal it asks first; otherwise it needs --yes.`,
 		Args: cmdutil.ExactArgs(1, "give the project's identifier (org/repo) or id"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Scope.Project = args[0]
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return deleteRun(cmd.Context(), opts)
-		},
+		RunE: cmdutil.RunArgsE(opts, cmdutil.Args(&opts.Scope.Project), runF, deleteRun),
 	}
 	opts.Scope.AccountFlag(cmd)
 	cmd.Flags().BoolVarP(&opts.Yes, "yes", "y", false, "Do not ask for confirmation")

@@ -24,6 +24,7 @@ func NewCmdServer(f *cmdutil.Factory) *cobra.Command {
 		NewCmdKeys(f, nil),
 		NewCmdUpdate(f, nil),
 		NewCmdMigrate(f, nil),
+		NewCmdSSO(f),
 		NewCmdAuth(f),
 	)
 	return cmd

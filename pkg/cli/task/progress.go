@@ -2,7 +2,6 @@ package task
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/spf13/cobra"
 
@@ -29,20 +28,17 @@ Exit code: 0 when it succeeded, 8 when it failed or was cancelled.`,
 
 // ReportOptions are the inputs of `sfp task report`.
 type ReportOptions struct {
-	cmdutil.Deps
+	cmdutil.ReportInputs
 
-	Report  cmdutil.ReportFlags
-	Output  string
-	Error   string
-	Worker  string
-	Service cmdutil.ServiceFlags
-	JSON    bool
+	Output string
+	Error  string
+	Worker string
 }
 
 // NewCmdReport builds `sfp task report`.
 func NewCmdReport(f *cmdutil.Factory, runF func(context.Context, *ReportOptions) error) *cobra.Command {
 	opts := &ReportOptions{}
-	opts.Deps = f.WorkerDeps(&opts.Service)
+	opts.Init(f)
 	cmd := &cobra.Command{
 		Use:   "report ID [--status S] [--progress N] [--message M] [--output JSON] [--error JSON]",
 		Short: "Report a task's progress (workers)",
@@ -57,37 +53,19 @@ Status moves queued -> running -> succeeded | failed | cancelled.`,
   sfp task report "$TASK" -t acme --progress 60 --message "deploying metadata"
   sfp task report "$TASK" -t acme --status succeeded --output '{"components": 120}'`,
 		Args: cmdutil.ExactArgs(1, "give the task's id"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Report.Parse(cmd, args)
-			if err := opts.Report.Validate(opts.Output != "" || opts.Error != "" || opts.Worker != ""); err != nil {
-				return err
-			}
-			for _, fl := range []struct{ name, v string }{{"output", opts.Output}, {"error", opts.Error}} {
-				if _, err := cmdutil.ParseJSONFlag(fl.name, fl.v); err != nil {
-					return err
-				}
-			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return reportRun(cmd.Context(), opts)
-		},
+		RunE: cmdutil.RunArgsE(opts, func(cmd *cobra.Command, args []string) error {
+			return opts.Parse(cmd, args, opts.Worker != "",
+				cmdutil.JSONFlagValue{Name: "output", Value: opts.Output}, cmdutil.JSONFlagValue{Name: "error", Value: opts.Error})
+		}, runF, reportRun),
 	}
-	opts.Report.Register(cmd)
+	opts.Register(cmd, client.Task{})
 	cmd.Flags().StringVar(&opts.Output, "output", "", "Result (JSON)")
 	cmd.Flags().StringVar(&opts.Error, "error", "", "Error (JSON)")
 	cmd.Flags().StringVar(&opts.Worker, "worker", "", "Identifier of the worker")
-	opts.Service.Register(cmd)
-	cmdutil.JSONFlag(cmd, &opts.JSON, "", client.Task{})
 	return cmd
 }
 
 func reportRun(ctx context.Context, opts *ReportOptions) error {
-	c, err := opts.Client(ctx)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
 	r := client.TaskReport{Status: opts.Report.Status, Worker: opts.Worker,
 		Progress: opts.Report.ProgressPtr(), Message: opts.Report.MessagePtr()}
 	if opts.Output != "" {
@@ -96,13 +74,9 @@ func reportRun(ctx context.Context, opts *ReportOptions) error {
 	if opts.Error != "" {
 		r.Error = []byte(opts.Error)
 	}
-	t, err := c.Tasks.Report(ctx, opts.Report.ID, r)
-	if err != nil {
-		return err
-	}
-	if opts.JSON {
-		return cmdutil.WriteJSON(opts.IO.Out, t)
-	}
-	fmt.Fprintf(opts.IO.ErrOut, "Task %s: %s, %d%%.\n", cmdutil.ShortID(t.ID), t.Status, t.Progress)
-	return nil
+	return cmdutil.CallAndPrint(ctx, opts.Deps, opts.JSON, func(c *client.Client) (*client.Task, error) {
+		return c.Tasks.Report(ctx, opts.Report.ID, r)
+	}, func(t *client.Task) error {
+		return cmdutil.PrintReported(opts.IO, "Task", t.ID, t.Status, t.Progress)
+	})
 }

@@ -52,7 +52,7 @@ creates one, naming the account with --account (then --project may be an
 identifier) or giving --project as an id.`,
 		Example: `  sfp task create --resource-type deployment --resource-id "$DEPLOYMENT" --kind deploy --project acme/web`,
 		Args:    cmdutil.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: cmdutil.RunArgsE(opts, func(_ *cobra.Command, _ []string) error {
 			if opts.ResourceType == "" || opts.ResourceID == "" || opts.Kind == "" {
 				return cmdutil.FlagErrorf("pass --resource-type, --resource-id and --kind")
 			}
@@ -62,11 +62,8 @@ identifier) or giving --project as an id.`,
 			if _, err := cmdutil.ParseJSONFlag("input", opts.Input); err != nil {
 				return err
 			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return createRun(cmd.Context(), opts)
-		},
+			return nil
+		}, runF, createRun),
 	}
 	opts.Scope.AccountFlag(cmd)
 	opts.Scope.ProjectFlag(cmd, "Project identifier (org/repo) or id")
@@ -94,29 +91,21 @@ func createRun(ctx context.Context, opts *CreateOptions) error {
 	if err != nil {
 		return err
 	}
-	if opts.JSON {
-		return cmdutil.WriteJSON(opts.IO.Out, tk)
-	}
-	fmt.Fprintf(opts.IO.ErrOut, "Queued task %s (%s on %s %s).\n", tk.ID, tk.Kind, tk.ResourceType, tk.ResourceID)
-	fmt.Fprintln(opts.IO.Out, tk.ID)
-	return nil
+	return cmdutil.PrintCreated(opts.IO, opts.JSON, tk, tk.ID, fmt.Sprintf("Queued task %s (%s on %s %s).", tk.ID, tk.Kind, tk.ResourceType, tk.ResourceID))
 }
 
 // ListOptions are the inputs of `sfp task list`.
 type ListOptions struct {
-	cmdutil.Deps
+	cmdutil.ListInputs // Scope: account (unless --resource-id), optional project
 
-	Scope        cmdutil.Scope // account (unless --resource-id), optional project
 	ResourceType string
 	ResourceID   string
 	Status       string
-	List         cmdutil.ListFlags
-	JSON         bool
 }
 
 // NewCmdList builds `sfp task list`.
 func NewCmdList(f *cmdutil.Factory, runF func(context.Context, *ListOptions) error) *cobra.Command {
-	opts := &ListOptions{Deps: f.UserDeps()}
+	opts := &ListOptions{ListInputs: cmdutil.ListInputs{Deps: f.UserDeps()}}
 	cmd := &cobra.Command{
 		Use:   "list [--resource-type T --resource-id ID] [--status S]",
 		Short: "List tasks, newest first",
@@ -124,18 +113,15 @@ func NewCmdList(f *cmdutil.Factory, runF func(context.Context, *ListOptions) err
 that resource wherever they are. Viewers may.`,
 		Example: `  sfp task list --resource-type deployment --resource-id "$DEPLOYMENT"`,
 		Args:    cmdutil.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: cmdutil.RunArgsE(opts, func(_ *cobra.Command, _ []string) error {
 			if err := opts.List.Validate(); err != nil {
 				return err
 			}
 			if opts.ResourceID != "" && !client.IsUUID(opts.ResourceID) {
 				return cmdutil.FlagErrorf("--resource-id %q is not a UUID", opts.ResourceID)
 			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return listRun(cmd.Context(), opts)
-		},
+			return nil
+		}, runF, listRun),
 	}
 	opts.Scope.AccountFlag(cmd)
 	opts.Scope.ProjectFlag(cmd, "Only this project (identifier or id)")
@@ -150,24 +136,14 @@ that resource wherever they are. Viewers may.`,
 func listRun(ctx context.Context, opts *ListOptions) error {
 	// A resource id names the tasks wherever they are; otherwise list
 	// within the account.
-	c, t, err := opts.Open(ctx, opts.Scope, cmdutil.Need{Account: opts.ResourceID == ""})
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	lo := client.TaskListOptions{AccountID: t.AccountID(), ProjectID: t.ProjectID(),
-		ResourceType: opts.ResourceType, ResourceID: opts.ResourceID, Status: opts.Status}
-	items, next, err := cmdutil.Collect(ctx, opts.List, func(ctx context.Context, o client.ListOptions) (*client.Page[client.Task], error) {
-		lo.ListOptions = o
-		return c.Tasks.List(ctx, lo)
-	})
-	if err != nil {
-		return err
-	}
-	return cmdutil.PrintList(opts.IO, opts.JSON, items, next, []string{"ID", "KIND", "STATUS", "PROGRESS", "RESOURCE", "MESSAGE", "CREATED"}, func(tk client.Task) []string {
+	need := cmdutil.Need{Account: opts.ResourceID == ""}
+	return cmdutil.RunList(ctx, &opts.ListInputs, need, func(ctx context.Context, c *client.Client, t *cmdutil.Target, o client.ListOptions) (*client.Page[client.Task], error) {
+		return c.Tasks.List(ctx, client.TaskListOptions{ListOptions: o, AccountID: t.AccountID(), ProjectID: t.ProjectID(),
+			ResourceType: opts.ResourceType, ResourceID: opts.ResourceID, Status: opts.Status})
+	}, cmdutil.Columns[client.Task]{Header: []string{"ID", "KIND", "STATUS", "PROGRESS", "RESOURCE", "MESSAGE", "CREATED"}, Row: func(tk client.Task) []string {
 		return []string{tk.ID, tk.Kind, tk.Status, strconv.Itoa(tk.Progress) + "%", tk.ResourceType + " " + cmdutil.ShortID(tk.ResourceID),
 			cmdutil.Ellipsis(tk.Message, 40), cmdutil.FormatTime(tk.CreatedAt)}
-	})
+	}})
 }
 
 // ShowOptions are the inputs of `sfp task show`.
@@ -194,16 +170,7 @@ func NewCmdShow(f *cmdutil.Factory, runF func(context.Context, *ShowOptions) err
 		Long: `Show a task; --events adds its event log (the JSON output always includes
 events). Viewers may.`,
 		Args: cmdutil.ExactArgs(1, "give the task's id"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.ID = args[0]
-			if err := cmdutil.CheckID("task", opts.ID); err != nil {
-				return err
-			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return showRun(cmd.Context(), opts)
-		},
+		RunE: cmdutil.RunArgsE(opts, cmdutil.IDArg("task", &opts.ID), runF, showRun),
 	}
 	cmd.Flags().BoolVar(&opts.Events, "events", false, "Also print the event log")
 	cmdutil.JSONFlag(cmd, &opts.JSON, "Output JSON (includes the events)", showJSON{})

@@ -121,42 +121,35 @@ func (ch *Channel) Topic() string { return ch.topic }
 
 // OnPostgresChanges adds a postgres_changes binding, before Subscribe.
 func (ch *Channel) OnPostgresChanges(f PostgresChangesFilter, handler func(*PostgresChangeEvent)) *Channel {
-	ch.mu.Lock()
-	defer ch.mu.Unlock()
-	ch.pg = append(ch.pg, &pgBinding{filter: f.normalized(), handler: handler})
-	return ch
+	return bind(ch, &ch.pg, &pgBinding{filter: f.normalized(), handler: handler})
 }
 
 // OnBroadcast calls handler for broadcasts of an event ("*" for all).
 func (ch *Channel) OnBroadcast(event string, handler func(*BroadcastEvent)) *Channel {
-	ch.mu.Lock()
-	defer ch.mu.Unlock()
-	ch.broadcasts = append(ch.broadcasts, broadcastBinding{event: event, handler: handler})
-	return ch
+	return bind(ch, &ch.broadcasts, broadcastBinding{event: event, handler: handler})
 }
 
 // OnSystem calls handler for the server's system messages.
 func (ch *Channel) OnSystem(handler func(*SystemEvent)) *Channel {
-	ch.mu.Lock()
-	defer ch.mu.Unlock()
-	ch.systems = append(ch.systems, handler)
-	return ch
+	return bind(ch, &ch.systems, handler)
 }
 
 // OnPresence calls handler for presence state and diffs.
 func (ch *Channel) OnPresence(handler func(*PresenceEvent)) *Channel {
-	ch.mu.Lock()
-	defer ch.mu.Unlock()
-	ch.presences = append(ch.presences, handler)
-	return ch
+	return bind(ch, &ch.presences, handler)
 }
 
 // OnStatus calls handler when the channel is (re)subscribed, fails or
 // closes.
 func (ch *Channel) OnStatus(handler func(*StatusEvent)) *Channel {
+	return bind(ch, &ch.statuses, handler)
+}
+
+// bind adds h to one of ch's lists of bindings, under ch's lock.
+func bind[H any](ch *Channel, list *[]H, h H) *Channel {
 	ch.mu.Lock()
 	defer ch.mu.Unlock()
-	ch.statuses = append(ch.statuses, handler)
+	*list = append(*list, h)
 	return ch
 }
 

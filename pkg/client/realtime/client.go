@@ -549,14 +549,19 @@ func (c *Client) dispatch() {
 }
 
 func (c *Client) closeGoneSinks() []chan Event {
-	c.sinksMu.Lock()
-	gone := c.sinksGone
-	c.sinksGone = nil
-	c.sinksMu.Unlock()
-	for _, s := range gone {
+	return closeSinks(&c.sinksMu, &c.sinksGone)
+}
+
+// closeSinks takes the sinks listed at list, holding mu, and closes them.
+func closeSinks(mu *sync.Mutex, list *[]chan Event) []chan Event {
+	mu.Lock()
+	sinks := *list
+	*list = nil
+	mu.Unlock()
+	for _, s := range sinks {
 		close(s)
 	}
-	return gone
+	return sinks
 }
 
 // sendToSink sends ev to an Events channel of ch, waiting while it is
@@ -581,13 +586,7 @@ func (c *Client) sendToSink(ch *Channel, s chan Event, ev Event) {
 func (c *Client) closeAllSinks() {
 	c.closeGoneSinks()
 	for _, ch := range c.snapshotChannels() {
-		ch.mu.Lock()
-		sinks := ch.sinks
-		ch.sinks = nil
-		ch.mu.Unlock()
-		for _, s := range sinks {
-			close(s)
-		}
+		closeSinks(&ch.mu, &ch.sinks)
 	}
 }
 

@@ -44,6 +44,7 @@ func derivedEnv(t *tenant.Tenant) map[string]string {
 		"DISABLE_SIGNUP":           strconv.FormatBool(c.Auth.DisableSignup),
 		"ENABLE_EMAIL_AUTOCONFIRM": strconv.FormatBool(c.Auth.EffectiveAutoconfirm()), // see mailEnv
 		"PASSWORD_MIN_LENGTH":      strconv.Itoa(c.Auth.MinPasswordLength),
+		"SAML_ENABLED":             strconv.FormatBool(c.Auth.SAML.Enabled),
 		"PGRST_DB_SCHEMAS":         strings.Join(c.REST.Schemas, ","),
 		"PGRST_DB_MAX_ROWS":        strconv.Itoa(c.REST.MaxRows),
 		// Kong's nginx applies them as client_header_timeout and
@@ -201,10 +202,15 @@ func (r *Runtime) syncEnv(t *tenant.Tenant) error {
 		if _, err := s.EnsureKeys(time.Now()); err != nil {
 			return false, err
 		}
+		if t.Config.Auth.SAML.Enabled {
+			if _, err := s.EnsureSAMLKey(); err != nil {
+				return false, err
+			}
+		}
 		if s.Extra == nil {
 			s.Extra = map[string]string{}
 		}
-		for _, env := range []map[string]string{derivedEnv(t), mailEnv(t), keyEnv(t, s),
+		for _, env := range []map[string]string{derivedEnv(t), mailEnv(t), mfaEnv(t), keyEnv(t, s),
 			{"SFP_BUILD_CONTEXT": buildContext, "SFP_VERSION": r.opts.Version}} {
 			for k, v := range env {
 				s.Extra[k] = v

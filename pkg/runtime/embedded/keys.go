@@ -40,7 +40,14 @@ func ensureKeys(t *tenant.Tenant, progress func(string)) error {
 		if changed && err == nil {
 			progress("Added the new API keys and signing key to " + t.EnvFile())
 		}
-		return changed, err
+		if err != nil || !t.Config.Auth.SAML.Enabled {
+			return changed, err
+		}
+		made, err := s.EnsureSAMLKey()
+		if made && err == nil {
+			progress("Added the SAML signing key (SAML_PRIVATE_KEY) to " + t.EnvFile())
+		}
+		return changed || made, err
 	})
 }
 

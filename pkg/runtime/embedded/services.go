@@ -72,6 +72,10 @@ func startServices(ctx context.Context, inst *Instance) (_ *services, err error)
 	if err != nil {
 		return s, fmt.Errorf("start auth: %w", err)
 	}
+	samlCfg, err := samlConfig(t)
+	if err != nil {
+		return s, err
+	}
 	s.auth, err = authserver.New(ctx, authserver.Config{
 		External:  external,
 		Pool:      authPool,
@@ -84,7 +88,13 @@ func startServices(ctx context.Context, inst *Instance) (_ *services, err error)
 		DisableSignup:     t.Config.Auth.DisableSignup,
 		MinPasswordLength: t.Config.Auth.MinPasswordLength,
 		PasswordHashCost:  inst.opts.PasswordHashCost,
-		Logger:            log, // authserver.New adds component=auth
+		MFA: authserver.MFAConfig{
+			TOTPEnrollDisabled: !t.Config.Auth.MFA.TOTPEnroll(),
+			TOTPVerifyDisabled: !t.Config.Auth.MFA.TOTPVerify(),
+			MaxEnrolledFactors: t.Config.Auth.MFA.MaxFactors(),
+		},
+		SAML:   samlCfg,
+		Logger: log, // authserver.New adds component=auth
 	})
 	if err != nil {
 		return s, fmt.Errorf("start auth: %w", err)

@@ -63,22 +63,15 @@ func (s *Server) handleAdmin(w http.ResponseWriter, r *http.Request) error {
 			}
 			return notAllowed("DELETE, GET, PUT")
 		}
-		if parts[2] == "factors" {
-			// No MFA here: users have no factors.
-			if len(parts) == 3 && method == http.MethodGet {
-				writeJSON(w, http.StatusOK, []any{})
-				return nil
-			}
-			if len(parts) == 4 {
-				if !isUUID(parts[3]) {
-					return notFound(CodeValidationFailed, "factor_id must be an UUID")
-				}
-				return notFound(CodeMFAFactorNotFound, "Factor not found")
-			}
+		if parts[2] == "factors" && len(parts) <= 4 {
+			return s.adminFactors(w, r, claims, u, parts[3:])
 		}
 	case len(parts) == 1 && parts[0] == "audit" && method == http.MethodGet:
 		return s.adminAudit(w, r)
 	case len(parts) >= 2 && parts[0] == "sso" && parts[1] == "providers":
+		if s.cfg.SAML.Enabled {
+			return s.adminSSO(w, r, parts[2:])
+		}
 		if len(parts) == 2 && method == http.MethodGet {
 			writeJSON(w, http.StatusOK, map[string]any{"items": []any{}})
 			return nil

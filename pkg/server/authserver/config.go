@@ -101,6 +101,11 @@ type Config struct {
 	// EmailMaxFrequency throttles repeated confirmation and email change
 	// requests per user; default 1 minute.
 	EmailMaxFrequency time.Duration
+	// MFA configures TOTP factors (GOTRUE_MFA_*).
+	MFA MFAConfig
+	// SAML turns on SAML 2.0 single sign-on (saml_config.go); off by
+	// default, as GoTrue's GOTRUE_SAML_ENABLED.
+	SAML SAMLConfig
 	// External are the OAuth providers, the redirect allow list and manual
 	// linking (external_config.go); SetExternal replaces them.
 	External ExternalConfig
@@ -168,6 +173,12 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	if cfg.EmailMaxFrequency == 0 {
 		cfg.EmailMaxFrequency = DefaultEmailMaxFrequency
+	}
+	if cfg.MFA, err = cfg.MFA.withDefaults(); err != nil {
+		return cfg, err
+	}
+	if cfg.SAML, err = cfg.SAML.withDefaults(); err != nil {
+		return cfg, err
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now

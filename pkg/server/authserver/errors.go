@@ -50,6 +50,22 @@ const (
 	CodeProviderDisabled        = "provider_disabled"
 )
 
+// MFA error codes (mfa*.go), as GoTrue names them.
+const (
+	CodeMFAFactorNameConflict     = "mfa_factor_name_conflict"
+	CodeTooManyEnrolledMFAFactors = "too_many_enrolled_mfa_factors"
+	CodeInsufficientAAL           = "insufficient_aal"
+	CodeMFAIPAddressMismatch      = "mfa_ip_address_mismatch"
+	CodeMFAChallengeExpired       = "mfa_challenge_expired"
+	CodeMFAVerificationFailed     = "mfa_verification_failed"
+	CodeMFATOTPEnrollDisabled     = "mfa_totp_enroll_not_enabled"
+	CodeMFATOTPVerifyDisabled     = "mfa_totp_verify_not_enabled"
+	CodeMFAPhoneEnrollDisabled    = "mfa_phone_enroll_not_enabled"
+	CodeMFAWebAuthnEnrollDisabled = "mfa_webauthn_enroll_not_enabled"
+	CodeMFAPhoneVerifyDisabled    = "mfa_phone_verify_not_enabled"
+	CodeMFAWebAuthnVerifyDisabled = "mfa_webauthn_verify_not_enabled"
+)
+
 // apiVersionHeader selects the error format; auth-js sends 2024-01-01.
 const apiVersionHeader = "X-Supabase-Api-Version"
 

@@ -1,10 +1,8 @@
 package authserver
 
-// Error codes of the external-provider flows, as GoTrue names them.
+// Error codes of the external-provider flows, as GoTrue names them (those
+// of the flow state they share with SSO are in sso_errors.go).
 const (
-	CodeFlowStateExpired                  = "flow_state_expired"
-	CodeFlowStateAlreadyUsed              = "flow_state_already_used"
-	CodeBadCodeVerifier                   = "bad_code_verifier"
 	CodeProviderEmailNeedsVerification    = "provider_email_needs_verification"
 	CodeOAuthProviderNotSupported         = "oauth_provider_not_supported"
 	CodeUnexpectedAudience                = "unexpected_audience"

@@ -14,6 +14,8 @@ import (
 type AMREntry struct {
 	Method    string `json:"method"`
 	Timestamp int64  `json:"timestamp"`
+	// Provider is the SSO provider's id on an sso/saml entry.
+	Provider string `json:"provider,omitempty"`
 }
 
 // accessTokenPayload is what the server signs, in GoTrue's claim order.
@@ -62,7 +64,8 @@ func (s *Server) sign(p *accessTokenPayload) (string, error) {
 }
 
 // issueAccessToken signs an access token for user in session, valid for the
-// configured lifetime from now.
+// configured lifetime from now. Its aal follows from the session's methods
+// (aal2 once a factor was verified in it), as GoTrue computes it.
 func (s *Server) issueAccessToken(u *User, sessionID string, amr []AMREntry, now time.Time) (token string, expiresAt int64, err error) {
 	expiresAt = now.Add(s.cfg.JWTExpiry).Unix()
 	token, err = s.sign(&accessTokenPayload{
@@ -76,8 +79,8 @@ func (s *Server) issueAccessToken(u *User, sessionID string, amr []AMREntry, now
 		AppMetadata:  nonNilMap(u.AppMetadata),
 		UserMetadata: nonNilMap(u.UserMetadata),
 		Role:         u.Role,
-		AAL:          "aal1",
-		AMR:          amr,
+		AAL:          aalOf(amr),
+		AMR:          withSSOProvider(amr, u),
 		SessionID:    sessionID,
 		IsAnonymous:  u.IsAnonymous,
 	})

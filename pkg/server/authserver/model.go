@@ -31,6 +31,9 @@ type User struct {
 	LastSignInAt           *time.Time     `json:"last_sign_in_at,omitempty"`
 	AppMetadata            map[string]any `json:"app_metadata"`
 	UserMetadata           map[string]any `json:"user_metadata"`
+	// Factors are the user's MFA factors; left out when there are none,
+	// as GoTrue does.
+	Factors []Factor `json:"factors,omitempty"`
 	// Identities is nil (JSON null) in admin user lists, as GoTrue leaves
 	// them unloaded there.
 	Identities  []Identity `json:"identities"`

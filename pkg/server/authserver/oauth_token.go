@@ -23,7 +23,8 @@ type tokenResponseWithProvider struct {
 }
 
 // pkceGrant is POST /token?grant_type=pkce {auth_code, code_verifier}: the
-// second half of a PKCE OAuth flow. The flow state is used once.
+// second half of a PKCE flow, OAuth (/authorize) or SSO (/sso) alike, as
+// GoTrue's one PKCE grant. The flow state is used once.
 func (s *Server) pkceGrant(w http.ResponseWriter, r *http.Request) error {
 	var p struct {
 		AuthCode     string `json:"auth_code"`
@@ -54,6 +55,9 @@ func (s *Server) pkceGrant(w http.ResponseWriter, r *http.Request) error {
 	}
 	if err := verifyPKCE(f.CodeChallenge, f.CodeChallengeMethod, p.CodeVerifier); err != nil {
 		return badRequest(CodeBadCodeVerifier, "%s", err.Error())
+	}
+	if u.isBanned(now) {
+		return badRequest(CodeUserBanned, "User is banned")
 	}
 	var resp *tokenResponse
 	err = s.inTx(ctx, func(tx pgx.Tx) error {

@@ -66,7 +66,7 @@ func (s *Server) handleSettings(w http.ResponseWriter, r *http.Request) error {
 	}
 	b.WriteString(`},"disable_signup":` + boolJSON(s.cfg.DisableSignup))
 	b.WriteString(`,"mailer_autoconfirm":` + boolJSON(s.cfg.MailerAutoconfirm))
-	b.WriteString(`,"phone_autoconfirm":false,"sms_provider":"","saml_enabled":false,` +
+	b.WriteString(`,"phone_autoconfirm":false,"sms_provider":"","saml_enabled":` + boolJSON(s.cfg.SAML.Enabled) + `,` +
 		`"saml_private_key_next_configured":false,"passkeys_enabled":false}`)
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
@@ -161,13 +161,4 @@ func (s *Server) samlDisabled(w http.ResponseWriter, r *http.Request) error {
 // (recover, magic link, OTP, resend, invite, reauthenticate, generate_link).
 func (s *Server) mailDisabled(w http.ResponseWriter, r *http.Request) error {
 	return notFound(CodeFeatureDisabled, "%s is not available in the embedded runtime: it sends no mail or SMS", r.URL.Path)
-}
-
-// mfaDisabled answers /factors: the embedded runtime has no MFA. As in
-// GoTrue, the caller must be signed in to be told.
-func (s *Server) mfaDisabled(w http.ResponseWriter, r *http.Request) error {
-	if _, err := s.authenticate(r); err != nil {
-		return err
-	}
-	return notFound(CodeFeatureDisabled, "MFA is not available in the embedded runtime")
 }

@@ -1,6 +1,7 @@
 // Package auth is the embedded runtime's GoTrue-compatible auth server:
 // email and password sign-up and sign-in, refresh-token rotation with
-// GoTrue's reuse rules, the user endpoints, logout and the admin user API.
+// GoTrue's reuse rules, the user endpoints, logout and the admin user API,
+// and SAML 2.0 single sign-on (sso.go, saml_*.go, admin_sso*.go).
 //
 // It stores everything where GoTrue (Supabase Auth v2.19x) stores it — the
 // auth schema's users, identities, sessions, refresh_tokens, mfa_amr_claims
@@ -10,11 +11,14 @@
 // (auth-js, gotrue-go) cannot tell the difference. The gateway strips
 // /auth/v1 before requests reach ServeHTTP.
 //
+// MFA is TOTP factors (enroll, challenge, verify, unenroll; aal2 sessions);
+// SAML 2.0 single sign-on is /sso and /sso/saml/* (sso*.go, saml*.go);
 // OAuth providers (github, gitlab, azure, google, keycloak) sign users in
 // through GoTrue's flows (external*.go, identities*.go, oauth_token.go).
-// Not provided: SAML SSO, MFA, phone sign-in and anything that sends mail
-// or SMS; those routes answer as GoTrue does when the feature is disabled
-// (see docs/auth.md).
+//
+// Not provided: phone sign-in and anything that sends mail or SMS; those
+// routes answer as GoTrue does when the feature is disabled (see
+// docs/auth.md).
 package authserver
 
 import (
@@ -47,6 +51,15 @@ type Server struct {
 	log           *slog.Logger
 	tokenLimiter  *ipLimiter
 	signupLimiter *ipLimiter
+	// challengeLimiter and verifyLimiter limit MFA challenges and
+	// verifications per client IP, each on its own, as GoTrue does.
+	challengeLimiter *ipLimiter
+	verifyLimiter    *ipLimiter
+	// ssoLimiter and assertionLimiter limit POST /sso and the SAML ACS;
+	// samlReplay remembers accepted assertions.
+	ssoLimiter       *ipLimiter
+	assertionLimiter *ipLimiter
+	samlReplay       *samlReplayCache
 	// unavailableLog keeps an outage of the database (every request
 	// answered 503) to a line a second in the log.
 	unavailableLog postgres.LogLimiter
@@ -68,16 +81,30 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		log:           cfg.Logger.With("component", "auth"),
 		tokenLimiter:  newIPLimiter(cfg.RateLimitTokenPerIP),
 		signupLimiter: newIPLimiter(cfg.RateLimitSignupPerIP),
+
+		challengeLimiter: newIPLimiter(cfg.MFA.RateLimitPerIP),
+		verifyLimiter:    newIPLimiter(cfg.MFA.RateLimitPerIP),
 	}
 	if err := s.SetExternal(cfg.External); err != nil {
 		return nil, err
 	}
+	s.ssoLimiter = newIPLimiter(cfg.SAML.RateLimitSSOPerIP)
+	s.assertionLimiter = newIPLimiter(cfg.SAML.RateLimitAssertionPerIP)
+	s.samlReplay = newSAMLReplayCache(s.now)
 	// The columns the server writes must exist and be writable; a pool on
 	// the wrong role or database fails here rather than on the first signup.
 	const probe = `select 1 from auth.users, auth.identities, auth.sessions, auth.refresh_tokens,
-		auth.mfa_amr_claims, auth.audit_log_entries, auth.flow_state limit 0`
+		auth.mfa_amr_claims, auth.mfa_factors, auth.mfa_challenges, auth.audit_log_entries,
+		auth.flow_state limit 0`
 	if _, err := s.pool.Exec(ctx, probe); err != nil {
 		return nil, fmt.Errorf("check auth schema (the pool must reach the auth tables as supabase_auth_admin): %w", err)
+	}
+	if cfg.SAML.Enabled {
+		const ssoProbe = `select 1 from auth.sso_providers, auth.sso_domains, auth.saml_providers,
+			auth.saml_relay_states, auth.flow_state limit 0`
+		if _, err := s.pool.Exec(ctx, ssoProbe); err != nil {
+			return nil, fmt.Errorf("check auth schema for SAML (auth.sso_providers and friends must exist): %w", err)
+		}
 	}
 	return s, nil
 }
@@ -154,7 +181,9 @@ func (s *Server) route(path string) (handler, map[string]handler) {
 	case "/logout":
 		return nil, map[string]handler{http.MethodPost: s.handleLogout}
 	case "/user":
-		return nil, map[string]handler{http.MethodGet: s.handleGetUser, http.MethodPut: s.handleUpdateUser}
+		// GoTrue authenticates before routing by method (DELETE /user
+		// with the anon key is 403 bad_jwt, not 405).
+		return s.handleUser, nil
 	case "/recover", "/magiclink", "/otp", "/resend", "/invite":
 		return nil, map[string]handler{http.MethodPost: s.mailDisabled}
 	case "/reauthenticate":
@@ -163,11 +192,11 @@ func (s *Server) route(path string) (handler, map[string]handler) {
 	switch {
 	case path == "/sso" || strings.HasPrefix(path, "/sso/"):
 		// GoTrue checks that SAML is enabled before routing within /sso.
-		return s.samlDisabled, nil
+		return s.routeSSO(path)
 	case strings.HasPrefix(path, "/user/identities/"):
 		return s.routeIdentities, nil
 	case path == "/factors" || strings.HasPrefix(path, "/factors/"):
-		return s.mfaDisabled, nil
+		return s.handleFactors, nil
 	case path == "/admin" || strings.HasPrefix(path, "/admin/"):
 		// GoTrue checks admin credentials before routing within /admin.
 		return s.handleAdmin, nil

@@ -121,6 +121,7 @@ func (s *Server) handleSignup(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if resp != nil {
+		sessionHeaders(w, resp)
 		writeJSON(w, http.StatusOK, resp)
 	} else {
 		writeJSON(w, http.StatusOK, u)

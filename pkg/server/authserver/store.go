@@ -44,10 +44,10 @@ const identitiesColumn = `(select coalesce(json_agg(json_build_object(
 	from auth.identities i where i.user_id = u.id)`
 
 const (
-	sqlUserByID = `select ` + userColumns + `, ` + identitiesColumn + `
+	sqlUserByID = `select ` + userColumns + `, ` + identitiesColumn + `, ` + factorsColumn + `
 	from auth.users u where u.instance_id = '` + nilInstance + `' and u.id = $1`
 
-	sqlUserByEmail = `select ` + userColumns + `, ` + identitiesColumn + `
+	sqlUserByEmail = `select ` + userColumns + `, ` + identitiesColumn + `, ` + factorsColumn + `
 	from auth.users u
 	where u.instance_id = '` + nilInstance + `' and lower(u.email) = lower($1) and u.aud = $2 and u.is_sso_user = false
 	limit 1`
@@ -125,11 +125,13 @@ const (
 	sqlLogoutOthers  = `delete from auth.sessions where id <> $1 and user_id = $2`
 )
 
-// scanUser reads userColumns (and, if withIdentities, identitiesColumn).
+// scanUser reads userColumns (and, if withIdentities, identitiesColumn and
+// factorsColumn).
 func scanUser(row pgx.Row, withIdentities bool) (*User, error) {
 	var (
 		u                            User
 		appMeta, userMeta, idJSON    []byte
+		factorJSON                   []byte
 		createdAt, updatedAt         *time.Time
 		emailConfirmed, invited      *time.Time
 		phoneConfirmed, confSent     *time.Time
@@ -143,7 +145,7 @@ func scanUser(row pgx.Row, withIdentities bool) (*User, error) {
 		&u.PhoneChange, &phoneChSent, &reauthSent, &lastSignIn, &appMeta, &userMeta, &createdAt,
 		&updatedAt, &banned, &deleted, &u.IsAnonymous, &u.isSSOUser}
 	if withIdentities {
-		dest = append(dest, &idJSON)
+		dest = append(dest, &idJSON, &factorJSON)
 	}
 	if err := row.Scan(dest...); err != nil {
 		return nil, err
@@ -164,6 +166,9 @@ func scanUser(row pgx.Row, withIdentities bool) (*User, error) {
 	if withIdentities {
 		if u.Identities, err = decodeIdentities(idJSON); err != nil {
 			return nil, fmt.Errorf("user %s identities: %w", u.ID, err)
+		}
+		if u.Factors, err = decodeFactors(factorJSON); err != nil {
+			return nil, fmt.Errorf("user %s factors: %w", u.ID, err)
 		}
 	}
 	return &u, nil
@@ -253,6 +258,7 @@ type auditEntry struct {
 	actorName              any
 	action, logType        string
 	traits                 map[string]any
+	viaSSO                 bool
 }
 
 // audit actions and their log types, as GoTrue records them.
@@ -282,7 +288,8 @@ func auditFor(actor *User, action string, traits map[string]any) auditEntry {
 	if actor.Phone != "" {
 		username = actor.Phone
 	}
-	e := auditEntry{actorID: actor.ID, actorUsername: username, action: action, logType: auditLogTypes[action], traits: traits}
+	e := auditEntry{actorID: actor.ID, actorUsername: username, action: action, logType: auditLogTypes[action], traits: traits,
+		viaSSO: actor.isSSOUser}
 	if name, ok := actor.UserMetadata["full_name"]; ok {
 		e.actorName = name
 	}
@@ -298,7 +305,7 @@ func auditForAdmin(role, action string, traits map[string]any) auditEntry {
 func (e auditEntry) payload() ([]byte, error) {
 	p := map[string]any{
 		"actor_id":       e.actorID,
-		"actor_via_sso":  false,
+		"actor_via_sso":  e.viaSSO,
 		"actor_username": e.actorUsername,
 		"action":         e.action,
 		"log_type":       e.logType,

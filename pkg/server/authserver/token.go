@@ -21,6 +21,22 @@ type tokenResponse struct {
 	// strong password (GoTrue puts a typed nil there), the reasons for a
 	// password that no longer meets the rules. Other grants omit it.
 	WeakPassword any `json:"weak_password,omitempty"`
+
+	// sessionID is the session issueSession created, for sessionHeaders.
+	sessionID string
+}
+
+// sessionHeaders sets the headers GoTrue's IssueRefreshToken sets on every
+// answer that creates a session (signup, password grant, and the external
+// and SSO sign-ins): the user, the session and the first five characters
+// of the refresh token.
+func sessionHeaders(w http.ResponseWriter, resp *tokenResponse) {
+	if resp == nil || resp.sessionID == "" {
+		return
+	}
+	w.Header().Set("sb-auth-user-id", resp.User.ID)
+	w.Header().Set("sb-auth-session-id", resp.sessionID)
+	w.Header().Set("sb-auth-refresh-token-prefix", resp.RefreshToken[:5])
 }
 
 // weakPasswordInfo is the weak_password object of a password grant.
@@ -124,6 +140,7 @@ func (s *Server) passwordGrant(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	resp.WeakPassword = weakInfo
+	sessionHeaders(w, resp)
 	writeJSON(w, http.StatusOK, resp)
 	return nil
 }
@@ -153,6 +170,7 @@ func (s *Server) issueSession(ctx context.Context, tx pgx.Tx, b *pgx.Batch, r *h
 		ExpiresAt:    expiresAt,
 		RefreshToken: refresh,
 		User:         u,
+		sessionID:    sessionID,
 	}, nil
 }
 

@@ -8,6 +8,24 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
+// handleUser routes /user by method once the caller is authenticated, as
+// GoTrue's requireAuthentication runs before chi matches the method: a
+// method other than GET and PUT is 405 only for a valid user token.
+func (s *Server) handleUser(w http.ResponseWriter, r *http.Request) error {
+	switch r.Method {
+	case http.MethodGet:
+		return s.handleGetUser(w, r)
+	case http.MethodPut:
+		return s.handleUpdateUser(w, r)
+	}
+	if _, err := s.authenticate(r); err != nil {
+		return err
+	}
+	w.Header().Set("Allow", "GET, PUT")
+	w.WriteHeader(http.StatusMethodNotAllowed)
+	return nil
+}
+
 // handleGetUser is GET /user: the caller's user.
 func (s *Server) handleGetUser(w http.ResponseWriter, r *http.Request) error {
 	ac, err := s.authenticate(r)
@@ -62,6 +80,13 @@ func (s *Server) handleUpdateUser(w http.ResponseWriter, r *http.Request) error 
 	// Only users whose role is the admin group may touch app_metadata.
 	if p.AppData != nil && !(u.Aud == Audience && u.Role == "admin") {
 		return forbidden(CodeNotAdmin, "Updating app_metadata requires admin privileges")
+	}
+	if err := s.checkAAL2ForUserUpdate(ctx, ac, p); err != nil {
+		return err
+	}
+	// An SSO user's address and credentials are the IdP's.
+	if u.isSSOUser && ((p.Password != nil && *p.Password != "") || (p.Email != "" && p.Email != u.Email)) {
+		return unprocessable(CodeUserSSOManaged, "Updating email, phone, password of a SSO account only possible via SSO")
 	}
 	if p.Email != "" && p.Email != u.Email {
 		dup, err := s.duplicateEmail(ctx, s.pool, p.Email, aud, u.ID)

@@ -42,22 +42,7 @@ func BenchmarkGatewayOverhead(b *testing.B) {
 		gwReq.Header.Set("apikey", k.anon)
 		directReq := httptest.NewRequest(http.MethodGet, "/todos?select=*&id=eq.1", nil)
 		directReq.Header.Set("Authorization", "Bearer "+k.anon)
-		b.ReportAllocs()
-		var direct, gateway time.Duration
-		for b.Loop() {
-			t0 := time.Now()
-			rec := httptest.NewRecorder()
-			benchUpstream.ServeHTTP(rec, directReq)
-			t1 := time.Now()
-			rec = httptest.NewRecorder()
-			g.ServeHTTP(rec, gwReq)
-			gateway += time.Since(t1)
-			direct += t1.Sub(t0)
-			if rec.Code != http.StatusOK {
-				b.Fatalf("gateway answered %d: %s", rec.Code, rec.Body)
-			}
-		}
-		report(b, direct, gateway)
+		benchHandler(b, g, gwReq, directReq)
 	})
 
 	// In memory, as a signed-in user sends it (apikey and the user's own
@@ -71,33 +56,13 @@ func BenchmarkGatewayOverhead(b *testing.B) {
 		gwReq.Header.Set("X-Client-Info", "supabase-js-node/2.109.0")
 		directReq := httptest.NewRequest(http.MethodGet, "http://127.0.0.1:54321/todos?select=*&id=eq.1", nil)
 		directReq.Header = gwReq.Header.Clone()
-		b.ReportAllocs()
-		var direct, gateway time.Duration
-		for b.Loop() {
-			t0 := time.Now()
-			rec := httptest.NewRecorder()
-			benchUpstream.ServeHTTP(rec, directReq)
-			t1 := time.Now()
-			rec = httptest.NewRecorder()
-			g.ServeHTTP(rec, gwReq)
-			gateway += time.Since(t1)
-			direct += t1.Sub(t0)
-			if rec.Code != http.StatusOK {
-				b.Fatalf("gateway answered %d: %s", rec.Code, rec.Body)
-			}
-		}
-		report(b, direct, gateway)
+		benchHandler(b, g, gwReq, directReq)
 	})
 
 	// Over real sockets with keep-alive, one client, requests interleaved so
 	// machine noise hits both sides alike.
 	b.Run("socket", func(b *testing.B) {
-		direct := httptest.NewServer(benchUpstream)
-		defer direct.Close()
-		gw := httptest.NewServer(g)
-		defer gw.Close()
-		client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
-		defer client.CloseIdleConnections()
+		direct, gw, client := benchServers(b, g)
 		var dt, gt time.Duration
 		for b.Loop() {
 			t0 := time.Now()
@@ -112,12 +77,7 @@ func BenchmarkGatewayOverhead(b *testing.B) {
 
 	// Throughput with 16 concurrent clients: direct phase, then gateway phase.
 	b.Run("socket-16-clients", func(b *testing.B) {
-		direct := httptest.NewServer(benchUpstream)
-		defer direct.Close()
-		gw := httptest.NewServer(g)
-		defer gw.Close()
-		client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
-		defer client.CloseIdleConnections()
+		direct, gw, client := benchServers(b, g)
 		phase := func(n int, url, hk, hv string) time.Duration {
 			const clients = 16
 			var wg sync.WaitGroup
@@ -143,6 +103,40 @@ func BenchmarkGatewayOverhead(b *testing.B) {
 		b.ReportMetric(float64(b.N)/gt.Seconds(), "gateway-req/s")
 		b.ReportMetric(dt.Seconds()/gt.Seconds(), "throughput-ratio")
 	})
+}
+
+// benchServers serves the upstream and the gateway on loopback sockets,
+// with one keep-alive client for both; all closed when b ends.
+func benchServers(b *testing.B, g http.Handler) (direct, gw *httptest.Server, client *http.Client) {
+	direct = httptest.NewServer(benchUpstream)
+	b.Cleanup(direct.Close)
+	gw = httptest.NewServer(g)
+	b.Cleanup(gw.Close)
+	client = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	b.Cleanup(client.CloseIdleConnections)
+	return direct, gw, client
+}
+
+// benchHandler times gwReq through the gateway's handler against directReq
+// straight to the upstream, interleaved in memory (no sockets): the
+// gateway's own CPU cost per request.
+func benchHandler(b *testing.B, g http.Handler, gwReq, directReq *http.Request) {
+	b.ReportAllocs()
+	var direct, gateway time.Duration
+	for b.Loop() {
+		t0 := time.Now()
+		rec := httptest.NewRecorder()
+		benchUpstream.ServeHTTP(rec, directReq)
+		t1 := time.Now()
+		rec = httptest.NewRecorder()
+		g.ServeHTTP(rec, gwReq)
+		gateway += time.Since(t1)
+		direct += t1.Sub(t0)
+		if rec.Code != http.StatusOK {
+			b.Fatalf("gateway answered %d: %s", rec.Code, rec.Body)
+		}
+	}
+	report(b, direct, gateway)
 }
 
 func report(b *testing.B, direct, gateway time.Duration) {

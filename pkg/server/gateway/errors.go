@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"encoding/json"
+	"fmt"
 	"html"
 	"regexp"
 	"strconv"
@@ -24,33 +25,20 @@ const (
 // errorPage renders message and request id for the Accept header values.
 func errorPage(accept []string, message, requestID string) (contentType string, body []byte) {
 	contentType = responseType(accept)
-	var b strings.Builder
+	var text string
 	switch contentType {
 	case mimeHTML:
-		b.WriteString("<!doctype html>\n<html>\n  <head>\n    <meta charset=\"utf-8\">\n    <title>Error</title>\n  </head>\n  <body>\n    <h1>Error</h1>\n    <p>")
-		b.WriteString(html.EscapeString(message))
-		b.WriteString(".</p>\n    <p>request_id: ")
-		b.WriteString(html.EscapeString(requestID))
-		b.WriteString("</p>\n  </body>\n</html>\n")
+		text = fmt.Sprintf("<!doctype html>\n<html>\n  <head>\n    <meta charset=\"utf-8\">\n    <title>Error</title>\n  </head>\n  <body>\n    <h1>Error</h1>\n    <p>%s.</p>\n    <p>request_id: %s</p>\n  </body>\n</html>\n",
+			html.EscapeString(message), html.EscapeString(requestID))
 	case mimeXML:
-		b.WriteString("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<error>\n  <message>")
-		b.WriteString(html.EscapeString(message))
-		b.WriteString("</message>\n  <requestid>")
-		b.WriteString(html.EscapeString(requestID))
-		b.WriteString("</requestid>\n</error>\n")
+		text = fmt.Sprintf("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<error>\n  <message>%s</message>\n  <requestid>%s</requestid>\n</error>\n",
+			html.EscapeString(message), html.EscapeString(requestID))
 	case mimePlain:
-		b.WriteString(message)
-		b.WriteString("\nrequest_id: ")
-		b.WriteString(requestID)
-		b.WriteString("\n")
+		text = message + "\nrequest_id: " + requestID + "\n"
 	default:
-		b.WriteString("{\n  \"message\":")
-		b.Write(jsonString(message))
-		b.WriteString(",\n  \"request_id\":")
-		b.Write(jsonString(requestID))
-		b.WriteString("\n}")
+		text = "{\n  \"message\":" + string(jsonString(message)) + ",\n  \"request_id\":" + string(jsonString(requestID)) + "\n}"
 	}
-	return contentType, []byte(b.String())
+	return contentType, []byte(text)
 }
 
 func jsonString(s string) []byte {

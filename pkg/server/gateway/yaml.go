@@ -178,27 +178,26 @@ func (o *object) str(name, def string) (string, error) {
 }
 
 func (o *object) boolean(name string, def bool) (bool, error) {
-	v, err := o.get(name)
-	if err != nil || v == nil {
-		return def, err
-	}
-	var b bool
-	if v.Kind != yaml.ScalarNode || v.Decode(&b) != nil {
-		return false, o.d.errf(v, "%s: %s must be true or false, found %s", o.what, name, kindName(v))
-	}
-	return b, nil
+	return scalar(o, name, def, "true or false")
 }
 
 func (o *object) integer(name string, def int) (int, error) {
+	return scalar(o, name, def, "an integer")
+}
+
+// scalar decodes the scalar field name as a T, def when it is absent; kind
+// says what it must be in the error ("an integer").
+func scalar[T any](o *object, name string, def T, kind string) (T, error) {
 	v, err := o.get(name)
 	if err != nil || v == nil {
 		return def, err
 	}
-	var i int
-	if v.Kind != yaml.ScalarNode || v.Decode(&i) != nil {
-		return 0, o.d.errf(v, "%s: %s must be an integer, found %s", o.what, name, kindName(v))
+	var x T
+	if v.Kind != yaml.ScalarNode || v.Decode(&x) != nil {
+		var zero T
+		return zero, o.d.errf(v, "%s: %s must be %s, found %s", o.what, name, kind, kindName(v))
 	}
-	return i, nil
+	return x, nil
 }
 
 func (o *object) strings(name string) ([]string, error) {

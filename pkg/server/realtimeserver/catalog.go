@@ -292,23 +292,37 @@ select r.role, a.attrelid, a.attname,
 from unnest($1::text[], $2::oid[]) as r(role, rel)
 join pg_catalog.pg_attribute a on a.attrelid = r.rel and a.attnum > 0 and not a.attisdropped`
 
-// privileges returns, for each (role, table), the columns the role may
-// select, reading those not cached or stale in one query.
-func (c *catalog) privileges(ctx context.Context, keys []privKey, now time.Time) (map[privKey]map[string]bool, error) {
-	out := make(map[privKey]map[string]bool, len(keys))
-	var roles []string
-	var rels []uint32
-	c.mu.Lock()
+// cachedKeys looks each key up with cached, holding mu: out has the value
+// of every key cached and still good, and nil (the zero value) for the
+// others, which roles and rels (side by side) list once each, to be loaded
+// in one query.
+func cachedKeys[V any](mu *sync.Mutex, keys []privKey, cached func(privKey) (V, bool)) (out map[privKey]V, roles []string, rels []uint32) {
+	out = make(map[privKey]V, len(keys))
+	mu.Lock()
+	defer mu.Unlock()
 	for _, k := range keys {
-		if e, ok := c.privs[k]; ok && now.Sub(e.loaded) < metaTTL {
-			out[k] = e.selectable
+		if v, ok := cached(k); ok {
+			out[k] = v
 		} else if _, dup := out[k]; !dup {
-			out[k] = nil
+			var none V
+			out[k] = none
 			roles = append(roles, k.role)
 			rels = append(rels, k.rel)
 		}
 	}
-	c.mu.Unlock()
+	return out, roles, rels
+}
+
+// privileges returns, for each (role, table), the columns the role may
+// select, reading those not cached or stale in one query.
+func (c *catalog) privileges(ctx context.Context, keys []privKey, now time.Time) (map[privKey]map[string]bool, error) {
+	out, roles, rels := cachedKeys(&c.mu, keys, func(k privKey) (map[string]bool, bool) {
+		e, ok := c.privs[k]
+		if !ok || now.Sub(e.loaded) >= metaTTL {
+			return nil, false
+		}
+		return e.selectable, true
+	})
 	if len(roles) == 0 {
 		return out, nil
 	}

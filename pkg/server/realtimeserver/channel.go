@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/google/uuid"
 	"github.com/sfp-dev/sfp/pkg/server/realtimeserver/wal"
 	"strings"
 	"sync"
@@ -170,7 +171,7 @@ func (c *conn) join(m phoenix.Message, existing *channel) {
 	}
 	ch.presenceKey = p.presenceKey
 	if ch.presenceKey == "" {
-		ch.presenceKey = newUUID()
+		ch.presenceKey = uuid.NewString()
 	}
 	ch.presenceEnabled.Store(p.presenceEnabled)
 	ch.auth.Store(auth)

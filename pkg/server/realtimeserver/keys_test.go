@@ -11,45 +11,11 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/sfp-dev/sfp/internal/jwttest"
 	"github.com/sfp-dev/sfp/pkg/client/realtime"
 	"github.com/sfp-dev/sfp/pkg/client/realtime/phoenix"
 	"github.com/sfp-dev/sfp/pkg/jwtkeys"
 )
-
-func genKey(t testing.TB, sign bool) jwtkeys.Key {
-	t.Helper()
-	k, err := jwtkeys.Generate()
-	if err != nil {
-		t.Fatal(err)
-	}
-	k.Sign = sign
-	return k
-}
-
-func keySet(t testing.TB, secret []byte, keys ...jwtkeys.Key) *jwtkeys.Set {
-	t.Helper()
-	s, err := jwtkeys.NewSet(keys, secret)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
-// esToken signs claims (with iat and exp added) with set's signing key.
-func esToken(t testing.TB, set *jwtkeys.Set, claims map[string]any, ttl time.Duration) string {
-	t.Helper()
-	now := time.Now()
-	c := map[string]any{"iat": now.Unix(), "exp": now.Add(ttl).Unix()}
-	for k, v := range claims {
-		c[k] = v
-	}
-	payload, _ := json.Marshal(c)
-	tok, err := set.Sign(payload)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tok
-}
 
 func joinReason(t *testing.T, r *rawConn, topic, token string) (string, string) {
 	t.Helper()
@@ -64,13 +30,13 @@ func joinReason(t *testing.T, r *rawConn, topic, token string) (string, string) 
 // refused with Realtime's JwtSignerError, and a token signed before a
 // rotation keeps working while its key is in the set.
 func TestES256Tokens(t *testing.T) {
-	cur := genKey(t, true)
-	ring := jwtkeys.NewRing(keySet(t, testSecret, cur))
+	cur := jwttest.GenerateKey(t, true)
+	ring := jwtkeys.NewRing(jwttest.KeySet(t, testSecret, cur))
 	env := newEnv(t, func(c *Config) { c.Keys = ring })
-	anonES := esToken(t, ring.Load(), map[string]any{"role": "anon", "iss": "supabase"}, time.Hour)
+	anonES := jwttest.SignES256(t, ring.Load(), map[string]any{"role": "anon", "iss": "supabase"}, time.Hour)
 	uid := newID()
-	userES := esToken(t, ring.Load(), map[string]any{"sub": uid, "role": "authenticated", "aud": "authenticated"}, time.Hour)
-	foreign := esToken(t, keySet(t, nil, genKey(t, true)), map[string]any{"role": "authenticated"}, time.Hour)
+	userES := jwttest.SignES256(t, ring.Load(), map[string]any{"sub": uid, "role": "authenticated", "aud": "authenticated"}, time.Hour)
+	foreign := jwttest.SignES256(t, jwttest.KeySet(t, nil, jwttest.GenerateKey(t, true)), map[string]any{"role": "authenticated"}, time.Hour)
 
 	r := env.dialRaw(t, phoenix.V1, anonES)
 	if st, reason := joinReason(t, r, "realtime:es", userES); st != "ok" {
@@ -92,22 +58,22 @@ func TestES256Tokens(t *testing.T) {
 	}
 
 	// Rotation: the old key only verifies; its tokens still join.
-	next := genKey(t, true)
+	next := jwttest.GenerateKey(t, true)
 	old := cur
 	old.Sign = false
-	ring.Store(keySet(t, testSecret, next, old))
+	ring.Store(jwttest.KeySet(t, testSecret, next, old))
 	if st, reason := joinReason(t, r, "realtime:after-rotation", userES); st != "ok" {
 		t.Fatalf("join with a token signed before the rotation: %s %s", st, reason)
 	}
 	// Retired: refused.
-	ring.Store(keySet(t, testSecret, next))
+	ring.Store(jwttest.KeySet(t, testSecret, next))
 	if st, reason := joinReason(t, r, "realtime:after-retire", userES); st != "error" || !strings.HasPrefix(reason, "JwtSignerError: ") {
 		t.Fatalf("join with a retired key's token: %s %q", st, reason)
 	}
 
 	// A change reaches an ES256-authenticated subscriber under RLS.
-	env.anon = esToken(t, ring.Load(), map[string]any{"role": "anon", "iss": "supabase"}, time.Hour)
-	c := env.client(t, esToken(t, ring.Load(), map[string]any{"sub": uid, "role": "authenticated"}, time.Hour))
+	env.anon = jwttest.SignES256(t, ring.Load(), map[string]any{"role": "anon", "iss": "supabase"}, time.Hour)
+	c := env.client(t, jwttest.SignES256(t, ring.Load(), map[string]any{"sub": uid, "role": "authenticated"}, time.Hour))
 	events := subscribe(t, c, "es-notes", realtime.PostgresChangesFilter{Event: realtime.Insert, Table: "rt_notes"})
 	env.exec(`insert into public.rt_notes (owner, title) values ($1, 'mine')`, uid)
 	if got := nextChange(t, events, wait); recordOf(t, got.Record)["title"] != "mine" {
@@ -131,8 +97,8 @@ func foreignKIDOf(t testing.TB, tok string) string {
 // With legacy tokens off, HS256 tokens (the legacy anon key included) and
 // unsigned ones are refused, at the handshake and on join.
 func TestLegacyTokensRefusedWhenOff(t *testing.T) {
-	cur := genKey(t, true)
-	ring := jwtkeys.NewRing(keySet(t, nil, cur))
+	cur := jwttest.GenerateKey(t, true)
+	ring := jwtkeys.NewRing(jwttest.KeySet(t, nil, cur))
 	env := newEnv(t, func(c *Config) { c.Keys = ring })
 
 	ws := strings.Replace(env.baseURL(), "http://", "ws://", 1) + "/realtime/v1/websocket?vsn=1.0.0&apikey="
@@ -150,7 +116,7 @@ func TestLegacyTokensRefusedWhenOff(t *testing.T) {
 		t.Errorf("legacy anon key at the handshake: %q", body.Error)
 	}
 
-	r := env.dialRaw(t, phoenix.V2, esToken(t, ring.Load(), map[string]any{"role": "anon"}, time.Hour))
+	r := env.dialRaw(t, phoenix.V2, jwttest.SignES256(t, ring.Load(), map[string]any{"role": "anon"}, time.Hour))
 	unsigned := "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0." + base64.RawURLEncoding.EncodeToString([]byte(`{"role":"service_role","exp":`+strconv.FormatInt(time.Now().Add(time.Hour).Unix(), 10)+`}`)) + "."
 	for name, tok := range map[string]string{
 		"HS256 user token": userToken(newID(), time.Hour),

@@ -37,6 +37,28 @@ func (r *rawConn) heartbeat() {
 	}
 }
 
+// dialUntilAccepted dials until the server accepts a socket (and closes
+// it), failing on a refusal other than 429 with body or when that takes
+// longer than wait: for limits that free up with time or a closed socket.
+func dialUntilAccepted(t *testing.T, env *testEnv, body string) {
+	t.Helper()
+	deadline := time.Now().Add(wait)
+	for {
+		status, got, ws := dialStatus(t, env)
+		if status == http.StatusSwitchingProtocols {
+			ws.CloseNow()
+			return
+		}
+		if status != http.StatusTooManyRequests || got != body {
+			t.Fatalf("dial refused with %d %s, want 429 %s", status, got, body)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the server did not accept a socket again within %s", wait)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // dialStatus tries a WebSocket upgrade and returns the refusal's status
 // and body, or 101 and the open socket.
 func dialStatus(t testing.TB, env *testEnv) (int, string, *websocket.Conn) {
@@ -130,21 +152,7 @@ func TestMaxJoinsPerSecond(t *testing.T) {
 
 	// A new socket is refused while no join is left (429 as the official
 	// server answers), and accepted again once the rate allows.
-	deadline := time.Now().Add(wait)
-	for {
-		status, body, ws := dialStatus(t, env)
-		if status == http.StatusSwitchingProtocols {
-			ws.CloseNow()
-			break
-		}
-		if status != http.StatusTooManyRequests || body != `{"error":"Too many joins per second"}` {
-			t.Fatalf("dial refused with %d %s", status, body)
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the tenant did not accept sockets again")
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	dialUntilAccepted(t, env, `{"error":"Too many joins per second"}`)
 }
 
 // Sockets beyond max_concurrent_users are refused with the official 429
@@ -163,18 +171,7 @@ func TestMaxConcurrentUsers(t *testing.T) {
 		t.Fatalf("join on an admitted socket: %s %s", st, reason)
 	}
 	a.ws.Close(websocket.StatusNormalClosure, "")
-	deadline := time.Now().Add(wait)
-	for {
-		status, body, ws := dialStatus(t, env)
-		if status == http.StatusSwitchingProtocols {
-			ws.CloseNow()
-			break
-		}
-		if status != http.StatusTooManyRequests || time.Now().After(deadline) {
-			t.Fatalf("after a socket closed: %d %s", status, body)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	dialUntilAccepted(t, env, `{"error":"Too many connected users"}`)
 	b.heartbeat()
 }
 

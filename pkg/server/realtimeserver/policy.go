@@ -64,20 +64,10 @@ order by r.role, r.rel, p.polname`
 // policies returns the row policy of each (role, table), reading those not
 // cached or older than metaTTL in one query. metas must hold every table.
 func (c *catalog) policies(ctx context.Context, keys []privKey, metas map[uint32]*tableMeta, now time.Time) (map[privKey]*rowPolicy, error) {
-	out := make(map[privKey]*rowPolicy, len(keys))
-	var roles []string
-	var rels []uint32
-	c.mu.Lock()
-	for _, k := range keys {
-		if p, ok := c.pols[k]; ok && now.Sub(p.loaded) < metaTTL && p.meta == metas[k.rel] {
-			out[k] = p
-		} else if _, dup := out[k]; !dup {
-			out[k] = nil
-			roles = append(roles, k.role)
-			rels = append(rels, k.rel)
-		}
-	}
-	c.mu.Unlock()
+	out, roles, rels := cachedKeys(&c.mu, keys, func(k privKey) (*rowPolicy, bool) {
+		p, ok := c.pols[k]
+		return p, ok && now.Sub(p.loaded) < metaTTL && p.meta == metas[k.rel]
+	})
 	if len(roles) == 0 {
 		return out, nil
 	}

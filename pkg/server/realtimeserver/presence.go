@@ -15,15 +15,6 @@ type presenceTopic struct {
 	byKey map[string]map[*channel]json.RawMessage
 }
 
-func newUUID() string {
-	b := make([]byte, 16)
-	_, _ = rand.Read(b)
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b)
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
-}
-
 func newPhxRef() string {
 	b := make([]byte, 12)
 	_, _ = rand.Read(b)

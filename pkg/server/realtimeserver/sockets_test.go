@@ -6,10 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"runtime"
-	"runtime/debug"
 	"runtime/pprof"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -71,14 +68,14 @@ type socketCost struct {
 
 func measureSockets(b *testing.B, n int, srv socketServer) socketCost {
 	b.Helper()
-	m0 := memoryNow()
+	m0 := sockettest.MeasureMemory()
 	clients := sockettest.Start(b, srv.url, n, sockettest.Options{Join: true})
 	for deadline := time.Now().Add(time.Minute); srv.count() < n; time.Sleep(50 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			b.Fatalf("the server holds %d sockets, want %d", srv.count(), n)
 		}
 	}
-	m1 := memoryNow()
+	m1 := sockettest.MeasureMemory()
 	if path := os.Getenv("RT_BENCH_HEAP_PROFILE"); path != "" {
 		// What the open sockets hold (go tool pprof -sample_index=inuse_space).
 		f, err := os.Create(path)
@@ -93,34 +90,7 @@ func measureSockets(b *testing.B, n int, srv socketServer) socketCost {
 	}
 	clients.Close()
 	per := func(a, b int64) float64 { return float64(b-a) / float64(n) }
-	return socketCost{heap: per(m0.heap, m1.heap), stacks: per(m0.stacks, m1.stacks), rss: per(m0.rss, m1.rss), elapsed: clients.Elapsed}
-}
-
-type memory struct{ heap, stacks, rss int64 }
-
-// memoryNow returns the Go heap in use, goroutine stacks and the process's
-// resident set, after a garbage collection.
-func memoryNow() memory {
-	runtime.GC()
-	debug.FreeOSMemory()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	return memory{heap: int64(ms.HeapInuse), stacks: int64(ms.StackInuse), rss: residentBytes()}
-}
-
-// residentBytes reads VmRSS from /proc/self/status (0 where there is none).
-func residentBytes() int64 {
-	data, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
+	return socketCost{heap: per(m0.Heap, m1.Heap), stacks: per(m0.Stacks, m1.Stacks), rss: per(m0.RSS, m1.RSS), elapsed: clients.Elapsed}
 }
 
 func wsURL(env *testEnv) string {

@@ -265,12 +265,15 @@ type benchEnv struct {
 	anonKey    string        // the apikey, signed as a tenant's keys are
 }
 
-func newBenchEnv(b *testing.B) *benchEnv {
+func newBenchEnv(b *testing.B, extraSQL ...string) *benchEnv {
 	b.Helper()
 	db := pgtest.NewDB(b)
 	db.Exec(b, librarySQL)
 	db.Exec(b, `insert into public.books (author_id, title, pages)
 		select 1 + (g % 3), 'Book ' || g, g from generate_series(1, 300) g`)
+	for _, s := range extraSQL {
+		db.Exec(b, s)
+	}
 	db.Exec(b, `vacuum analyze`)
 	newPool := func(env string) *pgxpool.Pool {
 		cfg, err := pgxpool.ParseConfig(db.URL("authenticator"))
@@ -292,6 +295,7 @@ func newBenchEnv(b *testing.B) *benchEnv {
 	pool, pgxPool, sharedPool := newPool("REST_BENCH_POOL"), newPool("REST_BENCH_PGX_POOL"), newPool("REST_BENCH_SHARED_POOL")
 	e := startEnv(b, db, func(c *Config) {
 		c.Pool = pool
+		c.AggregatesEnabled = true // BenchmarkList100Aggregate
 		if v, err := strconv.Atoi(os.Getenv("REST_BENCH_SHARED")); err == nil {
 			c.SharedReadConns = v
 		}

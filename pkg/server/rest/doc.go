@@ -1,4 +1,4 @@
-// Package rest is a PostgREST-compatible REST server (PostgREST v12–v13 wire
+// Package rest is a PostgREST-compatible REST server (PostgREST v12–v14 wire
 // behaviour) for the embedded runtime.
 //
 // Every request runs in one transaction on a connection logged in as

@@ -63,6 +63,9 @@ func (rc *reqCtx) run(ctx context.Context, spec txSpec) (result, *apiError) {
 		ReadOnly: spec.readOnly,
 		Rollback: spec.rollback,
 	}
+	if rc.conf.preRequest != "" {
+		xs.PreRequest = &pgexec.Statement{SQL: rc.conf.preRequest}
+	}
 	if spec.countPlan != nil {
 		xs.CountPlan = &pgexec.Statement{SQL: spec.countPlan.text(), Params: spec.countPlan.args}
 	}

@@ -13,6 +13,9 @@ type reqCtx struct {
 	req  apiRequest
 	snap *snapshot
 	auth *authResult
+	// conf is the configuration (with the database's settings) the
+	// request started with.
+	conf *runConfig
 }
 
 // Each handler runs PostgREST's stages: plan (plain data, from the request
@@ -21,11 +24,14 @@ type reqCtx struct {
 
 // read answers GET and HEAD on a table or view.
 func (rc *reqCtx) read(ctx context.Context) *apiError {
-	p, aerr := planRead(&rc.req, rc.snap.Schema, int64(rc.s.cfg.MaxRows))
+	p, aerr := planRead(&rc.req, rc.snap.Schema, rc.planOpts())
 	if aerr != nil {
 		return aerr
 	}
 	spec := txSpec{readOnly: true, rollback: p.rollback, stmt: readSQL(&p), checks: p.checks}
+	if rc.req.accept.plan != "" {
+		return rc.explain(ctx, spec)
+	}
 	if p.plannedCount() {
 		spec.countPlan = countPlanSQL(p.root)
 	}
@@ -38,11 +44,15 @@ func (rc *reqCtx) read(ctx context.Context) *apiError {
 
 // mutate answers POST, PUT, PATCH and DELETE on a table or view.
 func (rc *reqCtx) mutate(ctx context.Context) *apiError {
-	p, aerr := planMutate(&rc.req, rc.snap.Schema)
+	p, aerr := planMutate(&rc.req, rc.snap.Schema, rc.planOpts())
 	if aerr != nil {
 		return aerr
 	}
-	res, aerr := rc.run(ctx, txSpec{rollback: p.rollback, stmt: mutateSQL(&p), checks: p.checks})
+	spec := txSpec{rollback: p.rollback, stmt: mutateSQL(&p), checks: p.checks}
+	if rc.req.accept.plan != "" {
+		return rc.explain(ctx, spec)
+	}
+	res, aerr := rc.run(ctx, spec)
 	if aerr != nil {
 		return aerr
 	}
@@ -51,13 +61,23 @@ func (rc *reqCtx) mutate(ctx context.Context) *apiError {
 
 // call answers GET, HEAD and POST on /rpc/{fn}.
 func (rc *reqCtx) call(ctx context.Context) *apiError {
-	p, aerr := planCall(&rc.req, rc.snap.Schema, int64(rc.s.cfg.MaxRows))
+	p, aerr := planCall(&rc.req, rc.snap.Schema, rc.planOpts())
 	if aerr != nil {
 		return aerr
 	}
-	res, aerr := rc.run(ctx, txSpec{readOnly: p.readOnly, rollback: p.rollback, stmt: callSQL(&p), checks: p.checks})
+	spec := txSpec{readOnly: p.readOnly, rollback: p.rollback, stmt: callSQL(&p), checks: p.checks}
+	if rc.req.accept.plan != "" {
+		return rc.explain(ctx, spec)
+	}
+	res, aerr := rc.run(ctx, spec)
 	if aerr != nil {
 		return aerr
 	}
 	return rc.respondCall(&p, &res)
+}
+
+// planOpts are the settings the plans take from the server's
+// configuration.
+func (rc *reqCtx) planOpts() planOpts {
+	return planOpts{maxRows: rc.conf.maxRows, aggregates: rc.conf.aggregates}
 }

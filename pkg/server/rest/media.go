@@ -21,6 +21,11 @@ type accept struct {
 	media       mediaType
 	stripNulls  bool   // nulls=stripped
 	contentType string // the response's Content-Type
+	// plan is "text" or "json" for application/vnd.pgrst.plan: the
+	// statement's EXPLAIN in that format (media is what it is the plan
+	// for); planOptions are its EXPLAIN options (analyze, verbose, ...).
+	plan        string
+	planOptions []string
 }
 
 // bodyKind is how a table's rows become a body of this media type.
@@ -101,6 +106,10 @@ func negotiate(h http.Header) (accept, *apiError) {
 				ct = "application/vnd.pgrst.object+json; nulls=stripped; charset=utf-8"
 			}
 			return accept{media: mtSingular, stripNulls: strip, contentType: ct}, nil
+		case "application/vnd.pgrst.plan", "application/vnd.pgrst.plan+text", "application/vnd.pgrst.plan+json":
+			if a, ok := planAccept(c.typ, c.params); ok {
+				return a, nil
+			}
 		case "text/csv":
 			return accept{media: mtCSV, contentType: "text/csv; charset=utf-8"}, nil
 		}
@@ -108,17 +117,62 @@ func negotiate(h http.Header) (accept, *apiError) {
 	return accept{}, newErr(406, codeMediaType, "None of these media types are available: "+strings.Join(names, ", "))
 }
 
+// Request body media types besides JSON.
+const (
+	bodyTypeJSON = iota
+	bodyTypeCSV
+	bodyTypeForm
+)
+
 // checkContentType accepts a request body declared as JSON (or not
-// declared); CSV and form bodies are not supported (415).
-func checkContentType(h http.Header) *apiError {
+// declared), CSV (tables only) or form-urlencoded, as PostgREST; anything
+// else is 415.
+func checkContentType(h http.Header, table bool) (int, *apiError) {
 	ct := h.Get("Content-Type")
 	if ct == "" {
-		return nil
+		return bodyTypeJSON, nil
 	}
 	mt := strings.ToLower(strings.TrimSpace(strings.Split(ct, ";")[0]))
 	switch mt {
 	case "application/json", "application/vnd.pgrst.object+json", "application/vnd.pgrst.object", "*/*":
-		return nil
+		return bodyTypeJSON, nil
+	case "application/x-www-form-urlencoded":
+		return bodyTypeForm, nil
+	case "text/csv":
+		if table {
+			return bodyTypeCSV, nil
+		}
 	}
-	return newErr(415, codeMediaType, "None of these media types are available: "+mt)
+	return 0, newErr(415, codeMediaType, "None of these media types are available: "+mt)
+}
+
+// explainOptions are the EXPLAIN options a plan request may ask for.
+var explainOptions = map[string]string{"analyze": "ANALYZE", "verbose": "VERBOSE", "settings": "SETTINGS", "buffers": "BUFFERS", "wal": "WAL"}
+
+// planAccept is application/vnd.pgrst.plan[+text|+json]; for="…"
+// (the media type planned for: JSON, singular or CSV) and
+// options=analyze|verbose|settings|buffers|wal.
+func planAccept(typ string, params map[string]string) (accept, bool) {
+	a := accept{media: mtJSON, plan: "text"}
+	if strings.HasSuffix(typ, "+json") {
+		a.plan = "json"
+	}
+	forType := strings.Trim(params["for"], `"`)
+	switch strings.ToLower(forType) {
+	case "", "application/json":
+		forType = "application/json"
+	case "application/vnd.pgrst.object+json", "application/vnd.pgrst.object":
+		a.media = mtSingular
+	case "text/csv":
+		a.media = mtCSV
+	default:
+		return accept{}, false
+	}
+	for _, o := range strings.Split(strings.Trim(params["options"], `"`), "|") {
+		if opt, ok := explainOptions[strings.ToLower(strings.TrimSpace(o))]; ok {
+			a.planOptions = append(a.planOptions, opt)
+		}
+	}
+	a.contentType = "application/vnd.pgrst.plan+" + a.plan + `; for="` + forType + `"; charset=utf-8`
+	return a, true
 }

@@ -6,8 +6,9 @@ import (
 	"net/http"
 )
 
-// root answers GET / with a minimal OpenAPI description of what is
-// exposed (PostgREST serves its full OpenAPI document there).
+// root answers GET / with an OpenAPI 2.0 description of what is exposed:
+// the paths, and the tables' definitions as PostgREST gives them
+// (openapi_defs.go).
 func (rc *reqCtx) root() *apiError {
 	if !rc.req.readMethod() {
 		return newErr(405, codeMethod, "Unsupported HTTP method: "+rc.req.method)
@@ -17,7 +18,10 @@ func (rc *reqCtx) root() *apiError {
 		if k[0] != rc.req.schema {
 			continue
 		}
-		ops := map[string]any{"get": map[string]any{"tags": []string{t.Name}}}
+		ops := map[string]any{"get": map[string]any{"tags": []string{t.Name}, "responses": map[string]any{
+			"200": map[string]any{"description": "OK", "schema": map[string]any{"type": "array", "items": map[string]any{"$ref": "#/definitions/" + t.Name}}},
+			"206": map[string]any{"description": "Partial Content"},
+		}}}
 		if t.Insertable {
 			ops["post"] = map[string]any{"tags": []string{t.Name}}
 		}
@@ -29,19 +33,20 @@ func (rc *reqCtx) root() *apiError {
 		}
 		paths["/"+t.Name] = ops
 	}
-	for k := range rc.snap.Functions {
+	for k, fs := range rc.snap.Functions {
 		if k[0] == rc.req.schema {
-			paths["/rpc/"+k[1]] = map[string]any{"post": map[string]any{"tags": []string{"(rpc) " + k[1]}}}
+			paths["/rpc/"+k[1]] = functionPath(fs[0])
 		}
 	}
 	doc := map[string]any{
-		"swagger":  "2.0",
-		"info":     map[string]any{"title": "sfp embedded REST (PostgREST-compatible)", "version": "13"},
-		"basePath": "/",
-		"schemes":  []string{"http"},
-		"consumes": []string{"application/json"},
-		"produces": []string{"application/json"},
-		"paths":    paths,
+		"swagger":     "2.0",
+		"info":        map[string]any{"title": "sfp embedded REST (PostgREST-compatible)", "version": "13"},
+		"basePath":    "/",
+		"schemes":     []string{"http"},
+		"consumes":    []string{"application/json"},
+		"produces":    []string{"application/json"},
+		"paths":       paths,
+		"definitions": tableDefinitions(rc.snap.Schema, rc.req.schema),
 	}
 	b, _ := json.Marshal(doc)
 	h := rc.w.Header()

@@ -2,10 +2,12 @@ package rest
 
 import (
 	"bytes"
+	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
+	"net/url"
 	"sort"
 
 	"github.com/sfp-dev/sfp/pkg/server/rest/query"
@@ -152,4 +154,64 @@ func bodyArgs(raw []byte) (*callArgs, *apiError) {
 	}
 	sort.Strings(a.names)
 	return a, nil
+}
+
+// csvToJSON turns a CSV body (a header line of column names, then rows)
+// into a JSON array of objects, as PostgREST reads one: every value a
+// string, an empty field the empty string, NULL the null value.
+func csvToJSON(body []byte) ([]byte, *apiError) {
+	rd := csv.NewReader(bytes.NewReader(body))
+	recs, err := rd.ReadAll()
+	if err != nil {
+		return nil, newErr(400, codeInvalidBody, "Error in CSV body").withDetails(err.Error())
+	}
+	if len(recs) == 0 {
+		return nil, newErr(400, codeInvalidBody, "Error in CSV body").withDetails("no header line")
+	}
+	header := recs[0]
+	out := []byte{'['}
+	for i, rec := range recs[1:] {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		out = append(out, '{')
+		for j, v := range rec {
+			if j > 0 {
+				out = append(out, ',')
+			}
+			out = appendJSONString(out, header[j])
+			out = append(out, ':')
+			if v == "NULL" {
+				out = append(out, "null"...)
+			} else {
+				out = appendJSONString(out, v)
+			}
+		}
+		out = append(out, '}')
+	}
+	return append(out, ']'), nil
+}
+
+// formToJSON turns a form-urlencoded body into a JSON object of strings
+// (the first value of a repeated name).
+func formToJSON(body []byte) ([]byte, *apiError) {
+	vals, err := url.ParseQuery(string(body))
+	if err != nil {
+		return nil, newErr(400, codeInvalidBody, "Error in form body").withDetails(err.Error())
+	}
+	keys := make([]string, 0, len(vals))
+	for k := range vals {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := []byte{'{'}
+	for i, k := range keys {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		out = appendJSONString(out, k)
+		out = append(out, ':')
+		out = appendJSONString(out, vals[k][0])
+	}
+	return append(out, '}'), nil
 }

@@ -61,9 +61,8 @@ type callPlan struct {
 }
 
 // planCall builds the plan of a call of req.name: the overload the
-// arguments fit, how they are passed, and the result's shape; maxRows is
-// db-max-rows (0 for none).
-func planCall(req *apiRequest, sc *Schema, maxRows int64) (callPlan, *apiError) {
+// arguments fit, how they are passed, and the result's shape.
+func planCall(req *apiRequest, sc *Schema, opts planOpts) (callPlan, *apiError) {
 	read := req.readMethod()
 	a := req.args
 	f, wholeBody, aerr := pickFunction(sc.Functions[[2]string{req.schema, req.name}], a.names, !read)
@@ -101,7 +100,7 @@ func planCall(req *apiRequest, sc *Schema, maxRows int64) (callPlan, *apiError) 
 			}
 		}
 	}
-	if p.tree, aerr = callTree(req, sc, f, p.scalar, maxRows); aerr != nil {
+	if p.tree, aerr = callTree(req, sc, f, p.scalar, opts); aerr != nil {
 		return callPlan{}, aerr
 	}
 	p.body = callBodyKind(f, req.accept.bodyKind())
@@ -119,11 +118,12 @@ func planCall(req *apiRequest, sc *Schema, maxRows int64) (callPlan, *apiError) 
 
 // callTree is the shape of a call's result: a table's rows, the columns
 // of a composite (any name, PostgreSQL checks it), or a scalar.
-func callTree(req *apiRequest, sc *Schema, f *Function, scalar bool, maxRows int64) (*node, *apiError) {
+func callTree(req *apiRequest, sc *Schema, f *Function, scalar bool, opts planOpts) (*node, *apiError) {
+	maxRows := opts.maxRows
 	if !f.ReturnsSet {
 		maxRows = 0
 	}
-	pl := &planner{sc: sc, schema: req.schema}
+	pl := &planner{sc: sc, schema: req.schema, aggregates: opts.aggregates}
 	t := f.RetTable
 	if t == nil {
 		t = &Table{Schema: f.Schema, Name: f.Name, Open: true}

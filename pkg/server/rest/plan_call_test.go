@@ -13,7 +13,7 @@ func planTestCall(sc *Schema, method, target, body string, headers ...string) (*
 	if err != nil {
 		return nil, err
 	}
-	p, err := planCall(req, sc, 1000)
+	p, err := planCall(req, sc, planOpts{maxRows: 1000})
 	if err != nil {
 		return nil, err
 	}

@@ -79,7 +79,7 @@ func (p *mutatePlan) merge() bool { return p.resolution == "merge-duplicates" }
 func (p *mutatePlan) limited() bool { return p.limit.Limit >= 0 || p.limit.Offset > 0 }
 
 // planMutate builds the plan of POST, PUT, PATCH or DELETE on req.table.
-func planMutate(req *apiRequest, sc *Schema) (mutatePlan, *apiError) {
+func planMutate(req *apiRequest, sc *Schema, opts planOpts) (mutatePlan, *apiError) {
 	t := req.table
 	p := mutatePlan{
 		table:      t,
@@ -112,7 +112,7 @@ func planMutate(req *apiRequest, sc *Schema) (mutatePlan, *apiError) {
 		}
 		p.columns = cols
 	}
-	tree, aerr := mutationTree(req, sc)
+	tree, aerr := mutationTree(req, sc, opts.aggregates)
 	if aerr != nil {
 		return mutatePlan{}, aerr
 	}
@@ -272,8 +272,8 @@ func writeColumns(t *Table, p *payload, columns []string) ([]*Column, *apiError)
 
 // mutationTree builds the response shape of a write: select= with its
 // embeds (and their filters); the root's own filters act on the write.
-func mutationTree(req *apiRequest, sc *Schema) (*node, *apiError) {
-	pl := &planner{sc: sc, schema: req.schema}
+func mutationTree(req *apiRequest, sc *Schema, aggregates bool) (*node, *apiError) {
+	pl := &planner{sc: sc, schema: req.schema, aggregates: aggregates}
 	root, err := pl.buildTree(req.table, req.query.Select)
 	if err != nil {
 		return nil, err
@@ -303,15 +303,28 @@ func returningCols(root *node, t *Table, need bool, pk bool) returning {
 		if root.allStar {
 			return returning{all: true}
 		}
+		for _, c := range root.children {
+			if c.rel.Function != nil {
+				// A computed relationship takes the whole row.
+				return returning{all: true}
+			}
+		}
 		for _, sf := range root.sels {
 			if sf.star {
 				return returning{all: true}
 			}
-			add(sf.f.col)
+			if !sf.countStar {
+				add(sf.f.col)
+			}
 		}
 		for _, c := range root.children {
 			for _, p := range c.rel.Columns {
 				add(p[0])
+			}
+			if j := c.rel.Junction; j != nil {
+				for _, p := range j.Source {
+					add(p[0])
+				}
 			}
 		}
 	}

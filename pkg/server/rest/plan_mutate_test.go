@@ -13,7 +13,7 @@ func planTestMutate(sc *Schema, method, target, body string, headers ...string) 
 	if err != nil {
 		return nil, err
 	}
-	p, err := planMutate(req, sc)
+	p, err := planMutate(req, sc, planOpts{})
 	if err != nil {
 		return nil, err
 	}

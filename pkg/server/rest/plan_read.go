@@ -27,10 +27,19 @@ func (p *readPlan) exactCount() bool { return p.count == "exact" || p.count == "
 // plannedCount reports whether the planner's estimate is asked for.
 func (p *readPlan) plannedCount() bool { return p.count == "planned" || p.count == "estimated" }
 
-// planRead builds the plan of a read of req.table; maxRows is db-max-rows
-// (0 for none).
-func planRead(req *apiRequest, sc *Schema, maxRows int64) (readPlan, *apiError) {
-	pl := &planner{sc: sc, schema: req.schema}
+// planOpts are the settings a plan depends on (the server's
+// configuration, possibly from the database).
+type planOpts struct {
+	// maxRows is db-max-rows (0 for none).
+	maxRows int64
+	// aggregates is db-aggregates-enabled.
+	aggregates bool
+}
+
+// planRead builds the plan of a read of req.table.
+func planRead(req *apiRequest, sc *Schema, opts planOpts) (readPlan, *apiError) {
+	maxRows := opts.maxRows
+	pl := &planner{sc: sc, schema: req.schema, aggregates: opts.aggregates}
 	root, err := pl.buildTree(req.table, req.query.Select)
 	if err != nil {
 		return readPlan{}, err

@@ -14,7 +14,7 @@ func TestReadPlan(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", target, err)
 		}
-		p, err := planRead(req, sc, 1000)
+		p, err := planRead(req, sc, planOpts{maxRows: 1000})
 		if err != nil {
 			t.Fatalf("%s: %v", target, err)
 		}
@@ -44,7 +44,7 @@ func TestReadPlan(t *testing.T) {
 	}
 
 	req, _ := parseTestRequest(sc, "GET", "/books?select=nope", "")
-	if _, err := planRead(req, sc, 1000); err == nil || err.Code != "42703" {
+	if _, err := planRead(req, sc, planOpts{maxRows: 1000}); err == nil || err.Code != "42703" {
 		t.Errorf("unknown column: %v", err)
 	}
 	if _, err := parseTestRequest(sc, "GET", "/nope", ""); err == nil || err.Code != codeTableNotFound {
@@ -81,19 +81,19 @@ func TestPreferenceApplied(t *testing.T) {
 		var applied prefs
 		switch {
 		case req.target == targetRoutine:
-			p, err := planCall(req, sc, 1000)
+			p, err := planCall(req, sc, planOpts{maxRows: 1000})
 			if err != nil {
 				t.Fatalf("%s %s: %v", c.method, c.target, err)
 			}
 			applied = p.applied
 		case req.readMethod():
-			p, err := planRead(req, sc, 1000)
+			p, err := planRead(req, sc, planOpts{maxRows: 1000})
 			if err != nil {
 				t.Fatalf("%s %s: %v", c.method, c.target, err)
 			}
 			applied = p.applied
 		default:
-			p, err := planMutate(req, sc)
+			p, err := planMutate(req, sc, planOpts{})
 			if err != nil {
 				t.Fatalf("%s %s: %v", c.method, c.target, err)
 			}
@@ -109,7 +109,7 @@ func TestPreferenceApplied(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, _ := planRead(req, sc, 1000)
+	p, _ := planRead(req, sc, planOpts{maxRows: 1000})
 	if got := p.applied.header(); got != "count=planned" {
 		t.Errorf("first wins: %q", got)
 	}

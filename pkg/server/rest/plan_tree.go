@@ -19,6 +19,8 @@ type field struct {
 	path   []query.JSONOp
 	toJSON bool // the column is not json/jsonb: wrap it in to_jsonb() before the arrows
 	isTS   bool // the column is a tsvector (fts needs no to_tsvector)
+	// computed is a computed field (a function of the row), not a column.
+	computed bool
 }
 
 type selField struct {
@@ -26,6 +28,25 @@ type selField struct {
 	star  bool
 	alias string // output name ("" = column name)
 	cast  string
+	// agg is an aggregate (count, sum, avg, max, min) of f, cast to
+	// aggCast; countStar is count() of the rows.
+	agg       string
+	aggCast   string
+	countStar bool
+	// hoistAs is set on an aggregate of a to-one spread: the embed
+	// selects the value under this name and its parent aggregates it.
+	hoistAs string
+}
+
+// name is the JSON key of a selected column or aggregate.
+func (sf *selField) name() string {
+	switch {
+	case sf.alias != "":
+		return sf.alias
+	case sf.agg != "":
+		return sf.agg
+	}
+	return sf.f.col
 }
 
 // leaf is one resolved filter.
@@ -53,15 +74,18 @@ type orderTerm struct {
 
 // node is one level of a read: the root table, or an embedded resource.
 type node struct {
-	table    *Table
-	alias    string // SQL alias of the table at this level
-	lateral  string // alias of the LATERAL join holding this embed's JSON
-	name     string // the JSON key (alias or relation name)
-	relName  string // name used in the request (for errors)
-	rel      *Relationship
-	toOne    bool
-	inner    bool
-	spread   bool
+	table   *Table
+	alias   string // SQL alias of the table at this level
+	lateral string // alias of the LATERAL join holding this embed's JSON
+	name    string // the JSON key (alias or relation name)
+	relName string // name used in the request (for errors)
+	rel     *Relationship
+	toOne   bool
+	inner   bool
+	spread  bool
+	// grouped is set when the level selects aggregates (its own, or
+	// hoisted from a to-one spread): the other selected values group.
+	grouped  bool
 	sels     []selField
 	allStar  bool // select=* (or nothing selected at the root)
 	children []*node
@@ -85,6 +109,9 @@ type planner struct {
 	sc     *Schema
 	schema string
 	seq    int
+	// aggregates is db-aggregates-enabled: without it an aggregate in
+	// select is PGRST123.
+	aggregates bool
 }
 
 func columnNotFound(t *Table, col string) *apiError {
@@ -96,11 +123,19 @@ func (pl *planner) resolveField(t *Table, f query.Field) (field, *apiError) {
 		return field{col: f.Name, path: f.JSONPath}, nil
 	}
 	c := t.Column(f.Name)
-	if c == nil {
+	base := ""
+	switch {
+	case c != nil:
+		base = c.BaseType
+	case t.Computed[f.Name] != nil:
+		// q."name" is the computed field: PostgreSQL's attribute
+		// notation for name(q), taken only when no column has the name.
+		base = t.Computed[f.Name].ReturnType
+	default:
 		return field{}, columnNotFound(t, f.Name)
 	}
-	out := field{col: c.Name, path: f.JSONPath, isTS: c.BaseType == "tsvector"}
-	if len(f.JSONPath) > 0 && c.BaseType != "json" && c.BaseType != "jsonb" {
+	out := field{col: f.Name, path: f.JSONPath, isTS: base == "tsvector", computed: c == nil}
+	if len(f.JSONPath) > 0 && base != "json" && base != "jsonb" {
 		out.toJSON = true
 	}
 	return out, nil
@@ -131,7 +166,13 @@ func (pl *planner) fillSelect(n *node, sel []query.SelectItem, isRoot bool) *api
 			continue
 		}
 		if it.Aggregate != "" {
-			return newErr(400, codeAggregates, "Use of aggregate functions is not allowed")
+			sf, err := pl.aggregate(n, it)
+			if err != nil {
+				return err
+			}
+			n.sels = append(n.sels, sf)
+			n.grouped = true
+			continue
 		}
 		if it.Field.Name == "*" {
 			n.allStar = true
@@ -175,7 +216,7 @@ func (pl *planner) embed(parent *node, e *query.Embed) (*node, *apiError) {
 		name:    e.Name,
 		relName: e.Name,
 		rel:     rel,
-		toOne:   rel.Card != OneToMany,
+		toOne:   rel.Card == ManyToOne || rel.Card == OneToOne,
 		inner:   e.Join == "inner",
 		spread:  e.Spread,
 		limit:   -1,
@@ -184,12 +225,15 @@ func (pl *planner) embed(parent *node, e *query.Embed) (*node, *apiError) {
 	if e.Alias != "" {
 		n.name = e.Alias
 	}
-	if n.spread && !n.toOne {
-		return nil, newErr(400, "PGRST127", "Feature not implemented").
-			withDetails("spreading a to-many relationship is not supported by this server")
-	}
 	if err := pl.fillSelect(n, e.Select, false); err != nil {
 		return nil, err
+	}
+	if n.spread && n.grouped {
+		if !n.toOne {
+			return nil, newErr(400, "PGRST127", "Feature not implemented").
+				withDetails("aggregates inside to-many spreads are not supported")
+		}
+		pl.hoist(n)
 	}
 	return n, nil
 }
@@ -199,18 +243,32 @@ func (pl *planner) embed(parent *node, e *query.Embed) (*node, *apiError) {
 // column, disambiguated by a hint.
 func (pl *planner) findRel(origin *Table, target, hint string) (*Relationship, *apiError) {
 	rels := pl.sc.Rels[[2]string{origin.Schema, origin.Name}]
+	// A computed relationship is embedded by its function's name, and
+	// overrides any other relationship of that name, as PostgREST does.
+	for _, r := range rels {
+		if r.Function != nil && r.Function.Name == target {
+			return r, nil
+		}
+	}
 	var found []*Relationship
 	single := func(r *Relationship, idx int, name string) bool {
 		return len(r.Columns) == 1 && r.Columns[0][idx] == name
 	}
 	for _, r := range rels {
 		var ok bool
+		if r.Function != nil {
+			continue
+		}
 		if r.IsSelf {
 			if hint == "" {
 				ok = (r.Foreign.Name == target && r.Card == OneToMany) ||
 					(single(r, 0, target) && r.Card == ManyToOne)
 			} else {
-				ok = r.Foreign.Name == target && r.Card == OneToMany && single(r, 1, hint)
+				// A column of the referencing side, as PostgREST; or the
+				// foreign key's name, which both directions of a
+				// self-reference share: the one-to-many side (what
+				// supabase-js's types expect; PostgREST answers PGRST200).
+				ok = r.Foreign.Name == target && r.Card == OneToMany && (single(r, 1, hint) || r.Constraint == hint)
 			}
 		} else if hint == "" {
 			ok = r.Foreign.Name == target ||
@@ -218,7 +276,8 @@ func (pl *planner) findRel(origin *Table, target, hint string) (*Relationship, *
 				(single(r, 0, target) && !r.ForeignView)
 		} else {
 			ok = r.Foreign.Name == target &&
-				(r.Constraint == hint || single(r, 0, hint) || single(r, 1, hint))
+				(r.Constraint == hint || single(r, 0, hint) || single(r, 1, hint) ||
+					(r.Junction != nil && r.Junction.Table.Name == hint))
 		}
 		if ok {
 			found = append(found, r)
@@ -249,20 +308,38 @@ func (pl *planner) findRel(origin *Table, target, hint string) (*Relationship, *
 	var hints []string
 	var details []map[string]string
 	for _, r := range found {
-		hints = append(hints, fmt.Sprintf("'%s!%s'", r.Foreign.Name, r.Constraint))
-		var a, b []string
-		for _, c := range r.Columns {
-			a = append(a, c[0])
-			b = append(b, c[1])
-		}
-		card := map[Cardinality]string{ManyToOne: "many-to-one", OneToMany: "one-to-many", OneToOne: "one-to-one"}[r.Card]
+		hints = append(hints, fmt.Sprintf("'%s!%s'", r.Foreign.Name, relHintName(r)))
 		details = append(details, map[string]string{
-			"cardinality":  card,
+			"cardinality":  cardinalityName[r.Card],
 			"embedding":    r.Table.Name + " with " + r.Foreign.Name,
-			"relationship": fmt.Sprintf("%s using %s(%s) and %s(%s)", r.Constraint, r.Table.Name, strings.Join(a, ", "), r.Foreign.Name, strings.Join(b, ", ")),
+			"relationship": relDescription(r),
 		})
 	}
 	e.withHint(fmt.Sprintf("Try changing '%s' to one of the following: %s. Find the desired relationship in the 'details' key.", target, strings.Join(hints, ", ")))
 	e.rawDetails = details
 	return nil, e
+}
+
+// relHintName is what disambiguates r in a hint: the junction table of a
+// many-to-many relationship, the foreign key's name otherwise.
+func relHintName(r *Relationship) string {
+	if r.Junction != nil {
+		return r.Junction.Table.Name
+	}
+	return r.Constraint
+}
+
+// relDescription describes r in PGRST201's details, as PostgREST does.
+func relDescription(r *Relationship) string {
+	cols := func(pairs [][2]string, i int) string {
+		var out []string
+		for _, p := range pairs {
+			out = append(out, p[i])
+		}
+		return "(" + strings.Join(out, ", ") + ")"
+	}
+	if j := r.Junction; j != nil {
+		return fmt.Sprintf("%s using %s%s and %s%s", j.Table.Name, j.Constraint1, cols(j.Source, 1), j.Constraint2, cols(j.Target, 1))
+	}
+	return fmt.Sprintf("%s using %s%s and %s%s", r.Constraint, r.Table.Name, cols(r.Columns, 0), r.Foreign.Name, cols(r.Columns, 1))
 }

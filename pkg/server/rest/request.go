@@ -85,7 +85,7 @@ func (s *Server) parseRequest(r *http.Request, snap *snapshot, segs []string) (a
 		}
 		switch r.Method {
 		case http.MethodPost, http.MethodPut, http.MethodPatch:
-			raw, aerr := s.readWriteBody(r)
+			raw, aerr := s.readWriteBody(r, true)
 			if aerr != nil {
 				return apiRequest{}, aerr
 			}
@@ -107,7 +107,7 @@ func (s *Server) parseRequest(r *http.Request, snap *snapshot, segs []string) (a
 			req.args = queryArgs(req.query.RPCArgs)
 			return req, nil
 		}
-		raw, aerr := s.readWriteBody(r)
+		raw, aerr := s.readWriteBody(r, false)
 		if aerr != nil {
 			return apiRequest{}, aerr
 		}
@@ -154,11 +154,27 @@ func parseErr(err error) *apiError {
 }
 
 // readWriteBody checks the Content-Type of a body and reads it, up to
-// MaxBodyBytes.
-func (s *Server) readWriteBody(r *http.Request) ([]byte, *apiError) {
-	if err := checkContentType(r.Header); err != nil {
-		return nil, err
+// MaxBodyBytes; a CSV (table writes) or form body comes back as JSON.
+func (s *Server) readWriteBody(r *http.Request, table bool) ([]byte, *apiError) {
+	kind, aerr := checkContentType(r.Header, table)
+	if aerr != nil {
+		return nil, aerr
 	}
+	b, aerr := s.readRawBody(r)
+	if aerr != nil {
+		return nil, aerr
+	}
+	switch kind {
+	case bodyTypeCSV:
+		return csvToJSON(b)
+	case bodyTypeForm:
+		return formToJSON(b)
+	}
+	return b, nil
+}
+
+// readRawBody reads a request body, up to MaxBodyBytes.
+func (s *Server) readRawBody(r *http.Request) ([]byte, *apiError) {
 	b, err := readBody(r, s.cfg.MaxBodyBytes)
 	if errors.Is(err, errBodyTooLarge) {
 		return nil, newErr(413, codeInvalidBody, fmt.Sprintf("Request body exceeds the limit of %d bytes", s.cfg.MaxBodyBytes))

@@ -8,6 +8,10 @@ type Column struct {
 	Nullable bool
 	Default  string // SQL expression, "" when none
 	Position int
+	// Description is the column's COMMENT ON; Enum the labels of its
+	// enum type (for the OpenAPI document).
+	Description string
+	Enum        []string
 }
 
 // Table is a table, view, materialized view or foreign table.
@@ -21,9 +25,16 @@ type Table struct {
 	Columns    []*Column
 	colIndex   map[string]*Column
 	PK         []string
+	// Description is the table's COMMENT ON.
+	Description string
 	// Open is set for the result of a function returning an anonymous
 	// record type: any column name is accepted and Postgres checks it.
 	Open bool
+	// Computed are the table's computed fields: functions of one
+	// argument, the table's row type, returning one value. PostgreSQL
+	// resolves q."name" to such a function when no column has the name,
+	// so a column shadows a computed field of the same name.
+	Computed map[string]*Function
 }
 
 // Column returns the named column, or nil.
@@ -36,10 +47,16 @@ const (
 	ManyToOne Cardinality = iota
 	OneToMany
 	OneToOne
+	// ManyToMany goes through a junction table (Relationship.Junction).
+	ManyToMany
 )
 
-// Relationship is a foreign key seen from one side. Columns pairs are
-// (origin column, target column).
+// cardinalityName is the cardinality as PostgREST's errors spell it.
+var cardinalityName = map[Cardinality]string{ManyToOne: "many-to-one", OneToMany: "one-to-many", OneToOne: "one-to-one", ManyToMany: "many-to-many"}
+
+// Relationship is a foreign key seen from one side, or two foreign keys of
+// a junction table (Card ManyToMany, Junction set, Constraint and Columns
+// empty). Columns pairs are (origin column, target column).
 type Relationship struct {
 	Table       *Table // origin
 	Foreign     *Table // target
@@ -48,6 +65,23 @@ type Relationship struct {
 	Card        Cardinality
 	IsSelf      bool
 	ForeignView bool
+	Junction    *Junction
+	// Function is set for a computed relationship: a function taking the
+	// origin's row and returning the target's rows (Constraint and
+	// Columns empty), embedded by its name.
+	Function *Function
+}
+
+// Junction is the table between the two sides of a many-to-many
+// relationship, as PostgREST detects it: a table with foreign keys to both
+// sides whose columns all belong to its primary key.
+type Junction struct {
+	Table *Table
+	// Constraint1 references the origin, Constraint2 the target.
+	Constraint1, Constraint2 string
+	// Source pairs are (origin column, junction column); Target pairs are
+	// (target column, junction column).
+	Source, Target [][2]string
 }
 
 // FuncParam is a named argument of a function.

@@ -14,7 +14,8 @@ select n.nspname, c.relname, c.relkind in ('v','m') as is_view,
   c.relkind in ('r','p') or (c.relkind in ('v','f') and (pg_catalog.pg_relation_is_updatable(c.oid::regclass, true) & 16) = 16) as deletable,
   coalesce((select array_agg(a.attname::text order by a.attnum)
      from pg_catalog.pg_index i join pg_catalog.pg_attribute a on a.attrelid = i.indrelid and a.attnum = any(i.indkey)
-     where i.indrelid = c.oid and i.indisprimary), '{}') as pk
+     where i.indrelid = c.oid and i.indisprimary), '{}') as pk,
+  coalesce(pg_catalog.obj_description(c.oid, 'pg_class'), '')
 from pg_catalog.pg_class c
 join pg_catalog.pg_namespace n on n.oid = c.relnamespace
 where c.relkind in ('r','v','m','f','p') and n.nspname = any($1)
@@ -23,7 +24,9 @@ order by 1, 2`
 const columnsSQL = `
 select n.nspname, c.relname, a.attname::text, pg_catalog.format_type(a.atttypid, a.atttypmod),
   pg_catalog.format_type(a.atttypid, null),
-  not a.attnotnull, coalesce(pg_catalog.pg_get_expr(d.adbin, d.adrelid), ''), a.attnum::int
+  not a.attnotnull, coalesce(pg_catalog.pg_get_expr(d.adbin, d.adrelid), ''), a.attnum::int,
+  coalesce(pg_catalog.col_description(c.oid, a.attnum), ''),
+  coalesce((select array_agg(e.enumlabel::text order by e.enumsortorder) from pg_catalog.pg_enum e where e.enumtypid = a.atttypid), '{}')
 from pg_catalog.pg_attribute a
 join pg_catalog.pg_class c on c.oid = a.attrelid
 join pg_catalog.pg_namespace n on n.oid = c.relnamespace
@@ -73,12 +76,16 @@ select n.nspname, p.proname::text, p.provolatile::text, p.proretset,
      from unnest(coalesce(p.proallargtypes, p.proargtypes::oid[])) with ordinality u(x, o)), '{}'),
   coalesce(p.proargmodes::text[], '{}'),
   p.pronargs::int, p.pronargdefaults::int,
-  p.provariadic <> 0
+  p.provariadic <> 0,
+  coalesce(an.nspname, ''), coalesce(ac.relname, ''), p.prorows::float8
 from pg_catalog.pg_proc p
 join pg_catalog.pg_namespace n on n.oid = p.pronamespace
 join pg_catalog.pg_type t on t.oid = p.prorettype
 left join pg_catalog.pg_class rc on rc.oid = t.typrelid and rc.relkind in ('r','v','m','f','p')
 left join pg_catalog.pg_namespace rn on rn.oid = rc.relnamespace
+left join pg_catalog.pg_type at on p.pronargs = 1 and at.oid = p.proargtypes[0]
+left join pg_catalog.pg_class ac on ac.oid = at.typrelid and ac.relkind in ('r','v','m','f','p')
+left join pg_catalog.pg_namespace an on an.oid = ac.relnamespace
 where n.nspname = any($1) and p.prokind = 'f'
 order by 1, 2`
 
@@ -107,6 +114,7 @@ func loadSchema(ctx context.Context, db querier, schemas []string) (*Schema, err
 	for _, f := range fks {
 		s.addRelationships(f, views)
 	}
+	s.addJunctions()
 	if err := s.loadFunctions(ctx, db, schemas); err != nil {
 		return nil, err
 	}
@@ -120,7 +128,7 @@ func (s *Schema) loadTables(ctx context.Context, db querier, schemas []string) e
 	}
 	for rows.Next() {
 		t := &Table{colIndex: map[string]*Column{}}
-		if err := rows.Scan(&t.Schema, &t.Name, &t.IsView, &t.Insertable, &t.Updatable, &t.Deletable, &t.PK); err != nil {
+		if err := rows.Scan(&t.Schema, &t.Name, &t.IsView, &t.Insertable, &t.Updatable, &t.Deletable, &t.PK, &t.Description); err != nil {
 			rows.Close()
 			return fmt.Errorf("scan tables: %w", err)
 		}
@@ -140,7 +148,7 @@ func (s *Schema) loadColumns(ctx context.Context, db querier, schemas []string) 
 	for rows.Next() {
 		var sch, tbl string
 		c := &Column{}
-		if err := rows.Scan(&sch, &tbl, &c.Name, &c.Type, &c.BaseType, &c.Nullable, &c.Default, &c.Position); err != nil {
+		if err := rows.Scan(&sch, &tbl, &c.Name, &c.Type, &c.BaseType, &c.Nullable, &c.Default, &c.Position, &c.Description, &c.Enum); err != nil {
 			rows.Close()
 			return fmt.Errorf("scan columns: %w", err)
 		}
@@ -254,8 +262,10 @@ func (s *Schema) loadFunctions(ctx context.Context, db querier, schemas []string
 		var names, types, modes []string
 		var nargs, ndefaults int
 		var variadic bool
+		var argSchema, argTable string
+		var prorows float64
 		if err := rows.Scan(&f.Schema, &f.Name, &vol, &f.ReturnsSet, &f.ReturnType, &typtype, &rsch, &rtbl,
-			&names, &types, &modes, &nargs, &ndefaults, &variadic); err != nil {
+			&names, &types, &modes, &nargs, &ndefaults, &variadic, &argSchema, &argTable, &prorows); err != nil {
 			rows.Close()
 			return fmt.Errorf("scan functions: %w", err)
 		}
@@ -268,6 +278,29 @@ func (s *Schema) loadFunctions(ctx context.Context, db querier, schemas []string
 		f.Params = functionParams(f, typtype, names, types, modes, ndefaults)
 		key := [2]string{f.Schema, f.Name}
 		s.Functions[key] = append(s.Functions[key], f)
+		// A computed field: one argument of a table's row type, one
+		// value back, in the table's schema (PostgREST finds them by
+		// PostgreSQL's attribute notation, which looks in the search path).
+		t := s.Table(argSchema, argTable)
+		if t == nil || f.Schema != t.Schema || ndefaults != 0 || f.Void {
+			continue
+		}
+		if !f.ReturnsSet {
+			if t.Computed == nil {
+				t.Computed = map[string]*Function{}
+			}
+			t.Computed[f.Name] = f
+		}
+		// A computed relationship: a function of the row returning rows
+		// of a table; to-one when it returns one row (not a set, or ROWS 1).
+		if f.RetTable != nil {
+			card := OneToMany
+			if !f.ReturnsSet || prorows == 1 {
+				card = ManyToOne
+			}
+			s.addRel(&Relationship{Table: t, Foreign: f.RetTable, Card: card, Function: f,
+				IsSelf: t == f.RetTable, ForeignView: f.RetTable.IsView})
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("query functions: %w", err)
@@ -315,9 +348,17 @@ func functionParams(f *Function, typtype string, names, types, modes []string, n
 func (s *Schema) addRel(r *Relationship) {
 	k := [2]string{r.Table.Schema, r.Table.Name}
 	for _, x := range s.Rels[k] {
-		if x.Foreign == r.Foreign && x.Constraint == r.Constraint && x.Card == r.Card && fmt.Sprint(x.Columns) == fmt.Sprint(r.Columns) {
+		if x.Foreign == r.Foreign && x.Constraint == r.Constraint && x.Card == r.Card && fmt.Sprint(x.Columns) == fmt.Sprint(r.Columns) &&
+			sameJunction(x.Junction, r.Junction) && x.Function == r.Function {
 			return
 		}
 	}
 	s.Rels[k] = append(s.Rels[k], r)
+}
+
+func sameJunction(a, b *Junction) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Table == b.Table && a.Constraint1 == b.Constraint1 && a.Constraint2 == b.Constraint2
 }

@@ -45,6 +45,20 @@ type Config struct {
 	// ExtraSearchPath is appended to the request schema in search_path.
 	// Default ["public", "extensions"].
 	ExtraSearchPath []string
+	// AggregatesEnabled allows aggregate functions in select
+	// (db-aggregates-enabled). Default false, as PostgREST.
+	AggregatesEnabled bool
+	// PlanEnabled answers Accept: application/vnd.pgrst.plan with the
+	// statement's EXPLAIN (db-plan-enabled). Default false.
+	PlanEnabled bool
+	// PreRequest is a function ("schema.name" or "name") called at the
+	// start of every request's transaction, after its settings
+	// (db-pre-request). Default none.
+	PreRequest string
+	// The in-database configuration (pgrst.* settings of the role the
+	// Pool logs in as, and pgrst.db_pre_config) overrides MaxRows,
+	// ExtraSearchPath, AggregatesEnabled, PlanEnabled and PreRequest; see
+	// docs/rest.md.
 	// MaxBodyBytes limits request bodies. Default 10 MiB.
 	MaxBodyBytes int64
 	// SharedReadConns is how many of the Pool's connections read-only
@@ -115,9 +129,9 @@ type Server struct {
 	cfg    Config
 	log    *slog.Logger
 	cache  atomic.Pointer[snapshot]
+	conf   atomic.Pointer[runConfig]
 	anon   *authResult
 	jwts   jwtCache
-	paths  map[string]string // schema -> search_path value
 	reload sync.Mutex
 	exec   *pgexec.Executor
 	// unavailableLog keeps an outage of the database (every request
@@ -133,16 +147,14 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err := cfg.applyDefaults(); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, paths: map[string]string{}}
+	s := &Server{cfg: cfg, log: cfg.Logger}
 	s.anon = &authResult{role: cfg.AnonRole, claims: []byte(`{"role":` + string(appendJSONString(nil, cfg.AnonRole)) + `}`)}
-	for _, sch := range cfg.Schemas {
-		parts := []string{quoteIdent(sch)}
-		for _, e := range cfg.ExtraSearchPath {
-			if e != sch {
-				parts = append(parts, quoteIdent(e))
-			}
-		}
-		s.paths[sch] = strings.Join(parts, ", ")
+	if err := s.ReloadConfig(ctx); err != nil {
+		// A broken db_pre_config function must not keep the API down:
+		// the configuration without the database's settings applies
+		// until a reload succeeds.
+		s.log.Error("in-database configuration not applied", "err", err)
+		s.conf.Store(s.buildRunConfig(nil))
 	}
 	if err := s.Reload(ctx); err != nil {
 		return nil, err
@@ -233,7 +245,8 @@ func (s *Server) Reload(ctx context.Context) error {
 }
 
 // listen follows NOTIFY pgrst on its own connection and reloads the
-// schema cache on 'reload schema' (or an empty payload), reconnecting with
+// schema cache on 'reload schema' (or an empty payload) and the
+// in-database configuration on 'reload config', reconnecting with
 // backoff; after a reconnect it reloads, since notifications may be lost.
 func (s *Server) listen(ctx context.Context, ready chan struct{}) {
 	defer close(s.done)
@@ -275,6 +288,9 @@ func (s *Server) listen(ctx context.Context, ready chan struct{}) {
 		backoff = 100 * time.Millisecond
 		once.Do(func() { close(ready) })
 		if !first {
+			if err := s.ReloadConfig(ctx); err != nil && ctx.Err() == nil {
+				s.log.Error("in-database configuration reload after reconnect", "err", err)
+			}
 			if err := s.Reload(ctx); err != nil && ctx.Err() == nil {
 				s.log.Error("schema cache reload after reconnect", "err", err)
 			}
@@ -295,6 +311,12 @@ func (s *Server) listen(ctx context.Context, ready chan struct{}) {
 					s.log.Error("schema cache reload", "err", err)
 				} else if err == nil {
 					s.log.Info("schema cache reloaded")
+				}
+			case "reload config":
+				if err := s.ReloadConfig(ctx); err != nil && ctx.Err() == nil {
+					s.log.Error("in-database configuration reload", "err", err)
+				} else if err == nil {
+					s.log.Info("in-database configuration reloaded")
 				}
 			}
 		}
@@ -354,7 +376,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) *apiError {
 	if aerr != nil {
 		return aerr
 	}
-	rc := &reqCtx{s: s, w: w, req: req, snap: snap, auth: ar}
+	rc := &reqCtx{s: s, w: w, req: req, snap: snap, auth: ar, conf: s.conf.Load()}
 	switch {
 	case req.target == targetRoot:
 		return rc.root()

@@ -145,7 +145,7 @@ func (rc *reqCtx) setupParams(readOnly bool, scratch *[]byte) (string, [][]byte)
 	if cap(headers) <= maxKeptBuffer {
 		*scratch = headers
 	}
-	params = append(params, textParam(rc.s.paths[rc.req.schema]), textParam(rc.auth.role), rc.auth.claims,
+	params = append(params, textParam(rc.conf.paths[rc.req.schema]), textParam(rc.auth.role), rc.auth.claims,
 		textParam(rc.req.method), textParam(rc.req.path), headers, cookiesJSON(rc.req.header))
 	for i := range ks {
 		params = append(params, textParam(ks[i]), textParam(vs[i]))

@@ -11,10 +11,11 @@ func readSQL(p *readPlan) *sqlBuf {
 	q := qualified(root.table.Schema, root.table.Name)
 	source := func() {
 		s.w("SELECT ")
-		s.selectList(root, q)
+		groups := s.selectList(root, q)
 		s.w(" FROM ", q)
 		s.joins(root, q)
 		s.whereSQL(root, q)
+		s.groupBySQL(groups)
 		s.orderSQL(root, q)
 		s.limitSQL(root.limit, root.offset)
 	}

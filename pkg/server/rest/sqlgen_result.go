@@ -1,5 +1,8 @@
 package rest
 
+// resultSource is the CTE holding the rows of a write or a call.
+const resultSource = "pgrst_source"
+
 // bodyKind is how the result rows become the response body.
 type bodyKind int
 
@@ -69,7 +72,7 @@ type outerSpec struct {
 // non-volatile scalar function into the outer query, and every reference
 // to its row would call the function again.
 func (s *sqlBuf) outerSQL(o outerSpec) {
-	const q = "pgrst_source"
+	const q = resultSource
 	root := o.root
 	s.w(" SELECT ")
 	if o.countAll {
@@ -106,10 +109,11 @@ func (s *sqlBuf) outerSQL(o outerSpec) {
 		s.limitSQL(root.limit, root.offset)
 	default:
 		s.w("SELECT ")
-		s.selectList(root, q)
+		groups := s.selectList(root, q)
 		s.w(" FROM pgrst_source")
 		s.joins(root, q)
 		s.whereSQL(root, q)
+		s.groupBySQL(groups)
 		s.orderSQL(root, q)
 		s.limitSQL(root.limit, root.offset)
 	}

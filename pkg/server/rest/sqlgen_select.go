@@ -1,45 +1,6 @@
 package rest
 
-// outputNames are the JSON keys a node's select produces, used to spread
-// a to-one embed into its parent.
-func (n *node) outputNames() []string {
-	var out []string
-	seen := map[string]bool{}
-	add := func(s string) {
-		if !seen[s] {
-			seen[s] = true
-			out = append(out, s)
-		}
-	}
-	for _, sf := range n.sels {
-		if sf.star {
-			for _, c := range n.table.Columns {
-				add(c.Name)
-			}
-			continue
-		}
-		if sf.alias != "" {
-			add(sf.alias)
-		} else {
-			add(sf.f.col)
-		}
-	}
-	if n.allStar && len(n.sels) == 0 {
-		for _, c := range n.table.Columns {
-			add(c.Name)
-		}
-	}
-	for _, c := range n.children {
-		if c.spread {
-			for _, x := range c.outputNames() {
-				add(x)
-			}
-		} else if !c.isEmpty() {
-			add(c.name)
-		}
-	}
-	return out
-}
+import "strconv"
 
 // isEmpty is true for an embed that selects nothing (rel()), used only to
 // filter its parent.
@@ -47,58 +8,140 @@ func (n *node) isEmpty() bool {
 	return len(n.sels) == 0 && !n.allStar && len(n.children) == 0
 }
 
-// selectList writes the select list of node n whose table is reachable as q.
-func (s *sqlBuf) selectList(n *node, q string) {
-	first := true
-	sep := func() {
-		if !first {
+// selectList writes the select list of node n whose table is reachable
+// as q. For a grouped level it returns the positions of the values that
+// are not aggregates, its GROUP BY (positions, so a JSON path's parameters
+// are not repeated).
+func (s *sqlBuf) selectList(n *node, q string) []int {
+	pos := 0
+	var groups []int
+	item := func(agg bool) {
+		if pos > 0 {
 			s.w(", ")
 		}
-		first = false
+		pos++
+		if n.grouped && !agg {
+			groups = append(groups, pos)
+		}
+	}
+	star := func() {
+		if !n.grouped {
+			item(false)
+			s.w(q, ".*")
+			return
+		}
+		for _, c := range n.table.Columns {
+			item(false)
+			s.w(q, ".", quoteIdent(c.Name))
+		}
 	}
 	starDone := false
 	if n.allStar && len(n.sels) == 0 {
-		sep()
-		s.w(q, ".*")
+		star()
 		starDone = true
 	}
-	for _, sf := range n.sels {
-		if sf.star {
+	for i := range n.sels {
+		sf := &n.sels[i]
+		switch {
+		case sf.star:
 			if !starDone {
-				sep()
-				s.w(q, ".*")
+				star()
 				starDone = true
 			}
 			continue
+		case sf.hoistAs != "":
+			// Aggregated by the level this spread is spread into.
+			item(false)
+			s.valueSQL(q, sf)
+			s.w(" AS ", quoteIdent(sf.hoistAs))
+			continue
+		case sf.agg != "":
+			item(true)
+			s.aggSQL(sf, func() { s.valueSQL(q, sf) })
+		default:
+			item(false)
+			s.valueSQL(q, sf)
 		}
-		sep()
-		if sf.cast != "" {
-			s.w("CAST(")
-			s.fieldSQL(q, sf.f)
-			s.w(" AS ", sf.cast, ")")
-		} else {
-			s.fieldSQL(q, sf.f)
+		if sf.alias != "" || sf.agg != "" {
+			s.w(" AS ", quoteIdent(sf.name()))
 		}
-		if sf.alias != "" {
-			s.w(" AS ", quoteIdent(sf.alias))
-		}
+	}
+	// A grouped level groups by its embeds too: as jsonb, json has no
+	// equality.
+	asJSONB := ""
+	if n.grouped {
+		asJSONB = "::jsonb"
 	}
 	for _, c := range n.children {
 		lat := quoteIdent(c.lateral)
 		switch {
 		case c.spread:
-			for _, name := range c.outputNames() {
-				sep()
-				s.w(lat, ".", quoteIdent(name), " AS ", quoteIdent(name))
+			for _, sc := range c.spreadCols() {
+				if sc.agg != nil {
+					item(true)
+					s.aggSQL(sc.agg, func() { s.w(lat, ".", quoteIdent(sc.src)) })
+				} else {
+					item(false)
+					s.w(lat, ".", quoteIdent(sc.src))
+					if !c.toOne {
+						s.w(asJSONB)
+					}
+				}
+				s.w(" AS ", quoteIdent(sc.name))
 			}
 		case c.isEmpty():
 		case c.toOne:
-			sep()
-			s.w(lat, `."pgrst_j" AS `, quoteIdent(c.name))
+			item(false)
+			s.w(lat, `."pgrst_j"`, asJSONB, " AS ", quoteIdent(c.name))
 		default:
-			sep()
-			s.w("COALESCE(", lat, `."pgrst_j", '[]') AS `, quoteIdent(c.name))
+			item(false)
+			s.w("COALESCE(", lat, `."pgrst_j"`, asJSONB, ", '[]') AS ", quoteIdent(c.name))
 		}
+	}
+	return groups
+}
+
+// valueSQL writes a selected column (or computed field), with its JSON
+// path and cast; count() has none.
+func (s *sqlBuf) valueSQL(q string, sf *selField) {
+	switch {
+	case sf.countStar:
+		s.w("1")
+	case sf.cast != "":
+		s.w("CAST(")
+		s.fieldSQL(q, sf.f)
+		s.w(" AS ", sf.cast, ")")
+	default:
+		s.fieldSQL(q, sf.f)
+	}
+}
+
+// aggSQL writes aggregate sf of the value arg writes, with its cast.
+func (s *sqlBuf) aggSQL(sf *selField, arg func()) {
+	if sf.aggCast != "" {
+		s.w("CAST(")
+	}
+	s.w("pg_catalog.", sf.agg, "(")
+	if sf.countStar {
+		s.w("*")
+	} else {
+		arg()
+	}
+	s.w(")")
+	if sf.aggCast != "" {
+		s.w(" AS ", sf.aggCast, ")")
+	}
+}
+
+// groupBySQL writes the GROUP BY of a grouped level.
+func (s *sqlBuf) groupBySQL(groups []int) {
+	for i, g := range groups {
+		if i == 0 {
+			s.w(" GROUP BY ")
+		} else {
+			s.w(", ")
+		}
+		s.b = strconv.AppendInt(s.b, int64(g), 10)
 	}
 }
 
@@ -111,9 +154,19 @@ func (s *sqlBuf) joins(n *node, q string) {
 		} else {
 			s.w(" LEFT JOIN LATERAL (")
 		}
-		if c.toOne {
+		switch {
+		case c.toOne:
 			s.w(`SELECT row_to_json("pgrst_r") AS "pgrst_j", "pgrst_r".* FROM (`)
-		} else {
+		case c.spread:
+			// A to-many spread: each value becomes an array, the arrays
+			// correlated; pgrst_j is NULL without rows (for !inner and
+			// null filters).
+			s.w(`SELECT NULLIF(pg_catalog.count(*), 0) AS "pgrst_j"`)
+			for _, sc := range c.spreadCols() {
+				s.w(`, COALESCE(json_agg("pgrst_r".`, quoteIdent(sc.src), "), '[]') AS ", quoteIdent(sc.src))
+			}
+			s.w(" FROM (")
+		default:
 			s.w(`SELECT json_agg("pgrst_r") AS "pgrst_j" FROM (`)
 		}
 		s.childSelect(c, q)
@@ -129,20 +182,59 @@ func (s *sqlBuf) joins(n *node, q string) {
 func (s *sqlBuf) childSelect(c *node, parentQ string) {
 	q := quoteIdent(c.alias)
 	s.w("SELECT ")
-	s.selectList(c, q)
-	s.w(" FROM ", qualified(c.table.Schema, c.table.Name), " AS ", q)
-	s.joins(c, q)
-	s.w(" WHERE ")
-	for i, pair := range c.rel.Columns {
-		if i > 0 {
-			s.w(" AND ")
-		}
-		s.w(q, ".", quoteIdent(pair[1]), " = ", parentQ, ".", quoteIdent(pair[0]))
-	}
+	groups := s.selectList(c, q)
+	s.childFrom(c, q, parentQ)
 	for _, w := range c.where {
 		s.w(" AND ")
 		s.condSQL(q, w)
 	}
+	s.groupBySQL(groups)
 	s.orderSQL(c, q)
 	s.limitSQL(c.limit, c.offset)
+}
+
+// childFrom writes the FROM, joins and join conditions of embed c (its
+// table reachable as q, its parent's as parentQ), up to a WHERE its
+// filters can follow with AND.
+func (s *sqlBuf) childFrom(c *node, q, parentQ string) {
+	pairs := func(ps [][2]string, left, right string) {
+		for i, p := range ps {
+			if i > 0 {
+				s.w(" AND ")
+			}
+			s.w(left, ".", quoteIdent(p[1]), " = ", right, ".", quoteIdent(p[0]))
+		}
+	}
+	switch {
+	case c.rel.Function != nil:
+		// A computed relationship: the function of the parent's row.
+		f := c.rel.Function
+		s.w(" FROM ", qualified(f.Schema, f.Name), "(")
+		if parentQ == resultSource {
+			// The rows a write or a call returned: a record of the
+			// table's columns (all of them, see returningCols).
+			pt := c.parent.table
+			s.w("CAST(ROW(", parentQ, ".*) AS ", qualified(pt.Schema, pt.Name), ")")
+		} else {
+			s.w(parentQ, ".*")
+		}
+		s.w(") AS ", q)
+		s.joins(c, q)
+		s.w(" WHERE TRUE")
+	case c.rel.Junction != nil:
+		// Many-to-many: the junction joins the target to the parent.
+		j := c.rel.Junction
+		jq := quoteIdent(c.alias + "_j")
+		s.w(" FROM ", qualified(c.table.Schema, c.table.Name), " AS ", q)
+		s.w(" INNER JOIN ", qualified(j.Table.Schema, j.Table.Name), " AS ", jq, " ON ")
+		pairs(j.Target, jq, q)
+		s.joins(c, q)
+		s.w(" WHERE ")
+		pairs(j.Source, jq, parentQ)
+	default:
+		s.w(" FROM ", qualified(c.table.Schema, c.table.Name), " AS ", q)
+		s.joins(c, q)
+		s.w(" WHERE ")
+		pairs(c.rel.Columns, q, parentQ)
+	}
 }

@@ -37,6 +37,9 @@ type Spec struct {
 	// make the transaction read-only itself
 	// (set_config('transaction_read_only', 'on', true)).
 	Setup Statement
+	// PreRequest, when set, runs after Setup: PostgREST's db-pre-request
+	// function; its rows are ignored.
+	PreRequest *Statement
 	// CountPlan, when set, runs after Setup and before Main: PostgREST's
 	// EXPLAIN of the count for count=planned/estimated. The first column
 	// of its first row is Result.CountPlan.
@@ -231,6 +234,9 @@ func newPipeline(spec Spec) (*pipeline, *Result, *int) {
 		p.add(beginRW, nil, nil)
 	}
 	p.add(spec.Setup.SQL, spec.Setup.Params, nil)
+	if spec.PreRequest != nil {
+		p.add(spec.PreRequest.SQL, spec.PreRequest.Params, nil)
+	}
 	res := &Result{}
 	if spec.CountPlan != nil {
 		p.add(spec.CountPlan.SQL, spec.CountPlan.Params, func(v [][]byte) error {

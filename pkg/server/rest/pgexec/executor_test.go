@@ -119,6 +119,17 @@ func TestExecute(t *testing.T) {
 	if !strings.Contains(string(res.CountPlan), `"Plan Rows"`) {
 		t.Fatalf("count plan %s", res.CountPlan)
 	}
+	// PreRequest runs after Setup, before Main, in the same transaction.
+	res, err = ex.Execute(ctx, Spec{ReadOnly: true, Setup: readSetup,
+		PreRequest: &Statement{SQL: "select set_config('sfp.pre', current_setting('transaction_read_only'), true)"},
+		Main:       Statement{SQL: "select current_setting('sfp.pre', true)"}})
+	if err != nil || len(res.Row) != 1 || string(res.Row[0]) != "on" {
+		t.Fatalf("pre-request: %q %v", res.Row, err)
+	}
+	if _, err := ex.Execute(ctx, Spec{ReadOnly: true, Setup: readSetup,
+		PreRequest: &Statement{SQL: "select 1/0"}, Main: Statement{SQL: "select 1"}}); err == nil {
+		t.Fatal("a failing pre-request: no error")
+	}
 
 	insert := func(id string, rollback bool, check func(*Result) error) error {
 		_, err := ex.Execute(ctx, Spec{Setup: writeSetup, Rollback: rollback, Check: check,
@@ -227,6 +238,15 @@ func TestSharedReadBackendLost(t *testing.T) {
 		slow <- err
 	}()
 	mux, conn := ex.mux, slowReadConn(t, ex.mux)
+	// The read may be in flight for its statement's preparation still; the
+	// reads below queue behind it only once it sleeps in PostgreSQL (before
+	// that, on a busy machine, they could slip in ahead of it and finish).
+	waitUntil(t, "the slow read to sleep", func() bool {
+		var n int
+		err := db.Admin(t).QueryRow(context.Background(),
+			`select count(*) from pg_stat_activity where query like '%slow_read(30)%' and wait_event = 'PgSleep' and pid <> pg_backend_pid()`).Scan(&n)
+		return err == nil && n == 1
+	})
 	const queued = 3
 	results := make(chan error, queued)
 	for i := range queued {

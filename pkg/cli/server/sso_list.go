@@ -1,0 +1,132 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sfp-dev/sfp/pkg/cli/cmdutil"
+)
+
+// SSOListOptions are the inputs of `sfp server sso list`.
+type SSOListOptions struct {
+	IO         *cmdutil.IOStreams
+	Flags      tenantFlags
+	JSON       bool
+	HTTPClient *http.Client
+}
+
+// NewCmdSSOList builds `sfp server sso list`.
+func NewCmdSSOList(f *cmdutil.Factory, runF func(context.Context, *SSOListOptions) error) *cobra.Command {
+	opts := &SSOListOptions{IO: f.IOStreams}
+	cmd := &cobra.Command{
+		Use:   "list -t NAME",
+		Short: "List the SAML identity providers",
+		Args:  cmdutil.NoArgs,
+		RunE: cmdutil.RunE(opts, nil, runF, func(ctx context.Context, o *SSOListOptions) error {
+			return ssoListRun(ctx, f, o)
+		}),
+	}
+	opts.Flags.register(cmd)
+	cmdutil.JSONFlag(cmd, &opts.JSON, "", []ssoProvider{})
+	return cmd
+}
+
+func ssoListRun(ctx context.Context, f *cmdutil.Factory, o *SSOListOptions) error {
+	t, err := loadTenant(f, &o.Flags)
+	if err != nil {
+		return err
+	}
+	api, err := newSSOAPI(t, o.HTTPClient)
+	if err != nil {
+		return err
+	}
+	var list struct {
+		Items []ssoProvider `json:"items"`
+	}
+	if err := api.do(ctx, http.MethodGet, "", nil, &list); err != nil {
+		return fmt.Errorf("list SSO providers: %w", err)
+	}
+	if list.Items == nil {
+		list.Items = []ssoProvider{}
+	}
+	if o.JSON {
+		return cmdutil.WriteJSON(o.IO.Out, list.Items)
+	}
+	if len(list.Items) == 0 {
+		fmt.Fprintf(o.IO.ErrOut, "Tenant %q has no SSO providers; add one with `sfp server sso add -t %s`.\n", t.Name(), t.Name())
+		return nil
+	}
+	tab := cmdutil.NewTable(o.IO.Out, "ID", "ENTITY ID", "DOMAINS", "STATE")
+	for _, p := range list.Items {
+		tab.Row(p.ID, p.SAML.EntityID, domainList(p), ssoState(p))
+	}
+	return tab.Flush()
+}
+
+// SSORemoveOptions are the inputs of `sfp server sso remove`.
+type SSORemoveOptions struct {
+	IO         *cmdutil.IOStreams
+	Flags      tenantFlags
+	ID         string
+	Yes        bool
+	JSON       bool
+	HTTPClient *http.Client
+}
+
+// NewCmdSSORemove builds `sfp server sso remove`.
+func NewCmdSSORemove(f *cmdutil.Factory, runF func(context.Context, *SSORemoveOptions) error) *cobra.Command {
+	opts := &SSORemoveOptions{IO: f.IOStreams}
+	cmd := &cobra.Command{
+		Use:   "remove -t NAME ID",
+		Short: "Remove a SAML identity provider",
+		Long: `Remove an identity provider (by the id ` + "`sfp server sso list`" + ` shows, or
+resource_<your id>) and its domains. Its users keep their accounts and data but
+can no longer sign in through it; sessions they have keep working until they
+end.`,
+		Args: cmdutil.ExactArgs(1, "which provider? pass its ID (see `sfp server sso list`)"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.ID = args[0]
+			return cmdutil.RunE(opts, nil, runF, func(ctx context.Context, o *SSORemoveOptions) error {
+				return ssoRemoveRun(ctx, f, o)
+			})(cmd, args)
+		},
+	}
+	opts.Flags.register(cmd)
+	cmd.Flags().BoolVarP(&opts.Yes, "yes", "y", false, "Do not ask for confirmation")
+	cmdutil.JSONFlag(cmd, &opts.JSON, "Output the removed provider as JSON", ssoProvider{})
+	return cmd
+}
+
+func ssoRemoveRun(ctx context.Context, f *cmdutil.Factory, o *SSORemoveOptions) error {
+	t, err := loadTenant(f, &o.Flags)
+	if err != nil {
+		return err
+	}
+	api, err := newSSOAPI(t, o.HTTPClient)
+	if err != nil {
+		return err
+	}
+	var p ssoProvider
+	if err := api.do(ctx, http.MethodGet, "/"+o.ID, nil, &p); err != nil {
+		if isNotFound(err) {
+			return fmt.Errorf("tenant %q has no SSO provider %s (see `sfp server sso list -t %s`)", t.Name(), o.ID, t.Name())
+		}
+		return fmt.Errorf("remove SSO provider: %w", err)
+	}
+	if err := cmdutil.Confirm(o.IO, o.Yes, fmt.Sprintf("Remove SSO provider %s (%s; domains %s)?", p.ID, p.SAML.EntityID, domainList(p))); err != nil {
+		return err
+	}
+	if err := api.do(ctx, http.MethodDelete, "/"+p.ID, nil, &p); err != nil {
+		return fmt.Errorf("remove SSO provider: %w", err)
+	}
+	if o.JSON {
+		if err := cmdutil.WriteJSON(o.IO.Out, p); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(o.IO.ErrOut, "Removed SSO provider %s; its users can no longer sign in through it.\n", p.ID)
+	return nil
+}

@@ -1,0 +1,131 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	postgrest "github.com/supabase-community/postgrest-go"
+)
+
+// The row operations every service shares: PostgREST's insert, get, update
+// and delete of one row by id, each with the errors a caller can act on
+// (a refused write explained by the caller's role, a missing row named).
+
+// insertRow inserts row into table and returns it as the database stored
+// it; a refusal is explained by the caller's role in the account (need
+// is the role the write takes).
+func insertRow[T any](ctx context.Context, c *Client, op, table string, row map[string]any, accountID string, need Role) (*T, error) {
+	var rows []T
+	err := c.do(ctx, op, false, func(cl *call) error {
+		return cl.exec(cl.from(table).Insert(row, false, "", "representation", ""), &rows)
+	})
+	if err != nil {
+		return nil, c.explain(ctx, err, accountID, need)
+	}
+	return first(rows, op)
+}
+
+// getRow returns the row of table with that id; noun names it in errors
+// ("get build: …", "build … not found").
+func getRow[T any](ctx context.Context, c *Client, noun, table, id string) (*T, error) {
+	if err := validUUID(noun+" id", id); err != nil {
+		return nil, fmt.Errorf("get %s: %w", noun, err)
+	}
+	var v T
+	err := c.do(ctx, "get "+noun, true, func(cl *call) error {
+		return cl.exec(cl.from(table).Select("*", "", false).Eq("id", id).Single(), &v)
+	})
+	if err != nil {
+		return nil, notFoundMessage(err, noun+" "+id)
+	}
+	return &v, nil
+}
+
+// getRowBy returns the row of table whose key column holds key among the
+// rows of one parent: parentCol (a foreign key, "project_id") equals
+// parentID. noun names the row in errors ("get release: …", "release
+// 2026.12 not found").
+func getRowBy[T any](ctx context.Context, c *Client, noun, table, parentCol, parentID, keyCol, key string) (*T, error) {
+	if err := validUUID(strings.ReplaceAll(parentCol, "_", " "), parentID); err != nil {
+		return nil, fmt.Errorf("get %s: %w", noun, err)
+	}
+	var v T
+	err := c.do(ctx, "get "+noun, true, func(cl *call) error {
+		return cl.exec(cl.from(table).Select("*", "", false).Eq(parentCol, parentID).Eq(keyCol, key).Single(), &v)
+	})
+	if err != nil {
+		return nil, notFoundMessage(err, noun+" "+key)
+	}
+	return &v, nil
+}
+
+// updateRow changes the row of table with that id and returns it; no row
+// changed is explained (missing, invisible, or not the caller's to change).
+func updateRow[T any](ctx context.Context, c *Client, op, table, id string, row map[string]any, need Role) (*T, error) {
+	var rows []T
+	err := c.do(ctx, op, false, func(cl *call) error {
+		return cl.exec(cl.from(table).Update(row, "representation", "").Eq("id", id), &rows)
+	})
+	if err != nil {
+		return nil, c.explainRow(ctx, err, table, id, need)
+	}
+	if len(rows) == 0 {
+		return nil, c.noRows(ctx, op, table, id, "", need)
+	}
+	return &rows[0], nil
+}
+
+// listRows reads one page of table, newest first (listByCreated), in one
+// call: filter narrows the query to what the caller's options ask for,
+// refusing bad options with an error that op prefixes ("list builds: …").
+func listRows[T any](ctx context.Context, c *Client, op, table string, opts *ListOptions,
+	filter func(*postgrest.FilterBuilder) (*postgrest.FilterBuilder, error), key func(*T) (time.Time, string)) (*Page[T], error) {
+	var p *Page[T]
+	err := c.do(ctx, op, true, func(cl *call) error {
+		fb, err := filter(cl.from(table).Select("*", "", false))
+		if err != nil {
+			return fmt.Errorf("%s: %w", op, err)
+		}
+		p, err = listByCreated(cl, fb, opts, key)
+		return err
+	})
+	return p, err
+}
+
+// deleteRow deletes the row of table with that id, which needs the role
+// need in its account.
+func deleteRow(ctx context.Context, c *Client, noun, table, id string, need Role) error {
+	op := "delete " + noun
+	if err := validUUID(noun+" id", id); err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	var rows []struct {
+		ID string `json:"id"`
+	}
+	err := c.do(ctx, op, false, func(cl *call) error {
+		return cl.exec(cl.from(table).Delete("representation", "").Eq("id", id), &rows)
+	})
+	if err != nil {
+		return c.explainRow(ctx, err, table, id, need)
+	}
+	if len(rows) == 0 {
+		return c.noRows(ctx, op, table, id, "", need)
+	}
+	return nil
+}
+
+// setObject sets row[name] to raw when raw is given, after checking it is
+// a JSON object.
+func setObject(row map[string]any, name string, raw json.RawMessage) error {
+	obj, err := jsonObject(name, raw)
+	if err != nil {
+		return err
+	}
+	if obj != nil {
+		row[name] = obj
+	}
+	return nil
+}
