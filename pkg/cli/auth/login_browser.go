@@ -51,7 +51,12 @@ func browserSignIn(ctx context.Context, opts *LoginOptions, start func(redirectT
 	results := make(chan callbackResult, 1)
 	srv := &http.Server{Handler: callbackHandler(results), ReadHeaderTimeout: 30 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
-	defer srv.Close()
+	defer func() {
+		// Let the browser's page finish before the server goes.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	}()
 
 	target, err := start(redirectTo)
 	if err != nil {
@@ -94,6 +99,9 @@ func callbackHandler(results chan<- callbackResult) http.Handler {
 			fmt.Fprintf(w, "sfp: %v\nYou can close this window.\n", res.err)
 		} else {
 			fmt.Fprintln(w, "sfp: signed in. You can close this window and return to the terminal.")
+		}
+		if f, ok := w.(http.Flusher); ok {
+			f.Flush()
 		}
 		select {
 		case results <- res:
