@@ -14,6 +14,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/sfp-dev/sfp/pkg/backup"
 	"github.com/sfp-dev/sfp/pkg/migrate"
 	"github.com/sfp-dev/sfp/pkg/tenant"
 )
@@ -116,6 +117,9 @@ type Status struct {
 	// PostgreSQL exiting on its own, or a failed attempt to restart it.
 	LastPostgresCrash *Crash      `json:"last_postgres_crash,omitempty"`
 	Components        []Component `json:"components"`
+	// Backups are the tenant's last backups, a failed scheduled one, and
+	// the earliest point it can be restored to (docs/backups.md).
+	Backups *backup.Summary `json:"backups,omitempty"`
 }
 
 // Crash is an unexpected exit of a supervised process.

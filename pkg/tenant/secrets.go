@@ -256,6 +256,11 @@ func loadSecrets(path string) (*Secrets, error) {
 	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o077 != 0 {
 		return nil, fmt.Errorf("read secrets: %s is readable by others (mode %04o); run `chmod 600 %s`", path, fi.Mode().Perm(), path)
 	}
+	return parseSecrets(raw, path)
+}
+
+// parseSecrets reads the variables of a .env.
+func parseSecrets(raw []byte, path string) (*Secrets, error) {
 	vars, err := parseEnv(raw, path)
 	if err != nil {
 		return nil, fmt.Errorf("read secrets: %w", err)

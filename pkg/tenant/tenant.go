@@ -95,6 +95,7 @@ type Config struct {
 	REST     RESTConfig     `yaml:"rest"`
 	Realtime RealtimeConfig `yaml:"realtime"`
 	Admin    AdminConfig    `yaml:"admin,omitempty"`
+	Backup   BackupConfig   `yaml:"backup,omitempty"`
 }
 
 // APIConfig is the gateway: the one address clients use.
@@ -251,6 +252,7 @@ func (c *Config) Defaults() {
 		c.Postgres.Restart.Window = DefaultRestartWindow
 	}
 	c.limitDefaults()
+	c.Backup.defaults()
 }
 
 // Validate checks the configuration; errors name the setting.
@@ -296,6 +298,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Postgres.Restart.Window < time.Second {
 		return fmt.Errorf("postgres.restart.window: %s must be at least 1s (a duration such as \"10m\")", c.Postgres.Restart.Window)
+	}
+	if err := c.Backup.validate(); err != nil {
+		return err
 	}
 	return c.validateLimits()
 }
@@ -499,6 +504,9 @@ func Load(base, name string) (*Tenant, error) {
 	}
 	if err != nil {
 		return nil, fmt.Errorf("load tenant %q: %w", name, err)
+	}
+	if err := checkComplete(dir, name); err != nil {
+		return nil, err
 	}
 	t := &Tenant{Dir: dir}
 	if err := decodeConfig(raw, filepath.Join(dir, "tenant.yaml"), &t.Config); err != nil {

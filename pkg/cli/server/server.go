@@ -25,6 +25,9 @@ func NewCmdServer(f *cmdutil.Factory) *cobra.Command {
 		NewCmdUpdate(f, nil),
 		NewCmdMigrate(f, nil),
 		NewCmdSSO(f),
+		NewCmdBackup(f, nil),
+		NewCmdRestore(f, nil),
+		NewCmdPsql(f, nil),
 		NewCmdAuth(f),
 	)
 	return cmd

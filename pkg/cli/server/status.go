@@ -3,12 +3,14 @@ package server
 import (
 	"context"
 	"fmt"
+	"io"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/sfp-dev/sfp/pkg/backup"
 	"github.com/sfp-dev/sfp/pkg/cli/cmdutil"
 	"github.com/sfp-dev/sfp/pkg/runtime/embedded"
 )
@@ -29,7 +31,8 @@ func NewCmdStatus(f *cmdutil.Factory, runF func(context.Context, *StatusOptions)
 		Long: `Show the tenant's process, uptime and schema version, and for each component
 (postgres, gateway, auth, rest, realtime) whether it answers and where. When
 PostgreSQL crashed since the start, how often it was restarted and the last crash
-(postgres_restarts, last_postgres_crash in --json). The exit code is 0 whether
+(postgres_restarts, last_postgres_crash in --json). The last backups, a failed
+scheduled backup and the earliest point a restore can reach (backups). The exit code is 0 whether
 the tenant runs or not; use --json and "running" in scripts.`,
 		Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -78,6 +81,7 @@ the tenant runs or not; use --json and "running" in scripts.`,
 				fmt.Fprintf(w, "Crashes:  PostgreSQL restarted %d %s; last crash %s: %s\n",
 					st.PostgresRestarts, times, c.At.UTC().Format(time.RFC3339), c.Error)
 			}
+			printBackupStatus(w, st.Backups)
 			fmt.Fprintln(w)
 			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "COMPONENT\tSTATE\tADDRESS\tDETAIL")
@@ -90,4 +94,24 @@ the tenant runs or not; use --json and "running" in scripts.`,
 	opts.Flags.register(cmd)
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "Output JSON")
 	return cmd
+}
+
+// printBackupStatus says when the tenant was last backed up and whether a
+// scheduled backup failed.
+func printBackupStatus(w io.Writer, b *backup.Summary) {
+	if b == nil {
+		return
+	}
+	if len(b.Backups) == 0 {
+		fmt.Fprintln(w, "Backups:  none")
+	} else {
+		last := b.Backups[0]
+		fmt.Fprintf(w, "Backups:  %d; last %s (%s)\n", len(b.Backups), last.FinishedAt.Format(time.RFC3339), last.File)
+	}
+	if b.EarliestRestorable != nil && b.WALArchive != "" {
+		fmt.Fprintf(w, "Restore:  to any time from %s (WAL archive %s)\n", b.EarliestRestorable.Format(time.RFC3339), b.WALArchive)
+	}
+	if b.LastError != nil {
+		fmt.Fprintf(w, "Backup FAILED at %s: %s\n", b.LastError.At.Format(time.RFC3339), b.LastError.Error)
+	}
 }

@@ -29,6 +29,9 @@ type Cmd struct {
 	// Stdout and Stderr, when set, receive the output as it is written
 	// (logs --follow, a migration run); otherwise it is captured in Result.
 	Stdout, Stderr io.Writer
+	// Stdin, when set, is the program's input (a cluster streamed into the
+	// db volume by a restore).
+	Stdin io.Reader
 }
 
 func (c Cmd) String() string { return strings.Join(c.Args, " ") }
@@ -85,6 +88,7 @@ func (r ExecRunner) Run(ctx context.Context, c Cmd) (Result, error) {
 	}
 	cmd := exec.CommandContext(ctx, path, c.Args[1:]...)
 	cmd.Dir = c.Dir
+	cmd.Stdin = c.Stdin
 	if r.Env != nil {
 		cmd.Env = r.Env
 	}

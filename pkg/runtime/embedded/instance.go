@@ -63,6 +63,8 @@ type Instance struct {
 	failed   chan error  // a component died, or PostgreSQL keeps crashing
 	once     sync.Once
 	reloadMu sync.Mutex // one key reload at a time
+	// stopBackups ends the scheduled backups (nil without a schedule).
+	stopBackups func()
 }
 
 // Boot starts the tenant: PostgreSQL (created on first start), the platform
@@ -97,12 +99,17 @@ func Boot(ctx context.Context, t *tenant.Tenant, opts BootOptions) (inst *Instan
 		inst.listener = limitConnections(l, t.Config.API, log)
 	}
 
+	startSettings, err := archiveSettings(t)
+	if err != nil {
+		return inst, err
+	}
 	cluster, err := postgres.New(ctx, postgres.Config{
 		DataDir:       t.DataDir(),
 		Port:          t.Config.Postgres.Port,
 		SuperPassword: t.Secrets.PostgresPassword,
 		LogFile:       t.PostgresLog(),
 		Logger:        log,
+		StartSettings: startSettings,
 	})
 	if err != nil {
 		return inst, err
@@ -172,6 +179,7 @@ func Boot(ctx context.Context, t *tenant.Tenant, opts BootOptions) (inst *Instan
 	}()
 	inst.sup = newSupervisor(inst)
 	inst.sup.start()
+	inst.startBackups(ctx)
 	return inst, nil
 }
 
@@ -181,6 +189,21 @@ func (i *Instance) Supervision() Supervision {
 		return Supervision{}
 	}
 	return i.sup.snapshot()
+}
+
+// archiveSettings turns backup.wal_archive on: the archive directory is
+// made (0700, the server user's) and PostgreSQL archives every completed
+// WAL segment into it. The settings go on the server's command line, so
+// they follow tenant.yaml at every start.
+func archiveSettings(t *tenant.Tenant) (map[string]string, error) {
+	dir := t.Config.Backup.WALArchive
+	if dir == "" {
+		return nil, nil
+	}
+	if err := postgres.PrepareArchiveDir(dir); err != nil {
+		return nil, fmt.Errorf("start tenant %q: backup.wal_archive: %w", t.Name(), err)
+	}
+	return postgres.ArchiveSettings(dir, strconv.Itoa(int(time.Duration(t.Config.Backup.ArchiveTimeout).Seconds()))+"s"), nil
 }
 
 func stampFile(t *tenant.Tenant) string { return filepath.Join(t.Dir, "platform.stamp") }
@@ -212,6 +235,9 @@ func (i *Instance) Shutdown(ctx context.Context) error {
 			if err := i.services.close(ctx); err != nil {
 				errs = append(errs, err)
 			}
+		}
+		if i.stopBackups != nil {
+			i.stopBackups()
 		}
 		if i.sup != nil {
 			// From here on an exit of PostgreSQL is ours.

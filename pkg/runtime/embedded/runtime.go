@@ -22,6 +22,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/sfp-dev/sfp/pkg/backup"
 	"github.com/sfp-dev/sfp/pkg/migrate"
 	"github.com/sfp-dev/sfp/pkg/runtime"
 	"github.com/sfp-dev/sfp/pkg/server/postgres"
@@ -378,6 +379,9 @@ func (r *Runtime) Status(ctx context.Context, t *tenant.Tenant) (*runtime.Status
 	}
 	st.Components = append(st.Components, pg)
 	st.Components = append(st.Components, probeHTTP(ctx, t, running)...)
+	if b, err := backup.List(t); err == nil {
+		st.Backups = b
+	}
 	return st, nil
 }
 

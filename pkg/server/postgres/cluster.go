@@ -61,6 +61,10 @@ type Config struct {
 	NoSync bool
 	// Settings are extra postgresql.conf settings written at Init.
 	Settings map[string]string
+	// StartSettings are given to the server on its command line at every
+	// start (-c name=value), overriding the files: settings that follow
+	// tenant.yaml rather than the cluster's creation (WAL archiving).
+	StartSettings map[string]string
 	// StopTimeout is how long a fast shutdown may take before the server is
 	// stopped immediately; default 30s.
 	StopTimeout time.Duration
@@ -253,7 +257,8 @@ func (c *Cluster) settings() map[string]string {
 
 func quoteConf(v string) string { return "'" + strings.ReplaceAll(v, "'", "''") + "'" }
 
-func (c *Cluster) writeConfig(owner *serverUser) error {
+// settingsText is sfp.conf.
+func (c *Cluster) settingsText() string {
 	settings := c.settings()
 	keys := make([]string, 0, len(settings))
 	for k := range settings {
@@ -265,8 +270,12 @@ func (c *Cluster) writeConfig(owner *serverUser) error {
 	for _, k := range keys {
 		fmt.Fprintf(&b, "%s = %s\n", k, settings[k])
 	}
+	return b.String()
+}
+
+func (c *Cluster) writeConfig(owner *serverUser) error {
 	conf := filepath.Join(c.cfg.DataDir, "sfp.conf")
-	if err := owner.writeFile(conf, []byte(b.String()), 0o600); err != nil {
+	if err := owner.writeFile(conf, []byte(c.settingsText()), 0o600); err != nil {
 		return err
 	}
 	main := filepath.Join(c.cfg.DataDir, "postgresql.conf")
@@ -274,7 +283,7 @@ func (c *Cluster) writeConfig(owner *serverUser) error {
 	if err != nil {
 		return fmt.Errorf("open postgresql.conf: %w", err)
 	}
-	_, werr := f.WriteString("\n# sfp settings\ninclude 'sfp.conf'\n")
+	_, werr := f.WriteString("\n# sfp settings\ninclude 'sfp.conf'\ninclude_if_exists '" + RecoveryConfFile + "'\n")
 	if cerr := f.Close(); werr == nil {
 		werr = cerr
 	}
@@ -331,12 +340,21 @@ func (c *Cluster) Start(ctx context.Context) error {
 	}
 	logStart, _ := logf.Seek(0, io.SeekEnd)
 
-	cmd := exec.Command(c.cfg.Binaries.Path("postgres"),
+	args := []string{
 		"-D", c.cfg.DataDir,
 		"-p", strconv.Itoa(c.cfg.Port),
 		"-c", "listen_addresses=127.0.0.1",
-		"-c", "unix_socket_directories="+c.cfg.DataDir,
-	)
+		"-c", "unix_socket_directories=" + c.cfg.DataDir,
+	}
+	names := make([]string, 0, len(c.cfg.StartSettings))
+	for k := range c.cfg.StartSettings {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		args = append(args, "-c", k+"="+c.cfg.StartSettings[k])
+	}
+	cmd := exec.Command(c.cfg.Binaries.Path("postgres"), args...)
 	cmd.Dir = "/"
 	cmd.Env = serverEnv()
 	cmd.Stdout, cmd.Stderr = logf, logf

@@ -1,0 +1,187 @@
+package backup_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/sfp-dev/sfp/pkg/migrate"
+	"github.com/sfp-dev/sfp/pkg/runtime/embedded"
+	"github.com/sfp-dev/sfp/pkg/server/postgres"
+	"github.com/sfp-dev/sfp/pkg/tenant"
+)
+
+func TestMain(m *testing.M) {
+	if _, err := postgres.FindBinaries(context.Background()); err != nil {
+		fmt.Fprintf(os.Stderr, "the backup tests run real tenants and need PostgreSQL: %v\n", err)
+		os.Exit(1)
+	}
+	os.Exit(m.Run())
+}
+
+// baseDir is a base directory the postgres system user can traverse.
+func baseDir(t testing.TB) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "sfp-backup-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(dir, 0o755)
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
+}
+
+func freePorts(t testing.TB) (int, int) {
+	t.Helper()
+	var ports []int
+	for i := 0; i < 2; i++ {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports[0], ports[1]
+}
+
+// running is an embedded tenant booted in the test process.
+type running struct {
+	T    *tenant.Tenant
+	Inst *embedded.Instance
+}
+
+func (r *running) adminURL() string {
+	return r.Inst.Cluster.ConnString("supabase_admin", r.T.Secrets.PostgresPassword, "postgres")
+}
+
+func (r *running) conn(t testing.TB) *pgx.Conn {
+	t.Helper()
+	c, err := migrate.Connect(context.Background(), r.adminURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close(context.Background()) })
+	return c
+}
+
+func (r *running) stop(t testing.TB) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := r.Inst.Shutdown(ctx); err != nil {
+		t.Errorf("shutdown %s: %v", r.T.Name(), err)
+	}
+}
+
+// newTenant creates tenant name under base, lets configure change its
+// tenant.yaml, and boots it.
+func newTenant(t testing.TB, base, name string, configure func(*tenant.Config)) *running {
+	t.Helper()
+	api, pg := freePorts(t)
+	tn, err := tenant.Create(base, tenant.CreateOptions{Name: name, APIPort: api, PostgresPort: pg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if configure != nil {
+		configure(&tn.Config)
+		if err := tn.SaveConfig(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return boot(t, base, name)
+}
+
+// boot starts an existing tenant in the test process.
+func boot(t testing.TB, base, name string) *running {
+	t.Helper()
+	tn, err := tenant.Load(base, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	inst, err := embedded.Boot(ctx, tn, embedded.BootOptions{PasswordHashCost: bcrypt.MinCost})
+	if err != nil {
+		t.Fatalf("boot %s: %v", name, err)
+	}
+	r := &running{T: tn, Inst: inst}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		inst.Shutdown(ctx)
+	})
+	return r
+}
+
+// call sends a JSON request through the tenant's gateway.
+func call(t testing.TB, r *running, apikey, bearer, method, path string, body any) (int, []byte) {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, r.Inst.URL+path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("apikey", apikey)
+	if bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+bearer)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, raw
+}
+
+func mustCall(t testing.TB, r *running, apikey, bearer, method, path string, body any, want int) []byte {
+	t.Helper()
+	code, raw := call(t, r, apikey, bearer, method, path, body)
+	if code != want {
+		t.Fatalf("%s %s on %s: %d, want %d: %s", method, path, r.T.Name(), code, want, strings.TrimSpace(string(raw)))
+	}
+	return raw
+}
+
+func writeFile(t testing.TB, dir, name, content string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func exec1(t testing.TB, c *pgx.Conn, sql string, args ...any) {
+	t.Helper()
+	if _, err := c.Exec(context.Background(), sql, args...); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+}
+
+func count(t testing.TB, c *pgx.Conn, sql string, args ...any) int {
+	t.Helper()
+	var n int
+	if err := c.QueryRow(context.Background(), sql, args...).Scan(&n); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+	return n
+}

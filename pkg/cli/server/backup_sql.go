@@ -1,0 +1,66 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sfp-dev/sfp/pkg/backup"
+	"github.com/sfp-dev/sfp/pkg/cli/cmdutil"
+)
+
+// BackupSQLOptions are the inputs of `sfp server backup sql`.
+type BackupSQLOptions struct {
+	IO             *cmdutil.IOStreams
+	From           string
+	PassphraseFile string
+	IdentityFile   string
+}
+
+// NewCmdBackupSQL builds `sfp server backup sql`.
+func NewCmdBackupSQL(f *cmdutil.Factory, runF func(context.Context, *BackupSQLOptions) error) *cobra.Command {
+	opts := &BackupSQLOptions{IO: f.IOStreams}
+	cmd := &cobra.Command{
+		Use:   "sql --from FILE",
+		Short: "Print the SQL of an export (backup --format sql) for psql",
+		Long: `Decrypt an export taken with sfp server backup --format sql and print its SQL,
+to load into a database migrated to the same schema version — a docker tenant's
+db service or a hosted Supabase project — with psql as a superuser. The SQL
+holds the credentials key in the clear: pipe it, do not keep it.`,
+		Example: `  sfp server backup sql --from acme.sfpbackup --passphrase-file pass | docker compose exec -T db psql -U supabase_admin -d postgres`,
+		Args:    cmdutil.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if opts.From == "" {
+				return cmdutil.FlagErrorf("which export? pass --from FILE")
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return backupSQLRun(opts)
+		},
+	}
+	cmd.Flags().StringVar(&opts.From, "from", "", "Export file")
+	cmd.Flags().StringVar(&opts.PassphraseFile, "passphrase-file", "", "Decrypt with the passphrase in this file")
+	cmd.Flags().StringVar(&opts.IdentityFile, "identity", "", "Decrypt with this age identity file")
+	return cmd
+}
+
+func backupSQLRun(opts *BackupSQLOptions) error {
+	f, err := os.Open(opts.From)
+	if err != nil {
+		return fmt.Errorf("read SQL export: %w", err)
+	}
+	defer f.Close()
+	r, m, err := backup.OpenSQL(f, backup.Decryption{PassphraseFile: opts.PassphraseFile, IdentityFile: opts.IdentityFile})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(opts.IO.ErrOut, "SQL export of %q taken %s at schema version %s.\n", m.Tenant, m.FinishedAt.Format("2006-01-02T15:04:05Z07:00"), m.SchemaVersion)
+	if _, err := io.Copy(opts.IO.Out, r); err != nil {
+		return fmt.Errorf("read SQL export: %w", err)
+	}
+	return nil
+}

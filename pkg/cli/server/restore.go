@@ -1,0 +1,129 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sfp-dev/sfp/pkg/backup"
+	"github.com/sfp-dev/sfp/pkg/cli/cmdutil"
+)
+
+// RestoreOptions are the inputs of `sfp server restore`.
+type RestoreOptions struct {
+	IO             *cmdutil.IOStreams
+	Flags          tenantFlags
+	From           string
+	PassphraseFile string
+	IdentityFile   string
+	Force          bool
+	ToTime         string
+	ToLSN          string
+	Archive        string
+	JSON           bool
+	// Docker restores a docker tenant's backup.
+	Docker backup.ComposeRestore
+
+	toTime time.Time
+}
+
+// NewCmdRestore builds `sfp server restore`.
+func NewCmdRestore(f *cmdutil.Factory, runF func(context.Context, *RestoreOptions) error) *cobra.Command {
+	opts := &RestoreOptions{IO: f.IOStreams}
+	cmd := &cobra.Command{
+		Use:   "restore -t NAME --from FILE [--to-time TIME | --to-lsn LSN]",
+		Short: "Create a tenant from a backup, optionally at a point in time",
+		Long: `Create tenant NAME from a backup taken with sfp server backup: its
+configuration, keys and secrets, and its database, on free ports. Users sign in
+with their passwords, API keys keep working, credentials decrypt, and the
+migration history is the backup's. An existing tenant is refused unless
+--force (it is replaced only once the restore has succeeded).
+
+With --to-time or --to-lsn, PostgreSQL replays the WAL archive
+(backup.wal_archive of the backed-up tenant, or --archive) from the backup up
+to that point and stops there; the output says where it stopped. The time must
+be after the backup finished and within the archive.
+
+The restored tenant does not archive WAL (set backup.wal_archive to a new
+directory). A failed restore removes everything it created. Start the tenant
+with sfp server start.
+
+A docker tenant's backup makes a docker tenant: its compose project, and the
+cluster loaded into its db volume (Docker needed; no point-in-time recovery).
+There --force removes the replaced tenant's volumes before loading, so it
+cannot be put back.`,
+		Example: `  sfp server restore -t acme2 --from acme-20261207T030000Z.sfpbackup --passphrase-file ~/.sfp-backup-pass
+  sfp server restore -t acme2 --from acme.sfpbackup --identity key.txt --to-time 2026-12-07T04:05:00Z`,
+		Args: cmdutil.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if opts.From == "" {
+				return cmdutil.FlagErrorf("which backup? pass --from FILE")
+			}
+			if opts.PassphraseFile != "" && opts.IdentityFile != "" {
+				return cmdutil.FlagErrorf("--passphrase-file or --identity, not both")
+			}
+			if opts.ToTime != "" && opts.ToLSN != "" {
+				return cmdutil.FlagErrorf("--to-time or --to-lsn, not both")
+			}
+			if opts.ToTime != "" {
+				t, err := time.Parse(time.RFC3339Nano, opts.ToTime)
+				if err != nil {
+					return cmdutil.FlagErrorf("--to-time: %q is not an RFC 3339 time such as 2026-12-07T04:05:00Z", opts.ToTime)
+				}
+				opts.toTime = t
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			base, err := opts.Flags.resolve(f, true)
+			if err != nil {
+				return err
+			}
+			rt, err := dockerRuntime(f)
+			if err != nil {
+				return err
+			}
+			opts.Docker, _ = rt.(backup.ComposeRestore)
+			return restoreRun(cmd.Context(), opts, base)
+		},
+	}
+	opts.Flags.register(cmd)
+	cmd.Flags().StringVar(&opts.From, "from", "", "Backup file")
+	cmd.Flags().StringVar(&opts.PassphraseFile, "passphrase-file", "", "Decrypt with the passphrase in this file")
+	cmd.Flags().StringVar(&opts.IdentityFile, "identity", "", "Decrypt with this age identity file (age-keygen's)")
+	cmd.Flags().BoolVar(&opts.Force, "force", false, "Replace an existing (stopped) tenant of that name")
+	cmd.Flags().StringVar(&opts.ToTime, "to-time", "", "Recover to this time (RFC 3339) from the WAL archive")
+	cmd.Flags().StringVar(&opts.ToLSN, "to-lsn", "", "Recover to this WAL position (e.g. 0/3000060) from the WAL archive")
+	cmd.Flags().StringVar(&opts.Archive, "archive", "", "WAL archive directory (default: the backed-up tenant's backup.wal_archive)")
+	cmd.Flags().BoolVar(&opts.JSON, "json", false, "Output JSON")
+	return cmd
+}
+
+func restoreRun(ctx context.Context, opts *RestoreOptions, base string) error {
+	p := newByteProgress(opts.IO)
+	res, err := backup.Restore(ctx, backup.RestoreOptions{Base: base, Name: opts.Flags.Tenant, From: opts.From,
+		Decryption: backup.Decryption{PassphraseFile: opts.PassphraseFile, IdentityFile: opts.IdentityFile},
+		Force:      opts.Force, ToTime: opts.toTime, ToLSN: opts.ToLSN, Archive: opts.Archive, Progress: p.report,
+		Docker: opts.Docker})
+	p.done()
+	if err != nil {
+		return err
+	}
+	if opts.JSON {
+		return cmdutil.WriteJSON(opts.IO.Out, res)
+	}
+	w := opts.IO.ErrOut
+	fmt.Fprintf(w, "Restored %q from a backup of %q taken %s (schema %s).\n", res.Tenant, res.Source, res.BackupTime.Format(time.RFC3339), res.SchemaVersion)
+	if r := res.RecoveredTo; r != nil {
+		at := "no transaction after the backup"
+		if r.LastTransaction != nil {
+			at = "last transaction committed " + r.LastTransaction.Format(time.RFC3339Nano)
+		}
+		fmt.Fprintf(w, "Recovery stopped at WAL %s (%s).\n", r.LSN, at)
+	}
+	fmt.Fprintf(w, "URL %s; start it with `sfp server start -t %s -d`.\n", res.URL, res.Tenant)
+	fmt.Fprintln(opts.IO.Out, res.Dir)
+	return nil
+}
