@@ -65,6 +65,8 @@ var shared *Stack
 type Options struct {
 	// Configure edits the tenant configuration before the start.
 	Configure func(*tenant.Config)
+	// Secrets edits the tenant's secrets (.env) before the start.
+	Secrets func(*tenant.Secrets)
 	// Logger receives the servers' logs; default: discarded unless
 	// SFP_TEST_LOG=1.
 	Logger *slog.Logger
@@ -140,6 +142,11 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 	}
 	if err := t.SaveConfig(); err != nil {
 		return nil, err
+	}
+	if opts.Secrets != nil {
+		if err := t.UpdateSecrets(func(s *tenant.Secrets) (bool, error) { opts.Secrets(s); return true, nil }); err != nil {
+			return nil, err
+		}
 	}
 	logger := opts.Logger
 	if logger == nil {

@@ -157,6 +157,16 @@ type AuthConfig struct {
 	// SMTP is where GoTrue sends its mail (docker runtime; the embedded
 	// auth server sends none). The password is SMTP_PASS in .env.
 	SMTP SMTPConfig `yaml:"smtp,omitempty"`
+	// External are the OAuth providers by GoTrue name (external.go).
+	External map[string]ExternalProvider `yaml:"external,omitempty"`
+	// AdditionalRedirectURLs are the redirect_to patterns allowed besides
+	// site_url (GOTRUE_URI_ALLOW_LIST; the compose file's
+	// ADDITIONAL_REDIRECT_URLS, which they replace when set).
+	AdditionalRedirectURLs []string `yaml:"additional_redirect_urls,omitempty"`
+	// ManualLinking opens /user/identities (linking and unlinking
+	// identities by the signed-in user), as
+	// GOTRUE_SECURITY_MANUAL_LINKING_ENABLED.
+	ManualLinking bool `yaml:"manual_linking,omitempty"`
 	// MFA is TOTP multi-factor authentication (mfa.go).
 	MFA MFAConfig `yaml:"mfa,omitempty"`
 	// SAML is SAML 2.0 single sign-on (saml.go).
@@ -275,6 +285,9 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("auth.min_password_length: %d is below 6", c.Auth.MinPasswordLength)
 	}
 	if err := c.Auth.SMTP.validate(); err != nil {
+		return err
+	}
+	if err := c.Auth.validateExternal(); err != nil {
 		return err
 	}
 	if err := c.Auth.MFA.Validate(); err != nil {

@@ -92,6 +92,8 @@ func (t *Tenant) KeysVersion() string {
 		fmt.Fprintf(h, "key=%s %s %d\n", k.ID, k.Status, k.RetireAfter.Unix())
 	}
 	fmt.Fprintf(h, "legacy=%s\n", strconv.FormatBool(t.Config.Auth.LegacyKeysEnabled()))
+	// The OAuth providers are reloaded with the keys (external.go).
+	fmt.Fprintf(h, "external=%s\n", t.externalFingerprint())
 	return hex.EncodeToString(h.Sum(nil))[:16]
 }
 

@@ -33,6 +33,15 @@ type LoginOptions struct {
 	Email         string
 	PasswordStdin bool
 	JSON          bool
+	// Provider signs in with an OAuth provider in the browser (PKCE);
+	// Scopes are extra scopes to ask it for.
+	Provider string
+	Scopes   string
+	// SSO signs in with the SAML identity provider of a domain.
+	SSO string
+	// OpenBrowser opens a URL (default: the desktop's browser); tests
+	// follow the redirects instead.
+	OpenBrowser func(url string) error
 }
 
 // userJSON is the --json shape of the signed-in user.
@@ -46,8 +55,8 @@ type userJSON struct {
 func NewCmdLogin(f *cmdutil.Factory, runF func(context.Context, *LoginOptions) error) *cobra.Command {
 	opts := &LoginOptions{IO: f.IOStreams, Config: f.Config, NewClient: f.NewClient, Getenv: f.Getenv}
 	cmd := &cobra.Command{
-		Use:   "login --email EMAIL [--server URL --api-key KEY | -t TENANT] [--password-stdin]",
-		Short: "Log in to a tenant with email and password",
+		Use:   "login (--email EMAIL | --provider NAME | --sso DOMAIN) [--server URL --api-key KEY | -t TENANT] [--password-stdin]",
+		Short: "Log in to a tenant with email and password, an OAuth provider or SSO",
 		Long: `Sign in to a tenant and keep the session in the configuration directory
 (SFP_CONFIG_DIR, default ~/.config/sfp; files are mode 0600). Later commands
 use it and refresh it automatically. A wrong password exits 4.
@@ -57,18 +66,35 @@ SFP_SERVER_URL and SFP_API_KEY, else a local tenant named with -t (read from
 --base-dir or SFP_BASE_DIR), else the last login. The password is read from
 stdin's first line with --password-stdin, or asked for on a terminal.
 
+With --provider (github, azure, gitlab, google, keycloak: those the tenant
+enabled) or --sso DOMAIN the sign-in happens in a browser, with PKCE: sfp
+listens on a loopback port the system picks, opens the browser when it can
+and always prints the URL; the browser comes back to that port with a code
+that sfp exchanges for the session.
+
 A user with a verified second factor (sfp mfa enroll) is then asked for the
 current code of their authenticator app — on a terminal, or from the next
 line of stdin — and the session is raised to aal2.`,
 		Example: `  sfp login -t acme --email ops@acme.test
-  echo "$PASSWORD" | sfp login --server https://sfp.acme.test --api-key "$ANON_KEY" --email ops@acme.test --password-stdin`,
+  echo "$PASSWORD" | sfp login --server https://sfp.acme.test --api-key "$ANON_KEY" --email ops@acme.test --password-stdin
+  sfp login -t acme --provider github
+  sfp login --server https://sfp.acme.test --api-key "$ANON_KEY" --sso acme.com`,
 		Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if opts.Provider != "" || opts.SSO != "" {
+				if opts.Provider != "" && opts.SSO != "" || opts.Email != "" || opts.PasswordStdin {
+					return cmdutil.FlagErrorf("pass one of --email, --provider and --sso")
+				}
+				if runF != nil {
+					return runF(cmd.Context(), opts)
+				}
+				return browserLoginRun(cmd.Context(), opts)
+			}
 			if opts.Email == "" {
 				opts.Email = f.Getenv("SFP_EMAIL")
 			}
 			if opts.Email == "" {
-				return cmdutil.FlagErrorf("which user? pass --email EMAIL")
+				return cmdutil.FlagErrorf("which user? pass --email EMAIL, or --provider NAME or --sso DOMAIN to sign in in a browser")
 			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
@@ -77,6 +103,9 @@ line of stdin — and the session is raised to aal2.`,
 		},
 	}
 	registerLoginFlags(cmd, opts)
+	cmd.Flags().StringVar(&opts.Provider, "provider", "", "Sign in in a browser with this OAuth provider (github, azure, gitlab, google, keycloak)")
+	cmd.Flags().StringVar(&opts.Scopes, "scopes", "", "Extra OAuth scopes to ask the provider for (comma-separated; with --provider)")
+	cmd.Flags().StringVar(&opts.SSO, "sso", "", "Sign in in a browser with the SSO (SAML) provider of this domain")
 	return cmd
 }
 
@@ -112,26 +141,7 @@ func loginRun(ctx context.Context, opts *LoginOptions) error {
 	if err != nil || sess == nil {
 		return err
 	}
-	if err := stepUpMFA(ctx, c, opts.IO); err != nil {
-		_ = c.Auth.SignOut(ctx) // no half login: the aal1 session goes
-		return err
-	}
-	if !sameURL(cfg.Server, server) || cfg.Email != sess.User.Email {
-		cfg.Account = "" // the chosen account belongs to another server or user
-	}
-	cfg.Server, cfg.APIKey, cfg.Email = strings.TrimRight(server, "/"), key, sess.User.Email
-	if err := cfg.Save(); err != nil {
-		return err
-	}
-	if opts.JSON {
-		return cmdutil.WriteJSON(opts.IO.Out, userJSON{ID: sess.User.ID, Email: sess.User.Email, Server: cfg.Server})
-	}
-	if opts.SignUp {
-		fmt.Fprintf(opts.IO.ErrOut, "Signed up and logged in to %s as %s.\n", cfg.Server, sess.User.Email)
-		return nil
-	}
-	fmt.Fprintf(opts.IO.ErrOut, "Logged in to %s as %s.\n", cfg.Server, sess.User.Email)
-	return nil
+	return finishLogin(ctx, opts, cfg, c, server, key, sess)
 }
 
 // serverAndKey finds the server and API key (publishable or legacy anon):

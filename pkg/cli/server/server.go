@@ -28,6 +28,7 @@ func NewCmdServer(f *cmdutil.Factory) *cobra.Command {
 		NewCmdBackup(f, nil),
 		NewCmdRestore(f, nil),
 		NewCmdPsql(f, nil),
+		NewCmdAuth(f),
 	)
 	return cmd
 }

@@ -29,7 +29,7 @@ const RepositoryURL = "https://github.com/sfp-dev/sfp.git"
 // place to change them.
 func derivedEnv(t *tenant.Tenant) map[string]string {
 	c := t.Config
-	return map[string]string{
+	env := map[string]string{
 		"COMPOSE_PROJECT_NAME":     ProjectName(t),
 		"POSTGRES_HOST":            "db",
 		"POSTGRES_DB":              "postgres",
@@ -58,6 +58,15 @@ func derivedEnv(t *tenant.Tenant) map[string]string {
 		"REALTIME_MAX_JOINS_PER_SECOND":    strconv.Itoa(c.Realtime.MaxJoinsPerSecond),
 		"REALTIME_MAX_EVENTS_PER_SECOND":   strconv.Itoa(c.Realtime.MaxEventsPerSecond),
 	}
+	// The OAuth providers of auth.external under GoTrue's own names (their
+	// secrets, GOTRUE_EXTERNAL_<NAME>_SECRET, are the operator's, in .env).
+	for k, v := range t.ExternalEnv() {
+		env[k] = v
+	}
+	if len(c.Auth.AdditionalRedirectURLs) > 0 {
+		env["ADDITIONAL_REDIRECT_URLS"] = strings.Join(c.Auth.AdditionalRedirectURLs, ",")
+	}
+	return env
 }
 
 // mailEnv are GoTrue's mail settings, from tenant.yaml's auth.smtp under
@@ -122,7 +131,7 @@ func nginxTime(d tenant.Duration) string {
 // sfp image comes from). Generated keys are among them, so they stay
 // stable across restarts.
 func (r *Runtime) defaultEnv(t *tenant.Tenant) map[string]string {
-	return map[string]string{
+	env := map[string]string{
 		"ADDITIONAL_REDIRECT_URLS":    "",
 		"ENABLE_EMAIL_SIGNUP":         "true",
 		"ENABLE_ANONYMOUS_USERS":      "false",
@@ -136,6 +145,12 @@ func (r *Runtime) defaultEnv(t *tenant.Tenant) map[string]string {
 		// exactly 16 bytes.
 		"REALTIME_DB_ENC_KEY": randomAlnum(16),
 	}
+	// The OAuth providers' client secrets (`sfp server auth provider set`
+	// or the operator write them).
+	for _, name := range tenant.ExternalProviders {
+		env[tenant.ProviderSecretVar(name)] = ""
+	}
+	return env
 }
 
 // keyEnv are the compose variables that carry the tenant's keys to the

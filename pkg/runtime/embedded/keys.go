@@ -124,6 +124,9 @@ func (i *Instance) ReloadKeys(ctx context.Context) (string, error) {
 	if err := i.services.applyKeys(t); err != nil {
 		return "", fmt.Errorf("reload keys: %w", err)
 	}
+	if err := i.services.applyExternal(t); err != nil {
+		return "", fmt.Errorf("reload auth providers: %w", err)
+	}
 	v := i.services.keys.Load().version
 	i.log.Info("keys reloaded", "keys_version", v)
 	return v, nil

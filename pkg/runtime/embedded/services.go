@@ -72,11 +72,16 @@ func startServices(ctx context.Context, inst *Instance) (_ *services, err error)
 	if err != nil {
 		return s, fmt.Errorf("auth: %w", err)
 	}
+	external, err := authExternal(t)
+	if err != nil {
+		return s, fmt.Errorf("start auth: %w", err)
+	}
 	samlCfg, err := samlConfig(t)
 	if err != nil {
 		return s, err
 	}
 	s.auth, err = authserver.New(ctx, authserver.Config{
+		External:  external,
 		Pool:      authPool,
 		Keys:      s.ring,
 		JWTExpiry: time.Duration(t.Config.Auth.JWTExpiry) * time.Second,

@@ -106,6 +106,9 @@ type Config struct {
 	// SAML turns on SAML 2.0 single sign-on (saml_config.go); off by
 	// default, as GoTrue's GOTRUE_SAML_ENABLED.
 	SAML SAMLConfig
+	// External are the OAuth providers, the redirect allow list and manual
+	// linking (external_config.go); SetExternal replaces them.
+	External ExternalConfig
 	// Now is the clock; default time.Now. Tests move it.
 	Now func() time.Time
 	// Logger receives structured logs; default slog.Default(). Tokens and

@@ -188,6 +188,13 @@ func wantsAPI20240101(r *http.Request) bool {
 // writeError answers err in the format the request asked for. Errors that
 // are not *Error become a 500 whose cause is logged.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	if oe := (*oauthError)(nil); errors.As(err, &oe) {
+		// OAuth2 errors (the id_token grant's) are plain RFC 6749 bodies.
+		s.log.InfoContext(r.Context(), "auth request refused", "method", r.Method, "path", r.URL.Path,
+			"error", oe.Err, "description", oe.Description, "cause", oe.cause)
+		writeJSON(w, http.StatusBadRequest, oe)
+		return
+	}
 	var e *Error
 	isErr := errors.As(err, &e)
 	switch {

@@ -7,7 +7,6 @@ package authserver
 import (
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 )
@@ -37,14 +36,15 @@ func (s *Server) handleJWKS(w http.ResponseWriter, r *http.Request) error {
 }
 
 // externalProviders are the OAuth providers GoTrue knows, in the order of its
-// settings answer; none is enabled in the embedded runtime.
+// settings answer; those configured (SupportedProviders) can be enabled.
 var externalProviders = []string{
 	"anonymous_users", "apple", "azure", "bitbucket", "discord", "facebook", "snapchat", "figma", "fly",
 	"github", "gitlab", "google", "keycloak", "kakao", "linkedin", "linkedin_oidc", "notion", "spotify",
 	"slack", "slack_oidc", "workos", "twitch", "twitter", "email", "phone", "zoom",
 }
 
-// oauthProviders are the names /authorize recognises (then finds disabled).
+// oauthProviders are the names /authorize recognises (then finds disabled
+// unless configured).
 var oauthProviders = []string{
 	"apple", "azure", "bitbucket", "discord", "facebook", "figma", "fly", "github", "gitlab", "google",
 	"kakao", "keycloak", "linkedin", "linkedin_oidc", "notion", "snapchat", "spotify", "slack",
@@ -53,6 +53,7 @@ var oauthProviders = []string{
 
 func (s *Server) handleSettings(w http.ResponseWriter, r *http.Request) error {
 	// An ordered object: GoTrue's field order, which a map would lose.
+	st := s.external.Load()
 	var b strings.Builder
 	b.WriteString(`{"external":{`)
 	for i, p := range externalProviders {
@@ -60,11 +61,8 @@ func (s *Server) handleSettings(w http.ResponseWriter, r *http.Request) error {
 			b.WriteByte(',')
 		}
 		b.WriteString(`"` + p + `":`)
-		if p == "email" {
-			b.WriteString("true")
-		} else {
-			b.WriteString("false")
-		}
+		_, enabled := st.enabledProvider(p)
+		b.WriteString(boolJSON(p == "email" || enabled))
 	}
 	b.WriteString(`},"disable_signup":` + boolJSON(s.cfg.DisableSignup))
 	b.WriteString(`,"mailer_autoconfirm":` + boolJSON(s.cfg.MailerAutoconfirm))
@@ -81,47 +79,6 @@ func boolJSON(v bool) string {
 		return "true"
 	}
 	return "false"
-}
-
-// handleAuthorize is GET /authorize?provider=…: no OAuth provider is enabled
-// here, so GoTrue's "not enabled" (or "not found") answer.
-func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) error {
-	name := strings.ToLower(r.URL.Query().Get("provider"))
-	switch {
-	case strings.HasPrefix(name, "custom:"):
-		return badRequest(CodeValidationFailed, "Unsupported provider: custom provider %s not found", strings.TrimPrefix(name, "custom:"))
-	case slices.Contains(oauthProviders, name):
-		return badRequest(CodeValidationFailed, "Unsupported provider: provider is not enabled")
-	default:
-		return badRequest(CodeValidationFailed, "Unsupported provider: Provider %s could not be found", name)
-	}
-}
-
-// handleCallback is the OAuth callback. There is never a flow state to
-// resume, so it redirects to the site URL with GoTrue's error.
-func (s *Server) handleCallback(w http.ResponseWriter, r *http.Request) error {
-	state := r.URL.Query().Get("state")
-	if r.Method == http.MethodPost {
-		state = r.FormValue("state")
-	}
-	e := badRequest(CodeBadOAuthCallback, "OAuth state parameter missing")
-	if state != "" {
-		e = badRequest(CodeBadOAuthState, "OAuth state parameter is invalid")
-		if isUUID(state) {
-			e = badRequest(CodeBadOAuthState, "OAuth state not found or expired")
-		}
-	}
-	u, err := url.Parse(s.cfg.SiteURL)
-	if err != nil || s.cfg.SiteURL == "" {
-		return internalError(err, "site url is improperly formatted")
-	}
-	q := u.Query()
-	q.Set("error", "invalid_request")
-	q.Set("error_code", e.Code)
-	q.Set("error_description", e.Message)
-	u.RawQuery = q.Encode()
-	http.Redirect(w, r, u.String(), http.StatusSeeOther)
-	return nil
 }
 
 // handleVerify is GET|POST /verify. The embedded runtime issues no emailed
@@ -187,15 +144,11 @@ func (s *Server) handleVerify(w http.ResponseWriter, r *http.Request) error {
 	}
 }
 
-// redirectTarget is redirect_to when it points at the site URL's host, else
-// the site URL (GoTrue also accepts its URI allow list; there is none here).
+// redirectTarget is redirect_to when GoTrue would allow it (the site URL,
+// loopback, the URI allow list: redirectAllowed), else the site URL.
 func (s *Server) redirectTarget(redirectTo string) string {
-	if redirectTo != "" && s.cfg.SiteURL != "" {
-		want, err1 := url.Parse(s.cfg.SiteURL)
-		got, err2 := url.Parse(redirectTo)
-		if err1 == nil && err2 == nil && got.Scheme != "" && strings.EqualFold(got.Host, want.Host) {
-			return redirectTo
-		}
+	if s.redirectAllowed(s.external.Load(), redirectTo) {
+		return redirectTo
 	}
 	return s.cfg.SiteURL
 }

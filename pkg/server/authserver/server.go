@@ -12,11 +12,13 @@
 // /auth/v1 before requests reach ServeHTTP.
 //
 // MFA is TOTP factors (enroll, challenge, verify, unenroll; aal2 sessions);
-// SAML 2.0 single sign-on is /sso and /sso/saml/* (sso*.go, saml*.go).
+// SAML 2.0 single sign-on is /sso and /sso/saml/* (sso*.go, saml*.go);
+// OAuth providers (github, gitlab, azure, google, keycloak) sign users in
+// through GoTrue's flows (external*.go, identities*.go, oauth_token.go).
 //
-// Not provided: OAuth providers, phone sign-in and anything
-// that sends mail or SMS; those routes answer as GoTrue does when the
-// feature is disabled (see docs/auth.md).
+// Not provided: phone sign-in and anything that sends mail or SMS; those
+// routes answer as GoTrue does when the feature is disabled (see
+// docs/auth.md).
 package authserver
 
 import (
@@ -29,6 +31,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -60,6 +63,9 @@ type Server struct {
 	// unavailableLog keeps an outage of the database (every request
 	// answered 503) to a line a second in the log.
 	unavailableLog postgres.LogLimiter
+	// external is the provider configuration (SetExternal swaps it).
+	external atomic.Pointer[externalState]
+	oidc     oidcCache
 }
 
 // New validates cfg, checks that the pool reaches the auth tables and
@@ -79,13 +85,17 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		challengeLimiter: newIPLimiter(cfg.MFA.RateLimitPerIP),
 		verifyLimiter:    newIPLimiter(cfg.MFA.RateLimitPerIP),
 	}
+	if err := s.SetExternal(cfg.External); err != nil {
+		return nil, err
+	}
 	s.ssoLimiter = newIPLimiter(cfg.SAML.RateLimitSSOPerIP)
 	s.assertionLimiter = newIPLimiter(cfg.SAML.RateLimitAssertionPerIP)
 	s.samlReplay = newSAMLReplayCache(s.now)
 	// The columns the server writes must exist and be writable; a pool on
 	// the wrong role or database fails here rather than on the first signup.
 	const probe = `select 1 from auth.users, auth.identities, auth.sessions, auth.refresh_tokens,
-		auth.mfa_amr_claims, auth.mfa_factors, auth.mfa_challenges, auth.audit_log_entries limit 0`
+		auth.mfa_amr_claims, auth.mfa_factors, auth.mfa_challenges, auth.audit_log_entries,
+		auth.flow_state limit 0`
 	if _, err := s.pool.Exec(ctx, probe); err != nil {
 		return nil, fmt.Errorf("check auth schema (the pool must reach the auth tables as supabase_auth_admin): %w", err)
 	}
@@ -184,6 +194,8 @@ func (s *Server) route(path string) (handler, map[string]handler) {
 	case path == "/sso" || strings.HasPrefix(path, "/sso/"):
 		// GoTrue checks that SAML is enabled before routing within /sso.
 		return s.routeSSO(path)
+	case strings.HasPrefix(path, "/user/identities/"):
+		return s.routeIdentities, nil
 	case path == "/factors" || strings.HasPrefix(path, "/factors/"):
 		return s.handleFactors, nil
 	case path == "/admin" || strings.HasPrefix(path, "/admin/"):

@@ -54,9 +54,11 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) error {
 	case "refresh_token":
 		grant = s.refreshGrant
 	case "pkce":
-		grant = s.samlPKCEGrant
-	case "id_token", "web3":
-		// The embedded runtime has no OIDC or Web3 sign-in.
+		grant = s.pkceGrant
+	case "id_token":
+		grant = s.idTokenGrant
+	case "web3":
+		// The embedded runtime has no Web3 sign-in.
 		grant = s.unsupportedGrant
 	default:
 		return badRequest(CodeInvalidCredentials, "unsupported_grant_type")
@@ -69,13 +71,10 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) error {
 	return err
 }
 
+// unsupportedGrant answers the Web3 grant: the embedded runtime has no
+// Web3 sign-in.
 func (s *Server) unsupportedGrant(w http.ResponseWriter, r *http.Request) error {
-	switch r.URL.Query().Get("grant_type") {
-	case "web3":
-		return unprocessable(CodeWeb3ProviderDisabled, "Web3 provider is disabled")
-	default:
-		return badRequest(CodeProviderDisabled, "ID token sign-in is not enabled")
-	}
+	return unprocessable(CodeWeb3ProviderDisabled, "Web3 provider is disabled")
 }
 
 // passwordGrant signs a user in with email and password.
