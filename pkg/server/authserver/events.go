@@ -9,10 +9,11 @@ type Event string
 
 // The events.
 const (
-	// EventSignIn is a password sign-in that issued a session.
+	// EventSignIn is a sign-in that issued a session: a password, or the
+	// code of an OAuth or SSO flow (pkce), or a provider's ID token.
 	EventSignIn Event = "sign_in"
-	// EventSignInFailed is a password sign-in refused (wrong credentials,
-	// unconfirmed, banned, bad request) or failed.
+	// EventSignInFailed is such a sign-in refused (wrong credentials,
+	// unconfirmed, banned, an unknown flow, bad request) or failed.
 	EventSignInFailed Event = "sign_in_failed"
 	// EventRefresh is a refresh token exchanged for a new session token.
 	EventRefresh Event = "token_refresh"
@@ -42,10 +43,11 @@ func (s *Server) event(e Event) {
 // grantEvent counts the outcome of a POST /token grant.
 func (s *Server) grantEvent(grant string, err error) {
 	var aerr *Error
+	signIn := grant == "password" || grant == "pkce" || grant == "id_token"
 	switch {
-	case grant == "password" && err == nil:
+	case signIn && err == nil:
 		s.event(EventSignIn)
-	case grant == "password":
+	case signIn:
 		s.event(EventSignInFailed)
 	case grant == "refresh_token" && err == nil:
 		s.event(EventRefresh)
