@@ -36,11 +36,7 @@ names a compose service.`,
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
-			t, err := loadTenant(f, &opts.Flags)
-			if err != nil {
-				return err
-			}
-			rt, err := runtimeFor(f, t, embedded.Options{})
+			t, rt, err := tenantRuntime(f, &opts.Flags, embedded.Options{})
 			if err != nil {
 				return err
 			}

@@ -48,11 +48,7 @@ them). --watch redraws all of it every --interval until Ctrl-C.`,
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
-			t, err := loadTenant(f, &opts.Flags)
-			if err != nil {
-				return err
-			}
-			rt, err := runtimeFor(f, t, embedded.Options{})
+			t, rt, err := tenantRuntime(f, &opts.Flags, embedded.Options{})
 			if err != nil {
 				return err
 			}

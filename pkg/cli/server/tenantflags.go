@@ -79,6 +79,21 @@ func dockerRuntime(f *cmdutil.Factory) (runtime.Runtime, error) {
 	}), nil
 }
 
+// tenantRuntime loads the tenant the flags name and the runtime that runs
+// it: the opening of every command that acts on a tenant through its
+// runtime.
+func tenantRuntime(f *cmdutil.Factory, tf *tenantFlags, extra embedded.Options) (*tenant.Tenant, runtime.Runtime, error) {
+	t, err := loadTenant(f, tf)
+	if err != nil {
+		return nil, nil, err
+	}
+	rt, err := runtimeFor(f, t, extra)
+	if err != nil {
+		return nil, nil, err
+	}
+	return t, rt, nil
+}
+
 // loadTenant loads the tenant the flags name.
 func loadTenant(f *cmdutil.Factory, tf *tenantFlags) (*tenant.Tenant, error) {
 	base, err := tf.resolve(f, true)

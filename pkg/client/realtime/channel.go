@@ -519,13 +519,15 @@ func (ch *Channel) receive(conn *wsConn, m phoenix.Message) {
 		if json.Unmarshal(m.Payload, &s) != nil {
 			return
 		}
+		// Queued before Subscribe hears of it, so the system event is
+		// delivered before the SUBSCRIBED status Subscribe then queues.
+		ch.c.enqueue(ch, &s)
 		if s.Extension == "postgres_changes" && sysWait != nil {
 			select {
 			case sysWait <- &s:
 			default:
 			}
 		}
-		ch.c.enqueue(ch, &s)
 		if s.Status == "error" && s.Extension != "postgres_changes" {
 			ch.mu.Lock()
 			ch.lastErr = &ServerError{Topic: ch.topic, Reason: s.Message}

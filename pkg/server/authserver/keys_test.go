@@ -11,6 +11,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/supabase-community/gotrue-go/types"
 
+	"github.com/sfp-dev/sfp/internal/jwttest"
 	"github.com/sfp-dev/sfp/pkg/jwtkeys"
 )
 
@@ -21,35 +22,16 @@ type keyEnv struct {
 	current jwtkeys.Key
 }
 
-func genKey(t testing.TB, sign bool) jwtkeys.Key {
-	t.Helper()
-	k, err := jwtkeys.Generate()
-	if err != nil {
-		t.Fatal(err)
-	}
-	k.Sign = sign
-	return k
-}
-
-func mustSet(t testing.TB, secret []byte, keys ...jwtkeys.Key) *jwtkeys.Set {
-	t.Helper()
-	s, err := jwtkeys.NewSet(keys, secret)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
 // newKeyEnv starts a server signing with a fresh ES256 key, accepting the
 // legacy secret while legacy is true.
 func newKeyEnv(t testing.TB, legacy bool) *keyEnv {
 	t.Helper()
-	cur := genKey(t, true)
+	cur := jwttest.GenerateKey(t, true)
 	var secret []byte
 	if legacy {
 		secret = testSecret
 	}
-	ring := jwtkeys.NewRing(mustSet(t, secret, cur))
+	ring := jwtkeys.NewRing(jwttest.KeySet(t, secret, cur))
 	e := newEnv(t, func(c *Config) { c.Keys = ring })
 	return &keyEnv{env: e, ring: ring, current: cur}
 }
@@ -127,8 +109,8 @@ func TestSigningKeyRotationKeepsSessions(t *testing.T) {
 	oldTok := before["access_token"].(string)
 
 	// Standby: published, not signing.
-	standby := genKey(t, false)
-	e.ring.Store(mustSet(t, testSecret, e.current, standby))
+	standby := jwttest.GenerateKey(t, false)
+	e.ring.Store(jwttest.KeySet(t, testSecret, e.current, standby))
 	r := e.req("GET", "/.well-known/jwks.json", nil).mustStatus(t, 200, "jwks")
 	if !strings.Contains(string(r.body), standby.ID) || !strings.Contains(string(r.body), e.current.ID) {
 		t.Fatalf("JWKS after adding a standby key: %s", r.body)
@@ -141,7 +123,7 @@ func TestSigningKeyRotationKeepsSessions(t *testing.T) {
 	previous := e.current
 	previous.Sign = false
 	standby.Sign = true
-	e.ring.Store(mustSet(t, testSecret, standby, previous))
+	e.ring.Store(jwttest.KeySet(t, testSecret, standby, previous))
 	e.req("GET", "/user", nil, "Authorization", "Bearer "+oldTok).mustStatus(t, 200, "a token signed before the rotation")
 	fresh := e.signIn("rot@example.com", "correct horse")
 	if h := tokenHeader(t, fresh["access_token"].(string)); h["kid"] != standby.ID {
@@ -153,7 +135,7 @@ func TestSigningKeyRotationKeepsSessions(t *testing.T) {
 	}
 
 	// Retire: the old key's tokens are refused.
-	e.ring.Store(mustSet(t, testSecret, standby))
+	e.ring.Store(jwttest.KeySet(t, testSecret, standby))
 	r = e.req("GET", "/user", nil, "Authorization", "Bearer "+oldTok)
 	if r.status != http.StatusForbidden || r.header.Get("X-Sb-Error-Code") != "bad_jwt" ||
 		!strings.Contains(string(r.body), "unrecognized JWT kid "+previous.ID+" for algorithm ES256") {
@@ -170,7 +152,7 @@ func TestLegacyTokensRefusedWhenOff(t *testing.T) {
 	for name, tc := range map[string]struct{ tok, want string }{
 		"legacy service key": {e.serviceKey, "signing method HS256 is invalid"},
 		"alg none":           {unsignedToken(map[string]any{"role": "service_role", "exp": e.clock.Now().Add(time.Hour).Unix()}), "signing method none is invalid"},
-		"unknown kid": {roleToken(t, mustSet(t, nil, genKey(t, true)), "service_role", e.clock.Now()),
+		"unknown kid": {roleToken(t, jwttest.KeySet(t, nil, jwttest.GenerateKey(t, true)), "service_role", e.clock.Now()),
 			"unrecognized JWT kid"},
 		"not a JWT": {"sb_secret_abc", "token is malformed"},
 	} {

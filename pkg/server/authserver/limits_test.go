@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sfp-dev/sfp/internal/jwttest"
 	"github.com/sfp-dev/sfp/pkg/jwtkeys"
 )
 
@@ -119,8 +120,8 @@ func TestConfigValidation(t *testing.T) {
 		{"no pool", func(c *Config) { c.Pool = nil }, "Pool is required"},
 		{"short secret", func(c *Config) { c.JWTSecret, c.Keys = []byte("short"), nil }, "JWTSecret must be at least 32 bytes"},
 		{"keys that cannot sign", func(c *Config) {
-			verifyOnly := genKey(t, false)
-			c.Keys = jwtkeys.NewRing(mustSet(t, nil, verifyOnly))
+			verifyOnly := jwttest.GenerateKey(t, false)
+			c.Keys = jwtkeys.NewRing(jwttest.KeySet(t, nil, verifyOnly))
 		}, "neither a signing key nor the legacy secret"},
 		{"tiny expiry", func(c *Config) { c.JWTExpiry = time.Millisecond }, "JWTExpiry"},
 		{"bad min length", func(c *Config) { c.MinPasswordLength = 100 }, "MinPasswordLength"},

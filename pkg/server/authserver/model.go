@@ -2,11 +2,11 @@ package authserver
 
 import (
 	"bytes"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // User is a user as GoTrue serialises it (GET /user, the admin API, the
@@ -85,16 +85,7 @@ func sanitised(email, aud string, data map[string]any, now time.Time) *User {
 }
 
 // newUUID returns a random (version 4) UUID.
-func newUUID() string {
-	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic(fmt.Sprintf("auth: read random bytes: %v", err))
-	}
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
-}
+func newUUID() string { return uuid.NewString() }
 
 // isUUID reports whether s is a UUID in its canonical textual form (any
 // case), as the ids in paths and claims must be.
