@@ -38,23 +38,35 @@ func TestOpenAPIRootIsForServiceRole(t *testing.T) {
 	s.Do(t, http.MethodGet, "/rest/v1/", u.AccessToken, nil, http.StatusForbidden, nil)
 	s.Do(t, http.MethodGet, "/rest/v1/accounts?select=id", u.AccessToken, nil, http.StatusOK, nil)
 
-	req, err := http.NewRequest(http.MethodGet, s.URL+"/rest/v1/", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("apikey", s.ServiceKey)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var doc struct {
-		Paths map[string]any `json:"paths"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET /rest/v1/ with the service key: %d %v", resp.StatusCode, err)
-	}
-	if _, ok := doc.Paths["/accounts"]; !ok {
-		t.Errorf("the OpenAPI document lacks /accounts: %v", doc.Paths)
+	// The legacy service_role key and the secret key (which the gateway
+	// turns into the service_role JWT) both get the document; the
+	// publishable key does not.
+	for _, key := range []string{s.ServiceKey, s.SecretKey, s.PublishableKey} {
+		req, err := http.NewRequest(http.MethodGet, s.URL+"/rest/v1/", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("apikey", key)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var doc struct {
+			Paths map[string]any `json:"paths"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&doc)
+		resp.Body.Close()
+		if key == s.PublishableKey {
+			if resp.StatusCode != http.StatusForbidden {
+				t.Errorf("GET /rest/v1/ with the publishable key: %d, want 403", resp.StatusCode)
+			}
+			continue
+		}
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET /rest/v1/ with key %.12s…: %d %v", key, resp.StatusCode, err)
+		}
+		if _, ok := doc.Paths["/accounts"]; !ok {
+			t.Errorf("the OpenAPI document lacks /accounts: %v", doc.Paths)
+		}
 	}
 }
