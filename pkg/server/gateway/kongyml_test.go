@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"gopkg.in/yaml.v3"
 
 	"github.com/sfp-dev/sfp/internal/jwttest"
 	"github.com/sfp-dev/sfp/pkg/tenant"
@@ -386,4 +388,38 @@ func TestRepositoryKongYMLRefusedKeys(t *testing.T) {
 	require.Equal(t, http.StatusOK, r.status)
 	assert.Equal(t, "service_role", r.seen(t).Header.Get("X-Consumer-Username"))
 	assert.Equal(t, http.StatusUnauthorized, get(t, srv, "/rest/v1/todos", "apikey", revoked).status)
+}
+
+// The OpenAPI root's route and the REST route must turn API keys into the
+// same Authorization: kong.yml keeps a copy of one request-transformer in
+// the other, and a copy that falls behind sends the secret key itself to
+// PostgREST (401).
+func TestRepositoryKongYMLRESTTransformersAgree(t *testing.T) {
+	raw, err := os.ReadFile(repoKongYML)
+	require.NoError(t, err)
+	var doc struct {
+		Services []struct {
+			Name    string `yaml:"name"`
+			Plugins []struct {
+				Name   string         `yaml:"name"`
+				Config map[string]any `yaml:"config"`
+			} `yaml:"plugins"`
+		} `yaml:"services"`
+	}
+	require.NoError(t, yaml.Unmarshal(raw, &doc))
+	transformer := func(service string) map[string]any {
+		for _, s := range doc.Services {
+			if s.Name != service {
+				continue
+			}
+			for _, p := range s.Plugins {
+				if p.Name == "request-transformer" {
+					return p.Config
+				}
+			}
+		}
+		t.Fatalf("kong.yml: service %s has no request-transformer", service)
+		return nil
+	}
+	assert.Equal(t, transformer("rest-v1"), transformer("rest-v1-openapi"))
 }
