@@ -115,6 +115,7 @@ func TestRequestContext(t *testing.T) {
 		Timeout    string          `json:"timeout"`
 		Timezone   string          `json:"timezone"`
 		ReadOnly   string          `json:"read_only"`
+		AppName    string          `json:"application_name"`
 		Raw        json.RawMessage `json:"-"`
 	}
 	get := func(method, token string, headers ...string) who {
@@ -146,6 +147,16 @@ func TestRequestContext(t *testing.T) {
 	w = get("GET", e.svc)
 	if w.Role != "service_role" {
 		t.Errorf("service role: %+v", w)
+	}
+	// The gateway's request id names the transaction in pg_stat_activity
+	// and the server log; without one, "sfp rest".
+	if w.AppName != "sfp rest" {
+		t.Errorf("application_name without a request id: %q", w.AppName)
+	}
+	for _, m := range []string{"GET", "POST"} {
+		if w = get(m, "", "X-Request-Id", "5b7e0c1e-req"); w.AppName != "5b7e0c1e-req" {
+			t.Errorf("%s: application_name %q, want the request id", m, w.AppName)
+		}
 	}
 }
 

@@ -124,9 +124,9 @@ func buildSetupSQL(n int, readOnly bool) string {
 	b.WriteString(`set_config('search_path', $1, true), set_config('role', $2, true),` +
 		` set_config('request.jwt.claims', $3, true), set_config('request.method', $4, true),` +
 		` set_config('request.path', $5, true), set_config('request.headers', $6, true),` +
-		` set_config('request.cookies', $7, true)`)
+		` set_config('request.cookies', $7, true), set_config('application_name', $8, true)`)
 	for i := 0; i < n; i++ {
-		fmt.Fprintf(&b, ", set_config($%d, $%d, true)", 8+2*i, 9+2*i)
+		fmt.Fprintf(&b, ", set_config($%d, $%d, true)", 9+2*i, 10+2*i)
 	}
 	return b.String()
 }
@@ -140,13 +140,14 @@ func (rc *reqCtx) setupParams(readOnly bool, scratch *[]byte) (string, [][]byte)
 	if rc.req.prefs.timezone != "" {
 		n++
 	}
-	params := make([][]byte, 0, 7+2*n)
+	params := make([][]byte, 0, 8+2*n)
 	headers := appendHeadersJSON((*scratch)[:0], rc.req.header)
 	if cap(headers) <= maxKeptBuffer {
 		*scratch = headers
 	}
 	params = append(params, textParam(rc.conf.paths[rc.req.schema]), textParam(rc.auth.role), rc.auth.claims,
-		textParam(rc.req.method), textParam(rc.req.path), headers, cookiesJSON(rc.req.header))
+		textParam(rc.req.method), textParam(rc.req.path), headers, cookiesJSON(rc.req.header),
+		textParam(appName(rc.req.header)))
 	for i := range ks {
 		params = append(params, textParam(ks[i]), textParam(vs[i]))
 	}
@@ -154,4 +155,15 @@ func (rc *reqCtx) setupParams(readOnly bool, scratch *[]byte) (string, [][]byte)
 		params = append(params, textParam("timezone"), textParam(rc.req.prefs.timezone))
 	}
 	return setupSQL(n, readOnly), params
+}
+
+// appName is the request's application_name while its transaction runs:
+// the gateway's request id (X-Request-Id), so pg_stat_activity and
+// postgres.log (%a) name the request a statement belongs to; outside a
+// request the connection's own name returns. PostgreSQL keeps 63 bytes.
+func appName(h http.Header) string {
+	if v := h["X-Request-Id"]; len(v) > 0 {
+		return v[0]
+	}
+	return "sfp rest"
 }

@@ -109,7 +109,8 @@ create function public.whoami() returns json language sql stable as $$
     'search_path', current_setting('search_path'),
     'timeout', current_setting('statement_timeout'),
     'timezone', current_setting('timezone'),
-    'read_only', current_setting('transaction_read_only'))
+    'read_only', current_setting('transaction_read_only'),
+    'application_name', current_setting('application_name'))
 $$;
 create function public.echo_json(jsonb) returns jsonb language sql immutable as $$ select $1 $$;
 create function public.sum_all(variadic nums int[]) returns int language sql immutable as
