@@ -4,6 +4,8 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -17,7 +19,8 @@ import (
 // One request can be followed across components by the id the gateway
 // answers with: the gateway's access line, the realtime server's lines
 // about the socket, and, inside PostgreSQL, the request.headers setting
-// REST gives the request's statements.
+// and the application_name REST gives the request's statements — the
+// latter also in postgres.log's lines.
 func TestRequestIDAcrossComponents(t *testing.T) {
 	s := stacktest.Shared()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -52,8 +55,11 @@ func TestRequestIDAcrossComponents(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, `create or replace function public.test_request_id() returns text language sql stable
-		as $$ select current_setting('request.headers', true)::json->>'x-request-id' $$;
+	if _, err := conn.Exec(ctx, `create or replace function public.test_request_id() returns text language plpgsql stable
+		as $$ begin
+		  raise log 'test_request_id was called';
+		  return (current_setting('request.headers', true)::json->>'x-request-id') || ' ' || current_setting('application_name');
+		end $$;
 		grant execute on function public.test_request_id() to anon;
 		notify pgrst, 'reload schema'`); err != nil {
 		t.Fatal(err)
@@ -79,8 +85,20 @@ func TestRequestIDAcrossComponents(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond) // the schema cache reloads on its own
 	}
-	if got != `"trace-sql-1"` {
-		t.Errorf("the request's statements see request id %s, want \"trace-sql-1\"", got)
+	if got != `"trace-sql-1 trace-sql-1"` {
+		t.Errorf("the request's statements see request id and application_name %s, want both trace-sql-1", got)
+	}
+	for deadline := time.Now().Add(time.Minute); ; {
+		raw, _ := os.ReadFile(s.Tenant.PostgresLog())
+		if slices.ContainsFunc(strings.Split(string(raw), "\n"), func(l string) bool {
+			return strings.Contains(l, "test_request_id was called") && strings.Contains(l, "trace-sql-1")
+		}) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("postgres.log has no line of the function naming the request id")
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 

@@ -237,7 +237,7 @@ func (c *Cluster) settings() map[string]string {
 		"shared_buffers":          "'128MB'",
 		"max_slot_wal_keep_size":  "'1GB'",
 		"wal_keep_size":           "'64MB'",
-		"log_line_prefix":         "'%m [%p] %q%u@%d '",
+		"log_line_prefix":         "'%m [%p] %q%u@%d %a '",
 		"log_timezone":            "'UTC'",
 		"timezone":                "'UTC'",
 	}
