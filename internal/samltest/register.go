@@ -27,7 +27,7 @@ type Provider struct {
 // Register adds idp as an SSO provider through the auth server's admin API
 // (POST /admin/sso/providers with the IdP's metadata XML) and registers the
 // auth server's SP metadata at the IdP, so sign-ins can go both ways. It
-// returns the provider's id.
+// returns the provider's id; the provider is removed when the test ends.
 func Register(t testing.TB, idp *IdP, p Provider) string {
 	t.Helper()
 	body := map[string]any{"type": "saml", "metadata_xml": idp.MetadataXML(t), "domains": p.Domains}
@@ -44,6 +44,23 @@ func Register(t testing.TB, idp *IdP, p Provider) string {
 	if err := json.Unmarshal(raw, &created); err != nil || created.ID == "" {
 		t.Fatalf("register the IdP: %v: %s", err, raw)
 	}
+	// Tests share tenants (and run again with -count): the domains must
+	// be free for the next registration.
+	// A tenant already stopped took its providers with it.
+	t.Cleanup(func() {
+		req, _ := http.NewRequest(http.MethodDelete, p.AuthURL+"/admin/sso/providers/"+created.ID, nil)
+		req.Header.Set("apikey", p.ServiceKey)
+		req.Header.Set("Authorization", "Bearer "+p.ServiceKey)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusNotFound {
+			raw, _ := io.ReadAll(resp.Body)
+			t.Errorf("remove the IdP %s: %d %s", created.ID, resp.StatusCode, raw)
+		}
+	})
 	status, md := call(t, http.MethodGet, p.SPMetadataURL, "", nil)
 	if status != http.StatusOK {
 		t.Fatalf("SP metadata: %d %s", status, md)
