@@ -46,7 +46,8 @@ func Register(t testing.TB, idp *IdP, p Provider) string {
 	}
 	// Tests share tenants (and run again with -count): the domains must
 	// be free for the next registration.
-	// A tenant already stopped took its providers with it.
+	// Best effort: a tenant already stopped took its providers with it, and
+	// a test may have moved the server's clock past the key's tokens.
 	t.Cleanup(func() {
 		req, _ := http.NewRequest(http.MethodDelete, p.AuthURL+"/admin/sso/providers/"+created.ID, nil)
 		req.Header.Set("apikey", p.ServiceKey)
@@ -58,7 +59,7 @@ func Register(t testing.TB, idp *IdP, p Provider) string {
 		defer resp.Body.Close()
 		if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusNotFound {
 			raw, _ := io.ReadAll(resp.Body)
-			t.Errorf("remove the IdP %s: %d %s", created.ID, resp.StatusCode, raw)
+			t.Logf("remove the IdP %s: %d %s", created.ID, resp.StatusCode, raw)
 		}
 	})
 	status, md := call(t, http.MethodGet, p.SPMetadataURL, "", nil)
