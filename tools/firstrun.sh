@@ -17,7 +17,7 @@ pid=$!
 up() {
   bin/sfp server status -t dev --json 2>/dev/null | python3 -c 'import json,sys
 s=json.load(sys.stdin)
-sys.exit(0 if s.get("running") and all(c.get("state")=="up" for c in s.get("components",[])) else 1)'
+sys.exit(0 if s.get("running") and all(c.get("state")=="up" for c in s.get("components",[])) else 1)' 2>/dev/null
 }
 for _ in $(seq 1 600); do up && break; sleep 0.2; done
 t2=$(date +%s.%N)
