@@ -22,7 +22,7 @@ Every command, its flags with their defaults, examples and the fields of its
 JSON output, as ` + "`sfp <command> --help`" + ` prints them. ` + "`sfp completion bash|zsh|fish`" + `
 prints a completion script (e.g. ` + "`source <(sfp completion bash)`" + `). How sfp finds
 the server, the session and the account, the output conventions and the exit
-codes are in the [README](../README.md#commands).
+codes are in [usage.md](usage.md).
 
 Roles: **viewer** reads the account's data (never credentials); **member** also
 writes operational data; **owner** also manages members, integrations and
