@@ -107,11 +107,7 @@ func (g *GitHub) authorize(w http.ResponseWriter, r *http.Request) {
 	g.mu.Lock()
 	g.codes[code] = q.Get("redirect_uri")
 	g.mu.Unlock()
-	back := target.Query()
-	back.Set("code", code)
-	back.Set("state", q.Get("state"))
-	target.RawQuery = back.Encode()
-	http.Redirect(w, r, target.String(), http.StatusFound)
+	redirectWithCode(w, r, target, code, q.Get("state"))
 }
 
 // accessToken exchanges a code once; errors are GitHub's: status 200 with
@@ -121,10 +117,7 @@ func (g *GitHub) accessToken(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	id, secret, ok := r.BasicAuth()
-	if !ok {
-		id, secret = r.Form.Get("client_id"), r.Form.Get("client_secret")
-	}
+	id, secret := clientCredentials(r)
 	reply := func(v url.Values) {
 		if strings.Contains(r.Header.Get("Accept"), "application/json") {
 			m := map[string]string{}
@@ -191,4 +184,26 @@ func (g *GitHub) getEmails(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(emails)
+}
+
+// redirectWithCode sends the browser back to the client's redirect_uri
+// with the authorization code and the client's state, as OAuth 2.0
+// providers do (RFC 6749 §4.1.2).
+func redirectWithCode(w http.ResponseWriter, r *http.Request, target *url.URL, code, state string) {
+	back := target.Query()
+	back.Set("code", code)
+	back.Set("state", state)
+	target.RawQuery = back.Encode()
+	http.Redirect(w, r, target.String(), http.StatusFound)
+}
+
+// clientCredentials are the client id and secret of a token request: HTTP
+// Basic authentication, else the form (RFC 6749 §2.3.1). Call after
+// ParseForm.
+func clientCredentials(r *http.Request) (id, secret string) {
+	id, secret, ok := r.BasicAuth()
+	if !ok {
+		id, secret = r.Form.Get("client_id"), r.Form.Get("client_secret")
+	}
+	return id, secret
 }

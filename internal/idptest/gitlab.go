@@ -61,11 +61,7 @@ func (g *GitLab) authorize(w http.ResponseWriter, r *http.Request) {
 	g.mu.Lock()
 	g.codes[code] = q.Get("redirect_uri")
 	g.mu.Unlock()
-	back := target.Query()
-	back.Set("code", code)
-	back.Set("state", q.Get("state"))
-	target.RawQuery = back.Encode()
-	http.Redirect(w, r, target.String(), http.StatusFound)
+	redirectWithCode(w, r, target, code, q.Get("state"))
 }
 
 // token answers RFC 6749 JSON, errors with status 400/401.
@@ -74,10 +70,7 @@ func (g *GitLab) token(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	id, secret, ok := r.BasicAuth()
-	if !ok {
-		id, secret = r.Form.Get("client_id"), r.Form.Get("client_secret")
-	}
+	id, secret := clientCredentials(r)
 	w.Header().Set("Content-Type", "application/json")
 	if id != g.clientID || secret != g.secret {
 		w.WriteHeader(http.StatusUnauthorized)
