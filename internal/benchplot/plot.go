@@ -45,8 +45,8 @@ type Line struct {
 
 // Geometry of one chart, in SVG user units.
 const (
-	width, height             = 640.0, 360.0
-	left, right, top, bottom  = 72.0, 170.0, 36.0, 48.0
+	width, height             = 780.0, 360.0
+	left, right, top, bottom  = 72.0, 240.0, 36.0, 48.0
 	plotW, plotH              = width - left - right, height - top - bottom
 	legendX, legendY, legendH = width - right + 16, top + 8, 20.0
 )
