@@ -124,17 +124,23 @@ func (w *wsConn) readLoop() {
 			w.fail(err)
 			return
 		}
-		if typ == websocket.MessageBinary {
-			w.handleBinary(data)
-			continue
-		}
-		m, err := phoenix.Decode(w.c.o.vsn, data)
-		if err != nil {
-			w.c.log.Warn("ignoring malformed message from server", "error", err)
-			continue
-		}
-		w.handle(m)
+		w.frame(typ, data)
 	}
+}
+
+// frame decodes one frame from the server and hands it to its channel:
+// everything the reader does per message after the socket read.
+func (w *wsConn) frame(typ websocket.MessageType, data []byte) {
+	if typ == websocket.MessageBinary {
+		w.handleBinary(data)
+		return
+	}
+	m, err := phoenix.Decode(w.c.o.vsn, data)
+	if err != nil {
+		w.c.log.Warn("ignoring malformed message from server", "error", err)
+		return
+	}
+	w.handle(m)
 }
 
 func (w *wsConn) handle(m phoenix.Message) {

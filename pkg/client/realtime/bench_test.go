@@ -1,0 +1,155 @@
+package realtime
+
+import (
+	"encoding/json"
+	"runtime"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/sfp-dev/sfp/pkg/client/realtime/phoenix"
+)
+
+// Frames as the embedded server sends them to a vsn 2.0.0 subscriber of
+// the fan-out benchmark (pkg/server/realtimeserver BenchmarkFanout): an
+// INSERT into its RLS table, and a broadcast of task progress as a
+// database trigger would send it.
+const (
+	benchChangeFrame    = `[null,null,"realtime:bench","postgres_changes",{"ids":[38734629],"data":{"schema":"public","table":"rt_bench","type":"INSERT","commit_timestamp":"2026-12-07T05:40:00.123Z","columns":[{"name":"id","type":"int8"},{"name":"account","type":"int4"},{"name":"payload","type":"text"},{"name":"created_at","type":"timestamptz"}],"record":{"id":123456,"account":1,"payload":"row 17","created_at":"2026-12-07T05:40:00.123456+00:00"}}}]`
+	benchBroadcastFrame = `[null,null,"realtime:bench","broadcast",{"type":"broadcast","event":"progress","payload":{"task_id":"4f7d3c2e-9a51-4d0b-8a43-2f1c7e6b5a90","status":"running","step":"pull image","done":3,"total":7,"at":"2026-12-07T05:40:00.123Z"}}]`
+)
+
+// BenchmarkClientDecode measures what the client does per received frame
+// after the socket read — decode the Phoenix frame and its payload, find
+// the channel and binding, queue the event and call the handler on the
+// dispatcher goroutine — against the baseline of one bare json.Unmarshal
+// of the same frame into typed Go values (the least encoding/json can do
+// to read it), side by side in one run. It reports ns and allocations per
+// frame of each and their ratio.
+//
+//	go -C pkg/client test -run '^$' -bench ClientDecode -benchmem ./realtime/
+func BenchmarkClientDecode(b *testing.B) {
+	b.Run("postgres_changes", func(b *testing.B) {
+		benchDecode(b, benchChangeFrame, func() {
+			var p struct {
+				IDs  []int64    `json:"ids"`
+				Data wireChange `json:"data"`
+			}
+			var topic, event string
+			frame := []any{nil, nil, &topic, &event, &p}
+			if err := json.Unmarshal([]byte(benchChangeFrame), &frame); err != nil || p.Data.Table != "rt_bench" {
+				b.Fatalf("baseline decode: %v %+v", err, p)
+			}
+		})
+	})
+	b.Run("broadcast", func(b *testing.B) {
+		benchDecode(b, benchBroadcastFrame, func() {
+			var p struct {
+				Type    string          `json:"type"`
+				Event   string          `json:"event"`
+				Payload json.RawMessage `json:"payload"`
+				Meta    json.RawMessage `json:"meta"`
+			}
+			var topic, event string
+			frame := []any{nil, nil, &topic, &event, &p}
+			if err := json.Unmarshal([]byte(benchBroadcastFrame), &frame); err != nil || p.Event != "progress" {
+				b.Fatalf("baseline decode: %v %+v", err, p)
+			}
+		})
+	})
+}
+
+// benchDecode runs b.N frames through the client's read path, then b.N
+// baseline decodes, and reports both.
+func benchDecode(b *testing.B, frame string, baseline func()) {
+	w, handled, expect := benchConn(b)
+	data := []byte(frame)
+	b.ReportAllocs()
+	b.ResetTimer()
+	clientNs, clientAllocs := measure(b.N, func() {
+		done := expect(b.N)
+		for i := 0; i < b.N; i++ {
+			// The reader hands each frame over; it is not reused (as
+			// websocket.Conn.Read returns a new slice per message).
+			w.frame(websocket.MessageText, append([]byte(nil), data...))
+		}
+		<-done
+	})
+	baseNs, baseAllocs := measure(b.N, func() {
+		for i := 0; i < b.N; i++ {
+			_ = append([]byte(nil), data...)
+			baseline()
+		}
+	})
+	b.StopTimer()
+	if got := handled.Load(); got != int64(b.N) {
+		b.Fatalf("handled %d of %d frames", got, b.N)
+	}
+	b.ReportMetric(clientNs, "client-ns/frame")
+	b.ReportMetric(baseNs, "unmarshal-ns/frame")
+	b.ReportMetric(clientNs/baseNs, "client/unmarshal")
+	b.ReportMetric(clientAllocs, "client-allocs/frame")
+	b.ReportMetric(baseAllocs, "unmarshal-allocs/frame")
+}
+
+// measure returns the wall time and heap allocations per frame of run.
+func measure(n int, run func()) (nsPer, allocsPer float64) {
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	start := time.Now()
+	run()
+	el := time.Since(start)
+	runtime.ReadMemStats(&after)
+	return float64(el.Nanoseconds()) / float64(n), float64(after.Mallocs-before.Mallocs) / float64(n)
+}
+
+// benchConn returns a connection without a socket whose client has one
+// joined channel, "bench", with a postgres_changes binding (id 38734629,
+// as in benchChangeFrame) and a broadcast binding, and its dispatcher
+// running. handled counts handler calls; expect(n) returns a channel
+// closed once the handlers ran n more times.
+func benchConn(b *testing.B) (w *wsConn, handled *atomic.Int64, expect func(n int) <-chan struct{}) {
+	c, err := New("ws://127.0.0.1:1", "key")
+	if err != nil {
+		b.Fatal(err)
+	}
+	handled = new(atomic.Int64)
+	var target atomic.Int64
+	var done atomic.Pointer[chan struct{}]
+	count := func() {
+		if handled.Add(1) == target.Load() {
+			close(*done.Load())
+		}
+	}
+	ch := c.Channel("bench").
+		OnPostgresChanges(PostgresChangesFilter{Event: Insert, Table: "rt_bench"}, func(e *PostgresChangeEvent) {
+			if e.Table != "rt_bench" || len(e.Record) == 0 || e.CommitTimestamp.IsZero() {
+				panic("benchmark change decoded wrongly")
+			}
+			count()
+		}).
+		OnBroadcast("progress", func(e *BroadcastEvent) {
+			if len(e.Payload) == 0 {
+				panic("benchmark broadcast decoded wrongly")
+			}
+			count()
+		})
+	w = &wsConn{c: c, pending: map[string]chan replyMsg{}, done: make(chan struct{})}
+	ch.pg[0].id = 38734629
+	ch.state, ch.conn, ch.joinRef, ch.want = stateJoined, w, phoenix.StringRef("1"), true
+	c.mu.Lock()
+	c.started = true
+	c.mu.Unlock()
+	c.goroutines.add(1)
+	go func() { defer c.goroutines.done(); c.dispatch() }()
+	b.Cleanup(func() { c.Close() })
+	expect = func(n int) <-chan struct{} {
+		d := make(chan struct{})
+		done.Store(&d)
+		target.Store(handled.Load() + int64(n))
+		return d
+	}
+	return w, handled, expect
+}
