@@ -28,8 +28,9 @@ type wsConn struct {
 
 	mu        sync.Mutex
 	pending   map[string]chan replyMsg
-	heartbeat string // ref of the unanswered heartbeat
-	lastTopic string // reader only: the previous frame's topic
+	heartbeat string       // ref of the unanswered heartbeat
+	lastTopic string       // reader only: the previous frame's topic
+	columns   columnsCache // reader only: the previous change's columns
 	closeErr  error
 
 	done     chan struct{}
