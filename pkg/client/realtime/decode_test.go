@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -162,5 +164,66 @@ func TestEventsKeepTheirBytes(t *testing.T) {
 		if string(e.Payload) != fmt.Sprintf(`{"x":%d}`, i) || string(e.Meta) != fmt.Sprintf(`{"m":%d}`, i) {
 			t.Errorf("broadcast %d: payload %s meta %s", i, e.Payload, e.Meta)
 		}
+	}
+}
+
+// lockedBuffer is a log destination safe for concurrent writes.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestFullDeliveryQueueIsLogged: handlers slower than the server fill the
+// delivery queue; the reader then waits and says so, and every event is
+// still delivered in order once the handlers catch up.
+func TestFullDeliveryQueueIsLogged(t *testing.T) {
+	var conn atomic.Pointer[fakeConn]
+	s := newFakeServer(t, func(fc *fakeConn, m phoenix.Message) {
+		conn.Store(fc)
+		fc.defaultHandle(m)
+	})
+	var logs lockedBuffer
+	c := newClient(t, s, WithDeliveryQueue(1), WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	release := make(chan struct{})
+	var mu sync.Mutex
+	var got []string
+	ch := c.Channel("room").OnBroadcast("*", func(e *BroadcastEvent) {
+		<-release
+		mu.Lock()
+		defer mu.Unlock()
+		got = append(got, string(e.Payload))
+	})
+	if err := ch.Subscribe(ctx5(t)); err != nil {
+		t.Fatal(err)
+	}
+	fc := conn.Load()
+	const n = 6
+	for i := 0; i < n; i++ {
+		fc.send(phoenix.Message{JoinRef: phoenix.Null, Ref: phoenix.Null, Topic: "realtime:room", Event: "broadcast",
+			Payload: json.RawMessage(fmt.Sprintf(`{"type":"broadcast","event":"e","payload":%d}`, i))})
+	}
+	waitFor(t, func() bool { return strings.Contains(logs.String(), "delivery queue is full") })
+	close(release)
+	waitFor(t, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(got) == n
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if strings.Join(got, ",") != "0,1,2,3,4,5" {
+		t.Errorf("delivered %v", got)
 	}
 }
