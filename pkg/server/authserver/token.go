@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -22,7 +24,7 @@ type tokenResponse struct {
 	// password that no longer meets the rules. Other grants omit it.
 	WeakPassword any `json:"weak_password,omitempty"`
 
-	// sessionID is the session issueSession created, for sessionHeaders.
+	// sessionID is the session the tokens belong to, for sessionHeaders.
 	sessionID string
 }
 
@@ -37,6 +39,19 @@ func sessionHeaders(w http.ResponseWriter, resp *tokenResponse) {
 	w.Header().Set("sb-auth-user-id", resp.User.ID)
 	w.Header().Set("sb-auth-session-id", resp.sessionID)
 	w.Header().Set("sb-auth-refresh-token-prefix", resp.RefreshToken[:5])
+}
+
+// implicitRedirect puts a session in the fragment of target beside the
+// values already in frag, as GoTrue's implicit flow does (OAuth and SSO
+// sign-ins alike).
+func implicitRedirect(target string, t *tokenResponse, frag url.Values) string {
+	frag.Set("access_token", t.AccessToken)
+	frag.Set("token_type", t.TokenType)
+	frag.Set("expires_in", strconv.Itoa(t.ExpiresIn))
+	frag.Set("expires_at", strconv.FormatInt(t.ExpiresAt, 10))
+	frag.Set("refresh_token", t.RefreshToken)
+	frag.Set("sb", "")
+	return target + "#" + frag.Encode()
 }
 
 // weakPasswordInfo is the weak_password object of a password grant.
@@ -161,19 +176,7 @@ func (s *Server) issueSession(ctx context.Context, tx pgx.Tx, b *pgx.Batch, r *h
 	}
 	u.LastSignInAt = &now
 	u.UpdatedAt = now
-	access, expiresAt, err := s.issueAccessToken(u, sessionID, []AMREntry{{Method: method, Timestamp: now.Unix()}}, now)
-	if err != nil {
-		return nil, internalError(err, "error generating jwt token")
-	}
-	return &tokenResponse{
-		AccessToken:  access,
-		TokenType:    "bearer",
-		ExpiresIn:    int(expiresAt - now.Unix()),
-		ExpiresAt:    expiresAt,
-		RefreshToken: refresh,
-		User:         u,
-		sessionID:    sessionID,
-	}, nil
+	return s.issueTokens(u, sessionID, refresh, []AMREntry{{Method: method, Timestamp: now.Unix()}}, now)
 }
 
 // refreshGrant exchanges a refresh token for a new session token pair.
@@ -289,19 +292,10 @@ func (s *Server) refreshGrant(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return internalError(err, "Database error loading session")
 		}
-		access, expiresAt, err := s.issueAccessToken(u, sessionID, amr, now)
-		if err != nil {
-			return internalError(err, "error generating jwt token")
+		if resp, err = s.issueTokens(u, sessionID, issued, amr, now); err != nil {
+			return err
 		}
 		w.Header().Set("sb-auth-refresh-token-prefix", issued[:5])
-		resp = &tokenResponse{
-			AccessToken:  access,
-			TokenType:    "bearer",
-			ExpiresIn:    int(expiresAt - now.Unix()),
-			ExpiresAt:    expiresAt,
-			RefreshToken: issued,
-			User:         u,
-		}
 		return nil
 	})
 	if err != nil {
