@@ -47,15 +47,7 @@ its file, statement, position and PostgreSQL's error.`,
   SFP_DB_URL=postgres://… sfp server migrate --dry-run
   sfp server migrate status --db-url postgres://… --json`,
 		Args: cmdutil.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := resolveDBURL(f, &opts.DBURL); err != nil {
-				return err
-			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return migrateRun(cmd.Context(), opts)
-		},
+		RunE: cmdutil.RunE(opts, func() error { return resolveDBURL(f, &opts.DBURL) }, runF, migrateRun),
 	}
 	cmd.PersistentFlags().StringVar(&opts.DBURL, "db-url", "", "PostgreSQL connection URL (env SFP_DB_URL)")
 	cmd.Flags().BoolVar(&opts.DryRun, "dry-run", false, "List the migrations that would be applied, change nothing")
@@ -149,16 +141,10 @@ func newCmdMigrateStatus(f *cmdutil.Factory, parent *MigrateOptions, runF func(c
 		Use:   "status --db-url URL",
 		Short: "List applied and pending migrations",
 		Args:  cmdutil.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: cmdutil.RunE(opts, func() error {
 			opts.DBURL = parent.DBURL
-			if err := resolveDBURL(f, &opts.DBURL); err != nil {
-				return err
-			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return migrateStatusRun(cmd.Context(), opts)
-		},
+			return resolveDBURL(f, &opts.DBURL)
+		}, runF, migrateStatusRun),
 	}
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "Output JSON")
 	return cmd

@@ -87,12 +87,7 @@ resource_<your id>) and its domains. Its users keep their accounts and data but
 can no longer sign in through it; sessions they have keep working until they
 end.`,
 		Args: cmdutil.ExactArgs(1, "which provider? pass its ID (see `sfp server sso list`)"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.ID = args[0]
-			return cmdutil.RunE(opts, nil, runF, func(ctx context.Context, o *SSORemoveOptions) error {
-				return ssoRemoveRun(ctx, f, o)
-			})(cmd, args)
-		},
+		RunE: cmdutil.RunArgsE(opts, cmdutil.Args(&opts.ID), runF, withFactory(f, ssoRemoveRun)),
 	}
 	opts.Flags.register(cmd)
 	cmd.Flags().BoolVarP(&opts.Yes, "yes", "y", false, "Do not ask for confirmation")
