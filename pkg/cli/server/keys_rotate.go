@@ -102,13 +102,21 @@ func changeKeys(ctx context.Context, f *cmdutil.Factory, opts *KeysChangeOptions
 // reloads them now; a docker or stopped tenant takes them at its next
 // start, and the message says so.
 func applyKeys(ctx context.Context, f *cmdutil.Factory, io *cmdutil.IOStreams, t *tenant.Tenant) error {
+	return applyChange(ctx, f, io, t, "keys", "the containers whose keys changed")
+}
+
+// applyChange brings a change to what the tenant reloads with its keys
+// (what: "keys", "provider settings"): a running embedded tenant reloads
+// now; a docker tenant when compose recreates recreated, a stopped one at
+// its next start. The message says which.
+func applyChange(ctx context.Context, f *cmdutil.Factory, io *cmdutil.IOStreams, t *tenant.Tenant, what, recreated string) error {
 	rt, err := runtimeFor(f, t, embedded.Options{})
 	if err != nil {
 		return err
 	}
 	ka, ok := rt.(runtime.KeyApplier)
 	if !ok {
-		fmt.Fprintf(io.ErrOut, "Apply it with `sfp server start -t %s`: docker compose recreates the containers whose keys changed.\n", t.Name())
+		fmt.Fprintf(io.ErrOut, "Apply it with `sfp server start -t %s`: docker compose recreates %s.\n", t.Name(), recreated)
 		return nil
 	}
 	applied, err := ka.ApplyKeys(ctx, t)
@@ -116,9 +124,9 @@ func applyKeys(ctx context.Context, f *cmdutil.Factory, io *cmdutil.IOStreams, t
 		return err
 	}
 	if applied {
-		fmt.Fprintf(io.ErrOut, "The running tenant uses the new keys.\n")
+		fmt.Fprintf(io.ErrOut, "The running tenant uses the new %s.\n", what)
 	} else {
-		fmt.Fprintf(io.ErrOut, "The tenant is not running; it uses the new keys from its next start.\n")
+		fmt.Fprintf(io.ErrOut, "The tenant is not running; it uses the new %s from its next start.\n", what)
 	}
 	return nil
 }

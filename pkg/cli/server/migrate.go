@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"text/tabwriter"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/spf13/cobra"
 
 	"github.com/sfp-dev/sfp/pkg/cli/cmdutil"
@@ -67,17 +68,27 @@ func resolveDBURL(f *cmdutil.Factory, dbURL *string) error {
 	return nil
 }
 
+// openMigrations reads the migrations embedded in this binary and connects
+// to the database they are for. The caller closes the connection.
+func openMigrations(ctx context.Context, dbURL string) (*migrate.Runner, *pgx.Conn, error) {
+	runner, err := migrate.NewRunner(supabase.Migrations(), nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	conn, err := migrate.Connect(ctx, dbURL)
+	if err != nil {
+		return nil, nil, err
+	}
+	return runner, conn, nil
+}
+
 type migrationJSON struct {
 	Version string `json:"version"`
 	Name    string `json:"name"`
 }
 
 func migrateRun(ctx context.Context, opts *MigrateOptions) error {
-	runner, err := migrate.NewRunner(supabase.Migrations(), nil)
-	if err != nil {
-		return err
-	}
-	conn, err := migrate.Connect(ctx, opts.DBURL)
+	runner, conn, err := openMigrations(ctx, opts.DBURL)
 	if err != nil {
 		return err
 	}
@@ -151,11 +162,7 @@ func newCmdMigrateStatus(f *cmdutil.Factory, parent *MigrateOptions, runF func(c
 }
 
 func migrateStatusRun(ctx context.Context, opts *MigrateOptions) error {
-	runner, err := migrate.NewRunner(supabase.Migrations(), nil)
-	if err != nil {
-		return err
-	}
-	conn, err := migrate.Connect(ctx, opts.DBURL)
+	runner, conn, err := openMigrations(ctx, opts.DBURL)
 	if err != nil {
 		return err
 	}
