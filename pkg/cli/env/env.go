@@ -161,12 +161,12 @@ replaces the tags.`,
 			}
 			changed := cmd.Flags().Changed
 			u := &opts.Changes
-			u.Name = ifChanged(changed, "rename", &flags.rename)
-			u.Category = ifChanged(changed, "category", &flags.category)
-			u.Branch = ifChanged(changed, "branch", &flags.branch)
-			u.Description = ifChanged(changed, "description", &flags.description)
-			u.Active = ifChanged(changed, "active", &flags.active)
-			u.Tags = ifChanged(changed, "tag", &flags.tags)
+			u.Name = cmdutil.IfChanged(changed, "rename", &flags.rename)
+			u.Category = cmdutil.IfChanged(changed, "category", &flags.category)
+			u.Branch = cmdutil.IfChanged(changed, "branch", &flags.branch)
+			u.Description = cmdutil.IfChanged(changed, "description", &flags.description)
+			u.Active = cmdutil.IfChanged(changed, "active", &flags.active)
+			u.Tags = cmdutil.IfChanged(changed, "tag", &flags.tags)
 			u.Metadata = raw(flags.metadata)
 			return nil
 		}, runF, updateRun),
@@ -181,14 +181,6 @@ replaces the tags.`,
 	cmd.Flags().StringVar(&flags.metadata, "metadata", "", "Metadata (JSON object, replaces it)")
 	cmdutil.JSONFlag(cmd, &opts.JSON, "", client.Environment{})
 	return cmd
-}
-
-// ifChanged is p when the flag was given, else nil (no change).
-func ifChanged[T any](changed func(string) bool, flag string, p *T) *T {
-	if changed(flag) {
-		return p
-	}
-	return nil
 }
 
 func updateRun(ctx context.Context, opts *UpdateOptions) error {

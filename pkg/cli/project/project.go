@@ -144,15 +144,9 @@ version.`,
 			changed := cmd.Flags().Changed
 			u := &opts.Changes
 			u.Settings, u.PlatformSettings = rawOrNil(flags.settings), rawOrNil(flags.platformSettings)
-			if changed("description") {
-				u.Description = &flags.description
-			}
-			if changed("remote-url") {
-				u.RemoteURL = &flags.remoteURL
-			}
-			if changed("platform") {
-				u.Platform = &flags.platform
-			}
+			u.Description = cmdutil.IfChanged(changed, "description", &flags.description)
+			u.RemoteURL = cmdutil.IfChanged(changed, "remote-url", &flags.remoteURL)
+			u.Platform = cmdutil.IfChanged(changed, "platform", &flags.platform)
 			return nil
 		}, runF, updateRun),
 	}
