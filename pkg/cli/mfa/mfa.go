@@ -108,10 +108,7 @@ func NewCmdRemove(f *cmdutil.Factory, runF func(context.Context, *RemoveOptions)
 an aal2 session: log in with its code first (or 'sfp mfa verify FACTOR_ID').
 Sessions raised to aal2 with it fall back to aal1.`,
 		Args: cmdutil.ExactArgs(1, "which factor? pass its id (sfp mfa list)"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.FactorID = args[0]
-			return cmdutil.RunE(opts, func() error { return cmdutil.CheckID("factor", opts.FactorID) }, runF, removeRun)(cmd, args)
-		},
+		RunE: cmdutil.RunArgsE(opts, cmdutil.IDArg("factor", &opts.FactorID), runF, removeRun),
 	}
 	return cmd
 }

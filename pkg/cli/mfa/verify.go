@@ -26,10 +26,7 @@ func NewCmdVerify(f *cmdutil.Factory, runF func(context.Context, *VerifyOptions)
 it against the factor. An unverified factor becomes active; the session
 becomes aal2 and is saved, as after a login with the code.`,
 		Args: cmdutil.ExactArgs(1, "which factor? pass its id (sfp mfa list)"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.FactorID = args[0]
-			return cmdutil.RunE(opts, func() error { return cmdutil.CheckID("factor", opts.FactorID) }, runF, verifyRun)(cmd, args)
-		},
+		RunE: cmdutil.RunArgsE(opts, cmdutil.IDArg("factor", &opts.FactorID), runF, verifyRun),
 	}
 }
 
