@@ -31,12 +31,9 @@ becomes aal2 and is saved, as after a login with the code.`,
 }
 
 func verifyRun(ctx context.Context, opts *VerifyOptions) error {
-	c, err := opts.Client(ctx)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	return verifyFactor(ctx, opts.IO, c, opts.FactorID, "factor "+cmdutil.ShortID(opts.FactorID))
+	return opts.WithClient(ctx, func(c *client.Client) error {
+		return verifyFactor(ctx, opts.IO, c, opts.FactorID, "factor "+cmdutil.ShortID(opts.FactorID))
+	})
 }
 
 // verifyFactor asks for a code and verifies it; the client saves the aal2
