@@ -206,29 +206,26 @@ its members. Viewers and above may.`,
 }
 
 func showRun(ctx context.Context, opts *ShowOptions) error {
-	c, t, err := opts.Open(ctx, opts.Scope, cmdutil.Need{Account: true})
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	a := t.Account
-	members, err := c.Accounts.Members(ctx, a.ID)
-	if err != nil {
-		return err
-	}
-	cfg, err := opts.Config()
-	if err != nil {
-		return err
-	}
-	if opts.JSON {
-		return cmdutil.WriteJSON(opts.IO.Out, showJSON{toJSON(a, cfg.Account), membersJSON(members)})
-	}
-	if err := cmdutil.PrintFields(opts.IO.Out, "Account", a.Slug, "Name", a.Name, "ID", a.ID, "Your role", string(a.Role),
-		"Created", cmdutil.FormatTime(a.CreatedAt)); err != nil {
-		return err
-	}
-	fmt.Fprintln(opts.IO.Out)
-	return printMembers(opts.IO, members)
+	return opts.WithTarget(ctx, opts.Scope, cmdutil.Need{Account: true}, func(c *client.Client, t *cmdutil.Target) error {
+		a := t.Account
+		members, err := c.Accounts.Members(ctx, a.ID)
+		if err != nil {
+			return err
+		}
+		cfg, err := opts.Config()
+		if err != nil {
+			return err
+		}
+		if opts.JSON {
+			return cmdutil.WriteJSON(opts.IO.Out, showJSON{toJSON(a, cfg.Account), membersJSON(members)})
+		}
+		if err := cmdutil.PrintFields(opts.IO.Out, "Account", a.Slug, "Name", a.Name, "ID", a.ID, "Your role", string(a.Role),
+			"Created", cmdutil.FormatTime(a.CreatedAt)); err != nil {
+			return err
+		}
+		fmt.Fprintln(opts.IO.Out)
+		return printMembers(opts.IO, members)
+	})
 }
 
 // UseOptions are the inputs of `sfp account use`.
