@@ -126,27 +126,24 @@ func NewCmdAdd(f *cmdutil.Factory, runF func(context.Context, *AddOptions) error
 }
 
 func addRun(ctx context.Context, opts *AddOptions) error {
-	c, t, err := opts.Open(ctx, opts.Scope, cmdutil.Need{Account: true})
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	in := client.NewIntegration{AccountID: t.Account.ID, Name: opts.Name, Provider: opts.Provider, AuthType: opts.AuthType}
-	if opts.Metadata != "" {
-		in.Metadata = []byte(opts.Metadata)
-	}
-	for _, ref := range opts.Projects {
-		p, err := t.FindProject(ctx, c, ref)
+	return opts.WithTarget(ctx, opts.Scope, cmdutil.Need{Account: true}, func(c *client.Client, t *cmdutil.Target) error {
+		in := client.NewIntegration{AccountID: t.Account.ID, Name: opts.Name, Provider: opts.Provider, AuthType: opts.AuthType}
+		if opts.Metadata != "" {
+			in.Metadata = []byte(opts.Metadata)
+		}
+		for _, ref := range opts.Projects {
+			p, err := t.FindProject(ctx, c, ref)
+			if err != nil {
+				return err
+			}
+			in.ProjectIDs = append(in.ProjectIDs, p.ID)
+		}
+		i, err := c.Integrations.Create(ctx, in)
 		if err != nil {
 			return err
 		}
-		in.ProjectIDs = append(in.ProjectIDs, p.ID)
-	}
-	i, err := c.Integrations.Create(ctx, in)
-	if err != nil {
-		return err
-	}
-	return cmdutil.PrintCreated(opts.IO, opts.JSON, i, i.ID, fmt.Sprintf("Added integration %s (%s, %s). Set its credentials with `sfp integration credentials set %s`.", i.Name, i.Provider, i.Scope, i.Name))
+		return cmdutil.PrintCreated(opts.IO, opts.JSON, i, i.ID, fmt.Sprintf("Added integration %s (%s, %s). Set its credentials with `sfp integration credentials set %s`.", i.Name, i.Provider, i.Scope, i.Name))
+	})
 }
 
 // ListOptions are the inputs of `sfp integration list`.
