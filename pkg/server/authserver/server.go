@@ -68,6 +68,8 @@ type Server struct {
 	oidc     oidcCache
 	// routes are the handlers of the exact paths, by method (routeTable).
 	routes map[string]map[string]handler
+	// grants are the handlers of POST /token by grant_type (grantTable).
+	grants map[string]handler
 }
 
 // New validates cfg, checks that the pool reaches the auth tables and
@@ -93,7 +95,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.ssoLimiter = newIPLimiter(cfg.SAML.RateLimitSSOPerIP)
 	s.assertionLimiter = newIPLimiter(cfg.SAML.RateLimitAssertionPerIP)
 	s.samlReplay = newSAMLReplayCache(s.now)
-	s.routes = s.routeTable()
+	s.routes, s.grants = s.routeTable(), s.grantTable()
 	// The columns the server writes must exist and be writable; a pool on
 	// the wrong role or database fails here rather than on the first signup.
 	const probe = `select 1 from auth.users, auth.identities, auth.sessions, auth.refresh_tokens,

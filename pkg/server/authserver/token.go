@@ -60,22 +60,10 @@ type weakPasswordInfo struct {
 	Reasons []string `json:"reasons,omitempty"`
 }
 
-// handleToken is POST /token?grant_type=password|refresh_token.
+// handleToken is POST /token?grant_type=password|refresh_token|pkce|id_token.
 func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) error {
-	var grant func(w http.ResponseWriter, r *http.Request) error
-	switch r.URL.Query().Get("grant_type") {
-	case "password":
-		grant = s.passwordGrant
-	case "refresh_token":
-		grant = s.refreshGrant
-	case "pkce":
-		grant = s.pkceGrant
-	case "id_token":
-		grant = s.idTokenGrant
-	case "web3":
-		// The embedded runtime has no Web3 sign-in.
-		grant = s.unsupportedGrant
-	default:
+	grant, ok := s.grants[r.URL.Query().Get("grant_type")]
+	if !ok {
 		return badRequest(CodeInvalidCredentials, "unsupported_grant_type")
 	}
 	if !s.tokenLimiter.allow(clientIP(r, s.cfg.TrustedProxies), s.now()) {
@@ -84,6 +72,18 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) error {
 	err := grant(w, r)
 	s.grantEvent(r.URL.Query().Get("grant_type"), err)
 	return err
+}
+
+// grantTable is the handlers of POST /token by grant_type.
+func (s *Server) grantTable() map[string]handler {
+	return map[string]handler{
+		"password":      s.passwordGrant,
+		"refresh_token": s.refreshGrant,
+		"pkce":          s.pkceGrant,
+		"id_token":      s.idTokenGrant,
+		// The embedded runtime has no Web3 sign-in.
+		"web3": s.unsupportedGrant,
+	}
 }
 
 // unsupportedGrant answers the Web3 grant: the embedded runtime has no
