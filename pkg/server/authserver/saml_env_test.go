@@ -107,12 +107,20 @@ func (s *samlSetup) startSSO(body map[string]any) string {
 // returns the IdP's form for the ACS, not yet posted.
 func (s *samlSetup) idpResponse(body map[string]any) *samltest.Form {
 	s.t.Helper()
-	f, err := s.browser.LoginAtIdP(context.Background(), s.startSSO(body), "ada", adaPassword)
-	if err != nil {
-		s.t.Fatal(err)
-	}
+	f := s.loginAtIdP(s.t, s.startSSO(body), "ada")
 	if !strings.HasSuffix(f.Action, "/auth/v1/sso/saml/acs") {
 		s.t.Fatalf("the IdP posts to %s, not the ACS", f.Action)
+	}
+	return f
+}
+
+// loginAtIdP signs user (password adaPassword) in at the IdP page start and
+// returns the IdP's form for the ACS, not yet posted.
+func (s *samlSetup) loginAtIdP(t testing.TB, start, user string) *samltest.Form {
+	t.Helper()
+	f, err := s.browser.LoginAtIdP(context.Background(), start, user, adaPassword)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return f
 }
