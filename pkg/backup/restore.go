@@ -287,20 +287,41 @@ func extractData(tr *tar.Reader, dataDir string, total int64, progress func(Prog
 			progress(Progress{Phase: "restoring", Done: min(done, total), Total: total})
 		}
 	}
-	var final *Manifest
 	files := 0
+	final, err := readToEnd(tr, func(hdr *tar.Header) (bool, error) {
+		rel, ok := strings.CutPrefix(hdr.Name, entryData)
+		if !ok {
+			return false, nil
+		}
+		files++
+		return true, extractEntry(tr, hdr, dataDir, rel, count)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if files == 0 || final == nil {
+		return nil, fmt.Errorf("read backup: the database files or the final manifest are missing: %w", ErrTruncated)
+	}
+	return final, nil
+}
+
+// readToEnd reads the rest of a backup archive: entry handles the entries
+// of the restore at hand (and says whether it knew the entry), the final
+// manifest is decoded and returned (nil when missing), anything else is an
+// error — reading to the end is what detects a truncated file.
+func readToEnd(tr *tar.Reader, entry func(*tar.Header) (bool, error)) (*Manifest, error) {
+	var final *Manifest
 	for {
 		hdr, err := tr.Next()
 		if errors.Is(err, io.EOF) {
-			break
+			return final, nil
 		}
 		if err != nil {
 			return nil, fmt.Errorf("read backup: %w", truncated(err))
 		}
-		switch rel, ok := strings.CutPrefix(hdr.Name, entryData); {
-		case ok:
-			err = extractEntry(tr, hdr, dataDir, rel, count)
-			files++
+		known, err := entry(hdr)
+		switch {
+		case known:
 		case hdr.Name == entryFinal:
 			var raw []byte
 			if raw, err = readSmall(tr, hdr); err == nil {
@@ -313,10 +334,6 @@ func extractData(tr *tar.Reader, dataDir string, total int64, progress func(Prog
 			return nil, err
 		}
 	}
-	if files == 0 || final == nil {
-		return nil, fmt.Errorf("read backup: the database files or the final manifest are missing: %w", ErrTruncated)
-	}
-	return final, nil
 }
 
 // verifyBackup checks the restored files against pg_basebackup's manifest

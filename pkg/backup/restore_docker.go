@@ -3,7 +3,6 @@ package backup
 import (
 	"archive/tar"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -99,33 +98,16 @@ func restoreDocker(ctx context.Context, tr *tar.Reader, h *head, opts RestoreOpt
 // extractDockerBase writes the backup's docker/base.tar to path (0600) and
 // reads the archive to its end, returning the final manifest.
 func extractDockerBase(tr *tar.Reader, path string) (*Manifest, error) {
-	var final *Manifest
 	found := false
-	for {
-		hdr, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			break
+	final, err := readToEnd(tr, func(hdr *tar.Header) (bool, error) {
+		if hdr.Name != entryDockerBase {
+			return false, nil
 		}
-		if err != nil {
-			return nil, fmt.Errorf("read backup: %w", truncated(err))
-		}
-		switch hdr.Name {
-		case entryDockerBase:
-			if err := copyEntry(tr, path); err != nil {
-				return nil, err
-			}
-			found = true
-		case entryFinal:
-			raw, err := readSmall(tr, hdr)
-			if err == nil {
-				final, err = decodeManifest(raw)
-			}
-			if err != nil {
-				return nil, err
-			}
-		default:
-			return nil, fmt.Errorf("read backup: unexpected entry %q", hdr.Name)
-		}
+		found = true
+		return true, copyEntry(tr, path)
+	})
+	if err != nil {
+		return nil, err
 	}
 	if !found || final == nil {
 		return nil, fmt.Errorf("read backup: the cluster or the final manifest is missing: %w", ErrTruncated)

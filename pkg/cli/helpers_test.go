@@ -63,6 +63,27 @@ func newSfp(t *testing.T) *sfp {
 	return &sfp{t: t, dir: t.TempDir(), env: map[string]string{}, ip: fmt.Sprintf("198.19.%d.%d", n/250, n%250+1)}
 }
 
+// newOperator is a person running `sfp server` commands on a base
+// directory of their own (SFP_BASE_DIR), which it returns.
+func newOperator(t *testing.T) (*sfp, string) {
+	t.Helper()
+	u := newSfp(t)
+	base := t.TempDir()
+	u.env["SFP_BASE_DIR"] = base
+	return u, base
+}
+
+// writeTemp writes content to a file called name in a directory of its
+// own, mode 0600 as a secret wants, and returns its path.
+func writeTemp(t *testing.T, name, content string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
 // syncBuffer is an output stream tests can read while the command runs;
 // started is closed at the first write.
 type syncBuffer struct {

@@ -36,8 +36,7 @@ func TestIntegrationCommands(t *testing.T) {
 	if strings.Contains(r.out+r.errOut, secret) {
 		t.Fatalf("set echoed the secret: %s", r)
 	}
-	file := filepath.Join(t.TempDir(), "sf.json")
-	os.WriteFile(file, []byte(`{"private_key":"-----BEGIN-----","client_id":"abc"}`), 0o600)
+	file := writeTemp(t, "sf.json", `{"private_key":"-----BEGIN-----","client_id":"abc"}`)
 	c.owner.run("", "integration", "credentials", "set", "sf", "--from-file", file).ok(t)
 	c.owner.run("[1,2]", "integration", "credentials", "set", "sf").fails(t, cmdutil.ExitUsage, "JSON object")
 	c.member.run(`{"a":1}`, "integration", "credentials", "set", "sf").fails(t, cmdutil.ExitForbidden, "owner role")

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -15,15 +14,10 @@ import (
 // .env (0600) and nowhere in the output.
 func TestServerAuthProvider(t *testing.T) {
 	t.Parallel()
-	u := newSfp(t)
-	base := t.TempDir()
-	u.env["SFP_BASE_DIR"] = base
+	u, base := newOperator(t)
 	u.run("", "server", "init", "-t", "p").ok(t)
 
-	secretFile := filepath.Join(t.TempDir(), "github.secret")
-	if err := os.WriteFile(secretFile, []byte("gh-s3cret-value\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	secretFile := writeTemp(t, "github.secret", "gh-s3cret-value\n")
 	r := u.run("", "server", "auth", "provider", "set", "github", "-t", "p", "--client-id", "Iv1.abc", "--secret-file", secretFile).ok(t)
 	if strings.Contains(r.out+r.errOut, "gh-s3cret-value") || !strings.Contains(r.errOut, "/auth/v1/callback") || !strings.Contains(r.errOut, "not running") {
 		t.Fatalf("set github: %s", r)

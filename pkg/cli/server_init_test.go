@@ -16,10 +16,7 @@ func TestServerInitRefusesAnAdminAccountTooLongForASlug(t *testing.T) {
 	t.Parallel()
 	u := newSfp(t)
 	base := t.TempDir()
-	pw := filepath.Join(t.TempDir(), "pw")
-	if err := os.WriteFile(pw, []byte("correct-horse-battery\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	pw := writeTemp(t, "pw", "correct-horse-battery\n")
 	name := strings.Repeat("Acme ", 17)[:84]
 	init := func(account string) result {
 		return u.run("", "server", "init", "-t", "long", "--base-dir", base,

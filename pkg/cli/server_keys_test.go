@@ -35,11 +35,9 @@ type keysJSON struct {
 // changes in .env, and the signing-key stages timed with a test clock.
 func TestServerKeys(t *testing.T) {
 	t.Parallel()
-	u := newSfp(t)
+	u, base := newOperator(t)
 	clock := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
 	u.now = func() time.Time { return clock }
-	base := t.TempDir()
-	u.env["SFP_BASE_DIR"] = base
 	u.run("", "server", "init", "-t", "k").ok(t)
 	keys := func(args ...string) keysJSON {
 		t.Helper()

@@ -2,8 +2,6 @@ package cli
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -21,14 +19,8 @@ func TestServerSSO(t *testing.T) {
 	base := tenantBase()
 	idp := samltest.StartIdP(t)
 	idp.AddUser(t, samltest.User{Name: "lin", Password: "pw-lin-1", Email: "lin@cli-sso.test", GivenName: "Lin", Surname: "Chen"})
-	md := filepath.Join(u.dir, "idp.xml")
-	mapping := filepath.Join(u.dir, "mapping.json")
-	if err := os.WriteFile(md, []byte(idp.MetadataXML(t)), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(mapping, []byte(`{"keys": {"full_name": {"name": "cn"}}}`), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	md := writeTemp(t, "idp.xml", idp.MetadataXML(t))
+	mapping := writeTemp(t, "mapping.json", `{"keys": {"full_name": {"name": "cn"}}}`)
 	sso := func(args ...string) []string {
 		return append([]string{"server", "sso"}, append(args, "-t", s.Tenant.Name(), "--base-dir", base)...)
 	}
@@ -101,9 +93,7 @@ func TestServerSSO(t *testing.T) {
 // The SSO commands say what is wrong with a tenant they cannot use.
 func TestServerSSOTenantState(t *testing.T) {
 	t.Parallel()
-	u := newSfp(t)
-	base := t.TempDir()
-	u.env["SFP_BASE_DIR"] = base
+	u, base := newOperator(t)
 	u.run("", "server", "init", "-t", "quiet").ok(t)
 	u.run("", "server", "sso", "list", "-t", "quiet").fails(t, 1, "SAML is off for tenant \"quiet\"", "auth.saml.enabled: true")
 	tn, err := tenant.Load(base, "quiet")

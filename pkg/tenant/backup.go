@@ -141,16 +141,8 @@ func Place(base string, opts PlaceOptions) (*Tenant, error) {
 		return nil, err
 	}
 	dir := Dir(base, opts.Name)
-	if _, err := os.Stat(dir); err == nil {
-		if !opts.Force {
-			return nil, fmt.Errorf("restore tenant %q in %s: %w (use --force to replace it and its data)", opts.Name, dir, ErrExists)
-		}
-		if running, pid := isRunning(dir); running {
-			return nil, fmt.Errorf("restore tenant %q: it is running (pid %d); stop it first", opts.Name, pid)
-		}
-		if err := os.RemoveAll(dir); err != nil {
-			return nil, fmt.Errorf("remove existing tenant %q: %w", opts.Name, err)
-		}
+	if err := replaceExisting(dir, opts.Name, "restore", opts.Force); err != nil {
+		return nil, err
 	}
 	cfg := opts.Config
 	cfg.Name = opts.Name
@@ -158,25 +150,8 @@ func Place(base string, opts PlaceOptions) (*Tenant, error) {
 	if cfg.Runtime == RuntimeDocker {
 		cfg.Postgres.Port = 5432
 	}
-	taken, err := usedPorts(base)
-	if err != nil {
+	if err := cfg.allocatePorts(base, "restore", 0, 0, 0); err != nil {
 		return nil, err
-	}
-	first, err := firstPort()
-	if err != nil {
-		return nil, fmt.Errorf("restore tenant: %w", err)
-	}
-	if cfg.API.Port, err = pickPort(0, first, taken); err != nil {
-		return nil, fmt.Errorf("restore tenant: api port: %w", err)
-	}
-	taken[cfg.API.Port] = true
-	if cfg.Postgres.Port == 0 {
-		if cfg.Postgres.Port, err = pickPort(0, cfg.API.Port+1, taken); err != nil {
-			return nil, fmt.Errorf("restore tenant: postgres port: %w", err)
-		}
-	}
-	if err := cfg.allocateMonitoringPort(0, taken); err != nil {
-		return nil, fmt.Errorf("restore tenant: %w", err)
 	}
 	cfg.Defaults()
 	if err := cfg.Validate(); err != nil {
@@ -189,18 +164,10 @@ func Place(base string, opts PlaceOptions) (*Tenant, error) {
 	if err := os.WriteFile(filepath.Join(dir, restoringMarker), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600); err != nil {
 		return nil, fmt.Errorf("create tenant directory: %w", err)
 	}
-	for _, d := range []string{t.LogDir(), t.RunDir()} {
-		if err := os.MkdirAll(d, 0o700); err != nil {
-			return nil, fmt.Errorf("create tenant directory: %w", err)
-		}
-	}
 	if err := os.Chmod(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create tenant directory: %w", err)
 	}
-	if err := t.SaveConfig(); err != nil {
-		return nil, err
-	}
-	if err := t.SaveSecrets(); err != nil {
+	if err := t.writeNew(); err != nil {
 		return nil, err
 	}
 	return t, nil

@@ -9,10 +9,7 @@ import (
 
 func TestBackupConfig(t *testing.T) {
 	base := t.TempDir()
-	tn, err := Create(base, CreateOptions{Name: "acme"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tn := mustCreate(t, base, CreateOptions{Name: "acme"})
 	b := tn.Config.Backup
 	if b.Directory != DefaultBackupDir || b.Keep != DefaultBackupKeep || b.ArchiveTimeout != DefaultArchiveTimeout {
 		t.Errorf("defaults %+v", b)

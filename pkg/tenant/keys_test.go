@@ -58,10 +58,7 @@ func verifyWith(t *testing.T, jwks, tok string) (map[string]any, jwt.MapClaims) 
 // legacy keys are on), and the gateway's role tokens signed with it.
 func TestNewTenantKeys(t *testing.T) {
 	base := t.TempDir()
-	tn, err := Create(base, CreateOptions{Name: "acme"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tn := mustCreate(t, base, CreateOptions{Name: "acme"})
 	env := readEnv(t, tn)
 	for name, prefix := range map[string]string{"SUPABASE_PUBLISHABLE_KEY": PublishableKeyPrefix, "SUPABASE_SECRET_KEY": SecretKeyPrefix} {
 		key := env[name]
@@ -122,10 +119,7 @@ func TestNewTenantKeys(t *testing.T) {
 // legacy keys.
 func TestLegacyKeysOff(t *testing.T) {
 	base := t.TempDir()
-	tn, err := Create(base, CreateOptions{Name: "acme"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tn := mustCreate(t, base, CreateOptions{Name: "acme"})
 	off := false
 	tn.Config.Auth.LegacyKeys = &off
 	if err := tn.SaveConfig(); err != nil {
@@ -164,10 +158,7 @@ func TestLegacyKeysOff(t *testing.T) {
 // (EnsureKeys), and a revoked secret key is not made again.
 func TestEnsureKeysUpgradesAnOldTenant(t *testing.T) {
 	base := t.TempDir()
-	tn, err := Create(base, CreateOptions{Name: "old"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tn := mustCreate(t, base, CreateOptions{Name: "old"})
 	raw, _ := os.ReadFile(tn.EnvFile())
 	var kept []string
 	for _, l := range strings.Split(string(raw), "\n") {
@@ -236,10 +227,7 @@ func TestEnsureKeysUpgradesAnOldTenant(t *testing.T) {
 // tokens have expired.
 func TestSigningKeyRotation(t *testing.T) {
 	base := t.TempDir()
-	tn, err := Create(base, CreateOptions{Name: "acme"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tn := mustCreate(t, base, CreateOptions{Name: "acme"})
 	t0 := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
 	first, _ := tn.Secrets.SigningKeyByStatus(SigningCurrent)
 	if _, _, err := tn.Secrets.PromoteSigningKey(t0, time.Hour); !errors.Is(err, ErrSigningStage) {

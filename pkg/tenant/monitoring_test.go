@@ -10,10 +10,7 @@ import (
 // may be running), and at the first start of a tenant from before.
 func TestMonitoringPorts(t *testing.T) {
 	base := t.TempDir()
-	a, err := Create(base, CreateOptions{Name: "a"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := mustCreate(t, base, CreateOptions{Name: "a"})
 	ma := a.Config.Monitoring
 	if ma.Port == 0 || ma.Port == a.Config.API.Port || ma.Port == a.Config.Postgres.Port || ma.Host != "127.0.0.1" {
 		t.Fatalf("monitoring %+v beside api %d, postgres %d", ma, a.Config.API.Port, a.Config.Postgres.Port)
@@ -28,10 +25,7 @@ func TestMonitoringPorts(t *testing.T) {
 	}
 
 	// A tenant.yaml without monitoring: (written before it existed).
-	old, err := Create(base, CreateOptions{Name: "old"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	old := mustCreate(t, base, CreateOptions{Name: "old"})
 	old.Config.Monitoring.Port = 0
 	if err := old.SaveConfig(); err != nil {
 		t.Fatal(err)

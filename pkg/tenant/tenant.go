@@ -390,6 +390,53 @@ type CreateOptions struct {
 	Now   time.Time
 }
 
+// allocatePorts gives c the ports asked for (0: a free one), none used
+// by another tenant in base: the API's, then PostgreSQL's next to it
+// unless already set (docker), then the admin listener's. action
+// ("create", "restore") begins the errors.
+func (c *Config) allocatePorts(base, action string, api, postgres, monitoring int) error {
+	taken, err := usedPorts(base)
+	if err != nil {
+		return err
+	}
+	first, err := firstPort()
+	if err != nil {
+		return fmt.Errorf("%s tenant: %w", action, err)
+	}
+	if c.API.Port, err = pickPort(api, first, taken); err != nil {
+		return fmt.Errorf("%s tenant: api port: %w", action, err)
+	}
+	taken[c.API.Port] = true
+	if c.Postgres.Port == 0 {
+		if c.Postgres.Port, err = pickPort(postgres, c.API.Port+1, taken); err != nil {
+			return fmt.Errorf("%s tenant: postgres port: %w", action, err)
+		}
+	}
+	if err := c.allocateMonitoringPort(monitoring, taken); err != nil {
+		return fmt.Errorf("%s tenant: %w", action, err)
+	}
+	return nil
+}
+
+// replaceExisting makes way for a new tenant directory: a tenant already
+// in dir is removed with force and refused without; a running one is
+// refused either way. action ("create", "restore") names what is refused.
+func replaceExisting(dir, name, action string, force bool) error {
+	if _, err := os.Stat(dir); err != nil {
+		return nil
+	}
+	if !force {
+		return fmt.Errorf("%s tenant %q in %s: %w (use --force to replace it and its data)", action, name, dir, ErrExists)
+	}
+	if running, pid := isRunning(dir); running {
+		return fmt.Errorf("%s tenant %q: it is running (pid %d); stop it first", action, name, pid)
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return fmt.Errorf("remove existing tenant %q: %w", name, err)
+	}
+	return nil
+}
+
 // Create writes a new tenant directory with generated secrets and keys.
 func Create(base string, opts CreateOptions) (*Tenant, error) {
 	if err := ValidateName(opts.Name); err != nil {
@@ -399,16 +446,8 @@ func Create(base string, opts CreateOptions) (*Tenant, error) {
 		return nil, errors.New("create tenant: an admin needs both an email and a password")
 	}
 	dir := Dir(base, opts.Name)
-	if _, err := os.Stat(dir); err == nil {
-		if !opts.Force {
-			return nil, fmt.Errorf("create tenant %q in %s: %w (use --force to replace it and its data)", opts.Name, dir, ErrExists)
-		}
-		if running, pid := isRunning(dir); running {
-			return nil, fmt.Errorf("create tenant %q: it is running (pid %d); stop it first", opts.Name, pid)
-		}
-		if err := os.RemoveAll(dir); err != nil {
-			return nil, fmt.Errorf("remove existing tenant %q: %w", opts.Name, err)
-		}
+	if err := replaceExisting(dir, opts.Name, "create", opts.Force); err != nil {
+		return nil, err
 	}
 	now := opts.Now
 	if now.IsZero() {
@@ -427,25 +466,8 @@ func Create(base string, opts CreateOptions) (*Tenant, error) {
 		// The docker db service listens inside the compose network only.
 		cfg.Postgres.Port = 5432
 	}
-	taken, err := usedPorts(base)
-	if err != nil {
+	if err := cfg.allocatePorts(base, "create", opts.APIPort, opts.PostgresPort, opts.MonitoringPort); err != nil {
 		return nil, err
-	}
-	first, err := firstPort()
-	if err != nil {
-		return nil, fmt.Errorf("create tenant: %w", err)
-	}
-	if cfg.API.Port, err = pickPort(opts.APIPort, first, taken); err != nil {
-		return nil, fmt.Errorf("create tenant: api port: %w", err)
-	}
-	taken[cfg.API.Port] = true
-	if cfg.Postgres.Port == 0 {
-		if cfg.Postgres.Port, err = pickPort(opts.PostgresPort, cfg.API.Port+1, taken); err != nil {
-			return nil, fmt.Errorf("create tenant: postgres port: %w", err)
-		}
-	}
-	if err := cfg.allocateMonitoringPort(opts.MonitoringPort, taken); err != nil {
-		return nil, fmt.Errorf("create tenant: %w", err)
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("create tenant: %w", err)
@@ -463,18 +485,24 @@ func Create(base string, opts CreateOptions) (*Tenant, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create tenant directory: %w", err)
 	}
-	for _, d := range []string{t.LogDir(), t.RunDir()} {
-		if err := os.MkdirAll(d, 0o700); err != nil {
-			return nil, fmt.Errorf("create tenant directory: %w", err)
-		}
-	}
-	if err := t.SaveConfig(); err != nil {
-		return nil, err
-	}
-	if err := t.SaveSecrets(); err != nil {
+	if err := t.writeNew(); err != nil {
 		return nil, err
 	}
 	return t, nil
+}
+
+// writeNew fills a new tenant directory: its log and run directories,
+// tenant.yaml and .env.
+func (t *Tenant) writeNew() error {
+	for _, d := range []string{t.LogDir(), t.RunDir()} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return fmt.Errorf("create tenant directory: %w", err)
+		}
+	}
+	if err := t.SaveConfig(); err != nil {
+		return err
+	}
+	return t.SaveSecrets()
 }
 
 // SaveConfig writes tenant.yaml atomically.

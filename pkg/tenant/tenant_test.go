@@ -15,10 +15,7 @@ import (
 func TestCreateAndLoad(t *testing.T) {
 	base := t.TempDir()
 	now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
-	tn, err := Create(base, CreateOptions{Name: "acme", Admin: AdminConfig{Email: "admin@acme.test", Account: "Acme"}, AdminPassword: "correct horse", Now: now})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tn := mustCreate(t, base, CreateOptions{Name: "acme", Admin: AdminConfig{Email: "admin@acme.test", Account: "Acme"}, AdminPassword: "correct horse", Now: now})
 	if tn.Dir != filepath.Join(base, "tenants", "acme") {
 		t.Errorf("dir %s", tn.Dir)
 	}
@@ -65,17 +62,11 @@ func TestCreateAndLoad(t *testing.T) {
 
 func TestCreateRefusesExistingWithoutForce(t *testing.T) {
 	base := t.TempDir()
-	first, err := Create(base, CreateOptions{Name: "one"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	first := mustCreate(t, base, CreateOptions{Name: "one"})
 	if _, err := Create(base, CreateOptions{Name: "one"}); !errors.Is(err, ErrExists) || !strings.Contains(err.Error(), "--force") {
 		t.Fatalf("second create: %v", err)
 	}
-	again, err := Create(base, CreateOptions{Name: "one", Force: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	again := mustCreate(t, base, CreateOptions{Name: "one", Force: true})
 	if again.Secrets.JWTSecret == first.Secrets.JWTSecret {
 		t.Error("--force kept the old secrets")
 	}
@@ -83,14 +74,8 @@ func TestCreateRefusesExistingWithoutForce(t *testing.T) {
 
 func TestTwoTenantsShareNothing(t *testing.T) {
 	base := t.TempDir()
-	a, err := Create(base, CreateOptions{Name: "a"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := Create(base, CreateOptions{Name: "b"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := mustCreate(t, base, CreateOptions{Name: "a"})
+	b := mustCreate(t, base, CreateOptions{Name: "b"})
 	ports := map[int]bool{a.Config.API.Port: true, a.Config.Postgres.Port: true}
 	if ports[b.Config.API.Port] || ports[b.Config.Postgres.Port] {
 		t.Errorf("ports collide: a %+v b %+v", a.Config, b.Config)
@@ -122,10 +107,7 @@ func TestNames(t *testing.T) {
 
 func TestBrokenConfigFiles(t *testing.T) {
 	base := t.TempDir()
-	tn, err := Create(base, CreateOptions{Name: "x"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tn := mustCreate(t, base, CreateOptions{Name: "x"})
 	good, _ := os.ReadFile(tn.ConfigFile())
 	cases := map[string]struct{ yaml, want string }{
 		"bad yaml":      {"name: x\napi: [\n", "tenant.yaml"},
@@ -167,7 +149,7 @@ func TestBrokenConfigFiles(t *testing.T) {
 
 func TestExtraEnvPreserved(t *testing.T) {
 	base := t.TempDir()
-	tn, _ := Create(base, CreateOptions{Name: "x"})
+	tn := mustCreate(t, base, CreateOptions{Name: "x"})
 	tn.Secrets.Extra["KONG_HTTP_PORT"] = "8000"
 	if err := tn.SaveSecrets(); err != nil {
 		t.Fatal(err)
@@ -183,7 +165,7 @@ func TestExtraEnvPreserved(t *testing.T) {
 
 func TestRunLock(t *testing.T) {
 	base := t.TempDir()
-	tn, _ := Create(base, CreateOptions{Name: "x"})
+	tn := mustCreate(t, base, CreateOptions{Name: "x"})
 	if running, _ := tn.Running(); running {
 		t.Fatal("running before lock")
 	}
@@ -208,10 +190,7 @@ func TestRunLock(t *testing.T) {
 
 func TestPortFlags(t *testing.T) {
 	base := t.TempDir()
-	a, err := Create(base, CreateOptions{Name: "a", APIPort: 61234})
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := mustCreate(t, base, CreateOptions{Name: "a", APIPort: 61234})
 	if a.Config.API.Port != 61234 {
 		t.Errorf("port %d", a.Config.API.Port)
 	}
@@ -225,10 +204,7 @@ func TestPortFlags(t *testing.T) {
 func TestPortStart(t *testing.T) {
 	base := t.TempDir()
 	t.Setenv("SFP_PORT_START", "31200")
-	tn, err := Create(base, CreateOptions{Name: "moved"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tn := mustCreate(t, base, CreateOptions{Name: "moved"})
 	api, db := tn.Config.API.Port, tn.Config.Postgres.Port
 	if api < 31200 || api > 33200 || db <= api {
 		t.Fatalf("ports %d (api) and %d (db) from SFP_PORT_START=31200", api, db)
@@ -246,10 +222,7 @@ func TestPortStart(t *testing.T) {
 // values that make no sense refused naming the setting.
 func TestRestartSettings(t *testing.T) {
 	base := t.TempDir()
-	tn, err := Create(base, CreateOptions{Name: "r"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tn := mustCreate(t, base, CreateOptions{Name: "r"})
 	good, _ := os.ReadFile(tn.ConfigFile())
 	if !strings.Contains(string(good), "max_crashes: 5") || !strings.Contains(string(good), "window: 10m0s") {
 		t.Errorf("a new tenant.yaml does not show the restart defaults:\n%s", good)
@@ -290,10 +263,7 @@ func TestRestartSettings(t *testing.T) {
 // operator finds them), and are validated with errors naming the setting.
 func TestLimitSettings(t *testing.T) {
 	base := t.TempDir()
-	tn, err := Create(base, CreateOptions{Name: "limits"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tn := mustCreate(t, base, CreateOptions{Name: "limits"})
 	yml, _ := os.ReadFile(tn.ConfigFile())
 	for _, want := range []string{"read_header_timeout: 10s", "read_body_timeout: 30s", "max_connections: 10000",
 		"realtime:", "max_concurrent_users: 200", "max_channels_per_client: 100", "max_joins_per_second: 100", "max_events_per_second: 100"} {
@@ -351,10 +321,7 @@ func TestLimitSettings(t *testing.T) {
 // port 587 unless set, validated with errors naming the setting.
 func TestSMTPSettings(t *testing.T) {
 	base := t.TempDir()
-	tn, err := Create(base, CreateOptions{Name: "m", Runtime: RuntimeDocker})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tn := mustCreate(t, base, CreateOptions{Name: "m", Runtime: RuntimeDocker})
 	good, _ := os.ReadFile(tn.ConfigFile())
 	if strings.Contains(string(good), "smtp") {
 		t.Errorf("a new tenant.yaml has SMTP settings:\n%s", good)
@@ -392,4 +359,14 @@ func TestSMTPSettings(t *testing.T) {
 			t.Errorf("%s: smtp %+v autoconfirm %v, want %+v %v", c.name, got.Config.Auth.SMTP, got.Config.Auth.EffectiveAutoconfirm(), c.want, c.auto)
 		}
 	}
+}
+
+// mustCreate creates a tenant in base, failing the test if it cannot.
+func mustCreate(t *testing.T, base string, opts CreateOptions) *Tenant {
+	t.Helper()
+	tn, err := Create(base, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tn
 }

@@ -90,34 +90,31 @@ characters needs --slug. A taken slug exits 6.`,
 }
 
 func createRun(ctx context.Context, opts *CreateOptions) error {
-	c, err := opts.Client(ctx)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	a, err := c.Accounts.Create(ctx, opts.Name, opts.Slug)
-	if err != nil {
-		return err
-	}
-	cfg, err := opts.Config()
-	if err != nil {
-		return err
-	}
-	if opts.Use {
-		cfg.Account = a.Slug
-		if err := cfg.Save(); err != nil {
+	return opts.WithClient(ctx, func(c *client.Client) error {
+		a, err := c.Accounts.Create(ctx, opts.Name, opts.Slug)
+		if err != nil {
 			return err
 		}
-	}
-	if opts.JSON {
-		return cmdutil.WriteJSON(opts.IO.Out, toJSON(a, cfg.Account))
-	}
-	fmt.Fprintf(opts.IO.ErrOut, "Created account %s (%s); you are its owner.\n", a.Slug, a.Name)
-	if opts.Use {
-		fmt.Fprintf(opts.IO.ErrOut, "Commands now act in account %s.\n", a.Slug)
-	}
-	fmt.Fprintln(opts.IO.Out, a.Slug)
-	return nil
+		cfg, err := opts.Config()
+		if err != nil {
+			return err
+		}
+		if opts.Use {
+			cfg.Account = a.Slug
+			if err := cfg.Save(); err != nil {
+				return err
+			}
+		}
+		if opts.JSON {
+			return cmdutil.WriteJSON(opts.IO.Out, toJSON(a, cfg.Account))
+		}
+		fmt.Fprintf(opts.IO.ErrOut, "Created account %s (%s); you are its owner.\n", a.Slug, a.Name)
+		if opts.Use {
+			fmt.Fprintf(opts.IO.ErrOut, "Commands now act in account %s.\n", a.Slug)
+		}
+		fmt.Fprintln(opts.IO.Out, a.Slug)
+		return nil
+	})
 }
 
 // ListOptions are the inputs of `sfp account list`.
@@ -143,38 +140,35 @@ column (current: true in JSON) marks the account chosen with 'sfp account use'.`
 }
 
 func listRun(ctx context.Context, opts *ListOptions) error {
-	c, err := opts.Client(ctx)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	cfg, err := opts.Config()
-	if err != nil {
-		return err
-	}
-	out := []accountJSON{}
-	for a, err := range c.Accounts.All(ctx) {
+	return opts.WithClient(ctx, func(c *client.Client) error {
+		cfg, err := opts.Config()
 		if err != nil {
 			return err
 		}
-		out = append(out, toJSON(&a, cfg.Account))
-	}
-	if opts.JSON {
-		return cmdutil.WriteJSON(opts.IO.Out, out)
-	}
-	if len(out) == 0 {
-		fmt.Fprintln(opts.IO.ErrOut, "You are not a member of any account. Create one with `sfp account create NAME`.")
-		return nil
-	}
-	t := cmdutil.NewTable(opts.IO.Out, "CURRENT", "SLUG", "NAME", "ROLE", "CREATED")
-	for _, a := range out {
-		mark := " "
-		if a.Current {
-			mark = "*"
+		out := []accountJSON{}
+		for a, err := range c.Accounts.All(ctx) {
+			if err != nil {
+				return err
+			}
+			out = append(out, toJSON(&a, cfg.Account))
 		}
-		t.Row(mark, a.Slug, a.Name, a.Role, a.CreatedAt[:10])
-	}
-	return t.Flush()
+		if opts.JSON {
+			return cmdutil.WriteJSON(opts.IO.Out, out)
+		}
+		if len(out) == 0 {
+			fmt.Fprintln(opts.IO.ErrOut, "You are not a member of any account. Create one with `sfp account create NAME`.")
+			return nil
+		}
+		t := cmdutil.NewTable(opts.IO.Out, "CURRENT", "SLUG", "NAME", "ROLE", "CREATED")
+		for _, a := range out {
+			mark := " "
+			if a.Current {
+				mark = "*"
+			}
+			t.Row(mark, a.Slug, a.Name, a.Role, a.CreatedAt[:10])
+		}
+		return t.Flush()
+	})
 }
 
 // ShowOptions are the inputs of `sfp account show`.
@@ -212,29 +206,26 @@ its members. Viewers and above may.`,
 }
 
 func showRun(ctx context.Context, opts *ShowOptions) error {
-	c, t, err := opts.Open(ctx, opts.Scope, cmdutil.Need{Account: true})
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	a := t.Account
-	members, err := c.Accounts.Members(ctx, a.ID)
-	if err != nil {
-		return err
-	}
-	cfg, err := opts.Config()
-	if err != nil {
-		return err
-	}
-	if opts.JSON {
-		return cmdutil.WriteJSON(opts.IO.Out, showJSON{toJSON(a, cfg.Account), membersJSON(members)})
-	}
-	if err := cmdutil.PrintFields(opts.IO.Out, "Account", a.Slug, "Name", a.Name, "ID", a.ID, "Your role", string(a.Role),
-		"Created", cmdutil.FormatTime(a.CreatedAt)); err != nil {
-		return err
-	}
-	fmt.Fprintln(opts.IO.Out)
-	return printMembers(opts.IO, members)
+	return opts.WithTarget(ctx, opts.Scope, cmdutil.Need{Account: true}, func(c *client.Client, t *cmdutil.Target) error {
+		a := t.Account
+		members, err := c.Accounts.Members(ctx, a.ID)
+		if err != nil {
+			return err
+		}
+		cfg, err := opts.Config()
+		if err != nil {
+			return err
+		}
+		if opts.JSON {
+			return cmdutil.WriteJSON(opts.IO.Out, showJSON{toJSON(a, cfg.Account), membersJSON(members)})
+		}
+		if err := cmdutil.PrintFields(opts.IO.Out, "Account", a.Slug, "Name", a.Name, "ID", a.ID, "Your role", string(a.Role),
+			"Created", cmdutil.FormatTime(a.CreatedAt)); err != nil {
+			return err
+		}
+		fmt.Fprintln(opts.IO.Out)
+		return printMembers(opts.IO, members)
+	})
 }
 
 // UseOptions are the inputs of `sfp account use`.
@@ -259,23 +250,20 @@ another user or to another server forgets it.`,
 }
 
 func useRun(ctx context.Context, opts *UseOptions) error {
-	c, err := opts.Client(ctx)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	a, err := c.Accounts.Get(ctx, opts.Account)
-	if err != nil {
-		return err
-	}
-	cfg, err := opts.Config()
-	if err != nil {
-		return err
-	}
-	cfg.Account = a.Slug
-	if err := cfg.Save(); err != nil {
-		return err
-	}
-	fmt.Fprintf(opts.IO.ErrOut, "Commands now act in account %s (your role: %s).\n", a.Slug, a.Role)
-	return nil
+	return opts.WithClient(ctx, func(c *client.Client) error {
+		a, err := c.Accounts.Get(ctx, opts.Account)
+		if err != nil {
+			return err
+		}
+		cfg, err := opts.Config()
+		if err != nil {
+			return err
+		}
+		cfg.Account = a.Slug
+		if err := cfg.Save(); err != nil {
+			return err
+		}
+		fmt.Fprintf(opts.IO.ErrOut, "Commands now act in account %s (your role: %s).\n", a.Slug, a.Role)
+		return nil
+	})
 }

@@ -96,16 +96,13 @@ email exits 3.`,
 }
 
 func memberAddRun(ctx context.Context, opts *MemberAddOptions) error {
-	c, t, err := opts.Open(ctx, opts.Scope, cmdutil.Need{Account: true})
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	m, err := c.Accounts.AddMember(ctx, t.Account.ID, opts.User, client.Role(opts.Role))
-	if err != nil {
-		return err
-	}
-	return printMemberChange(opts.IO, m, opts.User, t.Account.Slug, opts.JSON)
+	return opts.WithTarget(ctx, opts.Scope, cmdutil.Need{Account: true}, func(c *client.Client, t *cmdutil.Target) error {
+		m, err := c.Accounts.AddMember(ctx, t.Account.ID, opts.User, client.Role(opts.Role))
+		if err != nil {
+			return err
+		}
+		return printMemberChange(opts.IO, m, opts.User, t.Account.Slug, opts.JSON)
+	})
 }
 
 // printMemberChange reports a member's new role.
@@ -143,19 +140,16 @@ func NewCmdMemberList(f *cmdutil.Factory, runF func(context.Context, *MemberList
 }
 
 func memberListRun(ctx context.Context, opts *MemberListOptions) error {
-	c, t, err := opts.Open(ctx, opts.Scope, cmdutil.Need{Account: true})
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	ms, err := c.Accounts.Members(ctx, t.Account.ID)
-	if err != nil {
-		return err
-	}
-	if opts.JSON {
-		return cmdutil.WriteJSON(opts.IO.Out, membersJSON(ms))
-	}
-	return printMembers(opts.IO, ms)
+	return opts.WithTarget(ctx, opts.Scope, cmdutil.Need{Account: true}, func(c *client.Client, t *cmdutil.Target) error {
+		ms, err := c.Accounts.Members(ctx, t.Account.ID)
+		if err != nil {
+			return err
+		}
+		if opts.JSON {
+			return cmdutil.WriteJSON(opts.IO.Out, membersJSON(ms))
+		}
+		return printMembers(opts.IO, ms)
+	})
 }
 
 // MemberSetRoleOptions are the inputs of `sfp account member set-role`.
@@ -189,16 +183,13 @@ of an account cannot be demoted.`,
 }
 
 func memberSetRoleRun(ctx context.Context, opts *MemberSetRoleOptions) error {
-	c, t, err := opts.Open(ctx, opts.Scope, cmdutil.Need{Account: true})
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	m, err := c.Accounts.SetMemberRole(ctx, t.Account.ID, opts.User, client.Role(opts.Role))
-	if err != nil {
-		return err
-	}
-	return printMemberChange(opts.IO, m, opts.User, t.Account.Slug, opts.JSON)
+	return opts.WithTarget(ctx, opts.Scope, cmdutil.Need{Account: true}, func(c *client.Client, t *cmdutil.Target) error {
+		m, err := c.Accounts.SetMemberRole(ctx, t.Account.ID, opts.User, client.Role(opts.Role))
+		if err != nil {
+			return err
+		}
+		return printMemberChange(opts.IO, m, opts.User, t.Account.Slug, opts.JSON)
+	})
 }
 
 // MemberRemoveOptions are the inputs of `sfp account member remove`.
@@ -225,14 +216,11 @@ every member may remove themselves (leave the account).`,
 }
 
 func memberRemoveRun(ctx context.Context, opts *MemberRemoveOptions) error {
-	c, t, err := opts.Open(ctx, opts.Scope, cmdutil.Need{Account: true})
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	if err := c.Accounts.RemoveMember(ctx, t.Account.ID, opts.User); err != nil {
-		return err
-	}
-	fmt.Fprintf(opts.IO.ErrOut, "Removed %s from account %s.\n", opts.User, t.Account.Slug)
-	return nil
+	return opts.WithTarget(ctx, opts.Scope, cmdutil.Need{Account: true}, func(c *client.Client, t *cmdutil.Target) error {
+		if err := c.Accounts.RemoveMember(ctx, t.Account.ID, opts.User); err != nil {
+			return err
+		}
+		fmt.Fprintf(opts.IO.ErrOut, "Removed %s from account %s.\n", opts.User, t.Account.Slug)
+		return nil
+	})
 }

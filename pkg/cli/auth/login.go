@@ -80,27 +80,12 @@ line of stdin — and the session is raised to aal2.`,
   sfp login -t acme --provider github
   sfp login --server https://sfp.acme.test --api-key "$ANON_KEY" --sso acme.com`,
 		Args: cmdutil.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if opts.Provider != "" || opts.SSO != "" {
-				if opts.Provider != "" && opts.SSO != "" || opts.Email != "" || opts.PasswordStdin {
-					return cmdutil.FlagErrorf("pass one of --email, --provider and --sso")
-				}
-				if runF != nil {
-					return runF(cmd.Context(), opts)
-				}
-				return browserLoginRun(cmd.Context(), opts)
+		RunE: cmdutil.RunE(opts, opts.checkLogin, runF, func(ctx context.Context, o *LoginOptions) error {
+			if o.inBrowser() {
+				return browserLoginRun(ctx, o)
 			}
-			if opts.Email == "" {
-				opts.Email = f.Getenv("SFP_EMAIL")
-			}
-			if opts.Email == "" {
-				return cmdutil.FlagErrorf("which user? pass --email EMAIL, or --provider NAME or --sso DOMAIN to sign in in a browser")
-			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return loginRun(cmd.Context(), opts)
-		},
+			return loginRun(ctx, o)
+		}),
 	}
 	registerLoginFlags(cmd, opts)
 	cmd.Flags().StringVar(&opts.Provider, "provider", "", "Sign in in a browser with this OAuth provider (github, azure, gitlab, google, keycloak)")
@@ -233,6 +218,33 @@ func readPassword(opts *LoginOptions) (string, error) {
 	return "", cmdutil.FlagErrorf("no terminal to ask for the password: pass --password-stdin and pipe it in")
 }
 
+// inBrowser says whether the user signs in in a browser (--provider or
+// --sso) rather than with a password.
+func (opts *LoginOptions) inBrowser() bool { return opts.Provider != "" || opts.SSO != "" }
+
+// checkLogin checks that the flags name one way to sign in.
+func (opts *LoginOptions) checkLogin() error {
+	if opts.inBrowser() {
+		if opts.Provider != "" && opts.SSO != "" || opts.Email != "" || opts.PasswordStdin {
+			return cmdutil.FlagErrorf("pass one of --email, --provider and --sso")
+		}
+		return nil
+	}
+	return opts.checkEmail("which user? pass --email EMAIL, or --provider NAME or --sso DOMAIN to sign in in a browser")
+}
+
+// checkEmail takes the email from SFP_EMAIL when --email is not given, and
+// refuses with missing when neither is.
+func (opts *LoginOptions) checkEmail(missing string) error {
+	if opts.Email == "" {
+		opts.Email = opts.Getenv("SFP_EMAIL")
+	}
+	if opts.Email == "" {
+		return cmdutil.FlagErrorf("%s", missing)
+	}
+	return nil
+}
+
 // NewCmdSignup builds `sfp signup`.
 func NewCmdSignup(f *cmdutil.Factory, runF func(context.Context, *LoginOptions) error) *cobra.Command {
 	opts := &LoginOptions{IO: f.IOStreams, Config: f.Config, NewClient: f.NewClient, Getenv: f.Getenv, SignUp: true}
@@ -250,18 +262,7 @@ user sees nothing until they create an account or an owner adds them to one.`,
 		Example: `  sfp signup -t dev --email me@example.test
   echo "$PASSWORD" | sfp signup --server https://sfp.acme.test --api-key "$ANON_KEY" --email me@acme.test --password-stdin`,
 		Args: cmdutil.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if opts.Email == "" {
-				opts.Email = f.Getenv("SFP_EMAIL")
-			}
-			if opts.Email == "" {
-				return cmdutil.FlagErrorf("which email? pass --email EMAIL")
-			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return loginRun(cmd.Context(), opts)
-		},
+		RunE: cmdutil.RunE(opts, func() error { return opts.checkEmail("which email? pass --email EMAIL") }, runF, loginRun),
 	}
 	registerLoginFlags(cmd, opts)
 	return cmd

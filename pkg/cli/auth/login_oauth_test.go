@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"bytes"
 	"context"
 	"net/http"
 	"strings"
@@ -32,6 +33,21 @@ func follow(t *testing.T) func(string) error {
 	}
 }
 
+// browserLogin is `sfp login` in the browser (follow) against server with
+// key: a fresh configuration directory dir and test streams.
+func browserLogin(t *testing.T, server, key string) (opts *LoginOptions, dir string, out, errOut *bytes.Buffer) {
+	dir = t.TempDir()
+	ios, _, out, errOut := cmdutil.Test()
+	return &LoginOptions{
+		IO:     ios,
+		Config: func() (*cmdutil.Config, error) { return cmdutil.ReadConfig(dir) },
+		NewClient: func(server, key string, extra ...client.Option) (*client.Client, error) {
+			return client.New(server, key, extra...)
+		},
+		Getenv: func(string) string { return "" }, Server: server, APIKey: key, OpenBrowser: follow(t),
+	}, dir, out, errOut
+}
+
 // TestLoginWithProvider runs `sfp login --provider github` against a whole
 // embedded tenant whose GitHub is the in-process stand-in, then `--sso`
 // for a domain no IdP has, and for one whose SAML IdP (crewjam's samlidp,
@@ -50,17 +66,8 @@ func TestLoginWithProvider(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	dir := t.TempDir()
-	ios, _, out, errOut := cmdutil.Test()
-	opts := &LoginOptions{
-		IO:     ios,
-		Config: func() (*cmdutil.Config, error) { return cmdutil.ReadConfig(dir) },
-		NewClient: func(server, key string, extra ...client.Option) (*client.Client, error) {
-			return client.New(server, key, extra...)
-		},
-		Getenv: func(string) string { return "" }, Server: s.URL, APIKey: s.PublishableKey,
-		Provider: "github", JSON: true, OpenBrowser: follow(t),
-	}
+	opts, dir, out, errOut := browserLogin(t, s.URL, s.PublishableKey)
+	opts.Provider, opts.JSON = "github", true
 	if err := browserLoginRun(ctx, opts); err != nil {
 		t.Fatalf("login --provider github: %v\n%s", err, errOut)
 	}

@@ -11,9 +11,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-
-	"github.com/sfp-dev/sfp/pkg/cli/cmdutil"
-	"github.com/sfp-dev/sfp/pkg/client"
 )
 
 // TestLoginSSORequest checks what `sfp login --sso` sends and does until
@@ -63,17 +60,8 @@ func TestLoginSSORequest(t *testing.T) {
 		}
 		_, _ = w.Write([]byte(`{"id":"7f0c0e5e-2b1a-4c1e-9d2f-0a1b2c3d4e5f","email":"sam@acme.com","factors":[]}`))
 	})
-	dir := t.TempDir()
-	ios, _, out, errOut := cmdutil.Test()
-	opts := &LoginOptions{
-		IO:     ios,
-		Config: func() (*cmdutil.Config, error) { return cmdutil.ReadConfig(dir) },
-		NewClient: func(server, key string, extra ...client.Option) (*client.Client, error) {
-			return client.New(server, key, extra...)
-		},
-		Getenv: func(string) string { return "" }, Server: srv.URL, APIKey: "sb_publishable_test",
-		SSO: "acme.com", OpenBrowser: follow(t),
-	}
+	opts, _, out, errOut := browserLogin(t, srv.URL, "sb_publishable_test")
+	opts.SSO = "acme.com"
 	if err := browserLoginRun(context.Background(), opts); err != nil {
 		t.Fatalf("login --sso: %v\n%s", err, errOut)
 	}

@@ -54,51 +54,48 @@ commands act in, and your accounts with your role in each. In JSON, user is
 }
 
 func whoamiRun(ctx context.Context, opts *WhoamiOptions) error {
-	c, err := opts.Client(ctx)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	cfg, err := opts.Config()
-	if err != nil {
-		return err
-	}
-	u, err := c.Auth.User(ctx)
-	if err != nil {
-		return err
-	}
-	out := whoamiJSON{Server: cfg.Server, User: userRef{ID: u.ID, Email: u.Email}, Account: cfg.Account, Accounts: []accountJSON{}}
-	for a, err := range c.Accounts.All(ctx) {
+	return opts.WithClient(ctx, func(c *client.Client) error {
+		cfg, err := opts.Config()
 		if err != nil {
 			return err
 		}
-		out.Accounts = append(out.Accounts, accountJSON{Slug: a.Slug, Name: a.Name, Role: string(a.Role)})
-	}
-	if out.Account == "" && len(out.Accounts) == 1 {
-		out.Account = out.Accounts[0].Slug
-	}
-	if opts.JSON {
-		return cmdutil.WriteJSON(opts.IO.Out, out)
-	}
-	current := out.Account
-	switch {
-	case len(out.Accounts) == 0:
-		current = "(none yet: create one with `sfp account create NAME`, or ask an owner to add you)"
-	case current == "":
-		current = "(none chosen: `sfp account use SLUG`)"
-	}
-	if err := cmdutil.PrintFields(opts.IO.Out, "Server", out.Server, "User", fmt.Sprintf("%s (%s)", u.Email, u.ID), "Account", current); err != nil {
-		return err
-	}
-	if len(out.Accounts) == 0 {
-		return nil
-	}
-	fmt.Fprintln(opts.IO.Out)
-	t := cmdutil.NewTable(opts.IO.Out, "ACCOUNT", "NAME", "ROLE")
-	for _, a := range out.Accounts {
-		t.Row(a.Slug, a.Name, a.Role)
-	}
-	return t.Flush()
+		u, err := c.Auth.User(ctx)
+		if err != nil {
+			return err
+		}
+		out := whoamiJSON{Server: cfg.Server, User: userRef{ID: u.ID, Email: u.Email}, Account: cfg.Account, Accounts: []accountJSON{}}
+		for a, err := range c.Accounts.All(ctx) {
+			if err != nil {
+				return err
+			}
+			out.Accounts = append(out.Accounts, accountJSON{Slug: a.Slug, Name: a.Name, Role: string(a.Role)})
+		}
+		if out.Account == "" && len(out.Accounts) == 1 {
+			out.Account = out.Accounts[0].Slug
+		}
+		if opts.JSON {
+			return cmdutil.WriteJSON(opts.IO.Out, out)
+		}
+		current := out.Account
+		switch {
+		case len(out.Accounts) == 0:
+			current = "(none yet: create one with `sfp account create NAME`, or ask an owner to add you)"
+		case current == "":
+			current = "(none chosen: `sfp account use SLUG`)"
+		}
+		if err := cmdutil.PrintFields(opts.IO.Out, "Server", out.Server, "User", fmt.Sprintf("%s (%s)", u.Email, u.ID), "Account", current); err != nil {
+			return err
+		}
+		if len(out.Accounts) == 0 {
+			return nil
+		}
+		fmt.Fprintln(opts.IO.Out)
+		t := cmdutil.NewTable(opts.IO.Out, "ACCOUNT", "NAME", "ROLE")
+		for _, a := range out.Accounts {
+			t.Row(a.Slug, a.Name, a.Role)
+		}
+		return t.Flush()
+	})
 }
 
 // LogoutOptions are the inputs of `sfp logout`.

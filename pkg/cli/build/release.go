@@ -53,16 +53,13 @@ func releaseCreateRun(ctx context.Context, opts *ReleaseCreateOptions) error {
 			return err
 		}
 	}
-	c, t, err := opts.Open(ctx, opts.Scope, cmdutil.Need{Project: true})
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	r, err := c.Releases.Create(ctx, client.NewRelease{ProjectID: t.Project.ID, Name: opts.Name, Description: opts.Description, Definition: def})
-	if err != nil {
-		return err
-	}
-	return cmdutil.PrintCreated(opts.IO, opts.JSON, r, r.ID, fmt.Sprintf("Created release %s of %s.", r.Name, t.Project.Identifier))
+	return opts.WithTarget(ctx, opts.Scope, cmdutil.Need{Project: true}, func(c *client.Client, t *cmdutil.Target) error {
+		r, err := c.Releases.Create(ctx, client.NewRelease{ProjectID: t.Project.ID, Name: opts.Name, Description: opts.Description, Definition: def})
+		if err != nil {
+			return err
+		}
+		return cmdutil.PrintCreated(opts.IO, opts.JSON, r, r.ID, fmt.Sprintf("Created release %s of %s.", r.Name, t.Project.Identifier))
+	})
 }
 
 // ReleaseListOptions are the inputs of `sfp release list`.
@@ -126,31 +123,29 @@ func NewCmdReleaseShow(f *cmdutil.Factory, runF func(context.Context, *ReleaseSh
 }
 
 func releaseShowRun(ctx context.Context, opts *ReleaseShowOptions) error {
-	c, t, err := opts.Open(ctx, opts.Scope, cmdutil.Need{})
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	var r *client.Release
-	if client.IsUUID(opts.Release) {
-		r, err = c.Releases.Get(ctx, opts.Release)
-	} else {
-		r, err = c.Releases.GetByName(ctx, t.Project.ID, opts.Release)
-	}
-	if err != nil {
-		return err
-	}
-	if opts.JSON {
-		return cmdutil.WriteJSON(opts.IO.Out, r)
-	}
-	if err := cmdutil.PrintFields(opts.IO.Out, "Release", r.Name, "ID", r.ID, "Project", r.ProjectID,
-		"Description", r.Description, "Created", cmdutil.FormatTime(r.CreatedAt)); err != nil {
-		return err
-	}
-	fmt.Fprintln(opts.IO.Out, "Definition:")
-	var v any
-	if json.Unmarshal(r.Definition, &v) == nil {
-		return cmdutil.WriteJSON(opts.IO.Out, v)
-	}
-	return nil
+	return opts.WithTarget(ctx, opts.Scope, cmdutil.Need{}, func(c *client.Client, t *cmdutil.Target) error {
+		var r *client.Release
+		var err error
+		if client.IsUUID(opts.Release) {
+			r, err = c.Releases.Get(ctx, opts.Release)
+		} else {
+			r, err = c.Releases.GetByName(ctx, t.Project.ID, opts.Release)
+		}
+		if err != nil {
+			return err
+		}
+		if opts.JSON {
+			return cmdutil.WriteJSON(opts.IO.Out, r)
+		}
+		if err := cmdutil.PrintFields(opts.IO.Out, "Release", r.Name, "ID", r.ID, "Project", r.ProjectID,
+			"Description", r.Description, "Created", cmdutil.FormatTime(r.CreatedAt)); err != nil {
+			return err
+		}
+		fmt.Fprintln(opts.IO.Out, "Definition:")
+		var v any
+		if json.Unmarshal(r.Definition, &v) == nil {
+			return cmdutil.WriteJSON(opts.IO.Out, v)
+		}
+		return nil
+	})
 }

@@ -181,17 +181,25 @@ func (f *Factory) WorkerDeps(s *ServiceFlags) Deps {
 // prints what comes back — as JSON with asJSON (--json), otherwise with
 // human.
 func CallAndPrint[T any](ctx context.Context, d Deps, asJSON bool, call func(*client.Client) (T, error), human func(T) error) error {
+	return d.WithClient(ctx, func(c *client.Client) error {
+		v, err := call(c)
+		if err != nil {
+			return err
+		}
+		if asJSON {
+			return WriteJSON(d.IO.Out, v)
+		}
+		return human(v)
+	})
+}
+
+// WithClient opens the client, runs fn with it and closes it: the frame
+// of a command that needs no scope resolved (Open resolves one).
+func (d Deps) WithClient(ctx context.Context, fn func(*client.Client) error) error {
 	c, err := d.Client(ctx)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	v, err := call(c)
-	if err != nil {
-		return err
-	}
-	if asJSON {
-		return WriteJSON(d.IO.Out, v)
-	}
-	return human(v)
+	return fn(c)
 }

@@ -89,16 +89,13 @@ type Columns[T any] struct {
 // — every page with --all — with fetch, and prints it as PrintList does.
 func RunList[T any](ctx context.Context, in *ListInputs, need Need,
 	fetch func(ctx context.Context, c *client.Client, t *Target, o client.ListOptions) (*client.Page[T], error), cols Columns[T]) error {
-	c, t, err := in.Open(ctx, in.Scope, need)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	items, next, err := Collect(ctx, in.List, func(ctx context.Context, o client.ListOptions) (*client.Page[T], error) {
-		return fetch(ctx, c, t, o)
+	return in.WithTarget(ctx, in.Scope, need, func(c *client.Client, t *Target) error {
+		items, next, err := Collect(ctx, in.List, func(ctx context.Context, o client.ListOptions) (*client.Page[T], error) {
+			return fetch(ctx, c, t, o)
+		})
+		if err != nil {
+			return err
+		}
+		return PrintList(in.IO, in.JSON, items, next, cols.Header, cols.Row)
 	})
-	if err != nil {
-		return err
-	}
-	return PrintList(in.IO, in.JSON, items, next, cols.Header, cols.Row)
 }

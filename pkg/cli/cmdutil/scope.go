@@ -200,3 +200,14 @@ func (d Deps) Open(ctx context.Context, s Scope, need Need) (*client.Client, *Ta
 	}
 	return c, t, nil
 }
+
+// WithTarget opens the client, resolves s with it (as Open), runs fn with
+// both and closes the client: the frame of most commands' runs.
+func (d Deps) WithTarget(ctx context.Context, s Scope, need Need, fn func(*client.Client, *Target) error) error {
+	c, t, err := d.Open(ctx, s, need)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	return fn(c, t)
+}

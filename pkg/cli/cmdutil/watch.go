@@ -175,14 +175,11 @@ func NewCmdWatch(cmd *cobra.Command, opts *WatchOptions, runF func(context.Conte
 }
 
 func watchRun(ctx context.Context, opts *WatchOptions) error {
-	c, err := opts.Client(ctx)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	w, err := opts.Start(ctx, c, opts.ID)
-	if err != nil {
-		return err
-	}
-	return FollowWatch(ctx, opts.IO, w, opts.Kind+" "+ShortID(opts.ID), opts.JSON)
+	return opts.WithClient(ctx, func(c *client.Client) error {
+		w, err := opts.Start(ctx, c, opts.ID)
+		if err != nil {
+			return err
+		}
+		return FollowWatch(ctx, opts.IO, w, opts.Kind+" "+ShortID(opts.ID), opts.JSON)
+	})
 }

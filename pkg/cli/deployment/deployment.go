@@ -86,40 +86,38 @@ The deployment id is printed on stdout; workers report on it with
 }
 
 func createRun(ctx context.Context, opts *CreateOptions) error {
-	c, t, err := opts.Open(ctx, opts.Scope, cmdutil.Need{Environment: true})
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	in := client.NewDeployment{EnvironmentID: t.Environment.ID, Message: opts.Message}
-	if opts.Details != "" {
-		in.Details = []byte(opts.Details)
-	}
-	if in.ReleaseID, err = releaseID(ctx, c, t.Project.ID, opts.Release); err != nil {
-		return err
-	}
-	if in.BuildID, err = buildID(ctx, c, t.Project.ID, opts.Build); err != nil {
-		return err
-	}
-	d, err := c.Deployments.Create(ctx, in)
-	if err != nil {
-		return err
-	}
-	if opts.JSON && !opts.Watch {
-		return cmdutil.WriteJSON(opts.IO.Out, d)
-	}
-	if !opts.JSON {
-		fmt.Fprintf(opts.IO.ErrOut, "Created deployment to %s of %s (queued).\n", t.Environment.Name, t.Project.Identifier)
-		fmt.Fprintln(opts.IO.Out, d.ID)
-	}
-	if !opts.Watch {
-		return nil
-	}
-	w, err := c.Deployments.Watch(ctx, d.ID)
-	if err != nil {
-		return err
-	}
-	return cmdutil.FollowWatch(ctx, opts.IO, w, "deployment "+cmdutil.ShortID(d.ID), opts.JSON)
+	return opts.WithTarget(ctx, opts.Scope, cmdutil.Need{Environment: true}, func(c *client.Client, t *cmdutil.Target) error {
+		in := client.NewDeployment{EnvironmentID: t.Environment.ID, Message: opts.Message}
+		var err error
+		if opts.Details != "" {
+			in.Details = []byte(opts.Details)
+		}
+		if in.ReleaseID, err = releaseID(ctx, c, t.Project.ID, opts.Release); err != nil {
+			return err
+		}
+		if in.BuildID, err = buildID(ctx, c, t.Project.ID, opts.Build); err != nil {
+			return err
+		}
+		d, err := c.Deployments.Create(ctx, in)
+		if err != nil {
+			return err
+		}
+		if opts.JSON && !opts.Watch {
+			return cmdutil.WriteJSON(opts.IO.Out, d)
+		}
+		if !opts.JSON {
+			fmt.Fprintf(opts.IO.ErrOut, "Created deployment to %s of %s (queued).\n", t.Environment.Name, t.Project.Identifier)
+			fmt.Fprintln(opts.IO.Out, d.ID)
+		}
+		if !opts.Watch {
+			return nil
+		}
+		w, err := c.Deployments.Watch(ctx, d.ID)
+		if err != nil {
+			return err
+		}
+		return cmdutil.FollowWatch(ctx, opts.IO, w, "deployment "+cmdutil.ShortID(d.ID), opts.JSON)
+	})
 }
 
 // releaseID finds a project's release by name ("" and ids pass through).
@@ -193,30 +191,27 @@ newest first, with the environment's name. Viewers may.`,
 }
 
 func listRun(ctx context.Context, opts *ListOptions) error {
-	c, t, err := opts.Open(ctx, opts.Scope, cmdutil.Need{Account: true})
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	lo := client.DeploymentListOptions{AccountID: t.AccountID(), ProjectID: t.ProjectID(), Status: opts.Status}
-	if t.Environment != nil {
-		lo.EnvironmentID = t.Environment.ID
-	}
-	items, next, err := cmdutil.Collect(ctx, opts.List, func(ctx context.Context, o client.ListOptions) (*client.Page[client.Deployment], error) {
-		lo.ListOptions = o
-		return c.Deployments.List(ctx, lo)
-	})
-	if err != nil {
-		return err
-	}
-	var names map[string]string // for people only
-	if !opts.JSON {
-		if names, err = environmentNames(ctx, c, items); err != nil {
+	return opts.WithTarget(ctx, opts.Scope, cmdutil.Need{Account: true}, func(c *client.Client, t *cmdutil.Target) error {
+		lo := client.DeploymentListOptions{AccountID: t.AccountID(), ProjectID: t.ProjectID(), Status: opts.Status}
+		if t.Environment != nil {
+			lo.EnvironmentID = t.Environment.ID
+		}
+		items, next, err := cmdutil.Collect(ctx, opts.List, func(ctx context.Context, o client.ListOptions) (*client.Page[client.Deployment], error) {
+			lo.ListOptions = o
+			return c.Deployments.List(ctx, lo)
+		})
+		if err != nil {
 			return err
 		}
-	}
-	return cmdutil.PrintList(opts.IO, opts.JSON, items, next, []string{"ID", "STATUS", "PROGRESS", "ENVIRONMENT", "MESSAGE", "CREATED"}, func(d client.Deployment) []string {
-		return []string{d.ID, d.Status, strconv.Itoa(d.Progress) + "%", names[d.EnvironmentID], cmdutil.Ellipsis(d.Message, 40), cmdutil.FormatTime(d.CreatedAt)}
+		var names map[string]string // for people only
+		if !opts.JSON {
+			if names, err = environmentNames(ctx, c, items); err != nil {
+				return err
+			}
+		}
+		return cmdutil.PrintList(opts.IO, opts.JSON, items, next, []string{"ID", "STATUS", "PROGRESS", "ENVIRONMENT", "MESSAGE", "CREATED"}, func(d client.Deployment) []string {
+			return []string{d.ID, d.Status, strconv.Itoa(d.Progress) + "%", names[d.EnvironmentID], cmdutil.Ellipsis(d.Message, 40), cmdutil.FormatTime(d.CreatedAt)}
+		})
 	})
 }
 

@@ -50,12 +50,6 @@ type document struct {
 	Key        string
 }
 
-// open opens the client and finds the account; the caller closes the
-// client.
-func (d *document) open(ctx context.Context) (*client.Client, *cmdutil.Target, error) {
-	return d.Open(ctx, d.Scope, accountOnly)
-}
-
 // accountOnly is the scope of every doc command: the account.
 var accountOnly = cmdutil.Need{Account: true}
 
@@ -113,23 +107,21 @@ version is printed on stdout. --if-version N replaces only version N and
 }
 
 func putRun(ctx context.Context, opts *PutOptions) error {
-	c, t, err := opts.open(ctx)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	data := json.RawMessage(opts.Data)
-	if opts.File != "" {
-		if data, err = cmdutil.ReadJSONInput(opts.IO, opts.File, "the document"); err != nil {
+	return opts.WithTarget(ctx, opts.Scope, accountOnly, func(c *client.Client, t *cmdutil.Target) error {
+		data := json.RawMessage(opts.Data)
+		if opts.File != "" {
+			var err error
+			if data, err = cmdutil.ReadJSONInput(opts.IO, opts.File, "the document"); err != nil {
+				return err
+			}
+		}
+		d, err := c.Documents.Put(ctx, t.Account.ID, opts.Collection, opts.Key, data,
+			&client.PutOptions{IfVersion: opts.IfVersion, CreateOnly: opts.CreateOnly})
+		if err != nil {
 			return err
 		}
-	}
-	d, err := c.Documents.Put(ctx, t.Account.ID, opts.Collection, opts.Key, data,
-		&client.PutOptions{IfVersion: opts.IfVersion, CreateOnly: opts.CreateOnly})
-	if err != nil {
-		return err
-	}
-	return cmdutil.PrintCreated(opts.IO, opts.JSON, d, strconv.FormatInt(d.Version, 10), fmt.Sprintf("Stored %s/%s at version %d.", d.Collection, d.Key, d.Version))
+		return cmdutil.PrintCreated(opts.IO, opts.JSON, d, strconv.FormatInt(d.Version, 10), fmt.Sprintf("Stored %s/%s at version %d.", d.Collection, d.Key, d.Version))
+	})
 }
 
 // GetOptions are the inputs of `sfp doc get`.
@@ -156,24 +148,21 @@ key, version and timestamps. A missing document exits 3.`,
 }
 
 func getRun(ctx context.Context, opts *GetOptions) error {
-	c, t, err := opts.open(ctx)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	d, err := c.Documents.Get(ctx, t.Account.ID, opts.Collection, opts.Key)
-	if err != nil {
-		return err
-	}
-	if opts.JSON {
-		return cmdutil.WriteJSON(opts.IO.Out, d)
-	}
-	var v any
-	if err := json.Unmarshal(d.Data, &v); err != nil {
-		return fmt.Errorf("read document: %w", err)
-	}
-	fmt.Fprintf(opts.IO.ErrOut, "%s/%s version %d, updated %s\n", d.Collection, d.Key, d.Version, cmdutil.FormatTime(d.UpdatedAt))
-	return cmdutil.WriteJSON(opts.IO.Out, v)
+	return opts.WithTarget(ctx, opts.Scope, accountOnly, func(c *client.Client, t *cmdutil.Target) error {
+		d, err := c.Documents.Get(ctx, t.Account.ID, opts.Collection, opts.Key)
+		if err != nil {
+			return err
+		}
+		if opts.JSON {
+			return cmdutil.WriteJSON(opts.IO.Out, d)
+		}
+		var v any
+		if err := json.Unmarshal(d.Data, &v); err != nil {
+			return fmt.Errorf("read document: %w", err)
+		}
+		fmt.Fprintf(opts.IO.ErrOut, "%s/%s version %d, updated %s\n", d.Collection, d.Key, d.Version, cmdutil.FormatTime(d.UpdatedAt))
+		return cmdutil.WriteJSON(opts.IO.Out, v)
+	})
 }
 
 // DeleteOptions are the inputs of `sfp doc delete`.
@@ -202,19 +191,16 @@ func NewCmdDelete(f *cmdutil.Factory, runF func(context.Context, *DeleteOptions)
 }
 
 func deleteRun(ctx context.Context, opts *DeleteOptions) error {
-	c, t, err := opts.open(ctx)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	deleted, err := c.Documents.Delete(ctx, t.Account.ID, opts.Collection, opts.Key, &client.DeleteOptions{IfVersion: opts.IfVersion})
-	if err != nil {
-		return err
-	}
-	if !deleted {
-		return &client.Error{Op: "delete document", StatusCode: 404, Code: "PT404",
-			Message: fmt.Sprintf("document %s/%s not found", opts.Collection, opts.Key)}
-	}
-	fmt.Fprintf(opts.IO.ErrOut, "Deleted %s/%s.\n", opts.Collection, opts.Key)
-	return nil
+	return opts.WithTarget(ctx, opts.Scope, accountOnly, func(c *client.Client, t *cmdutil.Target) error {
+		deleted, err := c.Documents.Delete(ctx, t.Account.ID, opts.Collection, opts.Key, &client.DeleteOptions{IfVersion: opts.IfVersion})
+		if err != nil {
+			return err
+		}
+		if !deleted {
+			return &client.Error{Op: "delete document", StatusCode: 404, Code: "PT404",
+				Message: fmt.Sprintf("document %s/%s not found", opts.Collection, opts.Key)}
+		}
+		fmt.Fprintf(opts.IO.ErrOut, "Deleted %s/%s.\n", opts.Collection, opts.Key)
+		return nil
+	})
 }

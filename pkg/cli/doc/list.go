@@ -69,21 +69,18 @@ func NewCmdCollections(f *cmdutil.Factory, runF func(context.Context, *Collectio
 }
 
 func collectionsRun(ctx context.Context, opts *CollectionsOptions) error {
-	c, t, err := opts.Open(ctx, opts.Scope, accountOnly)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	cs, err := c.Documents.Collections(ctx, t.Account.ID)
-	if err != nil {
-		return err
-	}
-	if opts.JSON {
-		return cmdutil.WriteJSON(opts.IO.Out, cs)
-	}
-	tb := cmdutil.NewTable(opts.IO.Out, "COLLECTION", "DOCUMENTS", "LAST UPDATED")
-	for _, col := range cs {
-		tb.Row(col.Collection, strconv.FormatInt(col.DocumentCount, 10), cmdutil.FormatTime(col.LastUpdatedAt))
-	}
-	return tb.Flush()
+	return opts.WithTarget(ctx, opts.Scope, accountOnly, func(c *client.Client, t *cmdutil.Target) error {
+		cs, err := c.Documents.Collections(ctx, t.Account.ID)
+		if err != nil {
+			return err
+		}
+		if opts.JSON {
+			return cmdutil.WriteJSON(opts.IO.Out, cs)
+		}
+		tb := cmdutil.NewTable(opts.IO.Out, "COLLECTION", "DOCUMENTS", "LAST UPDATED")
+		for _, col := range cs {
+			tb.Row(col.Collection, strconv.FormatInt(col.DocumentCount, 10), cmdutil.FormatTime(col.LastUpdatedAt))
+		}
+		return tb.Flush()
+	})
 }

@@ -112,18 +112,15 @@ func NewCmdCreate(f *cmdutil.Factory, runF func(context.Context, *CreateOptions)
 }
 
 func createRun(ctx context.Context, opts *CreateOptions) error {
-	c, t, err := opts.Open(ctx, opts.Scope, cmdutil.Need{Project: true})
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	e, err := c.Environments.Create(ctx, client.NewEnvironment{ProjectID: t.Project.ID, Name: opts.Name,
-		Category: opts.Category, Branch: opts.Branch, Description: opts.Description, Inactive: opts.Inactive,
-		Metadata: raw(opts.Metadata), Tags: opts.Tags})
-	if err != nil {
-		return err
-	}
-	return cmdutil.PrintCreated(opts.IO, opts.JSON, e, e.ID, fmt.Sprintf("Created environment %s of %s.", e.Name, t.Project.Identifier))
+	return opts.WithTarget(ctx, opts.Scope, cmdutil.Need{Project: true}, func(c *client.Client, t *cmdutil.Target) error {
+		e, err := c.Environments.Create(ctx, client.NewEnvironment{ProjectID: t.Project.ID, Name: opts.Name,
+			Category: opts.Category, Branch: opts.Branch, Description: opts.Description, Inactive: opts.Inactive,
+			Metadata: raw(opts.Metadata), Tags: opts.Tags})
+		if err != nil {
+			return err
+		}
+		return cmdutil.PrintCreated(opts.IO, opts.JSON, e, e.ID, fmt.Sprintf("Created environment %s of %s.", e.Name, t.Project.Identifier))
+	})
 }
 
 // UpdateOptions are the inputs of `sfp env update`.
@@ -161,12 +158,12 @@ replaces the tags.`,
 			}
 			changed := cmd.Flags().Changed
 			u := &opts.Changes
-			u.Name = ifChanged(changed, "rename", &flags.rename)
-			u.Category = ifChanged(changed, "category", &flags.category)
-			u.Branch = ifChanged(changed, "branch", &flags.branch)
-			u.Description = ifChanged(changed, "description", &flags.description)
-			u.Active = ifChanged(changed, "active", &flags.active)
-			u.Tags = ifChanged(changed, "tag", &flags.tags)
+			u.Name = cmdutil.IfChanged(changed, "rename", &flags.rename)
+			u.Category = cmdutil.IfChanged(changed, "category", &flags.category)
+			u.Branch = cmdutil.IfChanged(changed, "branch", &flags.branch)
+			u.Description = cmdutil.IfChanged(changed, "description", &flags.description)
+			u.Active = cmdutil.IfChanged(changed, "active", &flags.active)
+			u.Tags = cmdutil.IfChanged(changed, "tag", &flags.tags)
 			u.Metadata = raw(flags.metadata)
 			return nil
 		}, runF, updateRun),
@@ -183,29 +180,18 @@ replaces the tags.`,
 	return cmd
 }
 
-// ifChanged is p when the flag was given, else nil (no change).
-func ifChanged[T any](changed func(string) bool, flag string, p *T) *T {
-	if changed(flag) {
-		return p
-	}
-	return nil
-}
-
 func updateRun(ctx context.Context, opts *UpdateOptions) error {
-	c, t, err := opts.Open(ctx, opts.Scope, needEnv)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	e, err := c.Environments.Update(ctx, t.Environment.ID, opts.Changes)
-	if err != nil {
-		return err
-	}
-	if opts.JSON {
-		return cmdutil.WriteJSON(opts.IO.Out, e)
-	}
-	fmt.Fprintf(opts.IO.ErrOut, "Updated environment %s of %s.\n", e.Name, t.Project.Identifier)
-	return nil
+	return opts.WithTarget(ctx, opts.Scope, needEnv, func(c *client.Client, t *cmdutil.Target) error {
+		e, err := c.Environments.Update(ctx, t.Environment.ID, opts.Changes)
+		if err != nil {
+			return err
+		}
+		if opts.JSON {
+			return cmdutil.WriteJSON(opts.IO.Out, e)
+		}
+		fmt.Fprintf(opts.IO.ErrOut, "Updated environment %s of %s.\n", e.Name, t.Project.Identifier)
+		return nil
+	})
 }
 
 // DeleteOptions are the inputs of `sfp env delete`.
@@ -233,17 +219,14 @@ otherwise it needs --yes.`,
 }
 
 func deleteRun(ctx context.Context, opts *DeleteOptions) error {
-	c, t, err := opts.Open(ctx, opts.Scope, needEnv)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	if err := cmdutil.Confirm(opts.IO, opts.Yes, fmt.Sprintf("Delete environment %s of %s and its deployments?", t.Environment.Name, t.Project.Identifier)); err != nil {
-		return err
-	}
-	if err := c.Environments.Delete(ctx, t.Environment.ID); err != nil {
-		return err
-	}
-	fmt.Fprintf(opts.IO.ErrOut, "Deleted environment %s of %s.\n", t.Environment.Name, t.Project.Identifier)
-	return nil
+	return opts.WithTarget(ctx, opts.Scope, needEnv, func(c *client.Client, t *cmdutil.Target) error {
+		if err := cmdutil.Confirm(opts.IO, opts.Yes, fmt.Sprintf("Delete environment %s of %s and its deployments?", t.Environment.Name, t.Project.Identifier)); err != nil {
+			return err
+		}
+		if err := c.Environments.Delete(ctx, t.Environment.ID); err != nil {
+			return err
+		}
+		fmt.Fprintf(opts.IO.ErrOut, "Deleted environment %s of %s.\n", t.Environment.Name, t.Project.Identifier)
+		return nil
+	})
 }

@@ -58,31 +58,28 @@ The ticket id is printed on stdout: give it to 'sfp env unlock --ticket'.`,
 }
 
 func lockRun(ctx context.Context, opts *LockOptions) error {
-	c, t, err := opts.Open(ctx, opts.Scope, needEnv)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	l, err := c.Environments.Lock(ctx, t.Environment.ID, opts.Lease, opts.Reason)
-	if err != nil {
-		return err
-	}
-	if !l.Active() && opts.Wait {
-		if l, err = waitForTurn(ctx, c, opts.IO, t.Environment, l); err != nil {
+	return opts.WithTarget(ctx, opts.Scope, needEnv, func(c *client.Client, t *cmdutil.Target) error {
+		l, err := c.Environments.Lock(ctx, t.Environment.ID, opts.Lease, opts.Reason)
+		if err != nil {
 			return err
 		}
-	}
-	if opts.JSON {
-		return cmdutil.WriteJSON(opts.IO.Out, l)
-	}
-	if l.Active() {
-		fmt.Fprintf(opts.IO.ErrOut, "You hold %s of %s until %s.\n", t.Environment.Name, t.Project.Identifier, cmdutil.FormatTimePtr(l.ExpiresAt))
-	} else {
-		fmt.Fprintf(opts.IO.ErrOut, "Queued for %s at position %s; watch the queue with `sfp env queue %s --project %s`.\n",
-			t.Environment.Name, position(l), t.Environment.Name, t.Project.Identifier)
-	}
-	fmt.Fprintln(opts.IO.Out, l.Ticket)
-	return nil
+		if !l.Active() && opts.Wait {
+			if l, err = waitForTurn(ctx, c, opts.IO, t.Environment, l); err != nil {
+				return err
+			}
+		}
+		if opts.JSON {
+			return cmdutil.WriteJSON(opts.IO.Out, l)
+		}
+		if l.Active() {
+			fmt.Fprintf(opts.IO.ErrOut, "You hold %s of %s until %s.\n", t.Environment.Name, t.Project.Identifier, cmdutil.FormatTimePtr(l.ExpiresAt))
+		} else {
+			fmt.Fprintf(opts.IO.ErrOut, "Queued for %s at position %s; watch the queue with `sfp env queue %s --project %s`.\n",
+				t.Environment.Name, position(l), t.Environment.Name, t.Project.Identifier)
+		}
+		fmt.Fprintln(opts.IO.Out, l.Ticket)
+		return nil
+	})
 }
 
 // waitForTurn waits until the queued ticket holds the environment, printing

@@ -86,16 +86,13 @@ func credentialsSetRun(ctx context.Context, opts *CredentialsSetOptions) error {
 	if json.Unmarshal(raw, &obj) != nil || obj == nil {
 		return cmdutil.FlagErrorf("the credentials must be a JSON object")
 	}
-	c, i, err := opts.open(ctx)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	if err := c.Integrations.SetCredentials(ctx, i.ID, raw); err != nil {
-		return err
-	}
-	fmt.Fprintf(opts.IO.ErrOut, "Stored the credentials of %s (keys: %s), encrypted.\n", i.Name, strings.Join(keys(obj), ", "))
-	return nil
+	return opts.with(ctx, func(c *client.Client, i *client.Integration) error {
+		if err := c.Integrations.SetCredentials(ctx, i.ID, raw); err != nil {
+			return err
+		}
+		fmt.Fprintf(opts.IO.ErrOut, "Stored the credentials of %s (keys: %s), encrypted.\n", i.Name, strings.Join(keys(obj), ", "))
+		return nil
+	})
 }
 
 // CredentialsGetOptions are the inputs of `sfp integration credentials get`.
@@ -154,37 +151,34 @@ only the names of the keys are shown. No credentials: exit 3.`,
 }
 
 func credentialsGetRun(ctx context.Context, opts *CredentialsGetOptions) error {
-	c, i, err := opts.open(ctx)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	raw, err := c.Integrations.Credentials(ctx, i.ID)
-	if err != nil {
-		return err
-	}
-	if raw == nil {
-		return &client.Error{Op: "get credentials", StatusCode: 404, Code: "PT404",
-			Message: fmt.Sprintf("integration %s has no credentials", i.Name),
-			Hint:    "set them with `sfp integration credentials set " + i.Name + "`"}
-	}
-	var obj map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &obj); err != nil {
-		return fmt.Errorf("read credentials: %w", err)
-	}
-	switch {
-	case opts.Field != "":
-		return printField(opts.IO, i.Name, obj, opts.Field)
-	case opts.Reveal:
-		return cmdutil.WriteJSON(opts.IO.Out, obj)
-	case opts.Output != "":
-		return writeCredentials(opts.IO, i.Name, opts.Output, raw)
-	case opts.JSON:
-		return cmdutil.WriteJSON(opts.IO.Out, keysJSON{i.Name, keys(obj)})
-	}
-	fmt.Fprintf(opts.IO.Out, "%s\n", strings.Join(keys(obj), "\n"))
-	fmt.Fprintf(opts.IO.ErrOut, "Credentials of %s hold the keys above; values hidden (--reveal prints them, --output FILE saves them).\n", i.Name)
-	return nil
+	return opts.with(ctx, func(c *client.Client, i *client.Integration) error {
+		raw, err := c.Integrations.Credentials(ctx, i.ID)
+		if err != nil {
+			return err
+		}
+		if raw == nil {
+			return &client.Error{Op: "get credentials", StatusCode: 404, Code: "PT404",
+				Message: fmt.Sprintf("integration %s has no credentials", i.Name),
+				Hint:    "set them with `sfp integration credentials set " + i.Name + "`"}
+		}
+		var obj map[string]json.RawMessage
+		if err := json.Unmarshal(raw, &obj); err != nil {
+			return fmt.Errorf("read credentials: %w", err)
+		}
+		switch {
+		case opts.Field != "":
+			return printField(opts.IO, i.Name, obj, opts.Field)
+		case opts.Reveal:
+			return cmdutil.WriteJSON(opts.IO.Out, obj)
+		case opts.Output != "":
+			return writeCredentials(opts.IO, i.Name, opts.Output, raw)
+		case opts.JSON:
+			return cmdutil.WriteJSON(opts.IO.Out, keysJSON{i.Name, keys(obj)})
+		}
+		fmt.Fprintf(opts.IO.Out, "%s\n", strings.Join(keys(obj), "\n"))
+		fmt.Fprintf(opts.IO.ErrOut, "Credentials of %s hold the keys above; values hidden (--reveal prints them, --output FILE saves them).\n", i.Name)
+		return nil
+	})
 }
 
 // printField prints one value: a string as is, anything else as JSON.
@@ -242,19 +236,16 @@ func NewCmdCredentialsDelete(f *cmdutil.Factory, runF func(context.Context, *Cre
 }
 
 func credentialsDeleteRun(ctx context.Context, opts *CredentialsDeleteOptions) error {
-	c, i, err := opts.open(ctx)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	removed, err := c.Integrations.DeleteCredentials(ctx, i.ID)
-	if err != nil {
-		return err
-	}
-	if removed {
-		fmt.Fprintf(opts.IO.ErrOut, "Deleted the credentials of %s.\n", i.Name)
-	} else {
-		fmt.Fprintf(opts.IO.ErrOut, "%s had no credentials.\n", i.Name)
-	}
-	return nil
+	return opts.with(ctx, func(c *client.Client, i *client.Integration) error {
+		removed, err := c.Integrations.DeleteCredentials(ctx, i.ID)
+		if err != nil {
+			return err
+		}
+		if removed {
+			fmt.Fprintf(opts.IO.ErrOut, "Deleted the credentials of %s.\n", i.Name)
+		} else {
+			fmt.Fprintf(opts.IO.ErrOut, "%s had no credentials.\n", i.Name)
+		}
+		return nil
+	})
 }

@@ -50,25 +50,23 @@ type integrationRef struct {
 	Name  string        // name or id
 }
 
-// open opens the client and finds the integration: by id wherever it is,
-// by name in the account. The caller closes the client.
-func (r *integrationRef) open(ctx context.Context) (*client.Client, *client.Integration, error) {
-	name := r.Name
-	c, t, err := r.Open(ctx, r.Scope, cmdutil.Need{Account: !client.IsUUID(name)})
-	if err != nil {
-		return nil, nil, err
-	}
-	var i *client.Integration
-	if client.IsUUID(name) {
-		i, err = c.Integrations.Get(ctx, name)
-	} else {
-		i, err = c.Integrations.GetByName(ctx, t.Account.ID, name)
-	}
-	if err != nil {
-		c.Close()
-		return nil, nil, err
-	}
-	return c, i, nil
+// with opens the client, finds the integration — by id wherever it is, by
+// name in the account — and runs fn with both; the client is closed after.
+func (r *integrationRef) with(ctx context.Context, fn func(*client.Client, *client.Integration) error) error {
+	byID := client.IsUUID(r.Name)
+	return r.WithTarget(ctx, r.Scope, cmdutil.Need{Account: !byID}, func(c *client.Client, t *cmdutil.Target) error {
+		var i *client.Integration
+		var err error
+		if byID {
+			i, err = c.Integrations.Get(ctx, r.Name)
+		} else {
+			i, err = c.Integrations.GetByName(ctx, t.Account.ID, r.Name)
+		}
+		if err != nil {
+			return err
+		}
+		return fn(c, i)
+	})
 }
 
 func keys(m map[string]json.RawMessage) []string {
@@ -126,27 +124,24 @@ func NewCmdAdd(f *cmdutil.Factory, runF func(context.Context, *AddOptions) error
 }
 
 func addRun(ctx context.Context, opts *AddOptions) error {
-	c, t, err := opts.Open(ctx, opts.Scope, cmdutil.Need{Account: true})
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	in := client.NewIntegration{AccountID: t.Account.ID, Name: opts.Name, Provider: opts.Provider, AuthType: opts.AuthType}
-	if opts.Metadata != "" {
-		in.Metadata = []byte(opts.Metadata)
-	}
-	for _, ref := range opts.Projects {
-		p, err := t.FindProject(ctx, c, ref)
+	return opts.WithTarget(ctx, opts.Scope, cmdutil.Need{Account: true}, func(c *client.Client, t *cmdutil.Target) error {
+		in := client.NewIntegration{AccountID: t.Account.ID, Name: opts.Name, Provider: opts.Provider, AuthType: opts.AuthType}
+		if opts.Metadata != "" {
+			in.Metadata = []byte(opts.Metadata)
+		}
+		for _, ref := range opts.Projects {
+			p, err := t.FindProject(ctx, c, ref)
+			if err != nil {
+				return err
+			}
+			in.ProjectIDs = append(in.ProjectIDs, p.ID)
+		}
+		i, err := c.Integrations.Create(ctx, in)
 		if err != nil {
 			return err
 		}
-		in.ProjectIDs = append(in.ProjectIDs, p.ID)
-	}
-	i, err := c.Integrations.Create(ctx, in)
-	if err != nil {
-		return err
-	}
-	return cmdutil.PrintCreated(opts.IO, opts.JSON, i, i.ID, fmt.Sprintf("Added integration %s (%s, %s). Set its credentials with `sfp integration credentials set %s`.", i.Name, i.Provider, i.Scope, i.Name))
+		return cmdutil.PrintCreated(opts.IO, opts.JSON, i, i.ID, fmt.Sprintf("Added integration %s (%s, %s). Set its credentials with `sfp integration credentials set %s`.", i.Name, i.Provider, i.Scope, i.Name))
+	})
 }
 
 // ListOptions are the inputs of `sfp integration list`.
@@ -207,21 +202,18 @@ func NewCmdShow(f *cmdutil.Factory, runF func(context.Context, *ShowOptions) err
 }
 
 func showRun(ctx context.Context, opts *ShowOptions) error {
-	c, i, err := opts.open(ctx)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	if opts.JSON {
-		return cmdutil.WriteJSON(opts.IO.Out, i)
-	}
-	creds := "none"
-	if i.CredentialsUpdatedAt != nil {
-		creds = "set at " + cmdutil.FormatTimePtr(i.CredentialsUpdatedAt)
-	}
-	return cmdutil.PrintFields(opts.IO.Out, "Integration", i.Name, "ID", i.ID, "Provider", i.Provider, "Auth type", i.AuthType,
-		"Scope", i.Scope, "Projects", strings.Join(i.ProjectIDs, ", "), "Status", i.Status,
-		"Metadata", cmdutil.CompactJSON(i.Metadata), "Credentials", creds, "Created", cmdutil.FormatTime(i.CreatedAt))
+	return opts.with(ctx, func(c *client.Client, i *client.Integration) error {
+		if opts.JSON {
+			return cmdutil.WriteJSON(opts.IO.Out, i)
+		}
+		creds := "none"
+		if i.CredentialsUpdatedAt != nil {
+			creds = "set at " + cmdutil.FormatTimePtr(i.CredentialsUpdatedAt)
+		}
+		return cmdutil.PrintFields(opts.IO.Out, "Integration", i.Name, "ID", i.ID, "Provider", i.Provider, "Auth type", i.AuthType,
+			"Scope", i.Scope, "Projects", strings.Join(i.ProjectIDs, ", "), "Status", i.Status,
+			"Metadata", cmdutil.CompactJSON(i.Metadata), "Credentials", creds, "Created", cmdutil.FormatTime(i.CreatedAt))
+	})
 }
 
 // RemoveOptions are the inputs of `sfp integration remove`.
@@ -248,17 +240,14 @@ otherwise it needs --yes.`,
 }
 
 func removeRun(ctx context.Context, opts *RemoveOptions) error {
-	c, i, err := opts.open(ctx)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	if err := cmdutil.Confirm(opts.IO, opts.Yes, fmt.Sprintf("Remove integration %s and its credentials?", i.Name)); err != nil {
-		return err
-	}
-	if err := c.Integrations.Delete(ctx, i.ID); err != nil {
-		return err
-	}
-	fmt.Fprintf(opts.IO.ErrOut, "Removed integration %s.\n", i.Name)
-	return nil
+	return opts.with(ctx, func(c *client.Client, i *client.Integration) error {
+		if err := cmdutil.Confirm(opts.IO, opts.Yes, fmt.Sprintf("Remove integration %s and its credentials?", i.Name)); err != nil {
+			return err
+		}
+		if err := c.Integrations.Delete(ctx, i.ID); err != nil {
+			return err
+		}
+		fmt.Fprintf(opts.IO.ErrOut, "Removed integration %s.\n", i.Name)
+		return nil
+	})
 }

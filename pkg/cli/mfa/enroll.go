@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sfp-dev/sfp/pkg/cli/cmdutil"
+	"github.com/sfp-dev/sfp/pkg/client"
 )
 
 // EnrollOptions are the inputs of `sfp mfa enroll`.
@@ -58,35 +59,32 @@ code) before the code is read from stdin.`,
 }
 
 func enrollRun(ctx context.Context, opts *EnrollOptions) error {
-	c, err := opts.Client(ctx)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	e, err := c.Auth.EnrollTOTP(ctx, opts.Name, opts.Issuer)
-	if err != nil {
-		return err
-	}
-	// One write, so that a reader of stdout has all of it at once.
-	if opts.JSON {
-		if err := cmdutil.WriteJSON(opts.IO.Out, enrollJSON{ID: e.ID, Name: e.FriendlyName, URI: e.URI, Secret: e.Secret, Status: "unverified"}); err != nil {
-			return err
-		}
-	} else {
-		qr, err := drawQR(e.URI)
+	return opts.WithClient(ctx, func(c *client.Client) error {
+		e, err := c.Auth.EnrollTOTP(ctx, opts.Name, opts.Issuer)
 		if err != nil {
 			return err
 		}
-		var b strings.Builder
-		fmt.Fprintf(&b, "%s\n\n%s\nFactor %s (secret %s)\n", e.URI, qr, e.ID, e.Secret)
-		if _, err := fmt.Fprint(opts.IO.Out, b.String()); err != nil {
-			return err
+		// One write, so that a reader of stdout has all of it at once.
+		if opts.JSON {
+			if err := cmdutil.WriteJSON(opts.IO.Out, enrollJSON{ID: e.ID, Name: e.FriendlyName, URI: e.URI, Secret: e.Secret, Status: "unverified"}); err != nil {
+				return err
+			}
+		} else {
+			qr, err := drawQR(e.URI)
+			if err != nil {
+				return err
+			}
+			var b strings.Builder
+			fmt.Fprintf(&b, "%s\n\n%s\nFactor %s (secret %s)\n", e.URI, qr, e.ID, e.Secret)
+			if _, err := fmt.Fprint(opts.IO.Out, b.String()); err != nil {
+				return err
+			}
 		}
-	}
-	if opts.NoVerify {
-		fmt.Fprintf(opts.IO.ErrOut, "Created factor %s, not yet verified: run `sfp mfa verify %s` with a code from the app.\n", e.ID, e.ID)
-		return nil
-	}
-	fmt.Fprintln(opts.IO.ErrOut, "Scan the QR code (or enter the URI) in your authenticator app.")
-	return verifyFactor(ctx, opts.IO, c, e.ID, "the new factor")
+		if opts.NoVerify {
+			fmt.Fprintf(opts.IO.ErrOut, "Created factor %s, not yet verified: run `sfp mfa verify %s` with a code from the app.\n", e.ID, e.ID)
+			return nil
+		}
+		fmt.Fprintln(opts.IO.ErrOut, "Scan the QR code (or enter the URI) in your authenticator app.")
+		return verifyFactor(ctx, opts.IO, c, e.ID, "the new factor")
+	})
 }

@@ -65,31 +65,28 @@ func NewCmdList(f *cmdutil.Factory, runF func(context.Context, *ListOptions) err
 }
 
 func listRun(ctx context.Context, opts *ListOptions) error {
-	c, err := opts.Client(ctx)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	factors, err := c.Auth.Factors(ctx)
-	if err != nil {
-		return err
-	}
-	if opts.JSON {
-		out := make([]factorJSON, 0, len(factors))
-		for _, f := range factors {
-			out = append(out, toJSON(f))
+	return opts.WithClient(ctx, func(c *client.Client) error {
+		factors, err := c.Auth.Factors(ctx)
+		if err != nil {
+			return err
 		}
-		return cmdutil.WriteJSON(opts.IO.Out, out)
-	}
-	if len(factors) == 0 {
-		fmt.Fprintln(opts.IO.ErrOut, "No second factor: add one with `sfp mfa enroll`.")
-		return nil
-	}
-	t := cmdutil.NewTable(opts.IO.Out, "ID", "NAME", "TYPE", "STATUS", "CREATED")
-	for _, f := range factors {
-		t.Row(f.ID, f.FriendlyName, f.FactorType, f.Status, cmdutil.FormatTime(f.CreatedAt))
-	}
-	return t.Flush()
+		if opts.JSON {
+			out := make([]factorJSON, 0, len(factors))
+			for _, f := range factors {
+				out = append(out, toJSON(f))
+			}
+			return cmdutil.WriteJSON(opts.IO.Out, out)
+		}
+		if len(factors) == 0 {
+			fmt.Fprintln(opts.IO.ErrOut, "No second factor: add one with `sfp mfa enroll`.")
+			return nil
+		}
+		t := cmdutil.NewTable(opts.IO.Out, "ID", "NAME", "TYPE", "STATUS", "CREATED")
+		for _, f := range factors {
+			t.Row(f.ID, f.FriendlyName, f.FactorType, f.Status, cmdutil.FormatTime(f.CreatedAt))
+		}
+		return t.Flush()
+	})
 }
 
 // RemoveOptions are the inputs of `sfp mfa remove`.
@@ -108,29 +105,23 @@ func NewCmdRemove(f *cmdutil.Factory, runF func(context.Context, *RemoveOptions)
 an aal2 session: log in with its code first (or 'sfp mfa verify FACTOR_ID').
 Sessions raised to aal2 with it fall back to aal1.`,
 		Args: cmdutil.ExactArgs(1, "which factor? pass its id (sfp mfa list)"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.FactorID = args[0]
-			return cmdutil.RunE(opts, func() error { return cmdutil.CheckID("factor", opts.FactorID) }, runF, removeRun)(cmd, args)
-		},
+		RunE: cmdutil.RunArgsE(opts, cmdutil.IDArg("factor", &opts.FactorID), runF, removeRun),
 	}
 	return cmd
 }
 
 func removeRun(ctx context.Context, opts *RemoveOptions) error {
-	c, err := opts.Client(ctx)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	if err := c.Auth.Unenroll(ctx, opts.FactorID); err != nil {
-		var ce *client.Error
-		if errors.As(err, &ce) && ce.Code == "insufficient_aal" {
-			return fmt.Errorf("%w (verify the factor first: `sfp mfa verify %s`, then remove it)", err, opts.FactorID)
+	return opts.WithClient(ctx, func(c *client.Client) error {
+		if err := c.Auth.Unenroll(ctx, opts.FactorID); err != nil {
+			var ce *client.Error
+			if errors.As(err, &ce) && ce.Code == "insufficient_aal" {
+				return fmt.Errorf("%w (verify the factor first: `sfp mfa verify %s`, then remove it)", err, opts.FactorID)
+			}
+			return err
 		}
-		return err
-	}
-	fmt.Fprintf(opts.IO.ErrOut, "Removed factor %s.\n", opts.FactorID)
-	return nil
+		fmt.Fprintf(opts.IO.ErrOut, "Removed factor %s.\n", opts.FactorID)
+		return nil
+	})
 }
 
 // promptCode asks for a code on stderr and reads one line from stdin.

@@ -26,20 +26,14 @@ func NewCmdVerify(f *cmdutil.Factory, runF func(context.Context, *VerifyOptions)
 it against the factor. An unverified factor becomes active; the session
 becomes aal2 and is saved, as after a login with the code.`,
 		Args: cmdutil.ExactArgs(1, "which factor? pass its id (sfp mfa list)"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.FactorID = args[0]
-			return cmdutil.RunE(opts, func() error { return cmdutil.CheckID("factor", opts.FactorID) }, runF, verifyRun)(cmd, args)
-		},
+		RunE: cmdutil.RunArgsE(opts, cmdutil.IDArg("factor", &opts.FactorID), runF, verifyRun),
 	}
 }
 
 func verifyRun(ctx context.Context, opts *VerifyOptions) error {
-	c, err := opts.Client(ctx)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	return verifyFactor(ctx, opts.IO, c, opts.FactorID, "factor "+cmdutil.ShortID(opts.FactorID))
+	return opts.WithClient(ctx, func(c *client.Client) error {
+		return verifyFactor(ctx, opts.IO, c, opts.FactorID, "factor "+cmdutil.ShortID(opts.FactorID))
+	})
 }
 
 // verifyFactor asks for a code and verifies it; the client saves the aal2

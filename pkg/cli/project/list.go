@@ -62,13 +62,10 @@ func NewCmdShow(f *cmdutil.Factory, runF func(context.Context, *ShowOptions) err
 }
 
 func showRun(ctx context.Context, opts *ShowOptions) error {
-	c, t, err := opts.Open(ctx, opts.Scope, cmdutil.Need{Project: true})
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	if opts.JSON {
-		return cmdutil.WriteJSON(opts.IO.Out, t.Project)
-	}
-	return printProject(opts.IO, t.Project)
+	return opts.WithTarget(ctx, opts.Scope, cmdutil.Need{Project: true}, func(c *client.Client, t *cmdutil.Target) error {
+		if opts.JSON {
+			return cmdutil.WriteJSON(opts.IO.Out, t.Project)
+		}
+		return printProject(opts.IO, t.Project)
+	})
 }

@@ -99,18 +99,15 @@ DevOps org/project/repo. Its id is printed on stdout.`,
 }
 
 func registerRun(ctx context.Context, opts *RegisterOptions) error {
-	c, t, err := opts.Open(ctx, opts.Scope, cmdutil.Need{Account: true})
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	p, err := c.Projects.Create(ctx, client.NewProject{AccountID: t.Account.ID, Identifier: opts.Identifier, Platform: opts.Platform,
-		RemoteURL: opts.RemoteURL, Description: opts.Description,
-		Settings: rawOrNil(opts.Settings), PlatformSettings: rawOrNil(opts.PlatformSettings)})
-	if err != nil {
-		return err
-	}
-	return cmdutil.PrintCreated(opts.IO, opts.JSON, p, p.ID, fmt.Sprintf("Registered project %s in account %s.", p.Identifier, t.Account.Slug))
+	return opts.WithTarget(ctx, opts.Scope, cmdutil.Need{Account: true}, func(c *client.Client, t *cmdutil.Target) error {
+		p, err := c.Projects.Create(ctx, client.NewProject{AccountID: t.Account.ID, Identifier: opts.Identifier, Platform: opts.Platform,
+			RemoteURL: opts.RemoteURL, Description: opts.Description,
+			Settings: rawOrNil(opts.Settings), PlatformSettings: rawOrNil(opts.PlatformSettings)})
+		if err != nil {
+			return err
+		}
+		return cmdutil.PrintCreated(opts.IO, opts.JSON, p, p.ID, fmt.Sprintf("Registered project %s in account %s.", p.Identifier, t.Account.Slug))
+	})
 }
 
 // UpdateOptions are the inputs of `sfp project update`.
@@ -144,15 +141,9 @@ version.`,
 			changed := cmd.Flags().Changed
 			u := &opts.Changes
 			u.Settings, u.PlatformSettings = rawOrNil(flags.settings), rawOrNil(flags.platformSettings)
-			if changed("description") {
-				u.Description = &flags.description
-			}
-			if changed("remote-url") {
-				u.RemoteURL = &flags.remoteURL
-			}
-			if changed("platform") {
-				u.Platform = &flags.platform
-			}
+			u.Description = cmdutil.IfChanged(changed, "description", &flags.description)
+			u.RemoteURL = cmdutil.IfChanged(changed, "remote-url", &flags.remoteURL)
+			u.Platform = cmdutil.IfChanged(changed, "platform", &flags.platform)
 			return nil
 		}, runF, updateRun),
 	}
@@ -168,20 +159,17 @@ version.`,
 }
 
 func updateRun(ctx context.Context, opts *UpdateOptions) error {
-	c, t, err := opts.Open(ctx, opts.Scope, cmdutil.Need{Project: true})
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	p, err := c.Projects.Update(ctx, t.Project.ID, opts.Changes)
-	if err != nil {
-		return err
-	}
-	if opts.JSON {
-		return cmdutil.WriteJSON(opts.IO.Out, p)
-	}
-	fmt.Fprintf(opts.IO.ErrOut, "Updated project %s (now version %d).\n", p.Identifier, p.Version)
-	return nil
+	return opts.WithTarget(ctx, opts.Scope, cmdutil.Need{Project: true}, func(c *client.Client, t *cmdutil.Target) error {
+		p, err := c.Projects.Update(ctx, t.Project.ID, opts.Changes)
+		if err != nil {
+			return err
+		}
+		if opts.JSON {
+			return cmdutil.WriteJSON(opts.IO.Out, p)
+		}
+		fmt.Fprintf(opts.IO.ErrOut, "Updated project %s (now version %d).\n", p.Identifier, p.Version)
+		return nil
+	})
 }
 
 // DeleteOptions are the inputs of `sfp project delete`.
@@ -209,18 +197,15 @@ terminal it asks first; otherwise it needs --yes.`,
 }
 
 func deleteRun(ctx context.Context, opts *DeleteOptions) error {
-	c, t, err := opts.Open(ctx, opts.Scope, cmdutil.Need{Project: true})
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	p := t.Project
-	if err := cmdutil.Confirm(opts.IO, opts.Yes, fmt.Sprintf("Delete project %s with its environments, builds, releases and deployments?", p.Identifier)); err != nil {
-		return err
-	}
-	if err := c.Projects.Delete(ctx, p.ID); err != nil {
-		return err
-	}
-	fmt.Fprintf(opts.IO.ErrOut, "Deleted project %s.\n", p.Identifier)
-	return nil
+	return opts.WithTarget(ctx, opts.Scope, cmdutil.Need{Project: true}, func(c *client.Client, t *cmdutil.Target) error {
+		p := t.Project
+		if err := cmdutil.Confirm(opts.IO, opts.Yes, fmt.Sprintf("Delete project %s with its environments, builds, releases and deployments?", p.Identifier)); err != nil {
+			return err
+		}
+		if err := c.Projects.Delete(ctx, p.ID); err != nil {
+			return err
+		}
+		fmt.Fprintf(opts.IO.ErrOut, "Deleted project %s.\n", p.Identifier)
+		return nil
+	})
 }

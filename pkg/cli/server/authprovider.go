@@ -13,8 +13,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sfp-dev/sfp/pkg/cli/cmdutil"
-	"github.com/sfp-dev/sfp/pkg/runtime"
-	"github.com/sfp-dev/sfp/pkg/runtime/embedded"
 	"github.com/sfp-dev/sfp/pkg/tenant"
 )
 
@@ -98,7 +96,7 @@ redirect URI the command prints with the provider.`,
 				return cmdutil.FlagErrorf("pass --client-id (the OAuth app's client id)")
 			}
 			return nil
-		}, runF, func(ctx context.Context, o *ProviderOptions) error { return providerSetRun(ctx, f, o) }),
+		}, runF, withFactory(f, providerSetRun)),
 	}
 	opts.Flags.register(cmd)
 	cmd.Flags().StringVar(&opts.ClientID, "client-id", "", "The OAuth app's client id")
@@ -258,23 +256,5 @@ enables it again). Users keep their identities of it; sign-ins in progress fail.
 // embedded tenant reloads them with its keys (they are part of the keys
 // version); a docker or stopped tenant takes them at its next start.
 func applyProviders(ctx context.Context, f *cmdutil.Factory, io *cmdutil.IOStreams, t *tenant.Tenant) error {
-	rt, err := runtimeFor(f, t, embedded.Options{})
-	if err != nil {
-		return err
-	}
-	ka, ok := rt.(runtime.KeyApplier)
-	if !ok {
-		fmt.Fprintf(io.ErrOut, "Apply it with `sfp server start -t %s`: docker compose recreates the auth container.\n", t.Name())
-		return nil
-	}
-	applied, err := ka.ApplyKeys(ctx, t)
-	if err != nil {
-		return err
-	}
-	if applied {
-		fmt.Fprintln(io.ErrOut, "The running tenant uses the new provider settings.")
-	} else {
-		fmt.Fprintln(io.ErrOut, "The tenant is not running; it uses the new provider settings from its next start.")
-	}
-	return nil
+	return applyChange(ctx, f, io, t, "provider settings", "the auth container")
 }

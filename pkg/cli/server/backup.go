@@ -55,32 +55,7 @@ backups only (docs/backups.md).`,
   sfp server backup -t acme --recipient age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p
   sfp server backup list -t acme`,
 		Args: cmdutil.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if opts.Format != "physical" && opts.Format != backup.KindSQL {
-				return cmdutil.FlagErrorf("--format: %q is not physical or sql", opts.Format)
-			}
-			if opts.PassphraseFile != "" && opts.Recipient != "" {
-				return cmdutil.FlagErrorf("--passphrase-file or --recipient, not both")
-			}
-			if opts.Unencrypted && (opts.PassphraseFile != "" || opts.Recipient != "") {
-				return cmdutil.FlagErrorf("--unencrypted cannot be combined with --passphrase-file or --recipient")
-			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			t, err := loadTenant(f, &opts.Flags)
-			if err != nil {
-				return err
-			}
-			if t.Config.Runtime == tenant.RuntimeDocker {
-				rt, err := dockerRuntime(f)
-				if err != nil {
-					return err
-				}
-				opts.Docker, _ = rt.(backup.ComposeDB)
-			}
-			return backupRun(cmd.Context(), opts, t)
-		},
+		RunE: cmdutil.RunE(opts, opts.validate, runF, withFactory(f, backupRun)),
 	}
 	opts.Flags.register(cmd)
 	cmd.Flags().StringVarP(&opts.Output, "output", "o", "", "Backup file (default <backup.directory>/<tenant>-<time>.sfpbackup)")
@@ -104,7 +79,34 @@ func (o *BackupOptions) encryption(t *tenant.Tenant) backup.Encryption {
 	return backup.Encryption{PassphraseFile: t.BackupPassphraseFile(), Recipient: t.Config.Backup.Recipient}
 }
 
-func backupRun(ctx context.Context, opts *BackupOptions, t *tenant.Tenant) error {
+// validate checks the flags before anything runs.
+func (opts *BackupOptions) validate() error {
+	if opts.Format != "physical" && opts.Format != backup.KindSQL {
+		return cmdutil.FlagErrorf("--format: %q is not physical or sql", opts.Format)
+	}
+	if opts.PassphraseFile != "" && opts.Recipient != "" {
+		return cmdutil.FlagErrorf("--passphrase-file or --recipient, not both")
+	}
+	if opts.Unencrypted && (opts.PassphraseFile != "" || opts.Recipient != "") {
+		return cmdutil.FlagErrorf("--unencrypted cannot be combined with --passphrase-file or --recipient")
+	}
+	return nil
+}
+
+// backupRun backs up the tenant the flags name (a docker tenant through
+// its db container).
+func backupRun(ctx context.Context, f *cmdutil.Factory, opts *BackupOptions) error {
+	t, err := loadTenant(f, &opts.Flags)
+	if err != nil {
+		return err
+	}
+	if t.Config.Runtime == tenant.RuntimeDocker {
+		rt, err := dockerRuntime(f)
+		if err != nil {
+			return err
+		}
+		opts.Docker, _ = rt.(backup.ComposeDB)
+	}
 	kind := backup.KindPhysical
 	if opts.Format == backup.KindSQL {
 		kind = backup.KindSQL

@@ -29,27 +29,27 @@ func NewCmdBackupList(f *cmdutil.Factory, runF func(context.Context, *BackupList
 the last failed scheduled backup, and — when WAL is archived — the earliest
 time a restore with --to-time can reach.`,
 		Args: cmdutil.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			t, err := loadTenant(f, &opts.Flags)
-			if err != nil {
-				return err
-			}
-			s, err := backup.List(t)
-			if err != nil {
-				return err
-			}
-			if opts.JSON {
-				return cmdutil.WriteJSON(opts.IO.Out, s)
-			}
-			return printBackups(opts.IO, s)
-		},
+		RunE: cmdutil.RunE(opts, nil, runF, withFactory(f, backupListRun)),
 	}
 	opts.Flags.register(cmd)
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "Output JSON")
 	return cmd
+}
+
+// backupListRun lists the backups of the tenant the flags name.
+func backupListRun(ctx context.Context, f *cmdutil.Factory, opts *BackupListOptions) error {
+	t, err := loadTenant(f, &opts.Flags)
+	if err != nil {
+		return err
+	}
+	s, err := backup.List(t)
+	if err != nil {
+		return err
+	}
+	if opts.JSON {
+		return cmdutil.WriteJSON(opts.IO.Out, s)
+	}
+	return printBackups(opts.IO, s)
 }
 
 func printBackups(ios *cmdutil.IOStreams, s *backup.Summary) error {

@@ -32,15 +32,7 @@ db service or a hosted Supabase project — with psql as a superuser. The SQL
 holds the credentials key in the clear: pipe it, do not keep it.`,
 		Example: `  sfp server backup sql --from acme.sfpbackup --passphrase-file pass | docker compose exec -T db psql -U supabase_admin -d postgres`,
 		Args:    cmdutil.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if opts.From == "" {
-				return cmdutil.FlagErrorf("which export? pass --from FILE")
-			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return backupSQLRun(opts)
-		},
+		RunE:    cmdutil.RunE(opts, opts.validate, runF, backupSQLRun),
 	}
 	cmd.Flags().StringVar(&opts.From, "from", "", "Export file")
 	cmd.Flags().StringVar(&opts.PassphraseFile, "passphrase-file", "", "Decrypt with the passphrase in this file")
@@ -48,7 +40,15 @@ holds the credentials key in the clear: pipe it, do not keep it.`,
 	return cmd
 }
 
-func backupSQLRun(opts *BackupSQLOptions) error {
+// validate checks the flags before anything runs.
+func (opts *BackupSQLOptions) validate() error {
+	if opts.From == "" {
+		return cmdutil.FlagErrorf("which export? pass --from FILE")
+	}
+	return nil
+}
+
+func backupSQLRun(_ context.Context, opts *BackupSQLOptions) error {
 	f, err := os.Open(opts.From)
 	if err != nil {
 		return fmt.Errorf("read SQL export: %w", err)

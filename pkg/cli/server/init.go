@@ -51,26 +51,7 @@ An existing tenant is never overwritten without --force, which deletes its data
   sfp server init -t acme --admin-email ops@acme.test --admin-password-file pw.txt --admin-account Acme
   sfp server init -t prod --runtime docker --port 8000`,
 		Args: cmdutil.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if opts.Runtime != string(tenant.RuntimeEmbedded) && opts.Runtime != string(tenant.RuntimeDocker) {
-				return cmdutil.FlagErrorf("--runtime must be embedded or docker, not %q", opts.Runtime)
-			}
-			if (opts.AdminEmail == "") != (opts.AdminPasswordFile == "") {
-				return cmdutil.FlagErrorf("--admin-email and --admin-password-file go together")
-			}
-			if opts.AdminAccount != "" && opts.AdminEmail == "" {
-				return cmdutil.FlagErrorf("--admin-account needs --admin-email")
-			}
-			if opts.AdminAccount != "" {
-				if err := checkAdminAccount(opts.AdminAccount); err != nil {
-					return err
-				}
-			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return initRun(cmd.Context(), f, opts)
-		},
+		RunE: cmdutil.RunE(opts, opts.validate, runF, withFactory(f, initRun)),
 	}
 	opts.Flags.register(cmd)
 	cmd.Flags().StringVar(&opts.Runtime, "runtime", string(tenant.RuntimeEmbedded), "Runtime: embedded or docker")
@@ -82,6 +63,25 @@ An existing tenant is never overwritten without --force, which deletes its data
 	cmd.Flags().BoolVar(&opts.Force, "force", false, "Replace an existing tenant, deleting its data")
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "Output JSON")
 	return cmd
+}
+
+// validate checks the flags before anything runs.
+func (opts *InitOptions) validate() error {
+	if opts.Runtime != string(tenant.RuntimeEmbedded) && opts.Runtime != string(tenant.RuntimeDocker) {
+		return cmdutil.FlagErrorf("--runtime must be embedded or docker, not %q", opts.Runtime)
+	}
+	if (opts.AdminEmail == "") != (opts.AdminPasswordFile == "") {
+		return cmdutil.FlagErrorf("--admin-email and --admin-password-file go together")
+	}
+	if opts.AdminAccount != "" && opts.AdminEmail == "" {
+		return cmdutil.FlagErrorf("--admin-account needs --admin-email")
+	}
+	if opts.AdminAccount != "" {
+		if err := checkAdminAccount(opts.AdminAccount); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // checkAdminAccount refuses, before anything is created, an account name

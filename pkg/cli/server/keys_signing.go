@@ -51,81 +51,63 @@ embedded tenant takes each stage at once; a docker tenant when
 }
 
 func newCmdSigningStandby(f *cmdutil.Factory, runF func(context.Context, *KeysChangeOptions) error) *cobra.Command {
-	opts := &KeysChangeOptions{IO: f.IOStreams, Now: f.Now}
-	cmd := &cobra.Command{
+	cmd, _ := newCmdKeysChange(f, &cobra.Command{
 		Use:   "standby -t NAME",
 		Short: "Stage 1: make a standby signing key, published but not signing",
-		Args:  cmdutil.NoArgs,
-		RunE: cmdutil.RunE(opts, nil, runF, func(ctx context.Context, o *KeysChangeOptions) error {
-			return changeKeys(ctx, f, o, func(t *tenant.Tenant, s *tenant.Secrets) (string, error) {
-				k, err := s.AddStandbySigningKey(o.Now())
-				if err != nil {
-					return "", stageError(err)
-				}
-				return fmt.Sprintf("Made standby signing key %s; it is published in the JWKS and signs nothing yet. "+
-					"Promote it with `sfp server keys rotate-signing promote -t %s` once clients that cache the JWKS have seen it (10 minutes for supabase-js).",
-					k.ID, t.Name()), nil
-			})
-		}),
-	}
-	opts.Flags.register(cmd)
+	}, runF, func(o *KeysChangeOptions, t *tenant.Tenant, s *tenant.Secrets) (string, error) {
+		k, err := s.AddStandbySigningKey(o.Now())
+		if err != nil {
+			return "", stageError(err)
+		}
+		return fmt.Sprintf("Made standby signing key %s; it is published in the JWKS and signs nothing yet. "+
+			"Promote it with `sfp server keys rotate-signing promote -t %s` once clients that cache the JWKS have seen it (10 minutes for supabase-js).",
+			k.ID, t.Name()), nil
+	})
 	return cmd
 }
 
 func newCmdSigningPromote(f *cmdutil.Factory, runF func(context.Context, *KeysChangeOptions) error) *cobra.Command {
-	opts := &KeysChangeOptions{IO: f.IOStreams, Now: f.Now}
-	cmd := &cobra.Command{
+	cmd, _ := newCmdKeysChange(f, &cobra.Command{
 		Use:   "promote -t NAME",
 		Short: "Stage 2: sign new tokens with the standby key",
 		Long: `Sign new access tokens with the standby key. The key that signed until now
 becomes the previous key: tokens it signed stay valid until they expire, so no
 session ends. The gateway's role tokens are signed again with the new key.`,
-		Args: cmdutil.NoArgs,
-		RunE: cmdutil.RunE(opts, nil, runF, func(ctx context.Context, o *KeysChangeOptions) error {
-			return changeKeys(ctx, f, o, func(t *tenant.Tenant, s *tenant.Secrets) (string, error) {
-				lifetime := time.Duration(t.Config.Auth.JWTExpiry) * time.Second
-				cur, prev, err := s.PromoteSigningKey(o.Now(), lifetime)
-				if err != nil {
-					return "", stageError(err)
-				}
-				msg := fmt.Sprintf("Signing key %s now signs new access tokens.", cur.ID)
-				if prev.ID != "" {
-					msg += fmt.Sprintf(" Key %s still verifies the tokens it signed; retire it after %s with `sfp server keys rotate-signing retire -t %s`.",
-						prev.ID, prev.RetireAfter.UTC().Format(time.RFC3339), t.Name())
-				}
-				return msg, nil
-			})
-		}),
-	}
-	opts.Flags.register(cmd)
+	}, runF, func(o *KeysChangeOptions, t *tenant.Tenant, s *tenant.Secrets) (string, error) {
+		lifetime := time.Duration(t.Config.Auth.JWTExpiry) * time.Second
+		cur, prev, err := s.PromoteSigningKey(o.Now(), lifetime)
+		if err != nil {
+			return "", stageError(err)
+		}
+		msg := fmt.Sprintf("Signing key %s now signs new access tokens.", cur.ID)
+		if prev.ID != "" {
+			msg += fmt.Sprintf(" Key %s still verifies the tokens it signed; retire it after %s with `sfp server keys rotate-signing retire -t %s`.",
+				prev.ID, prev.RetireAfter.UTC().Format(time.RFC3339), t.Name())
+		}
+		return msg, nil
+	})
 	return cmd
 }
 
 func newCmdSigningRetire(f *cmdutil.Factory, runF func(context.Context, *KeysChangeOptions) error) *cobra.Command {
-	opts := &KeysChangeOptions{IO: f.IOStreams, Now: f.Now}
-	cmd := &cobra.Command{
+	cmd, opts := newCmdKeysChange(f, &cobra.Command{
 		Use:   "retire -t NAME [--force]",
 		Short: "Stage 3: remove the previous signing key once its tokens expired",
 		Long: `Remove the previous signing key: it leaves the JWKS and tokens it signed are
 refused. Refused while such tokens may still be valid (auth.jwt_expiry plus 15
 minutes after the promotion), unless --force: then sessions whose access token
 it signed must refresh (their refresh token still works).`,
-		Args: cmdutil.NoArgs,
-		RunE: cmdutil.RunE(opts, nil, runF, func(ctx context.Context, o *KeysChangeOptions) error {
-			return changeKeys(ctx, f, o, func(t *tenant.Tenant, s *tenant.Secrets) (string, error) {
-				retired, err := s.RetireSigningKeys(o.Now(), o.Force)
-				if err != nil {
-					return "", stageError(err)
-				}
-				ids := make([]string, len(retired))
-				for i, k := range retired {
-					ids[i] = k.ID
-				}
-				return fmt.Sprintf("Retired signing key %s; tokens it signed are refused from now on.", strings.Join(ids, ", ")), nil
-			})
-		}),
-	}
-	opts.Flags.register(cmd)
+	}, runF, func(o *KeysChangeOptions, t *tenant.Tenant, s *tenant.Secrets) (string, error) {
+		retired, err := s.RetireSigningKeys(o.Now(), o.Force)
+		if err != nil {
+			return "", stageError(err)
+		}
+		ids := make([]string, len(retired))
+		for i, k := range retired {
+			ids[i] = k.ID
+		}
+		return fmt.Sprintf("Retired signing key %s; tokens it signed are refused from now on.", strings.Join(ids, ", ")), nil
+	})
 	cmd.Flags().BoolVar(&opts.Force, "force", false, "Retire even though tokens the key signed may not have expired yet")
 	return cmd
 }

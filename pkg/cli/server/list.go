@@ -25,45 +25,45 @@ func NewCmdList(f *cmdutil.Factory, runF func(context.Context, *ListOptions) err
 		Use:   "list",
 		Short: "List the tenants in the base directory",
 		Args:  cmdutil.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			base, err := opts.Flags.resolve(f, false)
-			if err != nil {
-				return err
-			}
-			ts, errs := tenant.List(base)
-			for _, e := range errs {
-				fmt.Fprintln(opts.IO.ErrOut, "warning:", e)
-			}
-			out := []tenantJSON{}
-			for _, t := range ts {
-				out = append(out, describe(cmd.Context(), f, t))
-			}
-			if opts.JSON {
-				return cmdutil.WriteJSON(opts.IO.Out, out)
-			}
-			if len(out) == 0 {
-				fmt.Fprintf(opts.IO.ErrOut, "No tenants in %s; create one with `sfp server init -t NAME`.\n", base)
-				return nil
-			}
-			tw := tabwriter.NewWriter(opts.IO.Out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tRUNTIME\tSTATE\tURL")
-			for _, t := range out {
-				state := "stopped"
-				if t.Running {
-					state = "running"
-					if t.PID > 0 {
-						state = fmt.Sprintf("running (pid %d)", t.PID)
-					}
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", t.Tenant, t.Runtime, state, t.URL)
-			}
-			return tw.Flush()
-		},
+		RunE:  cmdutil.RunE(opts, nil, runF, withFactory(f, listRun)),
 	}
 	cmd.Flags().StringVar(&opts.Flags.BaseDir, "base-dir", "", "Directory holding the tenants (env SFP_BASE_DIR; default ./sfp-server)")
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "Output JSON")
 	return cmd
+}
+
+// listRun lists the tenants of the base directory.
+func listRun(ctx context.Context, f *cmdutil.Factory, opts *ListOptions) error {
+	base, err := opts.Flags.resolve(f, false)
+	if err != nil {
+		return err
+	}
+	ts, errs := tenant.List(base)
+	for _, e := range errs {
+		fmt.Fprintln(opts.IO.ErrOut, "warning:", e)
+	}
+	out := []tenantJSON{}
+	for _, t := range ts {
+		out = append(out, describe(ctx, f, t))
+	}
+	if opts.JSON {
+		return cmdutil.WriteJSON(opts.IO.Out, out)
+	}
+	if len(out) == 0 {
+		fmt.Fprintf(opts.IO.ErrOut, "No tenants in %s; create one with `sfp server init -t NAME`.\n", base)
+		return nil
+	}
+	tw := tabwriter.NewWriter(opts.IO.Out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tRUNTIME\tSTATE\tURL")
+	for _, t := range out {
+		state := "stopped"
+		if t.Running {
+			state = "running"
+			if t.PID > 0 {
+				state = fmt.Sprintf("running (pid %d)", t.PID)
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", t.Tenant, t.Runtime, state, t.URL)
+	}
+	return tw.Flush()
 }

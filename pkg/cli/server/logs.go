@@ -29,23 +29,28 @@ func NewCmdLogs(f *cmdutil.Factory, runF func(context.Context, *LogsOptions) err
 with --source postgres the PostgreSQL server log. On the docker runtime --source
 names a compose service.`,
 		Args: cmdutil.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if opts.Tail < 0 {
-				return cmdutil.FlagErrorf("--tail must not be negative")
-			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			t, rt, err := tenantRuntime(f, &opts.Flags, embedded.Options{})
-			if err != nil {
-				return err
-			}
-			return rt.Logs(cmd.Context(), t, runtime.LogOptions{Follow: opts.Follow, Tail: opts.Tail, Source: opts.Source}, opts.IO.Out)
-		},
+		RunE: cmdutil.RunE(opts, opts.validate, runF, withFactory(f, logsRun)),
 	}
 	opts.Flags.register(cmd)
 	cmd.Flags().BoolVarP(&opts.Follow, "follow", "f", false, "Keep printing new lines")
 	cmd.Flags().IntVar(&opts.Tail, "tail", 0, "Print only the last N lines")
 	cmd.Flags().StringVar(&opts.Source, "source", "", "Which log: sfp (default) or postgres; docker: a service")
 	return cmd
+}
+
+// validate checks the flags before anything runs.
+func (opts *LogsOptions) validate() error {
+	if opts.Tail < 0 {
+		return cmdutil.FlagErrorf("--tail must not be negative")
+	}
+	return nil
+}
+
+// logsRun prints the log of the tenant the flags name.
+func logsRun(ctx context.Context, f *cmdutil.Factory, opts *LogsOptions) error {
+	t, rt, err := tenantRuntime(f, &opts.Flags, embedded.Options{})
+	if err != nil {
+		return err
+	}
+	return rt.Logs(ctx, t, runtime.LogOptions{Follow: opts.Follow, Tail: opts.Tail, Source: opts.Source}, opts.IO.Out)
 }

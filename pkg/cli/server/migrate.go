@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"text/tabwriter"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/spf13/cobra"
 
 	"github.com/sfp-dev/sfp/pkg/cli/cmdutil"
@@ -47,15 +48,7 @@ its file, statement, position and PostgreSQL's error.`,
   SFP_DB_URL=postgres://… sfp server migrate --dry-run
   sfp server migrate status --db-url postgres://… --json`,
 		Args: cmdutil.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := resolveDBURL(f, &opts.DBURL); err != nil {
-				return err
-			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return migrateRun(cmd.Context(), opts)
-		},
+		RunE: cmdutil.RunE(opts, func() error { return resolveDBURL(f, &opts.DBURL) }, runF, migrateRun),
 	}
 	cmd.PersistentFlags().StringVar(&opts.DBURL, "db-url", "", "PostgreSQL connection URL (env SFP_DB_URL)")
 	cmd.Flags().BoolVar(&opts.DryRun, "dry-run", false, "List the migrations that would be applied, change nothing")
@@ -75,17 +68,27 @@ func resolveDBURL(f *cmdutil.Factory, dbURL *string) error {
 	return nil
 }
 
+// openMigrations reads the migrations embedded in this binary and connects
+// to the database they are for. The caller closes the connection.
+func openMigrations(ctx context.Context, dbURL string) (*migrate.Runner, *pgx.Conn, error) {
+	runner, err := migrate.NewRunner(supabase.Migrations(), nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	conn, err := migrate.Connect(ctx, dbURL)
+	if err != nil {
+		return nil, nil, err
+	}
+	return runner, conn, nil
+}
+
 type migrationJSON struct {
 	Version string `json:"version"`
 	Name    string `json:"name"`
 }
 
 func migrateRun(ctx context.Context, opts *MigrateOptions) error {
-	runner, err := migrate.NewRunner(supabase.Migrations(), nil)
-	if err != nil {
-		return err
-	}
-	conn, err := migrate.Connect(ctx, opts.DBURL)
+	runner, conn, err := openMigrations(ctx, opts.DBURL)
 	if err != nil {
 		return err
 	}
@@ -149,27 +152,17 @@ func newCmdMigrateStatus(f *cmdutil.Factory, parent *MigrateOptions, runF func(c
 		Use:   "status --db-url URL",
 		Short: "List applied and pending migrations",
 		Args:  cmdutil.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: cmdutil.RunE(opts, func() error {
 			opts.DBURL = parent.DBURL
-			if err := resolveDBURL(f, &opts.DBURL); err != nil {
-				return err
-			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return migrateStatusRun(cmd.Context(), opts)
-		},
+			return resolveDBURL(f, &opts.DBURL)
+		}, runF, migrateStatusRun),
 	}
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "Output JSON")
 	return cmd
 }
 
 func migrateStatusRun(ctx context.Context, opts *MigrateOptions) error {
-	runner, err := migrate.NewRunner(supabase.Migrations(), nil)
-	if err != nil {
-		return err
-	}
-	conn, err := migrate.Connect(ctx, opts.DBURL)
+	runner, conn, err := openMigrations(ctx, opts.DBURL)
 	if err != nil {
 		return err
 	}

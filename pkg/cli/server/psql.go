@@ -41,25 +41,7 @@ Arguments after -- go to psql.`,
 		Example: `  sfp server psql -t acme
   sfp server psql -t acme --role authenticated --user ada@example.com
   sfp server psql -t acme -- -c 'select count(*) from auth.users'`,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Args = args
-			if opts.User != "" && opts.Role == "" {
-				opts.Role = "authenticated"
-			}
-			switch opts.Role {
-			case "", "anon", "authenticated", "service_role":
-			default:
-				return cmdutil.FlagErrorf("--role: %q is not anon, authenticated or service_role", opts.Role)
-			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			t, err := loadTenant(f, &opts.Flags)
-			if err != nil {
-				return err
-			}
-			return psqlRun(cmd.Context(), opts, t)
-		},
+		RunE: cmdutil.RunArgsE(opts, opts.parse, runF, withFactory(f, psqlRun)),
 	}
 	opts.Flags.register(cmd)
 	cmd.Flags().StringVar(&opts.Role, "role", "", "Act as anon, authenticated or service_role (inside a rolled-back transaction)")
@@ -67,7 +49,27 @@ Arguments after -- go to psql.`,
 	return cmd
 }
 
-func psqlRun(ctx context.Context, opts *PsqlOptions, t *tenant.Tenant) error {
+// parse takes psql's own arguments and checks --role (--user implies
+// authenticated).
+func (opts *PsqlOptions) parse(_ *cobra.Command, args []string) error {
+	opts.Args = args
+	if opts.User != "" && opts.Role == "" {
+		opts.Role = "authenticated"
+	}
+	switch opts.Role {
+	case "", "anon", "authenticated", "service_role":
+	default:
+		return cmdutil.FlagErrorf("--role: %q is not anon, authenticated or service_role", opts.Role)
+	}
+	return nil
+}
+
+// psqlRun opens psql on the tenant the flags name.
+func psqlRun(ctx context.Context, f *cmdutil.Factory, opts *PsqlOptions) error {
+	t, err := loadTenant(f, &opts.Flags)
+	if err != nil {
+		return err
+	}
 	if t.Config.Runtime != tenant.RuntimeEmbedded {
 		return fmt.Errorf("psql: tenant %q runs on the %s runtime; use `docker compose exec db psql -U supabase_admin postgres` in its directory (docs/backups.md)", t.Name(), t.Config.Runtime)
 	}

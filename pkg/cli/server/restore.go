@@ -57,37 +57,7 @@ cannot be put back.`,
 		Example: `  sfp server restore -t acme2 --from acme-20261207T030000Z.sfpbackup --passphrase-file ~/.sfp-backup-pass
   sfp server restore -t acme2 --from acme.sfpbackup --identity key.txt --to-time 2026-12-07T04:05:00Z`,
 		Args: cmdutil.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if opts.From == "" {
-				return cmdutil.FlagErrorf("which backup? pass --from FILE")
-			}
-			if opts.PassphraseFile != "" && opts.IdentityFile != "" {
-				return cmdutil.FlagErrorf("--passphrase-file or --identity, not both")
-			}
-			if opts.ToTime != "" && opts.ToLSN != "" {
-				return cmdutil.FlagErrorf("--to-time or --to-lsn, not both")
-			}
-			if opts.ToTime != "" {
-				t, err := time.Parse(time.RFC3339Nano, opts.ToTime)
-				if err != nil {
-					return cmdutil.FlagErrorf("--to-time: %q is not an RFC 3339 time such as 2026-12-07T04:05:00Z", opts.ToTime)
-				}
-				opts.toTime = t
-			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			base, err := opts.Flags.resolve(f, true)
-			if err != nil {
-				return err
-			}
-			rt, err := dockerRuntime(f)
-			if err != nil {
-				return err
-			}
-			opts.Docker, _ = rt.(backup.ComposeRestore)
-			return restoreRun(cmd.Context(), opts, base)
-		},
+		RunE: cmdutil.RunE(opts, opts.validate, runF, withFactory(f, restoreRun)),
 	}
 	opts.Flags.register(cmd)
 	cmd.Flags().StringVar(&opts.From, "from", "", "Backup file")
@@ -101,7 +71,38 @@ cannot be put back.`,
 	return cmd
 }
 
-func restoreRun(ctx context.Context, opts *RestoreOptions, base string) error {
+// validate checks the flags, and reads --to-time, before anything runs.
+func (opts *RestoreOptions) validate() error {
+	if opts.From == "" {
+		return cmdutil.FlagErrorf("which backup? pass --from FILE")
+	}
+	if opts.PassphraseFile != "" && opts.IdentityFile != "" {
+		return cmdutil.FlagErrorf("--passphrase-file or --identity, not both")
+	}
+	if opts.ToTime != "" && opts.ToLSN != "" {
+		return cmdutil.FlagErrorf("--to-time or --to-lsn, not both")
+	}
+	if opts.ToTime != "" {
+		t, err := time.Parse(time.RFC3339Nano, opts.ToTime)
+		if err != nil {
+			return cmdutil.FlagErrorf("--to-time: %q is not an RFC 3339 time such as 2026-12-07T04:05:00Z", opts.ToTime)
+		}
+		opts.toTime = t
+	}
+	return nil
+}
+
+// restoreRun restores a backup into the tenant the flags name.
+func restoreRun(ctx context.Context, f *cmdutil.Factory, opts *RestoreOptions) error {
+	base, err := opts.Flags.resolve(f, true)
+	if err != nil {
+		return err
+	}
+	rt, err := dockerRuntime(f)
+	if err != nil {
+		return err
+	}
+	opts.Docker, _ = rt.(backup.ComposeRestore)
 	p := newByteProgress(opts.IO)
 	res, err := backup.Restore(ctx, backup.RestoreOptions{Base: base, Name: opts.Flags.Tenant, From: opts.From,
 		Decryption: backup.Decryption{PassphraseFile: opts.PassphraseFile, IdentityFile: opts.IdentityFile},

@@ -33,21 +33,18 @@ identity provider.`,
 
 // SSOAddOptions are the inputs of `sfp server sso add`.
 type SSOAddOptions struct {
-	IO                   *cmdutil.IOStreams
-	Flags                tenantFlags
+	ssoInputs
+
 	MetadataURL          string
 	MetadataFile         string
 	Domains              []string
 	AttributeMappingFile string
 	ResourceID           string
-	JSON                 bool
-	// HTTPClient reaches the tenant (nil: a default client).
-	HTTPClient *http.Client
 }
 
 // NewCmdSSOAdd builds `sfp server sso add`.
 func NewCmdSSOAdd(f *cmdutil.Factory, runF func(context.Context, *SSOAddOptions) error) *cobra.Command {
-	opts := &SSOAddOptions{IO: f.IOStreams}
+	opts := &SSOAddOptions{ssoInputs: ssoInputs{IO: f.IOStreams}}
 	cmd := &cobra.Command{
 		Use:   "add -t NAME (--metadata-url URL | --metadata-file FILE) --domain DOMAIN...",
 		Short: "Add a SAML identity provider",
@@ -62,9 +59,7 @@ putting assertion attributes into the users' metadata.
 Afterwards, set up the tenant as a service provider at the IdP with the URLs
 this command prints (or its metadata URL).`,
 		Args: cmdutil.NoArgs,
-		RunE: cmdutil.RunE(opts, opts.check, runF, func(ctx context.Context, o *SSOAddOptions) error {
-			return ssoAddRun(ctx, f, o)
-		}),
+		RunE: cmdutil.RunE(opts, opts.check, runF, withFactory(f, ssoAddRun)),
 	}
 	opts.Flags.register(cmd)
 	cmd.Flags().StringVar(&opts.MetadataURL, "metadata-url", "", "The IdP's metadata `URL` (https)")
@@ -95,11 +90,7 @@ func (o *SSOAddOptions) check() error {
 
 // ssoAddRun adds the provider and prints it with the URLs the IdP needs.
 func ssoAddRun(ctx context.Context, f *cmdutil.Factory, o *SSOAddOptions) error {
-	t, err := loadTenant(f, &o.Flags)
-	if err != nil {
-		return err
-	}
-	api, err := newSSOAPI(t, o.HTTPClient)
+	t, api, err := o.open(f)
 	if err != nil {
 		return err
 	}

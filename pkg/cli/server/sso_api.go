@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/sfp-dev/sfp/pkg/cli/cmdutil"
 	"github.com/sfp-dev/sfp/pkg/tenant"
 )
 
@@ -45,6 +46,29 @@ type ssoDom struct {
 type ssoAPI struct {
 	t    *tenant.Tenant
 	http *http.Client
+}
+
+// ssoInputs are the inputs every SSO command has: the tenant, --json and
+// the client that reaches the tenant's admin API.
+type ssoInputs struct {
+	IO    *cmdutil.IOStreams
+	Flags tenantFlags
+	JSON  bool
+	// HTTPClient reaches the tenant (nil: a default client).
+	HTTPClient *http.Client
+}
+
+// open loads the tenant the flags name and its SSO admin API.
+func (in *ssoInputs) open(f *cmdutil.Factory) (*tenant.Tenant, *ssoAPI, error) {
+	t, err := loadTenant(f, &in.Flags)
+	if err != nil {
+		return nil, nil, err
+	}
+	api, err := newSSOAPI(t, in.HTTPClient)
+	if err != nil {
+		return nil, nil, err
+	}
+	return t, api, nil
 }
 
 func newSSOAPI(t *tenant.Tenant, client *http.Client) (*ssoAPI, error) {

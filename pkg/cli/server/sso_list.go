@@ -12,22 +12,17 @@ import (
 
 // SSOListOptions are the inputs of `sfp server sso list`.
 type SSOListOptions struct {
-	IO         *cmdutil.IOStreams
-	Flags      tenantFlags
-	JSON       bool
-	HTTPClient *http.Client
+	ssoInputs
 }
 
 // NewCmdSSOList builds `sfp server sso list`.
 func NewCmdSSOList(f *cmdutil.Factory, runF func(context.Context, *SSOListOptions) error) *cobra.Command {
-	opts := &SSOListOptions{IO: f.IOStreams}
+	opts := &SSOListOptions{ssoInputs{IO: f.IOStreams}}
 	cmd := &cobra.Command{
 		Use:   "list -t NAME",
 		Short: "List the SAML identity providers",
 		Args:  cmdutil.NoArgs,
-		RunE: cmdutil.RunE(opts, nil, runF, func(ctx context.Context, o *SSOListOptions) error {
-			return ssoListRun(ctx, f, o)
-		}),
+		RunE:  cmdutil.RunE(opts, nil, runF, withFactory(f, ssoListRun)),
 	}
 	opts.Flags.register(cmd)
 	cmdutil.JSONFlag(cmd, &opts.JSON, "", []ssoProvider{})
@@ -35,11 +30,7 @@ func NewCmdSSOList(f *cmdutil.Factory, runF func(context.Context, *SSOListOption
 }
 
 func ssoListRun(ctx context.Context, f *cmdutil.Factory, o *SSOListOptions) error {
-	t, err := loadTenant(f, &o.Flags)
-	if err != nil {
-		return err
-	}
-	api, err := newSSOAPI(t, o.HTTPClient)
+	t, api, err := o.open(f)
 	if err != nil {
 		return err
 	}
@@ -68,17 +59,15 @@ func ssoListRun(ctx context.Context, f *cmdutil.Factory, o *SSOListOptions) erro
 
 // SSORemoveOptions are the inputs of `sfp server sso remove`.
 type SSORemoveOptions struct {
-	IO         *cmdutil.IOStreams
-	Flags      tenantFlags
-	ID         string
-	Yes        bool
-	JSON       bool
-	HTTPClient *http.Client
+	ssoInputs
+
+	ID  string
+	Yes bool
 }
 
 // NewCmdSSORemove builds `sfp server sso remove`.
 func NewCmdSSORemove(f *cmdutil.Factory, runF func(context.Context, *SSORemoveOptions) error) *cobra.Command {
-	opts := &SSORemoveOptions{IO: f.IOStreams}
+	opts := &SSORemoveOptions{ssoInputs: ssoInputs{IO: f.IOStreams}}
 	cmd := &cobra.Command{
 		Use:   "remove -t NAME ID",
 		Short: "Remove a SAML identity provider",
@@ -87,12 +76,7 @@ resource_<your id>) and its domains. Its users keep their accounts and data but
 can no longer sign in through it; sessions they have keep working until they
 end.`,
 		Args: cmdutil.ExactArgs(1, "which provider? pass its ID (see `sfp server sso list`)"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.ID = args[0]
-			return cmdutil.RunE(opts, nil, runF, func(ctx context.Context, o *SSORemoveOptions) error {
-				return ssoRemoveRun(ctx, f, o)
-			})(cmd, args)
-		},
+		RunE: cmdutil.RunArgsE(opts, cmdutil.Args(&opts.ID), runF, withFactory(f, ssoRemoveRun)),
 	}
 	opts.Flags.register(cmd)
 	cmd.Flags().BoolVarP(&opts.Yes, "yes", "y", false, "Do not ask for confirmation")
@@ -101,11 +85,7 @@ end.`,
 }
 
 func ssoRemoveRun(ctx context.Context, f *cmdutil.Factory, o *SSORemoveOptions) error {
-	t, err := loadTenant(f, &o.Flags)
-	if err != nil {
-		return err
-	}
-	api, err := newSSOAPI(t, o.HTTPClient)
+	t, api, err := o.open(f)
 	if err != nil {
 		return err
 	}

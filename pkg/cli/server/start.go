@@ -47,12 +47,7 @@ log_file, started_at, applied_migrations}.`,
 		Example: `  sfp server start -t dev
   sfp server start -t acme --detach --json`,
 		Args: cmdutil.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return startRun(cmd.Context(), f, opts)
-		},
+		RunE: cmdutil.RunE(opts, nil, runF, withFactory(f, startRun)),
 	}
 	opts.Flags.register(cmd)
 	cmd.Flags().BoolVarP(&opts.Detach, "detach", "d", false, "Run in the background")

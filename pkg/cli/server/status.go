@@ -44,32 +44,33 @@ is read too: readiness with each check, and sfp's figures from /metrics — the
 series Prometheus scrapes ("monitoring" in --json; docs/observability.md lists
 them). --watch redraws all of it every --interval until Ctrl-C.`,
 		Args: cmdutil.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			t, rt, err := tenantRuntime(f, &opts.Flags, embedded.Options{})
-			if err != nil {
-				return err
-			}
-			if opts.Watch {
-				return watchStatus(cmd.Context(), opts, func(ctx context.Context) (*runtime.Status, error) { return rt.Status(ctx, t) })
-			}
-			st, err := rt.Status(cmd.Context(), t)
-			if err != nil {
-				return err
-			}
-			if opts.JSON {
-				return cmdutil.WriteJSON(opts.IO.Out, st)
-			}
-			return printStatus(opts.IO.Out, st)
-		},
+		RunE: cmdutil.RunE(opts, nil, runF, withFactory(f, statusRun)),
 	}
 	opts.Flags.register(cmd)
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "Output JSON")
 	cmd.Flags().BoolVarP(&opts.Watch, "watch", "w", false, "Redraw the status and figures until interrupted (with --json: one document per line)")
 	cmd.Flags().DurationVar(&opts.Interval, "interval", 2*time.Second, "How often --watch redraws")
 	return cmd
+}
+
+// statusRun shows the status of the tenant the flags name, once or with
+// --watch until interrupted.
+func statusRun(ctx context.Context, f *cmdutil.Factory, opts *StatusOptions) error {
+	t, rt, err := tenantRuntime(f, &opts.Flags, embedded.Options{})
+	if err != nil {
+		return err
+	}
+	if opts.Watch {
+		return watchStatus(ctx, opts, func(ctx context.Context) (*runtime.Status, error) { return rt.Status(ctx, t) })
+	}
+	st, err := rt.Status(ctx, t)
+	if err != nil {
+		return err
+	}
+	if opts.JSON {
+		return cmdutil.WriteJSON(opts.IO.Out, st)
+	}
+	return printStatus(opts.IO.Out, st)
 }
 
 // printStatus writes the human status: the tenant, its components and,

@@ -27,26 +27,26 @@ with a reason and stops PostgreSQL cleanly. A PostgreSQL server left running by
 a killed sfp process is stopped too. A tenant that is not running: says so,
 exit code 0.`,
 		Args: cmdutil.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			t, rt, err := tenantRuntime(f, &opts.Flags, embedded.Options{})
-			if err != nil {
-				return err
-			}
-			stopped, err := rt.Stop(cmd.Context(), t)
-			if err != nil {
-				return err
-			}
-			if stopped {
-				fmt.Fprintf(opts.IO.ErrOut, "Stopped tenant %q.\n", t.Name())
-			} else {
-				fmt.Fprintf(opts.IO.ErrOut, "Tenant %q is not running.\n", t.Name())
-			}
-			return nil
-		},
+		RunE: cmdutil.RunE(opts, nil, runF, withFactory(f, stopRun)),
 	}
 	opts.Flags.register(cmd)
 	return cmd
+}
+
+// stopRun stops the tenant the flags name, saying whether it ran.
+func stopRun(ctx context.Context, f *cmdutil.Factory, opts *StopOptions) error {
+	t, rt, err := tenantRuntime(f, &opts.Flags, embedded.Options{})
+	if err != nil {
+		return err
+	}
+	stopped, err := rt.Stop(ctx, t)
+	if err != nil {
+		return err
+	}
+	if stopped {
+		fmt.Fprintf(opts.IO.ErrOut, "Stopped tenant %q.\n", t.Name())
+	} else {
+		fmt.Fprintf(opts.IO.ErrOut, "Tenant %q is not running.\n", t.Name())
+	}
+	return nil
 }

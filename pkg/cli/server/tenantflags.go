@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"os"
@@ -109,4 +110,10 @@ func loadTenant(f *cmdutil.Factory, tf *tenantFlags) (*tenant.Tenant, error) {
 
 func progressTo(ios *cmdutil.IOStreams) func(string) {
 	return func(s string) { fmt.Fprintln(ios.ErrOut, "• "+s) }
+}
+
+// withFactory adapts the run of a command that also needs the factory to
+// cmdutil.RunE.
+func withFactory[O any](f *cmdutil.Factory, run func(context.Context, *cmdutil.Factory, *O) error) func(context.Context, *O) error {
+	return func(ctx context.Context, o *O) error { return run(ctx, f, o) }
 }

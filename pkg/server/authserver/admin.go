@@ -531,12 +531,9 @@ func (s *Server) adminListUsers(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	aud := requestAud(r, nil)
 	filter := r.URL.Query().Get("filter")
-	if err := s.pool.QueryRow(ctx, sqlCountUsers, aud, filter).Scan(&pg.count); err != nil {
-		return internalError(err, "Database error finding users")
-	}
-	rows, err := s.pool.Query(ctx, query, aud, filter, clampInt64(pg.perPage), clampInt64(pg.offset()))
+	rows, err := s.queryPage(ctx, pg, sqlCountUsers, query, "Database error finding users", aud, filter)
 	if err != nil {
-		return internalError(err, "Database error finding users")
+		return err
 	}
 	defer rows.Close()
 	users := []*User{}
@@ -556,6 +553,20 @@ func (s *Server) adminListUsers(w http.ResponseWriter, r *http.Request) error {
 		Aud   string  `json:"aud"`
 	}{users, aud})
 	return nil
+}
+
+// queryPage counts the rows of a paged admin list into pg (countSQL with
+// args), then queries its page (listSQL with args, the limit and the
+// offset). msg is the error answer when the database fails.
+func (s *Server) queryPage(ctx context.Context, pg *pagination, countSQL, listSQL, msg string, args ...any) (pgx.Rows, error) {
+	if err := s.pool.QueryRow(ctx, countSQL, args...).Scan(&pg.count); err != nil {
+		return nil, internalError(err, "%s", msg)
+	}
+	rows, err := s.pool.Query(ctx, listSQL, append(args, clampInt64(pg.perPage), clampInt64(pg.offset()))...)
+	if err != nil {
+		return nil, internalError(err, "%s", msg)
+	}
+	return rows, nil
 }
 
 func clampInt64(v uint64) int64 {
@@ -598,12 +609,9 @@ func (s *Server) adminAudit(w http.ResponseWriter, r *http.Request) error {
 		col, val = c, v
 	}
 	ctx := r.Context()
-	if err := s.pool.QueryRow(ctx, sqlAuditCount, col, val).Scan(&pg.count); err != nil {
-		return internalError(err, "Error searching for audit logs")
-	}
-	rows, err := s.pool.Query(ctx, sqlAuditList, col, val, clampInt64(pg.perPage), clampInt64(pg.offset()))
+	rows, err := s.queryPage(ctx, pg, sqlAuditCount, sqlAuditList, "Error searching for audit logs", col, val)
 	if err != nil {
-		return internalError(err, "Error searching for audit logs")
+		return err
 	}
 	defer rows.Close()
 	out := []auditEntryJSON{}

@@ -25,6 +25,8 @@ import (
 var reservedOAuthParams = []string{"client_id", "client_secret", "redirect_uri", "response_type", "state",
 	"code_challenge", "code_challenge_method", "code_verifier"}
 
+// PKCE code challenge rules (RFC 7636 §4.2), as GoTrue checks them for the
+// OAuth (/authorize) and SSO (/sso) flows alike.
 const (
 	minCodeChallengeLength = 43
 	maxCodeChallengeLength = 128

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"strconv"
 
 	"github.com/jackc/pgx/v5"
 	"golang.org/x/oauth2"
@@ -53,13 +52,7 @@ func (s *Server) completeCallback(w http.ResponseWriter, r *http.Request, st *ex
 	var resp *tokenResponse
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
 		b := &pgx.Batch{}
-		var u *User
-		var err error
-		if f.LinkingTargetID != "" {
-			u, err = s.linkIdentity(ctx, tx, b, f.LinkingTargetID, data, f.ProviderType, now)
-		} else {
-			u, err = s.signInExternal(ctx, tx, b, r, data, f.ProviderType, now)
-		}
+		u, err := s.externalUser(ctx, tx, b, r, f.LinkingTargetID, data, f.ProviderType, now)
 		if err != nil {
 			return err
 		}
@@ -107,11 +100,5 @@ func (s *Server) completeCallback(w http.ResponseWriter, r *http.Request, st *ex
 	if tok.RefreshToken != "" {
 		frag.Set("provider_refresh_token", tok.RefreshToken)
 	}
-	frag.Set("access_token", resp.AccessToken)
-	frag.Set("token_type", resp.TokenType)
-	frag.Set("expires_in", strconv.Itoa(resp.ExpiresIn))
-	frag.Set("expires_at", strconv.FormatInt(resp.ExpiresAt, 10))
-	frag.Set("refresh_token", resp.RefreshToken)
-	frag.Set("sb", "")
-	return target + "#" + frag.Encode(), nil
+	return implicitRedirect(target, resp, frag), nil
 }

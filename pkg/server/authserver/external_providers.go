@@ -46,16 +46,16 @@ func (s *Server) newOAuthProvider(st *externalState, name string, p ExternalProv
 			host, api = p.URL, p.URL+"/api/v3" // GitHub Enterprise Server
 		}
 		base.Endpoint = oauth2.Endpoint{AuthURL: host + "/login/oauth/authorize", TokenURL: host + "/login/oauth/access_token"}
-		prov = &githubProvider{cfg: base, api: api, client: st.HTTPClient}
+		prov = &githubProvider{apiProvider{cfg: base, api: api, client: st.HTTPClient}}
 	case "gitlab":
 		defaults = []string{"read_user"}
 		host := firstNonEmpty(p.URL, gitlabDefaultHost)
 		base.Endpoint = oauth2.Endpoint{AuthURL: host + "/oauth/authorize", TokenURL: host + "/oauth/token"}
-		prov = &gitlabProvider{cfg: base, host: host, client: st.HTTPClient}
+		prov = &gitlabProvider{apiProvider{cfg: base, api: host, client: st.HTTPClient}}
 	case "keycloak":
 		defaults = []string{"profile", "email"}
 		base.Endpoint = oauth2.Endpoint{AuthURL: p.URL + "/protocol/openid-connect/auth", TokenURL: p.URL + "/protocol/openid-connect/token"}
-		prov = &keycloakProvider{cfg: base, host: p.URL, client: st.HTTPClient}
+		prov = &keycloakProvider{apiProvider{cfg: base, api: p.URL, client: st.HTTPClient}}
 	case "azure":
 		defaults = []string{"openid"}
 		host := firstNonEmpty(p.URL, azureDefaultHost)
@@ -115,13 +115,24 @@ func getJSON(ctx context.Context, client *http.Client, tok *oauth2.Token, url st
 	return nil
 }
 
-type githubProvider struct {
-	cfg    *oauth2.Config
+// apiProvider is an OAuth provider that reads the user from its own API
+// with the access token of the code exchange.
+type apiProvider struct {
+	cfg *oauth2.Config
+	// api is the base URL of the provider's API, and the issuer of its
+	// users' claims.
 	api    string
 	client *http.Client
 }
 
-func (g *githubProvider) config() *oauth2.Config { return g.cfg }
+func (a *apiProvider) config() *oauth2.Config { return a.cfg }
+
+// get reads the JSON of GET path of the API into dst.
+func (a *apiProvider) get(ctx context.Context, tok *oauth2.Token, path string, dst any) error {
+	return getJSON(ctx, a.client, tok, a.api+path, dst)
+}
+
+type githubProvider struct{ apiProvider }
 
 // userData reads GET /user and GET /user/emails, as GoTrue's github
 // provider does.
@@ -132,7 +143,7 @@ func (g *githubProvider) userData(ctx context.Context, tok *oauth2.Token) (*prov
 		Name      string `json:"name"`
 		AvatarURL string `json:"avatar_url"`
 	}
-	if err := getJSON(ctx, g.client, tok, g.api+"/user", &u); err != nil {
+	if err := g.get(ctx, tok, "/user", &u); err != nil {
 		return nil, err
 	}
 	id := strconv.Itoa(u.ID)
@@ -145,7 +156,7 @@ func (g *githubProvider) userData(ctx context.Context, tok *oauth2.Token) (*prov
 		Primary  bool   `json:"primary"`
 		Verified bool   `json:"verified"`
 	}
-	if err := getJSON(ctx, g.client, tok, g.api+"/user/emails", &emails); err != nil {
+	if err := g.get(ctx, tok, "/user/emails", &emails); err != nil {
 		return nil, err
 	}
 	for _, e := range emails {
@@ -156,13 +167,7 @@ func (g *githubProvider) userData(ctx context.Context, tok *oauth2.Token) (*prov
 	return data, nil
 }
 
-type gitlabProvider struct {
-	cfg    *oauth2.Config
-	host   string
-	client *http.Client
-}
-
-func (g *gitlabProvider) config() *oauth2.Config { return g.cfg }
+type gitlabProvider struct{ apiProvider }
 
 // userData reads /api/v4/user and /api/v4/user/emails. GitLab says whether
 // only the primary address is confirmed (confirmed_at), so the others
@@ -175,13 +180,13 @@ func (g *gitlabProvider) userData(ctx context.Context, tok *oauth2.Token) (*prov
 		AvatarURL   string `json:"avatar_url"`
 		ConfirmedAt string `json:"confirmed_at"`
 	}
-	if err := getJSON(ctx, g.client, tok, g.host+"/api/v4/user", &u); err != nil {
+	if err := g.get(ctx, tok, "/api/v4/user", &u); err != nil {
 		return nil, err
 	}
 	var emails []struct {
 		Email string `json:"email"`
 	}
-	if err := getJSON(ctx, g.client, tok, g.host+"/api/v4/user/emails", &emails); err != nil {
+	if err := g.get(ctx, tok, "/api/v4/user/emails", &emails); err != nil {
 		return nil, err
 	}
 	data := &providerUser{}
@@ -195,25 +200,19 @@ func (g *gitlabProvider) userData(ctx context.Context, tok *oauth2.Token) (*prov
 	}
 	id := strconv.Itoa(u.ID)
 	data.Claims = &providerClaims{
-		Issuer: g.host, Subject: id, Name: u.Name, Picture: u.AvatarURL,
+		Issuer: g.api, Subject: id, Name: u.Name, Picture: u.AvatarURL,
 		AvatarURL: u.AvatarURL, FullName: u.Name, ProviderID: id,
 	}
 	return data, nil
 }
 
-type keycloakProvider struct {
-	cfg    *oauth2.Config
-	host   string
-	client *http.Client
-}
-
-func (k *keycloakProvider) config() *oauth2.Config { return k.cfg }
+type keycloakProvider struct{ apiProvider }
 
 // userData reads the realm's userinfo endpoint; claims other than name,
 // sub, email and email_verified go to custom_claims.
 func (k *keycloakProvider) userData(ctx context.Context, tok *oauth2.Token) (*providerUser, error) {
 	var raw map[string]any
-	if err := getJSON(ctx, k.client, tok, k.host+"/protocol/openid-connect/userinfo", &raw); err != nil {
+	if err := k.get(ctx, tok, "/protocol/openid-connect/userinfo", &raw); err != nil {
 		return nil, err
 	}
 	str := func(k string) string { v, _ := raw[k].(string); return v }
@@ -227,7 +226,7 @@ func (k *keycloakProvider) userData(ctx context.Context, tok *oauth2.Token) (*pr
 		}
 	}
 	data := &providerUser{Claims: &providerClaims{
-		Issuer: k.host, Subject: str("sub"), Name: str("name"), Email: str("email"), EmailVerified: verified,
+		Issuer: k.api, Subject: str("sub"), Name: str("name"), Email: str("email"), EmailVerified: verified,
 		CustomClaims: custom, FullName: str("name"), ProviderID: str("sub"),
 	}}
 	if e := str("email"); e != "" {

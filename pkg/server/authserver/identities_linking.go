@@ -128,6 +128,16 @@ func queryStrings(ctx context.Context, q querier, sql string, args ...any) ([]st
 	return pgx.CollectRows(rows, pgx.RowTo[string])
 }
 
+// externalUser is the user a provider identity signs in: with linkTo (the
+// signed-in user of a manual linking flow) the identity is added to that
+// user, otherwise signInExternal finds or creates one.
+func (s *Server) externalUser(ctx context.Context, tx pgx.Tx, b *pgx.Batch, r *http.Request, linkTo string, data *providerUser, provider string, now time.Time) (*User, error) {
+	if linkTo != "" {
+		return s.linkIdentity(ctx, tx, b, linkTo, data, provider, now)
+	}
+	return s.signInExternal(ctx, tx, b, r, data, provider, now)
+}
+
 // signInExternal finds, links or creates the user of a provider identity
 // (GoTrue's createAccountFromExternalIdentity), queueing the audit rows in
 // b. The returned user is reloaded with its identities.

@@ -63,12 +63,13 @@ func (s *Server) sign(p *accessTokenPayload) (string, error) {
 	return s.cfg.Keys.Load().Sign(raw)
 }
 
-// issueAccessToken signs an access token for user in session, valid for the
-// configured lifetime from now. Its aal follows from the session's methods
-// (aal2 once a factor was verified in it), as GoTrue computes it.
-func (s *Server) issueAccessToken(u *User, sessionID string, amr []AMREntry, now time.Time) (token string, expiresAt int64, err error) {
-	expiresAt = now.Add(s.cfg.JWTExpiry).Unix()
-	token, err = s.sign(&accessTokenPayload{
+// issueTokens signs an access token for user in session, valid for the
+// configured lifetime from now, and pairs it with the session's refresh
+// token: the answer of every grant. Its aal follows from the session's
+// methods (aal2 once a factor was verified in it), as GoTrue computes it.
+func (s *Server) issueTokens(u *User, sessionID, refresh string, amr []AMREntry, now time.Time) (*tokenResponse, error) {
+	expiresAt := now.Add(s.cfg.JWTExpiry).Unix()
+	access, err := s.sign(&accessTokenPayload{
 		Issuer:       s.cfg.Issuer,
 		Subject:      u.ID,
 		Audience:     u.Aud,
@@ -84,7 +85,18 @@ func (s *Server) issueAccessToken(u *User, sessionID string, amr []AMREntry, now
 		SessionID:    sessionID,
 		IsAnonymous:  u.IsAnonymous,
 	})
-	return token, expiresAt, err
+	if err != nil {
+		return nil, internalError(err, "error generating jwt token")
+	}
+	return &tokenResponse{
+		AccessToken:  access,
+		TokenType:    "bearer",
+		ExpiresIn:    int(expiresAt - now.Unix()),
+		ExpiresAt:    expiresAt,
+		RefreshToken: refresh,
+		User:         u,
+		sessionID:    sessionID,
+	}, nil
 }
 
 var bearerPattern = regexp.MustCompile(`(?i)^bearer (\S+$)`)

@@ -62,30 +62,46 @@ type env struct {
 // given config changes.
 func newEnv(t testing.TB, configure ...func(*Config)) *env {
 	t.Helper()
+	return startEnv(t, nil, configure)
+}
+
+// startEnv starts a server on its own database with the defaults of newEnv,
+// then preset (which may read the server's own /auth/v1 URL, known before
+// it starts), then the test's configure.
+func startEnv(t testing.TB, preset func(cfg *Config, base string), configure []func(*Config)) *env {
+	t.Helper()
 	db := pgtest.NewDB(t)
 	clock := newTestClock()
+	hs := httptest.NewUnstartedServer(nil)
+	base := "http://" + hs.Listener.Addr().String() + "/auth/v1"
 	cfg := Config{
 		Pool:              db.Pool(t, "supabase_auth_admin"),
 		JWTSecret:         testSecret,
-		SiteURL:           "http://localhost:3000",
+		SiteURL:           testSiteURL,
 		MailerAutoconfirm: true,
 		PasswordHashCost:  bcrypt.MinCost,
 		Now:               clock.Now,
 		Logger:            slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}
+	if preset != nil {
+		preset(&cfg, base)
 	}
 	for _, f := range configure {
 		f(&cfg)
 	}
 	srv, err := New(context.Background(), cfg)
 	if err != nil {
+		hs.Listener.Close()
 		t.Fatalf("new auth server: %v", err)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/auth/v1/", http.StripPrefix("/auth/v1", srv))
-	hs := newHTTPServer(t, mux)
+	hs.Config.Handler = mux
+	hs.Start()
+	t.Cleanup(hs.Close)
 	t.Cleanup(func() { srv.Close() })
 	return &env{
-		t: t, db: db, srv: srv, http: hs, base: hs.URL + "/auth/v1", clock: clock,
+		t: t, db: db, srv: srv, http: hs, base: base, clock: clock,
 		serviceKey: signTestKey(t, "service_role", clock.Now()),
 		anonKey:    signTestKey(t, "anon", clock.Now()),
 	}
@@ -211,18 +227,9 @@ func (e *env) scalar(sql string, args ...any) any {
 // wantError checks an error answer in the original (no API version) format.
 func wantError(t testing.TB, r response, status int, code, msgPart string) {
 	t.Helper()
-	if r.status != status {
-		t.Fatalf("status %d, want %d; body %s", r.status, status, r.body)
-	}
-	m := r.json(t)
-	if got := m["error_code"]; got != code {
-		t.Fatalf("error_code %v, want %s; body %s", got, code, r.body)
-	}
+	m := wantErrorBody(t, r, status, "error_code", code, "msg", msgPart)
 	if got, _ := m["code"].(float64); int(got) != status {
 		t.Fatalf("code %v, want %d; body %s", m["code"], status, r.body)
-	}
-	if msg, _ := m["msg"].(string); !strings.Contains(msg, msgPart) {
-		t.Fatalf("msg %q does not contain %q", msg, msgPart)
 	}
 	if h := r.header.Get("x-sb-error-code"); h != code {
 		t.Fatalf("x-sb-error-code %q, want %s", h, code)
@@ -232,22 +239,31 @@ func wantError(t testing.TB, r response, status int, code, msgPart string) {
 // wantError20240101 checks an error answer in the 2024-01-01 format.
 func wantError20240101(t testing.TB, r response, status int, code, msgPart string) {
 	t.Helper()
-	if r.status != status {
-		t.Fatalf("status %d, want %d; body %s", r.status, status, r.body)
-	}
-	m := r.json(t)
-	if got := m["code"]; got != code {
-		t.Fatalf("code %v, want %s; body %s", got, code, r.body)
-	}
-	if msg, _ := m["message"].(string); !strings.Contains(msg, msgPart) {
-		t.Fatalf("message %q does not contain %q", msg, msgPart)
-	}
+	m := wantErrorBody(t, r, status, "code", code, "message", msgPart)
 	if _, ok := m["error_code"]; ok {
 		t.Fatalf("2024-01-01 body has error_code: %s", r.body)
 	}
 	if h := r.header.Get(apiVersionHeader); h != "2024-01-01" {
 		t.Fatalf("%s header %q, want 2024-01-01", apiVersionHeader, h)
 	}
+}
+
+// wantErrorBody checks what both error formats hold, under the names the
+// format gives them: the status, the error code and a part of the message.
+// It returns the body for the checks of the format.
+func wantErrorBody(t testing.TB, r response, status int, codeKey, code, msgKey, msgPart string) map[string]any {
+	t.Helper()
+	if r.status != status {
+		t.Fatalf("status %d, want %d; body %s", r.status, status, r.body)
+	}
+	m := r.json(t)
+	if got := m[codeKey]; got != code {
+		t.Fatalf("%s %v, want %s; body %s", codeKey, got, code, r.body)
+	}
+	if msg, _ := m[msgKey].(string); !strings.Contains(msg, msgPart) {
+		t.Fatalf("%s %q does not contain %q", msgKey, msg, msgPart)
+	}
+	return m
 }
 
 // parseClaims verifies a token with the test secret, independently of the

@@ -241,16 +241,5 @@ func (s *Server) raiseSession(ctx context.Context, tx pgx.Tx, ac *authContext, f
 	if err := sendBatch(ctx, tx, b); err != nil {
 		return nil, internalError(err, "Failed to update sessions")
 	}
-	access, expiresAt, err := s.issueAccessToken(u, sessionID, amr, now)
-	if err != nil {
-		return nil, internalError(err, "error generating jwt token")
-	}
-	return &tokenResponse{
-		AccessToken:  access,
-		TokenType:    "bearer",
-		ExpiresIn:    int(expiresAt - now.Unix()),
-		ExpiresAt:    expiresAt,
-		RefreshToken: issued,
-		User:         u,
-	}, nil
+	return s.issueTokens(u, sessionID, issued, amr, now)
 }

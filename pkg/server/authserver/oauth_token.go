@@ -179,13 +179,11 @@ func (s *Server) idTokenGrant(w http.ResponseWriter, r *http.Request) error {
 	var resp *tokenResponse
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
 		b := &pgx.Batch{}
-		var u *User
-		var err error
+		linkTo := ""
 		if target != nil {
-			u, err = s.linkIdentity(ctx, tx, b, target.user.ID, data, name, now)
-		} else {
-			u, err = s.signInExternal(ctx, tx, b, r, data, name, now)
+			linkTo = target.user.ID
 		}
+		u, err := s.externalUser(ctx, tx, b, r, linkTo, data, name, now)
 		if err != nil {
 			return err
 		}

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -316,7 +315,7 @@ func (s *Server) completeSAMLSignIn(w http.ResponseWriter, r *http.Request, req 
 		http.Redirect(w, r, u.String(), http.StatusFound)
 		return nil
 	}
-	http.Redirect(w, r, samlImplicitRedirect(target, resp), http.StatusFound)
+	http.Redirect(w, r, implicitRedirect(target, resp, url.Values{}), http.StatusFound)
 	return nil
 }
 
@@ -324,16 +323,3 @@ func (s *Server) completeSAMLSignIn(w http.ResponseWriter, r *http.Request, req 
 // ends (SessionNotOnOrAfter).
 const sqlSessionNotAfterByToken = `update auth.sessions set not_after = $2
 	where id = (select session_id from auth.refresh_tokens where token = $1)`
-
-// samlImplicitRedirect puts a session in the fragment of target, as GoTrue's
-// implicit flow does.
-func samlImplicitRedirect(target string, t *tokenResponse) string {
-	v := url.Values{}
-	v.Set("access_token", t.AccessToken)
-	v.Set("token_type", t.TokenType)
-	v.Set("expires_in", strconv.Itoa(t.ExpiresIn))
-	v.Set("expires_at", strconv.FormatInt(t.ExpiresAt, 10))
-	v.Set("refresh_token", t.RefreshToken)
-	v.Set("sb", "")
-	return target + "#" + v.Encode()
-}

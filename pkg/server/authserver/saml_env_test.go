@@ -1,23 +1,17 @@
 package authserver
 
 import (
-	"bytes"
 	"context"
 	"crypto/rsa"
 	"encoding/base64"
 	"io"
 	"log/slog"
-	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"strings"
 	"sync"
 	"testing"
 
-	"golang.org/x/crypto/bcrypt"
-
-	"github.com/sfp-dev/sfp/internal/pgtest"
 	"github.com/sfp-dev/sfp/internal/samltest"
 )
 
@@ -50,42 +44,12 @@ func testSAMLKey(t testing.TB) *rsa.PrivateKey {
 // limits are off (tests sign in many times from one address).
 func newSAMLEnv(t testing.TB, configure ...func(*Config)) *env {
 	t.Helper()
-	db := pgtest.NewDB(t)
-	clock := newTestClock()
-	hs := httptest.NewUnstartedServer(nil)
-	base := "http://" + hs.Listener.Addr().String() + "/auth/v1"
-	off := RateLimit{Disabled: true}
-	cfg := Config{
-		Pool:                 db.Pool(t, "supabase_auth_admin"),
-		JWTSecret:            testSecret,
-		SiteURL:              testSiteURL,
-		MailerAutoconfirm:    true,
-		PasswordHashCost:     bcrypt.MinCost,
-		Now:                  clock.Now,
-		Logger:               slog.New(slog.NewTextHandler(io.Discard, nil)),
-		RateLimitTokenPerIP:  off,
-		RateLimitSignupPerIP: off,
-		SAML: SAMLConfig{Enabled: true, PrivateKey: testSAMLKey(t), ExternalURL: base,
-			RateLimitSSOPerIP: off, RateLimitAssertionPerIP: off},
-	}
-	for _, f := range configure {
-		f(&cfg)
-	}
-	srv, err := New(context.Background(), cfg)
-	if err != nil {
-		t.Fatalf("new auth server: %v", err)
-	}
-	mux := http.NewServeMux()
-	mux.Handle("/auth/v1/", http.StripPrefix("/auth/v1", srv))
-	hs.Config.Handler = mux
-	hs.Start()
-	t.Cleanup(hs.Close)
-	t.Cleanup(func() { srv.Close() })
-	return &env{
-		t: t, db: db, srv: srv, http: hs, base: base, clock: clock,
-		serviceKey: signTestKey(t, "service_role", clock.Now()),
-		anonKey:    signTestKey(t, "anon", clock.Now()),
-	}
+	return startEnv(t, func(cfg *Config, base string) {
+		off := RateLimit{Disabled: true}
+		cfg.RateLimitTokenPerIP, cfg.RateLimitSignupPerIP = off, off
+		cfg.SAML = SAMLConfig{Enabled: true, PrivateKey: testSAMLKey(t), ExternalURL: base,
+			RateLimitSSOPerIP: off, RateLimitAssertionPerIP: off}
+	}, configure)
 }
 
 // samlSetup is an env with an IdP registered for acme.test and one IdP
@@ -95,25 +59,7 @@ type samlSetup struct {
 	idp        *samltest.IdP
 	providerID string
 	browser    *samltest.Browser
-	logs       *samlLogBuffer
-}
-
-// samlLogBuffer collects the server's log for assertions.
-type samlLogBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *samlLogBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *samlLogBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+	logs       *syncBuffer
 }
 
 const (
@@ -123,7 +69,7 @@ const (
 
 func newSAMLSetup(t *testing.T, configure ...func(*Config)) *samlSetup {
 	t.Helper()
-	logs := &samlLogBuffer{}
+	logs := &syncBuffer{}
 	var w io.Writer = logs
 	if os.Getenv("SFP_TEST_LOG") == "1" {
 		w = io.MultiWriter(logs, os.Stderr)
@@ -161,12 +107,20 @@ func (s *samlSetup) startSSO(body map[string]any) string {
 // returns the IdP's form for the ACS, not yet posted.
 func (s *samlSetup) idpResponse(body map[string]any) *samltest.Form {
 	s.t.Helper()
-	f, err := s.browser.LoginAtIdP(context.Background(), s.startSSO(body), "ada", adaPassword)
-	if err != nil {
-		s.t.Fatal(err)
-	}
+	f := s.loginAtIdP(s.t, s.startSSO(body), "ada")
 	if !strings.HasSuffix(f.Action, "/auth/v1/sso/saml/acs") {
 		s.t.Fatalf("the IdP posts to %s, not the ACS", f.Action)
+	}
+	return f
+}
+
+// loginAtIdP signs user (password adaPassword) in at the IdP page start and
+// returns the IdP's form for the ACS, not yet posted.
+func (s *samlSetup) loginAtIdP(t testing.TB, start, user string) *samltest.Form {
+	t.Helper()
+	f, err := s.browser.LoginAtIdP(context.Background(), start, user, adaPassword)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return f
 }

@@ -1,7 +1,6 @@
 package authserver
 
 import (
-	"context"
 	"net/url"
 	"regexp"
 	"strings"
@@ -109,11 +108,7 @@ func TestSAMLRefusals(t *testing.T) {
 				stranger.AddUser(t, samltest.User{Name: "ada", Password: adaPassword, Email: adaEmail})
 				stranger.TrustSP(t, "sp", s.req("GET", "/sso/saml/metadata", nil).body)
 				stranger.AddShortcut(t, "sp", s.base+"/sso/saml/metadata")
-				f, err := s.browser.LoginAtIdP(context.Background(), stranger.URL+"/login/sp", "ada", adaPassword)
-				if err != nil {
-					t.Fatal(err)
-				}
-				return f
+				return s.loginAtIdP(t, stranger.URL+"/login/sp", "ada")
 			},
 			oauthError: "server_error", code: CodeSAMLIdPNotFound, cause: "A SAML connection has not been established",
 		},
@@ -121,11 +116,7 @@ func TestSAMLRefusals(t *testing.T) {
 			name: "no persistent subject (an IdP user without an email gets a transient NameID)",
 			response: func(t *testing.T, s *samlSetup) *samltest.Form {
 				s.idp.AddUser(t, samltest.User{Name: "nomail", Password: adaPassword})
-				f, err := s.browser.LoginAtIdP(context.Background(), s.startSSO(spStarted), "nomail", adaPassword)
-				if err != nil {
-					t.Fatal(err)
-				}
-				return f
+				return s.loginAtIdP(t, s.startSSO(spStarted), "nomail")
 			},
 			oauthError: "invalid_request", code: CodeSAMLAssertionNoUserID, cause: "did not contain a persistent Subject Identifier",
 		},
@@ -169,11 +160,7 @@ func TestSAMLRefusals(t *testing.T) {
 // idpInitiated signs ada in at the IdP's shortcut and returns its form.
 func samlIdPInitiated(t *testing.T, s *samlSetup, shortcut string) *samltest.Form {
 	t.Helper()
-	f, err := s.browser.LoginAtIdP(context.Background(), s.idp.URL+"/login/"+shortcut, "ada", adaPassword)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return f
+	return s.loginAtIdP(t, s.idp.URL+"/login/"+shortcut, "ada")
 }
 
 // The same response posted twice signs in once. SP-initiated, its relay

@@ -66,6 +66,10 @@ type Server struct {
 	// external is the provider configuration (SetExternal swaps it).
 	external atomic.Pointer[externalState]
 	oidc     oidcCache
+	// routes are the handlers of the exact paths, by method (routeTable).
+	routes map[string]map[string]handler
+	// grants are the handlers of POST /token by grant_type (grantTable).
+	grants map[string]handler
 }
 
 // New validates cfg, checks that the pool reaches the auth tables and
@@ -91,6 +95,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.ssoLimiter = newIPLimiter(cfg.SAML.RateLimitSSOPerIP)
 	s.assertionLimiter = newIPLimiter(cfg.SAML.RateLimitAssertionPerIP)
 	s.samlReplay = newSAMLReplayCache(s.now)
+	s.routes, s.grants = s.routeTable(), s.grantTable()
 	// The columns the server writes must exist and be writable; a pool on
 	// the wrong role or database fails here rather than on the first signup.
 	const probe = `select 1 from auth.users, auth.identities, auth.sessions, auth.refresh_tokens,
@@ -162,33 +167,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // route returns either a handler for any method or the handlers by method.
 func (s *Server) route(path string) (handler, map[string]handler) {
-	switch path {
-	case "/health":
-		return nil, map[string]handler{http.MethodGet: s.handleHealth}
-	case "/.well-known/jwks.json":
-		return nil, map[string]handler{http.MethodGet: s.handleJWKS}
-	case "/settings":
-		return nil, map[string]handler{http.MethodGet: s.handleSettings}
-	case "/authorize":
-		return nil, map[string]handler{http.MethodGet: s.handleAuthorize}
-	case "/callback":
-		return nil, map[string]handler{http.MethodGet: s.handleCallback, http.MethodPost: s.handleCallback}
-	case "/signup":
-		return nil, map[string]handler{http.MethodPost: s.handleSignup}
-	case "/token":
-		return nil, map[string]handler{http.MethodPost: s.handleToken}
-	case "/verify":
-		return nil, map[string]handler{http.MethodGet: s.handleVerify, http.MethodPost: s.handleVerify}
-	case "/logout":
-		return nil, map[string]handler{http.MethodPost: s.handleLogout}
-	case "/user":
+	if byMethod, ok := s.routes[path]; ok {
+		return nil, byMethod
+	}
+	if path == "/user" {
 		// GoTrue authenticates before routing by method (DELETE /user
 		// with the anon key is 403 bad_jwt, not 405).
 		return s.handleUser, nil
-	case "/recover", "/magiclink", "/otp", "/resend", "/invite":
-		return nil, map[string]handler{http.MethodPost: s.mailDisabled}
-	case "/reauthenticate":
-		return nil, map[string]handler{http.MethodGet: s.mailDisabled}
 	}
 	switch {
 	case path == "/sso" || strings.HasPrefix(path, "/sso/"):
@@ -203,6 +188,28 @@ func (s *Server) route(path string) (handler, map[string]handler) {
 		return s.handleAdmin, nil
 	}
 	return nil, nil
+}
+
+// routeTable is GoTrue's router for the paths it matches exactly: the
+// handlers of each path by method (any other method is a 405 naming them).
+func (s *Server) routeTable() map[string]map[string]handler {
+	get, post := http.MethodGet, http.MethodPost
+	routes := map[string]map[string]handler{
+		"/health":                {get: s.handleHealth},
+		"/.well-known/jwks.json": {get: s.handleJWKS},
+		"/settings":              {get: s.handleSettings},
+		"/authorize":             {get: s.handleAuthorize},
+		"/callback":              {get: s.handleCallback, post: s.handleCallback},
+		"/signup":                {post: s.handleSignup},
+		"/token":                 {post: s.handleToken},
+		"/verify":                {get: s.handleVerify, post: s.handleVerify},
+		"/logout":                {post: s.handleLogout},
+		"/reauthenticate":        {get: s.mailDisabled},
+	}
+	for _, p := range []string{"/recover", "/magiclink", "/otp", "/resend", "/invite"} {
+		routes[p] = map[string]handler{post: s.mailDisabled}
+	}
+	return routes
 }
 
 // requestID is the gateway's request id, or a new one.
@@ -264,14 +271,19 @@ type authContext struct {
 	sessionID string
 }
 
-// authenticate checks the Bearer token and loads its user and session, as
-// GoTrue's requireAuthentication does.
-func (s *Server) authenticate(r *http.Request) (*authContext, error) {
+// bearerClaims verifies the request's Bearer token and returns its claims.
+func (s *Server) bearerClaims(r *http.Request) (*Claims, error) {
 	token, err := bearerToken(r)
 	if err != nil {
 		return nil, err
 	}
-	claims, err := s.parseToken(token)
+	return s.parseToken(token)
+}
+
+// authenticate checks the Bearer token and loads its user and session, as
+// GoTrue's requireAuthentication does.
+func (s *Server) authenticate(r *http.Request) (*authContext, error) {
+	claims, err := s.bearerClaims(r)
 	if err != nil {
 		return nil, err
 	}
@@ -319,11 +331,7 @@ func (s *Server) loadUserAndSession(ctx context.Context, claims *Claims) (*authC
 // requireAdmin checks that the Bearer token has an admin role
 // (service_role or supabase_admin) and returns its claims.
 func (s *Server) requireAdmin(r *http.Request) (*Claims, error) {
-	token, err := bearerToken(r)
-	if err != nil {
-		return nil, err
-	}
-	claims, err := s.parseToken(token)
+	claims, err := s.bearerClaims(r)
 	if err != nil {
 		return nil, err
 	}

@@ -81,7 +81,7 @@ func (s *Server) handleSSO(w http.ResponseWriter, r *http.Request) error {
 	if !provider.enabled() {
 		return notFound(CodeSSOProviderDisabled, "SSO Provider is currently disabled")
 	}
-	if err := samlValidatePKCE(p.CodeChallengeMethod, p.CodeChallenge); err != nil {
+	if err := validatePKCEParams(p.CodeChallengeMethod, p.CodeChallenge); err != nil {
 		return err
 	}
 	flow, err := newSAMLFlowState(p.CodeChallengeMethod, p.CodeChallenge)

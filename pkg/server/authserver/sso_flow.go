@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 	"time"
 
@@ -27,14 +26,6 @@ const samlAuthMethod = "sso/saml"
 // made (GoTrue's GOTRUE_EXTERNAL_FLOW_STATE_EXPIRY_DURATION default).
 const samlFlowStateExpiry = 300 * time.Second
 
-// PKCE code challenge rules (RFC 7636 §4.2), as GoTrue checks them.
-const (
-	samlMinChallengeLength = 43
-	samlMaxChallengeLength = 128
-)
-
-var samlChallengePattern = regexp.MustCompile(`^[a-zA-Z._~0-9-]+$`)
-
 // samlFlowState is a row of auth.flow_state made by POST /sso.
 type samlFlowState struct {
 	ID, AuthCode, Challenge, ChallengeMethod, UserID, AuthMethod, ProviderType string
@@ -42,22 +33,6 @@ type samlFlowState struct {
 }
 
 func (f *samlFlowState) isPKCE() bool { return f.Challenge != "" }
-
-// samlValidatePKCE checks code_challenge and code_challenge_method:
-// both or neither, and a well-formed challenge.
-func samlValidatePKCE(method, challenge string) error {
-	switch {
-	case (challenge == "") != (method == ""):
-		return badRequest(CodeValidationFailed, "PKCE flow requires code_challenge_method and code_challenge")
-	case challenge == "":
-		return nil
-	case len(challenge) < samlMinChallengeLength || len(challenge) > samlMaxChallengeLength:
-		return badRequest(CodeValidationFailed, "code challenge has to be between %d and %d characters", samlMinChallengeLength, samlMaxChallengeLength)
-	case !samlChallengePattern.MatchString(challenge):
-		return badRequest(CodeValidationFailed, "code challenge can only contain alphanumeric characters, hyphens, periods, underscores and tildes")
-	}
-	return nil
-}
 
 // newSAMLFlowState makes the flow state of a sign-in: with an auth code
 // when a code challenge is given.

@@ -18,14 +18,7 @@ import (
 // another provider's user). Email users are never linked to SSO identities.
 
 const (
-	sqlInsertSSOUser = `insert into auth.users (instance_id, id, aud, role, email, encrypted_password,
-		email_confirmed_at, invited_at, confirmation_token, confirmation_sent_at, recovery_token,
-		recovery_sent_at, email_change_token_new, email_change, email_change_sent_at, last_sign_in_at,
-		raw_app_meta_data, raw_user_meta_data, created_at, updated_at, phone, phone_confirmed_at,
-		phone_change, phone_change_token, phone_change_sent_at, email_change_token_current,
-		email_change_confirm_status, banned_until, reauthentication_token, reauthentication_sent_at,
-		is_sso_user, deleted_at, is_anonymous)
-	values ('` + nilInstance + `', $1, $2, $3, nullif($4, ''), '', $5, null, '', null, '', null, '', '',
+	sqlInsertSSOUser = sqlInsertUserInto + `$1, $2, $3, nullif($4, ''), '', $5, null, '', null, '', null, '', '',
 		null, null, $6, $7, $5, $5, null, null, '', '', null, '', 0, null, '', null, true, null, false)`
 
 	sqlIdentityUser = `select user_id::text from auth.identities where provider_id = $1 and provider = $2`

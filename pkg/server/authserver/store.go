@@ -19,6 +19,18 @@ import (
 // nilInstance is GoTrue's instance_id for every row.
 const nilInstance = "00000000-0000-0000-0000-000000000000"
 
+// sqlInsertUserInto is the head of an insert of a user: every column of
+// auth.users GoTrue writes, in its order, then the instance id; the values
+// of the others follow it (a password user and an SSO user differ).
+const sqlInsertUserInto = `insert into auth.users (instance_id, id, aud, role, email, encrypted_password,
+		email_confirmed_at, invited_at, confirmation_token, confirmation_sent_at, recovery_token,
+		recovery_sent_at, email_change_token_new, email_change, email_change_sent_at, last_sign_in_at,
+		raw_app_meta_data, raw_user_meta_data, created_at, updated_at, phone, phone_confirmed_at,
+		phone_change, phone_change_token, phone_change_sent_at, email_change_token_current,
+		email_change_confirm_status, banned_until, reauthentication_token, reauthentication_sent_at,
+		is_sso_user, deleted_at, is_anonymous)
+	values ('` + nilInstance + `', `
+
 // querier is what the store needs from a pool or a transaction.
 type querier interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
@@ -60,14 +72,7 @@ const (
 		or (u.instance_id = '` + nilInstance + `' and lower(u.email) = lower($1) and u.is_sso_user = false))
 	limit 1`
 
-	sqlInsertUser = `insert into auth.users (instance_id, id, aud, role, email, encrypted_password,
-		email_confirmed_at, invited_at, confirmation_token, confirmation_sent_at, recovery_token,
-		recovery_sent_at, email_change_token_new, email_change, email_change_sent_at, last_sign_in_at,
-		raw_app_meta_data, raw_user_meta_data, created_at, updated_at, phone, phone_confirmed_at,
-		phone_change, phone_change_token, phone_change_sent_at, email_change_token_current,
-		email_change_confirm_status, banned_until, reauthentication_token, reauthentication_sent_at,
-		is_sso_user, deleted_at, is_anonymous)
-	values ('` + nilInstance + `', $1, $2, $3, nullif($4, ''), $5, $6, null, $7, $8, '', null, '', '',
+	sqlInsertUser = sqlInsertUserInto + `$1, $2, $3, nullif($4, ''), $5, $6, null, $7, $8, '', null, '', '',
 		null, null, $9, $10, $11, $11, null, null, '', '', null, '', 0, $12, '', null, false, null, false)`
 
 	sqlInsertIdentity = `insert into auth.identities (id, provider_id, user_id, identity_data, provider,

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -22,7 +24,7 @@ type tokenResponse struct {
 	// password that no longer meets the rules. Other grants omit it.
 	WeakPassword any `json:"weak_password,omitempty"`
 
-	// sessionID is the session issueSession created, for sessionHeaders.
+	// sessionID is the session the tokens belong to, for sessionHeaders.
 	sessionID string
 }
 
@@ -39,28 +41,29 @@ func sessionHeaders(w http.ResponseWriter, resp *tokenResponse) {
 	w.Header().Set("sb-auth-refresh-token-prefix", resp.RefreshToken[:5])
 }
 
+// implicitRedirect puts a session in the fragment of target beside the
+// values already in frag, as GoTrue's implicit flow does (OAuth and SSO
+// sign-ins alike).
+func implicitRedirect(target string, t *tokenResponse, frag url.Values) string {
+	frag.Set("access_token", t.AccessToken)
+	frag.Set("token_type", t.TokenType)
+	frag.Set("expires_in", strconv.Itoa(t.ExpiresIn))
+	frag.Set("expires_at", strconv.FormatInt(t.ExpiresAt, 10))
+	frag.Set("refresh_token", t.RefreshToken)
+	frag.Set("sb", "")
+	return target + "#" + frag.Encode()
+}
+
 // weakPasswordInfo is the weak_password object of a password grant.
 type weakPasswordInfo struct {
 	Message string   `json:"message,omitempty"`
 	Reasons []string `json:"reasons,omitempty"`
 }
 
-// handleToken is POST /token?grant_type=password|refresh_token.
+// handleToken is POST /token?grant_type=password|refresh_token|pkce|id_token.
 func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) error {
-	var grant func(w http.ResponseWriter, r *http.Request) error
-	switch r.URL.Query().Get("grant_type") {
-	case "password":
-		grant = s.passwordGrant
-	case "refresh_token":
-		grant = s.refreshGrant
-	case "pkce":
-		grant = s.pkceGrant
-	case "id_token":
-		grant = s.idTokenGrant
-	case "web3":
-		// The embedded runtime has no Web3 sign-in.
-		grant = s.unsupportedGrant
-	default:
+	grant, ok := s.grants[r.URL.Query().Get("grant_type")]
+	if !ok {
 		return badRequest(CodeInvalidCredentials, "unsupported_grant_type")
 	}
 	if !s.tokenLimiter.allow(clientIP(r, s.cfg.TrustedProxies), s.now()) {
@@ -69,6 +72,18 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) error {
 	err := grant(w, r)
 	s.grantEvent(r.URL.Query().Get("grant_type"), err)
 	return err
+}
+
+// grantTable is the handlers of POST /token by grant_type.
+func (s *Server) grantTable() map[string]handler {
+	return map[string]handler{
+		"password":      s.passwordGrant,
+		"refresh_token": s.refreshGrant,
+		"pkce":          s.pkceGrant,
+		"id_token":      s.idTokenGrant,
+		// The embedded runtime has no Web3 sign-in.
+		"web3": s.unsupportedGrant,
+	}
 }
 
 // unsupportedGrant answers the Web3 grant: the embedded runtime has no
@@ -161,19 +176,7 @@ func (s *Server) issueSession(ctx context.Context, tx pgx.Tx, b *pgx.Batch, r *h
 	}
 	u.LastSignInAt = &now
 	u.UpdatedAt = now
-	access, expiresAt, err := s.issueAccessToken(u, sessionID, []AMREntry{{Method: method, Timestamp: now.Unix()}}, now)
-	if err != nil {
-		return nil, internalError(err, "error generating jwt token")
-	}
-	return &tokenResponse{
-		AccessToken:  access,
-		TokenType:    "bearer",
-		ExpiresIn:    int(expiresAt - now.Unix()),
-		ExpiresAt:    expiresAt,
-		RefreshToken: refresh,
-		User:         u,
-		sessionID:    sessionID,
-	}, nil
+	return s.issueTokens(u, sessionID, refresh, []AMREntry{{Method: method, Timestamp: now.Unix()}}, now)
 }
 
 // refreshGrant exchanges a refresh token for a new session token pair.
@@ -289,19 +292,10 @@ func (s *Server) refreshGrant(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return internalError(err, "Database error loading session")
 		}
-		access, expiresAt, err := s.issueAccessToken(u, sessionID, amr, now)
-		if err != nil {
-			return internalError(err, "error generating jwt token")
+		if resp, err = s.issueTokens(u, sessionID, issued, amr, now); err != nil {
+			return err
 		}
 		w.Header().Set("sb-auth-refresh-token-prefix", issued[:5])
-		resp = &tokenResponse{
-			AccessToken:  access,
-			TokenType:    "bearer",
-			ExpiresIn:    int(expiresAt - now.Unix()),
-			ExpiresAt:    expiresAt,
-			RefreshToken: issued,
-			User:         u,
-		}
 		return nil
 	})
 	if err != nil {
