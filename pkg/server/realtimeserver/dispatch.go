@@ -40,10 +40,11 @@ const maxPause = 100 * time.Millisecond
 
 // dispatchStats are counters for tests and benchmarks.
 type dispatchStats struct {
-	batches   atomic.Int64
-	changes   atomic.Int64
-	checks    atomic.Int64 // visibility statements run
-	delivered atomic.Int64 // messages queued to clients
+	batches    atomic.Int64
+	changes    atomic.Int64
+	checks     atomic.Int64 // visibility statements run
+	delivered  atomic.Int64 // messages queued to clients
+	broadcasts atomic.Int64 // realtime.messages broadcasts queued to clients
 }
 
 func (d *dispatcher) run(ctx context.Context) {
@@ -100,6 +101,7 @@ func (d *dispatcher) run(ctx context.Context) {
 			}
 			backoff = min(backoff*2, 2*time.Second)
 		}
+		d.deliverMessages(batch) // Broadcast from Database (broadcast_db.go)
 		d.processed.Store(uint64(batch[len(batch)-1].End))
 	}
 }
