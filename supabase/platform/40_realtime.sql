@@ -22,6 +22,9 @@
 create schema if not exists realtime;
 grant usage on schema realtime to postgres, anon, authenticated, service_role, supabase_realtime_admin;
 grant create on schema realtime to supabase_realtime_admin;
+-- authenticator (noinherit) calls the sfp_ functions below before it
+-- switches to the subscriber's role.
+grant usage on schema realtime to authenticator;
 
 create table if not exists realtime.messages (
   topic text not null,
