@@ -35,20 +35,20 @@ as $$
 declare
   kind text := pg_catalog.split_part(topic, ':', 1);
   rest text := pg_catalog.substr(topic, pg_catalog.length(kind) + 2);
-  id uuid;
+  topic_id uuid;
 begin
   if auth.uid() is null
      or rest !~ '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$' then
     return false;
   end if;
-  id := rest::uuid;
+  topic_id := rest::uuid;
   if kind = 'task' then
     return exists (select 1 from public.task_executions t
-                   where t.id = may_watch_topic.id
+                   where t.id = topic_id
                      and public.has_account_role(t.account_id, 'viewer'));
   elsif kind = 'deployment' then
     return exists (select 1 from public.deployments d
-                   where d.id = may_watch_topic.id
+                   where d.id = topic_id
                      and public.has_account_role(d.account_id, 'viewer'));
   end if;
   return false;
