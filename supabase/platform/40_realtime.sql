@@ -165,6 +165,8 @@ begin
   if retention < interval '1 hour' then
     raise exception 'retention must be at least 1 hour, got %', retention;
   end if;
+  -- One run at a time (several servers, or a manual call).
+  perform pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('realtime.sfp_maintain_messages'));
   for i in 0..2 loop
     day := (pg_catalog.now() at time zone 'utc')::date + i;
     part := 'messages_' || pg_catalog.to_char(day, 'YYYY_MM_DD');
@@ -185,7 +187,7 @@ begin
       and pg_catalog.to_date(pg_catalog.substr(c.relname, 10), 'YYYY_MM_DD') + 1
           < (pg_catalog.now() at time zone 'utc') - retention
   loop
-    execute pg_catalog.format('drop table realtime.%I', r.relname);
+    execute pg_catalog.format('drop table if exists realtime.%I', r.relname);
     dropped := dropped + 1;
   end loop;
   delete from realtime.messages_default
