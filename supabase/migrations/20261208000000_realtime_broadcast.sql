@@ -15,11 +15,11 @@
 --
 -- realtime.messages is created by supabase/platform on the embedded runtime
 -- and by the official realtime container under docker compose, which starts
--- after the migrations: there the policies are created only when the table
--- already exists (a later migration run creates them), and the triggers
--- skip broadcasting while realtime.send does not exist yet. Without the
--- policies private joins are refused, and clients fall back to
--- postgres_changes.
+-- after the migrations: there the policy is created only when the table
+-- already exists (sfp_private.ensure_realtime_topic_policy() creates it
+-- later), and the triggers skip broadcasting while realtime.send does not
+-- exist yet. Without the policy private joins are refused, and clients fall
+-- back to postgres_changes.
 
 -- may_watch_topic answers whether the calling user (auth.uid()) is at
 -- least a viewer of the account owning the task or deployment a topic
@@ -97,11 +97,19 @@ create or replace trigger deployments_broadcast
   after insert or update or delete on public.deployments
   for each row execute function sfp_private.broadcast_progress();
 
-do $$
+-- ensure_realtime_topic_policy creates the policy when realtime.messages
+-- exists and says whether it did. The migration calls it; under docker
+-- compose, where the realtime container creates the table after the
+-- migrations ran, run it once realtime is up (docs/realtime.md).
+create or replace function sfp_private.ensure_realtime_topic_policy()
+returns boolean
+language plpgsql
+set search_path = ''
+as $$
 begin
   if pg_catalog.to_regclass('realtime.messages') is null then
-    raise notice 'realtime.messages does not exist yet: the task and deployment topic policies are not created';
-    return;
+    raise notice 'realtime.messages does not exist yet: the task and deployment topic policy is not created';
+    return false;
   end if;
   drop policy if exists sfp_watch_resource_topics on realtime.messages;
   create policy sfp_watch_resource_topics on realtime.messages
@@ -113,7 +121,13 @@ begin
     );
   comment on policy sfp_watch_resource_topics on realtime.messages is
     'sfp: viewers (or more) of the owning account may join the private topics task:<id> and deployment:<id> and receive what is broadcast there.';
+  return true;
 end
 $$;
+revoke all on function sfp_private.ensure_realtime_topic_policy() from public, anon, authenticated, service_role;
+comment on function sfp_private.ensure_realtime_topic_policy() is
+  'Creates (again) the SELECT policy of realtime.messages that lets viewers of an account join task:<id> and deployment:<id>; false when realtime.messages does not exist yet (docker compose before the realtime container started). Run by the migration; run it once realtime is up under docker compose.';
+
+select sfp_private.ensure_realtime_topic_policy();
 
 notify pgrst, 'reload schema';

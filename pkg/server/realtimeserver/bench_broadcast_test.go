@@ -71,7 +71,11 @@ func runFanoutBroadcast(b *testing.B, nClients int, rates []int, step time.Durat
 		create policy rt_bench_topic_read on realtime.messages for select to authenticated
 			using ((select realtime.topic()) = 'bench'
 			  and exists (select 1 from public.rt_bench_members m where m.account = 1 and m.user_id = auth.uid()));`)
-	env := startEnv(b, db)
+	// The default limits (200 sockets, 100 joins/s) would refuse the
+	// benchmark's own clients.
+	env := startEnv(b, db, func(c *Config) {
+		c.Limits = Limits{MaxConcurrentUsers: nClients + 100, MaxJoinsPerSecond: 100000, MaxEventsPerSecond: 100000}
+	})
 	users := make([]string, nClients)
 	for i := range users {
 		users[i] = newID()
