@@ -50,3 +50,37 @@ func TestRealtimeTopicPolicy(t *testing.T) {
 		}
 	}
 }
+
+// Under docker compose the migrations run before the realtime container
+// creates realtime.messages and its functions: task and deployment
+// updates must still work (the trigger skips broadcasting), and the policy
+// can be created later, once the table exists.
+func TestRealtimeTopicsBeforeRealtime(t *testing.T) {
+	t.Parallel()
+	db := newFixtureDB(t)
+	admin := db.Admin(t)
+	ctx := context.Background()
+	if _, err := admin.Exec(ctx, `drop function realtime.broadcast_changes(text, text, text, text, text, record, record, text);
+		drop table realtime.messages cascade`); err != nil {
+		t.Fatal(err)
+	}
+	mustQuery(t, db, user(accA.Member), nil, `update public.deployments set status = 'running', progress = 10 where id = $1`, accA.Deployment)
+	var created bool
+	adminScan(t, db, &created, `select sfp_private.ensure_realtime_topic_policy()`)
+	if created {
+		t.Fatal("the policy was reported created without realtime.messages")
+	}
+	if _, err := admin.Exec(ctx, `create table realtime.messages (topic text not null, extension text not null, payload jsonb,
+		event text, private boolean default false, updated_at timestamp not null default now(),
+		inserted_at timestamp not null default now(), id uuid not null default gen_random_uuid());
+		alter table realtime.messages enable row level security;
+		grant select on realtime.messages to authenticated`); err != nil {
+		t.Fatal(err)
+	}
+	adminScan(t, db, &created, `select sfp_private.ensure_realtime_topic_policy()`)
+	var policies int
+	adminScan(t, db, &policies, `select count(*) from pg_policies where schemaname = 'realtime' and tablename = 'messages' and policyname = 'sfp_watch_resource_topics'`)
+	if !created || policies != 1 {
+		t.Fatalf("ensure_realtime_topic_policy = %v, %d policies", created, policies)
+	}
+}
