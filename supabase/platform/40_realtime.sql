@@ -15,9 +15,8 @@
 --     reads back under the subscriber's role, in a transaction it rolls
 --     back; the second keeps the partitions (creates the next days', drops
 --     the ones past retention), as the official server's janitor does.
---   * The publication realtime.messages streams through publishes inserts
---     only, via the partition root, so every partition arrives as
---     realtime.messages.
+--   * realtime.messages is streamed through publication supabase_realtime
+--     (see the end of this file), not a publication of its own.
 
 create schema if not exists realtime;
 grant usage on schema realtime to postgres, anon, authenticated, service_role, supabase_realtime_admin;
@@ -203,13 +202,18 @@ comment on function realtime.sfp_maintain_messages(interval) is
 
 select realtime.sfp_maintain_messages();
 
--- The publication Supabase Realtime streams Broadcast from Database from
--- (same name), inserts only, via the partition root.
+-- The embedded server streams realtime.messages through the publication it
+-- already reads (supabase_realtime; its durable slot then delivers messages
+-- committed while it was down). A second publication would break upgrades:
+-- pgoutput refuses to decode WAL from before a publication it is asked for
+-- existed, and an existing slot resumes from there. The partitions arrive
+-- under their own names (messages_YYYY_MM_DD, messages_default).
 do $$
 begin
-  if not exists (select 1 from pg_catalog.pg_publication where pubname = 'supabase_realtime_messages_publication') then
-    create publication supabase_realtime_messages_publication for table realtime.messages
-      with (publish = 'insert', publish_via_partition_root = true);
+  if not exists (select 1 from pg_catalog.pg_publication_rel pr
+                 join pg_catalog.pg_publication p on p.oid = pr.prpubid
+                 where p.pubname = 'supabase_realtime' and pr.prrelid = 'realtime.messages'::regclass) then
+    alter publication supabase_realtime add table realtime.messages;
   end if;
 end
 $$;

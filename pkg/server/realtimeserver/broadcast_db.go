@@ -2,6 +2,7 @@ package realtimeserver
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -12,17 +13,12 @@ import (
 
 // Broadcast from Database: rows inserted into realtime.messages (by
 // realtime.send, realtime.broadcast_changes or a plain INSERT) reach the
-// server through the same replication stream as postgres_changes — the
-// stream also reads publication supabase_realtime_messages_publication —
-// and are delivered as broadcast events to the channels joined to their
+// server through the same replication stream as postgres_changes
+// (realtime.messages is in publication supabase_realtime) and are delivered as broadcast events to the channels joined to their
 // topic whose private flag matches, in commit order. Nobody's visibility is
 // checked at delivery: private channels were authorised at join
 // (private.go), so one message costs the same whatever the number of
 // subscribers and their policies.
-
-// MessagesPublication is the publication of realtime.messages, named as
-// Supabase Realtime names it.
-const MessagesPublication = "supabase_realtime_messages_publication"
 
 // defaultMessageRetention is how long messages stay in realtime.messages
 // (their daily partitions are dropped after it).
@@ -60,21 +56,26 @@ func (c *conn) authorizeJoin(ch *channel, a *authState) string {
 	return ""
 }
 
-// walPublications is what the replication stream reads: the
-// postgres_changes publication and, when the database has it, the
-// publication of realtime.messages.
-func walPublications(ctx context.Context, s *Server) string {
+// detectBroadcastDB reports whether realtime.messages is in the
+// publication the server streams (supabase/platform/40_realtime.sql puts
+// it there), which turns on Broadcast from Database and its maintenance.
+func detectBroadcastDB(ctx context.Context, s *Server) bool {
 	var ok bool
-	err := s.cfg.Pool.QueryRow(ctx, `select exists (select 1 from pg_catalog.pg_publication where pubname = $1)`, MessagesPublication).Scan(&ok)
+	err := s.cfg.Pool.QueryRow(ctx, `select exists (
+		select 1 from pg_catalog.pg_publication_rel pr
+		join pg_catalog.pg_publication p on p.oid = pr.prpubid
+		where p.pubname = $1 and pr.prrelid = pg_catalog.to_regclass('realtime.messages'))`, s.cfg.Publication).Scan(&ok)
 	if err != nil {
-		s.log.Warn("look for the realtime.messages publication; Broadcast from Database is off", "error", err)
-		return s.cfg.Publication
+		s.log.Warn("look for realtime.messages in the publication; Broadcast from Database is off", "error", err)
+		return false
 	}
-	if !ok || s.cfg.Publication == MessagesPublication {
-		return s.cfg.Publication
-	}
-	s.broadcastDB = true
-	return s.cfg.Publication + "," + MessagesPublication
+	return ok
+}
+
+// isMessagesRel reports a change of realtime.messages: the stream names
+// the partition the row went to (messages_2026_12_07, messages_default).
+func isMessagesRel(r *wal.Relation) bool {
+	return r.Schema == "realtime" && (r.Name == "messages" || strings.HasPrefix(r.Name, "messages_"))
 }
 
 // deliverMessages sends the batch's realtime.messages inserts, in commit
@@ -83,7 +84,7 @@ func (d *dispatcher) deliverMessages(batch []*wal.Txn) {
 	for _, t := range batch {
 		for i := range t.Changes {
 			ch := &t.Changes[i]
-			if ch.Kind != wal.Insert || ch.Rel.Schema != "realtime" || ch.Rel.Name != "messages" {
+			if ch.Kind != wal.Insert || !isMessagesRel(ch.Rel) {
 				continue
 			}
 			d.deliverMessage(ch)

@@ -111,6 +111,15 @@ func TestBroadcastFromDatabase(t *testing.T) {
 	env.exec(`insert into rt_rooms values ('r1', $1)`, alice)
 	_, priv := join(t, env.client(t, userToken(alice, time.Hour)), "r1", realtime.Private())
 	_, pub := join(t, env.client(t, ""), "r1")
+	// realtime.messages is in the publication, but not for postgres_changes,
+	// even to a binding on every table.
+	all := env.client(t, "").Channel("everything").OnPostgresChanges(realtime.PostgresChangesFilter{Schema: "*", Table: "*"}, nil)
+	allEvents := all.Events(64)
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	if err := all.Subscribe(ctx); err != nil {
+		t.Fatal(err)
+	}
 
 	env.exec(`select realtime.send('{"n":1}', 'ping', 'r1', true)`)
 	env.exec(`select realtime.send('{"n":2}', 'ping', 'r1', false)`)
@@ -138,6 +147,9 @@ func TestBroadcastFromDatabase(t *testing.T) {
 		  for each row execute function public.rt_open_broadcast()`)
 	env.exec(`insert into rt_open values (7, 'seven', 1)`)
 	env.exec(`update rt_open set n = 2 where id = 7`)
+	if c := nextChange(t, allEvents, wait); c.Schema != "public" || c.Table != "rt_open" {
+		t.Fatalf("a binding on every table got a change of %s.%s first, want public.rt_open", c.Schema, c.Table)
+	}
 	for _, want := range []string{"INSERT", "UPDATE"} {
 		b := nextBroadcast(t, priv)
 		var p struct {

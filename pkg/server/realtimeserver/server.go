@@ -207,7 +207,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		ConnString:  cfg.ReplicationConnString,
 		AdminConn:   cfg.AdminConnString,
 		Slot:        cfg.SlotName,
-		Publication: walPublications(ctx, s),
+		Publication: cfg.Publication,
 		Log:         s.log,
 		Out:         txns,
 		Processed:   &s.processed,
@@ -225,6 +225,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		processed: &s.processed,
 		lag:       s.observeLag,
 	}
+	s.broadcastDB = detectBroadcastDB(ctx, s)
 	if err := s.capture.Prepare(ctx); err != nil {
 		cancel()
 		return nil, fmt.Errorf("realtime: %w", err)
