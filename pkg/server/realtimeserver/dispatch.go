@@ -81,6 +81,9 @@ func (d *dispatcher) run(ctx context.Context) {
 				break fill
 			}
 		}
+		// Broadcast from Database needs no check: it goes out at once,
+		// whatever the visibility checks below cost (broadcast_db.go).
+		d.deliverMessages(batch)
 		backoff := 50 * time.Millisecond
 		for {
 			err := d.process(ctx, batch)
@@ -101,7 +104,6 @@ func (d *dispatcher) run(ctx context.Context) {
 			}
 			backoff = min(backoff*2, 2*time.Second)
 		}
-		d.deliverMessages(batch) // Broadcast from Database (broadcast_db.go)
 		d.processed.Store(uint64(batch[len(batch)-1].End))
 	}
 }
