@@ -506,7 +506,7 @@ func (ch *Channel) receive(conn *wsConn, m phoenix.Message) {
 	ch.mu.Unlock()
 	switch m.Event {
 	case phoenix.EventPostgres:
-		e, err := decodeChange(m.Payload)
+		e, err := decodeChange(m.Payload, &conn.columns)
 		if err != nil {
 			ch.c.log.Warn("ignoring change", "topic", ch.topic, "error", err)
 			return

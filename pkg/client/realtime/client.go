@@ -126,8 +126,9 @@ func WithHTTPClient(c *http.Client) Option { return func(o *options) { o.httpCli
 func WithHeader(h http.Header) Option { return func(o *options) { o.header = h.Clone() } }
 
 // WithDeliveryQueue sets how many received events may wait for handlers
-// (default 1024). When it is full the client stops reading, and a server
-// that cannot send eventually disconnects the client.
+// (default 1024). When it is full the client stops reading (and logs a
+// warning), and a server that cannot send eventually disconnects the
+// client.
 func WithDeliveryQueue(n int) Option { return func(o *options) { o.deliveryQueue = n } }
 
 // Client is a connection to a Realtime server and its channels. Its
@@ -154,6 +155,7 @@ type Client struct {
 	lastToken string
 
 	deliverQ  chan delivery
+	queueFull atomic.Bool // deliverQ was found full; cleared when it is not
 	closeSig  chan struct{}
 	sinksMu   sync.Mutex
 	sinksGone []chan Event
@@ -525,8 +527,20 @@ type delivery struct {
 }
 
 // enqueue hands an event to the dispatcher, waiting while its queue is
-// full (back-pressure on the connection).
+// full (back-pressure on the connection). Waiting is logged, once each
+// time the queue fills, so a reader held up by slow handlers (and the
+// lost heartbeats that follow) can be told from a slow server.
 func (c *Client) enqueue(ch *Channel, ev Event) {
+	select {
+	case c.deliverQ <- delivery{ch, ev}:
+		c.queueFull.Store(false)
+		return
+	default:
+	}
+	if !c.queueFull.Swap(true) {
+		c.log.Warn("realtime handlers fall behind: the delivery queue is full and reading from the server waits for them",
+			"queue", cap(c.deliverQ), "topic", ch.topic)
+	}
 	select {
 	case c.deliverQ <- delivery{ch, ev}:
 	case <-c.ctx.Done():

@@ -1,6 +1,7 @@
 package realtime
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -27,7 +28,9 @@ type wsConn struct {
 
 	mu        sync.Mutex
 	pending   map[string]chan replyMsg
-	heartbeat string // ref of the unanswered heartbeat
+	heartbeat string       // ref of the unanswered heartbeat
+	lastTopic string       // reader only: the previous frame's topic
+	columns   columnsCache // reader only: the previous change's columns
 	closeErr  error
 
 	done     chan struct{}
@@ -117,24 +120,46 @@ func (w *wsConn) request(ctx context.Context, m phoenix.Message) (replyMsg, erro
 	}
 }
 
+// maxKeptReadBuffer bounds the read buffer kept between frames, so one
+// large message does not pin its size for the connection's life.
+const maxKeptReadBuffer = 64 << 10
+
+// readLoop reads frames into one reused buffer (websocket.Conn.Read
+// allocates and grows a new one per message) and handles each before
+// reading the next.
 func (w *wsConn) readLoop() {
+	var buf bytes.Buffer
 	for {
-		typ, data, err := w.ws.Read(w.c.ctx)
+		typ, r, err := w.ws.Reader(w.c.ctx)
+		if err == nil {
+			buf.Reset()
+			_, err = buf.ReadFrom(r)
+		}
 		if err != nil {
 			w.fail(err)
 			return
 		}
-		if typ == websocket.MessageBinary {
-			w.handleBinary(data)
-			continue
+		w.frame(typ, buf.Bytes())
+		if buf.Cap() > maxKeptReadBuffer {
+			buf = bytes.Buffer{}
 		}
-		m, err := phoenix.Decode(w.c.o.vsn, data)
-		if err != nil {
-			w.c.log.Warn("ignoring malformed message from server", "error", err)
-			continue
-		}
-		w.handle(m)
 	}
+}
+
+// frame decodes one frame from the server and hands it to its channel:
+// everything the reader does per message after the socket read. data is
+// reused once frame returns: nothing may keep it.
+func (w *wsConn) frame(typ websocket.MessageType, data []byte) {
+	if typ == websocket.MessageBinary {
+		w.handleBinary(data)
+		return
+	}
+	m, err := w.decodeFrame(data)
+	if err != nil {
+		w.c.log.Warn("ignoring malformed message from server", "error", err)
+		return
+	}
+	w.handle(m)
 }
 
 func (w *wsConn) handle(m phoenix.Message) {
@@ -177,7 +202,10 @@ func (w *wsConn) handleBinary(data []byte) {
 	if ch == nil {
 		return
 	}
-	ev := &BroadcastEvent{Event: b.Event, Meta: b.Metadata}
+	ev := &BroadcastEvent{Event: b.Event, Meta: append(json.RawMessage(nil), b.Metadata...)}
+	if len(ev.Meta) == 0 {
+		ev.Meta = nil
+	}
 	if b.JSON {
 		ev.Payload = append(json.RawMessage(nil), b.Payload...)
 	} else {

@@ -1,8 +1,10 @@
 package realtime
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -124,15 +126,78 @@ func (*StatusEvent) isEvent()         {}
 type wireChange struct {
 	Schema          string          `json:"schema"`
 	Table           string          `json:"table"`
-	Type            string          `json:"type"`
+	Type            changeType      `json:"type"`
 	CommitTimestamp string          `json:"commit_timestamp"`
-	Columns         []Column        `json:"columns"`
+	Columns         rawColumns      `json:"columns"`
 	Record          json.RawMessage `json:"record"`
 	OldRecord       json.RawMessage `json:"old_record"`
 	Errors          []string        `json:"errors"`
 }
 
-func decodeChange(payload json.RawMessage) (*PostgresChangeEvent, error) {
+// changeType decodes the change type without allocating for the three
+// the server sends.
+type changeType ChangeType
+
+func (t *changeType) UnmarshalJSON(b []byte) error {
+	switch string(b) {
+	case `"INSERT"`:
+		*t = changeType(Insert)
+	case `"UPDATE"`:
+		*t = changeType(Update)
+	case `"DELETE"`:
+		*t = changeType(Delete)
+	default:
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		*t = changeType(s)
+	}
+	return nil
+}
+
+// rawColumns is the JSON of a change's columns. It aliases the payload
+// being decoded (encoding/json hands UnmarshalJSON a slice of its input),
+// so it is only read before decodeChange returns.
+type rawColumns []byte
+
+func (r *rawColumns) UnmarshalJSON(b []byte) error {
+	*r = b
+	return nil
+}
+
+// columnsCache remembers the last columns a connection decoded: a
+// subscription's changes repeat their table's columns, which are then
+// copied instead of decoded again. Only the reader goroutine uses it.
+type columnsCache struct {
+	raw  []byte
+	cols []Column
+}
+
+// columns decodes raw, or copies the cached columns when raw is the same
+// JSON. Each event gets its own slice, so a handler changing it changes
+// no other event.
+func (c *columnsCache) columns(raw []byte) ([]Column, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, nil
+	}
+	if c.cols != nil && bytes.Equal(raw, c.raw) {
+		return slices.Clone(c.cols), nil
+	}
+	var cols []Column
+	if err := json.Unmarshal(raw, &cols); err != nil {
+		return nil, err
+	}
+	if cols != nil {
+		c.raw, c.cols = append(c.raw[:0], raw...), cols
+		return slices.Clone(cols), nil
+	}
+	return cols, nil
+}
+
+// decodeChange decodes a postgres_changes payload in one pass of
+// encoding/json (the columns aside, usually copied from cache).
+func decodeChange(payload json.RawMessage, cache *columnsCache) (*PostgresChangeEvent, error) {
 	var p struct {
 		IDs  []int64    `json:"ids"`
 		Data wireChange `json:"data"`
@@ -140,9 +205,13 @@ func decodeChange(payload json.RawMessage) (*PostgresChangeEvent, error) {
 	if err := json.Unmarshal(payload, &p); err != nil {
 		return nil, fmt.Errorf("decode postgres_changes payload: %w", err)
 	}
+	cols, err := cache.columns(p.Data.Columns)
+	if err != nil {
+		return nil, fmt.Errorf("decode postgres_changes columns: %w", err)
+	}
 	e := &PostgresChangeEvent{
 		Schema: p.Data.Schema, Table: p.Data.Table, Type: ChangeType(p.Data.Type),
-		Columns: p.Data.Columns, Record: nullToNil(p.Data.Record), OldRecord: nullToNil(p.Data.OldRecord),
+		Columns: cols, Record: nullToNil(p.Data.Record), OldRecord: nullToNil(p.Data.OldRecord),
 		Errors: p.Data.Errors, BindingIDs: p.IDs,
 	}
 	if p.Data.CommitTimestamp != "" {
