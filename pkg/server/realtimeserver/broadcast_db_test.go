@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -207,6 +208,12 @@ func TestPrivateSendNeedsInsertPolicy(t *testing.T) {
 		if resp.StatusCode != http.StatusAccepted {
 			t.Fatalf("POST /api/broadcast: %d", resp.StatusCode)
 		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	var se *realtime.ServerError
+	if err := sender.Track(ctx, map[string]string{"who": "alice"}); !errors.As(err, &se) || !strings.Contains(se.Reason, reasonPrivateWrite+"r2") {
+		t.Fatalf("presence track without an INSERT policy: %v", err)
 	}
 	send(sender, 1)
 	post(userToken(alice, time.Hour), 2)
