@@ -94,7 +94,10 @@ var catalogRules = []struct {
 		query: `select c.oid::regclass::text from pg_class c
 			join pg_publication_rel pr on pr.prrelid = c.oid
 			join pg_publication p on p.oid = pr.prpubid and p.pubname = 'supabase_realtime'
-			where c.relrowsecurity and c.relreplident <> 'f'`,
+			where c.relrowsecurity and c.relreplident <> 'f'
+			  -- realtime.messages is streamed for its inserts (Broadcast from
+			  -- Database), never as postgres_changes.
+			  and c.oid <> 'realtime.messages'::regclass`,
 	},
 	{
 		name: "every policy has a comment",

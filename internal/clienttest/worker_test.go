@@ -264,8 +264,8 @@ func TestWatchTaskRealtime(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer w.Close()
-	if w.Mode() != "realtime" {
-		t.Fatalf("mode %q, want realtime", w.Mode())
+	if w.Mode() != "broadcast" {
+		t.Fatalf("mode %q, want broadcast (the task's private topic)", w.Mode())
 	}
 	first := <-w.Updates()
 	if first.Event != "snapshot" || first.Status != client.StatusQueued || first.Task == nil || first.Task.ID != task.ID {

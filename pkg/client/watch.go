@@ -87,9 +87,12 @@ func (w *Watch) Err() error {
 	return w.err
 }
 
-// Mode tells how updates arrive: "realtime" (pushed over the Realtime
-// WebSocket) or "poll" (read over REST at an interval, when the server has
-// no realtime service).
+// Mode tells how updates arrive: "broadcast" (pushed on the resource's
+// private Realtime topic, task:<id> or deployment:<id>, which the tenant
+// schema broadcasts from the database), "realtime" (postgres_changes over
+// the Realtime WebSocket, when the server or the schema has no such topic)
+// or "poll" (read over REST at an interval, when the server has no
+// realtime service).
 func (w *Watch) Mode() string { return w.mode }
 
 // Close stops the watch and waits for its goroutine to end.
@@ -126,9 +129,11 @@ func WatchPoll(d time.Duration) WatchOption {
 
 // Watch follows one resource by type and id and streams its states: first
 // the current one, then every change, until it reaches a final state, ctx
-// ends or the watch is closed. Changes come from Realtime
-// (postgres_changes on the resource's table, filtered by id, under the
-// caller's row-level security); if the server offers no realtime service,
+// ends or the watch is closed. Changes come from Realtime: for tasks and
+// deployments the resource's private topic (Broadcast from Database,
+// authorised once at join by the account membership policy), else
+// postgres_changes on the resource's table, filtered by id, under the
+// caller's row-level security; if the server offers no realtime service,
 // the watch polls over REST instead.
 func (c *Client) Watch(ctx context.Context, rt ResourceType, id string, opts ...WatchOption) (*Watch, error) {
 	table, err := rt.table()
@@ -197,8 +202,17 @@ func (p pollSource) next(ctx context.Context) (*Update, error) {
 
 func (pollSource) close() {}
 
-// watchSource picks Realtime when available; see realtimeSource.
+// watchSource picks, in order: the resource's private Broadcast topic
+// (task:<id>, deployment:<id>; see broadcastSource), postgres_changes on
+// its table (realtimeSource), polling.
 func (c *Client) watchSource(ctx context.Context, rt ResourceType, table, id string, cfg watchConfig) (watchSource, string) {
+	if topic := rt.topic(id); !cfg.forcePoll && topic != "" && newBroadcastSource != nil {
+		src, err := newBroadcastSource(ctx, c, rt, topic)
+		if err == nil {
+			return src, "broadcast"
+		}
+		c.opts.logger.Debug("watch: private topic unavailable, trying postgres_changes", "topic", topic, "err", err)
+	}
 	if !cfg.forcePoll && newRealtimeSource != nil {
 		src, err := newRealtimeSource(ctx, c, rt, table, "id=eq."+id)
 		if err == nil {
@@ -208,6 +222,20 @@ func (c *Client) watchSource(ctx context.Context, rt ResourceType, table, id str
 	}
 	return pollSource{every: cfg.poll}, "poll"
 }
+
+// topic is the private Realtime topic the tenant schema broadcasts the
+// resource's changes on, "" when it has none.
+func (r ResourceType) topic(id string) string {
+	switch r {
+	case ResourceTask, ResourceDeployment:
+		return string(r) + ":" + id
+	}
+	return ""
+}
+
+// newBroadcastSource joins a resource's private topic; nil until a
+// realtime implementation is linked in.
+var newBroadcastSource func(ctx context.Context, c *Client, rt ResourceType, topic string) (watchSource, error)
 
 // newRealtimeSource subscribes to changes of table rows matching filter;
 // nil until a realtime implementation is linked in.

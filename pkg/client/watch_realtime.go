@@ -27,6 +27,26 @@ type realtimeSource struct {
 }
 
 func openRealtimeSource(ctx context.Context, c *Client, rt ResourceType, table, filter string) (watchSource, error) {
+	cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	rc, err := dialRealtime(cctx, c)
+	if err != nil {
+		return nil, err
+	}
+	ch := rc.Channel("sfp-watch:"+table+":"+filter).OnPostgresChanges(realtime.PostgresChangesFilter{
+		Event: realtime.AllChanges, Schema: "public", Table: table, Filter: filter,
+	}, nil)
+	events := ch.Events(64)
+	if err := ch.Subscribe(cctx); err != nil {
+		rc.Close()
+		return nil, fmt.Errorf("subscribe to %s changes: %w", table, err)
+	}
+	return &realtimeSource{rc: rc, events: events, rt: rt}, nil
+}
+
+// dialRealtime connects a Realtime client through the gateway with the
+// client's access token (refreshed with the session).
+func dialRealtime(ctx context.Context, c *Client) (*realtime.Client, error) {
 	opts := []realtime.Option{
 		realtime.WithAccessToken(func(ctx context.Context) (string, error) {
 			tok, _, _, err := c.sess.token(ctx)
@@ -39,21 +59,11 @@ func openRealtimeSource(ctx context.Context, c *Client, rt ResourceType, table, 
 	if err != nil {
 		return nil, err
 	}
-	cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	defer cancel()
-	if err := rc.Connect(cctx); err != nil {
+	if err := rc.Connect(ctx); err != nil {
 		rc.Close()
 		return nil, fmt.Errorf("connect to realtime: %w", err)
 	}
-	ch := rc.Channel("sfp-watch:"+table+":"+filter).OnPostgresChanges(realtime.PostgresChangesFilter{
-		Event: realtime.AllChanges, Schema: "public", Table: table, Filter: filter,
-	}, nil)
-	events := ch.Events(64)
-	if err := ch.Subscribe(cctx); err != nil {
-		rc.Close()
-		return nil, fmt.Errorf("subscribe to %s changes: %w", table, err)
-	}
-	return &realtimeSource{rc: rc, events: events, rt: rt}, nil
+	return rc, nil
 }
 
 func (s *realtimeSource) next(ctx context.Context) (*Update, error) {

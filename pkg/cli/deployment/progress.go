@@ -29,7 +29,9 @@ func NewCmdWatch(f *cmdutil.Factory, runF func(context.Context, *cmdutil.WatchOp
 		Short: "Follow a deployment live until it finishes",
 		Long: `Follow a deployment over Realtime until it succeeds, fails or is cancelled: a
 progress bar and status messages on a terminal, or with --json one JSON event
-per line. Viewers may.
+per line. Viewers may. Updates are pushed on the deployment's private Realtime
+topic deployment:<id> (Broadcast from Database), else by postgres_changes, else
+polled.
 
 Exit code: 0 when it succeeded, 8 when it failed or was cancelled.`,
 	}, opts, runF)

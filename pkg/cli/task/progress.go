@@ -20,7 +20,8 @@ func NewCmdWatch(f *cmdutil.Factory, runF func(context.Context, *cmdutil.WatchOp
 		Short: "Follow a task live until it finishes",
 		Long: `Follow a task until it succeeds, fails or is cancelled: a progress bar and
 status messages on a terminal, or with --json one JSON event per line.
-Viewers may.
+Viewers may. Updates are pushed on the task's private Realtime topic
+task:<id> (Broadcast from Database), else by postgres_changes, else polled.
 
 Exit code: 0 when it succeeded, 8 when it failed or was cancelled.`,
 	}, opts, runF)

@@ -55,6 +55,7 @@ type channelConfig struct {
 	self, ack   bool
 	presenceKey string
 	presence    bool
+	private     bool
 }
 
 // ChannelOption configures a channel.
@@ -65,6 +66,13 @@ func BroadcastSelf() ChannelOption { return func(c *channelConfig) { c.self = tr
 
 // BroadcastAck makes Send wait for the server's acknowledgement.
 func BroadcastAck() ChannelOption { return func(c *channelConfig) { c.ack = true } }
+
+// Private joins the channel as a private one: the server authorises the
+// join (and sends on it) by the row-level security policies of
+// realtime.messages under the client's access token, and delivers only
+// messages sent as private (realtime.send, realtime.broadcast_changes, the
+// broadcast API with "private": true) — supabase-js's config.private.
+func Private() ChannelOption { return func(c *channelConfig) { c.private = true } }
 
 // Presence enables presence on the channel under a key (a random one when
 // empty).
@@ -254,7 +262,7 @@ func (ch *Channel) join(ctx context.Context, conn *wsConn) error {
 			"broadcast":        map[string]any{"ack": ch.cfg.ack, "self": ch.cfg.self},
 			"presence":         map[string]any{"key": ch.cfg.presenceKey, "enabled": ch.cfg.presence},
 			"postgres_changes": bindings,
-			"private":          false,
+			"private":          ch.cfg.private,
 		},
 	}
 	if token != "" {

@@ -20,7 +20,10 @@ const maxAPIBody = 3 << 20
 //	POST /api/broadcast                        {"messages":[{"topic","event","payload","private"}]}
 //	POST /api/broadcast/{topic}/events/{event}  body = payload
 //
-// Both answer 202 Accepted. Private topics are not served (see join).
+// Both answer 202 Accepted. A private message goes to the private channels
+// of its topic when the caller's token passes realtime.messages' INSERT
+// policies for that topic; otherwise it is dropped, as the official server
+// drops it (broadcast_db.go).
 func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
@@ -38,7 +41,8 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusUnauthorized, "API key is missing")
 		return
 	}
-	if _, err := verifyToken(s.cfg.Keys.Load(), token, time.Now()); err != nil {
+	auth, err := verifyToken(s.cfg.Keys.Load(), token, time.Now())
+	if err != nil {
 		writeJSONError(w, http.StatusUnauthorized, err.(*tokenError).Msg)
 		return
 	}
@@ -71,9 +75,10 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		if !s.allowAPIEvents(w, len(req.Messages)) {
 			return
 		}
+		may := s.apiWriter(r.Context(), auth)
 		for _, m := range req.Messages {
-			if !m.Private {
-				s.broadcastFromAPI(m.Topic, m.Event, m.Payload)
+			if !m.Private || may(m.Topic) {
+				s.broadcastFromAPI(m.Topic, m.Event, m.Payload, m.Private)
 			}
 		}
 	default:
@@ -95,14 +100,15 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		if !s.allowAPIEvents(w, 1) {
 			return
 		}
-		if r.URL.Query().Get("private") != "true" {
-			s.broadcastFromAPI(topic, event, body)
+		private := r.URL.Query().Get("private") == "true"
+		if !private || s.apiWriter(r.Context(), auth)(topic) {
+			s.broadcastFromAPI(topic, event, body, private)
 		}
 	}
 	w.WriteHeader(http.StatusAccepted)
 }
 
-func (s *Server) broadcastFromAPI(topic, event string, payload json.RawMessage) {
+func (s *Server) broadcastFromAPI(topic, event string, payload json.RawMessage, private bool) {
 	full := "realtime:" + topic
 	if len(payload) == 0 {
 		payload = json.RawMessage("{}")
@@ -113,7 +119,7 @@ func (s *Server) broadcastFromAPI(topic, event string, payload json.RawMessage) 
 	p = append(p, payload...)
 	p = append(p, '}')
 	frames := map[string][]byte{}
-	for _, ch := range s.hub.members(full) {
+	for _, ch := range s.hub.members(hubKey(full, private)) {
 		f, ok := frames[ch.conn.vsn]
 		if !ok {
 			f = phoenix.Encode(ch.conn.vsn, phoenix.Message{JoinRef: phoenix.Null, Ref: phoenix.Null, Topic: full, Event: phoenix.EventBroadcast, Payload: p})

@@ -40,6 +40,7 @@ from pg_catalog.pg_publication_tables pt
 join pg_catalog.pg_namespace n on n.nspname = pt.schemaname
 join pg_catalog.pg_class c on c.relnamespace = n.oid and c.relname = pt.tablename
 where pt.pubname = $1
+  and pt.schemaname <> 'realtime' -- realtime.messages: Broadcast from Database, not postgres_changes
   and ($2 = '*' or pt.schemaname = $2)
   and ($3 = '*' or pt.tablename = $3)
 order by 1, 2`

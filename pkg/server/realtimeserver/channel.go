@@ -22,6 +22,12 @@ type channel struct {
 	topic   string // "realtime:<name>"
 	name    string
 	joinRef json.RawMessage
+	// private channels are authorised by realtime.messages' policies at
+	// join (perms) and share broadcasts and presence only with each other:
+	// key is the hub's key for the topic, distinct for private channels.
+	private bool
+	perms   privatePerms
+	key     string
 
 	self, ack       bool
 	presenceKey     string
@@ -159,13 +165,14 @@ func (c *conn) join(m phoenix.Message, existing *channel) {
 		joinErr(err.Error())
 		return
 	}
+	ch := &channel{conn: c, topic: m.Topic, name: name, joinRef: m.JoinRef, self: p.self, ack: p.ack,
+		private: p.private, key: hubKey(m.Topic, p.private)}
 	if p.private {
-		// Private channels are authorised by policies on realtime.messages,
-		// which the embedded runtime does not have: no one may read them.
-		joinErr(reasonPrivateChannel + name)
-		return
+		if reason := c.authorizeJoin(ch, auth); reason != "" {
+			joinErr(reason)
+			return
+		}
 	}
-	ch := &channel{conn: c, topic: m.Topic, name: name, joinRef: m.JoinRef, self: p.self, ack: p.ack}
 	if phoenix.IsNull(ch.joinRef) {
 		ch.joinRef = m.Ref
 	}
@@ -407,7 +414,13 @@ func (ch *channel) broadcastBinary(b *phoenix.UserBroadcastPush) {
 // or all with self. frame builds (and may cache) the frame per protocol
 // version; an empty frame skips the receiver.
 func (s *Server) relay(from *channel, self bool, frame func(vsn string) outFrame) {
-	for _, ch := range s.hub.members(from.topic) {
+	if from.private && !from.perms.writeBroadcast {
+		// As the official server does, a broadcast the INSERT policies
+		// refuse is dropped.
+		s.log.Debug("broadcast refused on private channel", "topic", from.topic)
+		return
+	}
+	for _, ch := range s.hub.members(from.key) {
 		if ch == from && !self {
 			continue
 		}

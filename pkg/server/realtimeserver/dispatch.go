@@ -40,10 +40,11 @@ const maxPause = 100 * time.Millisecond
 
 // dispatchStats are counters for tests and benchmarks.
 type dispatchStats struct {
-	batches   atomic.Int64
-	changes   atomic.Int64
-	checks    atomic.Int64 // visibility statements run
-	delivered atomic.Int64 // messages queued to clients
+	batches    atomic.Int64
+	changes    atomic.Int64
+	checks     atomic.Int64 // visibility statements run
+	delivered  atomic.Int64 // messages queued to clients
+	broadcasts atomic.Int64 // realtime.messages broadcasts queued to clients
 }
 
 func (d *dispatcher) run(ctx context.Context) {
@@ -80,6 +81,9 @@ func (d *dispatcher) run(ctx context.Context) {
 				break fill
 			}
 		}
+		// Broadcast from Database needs no check: it goes out at once,
+		// whatever the visibility checks below cost (broadcast_db.go).
+		d.deliverMessages(batch)
 		backoff := 50 * time.Millisecond
 		for {
 			err := d.process(ctx, batch)

@@ -8,11 +8,15 @@ const (
 	reasonUnmatchedTopic   = "unmatched topic"
 	reasonTopicRequired    = "TopicNameRequired: You must provide a topic name"
 	reasonPrivateChannel   = "Unauthorized: You do not have permissions to read from this Channel topic: "
+	reasonPrivateWrite     = "Unauthorized: You do not have permissions to write to this Channel topic: "
 	reasonWaitedSubscribe  = "RealtimeDisabledForConfiguration: "
 	msgSubscribed          = "Subscribed to PostgreSQL"
 	msgNotPublished        = "Unable to subscribe to changes with given parameters. Please check Realtime is enabled for the given connect parameters: ["
 	msgSubscribeException  = "Unable to subscribe to changes with given parameters. An exception happened so please check your connect parameters: ["
 	msgDatabaseUnavailable = "Realtime was unable to connect to the project database"
+	// reasonDatabaseUnavailable refuses a private join whose policies could
+	// not be checked.
+	reasonDatabaseUnavailable = "UnableToConnectToProject: " + msgDatabaseUnavailable
 
 	// Change payload errors.
 	errNoPrimaryKey    = "Error 400: Bad Request, no primary key"

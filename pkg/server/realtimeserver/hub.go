@@ -67,10 +67,10 @@ func (h *hub) connections() []*conn {
 func (h *hub) join(ch *channel) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	m := h.topics[ch.topic]
+	m := h.topics[ch.key]
 	if m == nil {
 		m = map[*channel]struct{}{}
-		h.topics[ch.topic] = m
+		h.topics[ch.key] = m
 	}
 	m[ch] = struct{}{}
 }
@@ -80,10 +80,10 @@ func (h *hub) join(ch *channel) {
 func (h *hub) leave(ch *channel) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if m := h.topics[ch.topic]; m != nil {
+	if m := h.topics[ch.key]; m != nil {
 		delete(m, ch)
 		if len(m) == 0 {
-			delete(h.topics, ch.topic)
+			delete(h.topics, ch.key)
 		}
 	}
 	h.dropSubsLocked(ch)
@@ -148,7 +148,8 @@ func (h *hub) subscribe(subs []*subscription) {
 	h.subs.Store(next)
 }
 
-// members returns the channels joined to a topic.
+// members returns the channels joined under a hub key (hubKey: a topic,
+// public or private).
 func (h *hub) members(topic string) []*channel {
 	h.mu.Lock()
 	defer h.mu.Unlock()

@@ -35,6 +35,10 @@ func (ch *channel) presence(m phoenix.Message) {
 	srv := ch.conn.srv
 	switch p.Event {
 	case "track":
+		if ch.private && !ch.perms.writePresence {
+			ch.conn.reply(ch.joinRef, m.Ref, ch.topic, "error", reasonJSON(reasonPrivateWrite+ch.name))
+			return
+		}
 		var meta map[string]json.RawMessage
 		if len(p.Payload) > 0 && json.Unmarshal(p.Payload, &meta) != nil {
 			ch.conn.reply(ch.joinRef, m.Ref, ch.topic, "error", reasonJSON("Presence track payload must be a map"))
@@ -61,10 +65,10 @@ func (ch *channel) presence(m phoenix.Message) {
 
 func (s *Server) presenceTrack(ch *channel, meta json.RawMessage) {
 	s.hub.mu.Lock()
-	pt := s.hub.presence[ch.topic]
+	pt := s.hub.presence[ch.key]
 	if pt == nil {
 		pt = &presenceTopic{byKey: map[string]map[*channel]json.RawMessage{}}
-		s.hub.presence[ch.topic] = pt
+		s.hub.presence[ch.key] = pt
 	}
 	metas := pt.byKey[ch.presenceKey]
 	if metas == nil {
@@ -78,13 +82,13 @@ func (s *Server) presenceTrack(ch *channel, meta json.RawMessage) {
 	if had {
 		leaves[ch.presenceKey] = []json.RawMessage{old}
 	}
-	s.presenceDiff(ch.topic, map[string][]json.RawMessage{ch.presenceKey: {meta}}, leaves)
+	s.presenceDiff(ch, map[string][]json.RawMessage{ch.presenceKey: {meta}}, leaves)
 }
 
 // presenceLeave forgets what a channel tracks and tells the topic.
 func (s *Server) presenceLeave(ch *channel) {
 	s.hub.mu.Lock()
-	pt := s.hub.presence[ch.topic]
+	pt := s.hub.presence[ch.key]
 	var old json.RawMessage
 	if pt != nil {
 		if metas := pt.byKey[ch.presenceKey]; metas != nil {
@@ -95,12 +99,12 @@ func (s *Server) presenceLeave(ch *channel) {
 			}
 		}
 		if len(pt.byKey) == 0 {
-			delete(s.hub.presence, ch.topic)
+			delete(s.hub.presence, ch.key)
 		}
 	}
 	s.hub.mu.Unlock()
 	if old != nil {
-		s.presenceDiff(ch.topic, nil, map[string][]json.RawMessage{ch.presenceKey: {old}})
+		s.presenceDiff(ch, nil, map[string][]json.RawMessage{ch.presenceKey: {old}})
 	}
 }
 
@@ -108,7 +112,7 @@ func (s *Server) presenceLeave(ch *channel) {
 func (s *Server) presenceState(ch *channel) {
 	s.hub.mu.Lock()
 	state := map[string][]json.RawMessage{}
-	if pt := s.hub.presence[ch.topic]; pt != nil {
+	if pt := s.hub.presence[ch.key]; pt != nil {
 		for key, metas := range pt.byKey {
 			for _, m := range metas {
 				state[key] = append(state[key], m)
@@ -119,14 +123,15 @@ func (s *Server) presenceState(ch *channel) {
 	ch.conn.push(ch.joinRef, ch.topic, "presence_state", presenceMap(state))
 }
 
-func (s *Server) presenceDiff(topic string, joins, leaves map[string][]json.RawMessage) {
+func (s *Server) presenceDiff(from *channel, joins, leaves map[string][]json.RawMessage) {
+	topic := from.topic
 	payload := []byte(`{"joins":`)
 	payload = append(payload, presenceMap(joins)...)
 	payload = append(payload, `,"leaves":`...)
 	payload = append(payload, presenceMap(leaves)...)
 	payload = append(payload, '}')
 	frames := map[string][]byte{}
-	for _, ch := range s.hub.members(topic) {
+	for _, ch := range s.hub.members(from.key) {
 		f, ok := frames[ch.conn.vsn]
 		if !ok {
 			f = phoenix.Encode(ch.conn.vsn, phoenix.Message{JoinRef: phoenix.Null, Ref: phoenix.Null, Topic: topic, Event: "presence_diff", Payload: payload})

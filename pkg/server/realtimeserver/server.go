@@ -89,6 +89,10 @@ type Config struct {
 	// StatusInterval is how often the slot's confirmed position is
 	// reported to PostgreSQL; default 1s.
 	StatusInterval time.Duration
+	// MessageRetention is how long Broadcast from Database messages stay
+	// in realtime.messages before their daily partition is dropped;
+	// default 72h (broadcast_db.go).
+	MessageRetention time.Duration
 }
 
 func (c *Config) setDefaults() {
@@ -172,7 +176,9 @@ type Server struct {
 	disp      *dispatcher
 	processed atomic.Uint64
 	bgDone    chan struct{}
-	counts    counters // metrics.go
+	// broadcastDB: the stream reads realtime.messages (broadcast_db.go).
+	broadcastDB bool
+	counts      counters // metrics.go
 }
 
 // New validates cfg, makes sure the replication slot exists (so every
@@ -219,13 +225,15 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		processed: &s.processed,
 		lag:       s.observeLag,
 	}
+	s.broadcastDB = detectBroadcastDB(ctx, s)
 	if err := s.capture.Prepare(ctx); err != nil {
 		cancel()
 		return nil, fmt.Errorf("realtime: %w", err)
 	}
 	var bg sync.WaitGroup
-	bg.Add(2)
+	bg.Add(3)
 	go func() { defer bg.Done(); s.capture.Run(sctx) }()
+	go func() { defer bg.Done(); s.maintainMessages(sctx) }()
 	go func() { defer bg.Done(); s.disp.run(sctx) }()
 	go func() { bg.Wait(); close(s.bgDone) }()
 	return s, nil
@@ -291,6 +299,7 @@ type Stats struct {
 	Changes          int64 // changes that matched at least one subscription
 	VisibilityChecks int64 // row-level security statements run
 	Delivered        int64 // postgres_changes messages queued to clients
+	Broadcasts       int64 // Broadcast from Database messages queued to clients
 	ConfirmedLSN     string
 	Streaming        bool // the replication stream is connected
 }
@@ -315,6 +324,7 @@ func (s *Server) Stats() Stats {
 		Changes:          s.disp.stats.changes.Load(),
 		VisibilityChecks: s.disp.stats.checks.Load(),
 		Delivered:        s.disp.stats.delivered.Load(),
+		Broadcasts:       s.disp.stats.broadcasts.Load(),
 		ConfirmedLSN:     pglogrepl.LSN(s.processed.Load()).String(),
 		Streaming:        s.capture.Connected(),
 	}
