@@ -24,7 +24,8 @@ type Chart struct {
 	YLabel string   `json:"y_label"`
 	Series []Series `json:"series"`
 	// YMin and YMax fix the y range; both zero: from 0 to the data.
-	YMin, YMax float64 `json:"y_min,omitempty"`
+	YMin float64 `json:"y_min,omitempty"`
+	YMax float64 `json:"y_max,omitempty"`
 	// Lines are horizontal reference lines (a goal, a limit).
 	Lines []Line `json:"lines,omitempty"`
 }

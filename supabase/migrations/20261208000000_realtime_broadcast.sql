@@ -126,7 +126,7 @@ end
 $$;
 revoke all on function sfp_private.ensure_realtime_topic_policy() from public, anon, authenticated, service_role;
 comment on function sfp_private.ensure_realtime_topic_policy() is
-  'Creates (again) the SELECT policy of realtime.messages that lets viewers of an account join task:<id> and deployment:<id>; false when realtime.messages does not exist yet (docker compose before the realtime container started). Run by the migration; run it once realtime is up under docker compose.';
+  'Creates (again) the SELECT policy of realtime.messages that lets viewers of an account join task:<id> and deployment:<id>; false when realtime.messages does not exist yet (docker compose before the realtime container started). Run by the migration, and under docker compose by sfp server start once every service is healthy.';
 
 select sfp_private.ensure_realtime_topic_policy();
 

@@ -289,6 +289,9 @@ func (r *Runtime) Start(ctx context.Context, t *tenant.Tenant, opts runtime.Star
 		return fmt.Errorf("start tenant %q: %w\nsee `sfp server logs -t %s` (or --source %s for the migrations)",
 			t.Name(), err, t.Name(), migrationsService)
 	}
+	if err := r.ensureRealtimePolicies(ctx, t); err != nil {
+		return fmt.Errorf("start tenant %q: %w", t.Name(), err)
+	}
 	info := runtime.Info{Tenant: t.Name(), Runtime: string(tenant.RuntimeDocker), URL: t.URL(),
 		EnvFile: t.EnvFile(), StartedAt: started, Applied: r.lastApplied(ctx, t)}
 	r.opts.Logger.Info("tenant ready", "tenant", t.Name(), "url", info.URL, "project", ProjectName(t))
@@ -304,6 +307,23 @@ func (r *Runtime) Start(ctx context.Context, t *tenant.Tenant, opts runtime.Star
 	defer cancel()
 	if _, err := r.compose(sctx, t, Cmd{}, "stop"); err != nil {
 		return fmt.Errorf("stop tenant %q: %w", t.Name(), err)
+	}
+	return nil
+}
+
+// ensureRealtimePolicies creates the policy of realtime.messages that lets
+// an account's viewers join its task:<id> and deployment:<id> topics. The
+// migrations container runs before the realtime container, which creates
+// realtime.messages under compose, so the migration cannot; once every
+// service is healthy the table exists. The function is idempotent.
+func (r *Runtime) ensureRealtimePolicies(ctx context.Context, t *tenant.Tenant) error {
+	res, err := r.compose(ctx, t, Cmd{}, "exec", "-T", "db", "psql", "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1",
+		"-U", "supabase_admin", "-h", "localhost", "-c", "select sfp_private.ensure_realtime_topic_policy()")
+	if err != nil {
+		return fmt.Errorf("create the realtime topic policy: %w", err)
+	}
+	if got := strings.TrimSpace(string(res.Stdout)); got != "t" {
+		return fmt.Errorf("create the realtime topic policy: realtime.messages does not exist although realtime is healthy (got %q)", got)
 	}
 	return nil
 }

@@ -27,8 +27,11 @@ type fakeDocker struct {
 	// (what follows --env-file FILE).
 	compose func(args []string, c Cmd) (Result, error)
 	// version is `docker compose version --short`; engine is `docker version`.
-	version func() (Result, error)
-	engine  func() (Result, error)
+	// noRealtimeTable: the database answers that realtime.messages does
+	// not exist when the realtime topic policy is created.
+	noRealtimeTable bool
+	version         func() (Result, error)
+	engine          func() (Result, error)
 	// pgVersion is PG_VERSION in the data volume; "" means there is no
 	// data volume (`docker volume inspect` fails as docker does).
 	pgVersion string
@@ -62,6 +65,12 @@ func (f *fakeDocker) Run(ctx context.Context, c Cmd) (Result, error) {
 		}
 		if sub := args[i+2:]; slices.Equal(sub, []string{"run", "--rm", "--no-TTY", "--no-deps", "--entrypoint", "cat", "db", pgDataVersionFile}) {
 			return Result{Stdout: []byte(f.pgVersion + "\n")}, nil
+		}
+		if sub := args[i+2:]; sub[0] == "exec" && strings.Contains(strings.Join(sub, " "), "ensure_realtime_topic_policy") {
+			if f.noRealtimeTable {
+				return Result{Stdout: []byte("f\n")}, nil
+			}
+			return Result{Stdout: []byte("t\n")}, nil
 		}
 		if f.compose != nil {
 			return f.compose(args[i+2:], c)
@@ -243,13 +252,29 @@ func TestStartDetached(t *testing.T) {
 	if info == nil || info.URL != tn.URL() || !slices.Equal(info.Applied, []string{"20261201000000_accounts.sql"}) {
 		t.Errorf("Ready info = %+v; want the URL and what the migrations container applied", info)
 	}
-	want := []string{"up --detach --wait", "logs --no-color --no-log-prefix supabase-migrations"}
+	want := []string{"up --detach --wait", ensurePolicyCall, "logs --no-color --no-log-prefix supabase-migrations"}
 	if got := fake.composeCalls(); !slices.Equal(got, want) {
 		t.Errorf("compose calls = %q, want %q", got, want)
 	}
 	joined := strings.Join(steps, "\n")
 	if !strings.Contains(joined, "Container sfp-acme-kong-1  Healthy") || strings.Contains(joined, "Downloading") {
 		t.Errorf("progress = %q: want compose's status lines without layer downloads", steps)
+	}
+}
+
+// ensurePolicyCall is the compose call that creates the realtime topic
+// policy once every service is healthy.
+const ensurePolicyCall = "exec -T db psql -X -A -t -v ON_ERROR_STOP=1 -U supabase_admin -h localhost -c select sfp_private.ensure_realtime_topic_policy()"
+
+// The realtime container creates realtime.messages after the migrations
+// ran: a start that finds it missing once every service is healthy fails
+// saying so, instead of leaving private task and deployment topics closed.
+func TestStartCreatesRealtimeTopicPolicy(t *testing.T) {
+	tn := dockerTenant(t, Options{})
+	fake := &fakeDocker{noRealtimeTable: true}
+	err := New(Options{Runner: fake}).Start(context.Background(), tn, runtime.StartOptions{Detach: true})
+	if err == nil || !strings.Contains(err.Error(), "realtime.messages does not exist") {
+		t.Fatalf("Start = %v, want an error naming realtime.messages", err)
 	}
 }
 
@@ -274,7 +299,7 @@ func TestStartForeground(t *testing.T) {
 	if info.Runtime != "docker" || info.URL != tn.URL() || info.EnvFile != tn.EnvFile() || info.Tenant != "acme" {
 		t.Errorf("Ready info = %+v", info)
 	}
-	want := []string{"up --detach --wait", "logs --no-color --no-log-prefix supabase-migrations", "stop"}
+	want := []string{"up --detach --wait", ensurePolicyCall, "logs --no-color --no-log-prefix supabase-migrations", "stop"}
 	if got := fake.composeCalls(); !slices.Equal(got, want) {
 		t.Errorf("compose calls = %q, want %q", got, want)
 	}
