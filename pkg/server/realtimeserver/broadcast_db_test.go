@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -101,6 +102,58 @@ func TestPrivateJoin(t *testing.T) {
 	}
 	// A public channel of the same name needs no policy.
 	join(t, env.client(t, userToken(eve, time.Hour)), "r1")
+}
+
+// TestPrivateChannelRecheckedOnTokenRefresh: a member removed from the
+// room keeps the private channel only until its next token: the refresh
+// authorises the channel again and closes it with the official reason.
+func TestPrivateChannelRecheckedOnTokenRefresh(t *testing.T) {
+	env := newPrivateEnv(t)
+	alice, bob := newID(), newID()
+	env.exec(`insert into rt_rooms values ('r1', $1), ('r1', $2)`, alice, bob)
+	var mu sync.Mutex
+	tokens := map[string]string{alice: userToken(alice, time.Hour), bob: userToken(bob, time.Hour)}
+	clientOf := func(user string) *realtime.Client {
+		return env.client(t, "", realtime.WithAccessToken(func(context.Context) (string, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			return tokens[user], nil
+		}))
+	}
+	ca, cb := clientOf(alice), clientOf(bob)
+	_, aliceEvents := join(t, ca, "r1", realtime.Private())
+	_, bobEvents := join(t, cb, "r1", realtime.Private())
+
+	env.exec(`delete from rt_rooms where user_id = $1`, alice)
+	mu.Lock()
+	tokens[alice], tokens[bob] = userToken(alice, 2*time.Hour), userToken(bob, 2*time.Hour)
+	mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	for _, c := range []*realtime.Client{ca, cb} {
+		if err := c.RefreshAuth(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.After(wait)
+	for closed := false; !closed; {
+		select {
+		case ev := <-aliceEvents:
+			if se, ok := ev.(*realtime.SystemEvent); ok {
+				if se.Status != "error" || !strings.Contains(se.Message, reasonPrivateChannel+"r1") {
+					t.Fatalf("system event %+v, want the private channel refusal", se)
+				}
+				closed = true
+			}
+		case <-deadline:
+			t.Fatal("the removed member's private channel was not closed after its token refresh")
+		}
+	}
+	// Bob, still a member, keeps the channel and receives what is sent.
+	env.exec(`select realtime.send('{"n": 1}'::jsonb, 'ev', 'r1', true)`)
+	if n := payloadN(t, nextBroadcast(t, bobEvents)); n != 1 {
+		t.Errorf("bob received n = %v, want 1", n)
+	}
 }
 
 // TestBroadcastFromDatabase: realtime.send and realtime.broadcast_changes

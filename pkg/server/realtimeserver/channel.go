@@ -313,7 +313,10 @@ func (ch *channel) shutdown(message string) {
 
 // refreshToken handles the access_token event: a new token replaces the
 // channel's claims (for visibility checks and expiry); a bad one closes the
-// channel.
+// channel. A private channel is authorised again under the new claims, as
+// the official server does: a user removed from what the policies require
+// loses the channel at its next token refresh instead of keeping it for
+// the life of the socket.
 func (ch *channel) refreshToken(payload json.RawMessage) {
 	var p map[string]json.RawMessage
 	_ = json.Unmarshal(payload, &p)
@@ -329,6 +332,12 @@ func (ch *channel) refreshToken(payload json.RawMessage) {
 	if err != nil {
 		ch.shutdown(err.(*tokenError).Msg)
 		return
+	}
+	if ch.private {
+		if reason := ch.conn.authorizeJoin(ch, a); reason != "" {
+			ch.shutdown(reason)
+			return
+		}
 	}
 	if cur != nil && a.role != cur.role && len(ch.specs) > 0 {
 		// Another role may see other columns, or nothing: subscribe again
