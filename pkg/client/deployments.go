@@ -72,9 +72,7 @@ func (p Progress) row(op string) (map[string]any, error) {
 		}
 		row["progress"] = *p.Progress
 	}
-	if p.Message != nil {
-		row["message"] = nullIfEmpty(*p.Message)
-	}
+	setClearable(row, "message", p.Message)
 	return row, nil
 }
 
@@ -102,13 +100,11 @@ func (s *DeploymentsService) Create(ctx context.Context, in NewDeployment) (*Dep
 		}
 		row["build_id"] = in.BuildID
 	}
-	if in.Message != "" {
-		row["message"] = in.Message
-	}
+	setText(row, "message", in.Message)
 	if err := setObject(row, "details", in.Details); err != nil {
 		return nil, fmt.Errorf("create deployment: %w", err)
 	}
-	return insertRow[Deployment](ctx, s.c, "create deployment", "deployments", row, env.AccountID, RoleMember)
+	return insertRow[Deployment](ctx, s.c, "create deployment", "deployments", row, RoleMember)
 }
 
 // Get returns a deployment by id.

@@ -60,27 +60,21 @@ type EnvironmentsService struct{ c *Client }
 
 // Create creates an environment in a project.
 func (s *EnvironmentsService) Create(ctx context.Context, in NewEnvironment) (*Environment, error) {
-	p, err := s.c.Projects.Get(ctx, in.ProjectID)
+	row, err := s.c.projectRow(ctx, "create environment", in.ProjectID)
 	if err != nil {
-		return nil, fmt.Errorf("create environment: %w", err)
+		return nil, err
 	}
-	row := map[string]any{"account_id": p.AccountID, "project_id": p.ID, "name": in.Name, "active": !in.Inactive}
-	if in.Category != "" {
-		row["category"] = in.Category
-	}
-	if in.Branch != "" {
-		row["branch"] = in.Branch
-	}
-	if in.Description != "" {
-		row["description"] = in.Description
-	}
+	row["name"], row["active"] = in.Name, !in.Inactive
+	setText(row, "category", in.Category)
+	setText(row, "branch", in.Branch)
+	setText(row, "description", in.Description)
 	if in.Tags != nil {
 		row["tags"] = in.Tags
 	}
 	if err := setObject(row, "metadata", in.Metadata); err != nil {
 		return nil, fmt.Errorf("create environment: %w", err)
 	}
-	return insertRow[Environment](ctx, s.c, "create environment", "environments", row, p.AccountID, RoleMember)
+	return insertRow[Environment](ctx, s.c, "create environment", "environments", row, RoleMember)
 }
 
 // Get returns an environment by id.
@@ -116,21 +110,11 @@ func (s *EnvironmentsService) Update(ctx context.Context, id string, u Environme
 		return nil, fmt.Errorf("update environment: %w", err)
 	}
 	row := map[string]any{}
-	if u.Name != nil {
-		row["name"] = *u.Name
-	}
-	if u.Category != nil {
-		row["category"] = *u.Category
-	}
-	if u.Branch != nil {
-		row["branch"] = nullIfEmpty(*u.Branch)
-	}
-	if u.Description != nil {
-		row["description"] = nullIfEmpty(*u.Description)
-	}
-	if u.Active != nil {
-		row["active"] = *u.Active
-	}
+	setField(row, "name", u.Name)
+	setField(row, "category", u.Category)
+	setClearable(row, "branch", u.Branch)
+	setClearable(row, "description", u.Description)
+	setField(row, "active", u.Active)
 	if u.Tags != nil {
 		tags := *u.Tags
 		if tags == nil {
@@ -140,9 +124,6 @@ func (s *EnvironmentsService) Update(ctx context.Context, id string, u Environme
 	}
 	if err := setObject(row, "metadata", u.Metadata); err != nil {
 		return nil, fmt.Errorf("update environment: %w", err)
-	}
-	if len(row) == 0 {
-		return nil, fmt.Errorf("update environment: nothing to change: %w", ErrValidation)
 	}
 	return updateRow[Environment](ctx, s.c, "update environment", "environments", id, row, RoleMember)
 }

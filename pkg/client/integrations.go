@@ -99,7 +99,7 @@ func (s *IntegrationsService) Create(ctx context.Context, in NewIntegration) (*I
 	if err := setObject(row, "metadata", in.Metadata); err != nil {
 		return nil, fmt.Errorf("create integration: %w", err)
 	}
-	return insertRow[Integration](ctx, s.c, "create integration", "integrations", row, in.AccountID, RoleOwner)
+	return insertRow[Integration](ctx, s.c, "create integration", "integrations", row, RoleOwner)
 }
 
 // Get returns an integration by id.
@@ -129,15 +129,9 @@ func (s *IntegrationsService) Update(ctx context.Context, id string, u Integrati
 		return nil, fmt.Errorf("update integration: %w", err)
 	}
 	row := map[string]any{}
-	if u.Name != nil {
-		row["name"] = *u.Name
-	}
-	if u.AuthType != nil {
-		row["auth_type"] = *u.AuthType
-	}
-	if u.Status != nil {
-		row["status"] = *u.Status
-	}
+	setField(row, "name", u.Name)
+	setField(row, "auth_type", u.AuthType)
+	setField(row, "status", u.Status)
 	if u.ProjectIDs != nil {
 		if err := integrationScope(row, *u.ProjectIDs); err != nil {
 			return nil, fmt.Errorf("update integration: %w", err)
@@ -145,9 +139,6 @@ func (s *IntegrationsService) Update(ctx context.Context, id string, u Integrati
 	}
 	if err := setObject(row, "metadata", u.Metadata); err != nil {
 		return nil, fmt.Errorf("update integration: %w", err)
-	}
-	if len(row) == 0 {
-		return nil, fmt.Errorf("update integration: nothing to change: %w", ErrValidation)
 	}
 	return updateRow[Integration](ctx, s.c, "update integration", "integrations", id, row, RoleOwner)
 }

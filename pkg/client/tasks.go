@@ -103,22 +103,18 @@ func (s *TasksService) Create(ctx context.Context, in NewTask) (*Task, error) {
 		return nil, fmt.Errorf("create task: %w", err)
 	}
 	row := map[string]any{"account_id": account, "resource_type": in.ResourceType, "resource_id": in.ResourceID, "kind": in.Kind}
-	if in.ProjectID != "" {
-		row["project_id"] = in.ProjectID
-	}
+	setText(row, "project_id", in.ProjectID)
 	if in.Status != "" {
 		if err := validStatus(in.Status); err != nil {
 			return nil, fmt.Errorf("create task: %w", err)
 		}
 		row["status"] = in.Status
 	}
-	if in.Worker != "" {
-		row["worker"] = in.Worker
-	}
+	setText(row, "worker", in.Worker)
 	if err := setObject(row, "input", in.Input); err != nil {
 		return nil, fmt.Errorf("create task: %w", err)
 	}
-	return insertRow[Task](ctx, s.c, "create task", "task_executions", row, account, RoleMember)
+	return insertRow[Task](ctx, s.c, "create task", "task_executions", row, RoleMember)
 }
 
 // Get returns a task by id.
@@ -179,7 +175,7 @@ func (s *TasksService) AppendEvent(ctx context.Context, taskID, event, message s
 		}
 		row["data"] = data
 	}
-	return insertRow[TaskEvent](ctx, s.c, "append task event", "task_events", row, t.AccountID, RoleMember)
+	return insertRow[TaskEvent](ctx, s.c, "append task event", "task_events", row, RoleMember)
 }
 
 // Report updates a task (PATCH task_executions); the database appends the
@@ -205,9 +201,7 @@ func (s *TasksService) report(ctx context.Context, op, id string, r TaskReport, 
 		}
 		row[name] = raw
 	}
-	if r.Worker != "" {
-		row["worker"] = r.Worker
-	}
+	setText(row, "worker", r.Worker)
 	if len(row) == 0 {
 		return nil, fmt.Errorf("%s: nothing to report: %w", op, ErrValidation)
 	}
