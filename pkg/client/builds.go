@@ -89,11 +89,8 @@ func (s *BuildsService) Create(ctx context.Context, in NewBuild) (*Build, error)
 		return nil, err
 	}
 	row["build_number"] = in.BuildNumber
-	if in.Status != "" {
-		if err := validStatus(in.Status); err != nil {
-			return nil, fmt.Errorf("create build: %w", err)
-		}
-		row["status"] = in.Status
+	if err := setStatus(row, in.Status); err != nil {
+		return nil, fmt.Errorf("create build: %w", err)
 	}
 	for k, v := range map[string]string{"branch": in.Branch, "commit_sha": in.CommitSHA, "version": in.Version, "url": in.URL} {
 		if v != "" {
@@ -115,25 +112,17 @@ func (s *BuildsService) Get(ctx context.Context, id string) (*Build, error) {
 
 // scope adds the account, project and status filters lists share.
 func scope(fb *postgrest.FilterBuilder, account, project, status string) (*postgrest.FilterBuilder, error) {
-	if account != "" {
-		if err := validUUID("account id", account); err != nil {
-			return nil, err
-		}
-		fb = fb.Eq("account_id", account)
+	fb, err := filterUUID(fb, "account_id", account)
+	if err == nil {
+		fb, err = filterUUID(fb, "project_id", project)
 	}
-	if project != "" {
-		if err := validUUID("project id", project); err != nil {
-			return nil, err
-		}
-		fb = fb.Eq("project_id", project)
+	if err != nil || status == "" {
+		return fb, err
 	}
-	if status != "" {
-		if err := validStatus(status); err != nil {
-			return nil, err
-		}
-		fb = fb.Eq("status", status)
+	if err := validStatus(status); err != nil {
+		return nil, err
 	}
-	return fb, nil
+	return fb.Eq("status", status), nil
 }
 
 // List returns a page of builds, newest first.

@@ -201,15 +201,6 @@ func (s *IntegrationsService) DeleteCredentials(ctx context.Context, id string) 
 // audit log (owners and service_role), newest first; the cursor continues
 // with older entries.
 func (s *IntegrationsService) AccessLog(ctx context.Context, integrationID string, opts *ListOptions) (*Page[CredentialAccess], error) {
-	if err := validUUID("integration id", integrationID); err != nil {
-		return nil, fmt.Errorf("credential access log: %w", err)
-	}
-	var p *Page[CredentialAccess]
-	err := s.c.do(ctx, "credential access log", true, func(cl *call) error {
-		var err error
-		p, err = listBySerial(cl, cl.from("credential_access_log").Select("*", "", false).Eq("integration_id", integrationID), opts,
-			false, func(a *CredentialAccess) int64 { return a.ID })
-		return err
-	})
-	return p, err
+	return listSerialRows(ctx, s.c, "credential access log", "credential_access_log", "integration_id", integrationID, opts,
+		false, func(a *CredentialAccess) int64 { return a.ID })
 }

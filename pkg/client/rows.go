@@ -50,7 +50,7 @@ func getRow[T any](ctx context.Context, c *Client, noun, table, id string) (*T, 
 // parentID. noun names the row in errors ("get release: …", "release
 // 2026.12 not found").
 func getRowBy[T any](ctx context.Context, c *Client, noun, table, parentCol, parentID, keyCol, key string) (*T, error) {
-	if err := validUUID(strings.ReplaceAll(parentCol, "_", " "), parentID); err != nil {
+	if err := validUUID(columnNoun(parentCol), parentID); err != nil {
 		return nil, fmt.Errorf("get %s: %w", noun, err)
 	}
 	var v T
@@ -95,6 +95,23 @@ func listRows[T any](ctx context.Context, c *Client, op, table string, opts *Lis
 			return fmt.Errorf("%s: %w", op, err)
 		}
 		p, err = listByCreated(cl, fb, opts, key)
+		return err
+	})
+	return p, err
+}
+
+// listSerialRows reads one page of the rows of table that belong to one
+// parent (parentCol, a foreign key, equals parentID), in the order of
+// their serial id (listBySerial).
+func listSerialRows[T any](ctx context.Context, c *Client, op, table, parentCol, parentID string, opts *ListOptions,
+	ascending bool, id func(*T) int64) (*Page[T], error) {
+	if err := validUUID(columnNoun(parentCol), parentID); err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	var p *Page[T]
+	err := c.do(ctx, op, true, func(cl *call) error {
+		var err error
+		p, err = listBySerial(cl, cl.from(table).Select("*", "", false).Eq(parentCol, parentID), opts, ascending, id)
 		return err
 	})
 	return p, err
@@ -160,6 +177,47 @@ func setClearable(row map[string]any, name string, v *string) {
 		row[name] = nullIfEmpty(*v)
 	}
 }
+
+// setStatus sets row["status"] to status unless it is empty, after
+// checking it is one of the statuses.
+func setStatus(row map[string]any, status string) error {
+	if status == "" {
+		return nil
+	}
+	if err := validStatus(status); err != nil {
+		return err
+	}
+	row["status"] = status
+	return nil
+}
+
+// setUUID sets row[col] to id unless id is empty, after checking it is a
+// UUID.
+func setUUID(row map[string]any, col, id string) error {
+	if id == "" {
+		return nil
+	}
+	if err := validUUID(columnNoun(col), id); err != nil {
+		return err
+	}
+	row[col] = id
+	return nil
+}
+
+// filterUUID narrows fb to the rows whose col is id, unless id is empty,
+// after checking it is a UUID.
+func filterUUID(fb *postgrest.FilterBuilder, col, id string) (*postgrest.FilterBuilder, error) {
+	if id == "" {
+		return fb, nil
+	}
+	if err := validUUID(columnNoun(col), id); err != nil {
+		return nil, err
+	}
+	return fb.Eq(col, id), nil
+}
+
+// columnNoun names a column in errors: "release_id" is "release id".
+func columnNoun(col string) string { return strings.ReplaceAll(col, "_", " ") }
 
 // nullIfEmpty is s, or NULL for an empty s.
 func nullIfEmpty(s string) any {
