@@ -44,7 +44,7 @@ func TestRequestIDAcrossComponents(t *testing.T) {
 	}
 	for deadline := time.Now().Add(time.Minute); !logged(realtimeLine) || !logged(gatewayLine); {
 		if time.Now().After(deadline) {
-			t.Fatalf("want a realtime line and the gateway's access line with the socket's request id:\n%v", logs.lines())
+			t.Fatalf("want a realtime line and the gateway's access line with the socket's request id:\n%v", logs.Records())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -103,7 +103,7 @@ func TestRequestIDAcrossComponents(t *testing.T) {
 }
 
 func logged(match func(map[string]any) bool) bool {
-	for _, rec := range logs.lines() {
+	for _, rec := range logs.Records() {
 		if match(rec) {
 			return true
 		}

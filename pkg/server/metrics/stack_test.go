@@ -1,15 +1,14 @@
 package metrics_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/sfp-dev/sfp/internal/logtest"
 	"github.com/sfp-dev/sfp/internal/stacktest"
 	"github.com/sfp-dev/sfp/pkg/client/realtime"
 	"github.com/sfp-dev/sfp/pkg/migrate"
@@ -18,37 +17,12 @@ import (
 )
 
 // logs collects the stack's log lines (JSON), for the request id tests.
-var logs = &syncBuffer{}
+var logs = &logtest.Buffer{}
 
 // The lease expiry runs through REST in the background; an hour keeps it
 // from moving the counters the tests measure.
 func TestMain(m *testing.M) {
 	stacktest.MainWith(m, stacktest.Options{ExpiryInterval: time.Hour, Logger: slog.New(slog.NewJSONHandler(logs, nil))})
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-// lines returns the log records so far.
-func (s *syncBuffer) lines() []map[string]any {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []map[string]any
-	for _, l := range bytes.Split(s.b.Bytes(), []byte("\n")) {
-		var rec map[string]any
-		if json.Unmarshal(l, &rec) == nil {
-			out = append(out, rec)
-		}
-	}
-	return out
 }
 
 func scrape(t *testing.T, s *stacktest.Stack) metrics.Scrape {
