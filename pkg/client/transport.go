@@ -3,7 +3,6 @@ package client
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -274,30 +273,4 @@ func (cl *call) check(libErr error) error {
 		return newError(cl.op, cl.method, cl.url, cl.status, cl.header, cl.body)
 	}
 	return nil
-}
-
-// send makes a request to the auth path through the call's transport, with
-// body as JSON unless nil. It returns what failed before an answer came
-// (the library error for cl.check); the answer is the call's.
-func (cl *call) send(ctx context.Context, method, path string, body any) error {
-	var rd io.Reader
-	if body != nil {
-		raw, err := json.Marshal(body)
-		if err != nil {
-			return err
-		}
-		rd = bytes.NewReader(raw)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, cl.c.authURL+path, rd)
-	if err != nil {
-		return err
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := (&http.Client{Transport: cl}).Do(req)
-	if resp != nil {
-		resp.Body.Close()
-	}
-	return err
 }
