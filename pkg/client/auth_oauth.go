@@ -1,7 +1,9 @@
 package client
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -69,4 +71,30 @@ func (s *AuthService) ProviderEnabled(ctx context.Context, provider string) (boo
 		return cl.decode(&settings)
 	})
 	return settings.External[provider], err
+}
+
+// send makes a request to the auth path through the call's transport, with
+// body as JSON unless nil. It returns what failed before an answer came
+// (the library error for cl.check); the answer is the call's.
+func (cl *call) send(ctx context.Context, method, path string, body any) error {
+	var raw []byte
+	if body != nil {
+		var err error
+		if raw, err = json.Marshal(body); err != nil {
+			return err
+		}
+	}
+	// An empty reader is no body (http.NoBody), as for a GET.
+	req, err := http.NewRequestWithContext(ctx, method, cl.c.authURL+path, bytes.NewReader(raw))
+	if err != nil {
+		return err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := (&http.Client{Transport: cl}).Do(req)
+	if resp != nil {
+		resp.Body.Close()
+	}
+	return err
 }

@@ -5,8 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"strings"
 
 	postgrest "github.com/supabase-community/postgrest-go"
@@ -137,30 +135,4 @@ func jsonObject(what string, raw json.RawMessage) (json.RawMessage, error) {
 		return nil, fmt.Errorf("%s must be a JSON object: %w", what, ErrValidation)
 	}
 	return raw, nil
-}
-
-// send makes a request to the auth path through the call's transport, with
-// body as JSON unless nil. It returns what failed before an answer came
-// (the library error for cl.check); the answer is the call's.
-func (cl *call) send(ctx context.Context, method, path string, body any) error {
-	var rd io.Reader
-	if body != nil {
-		raw, err := json.Marshal(body)
-		if err != nil {
-			return err
-		}
-		rd = bytes.NewReader(raw)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, cl.c.authURL+path, rd)
-	if err != nil {
-		return err
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := (&http.Client{Transport: cl}).Do(req)
-	if resp != nil {
-		resp.Body.Close()
-	}
-	return err
 }
