@@ -141,15 +141,6 @@ func (tm *team) environment(t testing.TB, in client.NewEnvironment) *client.Envi
 	return env
 }
 
-// parallelTeam starts a test on a fresh team of its own, in parallel with
-// the other tests (each has its own users and account), with ctxT's
-// deadline.
-func parallelTeam(t *testing.T) (context.Context, *team) {
-	t.Helper()
-	t.Parallel()
-	return ctxT(t), newTeam(t)
-}
-
 func newTeam(t testing.TB) *team {
 	t.Helper()
 	ctx := ctxT(t)

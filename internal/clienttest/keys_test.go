@@ -14,8 +14,10 @@ import (
 // allows them, and an unknown sb_ key is refused as the gateway refuses
 // it (ErrUnauthenticated, Kong's message kept).
 func TestLegacyKeys(t *testing.T) {
-	ctx, tm := parallelTeam(t)
+	t.Parallel()
+	ctx := ctxT(t)
 	s := stacktest.Shared()
+	tm := newTeam(t)
 
 	worker := keyClient(t, s.ServiceKey)
 	task, err := worker.Tasks.Create(ctx, client.NewTask{ProjectID: tm.project.ID, ResourceType: "build", ResourceID: tm.project.ID,
