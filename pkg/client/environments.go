@@ -180,12 +180,20 @@ func (s *EnvironmentsService) Lock(ctx context.Context, environmentID string, le
 	if err != nil {
 		return nil, fmt.Errorf("lock environment: %w", err)
 	}
+	return s.leaseCall(ctx, "lock environment", "request_environment",
+		map[string]any{"environment_id": environmentID, "lease": iv, "reason": nullIfEmpty(reason)}, "environments", environmentID)
+}
+
+// leaseCall calls the lease RPC fn with args and returns the ticket it
+// answers; a refusal is explained by the caller's role on the row of table
+// with that id (the environment, or the ticket in environment_allocations).
+func (s *EnvironmentsService) leaseCall(ctx context.Context, op, fn string, args map[string]any, table, id string) (*Lease, error) {
 	var l Lease
-	err = s.c.do(ctx, "lock environment", false, func(cl *call) error {
-		return cl.rpc("request_environment", map[string]any{"environment_id": environmentID, "lease": iv, "reason": nullIfEmpty(reason)}, false, &l)
+	err := s.c.do(ctx, op, false, func(cl *call) error {
+		return cl.rpc(fn, args, false, &l)
 	})
 	if err != nil {
-		return nil, s.c.explainRow(ctx, err, "environments", environmentID, RoleMember)
+		return nil, s.c.explainRow(ctx, err, table, id, RoleMember)
 	}
 	return &l, nil
 }
@@ -196,14 +204,7 @@ func (s *EnvironmentsService) Unlock(ctx context.Context, ticket string) (*Lease
 	if err := validUUID("ticket", ticket); err != nil {
 		return nil, fmt.Errorf("unlock environment: %w", err)
 	}
-	var l Lease
-	err := s.c.do(ctx, "unlock environment", false, func(cl *call) error {
-		return cl.rpc("release_environment", map[string]any{"ticket": ticket}, false, &l)
-	})
-	if err != nil {
-		return nil, s.c.explainRow(ctx, err, "environment_allocations", ticket, RoleMember)
-	}
-	return &l, nil
+	return s.leaseCall(ctx, "unlock environment", "release_environment", map[string]any{"ticket": ticket}, "environment_allocations", ticket)
 }
 
 // Extend lengthens a ticket's lease (RPC extend_environment).
@@ -215,14 +216,7 @@ func (s *EnvironmentsService) Extend(ctx context.Context, ticket string, by time
 	if err != nil {
 		return nil, fmt.Errorf("extend lease: %w", err)
 	}
-	var l Lease
-	err = s.c.do(ctx, "extend lease", false, func(cl *call) error {
-		return cl.rpc("extend_environment", map[string]any{"ticket": ticket, "lease": iv}, false, &l)
-	})
-	if err != nil {
-		return nil, s.c.explainRow(ctx, err, "environment_allocations", ticket, RoleMember)
-	}
-	return &l, nil
+	return s.leaseCall(ctx, "extend lease", "extend_environment", map[string]any{"ticket": ticket, "lease": iv}, "environment_allocations", ticket)
 }
 
 // Queue returns the environment's holder and queue in order (RPC
