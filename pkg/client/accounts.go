@@ -129,10 +129,7 @@ func (s *AccountsService) Create(ctx context.Context, name, slug string) (*Accou
 	if err := CheckSlug(slug); err != nil {
 		return nil, fmt.Errorf("create account: %w", err)
 	}
-	var id string
-	err := s.c.do(ctx, "create account", false, func(cl *call) error {
-		return cl.rpc("create_account", map[string]any{"name": name, "slug": slug}, false, &id)
-	})
+	id, err := callRPC[string](ctx, s.c, "create account", "create_account", false, map[string]any{"name": name, "slug": slug})
 	if err != nil {
 		return nil, err
 	}
@@ -318,10 +315,7 @@ func (s *AccountsService) FindUserByEmail(ctx context.Context, accountID, email 
 	if err := validUUID("account id", accountID); err != nil {
 		return "", err
 	}
-	var id *string
-	err := s.c.do(ctx, "find user", true, func(cl *call) error {
-		return cl.rpc("find_user_by_email", map[string]any{"account_id": accountID, "email": email}, false, &id)
-	})
+	id, err := callRPC[*string](ctx, s.c, "find user", "find_user_by_email", true, map[string]any{"account_id": accountID, "email": email})
 	if err != nil {
 		return "", s.c.explain(ctx, err, accountID, RoleOwner)
 	}
@@ -384,10 +378,7 @@ func (s *AccountsService) memberCall(ctx context.Context, op, fn, accountID, use
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
-	var row membershipRow
-	err = s.c.do(ctx, op, false, func(cl *call) error {
-		return cl.rpc(fn, map[string]any{"account_id": accountID, "user_id": uid, "account_role": role}, false, &row)
-	})
+	row, err := callRPC[membershipRow](ctx, s.c, op, fn, false, map[string]any{"account_id": accountID, "user_id": uid, "account_role": role})
 	if err != nil {
 		return nil, s.c.explain(ctx, err, accountID, RoleOwner)
 	}
@@ -404,10 +395,7 @@ func (s *AccountsService) RemoveMember(ctx context.Context, accountID, user stri
 	if err != nil {
 		return fmt.Errorf("remove member: %w", err)
 	}
-	var removed bool
-	err = s.c.do(ctx, "remove member", false, func(cl *call) error {
-		return cl.rpc("remove_account_member", map[string]any{"account_id": accountID, "user_id": uid}, false, &removed)
-	})
+	removed, err := callRPC[bool](ctx, s.c, "remove member", "remove_account_member", false, map[string]any{"account_id": accountID, "user_id": uid})
 	if err != nil {
 		return s.c.explain(ctx, err, accountID, RoleOwner)
 	}

@@ -188,10 +188,7 @@ func (s *EnvironmentsService) Lock(ctx context.Context, environmentID string, le
 // answers; a refusal is explained by the caller's role on the row of table
 // with that id (the environment, or the ticket in environment_allocations).
 func (s *EnvironmentsService) leaseCall(ctx context.Context, op, fn string, args map[string]any, table, id string) (*Lease, error) {
-	var l Lease
-	err := s.c.do(ctx, op, false, func(cl *call) error {
-		return cl.rpc(fn, args, false, &l)
-	})
+	l, err := callRPC[Lease](ctx, s.c, op, fn, false, args)
 	if err != nil {
 		return nil, s.c.explainRow(ctx, err, table, id, RoleMember)
 	}
@@ -225,10 +222,7 @@ func (s *EnvironmentsService) Queue(ctx context.Context, environmentID string) (
 	if err := validUUID("environment id", environmentID); err != nil {
 		return nil, fmt.Errorf("environment queue: %w", err)
 	}
-	var ls []Lease
-	err := s.c.do(ctx, "environment queue", false, func(cl *call) error {
-		return cl.rpc("environment_queue", map[string]any{"environment_id": environmentID}, false, &ls)
-	})
+	ls, err := callRPC[[]Lease](ctx, s.c, "environment queue", "environment_queue", false, map[string]any{"environment_id": environmentID})
 	if ls == nil && err == nil {
 		ls = []Lease{}
 	}

@@ -171,10 +171,7 @@ func (s *IntegrationsService) Credentials(ctx context.Context, id string) (json.
 	if err := validUUID("integration id", id); err != nil {
 		return nil, fmt.Errorf("get credentials: %w", err)
 	}
-	var raw json.RawMessage
-	err := s.c.do(ctx, "get credentials", false, func(cl *call) error {
-		return cl.rpc("get_integration_credentials", map[string]any{"integration_id": id}, false, &raw)
-	})
+	raw, err := callRPC[json.RawMessage](ctx, s.c, "get credentials", "get_integration_credentials", false, map[string]any{"integration_id": id})
 	if err != nil {
 		return nil, s.c.explainRow(ctx, err, "integrations", id, RoleOwner)
 	}
@@ -190,10 +187,7 @@ func (s *IntegrationsService) DeleteCredentials(ctx context.Context, id string) 
 	if err := validUUID("integration id", id); err != nil {
 		return false, fmt.Errorf("delete credentials: %w", err)
 	}
-	var removed bool
-	err := s.c.do(ctx, "delete credentials", false, func(cl *call) error {
-		return cl.rpc("delete_integration_credentials", map[string]any{"integration_id": id}, false, &removed)
-	})
+	removed, err := callRPC[bool](ctx, s.c, "delete credentials", "delete_integration_credentials", false, map[string]any{"integration_id": id})
 	return removed, s.c.explainRow(ctx, err, "integrations", id, RoleOwner)
 }
 
