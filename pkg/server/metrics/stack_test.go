@@ -25,6 +25,14 @@ func TestMain(m *testing.M) {
 	stacktest.MainWith(m, stacktest.Options{ExpiryInterval: time.Hour, Logger: slog.New(slog.NewJSONHandler(logs, nil))})
 }
 
+// sharedStack returns the package's stack and a context that ends after d
+// or with the test.
+func sharedStack(t *testing.T, d time.Duration) (*stacktest.Stack, context.Context) {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return stacktest.Shared(), ctx
+}
+
 func scrape(t *testing.T, s *stacktest.Stack) metrics.Scrape {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -153,9 +161,7 @@ func formatVersion(v float64) string {
 // A realtime subscriber and a change it receives move the socket, join,
 // delivery and lag figures.
 func TestRealtimeFigures(t *testing.T) {
-	s := stacktest.Shared()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
+	s, ctx := sharedStack(t, 2*time.Minute)
 	u := s.NewUser(t)
 	var account string
 	s.Do(t, http.MethodPost, "/rest/v1/rpc/create_account", u.AccessToken, map[string]any{"name": "Watch", "slug": "watch-" + u.ID[:8]}, http.StatusOK, &account)
