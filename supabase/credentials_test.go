@@ -55,11 +55,7 @@ func TestCredentialsKeyInitialisation(t *testing.T) {
 
 	// Two callers racing on a fresh database create exactly one key.
 	db2 := pgtest.NewDB(t)
-	tx1, err := db2.Pool(t, "authenticator").Begin(ctx)
-	must(t, "begin", err)
-	defer tx1.Rollback(ctx)
-	_, err = tx1.Exec(ctx, `select set_config('role', 'service_role', true), set_config('request.jwt.claims', '{"role":"service_role"}', true)`)
-	must(t, "claims", err)
+	tx1 := db2.BeginAs(t, pgtest.Service())
 	var first bool
 	must(t, "first init", tx1.QueryRow(ctx, `select public.init_credentials_key()`).Scan(&first))
 	second := make(chan bool, 1)

@@ -100,12 +100,7 @@ func TestLeaseConcurrentRequesters(t *testing.T) {
 	ctx := context.Background()
 	env := newEnvironment(t, db, "concurrent")
 
-	tx1, err := db.Pool(t, "authenticator").Begin(ctx)
-	must(t, "begin", err)
-	defer tx1.Rollback(ctx)
-	_, err = tx1.Exec(ctx, `select set_config('role', 'authenticated', true), set_config('request.jwt.claims', $1, true)`,
-		`{"role":"authenticated","sub":"`+accA.Member+`"}`)
-	must(t, "claims", err)
+	tx1 := db.BeginAs(t, user(accA.Member))
 	first, err := scanLease(tx1.QueryRow(ctx, `select `+leaseCols+` from public.request_environment($1, '1 hour', 'first')`, env))
 	must(t, "first request", err)
 

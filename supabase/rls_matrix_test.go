@@ -14,7 +14,7 @@ import (
 
 // rlsSpec is the authorisation model of the tenant schema, cell by cell:
 // for every public table and operation, what each caller gets when acting on
-// account A's rows (the statements are in rlsStatements).
+// account A's rows (the statements are built from rlsTables).
 //
 //	ok      select: sees every row of A that exists; insert: the row is
 //	        written; update/delete: at least one row changed
@@ -96,113 +96,65 @@ document_stores          update  denied  denied    denied  denied  denied  ok
 document_stores          delete  denied  denied    denied  denied  denied  ok
 `
 
-// rlsStatements are the statements of each cell. {field} is replaced by the
-// target account's fixture id of that name (fixtureAccount), {outsider} by
-// the outsider's id. Selects return a count; the others change rows.
-var rlsStatements = map[string]map[string]string{
-	"accounts": {
-		"select": `select count(*) from public.accounts where id = '{Account}'`,
-		"insert": `insert into public.accounts (name, slug) values ('New', 'new-account')`,
-		"update": `update public.accounts set name = 'Renamed' where id = '{Account}'`,
-		"delete": `delete from public.accounts where id = '{Account}'`,
-	},
-	"accounts_memberships": {
-		"select": `select count(*) from public.accounts_memberships where account_id = '{Account}'`,
-		"insert": `insert into public.accounts_memberships (account_id, user_id, account_role) values ('{Account}', '{outsider}', 'viewer')`,
-		"update": `update public.accounts_memberships set account_role = 'viewer' where account_id = '{Account}' and user_id = '{Extra}'`,
-		"delete": `delete from public.accounts_memberships where account_id = '{Account}' and user_id = '{Extra}'`,
-	},
-	"projects": {
-		"select": `select count(*) from public.projects where account_id = '{Account}'`,
-		"insert": `insert into public.projects (account_id, identifier) values ('{Account}', 'org/new-repo')`,
-		"update": `update public.projects set description = 'changed' where id = '{Project}'`,
-		"delete": `delete from public.projects where id = '{Project}'`,
-	},
-	"environments": {
-		"select": `select count(*) from public.environments where account_id = '{Account}'`,
-		"insert": `insert into public.environments (account_id, project_id, name) values ('{Account}', '{Project}', 'new-env')`,
-		"update": `update public.environments set description = 'changed' where id = '{Environment}'`,
-		"delete": `delete from public.environments where id = '{Environment}'`,
-	},
-	"builds": {
-		"select": `select count(*) from public.builds where account_id = '{Account}'`,
-		"insert": `insert into public.builds (account_id, project_id, build_number) values ('{Account}', '{Project}', 'new-build')`,
-		"update": `update public.builds set url = 'https://ci.example.test/1' where id = '{Build}'`,
-		"delete": `delete from public.builds where id = '{Build}'`,
-	},
-	"releases": {
-		"select": `select count(*) from public.releases where account_id = '{Account}'`,
-		"insert": `insert into public.releases (account_id, project_id, name) values ('{Account}', '{Project}', 'new-release')`,
-		"update": `update public.releases set description = 'changed' where id = '{Release}'`,
-		"delete": `delete from public.releases where id = '{Release}'`,
-	},
-	"deployments": {
-		"select": `select count(*) from public.deployments where account_id = '{Account}'`,
-		"insert": `insert into public.deployments (account_id, project_id, environment_id) values ('{Account}', '{Project}', '{Environment}')`,
-		"update": `update public.deployments set progress = 50, message = 'half way' where id = '{Deployment}'`,
-		"delete": `delete from public.deployments where id = '{Deployment}'`,
-	},
-	"environment_allocations": {
-		"select": `select count(*) from public.environment_allocations where account_id = '{Account}'`,
-		"insert": `insert into public.environment_allocations (account_id, project_id, environment_id, lease) values ('{Account}', '{Project}', '{Environment}', '1 hour')`,
-		"update": `update public.environment_allocations set reason = 'changed' where id = '{Allocation}'`,
-		"delete": `delete from public.environment_allocations where id = '{Allocation}'`,
-	},
-	"task_executions": {
-		"select": `select count(*) from public.task_executions where account_id = '{Account}'`,
-		"insert": `insert into public.task_executions (account_id, resource_type, resource_id, kind) values ('{Account}', 'deployment', '{Deployment}', 'validate')`,
-		"update": `update public.task_executions set progress = 40, message = 'working' where id = '{Task}'`,
-		"delete": `delete from public.task_executions where id = '{Task}'`,
-	},
-	"task_events": {
-		"select": `select count(*) from public.task_events where account_id = '{Account}'`,
-		"insert": `insert into public.task_events (account_id, task_id, event, message) values ('{Account}', '{Task}', 'log', 'hello')`,
-		"update": `update public.task_events set message = 'rewritten' where account_id = '{Account}'`,
-		"delete": `delete from public.task_events where account_id = '{Account}'`,
-	},
-	"integrations": {
-		"select": `select count(*) from public.integrations where account_id = '{Account}'`,
-		"insert": `insert into public.integrations (account_id, name, provider, auth_type) values ('{Account}', 'azure', 'azure_devops', 'token')`,
-		"update": `update public.integrations set metadata = '{"org": "changed"}' where id = '{Integration}'`,
-		"delete": `delete from public.integrations where id = '{Integration}'`,
-	},
-	"integration_credentials": {
-		"select": `select count(*) from public.integration_credentials where account_id = '{Account}'`,
-		"insert": `insert into public.integration_credentials (integration_id, account_id, ciphertext) values ('{Integration}', '{Account}', '\x00')`,
-		"update": `update public.integration_credentials set ciphertext = '\x00' where account_id = '{Account}'`,
-		"delete": `delete from public.integration_credentials where account_id = '{Account}'`,
-	},
-	"credential_access_log": {
-		"select": `select count(*) from public.credential_access_log where account_id = '{Account}'`,
-		"insert": `insert into public.credential_access_log (account_id, integration_id, actor_role, action) values ('{Account}', '{Integration}', 'forged', 'read')`,
-		"update": `update public.credential_access_log set action = 'read' where account_id = '{Account}'`,
-		"delete": `delete from public.credential_access_log where account_id = '{Account}'`,
-	},
-	"documents": {
-		"select": `select count(*) from public.documents where account_id = '{Account}'`,
-		"insert": `insert into public.documents (account_id, collection, key, data) values ('{Account}', 'notes', 'new', '{}')`,
-		"update": `update public.documents set data = '{"text": "changed"}' where account_id = '{Account}'`,
-		"delete": `delete from public.documents where account_id = '{Account}'`,
-	},
-	"build_manifests": {
-		"select": `select count(*) from public.build_manifests where account_id = '{Account}'`,
-		"insert": `insert into public.build_manifests (account_id, collection, key, data) values ('{Account}', 'build_manifests', 'build-2', '{}')`,
-		"update": `update public.build_manifests set data = '{"packages": ["x"]}' where account_id = '{Account}'`,
-		"delete": `delete from public.build_manifests where account_id = '{Account}'`,
-	},
-	"changelogs": {
-		"select": `select count(*) from public.changelogs where account_id = '{Account}'`,
-		"insert": `insert into public.changelogs (account_id, collection, key, data) values ('{Account}', 'changelogs', 'release-2', '{}')`,
-		"update": `update public.changelogs set data = '{"changes": ["x"]}' where account_id = '{Account}'`,
-		"delete": `delete from public.changelogs where account_id = '{Account}'`,
-	},
+// rlsTable says how the cells of one table address account A's rows; every
+// statement has the same skeleton, so a table gives only what differs:
+//
+//	scope   the where clause of a select: every row of the account
+//	row     the where clause of update and delete: the fixture row they aim
+//	        at (scope when empty)
+//	insert  the columns and values of a new row
+//	set     the assignments of an update
+//
+// {field} is replaced by the target account's fixture id of that name
+// (fixtureAccount), {outsider} by the outsider's id.
+type rlsTable struct{ scope, row, insert, set string }
+
+// ofAccount is the scope of the tables whose rows carry their account id.
+const ofAccount = "account_id = '{Account}'"
+
+var rlsTables = map[string]rlsTable{
+	"accounts":                {"id = '{Account}'", "", "(name, slug) values ('New', 'new-account')", "name = 'Renamed'"},
+	"accounts_memberships":    {ofAccount, ofAccount + " and user_id = '{Extra}'", "(account_id, user_id, account_role) values ('{Account}', '{outsider}', 'viewer')", "account_role = 'viewer'"},
+	"projects":                {ofAccount, "id = '{Project}'", "(account_id, identifier) values ('{Account}', 'org/new-repo')", "description = 'changed'"},
+	"environments":            {ofAccount, "id = '{Environment}'", "(account_id, project_id, name) values ('{Account}', '{Project}', 'new-env')", "description = 'changed'"},
+	"builds":                  {ofAccount, "id = '{Build}'", "(account_id, project_id, build_number) values ('{Account}', '{Project}', 'new-build')", "url = 'https://ci.example.test/1'"},
+	"releases":                {ofAccount, "id = '{Release}'", "(account_id, project_id, name) values ('{Account}', '{Project}', 'new-release')", "description = 'changed'"},
+	"deployments":             {ofAccount, "id = '{Deployment}'", "(account_id, project_id, environment_id) values ('{Account}', '{Project}', '{Environment}')", "progress = 50, message = 'half way'"},
+	"environment_allocations": {ofAccount, "id = '{Allocation}'", "(account_id, project_id, environment_id, lease) values ('{Account}', '{Project}', '{Environment}', '1 hour')", "reason = 'changed'"},
+	"task_executions":         {ofAccount, "id = '{Task}'", "(account_id, resource_type, resource_id, kind) values ('{Account}', 'deployment', '{Deployment}', 'validate')", "progress = 40, message = 'working'"},
+	"task_events":             {ofAccount, "", "(account_id, task_id, event, message) values ('{Account}', '{Task}', 'log', 'hello')", "message = 'rewritten'"},
+	"integrations":            {ofAccount, "id = '{Integration}'", "(account_id, name, provider, auth_type) values ('{Account}', 'azure', 'azure_devops', 'token')", `metadata = '{"org": "changed"}'`},
+	"integration_credentials": {ofAccount, "", `(integration_id, account_id, ciphertext) values ('{Integration}', '{Account}', '\x00')`, `ciphertext = '\x00'`},
+	"credential_access_log":   {ofAccount, "", "(account_id, integration_id, actor_role, action) values ('{Account}', '{Integration}', 'forged', 'read')", "action = 'read'"},
+	"documents":               {ofAccount, "", "(account_id, collection, key, data) values ('{Account}', 'notes', 'new', '{}')", `data = '{"text": "changed"}'`},
+	"build_manifests":         {ofAccount, "", "(account_id, collection, key, data) values ('{Account}', 'build_manifests', 'build-2', '{}')", `data = '{"packages": ["x"]}'`},
+	"changelogs":              {ofAccount, "", "(account_id, collection, key, data) values ('{Account}', 'changelogs', 'release-2', '{}')", `data = '{"changes": ["x"]}'`},
 	// The routing table is global: the same statements whatever the account.
-	"document_stores": {
-		"select": `select count(*) from public.document_stores`,
-		"insert": `insert into public.document_stores (collection, table_name) values ('more-notes', 'documents')`,
-		"update": `update public.document_stores set description = 'changed' where collection = 'scratch'`,
-		"delete": `delete from public.document_stores where collection = 'scratch'`,
-	},
+	"document_stores": {"true", "collection = 'scratch'", "(collection, table_name) values ('more-notes', 'documents')", "description = 'changed'"},
+}
+
+// rlsStatement is the statement of one cell, before expand: selects return a
+// count; the others change rows. ok is false for a table rlsTables lacks.
+func rlsStatement(table, op string) (stmt string, ok bool) {
+	tb, ok := rlsTables[table]
+	if !ok {
+		return "", false
+	}
+	row := tb.row
+	if row == "" {
+		row = tb.scope
+	}
+	switch op {
+	case "select":
+		return "select count(*) from public." + table + " where " + tb.scope, true
+	case "insert":
+		return "insert into public." + table + " " + tb.insert, true
+	case "update":
+		return "update public." + table + " set " + tb.set + " where " + row, true
+	case "delete":
+		return "delete from public." + table + " where " + row, true
+	}
+	return "", false
 }
 
 var rlsActors = []string{"anon", "outsider", "viewer", "member", "owner", "service"}
@@ -210,6 +162,12 @@ var rlsActors = []string{"anon", "outsider", "viewer", "member", "owner", "servi
 type rlsCell struct {
 	table, op string
 	want      map[string]string // actor -> ok | none | denied
+}
+
+// statement is the cell's statement, before expand.
+func (c rlsCell) statement() string {
+	stmt, _ := rlsStatement(c.table, c.op)
+	return stmt
 }
 
 func parseRLSSpec(t *testing.T) []rlsCell {
@@ -330,7 +288,7 @@ func TestRLSMatrix(t *testing.T) {
 	specOps := map[string]int{}
 	for _, c := range cells {
 		specOps[c.table]++
-		if _, ok := rlsStatements[c.table][c.op]; !ok {
+		if _, ok := rlsStatement(c.table, c.op); !ok {
 			t.Fatalf("no statement for %s %s", c.table, c.op)
 		}
 	}
@@ -348,7 +306,7 @@ func TestRLSMatrix(t *testing.T) {
 			return 0
 		}
 		var n int64
-		adminScan(t, db, &n, f.expand(rlsStatements[c.table][c.op]))
+		adminScan(t, db, &n, f.expand(c.statement()))
 		if n == 0 {
 			t.Fatalf("fixture has no %s row for account %s: the select cells would prove nothing", c.table, f.Account)
 		}
@@ -357,7 +315,7 @@ func TestRLSMatrix(t *testing.T) {
 
 	for _, c := range cells {
 		t.Run(c.table+"/"+c.op, func(t *testing.T) {
-			stmt := accA.expand(rlsStatements[c.table][c.op])
+			stmt := accA.expand(c.statement())
 			n := adminCounts(accA, c)
 			for _, actor := range rlsActors {
 				got, err := runCell(db, accA.claimsOf(actor), c.op, stmt, n)
@@ -371,7 +329,7 @@ func TestRLSMatrix(t *testing.T) {
 			}
 			// Cross-account: viewer, member and owner of A acting on B's
 			// rows get exactly what a user outside B gets.
-			stmtB := accB.expand(rlsStatements[c.table][c.op])
+			stmtB := accB.expand(c.statement())
 			nB := adminCounts(accB, c)
 			for _, actor := range []string{"viewer", "member", "owner"} {
 				got, err := runCell(db, accA.claimsOf(actor), c.op, stmtB, nB)

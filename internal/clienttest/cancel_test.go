@@ -19,10 +19,7 @@ func TestCancelWhileTheServerIsBlocked(t *testing.T) {
 	t.Parallel()
 	ctx := ctxT(t)
 	tm := newTeam(t)
-	env, err := tm.member.Environments.Create(ctx, client.NewEnvironment{ProjectID: tm.project.ID, Name: "locked"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	env := tm.environment(t, client.NewEnvironment{Name: "locked"})
 	conn, err := pgx.Connect(ctx, stacktest.Shared().AdminURL)
 	if err != nil {
 		t.Fatal(err)

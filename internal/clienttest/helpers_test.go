@@ -54,20 +54,20 @@ func ownIP() client.Option {
 // (TestLegacyKeys: the legacy ones).
 func newClient(t testing.TB, opts ...client.Option) *client.Client {
 	t.Helper()
-	s := stacktest.Shared()
-	c, err := client.New(s.URL, s.PublishableKey, append([]client.Option{ownIP()}, opts...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
+	return keyClient(t, stacktest.Shared().PublishableKey, opts...)
 }
 
 // serviceClient returns a worker client (the secret key).
 func serviceClient(t testing.TB, opts ...client.Option) *client.Client {
 	t.Helper()
-	s := stacktest.Shared()
-	c, err := client.New(s.URL, s.SecretKey, append([]client.Option{ownIP()}, opts...)...)
+	return keyClient(t, stacktest.Shared().SecretKey, opts...)
+}
+
+// keyClient returns a client of the shared stack with the API key key,
+// closed when the test ends.
+func keyClient(t testing.TB, key string, opts ...client.Option) *client.Client {
+	t.Helper()
+	c, err := client.New(stacktest.Shared().URL, key, append([]client.Option{ownIP()}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,6 +128,17 @@ type team struct {
 	ownerU, memberU, viewerU        testUser
 	account                         *client.Account
 	project                         *client.Project
+}
+
+// environment creates an environment in the team's project as the member.
+func (tm *team) environment(t testing.TB, in client.NewEnvironment) *client.Environment {
+	t.Helper()
+	in.ProjectID = tm.project.ID
+	env, err := tm.member.Environments.Create(ctxT(t), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return env
 }
 
 func newTeam(t testing.TB) *team {

@@ -19,22 +19,14 @@ func TestLegacyKeys(t *testing.T) {
 	s := stacktest.Shared()
 	tm := newTeam(t)
 
-	worker, err := client.New(s.URL, s.ServiceKey, ownIP())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer worker.Close()
+	worker := keyClient(t, s.ServiceKey)
 	task, err := worker.Tasks.Create(ctx, client.NewTask{ProjectID: tm.project.ID, ResourceType: "build", ResourceID: tm.project.ID,
 		Kind: "build", Input: json.RawMessage(`{}`)})
 	if err != nil {
 		t.Fatalf("a worker with the legacy service_role key: %v", err)
 	}
 
-	user, err := client.New(s.URL, s.AnonKey, ownIP())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer user.Close()
+	user := keyClient(t, s.AnonKey)
 	if _, err := user.Auth.SignInWithPassword(ctx, tm.ownerU.Email, tm.ownerU.Password); err != nil {
 		t.Fatalf("sign in with the legacy anon key: %v", err)
 	}
@@ -42,11 +34,7 @@ func TestLegacyKeys(t *testing.T) {
 		t.Fatalf("read with the legacy anon key and a session: %+v %v", got, err)
 	}
 
-	stranger, err := client.New(s.URL, "sb_secret_not-a-key-of-this-tenant_abcdefgh", ownIP())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stranger.Close()
+	stranger := keyClient(t, "sb_secret_not-a-key-of-this-tenant_abcdefgh")
 	_, err = stranger.Tasks.Get(ctx, task.ID)
 	var ce *client.Error
 	if !errors.Is(err, client.ErrUnauthenticated) || !errors.As(err, &ce) || ce.StatusCode != 401 || ce.Message != "Unauthorized" {

@@ -18,10 +18,7 @@ func TestRoleScenarios(t *testing.T) {
 	t.Parallel()
 	ctx := ctxT(t)
 	tm := newTeam(t)
-	env, err := tm.member.Environments.Create(ctx, client.NewEnvironment{ProjectID: tm.project.ID, Name: "dev"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	env := tm.environment(t, client.NewEnvironment{Name: "dev"})
 	integ, err := tm.owner.Integrations.Create(ctx, client.NewIntegration{AccountID: tm.account.ID, Name: "gh", Provider: "github", AuthType: "token"})
 	if err != nil {
 		t.Fatal(err)

@@ -132,10 +132,7 @@ func TestWorkerMode(t *testing.T) {
 	ctx := ctxT(t)
 	tm := newTeam(t)
 	worker := serviceClient(t)
-	env, err := tm.member.Environments.Create(ctx, client.NewEnvironment{ProjectID: tm.project.ID, Name: "prod", Category: "production"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	env := tm.environment(t, client.NewEnvironment{Name: "prod", Category: "production"})
 	d, err := tm.member.Deployments.Create(ctx, client.NewDeployment{EnvironmentID: env.ID, Details: json.RawMessage(`{"packages":3}`)})
 	if err != nil || d.Status != client.StatusQueued || d.ProjectID != tm.project.ID {
 		t.Fatalf("create deployment %+v %v", d, err)
@@ -307,10 +304,7 @@ func TestWatchPollingAndDelete(t *testing.T) {
 	t.Parallel()
 	ctx := ctxT(t)
 	tm := newTeam(t)
-	env, err := tm.member.Environments.Create(ctx, client.NewEnvironment{ProjectID: tm.project.ID, Name: "qa"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	env := tm.environment(t, client.NewEnvironment{Name: "qa"})
 	d, err := tm.member.Deployments.Create(ctx, client.NewDeployment{EnvironmentID: env.ID})
 	if err != nil {
 		t.Fatal(err)
@@ -379,10 +373,7 @@ func TestLeaseQueueAndWait(t *testing.T) {
 	t.Parallel()
 	ctx := ctxT(t)
 	tm := newTeam(t)
-	env, err := tm.member.Environments.Create(ctx, client.NewEnvironment{ProjectID: tm.project.ID, Name: "uat"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	env := tm.environment(t, client.NewEnvironment{Name: "uat"})
 	a, err := tm.owner.Environments.Lock(ctx, env.ID, time.Hour, "first")
 	if err != nil || !a.Active() || *a.QueuePosition != 0 {
 		t.Fatalf("first lock %+v %v", a, err)

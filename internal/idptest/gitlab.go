@@ -1,12 +1,8 @@
 package idptest
 
 import (
-	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
-	"strings"
-	"sync"
 	"testing"
 )
 
@@ -28,17 +24,14 @@ type GitLab struct {
 	URL    string
 	Server *httptest.Server
 
-	clientID, secret string
-	mu               sync.Mutex
-	user             GitLabUser
-	codes            map[string]string
-	tokens           map[string]bool
+	app oauthApp[GitLabUser]
 }
 
 // NewGitLab starts the stand-in for one OAuth application.
 func NewGitLab(t testing.TB, clientID, secret string, u GitLabUser) *GitLab {
 	t.Helper()
-	g := &GitLab{clientID: clientID, secret: secret, user: u, codes: map[string]string{}, tokens: map[string]bool{}}
+	g := &GitLab{}
+	g.app.init(clientID, secret, u)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /oauth/authorize", g.authorize)
 	mux.HandleFunc("POST /oauth/token", g.token)
@@ -52,64 +45,38 @@ func NewGitLab(t testing.TB, clientID, secret string, u GitLabUser) *GitLab {
 
 func (g *GitLab) authorize(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	target, err := url.Parse(q.Get("redirect_uri"))
-	if q.Get("client_id") != g.clientID || q.Get("response_type") != "code" || err != nil || target.Scheme == "" {
+	if q.Get("client_id") != g.app.clientID || q.Get("response_type") != "code" {
 		http.Error(w, "invalid authorization request", http.StatusBadRequest)
 		return
 	}
-	code := randomHex(16)
-	g.mu.Lock()
-	g.codes[code] = q.Get("redirect_uri")
-	g.mu.Unlock()
-	redirectWithCode(w, r, target, code, q.Get("state"))
+	g.app.issueCode(w, r, 16)
 }
 
 // token answers RFC 6749 JSON, errors with status 400/401.
 func (g *GitLab) token(w http.ResponseWriter, r *http.Request) {
-	if err := r.ParseForm(); err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
+	if !parseForm(w, r) {
 		return
 	}
-	id, secret := clientCredentials(r)
 	w.Header().Set("Content-Type", "application/json")
-	if id != g.clientID || secret != g.secret {
+	if !g.app.knownClient(r) {
 		w.WriteHeader(http.StatusUnauthorized)
 		_, _ = w.Write([]byte(`{"error":"invalid_client","error_description":"Client authentication failed."}`))
 		return
 	}
-	code := r.Form.Get("code")
-	g.mu.Lock()
-	redirect, ok := g.codes[code]
-	delete(g.codes, code)
-	g.mu.Unlock()
+	redirect, ok := g.app.redeemCode(r.Form.Get("code"))
 	if !ok || r.Form.Get("grant_type") != "authorization_code" || r.Form.Get("redirect_uri") != redirect {
 		w.WriteHeader(http.StatusBadRequest)
 		_, _ = w.Write([]byte(`{"error":"invalid_grant","error_description":"The provided authorization grant is invalid."}`))
 		return
 	}
-	token := "glpat-" + randomHex(16)
-	g.mu.Lock()
-	g.tokens[token] = true
-	g.mu.Unlock()
-	_ = json.NewEncoder(w).Encode(map[string]any{"access_token": token, "token_type": "Bearer", "expires_in": 7200,
+	writeJSON(w, map[string]any{"access_token": g.app.issueToken("glpat-", 16), "token_type": "Bearer", "expires_in": 7200,
 		"refresh_token": "glrt-" + randomHex(16), "scope": "read_user"})
 }
 
-func (g *GitLab) bearerUser(w http.ResponseWriter, r *http.Request) (GitLabUser, bool) {
-	token := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if !g.tokens[token] {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusUnauthorized)
-		_, _ = w.Write([]byte(`{"message":"401 Unauthorized"}`))
-		return GitLabUser{}, false
-	}
-	return g.user, true
-}
+const gitlabDenied = `{"message":"401 Unauthorized"}`
 
 func (g *GitLab) getUser(w http.ResponseWriter, r *http.Request) {
-	u, ok := g.bearerUser(w, r)
+	u, ok := g.app.bearerUser(w, r, gitlabDenied)
 	if !ok {
 		return
 	}
@@ -117,12 +84,11 @@ func (g *GitLab) getUser(w http.ResponseWriter, r *http.Request) {
 	if u.ConfirmedAt != "" {
 		body["confirmed_at"] = u.ConfirmedAt
 	}
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(body)
+	writeJSON(w, body)
 }
 
 func (g *GitLab) getEmails(w http.ResponseWriter, r *http.Request) {
-	u, ok := g.bearerUser(w, r)
+	u, ok := g.app.bearerUser(w, r, gitlabDenied)
 	if !ok {
 		return
 	}
@@ -130,6 +96,5 @@ func (g *GitLab) getEmails(w http.ResponseWriter, r *http.Request) {
 	for i, e := range u.Emails {
 		list = append(list, map[string]any{"id": i + 1, "email": e})
 	}
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(list)
+	writeJSON(w, list)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"testing"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -47,17 +48,42 @@ func (db *DB) AsRole(ctx context.Context, claims Claims, fn func(tx pgx.Tx) erro
 // settings role, request.jwt.claims, request.method and request.path set.
 // The transaction commits when fn returns nil.
 func Request(ctx context.Context, pool *pgxpool.Pool, claims Claims, fn func(tx pgx.Tx) error) error {
-	raw, err := json.Marshal(claims)
-	if err != nil {
-		return err
-	}
 	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `select set_config('role', $1, true),
-			set_config('request.jwt.claims', $2, true),
-			set_config('request.method', 'POST', true),
-			set_config('request.path', '/', true)`, claims.Role(), string(raw)); err != nil {
-			return fmt.Errorf("pgtest: set request settings: %w", err)
+		if err := setRequest(ctx, tx, claims); err != nil {
+			return err
 		}
 		return fn(tx)
 	})
+}
+
+// BeginAs opens a transaction as Request does and leaves it open, for tests
+// that hold a lock in one request while another runs on a second connection.
+// The caller commits it; whatever is left is rolled back at cleanup.
+func (db *DB) BeginAs(t testing.TB, claims Claims) pgx.Tx {
+	t.Helper()
+	ctx := context.Background()
+	tx, err := db.Pool(t, "authenticator").Begin(ctx)
+	if err != nil {
+		t.Fatalf("pgtest: begin: %v", err)
+	}
+	t.Cleanup(func() { _ = tx.Rollback(context.Background()) })
+	if err := setRequest(ctx, tx, claims); err != nil {
+		t.Fatal(err)
+	}
+	return tx
+}
+
+// setRequest sets PostgREST's local settings of a request for claims.
+func setRequest(ctx context.Context, tx pgx.Tx, claims Claims) error {
+	raw, err := json.Marshal(claims)
+	if err != nil {
+		return fmt.Errorf("pgtest: encode claims: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `select set_config('role', $1, true),
+		set_config('request.jwt.claims', $2, true),
+		set_config('request.method', 'POST', true),
+		set_config('request.path', '/', true)`, claims.Role(), string(raw)); err != nil {
+		return fmt.Errorf("pgtest: set request settings: %w", err)
+	}
+	return nil
 }

@@ -7,18 +7,25 @@ import (
 
 const uri = "otpauth://totp/example.com:ada@example.com?algorithm=SHA1&digits=6&issuer=example.com&period=30&secret=JBSWY3DPEHPK3PXP"
 
-// TestTerminalMatchesModules reads the drawing back, half block by half
-// block, and checks it shows exactly the code's modules inside a light
-// quiet zone.
-func TestTerminalMatchesModules(t *testing.T) {
+// modulesAnd returns the modules of uri's code and draw's drawing of it.
+func modulesAnd(t *testing.T, draw func(string) (string, error)) ([][]bool, string) {
+	t.Helper()
 	m, err := Modules(uri)
 	if err != nil {
 		t.Fatal(err)
 	}
-	text, err := Terminal(uri)
+	out, err := draw(uri)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return m, out
+}
+
+// TestTerminalMatchesModules reads the drawing back, half block by half
+// block, and checks it shows exactly the code's modules inside a light
+// quiet zone.
+func TestTerminalMatchesModules(t *testing.T) {
+	m, text := modulesAnd(t, Terminal)
 	lines := strings.Split(strings.TrimSuffix(text, "\n"), "\n")
 	n := len(m) + 2*quietZone
 	if len(lines) != (n+1)/2 {
@@ -46,14 +53,7 @@ func TestTerminalMatchesModules(t *testing.T) {
 }
 
 func TestSVG(t *testing.T) {
-	m, err := Modules(uri)
-	if err != nil {
-		t.Fatal(err)
-	}
-	svg, err := SVG(uri)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m, svg := modulesAnd(t, SVG)
 	dark := 0
 	for _, row := range m {
 		for _, d := range row {

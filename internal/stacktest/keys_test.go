@@ -13,7 +13,6 @@ import (
 	gotrue "github.com/supabase-community/gotrue-go"
 	"github.com/supabase-community/gotrue-go/types"
 
-	"github.com/sfp-dev/sfp/internal/jstest"
 	"github.com/sfp-dev/sfp/pkg/client/realtime"
 	"github.com/sfp-dev/sfp/pkg/tenant"
 )
@@ -88,15 +87,7 @@ func headerKID(t *testing.T, tok string) (alg, kid string) {
 // key for a worker: sign up and in, getClaims (verified locally against the
 // JWKS), RPC, an embedded read and a write under RLS, a realtime change.
 func supabaseJSWithPublishableKey(t *testing.T, s *Stack, kid string) {
-	out := jstest.Run(t, `
-import { createClient } from '@supabase/supabase-js';
-import WebSocket from 'ws';
-`+jsTaskUpdateEvent+`
-const url = process.env.SFP_URL, pub = process.env.SFP_PUBLISHABLE, secret = process.env.SFP_SECRET;
-const opts = { realtime: { transport: WebSocket }, auth: { persistSession: false } };
-const user = createClient(url, pub, opts);
-const worker = createClient(url, secret, opts);
-const result = {};
+	out := runUserAndWorker(t, s, s.PublishableKey, s.SecretKey, `
 const header = (tok) => JSON.parse(Buffer.from(tok.split('.')[0], 'base64url').toString());
 
 const email = 'pub-' + Date.now() + '@example.test';
@@ -116,25 +107,8 @@ result.jwksKids = (user.auth.jwks?.keys ?? []).map((k) => k.kid);
 result.claims = { sub: claims.claims.sub, role: claims.claims.role, kid: claims.header.kid, email: claims.claims.email };
 result.userId = signedIn.user.id;
 
-const slug = 'pub-' + Date.now();
-const { data: accountId, error: rpcErr } = await user.rpc('create_account', { name: 'Pub Org', slug });
-if (rpcErr) throw rpcErr;
-const { data: account, error: selErr } = await user.from('accounts')
-  .select('name, accounts_memberships(account_role)').eq('id', accountId).single();
-if (selErr) throw selErr;
-result.account = account;
-
-const { resourceId, payload } = await taskUpdateEvent(user, worker, accountId, 'pub-task', 7);
-result.event = { type: payload.eventType, progress: payload.new.progress };
-
-const { error: denied } = await createClient(url, pub, opts).from('task_executions')
-  .insert({ account_id: accountId, resource_type: 'x', resource_id: resourceId, kind: 'x' });
-result.anonInsert = denied && { code: denied.code };
-
-await user.removeAllChannels();
-console.log(JSON.stringify(result));
-process.exit(0);
-`, map[string]string{"SFP_URL": s.URL, "SFP_PUBLISHABLE": s.PublishableKey, "SFP_SECRET": s.SecretKey})
+await accountAndEvent('Pub Org', 'pub-task', 7);
+`)
 	var res struct {
 		SignUpHeader, SignInHeader struct{ Alg, Kid string }
 		Claims                     struct{ Sub, Role, Kid, Email string }

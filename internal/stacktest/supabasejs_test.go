@@ -3,8 +3,6 @@ package stacktest
 import (
 	"encoding/json"
 	"testing"
-
-	"github.com/sfp-dev/sfp/internal/jstest"
 )
 
 // The official supabase-js client against a whole embedded tenant: sign up,
@@ -12,40 +10,14 @@ import (
 // caused by a worker — one client, all four services behind one URL.
 func TestSupabaseJSAgainstTenant(t *testing.T) {
 	s := Shared()
-	out := jstest.Run(t, `
-import { createClient } from '@supabase/supabase-js';
-import WebSocket from 'ws';
-`+jsTaskUpdateEvent+`
-const url = process.env.SFP_URL, anon = process.env.SFP_ANON, service = process.env.SFP_SERVICE;
-const opts = { realtime: { transport: WebSocket }, auth: { persistSession: false } };
-const user = createClient(url, anon, opts);
-const worker = createClient(url, service, opts);
-const result = {};
-
+	out := runUserAndWorker(t, s, s.AnonKey, s.ServiceKey, `
 const email = 'js-' + Date.now() + '@example.test';
 const { data: signed, error: signErr } = await user.auth.signUp({ email, password: 'js-password-1' });
 if (signErr) throw signErr;
 result.signedUp = !!signed.session;
 
-const slug = 'js-' + Date.now();
-const { data: accountId, error: rpcErr } = await user.rpc('create_account', { name: 'JS Org', slug });
-if (rpcErr) throw rpcErr;
-
-const { data: accounts, error: selErr } = await user.from('accounts')
-  .select('name, slug, accounts_memberships(account_role)').eq('id', accountId).single();
-if (selErr) throw selErr;
-result.account = accounts;
-
-const { resourceId, payload } = await taskUpdateEvent(user, worker, accountId, 'js-task', 42);
-result.event = { type: payload.eventType, progress: payload.new.progress, status: payload.new.status };
-
-const { error: denied } = await createClient(url, anon, opts).from('task_executions').insert({ account_id: accountId, resource_type: 'x', resource_id: resourceId, kind: 'x' });
-result.anonInsert = denied && { code: denied.code };
-
-await user.removeAllChannels();
-console.log(JSON.stringify(result));
-process.exit(0);
-`, map[string]string{"SFP_URL": s.URL, "SFP_ANON": s.AnonKey, "SFP_SERVICE": s.ServiceKey})
+await accountAndEvent('JS Org', 'js-task', 42);
+`)
 	var res struct {
 		SignedUp bool `json:"signedUp"`
 		Account  struct {

@@ -129,10 +129,7 @@ func (s *AccountsService) Create(ctx context.Context, name, slug string) (*Accou
 	if err := CheckSlug(slug); err != nil {
 		return nil, fmt.Errorf("create account: %w", err)
 	}
-	var id string
-	err := s.c.do(ctx, "create account", false, func(cl *call) error {
-		return cl.rpc("create_account", map[string]any{"name": name, "slug": slug}, false, &id)
-	})
+	id, err := callRPC[string](ctx, s.c, "create account", "create_account", false, map[string]any{"name": name, "slug": slug})
 	if err != nil {
 		return nil, err
 	}
@@ -318,10 +315,7 @@ func (s *AccountsService) FindUserByEmail(ctx context.Context, accountID, email 
 	if err := validUUID("account id", accountID); err != nil {
 		return "", err
 	}
-	var id *string
-	err := s.c.do(ctx, "find user", true, func(cl *call) error {
-		return cl.rpc("find_user_by_email", map[string]any{"account_id": accountID, "email": email}, false, &id)
-	})
+	id, err := callRPC[*string](ctx, s.c, "find user", "find_user_by_email", true, map[string]any{"account_id": accountID, "email": email})
 	if err != nil {
 		return "", s.c.explain(ctx, err, accountID, RoleOwner)
 	}
@@ -361,43 +355,30 @@ func (s *AccountsService) resolveUser(ctx context.Context, accountID, user strin
 // AddMember adds a user (id or email) to the account with a role, or
 // changes the role of an existing member (owners; RPC add_account_member).
 func (s *AccountsService) AddMember(ctx context.Context, accountID, user string, role Role) (*Member, error) {
-	if err := validUUID("account id", accountID); err != nil {
-		return nil, err
-	}
-	if !role.Valid() {
-		return nil, fmt.Errorf("add member: role %q is not viewer, member or owner: %w", role, ErrValidation)
-	}
-	uid, email, err := s.resolveUser(ctx, accountID, user)
-	if err != nil {
-		return nil, fmt.Errorf("add member: %w", err)
-	}
-	var row membershipRow
-	err = s.c.do(ctx, "add member", false, func(cl *call) error {
-		return cl.rpc("add_account_member", map[string]any{"account_id": accountID, "user_id": uid, "account_role": role}, false, &row)
-	})
-	if err != nil {
-		return nil, s.c.explain(ctx, err, accountID, RoleOwner)
-	}
-	return &Member{UserID: row.UserID, Email: email, Role: row.Role, CreatedAt: row.CreatedAt}, nil
+	return s.memberCall(ctx, "add member", "add_account_member", accountID, user, role)
 }
 
 // SetMemberRole changes a member's role (owners; RPC
 // set_account_member_role). Demoting the last owner is ErrValidation.
 func (s *AccountsService) SetMemberRole(ctx context.Context, accountID, user string, role Role) (*Member, error) {
+	return s.memberCall(ctx, "set role", "set_account_member_role", accountID, user, role)
+}
+
+// memberCall gives user (id or email) role in the account through the
+// owners' RPC fn, which takes the account, the user id and the role and
+// answers the membership.
+func (s *AccountsService) memberCall(ctx context.Context, op, fn, accountID, user string, role Role) (*Member, error) {
 	if err := validUUID("account id", accountID); err != nil {
 		return nil, err
 	}
 	if !role.Valid() {
-		return nil, fmt.Errorf("set role: role %q is not viewer, member or owner: %w", role, ErrValidation)
+		return nil, fmt.Errorf("%s: role %q is not viewer, member or owner: %w", op, role, ErrValidation)
 	}
 	uid, email, err := s.resolveUser(ctx, accountID, user)
 	if err != nil {
-		return nil, fmt.Errorf("set role: %w", err)
+		return nil, fmt.Errorf("%s: %w", op, err)
 	}
-	var row membershipRow
-	err = s.c.do(ctx, "set role", false, func(cl *call) error {
-		return cl.rpc("set_account_member_role", map[string]any{"account_id": accountID, "user_id": uid, "account_role": role}, false, &row)
-	})
+	row, err := callRPC[membershipRow](ctx, s.c, op, fn, false, map[string]any{"account_id": accountID, "user_id": uid, "account_role": role})
 	if err != nil {
 		return nil, s.c.explain(ctx, err, accountID, RoleOwner)
 	}
@@ -414,10 +395,7 @@ func (s *AccountsService) RemoveMember(ctx context.Context, accountID, user stri
 	if err != nil {
 		return fmt.Errorf("remove member: %w", err)
 	}
-	var removed bool
-	err = s.c.do(ctx, "remove member", false, func(cl *call) error {
-		return cl.rpc("remove_account_member", map[string]any{"account_id": accountID, "user_id": uid}, false, &removed)
-	})
+	removed, err := callRPC[bool](ctx, s.c, "remove member", "remove_account_member", false, map[string]any{"account_id": accountID, "user_id": uid})
 	if err != nil {
 		return s.c.explain(ctx, err, accountID, RoleOwner)
 	}

@@ -71,27 +71,10 @@ func (s *AuthService) SignInWithPassword(ctx context.Context, email, password st
 	if email == "" || password == "" {
 		return nil, fmt.Errorf("sign in: an email and a password are required: %w", ErrValidation)
 	}
-	var sess *Session
-	err := s.c.do(ctx, "sign in", false, func(cl *call) error {
-		cl.auth = authKey
-		_, libErr := cl.gotrue().SignInWithEmailPassword(email, password)
-		var g gotrueSession
-		if err := cl.check(libErr); err != nil {
-			return err
-		}
-		if err := cl.decode(&g); err != nil {
-			return err
-		}
-		sess = g.session(s.c.opts.now())
-		return nil
+	return s.startSession(ctx, "sign in", authKey, func(cl *call) error {
+		_, err := cl.gotrue().SignInWithEmailPassword(email, password)
+		return err
 	})
-	if err != nil {
-		return nil, err
-	}
-	if err := s.c.sess.set(ctx, sess); err != nil {
-		return sess, err
-	}
-	return sess.clone(), nil
 }
 
 // SignUp creates a user with email and password (POST /auth/v1/signup).
@@ -135,11 +118,20 @@ func (s *AuthService) SignUp(ctx context.Context, email, password string) (*User
 // /auth/v1/token?grant_type=refresh_token). The session machinery calls it;
 // use Refresh to force a refresh.
 func (s *AuthService) refreshToken(ctx context.Context, refreshToken string) (*Session, error) {
+	return s.sessionCall(ctx, "refresh session", authKey, func(cl *call) error {
+		_, err := cl.gotrue().RefreshToken(refreshToken)
+		return err
+	})
+}
+
+// sessionCall makes one GoTrue call, authenticated as auth says, whose
+// answer is a session; send makes the request and returns the library's
+// error, which cl.check turns into the call's.
+func (s *AuthService) sessionCall(ctx context.Context, op string, auth authMode, send func(*call) error) (*Session, error) {
 	var sess *Session
-	err := s.c.do(ctx, "refresh session", false, func(cl *call) error {
-		cl.auth = authKey
-		_, libErr := cl.gotrue().RefreshToken(refreshToken)
-		if err := cl.check(libErr); err != nil {
+	err := s.c.do(ctx, op, false, func(cl *call) error {
+		cl.auth = auth
+		if err := cl.check(send(cl)); err != nil {
 			return err
 		}
 		var g gotrueSession
@@ -150,6 +142,21 @@ func (s *AuthService) refreshToken(ctx context.Context, refreshToken string) (*S
 		return nil
 	})
 	return sess, err
+}
+
+// startSession is sessionCall for the calls that sign in: the session
+// becomes the client's and is saved to the store, and the caller gets a
+// copy. When saving fails the session is returned with the error, as it is
+// valid on the server.
+func (s *AuthService) startSession(ctx context.Context, op string, auth authMode, send func(*call) error) (*Session, error) {
+	sess, err := s.sessionCall(ctx, op, auth, send)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.c.sess.set(ctx, sess); err != nil {
+		return sess, err
+	}
+	return sess.clone(), nil
 }
 
 // Refresh refreshes the session now, whatever its expiry, and returns the

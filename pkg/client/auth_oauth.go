@@ -27,26 +27,9 @@ func (s *AuthService) AuthorizeURL(provider, redirectTo, challenge, scopes strin
 // the session the client's and saves it. gotrue-go's own exchange sends
 // the code under a name GoTrue does not read, so this one is sfp's.
 func (s *AuthService) ExchangeCodeForSession(ctx context.Context, authCode, verifier string) (*Session, error) {
-	var sess *Session
-	err := s.c.do(ctx, "exchange code", false, func(cl *call) error {
-		cl.auth = authKey
-		var g gotrueSession
-		if err := cl.postJSON(ctx, "/token?grant_type=pkce", map[string]string{"auth_code": authCode, "code_verifier": verifier}); err != nil {
-			return err
-		}
-		if err := cl.decode(&g); err != nil {
-			return err
-		}
-		sess = g.session(s.c.opts.now())
-		return nil
+	return s.startSession(ctx, "exchange code", authKey, func(cl *call) error {
+		return cl.send(ctx, http.MethodPost, "/token?grant_type=pkce", map[string]string{"auth_code": authCode, "code_verifier": verifier})
 	})
-	if err != nil {
-		return nil, err
-	}
-	if err := s.c.sess.set(ctx, sess); err != nil {
-		return sess, err
-	}
-	return sess.clone(), nil
 }
 
 // SSOURL asks where a browser signs in with the SSO provider of domain
@@ -60,7 +43,7 @@ func (s *AuthService) SSOURL(ctx context.Context, domain, redirectTo, challenge 
 		cl.auth = authKey
 		body := map[string]any{"domain": domain, "redirect_to": redirectTo, "code_challenge": challenge,
 			"code_challenge_method": "s256", "skip_http_redirect": true}
-		if err := cl.postJSON(ctx, "/sso", body); err != nil {
+		if err := cl.check(cl.send(ctx, http.MethodPost, "/sso", body)); err != nil {
 			return err
 		}
 		return cl.decode(&out)
@@ -82,15 +65,7 @@ func (s *AuthService) ProviderEnabled(ctx context.Context, provider string) (boo
 	}
 	err := s.c.do(ctx, "read auth settings", true, func(cl *call) error {
 		cl.auth = authKey
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, cl.c.authURL+"/settings", nil)
-		if err != nil {
-			return fmt.Errorf("%s: %w", cl.op, err)
-		}
-		resp, libErr := (&http.Client{Transport: cl}).Do(req)
-		if resp != nil {
-			resp.Body.Close()
-		}
-		if err := cl.check(libErr); err != nil {
+		if err := cl.check(cl.send(ctx, http.MethodGet, "/settings", nil)); err != nil {
 			return err
 		}
 		return cl.decode(&settings)
@@ -98,20 +73,28 @@ func (s *AuthService) ProviderEnabled(ctx context.Context, provider string) (boo
 	return settings.External[provider], err
 }
 
-// postJSON POSTs body to the auth path through the call's transport.
-func (cl *call) postJSON(ctx context.Context, path string, body any) error {
-	raw, err := json.Marshal(body)
-	if err != nil {
-		return fmt.Errorf("%s: %w", cl.op, err)
+// send makes a request to the auth path through the call's transport, with
+// body as JSON unless nil. It returns what failed before an answer came
+// (the library error for cl.check); the answer is the call's.
+func (cl *call) send(ctx context.Context, method, path string, body any) error {
+	var raw []byte
+	if body != nil {
+		var err error
+		if raw, err = json.Marshal(body); err != nil {
+			return err
+		}
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, cl.c.authURL+path, bytes.NewReader(raw))
+	// An empty reader is no body (http.NoBody), as for a GET.
+	req, err := http.NewRequestWithContext(ctx, method, cl.c.authURL+path, bytes.NewReader(raw))
 	if err != nil {
-		return fmt.Errorf("%s: %w", cl.op, err)
+		return err
 	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, libErr := (&http.Client{Transport: cl}).Do(req)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := (&http.Client{Transport: cl}).Do(req)
 	if resp != nil {
 		resp.Body.Close()
 	}
-	return cl.check(libErr)
+	return err
 }

@@ -84,32 +84,25 @@ type BuildsService struct{ c *Client }
 
 // Create records a build.
 func (s *BuildsService) Create(ctx context.Context, in NewBuild) (*Build, error) {
-	p, err := s.c.Projects.Get(ctx, in.ProjectID)
+	row, err := s.c.projectRow(ctx, "create build", in.ProjectID)
 	if err != nil {
-		return nil, fmt.Errorf("create build: %w", err)
+		return nil, err
 	}
-	row := map[string]any{"account_id": p.AccountID, "project_id": p.ID, "build_number": in.BuildNumber}
-	if in.Status != "" {
-		if err := validStatus(in.Status); err != nil {
-			return nil, fmt.Errorf("create build: %w", err)
-		}
-		row["status"] = in.Status
+	row["build_number"] = in.BuildNumber
+	if err := setStatus(row, in.Status); err != nil {
+		return nil, fmt.Errorf("create build: %w", err)
 	}
 	for k, v := range map[string]string{"branch": in.Branch, "commit_sha": in.CommitSHA, "version": in.Version, "url": in.URL} {
 		if v != "" {
 			row[k] = v
 		}
 	}
-	if in.StartedAt != nil {
-		row["started_at"] = in.StartedAt
-	}
-	if in.FinishedAt != nil {
-		row["finished_at"] = in.FinishedAt
-	}
+	setField(row, "started_at", in.StartedAt)
+	setField(row, "finished_at", in.FinishedAt)
 	if err := setObject(row, "metadata", in.Metadata); err != nil {
 		return nil, fmt.Errorf("create build: %w", err)
 	}
-	return insertRow[Build](ctx, s.c, "create build", "builds", row, p.AccountID, RoleMember)
+	return insertRow[Build](ctx, s.c, "create build", "builds", row, RoleMember)
 }
 
 // Get returns a build by id.
@@ -119,25 +112,17 @@ func (s *BuildsService) Get(ctx context.Context, id string) (*Build, error) {
 
 // scope adds the account, project and status filters lists share.
 func scope(fb *postgrest.FilterBuilder, account, project, status string) (*postgrest.FilterBuilder, error) {
-	if account != "" {
-		if err := validUUID("account id", account); err != nil {
-			return nil, err
-		}
-		fb = fb.Eq("account_id", account)
+	fb, err := filterUUID(fb, "account_id", account)
+	if err == nil {
+		fb, err = filterUUID(fb, "project_id", project)
 	}
-	if project != "" {
-		if err := validUUID("project id", project); err != nil {
-			return nil, err
-		}
-		fb = fb.Eq("project_id", project)
+	if err != nil || status == "" {
+		return fb, err
 	}
-	if status != "" {
-		if err := validStatus(status); err != nil {
-			return nil, err
-		}
-		fb = fb.Eq("status", status)
+	if err := validStatus(status); err != nil {
+		return nil, err
 	}
-	return fb, nil
+	return fb.Eq("status", status), nil
 }
 
 // List returns a page of builds, newest first.
@@ -159,23 +144,12 @@ func (s *BuildsService) Update(ctx context.Context, id string, u BuildUpdate) (*
 		}
 		row["status"] = *u.Status
 	}
-	if u.Version != nil {
-		row["version"] = nullIfEmpty(*u.Version)
-	}
-	if u.URL != nil {
-		row["url"] = nullIfEmpty(*u.URL)
-	}
-	if u.StartedAt != nil {
-		row["started_at"] = u.StartedAt
-	}
-	if u.FinishedAt != nil {
-		row["finished_at"] = u.FinishedAt
-	}
+	setClearable(row, "version", u.Version)
+	setClearable(row, "url", u.URL)
+	setField(row, "started_at", u.StartedAt)
+	setField(row, "finished_at", u.FinishedAt)
 	if err := setObject(row, "metadata", u.Metadata); err != nil {
 		return nil, fmt.Errorf("update build: %w", err)
-	}
-	if len(row) == 0 {
-		return nil, fmt.Errorf("update build: nothing to change: %w", ErrValidation)
 	}
 	return updateRow[Build](ctx, s.c, "update build", "builds", id, row, RoleMember)
 }

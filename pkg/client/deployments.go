@@ -60,11 +60,8 @@ type Progress struct {
 
 func (p Progress) row(op string) (map[string]any, error) {
 	row := map[string]any{}
-	if p.Status != "" {
-		if err := validStatus(p.Status); err != nil {
-			return nil, fmt.Errorf("%s: %w", op, err)
-		}
-		row["status"] = p.Status
+	if err := setStatus(row, p.Status); err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
 	}
 	if p.Progress != nil {
 		if *p.Progress < 0 || *p.Progress > 100 {
@@ -72,9 +69,7 @@ func (p Progress) row(op string) (map[string]any, error) {
 		}
 		row["progress"] = *p.Progress
 	}
-	if p.Message != nil {
-		row["message"] = nullIfEmpty(*p.Message)
-	}
+	setClearable(row, "message", p.Message)
 	return row, nil
 }
 
@@ -90,25 +85,18 @@ func (s *DeploymentsService) Create(ctx context.Context, in NewDeployment) (*Dep
 		return nil, fmt.Errorf("create deployment: %w", err)
 	}
 	row := map[string]any{"account_id": env.AccountID, "project_id": env.ProjectID, "environment_id": env.ID}
-	if in.ReleaseID != "" {
-		if err := validUUID("release id", in.ReleaseID); err != nil {
-			return nil, fmt.Errorf("create deployment: %w", err)
-		}
-		row["release_id"] = in.ReleaseID
+	err = setUUID(row, "release_id", in.ReleaseID)
+	if err == nil {
+		err = setUUID(row, "build_id", in.BuildID)
 	}
-	if in.BuildID != "" {
-		if err := validUUID("build id", in.BuildID); err != nil {
-			return nil, fmt.Errorf("create deployment: %w", err)
-		}
-		row["build_id"] = in.BuildID
+	if err != nil {
+		return nil, fmt.Errorf("create deployment: %w", err)
 	}
-	if in.Message != "" {
-		row["message"] = in.Message
-	}
+	setText(row, "message", in.Message)
 	if err := setObject(row, "details", in.Details); err != nil {
 		return nil, fmt.Errorf("create deployment: %w", err)
 	}
-	return insertRow[Deployment](ctx, s.c, "create deployment", "deployments", row, env.AccountID, RoleMember)
+	return insertRow[Deployment](ctx, s.c, "create deployment", "deployments", row, RoleMember)
 }
 
 // Get returns a deployment by id.
@@ -120,13 +108,10 @@ func (s *DeploymentsService) Get(ctx context.Context, id string) (*Deployment, e
 func (s *DeploymentsService) List(ctx context.Context, opts DeploymentListOptions) (*Page[Deployment], error) {
 	return listRows(ctx, s.c, "list deployments", "deployments", &opts.ListOptions, func(fb *postgrest.FilterBuilder) (*postgrest.FilterBuilder, error) {
 		fb, err := scope(fb, opts.AccountID, opts.ProjectID, opts.Status)
-		if err != nil || opts.EnvironmentID == "" {
-			return fb, err
-		}
-		if err := validUUID("environment id", opts.EnvironmentID); err != nil {
+		if err != nil {
 			return nil, err
 		}
-		return fb.Eq("environment_id", opts.EnvironmentID), nil
+		return filterUUID(fb, "environment_id", opts.EnvironmentID)
 	}, func(d *Deployment) (time.Time, string) { return d.CreatedAt, d.ID })
 }
 

@@ -91,10 +91,7 @@ func (s *DocumentsService) Put(ctx context.Context, accountID, collection, key s
 			args["expected_version"] = opts.IfVersion
 		}
 	}
-	var d Document
-	err = s.c.do(ctx, "put document", false, func(cl *call) error {
-		return cl.rpc("doc_put", args, false, &d)
-	})
+	d, err := callRPC[Document](ctx, s.c, "put document", "doc_put", false, args)
 	if err != nil {
 		return nil, s.c.explain(ctx, err, accountID, RoleMember)
 	}
@@ -107,10 +104,7 @@ func (s *DocumentsService) Get(ctx context.Context, accountID, collection, key s
 	if err != nil {
 		return nil, fmt.Errorf("get document: %w", err)
 	}
-	var ds []Document
-	err = s.c.do(ctx, "get document", true, func(cl *call) error {
-		return cl.rpc("doc_get", args, false, &ds)
-	})
+	ds, err := callRPC[[]Document](ctx, s.c, "get document", "doc_get", true, args)
 	if err != nil {
 		return nil, s.c.explain(ctx, err, accountID, RoleViewer)
 	}
@@ -148,10 +142,7 @@ func (s *DocumentsService) List(ctx context.Context, accountID, collection strin
 	// function caps "limit" at 1000.
 	ask := min(n+1, MaxPageSize)
 	args["limit"] = ask
-	var ds []Document
-	err = s.c.do(ctx, "list documents", true, func(cl *call) error {
-		return cl.rpc("doc_list", args, false, &ds)
-	})
+	ds, err := callRPC[[]Document](ctx, s.c, "list documents", "doc_list", true, args)
 	if err != nil {
 		return nil, s.c.explain(ctx, err, accountID, RoleViewer)
 	}
@@ -178,10 +169,7 @@ func (s *DocumentsService) Delete(ctx context.Context, accountID, collection, ke
 		}
 		args["expected_version"] = opts.IfVersion
 	}
-	var deleted bool
-	err = s.c.do(ctx, "delete document", false, func(cl *call) error {
-		return cl.rpc("doc_delete", args, false, &deleted)
-	})
+	deleted, err := callRPC[bool](ctx, s.c, "delete document", "doc_delete", false, args)
 	if err != nil {
 		return false, s.c.explain(ctx, err, accountID, RoleMember)
 	}
@@ -193,10 +181,7 @@ func (s *DocumentsService) Collections(ctx context.Context, accountID string) ([
 	if err := validUUID("account id", accountID); err != nil {
 		return nil, fmt.Errorf("list collections: %w", err)
 	}
-	var cs []Collection
-	err := s.c.do(ctx, "list collections", true, func(cl *call) error {
-		return cl.rpc("doc_collections", map[string]any{"account_id": accountID}, false, &cs)
-	})
+	cs, err := callRPC[[]Collection](ctx, s.c, "list collections", "doc_collections", true, map[string]any{"account_id": accountID})
 	if err != nil {
 		return nil, s.c.explain(ctx, err, accountID, RoleViewer)
 	}

@@ -60,27 +60,21 @@ type EnvironmentsService struct{ c *Client }
 
 // Create creates an environment in a project.
 func (s *EnvironmentsService) Create(ctx context.Context, in NewEnvironment) (*Environment, error) {
-	p, err := s.c.Projects.Get(ctx, in.ProjectID)
+	row, err := s.c.projectRow(ctx, "create environment", in.ProjectID)
 	if err != nil {
-		return nil, fmt.Errorf("create environment: %w", err)
+		return nil, err
 	}
-	row := map[string]any{"account_id": p.AccountID, "project_id": p.ID, "name": in.Name, "active": !in.Inactive}
-	if in.Category != "" {
-		row["category"] = in.Category
-	}
-	if in.Branch != "" {
-		row["branch"] = in.Branch
-	}
-	if in.Description != "" {
-		row["description"] = in.Description
-	}
+	row["name"], row["active"] = in.Name, !in.Inactive
+	setText(row, "category", in.Category)
+	setText(row, "branch", in.Branch)
+	setText(row, "description", in.Description)
 	if in.Tags != nil {
 		row["tags"] = in.Tags
 	}
 	if err := setObject(row, "metadata", in.Metadata); err != nil {
 		return nil, fmt.Errorf("create environment: %w", err)
 	}
-	return insertRow[Environment](ctx, s.c, "create environment", "environments", row, p.AccountID, RoleMember)
+	return insertRow[Environment](ctx, s.c, "create environment", "environments", row, RoleMember)
 }
 
 // Get returns an environment by id.
@@ -116,21 +110,11 @@ func (s *EnvironmentsService) Update(ctx context.Context, id string, u Environme
 		return nil, fmt.Errorf("update environment: %w", err)
 	}
 	row := map[string]any{}
-	if u.Name != nil {
-		row["name"] = *u.Name
-	}
-	if u.Category != nil {
-		row["category"] = *u.Category
-	}
-	if u.Branch != nil {
-		row["branch"] = nullIfEmpty(*u.Branch)
-	}
-	if u.Description != nil {
-		row["description"] = nullIfEmpty(*u.Description)
-	}
-	if u.Active != nil {
-		row["active"] = *u.Active
-	}
+	setField(row, "name", u.Name)
+	setField(row, "category", u.Category)
+	setClearable(row, "branch", u.Branch)
+	setClearable(row, "description", u.Description)
+	setField(row, "active", u.Active)
 	if u.Tags != nil {
 		tags := *u.Tags
 		if tags == nil {
@@ -140,9 +124,6 @@ func (s *EnvironmentsService) Update(ctx context.Context, id string, u Environme
 	}
 	if err := setObject(row, "metadata", u.Metadata); err != nil {
 		return nil, fmt.Errorf("update environment: %w", err)
-	}
-	if len(row) == 0 {
-		return nil, fmt.Errorf("update environment: nothing to change: %w", ErrValidation)
 	}
 	return updateRow[Environment](ctx, s.c, "update environment", "environments", id, row, RoleMember)
 }
@@ -199,12 +180,17 @@ func (s *EnvironmentsService) Lock(ctx context.Context, environmentID string, le
 	if err != nil {
 		return nil, fmt.Errorf("lock environment: %w", err)
 	}
-	var l Lease
-	err = s.c.do(ctx, "lock environment", false, func(cl *call) error {
-		return cl.rpc("request_environment", map[string]any{"environment_id": environmentID, "lease": iv, "reason": nullIfEmpty(reason)}, false, &l)
-	})
+	return s.leaseCall(ctx, "lock environment", "request_environment",
+		map[string]any{"environment_id": environmentID, "lease": iv, "reason": nullIfEmpty(reason)}, "environments", environmentID)
+}
+
+// leaseCall calls the lease RPC fn with args and returns the ticket it
+// answers; a refusal is explained by the caller's role on the row of table
+// with that id (the environment, or the ticket in environment_allocations).
+func (s *EnvironmentsService) leaseCall(ctx context.Context, op, fn string, args map[string]any, table, id string) (*Lease, error) {
+	l, err := callRPC[Lease](ctx, s.c, op, fn, false, args)
 	if err != nil {
-		return nil, s.c.explainRow(ctx, err, "environments", environmentID, RoleMember)
+		return nil, s.c.explainRow(ctx, err, table, id, RoleMember)
 	}
 	return &l, nil
 }
@@ -215,14 +201,7 @@ func (s *EnvironmentsService) Unlock(ctx context.Context, ticket string) (*Lease
 	if err := validUUID("ticket", ticket); err != nil {
 		return nil, fmt.Errorf("unlock environment: %w", err)
 	}
-	var l Lease
-	err := s.c.do(ctx, "unlock environment", false, func(cl *call) error {
-		return cl.rpc("release_environment", map[string]any{"ticket": ticket}, false, &l)
-	})
-	if err != nil {
-		return nil, s.c.explainRow(ctx, err, "environment_allocations", ticket, RoleMember)
-	}
-	return &l, nil
+	return s.leaseCall(ctx, "unlock environment", "release_environment", map[string]any{"ticket": ticket}, "environment_allocations", ticket)
 }
 
 // Extend lengthens a ticket's lease (RPC extend_environment).
@@ -234,14 +213,7 @@ func (s *EnvironmentsService) Extend(ctx context.Context, ticket string, by time
 	if err != nil {
 		return nil, fmt.Errorf("extend lease: %w", err)
 	}
-	var l Lease
-	err = s.c.do(ctx, "extend lease", false, func(cl *call) error {
-		return cl.rpc("extend_environment", map[string]any{"ticket": ticket, "lease": iv}, false, &l)
-	})
-	if err != nil {
-		return nil, s.c.explainRow(ctx, err, "environment_allocations", ticket, RoleMember)
-	}
-	return &l, nil
+	return s.leaseCall(ctx, "extend lease", "extend_environment", map[string]any{"ticket": ticket, "lease": iv}, "environment_allocations", ticket)
 }
 
 // Queue returns the environment's holder and queue in order (RPC
@@ -250,10 +222,7 @@ func (s *EnvironmentsService) Queue(ctx context.Context, environmentID string) (
 	if err := validUUID("environment id", environmentID); err != nil {
 		return nil, fmt.Errorf("environment queue: %w", err)
 	}
-	var ls []Lease
-	err := s.c.do(ctx, "environment queue", false, func(cl *call) error {
-		return cl.rpc("environment_queue", map[string]any{"environment_id": environmentID}, false, &ls)
-	})
+	ls, err := callRPC[[]Lease](ctx, s.c, "environment queue", "environment_queue", false, map[string]any{"environment_id": environmentID})
 	if ls == nil && err == nil {
 		ls = []Lease{}
 	}

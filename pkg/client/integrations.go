@@ -99,7 +99,7 @@ func (s *IntegrationsService) Create(ctx context.Context, in NewIntegration) (*I
 	if err := setObject(row, "metadata", in.Metadata); err != nil {
 		return nil, fmt.Errorf("create integration: %w", err)
 	}
-	return insertRow[Integration](ctx, s.c, "create integration", "integrations", row, in.AccountID, RoleOwner)
+	return insertRow[Integration](ctx, s.c, "create integration", "integrations", row, RoleOwner)
 }
 
 // Get returns an integration by id.
@@ -129,15 +129,9 @@ func (s *IntegrationsService) Update(ctx context.Context, id string, u Integrati
 		return nil, fmt.Errorf("update integration: %w", err)
 	}
 	row := map[string]any{}
-	if u.Name != nil {
-		row["name"] = *u.Name
-	}
-	if u.AuthType != nil {
-		row["auth_type"] = *u.AuthType
-	}
-	if u.Status != nil {
-		row["status"] = *u.Status
-	}
+	setField(row, "name", u.Name)
+	setField(row, "auth_type", u.AuthType)
+	setField(row, "status", u.Status)
 	if u.ProjectIDs != nil {
 		if err := integrationScope(row, *u.ProjectIDs); err != nil {
 			return nil, fmt.Errorf("update integration: %w", err)
@@ -145,9 +139,6 @@ func (s *IntegrationsService) Update(ctx context.Context, id string, u Integrati
 	}
 	if err := setObject(row, "metadata", u.Metadata); err != nil {
 		return nil, fmt.Errorf("update integration: %w", err)
-	}
-	if len(row) == 0 {
-		return nil, fmt.Errorf("update integration: nothing to change: %w", ErrValidation)
 	}
 	return updateRow[Integration](ctx, s.c, "update integration", "integrations", id, row, RoleOwner)
 }
@@ -180,10 +171,7 @@ func (s *IntegrationsService) Credentials(ctx context.Context, id string) (json.
 	if err := validUUID("integration id", id); err != nil {
 		return nil, fmt.Errorf("get credentials: %w", err)
 	}
-	var raw json.RawMessage
-	err := s.c.do(ctx, "get credentials", false, func(cl *call) error {
-		return cl.rpc("get_integration_credentials", map[string]any{"integration_id": id}, false, &raw)
-	})
+	raw, err := callRPC[json.RawMessage](ctx, s.c, "get credentials", "get_integration_credentials", false, map[string]any{"integration_id": id})
 	if err != nil {
 		return nil, s.c.explainRow(ctx, err, "integrations", id, RoleOwner)
 	}
@@ -199,10 +187,7 @@ func (s *IntegrationsService) DeleteCredentials(ctx context.Context, id string) 
 	if err := validUUID("integration id", id); err != nil {
 		return false, fmt.Errorf("delete credentials: %w", err)
 	}
-	var removed bool
-	err := s.c.do(ctx, "delete credentials", false, func(cl *call) error {
-		return cl.rpc("delete_integration_credentials", map[string]any{"integration_id": id}, false, &removed)
-	})
+	removed, err := callRPC[bool](ctx, s.c, "delete credentials", "delete_integration_credentials", false, map[string]any{"integration_id": id})
 	return removed, s.c.explainRow(ctx, err, "integrations", id, RoleOwner)
 }
 
@@ -210,15 +195,6 @@ func (s *IntegrationsService) DeleteCredentials(ctx context.Context, id string) 
 // audit log (owners and service_role), newest first; the cursor continues
 // with older entries.
 func (s *IntegrationsService) AccessLog(ctx context.Context, integrationID string, opts *ListOptions) (*Page[CredentialAccess], error) {
-	if err := validUUID("integration id", integrationID); err != nil {
-		return nil, fmt.Errorf("credential access log: %w", err)
-	}
-	var p *Page[CredentialAccess]
-	err := s.c.do(ctx, "credential access log", true, func(cl *call) error {
-		var err error
-		p, err = listBySerial(cl, cl.from("credential_access_log").Select("*", "", false).Eq("integration_id", integrationID), opts,
-			false, func(a *CredentialAccess) int64 { return a.ID })
-		return err
-	})
-	return p, err
+	return listSerialRows(ctx, s.c, "credential access log", "credential_access_log", "integration_id", integrationID, opts,
+		false, func(a *CredentialAccess) int64 { return a.ID })
 }

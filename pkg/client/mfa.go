@@ -108,27 +108,10 @@ func (s *AuthService) ChallengeAndVerify(ctx context.Context, factorID, code str
 	if err != nil {
 		return nil, err
 	}
-	var sess *Session
-	err = s.c.do(ctx, "verify factor", false, func(cl *call) error {
-		cl.auth = authUser
-		_, libErr := cl.gotrue().VerifyFactor(types.VerifyFactorRequest{FactorID: id, ChallengeID: challengeID, Code: strings.TrimSpace(code)})
-		if err := cl.check(libErr); err != nil {
-			return err
-		}
-		var g gotrueSession
-		if err := cl.decode(&g); err != nil {
-			return err
-		}
-		sess = g.session(s.c.opts.now())
-		return nil
+	return s.startSession(ctx, "verify factor", authUser, func(cl *call) error {
+		_, err := cl.gotrue().VerifyFactor(types.VerifyFactorRequest{FactorID: id, ChallengeID: challengeID, Code: strings.TrimSpace(code)})
+		return err
 	})
-	if err != nil {
-		return nil, err
-	}
-	if err := s.c.sess.set(ctx, sess); err != nil {
-		return sess, err
-	}
-	return sess.clone(), nil
 }
 
 // Unenroll removes a factor (DELETE /auth/v1/factors/{id}). A verified

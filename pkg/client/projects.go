@@ -65,34 +65,21 @@ type ProjectUpdate struct {
 // create and update, owners delete.
 type ProjectsService struct{ c *Client }
 
-func nullIfEmpty(s string) any {
-	if s == "" {
-		return nil
-	}
-	return s
-}
-
 // Create registers a project.
 func (s *ProjectsService) Create(ctx context.Context, in NewProject) (*Project, error) {
 	if err := validUUID("account id", in.AccountID); err != nil {
 		return nil, fmt.Errorf("create project: %w", err)
 	}
 	row := map[string]any{"account_id": in.AccountID, "identifier": in.Identifier}
-	if in.Platform != "" {
-		row["platform"] = in.Platform
-	}
-	if in.RemoteURL != "" {
-		row["remote_url"] = in.RemoteURL
-	}
-	if in.Description != "" {
-		row["description"] = in.Description
-	}
+	setText(row, "platform", in.Platform)
+	setText(row, "remote_url", in.RemoteURL)
+	setText(row, "description", in.Description)
 	for name, raw := range map[string]json.RawMessage{"platform_settings": in.PlatformSettings, "settings": in.Settings} {
 		if err := setObject(row, name, raw); err != nil {
 			return nil, fmt.Errorf("create project: %w", err)
 		}
 	}
-	return insertRow[Project](ctx, s.c, "create project", "projects", row, in.AccountID, RoleMember)
+	return insertRow[Project](ctx, s.c, "create project", "projects", row, RoleMember)
 }
 
 func first[T any](rows []T, op string) (*T, error) {
@@ -150,18 +137,10 @@ func (s *ProjectsService) Update(ctx context.Context, id string, u ProjectUpdate
 	if u.Version != 0 {
 		row["version"] = u.Version
 	}
-	if u.Identifier != nil {
-		row["identifier"] = *u.Identifier
-	}
-	if u.Platform != nil {
-		row["platform"] = *u.Platform
-	}
-	if u.RemoteURL != nil {
-		row["remote_url"] = nullIfEmpty(*u.RemoteURL)
-	}
-	if u.Description != nil {
-		row["description"] = nullIfEmpty(*u.Description)
-	}
+	setField(row, "identifier", u.Identifier)
+	setField(row, "platform", u.Platform)
+	setClearable(row, "remote_url", u.RemoteURL)
+	setClearable(row, "description", u.Description)
 	for name, raw := range map[string]json.RawMessage{"platform_settings": u.PlatformSettings, "settings": u.Settings} {
 		if err := setObject(row, name, raw); err != nil {
 			return nil, fmt.Errorf("update project: %w", err)

@@ -44,18 +44,16 @@ type ReleasesService struct{ c *Client }
 
 // Create creates a release definition.
 func (s *ReleasesService) Create(ctx context.Context, in NewRelease) (*Release, error) {
-	p, err := s.c.Projects.Get(ctx, in.ProjectID)
+	row, err := s.c.projectRow(ctx, "create release", in.ProjectID)
 	if err != nil {
-		return nil, fmt.Errorf("create release: %w", err)
+		return nil, err
 	}
-	row := map[string]any{"account_id": p.AccountID, "project_id": p.ID, "name": in.Name, "active": !in.Inactive}
-	if in.Description != "" {
-		row["description"] = in.Description
-	}
+	row["name"], row["active"] = in.Name, !in.Inactive
+	setText(row, "description", in.Description)
 	if err := setObject(row, "definition", in.Definition); err != nil {
 		return nil, fmt.Errorf("create release: %w", err)
 	}
-	return insertRow[Release](ctx, s.c, "create release", "releases", row, p.AccountID, RoleMember)
+	return insertRow[Release](ctx, s.c, "create release", "releases", row, RoleMember)
 }
 
 // Get returns a release definition by id.

@@ -82,6 +82,16 @@ func inList(vals []string) string {
 	return "(" + strings.Join(q, ",") + ")"
 }
 
+// callRPC calls the database function fn with args (RPC) in one call and
+// decodes what it returns as T.
+func callRPC[T any](ctx context.Context, c *Client, op, fn string, idempotent bool, args any) (T, error) {
+	var out T
+	err := c.do(ctx, op, idempotent, func(cl *call) error {
+		return cl.rpc(fn, args, false, &out)
+	})
+	return out, err
+}
+
 // do runs fn with a new call bounded by the client's timeout.
 func (c *Client) do(ctx context.Context, op string, idempotent bool, fn func(cl *call) error) error {
 	cctx, cancel, err := c.callCtx(ctx)

@@ -15,9 +15,10 @@ import (
 // (a refused write explained by the caller's role, a missing row named).
 
 // insertRow inserts row into table and returns it as the database stored
-// it; a refusal is explained by the caller's role in the account (need
-// is the role the write takes).
-func insertRow[T any](ctx context.Context, c *Client, op, table string, row map[string]any, accountID string, need Role) (*T, error) {
+// it; a refusal is explained by the caller's role in the row's account
+// (need is the role the write takes).
+func insertRow[T any](ctx context.Context, c *Client, op, table string, row map[string]any, need Role) (*T, error) {
+	accountID, _ := row["account_id"].(string)
 	var rows []T
 	err := c.do(ctx, op, false, func(cl *call) error {
 		return cl.exec(cl.from(table).Insert(row, false, "", "representation", ""), &rows)
@@ -49,7 +50,7 @@ func getRow[T any](ctx context.Context, c *Client, noun, table, id string) (*T, 
 // parentID. noun names the row in errors ("get release: …", "release
 // 2026.12 not found").
 func getRowBy[T any](ctx context.Context, c *Client, noun, table, parentCol, parentID, keyCol, key string) (*T, error) {
-	if err := validUUID(strings.ReplaceAll(parentCol, "_", " "), parentID); err != nil {
+	if err := validUUID(columnNoun(parentCol), parentID); err != nil {
 		return nil, fmt.Errorf("get %s: %w", noun, err)
 	}
 	var v T
@@ -62,9 +63,13 @@ func getRowBy[T any](ctx context.Context, c *Client, noun, table, parentCol, par
 	return &v, nil
 }
 
-// updateRow changes the row of table with that id and returns it; no row
-// changed is explained (missing, invisible, or not the caller's to change).
+// updateRow changes the row of table with that id and returns it; an
+// empty row is refused before any request, and no row changed is explained
+// (missing, invisible, or not the caller's to change).
 func updateRow[T any](ctx context.Context, c *Client, op, table, id string, row map[string]any, need Role) (*T, error) {
+	if len(row) == 0 {
+		return nil, fmt.Errorf("%s: nothing to change: %w", op, ErrValidation)
+	}
 	var rows []T
 	err := c.do(ctx, op, false, func(cl *call) error {
 		return cl.exec(cl.from(table).Update(row, "representation", "").Eq("id", id), &rows)
@@ -90,6 +95,23 @@ func listRows[T any](ctx context.Context, c *Client, op, table string, opts *Lis
 			return fmt.Errorf("%s: %w", op, err)
 		}
 		p, err = listByCreated(cl, fb, opts, key)
+		return err
+	})
+	return p, err
+}
+
+// listSerialRows reads one page of the rows of table that belong to one
+// parent (parentCol, a foreign key, equals parentID), in the order of
+// their serial id (listBySerial).
+func listSerialRows[T any](ctx context.Context, c *Client, op, table, parentCol, parentID string, opts *ListOptions,
+	ascending bool, id func(*T) int64) (*Page[T], error) {
+	if err := validUUID(columnNoun(parentCol), parentID); err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	var p *Page[T]
+	err := c.do(ctx, op, true, func(cl *call) error {
+		var err error
+		p, err = listBySerial(cl, cl.from(table).Select("*", "", false).Eq(parentCol, parentID), opts, ascending, id)
 		return err
 	})
 	return p, err
@@ -128,4 +150,90 @@ func setObject(row map[string]any, name string, raw json.RawMessage) error {
 		row[name] = obj
 	}
 	return nil
+}
+
+// The row builders of create and update: a create sets only what the
+// caller gave, so the column's default stays otherwise; an update sets only
+// the fields that are not nil, and an empty text clears a nullable column.
+
+// setText sets row[name] to v unless v is empty.
+func setText(row map[string]any, name, v string) {
+	if v != "" {
+		row[name] = v
+	}
+}
+
+// setField sets row[name] to *v when v is not nil.
+func setField[T any](row map[string]any, name string, v *T) {
+	if v != nil {
+		row[name] = *v
+	}
+}
+
+// setClearable sets row[name] to *v when v is not nil, NULL when *v is
+// empty.
+func setClearable(row map[string]any, name string, v *string) {
+	if v != nil {
+		row[name] = nullIfEmpty(*v)
+	}
+}
+
+// setStatus sets row["status"] to status unless it is empty, after
+// checking it is one of the statuses.
+func setStatus(row map[string]any, status string) error {
+	if status == "" {
+		return nil
+	}
+	if err := validStatus(status); err != nil {
+		return err
+	}
+	row["status"] = status
+	return nil
+}
+
+// setUUID sets row[col] to id unless id is empty, after checking it is a
+// UUID.
+func setUUID(row map[string]any, col, id string) error {
+	if id == "" {
+		return nil
+	}
+	if err := validUUID(columnNoun(col), id); err != nil {
+		return err
+	}
+	row[col] = id
+	return nil
+}
+
+// filterUUID narrows fb to the rows whose col is id, unless id is empty,
+// after checking it is a UUID.
+func filterUUID(fb *postgrest.FilterBuilder, col, id string) (*postgrest.FilterBuilder, error) {
+	if id == "" {
+		return fb, nil
+	}
+	if err := validUUID(columnNoun(col), id); err != nil {
+		return nil, err
+	}
+	return fb.Eq(col, id), nil
+}
+
+// columnNoun names a column in errors: "release_id" is "release id".
+func columnNoun(col string) string { return strings.ReplaceAll(col, "_", " ") }
+
+// nullIfEmpty is s, or NULL for an empty s.
+func nullIfEmpty(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// projectRow starts the row of something created in a project: it reads
+// the project (which proves the caller sees it) and sets the row's
+// account_id and project_id from it. op prefixes the error.
+func (c *Client) projectRow(ctx context.Context, op, projectID string) (map[string]any, error) {
+	p, err := c.Projects.Get(ctx, projectID)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	return map[string]any{"account_id": p.AccountID, "project_id": p.ID}, nil
 }

@@ -103,22 +103,15 @@ func (s *TasksService) Create(ctx context.Context, in NewTask) (*Task, error) {
 		return nil, fmt.Errorf("create task: %w", err)
 	}
 	row := map[string]any{"account_id": account, "resource_type": in.ResourceType, "resource_id": in.ResourceID, "kind": in.Kind}
-	if in.ProjectID != "" {
-		row["project_id"] = in.ProjectID
+	setText(row, "project_id", in.ProjectID)
+	if err := setStatus(row, in.Status); err != nil {
+		return nil, fmt.Errorf("create task: %w", err)
 	}
-	if in.Status != "" {
-		if err := validStatus(in.Status); err != nil {
-			return nil, fmt.Errorf("create task: %w", err)
-		}
-		row["status"] = in.Status
-	}
-	if in.Worker != "" {
-		row["worker"] = in.Worker
-	}
+	setText(row, "worker", in.Worker)
 	if err := setObject(row, "input", in.Input); err != nil {
 		return nil, fmt.Errorf("create task: %w", err)
 	}
-	return insertRow[Task](ctx, s.c, "create task", "task_executions", row, account, RoleMember)
+	return insertRow[Task](ctx, s.c, "create task", "task_executions", row, RoleMember)
 }
 
 // Get returns a task by id.
@@ -136,30 +129,15 @@ func (s *TasksService) List(ctx context.Context, opts TaskListOptions) (*Page[Ta
 		if opts.ResourceType != "" {
 			fb = fb.Eq("resource_type", opts.ResourceType)
 		}
-		if opts.ResourceID != "" {
-			if err := validUUID("resource id", opts.ResourceID); err != nil {
-				return nil, err
-			}
-			fb = fb.Eq("resource_id", opts.ResourceID)
-		}
-		return fb, nil
+		return filterUUID(fb, "resource_id", opts.ResourceID)
 	}, func(t *Task) (time.Time, string) { return t.CreatedAt, t.ID })
 }
 
 // Events returns a page of a task's events in order; the cursor continues
 // after the last event of the previous page.
 func (s *TasksService) Events(ctx context.Context, taskID string, opts *ListOptions) (*Page[TaskEvent], error) {
-	if err := validUUID("task id", taskID); err != nil {
-		return nil, fmt.Errorf("list task events: %w", err)
-	}
-	var p *Page[TaskEvent]
-	err := s.c.do(ctx, "list task events", true, func(cl *call) error {
-		var err error
-		p, err = listBySerial(cl, cl.from("task_events").Select("*", "", false).Eq("task_id", taskID), opts,
-			true, func(e *TaskEvent) int64 { return e.ID })
-		return err
-	})
-	return p, err
+	return listSerialRows(ctx, s.c, "list task events", "task_events", "task_id", taskID, opts,
+		true, func(e *TaskEvent) int64 { return e.ID })
 }
 
 // AppendEvent appends an event of the caller's choosing (e.g. "log") to a
@@ -179,7 +157,7 @@ func (s *TasksService) AppendEvent(ctx context.Context, taskID, event, message s
 		}
 		row["data"] = data
 	}
-	return insertRow[TaskEvent](ctx, s.c, "append task event", "task_events", row, t.AccountID, RoleMember)
+	return insertRow[TaskEvent](ctx, s.c, "append task event", "task_events", row, RoleMember)
 }
 
 // Report updates a task (PATCH task_executions); the database appends the
@@ -205,9 +183,7 @@ func (s *TasksService) report(ctx context.Context, op, id string, r TaskReport, 
 		}
 		row[name] = raw
 	}
-	if r.Worker != "" {
-		row["worker"] = r.Worker
-	}
+	setText(row, "worker", r.Worker)
 	if len(row) == 0 {
 		return nil, fmt.Errorf("%s: nothing to report: %w", op, ErrValidation)
 	}

@@ -43,17 +43,9 @@ func TestBackupCommands(t *testing.T) {
 		}
 		return Result{}, nil
 	}}
-	tn := dockerTenant(t, Options{})
-	rt := New(Options{Runner: fake, BuildContext: "/src"})
-	pass := filepath.Join(t.TempDir(), "pass")
-	os.WriteFile(pass, []byte("docker backup pass\n"), 0o600)
+	tn, rt, pass := backupSetup(t, fake)
 	ctx := context.Background()
-
-	file := filepath.Join(t.TempDir(), "acme.sfpbackup")
-	res, err := backup.Backup(ctx, tn, backup.Options{Output: file, Docker: rt, Encryption: backup.Encryption{PassphraseFile: pass}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, res := backupTo(t, tn, rt, pass)
 	if res.SchemaVersion != "20261206000100" || !res.Encrypted {
 		t.Errorf("result %+v", res)
 	}
@@ -84,6 +76,30 @@ func TestBackupCommands(t *testing.T) {
 	}
 }
 
+// backupSetup is a docker tenant, a runtime whose docker is fake, and a
+// passphrase file for encrypted backups.
+func backupSetup(t *testing.T, fake *fakeDocker) (*tenant.Tenant, *Runtime, string) {
+	t.Helper()
+	tn := dockerTenant(t, Options{})
+	rt := New(Options{Runner: fake, BuildContext: "/src"})
+	pass := filepath.Join(t.TempDir(), "pass")
+	if err := os.WriteFile(pass, []byte("docker backup pass\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return tn, rt, pass
+}
+
+// backupTo makes an encrypted physical backup of tn into a new file.
+func backupTo(t *testing.T, tn *tenant.Tenant, rt *Runtime, pass string) (string, *backup.Result) {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "acme.sfpbackup")
+	res, err := backup.Backup(context.Background(), tn, backup.Options{Output: file, Docker: rt, Encryption: backup.Encryption{PassphraseFile: pass}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return file, res
+}
+
 // TestRestoreCommands: `sfp server restore` of a docker tenant's backup
 // makes a docker tenant — its directory on new ports, its compose project —
 // and streams the backed-up cluster into its db volume through a one-off db
@@ -111,15 +127,9 @@ func TestRestoreCommands(t *testing.T) {
 		}
 		return Result{}, nil
 	}}
-	src := dockerTenant(t, Options{})
-	rt := New(Options{Runner: fake, BuildContext: "/src"})
-	pass := filepath.Join(t.TempDir(), "pass")
-	os.WriteFile(pass, []byte("docker backup pass\n"), 0o600)
+	src, rt, pass := backupSetup(t, fake)
 	ctx := context.Background()
-	file := filepath.Join(t.TempDir(), "acme.sfpbackup")
-	if _, err := backup.Backup(ctx, src, backup.Options{Output: file, Docker: rt, Encryption: backup.Encryption{PassphraseFile: pass}}); err != nil {
-		t.Fatal(err)
-	}
+	file, _ := backupTo(t, src, rt, pass)
 	base := t.TempDir()
 	restore := func(name string, mod func(*backup.RestoreOptions)) (*backup.RestoreResult, error) {
 		o := backup.RestoreOptions{Base: base, Name: name, From: file, Decryption: backup.Decryption{PassphraseFile: pass}, Docker: rt}

@@ -37,6 +37,25 @@ func parseDockerfile(t *testing.T, data string) []instruction {
 	return out
 }
 
+// byCommand groups the arguments of instructions by their command, in
+// order: byCommand(ins)["COPY"] are every COPY's arguments.
+func byCommand(ins []instruction) map[string][]string {
+	m := map[string][]string{}
+	for _, in := range ins {
+		m[in.cmd] = append(m[in.cmd], in.args)
+	}
+	return m
+}
+
+// last is the last of args ("" when none): the instruction that wins, as
+// for USER and ENTRYPOINT.
+func last(args []string) string {
+	if len(args) == 0 {
+		return ""
+	}
+	return args[len(args)-1]
+}
+
 // TestDockerfile checks the sfp image's recipe: multi-stage, a static
 // binary, a tiny final image, a non-root user, and an entrypoint that makes
 // the compose service's command a sfp command line.
@@ -64,21 +83,13 @@ func TestDockerfile(t *testing.T) {
 	if !regexp.MustCompile(`^(gcr\.io/distroless/static(-debian[0-9]+)?(:[a-z0-9.-]+)?(@sha256:[0-9a-f]{64})?|scratch)$`).MatchString(base) {
 		t.Errorf("final image %q: want distroless/static or scratch", base)
 	}
-	var user, entrypoint string
-	copied := false
-	for _, in := range final {
-		switch in.cmd {
-		case "USER":
-			user = in.args
-		case "ENTRYPOINT":
-			entrypoint = in.args
-		case "COPY":
-			if strings.HasPrefix(in.args, "--from=") && strings.Contains(in.args, "/usr/local/bin/sfp") {
-				copied = true
-			}
-		case "RUN":
-			t.Errorf("the final stage runs %q: it has no shell", in.args)
-		}
+	cmds := byCommand(final)
+	user, entrypoint := last(cmds["USER"]), last(cmds["ENTRYPOINT"])
+	copied := slices.ContainsFunc(cmds["COPY"], func(args string) bool {
+		return strings.HasPrefix(args, "--from=") && strings.Contains(args, "/usr/local/bin/sfp")
+	})
+	for _, run := range cmds["RUN"] {
+		t.Errorf("the final stage runs %q: it has no shell", run)
 	}
 	if user == "" || user == "root" || strings.HasPrefix(user, "0") || strings.HasPrefix(user, "root:") {
 		t.Errorf("final stage USER = %q: want a non-root user", user)

@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -347,16 +348,25 @@ func restoreAssets(t *tenant.Tenant, previous map[string][]byte) error {
 	return nil
 }
 
-// writeFileAtomic writes through a temporary file and a rename, so docker
-// compose never reads a half-written file.
+// writeFileAtomic writes data through a temporary file and a rename, so
+// docker compose never reads a half-written file.
 func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
+	return writeAtomic(path, perm, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
+}
+
+// writeAtomic writes path with mode perm through a temporary file in its
+// directory, filled by write, and a rename.
+func writeAtomic(path string, perm os.FileMode, write func(io.Writer) error) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	name := tmp.Name()
 	defer os.Remove(name)
-	_, werr := tmp.Write(data)
+	werr := write(tmp)
 	if err := tmp.Chmod(perm); err != nil && werr == nil {
 		werr = err
 	}

@@ -179,24 +179,8 @@ func copyFileAtomic(src, dst string, perm os.FileMode) error {
 		return fmt.Errorf("write the sfp image context: %w", err)
 	}
 	defer in.Close()
-	tmp, err := os.CreateTemp(filepath.Dir(dst), "."+filepath.Base(dst)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("write the sfp image context: %w", err)
-	}
-	name := tmp.Name()
-	defer os.Remove(name)
-	_, werr := io.Copy(tmp, in)
-	if err := tmp.Chmod(perm); err != nil && werr == nil {
-		werr = err
-	}
-	if err := tmp.Close(); err != nil && werr == nil {
-		werr = err
-	}
-	if werr != nil {
-		return fmt.Errorf("write %s: %w", dst, werr)
-	}
-	if err := os.Rename(name, dst); err != nil {
-		return fmt.Errorf("write %s: %w", dst, err)
-	}
-	return nil
+	return writeAtomic(dst, perm, func(w io.Writer) error {
+		_, err := io.Copy(w, in)
+		return err
+	})
 }

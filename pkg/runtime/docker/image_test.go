@@ -169,37 +169,17 @@ func TestBuildContextFallbacks(t *testing.T) {
 // stage — distroless/static, non-root, sfp as entrypoint — over the copied
 // binary, and carries the version it is given.
 func TestImageDockerfile(t *testing.T) {
-	ins := parseDockerfile(t, string(imageDockerfile))
-	var from, user, entrypoint, copied, arg, label string
-	for _, in := range ins {
-		switch in.cmd {
-		case "FROM":
-			if from != "" {
-				t.Errorf("more than one stage: %s", in.args)
-			}
-			from = in.args
-		case "USER":
-			user = in.args
-		case "ENTRYPOINT":
-			entrypoint = in.args
-		case "COPY":
-			copied = in.args
-		case "ARG":
-			arg = in.args
-		case "LABEL":
-			label = in.args
-		case "RUN":
-			t.Errorf("RUN %s: the base image has no shell", in.args)
-		}
+	cmds := byCommand(parseDockerfile(t, string(imageDockerfile)))
+	if len(cmds["FROM"]) > 1 {
+		t.Errorf("more than one stage: FROM %q", cmds["FROM"])
 	}
+	for _, run := range cmds["RUN"] {
+		t.Errorf("RUN %s: the base image has no shell", run)
+	}
+	from, user, entrypoint, copied := last(cmds["FROM"]), last(cmds["USER"]), last(cmds["ENTRYPOINT"]), last(cmds["COPY"])
+	arg, label := last(cmds["ARG"]), last(cmds["LABEL"])
 	repo, _ := os.ReadFile(filepath.Join(repoRoot(t), "Dockerfile"))
-	repoIns := parseDockerfile(t, string(repo))
-	var repoFinal string
-	for _, in := range repoIns {
-		if in.cmd == "FROM" {
-			repoFinal = in.args
-		}
-	}
+	repoFinal := last(byCommand(parseDockerfile(t, string(repo)))["FROM"])
 	if from != repoFinal {
 		t.Errorf("FROM %q, the repository's final stage is FROM %q", from, repoFinal)
 	}

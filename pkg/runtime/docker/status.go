@@ -115,42 +115,17 @@ func (r *Runtime) Status(ctx context.Context, t *tenant.Tenant) (*runtime.Status
 	st := &runtime.Status{Tenant: t.Name(), Runtime: string(tenant.RuntimeDocker), URL: t.URL(), Running: true}
 	svc := byService(entries)
 	for _, name := range longRunning {
-		comp := runtime.Component{Name: name, State: runtime.StateDown}
 		c, ok := svc[name]
-		switch {
-		case !ok:
-			comp.Detail = "no container (not started yet)"
-		case c.State == "running":
-			comp.State = runtime.StateUp
-			comp.Detail = describe(c)
-		default:
-			comp.Detail = describe(c)
-		}
-		if comp.State != runtime.StateUp {
-			st.Running = false
-		}
+		comp := serviceComponent(name, c, ok)
+		st.Running = st.Running && comp.State == runtime.StateUp
 		if name == "kong" {
 			comp.Address = t.URL()
 		}
 		st.Components = append(st.Components, comp)
 	}
 	for _, name := range oneShot {
-		comp := runtime.Component{Name: name, State: runtime.StateDown}
 		c, ok := svc[name]
-		switch {
-		case !ok:
-			comp.Detail = "not run yet"
-		case c.State == "running":
-			comp.State = runtime.StateUp
-			comp.Detail = "running"
-		case c.State == "exited" && c.ExitCode == 0:
-			comp.Detail = "completed"
-		case c.State == "exited":
-			comp.Detail = "failed (exit code " + strconv.Itoa(c.ExitCode) + "); see `sfp server logs --source " + name + "`"
-		default:
-			comp.Detail = describe(c)
-		}
-		st.Components = append(st.Components, comp)
+		st.Components = append(st.Components, stepComponent(name, c, ok))
 	}
 	if c, ok := svc["db"]; ok && c.State == "running" {
 		if v, err := r.schemaVersion(ctx, t); err == nil {
@@ -162,6 +137,39 @@ func (r *Runtime) Status(ctx context.Context, t *tenant.Tenant) (*runtime.Status
 	return st, nil
 }
 
+// serviceComponent reports a long-running service (ok: it has a
+// container c): up while its container runs.
+func serviceComponent(name string, c Container, ok bool) runtime.Component {
+	comp := runtime.Component{Name: name, State: runtime.StateDown, Detail: "no container (not started yet)"}
+	if ok {
+		comp.Detail = describe(c)
+		if c.State == "running" {
+			comp.State = runtime.StateUp
+		}
+	}
+	return comp
+}
+
+// stepComponent reports a migration step (ok: it has a container c): up
+// while it runs, then how it ended, pointing at its log when it failed.
+func stepComponent(name string, c Container, ok bool) runtime.Component {
+	comp := runtime.Component{Name: name, State: runtime.StateDown}
+	switch {
+	case !ok:
+		comp.Detail = "not run yet"
+	case c.State == "running":
+		comp.State, comp.Detail = runtime.StateUp, "running"
+	case c.State == "exited" && c.ExitCode == 0:
+		comp.Detail = "completed"
+	case c.State == "exited":
+		comp.Detail = "failed (exit code " + strconv.Itoa(c.ExitCode) + "); see `sfp server logs --source " + name + "`"
+	default:
+		comp.Detail = describe(c)
+	}
+	return comp
+}
+
+// describe is a container's state, health and docker's status text.
 func describe(c Container) string {
 	d := c.State
 	if c.Health != "" {

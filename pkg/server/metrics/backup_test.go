@@ -1,11 +1,9 @@
 package metrics_test
 
 import (
-	"context"
 	"testing"
 	"time"
 
-	"github.com/sfp-dev/sfp/internal/stacktest"
 	"github.com/sfp-dev/sfp/pkg/backup"
 )
 
@@ -13,9 +11,7 @@ import (
 // backup --sql` takes it, by another part of the process) shows as the
 // last successful backup at the next scrape: the catalog is the source.
 func TestBackupAge(t *testing.T) {
-	s := stacktest.Shared()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
+	s, ctx := sharedStack(t, 5*time.Minute)
 	res, err := backup.Backup(ctx, s.Tenant, backup.Options{Kind: backup.KindSQL, Encryption: backup.Encryption{Unencrypted: true}})
 	if err != nil {
 		t.Fatal(err)

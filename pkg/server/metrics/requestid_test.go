@@ -1,7 +1,6 @@
 package metrics_test
 
 import (
-	"context"
 	"io"
 	"net/http"
 	"os"
@@ -12,8 +11,6 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/jackc/pgx/v5"
-
-	"github.com/sfp-dev/sfp/internal/stacktest"
 )
 
 // One request can be followed across components by the id the gateway
@@ -22,9 +19,7 @@ import (
 // and the application_name REST gives the request's statements — the
 // latter also in postgres.log's lines.
 func TestRequestIDAcrossComponents(t *testing.T) {
-	s := stacktest.Shared()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
+	s, ctx := sharedStack(t, 2*time.Minute)
 
 	// Realtime: a socket dropped without a close frame is logged with
 	// the id of the request that opened it.
@@ -44,7 +39,7 @@ func TestRequestIDAcrossComponents(t *testing.T) {
 	}
 	for deadline := time.Now().Add(time.Minute); !logged(realtimeLine) || !logged(gatewayLine); {
 		if time.Now().After(deadline) {
-			t.Fatalf("want a realtime line and the gateway's access line with the socket's request id:\n%v", logs.lines())
+			t.Fatalf("want a realtime line and the gateway's access line with the socket's request id:\n%v", logs.Records())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -103,7 +98,7 @@ func TestRequestIDAcrossComponents(t *testing.T) {
 }
 
 func logged(match func(map[string]any) bool) bool {
-	for _, rec := range logs.lines() {
+	for _, rec := range logs.Records() {
 		if match(rec) {
 			return true
 		}

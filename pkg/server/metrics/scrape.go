@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 
@@ -135,14 +137,10 @@ func (s Scrape) Samples() []Sample {
 	return out
 }
 
+// labelKey orders label sets: their pairs in the order of their names.
 func labelKey(l map[string]string) string {
-	keys := make([]string, 0, len(l))
-	for k := range l {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
 	var b strings.Builder
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(l)) {
 		b.WriteString(k + "=" + l[k] + ",")
 	}
 	return b.String()

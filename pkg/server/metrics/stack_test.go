@@ -1,15 +1,14 @@
 package metrics_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/sfp-dev/sfp/internal/logtest"
 	"github.com/sfp-dev/sfp/internal/stacktest"
 	"github.com/sfp-dev/sfp/pkg/client/realtime"
 	"github.com/sfp-dev/sfp/pkg/migrate"
@@ -18,7 +17,7 @@ import (
 )
 
 // logs collects the stack's log lines (JSON), for the request id tests.
-var logs = &syncBuffer{}
+var logs = &logtest.Buffer{}
 
 // The lease expiry runs through REST in the background; an hour keeps it
 // from moving the counters the tests measure.
@@ -26,29 +25,12 @@ func TestMain(m *testing.M) {
 	stacktest.MainWith(m, stacktest.Options{ExpiryInterval: time.Hour, Logger: slog.New(slog.NewJSONHandler(logs, nil))})
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-// lines returns the log records so far.
-func (s *syncBuffer) lines() []map[string]any {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []map[string]any
-	for _, l := range bytes.Split(s.b.Bytes(), []byte("\n")) {
-		var rec map[string]any
-		if json.Unmarshal(l, &rec) == nil {
-			out = append(out, rec)
-		}
-	}
-	return out
+// sharedStack returns the package's stack and a context that ends after d
+// or with the test.
+func sharedStack(t *testing.T, d time.Duration) (*stacktest.Stack, context.Context) {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return stacktest.Shared(), ctx
 }
 
 func scrape(t *testing.T, s *stacktest.Stack) metrics.Scrape {
@@ -179,9 +161,7 @@ func formatVersion(v float64) string {
 // A realtime subscriber and a change it receives move the socket, join,
 // delivery and lag figures.
 func TestRealtimeFigures(t *testing.T) {
-	s := stacktest.Shared()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
+	s, ctx := sharedStack(t, 2*time.Minute)
 	u := s.NewUser(t)
 	var account string
 	s.Do(t, http.MethodPost, "/rest/v1/rpc/create_account", u.AccessToken, map[string]any{"name": "Watch", "slug": "watch-" + u.ID[:8]}, http.StatusOK, &account)
