@@ -1,17 +1,16 @@
 package authserver
 
 import (
-	"bytes"
 	"log/slog"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/supabase-community/gotrue-go/types"
 
 	"github.com/sfp-dev/sfp/internal/idptest"
+	"github.com/sfp-dev/sfp/internal/logtest"
 )
 
 // TestOAuthPKCEGitHub signs a new user in with GitHub through the PKCE
@@ -176,7 +175,7 @@ func TestOAuthUnverifiedEmail(t *testing.T) {
 // provider errors and a missing code, each answered as GoTrue answers it,
 // with no user made.
 func TestOAuthCallbackRefusals(t *testing.T) {
-	var logs syncBuffer
+	var logs logtest.Buffer
 	e, _ := newOAuthEnv(t, func(c *Config) { c.Logger = slog.New(slog.NewTextHandler(&logs, nil)) })
 	cases := []struct{ name, query, status, code, desc string }{
 		{"missing state", "", "303", CodeBadOAuthCallback, "OAuth state parameter missing"},
@@ -303,24 +302,6 @@ func TestOAuthGoTrueGo(t *testing.T) {
 	if err != nil || len(u.Identities) != 1 || u.Identities[0].Provider != "github" || u.Identities[0].ID != "4242" {
 		t.Fatalf("user: %+v %v", u, err)
 	}
-}
-
-// syncBuffer is a log destination the server's goroutines share.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // TestOAuthGitLab signs in with GitLab: the primary address counts as

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/sfp-dev/sfp/internal/logtest"
 	"github.com/sfp-dev/sfp/internal/samltest"
 )
 
@@ -59,7 +60,7 @@ type samlSetup struct {
 	idp        *samltest.IdP
 	providerID string
 	browser    *samltest.Browser
-	logs       *syncBuffer
+	logs       *logtest.Buffer
 }
 
 const (
@@ -69,7 +70,7 @@ const (
 
 func newSAMLSetup(t *testing.T, configure ...func(*Config)) *samlSetup {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &logtest.Buffer{}
 	var w io.Writer = logs
 	if os.Getenv("SFP_TEST_LOG") == "1" {
 		w = io.MultiWriter(logs, os.Stderr)

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sfp-dev/sfp/internal/logtest"
 	"github.com/sfp-dev/sfp/internal/samltest"
 )
 
@@ -28,7 +29,7 @@ func TestSAMLMetadataRefresh(t *testing.T) {
 	id := e.req("POST", "/admin/sso/providers", map[string]any{"type": "saml", "metadata_url": mds.URL + "/md", "domains": []string{"acme.test"}},
 		"Authorization", "Bearer "+e.serviceKey).mustStatus(t, 201, "create").json(t)["id"].(string)
 	idp.TrustSP(t, "sp", e.req("GET", "/sso/saml/metadata", nil).body)
-	s := &samlSetup{env: e, idp: idp, providerID: id, browser: samltest.NewBrowser(testSiteURL), logs: &syncBuffer{}}
+	s := &samlSetup{env: e, idp: idp, providerID: id, browser: samltest.NewBrowser(testSiteURL), logs: &logtest.Buffer{}}
 
 	idp.ReplaceSigningKey(t)
 	current.Store(idp.MetadataXML(t))
