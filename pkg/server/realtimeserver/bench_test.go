@@ -62,7 +62,7 @@ func runFanout(b *testing.B, nClients int, rates []int, step time.Duration) {
 			using (exists (select 1 from public.rt_bench_members m where m.account = rt_bench.account and m.user_id = auth.uid()));
 		grant select on public.rt_bench, public.rt_bench_members to authenticated;
 		alter publication supabase_realtime add table public.rt_bench;`)
-	env := startEnv(b, db)
+	env := startEnv(b, db, benchLimits(nClients))
 	users := make([]string, nClients)
 	for i := range users {
 		users[i] = newID()
@@ -132,6 +132,16 @@ func runFanout(b *testing.B, nClients int, rates []int, step time.Duration) {
 		b.ReportMetric(best["rls"].msgs/best["norls"].msgs, "rls/norls")
 	}
 	b.ReportMetric(float64(nClients), "clients")
+}
+
+// benchLimits raises the tenant's realtime limits so n benchmark clients
+// may connect, join and stay (the defaults allow 200 sockets and 100 joins
+// a second).
+func benchLimits(n int) func(*Config) {
+	return func(c *Config) {
+		c.Limits.MaxConcurrentUsers = n + 10
+		c.Limits.MaxJoinsPerSecond = max(n, DefaultMaxJoinsPerSecond)
+	}
 }
 
 // writeAtRate commits rows at rate per second for d, in small transactions
@@ -350,7 +360,7 @@ func envDuration(name string, def time.Duration) time.Duration {
 // rows and policies, in the same run. It reports the cost per
 // (change × subscriber) of each and their ratio.
 func BenchmarkVisibility(b *testing.B) {
-	const groups, changes = 100, 20
+	groups, changes := envInt("RT_BENCH_GROUPS", 100), 20
 	env := newEnv(b)
 	env.db.Exec(b, `
 		create table public.rt_bench_members (account int not null, user_id uuid not null, primary key (account, user_id));
@@ -398,7 +408,7 @@ func BenchmarkVisibility(b *testing.B) {
 	mkGroups := func() []*checkGroup {
 		out := make([]*checkGroup, groups)
 		for i, a := range auths {
-			rr := &checkRows{meta: meta, sql: pol.checkSQL, cols: make([][]*string, len(meta.columns)), index: map[any]int{}}
+			rr := &checkRows{meta: meta, pol: pol, sql: pol.checkSQL, cols: make([][]*string, len(meta.columns)), index: map[any]int{}}
 			for j := range ids {
 				rr.cols[0] = append(rr.cols[0], &ids[j])
 				rr.cols[1] = append(rr.cols[1], &one)

@@ -32,6 +32,7 @@ type dispatcher struct {
 	processed *atomic.Uint64
 	stats     dispatchStats
 	nextAt    time.Time // when the next batch may start (pacing)
+	noLoop    atomic.Bool // loop functions cannot be created: a statement per group
 	lag       func(commit time.Time)
 }
 

@@ -33,6 +33,9 @@ type rowPolicy struct {
 	wholeRow bool
 	// checkSQL judges versions: see buildVersionSQL.
 	checkSQL string
+	// loop judges the versions of many groups in one call (nil: a
+	// statement per group).
+	loop *loopFunc
 	// meta is the table shape checkSQL was built for.
 	meta   *tableMeta
 	loaded time.Time
@@ -187,6 +190,7 @@ func (c *catalog) loadPolicies(ctx context.Context, roles []string, rels []uint3
 			cond += " and " + r
 		}
 		p.checkSQL = buildVersionSQL(m, cond)
+		p.loop = buildLoopFunc(m, cond)
 	}
 	return out, nil
 }

@@ -2,6 +2,7 @@ package realtimeserver
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"github.com/sfp-dev/sfp/pkg/server/realtimeserver/wal"
 	"sort"
@@ -204,6 +205,7 @@ type checkKey struct {
 // exist now and be selectable, tableMeta.checkSQL).
 type checkRows struct {
 	meta    *tableMeta
+	pol     *rowPolicy // the policies judging versions; nil when keyed
 	sql     string
 	keyed   bool
 	cols    [][]*string
@@ -296,6 +298,7 @@ func (c *checks) version(a *authState, pol *rowPolicy, p *pendingChange, old boo
 		return c.existsNow(a, p)
 	}
 	rr := c.rows(a, p.meta, pol.checkSQL, false)
+	rr.pol = pol
 	k := versionKey{p, old}
 	at, ok := rr.index[k]
 	if !ok {
@@ -519,7 +522,38 @@ func (d *dispatcher) checkPart(ctx context.Context, groups []*checkGroup) error 
 	return nil
 }
 
+// runChecks checks the groups' versions in one round trip: with loop
+// functions (visibility_loop.go) when every table has one and the session
+// may create them, else with a statement per group and table.
 func (d *dispatcher) runChecks(ctx context.Context, conn *pgx.Conn, groups []*checkGroup) error {
+	if !d.noLoop.Load() {
+		if plan, ok := planLoop(groups); ok {
+			err := d.runLoopChecks(ctx, conn, plan)
+			if err == nil || !isSQLError(err) {
+				return err
+			}
+			if errors.Is(err, errLoopCreate) {
+				d.noLoop.Store(true)
+				d.log.Warn("row visibility: cannot create the session's check functions; checking with a statement per subscriber group", "error", err)
+			}
+			for _, g := range groups {
+				for _, rr := range g.rels {
+					clear(rr.visible)
+				}
+			}
+			if conn.PgConn().TxStatus() != 'I' {
+				if _, err := conn.Exec(ctx, "rollback"); err != nil {
+					return fmt.Errorf("check row visibility: %w", err)
+				}
+			}
+		}
+	}
+	return d.runGroupChecks(ctx, conn, groups)
+}
+
+// runGroupChecks checks with one statement per group and table, after
+// setting each group's role and claims.
+func (d *dispatcher) runGroupChecks(ctx context.Context, conn *pgx.Conn, groups []*checkGroup) error {
 	for _, g := range groups {
 		for _, rr := range g.rels {
 			if !rr.keyed {
