@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"github.com/sfp-dev/sfp/pkg/server/realtimeserver/wal"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -299,7 +300,10 @@ func (c *checks) version(a *authState, pol *rowPolicy, p *pendingChange, old boo
 	}
 	rr := c.rows(a, p.meta, pol.checkSQL, false)
 	rr.pol = pol
-	k := versionKey{p, old}
+	var k any = versionKey{p, old}
+	if pol.dedup && !pol.wholeRow {
+		k = neededKey(pol, vals)
+	}
 	at, ok := rr.index[k]
 	if !ok {
 		at = len(rr.index)
@@ -309,6 +313,22 @@ func (c *checks) version(a *authState, pol *rowPolicy, p *pendingChange, old boo
 		}
 	}
 	return verdict{rows: rr, idx: at}
+}
+
+// neededKey identifies a version by the values of the columns the policy
+// reads: versions with equal keys get the same verdict (rowPolicy.dedup).
+func neededKey(pol *rowPolicy, vals []*string) string {
+	var b strings.Builder
+	for _, ci := range pol.needs {
+		if vals[ci] == nil {
+			b.WriteString("n;")
+			continue
+		}
+		b.WriteString(strconv.Itoa(len(*vals[ci])))
+		b.WriteByte(':')
+		b.WriteString(*vals[ci])
+	}
+	return b.String()
 }
 
 // decide settles, for every hit of a change, what the subscriber may see,
