@@ -31,7 +31,7 @@ type dispatcher struct {
 	parallel  int // connections visibility checks may use at once
 	processed *atomic.Uint64
 	stats     dispatchStats
-	nextAt    time.Time // when the next batch may start (pacing)
+	nextAt    time.Time   // when the next batch may start (pacing)
 	noLoop    atomic.Bool // loop functions cannot be created: a statement per group
 	lag       func(commit time.Time)
 }
