@@ -354,13 +354,15 @@ func envDuration(name string, def time.Duration) time.Duration {
 }
 
 // BenchmarkVisibility compares the batched row-level security check (one
-// round trip per batch: each (role, claims) group's visible row versions,
-// judged by the policy)
-// with the baseline of one query per change per subscriber, on the same
-// rows and policies, in the same run. It reports the cost per
-// (change × subscriber) of each and their ratio.
+// round trip per batch, one call per (role, table) looping over the
+// (role, claims) groups: visibility_loop.go) with the same round trip
+// made of a statement per group (set_config, then the check), and, for
+// small runs, with the baseline of one query per change per subscriber, on
+// the same rows and policies, in the same run. It reports the cost per
+// (change × subscriber) of each and their ratios. RT_BENCH_GROUPS sets the
+// number of groups (default 100).
 func BenchmarkVisibility(b *testing.B) {
-	groups, changes := envInt("RT_BENCH_GROUPS", 100), 20
+	groups, changes := envInt("RT_BENCH_GROUPS", 100), envInt("RT_BENCH_CHANGES", 20)
 	env := newEnv(b)
 	env.db.Exec(b, `
 		create table public.rt_bench_members (account int not null, user_id uuid not null, primary key (account, user_id));
@@ -368,8 +370,8 @@ func BenchmarkVisibility(b *testing.B) {
 		alter table public.rt_bench enable row level security;
 		create policy rt_bench_members_read on public.rt_bench for select to authenticated
 			using (exists (select 1 from public.rt_bench_members m where m.account = rt_bench.account and m.user_id = auth.uid()));
-		grant select on public.rt_bench, public.rt_bench_members to authenticated;
-		insert into public.rt_bench (payload) select 'x' from generate_series(1, 20)`)
+		grant select on public.rt_bench, public.rt_bench_members to authenticated;`)
+	env.exec(`insert into public.rt_bench (payload) select 'x' from generate_series(1, $1::int)`, changes)
 	ctx := context.Background()
 	var oid uint32
 	if err := env.admin.QueryRow(ctx, "select 'public.rt_bench'::regclass::oid").Scan(&oid); err != nil {
@@ -421,15 +423,17 @@ func BenchmarkVisibility(b *testing.B) {
 		return out
 	}
 	pool := env.db.Pool(b, "authenticator")
-	b.ResetTimer()
-	var batched, perChange time.Duration
-	for i := 0; i < b.N; i++ {
+	// check runs one batch's checks, with the loop functions or with a
+	// statement per group, and verifies every row was found visible.
+	check := func(noLoop bool) time.Duration {
+		env.srv.disp.noLoop.Store(noLoop)
+		defer env.srv.disp.noLoop.Store(false)
 		g := mkGroups()
 		start := time.Now()
 		if err := env.srv.disp.checkVisibility(ctx, g); err != nil {
 			b.Fatal(err)
 		}
-		batched += time.Since(start)
+		took := time.Since(start)
 		for _, grp := range g {
 			for j := range ids {
 				if !grp.rels[checkKey{rel: oid}].visible[j] {
@@ -437,7 +441,20 @@ func BenchmarkVisibility(b *testing.B) {
 				}
 			}
 		}
-		start = time.Now()
+		return took
+	}
+	// The per-change baseline costs a round trip per pair: only for
+	// small runs.
+	baseline := groups*changes <= 2000
+	b.ResetTimer()
+	var batched, statements, perChange time.Duration
+	for i := 0; i < b.N; i++ {
+		batched += check(false)
+		statements += check(true)
+		if !baseline {
+			continue
+		}
+		start := time.Now()
 		for _, id := range ids {
 			for _, a := range auths {
 				batch := &pgx.Batch{}
@@ -454,6 +471,10 @@ func BenchmarkVisibility(b *testing.B) {
 	}
 	pairs := float64(b.N * groups * changes)
 	b.ReportMetric(float64(batched.Nanoseconds())/pairs, "batched-ns/pair")
-	b.ReportMetric(float64(perChange.Nanoseconds())/pairs, "per-change-ns/pair")
-	b.ReportMetric(float64(perChange)/float64(batched), "per-change/batched")
+	b.ReportMetric(float64(statements.Nanoseconds())/pairs, "per-group-ns/pair")
+	b.ReportMetric(float64(statements)/float64(batched), "per-group/batched")
+	if baseline {
+		b.ReportMetric(float64(perChange.Nanoseconds())/pairs, "per-change-ns/pair")
+		b.ReportMetric(float64(perChange)/float64(batched), "per-change/batched")
+	}
 }
