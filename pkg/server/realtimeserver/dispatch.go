@@ -31,8 +31,10 @@ type dispatcher struct {
 	parallel  int // connections visibility checks may use at once
 	processed *atomic.Uint64
 	stats     dispatchStats
-	nextAt    time.Time   // when the next batch may start (pacing)
-	noLoop    atomic.Bool // loop functions cannot be created: a statement per group
+	nextAt    time.Time    // when the next batch may start (pacing)
+	noLoop    atomic.Bool  // loop functions cannot be created: a statement per group
+	over      overload     // overload.go
+	behindAt  atomic.Int64 // commit time (ns) of the oldest transaction in dispatch; 0 when idle
 	lag       func(commit time.Time)
 }
 
@@ -45,6 +47,10 @@ type dispatchStats struct {
 	changes   atomic.Int64
 	checks    atomic.Int64 // visibility statements run
 	delivered atomic.Int64 // messages queued to clients
+	// dropped counts changes not delivered because their transaction
+	// was committed more than MaxDispatchLag before its batch started.
+	dropped    atomic.Int64
+	lagNotices atomic.Int64 // system messages telling channels so
 }
 
 func (d *dispatcher) run(ctx context.Context) {
@@ -81,9 +87,13 @@ func (d *dispatcher) run(ctx context.Context) {
 				break fill
 			}
 		}
+		now := time.Now()
+		d.behindAt.Store(oldestCommit(batch))
+		kept := d.shed(batch, now)
+		d.tell(now, len(kept) == len(batch))
 		backoff := 50 * time.Millisecond
-		for {
-			err := d.process(ctx, batch)
+		for len(kept) > 0 {
+			err := d.process(ctx, kept)
 			if err == nil {
 				break
 			}
@@ -101,8 +111,20 @@ func (d *dispatcher) run(ctx context.Context) {
 			}
 			backoff = min(backoff*2, 2*time.Second)
 		}
+		d.behindAt.Store(0)
 		d.processed.Store(uint64(batch[len(batch)-1].End))
 	}
+}
+
+// oldestCommit is the commit time (ns) of the batch's earliest
+// transaction with changes, or 0.
+func oldestCommit(batch []*wal.Txn) int64 {
+	for _, t := range batch {
+		if len(t.Changes) > 0 && !t.CommitTime.IsZero() {
+			return t.CommitTime.UnixNano()
+		}
+	}
+	return 0
 }
 
 func (d *dispatcher) process(ctx context.Context, batch []*wal.Txn) error {
