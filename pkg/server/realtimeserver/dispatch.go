@@ -33,6 +33,7 @@ type dispatcher struct {
 	stats     dispatchStats
 	nextAt    time.Time    // when the next batch may start (pacing)
 	noLoop    atomic.Bool  // loop functions cannot be created: a statement per group
+	noDedup   atomic.Bool  // benchmarks' baseline: every version judged on its own
 	over      overload     // overload.go
 	behindAt  atomic.Int64 // commit time (ns) of the oldest transaction in dispatch; 0 when idle
 	lag       func(commit time.Time)
@@ -174,7 +175,7 @@ func (d *dispatcher) process(ctx context.Context, batch []*wal.Txn) error {
 		return err
 	}
 	// Decide what needs no database; check the rest in one round trip.
-	var c checks
+	c := checks{noDedup: d.noDedup.Load()}
 	for _, p := range pend {
 		if len(p.hits) > 0 {
 			d.decide(p, privs, pols, &c)
