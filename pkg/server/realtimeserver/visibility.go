@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // The rule the dispatcher enforces: a subscriber receives an event about a
@@ -551,7 +552,7 @@ func (d *dispatcher) runChecks(ctx context.Context, conn *pgx.Conn, groups []*ch
 	if !d.noLoop.Load() {
 		if plan, ok := planLoop(groups); ok {
 			err := d.runLoopChecks(ctx, conn, plan)
-			if err == nil || !isSQLError(err) {
+			if err == nil || (!isSQLError(err) && !isStatementTimeout(err)) {
 				return err
 			}
 			if errors.Is(err, errLoopCreate) {
@@ -571,6 +572,14 @@ func (d *dispatcher) runChecks(ctx context.Context, conn *pgx.Conn, groups []*ch
 		}
 	}
 	return d.runGroupChecks(ctx, conn, groups)
+}
+
+// isStatementTimeout reports a statement cancelled by statement_timeout
+// (or a cancel request): the loop call is one long statement, where a
+// statement per group is many short ones.
+func isStatementTimeout(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "57014"
 }
 
 // runGroupChecks checks with one statement per group and table, after

@@ -20,7 +20,8 @@ import (
 // per (role, table) per batch sets each group's claims in turn
 // (set_config, local to the transaction, as PostgREST sets them) and
 // evaluates the same policy condition on the group's versions with a plan
-// PL/pgSQL prepares once per session. The role is set by the caller before
+// PL/pgSQL prepares once per session (a generic plan: a custom one would
+// copy the version arrays into every group's plan). The role is set by the caller before
 // the call, so the policies of the tables the condition reads apply to it
 // as they do to a query; the claims are read by auth.uid() and friends
 // when each group's query runs, after its set_config.
@@ -66,11 +67,10 @@ func buildLoopFunc(m *tableMeta, cond string) *loopFunc {
 		casts = append(casts, fmt.Sprintf(`%s[s."sfp$pos"]::%s as %s`, v, col.castType, pgx.Identifier{col.name}.Sanitize()))
 		callArgs = append(callArgs, fmt.Sprintf("$%d::text[]", i+3))
 	}
-	// The function's plans are generic (a custom plan would copy the
-	// version arrays into every group's plan), and a generic plan guesses
-	// a thousand versions per group: it would hash whole tables the
-	// policy reads (a membership table) for every group. Groups have a
-	// few versions, so the function joins by nested loops only.
+	// The condition is judged in a lateral subquery kept apart (offset 0),
+	// once per version: a generic plan estimates a thousand versions per
+	// group and would otherwise join the policy's subqueries to them by
+	// hashing whole tables (a membership table) for every group.
 	body := fmt.Sprintf(`#variable_conflict use_column
 declare
   "sfp$i" int4;
@@ -79,7 +79,7 @@ begin
     perform pg_catalog.set_config('request.jwt.claims', "sfp$claims"["sfp$i"], true);
     return query select "sfp$i", s."sfp$pos"::int8
       from pg_catalog.generate_series("sfp$bounds"["sfp$i"], "sfp$bounds"["sfp$i" + 1] - 1) as s("sfp$pos")
-      cross join lateral (select %s) as %s where %s;
+      cross join lateral (select from (select %s) as %s where %s offset 0) as "sfp$seen";
   end loop;
 end`, strings.Join(casts, ", "), pgx.Identifier{m.name}.Sanitize(), cond)
 	sig := `"sfp$claims" text[], "sfp$bounds" int4[], ` + strings.Join(params, ", ")
@@ -90,7 +90,7 @@ end`, strings.Join(casts, ", "), pgx.Identifier{m.name}.Sanitize(), cond)
 		argTypes = append(argTypes, "text[]")
 	}
 	regproc := fmt.Sprintf("pg_temp.%s(text[], int4[], %s)", name, strings.Join(argTypes, ", "))
-	create := fmt.Sprintf(`create function pg_temp.%s(%s) returns table("sfp$g" int4, "sfp$pos" int8) language plpgsql set plan_cache_mode = force_generic_plan set enable_hashjoin = off set enable_mergejoin = off as %s%s%s`,
+	create := fmt.Sprintf(`create function pg_temp.%s(%s) returns table("sfp$g" int4, "sfp$pos" int8) language plpgsql set plan_cache_mode = force_generic_plan as %s%s%s`,
 		name, sig, loopTag, body, loopTag)
 	ensure := fmt.Sprintf(`do $sfp_do$ begin
   if pg_catalog.to_regprocedure(%s) is null then
