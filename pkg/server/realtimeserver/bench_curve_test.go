@@ -98,5 +98,5 @@ func writeFanoutJSON(b *testing.B, path string, all []fanoutResult) {
 	if err := os.Rename(tmp.Name(), path); err != nil {
 		b.Fatalf("write %s: %v", path, err)
 	}
-	b.Logf("wrote %d steps to %s", len(all), path)
+	fmt.Fprintf(os.Stderr, "wrote %d steps to %s\n", len(all), path)
 }
