@@ -23,7 +23,9 @@ import (
 // writes them.
 const corkFlushBytes = 64 << 10
 
-var corkBufs = sync.Pool{New: func() any { b := make([]byte, 0, corkFlushBytes); return &b }}
+// corkBufs holds the buffers of connections writing a batch: they start
+// small (most batches are a few frames) and grow up to corkFlushBytes.
+var corkBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
 // corkConn is a net.Conn whose writes are gathered while it is corked.
 type corkConn struct {
