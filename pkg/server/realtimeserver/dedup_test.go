@@ -94,6 +94,7 @@ func TestManyGroupsOneTransaction(t *testing.T) {
 		c := env.client(t, userToken(uid, time.Hour))
 		subs = append(subs, sub{account, subscribe(t, c, "items", realtime.PostgresChangesFilter{Event: realtime.Insert, Table: "rt_items"})})
 	}
+	before := env.srv.Stats().VisibilityChecks
 	env.exec(`insert into public.rt_items select g, g % 3 + 1, 'item ' || g from generate_series(1, 30) g`)
 	for i, s := range subs {
 		for id := 1; id <= 30; id++ {
@@ -107,5 +108,10 @@ func TestManyGroupsOneTransaction(t *testing.T) {
 			}
 		}
 		noChange(t, s.events, 50*time.Millisecond)
+	}
+	// One call judged every subscriber (a statement per subscriber
+	// would be twelve).
+	if n := env.srv.Stats().VisibilityChecks - before; n >= users {
+		t.Errorf("%d visibility statements for %d subscribers, want one call looping over them", n, users)
 	}
 }
