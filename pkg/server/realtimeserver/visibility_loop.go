@@ -154,9 +154,28 @@ type loopStep struct {
 	rows         *checkRows
 }
 
+// loopMaxVersions is the most versions per group, on average, for which
+// the loop is used. The loop judges each version in a subquery of its own
+// (a few microseconds each), where a statement per group judges its
+// versions as one set; the statement's fixed cost (about a hundred
+// microseconds) is what the loop saves. BenchmarkVisibility, 100 groups:
+// with 1 version each the loop costs a fifth of a statement per group,
+// with 20 each six times more; dedup usually leaves one or two.
+const loopMaxVersions = 8
+
 // planLoop returns the plan for groups, sorted by role, or false when a
-// version check has no loop function (a table too wide).
+// version check has no loop function (a table too wide) or the groups
+// have many versions each (loopMaxVersions).
 func planLoop(groups []*checkGroup) (*loopPlan, bool) {
+	versions := 0
+	for _, g := range groups {
+		for _, rr := range g.rels {
+			versions += len(rr.index)
+		}
+	}
+	if versions > loopMaxVersions*len(groups) {
+		return nil, false
+	}
 	p := &loopPlan{}
 	for i := 0; i < len(groups); {
 		role := groups[i].auth.role
