@@ -114,6 +114,9 @@ func printMonitoring(w io.Writer, m *runtime.Monitoring) {
 		f.get("sfp_realtime_messages_sent_total"), f.get("sfp_realtime_refusals_total"),
 		f.get("sfp_realtime_replication_lag_bytes"), f.get("sfp_realtime_replication_last_lag_seconds"),
 		f.get("sfp_realtime_slot_retained_wal_bytes"))
+	fmt.Fprintf(tw, "Realtime lag:\t%ss behind (bound %ss), %s changes skipped, %s channel notices\n",
+		f.get("sfp_realtime_dispatch_behind_seconds"), f.get("sfp_realtime_max_dispatch_lag_seconds"),
+		f.get("sfp_realtime_changes_dropped_total"), f.get("sfp_realtime_lag_notices_total"))
 	fmt.Fprintf(tw, "Postgres:\tup %s, restarts %s, schema %s, migrations applied at start %s\n",
 		f.get("sfp_postgres_up"), f.get("sfp_postgres_restarts_total"), f.get("sfp_schema_version"), f.get("sfp_migrations_applied_total"))
 	tw.Flush()

@@ -22,6 +22,10 @@ func monitoredStatus(requests float64) *runtime.Status {
 				{Name: "sfp_postgres_pool_connections", Labels: map[string]string{"pool": "rest", "state": "in_use"}, Value: 3},
 				{Name: "sfp_postgres_restarts_total", Value: 1},
 				{Name: "sfp_realtime_replication_last_lag_seconds", Value: 0.0125},
+				{Name: "sfp_realtime_dispatch_behind_seconds", Value: 12.5},
+				{Name: "sfp_realtime_max_dispatch_lag_seconds", Value: 10},
+				{Name: "sfp_realtime_changes_dropped_total", Value: 42},
+				{Name: "sfp_realtime_lag_notices_total", Value: 3},
 			}}}
 }
 
@@ -57,7 +61,8 @@ func TestWatchStatus(t *testing.T) {
 		}
 		text := out.String()
 		for _, want := range []string{"Ready:    no (postgres: restarting after a crash; schema_cache ok)",
-			"rest-v1 2xx 10, rest-v1 5xx 2", "rest-v1 2xx 30, rest-v1 5xx 2", "rest 3/24 in use", "restarts 1", "0.013s"} {
+			"rest-v1 2xx 10, rest-v1 5xx 2", "rest-v1 2xx 30, rest-v1 5xx 2", "rest 3/24 in use", "restarts 1", "0.013s",
+			"12.500s behind (bound 10s), 42 changes skipped, 3 channel notices"} {
 			if !strings.Contains(text, want) {
 				t.Errorf("watch output lacks %q:\n%s", want, text)
 			}

@@ -86,6 +86,10 @@ var (
 	descRTStreaming = desc("realtime_replication_streaming", "1 while the logical replication stream is connected.")
 	descRTLagBytes  = desc("realtime_replication_lag_bytes", "WAL sent by PostgreSQL not yet dispatched to subscribers and confirmed.")
 	descRTLagLast   = desc("realtime_replication_last_lag_seconds", "Commit-to-dispatch time of the latest transaction with changes.")
+	descRTBehind    = desc("realtime_dispatch_behind_seconds", "How long ago the oldest transaction being dispatched now was committed; 0 while the dispatcher is idle.")
+	descRTMaxLag    = desc("realtime_max_dispatch_lag_seconds", "The bound beyond which realtime skips changes and tells the channels (MaxDispatchLag).")
+	descRTDropped   = desc("realtime_changes_dropped_total", "Changes not delivered because realtime fell further behind the database than its bound.")
+	descRTNotices   = desc("realtime_lag_notices_total", "System messages telling channels that changes were skipped.")
 	descSlotWAL     = desc("realtime_slot_retained_wal_bytes", "WAL the realtime replication slot keeps PostgreSQL from recycling.")
 
 	descPGUp       = desc("postgres_up", "1 when PostgreSQL answered the scrape's query.")
@@ -107,7 +111,7 @@ func (c *sourceCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descPoolConns, descPoolMax, descPoolAcquires, descPoolWaits, descPoolWaitSecs, descPoolCanceled,
 		descRESTTx, descRESTShared, descRESTRetry,
 		descRTSockets, descRTChannels, descRTSubs, descRTJoins, descRTSent, descRTDelivered, descRTChecks, descRTRefused,
-		descRTSlow, descRTStreaming, descRTLagBytes, descRTLagLast, descSlotWAL,
+		descRTSlow, descRTStreaming, descRTLagBytes, descRTLagLast, descRTBehind, descRTMaxLag, descRTDropped, descRTNotices, descSlotWAL,
 		descPGUp, descPGRestarts, descMigrations, descSchema, descArchived, descArchiveErr, descBackup, descBackupFail} {
 		ch <- d
 	}
@@ -191,6 +195,10 @@ func (c *sourceCollector) collectRealtime(emit func(*prometheus.Desc, prometheus
 	emit(descRTStreaming, prometheus.GaugeValue, bool01(st.Streaming))
 	emit(descRTLagBytes, prometheus.GaugeValue, float64(fl.LagBytes))
 	emit(descRTLagLast, prometheus.GaugeValue, fl.LagSeconds)
+	emit(descRTBehind, prometheus.GaugeValue, fl.BehindSeconds)
+	emit(descRTMaxLag, prometheus.GaugeValue, fl.MaxDispatchLagSeconds)
+	emit(descRTDropped, prometheus.CounterValue, float64(fl.DroppedChanges))
+	emit(descRTNotices, prometheus.CounterValue, float64(fl.LagNotices))
 }
 
 func unixSeconds(t time.Time) float64 {

@@ -237,6 +237,19 @@ func TestRealtimeFigures(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	// Nothing fell behind its bound: nothing skipped, nobody told.
+	if d := delta("sfp_realtime_changes_dropped_total"); d != 0 {
+		t.Errorf("changes dropped moved by %v, want 0", d)
+	}
+	if d := delta("sfp_realtime_lag_notices_total"); d != 0 {
+		t.Errorf("lag notices moved by %v, want 0", d)
+	}
+	if v, ok := after.Value("sfp_realtime_max_dispatch_lag_seconds"); !ok || v != 10 {
+		t.Errorf("max dispatch lag = %v (present %v), want the default 10 s", v, ok)
+	}
+	if _, ok := after.Value("sfp_realtime_dispatch_behind_seconds"); !ok {
+		t.Error("sfp_realtime_dispatch_behind_seconds: missing")
+	}
 	if d := delta("sfp_realtime_replication_lag_seconds"); d < 1 {
 		t.Errorf("the lag histogram observed %v transactions, want at least the one delivered", d)
 	}

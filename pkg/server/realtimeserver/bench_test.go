@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -37,21 +38,57 @@ import (
 //	RT_BENCH_CLIENTS=500 RT_BENCH_RATES=20,40,60,80,100,120 RT_BENCH_STEP=10s \
 //	  go test -run '^$' -bench Fanout -benchtime 1x ./pkg/server/realtimeserver/
 //
+// RT_BENCH_MODES picks the modes, in order (default rls,norls; rls-old is
+// the visibility checks without loop functions and dedup, the baseline
+// they are measured against; norls must come last). RT_BENCH_CURVE=1 runs the steps for each subscriber count of
+// RT_BENCH_CURVE_CLIENTS (default 100,500,1000,2000) instead, and
+// RT_BENCH_OUT=path writes every step as JSON (bench_curve_test.go).
+//
 // The load generator (clients, writer) runs in the same process: the
 // figures are for the whole machine.
 func BenchmarkFanout(b *testing.B) {
-	clients := envInt("RT_BENCH_CLIENTS", 100)
 	rates := envInts("RT_BENCH_RATES", []int{20, 60})
 	step := envDuration("RT_BENCH_STEP", 3*time.Second)
+	counts := []int{envInt("RT_BENCH_CLIENTS", 100)}
+	if os.Getenv("RT_BENCH_CURVE") == "1" {
+		counts = envInts("RT_BENCH_CURVE_CLIENTS", []int{100, 500, 1000, 2000})
+	}
+	var all []fanoutResult
 	for i := 0; i < b.N; i++ {
 		if i > 0 {
 			break // one measured run, whatever b.N
 		}
-		runFanout(b, clients, rates, step)
+		for _, n := range counts {
+			all = append(all, runFanout(b, n, rates, step)...)
+		}
+	}
+	b.StopTimer()
+	reportFanout(b, all, len(counts) > 1)
+	if path := os.Getenv("RT_BENCH_OUT"); path != "" {
+		writeFanoutJSON(b, path, all)
 	}
 }
 
-func runFanout(b *testing.B, nClients int, rates []int, step time.Duration) {
+// fanoutResult is one step of the fan-out benchmark.
+type fanoutResult struct {
+	Clients     int     `json:"clients"`
+	Mode        string  `json:"mode"` // "rls" or "norls"
+	Rate        int     `json:"changes_per_second"`
+	MsgsPerSec  float64 `json:"msgs_per_second"`
+	Delivered   int64   `json:"delivered"`
+	Expected    int64   `json:"expected"`
+	P50         float64 `json:"p50_ms"`
+	P95         float64 `json:"p95_ms"`
+	P99         float64 `json:"p99_ms"`
+	Sustainable bool    `json:"sustainable"`
+	Batches     int64   `json:"batches"`
+	Checks      int64   `json:"visibility_statements"`
+	Dropped     int64   `json:"dropped_changes"`
+	HeapPerSub  float64 `json:"heap_bytes_per_subscriber"`
+	StepSeconds float64 `json:"step_seconds"`
+}
+
+func runFanout(b *testing.B, nClients int, rates []int, step time.Duration) []fanoutResult {
 	db := newTestDB(b, pgtest.Shared())
 	db.Exec(b, `
 		create table public.rt_bench_members (account int not null, user_id uuid not null, primary key (account, user_id));
@@ -62,36 +99,33 @@ func runFanout(b *testing.B, nClients int, rates []int, step time.Duration) {
 			using (exists (select 1 from public.rt_bench_members m where m.account = rt_bench.account and m.user_id = auth.uid()));
 		grant select on public.rt_bench, public.rt_bench_members to authenticated;
 		alter publication supabase_realtime add table public.rt_bench;`)
-	env := startEnv(b, db)
+	env := startEnv(b, db, benchLimits(nClients))
 	users := make([]string, nClients)
 	for i := range users {
 		users[i] = newID()
 	}
 	db.Exec(b, `insert into public.rt_bench_members select 1, u::uuid from unnest($1::text[]) u`, users)
 
+	heapBefore := heapInUse()
 	bc := connectBenchClients(b, env, users)
 	defer bc.close()
+	heapPerSub := float64(heapInUse()-heapBefore) / float64(nClients)
 	writer := db.Pool(b, "supabase_admin")
 	b.ResetTimer()
 
-	type result struct {
-		rate                   int
-		mode                   string
-		msgs                   float64
-		delivered, expected    int64
-		p50, p95, p99          float64
-		sustainable            bool
-		checks, batches, chngs int64
-	}
-	var results []result
-	best := map[string]*result{}
-	for _, mode := range []string{"rls", "norls"} {
+	var results []fanoutResult
+	for _, mode := range envStrings("RT_BENCH_MODES", []string{"rls", "norls"}) {
+		// rls-old: the checks as they were before the loop functions and
+		// the dedup (a statement per group, every version judged), for a
+		// side-by-side baseline.
+		env.srv.disp.noLoop.Store(mode == "rls-old")
+		env.srv.disp.noDedup.Store(mode == "rls-old")
 		if mode == "norls" {
 			db.Exec(b, `alter table public.rt_bench disable row level security`)
 			time.Sleep(2 * metaTTL) // the catalog cache notices
 		}
 		for _, rate := range rates {
-			before := env.srv.Stats()
+			before, flowBefore := env.srv.Stats(), env.srv.Flow()
 			start := time.Now()
 			rows := writeAtRate(b, writer, rate, step)
 			end := time.Now()
@@ -101,37 +135,41 @@ func runFanout(b *testing.B, nClients int, rates []int, step time.Duration) {
 				time.Sleep(50 * time.Millisecond)
 			}
 			lat, delivered := bc.collect(start, end)
-			after := env.srv.Stats()
-			r := result{rate: rate, mode: mode, delivered: delivered, expected: rows * int64(nClients),
-				msgs:   float64(delivered) / end.Sub(start).Seconds(),
-				checks: after.VisibilityChecks - before.VisibilityChecks, batches: after.Batches - before.Batches, chngs: after.Changes - before.Changes}
-			r.p50, r.p95, r.p99 = percentile(lat, 50), percentile(lat, 95), percentile(lat, 99)
-			r.sustainable = r.expected > 0 && float64(delivered) >= 0.999*float64(r.expected) && r.p95 < 250
+			after, flowAfter := env.srv.Stats(), env.srv.Flow()
+			r := fanoutResult{Clients: nClients, Rate: rate, Mode: mode, Delivered: delivered, Expected: rows * int64(nClients),
+				MsgsPerSec: float64(delivered) / end.Sub(start).Seconds(), StepSeconds: end.Sub(start).Seconds(),
+				Checks: after.VisibilityChecks - before.VisibilityChecks, Batches: after.Batches - before.Batches,
+				Dropped: flowAfter.DroppedChanges - flowBefore.DroppedChanges, HeapPerSub: heapPerSub}
+			r.P50, r.P95, r.P99 = percentile(lat, 50), percentile(lat, 95), percentile(lat, 99)
+			r.Sustainable = r.Expected > 0 && float64(delivered) >= 0.999*float64(r.Expected) && r.P95 < 250
 			results = append(results, r)
-			b.Logf("%-5s %4d changes/s × %d clients: %8.0f msgs/s delivered %d/%d  p50 %6.1f ms  p95 %6.1f ms  p99 %6.1f ms  sustainable %v  (%d batches, %d visibility statements)",
-				mode, rate, nClients, r.msgs, delivered, r.expected, r.p50, r.p95, r.p99, r.sustainable, r.batches, r.checks)
-			if r.sustainable && (best[mode] == nil || r.msgs > best[mode].msgs) {
-				rr := r
-				best[mode] = &rr
-			}
+			// To stderr: a benchmark's log keeps ten lines.
+			fmt.Fprintf(os.Stderr, "%-7s %4d changes/s × %d clients: %8.0f msgs/s delivered %d/%d  p50 %6.1f ms  p95 %6.1f ms  p99 %6.1f ms  sustainable %v  (%d batches, %d visibility statements, %d changes skipped)\n",
+				mode, rate, nClients, r.MsgsPerSec, delivered, r.Expected, r.P50, r.P95, r.P99, r.Sustainable, r.Batches, r.Checks, r.Dropped)
 		}
 	}
-	b.StopTimer()
-	for _, mode := range []string{"rls", "norls"} {
-		if r := best[mode]; r != nil {
-			b.ReportMetric(r.msgs, mode+"-msgs/s")
-			b.ReportMetric(float64(r.rate), mode+"-changes/s")
-			b.ReportMetric(r.p50, mode+"-p50-ms")
-			b.ReportMetric(r.p95, mode+"-p95-ms")
-			b.ReportMetric(r.p99, mode+"-p99-ms")
-		} else {
-			b.ReportMetric(0, mode+"-msgs/s")
-		}
+	fmt.Fprintf(os.Stderr, "%d clients: heap %.0f bytes per subscriber (server and in-process client together)\n", nClients, heapPerSub)
+	return results
+}
+
+// heapInUse is the live heap after two collections (the second empties
+// sync.Pools' victim caches, buffers no connection holds).
+func heapInUse() int64 {
+	runtime.GC()
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return int64(m.HeapAlloc)
+}
+
+// benchLimits raises the tenant's realtime limits so n benchmark clients
+// may connect, join and stay (the defaults allow 200 sockets and 100 joins
+// a second).
+func benchLimits(n int) func(*Config) {
+	return func(c *Config) {
+		c.Limits.MaxConcurrentUsers = n + 10
+		c.Limits.MaxJoinsPerSecond = max(n, DefaultMaxJoinsPerSecond)
 	}
-	if best["rls"] != nil && best["norls"] != nil {
-		b.ReportMetric(best["rls"].msgs/best["norls"].msgs, "rls/norls")
-	}
-	b.ReportMetric(float64(nClients), "clients")
 }
 
 // writeAtRate commits rows at rate per second for d, in small transactions
@@ -336,6 +374,19 @@ func envInts(name string, def []int) []int {
 	return out
 }
 
+func envStrings(name string, def []string) []string {
+	var out []string
+	for _, f := range strings.Split(os.Getenv(name), ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	if len(out) == 0 {
+		return def
+	}
+	return out
+}
+
 func envDuration(name string, def time.Duration) time.Duration {
 	if d, err := time.ParseDuration(os.Getenv(name)); err == nil && d > 0 {
 		return d
@@ -344,13 +395,16 @@ func envDuration(name string, def time.Duration) time.Duration {
 }
 
 // BenchmarkVisibility compares the batched row-level security check (one
-// round trip per batch: each (role, claims) group's visible row versions,
-// judged by the policy)
-// with the baseline of one query per change per subscriber, on the same
-// rows and policies, in the same run. It reports the cost per
-// (change × subscriber) of each and their ratio.
+// round trip per batch, one call per (role, table) looping over the
+// (role, claims) groups: visibility_loop.go — or, when the groups have
+// more than loopMaxVersions versions each, the statement per group) with the same round trip
+// made of a statement per group (set_config, then the check), and, for
+// small runs, with the baseline of one query per change per subscriber, on
+// the same rows and policies, in the same run. It reports the cost per
+// (change × subscriber) of each and their ratios. RT_BENCH_GROUPS sets the
+// number of groups (default 100).
 func BenchmarkVisibility(b *testing.B) {
-	const groups, changes = 100, 20
+	groups, changes := envInt("RT_BENCH_GROUPS", 100), envInt("RT_BENCH_CHANGES", 20)
 	env := newEnv(b)
 	env.db.Exec(b, `
 		create table public.rt_bench_members (account int not null, user_id uuid not null, primary key (account, user_id));
@@ -358,8 +412,8 @@ func BenchmarkVisibility(b *testing.B) {
 		alter table public.rt_bench enable row level security;
 		create policy rt_bench_members_read on public.rt_bench for select to authenticated
 			using (exists (select 1 from public.rt_bench_members m where m.account = rt_bench.account and m.user_id = auth.uid()));
-		grant select on public.rt_bench, public.rt_bench_members to authenticated;
-		insert into public.rt_bench (payload) select 'x' from generate_series(1, 20)`)
+		grant select on public.rt_bench, public.rt_bench_members to authenticated;`)
+	env.exec(`insert into public.rt_bench (payload) select 'x' from generate_series(1, $1::int)`, changes)
 	ctx := context.Background()
 	var oid uint32
 	if err := env.admin.QueryRow(ctx, "select 'public.rt_bench'::regclass::oid").Scan(&oid); err != nil {
@@ -398,7 +452,7 @@ func BenchmarkVisibility(b *testing.B) {
 	mkGroups := func() []*checkGroup {
 		out := make([]*checkGroup, groups)
 		for i, a := range auths {
-			rr := &checkRows{meta: meta, sql: pol.checkSQL, cols: make([][]*string, len(meta.columns)), index: map[any]int{}}
+			rr := &checkRows{meta: meta, pol: pol, sql: pol.checkSQL, cols: make([][]*string, len(meta.columns)), index: map[any]int{}}
 			for j := range ids {
 				rr.cols[0] = append(rr.cols[0], &ids[j])
 				rr.cols[1] = append(rr.cols[1], &one)
@@ -411,15 +465,17 @@ func BenchmarkVisibility(b *testing.B) {
 		return out
 	}
 	pool := env.db.Pool(b, "authenticator")
-	b.ResetTimer()
-	var batched, perChange time.Duration
-	for i := 0; i < b.N; i++ {
+	// check runs one batch's checks, with the loop functions or with a
+	// statement per group, and verifies every row was found visible.
+	check := func(noLoop bool) time.Duration {
+		env.srv.disp.noLoop.Store(noLoop)
+		defer env.srv.disp.noLoop.Store(false)
 		g := mkGroups()
 		start := time.Now()
 		if err := env.srv.disp.checkVisibility(ctx, g); err != nil {
 			b.Fatal(err)
 		}
-		batched += time.Since(start)
+		took := time.Since(start)
 		for _, grp := range g {
 			for j := range ids {
 				if !grp.rels[checkKey{rel: oid}].visible[j] {
@@ -427,7 +483,24 @@ func BenchmarkVisibility(b *testing.B) {
 				}
 			}
 		}
-		start = time.Now()
+		return took
+	}
+	// The per-change baseline costs a round trip per pair: only for
+	// small runs.
+	baseline := groups*changes <= 2000
+	// Warm up: the session's loop function is created and planned on
+	// first use, the statements prepared.
+	check(false)
+	check(true)
+	b.ResetTimer()
+	var batched, statements, perChange time.Duration
+	for i := 0; i < b.N; i++ {
+		batched += check(false)
+		statements += check(true)
+		if !baseline {
+			continue
+		}
+		start := time.Now()
 		for _, id := range ids {
 			for _, a := range auths {
 				batch := &pgx.Batch{}
@@ -444,6 +517,10 @@ func BenchmarkVisibility(b *testing.B) {
 	}
 	pairs := float64(b.N * groups * changes)
 	b.ReportMetric(float64(batched.Nanoseconds())/pairs, "batched-ns/pair")
-	b.ReportMetric(float64(perChange.Nanoseconds())/pairs, "per-change-ns/pair")
-	b.ReportMetric(float64(perChange)/float64(batched), "per-change/batched")
+	b.ReportMetric(float64(statements.Nanoseconds())/pairs, "per-group-ns/pair")
+	b.ReportMetric(float64(statements)/float64(batched), "per-group/batched")
+	if baseline {
+		b.ReportMetric(float64(perChange.Nanoseconds())/pairs, "per-change-ns/pair")
+		b.ReportMetric(float64(perChange)/float64(batched), "per-change/batched")
+	}
 }

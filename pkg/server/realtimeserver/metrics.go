@@ -76,6 +76,17 @@ type Flow struct {
 	// LagSeconds is the time from commit to dispatch of the latest
 	// transaction that had changes.
 	LagSeconds float64
+	// BehindSeconds is how long ago the oldest transaction being
+	// dispatched now was committed (0 while the dispatcher is idle).
+	BehindSeconds float64
+	// MaxDispatchLagSeconds is the bound beyond which changes are
+	// skipped (Config.MaxDispatchLag).
+	MaxDispatchLagSeconds float64
+	// DroppedChanges counts changes not delivered because the server fell
+	// further behind than MaxDispatchLag; LagNotices counts the system
+	// messages that told channels so.
+	DroppedChanges int64
+	LagNotices     int64
 }
 
 // Flow returns the monitoring figures.
@@ -91,5 +102,10 @@ func (s *Server) Flow() Flow {
 		Refusals:        s.limits.refusals(),
 		LagBytes:        lag,
 		LagSeconds:      time.Duration(s.counts.lagNanos.Load()).Seconds(),
+
+		BehindSeconds:         s.disp.behind().Seconds(),
+		MaxDispatchLagSeconds: s.cfg.MaxDispatchLag.Seconds(),
+		DroppedChanges:        s.disp.stats.dropped.Load(),
+		LagNotices:            s.disp.stats.lagNotices.Load(),
 	}
 }

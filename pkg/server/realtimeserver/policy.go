@@ -31,8 +31,15 @@ type rowPolicy struct {
 	needs []int
 	// wholeRow: a policy refers to a whole row, so every column is needed.
 	wholeRow bool
+	// dedup: the verdict depends only on the role, the claims and the
+	// needed columns' values (no volatile call, see volatileSQL), so the
+	// versions of a batch that agree on them are judged once per group.
+	dedup bool
 	// checkSQL judges versions: see buildVersionSQL.
 	checkSQL string
+	// loop judges the versions of many groups in one call (nil: a
+	// statement per group).
+	loop *loopFunc
 	// meta is the table shape checkSQL was built for.
 	meta   *tableMeta
 	loaded time.Time
@@ -53,13 +60,43 @@ select r.role, r.rel,
        coalesce(array(select d.refobjsubid::int4 from pg_catalog.pg_depend d
                       where d.classid = 'pg_catalog.pg_policy'::pg_catalog.regclass and d.objid = p.oid
                         and d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass and d.refobjid = p.polrelid
-                        and d.refobjsubid > 0), '{}')
+                        and d.refobjsubid > 0), '{}'),
+       p.polqual is not null and (` + volatileSQL + `)
 from unnest($1::text[], $2::oid[]) as r(role, rel)
 join pg_catalog.pg_class c on c.oid = r.rel
 left join pg_catalog.pg_policy p on p.polrelid = r.rel and p.polcmd in ('r', '*') and p.polqual is not null
   and ('{0}'::oid[] <@ p.polroles
        or exists (select 1 from unnest(p.polroles) as pr(oid) where pr.oid <> 0 and pg_catalog.pg_has_role(r.role, pr.oid, 'USAGE')))
 order by r.role, r.rel, p.polname`
+
+// volatileSQL reports whether the verdict of policy p may differ between
+// two versions whose columns read by the policy are equal, within one
+// statement: whether p's expression, or an expression PostgreSQL applies
+// while evaluating it (the policies of the tables it reads, the views it
+// reads, recursively), calls a volatile function or operator, reads a
+// foreign table, or has a node this check does not read (a row
+// comparison, a sequence's next value). Stable and immutable functions
+// return the same result for the same arguments within a statement, and a
+// statement reads one snapshot, so without such calls equal inputs give
+// equal verdicts. The node trees are read as text (pg_node_tree), which
+// names each function, operator and relation by oid.
+const volatileSQL = `with recursive trees(t) as (
+    select p.polqual::text
+    union
+    select coalesce(q.polqual::text, w.ev_action::text)
+    from trees
+    cross join lateral pg_catalog.regexp_matches(trees.t, ':relid (\d+)', 'g') as r
+    left join pg_catalog.pg_policy q on q.polrelid = r[1]::oid and q.polqual is not null
+    left join pg_catalog.pg_rewrite w on w.ev_class = r[1]::oid
+    where q.polqual is not null or w.ev_action is not null)
+  select exists (select 1 from trees where t like '%{ROWCOMPARE%' or t like '%{NEXTVALUEEXPR%')
+    or exists (select 1 from trees
+      cross join lateral pg_catalog.regexp_matches(trees.t, ':(funcid|opfuncid|aggfnoid|winfnoid|opno|relid) (\d+)', 'g') as m
+      left join pg_catalog.pg_proc f on m[1] not in ('opno', 'relid') and f.oid = m[2]::oid
+      left join pg_catalog.pg_operator o on m[1] = 'opno' and o.oid = m[2]::oid
+      left join pg_catalog.pg_proc opf on opf.oid = o.oprcode
+      left join pg_catalog.pg_class c on m[1] = 'relid' and c.oid = m[2]::oid
+      where f.provolatile = 'v' or opf.provolatile = 'v' or c.relkind = 'f')`
 
 // policies returns the row policy of each (role, table), reading those not
 // cached or older than metaTTL in one query. metas must hold every table.
@@ -102,6 +139,7 @@ func (c *catalog) loadPolicies(ctx context.Context, roles []string, rels []uint3
 		expr       *string
 		wholeRow   bool
 		attnums    []int32
+		volatile   *bool
 	}
 	bypass := map[privKey]bool{}
 	pols := map[privKey][]policyRow{}
@@ -109,7 +147,7 @@ func (c *catalog) loadPolicies(ctx context.Context, roles []string, rels []uint3
 		var k privKey
 		var byp bool
 		var pr policyRow
-		if err := rows.Scan(&k.role, &k.rel, &byp, &pr.permissive, &pr.expr, &pr.wholeRow, &pr.attnums); err != nil {
+		if err := rows.Scan(&k.role, &k.rel, &byp, &pr.permissive, &pr.expr, &pr.wholeRow, &pr.attnums, &pr.volatile); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("load row security policies: %w", err)
 		}
@@ -158,7 +196,11 @@ func (c *catalog) loadPolicies(ctx context.Context, roles []string, rels []uint3
 		}
 		var permissive, restrictive []string
 		needs := map[int]bool{}
+		p.dedup = true
 		for _, pr := range pols[k] {
+			if pr.volatile == nil || *pr.volatile {
+				p.dedup = false
+			}
 			if *pr.permissive {
 				permissive = append(permissive, "("+*pr.expr+")")
 			} else {
@@ -187,6 +229,7 @@ func (c *catalog) loadPolicies(ctx context.Context, roles []string, rels []uint3
 			cond += " and " + r
 		}
 		p.checkSQL = buildVersionSQL(m, cond)
+		p.loop = buildLoopFunc(m, cond)
 	}
 	return out, nil
 }

@@ -86,6 +86,11 @@ type Config struct {
 	// checks of one batch may use in parallel when there are many
 	// subscriber groups; default 2.
 	CheckConnections int
+	// MaxDispatchLag bounds how far behind the database delivery may
+	// fall: a transaction committed longer ago than this when its batch
+	// is dispatched is skipped, and the channels it would have reached
+	// get a system message saying so (overload.go); default 10s.
+	MaxDispatchLag time.Duration
 	// StatusInterval is how often the slot's confirmed position is
 	// reported to PostgreSQL; default 1s.
 	StatusInterval time.Duration
@@ -120,6 +125,9 @@ func (c *Config) setDefaults() {
 	if c.StatusInterval == 0 {
 		c.StatusInterval = time.Second
 	}
+	if c.MaxDispatchLag == 0 {
+		c.MaxDispatchLag = DefaultMaxDispatchLag
+	}
 	if c.Keys == nil && len(c.JWTSecret) > 0 {
 		c.Keys = jwtkeys.NewRing(jwtkeys.LegacySet(c.JWTSecret))
 	}
@@ -136,6 +144,8 @@ func (c *Config) validate() error {
 		return errors.New("realtime: Config.Keys or Config.JWTSecret is required")
 	case c.HeartbeatTimeout < 0:
 		return fmt.Errorf("realtime: Config.HeartbeatTimeout must be positive, got %s", c.HeartbeatTimeout)
+	case c.MaxDispatchLag < 0:
+		return fmt.Errorf("realtime: Config.MaxDispatchLag must be positive, got %s", c.MaxDispatchLag)
 	case c.ClientQueueSize < 0:
 		return fmt.Errorf("realtime: Config.ClientQueueSize must be positive, got %d", c.ClientQueueSize)
 	case !validSlotName(c.SlotName):
@@ -224,6 +234,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		parallel:  cfg.CheckConnections,
 		processed: &s.processed,
 		lag:       s.observeLag,
+		over:      overload{maxLag: cfg.MaxDispatchLag},
 	}
 	s.broadcastDB = detectBroadcastDB(ctx, s)
 	if err := s.capture.Prepare(ctx); err != nil {

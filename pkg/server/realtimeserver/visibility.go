@@ -2,13 +2,16 @@ package realtimeserver
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"github.com/sfp-dev/sfp/pkg/server/realtimeserver/wal"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // The rule the dispatcher enforces: a subscriber receives an event about a
@@ -204,6 +207,7 @@ type checkKey struct {
 // exist now and be selectable, tableMeta.checkSQL).
 type checkRows struct {
 	meta    *tableMeta
+	pol     *rowPolicy // the policies judging versions; nil when keyed
 	sql     string
 	keyed   bool
 	cols    [][]*string
@@ -229,6 +233,8 @@ type versionKey struct {
 type checks struct {
 	groups map[string]*checkGroup
 	order  []*checkGroup
+	// noDedup judges every version on its own (benchmarks' baseline).
+	noDedup bool
 }
 
 func (c *checks) rows(a *authState, m *tableMeta, sql string, keyed bool) *checkRows {
@@ -296,7 +302,11 @@ func (c *checks) version(a *authState, pol *rowPolicy, p *pendingChange, old boo
 		return c.existsNow(a, p)
 	}
 	rr := c.rows(a, p.meta, pol.checkSQL, false)
-	k := versionKey{p, old}
+	rr.pol = pol
+	var k any = versionKey{p, old}
+	if pol.dedup && !pol.wholeRow && !c.noDedup {
+		k = neededKey(pol, vals)
+	}
 	at, ok := rr.index[k]
 	if !ok {
 		at = len(rr.index)
@@ -306,6 +316,22 @@ func (c *checks) version(a *authState, pol *rowPolicy, p *pendingChange, old boo
 		}
 	}
 	return verdict{rows: rr, idx: at}
+}
+
+// neededKey identifies a version by the values of the columns the policy
+// reads: versions with equal keys get the same verdict (rowPolicy.dedup).
+func neededKey(pol *rowPolicy, vals []*string) string {
+	var b strings.Builder
+	for _, ci := range pol.needs {
+		if vals[ci] == nil {
+			b.WriteString("n;")
+			continue
+		}
+		b.WriteString(strconv.Itoa(len(*vals[ci])))
+		b.WriteByte(':')
+		b.WriteString(*vals[ci])
+	}
+	return b.String()
 }
 
 // decide settles, for every hit of a change, what the subscriber may see,
@@ -519,7 +545,46 @@ func (d *dispatcher) checkPart(ctx context.Context, groups []*checkGroup) error 
 	return nil
 }
 
+// runChecks checks the groups' versions in one round trip: with loop
+// functions (visibility_loop.go) when every table has one and the session
+// may create them, else with a statement per group and table.
 func (d *dispatcher) runChecks(ctx context.Context, conn *pgx.Conn, groups []*checkGroup) error {
+	if !d.noLoop.Load() {
+		if plan, ok := planLoop(groups); ok {
+			err := d.runLoopChecks(ctx, conn, plan)
+			if err == nil || (!isSQLError(err) && !isStatementTimeout(err)) {
+				return err
+			}
+			if errors.Is(err, errLoopCreate) {
+				d.noLoop.Store(true)
+				d.log.Warn("row visibility: cannot create the session's check functions; checking with a statement per subscriber group", "error", err)
+			}
+			for _, g := range groups {
+				for _, rr := range g.rels {
+					clear(rr.visible)
+				}
+			}
+			if conn.PgConn().TxStatus() != 'I' {
+				if _, err := conn.Exec(ctx, "rollback"); err != nil {
+					return fmt.Errorf("check row visibility: %w", err)
+				}
+			}
+		}
+	}
+	return d.runGroupChecks(ctx, conn, groups)
+}
+
+// isStatementTimeout reports a statement cancelled by statement_timeout
+// (or a cancel request): the loop call is one long statement, where a
+// statement per group is many short ones.
+func isStatementTimeout(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "57014"
+}
+
+// runGroupChecks checks with one statement per group and table, after
+// setting each group's role and claims.
+func (d *dispatcher) runGroupChecks(ctx context.Context, conn *pgx.Conn, groups []*checkGroup) error {
 	for _, g := range groups {
 		for _, rr := range g.rels {
 			if !rr.keyed {
