@@ -30,6 +30,7 @@ type BootstrapOptions struct {
 	// SkipMigrations applies the platform only.
 	SkipMigrations bool
 	Progress       func(string)
+	trace          *startTrace
 }
 
 // BootstrapResult reports what Bootstrap did.
@@ -50,12 +51,16 @@ func Bootstrap(ctx context.Context, conn *pgx.Conn, opts BootstrapOptions) (*Boo
 		progress = func(string) {}
 	}
 	res := &BootstrapResult{}
+	tr := opts.trace
+	done := tr.phase("platform stamp")
 	stamp, err := platformStamp(ctx, conn)
 	if err != nil {
 		return nil, err
 	}
+	done()
 	if opts.StampFile == "" || readStamp(opts.StampFile) != stamp {
 		progress("Applying platform SQL (roles, auth, vault, realtime publication)")
+		done := tr.phase("platform SQL and role passwords")
 		if err := platform.Apply(ctx, conn); err != nil {
 			return nil, err
 		}
@@ -63,6 +68,7 @@ func Bootstrap(ctx context.Context, conn *pgx.Conn, opts BootstrapOptions) (*Boo
 			return nil, err
 		}
 		res.PlatformApplied = true
+		done()
 		if opts.StampFile != "" {
 			if err := os.WriteFile(opts.StampFile, []byte(stamp+"\n"), 0o600); err != nil {
 				return nil, fmt.Errorf("record platform stamp: %w", err)
@@ -76,6 +82,7 @@ func Bootstrap(ctx context.Context, conn *pgx.Conn, opts BootstrapOptions) (*Boo
 	if fsys == nil {
 		fsys = supabase.Migrations()
 	}
+	done = tr.phase("migrations (check and apply)")
 	runner, err := migrate.NewRunner(fsys, nil)
 	if err != nil {
 		return nil, err
@@ -86,7 +93,10 @@ func Bootstrap(ctx context.Context, conn *pgx.Conn, opts BootstrapOptions) (*Boo
 	if err != nil {
 		return res, err
 	}
+	done()
+	done = tr.phase("credentials key")
 	created, err := migrate.InitCredentialsKey(ctx, conn)
+	done()
 	switch {
 	case err == nil:
 		res.KeyCreated = created

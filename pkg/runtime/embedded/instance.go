@@ -44,6 +44,11 @@ type BootOptions struct {
 	// restart, from the supervisor's goroutine (the runtime writes
 	// run/state.json, which `sfp server status` reads).
 	OnSupervision func(Supervision)
+	// Trace logs the duration of each phase of the start at info level
+	// (SFP_TRACE_START); without it at debug level.
+	Trace bool
+	// trace is the caller's trace (Runtime.Start), continued by Boot.
+	trace *startTrace
 }
 
 // Instance is a running embedded tenant: its cluster, in-process servers and
@@ -83,6 +88,10 @@ func Boot(ctx context.Context, t *tenant.Tenant, opts BootOptions) (inst *Instan
 	if progress == nil {
 		progress = func(string) {}
 	}
+	tr := opts.trace
+	if tr == nil {
+		tr = newStartTrace(log, opts.Trace)
+	}
 	inst = &Instance{T: t, log: log, opts: opts, StartedAt: time.Now(), URL: t.URL(), failed: make(chan error, 4)}
 	defer func() {
 		if err != nil {
@@ -93,6 +102,7 @@ func Boot(ctx context.Context, t *tenant.Tenant, opts BootOptions) (inst *Instan
 	}()
 
 	// Fail early, before touching the database, if the API port is taken.
+	done := tr.phase("listeners (API and monitoring ports)")
 	if !opts.DatabaseOnly {
 		addr := net.JoinHostPort(t.Config.API.Host, strconv.Itoa(t.Config.API.Port))
 		l, err := net.Listen("tcp", addr)
@@ -106,6 +116,8 @@ func Boot(ctx context.Context, t *tenant.Tenant, opts BootOptions) (inst *Instan
 		}
 	}
 
+	done()
+	done = tr.phase("cluster config (binaries, archive settings)")
 	startSettings, err := archiveSettings(t)
 	if err != nil {
 		return inst, err
@@ -117,12 +129,15 @@ func Boot(ctx context.Context, t *tenant.Tenant, opts BootOptions) (inst *Instan
 		LogFile:       t.PostgresLog(),
 		Logger:        log,
 		StartSettings: startSettings,
+		Trace:         tr.record,
 	})
 	if err != nil {
 		return inst, err
 	}
 	inst.Cluster = cluster
+	done()
 	if !cluster.Initialized() {
+		done := tr.phase("initdb (cluster creation)")
 		progress("Creating the PostgreSQL cluster in " + t.DataDir())
 		if err := cluster.Init(ctx); err != nil {
 			// Leave nothing half-made: the next start initialises afresh.
@@ -130,6 +145,7 @@ func Boot(ctx context.Context, t *tenant.Tenant, opts BootOptions) (inst *Instan
 			os.Remove(stampFile(t))
 			return inst, err
 		}
+		done()
 	}
 	// We hold the tenant's run lock, so a server still running on the data
 	// directory was left by an sfp process that died (kill -9): it is
@@ -141,22 +157,29 @@ func Boot(ctx context.Context, t *tenant.Tenant, opts BootOptions) (inst *Instan
 		}
 	}
 	progress(fmt.Sprintf("Starting PostgreSQL %s on 127.0.0.1:%d", cluster.Config().Binaries.Version, t.Config.Postgres.Port))
+	done = tr.phase("postgres start (until ready)")
 	if err := cluster.Start(ctx); err != nil {
 		return inst, err
 	}
+	done()
 
+	done = tr.phase("connect as supabase_admin")
 	conn, err := migrate.Connect(ctx, cluster.ConnString("supabase_admin", t.Secrets.PostgresPassword, "postgres"))
 	if err != nil {
 		return inst, err
 	}
+	done()
+	done = tr.phase("bootstrap (platform SQL, migrations, credentials key)")
 	res, err := Bootstrap(ctx, conn, BootstrapOptions{
 		Passwords:      t.Secrets.RolePasswords(),
 		Migrations:     opts.Migrations,
 		StampFile:      stampFile(t),
 		SkipMigrations: opts.SkipMigrations,
 		Progress:       progress,
+		trace:          tr,
 	})
 	conn.Close(context.WithoutCancel(ctx))
+	done()
 	if res != nil {
 		inst.Applied = res.Applied
 	}
@@ -167,20 +190,28 @@ func Boot(ctx context.Context, t *tenant.Tenant, opts BootOptions) (inst *Instan
 		return inst, nil
 	}
 
+	done = tr.phase("keys (load, add missing)")
 	if err := ensureKeys(t, progress); err != nil {
 		return inst, err
 	}
+	done()
 	progress("Starting auth, REST, realtime and the gateway")
-	inst.services, err = startServices(ctx, inst)
+	done = tr.phase("servers (auth, REST, realtime)")
+	inst.services, err = startServices(ctx, inst, tr)
 	if err != nil {
 		return inst, err
 	}
+	done()
+	done = tr.phase("monitoring pool")
 	if err := inst.watch(ctx, inst.services); err != nil {
 		return inst, err
 	}
+	done()
+	done = tr.phase("admin user")
 	if err := inst.services.bootstrapAdmin(ctx, progress); err != nil {
 		return inst, err
 	}
+	done()
 	inst.http = newHTTPServer(inst.services.handler, t.Config.API, log)
 	go func() {
 		if err := inst.http.Serve(inst.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -53,7 +53,7 @@ type services struct {
 // cluster. Each server connects as its own role: auth as supabase_auth_admin,
 // REST and realtime as authenticator (switching to each request's role),
 // realtime's change stream as supabase_replication_admin.
-func startServices(ctx context.Context, inst *Instance) (_ *services, err error) {
+func startServices(ctx context.Context, inst *Instance, tr *startTrace) (_ *services, err error) {
 	t, c := inst.T, inst.Cluster
 	s := &services{inst: inst, stopped: make(chan struct{})}
 	defer func() {
@@ -68,6 +68,7 @@ func startServices(ctx context.Context, inst *Instance) (_ *services, err error)
 	}
 	s.ring = jwtkeys.NewRing(set)
 
+	done := tr.phase("auth server")
 	authPool, err := s.pool(ctx, "auth", c.ConnString("supabase_auth_admin", t.Secrets.AuthAdminPassword, "postgres"), 8)
 	if err != nil {
 		return s, fmt.Errorf("auth: %w", err)
@@ -105,6 +106,8 @@ func startServices(ctx context.Context, inst *Instance) (_ *services, err error)
 		return s, fmt.Errorf("start auth: %w", err)
 	}
 	s.closers = append(s.closers, func(context.Context) error { return s.auth.Close() })
+	done()
+	done = tr.phase("REST server")
 
 	restURL := c.ConnString("authenticator", t.Secrets.AuthenticatorPassword, "postgres")
 	restPool, err := s.pool(ctx, "rest", restURL, 24)
@@ -123,7 +126,9 @@ func startServices(ctx context.Context, inst *Instance) (_ *services, err error)
 	}
 	s.closers = append(s.closers, func(context.Context) error { return s.rest.Close() })
 
+	done()
 	s.upstreams = map[string]http.Handler{hostAuth: s.auth, hostREST: s.rest}
+	done = tr.phase("realtime server")
 	rt, err := startRealtime(ctx, s)
 	if err != nil {
 		return s, err
@@ -131,6 +136,7 @@ func startServices(ctx context.Context, inst *Instance) (_ *services, err error)
 	if rt != nil {
 		s.upstreams[hostRealtime] = rt
 	}
+	done()
 	if err := s.applyKeys(t); err != nil {
 		return s, err
 	}

@@ -69,6 +69,9 @@ type Config struct {
 	// stopped immediately; default 30s.
 	StopTimeout time.Duration
 	Logger      *slog.Logger
+	// Trace, if set, is told how long each step of Init and Start took
+	// (the embedded runtime's start trace).
+	Trace func(step string, start, end time.Time)
 }
 
 // Cluster manages one data directory. Its methods are safe for concurrent use.
@@ -210,9 +213,11 @@ func (c *Cluster) Init(ctx context.Context) error {
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	c.cfg.Logger.Info("initialising PostgreSQL cluster", "dir", c.cfg.DataDir, "version", c.cfg.Binaries.Version)
+	began := time.Now()
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("init cluster: initdb failed: %w\n%s", err, strings.TrimSpace(out.String()))
 	}
+	c.trace("postgres: initdb", began)
 
 	if err := c.writeConfig(owner); err != nil {
 		return fmt.Errorf("init cluster: %w", err)
@@ -315,6 +320,7 @@ func (c *Cluster) Start(ctx context.Context) error {
 	if c.cmd != nil && !c.hasExited() {
 		return nil
 	}
+	began := time.Now()
 	if err := c.preflight(); err != nil {
 		return err
 	}
@@ -370,6 +376,8 @@ func (c *Cluster) Start(ctx context.Context) error {
 	cmd.SysProcAttr = attr
 
 	c.cfg.Logger.Info("starting PostgreSQL", "dir", c.cfg.DataDir, "port", c.cfg.Port)
+	c.trace("postgres: checks before start (pid file, orphans, ownership, port)", began)
+	spawned := time.Now()
 	if err := cmd.Start(); err != nil {
 		logf.Close()
 		return fmt.Errorf("start cluster: %w", err)
@@ -390,7 +398,15 @@ func (c *Cluster) Start(ctx context.Context) error {
 		<-c.exited
 		return fmt.Errorf("start cluster: %w%s", err, c.logTail(logStart))
 	}
+	c.trace("postgres: spawn until ready", spawned)
 	return nil
+}
+
+// trace reports a step that began at start and ends now.
+func (c *Cluster) trace(step string, start time.Time) {
+	if c.cfg.Trace != nil {
+		c.cfg.Trace(step, start, time.Now())
+	}
 }
 
 func (c *Cluster) hasExited() bool {
