@@ -61,6 +61,13 @@ func Bootstrap(ctx context.Context, conn *pgx.Conn, opts BootstrapOptions) (res 
 	}
 	var stamp string
 	defer func() {
+		// Nothing written (a warm start): nothing to flush, and no
+		// transaction that would wait for the disk.
+		wrote := err != nil || res == nil || res.PlatformApplied || len(res.Applied) > 0 || res.KeyCreated
+		if !wrote {
+			_, err = conn.Exec(context.WithoutCancel(ctx), "reset synchronous_commit")
+			return
+		}
 		if ferr := flushCommits(ctx, conn); ferr != nil {
 			err = errors.Join(err, ferr)
 			return

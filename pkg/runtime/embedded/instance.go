@@ -129,6 +129,7 @@ func Boot(ctx context.Context, t *tenant.Tenant, opts BootOptions) (inst *Instan
 		LogFile:       t.PostgresLog(),
 		Logger:        log,
 		StartSettings: startSettings,
+		SyncFS:        true,
 		Trace:         tr.record,
 	})
 	if err != nil {

@@ -110,6 +110,8 @@ func (r *Runtime) Start(ctx context.Context, t *tenant.Tenant, opts runtime.Star
 		return r.startDetached(ctx, t, opts, tr)
 	}
 	tr.spawned()
+	notify := readyNotifier()
+	defer notify.Close()
 	done := tr.phase("run lock")
 	lock, err := t.Lock()
 	if err != nil {
@@ -153,6 +155,7 @@ func (r *Runtime) Start(ctx context.Context, t *tenant.Tenant, opts runtime.Star
 	stateMu.Unlock()
 	done = tr.phase("state file (ready)")
 	saveState(inst.Supervision())
+	notify.ready()
 	done()
 	tr.record("whole start in this process", tr.begin, time.Now())
 	if opts.Ready != nil {
@@ -224,7 +227,13 @@ func (r *Runtime) startDetached(ctx context.Context, t *tenant.Tenant, opts runt
 		cmd.Env = append(cmd.Env, traceSpawnEnv+"="+strconv.FormatInt(time.Now().UnixNano(), 10))
 	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true} // survives the terminal
-	if err := cmd.Start(); err != nil {
+	woken, started, err := passReadyPipe(cmd)
+	if err != nil {
+		return fmt.Errorf("start detached: %w", err)
+	}
+	err = cmd.Start()
+	started()
+	if err != nil {
 		return fmt.Errorf("start detached: %w", err)
 	}
 	pid := cmd.Process.Pid
@@ -259,6 +268,8 @@ func (r *Runtime) startDetached(ctx context.Context, t *tenant.Tenant, opts runt
 			_ = syscall.Kill(pid, syscall.SIGTERM)
 			return fmt.Errorf("start tenant %q: not ready after 3 minutes%s", t.Name(), logTail(t.SfpLog(), logStart))
 		case <-tick.C:
+		case <-woken:
+			woken = nil // one wake-up; the ticker goes on
 		}
 	}
 }
