@@ -236,10 +236,10 @@ func (r *Runner) Apply(ctx context.Context, conn *pgx.Conn, opts Options) ([]Mig
 	}()
 
 	if !opts.DryRun {
-		for _, stmt := range []string{createHistorySchema, createHistoryTable, addStatementsColumn, addNameColumn} {
-			if _, err := conn.PgConn().Exec(ctx, stmt).ReadAll(); err != nil {
-				return nil, fmt.Errorf("apply migrations: create history table: %w", err)
-			}
+		// One round trip (every start runs this).
+		stmts := strings.Join([]string{createHistorySchema, createHistoryTable, addStatementsColumn, addNameColumn}, ";\n")
+		if _, err := conn.PgConn().Exec(ctx, stmts).ReadAll(); err != nil {
+			return nil, fmt.Errorf("apply migrations: create history table: %w", err)
 		}
 	}
 	applied, err := readHistory(ctx, conn)

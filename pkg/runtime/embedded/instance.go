@@ -130,6 +130,7 @@ func Boot(ctx context.Context, t *tenant.Tenant, opts BootOptions) (inst *Instan
 		Logger:        log,
 		StartSettings: startSettings,
 		SyncFS:        true,
+		BinariesCache: filepath.Join(t.RunDir(), "pg-binaries.json"),
 		Trace:         tr.record,
 	})
 	if err != nil {

@@ -55,6 +55,9 @@ type Config struct {
 	DataDir       string   // the cluster's data directory (PGDATA)
 	Port          int      // TCP port on 127.0.0.1
 	Binaries      Binaries // zero value: FindBinaries
+	// BinariesCache, if set, is a file where the versions of the binaries
+	// found are remembered between processes (FindBinariesCached).
+	BinariesCache string
 	SuperUser     string   // bootstrap superuser; default supabase_admin
 	SuperPassword string   // its password; required by Init
 	// LogFile receives the server's stderr; default DataDir + ".log".
@@ -123,7 +126,7 @@ func New(ctx context.Context, cfg Config) (*Cluster, error) {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	if cfg.Binaries.Dir == "" {
-		b, err := FindBinaries(ctx)
+		b, err := FindBinariesCached(ctx, cfg.BinariesCache)
 		if err != nil {
 			return nil, err
 		}
