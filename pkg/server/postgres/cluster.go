@@ -52,14 +52,14 @@ const VaultKeyFile = "sfp_vault_root.key"
 
 // Config describes one cluster.
 type Config struct {
-	DataDir       string   // the cluster's data directory (PGDATA)
-	Port          int      // TCP port on 127.0.0.1
-	Binaries      Binaries // zero value: FindBinaries
+	DataDir  string   // the cluster's data directory (PGDATA)
+	Port     int      // TCP port on 127.0.0.1
+	Binaries Binaries // zero value: FindBinaries
 	// BinariesCache, if set, is a file where the versions of the binaries
 	// found are remembered between processes (FindBinariesCached).
 	BinariesCache string
-	SuperUser     string   // bootstrap superuser; default supabase_admin
-	SuperPassword string   // its password; required by Init
+	SuperUser     string // bootstrap superuser; default supabase_admin
+	SuperPassword string // its password; required by Init
 	// LogFile receives the server's stderr; default DataDir + ".log".
 	LogFile string
 	// NoSync trades durability for speed (initdb -N, fsync=off): tests only.
