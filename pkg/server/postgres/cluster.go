@@ -52,14 +52,11 @@ const VaultKeyFile = "sfp_vault_root.key"
 
 // Config describes one cluster.
 type Config struct {
-	DataDir  string   // the cluster's data directory (PGDATA)
-	Port     int      // TCP port on 127.0.0.1
-	Binaries Binaries // zero value: FindBinaries
-	// BinariesCache, if set, is a file where the versions of the binaries
-	// found are remembered between processes (FindBinariesCached).
-	BinariesCache string
-	SuperUser     string // bootstrap superuser; default supabase_admin
-	SuperPassword string // its password; required by Init
+	DataDir       string   // the cluster's data directory (PGDATA)
+	Port          int      // TCP port on 127.0.0.1
+	Binaries      Binaries // zero value: FindBinaries
+	SuperUser     string   // bootstrap superuser; default supabase_admin
+	SuperPassword string   // its password; required by Init
 	// LogFile receives the server's stderr; default DataDir + ".log".
 	LogFile string
 	// NoSync trades durability for speed (initdb -N, fsync=off): tests only.
@@ -86,6 +83,9 @@ type Config struct {
 	// Trace, if set, is told how long each step of Init and Start took
 	// (the embedded runtime's start trace).
 	Trace func(step string, start, end time.Time)
+	// BinariesCache, if set, is a file where the versions of the binaries
+	// found are remembered between processes (FindBinariesCached).
+	BinariesCache string
 }
 
 // Cluster manages one data directory. Its methods are safe for concurrent use.
