@@ -66,9 +66,9 @@ type Config struct {
 	// `initdb --sync-method=syncfs` does, instead of initdb's fsync of each
 	// of its thousand files, one journal commit after the other. The files
 	// sfp writes into the new cluster (sfp.conf, pg_hba.conf, the Vault
-	// root key) are flushed with it. It also flushes other data on that
-	// file system, so the embedded runtime turns it on; the default is
-	// initdb's own way (the benchmarks' bare baseline).
+	// root key) are flushed with it. It flushes whatever else is waiting
+	// on that file system too; the embedded runtime turns it on, the
+	// default is initdb's own way (the benchmarks' bare baseline).
 	SyncFS bool
 	// Settings are extra postgresql.conf settings written at Init.
 	Settings map[string]string
