@@ -117,56 +117,12 @@ func Boot(ctx context.Context, t *tenant.Tenant, opts BootOptions) (inst *Instan
 	}
 
 	done()
-	done = tr.phase("cluster config (binaries, archive settings)")
-	startSettings, err := archiveSettings(t)
-	if err != nil {
+	if err := inst.startCluster(ctx, tr, progress); err != nil {
 		return inst, err
 	}
-	cluster, err := postgres.New(ctx, postgres.Config{
-		DataDir:       t.DataDir(),
-		Port:          t.Config.Postgres.Port,
-		SuperPassword: t.Secrets.PostgresPassword,
-		LogFile:       t.PostgresLog(),
-		Logger:        log,
-		StartSettings: startSettings,
-		SyncFS:        true,
-		BinariesCache: filepath.Join(t.RunDir(), "pg-binaries.json"),
-		Trace:         tr.record,
-	})
-	if err != nil {
-		return inst, err
-	}
-	inst.Cluster = cluster
-	done()
-	if !cluster.Initialized() {
-		done := tr.phase("initdb (cluster creation)")
-		progress("Creating the PostgreSQL cluster in " + t.DataDir())
-		if err := cluster.Init(ctx); err != nil {
-			// Leave nothing half-made: the next start initialises afresh.
-			os.RemoveAll(t.DataDir())
-			os.Remove(stampFile(t))
-			return inst, err
-		}
-		done()
-	}
-	// We hold the tenant's run lock, so a server still running on the data
-	// directory was left by an sfp process that died (kill -9): it is
-	// shutting down or orphaned. Stop it before starting afresh.
-	if pid, running := cluster.Pid(); running {
-		progress(fmt.Sprintf("Stopping PostgreSQL left running by a previous sfp process (pid %d)", pid))
-		if err := cluster.Stop(ctx); err != nil && !errors.Is(err, postgres.ErrNotRunning) {
-			return inst, err
-		}
-	}
-	progress(fmt.Sprintf("Starting PostgreSQL %s on 127.0.0.1:%d", cluster.Config().Binaries.Version, t.Config.Postgres.Port))
-	done = tr.phase("postgres start (until ready)")
-	if err := cluster.Start(ctx); err != nil {
-		return inst, err
-	}
-	done()
 
 	done = tr.phase("connect as supabase_admin")
-	conn, err := migrate.Connect(ctx, cluster.ConnString("supabase_admin", t.Secrets.PostgresPassword, "postgres"))
+	conn, err := migrate.Connect(ctx, inst.Cluster.ConnString("supabase_admin", t.Secrets.PostgresPassword, "postgres"))
 	if err != nil {
 		return inst, err
 	}
@@ -224,6 +180,57 @@ func Boot(ctx context.Context, t *tenant.Tenant, opts BootOptions) (inst *Instan
 	inst.sup.start()
 	inst.startBackups(ctx)
 	return inst, nil
+}
+
+// startCluster creates the tenant's cluster on its first start and starts
+// PostgreSQL, stopping first a server a dead sfp process left running.
+func (inst *Instance) startCluster(ctx context.Context, tr *startTrace, progress func(string)) error {
+	t := inst.T
+	done := tr.phase("cluster config (binaries, archive settings)")
+	startSettings, err := archiveSettings(t)
+	if err != nil {
+		return err
+	}
+	cluster, err := postgres.New(ctx, postgres.Config{
+		DataDir:       t.DataDir(),
+		Port:          t.Config.Postgres.Port,
+		SuperPassword: t.Secrets.PostgresPassword,
+		LogFile:       t.PostgresLog(),
+		Logger:        inst.log,
+		StartSettings: startSettings,
+		SyncFS:        true,
+		BinariesCache: filepath.Join(t.RunDir(), "pg-binaries.json"),
+		Trace:         tr.record,
+	})
+	if err != nil {
+		return err
+	}
+	inst.Cluster = cluster
+	done()
+	if !cluster.Initialized() {
+		done := tr.phase("initdb (cluster creation)")
+		progress("Creating the PostgreSQL cluster in " + t.DataDir())
+		if err := cluster.Init(ctx); err != nil {
+			// Leave nothing half-made: the next start initialises afresh.
+			os.RemoveAll(t.DataDir())
+			os.Remove(stampFile(t))
+			return err
+		}
+		done()
+	}
+	// We hold the tenant's run lock, so a server still running on the data
+	// directory was left by an sfp process that died (kill -9): it is
+	// shutting down or orphaned. Stop it before starting afresh.
+	if pid, running := cluster.Pid(); running {
+		progress(fmt.Sprintf("Stopping PostgreSQL left running by a previous sfp process (pid %d)", pid))
+		if err := cluster.Stop(ctx); err != nil && !errors.Is(err, postgres.ErrNotRunning) {
+			return err
+		}
+	}
+	progress(fmt.Sprintf("Starting PostgreSQL %s on 127.0.0.1:%d", cluster.Config().Binaries.Version, t.Config.Postgres.Port))
+	done = tr.phase("postgres start (until ready)")
+	defer done()
+	return cluster.Start(ctx)
 }
 
 // Supervision reports the crashes and restarts of PostgreSQL since Boot.
