@@ -18,23 +18,23 @@ const readyFDEnv = "SFP_READY_FD"
 // the state file stays what the parent trusts. The returned channel is
 // closed on the child's first write, or once every copy of the write end is
 // closed (the child exited). Call started after cmd.Start, whatever it
-// returned: it closes the parent's copy of the write end.
-func passReadyPipe(cmd *exec.Cmd) (woken <-chan struct{}, started func(), err error) {
+// returned: it closes the parent's copy of the write end; and stop once the
+// parent stops waiting: it closes the read end.
+func passReadyPipe(cmd *exec.Cmd) (woken <-chan struct{}, started, stop func(), err error) {
 	r, w, err := os.Pipe()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	cmd.ExtraFiles = append(cmd.ExtraFiles, w)
 	// ExtraFiles[i] is descriptor 3+i in the child.
 	cmd.Env = append(cmd.Env, readyFDEnv+"="+strconv.Itoa(2+len(cmd.ExtraFiles)))
 	ch := make(chan struct{})
 	go func() {
-		defer r.Close()
 		var b [1]byte
-		_, _ = r.Read(b[:])
+		_, _ = r.Read(b[:]) // returns when r is closed, too
 		close(ch)
 	}()
-	return ch, func() { w.Close() }, nil
+	return ch, func() { w.Close() }, func() { r.Close() }, nil
 }
 
 // readyWriter is the child's end of the ready pipe; nil when the process

@@ -227,10 +227,11 @@ func (r *Runtime) startDetached(ctx context.Context, t *tenant.Tenant, opts runt
 		cmd.Env = append(cmd.Env, traceSpawnEnv+"="+strconv.FormatInt(time.Now().UnixNano(), 10))
 	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true} // survives the terminal
-	woken, started, err := passReadyPipe(cmd)
+	woken, started, stopWaiting, err := passReadyPipe(cmd)
 	if err != nil {
 		return fmt.Errorf("start detached: %w", err)
 	}
+	defer stopWaiting()
 	err = cmd.Start()
 	started()
 	if err != nil {
