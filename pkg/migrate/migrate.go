@@ -236,10 +236,10 @@ func (r *Runner) Apply(ctx context.Context, conn *pgx.Conn, opts Options) ([]Mig
 	}()
 
 	if !opts.DryRun {
-		for _, stmt := range []string{createHistorySchema, createHistoryTable, addStatementsColumn, addNameColumn} {
-			if _, err := conn.PgConn().Exec(ctx, stmt).ReadAll(); err != nil {
-				return nil, fmt.Errorf("apply migrations: create history table: %w", err)
-			}
+		// One round trip (every start runs this).
+		stmts := strings.Join([]string{createHistorySchema, createHistoryTable, addStatementsColumn, addNameColumn}, ";\n")
+		if _, err := conn.PgConn().Exec(ctx, stmts).ReadAll(); err != nil {
+			return nil, fmt.Errorf("apply migrations: create history table: %w", err)
 		}
 	}
 	applied, err := readHistory(ctx, conn)
@@ -304,7 +304,43 @@ func (r *Runner) pending(applied map[string]string) ([]Migration, error) {
 	return pending, nil
 }
 
+// applyOne applies one file in its own transaction. The whole file goes to
+// the server as one multi-statement query (one round trip instead of one per
+// statement: a first start applies hundreds of statements). Only when that
+// fails does the file run again statement by statement, in a new
+// transaction, to say which statement failed and where.
 func applyOne(ctx context.Context, conn *pgx.Conn, m Migration) error {
+	err := applyWhole(ctx, conn, m)
+	var pgErr *pgconn.PgError
+	if err == nil || !errors.As(err, &pgErr) {
+		return err
+	}
+	return applyStatements(ctx, conn, m)
+}
+
+// applyWhole runs the file's statements as one query and records the
+// version, in one transaction.
+func applyWhole(ctx context.Context, conn *pgx.Conn, m Migration) error {
+	var b strings.Builder
+	for _, st := range m.Statements {
+		// A newline first: a statement may end in a -- comment.
+		b.WriteString(st.SQL)
+		b.WriteString("\n;\n")
+	}
+	return pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+		if _, err := conn.PgConn().Exec(ctx, b.String()).ReadAll(); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, insertVersion, m.Version, m.Name, m.Texts()); err != nil {
+			return fmt.Errorf("apply %s: record version: %w", m.File, err)
+		}
+		return nil
+	})
+}
+
+// applyStatements applies the file one statement at a time, so a failure
+// names its statement.
+func applyStatements(ctx context.Context, conn *pgx.Conn, m Migration) error {
 	tx, err := conn.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("apply %s: begin: %w", m.File, err)

@@ -344,7 +344,7 @@ func TestCrashMidMigrationLeavesNothingHalfDone(t *testing.T) {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		var waiting bool
-		admin.QueryRow(ctx, `select exists (select 1 from pg_stat_activity where pid = $1 and query like 'select pg_sleep%')`, pid).Scan(&waiting)
+		admin.QueryRow(ctx, `select exists (select 1 from pg_stat_activity where pid = $1 and wait_event = 'PgSleep')`, pid).Scan(&waiting)
 		if waiting {
 			break
 		}
@@ -374,5 +374,29 @@ func TestCrashMidMigrationLeavesNothingHalfDone(t *testing.T) {
 	applied, err := runner(t, fsys).Apply(ctx, admin, migrate.Options{})
 	if err != nil || len(applied) != 1 {
 		t.Fatalf("re-run: %v, %d applied", err, len(applied))
+	}
+}
+
+// A file goes to the server as one query: a statement that ends in a
+// line comment must not swallow the separator (and with it the next
+// statement), and the whole file is still one transaction.
+func TestFileWithTrailingLineComments(t *testing.T) {
+	db := pgtest.NewDB(t)
+	ctx := context.Background()
+	fsys := fstest.MapFS{
+		"20240101000000_comments.sql": {Data: []byte("create table c1 (id int) -- the first\n;\ncreate table c2 (id int); -- the second\ninsert into c2 values (1) -- last, no semicolon\n")},
+	}
+	conn := connect(t, db)
+	if _, err := runner(t, fsys).Apply(ctx, conn, migrate.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	var both bool
+	if err := conn.QueryRow(ctx, "select to_regclass('public.c1') is not null and to_regclass('public.c2') is not null").Scan(&both); err != nil || !both {
+		t.Fatalf("both tables exist: %v, %v", both, err)
+	}
+	var rows int
+	conn.QueryRow(ctx, "select count(*) from c2").Scan(&rows)
+	if rows != 1 {
+		t.Fatalf("c2 has %d rows, want the inserted one", rows)
 	}
 }

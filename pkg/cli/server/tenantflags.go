@@ -56,6 +56,7 @@ func runtimeFor(f *cmdutil.Factory, t *tenant.Tenant, extra embedded.Options) (r
 			extra.Logger = f.Logger()
 		}
 		extra.Executable = f.Executable
+		extra.Trace = f.Getenv(embedded.TraceEnv) != ""
 		if dir := f.Getenv("SFP_MIGRATIONS_DIR"); dir != "" {
 			extra.Migrations = os.DirFS(dir)
 		}

@@ -30,6 +30,7 @@ type BootstrapOptions struct {
 	// SkipMigrations applies the platform only.
 	SkipMigrations bool
 	Progress       func(string)
+	trace          *startTrace
 }
 
 // BootstrapResult reports what Bootstrap did.
@@ -44,61 +45,135 @@ type BootstrapResult struct {
 // passwords when this binary's platform was not applied to this cluster yet,
 // then pending migrations, then init_credentials_key() as service_role.
 // conn is a superuser (supabase_admin) connection to the tenant database.
-func Bootstrap(ctx context.Context, conn *pgx.Conn, opts BootstrapOptions) (*BootstrapResult, error) {
-	progress := opts.Progress
-	if progress == nil {
-		progress = func(string) {}
+//
+// Its transactions commit without waiting for their WAL to reach the disk
+// (synchronous_commit off for this session), and one synchronous commit at
+// the end makes all of them durable at once before Bootstrap returns, also
+// when it fails: a first start commits about twenty transactions (each
+// platform file, each role password, each migration), and waiting for a
+// WAL flush after each was a good part of a cold start. A crash in between
+// loses only whole transactions at the end — each file with its history
+// row — which the next start applies again; the platform stamp file is
+// written only after the flush.
+func Bootstrap(ctx context.Context, conn *pgx.Conn, opts BootstrapOptions) (res *BootstrapResult, err error) {
+	if _, err := conn.Exec(ctx, "set synchronous_commit = off"); err != nil {
+		return nil, fmt.Errorf("bootstrap: %w", err)
 	}
-	res := &BootstrapResult{}
-	stamp, err := platformStamp(ctx, conn)
-	if err != nil {
-		return nil, err
-	}
-	if opts.StampFile == "" || readStamp(opts.StampFile) != stamp {
-		progress("Applying platform SQL (roles, auth, vault, realtime publication)")
-		if err := platform.Apply(ctx, conn); err != nil {
-			return nil, err
+	var stamp string
+	defer func() {
+		// Nothing written (a warm start): nothing to flush, and no
+		// transaction that would wait for the disk.
+		wrote := err != nil || res == nil || res.PlatformApplied || len(res.Applied) > 0 || res.KeyCreated
+		if !wrote {
+			_, err = conn.Exec(context.WithoutCancel(ctx), "reset synchronous_commit")
+			return
 		}
-		if err := platform.SetPasswords(ctx, conn, opts.Passwords); err != nil {
-			return nil, err
+		if ferr := flushCommits(ctx, conn); ferr != nil {
+			err = errors.Join(err, ferr)
+			return
 		}
-		res.PlatformApplied = true
-		if opts.StampFile != "" {
-			if err := os.WriteFile(opts.StampFile, []byte(stamp+"\n"), 0o600); err != nil {
-				return nil, fmt.Errorf("record platform stamp: %w", err)
+		if err == nil && stamp != "" && opts.StampFile != "" {
+			if werr := os.WriteFile(opts.StampFile, []byte(stamp+"\n"), 0o600); werr != nil {
+				err = fmt.Errorf("record platform stamp: %w", werr)
 			}
 		}
+	}()
+	res = &BootstrapResult{}
+	if stamp, err = applyPlatform(ctx, conn, opts, res); err != nil {
+		return nil, err
 	}
 	if opts.SkipMigrations {
 		return res, nil
 	}
+	return res, applyMigrations(ctx, conn, opts, res)
+}
+
+// flushCommits ends the bootstrap's asynchronous commits: one transaction
+// that commits synchronously flushes the WAL up to its commit record, so
+// every transaction committed before it is on disk when it returns.
+func flushCommits(ctx context.Context, conn *pgx.Conn) error {
+	ctx = context.WithoutCancel(ctx)
+	err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+		// A transaction id makes the commit write (and flush) a record.
+		_, err := tx.Exec(ctx, "set local synchronous_commit = on; select pg_catalog.pg_current_xact_id()")
+		return err
+	})
+	if err == nil {
+		_, err = conn.Exec(ctx, "reset synchronous_commit")
+	}
+	if err != nil {
+		return fmt.Errorf("bootstrap: flush commits to disk: %w", err)
+	}
+	return nil
+}
+
+// applyPlatform applies the platform SQL and role passwords unless the
+// stamp file says this binary's platform is on this cluster already. It
+// returns the stamp to record once the commits are durable ("" when there
+// is nothing to record).
+func applyPlatform(ctx context.Context, conn *pgx.Conn, opts BootstrapOptions, res *BootstrapResult) (string, error) {
+	done := opts.trace.phase("platform stamp")
+	stamp, err := platformStamp(ctx, conn)
+	if err != nil {
+		return "", err
+	}
+	done()
+	if opts.StampFile != "" && readStamp(opts.StampFile) == stamp {
+		return "", nil
+	}
+	opts.progress("Applying platform SQL (roles, auth, vault, realtime publication)")
+	done = opts.trace.phase("platform SQL and role passwords")
+	if err := platform.Apply(ctx, conn); err != nil {
+		return "", err
+	}
+	if err := platform.SetPasswords(ctx, conn, opts.Passwords); err != nil {
+		return "", err
+	}
+	res.PlatformApplied = true
+	done()
+	return stamp, nil
+}
+
+// applyMigrations applies the pending migrations and creates the
+// credentials key.
+func applyMigrations(ctx context.Context, conn *pgx.Conn, opts BootstrapOptions, res *BootstrapResult) error {
 	fsys := opts.Migrations
 	if fsys == nil {
 		fsys = supabase.Migrations()
 	}
+	done := opts.trace.phase("migrations (check and apply)")
 	runner, err := migrate.NewRunner(fsys, nil)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	res.Applied, err = runner.Apply(ctx, conn, migrate.Options{OnApply: func(m migrate.Migration) {
-		progress("Applying migration " + m.File)
+		opts.progress("Applying migration " + m.File)
 	}})
 	if err != nil {
-		return res, err
+		return err
 	}
+	done()
+	done = opts.trace.phase("credentials key")
 	created, err := migrate.InitCredentialsKey(ctx, conn)
+	done()
 	switch {
 	case err == nil:
 		res.KeyCreated = created
 		if created {
-			progress("Created the credentials encryption key in Vault")
+			opts.progress("Created the credentials encryption key in Vault")
 		}
 	case errors.Is(err, migrate.ErrNoInitKeyFunction):
 		// A schema without credentials (tests with their own migrations).
 	default:
-		return res, err
+		return err
 	}
-	return res, nil
+	return nil
+}
+
+func (o BootstrapOptions) progress(step string) {
+	if o.Progress != nil {
+		o.Progress(step)
+	}
 }
 
 // platformStamp identifies "this binary's platform SQL on this cluster": the

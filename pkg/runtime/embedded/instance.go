@@ -44,6 +44,11 @@ type BootOptions struct {
 	// restart, from the supervisor's goroutine (the runtime writes
 	// run/state.json, which `sfp server status` reads).
 	OnSupervision func(Supervision)
+	// Trace logs the duration of each phase of the start at info level
+	// (SFP_TRACE_START); without it at debug level.
+	Trace bool
+	// trace is the caller's trace (Runtime.Start), continued by Boot.
+	trace *startTrace
 }
 
 // Instance is a running embedded tenant: its cluster, in-process servers and
@@ -83,6 +88,10 @@ func Boot(ctx context.Context, t *tenant.Tenant, opts BootOptions) (inst *Instan
 	if progress == nil {
 		progress = func(string) {}
 	}
+	tr := opts.trace
+	if tr == nil {
+		tr = newStartTrace(log, opts.Trace)
+	}
 	inst = &Instance{T: t, log: log, opts: opts, StartedAt: time.Now(), URL: t.URL(), failed: make(chan error, 4)}
 	defer func() {
 		if err != nil {
@@ -93,6 +102,7 @@ func Boot(ctx context.Context, t *tenant.Tenant, opts BootOptions) (inst *Instan
 	}()
 
 	// Fail early, before touching the database, if the API port is taken.
+	done := tr.phase("listeners (API and monitoring ports)")
 	if !opts.DatabaseOnly {
 		addr := net.JoinHostPort(t.Config.API.Host, strconv.Itoa(t.Config.API.Port))
 		l, err := net.Listen("tcp", addr)
@@ -106,57 +116,28 @@ func Boot(ctx context.Context, t *tenant.Tenant, opts BootOptions) (inst *Instan
 		}
 	}
 
-	startSettings, err := archiveSettings(t)
-	if err != nil {
-		return inst, err
-	}
-	cluster, err := postgres.New(ctx, postgres.Config{
-		DataDir:       t.DataDir(),
-		Port:          t.Config.Postgres.Port,
-		SuperPassword: t.Secrets.PostgresPassword,
-		LogFile:       t.PostgresLog(),
-		Logger:        log,
-		StartSettings: startSettings,
-	})
-	if err != nil {
-		return inst, err
-	}
-	inst.Cluster = cluster
-	if !cluster.Initialized() {
-		progress("Creating the PostgreSQL cluster in " + t.DataDir())
-		if err := cluster.Init(ctx); err != nil {
-			// Leave nothing half-made: the next start initialises afresh.
-			os.RemoveAll(t.DataDir())
-			os.Remove(stampFile(t))
-			return inst, err
-		}
-	}
-	// We hold the tenant's run lock, so a server still running on the data
-	// directory was left by an sfp process that died (kill -9): it is
-	// shutting down or orphaned. Stop it before starting afresh.
-	if pid, running := cluster.Pid(); running {
-		progress(fmt.Sprintf("Stopping PostgreSQL left running by a previous sfp process (pid %d)", pid))
-		if err := cluster.Stop(ctx); err != nil && !errors.Is(err, postgres.ErrNotRunning) {
-			return inst, err
-		}
-	}
-	progress(fmt.Sprintf("Starting PostgreSQL %s on 127.0.0.1:%d", cluster.Config().Binaries.Version, t.Config.Postgres.Port))
-	if err := cluster.Start(ctx); err != nil {
+	done()
+	if err := inst.startCluster(ctx, tr, progress); err != nil {
 		return inst, err
 	}
 
-	conn, err := migrate.Connect(ctx, cluster.ConnString("supabase_admin", t.Secrets.PostgresPassword, "postgres"))
+	done = tr.phase("connect as supabase_admin")
+	conn, err := migrate.Connect(ctx, inst.Cluster.ConnString("supabase_admin", t.Secrets.PostgresPassword, "postgres"))
 	if err != nil {
 		return inst, err
 	}
+	done()
+	done = tr.phase("bootstrap (platform SQL, migrations, credentials key)")
 	res, err := Bootstrap(ctx, conn, BootstrapOptions{
 		Passwords:      t.Secrets.RolePasswords(),
 		Migrations:     opts.Migrations,
 		StampFile:      stampFile(t),
 		SkipMigrations: opts.SkipMigrations,
 		Progress:       progress,
+		trace:          tr,
 	})
 	conn.Close(context.WithoutCancel(ctx))
+	done()
 	if res != nil {
 		inst.Applied = res.Applied
 	}
@@ -167,20 +148,28 @@ func Boot(ctx context.Context, t *tenant.Tenant, opts BootOptions) (inst *Instan
 		return inst, nil
 	}
 
+	done = tr.phase("keys (load, add missing)")
 	if err := ensureKeys(t, progress); err != nil {
 		return inst, err
 	}
+	done()
 	progress("Starting auth, REST, realtime and the gateway")
-	inst.services, err = startServices(ctx, inst)
+	done = tr.phase("servers (auth, REST, realtime)")
+	inst.services, err = startServices(ctx, inst, tr)
 	if err != nil {
 		return inst, err
 	}
+	done()
+	done = tr.phase("monitoring pool")
 	if err := inst.watch(ctx, inst.services); err != nil {
 		return inst, err
 	}
+	done()
+	done = tr.phase("admin user")
 	if err := inst.services.bootstrapAdmin(ctx, progress); err != nil {
 		return inst, err
 	}
+	done()
 	inst.http = newHTTPServer(inst.services.handler, t.Config.API, log)
 	go func() {
 		if err := inst.http.Serve(inst.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -191,6 +180,57 @@ func Boot(ctx context.Context, t *tenant.Tenant, opts BootOptions) (inst *Instan
 	inst.sup.start()
 	inst.startBackups(ctx)
 	return inst, nil
+}
+
+// startCluster creates the tenant's cluster on its first start and starts
+// PostgreSQL, stopping first a server a dead sfp process left running.
+func (inst *Instance) startCluster(ctx context.Context, tr *startTrace, progress func(string)) error {
+	t := inst.T
+	done := tr.phase("cluster config (binaries, archive settings)")
+	startSettings, err := archiveSettings(t)
+	if err != nil {
+		return err
+	}
+	cluster, err := postgres.New(ctx, postgres.Config{
+		DataDir:       t.DataDir(),
+		Port:          t.Config.Postgres.Port,
+		SuperPassword: t.Secrets.PostgresPassword,
+		LogFile:       t.PostgresLog(),
+		Logger:        inst.log,
+		StartSettings: startSettings,
+		SyncFS:        true,
+		BinariesCache: filepath.Join(t.RunDir(), "pg-binaries.json"),
+		Trace:         tr.record,
+	})
+	if err != nil {
+		return err
+	}
+	inst.Cluster = cluster
+	done()
+	if !cluster.Initialized() {
+		done := tr.phase("initdb (cluster creation)")
+		progress("Creating the PostgreSQL cluster in " + t.DataDir())
+		if err := cluster.Init(ctx); err != nil {
+			// Leave nothing half-made: the next start initialises afresh.
+			os.RemoveAll(t.DataDir())
+			os.Remove(stampFile(t))
+			return err
+		}
+		done()
+	}
+	// We hold the tenant's run lock, so a server still running on the data
+	// directory was left by an sfp process that died (kill -9): it is
+	// shutting down or orphaned. Stop it before starting afresh.
+	if pid, running := cluster.Pid(); running {
+		progress(fmt.Sprintf("Stopping PostgreSQL left running by a previous sfp process (pid %d)", pid))
+		if err := cluster.Stop(ctx); err != nil && !errors.Is(err, postgres.ErrNotRunning) {
+			return err
+		}
+	}
+	progress(fmt.Sprintf("Starting PostgreSQL %s on 127.0.0.1:%d", cluster.Config().Binaries.Version, t.Config.Postgres.Port))
+	done = tr.phase("postgres start (until ready)")
+	defer done()
+	return cluster.Start(ctx)
 }
 
 // Supervision reports the crashes and restarts of PostgreSQL since Boot.

@@ -3,7 +3,6 @@ package embedded
 import (
 	"context"
 	"fmt"
-	"net/http"
 
 	"github.com/sfp-dev/sfp/pkg/server/realtimeserver"
 )
@@ -14,8 +13,8 @@ const SlotName = "sfp_realtime"
 
 // startRealtime starts the realtime server: visibility checks as
 // authenticator (switching to each subscriber's role), the change stream as
-// supabase_replication_admin.
-func startRealtime(ctx context.Context, s *services) (http.Handler, error) {
+// supabase_replication_admin. It returns the server's closer.
+func (s *services) startRealtime(ctx context.Context) (func(context.Context) error, error) {
 	t, c := s.inst.T, s.inst.Cluster
 	pool, err := s.pool(ctx, "realtime", c.ConnString("authenticator", t.Secrets.AuthenticatorPassword, "postgres"), 10)
 	if err != nil {
@@ -34,7 +33,6 @@ func startRealtime(ctx context.Context, s *services) (http.Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start realtime: %w", err)
 	}
-	s.closers = append(s.closers, srv.Close)
 	s.realtime = srv
-	return srv, nil
+	return srv.Close, nil
 }

@@ -44,6 +44,9 @@ type Options struct {
 	// SkipMigrations starts without migrating (the restart after a failed
 	// update).
 	SkipMigrations bool
+	// Trace logs each phase of a start with its duration at info level
+	// (the CLI sets it from SFP_TRACE_START; see TraceEnv).
+	Trace bool
 }
 
 // Runtime is the embedded runtime.
@@ -102,14 +105,20 @@ func readState(t *tenant.Tenant) (state, bool) {
 // Start runs the tenant in the foreground until ctx is done, or with
 // Detach starts a background sfp process and returns once it is ready.
 func (r *Runtime) Start(ctx context.Context, t *tenant.Tenant, opts runtime.StartOptions) error {
+	tr := newStartTrace(r.opts.Logger, r.opts.Trace)
 	if opts.Detach {
-		return r.startDetached(ctx, t, opts)
+		return r.startDetached(ctx, t, opts, tr)
 	}
+	tr.spawned()
+	notify := readyNotifier()
+	defer notify.Close()
+	done := tr.phase("run lock")
 	lock, err := t.Lock()
 	if err != nil {
 		return err
 	}
 	defer lock.Release()
+	done()
 	// The state file is written once the tenant is ready, and again after
 	// every crash and restart of PostgreSQL (from the supervisor).
 	var (
@@ -128,7 +137,7 @@ func (r *Runtime) Start(ctx context.Context, t *tenant.Tenant, opts runtime.Star
 		}
 	}
 	inst, err := Boot(ctx, t, BootOptions{Logger: r.opts.Logger, Progress: opts.Progress, Migrations: r.opts.Migrations,
-		SkipMigrations: r.opts.SkipMigrations, OnSupervision: saveState})
+		SkipMigrations: r.opts.SkipMigrations, OnSupervision: saveState, trace: tr})
 	if err != nil {
 		return err // Boot says what failed; its port check names the tenant
 	}
@@ -144,7 +153,11 @@ func (r *Runtime) Start(ctx context.Context, t *tenant.Tenant, opts runtime.Star
 	stateMu.Lock()
 	current = &state{PID: os.Getpid(), StartedAt: inst.StartedAt, URL: inst.URL, Ready: true, Applied: applied, KeysVersion: inst.KeysVersion()}
 	stateMu.Unlock()
+	done = tr.phase("state file (ready)")
 	saveState(inst.Supervision())
+	notify.ready()
+	done()
+	tr.record("whole start in this process", tr.begin, time.Now())
 	if opts.Ready != nil {
 		opts.Ready(runtime.Info{Tenant: t.Name(), Runtime: string(tenant.RuntimeEmbedded), URL: inst.URL, PID: os.Getpid(),
 			EnvFile: t.EnvFile(), LogFile: t.SfpLog(), StartedAt: inst.StartedAt, Applied: applied})
@@ -186,7 +199,7 @@ run:
 // `sfp server start`).
 const ChildFlag = "--detached-child"
 
-func (r *Runtime) startDetached(ctx context.Context, t *tenant.Tenant, opts runtime.StartOptions) error {
+func (r *Runtime) startDetached(ctx context.Context, t *tenant.Tenant, opts runtime.StartOptions, tr *startTrace) error {
 	if running, pid := t.Running(); running {
 		return fmt.Errorf("tenant %q is already running (pid %d): %w", t.Name(), pid, tenant.ErrRunning)
 	}
@@ -210,8 +223,18 @@ func (r *Runtime) startDetached(ctx context.Context, t *tenant.Tenant, opts runt
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.Stdin = nil
 	cmd.Env = os.Environ()
+	if tr.enabled() {
+		cmd.Env = append(cmd.Env, traceSpawnEnv+"="+strconv.FormatInt(time.Now().UnixNano(), 10))
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true} // survives the terminal
-	if err := cmd.Start(); err != nil {
+	woken, started, stopWaiting, err := passReadyPipe(cmd)
+	if err != nil {
+		return fmt.Errorf("start detached: %w", err)
+	}
+	defer stopWaiting()
+	err = cmd.Start()
+	started()
+	if err != nil {
 		return fmt.Errorf("start detached: %w", err)
 	}
 	pid := cmd.Process.Pid
@@ -229,6 +252,7 @@ func (r *Runtime) startDetached(ctx context.Context, t *tenant.Tenant, opts runt
 		relay.poll()
 		if s, ok := readState(t); ok && s.Ready && s.PID == pid {
 			relay.poll()
+			tr.record("detached start: parent until the child's state file says ready", tr.begin, time.Now())
 			if opts.Ready != nil {
 				opts.Ready(runtime.Info{Tenant: t.Name(), Runtime: string(tenant.RuntimeEmbedded), URL: s.URL, PID: pid,
 					EnvFile: t.EnvFile(), LogFile: t.SfpLog(), StartedAt: s.StartedAt, Applied: s.Applied})
@@ -245,6 +269,8 @@ func (r *Runtime) startDetached(ctx context.Context, t *tenant.Tenant, opts runt
 			_ = syscall.Kill(pid, syscall.SIGTERM)
 			return fmt.Errorf("start tenant %q: not ready after 3 minutes%s", t.Name(), logTail(t.SfpLog(), logStart))
 		case <-tick.C:
+		case <-woken:
+			woken = nil // one wake-up; the ticker goes on
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -47,38 +48,88 @@ type services struct {
 	upstreams map[string]http.Handler
 	closers   []func(context.Context) error
 	closeErr  error
+	// mu guards pools and poolsByName while the servers start together.
+	mu sync.Mutex
 }
 
 // startServices starts auth, REST, realtime and the gateway over the running
 // cluster. Each server connects as its own role: auth as supabase_auth_admin,
 // REST and realtime as authenticator (switching to each request's role),
 // realtime's change stream as supabase_replication_admin.
-func startServices(ctx context.Context, inst *Instance) (_ *services, err error) {
-	t, c := inst.T, inst.Cluster
+//
+// The three servers start at the same time: each spends its start waiting
+// for PostgreSQL (new connections, REST's schema cache, realtime's slot),
+// and one after the other they were the largest part of a warm start.
+func startServices(ctx context.Context, inst *Instance, tr *startTrace) (_ *services, err error) {
+	t := inst.T
 	s := &services{inst: inst, stopped: make(chan struct{})}
 	defer func() {
 		if err != nil {
 			s.close(context.WithoutCancel(ctx))
 		}
 	}()
-	log := inst.log
 	set, err := keySet(t)
 	if err != nil {
 		return s, err
 	}
 	s.ring = jwtkeys.NewRing(set)
 
+	starts := []struct {
+		phase string
+		start func(context.Context) (func(context.Context) error, error)
+	}{
+		{"auth server", s.startAuth},
+		{"REST server", s.startREST},
+		{"realtime server", s.startRealtime},
+	}
+	closers := make([]func(context.Context) error, len(starts))
+	errs := make([]error, len(starts))
+	var wg sync.WaitGroup
+	for i, st := range starts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			done := tr.phase(st.phase)
+			closers[i], errs[i] = st.start(ctx)
+			done()
+		}()
+	}
+	wg.Wait()
+	// Closed in reverse order of this list, whichever started.
+	for _, c := range closers {
+		if c != nil {
+			s.closers = append(s.closers, c)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return s, err
+	}
+	s.upstreams = map[string]http.Handler{hostAuth: s.auth, hostREST: s.rest}
+	if s.realtime != nil {
+		s.upstreams[hostRealtime] = s.realtime
+	}
+	if err := s.applyKeys(t); err != nil {
+		return s, err
+	}
+	s.handler = s
+	s.startHousekeeping(context.WithoutCancel(ctx))
+	return s, nil
+}
+
+// startAuth starts the auth server and returns its closer.
+func (s *services) startAuth(ctx context.Context) (func(context.Context) error, error) {
+	t, c := s.inst.T, s.inst.Cluster
 	authPool, err := s.pool(ctx, "auth", c.ConnString("supabase_auth_admin", t.Secrets.AuthAdminPassword, "postgres"), 8)
 	if err != nil {
-		return s, fmt.Errorf("auth: %w", err)
+		return nil, fmt.Errorf("auth: %w", err)
 	}
 	external, err := authExternal(t)
 	if err != nil {
-		return s, fmt.Errorf("start auth: %w", err)
+		return nil, fmt.Errorf("start auth: %w", err)
 	}
 	samlCfg, err := samlConfig(t)
 	if err != nil {
-		return s, err
+		return nil, err
 	}
 	s.auth, err = authserver.New(ctx, authserver.Config{
 		External:  external,
@@ -91,52 +142,41 @@ func startServices(ctx context.Context, inst *Instance) (_ *services, err error)
 		MailerAutoconfirm: t.Config.Auth.Autoconfirm,
 		DisableSignup:     t.Config.Auth.DisableSignup,
 		MinPasswordLength: t.Config.Auth.MinPasswordLength,
-		PasswordHashCost:  inst.opts.PasswordHashCost,
+		PasswordHashCost:  s.inst.opts.PasswordHashCost,
 		MFA: authserver.MFAConfig{
 			TOTPEnrollDisabled: !t.Config.Auth.MFA.TOTPEnroll(),
 			TOTPVerifyDisabled: !t.Config.Auth.MFA.TOTPVerify(),
 			MaxEnrolledFactors: t.Config.Auth.MFA.MaxFactors(),
 		},
 		SAML:    samlCfg,
-		Logger:  log, // authserver.New adds component=auth
-		OnEvent: inst.obs.metrics.AuthEvent,
+		Logger:  s.inst.log, // authserver.New adds component=auth
+		OnEvent: s.inst.obs.metrics.AuthEvent,
 	})
 	if err != nil {
-		return s, fmt.Errorf("start auth: %w", err)
+		return nil, fmt.Errorf("start auth: %w", err)
 	}
-	s.closers = append(s.closers, func(context.Context) error { return s.auth.Close() })
+	return func(context.Context) error { return s.auth.Close() }, nil
+}
 
-	restURL := c.ConnString("authenticator", t.Secrets.AuthenticatorPassword, "postgres")
-	restPool, err := s.pool(ctx, "rest", restURL, 24)
+// startREST starts the REST server (its schema cache loaded) and returns
+// its closer.
+func (s *services) startREST(ctx context.Context) (func(context.Context) error, error) {
+	t, c := s.inst.T, s.inst.Cluster
+	restPool, err := s.pool(ctx, "rest", c.ConnString("authenticator", t.Secrets.AuthenticatorPassword, "postgres"), 24)
 	if err != nil {
-		return s, fmt.Errorf("rest: %w", err)
+		return nil, fmt.Errorf("rest: %w", err)
 	}
 	s.rest, err = rest.New(ctx, rest.Config{
 		Pool:    restPool,
 		Keys:    s.ring,
 		Schemas: t.Config.REST.Schemas,
 		MaxRows: t.Config.REST.MaxRows,
-		Logger:  log.With("component", "rest"),
+		Logger:  s.inst.log.With("component", "rest"),
 	})
 	if err != nil {
-		return s, fmt.Errorf("start rest: %w", err)
+		return nil, fmt.Errorf("start rest: %w", err)
 	}
-	s.closers = append(s.closers, func(context.Context) error { return s.rest.Close() })
-
-	s.upstreams = map[string]http.Handler{hostAuth: s.auth, hostREST: s.rest}
-	rt, err := startRealtime(ctx, s)
-	if err != nil {
-		return s, err
-	}
-	if rt != nil {
-		s.upstreams[hostRealtime] = rt
-	}
-	if err := s.applyKeys(t); err != nil {
-		return s, err
-	}
-	s.handler = s
-	s.startHousekeeping(context.WithoutCancel(ctx))
-	return s, nil
+	return func(context.Context) error { return s.rest.Close() }, nil
 }
 
 func (s *services) pool(ctx context.Context, name, url string, max int32) (*pgxpool.Pool, error) {
@@ -150,6 +190,8 @@ func (s *services) pool(ctx context.Context, name, url string, max int32) (*pgxp
 	if err != nil {
 		return nil, fmt.Errorf("connect as %s: %w", cfg.ConnConfig.User, err)
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.pools = append(s.pools, p)
 	if s.poolsByName == nil {
 		s.poolsByName = map[string]*pgxpool.Pool{}

@@ -34,6 +34,7 @@ type searchSpec struct {
 	envDir    string   // SFP_PG_BIN
 	pathDirs  []string // PATH entries
 	globRoots []string // e.g. /usr/lib/postgresql/*/bin
+	cache     versionCache
 }
 
 func defaultSearch() searchSpec {
@@ -51,12 +52,20 @@ func FindBinaries(ctx context.Context) (Binaries, error) {
 	return findBinaries(ctx, defaultSearch())
 }
 
+// FindBinariesCached is FindBinaries remembering the binaries' versions in
+// cacheFile (see versionCache); "" caches nothing.
+func FindBinariesCached(ctx context.Context, cacheFile string) (Binaries, error) {
+	s := defaultSearch()
+	s.cache = versionCache{path: cacheFile}
+	return findBinaries(ctx, s)
+}
+
 func findBinaries(ctx context.Context, s searchSpec) (Binaries, error) {
 	if s.envDir != "" {
 		if !hasServer(s.envDir) {
 			return Binaries{}, fmt.Errorf("SFP_PG_BIN=%s does not contain initdb and postgres: %w", s.envDir, ErrBinariesNotFound)
 		}
-		return inspect(ctx, s.envDir)
+		return s.cache.inspect(ctx, s.envDir)
 	}
 	for _, dir := range s.pathDirs {
 		if dir != "" && hasServer(dir) {
@@ -66,7 +75,7 @@ func findBinaries(ctx context.Context, s searchSpec) (Binaries, error) {
 			if real, err := filepath.EvalSymlinks(filepath.Join(dir, "postgres")); err == nil && hasServer(filepath.Dir(real)) {
 				dir = filepath.Dir(real)
 			}
-			return inspect(ctx, dir)
+			return s.cache.inspect(ctx, dir)
 		}
 	}
 	var candidates []Binaries
@@ -76,7 +85,7 @@ func findBinaries(ctx context.Context, s searchSpec) (Binaries, error) {
 			if !hasServer(dir) {
 				continue
 			}
-			b, err := inspect(ctx, dir)
+			b, err := s.cache.inspect(ctx, dir)
 			if err != nil {
 				continue
 			}

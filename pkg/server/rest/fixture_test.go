@@ -107,7 +107,7 @@ func parseTestRequest(sc *Schema, method, target, body string, headers ...string
 		r.Header.Add(headers[i], headers[i+1])
 	}
 	s := &Server{cfg: Config{Schemas: []string{"public"}, MaxBodyBytes: 1 << 20}}
-	snap := &snapshot{Schema: sc, timezones: map[string]bool{"UTC": true}}
+	snap := &snapshot{Schema: sc, timezones: zoneMap{"UTC": true}}
 	req, err := s.parseRequest(r, snap, strings.Split(strings.TrimPrefix(r.URL.Path, "/"), "/"))
 	if err != nil {
 		return nil, err

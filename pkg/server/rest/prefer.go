@@ -19,7 +19,7 @@ type prefs struct {
 	invalid     []string
 }
 
-func parsePrefs(h http.Header, timezones map[string]bool) prefs {
+func parsePrefs(h http.Header, timezones zoneSet) prefs {
 	p := prefs{maxAffected: -1}
 	for _, line := range h.Values("Prefer") {
 		for _, tok := range strings.Split(line, ",") {
@@ -54,7 +54,7 @@ func parsePrefs(h http.Header, timezones map[string]bool) prefs {
 			case "handling":
 				ok = set(&p.handling, "strict", "lenient")
 			case "timezone":
-				if timezones[v] {
+				if timezones.has(v) {
 					if p.timezone == "" {
 						p.timezone = v
 					}

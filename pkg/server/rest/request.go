@@ -121,7 +121,7 @@ func (s *Server) parseRequest(r *http.Request, snap *snapshot, segs []string) (a
 
 // parseCommon parses what every endpoint but the root needs: the query
 // string, Prefer, Accept and the Range header.
-func (req *apiRequest) parseCommon(r *http.Request, timezones map[string]bool, rpcRead bool) *apiError {
+func (req *apiRequest) parseCommon(r *http.Request, timezones zoneSet, rpcRead bool) *apiError {
 	q, err := query.Parse(r.URL.RawQuery, rpcRead)
 	if err != nil {
 		return parseErr(err)

@@ -121,7 +121,7 @@ type snapshot struct {
 	// roleSettings are the per-role settings (ALTER ROLE … SET) applied to
 	// each request, as PostgREST v12+ does for the impersonated role.
 	roleSettings map[string][2][]string
-	timezones    map[string]bool
+	timezones    zoneSet
 }
 
 // Server is the REST server. It is safe for concurrent use.
@@ -129,6 +129,7 @@ type Server struct {
 	cfg    Config
 	log    *slog.Logger
 	cache  atomic.Pointer[snapshot]
+	zones  *lazyZones
 	conf   atomic.Pointer[runConfig]
 	anon   *authResult
 	jwts   jwtCache
@@ -148,7 +149,15 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger}
+	s.zones = &lazyZones{pool: cfg.Pool, log: cfg.Logger}
 	s.anon = &authResult{role: cfg.AnonRole, claims: []byte(`{"role":` + string(appendJSONString(nil, cfg.AnonRole)) + `}`)}
+	// The reload listener connects while the schema cache loads (a new
+	// connection is a good part of a tenant's start).
+	lctx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	s.done = make(chan struct{})
+	ready := make(chan struct{})
+	go s.listen(lctx, ready)
 	if err := s.ReloadConfig(ctx); err != nil {
 		// A broken db_pre_config function must not keep the API down:
 		// the configuration without the database's settings applies
@@ -157,14 +166,11 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		s.conf.Store(s.buildRunConfig(nil))
 	}
 	if err := s.Reload(ctx); err != nil {
+		cancel()
+		<-s.done
 		return nil, err
 	}
 	s.exec = pgexec.New(cfg.Pool, pgexec.Options{SharedConns: max(cfg.SharedReadConns, 0), SharedDepth: cfg.SharedReadDepth})
-	lctx, cancel := context.WithCancel(context.Background())
-	s.cancel = cancel
-	s.done = make(chan struct{})
-	ready := make(chan struct{})
-	go s.listen(lctx, ready)
 	// Wait for LISTEN so a reload notified right after New is not missed;
 	// without a listener the server still serves (and retries in the background).
 	select {
@@ -207,7 +213,7 @@ func (s *Server) Reload(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("load schema cache: %w", err)
 	}
-	snap := &snapshot{Schema: sc, roleSettings: map[string][2][]string{}, timezones: map[string]bool{}}
+	snap := &snapshot{Schema: sc, roleSettings: map[string][2][]string{}, timezones: s.zones}
 	rows, err := tx.Query(ctx, roleSettingsSQL)
 	if err != nil {
 		return fmt.Errorf("load role settings: %w", err)
@@ -223,21 +229,6 @@ func (s *Server) Reload(ctx context.Context) error {
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("load role settings: %w", err)
-	}
-	rows, err = tx.Query(ctx, "select name from pg_catalog.pg_timezone_names")
-	if err != nil {
-		return fmt.Errorf("load time zones: %w", err)
-	}
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			rows.Close()
-			return fmt.Errorf("load time zones: %w", err)
-		}
-		snap.timezones[n] = true
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("load time zones: %w", err)
 	}
 	s.cache.Store(snap)
 	s.log.Debug("schema cache loaded", "tables", len(sc.Tables), "functions", len(sc.Functions))
