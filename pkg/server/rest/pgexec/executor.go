@@ -116,6 +116,9 @@ type Stats struct {
 	// its prepared statements) before answering, and ran again on a
 	// connection of their own.
 	RetriedReads int64
+	// SharedWrites counts the write system calls that sent the shared
+	// reads: fewer than the reads when reads arriving together share one.
+	SharedWrites int64
 }
 
 // Stats returns the counters of shared reads.
@@ -123,7 +126,7 @@ func (e *Executor) Stats() Stats {
 	if e.mux == nil {
 		return Stats{}
 	}
-	return Stats{SharedReads: e.mux.shared.Load(), RetriedReads: e.mux.retried.Load()}
+	return Stats{SharedReads: e.mux.shared.Load(), RetriedReads: e.mux.retried.Load(), SharedWrites: e.mux.writes.Load()}
 }
 
 const beginRW = "begin isolation level read committed"
