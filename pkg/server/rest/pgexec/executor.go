@@ -214,6 +214,7 @@ func checked(res *Result, spec Spec) (*Result, error) {
 // sendShared runs a read's pipeline on a shared connection.
 func sendShared(mc *muxConn, spec Spec) (*Result, error) {
 	p, res, rows := newPipeline(spec)
+	defer p.release()
 	if err := mc.run(p); err != nil {
 		return nil, err
 	}
@@ -227,6 +228,7 @@ func sendShared(mc *muxConn, spec Spec) (*Result, error) {
 // reads Main's row.
 func send(ctx context.Context, pc *pgconn.PgConn, spec Spec) (*Result, error) {
 	p, res, rows := newPipeline(spec)
+	defer p.release()
 	if err := p.run(ctx, pc); err != nil {
 		return nil, err
 	}
@@ -239,7 +241,8 @@ func send(ctx context.Context, pc *pgconn.PgConn, spec Spec) (*Result, error) {
 // newPipeline queues the transaction's statements: BEGIN for a write,
 // the setup, the count plan when asked for, the main statement.
 func newPipeline(spec Spec) (*pipeline, *Result, *int) {
-	p := &pipeline{}
+	p := pipelines.Get().(*pipeline)
+	p.queries = p.queryBuf[:0]
 	if !spec.ReadOnly {
 		p.add(beginRW, nil, nil)
 	}

@@ -117,9 +117,22 @@ func (s *statements) forget() {
 
 // pipeline is one request's statements.
 type pipeline struct {
-	queries []pipelineQuery
-	steps   []step
-	stepBuf [12]step
+	queries  []pipelineQuery
+	steps    []step
+	stepBuf  [12]step
+	queryBuf [4]pipelineQuery
+}
+
+// pipelines are reused from request to request: each is several hundred
+// bytes (its step and query arrays) that every read would otherwise
+// allocate.
+var pipelines = sync.Pool{New: func() any { return new(pipeline) }}
+
+// release returns p for reuse once its replies are read; it keeps no
+// statement, parameter or callback of this request.
+func (p *pipeline) release() {
+	*p = pipeline{}
+	pipelines.Put(p)
 }
 
 type pipelineQuery struct {
