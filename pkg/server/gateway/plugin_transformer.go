@@ -214,6 +214,17 @@ func (r *transformRun) render(tpl *template, header bool) (string, bool) {
 	return v, true
 }
 
+// holdsOnly reports whether h's one value for name is v already, so that
+// setting it would change nothing. kong.yml's REST routes replace the
+// Authorization header with a template whose value, for a client sending
+// its own bearer token, is that same header: skipping the no-op spares the
+// request the copy of its headers and query that a change would take
+// first (snapshot).
+func holdsOnly(h http.Header, name, v string) bool {
+	vals := h[http.CanonicalHeaderKey(name)]
+	return len(vals) == 1 && vals[0] == v
+}
+
 func transformFailed() *reply {
 	return kongError(http.StatusInternalServerError, "An unexpected error occurred")
 }
@@ -251,9 +262,10 @@ func (t *requestTransformer) access(x *exchange) *reply {
 			if !ok {
 				return transformFailed()
 			}
-			if isHost {
+			switch {
+			case isHost:
 				x.host = v
-			} else {
+			case !holdsOnly(h, nt.name, v):
 				run.snapshot()
 				h.Set(nt.name, v)
 			}

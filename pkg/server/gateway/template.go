@@ -139,6 +139,15 @@ func (t *template) render(env *templateEnv) (string, error) {
 	if t.plain {
 		return t.text, nil
 	}
+	if len(t.parts) == 1 {
+		// One expression and no literal (kong.yml's Authorization
+		// template): its value is the result, with no copy.
+		v, err := t.parts[0].expr.eval(env)
+		if err != nil {
+			return "", err
+		}
+		return luaToString(v), nil
+	}
 	var b strings.Builder
 	for _, p := range t.parts {
 		if p.expr == nil {

@@ -616,8 +616,10 @@ func BenchmarkGetByPK(b *testing.B) {
 		func(i int) []string { return []string{strconv.Itoa(id(i))} }, check)}
 	gw := &side{name: "gw", op: getOp(be.gatewayClients(tok), target("/rest/v1"), check)}
 	rest := &side{name: "rest", op: getOp(be.restClients(tok), target(""), check)}
-	compare(b, be, b.N, base, gw, rest, shared)
-	report(b, base, gw, rest, shared)
+	floor := be.floorSide(b, tok, target(""), 300, byPKSQL,
+		func(i int) []string { return []string{strconv.Itoa(id(i))} }, check)
+	compare(b, be, b.N, base, gw, rest, shared, floor)
+	report(b, base, gw, rest, shared, floor)
 }
 
 // BenchmarkList100Embed: a 100-row list with one embedded (many-to-one)
@@ -644,8 +646,10 @@ func BenchmarkList100Embed(b *testing.B) {
 		func(i int) []string { return []string{strconv.Itoa(i % 100)} }, check)}
 	gw := &side{name: "gw", op: getOp(be.gatewayClients(tok), target("/rest/v1"), check)}
 	rest := &side{name: "rest", op: getOp(be.restClients(tok), target(""), check)}
-	compare(b, be, b.N, base, gw, rest, shared)
-	report(b, base, gw, rest, shared)
+	floor := be.floorSide(b, tok, target(""), 100, listSQL,
+		func(i int) []string { return []string{strconv.Itoa(i % 100)} }, check)
+	compare(b, be, b.N, base, gw, rest, shared, floor)
+	report(b, base, gw, rest, shared, floor)
 }
 
 func rssKiB() float64 {

@@ -116,6 +116,9 @@ type Stats struct {
 	// its prepared statements) before answering, and ran again on a
 	// connection of their own.
 	RetriedReads int64
+	// SharedWrites counts the write system calls that sent the shared
+	// reads: fewer than the reads when reads arriving together share one.
+	SharedWrites int64
 }
 
 // Stats returns the counters of shared reads.
@@ -123,7 +126,7 @@ func (e *Executor) Stats() Stats {
 	if e.mux == nil {
 		return Stats{}
 	}
-	return Stats{SharedReads: e.mux.shared.Load(), RetriedReads: e.mux.retried.Load()}
+	return Stats{SharedReads: e.mux.shared.Load(), RetriedReads: e.mux.retried.Load(), SharedWrites: e.mux.writes.Load()}
 }
 
 const beginRW = "begin isolation level read committed"
@@ -211,6 +214,7 @@ func checked(res *Result, spec Spec) (*Result, error) {
 // sendShared runs a read's pipeline on a shared connection.
 func sendShared(mc *muxConn, spec Spec) (*Result, error) {
 	p, res, rows := newPipeline(spec)
+	defer p.release()
 	if err := mc.run(p); err != nil {
 		return nil, err
 	}
@@ -224,6 +228,7 @@ func sendShared(mc *muxConn, spec Spec) (*Result, error) {
 // reads Main's row.
 func send(ctx context.Context, pc *pgconn.PgConn, spec Spec) (*Result, error) {
 	p, res, rows := newPipeline(spec)
+	defer p.release()
 	if err := p.run(ctx, pc); err != nil {
 		return nil, err
 	}
@@ -236,7 +241,8 @@ func send(ctx context.Context, pc *pgconn.PgConn, spec Spec) (*Result, error) {
 // newPipeline queues the transaction's statements: BEGIN for a write,
 // the setup, the count plan when asked for, the main statement.
 func newPipeline(spec Spec) (*pipeline, *Result, *int) {
-	p := &pipeline{}
+	p := pipelines.Get().(*pipeline)
+	p.queries = p.queryBuf[:0]
 	if !spec.ReadOnly {
 		p.add(beginRW, nil, nil)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -451,5 +452,51 @@ func TestSharedReadDiesWhileOpeningAnother(t *testing.T) {
 	cancel() // opening fails
 	if mc := <-got; mc != nil {
 		t.Fatalf("acquire returned a shared connection (retired: %v); want none, so the read uses the pool", mc == c)
+	}
+}
+
+// TestSharedReadsShareWrites: reads that arrive while a write is under
+// way on their shared connection go out together with one write after it,
+// each still answered with its own row. The write under way is played by
+// the test: it holds the connection's flushing flag while three reads
+// queue, then flushes.
+func TestSharedReadsShareWrites(t *testing.T) {
+	ex, _ := sharedExecutor(t, 1, 8)
+	mustRead(t, ex, "1", "select 1")
+	c := ex.mux.conns[0]
+	c.wmu.Lock()
+	c.flushing = true
+	c.wmu.Unlock()
+	before := ex.Stats().SharedWrites
+
+	const n = 3
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			want := strconv.Itoa(10 + i)
+			got, err := read(ex, "select $1::int", want)
+			if err == nil && got != want {
+				err = fmt.Errorf("read %s answered %s", want, got)
+			}
+			errs <- err
+		}()
+	}
+	waitUntil(t, "three reads to queue", func() bool {
+		c.qmu.Lock()
+		defer c.qmu.Unlock()
+		return len(c.queue) == n
+	})
+	c.flush(c.conn.Conn().PgConn(), false)
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := ex.Stats().SharedWrites - before; got != 1 {
+		t.Fatalf("%d writes sent the three reads, want 1", got)
+	}
+	mustRead(t, ex, "4", "select 4") // the connection writes again
+	if got := ex.Stats().SharedWrites - before; got != 2 {
+		t.Fatalf("%d writes after one more read, want 2", got)
 	}
 }

@@ -47,18 +47,27 @@ type readMux struct {
 	closed  bool
 
 	shared, retried atomic.Int64 // reads run on shared connections; run again on the pool
+	writes          atomic.Int64 // write system calls that sent them
 }
 
 // muxConn is one shared connection.
 type muxConn struct {
 	conn *pgxpool.Conn
 
-	// wmu orders encoding and writing pipelines. smu guards the
-	// connection's statement bookkeeping; it is never held across a
-	// system call, so the reader (which takes it) never waits for a
-	// writer blocked on a full socket, which could wait for that reader.
+	// wmu orders encoding pipelines into pending and guards pending,
+	// spare and flushing. smu guards the connection's statement
+	// bookkeeping. Neither is held across a system call, so the reader
+	// (which takes smu) never waits for a writer blocked on a full
+	// socket, which could wait for that reader.
 	wmu sync.Mutex
 	smu sync.Mutex
+
+	// pending holds pipelines encoded in queue order and not yet
+	// written; flushing says a goroutine is writing them (flush); spare
+	// is the buffer of the last write, for reuse.
+	pending, spare []byte
+	flushing       bool
+	writes         *atomic.Int64 // the mux's count of write system calls
 
 	qmu   sync.Mutex
 	queue []*muxTurn // written, not yet read; the first one reads
@@ -123,7 +132,7 @@ func (m *readMux) acquire(ctx context.Context) *muxConn {
 			pc.Release()
 			best = nil
 		case err == nil:
-			best = &muxConn{conn: pc}
+			best = &muxConn{conn: pc, writes: &m.writes}
 			m.conns = append(m.conns, best)
 		case best != nil && (best.dead.Load() || !slices.Contains(m.conns, best)):
 			// No new connection (the database may be restarting), and
@@ -192,6 +201,13 @@ func (m *readMux) close() {
 // context may interrupt a shared connection (pgconn would set deadlines on
 // the socket that other reads use), so there is none: the statement
 // timeout bounds every read.
+//
+// Pipelines are written in batches: p is encoded after the ones already
+// pending, and when no write is under way this goroutine writes them all
+// with one system call (flush); otherwise the write under way takes p
+// along after it. On loopback TCP a write costs several microseconds in
+// the kernel, and PostgreSQL's read of it too, so reads arriving together
+// share them.
 func (c *muxConn) run(p *pipeline) error {
 	pc := c.conn.Conn().PgConn()
 	turn := &muxTurn{ready: make(chan struct{})}
@@ -203,12 +219,13 @@ func (c *muxConn) run(p *pipeline) error {
 	}
 	c.smu.Lock()
 	stmts := connStatements(pc)
-	buf, err := p.encode(stmts)
+	buf, err := p.encode(stmts, c.pending)
 	c.smu.Unlock()
 	if err != nil {
-		c.wmu.Unlock()
+		c.wmu.Unlock() // c.pending is as it was
 		return err
 	}
+	c.pending = buf
 	c.qmu.Lock()
 	c.queue = append(c.queue, turn)
 	head := len(c.queue) == 1
@@ -216,39 +233,32 @@ func (c *muxConn) run(p *pipeline) error {
 		c.headAt.Store(time.Now().UnixNano())
 	}
 	c.qmu.Unlock()
-	if _, werr := pc.Conn().Write(buf); werr != nil {
-		// The pipelines queued before this one may still be answered or
-		// not; this one and any after it cannot be. Closing the socket
-		// (safe while another goroutine reads it) ends them all.
-		c.dead.Store(true)
-		_ = pc.Conn().Close()
-		c.smu.Lock()
-		p.unwind(stmts, 0)
-		c.smu.Unlock()
-		err = errMuxDead
-	}
+	flush := !c.flushing
+	c.flushing = true
 	c.wmu.Unlock()
+	if flush {
+		c.flush(pc, true)
+	}
 
 	if !head {
 		<-turn.ready
 	}
-	if err == nil {
-		if pc.IsClosed() {
-			err = errMuxDead
-		} else {
-			err = p.receive(context.Background(), pc, stmts, &c.smu)
-			var pe *pgconn.PgError
-			switch {
-			case err == nil:
-			case isLostStatement(err):
-				c.dead.Store(true)
-			case pc.IsClosed():
-				c.dead.Store(true)
-				if !errors.As(err, &pe) {
-					// The connection ended before answering this read
-					// (an earlier one's backend died): run it again.
-					err = fmt.Errorf("%w: %w", errMuxDead, err)
-				}
+	if pc.IsClosed() {
+		err = errMuxDead
+	} else {
+		err = p.receive(context.Background(), pc, stmts, &c.smu)
+		var pe *pgconn.PgError
+		switch {
+		case err == nil:
+		case isLostStatement(err):
+			c.dead.Store(true)
+		case pc.IsClosed():
+			c.dead.Store(true)
+			if !errors.As(err, &pe) {
+				// The connection ended before answering this read (an
+				// earlier one's backend died, or a write failed): run
+				// it again.
+				err = fmt.Errorf("%w: %w", errMuxDead, err)
 			}
 		}
 	}
@@ -264,4 +274,44 @@ func (c *muxConn) run(p *pipeline) error {
 	}
 	c.qmu.Unlock()
 	return err
+}
+
+// flush writes the pending pipelines until none is left, then lets the
+// next run write. Called by a request's goroutine (inline), it writes one
+// batch, the one holding its own pipeline; if more arrived meanwhile it
+// hands them to a goroutine of their own rather than keep writing: it may
+// be the one that must read next, and PostgreSQL stops reading once its
+// answers to a reader that does not read fill the socket.
+//
+// A failed write ends the connection: the pipelines written with it, or
+// pending, are answered by no one, so their reads find it closed and run
+// again on the pool (run).
+func (c *muxConn) flush(pc *pgconn.PgConn, inline bool) {
+	c.wmu.Lock()
+	for len(c.pending) > 0 {
+		buf := c.pending
+		c.pending, c.spare = c.spare[:0], nil
+		c.wmu.Unlock()
+		_, werr := pc.Conn().Write(buf)
+		c.writes.Add(1)
+		c.wmu.Lock()
+		if cap(buf) <= maxKeptBuffer {
+			c.spare = buf[:0]
+		}
+		if werr != nil {
+			// Closing the socket (safe while another goroutine reads it)
+			// ends every pipeline on it.
+			c.dead.Store(true)
+			_ = pc.Conn().Close()
+			c.pending = c.pending[:0]
+			break
+		}
+		if inline && len(c.pending) > 0 {
+			c.wmu.Unlock()
+			go c.flush(pc, false) // flushing stays set: it carries on
+			return
+		}
+	}
+	c.flushing = false
+	c.wmu.Unlock()
 }

@@ -117,9 +117,22 @@ func (s *statements) forget() {
 
 // pipeline is one request's statements.
 type pipeline struct {
-	queries []pipelineQuery
-	steps   []step
-	stepBuf [12]step
+	queries  []pipelineQuery
+	steps    []step
+	stepBuf  [12]step
+	queryBuf [4]pipelineQuery
+}
+
+// pipelines are reused from request to request: each is several hundred
+// bytes (its step and query arrays) that every read would otherwise
+// allocate.
+var pipelines = sync.Pool{New: func() any { return new(pipeline) }}
+
+// release returns p for reuse once its replies are read; it keeps no
+// statement, parameter or callback of this request.
+func (p *pipeline) release() {
+	*p = pipeline{}
+	pipelines.Put(p)
 }
 
 type pipelineQuery struct {
@@ -154,10 +167,11 @@ type step struct {
 // executed (PostgreSQL skips to the Sync).
 func (p *pipeline) run(ctx context.Context, pc *pgconn.PgConn) error {
 	stmts := connStatements(pc)
-	buf, err := p.encode(stmts)
+	buf, err := p.encode(stmts, stmts.buf[:0])
 	if err != nil {
 		return err
 	}
+	stmts.keep(buf)
 	if _, err := pc.Conn().Write(buf); err != nil {
 		p.unwind(stmts, 0)
 		closeBroken(pc)
@@ -166,9 +180,18 @@ func (p *pipeline) run(ctx context.Context, pc *pgconn.PgConn) error {
 	return p.receive(ctx, pc, stmts, nil)
 }
 
-// encode builds the pipeline's messages into the connection's buffer
-// (valid until the next encode on the connection) and records its steps.
-func (p *pipeline) encode(stmts *statements) ([]byte, error) {
+// keep holds on to buf for the connection's next pipeline (a large
+// body's is dropped).
+func (s *statements) keep(buf []byte) {
+	if cap(buf) <= maxKeptBuffer {
+		s.buf = buf[:0]
+	} else {
+		s.buf = nil
+	}
+}
+
+// encode appends the pipeline's messages to dst and records its steps.
+func (p *pipeline) encode(stmts *statements, dst []byte) ([]byte, error) {
 	stmts.tick++
 	p.steps = p.stepBuf[:0]
 	var stBuf [4]*stmt
@@ -176,7 +199,7 @@ func (p *pipeline) encode(stmts *statements) ([]byte, error) {
 	for _, q := range p.queries { // may evict, so before the closes
 		sts = append(sts, stmts.get(q.sql))
 	}
-	buf := stmts.buf[:0]
+	buf := dst
 	var err error
 	// Evicted statements are closed first: nothing before them can fail
 	// and make the server skip them.
@@ -220,11 +243,6 @@ func (p *pipeline) encode(stmts *statements) ([]byte, error) {
 	}
 	if buf, err = (&pgproto3.Sync{}).Encode(buf); err != nil {
 		return nil, fmt.Errorf("encode sync: %w", err)
-	}
-	if cap(buf) <= maxKeptBuffer {
-		stmts.buf = buf
-	} else {
-		stmts.buf = nil
 	}
 	return buf, nil
 }
