@@ -19,6 +19,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/sfp-dev/sfp/internal/sockettest"
+	"github.com/sfp-dev/sfp/pkg/server/metrics"
 	"github.com/sfp-dev/sfp/pkg/tenant"
 )
 
@@ -342,4 +343,22 @@ func TestManySockets(t *testing.T) {
 		t.Fatalf("%d of %d sockets alive", alive, n)
 	}
 	s.Do(t, http.MethodGet, "/auth/v1/health", "", nil, http.StatusOK, nil)
+}
+
+// tenant.yaml's realtime.max_dispatch_lag reaches the realtime server: the
+// bound it enforces is the one /metrics reports.
+func TestRealtimeDispatchLagSetting(t *testing.T) {
+	s := startLimited(t, func(c *tenant.Config) {
+		c.Realtime.MaxDispatchLag = tenant.Duration(3 * time.Second)
+		c.Realtime.MessageRetention = tenant.Duration(5 * time.Hour)
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	sc, err := metrics.Fetch(ctx, http.DefaultClient, s.MonitoringURL+"/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, ok := sc.Value("sfp_realtime_max_dispatch_lag_seconds"); !ok || v != 3 {
+		t.Errorf("sfp_realtime_max_dispatch_lag_seconds = %v (present %v), want the configured 3", v, ok)
+	}
 }

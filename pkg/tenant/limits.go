@@ -39,6 +39,13 @@ type RealtimeConfig struct {
 	// MaxEventsPerSecond caps the messages clients send (broadcast,
 	// presence, the broadcast API) across the tenant.
 	MaxEventsPerSecond int `yaml:"max_events_per_second"`
+	// MaxDispatchLag bounds how far postgres_changes delivery may fall
+	// behind the commits: older transactions are skipped and their
+	// subscribers told (docs/realtime.md, "Overload").
+	MaxDispatchLag Duration `yaml:"max_dispatch_lag"`
+	// MessageRetention is how long Broadcast from Database messages stay
+	// in realtime.messages before their daily partition is dropped.
+	MessageRetention Duration `yaml:"message_retention"`
 }
 
 // Defaults of the limits. The realtime ones are Supabase Realtime's
@@ -52,6 +59,11 @@ const (
 	DefaultMaxChannelsPerClient = 100
 	DefaultMaxJoinsPerSecond    = 100
 	DefaultMaxEventsPerSecond   = 100
+	// The realtime server's own defaults (realtimeserver.DefaultMaxDispatchLag
+	// and DefaultMessageRetention), written into tenant.yaml so an operator
+	// finds them.
+	DefaultMaxDispatchLag   = Duration(10 * time.Second)
+	DefaultMessageRetention = Duration(72 * time.Hour)
 )
 
 func (c *Config) limitDefaults() {
@@ -62,6 +74,8 @@ func (c *Config) limitDefaults() {
 	setDefault(&c.Realtime.MaxChannelsPerClient, DefaultMaxChannelsPerClient)
 	setDefault(&c.Realtime.MaxJoinsPerSecond, DefaultMaxJoinsPerSecond)
 	setDefault(&c.Realtime.MaxEventsPerSecond, DefaultMaxEventsPerSecond)
+	setDefault(&c.Realtime.MaxDispatchLag, DefaultMaxDispatchLag)
+	setDefault(&c.Realtime.MessageRetention, DefaultMessageRetention)
 }
 
 func setDefault[T comparable](v *T, def T) {
@@ -82,14 +96,20 @@ const (
 
 func (c *Config) validateLimits() error {
 	for _, d := range []struct {
-		name string
-		v    time.Duration
+		name     string
+		v        time.Duration
+		min, max time.Duration
 	}{
-		{"api.read_header_timeout", time.Duration(c.API.ReadHeaderTimeout)},
-		{"api.read_body_timeout", time.Duration(c.API.ReadBodyTimeout)},
+		{"api.read_header_timeout", time.Duration(c.API.ReadHeaderTimeout), minTimeout, maxTimeout},
+		{"api.read_body_timeout", time.Duration(c.API.ReadBodyTimeout), minTimeout, maxTimeout},
+		// Under a second the bound would skip changes of any brief busy
+		// spell; over an hour it would bound nothing a client waits for.
+		{"realtime.max_dispatch_lag", time.Duration(c.Realtime.MaxDispatchLag), time.Second, time.Hour},
+		// At least an hour: the partitions are daily and maintained hourly.
+		{"realtime.message_retention", time.Duration(c.Realtime.MessageRetention), time.Hour, 366 * 24 * time.Hour},
 	} {
-		if d.v < minTimeout || d.v > maxTimeout {
-			return fmt.Errorf("%s: %s is outside %s..%s", d.name, d.v, minTimeout, maxTimeout)
+		if d.v < d.min || d.v > d.max {
+			return fmt.Errorf("%s: %s is outside %s..%s", d.name, d.v, d.min, d.max)
 		}
 	}
 	for _, n := range []struct {

@@ -266,7 +266,8 @@ func TestLimitSettings(t *testing.T) {
 	tn := mustCreate(t, base, CreateOptions{Name: "limits"})
 	yml, _ := os.ReadFile(tn.ConfigFile())
 	for _, want := range []string{"read_header_timeout: 10s", "read_body_timeout: 30s", "max_connections: 10000",
-		"realtime:", "max_concurrent_users: 200", "max_channels_per_client: 100", "max_joins_per_second: 100", "max_events_per_second: 100"} {
+		"realtime:", "max_concurrent_users: 200", "max_channels_per_client: 100", "max_joins_per_second: 100", "max_events_per_second: 100",
+		"max_dispatch_lag: 10s", "message_retention: 72h0m0s"} {
 		if !strings.Contains(string(yml), want) {
 			t.Errorf("tenant.yaml lacks %q:\n%s", want, yml)
 		}
@@ -283,7 +284,7 @@ func TestLimitSettings(t *testing.T) {
 		t.Fatalf("load %s: %v", old, err)
 	}
 	if got.Config.API.APILimits != (APILimits{ReadHeaderTimeout: Duration(10 * time.Second), ReadBodyTimeout: Duration(30 * time.Second), MaxConnections: 10000}) ||
-		got.Config.Realtime != (RealtimeConfig{200, 100, 100, 100}) {
+		got.Config.Realtime != (RealtimeConfig{200, 100, 100, 100, DefaultMaxDispatchLag, DefaultMessageRetention}) {
 		t.Errorf("defaults: %+v %+v", got.Config.API.APILimits, got.Config.Realtime)
 	}
 	var cfg Config
@@ -304,6 +305,9 @@ func TestLimitSettings(t *testing.T) {
 		{"realtime:\n  max_channels_per_client: -1\n", "realtime.max_channels_per_client"},
 		{"realtime:\n  max_joins_per_second: -1\n", "realtime.max_joins_per_second"},
 		{"realtime:\n  max_events_per_second: -1\n", "realtime.max_events_per_second"},
+		{"realtime:\n  max_dispatch_lag: 100ms\n", "realtime.max_dispatch_lag"},
+		{"realtime:\n  max_dispatch_lag: 2h\n", "realtime.max_dispatch_lag"},
+		{"realtime:\n  message_retention: 10m\n", "realtime.message_retention"},
 	} {
 		var cfg Config
 		raw := "name: limits\nruntime: embedded\npostgres:\n  port: 5433\n" + strings.Replace(tc.yaml, "api:\n", "api:\n  port: 5432\n", 1)

@@ -3,6 +3,7 @@ package embedded
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/sfp-dev/sfp/pkg/server/realtimeserver"
 )
@@ -28,6 +29,8 @@ func (s *services) startRealtime(ctx context.Context) (func(context.Context) err
 		Keys:                  s.ring,
 		Logger:                s.inst.log.With("component", "realtime"),
 		Limits:                realtimeLimits(t.Config.Realtime),
+		MaxDispatchLag:        time.Duration(t.Config.Realtime.MaxDispatchLag),
+		MessageRetention:      time.Duration(t.Config.Realtime.MessageRetention),
 		ObserveLag:            s.inst.obs.metrics.ObserveReplicationLag,
 	})
 	if err != nil {

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -36,6 +38,11 @@ import (
 //
 //	RT_BENCH_CLIENTS=500 RT_BENCH_RATES=20,40,60,80,100,120 RT_BENCH_STEP=10s \
 //	  go test -run '^$' -bench FanoutBroadcast -benchtime 1x ./pkg/server/realtimeserver/
+//
+// RT_BENCH_MODES=broadcast runs the broadcast steps only (default
+// changes,broadcast); RT_BENCH_OUT=path writes every step as JSON in
+// BenchmarkFanout's format (mode "rls" for postgres_changes, "broadcast"),
+// so one curve plots both (go run ./internal/benchplot/cmd/benchplot -fanout).
 func BenchmarkFanoutBroadcast(b *testing.B) {
 	clients := envInt("RT_BENCH_CLIENTS", 100)
 	rates := envInts("RT_BENCH_RATES", []int{20, 60})
@@ -85,9 +92,16 @@ func runFanoutBroadcast(b *testing.B, nClients int, rates []int, step time.Durat
 	b.ResetTimer()
 
 	best := map[string]*benchStep{}
+	var steps []fanoutResult
 	measure := func(mode string, bc *benchClients) {
 		for _, rate := range rates {
 			r := measureStep(b, env, bc, writer, nClients, rate, step)
+			outMode := mode
+			if mode == "changes" {
+				outMode = "rls"
+			}
+			steps = append(steps, fanoutResult{Clients: nClients, Mode: outMode, Rate: rate, MsgsPerSec: r.msgs,
+				Delivered: r.delivered, Expected: r.expected, P50: r.p50, P95: r.p95, P99: r.p99, Sustainable: r.sustainable})
 			b.Logf("%-9s %4d changes/s × %d clients: %8.0f msgs/s delivered %d/%d  p50 %6.1f ms  p95 %6.1f ms  p99 %6.1f ms  sustainable %v",
 				mode, rate, nClients, r.msgs, r.delivered, r.expected, r.p50, r.p95, r.p99, r.sustainable)
 			if r.sustainable && (best[mode] == nil || r.msgs > best[mode].msgs) {
@@ -95,9 +109,17 @@ func runFanoutBroadcast(b *testing.B, nClients int, rates []int, step time.Durat
 			}
 		}
 	}
-	bc := connectBenchClients(b, env, users)
-	measure("changes", bc)
-	bc.close()
+	modes := envStrings("RT_BENCH_MODES", []string{"changes", "broadcast"})
+	if slices.Contains(modes, "changes") {
+		bc := connectBenchClients(b, env, users)
+		measure("changes", bc)
+		bc.close()
+	}
+	if !slices.Contains(modes, "broadcast") {
+		b.StopTimer()
+		reportBroadcast(b, best, steps, nClients)
+		return
+	}
 
 	db.Exec(b, `
 		create function public.rt_bench_broadcast() returns trigger language plpgsql as $$
@@ -108,11 +130,17 @@ func runFanoutBroadcast(b *testing.B, nClients int, rates []int, step time.Durat
 		  return null;
 		end $$;
 		create trigger rt_bench_broadcast after insert on public.rt_bench for each row execute function public.rt_bench_broadcast();`)
-	bc = connectBroadcastClients(b, env, users)
+	bc := connectBroadcastClients(b, env, users)
 	measure("broadcast", bc)
 	bc.close()
 	b.StopTimer()
+	reportBroadcast(b, best, steps, nClients)
+}
 
+func reportBroadcast(b *testing.B, best map[string]*benchStep, steps []fanoutResult, nClients int) {
+	if path := os.Getenv("RT_BENCH_OUT"); path != "" {
+		writeFanoutJSON(b, path, steps)
+	}
 	for _, mode := range []string{"changes", "broadcast"} {
 		if r := best[mode]; r != nil {
 			b.ReportMetric(r.msgs, mode+"-msgs/s")
