@@ -100,20 +100,34 @@ func ParseJSONFlag(flag, value string) (json.RawMessage, error) {
 	return json.RawMessage(value), nil
 }
 
-// ReadJSONInput reads JSON from a file, or from stdin when path is "-".
-func ReadJSONInput(ios *IOStreams, path, what string) (json.RawMessage, error) {
-	var raw []byte
-	var err error
+// ReadFileOrStdin reads the file at path, or at most limit bytes of in
+// when path is "-": what every flag that names an input file accepts.
+// Stdin is bounded because nothing stops a pipe from being endless.
+func ReadFileOrStdin(in io.Reader, path string, limit int64) ([]byte, error) {
 	if path == "-" {
-		raw, err = io.ReadAll(io.LimitReader(ios.In, 64<<20))
-	} else {
-		raw, err = os.ReadFile(path)
+		return io.ReadAll(io.LimitReader(in, limit))
 	}
+	return os.ReadFile(path)
+}
+
+// ReadInput reads what (as errors name it) from a file, or from at most
+// limit bytes of stdin when path is "-", and refuses an empty one.
+func ReadInput(ios *IOStreams, path, what string, limit int64) ([]byte, error) {
+	raw, err := ReadFileOrStdin(ios.In, path, limit)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", what, err)
 	}
-	if len(strings.TrimSpace(string(raw))) == 0 {
+	if strings.TrimSpace(string(raw)) == "" {
 		return nil, FlagErrorf("%s is empty", what)
+	}
+	return raw, nil
+}
+
+// ReadJSONInput reads JSON from a file, or from stdin when path is "-".
+func ReadJSONInput(ios *IOStreams, path, what string) (json.RawMessage, error) {
+	raw, err := ReadInput(ios, path, what, 64<<20)
+	if err != nil {
+		return nil, err
 	}
 	if !json.Valid(raw) {
 		src := path

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"unicode/utf8"
 
@@ -203,13 +202,7 @@ func describe(ctx context.Context, f *cmdutil.Factory, t *tenant.Tenant) tenantJ
 
 // readPassword reads a password from a file or stdin ("-"): the first line.
 func readPassword(stdin io.Reader, path string) (string, error) {
-	var raw []byte
-	var err error
-	if path == "-" {
-		raw, err = io.ReadAll(io.LimitReader(stdin, 4096))
-	} else {
-		raw, err = os.ReadFile(path)
-	}
+	raw, err := cmdutil.ReadFileOrStdin(stdin, path, 4096)
 	if err != nil {
 		return "", fmt.Errorf("read admin password: %w", err)
 	}

@@ -3,9 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
-	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -98,7 +96,7 @@ func ssoAddRun(ctx context.Context, f *cmdutil.Factory, o *SSOAddOptions) error 
 	if o.MetadataURL != "" {
 		body["metadata_url"] = o.MetadataURL
 	} else {
-		xml, err := readInput(o.IO, o.MetadataFile, "the metadata file")
+		xml, err := cmdutil.ReadInput(o.IO, o.MetadataFile, "the metadata file", 16<<20)
 		if err != nil {
 			return err
 		}
@@ -150,24 +148,4 @@ func ssoState(p ssoProvider) string {
 		return "disabled"
 	}
 	return "enabled"
-}
-
-// readInput reads a file, or stdin for "-".
-func readInput(ios *cmdutil.IOStreams, path, what string) ([]byte, error) {
-	var (
-		raw []byte
-		err error
-	)
-	if path == "-" {
-		raw, err = io.ReadAll(io.LimitReader(ios.In, 16<<20))
-	} else {
-		raw, err = os.ReadFile(path)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", what, err)
-	}
-	if strings.TrimSpace(string(raw)) == "" {
-		return nil, cmdutil.FlagErrorf("%s is empty", what)
-	}
-	return raw, nil
 }
