@@ -12,7 +12,6 @@ import (
 
 	"github.com/sfp-dev/sfp/pkg/cli/cmdutil"
 	"github.com/sfp-dev/sfp/pkg/client"
-	"github.com/sfp-dev/sfp/pkg/tenant"
 )
 
 // LoginOptions are the inputs of `sfp login` and `sfp signup`: signing up
@@ -105,11 +104,7 @@ func registerLoginFlags(cmd *cobra.Command, opts *LoginOptions) {
 }
 
 func loginRun(ctx context.Context, opts *LoginOptions) error {
-	cfg, err := opts.Config()
-	if err != nil {
-		return err
-	}
-	server, key, err := serverAndKey(opts, cfg)
+	lt, err := newLoginTarget(opts)
 	if err != nil {
 		return err
 	}
@@ -117,16 +112,48 @@ func loginRun(ctx context.Context, opts *LoginOptions) error {
 	if err != nil {
 		return err
 	}
-	c, err := opts.NewClient(server, key, client.WithSessionStore(cfg.SessionStore()))
+	c, err := lt.client(opts)
 	if err != nil {
-		return cmdutil.FlagErrorf("%v", err)
+		return err
 	}
 	defer c.Close()
-	sess, err := signIn(ctx, c, opts, server, password)
+	sess, err := signIn(ctx, c, opts, lt.server, password)
 	if err != nil || sess == nil {
 		return err
 	}
-	return finishLogin(ctx, opts, cfg, c, server, key, sess)
+	return finishLogin(ctx, opts, lt, c, sess)
+}
+
+// loginTarget is where a login signs in and keeps its session: the server
+// and API key serverAndKey finds, and the configuration they are saved in.
+type loginTarget struct {
+	cfg         *cmdutil.Config
+	server, key string
+}
+
+// newLoginTarget loads the configuration and finds the server and key:
+// the opening of every way of signing in (password or browser).
+func newLoginTarget(opts *LoginOptions) (*loginTarget, error) {
+	cfg, err := opts.Config()
+	if err != nil {
+		return nil, err
+	}
+	server, key, err := serverAndKey(opts, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &loginTarget{cfg: cfg, server: server, key: key}, nil
+}
+
+// client opens a client on the target's server that keeps the session in
+// the configuration; the caller closes it. A server URL it cannot use is
+// a usage error: it came from the flags, the environment or a tenant.
+func (lt *loginTarget) client(opts *LoginOptions) (*client.Client, error) {
+	c, err := opts.NewClient(lt.server, lt.key, client.WithSessionStore(lt.cfg.SessionStore()))
+	if err != nil {
+		return nil, cmdutil.FlagErrorf("%v", err)
+	}
+	return c, nil
 }
 
 // serverAndKey finds the server and API key (publishable or legacy anon):
@@ -136,11 +163,7 @@ func serverAndKey(opts *LoginOptions, cfg *cmdutil.Config) (server, key string, 
 	key = firstOf(opts.APIKey, opts.Getenv("SFP_API_KEY"))
 	name := firstOf(opts.Tenant, opts.Getenv("SFP_TENANT"))
 	if name != "" && (server == "" || key == "") {
-		base, err := tenant.ResolveBaseDir(opts.BaseDir, opts.Getenv)
-		if err != nil {
-			return "", "", err
-		}
-		t, err := tenant.Load(base, name)
+		t, err := cmdutil.LocalTenant(opts.Getenv, opts.BaseDir, name)
 		if err != nil {
 			return "", "", err
 		}
@@ -148,7 +171,7 @@ func serverAndKey(opts *LoginOptions, cfg *cmdutil.Config) (server, key string, 
 		key = firstOf(key, t.ClientKey())
 	}
 	server = firstOf(server, cfg.Server)
-	if key == "" && sameURL(server, cfg.Server) {
+	if key == "" && cmdutil.SameURL(server, cfg.Server) {
 		key = cfg.APIKey
 	}
 	if server == "" {
@@ -177,8 +200,6 @@ func signIn(ctx context.Context, c *client.Client, opts *LoginOptions, server, p
 		"(the tenant does not confirm sign-ups automatically: an administrator confirms users).\n", u.Email, server)
 	return nil, nil
 }
-
-func sameURL(a, b string) bool { return strings.TrimRight(a, "/") == strings.TrimRight(b, "/") }
 
 func firstOf(ss ...string) string {
 	for _, s := range ss {

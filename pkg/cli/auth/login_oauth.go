@@ -12,17 +12,13 @@ import (
 // browserLoginRun is `sfp login --provider NAME` or `--sso DOMAIN`: a PKCE
 // sign-in in the browser, the code exchanged here for the session.
 func browserLoginRun(ctx context.Context, opts *LoginOptions) error {
-	cfg, err := opts.Config()
+	lt, err := newLoginTarget(opts)
 	if err != nil {
 		return err
 	}
-	server, key, err := serverAndKey(opts, cfg)
+	c, err := lt.client(opts)
 	if err != nil {
 		return err
-	}
-	c, err := opts.NewClient(server, key, client.WithSessionStore(cfg.SessionStore()))
-	if err != nil {
-		return cmdutil.FlagErrorf("%v", err)
 	}
 	defer c.Close()
 	if opts.Provider != "" {
@@ -32,7 +28,7 @@ func browserLoginRun(ctx context.Context, opts *LoginOptions) error {
 			return err
 		}
 		if !enabled {
-			return fmt.Errorf("sign in with %s: the provider is not enabled on %s (an operator enables it with `sfp server auth provider set`)", opts.Provider, server)
+			return fmt.Errorf("sign in with %s: the provider is not enabled on %s (an operator enables it with `sfp server auth provider set`)", opts.Provider, lt.server)
 		}
 	}
 	verifier, challenge := pkceVerifier()
@@ -49,22 +45,23 @@ func browserLoginRun(ctx context.Context, opts *LoginOptions) error {
 	if err != nil {
 		return err
 	}
-	return finishLogin(ctx, opts, cfg, c, server, key, sess)
+	return finishLogin(ctx, opts, lt, c, sess)
 }
 
 // finishLogin keeps the server and user of a new session and reports it.
 // Every way of signing in (password, sign-up, --provider, --sso) ends
 // here, so a user with a verified second factor is asked for it after any
 // of them (stepUpMFA, login_mfa.go).
-func finishLogin(ctx context.Context, opts *LoginOptions, cfg *cmdutil.Config, c *client.Client, server, key string, sess *client.Session) error {
+func finishLogin(ctx context.Context, opts *LoginOptions, lt *loginTarget, c *client.Client, sess *client.Session) error {
 	if err := stepUpMFA(ctx, c, opts.IO); err != nil {
 		_ = c.Auth.SignOut(ctx) // no half login: the aal1 session goes
 		return err
 	}
-	if !sameURL(cfg.Server, server) || cfg.Email != sess.User.Email {
+	cfg := lt.cfg
+	if !cmdutil.SameURL(cfg.Server, lt.server) || cfg.Email != sess.User.Email {
 		cfg.Account = "" // the chosen account belongs to another server or user
 	}
-	cfg.Server, cfg.APIKey, cfg.Email = strings.TrimRight(server, "/"), key, sess.User.Email
+	cfg.Server, cfg.APIKey, cfg.Email = strings.TrimRight(lt.server, "/"), lt.key, sess.User.Email
 	if err := cfg.Save(); err != nil {
 		return err
 	}

@@ -40,7 +40,7 @@ func (f *Factory) UserClient(ctx context.Context) (*client.Client, error) {
 		return nil, err
 	}
 	server, key := cfg.Server, cfg.APIKey
-	if env := f.Getenv("SFP_SERVER_URL"); env != "" && !sameURL(env, server) {
+	if env := f.Getenv("SFP_SERVER_URL"); env != "" && !SameURL(env, server) {
 		if server == "" {
 			return nil, &AuthError{Msg: fmt.Sprintf("not logged in to %s — %s", env, loginHint)}
 		}
@@ -60,7 +60,9 @@ func (f *Factory) UserClient(ctx context.Context) (*client.Client, error) {
 	return f.NewClient(server, key, client.WithSessionStore(store))
 }
 
-func sameURL(a, b string) bool {
+// SameURL says whether a and b name the same server, a trailing slash
+// aside: a login and the environment may spell it either way.
+func SameURL(a, b string) bool {
 	return strings.TrimRight(a, "/") == strings.TrimRight(b, "/")
 }
 
@@ -104,11 +106,7 @@ func (f *Factory) ServiceClient(s *ServiceFlags) (*client.Client, error) {
 		name = f.Getenv("SFP_TENANT")
 	}
 	if name != "" && (key == "" || server == "") {
-		base, err := tenant.ResolveBaseDir(s.BaseDir, f.Getenv)
-		if err != nil {
-			return nil, err
-		}
-		t, err := tenant.Load(base, name)
+		t, err := LocalTenant(f.Getenv, s.BaseDir, name)
 		if err != nil {
 			return nil, err
 		}
@@ -133,6 +131,17 @@ func (f *Factory) ServiceClient(s *ServiceFlags) (*client.Client, error) {
 		return nil, FlagErrorf("which server? pass --server URL, set SFP_SERVER_URL, or -t TENANT")
 	}
 	return f.NewClient(server, key)
+}
+
+// LocalTenant loads the local tenant name from the base directory
+// baseDir (a --base-dir flag; empty for SFP_BASE_DIR or the default), for
+// the commands that take a tenant's URL and keys from its directory.
+func LocalTenant(getenv func(string) string, baseDir, name string) (*tenant.Tenant, error) {
+	base, err := tenant.ResolveBaseDir(baseDir, getenv)
+	if err != nil {
+		return nil, err
+	}
+	return tenant.Load(base, name)
 }
 
 // Deps are what a command that calls the tenant's API depends on: its
