@@ -27,7 +27,7 @@ func NewCmdList(f *cmdutil.Factory, runF func(context.Context, *ListOptions) err
 		Args:  cmdutil.NoArgs,
 		RunE:  cmdutil.RunE(opts, nil, runF, withFactory(f, listRun)),
 	}
-	cmd.Flags().StringVar(&opts.Flags.BaseDir, "base-dir", "", "Directory holding the tenants (env SFP_BASE_DIR; default ./sfp-server)")
+	opts.Flags.registerBaseDir(cmd)
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "Output JSON")
 	return cmd
 }

@@ -23,8 +23,14 @@ type tenantFlags struct {
 }
 
 func (tf *tenantFlags) register(cmd *cobra.Command) {
-	cmd.Flags().StringVar(&tf.BaseDir, "base-dir", "", "Directory holding the tenants (env SFP_BASE_DIR; default ./sfp-server)")
+	tf.registerBaseDir(cmd)
 	cmd.Flags().StringVarP(&tf.Tenant, "tenant", "t", "", "Tenant name (env SFP_TENANT)")
+}
+
+// registerBaseDir adds --base-dir alone, for a command on the base
+// directory rather than on one tenant (`sfp server list`).
+func (tf *tenantFlags) registerBaseDir(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&tf.BaseDir, "base-dir", "", "Directory holding the tenants (env SFP_BASE_DIR; default ./sfp-server)")
 }
 
 // resolve validates the flags and returns the absolute base directory.
