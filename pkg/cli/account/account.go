@@ -152,22 +152,14 @@ func listRun(ctx context.Context, opts *ListOptions) error {
 			}
 			out = append(out, toJSON(&a, cfg.Account))
 		}
-		if opts.JSON {
-			return cmdutil.WriteJSON(opts.IO.Out, out)
-		}
-		if len(out) == 0 {
-			fmt.Fprintln(opts.IO.ErrOut, "You are not a member of any account. Create one with `sfp account create NAME`.")
-			return nil
-		}
-		t := cmdutil.NewTable(opts.IO.Out, "CURRENT", "SLUG", "NAME", "ROLE", "CREATED")
-		for _, a := range out {
-			mark := " "
-			if a.Current {
-				mark = "*"
-			}
-			t.Row(mark, a.Slug, a.Name, a.Role, a.CreatedAt[:10])
-		}
-		return t.Flush()
+		return cmdutil.PrintItems(opts.IO, opts.JSON, out, "You are not a member of any account. Create one with `sfp account create NAME`.",
+			[]string{"CURRENT", "SLUG", "NAME", "ROLE", "CREATED"}, func(a accountJSON) []string {
+				mark := " "
+				if a.Current {
+					mark = "*"
+				}
+				return []string{mark, a.Slug, a.Name, a.Role, a.CreatedAt[:10]}
+			})
 	})
 }
 

@@ -2,6 +2,7 @@ package cmdutil
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/spf13/cobra"
 
@@ -56,8 +57,20 @@ func Collect[T any](ctx context.Context, l ListFlags, fetch func(context.Context
 // each item. Where the next page starts goes to stderr either way.
 func PrintList[T any](ios *IOStreams, asJSON bool, items []T, next string, header []string, row func(T) []string) error {
 	PrintNext(ios, next)
+	return PrintItems(ios, asJSON, items, "", header, row)
+}
+
+// PrintItems prints a list that is not paged: with asJSON the items as
+// JSON, otherwise a table of header and row(item) for each item. When
+// there are none and none is not "", a person gets that hint on stderr —
+// what to do to have some — instead of a bare header.
+func PrintItems[T any](ios *IOStreams, asJSON bool, items []T, none string, header []string, row func(T) []string) error {
 	if asJSON {
 		return WriteJSON(ios.Out, items)
+	}
+	if len(items) == 0 && none != "" {
+		fmt.Fprintln(ios.ErrOut, none)
+		return nil
 	}
 	t := NewTable(ios.Out, header...)
 	for _, it := range items {

@@ -70,22 +70,14 @@ func listRun(ctx context.Context, opts *ListOptions) error {
 		if err != nil {
 			return err
 		}
-		if opts.JSON {
-			out := make([]factorJSON, 0, len(factors))
-			for _, f := range factors {
-				out = append(out, toJSON(f))
-			}
-			return cmdutil.WriteJSON(opts.IO.Out, out)
-		}
-		if len(factors) == 0 {
-			fmt.Fprintln(opts.IO.ErrOut, "No second factor: add one with `sfp mfa enroll`.")
-			return nil
-		}
-		t := cmdutil.NewTable(opts.IO.Out, "ID", "NAME", "TYPE", "STATUS", "CREATED")
+		out := make([]factorJSON, 0, len(factors))
 		for _, f := range factors {
-			t.Row(f.ID, f.FriendlyName, f.FactorType, f.Status, cmdutil.FormatTime(f.CreatedAt))
+			out = append(out, toJSON(f))
 		}
-		return t.Flush()
+		return cmdutil.PrintItems(opts.IO, opts.JSON, out, "No second factor: add one with `sfp mfa enroll`.",
+			[]string{"ID", "NAME", "TYPE", "STATUS", "CREATED"}, func(f factorJSON) []string {
+				return []string{f.ID, f.Name, f.Type, f.Status, f.CreatedAt}
+			})
 	})
 }
 

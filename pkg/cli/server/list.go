@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"fmt"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -46,24 +45,16 @@ func listRun(ctx context.Context, f *cmdutil.Factory, opts *ListOptions) error {
 	for _, t := range ts {
 		out = append(out, describe(ctx, f, t))
 	}
-	if opts.JSON {
-		return cmdutil.WriteJSON(opts.IO.Out, out)
-	}
-	if len(out) == 0 {
-		fmt.Fprintf(opts.IO.ErrOut, "No tenants in %s; create one with `sfp server init -t NAME`.\n", base)
-		return nil
-	}
-	tw := tabwriter.NewWriter(opts.IO.Out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tRUNTIME\tSTATE\tURL")
-	for _, t := range out {
-		state := "stopped"
-		if t.Running {
-			state = "running"
-			if t.PID > 0 {
-				state = fmt.Sprintf("running (pid %d)", t.PID)
+	return cmdutil.PrintItems(opts.IO, opts.JSON, out,
+		fmt.Sprintf("No tenants in %s; create one with `sfp server init -t NAME`.", base),
+		[]string{"NAME", "RUNTIME", "STATE", "URL"}, func(t tenantJSON) []string {
+			state := "stopped"
+			if t.Running {
+				state = "running"
+				if t.PID > 0 {
+					state = fmt.Sprintf("running (pid %d)", t.PID)
+				}
 			}
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", t.Tenant, t.Runtime, state, t.URL)
-	}
-	return tw.Flush()
+			return []string{t.Tenant, t.Runtime, state, t.URL}
+		})
 }

@@ -43,18 +43,11 @@ func ssoListRun(ctx context.Context, f *cmdutil.Factory, o *SSOListOptions) erro
 	if list.Items == nil {
 		list.Items = []ssoProvider{}
 	}
-	if o.JSON {
-		return cmdutil.WriteJSON(o.IO.Out, list.Items)
-	}
-	if len(list.Items) == 0 {
-		fmt.Fprintf(o.IO.ErrOut, "Tenant %q has no SSO providers; add one with `sfp server sso add -t %s`.\n", t.Name(), t.Name())
-		return nil
-	}
-	tab := cmdutil.NewTable(o.IO.Out, "ID", "ENTITY ID", "DOMAINS", "STATE")
-	for _, p := range list.Items {
-		tab.Row(p.ID, p.SAML.EntityID, domainList(p), ssoState(p))
-	}
-	return tab.Flush()
+	return cmdutil.PrintItems(o.IO, o.JSON, list.Items,
+		fmt.Sprintf("Tenant %q has no SSO providers; add one with `sfp server sso add -t %s`.", t.Name(), t.Name()),
+		[]string{"ID", "ENTITY ID", "DOMAINS", "STATE"}, func(p ssoProvider) []string {
+			return []string{p.ID, p.SAML.EntityID, domainList(p), ssoState(p)}
+		})
 }
 
 // SSORemoveOptions are the inputs of `sfp server sso remove`.
