@@ -63,8 +63,9 @@ func article(r client.Role) string {
 	return "a " + string(r)
 }
 
-// MemberAddOptions are the inputs of `sfp account member add`.
-type MemberAddOptions struct {
+// memberRole is what add and set-role name: a user of the account and the
+// role to give them.
+type memberRole struct {
 	cmdutil.Deps
 
 	Scope cmdutil.Scope
@@ -73,9 +74,33 @@ type MemberAddOptions struct {
 	JSON  bool
 }
 
+// give gives the user the role in the account with set (AddMember or
+// SetMemberRole, which return the member with the new role) and reports it.
+func (mr *memberRole) give(ctx context.Context, set func(c *client.Client, accountID string) (*client.Member, error)) error {
+	return mr.WithTarget(ctx, mr.Scope, cmdutil.Need{Account: true}, func(c *client.Client, t *cmdutil.Target) error {
+		m, err := set(c, t.Account.ID)
+		if err != nil {
+			return err
+		}
+		if m.Email == "" {
+			m.Email = mr.User
+		}
+		if mr.JSON {
+			return cmdutil.WriteJSON(mr.IO.Out, membersJSON([]client.Member{*m})[0])
+		}
+		fmt.Fprintf(mr.IO.ErrOut, "%s is now %s of account %s.\n", m.Email, article(m.Role), t.Account.Slug)
+		return nil
+	})
+}
+
+// MemberAddOptions are the inputs of `sfp account member add`.
+type MemberAddOptions struct {
+	memberRole
+}
+
 // NewCmdMemberAdd builds `sfp account member add`.
 func NewCmdMemberAdd(f *cmdutil.Factory, runF func(context.Context, *MemberAddOptions) error) *cobra.Command {
-	opts := &MemberAddOptions{Deps: f.UserDeps()}
+	opts := &MemberAddOptions{memberRole{Deps: f.UserDeps()}}
 	cmd := &cobra.Command{
 		Use:   "add EMAIL [--role viewer|member|owner]",
 		Short: "Add a user to the account (owners)",
@@ -96,25 +121,9 @@ email exits 3.`,
 }
 
 func memberAddRun(ctx context.Context, opts *MemberAddOptions) error {
-	return opts.WithTarget(ctx, opts.Scope, cmdutil.Need{Account: true}, func(c *client.Client, t *cmdutil.Target) error {
-		m, err := c.Accounts.AddMember(ctx, t.Account.ID, opts.User, client.Role(opts.Role))
-		if err != nil {
-			return err
-		}
-		return printMemberChange(opts.IO, m, opts.User, t.Account.Slug, opts.JSON)
+	return opts.give(ctx, func(c *client.Client, accountID string) (*client.Member, error) {
+		return c.Accounts.AddMember(ctx, accountID, opts.User, client.Role(opts.Role))
 	})
-}
-
-// printMemberChange reports a member's new role.
-func printMemberChange(ios *cmdutil.IOStreams, m *client.Member, user, account string, asJSON bool) error {
-	if m.Email == "" {
-		m.Email = user
-	}
-	if asJSON {
-		return cmdutil.WriteJSON(ios.Out, membersJSON([]client.Member{*m})[0])
-	}
-	fmt.Fprintf(ios.ErrOut, "%s is now %s of account %s.\n", m.Email, article(m.Role), account)
-	return nil
 }
 
 // MemberListOptions are the inputs of `sfp account member list`.
@@ -154,17 +163,12 @@ func memberListRun(ctx context.Context, opts *MemberListOptions) error {
 
 // MemberSetRoleOptions are the inputs of `sfp account member set-role`.
 type MemberSetRoleOptions struct {
-	cmdutil.Deps
-
-	Scope cmdutil.Scope
-	User  string // email or user id
-	Role  string
-	JSON  bool
+	memberRole
 }
 
 // NewCmdMemberSetRole builds `sfp account member set-role`.
 func NewCmdMemberSetRole(f *cmdutil.Factory, runF func(context.Context, *MemberSetRoleOptions) error) *cobra.Command {
-	opts := &MemberSetRoleOptions{Deps: f.UserDeps()}
+	opts := &MemberSetRoleOptions{memberRole{Deps: f.UserDeps()}}
 	cmd := &cobra.Command{
 		Use:   "set-role EMAIL ROLE",
 		Short: "Change a member's role (owners)",
@@ -183,12 +187,8 @@ of an account cannot be demoted.`,
 }
 
 func memberSetRoleRun(ctx context.Context, opts *MemberSetRoleOptions) error {
-	return opts.WithTarget(ctx, opts.Scope, cmdutil.Need{Account: true}, func(c *client.Client, t *cmdutil.Target) error {
-		m, err := c.Accounts.SetMemberRole(ctx, t.Account.ID, opts.User, client.Role(opts.Role))
-		if err != nil {
-			return err
-		}
-		return printMemberChange(opts.IO, m, opts.User, t.Account.Slug, opts.JSON)
+	return opts.give(ctx, func(c *client.Client, accountID string) (*client.Member, error) {
+		return c.Accounts.SetMemberRole(ctx, accountID, opts.User, client.Role(opts.Role))
 	})
 }
 
