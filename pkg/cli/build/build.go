@@ -57,8 +57,7 @@ func NewCmdBuildList(f *cmdutil.Factory, runF func(context.Context, *BuildListOp
 	opts.Scope.AccountFlag(cmd)
 	opts.Scope.ProjectFlag(cmd, "Only this project (identifier or id)")
 	cmd.Flags().StringVar(&opts.Status, "status", "", "Only this status: queued, running, succeeded, failed, cancelled")
-	opts.List.Register(cmd)
-	cmdutil.JSONFlag(cmd, &opts.JSON, "", []client.Build{})
+	opts.Register(cmd, []client.Build{})
 	return cmd
 }
 

@@ -78,8 +78,7 @@ func NewCmdReleaseList(f *cmdutil.Factory, runF func(context.Context, *ReleaseLi
 	}
 	opts.Scope.AccountFlag(cmd)
 	opts.Scope.ProjectFlag(cmd, "Only this project (identifier or id)")
-	opts.List.Register(cmd)
-	cmdutil.JSONFlag(cmd, &opts.JSON, "", []client.Release{})
+	opts.Register(cmd, []client.Release{})
 	return cmd
 }
 

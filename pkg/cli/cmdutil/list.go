@@ -90,6 +90,13 @@ type ListInputs struct {
 	JSON  bool
 }
 
+// Register adds the paging flags and --json, which prints the items as
+// shape (a slice of the item type) encodes.
+func (in *ListInputs) Register(cmd *cobra.Command, shape any) {
+	in.List.Register(cmd)
+	JSONFlag(cmd, &in.JSON, "", shape)
+}
+
 // Columns are how a list prints for people: a header, and a row of cells
 // per item.
 type Columns[T any] struct {

@@ -185,8 +185,7 @@ newest first, with the environment's name. Viewers may.`,
 	opts.Scope.ProjectFlag(cmd, "Only this project (identifier or id)")
 	cmd.Flags().StringVarP(&opts.Scope.Environment, "env", "e", "", "Only this environment (needs --project)")
 	cmd.Flags().StringVar(&opts.Status, "status", "", "Only this status: queued, running, succeeded, failed, cancelled")
-	opts.List.Register(cmd)
-	cmdutil.JSONFlag(cmd, &opts.JSON, "", []client.Deployment{})
+	opts.Register(cmd, []client.Deployment{})
 	return cmd
 }
 

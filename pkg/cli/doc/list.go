@@ -32,8 +32,7 @@ func NewCmdList(f *cmdutil.Factory, runF func(context.Context, *ListOptions) err
 	}
 	opts.Scope.AccountFlag(cmd)
 	cmd.Flags().StringVar(&opts.Prefix, "prefix", "", "Only keys starting with this")
-	opts.List.Register(cmd)
-	cmdutil.JSONFlag(cmd, &opts.JSON, "", []client.Document{})
+	opts.Register(cmd, []client.Document{})
 	return cmd
 }
 

@@ -31,8 +31,7 @@ func NewCmdList(f *cmdutil.Factory, runF func(context.Context, *ListOptions) err
 		}, runF, listRun),
 	}
 	projectFlag(cmd, &opts.Scope)
-	opts.List.Register(cmd)
-	cmdutil.JSONFlag(cmd, &opts.JSON, "", []client.Environment{})
+	opts.Register(cmd, []client.Environment{})
 	return cmd
 }
 

@@ -163,8 +163,7 @@ func NewCmdList(f *cmdutil.Factory, runF func(context.Context, *ListOptions) err
 	}
 	opts.Scope.AccountFlag(cmd)
 	cmd.Flags().StringVar(&opts.Provider, "provider", "", "Only this provider")
-	opts.List.Register(cmd)
-	cmdutil.JSONFlag(cmd, &opts.JSON, "", []client.Integration{})
+	opts.Register(cmd, []client.Integration{})
 	return cmd
 }
 

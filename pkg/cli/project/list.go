@@ -25,8 +25,7 @@ func NewCmdList(f *cmdutil.Factory, runF func(context.Context, *ListOptions) err
 		RunE:  cmdutil.RunE(opts, opts.List.Validate, runF, listRun),
 	}
 	opts.Scope.AccountFlag(cmd)
-	opts.List.Register(cmd)
-	cmdutil.JSONFlag(cmd, &opts.JSON, "", []client.Project{})
+	opts.Register(cmd, []client.Project{})
 	return cmd
 }
 

@@ -128,8 +128,7 @@ that resource wherever they are. Viewers may.`,
 	cmd.Flags().StringVar(&opts.ResourceType, "resource-type", "", "Only tasks on this kind of resource")
 	cmd.Flags().StringVar(&opts.ResourceID, "resource-id", "", "Only tasks on this resource")
 	cmd.Flags().StringVar(&opts.Status, "status", "", "Only this status: queued, running, succeeded, failed, cancelled")
-	opts.List.Register(cmd)
-	cmdutil.JSONFlag(cmd, &opts.JSON, "", []client.Task{})
+	opts.Register(cmd, []client.Task{})
 	return cmd
 }
 
