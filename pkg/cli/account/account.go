@@ -4,6 +4,7 @@ package account
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -47,8 +48,12 @@ type accountJSON struct {
 
 func toJSON(a *client.Account, current string) accountJSON {
 	return accountJSON{ID: a.ID, Slug: a.Slug, Name: a.Name, Role: string(a.Role), Current: a.Slug == current,
-		CreatedAt: a.CreatedAt.UTC().Format("2006-01-02T15:04:05.999999Z07:00")}
+		CreatedAt: jsonTime(a.CreatedAt)}
 }
+
+// jsonTime is a timestamp of the --json shapes: UTC, to the microsecond
+// as PostgreSQL keeps it (account list shows its first 10 characters).
+func jsonTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.999999Z07:00") }
 
 // CreateOptions are the inputs of `sfp account create`.
 type CreateOptions struct {

@@ -35,7 +35,7 @@ func membersJSON(ms []client.Member) []memberJSON {
 	out := make([]memberJSON, len(ms))
 	for i, m := range ms {
 		out[i] = memberJSON{UserID: m.UserID, Email: m.Email, Role: string(m.Role),
-			CreatedAt: m.CreatedAt.UTC().Format("2006-01-02T15:04:05.999999Z07:00")}
+			CreatedAt: jsonTime(m.CreatedAt)}
 	}
 	return out
 }
