@@ -14,6 +14,7 @@ import (
 
 	"github.com/jackc/pglogrepl"
 
+	"github.com/sfp-dev/sfp/internal/sfptest"
 	"github.com/sfp-dev/sfp/pkg/backup"
 	"github.com/sfp-dev/sfp/pkg/runtime"
 	"github.com/sfp-dev/sfp/pkg/runtime/embedded"
@@ -91,7 +92,7 @@ func (w *writer) finish(t *testing.T) map[string]pglogrepl.LSN {
 }
 
 func TestBackupUnderWritesAndRestore(t *testing.T) {
-	base := baseDir(t)
+	base := sfptest.BaseDir(t)
 	pass := writeFile(t, base, "passphrase", "correct horse battery staple\n")
 	src := newTenant(t, base, "src", func(c *tenant.Config) { c.Backup.PassphraseFile = pass })
 	email, password := seed(t, src)

@@ -11,6 +11,7 @@ import (
 
 	"filippo.io/age"
 
+	"github.com/sfp-dev/sfp/internal/sfptest"
 	"github.com/sfp-dev/sfp/pkg/backup"
 	"github.com/sfp-dev/sfp/pkg/server/postgres"
 )
@@ -37,7 +38,7 @@ func fill(b *testing.B, r *running) {
 // events with bare pg_basebackup and pg_dump of the same cluster, and a
 // bare restore (untar and start), in the same run.
 func BenchmarkBackupRestore(b *testing.B) {
-	base := baseDir(b)
+	base := sfptest.BaseDir(b)
 	pass := writeFile(b, base, "pass", "bench passphrase\n")
 	src := newTenant(b, base, "bench", nil)
 	fill(b, src)

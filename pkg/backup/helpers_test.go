@@ -31,18 +31,6 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// baseDir is a base directory the postgres system user can traverse.
-func baseDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "sfp-backup-test-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.Chmod(dir, 0o755)
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	return dir
-}
-
 func freePorts(t testing.TB) (int, int) {
 	t.Helper()
 	var ports []int

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sfp-dev/sfp/internal/sfptest"
 	"github.com/sfp-dev/sfp/pkg/backup"
 	"github.com/sfp-dev/sfp/pkg/tenant"
 )
@@ -40,7 +41,7 @@ func archived(t *testing.T, r *running) {
 }
 
 func TestPointInTimeRecovery(t *testing.T) {
-	base := baseDir(t)
+	base := sfptest.BaseDir(t)
 	archive := filepath.Join(base, "wal-archive")
 	src := newTenant(t, base, "src", func(c *tenant.Config) { c.Backup.WALArchive = archive })
 	if fi, err := os.Stat(archive); err != nil || fi.Mode().Perm() != 0o700 {

@@ -58,6 +58,14 @@ type RestoreResult struct {
 	RecoveredTo *RecoveryPoint `json:"recovered_to,omitempty"`
 }
 
+// restoreResult describes tenant t restored from the backup whose final
+// manifest is final; a recovery to a point in time then sets where it
+// stopped and the schema version it reached.
+func restoreResult(t *tenant.Tenant, opts *RestoreOptions, final *Manifest) *RestoreResult {
+	return &RestoreResult{Tenant: opts.Name, Dir: t.Dir, URL: t.URL(), APIPort: t.Config.API.Port, PostgresPort: t.Config.Postgres.Port,
+		From: opts.From, Source: final.Tenant, BackupTime: final.FinishedAt, SchemaVersion: final.SchemaVersion}
+}
+
 // RecoveryPoint is where PostgreSQL's recovery stopped: the last replayed
 // WAL position and the commit time of the last transaction it applied.
 type RecoveryPoint struct {
@@ -153,8 +161,7 @@ func Restore(ctx context.Context, opts RestoreOptions) (res *RestoreResult, err 
 	if err := verifyBackup(ctx, cluster); err != nil {
 		return nil, fmt.Errorf("restore tenant %q: %w", opts.Name, err)
 	}
-	res = &RestoreResult{Tenant: opts.Name, Dir: t.Dir, URL: t.URL(), APIPort: t.Config.API.Port, PostgresPort: t.Config.Postgres.Port,
-		From: opts.From, Source: final.Tenant, BackupTime: final.FinishedAt, SchemaVersion: final.SchemaVersion}
+	res = restoreResult(t, &opts, final)
 	if res.RecoveredTo, res.SchemaVersion, err = recoverCluster(ctx, cluster, t, &opts); err != nil {
 		return nil, fmt.Errorf("restore tenant %q: %w", opts.Name, err)
 	}

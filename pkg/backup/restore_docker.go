@@ -91,8 +91,7 @@ func restoreDocker(ctx context.Context, tr *tar.Reader, h *head, opts RestoreOpt
 	if err := t.FinishRestore(); err != nil {
 		return nil, err
 	}
-	return &RestoreResult{Tenant: opts.Name, Dir: t.Dir, URL: t.URL(), APIPort: t.Config.API.Port, PostgresPort: t.Config.Postgres.Port,
-		From: opts.From, Source: final.Tenant, BackupTime: final.FinishedAt, SchemaVersion: final.SchemaVersion}, nil
+	return restoreResult(t, &opts, final), nil
 }
 
 // extractDockerBase writes the backup's docker/base.tar to path (0600) and

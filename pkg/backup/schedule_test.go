@@ -8,12 +8,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sfp-dev/sfp/internal/sfptest"
 	"github.com/sfp-dev/sfp/pkg/backup"
 	"github.com/sfp-dev/sfp/pkg/tenant"
 )
 
 func TestScheduledBackups(t *testing.T) {
-	base := baseDir(t)
+	base := sfptest.BaseDir(t)
 	pass := writeFile(t, base, "passphrase", "scheduled passphrase\n")
 	src := newTenant(t, base, "sched", func(c *tenant.Config) {
 		c.Backup.PassphraseFile = pass

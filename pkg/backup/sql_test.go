@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sfp-dev/sfp/internal/sfptest"
 	"github.com/sfp-dev/sfp/pkg/backup"
 	"github.com/sfp-dev/sfp/pkg/runtime/embedded"
 )
@@ -16,7 +17,7 @@ import (
 // tenant migrated by the same binary (as into a docker tenant's db): users
 // sign in with their passwords there and credentials decrypt.
 func TestSQLExport(t *testing.T) {
-	base := baseDir(t)
+	base := sfptest.BaseDir(t)
 	src := newTenant(t, base, "src", nil)
 	email, password := seed(t, src)
 	exec1(t, src.conn(t), `insert into public.documents (account_id, collection, key, data) values ($1, 'moved', 'a', '{"x": "it''s"}')`, accountID)

@@ -247,22 +247,16 @@ func (s *EnvironmentsService) Ticket(ctx context.Context, ticket string) (*Lease
 	return &l, nil
 }
 
-// allocationRow is a row of environment_allocations.
+// allocationRow is a row of environment_allocations: a Lease whose ticket
+// is the row's id and whose queue position is not stored.
 type allocationRow struct {
-	ID            string     `json:"id"`
-	EnvironmentID string     `json:"environment_id"`
-	Status        string     `json:"status"`
-	Lease         string     `json:"lease"`
-	Reason        string     `json:"reason"`
-	RequestedAt   time.Time  `json:"requested_at"`
-	GrantedAt     *time.Time `json:"granted_at"`
-	ExpiresAt     *time.Time `json:"expires_at"`
-	ReleasedAt    *time.Time `json:"released_at"`
+	ID string `json:"id"`
+	Lease
 }
 
 func (r allocationRow) lease() Lease {
-	l := Lease{Ticket: r.ID, EnvironmentID: r.EnvironmentID, Status: r.Status, Lease: r.Lease, Reason: r.Reason,
-		RequestedAt: r.RequestedAt, GrantedAt: r.GrantedAt, ExpiresAt: r.ExpiresAt, ReleasedAt: r.ReleasedAt}
+	l := r.Lease
+	l.Ticket, l.QueuePosition = r.ID, nil
 	if r.Status == "active" {
 		zero := 0
 		l.QueuePosition = &zero

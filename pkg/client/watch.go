@@ -121,6 +121,19 @@ type watchConfig struct {
 	forcePoll bool
 }
 
+// watchConfig applies opts over the client's poll interval (one second
+// where that is not positive), the same for every kind of watch.
+func (c *Client) watchConfig(opts []WatchOption) watchConfig {
+	cfg := watchConfig{poll: c.opts.watchPoll}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if cfg.poll <= 0 {
+		cfg.poll = time.Second
+	}
+	return cfg
+}
+
 // WatchPoll makes the watch poll over REST at interval d instead of
 // subscribing to Realtime.
 func WatchPoll(d time.Duration) WatchOption {
@@ -143,13 +156,7 @@ func (c *Client) Watch(ctx context.Context, rt ResourceType, id string, opts ...
 	if err := validUUID(string(rt)+" id", id); err != nil {
 		return nil, fmt.Errorf("watch: %w", err)
 	}
-	cfg := watchConfig{poll: c.opts.watchPoll}
-	for _, o := range opts {
-		o(&cfg)
-	}
-	if cfg.poll <= 0 {
-		cfg.poll = time.Second
-	}
+	cfg := c.watchConfig(opts)
 	// The first snapshot also proves the resource exists and is visible.
 	snap, err := c.snapshot(ctx, rt, table, id)
 	if err != nil {
@@ -203,8 +210,8 @@ func (p pollSource) next(ctx context.Context) (*Update, error) {
 func (pollSource) close() {}
 
 // watchSource picks, in order: the resource's private Broadcast topic
-// (task:<id>, deployment:<id>; see broadcastSource), postgres_changes on
-// its table (realtimeSource), polling.
+// (task:<id>, deployment:<id>; see openBroadcastSource), postgres_changes
+// on its table (openRealtimeSource), polling.
 func (c *Client) watchSource(ctx context.Context, rt ResourceType, table, id string, cfg watchConfig) (watchSource, string) {
 	if topic := rt.topic(id); !cfg.forcePoll && topic != "" && newBroadcastSource != nil {
 		src, err := newBroadcastSource(ctx, c, rt, topic)
@@ -316,44 +323,58 @@ func (c *Client) snapshot(ctx context.Context, rt ResourceType, table, id string
 // decodeUpdate builds an Update from a row of the resource's table.
 func decodeUpdate(rt ResourceType, raw json.RawMessage) (*Update, error) {
 	u := &Update{ResourceType: rt}
+	var row watchedRow
 	switch rt {
 	case ResourceTask:
-		var t Task
-		if err := json.Unmarshal(raw, &t); err != nil {
-			return nil, fmt.Errorf("decode task: %w", err)
-		}
-		u.Task, u.ID, u.Status, u.Progress, u.Message, u.updatedAt = &t, t.ID, t.Status, t.Progress, t.Message, t.UpdatedAt
-		u.Final = IsFinal(t.Status)
+		row = new(Task)
 	case ResourceDeployment:
-		var d Deployment
-		if err := json.Unmarshal(raw, &d); err != nil {
-			return nil, fmt.Errorf("decode deployment: %w", err)
-		}
-		u.Deployment, u.ID, u.Status, u.Progress, u.Message, u.updatedAt = &d, d.ID, d.Status, d.Progress, d.Message, d.UpdatedAt
-		u.Final = IsFinal(d.Status)
+		row = new(Deployment)
 	case ResourceBuild:
-		var b Build
-		if err := json.Unmarshal(raw, &b); err != nil {
-			return nil, fmt.Errorf("decode build: %w", err)
-		}
-		u.Build, u.ID, u.Status, u.updatedAt = &b, b.ID, b.Status, b.UpdatedAt
-		u.Final = IsFinal(b.Status)
-		if b.Status == StatusSucceeded {
-			u.Progress = 100
-		}
+		row = new(Build)
 	case ResourceTicket:
-		var r struct {
-			allocationRow
-			UpdatedAt time.Time `json:"updated_at"`
-		}
-		if err := json.Unmarshal(raw, &r); err != nil {
-			return nil, fmt.Errorf("decode ticket: %w", err)
-		}
-		l := r.lease()
-		u.Lease, u.ID, u.Status, u.Message, u.updatedAt = &l, l.Ticket, l.Status, l.Reason, r.UpdatedAt
-		u.Final = l.Finished()
+		row = new(ticketRow)
+	default:
+		return u, nil
 	}
+	if err := json.Unmarshal(raw, row); err != nil {
+		return nil, fmt.Errorf("decode %s: %w", rt, err)
+	}
+	row.fill(u)
 	return u, nil
+}
+
+// watchedRow is a decoded row of a table a watch follows; fill sets the
+// Update's fields from it.
+type watchedRow interface{ fill(u *Update) }
+
+func (t *Task) fill(u *Update) {
+	u.Task, u.ID, u.Status, u.Progress, u.Message, u.updatedAt = t, t.ID, t.Status, t.Progress, t.Message, t.UpdatedAt
+	u.Final = IsFinal(t.Status)
+}
+
+func (d *Deployment) fill(u *Update) {
+	u.Deployment, u.ID, u.Status, u.Progress, u.Message, u.updatedAt = d, d.ID, d.Status, d.Progress, d.Message, d.UpdatedAt
+	u.Final = IsFinal(d.Status)
+}
+
+func (b *Build) fill(u *Update) {
+	u.Build, u.ID, u.Status, u.updatedAt = b, b.ID, b.Status, b.UpdatedAt
+	u.Final = IsFinal(b.Status)
+	if b.Status == StatusSucceeded {
+		u.Progress = 100
+	}
+}
+
+// ticketRow is a row of environment_allocations as a watch reads it.
+type ticketRow struct {
+	allocationRow
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+func (r *ticketRow) fill(u *Update) {
+	l := r.lease()
+	u.Lease, u.ID, u.Status, u.Message, u.updatedAt = &l, l.Ticket, l.Status, l.Reason, r.UpdatedAt
+	u.Final = l.Finished()
 }
 
 // Watch follows one task until it succeeds, fails or is cancelled.
@@ -455,13 +476,7 @@ func (s *TasksService) WatchResource(ctx context.Context, resourceType, resource
 	if err := validUUID("resource id", resourceID); err != nil {
 		return nil, fmt.Errorf("watch tasks: %w", err)
 	}
-	cfg := watchConfig{poll: c.opts.watchPoll}
-	for _, o := range opts {
-		o(&cfg)
-	}
-	if cfg.poll <= 0 {
-		cfg.poll = time.Second
-	}
+	cfg := c.watchConfig(opts)
 	list := func(ctx context.Context) ([]Task, error) {
 		var out []Task
 		o := TaskListOptions{ResourceType: resourceType, ResourceID: resourceID, ListOptions: ListOptions{Limit: MaxPageSize}}
@@ -509,9 +524,8 @@ func (s *TasksService) WatchResource(ctx context.Context, resourceType, resource
 				return true
 			}
 			seen[t.ID] = t.UpdatedAt
-			task := t
-			u := Update{ResourceType: ResourceTask, ID: t.ID, Event: event, Status: t.Status, Progress: t.Progress,
-				Message: t.Message, Final: IsFinal(t.Status), Time: at, Task: &task, updatedAt: t.UpdatedAt}
+			u := Update{ResourceType: ResourceTask, Event: event, Time: at}
+			t.fill(&u)
 			select {
 			case w.updates <- u:
 				return true

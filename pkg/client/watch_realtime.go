@@ -15,33 +15,67 @@ func init() { newRealtimeSource = openRealtimeSource }
 // net for changes lost while the WebSocket was down.
 const resyncEvery = 30 * time.Second
 
-// realtimeSource delivers a row's changes from a postgres_changes
+// openRealtimeSource delivers a row's changes from a postgres_changes
 // subscription (pkg/client/realtime) through the gateway. The subscription joins
 // with the client's access token, so Realtime applies the caller's
 // row-level security, and the token is refreshed with the session.
-type realtimeSource struct {
+func openRealtimeSource(ctx context.Context, c *Client, rt ResourceType, table, filter string) (watchSource, error) {
+	return openChannelSource(ctx, c, rt, func(rc *realtime.Client) *realtime.Channel {
+		return rc.Channel("sfp-watch:"+table+":"+filter).OnPostgresChanges(realtime.PostgresChangesFilter{
+			Event: realtime.AllChanges, Schema: "public", Table: table, Filter: filter,
+		}, nil)
+	}, "subscribe to "+table+" changes", postgresChange)
+}
+
+// postgresChange turns a postgres_changes event into an Update.
+func postgresChange(rt ResourceType, ev realtime.Event) (u *Update, isChange bool, err error) {
+	e, ok := ev.(*realtime.PostgresChangeEvent)
+	if !ok {
+		return nil, false, nil
+	}
+	if e.Type == realtime.Delete || len(e.Record) == 0 {
+		return nil, true, nil // re-read: gone means deleted
+	}
+	if u, err = decodeUpdate(rt, e.Record); err != nil {
+		return nil, true, err
+	}
+	u.Event, u.Time = string(e.Type), e.CommitTimestamp
+	return u, true, nil
+}
+
+// channelSource delivers a watched row's changes from a Realtime channel.
+// The private-topic and postgres_changes sources differ only in the
+// channel they join and in the event that carries the row (change); the
+// catching up — once after the join, after every rejoin, every
+// resyncEvery — is the same.
+type channelSource struct {
 	rc     *realtime.Client
 	events <-chan realtime.Event
 	rt     ResourceType
+	// change turns one of the channel's events into an Update: isChange
+	// false for an event that is not a change of the row, a nil Update to
+	// read the row again.
+	change func(rt ResourceType, ev realtime.Event) (u *Update, isChange bool, err error)
 	primed bool
 }
 
-func openRealtimeSource(ctx context.Context, c *Client, rt ResourceType, table, filter string) (watchSource, error) {
+// openChannelSource connects to Realtime and joins the channel channel
+// makes; what names the join in its error.
+func openChannelSource(ctx context.Context, c *Client, rt ResourceType, channel func(*realtime.Client) *realtime.Channel, what string,
+	change func(ResourceType, realtime.Event) (*Update, bool, error)) (watchSource, error) {
 	cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	rc, err := dialRealtime(cctx, c)
 	if err != nil {
 		return nil, err
 	}
-	ch := rc.Channel("sfp-watch:"+table+":"+filter).OnPostgresChanges(realtime.PostgresChangesFilter{
-		Event: realtime.AllChanges, Schema: "public", Table: table, Filter: filter,
-	}, nil)
+	ch := channel(rc)
 	events := ch.Events(64)
 	if err := ch.Subscribe(cctx); err != nil {
 		rc.Close()
-		return nil, fmt.Errorf("subscribe to %s changes: %w", table, err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
-	return &realtimeSource{rc: rc, events: events, rt: rt}, nil
+	return &channelSource{rc: rc, events: events, rt: rt, change: change}, nil
 }
 
 // dialRealtime connects a Realtime client through the gateway with the
@@ -66,9 +100,9 @@ func dialRealtime(ctx context.Context, c *Client) (*realtime.Client, error) {
 	return rc, nil
 }
 
-func (s *realtimeSource) next(ctx context.Context) (*Update, error) {
+func (s *channelSource) next(ctx context.Context) (*Update, error) {
 	if !s.primed {
-		// The snapshot was read before the subscription was up: read again
+		// The snapshot was read before the channel was joined: read again
 		// once, so a change in between is not missed.
 		s.primed = true
 		return nil, nil
@@ -81,21 +115,12 @@ func (s *realtimeSource) next(ctx context.Context) (*Update, error) {
 			if !ok {
 				return nil, errors.New("the realtime channel closed")
 			}
-			switch e := ev.(type) {
-			case *realtime.PostgresChangeEvent:
-				if e.Type == realtime.Delete || len(e.Record) == 0 {
-					return nil, nil // re-read: gone means deleted
-				}
-				u, err := decodeUpdate(s.rt, e.Record)
-				if err != nil {
-					return nil, err
-				}
-				u.Event, u.Time = string(e.Type), e.CommitTimestamp
-				return u, nil
-			case *realtime.StatusEvent:
+			if e, isStatus := ev.(*realtime.StatusEvent); isStatus {
 				if e.Status == realtime.StatusSubscribed {
 					return nil, nil // rejoined after a reconnect: catch up
 				}
+			} else if u, isChange, err := s.change(s.rt, ev); isChange {
+				return u, err
 			}
 		case <-t.C:
 			return nil, nil
@@ -105,4 +130,4 @@ func (s *realtimeSource) next(ctx context.Context) (*Update, error) {
 	}
 }
 
-func (s *realtimeSource) close() { s.rc.Close() }
+func (s *channelSource) close() { s.rc.Close() }

@@ -109,35 +109,32 @@ func TestBrokenConfigFiles(t *testing.T) {
 	base := t.TempDir()
 	tn := mustCreate(t, base, CreateOptions{Name: "x"})
 	good, _ := os.ReadFile(tn.ConfigFile())
-	cases := map[string]struct{ yaml, want string }{
+	env, _ := os.ReadFile(tn.EnvFile())
+	// broken writes each case's content over file in turn (its mode stays
+	// as it is), wants Load to fail saying so, and puts back content.
+	broken := func(file string, content []byte, cases map[string]struct{ content, want string }) {
+		t.Helper()
+		for name, c := range cases {
+			os.WriteFile(file, []byte(c.content), 0o600)
+			_, err := Load(base, "x")
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("%s: want error containing %q, got %v", name, c.want, err)
+			}
+		}
+		os.WriteFile(file, content, 0o600)
+	}
+	broken(tn.ConfigFile(), good, map[string]struct{ content, want string }{
 		"bad yaml":      {"name: x\napi: [\n", "tenant.yaml"},
 		"unknown field": {string(good) + "colour: blue\n", "field colour not found"},
 		"bad port":      {strings.Replace(string(good), "port: ", "port: 70000 #", 1), "api.port: 70000"},
 		"other name":    {strings.Replace(string(good), "name: x", "name: y", 1), `names it "y"`},
-	}
-	for name, c := range cases {
-		os.WriteFile(tn.ConfigFile(), []byte(c.yaml), 0o644)
-		_, err := Load(base, "x")
-		if err == nil || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("%s: want error containing %q, got %v", name, c.want, err)
-		}
-	}
-	os.WriteFile(tn.ConfigFile(), good, 0o644)
-	env, _ := os.ReadFile(tn.EnvFile())
-	envCases := map[string]struct{ env, want string }{
+	})
+	broken(tn.EnvFile(), env, map[string]struct{ content, want string }{
 		"no equals":    {string(env) + "BROKEN LINE\n", fmt.Sprintf(".env:%d: expected KEY=VALUE", strings.Count(string(env), "\n")+1)},
 		"missing key":  {strings.Replace(string(env), "JWT_SECRET=", "IGNORED=", 1), "does not set JWT_SECRET"},
 		"duplicate":    {string(env) + "ANON_KEY=x\n", "ANON_KEY is set twice"},
 		"unterminated": {string(env) + "X=\"abc\n", "unterminated"},
-	}
-	for name, c := range envCases {
-		os.WriteFile(tn.EnvFile(), []byte(c.env), 0o600)
-		_, err := Load(base, "x")
-		if err == nil || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("%s: want error containing %q, got %v", name, c.want, err)
-		}
-	}
-	os.WriteFile(tn.EnvFile(), env, 0o600)
+	})
 	os.Chmod(tn.EnvFile(), 0o644)
 	if _, err := Load(base, "x"); err == nil || !strings.Contains(err.Error(), "chmod 600") {
 		t.Errorf("world-readable .env: %v", err)

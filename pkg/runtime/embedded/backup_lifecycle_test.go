@@ -122,20 +122,20 @@ func TestBackupRestoreCommands(t *testing.T) {
 	}
 }
 
-// killedBackup kills a backup while it copies: no backup file appears, and
-// the next backup into that directory removes what the killed one left.
-func killedBackup(t *testing.T, base, pass string) {
-	dir := filepath.Join(base, "killed")
-	out := filepath.Join(dir, "acme.sfpbackup")
+// killAt runs `sfp args…` and kills it (SIGKILL) at the first line of
+// its stderr that starts with step. A run that finished before the kill
+// landed is undone (undo, when not nil) and tried again, six runs at most.
+func killAt(t *testing.T, base, what, step string, undo func(), args ...string) {
+	t.Helper()
 	for attempt := 0; ; attempt++ {
-		cmd := sfptest.Command(t.Context(), t, base, nil, "server", "backup", "-t", "acme", "--passphrase-file", pass, "-o", out)
+		cmd := sfptest.Command(t.Context(), t, base, nil, args...)
 		stderr, _ := cmd.StderrPipe()
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
-			if strings.HasPrefix(sc.Text(), "• Copying") {
+			if strings.HasPrefix(sc.Text(), step) {
 				cmd.Process.Signal(syscall.SIGKILL)
 				break
 			}
@@ -145,17 +145,25 @@ func killedBackup(t *testing.T, base, pass string) {
 			}
 		}()
 		err := cmd.Wait()
-		ee, _ := err.(*exec.ExitError)
-		if ee == nil || !ee.Sys().(syscall.WaitStatus).Signaled() {
-			// It finished before the kill landed: try again.
-			os.Remove(out)
-			if attempt < 5 {
-				continue
-			}
-			t.Fatalf("the backup always finished before it could be killed (%v)", err)
+		if ee, _ := err.(*exec.ExitError); ee != nil && ee.Sys().(syscall.WaitStatus).Signaled() {
+			return
 		}
-		break
+		if undo != nil {
+			undo()
+		}
+		if attempt == 5 {
+			t.Fatalf("the %s always finished before it could be killed (%v)", what, err)
+		}
 	}
+}
+
+// killedBackup kills a backup while it copies: no backup file appears, and
+// the next backup into that directory removes what the killed one left.
+func killedBackup(t *testing.T, base, pass string) {
+	dir := filepath.Join(base, "killed")
+	out := filepath.Join(dir, "acme.sfpbackup")
+	killAt(t, base, "backup", "• Copying", func() { os.Remove(out) },
+		"server", "backup", "-t", "acme", "--passphrase-file", pass, "-o", out)
 	if _, err := os.Stat(out); !os.IsNotExist(err) {
 		t.Fatalf("a killed backup left %s: %v", out, err)
 	}
@@ -187,31 +195,8 @@ func killedBackup(t *testing.T, base, pass string) {
 // refused by every command, naming the way out, until a restore --force
 // replaces it.
 func killedRestore(t *testing.T, base, file, pass string) {
-	for attempt := 0; ; attempt++ {
-		cmd := sfptest.Command(t.Context(), t, base, nil, "server", "restore", "-t", "half", "--from", file, "--passphrase-file", pass, "--force")
-		stderr, _ := cmd.StderrPipe()
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			if strings.HasPrefix(sc.Text(), "• Restoring") {
-				cmd.Process.Signal(syscall.SIGKILL)
-				break
-			}
-		}
-		go func() {
-			for sc.Scan() {
-			}
-		}()
-		err := cmd.Wait()
-		if ee, _ := err.(*exec.ExitError); ee != nil && ee.Sys().(syscall.WaitStatus).Signaled() {
-			break
-		}
-		if attempt == 5 {
-			t.Fatalf("the restore always finished before it could be killed (%v)", err)
-		}
-	}
+	killAt(t, base, "restore", "• Restoring", nil,
+		"server", "restore", "-t", "half", "--from", file, "--passphrase-file", pass, "--force")
 	for _, args := range [][]string{{"server", "start", "-t", "half", "-d"}, {"server", "status", "-t", "half"}} {
 		if r := sfptest.Run(t, base, nil, args...); r.Code == 0 || !strings.Contains(r.Stderr, "restore has not finished") || !strings.Contains(r.Stderr, "--force") {
 			t.Errorf("%v on a half-restored tenant: exit %d\n%s", args, r.Code, r.Stderr)

@@ -37,19 +37,21 @@ func readKeys(t *testing.T, base, name string) keysOut {
 	return k
 }
 
+// startDetached creates the tenant name in base, starts it in the
+// background until the test ends, and returns its keys.
+func startDetached(t *testing.T, base, name string) keysOut {
+	t.Helper()
+	sfptest.MustRun(t, base, nil, "server", "init", "-t", name)
+	stopAtEnd(t, base, name)
+	sfptest.MustRun(t, base, nil, "server", "start", "-t", name, "--detach")
+	return readKeys(t, base, name)
+}
+
 // gatewayAnswer is a request's status, the gateway's error message (or
 // "code X" for PostgREST's errors) and WWW-Authenticate.
 func gatewayAnswer(t *testing.T, url, apikey, bearer string) (int, string, string) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, url, nil)
-	req.Header.Set("apikey", apikey)
-	if bearer != "" {
-		req.Header.Set("Authorization", "Bearer "+bearer)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp := gatewayGet(t, url, apikey, bearer)
 	defer resp.Body.Close()
 	var body struct {
 		Message   string  `json:"message"`
@@ -85,10 +87,7 @@ func kidOf(t *testing.T, tok string) string {
 // rotation signs nobody out.
 func TestKeysLifecycle(t *testing.T) {
 	base := sfptest.BaseDir(t)
-	sfptest.MustRun(t, base, nil, "server", "init", "-t", "keys")
-	stopAtEnd(t, base, "keys")
-	sfptest.MustRun(t, base, nil, "server", "start", "-t", "keys", "--detach")
-	k := readKeys(t, base, "keys")
+	k := startDetached(t, base, "keys")
 	if !strings.HasPrefix(k.PublishableKey, "sb_publishable_") || !strings.HasPrefix(k.SecretKey, "sb_secret_") || !k.LegacyKeys ||
 		len(k.SigningKeys) != 1 || k.SigningKeys[0].Status != "current" {
 		t.Fatalf("keys of a new tenant: %+v", k)

@@ -385,18 +385,26 @@ func anonKey(t *testing.T, base, name string) string {
 
 func get(t *testing.T, url, apikey, token string) (int, string) {
 	t.Helper()
+	resp := gatewayGet(t, url, apikey, token)
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, strings.TrimSpace(string(b))
+}
+
+// gatewayGet sends a GET with the API key apikey and, unless empty, the
+// bearer token; the caller closes the body.
+func gatewayGet(t *testing.T, url, apikey, bearer string) *http.Response {
+	t.Helper()
 	req, _ := http.NewRequest(http.MethodGet, url, nil)
 	req.Header.Set("apikey", apikey)
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
+	if bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+bearer)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, strings.TrimSpace(string(b))
+	return resp
 }
 
 func authPost(t *testing.T, url, apikey string, body any) map[string]any {

@@ -17,12 +17,7 @@ import (
 // server has enabled (GET /auth/v1/settings).
 func externalSettings(t *testing.T, base, key string) map[string]bool {
 	t.Helper()
-	req, _ := http.NewRequest("GET", base+"/auth/v1/settings", nil)
-	req.Header.Set("apikey", key)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp := gatewayGet(t, base+"/auth/v1/settings", key, "")
 	defer resp.Body.Close()
 	var s struct {
 		External map[string]bool `json:"external"`
@@ -38,10 +33,7 @@ func externalSettings(t *testing.T, base, key string) map[string]bool {
 // SIGUSR1).
 func TestProvidersReloadOnRunningTenant(t *testing.T) {
 	base := sfptest.BaseDir(t)
-	sfptest.MustRun(t, base, nil, "server", "init", "-t", "prov")
-	stopAtEnd(t, base, "prov")
-	sfptest.MustRun(t, base, nil, "server", "start", "-t", "prov", "--detach")
-	k := readKeys(t, base, "prov")
+	k := startDetached(t, base, "prov")
 	if externalSettings(t, k.URL, k.PublishableKey)["github"] {
 		t.Fatal("github enabled on a new tenant")
 	}

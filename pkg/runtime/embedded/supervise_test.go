@@ -23,6 +23,7 @@ import (
 	"github.com/jackc/pglogrepl"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/sfp-dev/sfp/internal/logtest"
 	"github.com/sfp-dev/sfp/internal/sfptest"
 	"github.com/sfp-dev/sfp/pkg/client/realtime"
 	"github.com/sfp-dev/sfp/pkg/runtime"
@@ -46,7 +47,7 @@ type runningTenant struct {
 	cluster *postgres.Cluster // reads the postmaster's pid; does not start anything
 	stop    context.CancelFunc
 	exited  chan error // Start's result
-	logs    *syncBuffer
+	logs    *logtest.Buffer
 }
 
 // freePorts asks the kernel for n distinct free ports (held open together
@@ -82,7 +83,7 @@ func startTenant(tb *testing.T, configure func(*tenant.Config)) *runningTenant {
 	if err := t.SaveConfig(); err != nil {
 		tb.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &logtest.Buffer{}
 	rt := embedded.New(embedded.Options{Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	ctx, cancel := context.WithCancel(context.Background())
 	rtn := &runningTenant{base: base, t: t, rt: rt, stop: cancel, exited: make(chan error, 1), logs: logs}
@@ -117,6 +118,20 @@ func startTenant(tb *testing.T, configure func(*tenant.Config)) *runningTenant {
 		tb.Fatal(err)
 	}
 	return rtn
+}
+
+// waitExit waits for the tenant to stop by itself, after what, and returns
+// Start's result (and leaves it for the cleanup).
+func (r *runningTenant) waitExit(tb *testing.T, after string) error {
+	tb.Helper()
+	select {
+	case err := <-r.exited:
+		r.exited <- err
+		return err
+	case <-time.After(3 * time.Minute):
+		tb.Fatalf("the tenant still runs after %s", after)
+		return nil
+	}
 }
 
 // status is what `sfp server status` reports.
@@ -169,23 +184,6 @@ func until(tb *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // apiClient sends requests through the gateway and keeps a record of
@@ -644,13 +642,7 @@ func TestGivesUpAfterRepeatedCrashes(t *testing.T) {
 	r.killPostmaster(t)
 	until(t, "the first restart", func() bool { return r.status(t).PostgresRestarts == 1 })
 	r.killPostmaster(t)
-	var err error
-	select {
-	case err = <-r.exited:
-	case <-time.After(3 * time.Minute):
-		t.Fatal("the tenant still runs after the second crash")
-	}
-	r.exited <- err // for the cleanup
+	err := r.waitExit(t, "the second crash")
 	if !errors.Is(err, embedded.ErrCrashLoop) {
 		t.Fatalf("start returned %v, want ErrCrashLoop", err)
 	}
@@ -746,13 +738,7 @@ func TestGivesUpWhenRestartsFail(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.killPostmaster(t)
-	var startErr error
-	select {
-	case startErr = <-r.exited:
-	case <-time.After(3 * time.Minute):
-		t.Fatal("the tenant still runs after its restarts failed")
-	}
-	r.exited <- startErr
+	startErr := r.waitExit(t, "its restarts failed")
 	if !errors.Is(startErr, embedded.ErrCrashLoop) || !strings.Contains(startErr.Error(), "crashed 3 times") ||
 		!strings.Contains(startErr.Error(), "restart failed") || !strings.Contains(startErr.Error(), "no_such_setting") {
 		t.Fatalf("start returned %v", startErr)
