@@ -406,10 +406,7 @@ func (s *EnvironmentsService) WaitForLease(ctx context.Context, ticket string, p
 	if err != nil {
 		return nil, fmt.Errorf("wait for lease: %w", err)
 	}
-	cfg := watchConfig{poll: s.c.opts.watchPoll}
-	for _, o := range opts {
-		o(&cfg)
-	}
+	cfg := s.c.watchConfig(opts)
 	var wake <-chan Update
 	if w, err := s.WatchTicket(ctx, ticket, opts...); err == nil {
 		defer w.Close()
