@@ -4,7 +4,6 @@ import (
 	"os"
 	"slices"
 	"testing"
-	"time"
 )
 
 // BenchmarkFanoutBroadcast runs BenchmarkFanout's fan-out twice in one run,
@@ -32,12 +31,10 @@ import (
 // changes,broadcast); RT_BENCH_OUT=path writes every step as JSON in
 // BenchmarkFanout's format (mode "rls" for postgres_changes, "broadcast"),
 // so one curve plots both (go run ./internal/benchplot/cmd/benchplot -fanout).
-func BenchmarkFanoutBroadcast(b *testing.B) {
-	p := fanoutParamsFromEnv()
-	runOnce(b, func() { runFanoutBroadcast(b, p.clients, p.rates, p.step) })
-}
+func BenchmarkFanoutBroadcast(b *testing.B) { runOnce(b, runFanoutBroadcast) }
 
-func runFanoutBroadcast(b *testing.B, nClients int, rates []int, step time.Duration) {
+func runFanoutBroadcast(b *testing.B, p fanoutParams) {
+	nClients, rates, step := p.clients, p.rates, p.step
 	db, users := newFanoutDB(b, nClients)
 	db.Exec(b, `
 		create policy rt_bench_topic_read on realtime.messages for select to authenticated

@@ -29,15 +29,13 @@ import (
 //
 //	RT_BENCH_CLIENTS=500 RT_BENCH_RATES=20,40,60 RT_BENCH_STEP=10s \
 //	  go test -run '^$' -bench ClientFanout -benchtime 1x ./pkg/server/realtimeserver/
-func BenchmarkClientFanout(b *testing.B) {
-	p := fanoutParamsFromEnv()
-	runOnce(b, func() { runClientFanout(b, p.clients, p.rates, p.step) })
-}
+func BenchmarkClientFanout(b *testing.B) { runOnce(b, runClientFanout) }
 
 // clientKinds are the subscriber kinds, baseline first.
 var clientKinds = []string{"raw", "go"}
 
-func runClientFanout(b *testing.B, nClients int, rates []int, step time.Duration) {
+func runClientFanout(b *testing.B, p fanoutParams) {
+	nClients, rates, step := p.clients, p.rates, p.step
 	db, users := newFanoutDB(b, nClients)
 	// Both kinds connect and join at once: the tenant limits (joins per
 	// second, concurrent users) would refuse them.

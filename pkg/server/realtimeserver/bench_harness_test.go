@@ -41,22 +41,20 @@ type fanoutParams struct {
 	step    time.Duration
 }
 
-func fanoutParamsFromEnv() fanoutParams {
-	return fanoutParams{
+// runOnce makes a fan-out benchmark's one measured run with the knobs from
+// the environment, whatever b.N: a run takes seconds to minutes and
+// reports its own figures.
+func runOnce(b *testing.B, run func(*testing.B, fanoutParams)) {
+	p := fanoutParams{
 		clients: envInt("RT_BENCH_CLIENTS", 100),
 		rates:   envInts("RT_BENCH_RATES", []int{20, 60}),
 		step:    envDuration("RT_BENCH_STEP", 3*time.Second),
 	}
-}
-
-// runOnce makes a fan-out benchmark's one measured run, whatever b.N: a
-// run takes seconds to minutes and reports its own figures.
-func runOnce(b *testing.B, run func()) {
 	for i := 0; i < b.N; i++ {
 		if i > 0 {
 			break
 		}
-		run()
+		run(b, p)
 	}
 }
 

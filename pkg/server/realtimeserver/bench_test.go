@@ -38,13 +38,13 @@ import (
 // The load generator (clients, writer) runs in the same process: the
 // figures are for the whole machine.
 func BenchmarkFanout(b *testing.B) {
-	p := fanoutParamsFromEnv()
-	counts := []int{p.clients}
-	if os.Getenv("RT_BENCH_CURVE") == "1" {
-		counts = envInts("RT_BENCH_CURVE_CLIENTS", []int{100, 500, 1000, 2000})
-	}
 	var all []fanoutResult
-	runOnce(b, func() {
+	var counts []int
+	runOnce(b, func(b *testing.B, p fanoutParams) {
+		counts = []int{p.clients}
+		if os.Getenv("RT_BENCH_CURVE") == "1" {
+			counts = envInts("RT_BENCH_CURVE_CLIENTS", []int{100, 500, 1000, 2000})
+		}
 		for _, n := range counts {
 			all = append(all, runFanout(b, n, p.rates, p.step)...)
 		}
@@ -59,7 +59,7 @@ func BenchmarkFanout(b *testing.B) {
 // fanoutResult is one step of a fan-out benchmark.
 type fanoutResult struct {
 	Clients     int     `json:"clients"`
-	Mode        string  `json:"mode"` // "rls" or "norls"
+	Mode        string  `json:"mode"` // "rls", "rls-old", "norls" or "broadcast"
 	Rate        int     `json:"changes_per_second"`
 	MsgsPerSec  float64 `json:"msgs_per_second"`
 	Delivered   int64   `json:"delivered"`

@@ -1,7 +1,6 @@
 package realtimeserver
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -249,17 +248,8 @@ func TestPrivateSendNeedsInsertPolicy(t *testing.T) {
 	}
 	post := func(token string, n int) {
 		body, _ := json.Marshal(map[string]any{"messages": []map[string]any{{"topic": "r2", "event": "chat", "payload": map[string]int{"n": n}, "private": true}}})
-		req, _ := http.NewRequest(http.MethodPost, env.baseURL()+"/realtime/v1/api/broadcast", bytes.NewReader(body))
-		req.Header.Set("apikey", env.anon)
-		req.Header.Set("Authorization", "Bearer "+token)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusAccepted {
-			t.Fatalf("POST /api/broadcast: %d", resp.StatusCode)
+		if st, resp := env.postBroadcast(t, env.anon, token, string(body)); st != http.StatusAccepted {
+			t.Fatalf("POST /api/broadcast: %d %s", st, resp)
 		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
