@@ -247,9 +247,9 @@ func (e *testEnv) client(t testing.TB, token string, opts ...realtime.Option) *r
 	return c
 }
 
-// nextChange waits for the next postgres change on events, skipping
-// other events.
-func nextChange(t testing.TB, events <-chan realtime.Event, timeout time.Duration) *realtime.PostgresChangeEvent {
+// nextEvent waits for the next event of type E on events, skipping the
+// others; what names the kind in the failure.
+func nextEvent[E realtime.Event](t testing.TB, events <-chan realtime.Event, timeout time.Duration, what string) E {
 	t.Helper()
 	deadline := time.After(timeout)
 	for {
@@ -258,13 +258,20 @@ func nextChange(t testing.TB, events <-chan realtime.Event, timeout time.Duratio
 			if !ok {
 				t.Fatal("events channel closed")
 			}
-			if c, ok := ev.(*realtime.PostgresChangeEvent); ok {
-				return c
+			if e, ok := ev.(E); ok {
+				return e
 			}
 		case <-deadline:
-			t.Fatalf("no change within %s", timeout)
+			t.Fatalf("no %s within %s", what, timeout)
 		}
 	}
+}
+
+// nextChange waits for the next postgres change on events, skipping
+// other events.
+func nextChange(t testing.TB, events <-chan realtime.Event, timeout time.Duration) *realtime.PostgresChangeEvent {
+	t.Helper()
+	return nextEvent[*realtime.PostgresChangeEvent](t, events, timeout, "change")
 }
 
 // noChange asserts nothing more arrives within a grace period. It is only
