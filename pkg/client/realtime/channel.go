@@ -404,7 +404,24 @@ func (ch *Channel) Unsubscribe(ctx context.Context) error {
 	if (state != stateJoined && state != stateJoining) || conn == nil {
 		return nil
 	}
-	r, err := conn.request(ctx, phoenix.Message{JoinRef: ref, Ref: ch.c.nextRef(), Topic: ch.topic, Event: phoenix.EventLeave, Payload: json.RawMessage("{}")})
+	return ch.requestOK(ctx, conn, phoenix.Message{JoinRef: ref, Ref: ch.c.nextRef(), Topic: ch.topic, Event: phoenix.EventLeave, Payload: json.RawMessage("{}")})
+}
+
+// joined returns the connection and join ref of a joined channel, or
+// ErrNotJoined.
+func (ch *Channel) joined() (*wsConn, json.RawMessage, error) {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	if ch.state != stateJoined || ch.conn == nil {
+		return nil, nil, ErrNotJoined
+	}
+	return ch.conn, ch.joinRef, nil
+}
+
+// requestOK sends m on conn and waits for its reply; a reply other than
+// ok is a ServerError.
+func (ch *Channel) requestOK(ctx context.Context, conn *wsConn, m phoenix.Message) error {
+	r, err := conn.request(ctx, m)
 	if err != nil {
 		return err
 	}
@@ -422,11 +439,9 @@ func (ch *Channel) Send(ctx context.Context, event string, payload any) error {
 	if err != nil {
 		return fmt.Errorf("realtime: encode broadcast payload: %w", err)
 	}
-	ch.mu.Lock()
-	state, conn, joinRef := ch.state, ch.conn, ch.joinRef
-	ch.mu.Unlock()
-	if state != stateJoined || conn == nil {
-		return ErrNotJoined
+	conn, joinRef, err := ch.joined()
+	if err != nil {
+		return err
 	}
 	body := []byte(`{"type":"broadcast","event":`)
 	body = phoenix.AppendString(body, event)
@@ -437,14 +452,7 @@ func (ch *Channel) Send(ctx context.Context, event string, payload any) error {
 	if !ch.cfg.ack {
 		return conn.write(ctx, m)
 	}
-	r, err := conn.request(ctx, m)
-	if err != nil {
-		return err
-	}
-	if r.status != "ok" {
-		return &ServerError{Topic: ch.topic, Reason: string(r.response)}
-	}
-	return nil
+	return ch.requestOK(ctx, conn, m)
 }
 
 // Track publishes presence metadata for this channel's key.
@@ -466,28 +474,17 @@ func (ch *Channel) presencePush(ctx context.Context, event string, meta any) err
 	if err != nil {
 		return fmt.Errorf("realtime: encode presence payload: %w", err)
 	}
-	ch.mu.Lock()
-	state, conn, joinRef := ch.state, ch.conn, ch.joinRef
-	ch.mu.Unlock()
-	if state != stateJoined || conn == nil {
-		return ErrNotJoined
-	}
-	r, err := conn.request(ctx, phoenix.Message{JoinRef: joinRef, Ref: ch.c.nextRef(), Topic: ch.topic, Event: phoenix.EventPresence, Payload: body})
+	conn, joinRef, err := ch.joined()
 	if err != nil {
 		return err
 	}
-	if r.status != "ok" {
-		return &ServerError{Topic: ch.topic, Reason: string(r.response)}
-	}
-	return nil
+	return ch.requestOK(ctx, conn, phoenix.Message{JoinRef: joinRef, Ref: ch.c.nextRef(), Topic: ch.topic, Event: phoenix.EventPresence, Payload: body})
 }
 
 // pushToken sends a refreshed access token to a joined channel.
 func (ch *Channel) pushToken(token string) {
-	ch.mu.Lock()
-	state, conn, joinRef := ch.state, ch.conn, ch.joinRef
-	ch.mu.Unlock()
-	if state != stateJoined || conn == nil {
+	conn, joinRef, err := ch.joined()
+	if err != nil {
 		return
 	}
 	body, _ := json.Marshal(map[string]string{"access_token": token})

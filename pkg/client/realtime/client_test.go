@@ -157,6 +157,18 @@ func (fc *fakeConn) defaultHandle(m phoenix.Message) {
 	}
 }
 
+// newPushingServer starts a fake server with the default handling and
+// returns it with the connection that last sent it a message, to which a
+// test pushes events.
+func newPushingServer(t *testing.T) (*fakeServer, *atomic.Pointer[fakeConn]) {
+	var conn atomic.Pointer[fakeConn]
+	s := newFakeServer(t, func(fc *fakeConn, m phoenix.Message) {
+		conn.Store(fc)
+		fc.defaultHandle(m)
+	})
+	return s, &conn
+}
+
 func newClient(t *testing.T, s *fakeServer, opts ...Option) *Client {
 	t.Helper()
 	opts = append([]Option{WithReconnectBackoff(10*time.Millisecond, 50*time.Millisecond), WithTimeout(2 * time.Second)}, opts...)
@@ -305,11 +317,7 @@ func waitFor(t *testing.T, cond func() bool) {
 // server lists and whose event matches; broadcasts by event name, binary
 // ones included.
 func TestEventsAreRoutedByBindingID(t *testing.T) {
-	var conn atomic.Pointer[fakeConn]
-	s := newFakeServer(t, func(fc *fakeConn, m phoenix.Message) {
-		conn.Store(fc)
-		fc.defaultHandle(m)
-	})
+	s, conn := newPushingServer(t)
 	c := newClient(t, s)
 	var mu sync.Mutex
 	got := map[string][]string{}

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"unicode/utf8"
 
@@ -96,11 +95,7 @@ func validRef(r json.RawMessage) bool { return json.Valid(r) }
 // payloads and metadata — and a handler changing an event's columns
 // changes no other event.
 func TestEventsKeepTheirBytes(t *testing.T) {
-	var conn atomic.Pointer[fakeConn]
-	s := newFakeServer(t, func(fc *fakeConn, m phoenix.Message) {
-		conn.Store(fc)
-		fc.defaultHandle(m)
-	})
+	s, conn := newPushingServer(t)
 	c := newClient(t, s)
 	const n = 40
 	var mu sync.Mutex
@@ -189,11 +184,7 @@ func (l *lockedBuffer) String() string {
 // delivery queue; the reader then waits and says so, and every event is
 // still delivered in order once the handlers catch up.
 func TestFullDeliveryQueueIsLogged(t *testing.T) {
-	var conn atomic.Pointer[fakeConn]
-	s := newFakeServer(t, func(fc *fakeConn, m phoenix.Message) {
-		conn.Store(fc)
-		fc.defaultHandle(m)
-	})
+	s, conn := newPushingServer(t)
 	var logs lockedBuffer
 	c := newClient(t, s, WithDeliveryQueue(1), WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
 	release := make(chan struct{})

@@ -118,13 +118,5 @@ func (s *Server) broadcastFromAPI(topic, event string, payload json.RawMessage, 
 	p = append(p, `,"payload":`...)
 	p = append(p, payload...)
 	p = append(p, '}')
-	frames := map[string][]byte{}
-	for _, ch := range s.hub.members(hubKey(full, private)) {
-		f, ok := frames[ch.conn.vsn]
-		if !ok {
-			f = phoenix.Encode(ch.conn.vsn, phoenix.Message{JoinRef: phoenix.Null, Ref: phoenix.Null, Topic: full, Event: phoenix.EventBroadcast, Payload: p})
-			frames[ch.conn.vsn] = f
-		}
-		ch.conn.send(outFrame{data: f})
-	}
+	s.hub.sendAll(hubKey(full, private), full, phoenix.EventBroadcast, p)
 }

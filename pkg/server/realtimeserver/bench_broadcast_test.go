@@ -1,21 +1,9 @@
 package realtimeserver
 
 import (
-	"bytes"
-	"context"
-	"encoding/json"
-	"fmt"
 	"os"
 	"slices"
-	"strings"
 	"testing"
-	"time"
-
-	"github.com/coder/websocket"
-	"github.com/jackc/pgx/v5/pgxpool"
-
-	"github.com/sfp-dev/sfp/internal/pgtest"
-	"github.com/sfp-dev/sfp/pkg/client/realtime/phoenix"
 )
 
 // BenchmarkFanoutBroadcast runs BenchmarkFanout's fan-out twice in one run,
@@ -43,38 +31,12 @@ import (
 // changes,broadcast); RT_BENCH_OUT=path writes every step as JSON in
 // BenchmarkFanout's format (mode "rls" for postgres_changes, "broadcast"),
 // so one curve plots both (go run ./internal/benchplot/cmd/benchplot -fanout).
-func BenchmarkFanoutBroadcast(b *testing.B) {
-	clients := envInt("RT_BENCH_CLIENTS", 100)
-	rates := envInts("RT_BENCH_RATES", []int{20, 60})
-	step := envDuration("RT_BENCH_STEP", 3*time.Second)
-	for i := 0; i < b.N; i++ {
-		if i > 0 {
-			break // one measured run, whatever b.N
-		}
-		runFanoutBroadcast(b, clients, rates, step)
-	}
-}
+func BenchmarkFanoutBroadcast(b *testing.B) { runOnce(b, runFanoutBroadcast) }
 
-// benchStep is one measured write rate.
-type benchStep struct {
-	rate                int
-	msgs                float64
-	delivered, expected int64
-	p50, p95, p99       float64
-	sustainable         bool
-}
-
-func runFanoutBroadcast(b *testing.B, nClients int, rates []int, step time.Duration) {
-	db := newTestDB(b, pgtest.Shared())
+func runFanoutBroadcast(b *testing.B, p fanoutParams) {
+	nClients, rates, step := p.clients, p.rates, p.step
+	db, users := newFanoutDB(b, nClients)
 	db.Exec(b, `
-		create table public.rt_bench_members (account int not null, user_id uuid not null, primary key (account, user_id));
-		create table public.rt_bench (id bigint generated always as identity primary key, account int not null default 1,
-			payload text not null, created_at timestamptz not null default now());
-		alter table public.rt_bench enable row level security;
-		create policy rt_bench_members_read on public.rt_bench for select to authenticated
-			using (exists (select 1 from public.rt_bench_members m where m.account = rt_bench.account and m.user_id = auth.uid()));
-		grant select on public.rt_bench, public.rt_bench_members to authenticated;
-		alter publication supabase_realtime add table public.rt_bench;
 		create policy rt_bench_topic_read on realtime.messages for select to authenticated
 			using ((select realtime.topic()) = 'bench'
 			  and exists (select 1 from public.rt_bench_members m where m.account = 1 and m.user_id = auth.uid()));`)
@@ -83,28 +45,22 @@ func runFanoutBroadcast(b *testing.B, nClients int, rates []int, step time.Durat
 	env := startEnv(b, db, func(c *Config) {
 		c.Limits = Limits{MaxConcurrentUsers: nClients + 100, MaxJoinsPerSecond: 100000, MaxEventsPerSecond: 100000}
 	})
-	users := make([]string, nClients)
-	for i := range users {
-		users[i] = newID()
-	}
-	db.Exec(b, `insert into public.rt_bench_members select 1, u::uuid from unnest($1::text[]) u`, users)
 	writer := db.Pool(b, "supabase_admin")
 	b.ResetTimer()
 
-	best := map[string]*benchStep{}
+	best := map[string]*fanoutResult{}
 	var steps []fanoutResult
 	measure := func(mode string, bc *benchClients) {
 		for _, rate := range rates {
-			r := measureStep(b, env, bc, writer, nClients, rate, step)
-			outMode := mode
+			r := measureStep(b, bc, writer, nClients, rate, step)
+			r.Mode = mode
 			if mode == "changes" {
-				outMode = "rls"
+				r.Mode = "rls"
 			}
-			steps = append(steps, fanoutResult{Clients: nClients, Mode: outMode, Rate: rate, MsgsPerSec: r.msgs,
-				Delivered: r.delivered, Expected: r.expected, P50: r.p50, P95: r.p95, P99: r.p99, Sustainable: r.sustainable})
+			steps = append(steps, r)
 			b.Logf("%-9s %4d changes/s × %d clients: %8.0f msgs/s delivered %d/%d  p50 %6.1f ms  p95 %6.1f ms  p99 %6.1f ms  sustainable %v",
-				mode, rate, nClients, r.msgs, r.delivered, r.expected, r.p50, r.p95, r.p99, r.sustainable)
-			if r.sustainable && (best[mode] == nil || r.msgs > best[mode].msgs) {
+				mode, rate, nClients, r.MsgsPerSec, r.Delivered, r.Expected, r.P50, r.P95, r.P99, r.Sustainable)
+			if r.Sustainable && (best[mode] == nil || r.MsgsPerSec > best[mode].MsgsPerSec) {
 				best[mode] = &r
 			}
 		}
@@ -137,144 +93,31 @@ func runFanoutBroadcast(b *testing.B, nClients int, rates []int, step time.Durat
 	reportBroadcast(b, best, steps, nClients)
 }
 
-func reportBroadcast(b *testing.B, best map[string]*benchStep, steps []fanoutResult, nClients int) {
+func reportBroadcast(b *testing.B, best map[string]*fanoutResult, steps []fanoutResult, nClients int) {
 	if path := os.Getenv("RT_BENCH_OUT"); path != "" {
 		writeFanoutJSON(b, path, steps)
 	}
 	for _, mode := range []string{"changes", "broadcast"} {
 		if r := best[mode]; r != nil {
-			b.ReportMetric(r.msgs, mode+"-msgs/s")
-			b.ReportMetric(float64(r.rate), mode+"-changes/s")
-			b.ReportMetric(r.p95, mode+"-p95-ms")
+			b.ReportMetric(r.MsgsPerSec, mode+"-msgs/s")
+			b.ReportMetric(float64(r.Rate), mode+"-changes/s")
+			b.ReportMetric(r.P95, mode+"-p95-ms")
 		} else {
 			b.ReportMetric(0, mode+"-msgs/s")
 		}
 	}
 	if best["changes"] != nil && best["broadcast"] != nil {
-		b.ReportMetric(best["broadcast"].msgs/best["changes"].msgs, "broadcast/changes")
+		b.ReportMetric(best["broadcast"].MsgsPerSec/best["changes"].MsgsPerSec, "broadcast/changes")
 	}
 	b.ReportMetric(float64(nClients), "clients")
-}
-
-// measureStep writes at rate for step and collects what the clients got,
-// as runFanout does for each of its steps.
-func measureStep(b *testing.B, env *testEnv, bc *benchClients, writer *pgxpool.Pool, nClients, rate int, step time.Duration) benchStep {
-	start := time.Now()
-	rows := writeAtRate(b, writer, rate, step)
-	end := time.Now()
-	// Wait for stragglers (up to 5 s), so late messages count in the
-	// latencies instead of looking lost.
-	for deadline := time.Now().Add(5 * time.Second); bc.count(start, end) < rows*int64(nClients) && time.Now().Before(deadline); {
-		time.Sleep(50 * time.Millisecond)
-	}
-	lat, delivered := bc.collect(start, end)
-	r := benchStep{rate: rate, delivered: delivered, expected: rows * int64(nClients),
-		msgs: float64(delivered) / end.Sub(start).Seconds()}
-	r.p50, r.p95, r.p99 = percentile(lat, 50), percentile(lat, 95), percentile(lat, 99)
-	r.sustainable = r.expected > 0 && float64(delivered) >= 0.999*float64(r.expected) && r.p95 < 250
-	return r
 }
 
 // connectBroadcastClients joins every user to the private topic "bench"
 // with the same lightweight clients as connectBenchClients.
 func connectBroadcastClients(b *testing.B, env *testEnv, users []string) *benchClients {
-	bc := &benchClients{samples: make([][][2]int64, len(users)), stop: make(chan struct{})}
-	url := strings.Replace(env.baseURL(), "http://", "ws://", 1) + "/realtime/v1/websocket?vsn=2.0.0&apikey=" + env.anon
-	joined := make(chan error, len(users))
-	sem := make(chan struct{}, 16)
-	for i, u := range users {
-		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-		ws, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{CompressionMode: websocket.CompressionDisabled})
-		cancel()
-		if err != nil {
-			b.Fatalf("client %d: dial: %v", i, err)
-		}
-		ws.SetReadLimit(8 << 20)
-		bc.conns = append(bc.conns, ws)
-		p := joinPayload(userToken(u, 24*time.Hour))
-		p["config"].(map[string]any)["private"] = true
-		payload, _ := json.Marshal(p)
-		bc.wg.Add(1)
-		go bc.readBroadcasts(i, ws, payload, joined, sem)
+	bc, err := dialBenchClients(benchSocketURL(env.baseURL(), env.anon), userTokens(users), broadcastSubscription)
+	if err != nil {
+		b.Fatal(err)
 	}
-	for range users {
-		if err := <-joined; err != nil {
-			b.Fatal(err)
-		}
-	}
-	bc.wg.Add(1)
-	go func() { // heartbeats, as connectBenchClients sends them
-		defer bc.wg.Done()
-		t := time.NewTicker(20 * time.Second)
-		defer t.Stop()
-		for {
-			select {
-			case <-bc.stop:
-				return
-			case <-t.C:
-				for _, ws := range bc.conns {
-					ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-					_ = ws.Write(ctx, websocket.MessageText, []byte(`[null,"hb","phoenix","heartbeat",{}]`))
-					cancel()
-				}
-			}
-		}
-	}()
 	return bc
-}
-
-var timestampKey = []byte(`"commit_timestamp"`)
-
-// readBroadcasts joins and records, for each broadcast, the timestamp its
-// payload carries and when it arrived.
-func (bc *benchClients) readBroadcasts(i int, ws *websocket.Conn, joinPayload []byte, joined chan<- error, sem chan struct{}) {
-	defer bc.wg.Done()
-	sem <- struct{}{}
-	ctx := context.Background()
-	join := phoenix.AppendV2(nil, phoenix.Message{JoinRef: phoenix.StringRef("1"), Ref: phoenix.StringRef("1"), Topic: "realtime:bench", Event: "phx_join", Payload: joinPayload})
-	if err := ws.Write(ctx, websocket.MessageText, join); err != nil {
-		<-sem
-		joined <- err
-		return
-	}
-	subscribed := false
-	for {
-		_, data, err := ws.Read(ctx)
-		now := time.Now().UnixNano()
-		if err != nil {
-			if !subscribed {
-				<-sem
-				joined <- fmt.Errorf("client %d: %w", i, err)
-			}
-			return
-		}
-		if !subscribed {
-			if bytes.Contains(data, []byte(`"phx_reply"`)) {
-				subscribed = true
-				<-sem
-				if bytes.Contains(data, []byte(`"status":"ok"`)) {
-					joined <- nil
-				} else {
-					joined <- fmt.Errorf("client %d: %s", i, data)
-				}
-			}
-			continue
-		}
-		k := bytes.Index(data, timestampKey)
-		if k < 0 {
-			continue
-		}
-		rest := data[k+len(timestampKey):]
-		q := bytes.IndexByte(rest, '"')
-		if q < 0 || len(rest) < q+25 {
-			continue
-		}
-		ts, err := time.Parse("2006-01-02T15:04:05.000Z", string(rest[q+1:q+25]))
-		if err != nil {
-			continue
-		}
-		bc.mu.Lock()
-		bc.samples[i] = append(bc.samples[i], [2]int64{ts.UnixNano(), now})
-		bc.mu.Unlock()
-	}
 }

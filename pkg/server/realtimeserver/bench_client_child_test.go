@@ -9,11 +9,8 @@ import (
 	"os"
 	"runtime/pprof"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
-
-	"github.com/coder/websocket"
 
 	"github.com/sfp-dev/sfp/pkg/client/realtime"
 )
@@ -158,7 +155,7 @@ func cpuNanos() int64 {
 // connectGoClients subscribes one pkg/client/realtime client per token to
 // inserts into rt_bench; each handler records commit and receipt times.
 func connectGoClients(s childSetup) (*benchClients, func(), error) {
-	bc := &benchClients{samples: make([][][2]int64, len(s.Tokens)), stop: make(chan struct{})}
+	bc := newBenchClients(len(s.Tokens))
 	clients := make([]*realtime.Client, len(s.Tokens))
 	closeAll := func() {
 		for _, c := range clients {
@@ -199,10 +196,7 @@ func subscribeGoClient(c *realtime.Client, bc *benchClients, i int) error {
 	}
 	ch := c.Channel("bench").OnPostgresChanges(realtime.PostgresChangesFilter{Event: realtime.Insert, Table: "rt_bench"},
 		func(e *realtime.PostgresChangeEvent) {
-			now := time.Now().UnixNano()
-			bc.mu.Lock()
-			bc.samples[i] = append(bc.samples[i], [2]int64{e.CommitTimestamp.UnixNano(), now})
-			bc.mu.Unlock()
+			bc.record(i, e.CommitTimestamp.UnixNano(), time.Now().UnixNano())
 		})
 	if err := ch.Subscribe(ctx); err != nil {
 		return fmt.Errorf("client %d: subscribe: %w", i, err)
@@ -210,52 +204,12 @@ func subscribeGoClient(c *realtime.Client, bc *benchClients, i int) error {
 	return nil
 }
 
-// connectRawClients runs BenchmarkFanout's raw readers (benchClients.read),
-// with its heartbeats.
+// connectRawClients runs BenchmarkFanout's raw readers, with their
+// heartbeats.
 func connectRawClients(s childSetup) (*benchClients, func(), error) {
-	bc := &benchClients{samples: make([][][2]int64, len(s.Tokens)), stop: make(chan struct{})}
-	url := strings.Replace(strings.TrimRight(s.URL, "/"), "http://", "ws://", 1) + "/realtime/v1/websocket?vsn=2.0.0&apikey=" + s.APIKey
-	joined := make(chan error, len(s.Tokens))
-	sem := make(chan struct{}, 16)
-	var once sync.Once
-	closeAll := func() { once.Do(bc.close) }
-	for i, tok := range s.Tokens {
-		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-		ws, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{CompressionMode: websocket.CompressionDisabled})
-		cancel()
-		if err != nil {
-			closeAll()
-			return nil, nil, fmt.Errorf("client %d: dial: %w", i, err)
-		}
-		ws.SetReadLimit(8 << 20)
-		bc.conns = append(bc.conns, ws)
-		payload, _ := json.Marshal(joinPayload(tok, map[string]any{"event": "INSERT", "schema": "public", "table": "rt_bench"}))
-		bc.wg.Add(1)
-		go bc.read(i, ws, payload, joined, sem)
+	bc, err := dialBenchClients(benchSocketURL(s.URL, s.APIKey), s.Tokens, changesSubscription)
+	if err != nil {
+		return nil, nil, err
 	}
-	for range s.Tokens {
-		if err := <-joined; err != nil {
-			closeAll()
-			return nil, nil, err
-		}
-	}
-	bc.wg.Add(1)
-	go func() {
-		defer bc.wg.Done()
-		t := time.NewTicker(20 * time.Second)
-		defer t.Stop()
-		for {
-			select {
-			case <-bc.stop:
-				return
-			case <-t.C:
-				for _, ws := range bc.conns {
-					ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-					_ = ws.Write(ctx, websocket.MessageText, []byte(`[null,"hb","phoenix","heartbeat",{}]`))
-					cancel()
-				}
-			}
-		}
-	}()
-	return bc, closeAll, nil
+	return bc, bc.close, nil
 }

@@ -9,8 +9,6 @@ import (
 	"os/exec"
 	"testing"
 	"time"
-
-	"github.com/sfp-dev/sfp/internal/pgtest"
 )
 
 // BenchmarkClientFanout measures the Go Realtime client (pkg/client/realtime)
@@ -31,44 +29,20 @@ import (
 //
 //	RT_BENCH_CLIENTS=500 RT_BENCH_RATES=20,40,60 RT_BENCH_STEP=10s \
 //	  go test -run '^$' -bench ClientFanout -benchtime 1x ./pkg/server/realtimeserver/
-func BenchmarkClientFanout(b *testing.B) {
-	clients := envInt("RT_BENCH_CLIENTS", 100)
-	rates := envInts("RT_BENCH_RATES", []int{20, 60})
-	step := envDuration("RT_BENCH_STEP", 3*time.Second)
-	for i := 0; i < b.N; i++ {
-		if i > 0 {
-			break // one measured run, whatever b.N
-		}
-		runClientFanout(b, clients, rates, step)
-	}
-}
+func BenchmarkClientFanout(b *testing.B) { runOnce(b, runClientFanout) }
 
 // clientKinds are the subscriber kinds, baseline first.
 var clientKinds = []string{"raw", "go"}
 
-func runClientFanout(b *testing.B, nClients int, rates []int, step time.Duration) {
-	db := newTestDB(b, pgtest.Shared())
-	db.Exec(b, `
-		create table public.rt_bench_members (account int not null, user_id uuid not null, primary key (account, user_id));
-		create table public.rt_bench (id bigint generated always as identity primary key, account int not null default 1,
-			payload text not null, created_at timestamptz not null default now());
-		alter table public.rt_bench enable row level security;
-		create policy rt_bench_members_read on public.rt_bench for select to authenticated
-			using (exists (select 1 from public.rt_bench_members m where m.account = rt_bench.account and m.user_id = auth.uid()));
-		grant select on public.rt_bench, public.rt_bench_members to authenticated;
-		alter publication supabase_realtime add table public.rt_bench;`)
+func runClientFanout(b *testing.B, p fanoutParams) {
+	nClients, rates, step := p.clients, p.rates, p.step
+	db, users := newFanoutDB(b, nClients)
 	// Both kinds connect and join at once: the tenant limits (joins per
 	// second, concurrent users) would refuse them.
 	env := startEnv(b, db, func(c *Config) {
 		c.Limits = Limits{MaxConcurrentUsers: 1 << 20, MaxChannelsPerClient: 100, MaxJoinsPerSecond: 1 << 20, MaxEventsPerSecond: 1 << 20}
 	})
-	users := make([]string, nClients)
-	tokens := make([]string, nClients)
-	for i := range users {
-		users[i] = newID()
-		tokens[i] = userToken(users[i], 24*time.Hour)
-	}
-	db.Exec(b, `insert into public.rt_bench_members select 1, u::uuid from unnest($1::text[]) u`, users)
+	tokens := userTokens(users)
 
 	children := map[string]*clientChild{}
 	for _, kind := range clientKinds {

@@ -1,25 +1,16 @@
 package realtimeserver
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"runtime"
-	"sort"
 	"strconv"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/coder/websocket"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/sfp-dev/sfp/internal/pgtest"
-	"github.com/sfp-dev/sfp/pkg/client/realtime/phoenix"
 	"github.com/sfp-dev/sfp/pkg/jwtkeys"
 )
 
@@ -47,21 +38,17 @@ import (
 // The load generator (clients, writer) runs in the same process: the
 // figures are for the whole machine.
 func BenchmarkFanout(b *testing.B) {
-	rates := envInts("RT_BENCH_RATES", []int{20, 60})
-	step := envDuration("RT_BENCH_STEP", 3*time.Second)
-	counts := []int{envInt("RT_BENCH_CLIENTS", 100)}
-	if os.Getenv("RT_BENCH_CURVE") == "1" {
-		counts = envInts("RT_BENCH_CURVE_CLIENTS", []int{100, 500, 1000, 2000})
-	}
 	var all []fanoutResult
-	for i := 0; i < b.N; i++ {
-		if i > 0 {
-			break // one measured run, whatever b.N
+	var counts []int
+	runOnce(b, func(b *testing.B, p fanoutParams) {
+		counts = []int{p.clients}
+		if os.Getenv("RT_BENCH_CURVE") == "1" {
+			counts = envInts("RT_BENCH_CURVE_CLIENTS", []int{100, 500, 1000, 2000})
 		}
 		for _, n := range counts {
-			all = append(all, runFanout(b, n, rates, step)...)
+			all = append(all, runFanout(b, n, p.rates, p.step)...)
 		}
-	}
+	})
 	b.StopTimer()
 	reportFanout(b, all, len(counts) > 1)
 	if path := os.Getenv("RT_BENCH_OUT"); path != "" {
@@ -69,10 +56,10 @@ func BenchmarkFanout(b *testing.B) {
 	}
 }
 
-// fanoutResult is one step of the fan-out benchmark.
+// fanoutResult is one step of a fan-out benchmark.
 type fanoutResult struct {
 	Clients     int     `json:"clients"`
-	Mode        string  `json:"mode"` // "rls" or "norls"
+	Mode        string  `json:"mode"` // "rls", "rls-old", "norls" or "broadcast"
 	Rate        int     `json:"changes_per_second"`
 	MsgsPerSec  float64 `json:"msgs_per_second"`
 	Delivered   int64   `json:"delivered"`
@@ -89,23 +76,8 @@ type fanoutResult struct {
 }
 
 func runFanout(b *testing.B, nClients int, rates []int, step time.Duration) []fanoutResult {
-	db := newTestDB(b, pgtest.Shared())
-	db.Exec(b, `
-		create table public.rt_bench_members (account int not null, user_id uuid not null, primary key (account, user_id));
-		create table public.rt_bench (id bigint generated always as identity primary key, account int not null default 1,
-			payload text not null, created_at timestamptz not null default now());
-		alter table public.rt_bench enable row level security;
-		create policy rt_bench_members_read on public.rt_bench for select to authenticated
-			using (exists (select 1 from public.rt_bench_members m where m.account = rt_bench.account and m.user_id = auth.uid()));
-		grant select on public.rt_bench, public.rt_bench_members to authenticated;
-		alter publication supabase_realtime add table public.rt_bench;`)
+	db, users := newFanoutDB(b, nClients)
 	env := startEnv(b, db, benchLimits(nClients))
-	users := make([]string, nClients)
-	for i := range users {
-		users[i] = newID()
-	}
-	db.Exec(b, `insert into public.rt_bench_members select 1, u::uuid from unnest($1::text[]) u`, users)
-
 	heapBefore := heapInUse()
 	bc := connectBenchClients(b, env, users)
 	defer bc.close()
@@ -126,26 +98,15 @@ func runFanout(b *testing.B, nClients int, rates []int, step time.Duration) []fa
 		}
 		for _, rate := range rates {
 			before, flowBefore := env.srv.Stats(), env.srv.Flow()
-			start := time.Now()
-			rows := writeAtRate(b, writer, rate, step)
-			end := time.Now()
-			// Wait for stragglers (up to 5 s), so late messages count in
-			// the latencies instead of looking lost.
-			for deadline := time.Now().Add(5 * time.Second); bc.count(start, end) < rows*int64(nClients) && time.Now().Before(deadline); {
-				time.Sleep(50 * time.Millisecond)
-			}
-			lat, delivered := bc.collect(start, end)
+			r := measureStep(b, bc, writer, nClients, rate, step)
 			after, flowAfter := env.srv.Stats(), env.srv.Flow()
-			r := fanoutResult{Clients: nClients, Rate: rate, Mode: mode, Delivered: delivered, Expected: rows * int64(nClients),
-				MsgsPerSec: float64(delivered) / end.Sub(start).Seconds(), StepSeconds: end.Sub(start).Seconds(),
-				Checks: after.VisibilityChecks - before.VisibilityChecks, Batches: after.Batches - before.Batches,
-				Dropped: flowAfter.DroppedChanges - flowBefore.DroppedChanges, HeapPerSub: heapPerSub}
-			r.P50, r.P95, r.P99 = percentile(lat, 50), percentile(lat, 95), percentile(lat, 99)
-			r.Sustainable = r.Expected > 0 && float64(delivered) >= 0.999*float64(r.Expected) && r.P95 < 250
+			r.Mode, r.HeapPerSub = mode, heapPerSub
+			r.Checks, r.Batches = after.VisibilityChecks-before.VisibilityChecks, after.Batches-before.Batches
+			r.Dropped = flowAfter.DroppedChanges - flowBefore.DroppedChanges
 			results = append(results, r)
 			// To stderr: a benchmark's log keeps ten lines.
 			fmt.Fprintf(os.Stderr, "%-7s %4d changes/s × %d clients: %8.0f msgs/s delivered %d/%d  p50 %6.1f ms  p95 %6.1f ms  p99 %6.1f ms  sustainable %v  (%d batches, %d visibility statements, %d changes skipped)\n",
-				mode, rate, nClients, r.MsgsPerSec, delivered, r.Expected, r.P50, r.P95, r.P99, r.Sustainable, r.Batches, r.Checks, r.Dropped)
+				mode, rate, nClients, r.MsgsPerSec, r.Delivered, r.Expected, r.P50, r.P95, r.P99, r.Sustainable, r.Batches, r.Checks, r.Dropped)
 		}
 	}
 	fmt.Fprintf(os.Stderr, "%d clients: heap %.0f bytes per subscriber (server and in-process client together)\n", nClients, heapPerSub)
@@ -172,226 +133,14 @@ func benchLimits(n int) func(*Config) {
 	}
 }
 
-// writeAtRate commits rows at rate per second for d, in small transactions
-// every 10 ms, and returns how many it committed.
-func writeAtRate(b *testing.B, pool *pgxpool.Pool, rate int, d time.Duration) int64 {
-	ctx := context.Background()
-	start := time.Now()
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	var done int64
-	for now := range tick.C {
-		el := now.Sub(start)
-		if el >= d {
-			break
-		}
-		due := int64(float64(rate)*el.Seconds()) - done
-		if due <= 0 {
-			continue
-		}
-		if _, err := pool.Exec(ctx, `insert into public.rt_bench (payload) select 'row ' || g from generate_series(1, $1::int) g`, due); err != nil {
-			b.Fatalf("write: %v", err)
-		}
-		done += due
-	}
-	return done
-}
-
-// benchClients are lightweight Phoenix clients (a reader goroutine each,
-// no JSON decoding beyond the commit timestamp) so the load generator
-// costs as little as possible.
-type benchClients struct {
-	conns []*websocket.Conn
-	mu    sync.Mutex
-	// samples per client: commit time and receive time, in ns
-	samples [][][2]int64
-	wg      sync.WaitGroup
-	stop    chan struct{}
-}
-
+// connectBenchClients subscribes a raw client per user to inserts into
+// rt_bench.
 func connectBenchClients(b *testing.B, env *testEnv, users []string) *benchClients {
-	bc := &benchClients{samples: make([][][2]int64, len(users)), stop: make(chan struct{})}
-	url := strings.Replace(env.baseURL(), "http://", "ws://", 1) + "/realtime/v1/websocket?vsn=2.0.0&apikey=" + env.anon
-	joined := make(chan error, len(users))
-	sem := make(chan struct{}, 16)
-	for i, u := range users {
-		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-		ws, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{CompressionMode: websocket.CompressionDisabled})
-		cancel()
-		if err != nil {
-			b.Fatalf("client %d: dial: %v", i, err)
-		}
-		ws.SetReadLimit(8 << 20)
-		bc.conns = append(bc.conns, ws)
-		payload, _ := json.Marshal(joinPayload(userToken(u, 24*time.Hour), map[string]any{"event": "INSERT", "schema": "public", "table": "rt_bench"}))
-		bc.wg.Add(1)
-		go bc.read(i, ws, payload, joined, sem)
+	bc, err := dialBenchClients(benchSocketURL(env.baseURL(), env.anon), userTokens(users), changesSubscription)
+	if err != nil {
+		b.Fatal(err)
 	}
-	for range users {
-		if err := <-joined; err != nil {
-			b.Fatal(err)
-		}
-	}
-	bc.wg.Add(1)
-	go func() { // heartbeats
-		defer bc.wg.Done()
-		t := time.NewTicker(20 * time.Second)
-		defer t.Stop()
-		for {
-			select {
-			case <-bc.stop:
-				return
-			case <-t.C:
-				for _, ws := range bc.conns {
-					ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-					_ = ws.Write(ctx, websocket.MessageText, []byte(`[null,"hb","phoenix","heartbeat",{}]`))
-					cancel()
-				}
-			}
-		}
-	}()
 	return bc
-}
-
-var commitKey = []byte(`"commit_timestamp":"`)
-
-func (bc *benchClients) read(i int, ws *websocket.Conn, joinPayload []byte, joined chan<- error, sem chan struct{}) {
-	defer bc.wg.Done()
-	sem <- struct{}{}
-	ctx := context.Background()
-	join := phoenix.AppendV2(nil, phoenix.Message{JoinRef: phoenix.StringRef("1"), Ref: phoenix.StringRef("1"), Topic: "realtime:bench", Event: "phx_join", Payload: joinPayload})
-	if err := ws.Write(ctx, websocket.MessageText, join); err != nil {
-		<-sem
-		joined <- err
-		return
-	}
-	subscribed := false
-	for {
-		_, data, err := ws.Read(ctx)
-		now := time.Now().UnixNano()
-		if err != nil {
-			if !subscribed {
-				<-sem
-				joined <- fmt.Errorf("client %d: %w", i, err)
-			}
-			return
-		}
-		if !subscribed {
-			if bytes.Contains(data, []byte(`"system"`)) {
-				subscribed = true
-				<-sem
-				if bytes.Contains(data, []byte(`"status":"ok"`)) {
-					joined <- nil
-				} else {
-					joined <- fmt.Errorf("client %d: %s", i, data)
-				}
-			}
-			continue
-		}
-		k := bytes.Index(data, commitKey)
-		if k < 0 {
-			continue
-		}
-		ts, err := time.Parse("2006-01-02T15:04:05.000Z", string(data[k+len(commitKey):k+len(commitKey)+24]))
-		if err != nil {
-			continue
-		}
-		bc.mu.Lock()
-		bc.samples[i] = append(bc.samples[i], [2]int64{ts.UnixNano(), now})
-		bc.mu.Unlock()
-	}
-}
-
-// count returns how many changes committed in [start, end) arrived.
-func (bc *benchClients) count(start, end time.Time) int64 {
-	bc.mu.Lock()
-	defer bc.mu.Unlock()
-	lo, hi := start.Truncate(time.Millisecond).UnixNano(), end.UnixNano()
-	var n int64
-	for _, s := range bc.samples {
-		for _, x := range s {
-			if x[0] >= lo && x[0] < hi {
-				n++
-			}
-		}
-	}
-	return n
-}
-
-// collect returns the latencies (ms) of the changes committed in
-// [start, end) and how many were delivered, and forgets all samples.
-func (bc *benchClients) collect(start, end time.Time) ([]float64, int64) {
-	bc.mu.Lock()
-	defer bc.mu.Unlock()
-	// Commit timestamps are truncated to the millisecond.
-	lo, hi := start.Truncate(time.Millisecond).UnixNano(), end.UnixNano()
-	var lat []float64
-	for i, s := range bc.samples {
-		for _, x := range s {
-			if x[0] >= lo && x[0] < hi {
-				lat = append(lat, float64(x[1]-x[0])/1e6)
-			}
-		}
-		bc.samples[i] = bc.samples[i][:0]
-	}
-	sort.Float64s(lat)
-	return lat, int64(len(lat))
-}
-
-func (bc *benchClients) close() {
-	close(bc.stop)
-	for _, ws := range bc.conns {
-		ws.CloseNow()
-	}
-	bc.wg.Wait()
-}
-
-func percentile(sorted []float64, p float64) float64 {
-	if len(sorted) == 0 {
-		return 0
-	}
-	i := int(float64(len(sorted)-1) * p / 100)
-	return sorted[i]
-}
-
-func envInt(name string, def int) int {
-	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
-		return v
-	}
-	return def
-}
-
-func envInts(name string, def []int) []int {
-	var out []int
-	for _, f := range strings.Split(os.Getenv(name), ",") {
-		if v, err := strconv.Atoi(strings.TrimSpace(f)); err == nil && v > 0 {
-			out = append(out, v)
-		}
-	}
-	if len(out) == 0 {
-		return def
-	}
-	return out
-}
-
-func envStrings(name string, def []string) []string {
-	var out []string
-	for _, f := range strings.Split(os.Getenv(name), ",") {
-		if f = strings.TrimSpace(f); f != "" {
-			out = append(out, f)
-		}
-	}
-	if len(out) == 0 {
-		return def
-	}
-	return out
-}
-
-func envDuration(name string, def time.Duration) time.Duration {
-	if d, err := time.ParseDuration(os.Getenv(name)); err == nil && d > 0 {
-		return d
-	}
-	return def
 }
 
 // BenchmarkVisibility compares the batched row-level security check (one

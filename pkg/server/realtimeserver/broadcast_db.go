@@ -132,17 +132,7 @@ func (d *dispatcher) deliverMessage(ch *wal.Change) {
 	}
 	body = append(body, '}')
 	full := "realtime:" + topic.Text
-	frames := map[string][]byte{}
-	for _, c := range d.hub.members(hubKey(full, private)) {
-		f, ok := frames[c.conn.vsn]
-		if !ok {
-			f = phoenix.Encode(c.conn.vsn, phoenix.Message{JoinRef: phoenix.Null, Ref: phoenix.Null, Topic: full, Event: phoenix.EventBroadcast, Payload: body})
-			frames[c.conn.vsn] = f
-		}
-		if c.conn.send(outFrame{data: f}) {
-			d.stats.broadcasts.Add(1)
-		}
-	}
+	d.stats.broadcasts.Add(int64(d.hub.sendAll(hubKey(full, private), full, phoenix.EventBroadcast, body)))
 }
 
 // maintainMessages keeps realtime.messages bounded: at start and every

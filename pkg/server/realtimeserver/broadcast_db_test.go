@@ -1,7 +1,6 @@
 package realtimeserver
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -54,20 +53,7 @@ func join(t *testing.T, c *realtime.Client, name string, opts ...realtime.Channe
 // nextBroadcast waits for the next broadcast on events.
 func nextBroadcast(t *testing.T, events <-chan realtime.Event) *realtime.BroadcastEvent {
 	t.Helper()
-	deadline := time.After(wait)
-	for {
-		select {
-		case ev, ok := <-events:
-			if !ok {
-				t.Fatal("events channel closed")
-			}
-			if b, ok := ev.(*realtime.BroadcastEvent); ok {
-				return b
-			}
-		case <-deadline:
-			t.Fatalf("no broadcast within %s", wait)
-		}
-	}
+	return nextEvent[*realtime.BroadcastEvent](t, events, wait, "broadcast")
 }
 
 func payloadN(t *testing.T, b *realtime.BroadcastEvent) float64 {
@@ -135,19 +121,9 @@ func TestPrivateChannelRecheckedOnTokenRefresh(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	deadline := time.After(wait)
-	for closed := false; !closed; {
-		select {
-		case ev := <-aliceEvents:
-			if se, ok := ev.(*realtime.SystemEvent); ok {
-				if se.Status != "error" || !strings.Contains(se.Message, reasonPrivateChannel+"r1") {
-					t.Fatalf("system event %+v, want the private channel refusal", se)
-				}
-				closed = true
-			}
-		case <-deadline:
-			t.Fatal("the removed member's private channel was not closed after its token refresh")
-		}
+	se := nextEvent[*realtime.SystemEvent](t, aliceEvents, wait, "system event closing the removed member's private channel after its token refresh")
+	if se.Status != "error" || !strings.Contains(se.Message, reasonPrivateChannel+"r1") {
+		t.Fatalf("system event %+v, want the private channel refusal", se)
 	}
 	// Bob, still a member, keeps the channel and receives what is sent.
 	env.exec(`select realtime.send('{"n": 1}'::jsonb, 'ev', 'r1', true)`)
@@ -249,17 +225,8 @@ func TestPrivateSendNeedsInsertPolicy(t *testing.T) {
 	}
 	post := func(token string, n int) {
 		body, _ := json.Marshal(map[string]any{"messages": []map[string]any{{"topic": "r2", "event": "chat", "payload": map[string]int{"n": n}, "private": true}}})
-		req, _ := http.NewRequest(http.MethodPost, env.baseURL()+"/realtime/v1/api/broadcast", bytes.NewReader(body))
-		req.Header.Set("apikey", env.anon)
-		req.Header.Set("Authorization", "Bearer "+token)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusAccepted {
-			t.Fatalf("POST /api/broadcast: %d", resp.StatusCode)
+		if st, resp := env.postBroadcast(t, env.anon, token, string(body)); st != http.StatusAccepted {
+			t.Fatalf("POST /api/broadcast: %d %s", st, resp)
 		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), wait)

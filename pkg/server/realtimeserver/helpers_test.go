@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -246,9 +247,9 @@ func (e *testEnv) client(t testing.TB, token string, opts ...realtime.Option) *r
 	return c
 }
 
-// nextChange waits for the next postgres change on events, skipping
-// other events.
-func nextChange(t testing.TB, events <-chan realtime.Event, timeout time.Duration) *realtime.PostgresChangeEvent {
+// nextEvent waits for the next event of type E on events, skipping the
+// others; what names the kind in the failure.
+func nextEvent[E realtime.Event](t testing.TB, events <-chan realtime.Event, timeout time.Duration, what string) E {
 	t.Helper()
 	deadline := time.After(timeout)
 	for {
@@ -257,13 +258,20 @@ func nextChange(t testing.TB, events <-chan realtime.Event, timeout time.Duratio
 			if !ok {
 				t.Fatal("events channel closed")
 			}
-			if c, ok := ev.(*realtime.PostgresChangeEvent); ok {
-				return c
+			if e, ok := ev.(E); ok {
+				return e
 			}
 		case <-deadline:
-			t.Fatalf("no change within %s", timeout)
+			t.Fatalf("no %s within %s", what, timeout)
 		}
 	}
+}
+
+// nextChange waits for the next postgres change on events, skipping
+// other events.
+func nextChange(t testing.TB, events <-chan realtime.Event, timeout time.Duration) *realtime.PostgresChangeEvent {
+	t.Helper()
+	return nextEvent[*realtime.PostgresChangeEvent](t, events, timeout, "change")
 }
 
 // noChange asserts nothing more arrives within a grace period. It is only
@@ -418,4 +426,40 @@ func payloadOf(t testing.TB, f frame) map[string]any {
 		t.Fatalf("decode payload %s: %v", f.Payload, err)
 	}
 	return m
+}
+
+// eachVersion runs f as a subtest per protocol version, on a raw
+// connection of that version with the anon key.
+func (e *testEnv) eachVersion(t *testing.T, f func(t *testing.T, r *rawConn)) {
+	for _, vsn := range versions {
+		t.Run(vsn, func(t *testing.T) { f(t, e.dialRaw(t, vsn, e.anon)) })
+	}
+}
+
+// postBroadcast posts body to the broadcast API, with the apikey and the
+// bearer token when they are not empty, and returns the response's status
+// and body.
+func (e *testEnv) postBroadcast(t testing.TB, apikey, token, body string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, e.baseURL()+"/realtime/v1/api/broadcast", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if apikey != "" {
+		req.Header.Set("apikey", apikey)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("POST /api/broadcast: %v", err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("POST /api/broadcast: read the response: %v", err)
+	}
+	return resp.StatusCode, strings.TrimSpace(string(data))
 }

@@ -1,6 +1,7 @@
 package realtimeserver
 
 import (
+	"github.com/sfp-dev/sfp/pkg/client/realtime/phoenix"
 	"github.com/sfp-dev/sfp/pkg/server/realtimeserver/wal"
 	"sync"
 	"sync/atomic"
@@ -159,4 +160,23 @@ func (h *hub) members(topic string) []*channel {
 		out = append(out, ch)
 	}
 	return out
+}
+
+// sendAll sends every channel joined under a hub key the message (event,
+// payload) on topic, encoded once per protocol version however many
+// channels share it. It returns how many connections queued it.
+func (h *hub) sendAll(key, topic, event string, payload []byte) int {
+	frames := map[string][]byte{}
+	sent := 0
+	for _, ch := range h.members(key) {
+		f, ok := frames[ch.conn.vsn]
+		if !ok {
+			f = phoenix.Encode(ch.conn.vsn, phoenix.Message{JoinRef: phoenix.Null, Ref: phoenix.Null, Topic: topic, Event: event, Payload: payload})
+			frames[ch.conn.vsn] = f
+		}
+		if ch.conn.send(outFrame{data: f}) {
+			sent++
+		}
+	}
+	return sent
 }

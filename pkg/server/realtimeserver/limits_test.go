@@ -82,29 +82,26 @@ func dialStatus(t testing.TB, env *testEnv) (int, string, *websocket.Conn) {
 // the socket keeps working and a channel freed makes room again.
 func TestMaxChannelsPerClient(t *testing.T) {
 	env := newEnv(t, func(c *Config) { c.Limits.MaxChannelsPerClient = 3 })
-	for _, vsn := range versions {
-		t.Run(vsn, func(t *testing.T) {
-			r := env.dialRaw(t, vsn, env.anon)
-			for i := 1; i <= 3; i++ {
-				if st, reason := r.joinTopic(fmt.Sprintf("realtime:room-%d", i)); st != "ok" {
-					t.Fatalf("join %d: %s %s", i, st, reason)
-				}
+	env.eachVersion(t, func(t *testing.T, r *rawConn) {
+		for i := 1; i <= 3; i++ {
+			if st, reason := r.joinTopic(fmt.Sprintf("realtime:room-%d", i)); st != "ok" {
+				t.Fatalf("join %d: %s %s", i, st, reason)
 			}
-			if st, reason := r.joinTopic("realtime:room-4"); st != "error" || reason != "ChannelRateLimitReached: Too many channels" {
-				t.Fatalf("4th channel: %s %q, want error \"ChannelRateLimitReached: Too many channels\"", st, reason)
-			}
-			// Joining a topic again replaces its channel: not one more.
-			if st, reason := r.joinTopic("realtime:room-2"); st != "ok" {
-				t.Fatalf("rejoin of a joined topic: %s %s", st, reason)
-			}
-			r.heartbeat()
-			ref := r.send("realtime:room-1", "phx_leave", "1", map[string]any{})
-			r.expect(wait, isReply(ref))
-			if st, reason := r.joinTopic("realtime:room-4"); st != "ok" {
-				t.Fatalf("join after a leave: %s %s", st, reason)
-			}
-		})
-	}
+		}
+		if st, reason := r.joinTopic("realtime:room-4"); st != "error" || reason != "ChannelRateLimitReached: Too many channels" {
+			t.Fatalf("4th channel: %s %q, want error \"ChannelRateLimitReached: Too many channels\"", st, reason)
+		}
+		// Joining a topic again replaces its channel: not one more.
+		if st, reason := r.joinTopic("realtime:room-2"); st != "ok" {
+			t.Fatalf("rejoin of a joined topic: %s %s", st, reason)
+		}
+		r.heartbeat()
+		ref := r.send("realtime:room-1", "phx_leave", "1", map[string]any{})
+		r.expect(wait, isReply(ref))
+		if st, reason := r.joinTopic("realtime:room-4"); st != "ok" {
+			t.Fatalf("join after a leave: %s %s", st, reason)
+		}
+	})
 }
 
 // Joins beyond the tenant's rate are refused with the official reason and
@@ -217,19 +214,7 @@ func TestMaxEventsPerSecond(t *testing.T) {
 	t.Logf("%d of %d broadcasts relayed before the channel was shut down", got, sent)
 
 	// The broadcast API: a batch the rate can never allow, then a burst.
-	post := func(body string) (int, string) {
-		req, _ := http.NewRequest(http.MethodPost, env.baseURL()+"/realtime/v1/api/broadcast", strings.NewReader(body))
-		req.Header.Set("apikey", env.anon)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var b bytes.Buffer
-		_, _ = b.ReadFrom(resp.Body)
-		return resp.StatusCode, strings.TrimSpace(b.String())
-	}
+	post := func(body string) (int, string) { return env.postBroadcast(t, env.anon, "", body) }
 	msg := func(n int) string {
 		var ms []string
 		for i := 0; i < n; i++ {

@@ -130,15 +130,7 @@ func (s *Server) presenceDiff(from *channel, joins, leaves map[string][]json.Raw
 	payload = append(payload, `,"leaves":`...)
 	payload = append(payload, presenceMap(leaves)...)
 	payload = append(payload, '}')
-	frames := map[string][]byte{}
-	for _, ch := range s.hub.members(from.key) {
-		f, ok := frames[ch.conn.vsn]
-		if !ok {
-			f = phoenix.Encode(ch.conn.vsn, phoenix.Message{JoinRef: phoenix.Null, Ref: phoenix.Null, Topic: topic, Event: "presence_diff", Payload: payload})
-			frames[ch.conn.vsn] = f
-		}
-		ch.conn.send(outFrame{data: f})
-	}
+	s.hub.sendAll(from.key, topic, "presence_diff", payload)
 }
 
 // presenceMap renders {key: {"metas": [...]}}.

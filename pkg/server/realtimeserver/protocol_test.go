@@ -37,39 +37,36 @@ func joinPayload(token string, changes ...map[string]any) map[string]any {
 // realtime: topic with a name.
 func TestHeartbeatAndUnmatchedTopic(t *testing.T) {
 	env := newEnv(t)
-	for _, vsn := range versions {
-		t.Run(vsn, func(t *testing.T) {
-			r := env.dialRaw(t, vsn, env.anon)
-			ref := r.send("phoenix", "heartbeat", "", map[string]any{})
-			f := r.expect(wait, isReply(ref))
-			if st, resp := replyOf(t, f); st != "ok" || len(resp) != 0 || f.Topic != "phoenix" {
-				t.Fatalf("heartbeat reply = %s %v on %q", st, resp, f.Topic)
-			}
-			if vsn == phoenix.V1 && strings.Contains(f.raw, "join_ref") {
-				t.Errorf("vsn 1.0.0 reply carries join_ref: %s", f.raw)
-			}
-			if vsn == phoenix.V2 && !strings.HasPrefix(f.raw, "[null,") {
-				t.Errorf("vsn 2.0.0 reply = %s, want an array starting with a null join_ref", f.raw)
-			}
+	env.eachVersion(t, func(t *testing.T, r *rawConn) {
+		ref := r.send("phoenix", "heartbeat", "", map[string]any{})
+		f := r.expect(wait, isReply(ref))
+		if st, resp := replyOf(t, f); st != "ok" || len(resp) != 0 || f.Topic != "phoenix" {
+			t.Fatalf("heartbeat reply = %s %v on %q", st, resp, f.Topic)
+		}
+		if r.vsn == phoenix.V1 && strings.Contains(f.raw, "join_ref") {
+			t.Errorf("vsn 1.0.0 reply carries join_ref: %s", f.raw)
+		}
+		if r.vsn == phoenix.V2 && !strings.HasPrefix(f.raw, "[null,") {
+			t.Errorf("vsn 2.0.0 reply = %s, want an array starting with a null join_ref", f.raw)
+		}
 
-			ref = r.send("realtime:nobody", "broadcast", "1", map[string]any{"type": "broadcast", "event": "x", "payload": map[string]any{}})
-			if st, resp := replyOf(t, r.expect(wait, isReply(ref))); st != "error" || resp["reason"] != "unmatched topic" {
-				t.Fatalf("push to unjoined topic: %s %v", st, resp)
-			}
-			ref = r.send("lobby", "phx_join", "9", joinPayload(""))
-			if st, resp := replyOf(t, r.expect(wait, isReply(ref))); st != "error" || resp["reason"] != "unmatched topic" {
-				t.Fatalf("join outside realtime: %s %v", st, resp)
-			}
-			ref = r.send("realtime:", "phx_join", "10", joinPayload(""))
-			if st, resp := replyOf(t, r.expect(wait, isReply(ref))); st != "error" || resp["reason"] != "TopicNameRequired: You must provide a topic name" {
-				t.Fatalf("join without name: %s %v", st, resp)
-			}
-			ref = r.send("realtime:nobody", "phx_leave", "11", map[string]any{})
-			if st, _ := replyOf(t, r.expect(wait, isReply(ref))); st != "ok" {
-				t.Fatalf("leave of unjoined topic: %s", st)
-			}
-		})
-	}
+		ref = r.send("realtime:nobody", "broadcast", "1", map[string]any{"type": "broadcast", "event": "x", "payload": map[string]any{}})
+		if st, resp := replyOf(t, r.expect(wait, isReply(ref))); st != "error" || resp["reason"] != "unmatched topic" {
+			t.Fatalf("push to unjoined topic: %s %v", st, resp)
+		}
+		ref = r.send("lobby", "phx_join", "9", joinPayload(""))
+		if st, resp := replyOf(t, r.expect(wait, isReply(ref))); st != "error" || resp["reason"] != "unmatched topic" {
+			t.Fatalf("join outside realtime: %s %v", st, resp)
+		}
+		ref = r.send("realtime:", "phx_join", "10", joinPayload(""))
+		if st, resp := replyOf(t, r.expect(wait, isReply(ref))); st != "error" || resp["reason"] != "TopicNameRequired: You must provide a topic name" {
+			t.Fatalf("join without name: %s %v", st, resp)
+		}
+		ref = r.send("realtime:nobody", "phx_leave", "11", map[string]any{})
+		if st, _ := replyOf(t, r.expect(wait, isReply(ref))); st != "ok" {
+			t.Fatalf("leave of unjoined topic: %s", st)
+		}
+	})
 }
 
 // TestMalformedFramesAreIgnored: garbage, wrong shapes and unknown binary
@@ -77,34 +74,31 @@ func TestHeartbeatAndUnmatchedTopic(t *testing.T) {
 // server; unknown events on a joined channel are ignored too.
 func TestMalformedFramesAreIgnored(t *testing.T) {
 	env := newEnv(t)
-	for _, vsn := range versions {
-		t.Run(vsn, func(t *testing.T) {
-			r := env.dialRaw(t, vsn, env.anon)
-			for _, bad := range []string{`not json`, `{}`, `[]`, `["1","2","t"]`, `{"topic":1,"event":"x","payload":{},"ref":"1"}`, `[1,2,3,4,5]`, `{"topic":"realtime:a","event":"phx_join"}`, `null`, `"str"`} {
-				r.writeText(bad)
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			for _, bin := range [][]byte{{}, {9, 1, 2}, {3, 200, 0, 0, 0, 0, 1}, {0}} {
-				if err := r.ws.Write(ctx, websocket.MessageBinary, bin); err != nil {
-					t.Fatal(err)
-				}
-			}
-			ref := r.send("realtime:room", "phx_join", "1", joinPayload(""))
-			if st, _ := replyOf(t, r.expect(wait, isReply(ref))); st != "ok" {
-				t.Fatalf("join after garbage: %s", st)
-			}
-			r.send("realtime:room", "no_such_event", "1", map[string]any{"x": 1})
-			ref = r.send("phoenix", "heartbeat", "", map[string]any{})
-			f, err := r.read(wait)
-			if err != nil {
+	env.eachVersion(t, func(t *testing.T, r *rawConn) {
+		for _, bad := range []string{`not json`, `{}`, `[]`, `["1","2","t"]`, `{"topic":1,"event":"x","payload":{},"ref":"1"}`, `[1,2,3,4,5]`, `{"topic":"realtime:a","event":"phx_join"}`, `null`, `"str"`} {
+			r.writeText(bad)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		for _, bin := range [][]byte{{}, {9, 1, 2}, {3, 200, 0, 0, 0, 0, 1}, {0}} {
+			if err := r.ws.Write(ctx, websocket.MessageBinary, bin); err != nil {
 				t.Fatal(err)
 			}
-			if !isReply(ref)(f) {
-				t.Fatalf("after an unknown event the next frame is %s, want the heartbeat reply (unknown events get no answer)", f.raw)
-			}
-		})
-	}
+		}
+		ref := r.send("realtime:room", "phx_join", "1", joinPayload(""))
+		if st, _ := replyOf(t, r.expect(wait, isReply(ref))); st != "ok" {
+			t.Fatalf("join after garbage: %s", st)
+		}
+		r.send("realtime:room", "no_such_event", "1", map[string]any{"x": 1})
+		ref = r.send("phoenix", "heartbeat", "", map[string]any{})
+		f, err := r.read(wait)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !isReply(ref)(f) {
+			t.Fatalf("after an unknown event the next frame is %s, want the heartbeat reply (unknown events get no answer)", f.raw)
+		}
+	})
 }
 
 // TestJoinReplyAndSystemMessage: the join reply echoes each binding with
@@ -112,72 +106,69 @@ func TestMalformedFramesAreIgnored(t *testing.T) {
 // follow each version's shape.
 func TestJoinReplyAndSystemMessage(t *testing.T) {
 	env := newEnv(t)
-	for _, vsn := range versions {
-		t.Run(vsn, func(t *testing.T) {
-			r := env.dialRaw(t, vsn, env.anon)
-			b1 := map[string]any{"event": "*", "schema": "public", "table": "rt_open", "filter": "id=gt.10"}
-			b2 := map[string]any{"event": "INSERT", "schema": "public", "table": "rt_full"}
-			ref := r.send("realtime:room", "phx_join", "7", joinPayload("", b1, b2))
-			f := r.expect(wait, isReply(ref))
-			st, resp := replyOf(t, f)
-			if st != "ok" {
-				t.Fatalf("join: %s %v", st, resp)
+	env.eachVersion(t, func(t *testing.T, r *rawConn) {
+		b1 := map[string]any{"event": "*", "schema": "public", "table": "rt_open", "filter": "id=gt.10"}
+		b2 := map[string]any{"event": "INSERT", "schema": "public", "table": "rt_full"}
+		ref := r.send("realtime:room", "phx_join", "7", joinPayload("", b1, b2))
+		f := r.expect(wait, isReply(ref))
+		st, resp := replyOf(t, f)
+		if st != "ok" {
+			t.Fatalf("join: %s %v", st, resp)
+		}
+		if r.vsn == phoenix.V2 && phoenix.RefString(f.JoinRef) != "7" {
+			t.Errorf("join reply join_ref = %s, want \"7\"", f.JoinRef)
+		}
+		pcs, _ := resp["postgres_changes"].([]any)
+		if len(pcs) != 2 {
+			t.Fatalf("reply postgres_changes = %v", resp["postgres_changes"])
+		}
+		for i, want := range []map[string]any{b1, b2} {
+			got := pcs[i].(map[string]any)
+			id, ok := got["id"].(float64)
+			if !ok || id != float64(int64(id)) {
+				t.Errorf("binding %d id = %v, want an integer", i, got["id"])
 			}
-			if vsn == phoenix.V2 && phoenix.RefString(f.JoinRef) != "7" {
-				t.Errorf("join reply join_ref = %s, want \"7\"", f.JoinRef)
-			}
-			pcs, _ := resp["postgres_changes"].([]any)
-			if len(pcs) != 2 {
-				t.Fatalf("reply postgres_changes = %v", resp["postgres_changes"])
-			}
-			for i, want := range []map[string]any{b1, b2} {
-				got := pcs[i].(map[string]any)
-				id, ok := got["id"].(float64)
-				if !ok || id != float64(int64(id)) {
-					t.Errorf("binding %d id = %v, want an integer", i, got["id"])
-				}
-				for k, v := range want {
-					if got[k] != v {
-						t.Errorf("binding %d %s = %v, want %v echoed", i, k, got[k], v)
-					}
+			for k, v := range want {
+				if got[k] != v {
+					t.Errorf("binding %d %s = %v, want %v echoed", i, k, got[k], v)
 				}
 			}
-			sys := r.expect(wait, isEvent("realtime:room", "system"))
-			p := payloadOf(t, sys)
-			if p["extension"] != "postgres_changes" || p["status"] != "ok" || p["message"] != "Subscribed to PostgreSQL" || p["channel"] != "room" {
-				t.Fatalf("system message = %v", p)
+		}
+		sys := r.expect(wait, isEvent("realtime:room", "system"))
+		p := payloadOf(t, sys)
+		if p["extension"] != "postgres_changes" || p["status"] != "ok" || p["message"] != "Subscribed to PostgreSQL" || p["channel"] != "room" {
+			t.Fatalf("system message = %v", p)
+		}
+		if r.vsn == phoenix.V2 && phoenix.RefString(sys.JoinRef) != "7" {
+			t.Errorf("system message join_ref = %s, want \"7\"", sys.JoinRef)
+		}
+		id := 11 + len(r.vsn) + int(r.vsn[0]-'0')
+		env.exec(`insert into rt_open values ($1, 'eleven', 1)`, id)
+		ch := r.expect(wait, func(f frame) bool {
+			if !isEvent("realtime:room", "postgres_changes")(f) {
+				return false
 			}
-			if vsn == phoenix.V2 && phoenix.RefString(sys.JoinRef) != "7" {
-				t.Errorf("system message join_ref = %s, want \"7\"", sys.JoinRef)
-			}
-			id := 11 + len(vsn) + int(vsn[0]-'0')
-			env.exec(`insert into rt_open values ($1, 'eleven', 1)`, id)
-			ch := r.expect(wait, func(f frame) bool {
-				if !isEvent("realtime:room", "postgres_changes")(f) {
-					return false
-				}
-				data := payloadOf(t, f)["data"].(map[string]any)
-				rec, _ := data["record"].(map[string]any)
-				return data["type"] == "INSERT" && rec["id"] == float64(id)
-			})
-			var pc struct {
-				IDs  []float64      `json:"ids"`
-				Data map[string]any `json:"data"`
-			}
-			if err := json.Unmarshal(ch.Payload, &pc); err != nil {
-				t.Fatal(err)
-			}
-			if len(pc.IDs) != 1 || pc.IDs[0] != pcs[0].(map[string]any)["id"] {
-				t.Errorf("change ids = %v, want the first binding's id %v", pc.IDs, pcs[0].(map[string]any)["id"])
-			}
-			if pc.Data["type"] != "INSERT" || pc.Data["table"] != "rt_open" || pc.Data["errors"] != nil {
-				t.Errorf("change data = %v", pc.Data)
-			}
-			if ts, _ := pc.Data["commit_timestamp"].(string); len(ts) != len("2006-01-02T15:04:05.000Z") || !strings.HasSuffix(ts, "Z") {
-				t.Errorf("commit_timestamp = %q, want millisecond UTC with Z", ts)
-			}
+			data := payloadOf(t, f)["data"].(map[string]any)
+			rec, _ := data["record"].(map[string]any)
+			return data["type"] == "INSERT" && rec["id"] == float64(id)
 		})
-	}
+		var pc struct {
+			IDs  []float64      `json:"ids"`
+			Data map[string]any `json:"data"`
+		}
+		if err := json.Unmarshal(ch.Payload, &pc); err != nil {
+			t.Fatal(err)
+		}
+		if len(pc.IDs) != 1 || pc.IDs[0] != pcs[0].(map[string]any)["id"] {
+			t.Errorf("change ids = %v, want the first binding's id %v", pc.IDs, pcs[0].(map[string]any)["id"])
+		}
+		if pc.Data["type"] != "INSERT" || pc.Data["table"] != "rt_open" || pc.Data["errors"] != nil {
+			t.Errorf("change data = %v", pc.Data)
+		}
+		if ts, _ := pc.Data["commit_timestamp"].(string); len(ts) != len("2006-01-02T15:04:05.000Z") || !strings.HasSuffix(ts, "Z") {
+			t.Errorf("commit_timestamp = %q, want millisecond UTC with Z", ts)
+		}
+	})
 }
 
 // TestSubscriptionErrors: bindings the server cannot serve are answered
@@ -306,47 +297,44 @@ func TestConnectRefusals(t *testing.T) {
 func TestTokenExpiryClosesChannel(t *testing.T) {
 	env := newEnv(t)
 	uid := newID()
-	for _, vsn := range versions {
-		t.Run(vsn, func(t *testing.T) {
-			r := env.dialRaw(t, vsn, env.anon)
-			short := signToken(map[string]any{"sub": uid, "role": "authenticated", "exp": time.Now().Add(2 * time.Second).Unix()}, 0)
-			ref := r.send("realtime:short", "phx_join", "1", joinPayload(short, map[string]any{"event": "*", "schema": "public", "table": "rt_open"}))
-			if st, resp := replyOf(t, r.expect(wait, isReply(ref))); st != "ok" {
-				t.Fatalf("join: %s %v", st, resp)
-			}
-			ref = r.send("realtime:kept", "phx_join", "2", joinPayload(short, map[string]any{"event": "*", "schema": "public", "table": "rt_open"}))
-			r.expect(wait, isReply(ref))
-			r.send("realtime:kept", "access_token", "2", map[string]any{"access_token": userToken(uid, time.Hour)})
+	env.eachVersion(t, func(t *testing.T, r *rawConn) {
+		short := signToken(map[string]any{"sub": uid, "role": "authenticated", "exp": time.Now().Add(2 * time.Second).Unix()}, 0)
+		ref := r.send("realtime:short", "phx_join", "1", joinPayload(short, map[string]any{"event": "*", "schema": "public", "table": "rt_open"}))
+		if st, resp := replyOf(t, r.expect(wait, isReply(ref))); st != "ok" {
+			t.Fatalf("join: %s %v", st, resp)
+		}
+		ref = r.send("realtime:kept", "phx_join", "2", joinPayload(short, map[string]any{"event": "*", "schema": "public", "table": "rt_open"}))
+		r.expect(wait, isReply(ref))
+		r.send("realtime:kept", "access_token", "2", map[string]any{"access_token": userToken(uid, time.Hour)})
 
-			sys := r.expect(wait, func(f frame) bool {
-				return f.Topic == "realtime:short" && f.Event == "system" && payloadOf(t, f)["extension"] == "system"
-			})
-			p := payloadOf(t, sys)
-			if p["status"] != "error" || !strings.HasPrefix(p["message"].(string), "Token has expired") || p["channel"] != "short" {
-				t.Fatalf("expiry system message = %v", p)
-			}
-			cl := r.expect(wait, isEvent("realtime:short", "phx_close"))
-			if vsn == phoenix.V2 && phoenix.RefString(cl.JoinRef) != "1" {
-				t.Errorf("phx_close join_ref = %s, want 1", cl.JoinRef)
-			}
-			ref = r.send("realtime:short", "broadcast", "1", map[string]any{"type": "broadcast", "event": "e", "payload": map[string]any{}})
-			if st, resp := replyOf(t, r.expect(wait, isReply(ref))); st != "error" || resp["reason"] != "unmatched topic" {
-				t.Fatalf("push after close: %s %v", st, resp)
-			}
-			// The refreshed channel still receives changes.
-			env.exec(`insert into rt_open values (1, 'one', 1)`)
-			r.expect(wait, isEvent("realtime:kept", "postgres_changes"))
-			env.exec(`delete from rt_open`)
-			r.expect(wait, isEvent("realtime:kept", "postgres_changes"))
-			// An invalid refresh closes the channel with the reason.
-			r.send("realtime:kept", "access_token", "2", map[string]any{"access_token": "garbage"})
-			sys = r.expect(wait, isEvent("realtime:kept", "system"))
-			if p := payloadOf(t, sys); p["status"] != "error" || p["message"] != "The token provided is not a valid JWT" {
-				t.Fatalf("bad refresh system message = %v", p)
-			}
-			r.expect(wait, isEvent("realtime:kept", "phx_close"))
+		sys := r.expect(wait, func(f frame) bool {
+			return f.Topic == "realtime:short" && f.Event == "system" && payloadOf(t, f)["extension"] == "system"
 		})
-	}
+		p := payloadOf(t, sys)
+		if p["status"] != "error" || !strings.HasPrefix(p["message"].(string), "Token has expired") || p["channel"] != "short" {
+			t.Fatalf("expiry system message = %v", p)
+		}
+		cl := r.expect(wait, isEvent("realtime:short", "phx_close"))
+		if r.vsn == phoenix.V2 && phoenix.RefString(cl.JoinRef) != "1" {
+			t.Errorf("phx_close join_ref = %s, want 1", cl.JoinRef)
+		}
+		ref = r.send("realtime:short", "broadcast", "1", map[string]any{"type": "broadcast", "event": "e", "payload": map[string]any{}})
+		if st, resp := replyOf(t, r.expect(wait, isReply(ref))); st != "error" || resp["reason"] != "unmatched topic" {
+			t.Fatalf("push after close: %s %v", st, resp)
+		}
+		// The refreshed channel still receives changes.
+		env.exec(`insert into rt_open values (1, 'one', 1)`)
+		r.expect(wait, isEvent("realtime:kept", "postgres_changes"))
+		env.exec(`delete from rt_open`)
+		r.expect(wait, isEvent("realtime:kept", "postgres_changes"))
+		// An invalid refresh closes the channel with the reason.
+		r.send("realtime:kept", "access_token", "2", map[string]any{"access_token": "garbage"})
+		sys = r.expect(wait, isEvent("realtime:kept", "system"))
+		if p := payloadOf(t, sys); p["status"] != "error" || p["message"] != "The token provided is not a valid JWT" {
+			t.Fatalf("bad refresh system message = %v", p)
+		}
+		r.expect(wait, isEvent("realtime:kept", "phx_close"))
+	})
 }
 
 // TestHeartbeatTimeout: a connection that sends nothing for the timeout is
@@ -365,34 +353,31 @@ func TestHeartbeatTimeout(t *testing.T) {
 // joining a joined topic again replaces the first join.
 func TestLeaveAndRejoin(t *testing.T) {
 	env := newEnv(t)
-	for _, vsn := range versions {
-		t.Run(vsn, func(t *testing.T) {
-			r := env.dialRaw(t, vsn, env.anon)
-			ref := r.send("realtime:a", "phx_join", "1", joinPayload(""))
-			r.expect(wait, isReply(ref))
-			ref = r.send("realtime:a", "phx_join", "2", joinPayload(""))
-			cl := r.expect(wait, func(f frame) bool { return f.Event == "phx_close" || isReply(ref)(f) })
-			if cl.Event != "phx_close" {
-				t.Fatalf("second join: got %s before phx_close of the first", cl.raw)
-			}
-			if vsn == phoenix.V2 && phoenix.RefString(cl.JoinRef) != "1" {
-				t.Errorf("phx_close join_ref = %s, want the first join's 1", cl.JoinRef)
-			}
-			if st, _ := replyOf(t, r.expect(wait, isReply(ref))); st != "ok" {
-				t.Fatalf("second join: %s", st)
-			}
-			ref = r.send("realtime:a", "phx_leave", "2", map[string]any{})
-			f := r.expect(wait, isReply(ref))
-			if st, _ := replyOf(t, f); st != "ok" {
-				t.Fatalf("leave: %s", st)
-			}
-			r.expect(wait, isEvent("realtime:a", "phx_close"))
-			ref = r.send("realtime:a", "broadcast", "2", map[string]any{"type": "broadcast", "event": "e", "payload": map[string]any{}})
-			if st, resp := replyOf(t, r.expect(wait, isReply(ref))); st != "error" || resp["reason"] != "unmatched topic" {
-				t.Fatalf("push after leave: %s %v", st, resp)
-			}
-		})
-	}
+	env.eachVersion(t, func(t *testing.T, r *rawConn) {
+		ref := r.send("realtime:a", "phx_join", "1", joinPayload(""))
+		r.expect(wait, isReply(ref))
+		ref = r.send("realtime:a", "phx_join", "2", joinPayload(""))
+		cl := r.expect(wait, func(f frame) bool { return f.Event == "phx_close" || isReply(ref)(f) })
+		if cl.Event != "phx_close" {
+			t.Fatalf("second join: got %s before phx_close of the first", cl.raw)
+		}
+		if r.vsn == phoenix.V2 && phoenix.RefString(cl.JoinRef) != "1" {
+			t.Errorf("phx_close join_ref = %s, want the first join's 1", cl.JoinRef)
+		}
+		if st, _ := replyOf(t, r.expect(wait, isReply(ref))); st != "ok" {
+			t.Fatalf("second join: %s", st)
+		}
+		ref = r.send("realtime:a", "phx_leave", "2", map[string]any{})
+		f := r.expect(wait, isReply(ref))
+		if st, _ := replyOf(t, f); st != "ok" {
+			t.Fatalf("leave: %s", st)
+		}
+		r.expect(wait, isEvent("realtime:a", "phx_close"))
+		ref = r.send("realtime:a", "broadcast", "2", map[string]any{"type": "broadcast", "event": "e", "payload": map[string]any{}})
+		if st, resp := replyOf(t, r.expect(wait, isReply(ref))); st != "error" || resp["reason"] != "unmatched topic" {
+			t.Fatalf("push after leave: %s %v", st, resp)
+		}
+	})
 }
 
 // TestBroadcast: broadcasts reach the other members of the topic, the
@@ -462,16 +447,8 @@ func TestBroadcast(t *testing.T) {
 
 	// The HTTP API.
 	body := `{"messages":[{"topic":"room","event":"api","payload":{"ok":true}}]}`
-	req, _ := http.NewRequest(http.MethodPost, env.baseURL()+"/realtime/v1/api/broadcast", strings.NewReader(body))
-	req.Header.Set("apikey", env.anon)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusAccepted {
-		t.Fatalf("broadcast API status %d", resp.StatusCode)
+	if st, _ := env.postBroadcast(t, env.anon, "", body); st != http.StatusAccepted {
+		t.Fatalf("broadcast API status %d", st)
 	}
 	for _, r := range []*rawConn{v1, v2, selfAck} {
 		f := r.expect(wait, isEvent("realtime:room", "broadcast"))
@@ -479,14 +456,8 @@ func TestBroadcast(t *testing.T) {
 			t.Fatalf("API broadcast payload = %v", p)
 		}
 	}
-	req, _ = http.NewRequest(http.MethodPost, env.baseURL()+"/realtime/v1/api/broadcast", strings.NewReader(body))
-	resp, err = http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusUnauthorized {
-		t.Fatalf("broadcast API without a key: status %d, want 401", resp.StatusCode)
+	if st, _ := env.postBroadcast(t, "", "", body); st != http.StatusUnauthorized {
+		t.Fatalf("broadcast API without a key: status %d, want 401", st)
 	}
 }
 
