@@ -6,7 +6,6 @@ import (
 	"crypto/sha1"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -692,8 +691,7 @@ services:
 }
 
 func TestURLUpstream(t *testing.T) {
-	backend := httptest.NewServer(echo("backend"))
-	t.Cleanup(backend.Close)
+	backend := serveHandler(t, echo("backend"))
 	bu, _ := url.Parse(backend.URL + "/prefix")
 	dead := httptest.NewServer(http.NotFoundHandler())
 	du, _ := url.Parse(dead.URL)
@@ -752,8 +750,7 @@ services:
       - name: acl
         config: {allow: [anon]}
 `
-	backend := httptest.NewServer(echo("backend"))
-	t.Cleanup(backend.Close)
+	backend := serveHandler(t, echo("backend"))
 	bu, _ := url.Parse(backend.URL)
 	for name, opts := range map[string]Options{
 		"in-process": {Upstreams: map[string]http.Handler{"realtime-dev.supabase-realtime": echo("in-process")}},
@@ -763,16 +760,10 @@ services:
 			srv := serve(t, yml, opts)
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
-			wsURL := "ws" + strings.TrimPrefix(srv.URL, "http") + "/realtime/v1/websocket?apikey=" + testEnv["ANON"] + "&vsn=1.0.0"
-			c, resp, err := websocket.Dial(ctx, wsURL, nil)
-			require.NoError(t, err)
+			path := "/realtime/v1/websocket?apikey=" + testEnv["ANON"] + "&vsn=1.0.0"
+			c, resp, s := dialEcho(ctx, t, srv, path, nil)
 			defer c.CloseNow()
 			assert.NotEmpty(t, resp.Header.Get("X-Request-Id"))
-
-			_, first, err := c.Read(ctx)
-			require.NoError(t, err)
-			var s seen
-			require.NoError(t, json.Unmarshal(first, &s))
 			assert.Equal(t, "/socket/websocket", s.Path)
 			assert.Equal(t, "apikey="+testEnv["ANON"]+"&vsn=1.0.0", s.Query)
 			assert.Equal(t, testEnv["ANON"], s.Header.Get("X-Api-Key"))
@@ -786,7 +777,7 @@ services:
 			}
 			require.NoError(t, c.Close(websocket.StatusNormalClosure, "done"))
 
-			_, resp, err = websocket.Dial(ctx, strings.Replace(wsURL, "apikey=", "nokey=", 1), nil)
+			_, resp, err := websocket.Dial(ctx, wsURL(srv, strings.Replace(path, "apikey=", "nokey=", 1)), nil)
 			require.Error(t, err)
 			require.NotNil(t, resp)
 			assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
@@ -795,8 +786,7 @@ services:
 }
 
 func TestBodyLimit(t *testing.T) {
-	backend := httptest.NewServer(echo("backend"))
-	t.Cleanup(backend.Close)
+	backend := serveHandler(t, echo("backend"))
 	bu, _ := url.Parse(backend.URL)
 	srv := serve(t, routingYML, Options{
 		Upstreams:    map[string]http.Handler{"alpha": echo("alpha")},

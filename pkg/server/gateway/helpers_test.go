@@ -80,16 +80,57 @@ var testEnv = map[string]string{
 	"UNUSED_VAR": "x",
 }
 
-// serve starts the gateway for yml on a real socket.
-func serve(t *testing.T, yml string, opts Options) *httptest.Server {
+// newGateway builds the gateway for yml with testEnv's variables.
+func newGateway(t testing.TB, yml string, opts Options) *Gateway {
 	t.Helper()
 	cfg, err := Parse([]byte(yml), "test.yml", testEnv)
 	require.NoError(t, err)
 	g, err := New(cfg, opts)
 	require.NoError(t, err)
-	srv := httptest.NewServer(g)
+	return g
+}
+
+// repoGateway builds the gateway for the repository's kong.yml with env.
+func repoGateway(t testing.TB, env map[string]string, opts Options) *Gateway {
+	t.Helper()
+	cfg, err := Load(repoKongYML, env)
+	require.NoError(t, err)
+	g, err := New(cfg, opts)
+	require.NoError(t, err)
+	return g
+}
+
+// serveHandler serves h on a real socket until the test ends.
+func serveHandler(t testing.TB, h http.Handler) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return srv
+}
+
+// serve starts the gateway for yml on a real socket.
+func serve(t *testing.T, yml string, opts Options) *httptest.Server {
+	t.Helper()
+	return serveHandler(t, newGateway(t, yml, opts))
+}
+
+// wsURL is the WebSocket address of path on srv.
+func wsURL(srv *httptest.Server, path string) string {
+	return "ws" + strings.TrimPrefix(srv.URL, "http") + path
+}
+
+// dialEcho opens a WebSocket to path on srv through an echo upstream and
+// reads the first message, the upstream's description of the upgrade
+// request it received. The caller closes the connection.
+func dialEcho(ctx context.Context, t *testing.T, srv *httptest.Server, path string, opts *websocket.DialOptions) (*websocket.Conn, *http.Response, seen) {
+	t.Helper()
+	c, resp, err := websocket.Dial(ctx, wsURL(srv, path), opts)
+	require.NoError(t, err, path)
+	_, first, err := c.Read(ctx)
+	require.NoError(t, err, path)
+	var s seen
+	require.NoError(t, json.Unmarshal(first, &s), "first message: %s", first)
+	return c, resp, s
 }
 
 type response struct {

@@ -225,6 +225,23 @@ func holdsOnly(h http.Header, name, v string) bool {
 	return len(vals) == 1 && vals[0] == v
 }
 
+// setQuery renders and sets each argument of nts whose presence in q is
+// present: replace touches only the arguments the request has, add only
+// those it lacks. It reports false when a template fails.
+func (r *transformRun) setQuery(q *queryArgs, nts []namedTemplate, present bool) bool {
+	for _, nt := range nts {
+		if q.has(nt.name) != present {
+			continue
+		}
+		v, ok := r.render(nt.value, false)
+		if !ok {
+			return false
+		}
+		q.set(nt.name, v)
+	}
+	return true
+}
+
 func transformFailed() *reply {
 	return kongError(http.StatusInternalServerError, "An unexpected error occurred")
 }
@@ -302,25 +319,8 @@ func (t *requestTransformer) access(x *exchange) *reply {
 		for _, rn := range o.renameQ {
 			q.rename(rn.from, rn.to)
 		}
-		for _, nt := range o.replaceQ {
-			if !q.has(nt.name) {
-				continue
-			}
-			v, ok := run.render(nt.value, false)
-			if !ok {
-				return transformFailed()
-			}
-			q.set(nt.name, v)
-		}
-		for _, nt := range o.addQ {
-			if q.has(nt.name) {
-				continue
-			}
-			v, ok := run.render(nt.value, false)
-			if !ok {
-				return transformFailed()
-			}
-			q.set(nt.name, v)
+		if !run.setQuery(q, o.replaceQ, true) || !run.setQuery(q, o.addQ, false) {
+			return transformFailed()
 		}
 		for _, nt := range o.appendQ {
 			v, ok := run.render(nt.value, false)
