@@ -192,21 +192,6 @@ func parseTargetList(tree string) []targetEntry {
 	depth := 0
 	i := 0
 	n := len(tree)
-	token := func() string {
-		start := i
-		for i < n {
-			c := tree[i]
-			if c == '\\' {
-				i += 2
-				continue
-			}
-			if c == ' ' || c == '{' || c == '}' || c == '(' || c == ')' {
-				break
-			}
-			i++
-		}
-		return tree[start:min(i, n)]
-	}
 	// Find ":targetList" directly inside the first QUERY node (depth 2:
 	// "(" then "{").
 	for i < n {
@@ -230,7 +215,8 @@ func parseTargetList(tree string) []targetEntry {
 			i++
 			continue
 		}
-		tok := token()
+		var tok string
+		tok, i = nodeTreeToken(tree, i)
 		if tok == "" {
 			i++
 			continue
@@ -240,6 +226,25 @@ func parseTargetList(tree string) []targetEntry {
 		}
 	}
 	return nil
+}
+
+// nodeTreeToken reads the token of a pg_node_tree text that starts at i:
+// everything up to a space or a bracket, a backslash escaping the byte
+// after it. It returns the token and the index after it.
+func nodeTreeToken(tree string, i int) (string, int) {
+	start, n := i, len(tree)
+	for i < n {
+		c := tree[i]
+		if c == '\\' {
+			i += 2
+			continue
+		}
+		if c == ' ' || c == '{' || c == '}' || c == '(' || c == ')' {
+			break
+		}
+		i++
+	}
+	return tree[start:min(i, n)], i
 }
 
 func parseEntries(tree string, i int) []targetEntry {
@@ -279,19 +284,8 @@ func parseEntries(tree string, i int) []targetEntry {
 			i++
 			continue
 		}
-		start := i
-		for i < n {
-			c := tree[i]
-			if c == '\\' {
-				i += 2
-				continue
-			}
-			if c == ' ' || c == '{' || c == '}' || c == '(' || c == ')' {
-				break
-			}
-			i++
-		}
-		tok := tree[start:min(i, n)]
+		var tok string
+		tok, i = nodeTreeToken(tree, i)
 		if depth != 2 || cur == nil {
 			continue
 		}
