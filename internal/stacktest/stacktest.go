@@ -233,6 +233,27 @@ func (s *Stack) Do(t testing.TB, method, path, bearer string, body any, wantStat
 // supabase-js sends it when signed out).
 func (s *Stack) DoWith(t testing.TB, apikey, method, path, bearer string, body any, wantStatus int, out any, headers ...string) []byte {
 	t.Helper()
+	if bearer == "" {
+		bearer = apikey
+	}
+	resp, raw := s.Send(t, method, path, apikey, bearer, body, headers...)
+	if wantStatus != 0 && resp.StatusCode != wantStatus {
+		t.Fatalf("%s %s: status %d, want %d: %s", method, path, resp.StatusCode, wantStatus, strings.TrimSpace(string(raw)))
+	}
+	if out != nil && len(raw) > 0 {
+		if err := json.Unmarshal(raw, out); err != nil {
+			t.Fatalf("%s %s: decode %s: %v", method, path, raw, err)
+		}
+	}
+	return raw
+}
+
+// Send sends a request through the gateway with apikey as the API key and
+// bearer, when it is not "", as the bearer token; body, when not nil, goes
+// as JSON. It returns the answer, its body read, whatever its status: for
+// tests of the refusals themselves.
+func (s *Stack) Send(t testing.TB, method, path, apikey, bearer string, body any, headers ...string) (*http.Response, []byte) {
+	t.Helper()
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -246,10 +267,9 @@ func (s *Stack) DoWith(t testing.TB, apikey, method, path, bearer string, body a
 		t.Fatal(err)
 	}
 	req.Header.Set("apikey", apikey)
-	if bearer == "" {
-		bearer = apikey
+	if bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+bearer)
 	}
-	req.Header.Set("Authorization", "Bearer "+bearer)
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
@@ -262,15 +282,7 @@ func (s *Stack) DoWith(t testing.TB, apikey, method, path, bearer string, body a
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
-	if wantStatus != 0 && resp.StatusCode != wantStatus {
-		t.Fatalf("%s %s: status %d, want %d: %s", method, path, resp.StatusCode, wantStatus, strings.TrimSpace(string(raw)))
-	}
-	if out != nil && len(raw) > 0 {
-		if err := json.Unmarshal(raw, out); err != nil {
-			t.Fatalf("%s %s: decode %s: %v", method, path, raw, err)
-		}
-	}
-	return raw
+	return resp, raw
 }
 
 func randomHex(n int) string {
