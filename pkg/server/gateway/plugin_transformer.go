@@ -225,6 +225,25 @@ func holdsOnly(h http.Header, name, v string) bool {
 	return len(vals) == 1 && vals[0] == v
 }
 
+// addHeaders renders and adds each header of nts but Host (only replace
+// sets the upstream's Host): with onlyAbsent, only the headers the request
+// lacks (add), else beside any value it has (append). It reports false
+// when a template fails.
+func (r *transformRun) addHeaders(h http.Header, nts []namedTemplate, onlyAbsent bool) bool {
+	for _, nt := range nts {
+		if strings.EqualFold(nt.name, "host") || (onlyAbsent && len(h.Values(nt.name)) > 0) {
+			continue
+		}
+		v, ok := r.render(nt.value, true)
+		if !ok {
+			return false
+		}
+		r.snapshot()
+		h.Add(nt.name, v)
+	}
+	return true
+}
+
 // setQuery renders and sets each argument of nts whose presence in q is
 // present: replace touches only the arguments the request has, add only
 // those it lacks. It reports false when a template fails.
@@ -287,27 +306,8 @@ func (t *requestTransformer) access(x *exchange) *reply {
 				h.Set(nt.name, v)
 			}
 		}
-		for _, nt := range o.add {
-			if strings.EqualFold(nt.name, "host") || len(h.Values(nt.name)) > 0 {
-				continue
-			}
-			v, ok := run.render(nt.value, true)
-			if !ok {
-				return transformFailed()
-			}
-			run.snapshot()
-			h.Set(nt.name, v)
-		}
-		for _, nt := range o.append {
-			if strings.EqualFold(nt.name, "host") {
-				continue
-			}
-			v, ok := run.render(nt.value, true)
-			if !ok {
-				return transformFailed()
-			}
-			run.snapshot()
-			h.Add(nt.name, v)
+		if !run.addHeaders(h, o.add, true) || !run.addHeaders(h, o.append, false) {
+			return transformFailed()
 		}
 	}
 	if o.touchesQuery {
