@@ -307,6 +307,21 @@ func (p *parser) claimName(kind, name string, n *yaml.Node) error {
 
 // ref reads a foreign key written as a name, or as {id: …} / {name: …} /
 // {username: …}.
+// resolveRef finds what o's field (route, service, consumer) refers to
+// in m, by name or id: nil when o has no such field, an error naming the
+// line when it refers to nothing in m. what names o in that error.
+func resolveRef[T any](p *parser, o *object, field, what string, m map[string]*T) (*T, error) {
+	ref, err := p.ref(o, field)
+	if err != nil || ref == "" {
+		return nil, err
+	}
+	v := m[ref]
+	if v == nil {
+		return nil, p.d.errf(o.line(field), "%s refers to unknown %s %q", what, field, ref)
+	}
+	return v, nil
+}
+
 func (p *parser) ref(o *object, field string) (string, error) {
 	v, err := o.get(field)
 	if err != nil || v == nil {

@@ -73,15 +73,11 @@ func (p *parser) consumerEntity(kind string, n *yaml.Node, c *Consumer) error {
 		return err
 	}
 	if c == nil {
-		ref, err := p.ref(o, "consumer")
-		if err != nil {
+		if c, err = resolveRef(p, o, "consumer", what, p.consumers); err != nil {
 			return err
 		}
-		if ref == "" {
+		if c == nil {
 			return p.d.errf(o.node, "%s needs a consumer", what)
-		}
-		if c = p.consumers[ref]; c == nil {
-			return p.d.errf(o.line("consumer"), "%s refers to unknown consumer %q", what, ref)
 		}
 	}
 	id, err := o.str("id", "")
