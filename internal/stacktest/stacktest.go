@@ -25,13 +25,13 @@ import (
 	"golang.org/x/crypto/bcrypt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/sfp-dev/sfp/internal/pgtest"
 	"github.com/sfp-dev/sfp/pkg/runtime/embedded"
 	"github.com/sfp-dev/sfp/pkg/server/postgres"
 	"github.com/sfp-dev/sfp/pkg/tenant"
@@ -99,21 +99,6 @@ func Shared() *Stack {
 	return shared
 }
 
-// freePorts returns n distinct ports that were free a moment ago (all held
-// open together while choosing, so the kernel cannot hand one out twice).
-func freePorts(n int) ([]int, error) {
-	var ports []int
-	for i := 0; i < n; i++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		defer l.Close()
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
-}
-
 // Start boots a tenant in a fresh temporary base directory.
 func Start(ctx context.Context, opts Options) (*Stack, error) {
 	if _, err := postgres.FindBinaries(ctx); err != nil {
@@ -124,7 +109,7 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 		return nil, err
 	}
 	os.Chmod(base, 0o755) // the postgres user must traverse it when tests run as root
-	ports, err := freePorts(3)
+	ports, err := pgtest.FreePorts(3)
 	if err != nil {
 		return nil, err
 	}
