@@ -18,6 +18,8 @@ import (
 	"github.com/coder/websocket"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/sfp-dev/sfp/internal/logtest"
 )
 
 const routingYML = `_format_version: "2.1"
@@ -836,7 +838,7 @@ func TestRequestID(t *testing.T) {
 }
 
 func TestAccessLog(t *testing.T) {
-	var logs logBuffer
+	var logs logtest.Buffer
 	srv := serve(t, authYML, Options{Upstreams: map[string]http.Handler{"api": echo("api")}, Logger: newLogger(&logs)})
 	get(t, srv, "/api/x?apikey="+testEnv["ANON"]+"&select=*", "X-Request-Id", "log-test-1")
 	get(t, srv, "/admin/y", "apikey", testEnv["SERVICE"])
@@ -846,8 +848,9 @@ func TestAccessLog(t *testing.T) {
 	for _, secret := range []string{testEnv["ANON"], testEnv["SERVICE"], "wrong-key", "select="} {
 		assert.NotContains(t, out, secret, "the access log never holds keys or query strings")
 	}
-	recs := logs.records(t)
+	recs := logs.Records()
 	require.Len(t, recs, 3)
+	require.Len(t, strings.Split(strings.TrimSpace(out), "\n"), 3, "every line is a JSON record: %s", out)
 	assert.Equal(t, "request", recs[0]["msg"])
 	assert.Equal(t, "GET", recs[0]["method"])
 	assert.Equal(t, "/api/x", recs[0]["path"])
