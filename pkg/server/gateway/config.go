@@ -212,16 +212,8 @@ func (p *parser) top(root *yaml.Node) error {
 			return err
 		}
 	}
-	for _, kind := range []string{"acls", "keyauth_credentials", "basicauth_credentials"} {
-		items, err := o.list(kind)
-		if err != nil {
-			return err
-		}
-		for _, n := range items {
-			if err := p.consumerEntity(kind, n, nil); err != nil {
-				return err
-			}
-		}
+	if err := p.consumerEntities(o, nil); err != nil {
+		return err
 	}
 	if items, err = o.list("services"); err != nil {
 		return err
