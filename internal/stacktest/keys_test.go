@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -42,34 +41,18 @@ func TestNewKeyModelOnly(t *testing.T) {
 
 	t.Run("legacy keys refused", func(t *testing.T) {
 		for _, key := range []string{s.AnonKey, s.ServiceKey} {
-			status, body, hdr := rawGet(t, s.URL+"/rest/v1/accounts", key, "")
-			if status != 401 || !strings.Contains(body, `"message":"Unauthorized"`) || hdr.Get("WWW-Authenticate") != "Key" {
-				t.Errorf("legacy key as apikey: %d %s", status, body)
+			resp, body := s.Send(t, http.MethodGet, "/rest/v1/accounts", key, "", nil)
+			if resp.StatusCode != 401 || !strings.Contains(string(body), `"message":"Unauthorized"`) || resp.Header.Get("WWW-Authenticate") != "Key" {
+				t.Errorf("legacy key as apikey: %d %s", resp.StatusCode, body)
 			}
 		}
 		// A legacy key as the bearer, beside a valid apikey: PostgREST
 		// refuses HS256 when legacy tokens are off.
-		status, body, _ := rawGet(t, s.URL+"/rest/v1/accounts", s.PublishableKey, s.ServiceKey)
-		if status != 401 || !strings.Contains(body, "PGRST301") {
-			t.Errorf("legacy service key as bearer: %d %s", status, body)
+		resp, body := s.Send(t, http.MethodGet, "/rest/v1/accounts", s.PublishableKey, s.ServiceKey, nil)
+		if resp.StatusCode != 401 || !strings.Contains(string(body), "PGRST301") {
+			t.Errorf("legacy service key as bearer: %d %s", resp.StatusCode, body)
 		}
 	})
-}
-
-func rawGet(t *testing.T, url, apikey, bearer string) (int, string, http.Header) {
-	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, url, nil)
-	req.Header.Set("apikey", apikey)
-	if bearer != "" {
-		req.Header.Set("Authorization", "Bearer "+bearer)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b), resp.Header
 }
 
 func headerKID(t *testing.T, tok string) (alg, kid string) {

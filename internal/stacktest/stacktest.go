@@ -25,13 +25,13 @@ import (
 	"golang.org/x/crypto/bcrypt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/sfp-dev/sfp/internal/pgtest"
 	"github.com/sfp-dev/sfp/pkg/runtime/embedded"
 	"github.com/sfp-dev/sfp/pkg/server/postgres"
 	"github.com/sfp-dev/sfp/pkg/tenant"
@@ -99,21 +99,6 @@ func Shared() *Stack {
 	return shared
 }
 
-// freePorts returns n distinct ports that were free a moment ago (all held
-// open together while choosing, so the kernel cannot hand one out twice).
-func freePorts(n int) ([]int, error) {
-	var ports []int
-	for i := 0; i < n; i++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		defer l.Close()
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
-}
-
 // Start boots a tenant in a fresh temporary base directory.
 func Start(ctx context.Context, opts Options) (*Stack, error) {
 	if _, err := postgres.FindBinaries(ctx); err != nil {
@@ -124,7 +109,7 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 		return nil, err
 	}
 	os.Chmod(base, 0o755) // the postgres user must traverse it when tests run as root
-	ports, err := freePorts(3)
+	ports, err := pgtest.FreePorts(3)
 	if err != nil {
 		return nil, err
 	}
@@ -233,6 +218,27 @@ func (s *Stack) Do(t testing.TB, method, path, bearer string, body any, wantStat
 // supabase-js sends it when signed out).
 func (s *Stack) DoWith(t testing.TB, apikey, method, path, bearer string, body any, wantStatus int, out any, headers ...string) []byte {
 	t.Helper()
+	if bearer == "" {
+		bearer = apikey
+	}
+	resp, raw := s.Send(t, method, path, apikey, bearer, body, headers...)
+	if wantStatus != 0 && resp.StatusCode != wantStatus {
+		t.Fatalf("%s %s: status %d, want %d: %s", method, path, resp.StatusCode, wantStatus, strings.TrimSpace(string(raw)))
+	}
+	if out != nil && len(raw) > 0 {
+		if err := json.Unmarshal(raw, out); err != nil {
+			t.Fatalf("%s %s: decode %s: %v", method, path, raw, err)
+		}
+	}
+	return raw
+}
+
+// Send sends a request through the gateway with apikey as the API key and
+// bearer, when it is not "", as the bearer token; body, when not nil, goes
+// as JSON. It returns the answer, its body read, whatever its status: for
+// tests of the refusals themselves.
+func (s *Stack) Send(t testing.TB, method, path, apikey, bearer string, body any, headers ...string) (*http.Response, []byte) {
+	t.Helper()
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -246,10 +252,9 @@ func (s *Stack) DoWith(t testing.TB, apikey, method, path, bearer string, body a
 		t.Fatal(err)
 	}
 	req.Header.Set("apikey", apikey)
-	if bearer == "" {
-		bearer = apikey
+	if bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+bearer)
 	}
-	req.Header.Set("Authorization", "Bearer "+bearer)
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
@@ -262,15 +267,7 @@ func (s *Stack) DoWith(t testing.TB, apikey, method, path, bearer string, body a
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
-	if wantStatus != 0 && resp.StatusCode != wantStatus {
-		t.Fatalf("%s %s: status %d, want %d: %s", method, path, resp.StatusCode, wantStatus, strings.TrimSpace(string(raw)))
-	}
-	if out != nil && len(raw) > 0 {
-		if err := json.Unmarshal(raw, out); err != nil {
-			t.Fatalf("%s %s: decode %s: %v", method, path, raw, err)
-		}
-	}
-	return raw
+	return resp, raw
 }
 
 func randomHex(n int) string {

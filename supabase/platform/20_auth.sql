@@ -10,8 +10,7 @@ grant usage on schema auth to postgres, anon, authenticated, service_role, dashb
 
 do $$
 begin
-  if not exists (select 1 from pg_catalog.pg_type t join pg_catalog.pg_namespace n on n.oid = t.typnamespace
-                 where n.nspname = 'auth' and t.typname = 'aal_level') then
+  if pg_catalog.to_regtype('auth.aal_level') is null then
     create type auth.aal_level as enum ('aal1', 'aal2', 'aal3');
   end if;
 end

@@ -6,12 +6,10 @@
 
 do $$
 begin
-  if not exists (select 1 from pg_catalog.pg_type t join pg_catalog.pg_namespace n on n.oid = t.typnamespace
-                 where n.nspname = 'auth' and t.typname = 'factor_type') then
+  if pg_catalog.to_regtype('auth.factor_type') is null then
     create type auth.factor_type as enum ('totp', 'webauthn', 'phone');
   end if;
-  if not exists (select 1 from pg_catalog.pg_type t join pg_catalog.pg_namespace n on n.oid = t.typnamespace
-                 where n.nspname = 'auth' and t.typname = 'factor_status') then
+  if pg_catalog.to_regtype('auth.factor_status') is null then
     create type auth.factor_status as enum ('unverified', 'verified');
   end if;
 end

@@ -244,19 +244,29 @@ func (s *Server) adminCreateSSOProvider(w http.ResponseWriter, r *http.Request) 
 		nameIDFormat = &p.NameIDFormat
 	}
 	id, now := newUUID(), s.now()
-	var created *SSOProvider
-	err = s.inTx(ctx, func(tx pgx.Tx) error {
-		b := &pgx.Batch{}
+	return s.saveSSOProvider(ctx, w, http.StatusCreated, id, "creating", func(b *pgx.Batch) {
 		b.Queue(sqlInsertSSOProvider, id, p.ResourceID, p.Disabled, now)
 		b.Queue(sqlInsertSAMLProvider, newUUID(), id, md.EntityID, raw, metadataURL, mapping, nameIDFormat, now)
 		for _, d := range domains {
 			b.Queue(sqlInsertSSODomain, newUUID(), id, d, now)
 		}
+	})
+}
+
+// saveSSOProvider sends the writes queue adds to a batch in one
+// transaction, reads provider id back as saved and answers it with
+// status: the end of a create and of an update. doing names the change
+// in the error ("creating", "updating").
+func (s *Server) saveSSOProvider(ctx context.Context, w http.ResponseWriter, status int, id, doing string, queue func(b *pgx.Batch)) error {
+	var saved *SSOProvider
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		b := &pgx.Batch{}
+		queue(b)
 		if err := sendBatch(ctx, tx, b); err != nil {
-			return ssoConflictOr(err, "Database error creating SSO provider")
+			return ssoConflictOr(err, "Database error "+doing+" SSO provider")
 		}
 		var err error
-		created, err = ssoProvider(ctx, tx, sqlSSOProviderByID, id)
+		saved, err = ssoProvider(ctx, tx, sqlSSOProviderByID, id)
 		if err != nil {
 			return internalError(err, "Database error loading SSO provider")
 		}
@@ -265,7 +275,7 @@ func (s *Server) adminCreateSSOProvider(w http.ResponseWriter, r *http.Request) 
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, created)
+	writeJSON(w, status, saved)
 	return nil
 }
 

@@ -78,9 +78,7 @@ func (s *Server) adminUpdateSSOProvider(w http.ResponseWriter, r *http.Request, 
 		return err
 	}
 	now := s.now()
-	var updated *SSOProvider
-	err = s.inTx(ctx, func(tx pgx.Tx) error {
-		b := &pgx.Batch{}
+	return s.saveSSOProvider(ctx, w, http.StatusOK, p.ID, "updating", func(b *pgx.Batch) {
 		b.Queue(sqlUpdateSSOProvider, p.ID, p.ResourceID, p.Disabled, now)
 		b.Queue(sqlUpdateSAMLProvider, p.samlID, p.SAML.MetadataXML, p.SAML.MetadataURL, mapping, p.SAML.NameIDFormat, now)
 		for _, d := range remove {
@@ -89,19 +87,5 @@ func (s *Server) adminUpdateSSOProvider(w http.ResponseWriter, r *http.Request, 
 		for _, d := range add {
 			b.Queue(sqlInsertSSODomain, newUUID(), p.ID, d, now)
 		}
-		if err := sendBatch(ctx, tx, b); err != nil {
-			return ssoConflictOr(err, "Database error updating SSO provider")
-		}
-		var err error
-		updated, err = ssoProvider(ctx, tx, sqlSSOProviderByID, p.ID)
-		if err != nil {
-			return internalError(err, "Database error loading SSO provider")
-		}
-		return nil
 	})
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, updated)
-	return nil
 }

@@ -13,6 +13,8 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/sfp-dev/sfp/internal/jwttest"
 )
 
 // TestErrorCases is the spec of refusals: who sends what, and the status,
@@ -24,10 +26,10 @@ func TestErrorCases(t *testing.T) {
 	userID := s["user"].(map[string]any)["id"].(string)
 	sessionID := parseClaims(t, userToken)["session_id"]
 	now := e.clock.Now()
-	expired := signClaims(t, jwt.MapClaims{"sub": userID, "role": "authenticated", "aud": "authenticated",
-		"session_id": sessionID, "iat": now.Add(-2 * time.Hour).Unix(), "exp": now.Add(-time.Hour).Unix()}, testSecret)
-	forged := signClaims(t, jwt.MapClaims{"sub": userID, "role": "service_role", "aud": "authenticated",
-		"iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}, []byte("not-the-tenant-secret-but-32-bytes-long!"))
+	expired := jwttest.Sign(testSecret, jwt.MapClaims{"sub": userID, "role": "authenticated", "aud": "authenticated",
+		"session_id": sessionID, "iat": now.Add(-2 * time.Hour).Unix(), "exp": now.Add(-time.Hour).Unix()})
+	forged := jwttest.Sign([]byte("not-the-tenant-secret-but-32-bytes-long!"), jwt.MapClaims{"sub": userID, "role": "service_role", "aud": "authenticated",
+		"iat": now.Unix(), "exp": now.Add(time.Hour).Unix()})
 	noneAlg := func() string {
 		tok, err := jwt.NewWithClaims(jwt.SigningMethodNone, jwt.MapClaims{"role": "service_role"}).SignedString(jwt.UnsafeAllowNoneSignatureType)
 		if err != nil {

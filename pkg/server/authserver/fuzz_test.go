@@ -9,6 +9,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/sfp-dev/sfp/internal/jwttest"
 	"github.com/sfp-dev/sfp/pkg/jwtkeys"
 )
 
@@ -21,17 +22,10 @@ var fuzzNow = time.Unix(1_900_000_000, 0)
 // independent check with golang-jwt confirms; nothing may panic.
 func FuzzParseToken(f *testing.F) {
 	s := &Server{cfg: Config{JWTSecret: testSecret, Keys: jwtkeys.NewRing(jwtkeys.LegacySet(testSecret)), Now: func() time.Time { return fuzzNow }}}
-	valid := func(claims jwt.MapClaims, secret []byte) string {
-		tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(secret)
-		if err != nil {
-			f.Fatal(err)
-		}
-		return tok
-	}
-	f.Add(valid(jwt.MapClaims{"sub": "00000000-0000-4000-8000-000000000001", "role": "authenticated", "exp": fuzzNow.Add(time.Hour).Unix()}, testSecret))
-	f.Add(valid(jwt.MapClaims{"role": "service_role", "aud": []string{"a", "b"}}, testSecret))
-	f.Add(valid(jwt.MapClaims{"role": "anon", "exp": fuzzNow.Add(-time.Hour).Unix()}, testSecret))
-	f.Add(valid(jwt.MapClaims{"role": "service_role"}, []byte("another-secret-that-is-long-enough!!")))
+	f.Add(jwttest.Sign(testSecret, jwt.MapClaims{"sub": "00000000-0000-4000-8000-000000000001", "role": "authenticated", "exp": fuzzNow.Add(time.Hour).Unix()}))
+	f.Add(jwttest.Sign(testSecret, jwt.MapClaims{"role": "service_role", "aud": []string{"a", "b"}}))
+	f.Add(jwttest.Sign(testSecret, jwt.MapClaims{"role": "anon", "exp": fuzzNow.Add(-time.Hour).Unix()}))
+	f.Add(jwttest.Sign([]byte("another-secret-that-is-long-enough!!"), jwt.MapClaims{"role": "service_role"}))
 	f.Add("eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJyb2xlIjoic2VydmljZV9yb2xlIn0.")
 	f.Add("a.b.c")
 	f.Add("")

@@ -20,11 +20,25 @@ type AMREntry struct {
 
 // accessTokenPayload is what the server signs, in GoTrue's claim order.
 type accessTokenPayload struct {
-	Issuer       string         `json:"iss,omitempty"`
-	Subject      string         `json:"sub"`
-	Audience     string         `json:"aud"`
-	ExpiresAt    int64          `json:"exp"`
-	IssuedAt     int64          `json:"iat"`
+	Issuer    string `json:"iss,omitempty"`
+	Subject   string `json:"sub"`
+	Audience  string `json:"aud"`
+	ExpiresAt int64  `json:"exp"`
+	IssuedAt  int64  `json:"iat"`
+	sessionClaims
+}
+
+// Claims are the verified claims of a presented access token.
+type Claims struct {
+	jwt.RegisteredClaims
+	sessionClaims
+}
+
+// sessionClaims are GoTrue's own claims, after the registered ones: who
+// the token speaks for and in which session. One type serves the token
+// the server signs and the token a client presents, so that what is
+// issued is what is read back.
+type sessionClaims struct {
 	Email        string         `json:"email"`
 	Phone        string         `json:"phone"`
 	AppMetadata  map[string]any `json:"app_metadata"`
@@ -32,19 +46,6 @@ type accessTokenPayload struct {
 	Role         string         `json:"role"`
 	AAL          string         `json:"aal,omitempty"`
 	AMR          []AMREntry     `json:"amr,omitempty"`
-	SessionID    string         `json:"session_id,omitempty"`
-	IsAnonymous  bool           `json:"is_anonymous"`
-}
-
-// Claims are the verified claims of a presented access token.
-type Claims struct {
-	jwt.RegisteredClaims
-	Email        string         `json:"email"`
-	Phone        string         `json:"phone"`
-	AppMetadata  map[string]any `json:"app_metadata"`
-	UserMetadata map[string]any `json:"user_metadata"`
-	Role         string         `json:"role"`
-	AAL          string         `json:"aal,omitempty"`
 	SessionID    string         `json:"session_id,omitempty"`
 	IsAnonymous  bool           `json:"is_anonymous"`
 }
@@ -70,20 +71,22 @@ func (s *Server) sign(p *accessTokenPayload) (string, error) {
 func (s *Server) issueTokens(u *User, sessionID, refresh string, amr []AMREntry, now time.Time) (*tokenResponse, error) {
 	expiresAt := now.Add(s.cfg.JWTExpiry).Unix()
 	access, err := s.sign(&accessTokenPayload{
-		Issuer:       s.cfg.Issuer,
-		Subject:      u.ID,
-		Audience:     u.Aud,
-		ExpiresAt:    expiresAt,
-		IssuedAt:     now.Unix(),
-		Email:        u.Email,
-		Phone:        u.Phone,
-		AppMetadata:  nonNilMap(u.AppMetadata),
-		UserMetadata: nonNilMap(u.UserMetadata),
-		Role:         u.Role,
-		AAL:          aalOf(amr),
-		AMR:          withSSOProvider(amr, u),
-		SessionID:    sessionID,
-		IsAnonymous:  u.IsAnonymous,
+		Issuer:    s.cfg.Issuer,
+		Subject:   u.ID,
+		Audience:  u.Aud,
+		ExpiresAt: expiresAt,
+		IssuedAt:  now.Unix(),
+		sessionClaims: sessionClaims{
+			Email:        u.Email,
+			Phone:        u.Phone,
+			AppMetadata:  nonNilMap(u.AppMetadata),
+			UserMetadata: nonNilMap(u.UserMetadata),
+			Role:         u.Role,
+			AAL:          aalOf(amr),
+			AMR:          withSSOProvider(amr, u),
+			SessionID:    sessionID,
+			IsAnonymous:  u.IsAnonymous,
+		},
 	})
 	if err != nil {
 		return nil, internalError(err, "error generating jwt token")

@@ -40,12 +40,7 @@ func newKeyEnv(t testing.TB, legacy bool) *keyEnv {
 // ANON_KEY_ASYMMETRIC / SERVICE_ROLE_KEY_ASYMMETRIC).
 func roleToken(t testing.TB, set *jwtkeys.Set, role string, now time.Time) string {
 	t.Helper()
-	payload, _ := json.Marshal(map[string]any{"role": role, "iss": "supabase", "iat": now.Unix(), "exp": now.Add(24 * time.Hour).Unix()})
-	tok, err := set.Sign(payload)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tok
+	return jwttest.SignES256(t, set, keyClaims(role, now), 24*time.Hour)
 }
 
 func tokenHeader(t testing.TB, tok string) map[string]any {

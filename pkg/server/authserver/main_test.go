@@ -117,12 +117,13 @@ func newHTTPServer(t testing.TB, h http.Handler) *httptest.Server {
 // signTestKey makes an anon or service key as sfp's tenant setup does.
 func signTestKey(t testing.TB, role string, now time.Time) string {
 	t.Helper()
-	return signClaims(t, jwt.MapClaims{"role": role, "iss": "supabase", "iat": now.Unix(), "exp": now.Add(24 * time.Hour).Unix()}, testSecret)
+	return jwttest.Sign(testSecret, keyClaims(role, now))
 }
 
-func signClaims(t testing.TB, claims jwt.MapClaims, secret []byte) string {
-	t.Helper()
-	return jwttest.Sign(secret, claims)
+// keyClaims are the claims of an anon or service key issued at now, valid
+// for a day.
+func keyClaims(role string, now time.Time) map[string]any {
+	return map[string]any{"role": role, "iss": "supabase", "iat": now.Unix(), "exp": now.Add(24 * time.Hour).Unix()}
 }
 
 // noRedirects shows tests the redirects themselves.

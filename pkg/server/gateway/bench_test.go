@@ -7,8 +7,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/stretchr/testify/require"
 )
 
 // benchUpstream is a tiny REST-like answer, so the figures show the
@@ -22,11 +20,7 @@ var benchUpstream = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request
 func benchGateway(b *testing.B) (*Gateway, tenantKeys) {
 	b.Helper()
 	k := generatedKeys(b)
-	cfg, err := Load(repoKongYML, k.env)
-	require.NoError(b, err)
-	g, err := New(cfg, Options{Upstreams: map[string]http.Handler{"rest": benchUpstream}})
-	require.NoError(b, err)
-	return g, k
+	return repoGateway(b, k.env, Options{Upstreams: map[string]http.Handler{"rest": benchUpstream}}), k
 }
 
 // BenchmarkGatewayOverhead compares a GET through the repository's kong.yml

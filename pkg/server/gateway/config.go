@@ -212,16 +212,8 @@ func (p *parser) top(root *yaml.Node) error {
 			return err
 		}
 	}
-	for _, kind := range []string{"acls", "keyauth_credentials", "basicauth_credentials"} {
-		items, err := o.list(kind)
-		if err != nil {
-			return err
-		}
-		for _, n := range items {
-			if err := p.consumerEntity(kind, n, nil); err != nil {
-				return err
-			}
-		}
+	if err := p.consumerEntities(o, nil); err != nil {
+		return err
 	}
 	if items, err = o.list("services"); err != nil {
 		return err
@@ -307,6 +299,21 @@ func (p *parser) claimName(kind, name string, n *yaml.Node) error {
 
 // ref reads a foreign key written as a name, or as {id: …} / {name: …} /
 // {username: …}.
+// resolveRef finds what o's field (route, service, consumer) refers to
+// in m, by name or id: nil when o has no such field, an error naming the
+// line when it refers to nothing in m. what names o in that error.
+func resolveRef[T any](p *parser, o *object, field, what string, m map[string]*T) (*T, error) {
+	ref, err := p.ref(o, field)
+	if err != nil || ref == "" {
+		return nil, err
+	}
+	v := m[ref]
+	if v == nil {
+		return nil, p.d.errf(o.line(field), "%s refers to unknown %s %q", what, field, ref)
+	}
+	return v, nil
+}
+
 func (p *parser) ref(o *object, field string) (string, error) {
 	v, err := o.get(field)
 	if err != nil || v == nil {

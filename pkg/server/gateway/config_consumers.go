@@ -50,18 +50,28 @@ func (p *parser) consumer(n *yaml.Node) error {
 		return err
 	}
 	p.cfg.Consumers = append(p.cfg.Consumers, c)
+	if err := p.consumerEntities(o, c); err != nil {
+		return err
+	}
+	return o.done()
+}
+
+// consumerEntities reads o's acls and credentials: those of consumer c
+// when o is the consumer, or, with c nil, the top-level lists whose
+// entries each name their consumer.
+func (p *parser) consumerEntities(o *object, c *Consumer) error {
 	for _, kind := range []string{"acls", "keyauth_credentials", "basicauth_credentials"} {
 		items, err := o.list(kind)
 		if err != nil {
 			return err
 		}
-		for _, item := range items {
-			if err := p.consumerEntity(kind, item, c); err != nil {
+		for _, n := range items {
+			if err := p.consumerEntity(kind, n, c); err != nil {
 				return err
 			}
 		}
 	}
-	return o.done()
+	return nil
 }
 
 // consumerEntity decodes an acl group or a credential, nested in a consumer
@@ -73,15 +83,11 @@ func (p *parser) consumerEntity(kind string, n *yaml.Node, c *Consumer) error {
 		return err
 	}
 	if c == nil {
-		ref, err := p.ref(o, "consumer")
-		if err != nil {
+		if c, err = resolveRef(p, o, "consumer", what, p.consumers); err != nil {
 			return err
 		}
-		if ref == "" {
+		if c == nil {
 			return p.d.errf(o.node, "%s needs a consumer", what)
-		}
-		if c = p.consumers[ref]; c == nil {
-			return p.d.errf(o.line("consumer"), "%s refers to unknown consumer %q", what, ref)
 		}
 	}
 	id, err := o.str("id", "")

@@ -41,23 +41,12 @@ func (p *parser) plugin(pp pendingPlugin) (*Plugin, error) {
 		if err := o.unsupported("consumer", nil, " (consumer-scoped plugins)"); err != nil {
 			return nil, err
 		}
-		rref, err := p.ref(o, "route")
-		if err != nil {
+		var err error
+		if pl.Route, err = resolveRef(p, o, "route", o.what, p.routes); err != nil {
 			return nil, err
 		}
-		if rref != "" {
-			if pl.Route = p.routes[rref]; pl.Route == nil {
-				return nil, p.d.errf(o.line("route"), "%s refers to unknown route %q", o.what, rref)
-			}
-		}
-		sref, err := p.ref(o, "service")
-		if err != nil {
+		if pl.Service, err = resolveRef(p, o, "service", o.what, p.services); err != nil {
 			return nil, err
-		}
-		if sref != "" {
-			if pl.Service = p.services[sref]; pl.Service == nil {
-				return nil, p.d.errf(o.line("service"), "%s refers to unknown service %q", o.what, sref)
-			}
 		}
 	}
 	o.ignore("protocols", "tags", "id", "instance_name", "run_on", "created_at", "updated_at")

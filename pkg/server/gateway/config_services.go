@@ -213,15 +213,12 @@ func (p *parser) route(n *yaml.Node, svc *Service) (*Route, error) {
 		}
 		o.ignore("service")
 	} else {
-		ref, err := p.ref(o, "service")
-		if err != nil {
+		var err error
+		if svc, err = resolveRef(p, o, "service", o.what, p.services); err != nil {
 			return nil, err
 		}
-		if ref == "" {
+		if svc == nil {
 			return nil, p.d.errf(o.node, "%s has no service", o.what)
-		}
-		if svc = p.services[ref]; svc == nil {
-			return nil, p.d.errf(o.line("service"), "%s refers to unknown service %q", o.what, ref)
 		}
 	}
 	r.Service = svc

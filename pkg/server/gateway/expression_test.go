@@ -70,9 +70,7 @@ func TestExpressionErrors(t *testing.T) {
 		strings.Repeat("(", 40) + `http.path == "/"` + strings.Repeat(")", 40): "nested more than 32 deep",
 	} {
 		_, err := parseExpression(expr)
-		if assert.Error(t, err, expr) {
-			assert.Contains(t, err.Error(), want, expr)
-		}
+		assert.ErrorContains(t, err, want, expr)
 	}
 }
 

@@ -6,7 +6,6 @@ import (
 	"crypto/sha1"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -19,6 +18,8 @@ import (
 	"github.com/coder/websocket"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/sfp-dev/sfp/internal/logtest"
 )
 
 const routingYML = `_format_version: "2.1"
@@ -692,8 +693,7 @@ services:
 }
 
 func TestURLUpstream(t *testing.T) {
-	backend := httptest.NewServer(echo("backend"))
-	t.Cleanup(backend.Close)
+	backend := serveHandler(t, echo("backend"))
 	bu, _ := url.Parse(backend.URL + "/prefix")
 	dead := httptest.NewServer(http.NotFoundHandler())
 	du, _ := url.Parse(dead.URL)
@@ -752,8 +752,7 @@ services:
       - name: acl
         config: {allow: [anon]}
 `
-	backend := httptest.NewServer(echo("backend"))
-	t.Cleanup(backend.Close)
+	backend := serveHandler(t, echo("backend"))
 	bu, _ := url.Parse(backend.URL)
 	for name, opts := range map[string]Options{
 		"in-process": {Upstreams: map[string]http.Handler{"realtime-dev.supabase-realtime": echo("in-process")}},
@@ -763,16 +762,10 @@ services:
 			srv := serve(t, yml, opts)
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
-			wsURL := "ws" + strings.TrimPrefix(srv.URL, "http") + "/realtime/v1/websocket?apikey=" + testEnv["ANON"] + "&vsn=1.0.0"
-			c, resp, err := websocket.Dial(ctx, wsURL, nil)
-			require.NoError(t, err)
+			path := "/realtime/v1/websocket?apikey=" + testEnv["ANON"] + "&vsn=1.0.0"
+			c, resp, s := dialEcho(ctx, t, srv, path, nil)
 			defer c.CloseNow()
 			assert.NotEmpty(t, resp.Header.Get("X-Request-Id"))
-
-			_, first, err := c.Read(ctx)
-			require.NoError(t, err)
-			var s seen
-			require.NoError(t, json.Unmarshal(first, &s))
 			assert.Equal(t, "/socket/websocket", s.Path)
 			assert.Equal(t, "apikey="+testEnv["ANON"]+"&vsn=1.0.0", s.Query)
 			assert.Equal(t, testEnv["ANON"], s.Header.Get("X-Api-Key"))
@@ -786,7 +779,7 @@ services:
 			}
 			require.NoError(t, c.Close(websocket.StatusNormalClosure, "done"))
 
-			_, resp, err = websocket.Dial(ctx, strings.Replace(wsURL, "apikey=", "nokey=", 1), nil)
+			_, resp, err := websocket.Dial(ctx, wsURL(srv, strings.Replace(path, "apikey=", "nokey=", 1)), nil)
 			require.Error(t, err)
 			require.NotNil(t, resp)
 			assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
@@ -795,8 +788,7 @@ services:
 }
 
 func TestBodyLimit(t *testing.T) {
-	backend := httptest.NewServer(echo("backend"))
-	t.Cleanup(backend.Close)
+	backend := serveHandler(t, echo("backend"))
 	bu, _ := url.Parse(backend.URL)
 	srv := serve(t, routingYML, Options{
 		Upstreams:    map[string]http.Handler{"alpha": echo("alpha")},
@@ -846,7 +838,7 @@ func TestRequestID(t *testing.T) {
 }
 
 func TestAccessLog(t *testing.T) {
-	var logs logBuffer
+	var logs logtest.Buffer
 	srv := serve(t, authYML, Options{Upstreams: map[string]http.Handler{"api": echo("api")}, Logger: newLogger(&logs)})
 	get(t, srv, "/api/x?apikey="+testEnv["ANON"]+"&select=*", "X-Request-Id", "log-test-1")
 	get(t, srv, "/admin/y", "apikey", testEnv["SERVICE"])
@@ -856,8 +848,9 @@ func TestAccessLog(t *testing.T) {
 	for _, secret := range []string{testEnv["ANON"], testEnv["SERVICE"], "wrong-key", "select="} {
 		assert.NotContains(t, out, secret, "the access log never holds keys or query strings")
 	}
-	recs := logs.records(t)
+	recs := logs.Records()
 	require.Len(t, recs, 3)
+	require.Len(t, strings.Split(strings.TrimSpace(out), "\n"), 3, "every line is a JSON record: %s", out)
 	assert.Equal(t, "request", recs[0]["msg"])
 	assert.Equal(t, "GET", recs[0]["method"])
 	assert.Equal(t, "/api/x", recs[0]["path"])

@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -9,12 +8,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
 	"github.com/stretchr/testify/require"
+
+	"github.com/sfp-dev/sfp/internal/logtest"
 )
 
 // seen is what an echo upstream reports about the request it received.
@@ -80,16 +80,57 @@ var testEnv = map[string]string{
 	"UNUSED_VAR": "x",
 }
 
-// serve starts the gateway for yml on a real socket.
-func serve(t *testing.T, yml string, opts Options) *httptest.Server {
+// newGateway builds the gateway for yml with testEnv's variables.
+func newGateway(t testing.TB, yml string, opts Options) *Gateway {
 	t.Helper()
 	cfg, err := Parse([]byte(yml), "test.yml", testEnv)
 	require.NoError(t, err)
 	g, err := New(cfg, opts)
 	require.NoError(t, err)
-	srv := httptest.NewServer(g)
+	return g
+}
+
+// repoGateway builds the gateway for the repository's kong.yml with env.
+func repoGateway(t testing.TB, env map[string]string, opts Options) *Gateway {
+	t.Helper()
+	cfg, err := Load(repoKongYML, env)
+	require.NoError(t, err)
+	g, err := New(cfg, opts)
+	require.NoError(t, err)
+	return g
+}
+
+// serveHandler serves h on a real socket until the test ends.
+func serveHandler(t testing.TB, h http.Handler) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return srv
+}
+
+// serve starts the gateway for yml on a real socket.
+func serve(t *testing.T, yml string, opts Options) *httptest.Server {
+	t.Helper()
+	return serveHandler(t, newGateway(t, yml, opts))
+}
+
+// wsURL is the WebSocket address of path on srv.
+func wsURL(srv *httptest.Server, path string) string {
+	return "ws" + strings.TrimPrefix(srv.URL, "http") + path
+}
+
+// dialEcho opens a WebSocket to path on srv through an echo upstream and
+// reads the first message, the upstream's description of the upgrade
+// request it received. The caller closes the connection.
+func dialEcho(ctx context.Context, t *testing.T, srv *httptest.Server, path string, opts *websocket.DialOptions) (*websocket.Conn, *http.Response, seen) {
+	t.Helper()
+	c, resp, err := websocket.Dial(ctx, wsURL(srv, path), opts)
+	require.NoError(t, err, path)
+	_, first, err := c.Read(ctx)
+	require.NoError(t, err, path)
+	var s seen
+	require.NoError(t, json.Unmarshal(first, &s), "first message: %s", first)
+	return c, resp, s
 }
 
 type response struct {
@@ -139,39 +180,7 @@ func get(t *testing.T, srv *httptest.Server, path string, header ...string) resp
 	return call(t, srv, http.MethodGet, path, nil, header...)
 }
 
-// logBuffer collects JSON log records.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
-func (l *logBuffer) records(t *testing.T) []map[string]any {
-	t.Helper()
-	var out []map[string]any
-	for _, line := range strings.Split(strings.TrimSpace(l.String()), "\n") {
-		if line == "" {
-			continue
-		}
-		var m map[string]any
-		require.NoError(t, json.Unmarshal([]byte(line), &m), line)
-		out = append(out, m)
-	}
-	return out
-}
-
-func newLogger(l *logBuffer) *slog.Logger {
+func newLogger(l *logtest.Buffer) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(l, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 

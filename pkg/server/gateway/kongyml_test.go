@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -44,12 +43,7 @@ func TestRepositoryKongYML(t *testing.T) {
 	cfg, err := Load(repoKongYML, k.env)
 	require.NoError(t, err)
 	assert.Equal(t, []string{"auth", "meta", "realtime-dev.supabase-realtime", "rest", "studio"}, cfg.UpstreamHosts())
-	g, err := New(cfg, Options{Upstreams: map[string]http.Handler{
-		"auth": echo("auth"), "rest": echo("rest"), "realtime-dev.supabase-realtime": echo("realtime"),
-	}})
-	require.NoError(t, err)
-	srv := httptest.NewServer(g)
-	t.Cleanup(srv.Close)
+	srv := kongGateway(t, k.env)
 
 	t.Run("open auth routes need no key", func(t *testing.T) {
 		for path, want := range map[string]string{
@@ -153,14 +147,8 @@ func TestRepositoryKongYML(t *testing.T) {
 	t.Run("realtime websocket", func(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
-		u := "ws" + strings.TrimPrefix(srv.URL, "http") + "/realtime/v1/websocket?apikey=" + url.QueryEscape(k.anon) + "&vsn=1.0.0"
-		c, _, err := websocket.Dial(ctx, u, nil)
-		require.NoError(t, err)
+		c, _, s := dialEcho(ctx, t, srv, "/realtime/v1/websocket?apikey="+url.QueryEscape(k.anon)+"&vsn=1.0.0", nil)
 		defer c.CloseNow()
-		_, first, err := c.Read(ctx)
-		require.NoError(t, err)
-		var s seen
-		require.NoError(t, json.Unmarshal(first, &s))
 		assert.Equal(t, "realtime", s.Upstream)
 		assert.Equal(t, "/socket/websocket", s.Path)
 		assert.Equal(t, "apikey="+k.anon+"&vsn=1.0.0", s.Query)
@@ -173,7 +161,7 @@ func TestRepositoryKongYML(t *testing.T) {
 		assert.Equal(t, "echo:ping", string(got))
 		require.NoError(t, c.Close(websocket.StatusNormalClosure, ""))
 
-		_, resp, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http")+"/realtime/v1/websocket?vsn=1.0.0", nil)
+		_, resp, err := websocket.Dial(ctx, wsURL(srv, "/realtime/v1/websocket?vsn=1.0.0"), nil)
 		require.Error(t, err)
 		require.NotNil(t, resp)
 		assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
@@ -240,15 +228,9 @@ func TestRepositoryKongYML(t *testing.T) {
 // Studio proxied to a real server: basic-auth credentials stay at the gateway.
 func TestRepositoryKongYMLDashboardProxy(t *testing.T) {
 	k := generatedKeys(t)
-	studio := httptest.NewServer(echo("studio"))
-	t.Cleanup(studio.Close)
+	studio := serveHandler(t, echo("studio"))
 	su, _ := url.Parse(studio.URL)
-	cfg, err := Load(repoKongYML, k.env)
-	require.NoError(t, err)
-	g, err := New(cfg, Options{URLs: map[string]*url.URL{"studio": su}})
-	require.NoError(t, err)
-	srv := httptest.NewServer(g)
-	t.Cleanup(srv.Close)
+	srv := serveHandler(t, repoGateway(t, k.env, Options{URLs: map[string]*url.URL{"studio": su}}))
 
 	r := get(t, srv, "/project/default?x=1", "Authorization", basic(k.env["DASHBOARD_USERNAME"], k.env["DASHBOARD_PASSWORD"]))
 	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
@@ -265,15 +247,9 @@ func TestRepositoryKongYMLDashboardProxy(t *testing.T) {
 // auth, rest and realtime.
 func kongGateway(t *testing.T, env map[string]string) *httptest.Server {
 	t.Helper()
-	cfg, err := Load(repoKongYML, env)
-	require.NoError(t, err)
-	g, err := New(cfg, Options{Upstreams: map[string]http.Handler{
+	return serveHandler(t, repoGateway(t, env, Options{Upstreams: map[string]http.Handler{
 		"auth": echo("auth"), "rest": echo("rest"), "realtime-dev.supabase-realtime": echo("realtime"),
-	}})
-	require.NoError(t, err)
-	srv := httptest.NewServer(g)
-	t.Cleanup(srv.Close)
-	return srv
+	}}))
 }
 
 // The publishable and secret keys as the official kong.yml maps them: each
@@ -316,13 +292,7 @@ func TestRepositoryKongYMLOpaqueKeys(t *testing.T) {
 	t.Run("realtime websocket", func(t *testing.T) {
 		for key, want := range map[string]string{s.PublishableKey: s.AnonKeyAsymmetric, s.SecretKey: s.ServiceRoleKeyAsymmetric} {
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-			u := "ws" + strings.TrimPrefix(srv.URL, "http") + "/realtime/v1/websocket?apikey=" + key + "&vsn=1.0.0"
-			c, _, err := websocket.Dial(ctx, u, nil)
-			require.NoError(t, err)
-			_, first, err := c.Read(ctx)
-			require.NoError(t, err)
-			var seen seen
-			require.NoError(t, json.Unmarshal(first, &seen))
+			c, _, seen := dialEcho(ctx, t, srv, "/realtime/v1/websocket?apikey="+key+"&vsn=1.0.0", nil)
 			assert.Equal(t, want, seen.Header.Get("X-Api-Key"))
 			assert.Equal(t, "apikey="+want+"&vsn=1.0.0", seen.Query, "the query's key is the role's JWT too")
 			c.CloseNow()
@@ -331,14 +301,9 @@ func TestRepositoryKongYMLOpaqueKeys(t *testing.T) {
 		// A client's own x-api-key does not replace the gateway's.
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
-		u := "ws" + strings.TrimPrefix(srv.URL, "http") + "/realtime/v1/websocket?apikey=" + s.PublishableKey + "&vsn=1.0.0"
-		c, _, err := websocket.Dial(ctx, u, &websocket.DialOptions{HTTPHeader: http.Header{"X-Api-Key": {k.service}}})
-		require.NoError(t, err)
+		c, _, seen := dialEcho(ctx, t, srv, "/realtime/v1/websocket?apikey="+s.PublishableKey+"&vsn=1.0.0",
+			&websocket.DialOptions{HTTPHeader: http.Header{"X-Api-Key": {k.service}}})
 		defer c.CloseNow()
-		_, first, err := c.Read(ctx)
-		require.NoError(t, err)
-		var seen seen
-		require.NoError(t, json.Unmarshal(first, &seen))
 		assert.Equal(t, []string{s.AnonKeyAsymmetric}, seen.Header.Values("X-Api-Key"))
 	})
 

@@ -9,7 +9,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -40,10 +39,7 @@ services:
 // runtime's settings: a header deadline and a connection cap.
 func serveLimited(t *testing.T, opts Options, headerTimeout time.Duration, maxConns int) string {
 	t.Helper()
-	cfg, err := Parse([]byte(wsYML), "test.yml", testEnv)
-	require.NoError(t, err)
-	g, err := New(cfg, opts)
-	require.NoError(t, err)
+	g := newGateway(t, wsYML, opts)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	if maxConns > 0 {
@@ -122,8 +118,7 @@ func (r *rawHTTP) dribble(interval time.Duration, stop <-chan struct{}) {
 // connection is closed: in-process and proxied upstreams, known length or
 // chunked.
 func TestSlowBodyGets408(t *testing.T) {
-	backend := httptest.NewServer(echo("backend"))
-	t.Cleanup(backend.Close)
+	backend := serveHandler(t, echo("backend"))
 	bu, _ := url.Parse(backend.URL)
 	addr := serveLimited(t, Options{
 		Upstreams:   map[string]http.Handler{"alpha": echo("alpha")},

@@ -225,6 +225,42 @@ func holdsOnly(h http.Header, name, v string) bool {
 	return len(vals) == 1 && vals[0] == v
 }
 
+// addHeaders renders and adds each header of nts but Host (only replace
+// sets the upstream's Host): with onlyAbsent, only the headers the request
+// lacks (add), else beside any value it has (append). It reports false
+// when a template fails.
+func (r *transformRun) addHeaders(h http.Header, nts []namedTemplate, onlyAbsent bool) bool {
+	for _, nt := range nts {
+		if strings.EqualFold(nt.name, "host") || (onlyAbsent && len(h.Values(nt.name)) > 0) {
+			continue
+		}
+		v, ok := r.render(nt.value, true)
+		if !ok {
+			return false
+		}
+		r.snapshot()
+		h.Add(nt.name, v)
+	}
+	return true
+}
+
+// setQuery renders and sets each argument of nts whose presence in q is
+// present: replace touches only the arguments the request has, add only
+// those it lacks. It reports false when a template fails.
+func (r *transformRun) setQuery(q *queryArgs, nts []namedTemplate, present bool) bool {
+	for _, nt := range nts {
+		if q.has(nt.name) != present {
+			continue
+		}
+		v, ok := r.render(nt.value, false)
+		if !ok {
+			return false
+		}
+		q.set(nt.name, v)
+	}
+	return true
+}
+
 func transformFailed() *reply {
 	return kongError(http.StatusInternalServerError, "An unexpected error occurred")
 }
@@ -270,27 +306,8 @@ func (t *requestTransformer) access(x *exchange) *reply {
 				h.Set(nt.name, v)
 			}
 		}
-		for _, nt := range o.add {
-			if strings.EqualFold(nt.name, "host") || len(h.Values(nt.name)) > 0 {
-				continue
-			}
-			v, ok := run.render(nt.value, true)
-			if !ok {
-				return transformFailed()
-			}
-			run.snapshot()
-			h.Set(nt.name, v)
-		}
-		for _, nt := range o.append {
-			if strings.EqualFold(nt.name, "host") {
-				continue
-			}
-			v, ok := run.render(nt.value, true)
-			if !ok {
-				return transformFailed()
-			}
-			run.snapshot()
-			h.Add(nt.name, v)
+		if !run.addHeaders(h, o.add, true) || !run.addHeaders(h, o.append, false) {
+			return transformFailed()
 		}
 	}
 	if o.touchesQuery {
@@ -302,25 +319,8 @@ func (t *requestTransformer) access(x *exchange) *reply {
 		for _, rn := range o.renameQ {
 			q.rename(rn.from, rn.to)
 		}
-		for _, nt := range o.replaceQ {
-			if !q.has(nt.name) {
-				continue
-			}
-			v, ok := run.render(nt.value, false)
-			if !ok {
-				return transformFailed()
-			}
-			q.set(nt.name, v)
-		}
-		for _, nt := range o.addQ {
-			if q.has(nt.name) {
-				continue
-			}
-			v, ok := run.render(nt.value, false)
-			if !ok {
-				return transformFailed()
-			}
-			q.set(nt.name, v)
+		if !run.setQuery(q, o.replaceQ, true) || !run.setQuery(q, o.addQ, false) {
+			return transformFailed()
 		}
 		for _, nt := range o.appendQ {
 			v, ok := run.render(nt.value, false)

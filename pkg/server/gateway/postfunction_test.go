@@ -37,9 +37,7 @@ func TestPostFunctionShape(t *testing.T) {
 		"local x = [[long]]": "long strings",
 	} {
 		_, err := matchBlankHeaderFunction(code)
-		if assert.Error(t, err, code) {
-			assert.Contains(t, err.Error(), want, code)
-		}
+		assert.ErrorContains(t, err, want, code)
 	}
 }
 
@@ -52,9 +50,7 @@ func TestPostFunctionConfig(t *testing.T) {
 		head + "          functions: ['x']\n":                                        `functions is not supported by the embedded gateway (removed in Kong 3.0; use access)`,
 	} {
 		_, err := Parse([]byte(yml), "test.yml", nil)
-		if assert.Error(t, err, yml) {
-			assert.Contains(t, err.Error(), want)
-		}
+		assert.ErrorContains(t, err, want, yml)
 	}
 }
 

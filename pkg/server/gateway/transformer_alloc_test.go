@@ -36,11 +36,7 @@ func TestReplaceKeepingValue(t *testing.T) {
 	var got http.Header
 	up := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got = r.Header })
 	build := func(yml string) *Gateway {
-		cfg, err := Parse([]byte(yml), "test.yml", testEnv)
-		require.NoError(t, err)
-		g, err := New(cfg, Options{Upstreams: map[string]http.Handler{"t": up}})
-		require.NoError(t, err)
-		return g
+		return newGateway(t, yml, Options{Upstreams: map[string]http.Handler{"t": up}})
 	}
 	req := httptest.NewRequest(http.MethodGet, "/t/x?a=1", nil)
 	req.Header.Set("Authorization", "Bearer user-token")

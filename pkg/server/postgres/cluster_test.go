@@ -1,7 +1,6 @@
 package postgres
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -15,12 +14,13 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/sfp-dev/sfp/internal/logtest"
 )
 
 const childEnv = "SFP_POSTGRES_TEST_CHILD_DIR"
@@ -397,7 +397,7 @@ func TestFailedStartShowsServerLog(t *testing.T) {
 // a crash) and starts.
 func TestStartAfterPostmasterKilled(t *testing.T) {
 	dir := testDir(t)
-	var logs syncBuffer
+	var logs logtest.Buffer
 	c, err := New(context.Background(), Config{
 		DataDir: filepath.Join(dir, "data"), Port: freePort(t), SuperPassword: "s3cret-pw", NoSync: true,
 		StopTimeout: 10 * time.Second, Logger: slog.New(slog.NewTextHandler(&logs, nil)),
@@ -471,21 +471,4 @@ func TestStartAfterPostmasterKilled(t *testing.T) {
 		t.Fatalf("connect after the restart: %v", err)
 	}
 	check.Close(ctx)
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

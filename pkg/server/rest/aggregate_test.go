@@ -31,12 +31,7 @@ func TestAggregatePlan(t *testing.T) {
 	sc := aggregateFixture()
 	plan := func(target string, enabled bool) (*readPlan, *apiError) {
 		t.Helper()
-		req, err := parseTestRequest(sc, "GET", target, "")
-		if err != nil {
-			return nil, err
-		}
-		p, err := planRead(req, sc, planOpts{maxRows: 100, aggregates: enabled})
-		return &p, err
+		return planTest(planRead, planOpts{maxRows: 100, aggregates: enabled}, sc, "GET", target, "")
 	}
 	sqlOf := func(target string) string {
 		t.Helper()

@@ -320,17 +320,25 @@ func newBenchEnv(b *testing.B, extraSQL ...string) *benchEnv {
 	if err != nil {
 		b.Fatal(err)
 	}
-	gw, err := gateway.New(gcfg, gateway.Options{Upstreams: map[string]http.Handler{"rest": e.srv}})
+	gwAddr := serveBenchGateway(b, gcfg, gateway.Options{Upstreams: map[string]http.Handler{"rest": e.srv}})
+	return &benchEnv{env: e, pool: pool, pgxPool: pgxPool, sharedPool: sharedPool, gwAddr: gwAddr, anonKey: anon, gatewayCfg: gcfg}
+}
+
+// serveBenchGateway serves the gateway for cfg with opts as the embedded
+// runtime serves it (pkg/runtime/embedded) until the benchmark ends, and
+// returns its address.
+func serveBenchGateway(b *testing.B, cfg *gateway.Config, opts gateway.Options) string {
+	b.Helper()
+	gw, err := gateway.New(cfg, opts)
 	if err != nil {
 		b.Fatal(err)
 	}
-	// Served as the embedded runtime serves it (pkg/runtime/embedded).
 	hs := httptest.NewUnstartedServer(gw)
 	hs.Config.ReadHeaderTimeout = 10 * time.Second
 	hs.Config.IdleTimeout = 2 * time.Minute
 	hs.Start()
 	b.Cleanup(hs.Close)
-	return &benchEnv{env: e, pool: pool, pgxPool: pgxPool, sharedPool: sharedPool, gwAddr: hs.Listener.Addr().String(), anonKey: anon, gatewayCfg: gcfg}
+	return hs.Listener.Addr().String()
 }
 
 // clients returns a minimal HTTP/1.1 client per benchmark client, sending

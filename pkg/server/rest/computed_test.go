@@ -18,12 +18,7 @@ func TestComputedFieldPlan(t *testing.T) {
 	}
 	sc := f.sc
 	plan := func(target string) (*readPlan, *apiError) {
-		req, err := parseTestRequest(sc, "GET", target, "")
-		if err != nil {
-			return nil, err
-		}
-		p, err := planRead(req, sc, planOpts{maxRows: 10})
-		return &p, err
+		return planTest(planRead, planOpts{maxRows: 10}, sc, "GET", target, "")
 	}
 	p, err := plan("/people?select=id,full_name,name,doc->>a&full_name=like.A*&order=full_name.desc")
 	if err != nil {

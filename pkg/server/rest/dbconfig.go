@@ -54,21 +54,9 @@ const currentSettingsSQL = `select n, coalesce(current_setting(n, true), '') fro
 // readDBSettings reads the role's pgrst.* settings and runs the
 // pre-config function, in a read-only transaction of tx.
 func readDBSettings(ctx context.Context, tx pgx.Tx) (map[string]string, error) {
-	out := map[string]string{}
-	rows, err := tx.Query(ctx, dbSettingsSQL, dbSettingNames)
+	out, err := querySettings(ctx, tx, dbSettingsSQL, "role settings")
 	if err != nil {
-		return nil, fmt.Errorf("read role settings: %w", err)
-	}
-	for rows.Next() {
-		var k, v string
-		if err := rows.Scan(&k, &v); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("read role settings: %w", err)
-		}
-		out[k] = v
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read role settings: %w", err)
+		return nil, err
 	}
 	fn := out["pgrst.db_pre_config"]
 	if fn == "" {
@@ -97,20 +85,29 @@ func readDBSettings(ctx context.Context, tx pgx.Tx) (map[string]string, error) {
 }
 
 func currentSettings(ctx context.Context, tx pgx.Tx) (map[string]string, error) {
-	rows, err := tx.Query(ctx, currentSettingsSQL, dbSettingNames)
+	return querySettings(ctx, tx, currentSettingsSQL, "settings")
+}
+
+// querySettings runs sql, a query of the pgrst settings' (name, value)
+// pairs, and collects them; what names them in errors.
+func querySettings(ctx context.Context, tx pgx.Tx, sql, what string) (map[string]string, error) {
+	rows, err := tx.Query(ctx, sql, dbSettingNames)
 	if err != nil {
-		return nil, fmt.Errorf("read settings: %w", err)
+		return nil, fmt.Errorf("read %s: %w", what, err)
 	}
+	defer rows.Close()
 	out := map[string]string{}
 	for rows.Next() {
 		var k, v string
 		if err := rows.Scan(&k, &v); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("read settings: %w", err)
+			return nil, fmt.Errorf("read %s: %w", what, err)
 		}
 		out[k] = v
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read %s: %w", what, err)
+	}
+	return out, nil
 }
 
 // qualifiedCall is the call of a function named "schema.name" or "name"

@@ -115,6 +115,55 @@ func parseTestRequest(sc *Schema, method, target, body string, headers ...string
 	return &req, nil
 }
 
+// planTest parses a request against sc, as parseTestRequest does, and
+// builds its plan with build (planRead, planMutate or planCall).
+func planTest[P any](build func(*apiRequest, *Schema, planOpts) (P, *apiError), opts planOpts,
+	sc *Schema, method, target, body string, headers ...string) (*P, *apiError) {
+	req, err := parseTestRequest(sc, method, target, body, headers...)
+	if err != nil {
+		return nil, err
+	}
+	p, err := build(req, sc, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &p, nil
+}
+
+// planCase is one row of a plan-rule table: a request, and either the
+// error it must give (status and code) or a check of the plan it gives.
+type planCase[P any] struct {
+	name, method, target, body string
+	headers                    []string
+	status                     int // 0: a plan
+	code                       string
+	check                      func(t *testing.T, p *P)
+}
+
+// runPlanCases plans each case's request against sc with build and opts,
+// as a subtest named after the case.
+func runPlanCases[P any](t *testing.T, sc *Schema, build func(*apiRequest, *Schema, planOpts) (P, *apiError), opts planOpts, cases []planCase[P]) {
+	t.Helper()
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p, err := planTest(build, opts, sc, c.method, c.target, c.body, c.headers...)
+			wantErr(t, c.method+" "+c.target, err, c.status, c.code)
+			if err == nil && c.check != nil {
+				c.check(t, p)
+			}
+		})
+	}
+}
+
+// sqlArgs are a statement's parameters as text.
+func sqlArgs(s *sqlBuf) []string {
+	var args []string
+	for _, a := range s.args {
+		args = append(args, string(a))
+	}
+	return args
+}
+
 // wantErr checks an error's status and code ("" status 0: no error).
 func wantErr(t *testing.T, what string, got *apiError, status int, code string) {
 	t.Helper()

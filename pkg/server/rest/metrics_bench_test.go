@@ -4,10 +4,8 @@ import (
 	"bytes"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"testing"
-	"time"
 
 	"github.com/sfp-dev/sfp/pkg/server/gateway"
 	"github.com/sfp-dev/sfp/pkg/server/metrics"
@@ -22,15 +20,7 @@ import (
 func BenchmarkGetByPKMetrics(b *testing.B) {
 	be := newBenchEnv(b)
 	m := metrics.New()
-	gw, err := gateway.New(be.gatewayCfg, gateway.Options{Upstreams: map[string]http.Handler{"rest": be.srv}, Observer: m})
-	if err != nil {
-		b.Fatal(err)
-	}
-	hs := httptest.NewUnstartedServer(gw)
-	hs.Config.ReadHeaderTimeout = 10 * time.Second
-	hs.Config.IdleTimeout = 2 * time.Minute
-	hs.Start()
-	b.Cleanup(hs.Close)
+	addr := serveBenchGateway(b, be.gatewayCfg, gateway.Options{Upstreams: map[string]http.Handler{"rest": be.srv}, Observer: m})
 
 	tok := userJWT(uidReader)
 	id := func(i int) int { return 1 + i%300 }
@@ -42,7 +32,7 @@ func BenchmarkGetByPKMetrics(b *testing.B) {
 		return nil
 	}
 	target := func(i int) string { return "/rest/v1/books?id=eq." + strconv.Itoa(id(i)) }
-	instrumented := clients(hs.Listener.Addr().String(), "apikey", be.anonKey, "Authorization", "Bearer "+tok,
+	instrumented := clients(addr, "apikey", be.anonKey, "Authorization", "Bearer "+tok,
 		"Accept", "application/json", "X-Client-Info", "supabase-js-node/2.109.0")
 	plain := &side{name: "gw", op: getOp(be.gatewayClients(tok), target, check)}
 	withMetrics := &side{name: "gwmetrics", op: getOp(instrumented, target, check)}

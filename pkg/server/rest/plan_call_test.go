@@ -7,30 +7,14 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-// planTestCall parses a call and builds its plan against sc.
-func planTestCall(sc *Schema, method, target, body string, headers ...string) (*callPlan, *apiError) {
-	req, err := parseTestRequest(sc, method, target, body, headers...)
-	if err != nil {
-		return nil, err
-	}
-	p, err := planCall(req, sc, planOpts{maxRows: 1000})
-	if err != nil {
-		return nil, err
-	}
-	return &p, nil
-}
+// callOpts are the options the call plan tests build with.
+var callOpts = planOpts{maxRows: 1000}
 
 // TestCallPlanRules: the overload a call picks, how it passes its
 // arguments and what its result looks like, without a database.
 func TestCallPlanRules(t *testing.T) {
 	sc := libraryFixture()
-	cases := []struct {
-		name, method, target, body string
-		headers                    []string
-		status                     int
-		code                       string
-		check                      func(t *testing.T, p *callPlan)
-	}{
+	cases := []planCase[callPlan]{
 		{name: "named arguments", method: "POST", target: "/rpc/add", body: `{"b":2,"a":1}`, check: func(t *testing.T, p *callPlan) {
 			if p.mode != argsNamed || argNames(p) != "a,b" || !p.readOnly || p.body != bodyScalar || !p.scalar {
 				t.Errorf("plan %+v", p)
@@ -106,15 +90,7 @@ func TestCallPlanRules(t *testing.T) {
 				}
 			}},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			p, err := planTestCall(sc, c.method, c.target, c.body, c.headers...)
-			wantErr(t, c.method+" "+c.target, err, c.status, c.code)
-			if err == nil && c.check != nil {
-				c.check(t, p)
-			}
-		})
-	}
+	runPlanCases(t, sc, planCall, callOpts, cases)
 }
 
 func argNames(p *callPlan) string {
@@ -147,7 +123,7 @@ func TestCallSQL(t *testing.T) {
 			[]string{"1", "1000"}},
 	}
 	for _, c := range cases {
-		p, err := planTestCall(sc, c.method, c.target, c.body)
+		p, err := planTest(planCall, callOpts, sc, c.method, c.target, c.body)
 		if err != nil {
 			t.Fatalf("%s %s: %v", c.method, c.target, err)
 		}
@@ -155,11 +131,7 @@ func TestCallSQL(t *testing.T) {
 		if text := s.text(); !strings.HasPrefix(text, c.want) {
 			t.Errorf("%s %s:\n got %s\nwant %s…", c.method, c.target, text, c.want)
 		}
-		var args []string
-		for _, a := range s.args {
-			args = append(args, string(a))
-		}
-		if d := cmp.Diff(c.args, args); d != "" {
+		if d := cmp.Diff(c.args, sqlArgs(s)); d != "" {
 			t.Errorf("%s %s: args (-want +got):\n%s", c.method, c.target, d)
 		}
 		s.release()

@@ -93,18 +93,14 @@ func TestJunctionDetection(t *testing.T) {
 	}
 
 	// The embed is to-many and rendered through the junction.
-	req, aerr := parseTestRequest(sc, "GET", "/films?select=title,actors(name)", "")
-	if aerr != nil {
-		t.Fatal(aerr)
-	}
-	p, aerr := planRead(req, sc, planOpts{maxRows: 1000})
+	p, aerr := planTest(planRead, planOpts{maxRows: 1000}, sc, "GET", "/films?select=title,actors(name)", "")
 	if aerr != nil {
 		t.Fatal(aerr)
 	}
 	if c := p.root.children[0]; c.toOne || c.rel.Card != ManyToMany {
 		t.Errorf("many-to-many embed is to-many: %+v", c)
 	}
-	sql := readSQL(&p).text()
+	sql := readSQL(p).text()
 	if !strings.Contains(sql, `INNER JOIN "public"."roles" AS "pgrst_1_j" ON "pgrst_1_j"."actor_id" = "pgrst_1"."id"`) ||
 		!strings.Contains(sql, `WHERE "pgrst_1_j"."film_id" = "public"."films"."id"`) {
 		t.Errorf("SQL: %s", sql)
@@ -144,18 +140,14 @@ func TestComputedRelationshipPlan(t *testing.T) {
 	if r, err := pl.findRel(films, "top_billed", ""); err != nil || r.Function != top {
 		t.Fatalf("by name: %+v %v", r, err)
 	}
-	req, aerr := parseTestRequest(sc, "GET", "/films?select=id,top_billed(name)", "")
-	if aerr != nil {
-		t.Fatal(aerr)
-	}
-	p, aerr := planRead(req, sc, planOpts{maxRows: 10})
+	p, aerr := planTest(planRead, planOpts{maxRows: 10}, sc, "GET", "/films?select=id,top_billed(name)", "")
 	if aerr != nil {
 		t.Fatal(aerr)
 	}
 	if !p.root.children[0].toOne {
 		t.Errorf("a function returning one row is to-one")
 	}
-	if s := readSQL(&p).text(); !strings.Contains(s, `FROM "public"."top_billed"("public"."films".*) AS "pgrst_1" WHERE TRUE`) {
+	if s := readSQL(p).text(); !strings.Contains(s, `FROM "public"."top_billed"("public"."films".*) AS "pgrst_1" WHERE TRUE`) {
 		t.Errorf("SQL: %s", s)
 	}
 }

@@ -7,31 +7,12 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-// planTestMutate parses a write and builds its plan against sc.
-func planTestMutate(sc *Schema, method, target, body string, headers ...string) (*mutatePlan, *apiError) {
-	req, err := parseTestRequest(sc, method, target, body, headers...)
-	if err != nil {
-		return nil, err
-	}
-	p, err := planMutate(req, sc, planOpts{})
-	if err != nil {
-		return nil, err
-	}
-	return &p, nil
-}
-
 // TestMutatePlanRules: each write rule, decided from the request and the
 // schema cache alone.
 func TestMutatePlanRules(t *testing.T) {
 	sc := libraryFixture()
 	const cat = `{"id":1,"name":"x"}`
-	cases := []struct {
-		name, method, target, body string
-		headers                    []string
-		status                     int // 0: a plan
-		code                       string
-		check                      func(t *testing.T, p *mutatePlan)
-	}{
+	cases := []planCase[mutatePlan]{
 		// PUT: all and only the primary key, with eq.
 		{name: "PUT by key", method: "PUT", target: "/categories?id=eq.1", body: cat, check: func(t *testing.T, p *mutatePlan) {
 			if p.kind != mutatePut || !slicesEqual(p.putKey, "1") || !slicesEqual(p.conflict, "id") || !p.merge() || !p.checks.putRow {
@@ -179,15 +160,7 @@ func TestMutatePlanRules(t *testing.T) {
 				}
 			}},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			p, err := planTestMutate(sc, c.method, c.target, c.body, c.headers...)
-			wantErr(t, c.method+" "+c.target, err, c.status, c.code)
-			if err == nil && c.check != nil {
-				c.check(t, p)
-			}
-		})
-	}
+	runPlanCases(t, sc, planMutate, planOpts{}, cases)
 }
 
 func slicesEqual(got []string, want ...string) bool {
@@ -218,7 +191,7 @@ func TestMutateSQL(t *testing.T) {
 		}, []string{"1", "2"}},
 	}
 	for _, c := range cases {
-		p, err := planTestMutate(sc, c.method, c.target, c.body, c.headers...)
+		p, err := planTest(planMutate, planOpts{}, sc, c.method, c.target, c.body, c.headers...)
 		if err != nil {
 			t.Fatalf("%s %s: %v", c.method, c.target, err)
 		}
@@ -229,11 +202,7 @@ func TestMutateSQL(t *testing.T) {
 				t.Errorf("%s %s: SQL lacks %s\n%s", c.method, c.target, w, text)
 			}
 		}
-		var args []string
-		for _, a := range s.args {
-			args = append(args, string(a))
-		}
-		if d := cmp.Diff(c.args, args); d != "" {
+		if d := cmp.Diff(c.args, sqlArgs(s)); d != "" {
 			t.Errorf("%s %s: args (-want +got):\n%s", c.method, c.target, d)
 		}
 		s.release()

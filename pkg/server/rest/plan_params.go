@@ -31,6 +31,16 @@ func (n *node) find(path []string) *node {
 	return cur
 }
 
+// embedAt is the node path addresses (n itself for an empty path), or
+// PostgREST's error for a path that names no embed of the request.
+func (n *node) embedAt(path []string) (*node, *apiError) {
+	target := n.find(path)
+	if target == nil {
+		return nil, notEmbedded(path)
+	}
+	return target, nil
+}
+
 func notEmbedded(path []string) *apiError {
 	r := strings.Join(path, ".")
 	return newErr(400, codeNotEmbedded, fmt.Sprintf("'%s' is not an embedded resource in this request", r)).
@@ -64,14 +74,11 @@ func (pl *planner) applyParams(root *node, q *query.Params, maxRows int64, rootR
 // null filter named after an embed (books=is.null) filters on the embed.
 func (pl *planner) applyFilters(root *node, filters []query.Filter) *apiError {
 	for _, f := range filters {
-		target := root
-		var embedRef *node
-		if len(f.Path) > 0 {
-			target = root.find(f.Path)
-			if target == nil {
-				return notEmbedded(f.Path)
-			}
+		target, err := root.embedAt(f.Path)
+		if err != nil {
+			return err
 		}
+		var embedRef *node
 		// A filter named after an embed of the target: books=is.null.
 		if len(f.Field.JSONPath) == 0 {
 			for _, c := range target.children {
@@ -100,11 +107,9 @@ func (pl *planner) applyFilters(root *node, filters []query.Filter) *apiError {
 // applyLogic attaches and=/or= trees to the nodes their paths address.
 func (pl *planner) applyLogic(root *node, logic []query.Logic) *apiError {
 	for _, l := range logic {
-		target := root
-		if len(l.Path) > 0 {
-			if target = root.find(l.Path); target == nil {
-				return notEmbedded(l.Path)
-			}
+		target, err := root.embedAt(l.Path)
+		if err != nil {
+			return err
 		}
 		c, err := pl.resolveLogic(target, l.Tree, 0)
 		if err != nil {
@@ -119,11 +124,9 @@ func (pl *planner) applyLogic(root *node, logic []query.Logic) *apiError {
 // included.
 func (pl *planner) applyOrders(root *node, orders []query.Order) *apiError {
 	for _, o := range orders {
-		target := root
-		if len(o.Path) > 0 {
-			if target = root.find(o.Path); target == nil {
-				return notEmbedded(o.Path)
-			}
+		target, err := root.embedAt(o.Path)
+		if err != nil {
+			return err
 		}
 		for _, t := range o.Terms {
 			ot := orderTerm{desc: t.Desc, hasDir: t.HasDir, nulls: t.Nulls}
@@ -161,9 +164,9 @@ func applyRanges(root *node, ranges []query.Range) *apiError {
 		if len(r.Path) == 0 {
 			continue
 		}
-		target := root.find(r.Path)
-		if target == nil {
-			return notEmbedded(r.Path)
+		target, err := root.embedAt(r.Path)
+		if err != nil {
+			return err
 		}
 		target.limit, target.offset = r.Limit, r.Offset
 	}

@@ -10,15 +10,11 @@ func TestReadPlan(t *testing.T) {
 	sc := libraryFixture()
 	read := func(target string, headers ...string) *readPlan {
 		t.Helper()
-		req, err := parseTestRequest(sc, "GET", target, "", headers...)
+		p, err := planTest(planRead, planOpts{maxRows: 1000}, sc, "GET", target, "", headers...)
 		if err != nil {
 			t.Fatalf("%s: %v", target, err)
 		}
-		p, err := planRead(req, sc, planOpts{maxRows: 1000})
-		if err != nil {
-			t.Fatalf("%s: %v", target, err)
-		}
-		return &p
+		return p
 	}
 	if p := read("/books"); p.root.limit != 1000 || p.root.offset != 0 || p.count != "" || p.checks.singular || p.body != bodyArray {
 		t.Errorf("plain read: %+v", p)

@@ -96,26 +96,13 @@ func (p prefs) strictMaxAffected() int64 {
 // preferences a plan applied.
 func (p prefs) header() string {
 	var out []string
-	if p.resolution != "" {
-		out = append(out, "resolution="+p.resolution)
-	}
-	if p.missing != "" {
-		out = append(out, "missing="+p.missing)
-	}
-	if p.ret != "" {
-		out = append(out, "return="+p.ret)
-	}
-	if p.count != "" {
-		out = append(out, "count="+p.count)
-	}
-	if p.tx != "" {
-		out = append(out, "tx="+p.tx)
-	}
-	if p.handling != "" {
-		out = append(out, "handling="+p.handling)
-	}
-	if p.timezone != "" {
-		out = append(out, "timezone="+p.timezone)
+	for _, kv := range [...]struct{ key, value string }{
+		{"resolution", p.resolution}, {"missing", p.missing}, {"return", p.ret}, {"count", p.count},
+		{"tx", p.tx}, {"handling", p.handling}, {"timezone", p.timezone},
+	} {
+		if kv.value != "" {
+			out = append(out, kv.key+"="+kv.value)
+		}
 	}
 	if p.maxAffected >= 0 {
 		out = append(out, "max-affected="+strconv.FormatInt(p.maxAffected, 10))

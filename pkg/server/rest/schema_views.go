@@ -189,58 +189,69 @@ type targetEntry struct {
 // query's target list from a pg_node_tree text. It tracks nesting so the
 // target lists of subqueries (in the range table) are ignored.
 func parseTargetList(tree string) []targetEntry {
-	depth := 0
-	i := 0
-	n := len(tree)
-	token := func() string {
-		start := i
-		for i < n {
-			c := tree[i]
-			if c == '\\' {
-				i += 2
-				continue
-			}
-			if c == ' ' || c == '{' || c == '}' || c == '(' || c == ')' {
-				break
-			}
-			i++
-		}
-		return tree[start:min(i, n)]
-	}
 	// Find ":targetList" directly inside the first QUERY node (depth 2:
 	// "(" then "{").
-	for i < n {
-		c := tree[i]
-		switch c {
-		case '\\':
-			i += 2
-			continue
-		case '{', '(':
-			depth++
-			i++
-			continue
-		case '}', ')':
-			depth--
-			i++
-			if depth == 0 {
-				return nil
-			}
-			continue
-		case ' ':
-			i++
-			continue
-		}
-		tok := token()
-		if tok == "" {
-			i++
-			continue
-		}
-		if depth == 2 && tok == ":targetList" {
-			return parseEntries(tree, i)
+	sc := nodeTreeScanner{tree: tree}
+	for {
+		tok, ok := sc.next()
+		switch {
+		case !ok:
+			return nil
+		case isNodeTreeClose(tok) && sc.depth == 0:
+			return nil
+		case sc.depth == 2 && tok == ":targetList":
+			return parseEntries(tree, sc.i)
 		}
 	}
-	return nil
 }
+
+// nodeTreeScanner reads a pg_node_tree text a bracket or a token at a
+// time, keeping the bracket depth. A token runs up to a space or a
+// bracket, a backslash escaping the byte after it; a backslash pair
+// outside a token is passed over.
+type nodeTreeScanner struct {
+	tree  string
+	i     int
+	depth int
+}
+
+// next returns the next bracket or token, or false at the end of the text.
+func (sc *nodeTreeScanner) next() (string, bool) {
+	tree, n := sc.tree, len(sc.tree)
+	for sc.i < n {
+		switch c := tree[sc.i]; c {
+		case '\\':
+			sc.i += 2
+		case ' ':
+			sc.i++
+		case '{', '(':
+			sc.depth++
+			sc.i++
+			return tree[sc.i-1 : sc.i], true
+		case '}', ')':
+			sc.depth--
+			sc.i++
+			return tree[sc.i-1 : sc.i], true
+		default:
+			start := sc.i
+			for sc.i < n {
+				c := tree[sc.i]
+				if c == '\\' {
+					sc.i += 2
+					continue
+				}
+				if c == ' ' || c == '{' || c == '}' || c == '(' || c == ')' {
+					break
+				}
+				sc.i++
+			}
+			return tree[start:min(sc.i, n)], true
+		}
+	}
+	return "", false
+}
+
+func isNodeTreeClose(tok string) bool { return tok == ")" || tok == "}" }
 
 func parseEntries(tree string, i int) []targetEntry {
 	n := len(tree)
@@ -251,48 +262,28 @@ func parseEntries(tree string, i int) []targetEntry {
 		return nil
 	}
 	var out []targetEntry
-	depth := 0
 	var cur *targetEntry
 	var lastKey string
-	for i < n {
-		c := tree[i]
-		switch c {
-		case '\\':
-			i += 2
+	sc := nodeTreeScanner{tree: tree, i: i}
+	for {
+		tok, ok := sc.next()
+		if !ok {
+			return out
+		}
+		switch {
+		case tok == "{" && sc.depth == 2:
+			out = append(out, targetEntry{})
+			cur = &out[len(out)-1]
 			continue
-		case '(', '{':
-			depth++
-			if depth == 2 && c == '{' {
-				out = append(out, targetEntry{})
-				cur = &out[len(out)-1]
-			}
-			i++
+		case tok == "(" || tok == "{":
 			continue
-		case ')', '}':
-			depth--
-			i++
-			if depth == 0 {
+		case isNodeTreeClose(tok):
+			if sc.depth == 0 {
 				return out
 			}
 			continue
-		case ' ':
-			i++
-			continue
 		}
-		start := i
-		for i < n {
-			c := tree[i]
-			if c == '\\' {
-				i += 2
-				continue
-			}
-			if c == ' ' || c == '{' || c == '}' || c == '(' || c == ')' {
-				break
-			}
-			i++
-		}
-		tok := tree[start:min(i, n)]
-		if depth != 2 || cur == nil {
+		if sc.depth != 2 || cur == nil {
 			continue
 		}
 		if strings.HasPrefix(tok, ":") {
@@ -310,5 +301,4 @@ func parseEntries(tree string, i int) []targetEntry {
 		}
 		lastKey = ""
 	}
-	return out
 }

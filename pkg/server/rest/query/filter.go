@@ -54,10 +54,7 @@ func (p *scanner) opExpr(inLogic bool) (OpExpr, *Error) {
 		}
 		return e, p.unexpected("isVal: (null, not_null, true, false, unknown)")
 	case p.accept("isdistinct."):
-		e.Op = "isdistinct"
-		v, err := p.singleVal(inLogic)
-		e.Value = v
-		return e, err
+		return p.operand(e, "isdistinct", inLogic)
 	}
 	for _, op := range ftsOps {
 		save := p.pos
@@ -76,17 +73,11 @@ func (p *scanner) opExpr(inLogic bool) (OpExpr, *Error) {
 			p.pos = save
 			continue
 		}
-		e.Op = op
-		v, err := p.singleVal(inLogic)
-		e.Value = v
-		return e, err
+		return p.operand(e, op, inLogic)
 	}
 	for _, op := range simpleOps {
 		if p.accept(op + ".") {
-			e.Op = op
-			v, err := p.singleVal(inLogic)
-			e.Value = v
-			return e, err
+			return p.operand(e, op, inLogic)
 		}
 	}
 	for _, op := range quantOps {
@@ -105,13 +96,19 @@ func (p *scanner) opExpr(inLogic bool) (OpExpr, *Error) {
 			e.Quant = ""
 			continue
 		}
-		e.Op = op
-		v, err := p.singleVal(inLogic)
-		e.Value = v
-		return e, err
+		return p.operand(e, op, inLogic)
 	}
 	p.pos = opStart
 	return e, p.unexpected("operator (eq, gt, ...)")
+}
+
+// operand completes e, whose operator op and its "." were read, with the
+// single value that follows.
+func (p *scanner) operand(e OpExpr, op string, inLogic bool) (OpExpr, *Error) {
+	e.Op = op
+	v, err := p.singleVal(inLogic)
+	e.Value = v
+	return e, err
 }
 
 func (p *scanner) singleVal(inLogic bool) (string, *Error) {

@@ -5,20 +5,26 @@ import ()
 // ParseOrder parses an order= value.
 func ParseOrder(v string) ([]OrderTerm, error) {
 	p := &scanner{s: v, what: "order"}
-	var terms []OrderTerm
+	return commaList(p, p.orderTerm)
+}
+
+// commaList parses the whole input as items separated by "," (white
+// space around them allowed): order= terms, columns= names.
+func commaList[T any](p *scanner, item func() (T, *Error)) ([]T, error) {
+	var out []T
 	for {
 		p.ws()
-		t, err := p.orderTerm()
+		v, err := item()
 		if err != nil {
 			return nil, err
 		}
-		terms = append(terms, t)
+		out = append(out, v)
 		p.ws()
 		if p.accept(",") {
 			continue
 		}
 		if p.eof() {
-			return terms, nil
+			return out, nil
 		}
 		return nil, p.unexpected(`"," or end of input`)
 	}
@@ -74,21 +80,5 @@ func (p *scanner) orderTerm() (OrderTerm, *Error) {
 // ParseColumns parses columns= and on_conflict= values.
 func ParseColumns(what, v string) ([]string, error) {
 	p := &scanner{s: v, what: what + " parameter"}
-	var cols []string
-	for {
-		p.ws()
-		n, err := p.fieldName()
-		if err != nil {
-			return nil, err
-		}
-		cols = append(cols, n)
-		p.ws()
-		if p.accept(",") {
-			continue
-		}
-		if p.eof() {
-			return cols, nil
-		}
-		return nil, p.unexpected(`"," or end of input`)
-	}
+	return commaList(p, p.fieldName)
 }

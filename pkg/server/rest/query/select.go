@@ -139,6 +139,19 @@ func (p *scanner) selectEnd() bool {
 	return p.eof() || p.has(")") || p.has(",")
 }
 
+// cast reads an optional "::type" suffix: the type, or "" when there is
+// none.
+func (p *scanner) cast() (string, *Error) {
+	if !p.accept("::") {
+		return "", nil
+	}
+	c, ok := p.identifier()
+	if !ok {
+		return "", p.unexpected("letter or digit")
+	}
+	return c, nil
+}
+
 var aggregates = []string{"sum", "avg", "count", "max", "min"}
 
 func (p *scanner) selectField() (SelectItem, *Error) {
@@ -151,16 +164,13 @@ func (p *scanner) selectField() (SelectItem, *Error) {
 		return SelectItem{}, p.unexpected(`")", "," or end of input`)
 	}
 	var it SelectItem
+	var err *Error
 	save := p.pos
 	alias, hasAlias := p.alias()
 	if p.accept("count()") {
 		it = SelectItem{Field: Field{Name: "*"}, Aggregate: "count", Alias: alias}
-		if p.accept("::") {
-			c, ok := p.identifier()
-			if !ok {
-				return SelectItem{}, p.unexpected("letter or digit")
-			}
-			it.AggregateCast = c
+		if it.AggregateCast, err = p.cast(); err != nil {
+			return SelectItem{}, err
 		}
 		p.ws()
 		if !p.selectEnd() {
@@ -177,12 +187,8 @@ func (p *scanner) selectField() (SelectItem, *Error) {
 		return SelectItem{}, err
 	}
 	it.Field = f
-	if p.accept("::") {
-		c, ok := p.identifier()
-		if !ok {
-			return SelectItem{}, p.unexpected("letter or digit")
-		}
-		it.Cast = c
+	if it.Cast, err = p.cast(); err != nil {
+		return SelectItem{}, err
 	}
 	if p.has(".") {
 		save := p.pos
@@ -197,12 +203,8 @@ func (p *scanner) selectField() (SelectItem, *Error) {
 		}
 		if !found {
 			p.pos = save
-		} else if p.accept("::") {
-			c, ok := p.identifier()
-			if !ok {
-				return SelectItem{}, p.unexpected("letter or digit")
-			}
-			it.AggregateCast = c
+		} else if it.AggregateCast, err = p.cast(); err != nil {
+			return SelectItem{}, err
 		}
 	}
 	p.ws()
