@@ -83,15 +83,7 @@ var (
 // repository: not URLs with a scheme, not inside code.
 func relativeLinks(md string) []docLink {
 	var links []docLink
-	fenced := false
-	for i, line := range strings.Split(md, "\n") {
-		if strings.HasPrefix(strings.TrimSpace(line), "```") {
-			fenced = !fenced
-			continue
-		}
-		if fenced {
-			continue
-		}
+	for i, line := range proseLines(md) {
 		for _, m := range mdLink.FindAllStringSubmatch(inlineCode.ReplaceAllString(line, ""), -1) {
 			target := m[1]
 			if strings.Contains(target, "://") || strings.HasPrefix(target, "mailto:") {
@@ -103,6 +95,22 @@ func relativeLinks(md string) []docLink {
 	return links
 }
 
+// proseLines returns a page's lines with those of fenced code blocks
+// blanked, for in code a "# comment" is no heading and "](x)" no link.
+func proseLines(md string) []string {
+	lines := strings.Split(md, "\n")
+	fenced := false
+	for i, line := range lines {
+		if strings.HasPrefix(strings.TrimSpace(line), "```") {
+			fenced = !fenced
+			lines[i] = ""
+		} else if fenced {
+			lines[i] = ""
+		}
+	}
+	return lines
+}
+
 // headingAnchors returns the anchors GitHub gives a page's headings
 // (lower case; letters, digits, spaces, hyphens and underscores kept;
 // spaces to hyphens; a repeated heading gets -1, -2 …) and its explicit
@@ -110,15 +118,7 @@ func relativeLinks(md string) []docLink {
 func headingAnchors(md string) map[string]bool {
 	anchors := map[string]bool{}
 	seen := map[string]int{}
-	fenced := false
-	for _, line := range strings.Split(md, "\n") {
-		if strings.HasPrefix(strings.TrimSpace(line), "```") {
-			fenced = !fenced
-			continue
-		}
-		if fenced {
-			continue
-		}
+	for _, line := range proseLines(md) {
 		for _, m := range htmlAnchor.FindAllStringSubmatch(line, -1) {
 			anchors[m[1]] = true
 		}
