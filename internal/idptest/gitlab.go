@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+
+	"github.com/sfp-dev/sfp/internal/pgtest"
 )
 
 // GitLabUser is who the GitLab stand-in signs in.
@@ -70,7 +72,7 @@ func (g *GitLab) token(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, map[string]any{"access_token": g.app.issueToken("glpat-", 16), "token_type": "Bearer", "expires_in": 7200,
-		"refresh_token": "glrt-" + randomHex(16), "scope": "read_user"})
+		"refresh_token": "glrt-" + pgtest.RandomHex(16), "scope": "read_user"})
 }
 
 const gitlabDenied = `{"message":"401 Unauthorized"}`

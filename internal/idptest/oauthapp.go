@@ -1,13 +1,13 @@
 package idptest
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
 	"sync"
+
+	"github.com/sfp-dev/sfp/internal/pgtest"
 )
 
 // oauthApp is what the GitHub and GitLab stand-ins keep for the one OAuth
@@ -52,7 +52,7 @@ func (a *oauthApp[U]) issueCode(w http.ResponseWriter, r *http.Request, n int) {
 		http.Error(w, "bad redirect_uri", http.StatusBadRequest)
 		return
 	}
-	code := randomHex(n)
+	code := pgtest.RandomHex(n)
 	a.mu.Lock()
 	a.codes[code] = q.Get("redirect_uri")
 	a.mu.Unlock()
@@ -76,7 +76,7 @@ func (a *oauthApp[U]) redeemCode(code string) (redirectURI string, ok bool) {
 // issueToken records and returns a new access token: prefix and n random
 // bytes.
 func (a *oauthApp[U]) issueToken(prefix string, n int) string {
-	token := prefix + randomHex(n)
+	token := prefix + pgtest.RandomHex(n)
 	a.mu.Lock()
 	a.tokens[token] = true
 	a.mu.Unlock()
@@ -125,12 +125,4 @@ func clientCredentials(r *http.Request) (id, secret string) {
 		id, secret = r.Form.Get("client_id"), r.Form.Get("client_secret")
 	}
 	return id, secret
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		panic(err)
-	}
-	return hex.EncodeToString(b)
 }

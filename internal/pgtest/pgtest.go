@@ -82,6 +82,20 @@ func MainWith(m *testing.M, opts Options) {
 	os.Exit(code)
 }
 
+// MainWithoutCluster is TestMain for packages whose tests start their own
+// PostgreSQL (whole tenants, for example) rather than use a shared cluster:
+// it starts nothing, but fails the test binary at once, saying why these
+// tests need PostgreSQL (why: "the backup tests run real tenants") and how
+// to install it, when the server binaries cannot be found; then it runs the
+// tests.
+func MainWithoutCluster(m *testing.M, why string) {
+	if _, err := findBinaries(context.Background()); err != nil {
+		fmt.Fprintf(os.Stderr, "pgtest: %s: %v\n", why, err)
+		os.Exit(1)
+	}
+	os.Exit(m.Run())
+}
+
 // Shared returns the cluster started by Main.
 func Shared() *Cluster {
 	if shared == nil {
@@ -93,11 +107,9 @@ func Shared() *Cluster {
 // Start starts a new throwaway cluster with the template prepared. Most
 // tests use Main; Start is for tests that need a cluster of their own.
 func Start(ctx context.Context, opts Options) (*Cluster, error) {
-	bins, err := postgres.FindBinaries(ctx)
+	bins, err := findBinaries(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("tests need PostgreSQL server binaries: %w\n"+
-			"  Debian/Ubuntu: apt-get install -y postgresql\n"+
-			"  or set SFP_PG_BIN to the directory holding initdb and postgres", err)
+		return nil, err
 	}
 	removeStale()
 	dir, err := os.MkdirTemp("", fmt.Sprintf("sfp-pgtest-%d-", os.Getpid()))
@@ -110,7 +122,7 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	}
 	c := &Cluster{dir: dir, Passwords: map[string]string{}}
 	for _, r := range platform.LoginRoles {
-		c.Passwords[r] = randomHex(16)
+		c.Passwords[r] = RandomHex(16)
 	}
 	port, err := FreePort()
 	if err != nil {
@@ -143,6 +155,18 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// findBinaries finds the PostgreSQL server binaries, or says how to
+// install them.
+func findBinaries(ctx context.Context) (postgres.Binaries, error) {
+	bins, err := postgres.FindBinaries(ctx)
+	if err != nil {
+		return bins, fmt.Errorf("tests need PostgreSQL server binaries: %w\n"+
+			"  Debian/Ubuntu: apt-get install -y postgresql\n"+
+			"  or set SFP_PG_BIN to the directory holding initdb and postgres", err)
+	}
+	return bins, nil
 }
 
 func (c *Cluster) prepareTemplate(ctx context.Context, opts Options) error {
@@ -220,7 +244,7 @@ func NewDB(t testing.TB) *DB {
 func (c *Cluster) NewDB(t testing.TB) *DB {
 	t.Helper()
 	ctx := context.Background()
-	name := fmt.Sprintf("t_%d_%s", dbSeq.Add(1), randomHex(4))
+	name := fmt.Sprintf("t_%d_%s", dbSeq.Add(1), RandomHex(4))
 	admin, err := pgx.Connect(ctx, c.URL("supabase_admin", "postgres"))
 	if err != nil {
 		t.Fatalf("pgtest: connect: %v", err)
@@ -323,7 +347,9 @@ func FreePorts(n int) ([]int, error) {
 	return ports, nil
 }
 
-func randomHex(n int) string {
+// RandomHex returns n random bytes as 2n hex digits: names, emails and
+// secrets that do not collide between tests or runs.
+func RandomHex(n int) string {
 	b := make([]byte, n)
 	if _, err := rand.Read(b); err != nil {
 		panic(err)

@@ -11,6 +11,7 @@ import (
 	postgrest "github.com/supabase-community/postgrest-go"
 
 	"github.com/sfp-dev/sfp/internal/jstest"
+	"github.com/sfp-dev/sfp/internal/pgtest"
 )
 
 // gotrue-go v1.2.0 against the whole tenant, through the gateway: the user
@@ -20,7 +21,7 @@ func TestGoTrueGoThroughGateway(t *testing.T) {
 	s := Shared()
 	hc := http.Client{Timeout: 30 * time.Second}
 	anon := gotrue.New("unused", s.AnonKey).WithCustomGoTrueURL(s.URL + "/auth/v1").WithClient(hc)
-	email := "gotrue-" + randomHex(4) + "@example.test"
+	email := "gotrue-" + pgtest.RandomHex(4) + "@example.test"
 
 	signup, err := anon.Signup(types.SignupRequest{Email: email, Password: "first-password"})
 	if err != nil || signup.AccessToken == "" {
@@ -45,7 +46,7 @@ func TestGoTrueGoThroughGateway(t *testing.T) {
 
 	// The token works against REST and RLS sees the user.
 	var accountID string
-	s.Do(t, http.MethodPost, "/rest/v1/rpc/create_account", refreshed.AccessToken, map[string]any{"name": "GoTrue Go", "slug": "gotrue-" + randomHex(3)}, http.StatusOK, &accountID)
+	s.Do(t, http.MethodPost, "/rest/v1/rpc/create_account", refreshed.AccessToken, map[string]any{"name": "GoTrue Go", "slug": "gotrue-" + pgtest.RandomHex(3)}, http.StatusOK, &accountID)
 	var members []struct {
 		UserID string `json:"user_id"`
 		Role   string `json:"account_role"`
@@ -64,7 +65,7 @@ func TestGoTrueGoThroughGateway(t *testing.T) {
 
 	// The admin API with the service key; a user's token is refused there.
 	admin := gotrue.New("unused", s.AnonKey).WithCustomGoTrueURL(s.URL + "/auth/v1").WithClient(hc).WithToken(s.ServiceKey)
-	created, err := admin.AdminCreateUser(types.AdminCreateUserRequest{Email: "admin-made-" + randomHex(4) + "@example.test", Password: ptr("admin-made-pw"), EmailConfirm: true})
+	created, err := admin.AdminCreateUser(types.AdminCreateUserRequest{Email: "admin-made-" + pgtest.RandomHex(4) + "@example.test", Password: ptr("admin-made-pw"), EmailConfirm: true})
 	if err != nil {
 		t.Fatalf("admin create: %v", err)
 	}
@@ -95,7 +96,7 @@ func TestPostgrestGoThroughGateway(t *testing.T) {
 	s := Shared()
 	u, other := s.NewUser(t), s.NewUser(t)
 	var accountID string
-	s.Do(t, http.MethodPost, "/rest/v1/rpc/create_account", u.AccessToken, map[string]any{"name": "PG Go", "slug": "pggo-" + randomHex(3)}, http.StatusOK, &accountID)
+	s.Do(t, http.MethodPost, "/rest/v1/rpc/create_account", u.AccessToken, map[string]any{"name": "PG Go", "slug": "pggo-" + pgtest.RandomHex(3)}, http.StatusOK, &accountID)
 	client := func(token string) *postgrest.Client {
 		return postgrest.NewClient(s.URL+"/rest/v1", "public", map[string]string{"apikey": s.AnonKey, "Authorization": "Bearer " + token})
 	}

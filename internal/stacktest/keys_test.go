@@ -12,6 +12,7 @@ import (
 	gotrue "github.com/supabase-community/gotrue-go"
 	"github.com/supabase-community/gotrue-go/types"
 
+	"github.com/sfp-dev/sfp/internal/pgtest"
 	"github.com/sfp-dev/sfp/pkg/client/realtime"
 	"github.com/sfp-dev/sfp/pkg/tenant"
 )
@@ -139,7 +140,7 @@ await accountAndEvent('Pub Org', 'pub-task', 7);
 func goTrueGoWithPublishableKey(t *testing.T, s *Stack, kid string) {
 	hc := http.Client{Timeout: 30 * time.Second}
 	c := gotrue.New("unused", s.PublishableKey).WithCustomGoTrueURL(s.URL + "/auth/v1").WithClient(hc)
-	email := "gotrue-pub-" + randomHex(4) + "@example.test"
+	email := "gotrue-pub-" + pgtest.RandomHex(4) + "@example.test"
 	signup, err := c.Signup(types.SignupRequest{Email: email, Password: "first-password"})
 	if err != nil {
 		t.Fatalf("signup: %v", err)
@@ -166,7 +167,7 @@ func goTrueGoWithPublishableKey(t *testing.T, s *Stack, kid string) {
 	}
 	// The user's token works against REST.
 	var accountID string
-	req, _ := http.NewRequest(http.MethodPost, s.URL+"/rest/v1/rpc/create_account", strings.NewReader(`{"name":"GoTrue Pub","slug":"gotrue-pub-`+randomHex(3)+`"}`))
+	req, _ := http.NewRequest(http.MethodPost, s.URL+"/rest/v1/rpc/create_account", strings.NewReader(`{"name":"GoTrue Pub","slug":"gotrue-pub-`+pgtest.RandomHex(3)+`"}`))
 	req.Header.Set("apikey", s.PublishableKey)
 	req.Header.Set("Authorization", "Bearer "+refreshed.AccessToken)
 	req.Header.Set("Content-Type", "application/json")
@@ -187,7 +188,7 @@ func realtimeWithPublishableKey(t *testing.T, s *Stack) {
 	defer cancel()
 	u := s.NewUserWith(t, s.SecretKey, s.PublishableKey)
 	var account string
-	s.DoWith(t, s.PublishableKey, http.MethodPost, "/rest/v1/rpc/create_account", u.AccessToken, map[string]any{"name": "RT Pub", "slug": "rt-pub-" + randomHex(3)}, http.StatusOK, &account)
+	s.DoWith(t, s.PublishableKey, http.MethodPost, "/rest/v1/rpc/create_account", u.AccessToken, map[string]any{"name": "RT Pub", "slug": "rt-pub-" + pgtest.RandomHex(3)}, http.StatusOK, &account)
 	c, err := realtime.New(s.URL, s.PublishableKey, realtime.WithAccessToken(func(context.Context) (string, error) { return u.AccessToken, nil }))
 	if err != nil {
 		t.Fatal(err)
@@ -197,7 +198,7 @@ func realtimeWithPublishableKey(t *testing.T, s *Stack) {
 	}
 	defer c.Close()
 	events := make(chan string, 10)
-	resourceID := "3f2b6a7e-2222-4222-8333-" + randomHex(6)
+	resourceID := "3f2b6a7e-2222-4222-8333-" + pgtest.RandomHex(6)
 	ch := c.Channel("rt-pub").OnPostgresChanges(realtime.PostgresChangesFilter{
 		Event: realtime.Insert, Schema: "public", Table: "task_executions", Filter: "resource_id=eq." + resourceID,
 	}, func(e *realtime.PostgresChangeEvent) {

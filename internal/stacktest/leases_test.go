@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/sfp-dev/sfp/internal/pgtest"
 )
 
 // The runtime ends expired leases by itself: a queued ticket is promoted
@@ -13,7 +15,7 @@ func TestRuntimeExpiresLeases(t *testing.T) {
 	s := Shared()
 	u := s.NewUser(t)
 	var account string
-	s.Do(t, http.MethodPost, "/rest/v1/rpc/create_account", u.AccessToken, map[string]any{"name": "Leases", "slug": "leases-" + randomHex(3)}, http.StatusOK, &account)
+	s.Do(t, http.MethodPost, "/rest/v1/rpc/create_account", u.AccessToken, map[string]any{"name": "Leases", "slug": "leases-" + pgtest.RandomHex(3)}, http.StatusOK, &account)
 	var projects []struct{ ID string }
 	s.Do(t, http.MethodPost, "/rest/v1/projects?select=id", u.AccessToken, map[string]any{
 		"account_id": account, "identifier": "org/leases", "platform": "github", "remote_url": "https://example.test/org/leases.git",

@@ -14,6 +14,7 @@ import (
 	"github.com/supabase-community/gotrue-go/types"
 
 	"github.com/sfp-dev/sfp/internal/jstest"
+	"github.com/sfp-dev/sfp/internal/pgtest"
 )
 
 // totpCodes are the codes of secret for the 30-second steps from a minute
@@ -87,7 +88,7 @@ func TestMFAThroughGateway(t *testing.T) {
 	u := s.NewUser(t)
 	var accountID, integrationID string
 	s.Do(t, http.MethodPost, "/rest/v1/rpc/create_account", u.AccessToken,
-		map[string]any{"name": "MFA Org", "slug": "mfa-" + randomHex(3)}, http.StatusOK, &accountID)
+		map[string]any{"name": "MFA Org", "slug": "mfa-" + pgtest.RandomHex(3)}, http.StatusOK, &accountID)
 	var created []struct {
 		ID string `json:"id"`
 	}

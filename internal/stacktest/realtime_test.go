@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sfp-dev/sfp/internal/pgtest"
 	"github.com/sfp-dev/sfp/pkg/client/realtime"
 )
 
@@ -19,9 +20,9 @@ func TestWatchTaskThroughGateway(t *testing.T) {
 	defer cancel()
 	owner, stranger := s.NewUser(t), s.NewUser(t)
 	var account string
-	s.Do(t, http.MethodPost, "/rest/v1/rpc/create_account", owner.AccessToken, map[string]any{"name": "Watchers", "slug": "watchers-" + randomHex(3)}, http.StatusOK, &account)
+	s.Do(t, http.MethodPost, "/rest/v1/rpc/create_account", owner.AccessToken, map[string]any{"name": "Watchers", "slug": "watchers-" + pgtest.RandomHex(3)}, http.StatusOK, &account)
 
-	resourceID := "3f2b6a7e-1111-4222-8333-" + randomHex(6)
+	resourceID := "3f2b6a7e-1111-4222-8333-" + pgtest.RandomHex(6)
 	var created []struct{ ID string }
 	s.Do(t, http.MethodPost, "/rest/v1/task_executions?select=id", s.ServiceKey, map[string]any{
 		"account_id": account, "resource_type": "deployment", "resource_id": resourceID, "kind": "deploy",

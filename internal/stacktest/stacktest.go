@@ -18,11 +18,8 @@ package stacktest
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"golang.org/x/crypto/bcrypt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -30,6 +27,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/sfp-dev/sfp/internal/pgtest"
 	"github.com/sfp-dev/sfp/pkg/runtime/embedded"
@@ -189,8 +188,8 @@ func (s *Stack) NewUser(t testing.TB) User {
 // legacy service_role key) as the admin's, apikey for signing in.
 func (s *Stack) NewUserWith(t testing.TB, serviceKey, apikey string) User {
 	t.Helper()
-	email := "user-" + randomHex(6) + "@example.test"
-	password := "pw-" + randomHex(8)
+	email := "user-" + pgtest.RandomHex(6) + "@example.test"
+	password := "pw-" + pgtest.RandomHex(8)
 	var created struct {
 		ID string `json:"id"`
 	}
@@ -239,17 +238,43 @@ func (s *Stack) DoWith(t testing.TB, apikey, method, path, bearer string, body a
 // tests of the refusals themselves.
 func (s *Stack) Send(t testing.TB, method, path, apikey, bearer string, body any, headers ...string) (*http.Response, []byte) {
 	t.Helper()
+	return SendTo(t, s.URL, method, path, apikey, bearer, body, headers...)
+}
+
+// SendTo is Send to the gateway at baseURL, for tests that run tenants of
+// their own. A request that gets no answer fails the test.
+func SendTo(t testing.TB, baseURL, method, path, apikey, bearer string, body any, headers ...string) (*http.Response, []byte) {
+	t.Helper()
+	req, err := NewRequest(method, baseURL+path, apikey, bearer, body, headers...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	return resp, raw
+}
+
+// NewRequest builds a request to a gateway as clients send it: apikey as
+// the API key, bearer, when it is not "", as the bearer token, body, when
+// not nil, as JSON, and extra headers as name, value pairs. Tests with a
+// client of their own (timeouts, answers recorded rather than fatal) send
+// it themselves.
+func NewRequest(method, url, apikey, bearer string, body any, headers ...string) (*http.Request, error) {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
-			t.Fatal(err)
+			return nil, fmt.Errorf("encode the body of %s %s: %w", method, url, err)
 		}
 		rd = bytes.NewReader(b)
 	}
-	req, err := http.NewRequest(method, s.URL+path, rd)
+	req, err := http.NewRequest(method, url, rd)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	req.Header.Set("apikey", apikey)
 	if bearer != "" {
@@ -261,17 +286,5 @@ func (s *Stack) Send(t testing.TB, method, path, apikey, bearer string, body any
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Add(headers[i], headers[i+1])
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	return resp, raw
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	rand.Read(b)
-	return hex.EncodeToString(b)
+	return req, nil
 }

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"testing"
+
+	"github.com/sfp-dev/sfp/internal/pgtest"
 )
 
 func TestMain(m *testing.M) { Main(m) }
@@ -14,7 +16,7 @@ func TestStackServesTheAPI(t *testing.T) {
 	s := Shared()
 	u := s.NewUser(t)
 	var id string
-	s.Do(t, http.MethodPost, "/rest/v1/rpc/create_account", u.AccessToken, map[string]any{"name": "Stack Test", "slug": "stack-test-" + randomHex(3)}, http.StatusOK, &id)
+	s.Do(t, http.MethodPost, "/rest/v1/rpc/create_account", u.AccessToken, map[string]any{"name": "Stack Test", "slug": "stack-test-" + pgtest.RandomHex(3)}, http.StatusOK, &id)
 	var accounts []struct{ ID, Name string }
 	s.Do(t, http.MethodGet, "/rest/v1/accounts?select=id,name", u.AccessToken, nil, http.StatusOK, &accounts)
 	if len(accounts) != 1 || accounts[0].ID != id || accounts[0].Name != "Stack Test" {

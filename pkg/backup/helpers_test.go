@@ -1,13 +1,7 @@
 package backup_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"fmt"
-	"io"
-	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,30 +11,22 @@ import (
 	"github.com/jackc/pgx/v5"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/sfp-dev/sfp/internal/pgtest"
+	"github.com/sfp-dev/sfp/internal/stacktest"
 	"github.com/sfp-dev/sfp/pkg/migrate"
 	"github.com/sfp-dev/sfp/pkg/runtime/embedded"
-	"github.com/sfp-dev/sfp/pkg/server/postgres"
 	"github.com/sfp-dev/sfp/pkg/tenant"
 )
 
-func TestMain(m *testing.M) {
-	if _, err := postgres.FindBinaries(context.Background()); err != nil {
-		fmt.Fprintf(os.Stderr, "the backup tests run real tenants and need PostgreSQL: %v\n", err)
-		os.Exit(1)
-	}
-	os.Exit(m.Run())
-}
+func TestMain(m *testing.M) { pgtest.MainWithoutCluster(m, "the backup tests run real tenants") }
 
+// freePorts returns two distinct free ports: a tenant's API and
+// PostgreSQL ports.
 func freePorts(t testing.TB) (int, int) {
 	t.Helper()
-	var ports []int
-	for i := 0; i < 2; i++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer l.Close()
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	ports, err := pgtest.FreePorts(2)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return ports[0], ports[1]
 }
@@ -117,26 +103,7 @@ func boot(t testing.TB, base, name string) *running {
 // call sends a JSON request through the tenant's gateway.
 func call(t testing.TB, r *running, apikey, bearer, method, path string, body any) (int, []byte) {
 	t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest(method, r.Inst.URL+path, rd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("apikey", apikey)
-	if bearer != "" {
-		req.Header.Set("Authorization", "Bearer "+bearer)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
+	resp, raw := stacktest.SendTo(t, r.Inst.URL, method, path, apikey, bearer, body)
 	return resp.StatusCode, raw
 }
 

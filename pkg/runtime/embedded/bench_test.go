@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -16,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sfp-dev/sfp/internal/pgtest"
 	"github.com/sfp-dev/sfp/internal/sfptest"
 	"github.com/sfp-dev/sfp/pkg/runtime"
 	"github.com/sfp-dev/sfp/pkg/server/postgres"
@@ -61,12 +61,12 @@ func bareColdStart(b *testing.B, dir string) time.Duration {
 }
 
 func mustFreePort(b *testing.B) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	b.Helper()
+	port, err := pgtest.FreePort()
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return port
 }
 
 // BenchmarkColdStart: `sfp server init` + `sfp server start --detach` on a

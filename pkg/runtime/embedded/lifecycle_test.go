@@ -18,19 +18,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sfp-dev/sfp/internal/pgtest"
 	"github.com/sfp-dev/sfp/internal/sfptest"
 	"github.com/sfp-dev/sfp/pkg/runtime"
-	"github.com/sfp-dev/sfp/pkg/server/postgres"
 	"github.com/sfp-dev/sfp/supabase"
 )
 
-func TestMain(m *testing.M) {
-	if _, err := postgres.FindBinaries(context.Background()); err != nil {
-		fmt.Fprintf(os.Stderr, "the lifecycle tests run real tenants and need PostgreSQL: %v\n", err)
-		os.Exit(1)
-	}
-	os.Exit(m.Run())
-}
+func TestMain(m *testing.M) { pgtest.MainWithoutCluster(m, "the lifecycle tests run real tenants") }
 
 func status(t *testing.T, base, name string, env sfptest.Env) runtime.Status {
 	t.Helper()
@@ -259,12 +253,10 @@ func TestAPIPortTaken(t *testing.T) {
 	port := l.Addr().(*net.TCPAddr).Port
 	// Init needs a free port of its own; ask the kernel for one rather than
 	// guessing a neighbour, which another process may hold.
-	free, err := net.Listen("tcp", "127.0.0.1:0")
+	initPort, err := pgtest.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	initPort := free.Addr().(*net.TCPAddr).Port
-	free.Close()
 	sfptest.MustRun(t, base, nil, "server", "init", "-t", "busy", "--port", strconv.Itoa(initPort))
 	// Take the tenant's port after init chose it.
 	cfg := filepath.Join(base, "tenants", "busy", "tenant.yaml")

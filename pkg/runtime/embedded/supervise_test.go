@@ -1,14 +1,12 @@
 package embedded_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"slices"
@@ -24,7 +22,9 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/sfp-dev/sfp/internal/logtest"
+	"github.com/sfp-dev/sfp/internal/pgtest"
 	"github.com/sfp-dev/sfp/internal/sfptest"
+	"github.com/sfp-dev/sfp/internal/stacktest"
 	"github.com/sfp-dev/sfp/pkg/client/realtime"
 	"github.com/sfp-dev/sfp/pkg/runtime"
 	"github.com/sfp-dev/sfp/pkg/runtime/embedded"
@@ -50,28 +50,15 @@ type runningTenant struct {
 	logs    *logtest.Buffer
 }
 
-// freePorts asks the kernel for n distinct free ports (held open together
-// while choosing, so it cannot hand one out twice).
-func freePorts(tb *testing.T, n int) []int {
-	tb.Helper()
-	var ports []int
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			tb.Fatal(err)
-		}
-		defer l.Close()
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports
-}
-
 // startTenant creates a tenant on ports the kernel hands out and starts it
 // in the foreground in a goroutine; it is stopped at the end of the test.
 func startTenant(tb *testing.T, configure func(*tenant.Config)) *runningTenant {
 	tb.Helper()
 	base := sfptest.BaseDir(tb)
-	ports := freePorts(tb, 3)
+	ports, err := pgtest.FreePorts(3)
+	if err != nil {
+		tb.Fatal(err)
+	}
 	t, err := tenant.Create(base, tenant.CreateOptions{Name: "fault", APIPort: ports[0], PostgresPort: ports[1], MonitoringPort: ports[2]})
 	if err != nil {
 		tb.Fatal(err)
@@ -219,19 +206,10 @@ func (c *apiClient) mark() {
 // carries Retry-After and the service's error shape, is what a client may
 // see while the database is down; anything else is wrong.
 func (c *apiClient) do(service, method, path, bearer string, body any, headers ...string) (int, []byte) {
-	var rd io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
-	}
-	req, _ := http.NewRequest(method, c.url+path, rd)
-	req.Header.Set("apikey", c.apikey)
-	req.Header.Set("Authorization", "Bearer "+bearer)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
+	req, err := stacktest.NewRequest(method, c.url+path, c.apikey, bearer, body, headers...)
+	if err != nil {
+		c.record(service, 0, fmt.Sprintf("%s %s %s: %v", service, method, path, err))
+		return 0, nil
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
