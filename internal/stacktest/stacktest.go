@@ -238,20 +238,20 @@ func (s *Stack) DoWith(t testing.TB, apikey, method, path, bearer string, body a
 // tests of the refusals themselves.
 func (s *Stack) Send(t testing.TB, method, path, apikey, bearer string, body any, headers ...string) (*http.Response, []byte) {
 	t.Helper()
-	return SendTo(t, s.URL, method, path, apikey, bearer, body, headers...)
+	return SendTo(t, method, s.URL+path, apikey, bearer, body, headers...)
 }
 
-// SendTo is Send to the gateway at baseURL, for tests that run tenants of
-// their own. A request that gets no answer fails the test.
-func SendTo(t testing.TB, baseURL, method, path, apikey, bearer string, body any, headers ...string) (*http.Response, []byte) {
+// SendTo is Send to a full URL, for tests that run tenants of their own.
+// A request that gets no answer fails the test.
+func SendTo(t testing.TB, method, url, apikey, bearer string, body any, headers ...string) (*http.Response, []byte) {
 	t.Helper()
-	req, err := NewRequest(method, baseURL+path, apikey, bearer, body, headers...)
+	req, err := NewRequest(method, url, apikey, bearer, body, headers...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
+		t.Fatalf("%s %s: %v", method, url, err)
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)

@@ -103,7 +103,7 @@ func boot(t testing.TB, base, name string) *running {
 // call sends a JSON request through the tenant's gateway.
 func call(t testing.TB, r *running, apikey, bearer, method, path string, body any) (int, []byte) {
 	t.Helper()
-	resp, raw := stacktest.SendTo(t, r.Inst.URL, method, path, apikey, bearer, body)
+	resp, raw := stacktest.SendTo(t, method, r.Inst.URL+path, apikey, bearer, body)
 	return resp.StatusCode, raw
 }
 

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/sfp-dev/sfp/internal/sfptest"
+	"github.com/sfp-dev/sfp/internal/stacktest"
 )
 
 // keysOut is `sfp server keys --json` as the tests read it.
@@ -51,14 +52,13 @@ func startDetached(t *testing.T, base, name string) keysOut {
 // "code X" for PostgREST's errors) and WWW-Authenticate.
 func gatewayAnswer(t *testing.T, url, apikey, bearer string) (int, string, string) {
 	t.Helper()
-	resp := gatewayGet(t, url, apikey, bearer)
-	defer resp.Body.Close()
+	resp, raw := stacktest.SendTo(t, http.MethodGet, url, apikey, bearer, nil)
 	var body struct {
 		Message   string  `json:"message"`
 		RequestID string  `json:"request_id"`
 		Code      *string `json:"code"` // PostgREST's errors have one
 	}
-	_ = json.NewDecoder(resp.Body).Decode(&body)
+	_ = json.Unmarshal(raw, &body)
 	if body.Code != nil {
 		return resp.StatusCode, "code " + *body.Code, resp.Header.Get("WWW-Authenticate")
 	}

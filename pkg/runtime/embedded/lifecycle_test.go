@@ -2,11 +2,9 @@ package embedded_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"io/fs"
 	"net"
 	"net/http"
@@ -20,6 +18,7 @@ import (
 
 	"github.com/sfp-dev/sfp/internal/pgtest"
 	"github.com/sfp-dev/sfp/internal/sfptest"
+	"github.com/sfp-dev/sfp/internal/stacktest"
 	"github.com/sfp-dev/sfp/pkg/runtime"
 	"github.com/sfp-dev/sfp/supabase"
 )
@@ -377,42 +376,15 @@ func anonKey(t *testing.T, base, name string) string {
 
 func get(t *testing.T, url, apikey, token string) (int, string) {
 	t.Helper()
-	resp := gatewayGet(t, url, apikey, token)
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, strings.TrimSpace(string(b))
-}
-
-// gatewayGet sends a GET with the API key apikey and, unless empty, the
-// bearer token; the caller closes the body.
-func gatewayGet(t *testing.T, url, apikey, bearer string) *http.Response {
-	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, url, nil)
-	req.Header.Set("apikey", apikey)
-	if bearer != "" {
-		req.Header.Set("Authorization", "Bearer "+bearer)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp
+	resp, raw := stacktest.SendTo(t, http.MethodGet, url, apikey, token, nil)
+	return resp.StatusCode, strings.TrimSpace(string(raw))
 }
 
 func authPost(t *testing.T, url, apikey string, body any) map[string]any {
 	t.Helper()
-	b, _ := json.Marshal(body)
-	req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(b))
-	req.Header.Set("apikey", apikey)
-	req.Header.Set("Authorization", "Bearer "+apikey)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
+	resp, raw := stacktest.SendTo(t, http.MethodPost, url, apikey, apikey, body)
 	var out map[string]any
-	json.NewDecoder(resp.Body).Decode(&out)
+	json.Unmarshal(raw, &out)
 	if resp.StatusCode != 200 {
 		t.Fatalf("POST %s: %d %v", url, resp.StatusCode, out)
 	}

@@ -11,18 +11,18 @@ import (
 	"time"
 
 	"github.com/sfp-dev/sfp/internal/sfptest"
+	"github.com/sfp-dev/sfp/internal/stacktest"
 )
 
 // externalSettings reads which providers the running tenant's auth
 // server has enabled (GET /auth/v1/settings).
 func externalSettings(t *testing.T, base, key string) map[string]bool {
 	t.Helper()
-	resp := gatewayGet(t, base+"/auth/v1/settings", key, "")
-	defer resp.Body.Close()
+	_, raw := stacktest.SendTo(t, http.MethodGet, base+"/auth/v1/settings", key, "", nil)
 	var s struct {
 		External map[string]bool `json:"external"`
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&s); err != nil {
+	if err := json.Unmarshal(raw, &s); err != nil {
 		t.Fatal(err)
 	}
 	return s.External
