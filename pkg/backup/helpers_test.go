@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -18,7 +19,14 @@ import (
 	"github.com/sfp-dev/sfp/pkg/tenant"
 )
 
-func TestMain(m *testing.M) { pgtest.MainWithoutCluster(m, "the backup tests run real tenants") }
+func TestMain(m *testing.M) {
+	// Restored tenants pick their ports from SFP_PORT_START, 54321 by
+	// default. A range of this process's own, below the ranges sfptest
+	// gives the CLI's tenants (20000 and up), keeps two test runs on one
+	// machine from choosing the same ports between a restore and its start.
+	os.Setenv("SFP_PORT_START", strconv.Itoa(10000+os.Getpid()%900*10))
+	pgtest.MainWithoutCluster(m, "the backup tests run real tenants")
+}
 
 // freePorts returns two distinct free ports: a tenant's API and
 // PostgreSQL ports.
