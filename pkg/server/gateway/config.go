@@ -297,8 +297,6 @@ func (p *parser) claimName(kind, name string, n *yaml.Node) error {
 	return nil
 }
 
-// ref reads a foreign key written as a name, or as {id: …} / {name: …} /
-// {username: …}.
 // resolveRef finds what o's field (route, service, consumer) refers to
 // in m, by name or id: nil when o has no such field, an error naming the
 // line when it refers to nothing in m. what names o in that error.
@@ -314,6 +312,8 @@ func resolveRef[T any](p *parser, o *object, field, what string, m map[string]*T
 	return v, nil
 }
 
+// ref reads a foreign key written as a name, or as {id: …} / {name: …} /
+// {username: …}.
 func (p *parser) ref(o *object, field string) (string, error) {
 	v, err := o.get(field)
 	if err != nil || v == nil {
