@@ -79,7 +79,7 @@ func (g *GitHub) authorize(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "unknown client_id", http.StatusNotFound)
 		return
 	}
-	g.app.issueCode(w, r, 10)
+	g.app.issueCode(w, r)
 }
 
 // accessToken exchanges a code once; errors are GitHub's: status 200 with
@@ -109,7 +109,7 @@ func (g *GitHub) accessToken(w http.ResponseWriter, r *http.Request) {
 		reply(url.Values{"error": {"bad_verification_code"}, "error_description": {"The code passed is incorrect or expired."}})
 		return
 	}
-	token := g.app.issueToken("gho_", 18)
+	token := g.app.issueToken("gho_")
 	reply(url.Values{"access_token": {token}, "scope": {"user:email"}, "token_type": {"bearer"}})
 }
 

@@ -1,11 +1,10 @@
 package idptest
 
 import (
+	"crypto/rand"
 	"net/http"
 	"net/http/httptest"
 	"testing"
-
-	"github.com/sfp-dev/sfp/internal/pgtest"
 )
 
 // GitLabUser is who the GitLab stand-in signs in.
@@ -51,7 +50,7 @@ func (g *GitLab) authorize(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "invalid authorization request", http.StatusBadRequest)
 		return
 	}
-	g.app.issueCode(w, r, 16)
+	g.app.issueCode(w, r)
 }
 
 // token answers RFC 6749 JSON, errors with status 400/401.
@@ -71,8 +70,8 @@ func (g *GitLab) token(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte(`{"error":"invalid_grant","error_description":"The provided authorization grant is invalid."}`))
 		return
 	}
-	writeJSON(w, map[string]any{"access_token": g.app.issueToken("glpat-", 16), "token_type": "Bearer", "expires_in": 7200,
-		"refresh_token": "glrt-" + pgtest.RandomHex(16), "scope": "read_user"})
+	writeJSON(w, map[string]any{"access_token": g.app.issueToken("glpat-"), "token_type": "Bearer", "expires_in": 7200,
+		"refresh_token": "glrt-" + rand.Text(), "scope": "read_user"})
 }
 
 const gitlabDenied = `{"message":"401 Unauthorized"}`

@@ -1,13 +1,12 @@
 package idptest
 
 import (
+	"crypto/rand"
 	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
 	"sync"
-
-	"github.com/sfp-dev/sfp/internal/pgtest"
 )
 
 // oauthApp is what the GitHub and GitLab stand-ins keep for the one OAuth
@@ -41,18 +40,18 @@ func (a *oauthApp[U]) knownClient(r *http.Request) bool {
 	return id == a.clientID && secret == a.secret
 }
 
-// issueCode records an authorization code of n random bytes for the
+// issueCode records a random authorization code (crypto/rand.Text) for the
 // request's redirect_uri and sends the browser back there with it and the
 // client's state, as OAuth 2.0 providers do (RFC 6749 §4.1.2). A
 // redirect_uri that is not an absolute URL is answered 400.
-func (a *oauthApp[U]) issueCode(w http.ResponseWriter, r *http.Request, n int) {
+func (a *oauthApp[U]) issueCode(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	target, err := url.Parse(q.Get("redirect_uri"))
 	if err != nil || target.Scheme == "" {
 		http.Error(w, "bad redirect_uri", http.StatusBadRequest)
 		return
 	}
-	code := pgtest.RandomHex(n)
+	code := rand.Text()
 	a.mu.Lock()
 	a.codes[code] = q.Get("redirect_uri")
 	a.mu.Unlock()
@@ -73,10 +72,10 @@ func (a *oauthApp[U]) redeemCode(code string) (redirectURI string, ok bool) {
 	return redirectURI, ok
 }
 
-// issueToken records and returns a new access token: prefix and n random
-// bytes.
-func (a *oauthApp[U]) issueToken(prefix string, n int) string {
-	token := prefix + pgtest.RandomHex(n)
+// issueToken records and returns a new access token: prefix and a random
+// text (crypto/rand.Text, 128 bits).
+func (a *oauthApp[U]) issueToken(prefix string) string {
+	token := prefix + rand.Text()
 	a.mu.Lock()
 	a.tokens[token] = true
 	a.mu.Unlock()
