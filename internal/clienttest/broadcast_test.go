@@ -16,9 +16,7 @@ import (
 // every change of status, progress or message: the updates are pushed
 // rows, in order, up to the final one.
 func TestWatchOverPrivateTopic(t *testing.T) {
-	t.Parallel()
-	ctx := ctxT(t)
-	tm := newTeam(t)
+	ctx, tm := teamTest(t)
 	worker := serviceClient(t)
 	env, err := tm.member.Environments.Create(ctx, client.NewEnvironment{ProjectID: tm.project.ID, Name: "stage"})
 	if err != nil {
@@ -72,9 +70,8 @@ func TestWatchOverPrivateTopic(t *testing.T) {
 // an outsider's join is refused with Realtime's reason, and so is a
 // viewer's join of a task of another account.
 func TestPrivateTopicMembership(t *testing.T) {
-	t.Parallel()
-	ctx := ctxT(t)
-	tm, other := newTeam(t), newTeam(t)
+	ctx, tm := teamTest(t)
+	other := newTeam(t)
 	worker := serviceClient(t)
 	task, err := worker.Tasks.Create(ctx, client.NewTask{AccountID: tm.account.ID, ResourceType: "build", ResourceID: tm.project.ID, Kind: "build"})
 	if err != nil {

@@ -16,9 +16,7 @@ import (
 // lock the test holds) returns context.Canceled as soon as the caller
 // cancels, and the client stays usable.
 func TestCancelWhileTheServerIsBlocked(t *testing.T) {
-	t.Parallel()
-	ctx := ctxT(t)
-	tm := newTeam(t)
+	ctx, tm := teamTest(t)
 	env := tm.environment(t, client.NewEnvironment{Name: "locked"})
 	conn, err := pgx.Connect(ctx, stacktest.Shared().AdminURL)
 	if err != nil {

@@ -141,6 +141,15 @@ func (tm *team) environment(t testing.TB, in client.NewEnvironment) *client.Envi
 	return env
 }
 
+// teamTest is how most tests here begin: it runs t in parallel with the
+// others (each works in its own team, so they cannot meet) and returns a
+// context bounded like every call of the test (ctxT) and a new team.
+func teamTest(t *testing.T) (context.Context, *team) {
+	t.Helper()
+	t.Parallel()
+	return ctxT(t), newTeam(t)
+}
+
 func newTeam(t testing.TB) *team {
 	t.Helper()
 	ctx := ctxT(t)

@@ -14,10 +14,8 @@ import (
 // allows them, and an unknown sb_ key is refused as the gateway refuses
 // it (ErrUnauthenticated, Kong's message kept).
 func TestLegacyKeys(t *testing.T) {
-	t.Parallel()
-	ctx := ctxT(t)
+	ctx, tm := teamTest(t)
 	s := stacktest.Shared()
-	tm := newTeam(t)
 
 	worker := keyClient(t, s.ServiceKey)
 	task, err := worker.Tasks.Create(ctx, client.NewTask{ProjectID: tm.project.ID, ResourceType: "build", ResourceID: tm.project.ID,

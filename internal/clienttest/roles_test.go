@@ -15,9 +15,7 @@ import (
 // decide, seen through the client: each refusal is the sentinel a caller
 // branches on, and refusals by role name the role needed and the caller's.
 func TestRoleScenarios(t *testing.T) {
-	t.Parallel()
-	ctx := ctxT(t)
-	tm := newTeam(t)
+	ctx, tm := teamTest(t)
 	env := tm.environment(t, client.NewEnvironment{Name: "dev"})
 	integ, err := tm.owner.Integrations.Create(ctx, client.NewIntegration{AccountID: tm.account.ID, Name: "gh", Provider: "github", AuthType: "token"})
 	if err != nil {
@@ -158,9 +156,7 @@ func TestRoleScenarios(t *testing.T) {
 
 // The last owner can be neither removed nor demoted; members may leave.
 func TestMembership(t *testing.T) {
-	t.Parallel()
-	ctx := ctxT(t)
-	tm := newTeam(t)
+	ctx, tm := teamTest(t)
 	ms, err := tm.viewer.Accounts.Members(ctx, tm.account.ID)
 	if err != nil || len(ms) != 3 || ms[0].Role != client.RoleOwner {
 		t.Fatalf("members %+v %v", ms, err)
@@ -206,9 +202,7 @@ func TestMembership(t *testing.T) {
 // A project update with a stale version is a version conflict carrying the
 // current version; without a version it applies to whatever is current.
 func TestProjectVersions(t *testing.T) {
-	t.Parallel()
-	ctx := ctxT(t)
-	tm := newTeam(t)
+	ctx, tm := teamTest(t)
 	p, err := tm.member.Projects.Update(ctx, tm.project.ID, client.ProjectUpdate{Version: 1, Description: ptr("one"),
 		Settings: json.RawMessage(`{"a":1}`)})
 	if err != nil || p.Version != 2 || p.Description != "one" || string(p.Settings) != `{"a": 1}` && string(p.Settings) != `{"a":1}` {
@@ -240,9 +234,7 @@ func TestProjectVersions(t *testing.T) {
 
 // Documents: conditional writes and deletes report the current version.
 func TestDocumentVersions(t *testing.T) {
-	t.Parallel()
-	ctx := ctxT(t)
-	tm := newTeam(t)
+	ctx, tm := teamTest(t)
 	docs := tm.member.Documents
 	d, err := docs.Put(ctx, tm.account.ID, "notes", "a", json.RawMessage(`{"v":1}`), &client.PutOptions{CreateOnly: true})
 	if err != nil || d.Version != 1 {

@@ -62,9 +62,7 @@ func clockedSignIn(t *testing.T, ctx context.Context, u testUser) (*client.Clien
 // the first request refreshes the session and the others wait for that
 // refresh. Exactly one refresh reaches the server and no request fails.
 func TestConcurrentRequestsShareOneProactiveRefresh(t *testing.T) {
-	t.Parallel()
-	ctx := ctxT(t)
-	tm := newTeam(t)
+	ctx, tm := teamTest(t)
 	c, ct, clk, sess := clockedSignIn(t, ctx, tm.memberU)
 	// Within the refresh margin of the expiry, still valid on the server.
 	clk.advance(time.Until(sess.ExpiresAt) - 30*time.Second)
@@ -91,10 +89,8 @@ func TestConcurrentRequestsShareOneProactiveRefresh(t *testing.T) {
 // thought it valid: every goroutine's request is refused once, one refresh
 // happens, and each request is sent again with the new token and succeeds.
 func TestConcurrentRequestsShareOneRefreshOn401(t *testing.T) {
-	t.Parallel()
-	ctx := ctxT(t)
+	ctx, tm := teamTest(t)
 	s := stacktest.Shared()
-	tm := newTeam(t)
 	expired := mintToken(t, s.JWTSecret, tm.memberU.ID, time.Now().Add(-time.Minute))
 	ct := newCounting()
 	c := newClient(t, client.WithHTTPClient(&http.Client{Transport: ct}), client.WithSession(&client.Session{
@@ -147,9 +143,7 @@ func mintToken(t *testing.T, secret, uid string, exp time.Time) string {
 // be refreshed: the error is ErrSessionExpired (and ErrUnauthenticated),
 // and later calls fail the same way without trying again.
 func TestRevokedSessionIsExpired(t *testing.T) {
-	t.Parallel()
-	ctx := ctxT(t)
-	tm := newTeam(t)
+	ctx, tm := teamTest(t)
 	c, ct, clk, sess := clockedSignIn(t, ctx, tm.viewerU)
 	other := newClient(t, client.WithSession(sess))
 	if err := other.Auth.SignOut(ctx); err != nil {
@@ -174,9 +168,7 @@ func TestRevokedSessionIsExpired(t *testing.T) {
 // store adopts a session the first one refreshed instead of refreshing
 // again (two sfp commands run one after the other).
 func TestFileStoreSharedBetweenClients(t *testing.T) {
-	t.Parallel()
-	ctx := ctxT(t)
-	tm := newTeam(t)
+	ctx, tm := teamTest(t)
 	path := filepath.Join(t.TempDir(), "sfp", "session.json")
 	store := client.NewFileStore(path)
 	ct := newCounting()

@@ -16,9 +16,7 @@ import (
 // Keyset pages: every project exactly once, newest first, and rows added
 // between pages neither repeat nor shift the rest.
 func TestProjectPagesAreKeyset(t *testing.T) {
-	t.Parallel()
-	ctx := ctxT(t)
-	tm := newTeam(t)
+	ctx, tm := teamTest(t)
 	want := map[string]bool{tm.project.ID: true}
 	for i := range 24 {
 		p, err := tm.member.Projects.Create(ctx, client.NewProject{AccountID: tm.account.ID, Identifier: fmt.Sprintf("acme/p%02d", i)})
@@ -87,9 +85,7 @@ func TestProjectPagesAreKeyset(t *testing.T) {
 
 // Document pages follow key order, with a prefix, across page boundaries.
 func TestDocumentPages(t *testing.T) {
-	t.Parallel()
-	ctx := ctxT(t)
-	tm := newTeam(t)
+	ctx, tm := teamTest(t)
 	var keys []string
 	for i := range 12 {
 		k := fmt.Sprintf("build/%03d", i)
@@ -128,9 +124,7 @@ func TestDocumentPages(t *testing.T) {
 // A worker with the service key runs a task through its life and records
 // deployment progress; the database appends the task's events.
 func TestWorkerMode(t *testing.T) {
-	t.Parallel()
-	ctx := ctxT(t)
-	tm := newTeam(t)
+	ctx, tm := teamTest(t)
 	worker := serviceClient(t)
 	env := tm.environment(t, client.NewEnvironment{Name: "prod", Category: "production"})
 	d, err := tm.member.Deployments.Create(ctx, client.NewDeployment{EnvironmentID: env.ID, Details: json.RawMessage(`{"packages":3}`)})
@@ -248,9 +242,7 @@ func TestWorkerMode(t *testing.T) {
 // reports, pushed over Realtime, and the watch ends at the final state. An
 // outsider cannot watch it.
 func TestWatchTaskRealtime(t *testing.T) {
-	t.Parallel()
-	ctx := ctxT(t)
-	tm := newTeam(t)
+	ctx, tm := teamTest(t)
 	worker := serviceClient(t)
 	task, err := worker.Tasks.Create(ctx, client.NewTask{AccountID: tm.account.ID, ResourceType: "build", ResourceID: tm.project.ID, Kind: "build"})
 	if err != nil {
@@ -301,9 +293,7 @@ func TestWatchTaskRealtime(t *testing.T) {
 // Without Realtime (forced polling) a watch still sees the end; a deleted
 // deployment ends the watch with a final DELETE.
 func TestWatchPollingAndDelete(t *testing.T) {
-	t.Parallel()
-	ctx := ctxT(t)
-	tm := newTeam(t)
+	ctx, tm := teamTest(t)
 	env := tm.environment(t, client.NewEnvironment{Name: "qa"})
 	d, err := tm.member.Deployments.Create(ctx, client.NewDeployment{EnvironmentID: env.ID})
 	if err != nil {
@@ -370,9 +360,7 @@ func TestWatchPollingAndDelete(t *testing.T) {
 // The lease queue: a second member waits for the environment and gets it
 // when the first one unlocks.
 func TestLeaseQueueAndWait(t *testing.T) {
-	t.Parallel()
-	ctx := ctxT(t)
-	tm := newTeam(t)
+	ctx, tm := teamTest(t)
 	env := tm.environment(t, client.NewEnvironment{Name: "uat"})
 	a, err := tm.owner.Environments.Lock(ctx, env.ID, time.Hour, "first")
 	if err != nil || !a.Active() || *a.QueuePosition != 0 {
@@ -499,9 +487,7 @@ func TestWatchResourceTasks(t *testing.T) {
 // Close ends the client's watches and waits for them: when it returns, the
 // watch's channel is closed and a new watch is refused.
 func TestCloseEndsWatches(t *testing.T) {
-	t.Parallel()
-	ctx := ctxT(t)
-	tm := newTeam(t)
+	ctx, tm := teamTest(t)
 	task, err := serviceClient(t).Tasks.Create(ctx, client.NewTask{AccountID: tm.account.ID, ResourceType: "build", ResourceID: tm.project.ID, Kind: "k"})
 	if err != nil {
 		t.Fatal(err)
