@@ -84,25 +84,20 @@ type BuildsService struct{ c *Client }
 
 // Create records a build.
 func (s *BuildsService) Create(ctx context.Context, in NewBuild) (*Build, error) {
-	row, err := s.c.projectRow(ctx, "create build", in.ProjectID)
-	if err != nil {
-		return nil, err
-	}
-	row["build_number"] = in.BuildNumber
-	if err := setStatus(row, in.Status); err != nil {
-		return nil, fmt.Errorf("create build: %w", err)
-	}
-	for k, v := range map[string]string{"branch": in.Branch, "commit_sha": in.CommitSHA, "version": in.Version, "url": in.URL} {
-		if v != "" {
-			row[k] = v
+	return createProjectRow[Build](ctx, s.c, "create build", "builds", in.ProjectID, func(row map[string]any) error {
+		row["build_number"] = in.BuildNumber
+		if err := setStatus(row, in.Status); err != nil {
+			return err
 		}
-	}
-	setField(row, "started_at", in.StartedAt)
-	setField(row, "finished_at", in.FinishedAt)
-	if err := setObject(row, "metadata", in.Metadata); err != nil {
-		return nil, fmt.Errorf("create build: %w", err)
-	}
-	return insertRow[Build](ctx, s.c, "create build", "builds", row, RoleMember)
+		for k, v := range map[string]string{"branch": in.Branch, "commit_sha": in.CommitSHA, "version": in.Version, "url": in.URL} {
+			if v != "" {
+				row[k] = v
+			}
+		}
+		setField(row, "started_at", in.StartedAt)
+		setField(row, "finished_at", in.FinishedAt)
+		return setObject(row, "metadata", in.Metadata)
+	})
 }
 
 // Get returns a build by id.
@@ -134,22 +129,17 @@ func (s *BuildsService) List(ctx context.Context, opts BuildListOptions) (*Page[
 
 // Update changes a build (members, owners, service_role).
 func (s *BuildsService) Update(ctx context.Context, id string, u BuildUpdate) (*Build, error) {
-	if err := validUUID("build id", id); err != nil {
-		return nil, fmt.Errorf("update build: %w", err)
-	}
-	row := map[string]any{}
-	if u.Status != nil {
-		if err := validStatus(*u.Status); err != nil {
-			return nil, fmt.Errorf("update build: %w", err)
+	return updateRow[Build](ctx, s.c, "update build", "builds", "build", id, RoleMember, func(row map[string]any) error {
+		if u.Status != nil {
+			if err := validStatus(*u.Status); err != nil {
+				return err
+			}
+			row["status"] = *u.Status
 		}
-		row["status"] = *u.Status
-	}
-	setClearable(row, "version", u.Version)
-	setClearable(row, "url", u.URL)
-	setField(row, "started_at", u.StartedAt)
-	setField(row, "finished_at", u.FinishedAt)
-	if err := setObject(row, "metadata", u.Metadata); err != nil {
-		return nil, fmt.Errorf("update build: %w", err)
-	}
-	return updateRow[Build](ctx, s.c, "update build", "builds", id, row, RoleMember)
+		setClearable(row, "version", u.Version)
+		setClearable(row, "url", u.URL)
+		setField(row, "started_at", u.StartedAt)
+		setField(row, "finished_at", u.FinishedAt)
+		return setObject(row, "metadata", u.Metadata)
+	})
 }

@@ -58,19 +58,19 @@ type Progress struct {
 	Details json.RawMessage
 }
 
-func (p Progress) row(op string) (map[string]any, error) {
-	row := map[string]any{}
+// set sets the row's columns the report changes.
+func (p Progress) set(row map[string]any) error {
 	if err := setStatus(row, p.Status); err != nil {
-		return nil, fmt.Errorf("%s: %w", op, err)
+		return err
 	}
 	if p.Progress != nil {
 		if *p.Progress < 0 || *p.Progress > 100 {
-			return nil, fmt.Errorf("%s: progress %d is outside 0..100: %w", op, *p.Progress, ErrValidation)
+			return fmt.Errorf("progress %d is outside 0..100: %w", *p.Progress, ErrValidation)
 		}
 		row["progress"] = *p.Progress
 	}
 	setClearable(row, "message", p.Message)
-	return row, nil
+	return nil
 }
 
 // DeploymentsService creates and follows deployments (table deployments).
@@ -80,23 +80,22 @@ type DeploymentsService struct{ c *Client }
 
 // Create creates a queued deployment to an environment.
 func (s *DeploymentsService) Create(ctx context.Context, in NewDeployment) (*Deployment, error) {
-	env, err := s.c.Environments.Get(ctx, in.EnvironmentID)
-	if err != nil {
-		return nil, fmt.Errorf("create deployment: %w", err)
-	}
-	row := map[string]any{"account_id": env.AccountID, "project_id": env.ProjectID, "environment_id": env.ID}
-	err = setUUID(row, "release_id", in.ReleaseID)
-	if err == nil {
-		err = setUUID(row, "build_id", in.BuildID)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("create deployment: %w", err)
-	}
-	setText(row, "message", in.Message)
-	if err := setObject(row, "details", in.Details); err != nil {
-		return nil, fmt.Errorf("create deployment: %w", err)
-	}
-	return insertRow[Deployment](ctx, s.c, "create deployment", "deployments", row, RoleMember)
+	return createRow[Deployment](ctx, s.c, "create deployment", "deployments", RoleMember, func() (map[string]any, error) {
+		env, err := s.c.Environments.Get(ctx, in.EnvironmentID)
+		if err != nil {
+			return nil, err
+		}
+		row := map[string]any{"account_id": env.AccountID, "project_id": env.ProjectID, "environment_id": env.ID}
+		err = setUUID(row, "release_id", in.ReleaseID)
+		if err == nil {
+			err = setUUID(row, "build_id", in.BuildID)
+		}
+		if err != nil {
+			return nil, err
+		}
+		setText(row, "message", in.Message)
+		return row, setObject(row, "details", in.Details)
+	})
 }
 
 // Get returns a deployment by id.
@@ -118,20 +117,18 @@ func (s *DeploymentsService) List(ctx context.Context, opts DeploymentListOption
 // Report records progress on a deployment (PATCH deployments) and returns
 // the updated row.
 func (s *DeploymentsService) Report(ctx context.Context, id string, p Progress) (*Deployment, error) {
-	if err := validUUID("deployment id", id); err != nil {
-		return nil, fmt.Errorf("report deployment progress: %w", err)
-	}
-	row, err := p.row("report deployment progress")
-	if err != nil {
-		return nil, err
-	}
-	if err := setObject(row, "details", p.Details); err != nil {
-		return nil, fmt.Errorf("report deployment progress: %w", err)
-	}
-	if len(row) == 0 {
-		return nil, fmt.Errorf("report deployment progress: nothing to report: %w", ErrValidation)
-	}
-	return updateRow[Deployment](ctx, s.c, "report deployment progress", "deployments", id, row, RoleMember)
+	return updateRow[Deployment](ctx, s.c, "report deployment progress", "deployments", "deployment", id, RoleMember, func(row map[string]any) error {
+		if err := p.set(row); err != nil {
+			return err
+		}
+		if err := setObject(row, "details", p.Details); err != nil {
+			return err
+		}
+		if len(row) == 0 {
+			return fmt.Errorf("nothing to report: %w", ErrValidation)
+		}
+		return nil
+	})
 }
 
 // Start moves a queued deployment to running.

@@ -60,21 +60,16 @@ type EnvironmentsService struct{ c *Client }
 
 // Create creates an environment in a project.
 func (s *EnvironmentsService) Create(ctx context.Context, in NewEnvironment) (*Environment, error) {
-	row, err := s.c.projectRow(ctx, "create environment", in.ProjectID)
-	if err != nil {
-		return nil, err
-	}
-	row["name"], row["active"] = in.Name, !in.Inactive
-	setText(row, "category", in.Category)
-	setText(row, "branch", in.Branch)
-	setText(row, "description", in.Description)
-	if in.Tags != nil {
-		row["tags"] = in.Tags
-	}
-	if err := setObject(row, "metadata", in.Metadata); err != nil {
-		return nil, fmt.Errorf("create environment: %w", err)
-	}
-	return insertRow[Environment](ctx, s.c, "create environment", "environments", row, RoleMember)
+	return createProjectRow[Environment](ctx, s.c, "create environment", "environments", in.ProjectID, func(row map[string]any) error {
+		row["name"], row["active"] = in.Name, !in.Inactive
+		setText(row, "category", in.Category)
+		setText(row, "branch", in.Branch)
+		setText(row, "description", in.Description)
+		if in.Tags != nil {
+			row["tags"] = in.Tags
+		}
+		return setObject(row, "metadata", in.Metadata)
+	})
 }
 
 // Get returns an environment by id.
@@ -106,26 +101,21 @@ func (s *EnvironmentsService) All(ctx context.Context, projectID string) iter.Se
 
 // Update changes an environment (members and owners).
 func (s *EnvironmentsService) Update(ctx context.Context, id string, u EnvironmentUpdate) (*Environment, error) {
-	if err := validUUID("environment id", id); err != nil {
-		return nil, fmt.Errorf("update environment: %w", err)
-	}
-	row := map[string]any{}
-	setField(row, "name", u.Name)
-	setField(row, "category", u.Category)
-	setClearable(row, "branch", u.Branch)
-	setClearable(row, "description", u.Description)
-	setField(row, "active", u.Active)
-	if u.Tags != nil {
-		tags := *u.Tags
-		if tags == nil {
-			tags = []string{}
+	return updateRow[Environment](ctx, s.c, "update environment", "environments", "environment", id, RoleMember, func(row map[string]any) error {
+		setField(row, "name", u.Name)
+		setField(row, "category", u.Category)
+		setClearable(row, "branch", u.Branch)
+		setClearable(row, "description", u.Description)
+		setField(row, "active", u.Active)
+		if u.Tags != nil {
+			tags := *u.Tags
+			if tags == nil {
+				tags = []string{}
+			}
+			row["tags"] = tags
 		}
-		row["tags"] = tags
-	}
-	if err := setObject(row, "metadata", u.Metadata); err != nil {
-		return nil, fmt.Errorf("update environment: %w", err)
-	}
-	return updateRow[Environment](ctx, s.c, "update environment", "environments", id, row, RoleMember)
+		return setObject(row, "metadata", u.Metadata)
+	})
 }
 
 // Delete deletes an environment (members and owners).

@@ -89,17 +89,16 @@ func integrationScope(row map[string]any, ids []string) error {
 
 // Create creates an integration (owners).
 func (s *IntegrationsService) Create(ctx context.Context, in NewIntegration) (*Integration, error) {
-	if err := validUUID("account id", in.AccountID); err != nil {
-		return nil, fmt.Errorf("create integration: %w", err)
-	}
-	row := map[string]any{"account_id": in.AccountID, "name": in.Name, "provider": in.Provider, "auth_type": in.AuthType}
-	if err := integrationScope(row, in.ProjectIDs); err != nil {
-		return nil, fmt.Errorf("create integration: %w", err)
-	}
-	if err := setObject(row, "metadata", in.Metadata); err != nil {
-		return nil, fmt.Errorf("create integration: %w", err)
-	}
-	return insertRow[Integration](ctx, s.c, "create integration", "integrations", row, RoleOwner)
+	return createRow[Integration](ctx, s.c, "create integration", "integrations", RoleOwner, func() (map[string]any, error) {
+		if err := validUUID("account id", in.AccountID); err != nil {
+			return nil, err
+		}
+		row := map[string]any{"account_id": in.AccountID, "name": in.Name, "provider": in.Provider, "auth_type": in.AuthType}
+		if err := integrationScope(row, in.ProjectIDs); err != nil {
+			return nil, err
+		}
+		return row, setObject(row, "metadata", in.Metadata)
+	})
 }
 
 // Get returns an integration by id.
@@ -125,22 +124,17 @@ func (s *IntegrationsService) List(ctx context.Context, opts IntegrationListOpti
 
 // Update changes an integration (owners).
 func (s *IntegrationsService) Update(ctx context.Context, id string, u IntegrationUpdate) (*Integration, error) {
-	if err := validUUID("integration id", id); err != nil {
-		return nil, fmt.Errorf("update integration: %w", err)
-	}
-	row := map[string]any{}
-	setField(row, "name", u.Name)
-	setField(row, "auth_type", u.AuthType)
-	setField(row, "status", u.Status)
-	if u.ProjectIDs != nil {
-		if err := integrationScope(row, *u.ProjectIDs); err != nil {
-			return nil, fmt.Errorf("update integration: %w", err)
+	return updateRow[Integration](ctx, s.c, "update integration", "integrations", "integration", id, RoleOwner, func(row map[string]any) error {
+		setField(row, "name", u.Name)
+		setField(row, "auth_type", u.AuthType)
+		setField(row, "status", u.Status)
+		if u.ProjectIDs != nil {
+			if err := integrationScope(row, *u.ProjectIDs); err != nil {
+				return err
+			}
 		}
-	}
-	if err := setObject(row, "metadata", u.Metadata); err != nil {
-		return nil, fmt.Errorf("update integration: %w", err)
-	}
-	return updateRow[Integration](ctx, s.c, "update integration", "integrations", id, row, RoleOwner)
+		return setObject(row, "metadata", u.Metadata)
+	})
 }
 
 // Delete deletes an integration and its credentials (owners).

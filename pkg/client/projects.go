@@ -67,19 +67,16 @@ type ProjectsService struct{ c *Client }
 
 // Create registers a project.
 func (s *ProjectsService) Create(ctx context.Context, in NewProject) (*Project, error) {
-	if err := validUUID("account id", in.AccountID); err != nil {
-		return nil, fmt.Errorf("create project: %w", err)
-	}
-	row := map[string]any{"account_id": in.AccountID, "identifier": in.Identifier}
-	setText(row, "platform", in.Platform)
-	setText(row, "remote_url", in.RemoteURL)
-	setText(row, "description", in.Description)
-	for name, raw := range map[string]json.RawMessage{"platform_settings": in.PlatformSettings, "settings": in.Settings} {
-		if err := setObject(row, name, raw); err != nil {
-			return nil, fmt.Errorf("create project: %w", err)
+	return createRow[Project](ctx, s.c, "create project", "projects", RoleMember, func() (map[string]any, error) {
+		if err := validUUID("account id", in.AccountID); err != nil {
+			return nil, err
 		}
-	}
-	return insertRow[Project](ctx, s.c, "create project", "projects", row, RoleMember)
+		row := map[string]any{"account_id": in.AccountID, "identifier": in.Identifier}
+		setText(row, "platform", in.Platform)
+		setText(row, "remote_url", in.RemoteURL)
+		setText(row, "description", in.Description)
+		return row, setObjects(row, map[string]json.RawMessage{"platform_settings": in.PlatformSettings, "settings": in.Settings})
+	})
 }
 
 func first[T any](rows []T, op string) (*T, error) {
@@ -130,26 +127,20 @@ func (s *ProjectsService) All(ctx context.Context, accountID string, opts *ListO
 // Update changes a project (members and owners) and returns it with its
 // new version.
 func (s *ProjectsService) Update(ctx context.Context, id string, u ProjectUpdate) (*Project, error) {
-	if err := validUUID("project id", id); err != nil {
-		return nil, fmt.Errorf("update project: %w", err)
-	}
-	row := map[string]any{}
-	if u.Version != 0 {
-		row["version"] = u.Version
-	}
-	setField(row, "identifier", u.Identifier)
-	setField(row, "platform", u.Platform)
-	setClearable(row, "remote_url", u.RemoteURL)
-	setClearable(row, "description", u.Description)
-	for name, raw := range map[string]json.RawMessage{"platform_settings": u.PlatformSettings, "settings": u.Settings} {
-		if err := setObject(row, name, raw); err != nil {
-			return nil, fmt.Errorf("update project: %w", err)
+	return updateRow[Project](ctx, s.c, "update project", "projects", "project", id, RoleMember, func(row map[string]any) error {
+		setField(row, "identifier", u.Identifier)
+		setField(row, "platform", u.Platform)
+		setClearable(row, "remote_url", u.RemoteURL)
+		setClearable(row, "description", u.Description)
+		if err := setObjects(row, map[string]json.RawMessage{"platform_settings": u.PlatformSettings, "settings": u.Settings}); err != nil {
+			return err
 		}
-	}
-	if len(row) == 0 || (len(row) == 1 && u.Version != 0) {
-		return nil, fmt.Errorf("update project: nothing to change: %w", ErrValidation)
-	}
-	return updateRow[Project](ctx, s.c, "update project", "projects", id, row, RoleMember)
+		// The version goes with a change; alone it changes nothing.
+		if len(row) > 0 && u.Version != 0 {
+			row["version"] = u.Version
+		}
+		return nil
+	})
 }
 
 // Delete deletes a project and everything under it (owners only).

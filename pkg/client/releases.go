@@ -3,7 +3,6 @@ package client
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"time"
 
 	postgrest "github.com/supabase-community/postgrest-go"
@@ -44,16 +43,11 @@ type ReleasesService struct{ c *Client }
 
 // Create creates a release definition.
 func (s *ReleasesService) Create(ctx context.Context, in NewRelease) (*Release, error) {
-	row, err := s.c.projectRow(ctx, "create release", in.ProjectID)
-	if err != nil {
-		return nil, err
-	}
-	row["name"], row["active"] = in.Name, !in.Inactive
-	setText(row, "description", in.Description)
-	if err := setObject(row, "definition", in.Definition); err != nil {
-		return nil, fmt.Errorf("create release: %w", err)
-	}
-	return insertRow[Release](ctx, s.c, "create release", "releases", row, RoleMember)
+	return createProjectRow[Release](ctx, s.c, "create release", "releases", in.ProjectID, func(row map[string]any) error {
+		row["name"], row["active"] = in.Name, !in.Inactive
+		setText(row, "description", in.Description)
+		return setObject(row, "definition", in.Definition)
+	})
 }
 
 // Get returns a release definition by id.

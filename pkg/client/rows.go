@@ -29,6 +29,29 @@ func insertRow[T any](ctx context.Context, c *Client, op, table string, row map[
 	return first(rows, op)
 }
 
+// createRow is a service's Create: build turns the caller's input into the
+// row (refusing bad input, or failing to read what the row depends on),
+// and the row is inserted (insertRow). op prefixes build's error.
+func createRow[T any](ctx context.Context, c *Client, op, table string, need Role, build func() (map[string]any, error)) (*T, error) {
+	row, err := build()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	return insertRow[T](ctx, c, op, table, row, need)
+}
+
+// createProjectRow is createRow for something created in a project by its
+// members: the row starts as projectRow, and fill sets the rest.
+func createProjectRow[T any](ctx context.Context, c *Client, op, table, projectID string, fill func(row map[string]any) error) (*T, error) {
+	return createRow[T](ctx, c, op, table, RoleMember, func() (map[string]any, error) {
+		row, err := c.projectRow(ctx, projectID)
+		if err != nil {
+			return nil, err
+		}
+		return row, fill(row)
+	})
+}
+
 // getRow returns the row of table with that id; noun names it in errors
 // ("get build: …", "build … not found").
 func getRow[T any](ctx context.Context, c *Client, noun, table, id string) (*T, error) {
@@ -63,10 +86,19 @@ func getRowBy[T any](ctx context.Context, c *Client, noun, table, parentCol, par
 	return &v, nil
 }
 
-// updateRow changes the row of table with that id and returns it; an
-// empty row is refused before any request, and no row changed is explained
-// (missing, invisible, or not the caller's to change).
-func updateRow[T any](ctx context.Context, c *Client, op, table, id string, row map[string]any, need Role) (*T, error) {
+// updateRow changes the row of table with that id (noun names the id in
+// errors, "build id") and returns it. build sets the columns to change
+// from the caller's input; op prefixes its error. An empty row is refused
+// before any request, and no row changed is explained (missing,
+// invisible, or not the caller's to change).
+func updateRow[T any](ctx context.Context, c *Client, op, table, noun, id string, need Role, build func(row map[string]any) error) (*T, error) {
+	if err := validUUID(noun+" id", id); err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	row := map[string]any{}
+	if err := build(row); err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
 	if len(row) == 0 {
 		return nil, fmt.Errorf("%s: nothing to change: %w", op, ErrValidation)
 	}
@@ -152,6 +184,16 @@ func setObject(row map[string]any, name string, raw json.RawMessage) error {
 	return nil
 }
 
+// setObjects is setObject for each column of objs.
+func setObjects(row map[string]any, objs map[string]json.RawMessage) error {
+	for name, raw := range objs {
+		if err := setObject(row, name, raw); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // The row builders of create and update: a create sets only what the
 // caller gave, so the column's default stays otherwise; an update sets only
 // the fields that are not nil, and an empty text clears a nullable column.
@@ -229,11 +271,11 @@ func nullIfEmpty(s string) any {
 
 // projectRow starts the row of something created in a project: it reads
 // the project (which proves the caller sees it) and sets the row's
-// account_id and project_id from it. op prefixes the error.
-func (c *Client) projectRow(ctx context.Context, op, projectID string) (map[string]any, error) {
+// account_id and project_id from it.
+func (c *Client) projectRow(ctx context.Context, projectID string) (map[string]any, error) {
 	p, err := c.Projects.Get(ctx, projectID)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", op, err)
+		return nil, err
 	}
 	return map[string]any{"account_id": p.AccountID, "project_id": p.ID}, nil
 }

@@ -88,30 +88,29 @@ type TasksService struct{ c *Client }
 
 // Create creates a task.
 func (s *TasksService) Create(ctx context.Context, in NewTask) (*Task, error) {
-	account := in.AccountID
-	if in.ProjectID != "" {
-		p, err := s.c.Projects.Get(ctx, in.ProjectID)
-		if err != nil {
-			return nil, fmt.Errorf("create task: %w", err)
+	return createRow[Task](ctx, s.c, "create task", "task_executions", RoleMember, func() (map[string]any, error) {
+		account := in.AccountID
+		if in.ProjectID != "" {
+			p, err := s.c.Projects.Get(ctx, in.ProjectID)
+			if err != nil {
+				return nil, err
+			}
+			account = p.AccountID
 		}
-		account = p.AccountID
-	}
-	if err := validUUID("account id", account); err != nil {
-		return nil, fmt.Errorf("create task: an account or project is required: %w", err)
-	}
-	if err := validUUID("resource id", in.ResourceID); err != nil {
-		return nil, fmt.Errorf("create task: %w", err)
-	}
-	row := map[string]any{"account_id": account, "resource_type": in.ResourceType, "resource_id": in.ResourceID, "kind": in.Kind}
-	setText(row, "project_id", in.ProjectID)
-	if err := setStatus(row, in.Status); err != nil {
-		return nil, fmt.Errorf("create task: %w", err)
-	}
-	setText(row, "worker", in.Worker)
-	if err := setObject(row, "input", in.Input); err != nil {
-		return nil, fmt.Errorf("create task: %w", err)
-	}
-	return insertRow[Task](ctx, s.c, "create task", "task_executions", row, RoleMember)
+		if err := validUUID("account id", account); err != nil {
+			return nil, fmt.Errorf("an account or project is required: %w", err)
+		}
+		if err := validUUID("resource id", in.ResourceID); err != nil {
+			return nil, err
+		}
+		row := map[string]any{"account_id": account, "resource_type": in.ResourceType, "resource_id": in.ResourceID, "kind": in.Kind}
+		setText(row, "project_id", in.ProjectID)
+		if err := setStatus(row, in.Status); err != nil {
+			return nil, err
+		}
+		setText(row, "worker", in.Worker)
+		return row, setObject(row, "input", in.Input)
+	})
 }
 
 // Get returns a task by id.
@@ -143,21 +142,21 @@ func (s *TasksService) Events(ctx context.Context, taskID string, opts *ListOpti
 // AppendEvent appends an event of the caller's choosing (e.g. "log") to a
 // task's log.
 func (s *TasksService) AppendEvent(ctx context.Context, taskID, event, message string, data json.RawMessage) (*TaskEvent, error) {
-	t, err := s.Get(ctx, taskID)
-	if err != nil {
-		return nil, fmt.Errorf("append task event: %w", err)
-	}
-	row := map[string]any{"account_id": t.AccountID, "task_id": t.ID, "event": event, "status": t.Status, "progress": t.Progress}
-	if message != "" {
-		row["message"] = message
-	}
-	if len(data) > 0 {
-		if !json.Valid(data) {
-			return nil, fmt.Errorf("append task event: data is not valid JSON: %w", ErrValidation)
+	return createRow[TaskEvent](ctx, s.c, "append task event", "task_events", RoleMember, func() (map[string]any, error) {
+		t, err := s.Get(ctx, taskID)
+		if err != nil {
+			return nil, err
 		}
-		row["data"] = data
-	}
-	return insertRow[TaskEvent](ctx, s.c, "append task event", "task_events", row, RoleMember)
+		row := map[string]any{"account_id": t.AccountID, "task_id": t.ID, "event": event, "status": t.Status, "progress": t.Progress}
+		setText(row, "message", message)
+		if len(data) > 0 {
+			if !json.Valid(data) {
+				return nil, fmt.Errorf("data is not valid JSON: %w", ErrValidation)
+			}
+			row["data"] = data
+		}
+		return row, nil
+	})
 }
 
 // Report updates a task (PATCH task_executions); the database appends the
@@ -170,9 +169,9 @@ func (s *TasksService) report(ctx context.Context, op, id string, r TaskReport, 
 	if err := validUUID("task id", id); err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
-	row, err := Progress{Status: r.Status, Progress: r.Progress, Message: r.Message}.row(op)
-	if err != nil {
-		return nil, err
+	row := map[string]any{}
+	if err := (Progress{Status: r.Status, Progress: r.Progress, Message: r.Message}).set(row); err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
 	}
 	for name, raw := range map[string]json.RawMessage{"output": r.Output, "error": r.Error} {
 		if len(raw) == 0 {
@@ -188,7 +187,7 @@ func (s *TasksService) report(ctx context.Context, op, id string, r TaskReport, 
 		return nil, fmt.Errorf("%s: nothing to report: %w", op, ErrValidation)
 	}
 	var rows []Task
-	err = s.c.do(ctx, op, false, func(cl *call) error {
+	err := s.c.do(ctx, op, false, func(cl *call) error {
 		fb := cl.from("task_executions").Update(row, "representation", "").Eq("id", id)
 		if onlyIfStatus != "" {
 			fb = fb.Eq("status", onlyIfStatus)
