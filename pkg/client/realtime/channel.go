@@ -439,20 +439,12 @@ func (ch *Channel) Send(ctx context.Context, event string, payload any) error {
 	if err != nil {
 		return fmt.Errorf("realtime: encode broadcast payload: %w", err)
 	}
-	conn, joinRef, err := ch.joined()
-	if err != nil {
-		return err
-	}
 	body := []byte(`{"type":"broadcast","event":`)
 	body = phoenix.AppendString(body, event)
 	body = append(body, `,"payload":`...)
 	body = append(body, data...)
 	body = append(body, '}')
-	m := phoenix.Message{JoinRef: joinRef, Ref: ch.c.nextRef(), Topic: ch.topic, Event: phoenix.EventBroadcast, Payload: body}
-	if !ch.cfg.ack {
-		return conn.write(ctx, m)
-	}
-	return ch.requestOK(ctx, conn, m)
+	return ch.push(ctx, phoenix.EventBroadcast, body, ch.cfg.ack)
 }
 
 // Track publishes presence metadata for this channel's key.
@@ -474,21 +466,29 @@ func (ch *Channel) presencePush(ctx context.Context, event string, meta any) err
 	if err != nil {
 		return fmt.Errorf("realtime: encode presence payload: %w", err)
 	}
+	return ch.push(ctx, phoenix.EventPresence, body, true)
+}
+
+// pushToken sends a refreshed access token to a joined channel; a channel
+// not joined has nothing to refresh.
+func (ch *Channel) pushToken(token string) {
+	body, _ := json.Marshal(map[string]string{"access_token": token})
+	_ = ch.push(ch.c.ctx, phoenix.EventAccessToken, body, false)
+}
+
+// push sends event with payload on the channel's current join
+// (ErrNotJoined when there is none); with ack it waits for the server's
+// reply (requestOK).
+func (ch *Channel) push(ctx context.Context, event string, payload json.RawMessage, ack bool) error {
 	conn, joinRef, err := ch.joined()
 	if err != nil {
 		return err
 	}
-	return ch.requestOK(ctx, conn, phoenix.Message{JoinRef: joinRef, Ref: ch.c.nextRef(), Topic: ch.topic, Event: phoenix.EventPresence, Payload: body})
-}
-
-// pushToken sends a refreshed access token to a joined channel.
-func (ch *Channel) pushToken(token string) {
-	conn, joinRef, err := ch.joined()
-	if err != nil {
-		return
+	m := phoenix.Message{JoinRef: joinRef, Ref: ch.c.nextRef(), Topic: ch.topic, Event: event, Payload: payload}
+	if !ack {
+		return conn.write(ctx, m)
 	}
-	body, _ := json.Marshal(map[string]string{"access_token": token})
-	_ = conn.write(ch.c.ctx, phoenix.Message{JoinRef: joinRef, Ref: ch.c.nextRef(), Topic: ch.topic, Event: phoenix.EventAccessToken, Payload: body})
+	return ch.requestOK(ctx, conn, m)
 }
 
 // receive handles a server message for this channel (reader goroutine).
