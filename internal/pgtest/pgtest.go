@@ -71,14 +71,22 @@ func Main(m *testing.M) { MainWith(m, Options{}) }
 
 // MainWith is Main with options.
 func MainWith(m *testing.M, opts Options) {
-	c, err := Start(context.Background(), opts)
+	MainShared(m, "pgtest", &shared, func() (*Cluster, error) { return Start(context.Background(), opts) })
+}
+
+// MainShared is the TestMain of a package whose tests share one thing
+// started for them all (pgtest's cluster, stacktest's stack): it starts it
+// into *shared, runs the tests, closes it and exits with the tests' code.
+// A failed start ends the test binary at once, its error prefixed by name.
+func MainShared[T interface{ Close() }](m *testing.M, name string, shared *T, start func() (T, error)) {
+	s, err := start()
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "pgtest: %v\n", err)
+		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
 		os.Exit(1)
 	}
-	shared = c
+	*shared = s
 	code := m.Run()
-	c.Close()
+	s.Close()
 	os.Exit(code)
 }
 

@@ -79,15 +79,7 @@ func Main(m *testing.M) { MainWith(m, Options{ExpiryInterval: 200 * time.Millise
 
 // MainWith is Main with options.
 func MainWith(m *testing.M, opts Options) {
-	s, err := Start(context.Background(), opts)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "stacktest: %v\n", err)
-		os.Exit(1)
-	}
-	shared = s
-	code := m.Run()
-	s.Close()
-	os.Exit(code)
+	pgtest.MainShared(m, "stacktest", &shared, func() (*Stack, error) { return Start(context.Background(), opts) })
 }
 
 // Shared returns the stack started by Main.
