@@ -26,14 +26,7 @@ func TestWatchOverPrivateTopic(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, err := tm.viewer.Deployments.Watch(ctx, d.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
-	if w.Mode() != "broadcast" {
-		t.Fatalf("mode %q, want broadcast (the private topic deployment:<id>)", w.Mode())
-	}
+	w := inMode(t, "broadcast")(tm.viewer.Deployments.Watch(ctx, d.ID))
 	if first := <-w.Updates(); first.Event != "snapshot" || first.Deployment == nil || first.Deployment.ID != d.ID {
 		t.Fatalf("first update %+v", first)
 	}

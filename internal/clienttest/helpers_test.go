@@ -189,4 +189,24 @@ func newTeam(t testing.TB) *team {
 	return tm
 }
 
+// inMode checks the results of a call that starts a watch: the watch
+// started, in mode ("broadcast": pushed on the resource's private topic;
+// "realtime" for a resource's tasks; "poll"), and it is closed when the
+// test ends.
+//
+//	w := inMode(t, "broadcast")(tm.viewer.Tasks.Watch(ctx, task.ID))
+func inMode(t testing.TB, mode string) func(*client.Watch, error) *client.Watch {
+	return func(w *client.Watch, err error) *client.Watch {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("watch in %s mode: %v", mode, err)
+		}
+		t.Cleanup(func() { w.Close() })
+		if w.Mode() != mode {
+			t.Fatalf("watch mode %q, want %q", w.Mode(), mode)
+		}
+		return w
+	}
+}
+
 func ptr[T any](v T) *T { return &v }

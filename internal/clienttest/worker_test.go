@@ -248,14 +248,7 @@ func TestWatchTaskRealtime(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, err := tm.viewer.Tasks.Watch(ctx, task.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
-	if w.Mode() != "broadcast" {
-		t.Fatalf("mode %q, want broadcast (the task's private topic)", w.Mode())
-	}
+	w := inMode(t, "broadcast")(tm.viewer.Tasks.Watch(ctx, task.ID))
 	first := <-w.Updates()
 	if first.Event != "snapshot" || first.Status != client.StatusQueued || first.Task == nil || first.Task.ID != task.ID {
 		t.Fatalf("first update %+v", first)
@@ -299,13 +292,7 @@ func TestWatchPollingAndDelete(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, err := tm.member.Deployments.Watch(ctx, d.ID, client.WatchPoll(20*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if w.Mode() != "poll" {
-		t.Fatalf("mode %q", w.Mode())
-	}
+	w := inMode(t, "poll")(tm.member.Deployments.Watch(ctx, d.ID, client.WatchPoll(20*time.Millisecond)))
 	<-w.Updates()
 	if _, err := tm.member.Deployments.Start(ctx, d.ID, "go"); err != nil {
 		t.Fatal(err)
@@ -442,14 +429,7 @@ func TestWatchResourceTasks(t *testing.T) {
 			if mode == "poll" {
 				opts = append(opts, client.WatchPoll(20*time.Millisecond))
 			}
-			w, err := tm.viewer.Tasks.WatchResource(ctx, "deployment", resource, opts...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer w.Close()
-			if w.Mode() != mode {
-				t.Fatalf("mode %q", w.Mode())
-			}
+			w := inMode(t, mode)(tm.viewer.Tasks.WatchResource(ctx, "deployment", resource, opts...))
 			u := <-w.Updates()
 			if u.Event != "snapshot" || u.ID != first.ID {
 				t.Fatalf("first %+v", u)
