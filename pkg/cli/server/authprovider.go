@@ -18,8 +18,8 @@ import (
 
 // ProviderOptions are the inputs of `sfp server auth provider set|list|disable`.
 type ProviderOptions struct {
-	IO    *cmdutil.IOStreams
-	Flags tenantFlags
+	tenantInputs
+
 	// Name is the provider (github, azure, gitlab, google, keycloak).
 	Name        string
 	ClientID    string
@@ -28,7 +28,6 @@ type ProviderOptions struct {
 	// SecretFile is where the client secret is read from; "-" is stdin.
 	// The secret is never a command-line argument.
 	SecretFile string
-	JSON       bool
 }
 
 // ProviderInfo is one provider as `list --json` shows it; the secret only
@@ -78,7 +77,7 @@ func providerArg(opts *ProviderOptions) cobra.PositionalArgs {
 
 // NewCmdProviderSet builds `sfp server auth provider set`.
 func NewCmdProviderSet(f *cmdutil.Factory, runF func(context.Context, *ProviderOptions) error) *cobra.Command {
-	opts := &ProviderOptions{IO: f.IOStreams}
+	opts := &ProviderOptions{}
 	cmd := &cobra.Command{
 		Use:   "set NAME -t TENANT --client-id ID [--secret-file FILE|-] [--url URL] [--redirect-uri URL]",
 		Short: "Enable an OAuth provider, or change its settings",
@@ -98,7 +97,7 @@ redirect URI the command prints with the provider.`,
 			return nil
 		}, runF, withFactory(f, providerSetRun)),
 	}
-	opts.Flags.register(cmd)
+	opts.register(f, cmd)
 	cmd.Flags().StringVar(&opts.ClientID, "client-id", "", "The OAuth app's client id")
 	cmd.Flags().StringVar(&opts.SecretFile, "secret-file", "", "File holding the client secret (- for stdin)")
 	cmd.Flags().StringVar(&opts.URL, "url", "", "Provider URL: GitHub Enterprise/GitLab host, Keycloak realm, Azure tenant")
@@ -180,7 +179,7 @@ func providerSetRun(ctx context.Context, f *cmdutil.Factory, opts *ProviderOptio
 
 // NewCmdProviderList builds `sfp server auth provider list`.
 func NewCmdProviderList(f *cmdutil.Factory, runF func(context.Context, *ProviderOptions) error) *cobra.Command {
-	opts := &ProviderOptions{IO: f.IOStreams}
+	opts := &ProviderOptions{}
 	cmd := &cobra.Command{
 		Use:   "list -t TENANT",
 		Short: "List the tenant's OAuth providers",
@@ -194,8 +193,7 @@ func NewCmdProviderList(f *cmdutil.Factory, runF func(context.Context, *Provider
 			return providerListRun(o, t)
 		}),
 	}
-	opts.Flags.register(cmd)
-	cmdutil.JSONFlag(cmd, &opts.JSON, "", ProviderInfo{})
+	opts.registerJSON(f, cmd, "", ProviderInfo{})
 	return cmd
 }
 
@@ -222,7 +220,7 @@ func providerListRun(opts *ProviderOptions, t *tenant.Tenant) error {
 
 // NewCmdProviderDisable builds `sfp server auth provider disable`.
 func NewCmdProviderDisable(f *cmdutil.Factory, runF func(context.Context, *ProviderOptions) error) *cobra.Command {
-	opts := &ProviderOptions{IO: f.IOStreams}
+	opts := &ProviderOptions{}
 	cmd := &cobra.Command{
 		Use:   "disable NAME -t TENANT",
 		Short: "Disable an OAuth provider",
@@ -248,7 +246,7 @@ enables it again). Users keep their identities of it; sign-ins in progress fail.
 			return applyProviders(ctx, f, o.IO, t)
 		}),
 	}
-	opts.Flags.register(cmd)
+	opts.register(f, cmd)
 	return cmd
 }
 

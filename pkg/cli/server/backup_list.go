@@ -14,14 +14,12 @@ import (
 
 // BackupListOptions are the inputs of `sfp server backup list`.
 type BackupListOptions struct {
-	IO    *cmdutil.IOStreams
-	Flags tenantFlags
-	JSON  bool
+	tenantInputs
 }
 
 // NewCmdBackupList builds `sfp server backup list`.
 func NewCmdBackupList(f *cmdutil.Factory, runF func(context.Context, *BackupListOptions) error) *cobra.Command {
-	opts := &BackupListOptions{IO: f.IOStreams}
+	opts := &BackupListOptions{}
 	cmd := &cobra.Command{
 		Use:   "list -t NAME",
 		Short: "List a tenant's backups and the earliest point it can be restored to",
@@ -31,8 +29,7 @@ time a restore with --to-time can reach.`,
 		Args: cmdutil.NoArgs,
 		RunE: cmdutil.RunE(opts, nil, runF, withFactory(f, backupListRun)),
 	}
-	opts.Flags.register(cmd)
-	cmd.Flags().BoolVar(&opts.JSON, "json", false, "Output JSON")
+	opts.registerJSON(f, cmd, "", nil)
 	return cmd
 }
 

@@ -12,8 +12,8 @@ import (
 
 // LogsOptions are the inputs of `sfp server logs`.
 type LogsOptions struct {
-	IO     *cmdutil.IOStreams
-	Flags  tenantFlags
+	tenantInputs
+
 	Follow bool
 	Tail   int
 	Source string
@@ -21,7 +21,7 @@ type LogsOptions struct {
 
 // NewCmdLogs builds `sfp server logs`.
 func NewCmdLogs(f *cmdutil.Factory, runF func(context.Context, *LogsOptions) error) *cobra.Command {
-	opts := &LogsOptions{IO: f.IOStreams}
+	opts := &LogsOptions{}
 	cmd := &cobra.Command{
 		Use:   "logs -t NAME [-f] [--tail N]",
 		Short: "Print a tenant's logs",
@@ -31,7 +31,7 @@ names a compose service.`,
 		Args: cmdutil.NoArgs,
 		RunE: cmdutil.RunE(opts, opts.validate, runF, withFactory(f, logsRun)),
 	}
-	opts.Flags.register(cmd)
+	opts.register(f, cmd)
 	cmd.Flags().BoolVarP(&opts.Follow, "follow", "f", false, "Keep printing new lines")
 	cmd.Flags().IntVar(&opts.Tail, "tail", 0, "Print only the last N lines")
 	cmd.Flags().StringVar(&opts.Source, "source", "", "Which log: sfp (default) or postgres; docker: a service")

@@ -15,16 +15,16 @@ import (
 
 // PsqlOptions are the inputs of `sfp server psql`.
 type PsqlOptions struct {
-	IO    *cmdutil.IOStreams
-	Flags tenantFlags
-	Role  string
-	User  string
-	Args  []string
+	tenantInputs
+
+	Role string
+	User string
+	Args []string
 }
 
 // NewCmdPsql builds `sfp server psql`.
 func NewCmdPsql(f *cmdutil.Factory, runF func(context.Context, *PsqlOptions) error) *cobra.Command {
-	opts := &PsqlOptions{IO: f.IOStreams}
+	opts := &PsqlOptions{}
 	cmd := &cobra.Command{
 		Use:   "psql -t NAME [--role ROLE [--user EMAIL]] [-- PSQL-ARGS...]",
 		Short: "Open psql on a tenant's database",
@@ -43,7 +43,7 @@ Arguments after -- go to psql.`,
   sfp server psql -t acme -- -c 'select count(*) from auth.users'`,
 		RunE: cmdutil.RunArgsE(opts, opts.parse, runF, withFactory(f, psqlRun)),
 	}
-	opts.Flags.register(cmd)
+	opts.register(f, cmd)
 	cmd.Flags().StringVar(&opts.Role, "role", "", "Act as anon, authenticated or service_role (inside a rolled-back transaction)")
 	cmd.Flags().StringVar(&opts.User, "user", "", "With --role authenticated: the email of the user whose claims to use")
 	return cmd

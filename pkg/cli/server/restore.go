@@ -13,8 +13,8 @@ import (
 
 // RestoreOptions are the inputs of `sfp server restore`.
 type RestoreOptions struct {
-	IO             *cmdutil.IOStreams
-	Flags          tenantFlags
+	tenantInputs
+
 	From           string
 	PassphraseFile string
 	IdentityFile   string
@@ -22,7 +22,6 @@ type RestoreOptions struct {
 	ToTime         string
 	ToLSN          string
 	Archive        string
-	JSON           bool
 	// Docker restores a docker tenant's backup.
 	Docker backup.ComposeRestore
 
@@ -31,7 +30,7 @@ type RestoreOptions struct {
 
 // NewCmdRestore builds `sfp server restore`.
 func NewCmdRestore(f *cmdutil.Factory, runF func(context.Context, *RestoreOptions) error) *cobra.Command {
-	opts := &RestoreOptions{IO: f.IOStreams}
+	opts := &RestoreOptions{}
 	cmd := &cobra.Command{
 		Use:   "restore -t NAME --from FILE [--to-time TIME | --to-lsn LSN]",
 		Short: "Create a tenant from a backup, optionally at a point in time",
@@ -59,7 +58,7 @@ cannot be put back.`,
 		Args: cmdutil.NoArgs,
 		RunE: cmdutil.RunE(opts, opts.validate, runF, withFactory(f, restoreRun)),
 	}
-	opts.Flags.register(cmd)
+	opts.registerJSON(f, cmd, "", nil)
 	cmd.Flags().StringVar(&opts.From, "from", "", "Backup file")
 	cmd.Flags().StringVar(&opts.PassphraseFile, "passphrase-file", "", "Decrypt with the passphrase in this file")
 	cmd.Flags().StringVar(&opts.IdentityFile, "identity", "", "Decrypt with this age identity file (age-keygen's)")
@@ -67,7 +66,6 @@ cannot be put back.`,
 	cmd.Flags().StringVar(&opts.ToTime, "to-time", "", "Recover to this time (RFC 3339) from the WAL archive")
 	cmd.Flags().StringVar(&opts.ToLSN, "to-lsn", "", "Recover to this WAL position (e.g. 0/3000060) from the WAL archive")
 	cmd.Flags().StringVar(&opts.Archive, "archive", "", "WAL archive directory (default: the backed-up tenant's backup.wal_archive)")
-	cmd.Flags().BoolVar(&opts.JSON, "json", false, "Output JSON")
 	return cmd
 }
 

@@ -18,9 +18,8 @@ import (
 
 // StatusOptions are the inputs of `sfp server status`.
 type StatusOptions struct {
-	IO    *cmdutil.IOStreams
-	Flags tenantFlags
-	JSON  bool
+	tenantInputs
+
 	// Watch redraws the status every Interval until interrupted.
 	Watch    bool
 	Interval time.Duration
@@ -28,7 +27,7 @@ type StatusOptions struct {
 
 // NewCmdStatus builds `sfp server status`.
 func NewCmdStatus(f *cmdutil.Factory, runF func(context.Context, *StatusOptions) error) *cobra.Command {
-	opts := &StatusOptions{IO: f.IOStreams}
+	opts := &StatusOptions{}
 	cmd := &cobra.Command{
 		Use:   "status -t NAME",
 		Short: "Show whether a tenant and each of its components are up",
@@ -46,8 +45,7 @@ them). --watch redraws all of it every --interval until Ctrl-C.`,
 		Args: cmdutil.NoArgs,
 		RunE: cmdutil.RunE(opts, nil, runF, withFactory(f, statusRun)),
 	}
-	opts.Flags.register(cmd)
-	cmd.Flags().BoolVar(&opts.JSON, "json", false, "Output JSON")
+	opts.registerJSON(f, cmd, "", nil)
 	cmd.Flags().BoolVarP(&opts.Watch, "watch", "w", false, "Redraw the status and figures until interrupted (with --json: one document per line)")
 	cmd.Flags().DurationVar(&opts.Interval, "interval", 2*time.Second, "How often --watch redraws")
 	return cmd

@@ -12,13 +12,12 @@ import (
 
 // StopOptions are the inputs of `sfp server stop`.
 type StopOptions struct {
-	IO    *cmdutil.IOStreams
-	Flags tenantFlags
+	tenantInputs
 }
 
 // NewCmdStop builds `sfp server stop`.
 func NewCmdStop(f *cmdutil.Factory, runF func(context.Context, *StopOptions) error) *cobra.Command {
-	opts := &StopOptions{IO: f.IOStreams}
+	opts := &StopOptions{}
 	cmd := &cobra.Command{
 		Use:   "stop -t NAME",
 		Short: "Stop a running tenant",
@@ -29,7 +28,7 @@ exit code 0.`,
 		Args: cmdutil.NoArgs,
 		RunE: cmdutil.RunE(opts, nil, runF, withFactory(f, stopRun)),
 	}
-	opts.Flags.register(cmd)
+	opts.register(f, cmd)
 	return cmd
 }
 

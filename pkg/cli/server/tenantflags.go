@@ -27,6 +27,31 @@ func (tf *tenantFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVarP(&tf.Tenant, "tenant", "t", "", "Tenant name (env SFP_TENANT)")
 }
 
+// tenantInputs are the inputs every command on tenants has: its streams,
+// the flags that name the base directory and the tenant, and --json for
+// the commands that print JSON. A command's options embed them beside its
+// own flags.
+type tenantInputs struct {
+	IO    *cmdutil.IOStreams
+	Flags tenantFlags
+	JSON  bool
+}
+
+// register hands the command the factory's streams and adds the tenant
+// flags (--base-dir, --tenant).
+func (in *tenantInputs) register(f *cmdutil.Factory, cmd *cobra.Command) {
+	in.IO = f.IOStreams
+	in.Flags.register(cmd)
+}
+
+// registerJSON is register for a command that prints JSON on request: it
+// adds --json too, as cmdutil.JSONFlag does (usage "" is "Output JSON";
+// shape nil leaves the fields out of the reference).
+func (in *tenantInputs) registerJSON(f *cmdutil.Factory, cmd *cobra.Command, usage string, shape any) {
+	in.register(f, cmd)
+	cmdutil.JSONFlag(cmd, &in.JSON, usage, shape)
+}
+
 // registerBaseDir adds --base-dir alone, for a command on the base
 // directory rather than on one tenant (`sfp server list`).
 func (tf *tenantFlags) registerBaseDir(cmd *cobra.Command) {
