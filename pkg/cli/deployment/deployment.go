@@ -67,10 +67,7 @@ The deployment id is printed on stdout; workers report on it with
 			if opts.Scope.Project == "" || opts.Scope.Environment == "" {
 				return cmdutil.FlagErrorf("which environment? pass --project P and --env E")
 			}
-			if _, err := cmdutil.ParseJSONFlag("details", opts.Details); err != nil {
-				return err
-			}
-			return nil
+			return cmdutil.CheckJSONFlags(cmdutil.JSONFlagValue{Name: "details", Value: opts.Details})
 		}, runF, createRun),
 	}
 	opts.Scope.AccountFlag(cmd)

@@ -94,10 +94,7 @@ func NewCmdCreate(f *cmdutil.Factory, runF func(context.Context, *CreateOptions)
 			if err := opts.Scope.Check(cmdutil.Need{Project: true}); err != nil {
 				return err
 			}
-			if _, err := cmdutil.ParseJSONFlag("metadata", opts.Metadata); err != nil {
-				return err
-			}
-			return nil
+			return cmdutil.CheckJSONFlags(cmdutil.JSONFlagValue{Name: "metadata", Value: opts.Metadata})
 		}, runF, createRun),
 	}
 	projectFlag(cmd, &opts.Scope)

@@ -59,10 +59,7 @@ identifier) or giving --project as an id.`,
 			if !client.IsUUID(opts.ResourceID) {
 				return cmdutil.FlagErrorf("--resource-id %q is not a UUID", opts.ResourceID)
 			}
-			if _, err := cmdutil.ParseJSONFlag("input", opts.Input); err != nil {
-				return err
-			}
-			return nil
+			return cmdutil.CheckJSONFlags(cmdutil.JSONFlagValue{Name: "input", Value: opts.Input})
 		}, runF, createRun),
 	}
 	opts.Scope.AccountFlag(cmd)
