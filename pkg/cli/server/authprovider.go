@@ -95,7 +95,7 @@ redirect URI the command prints with the provider.`,
 				return cmdutil.FlagErrorf("pass --client-id (the OAuth app's client id)")
 			}
 			return nil
-		}, runF, withFactory(f, providerSetRun)),
+		}, runF, onTenant(f, providerSetRun)),
 	}
 	opts.register(f, cmd)
 	cmd.Flags().StringVar(&opts.ClientID, "client-id", "", "The OAuth app's client id")
@@ -127,13 +127,10 @@ func readSecret(opts *ProviderOptions) (string, error) {
 	return secret, nil
 }
 
-func providerSetRun(ctx context.Context, f *cmdutil.Factory, opts *ProviderOptions) error {
-	t, err := loadTenant(f, &opts.Flags)
-	if err != nil {
-		return err
-	}
+func providerSetRun(ctx context.Context, f *cmdutil.Factory, opts *ProviderOptions, t *tenant.Tenant) error {
 	secret := ""
 	if opts.SecretFile != "" {
+		var err error
 		if secret, err = readSecret(opts); err != nil {
 			return err
 		}
@@ -185,13 +182,9 @@ func NewCmdProviderList(f *cmdutil.Factory, runF func(context.Context, *Provider
 		Short: "List the tenant's OAuth providers",
 		Long:  `List every supported provider with its settings; secrets show only as set or missing.`,
 		Args:  cmdutil.NoArgs,
-		RunE: cmdutil.RunE(opts, nil, runF, func(ctx context.Context, o *ProviderOptions) error {
-			t, err := loadTenant(f, &o.Flags)
-			if err != nil {
-				return err
-			}
+		RunE: cmdutil.RunE(opts, nil, runF, onTenant(f, func(_ context.Context, _ *cmdutil.Factory, o *ProviderOptions, t *tenant.Tenant) error {
 			return providerListRun(o, t)
-		}),
+		})),
 	}
 	opts.registerJSON(f, cmd, "", ProviderInfo{})
 	return cmd
@@ -227,11 +220,7 @@ func NewCmdProviderDisable(f *cmdutil.Factory, runF func(context.Context, *Provi
 		Long: `Stop signing in with the provider (its settings and secret are kept; ` + "`set`" + `
 enables it again). Users keep their identities of it; sign-ins in progress fail.`,
 		Args: providerArg(opts),
-		RunE: cmdutil.RunE(opts, nil, runF, func(ctx context.Context, o *ProviderOptions) error {
-			t, err := loadTenant(f, &o.Flags)
-			if err != nil {
-				return err
-			}
+		RunE: cmdutil.RunE(opts, nil, runF, onTenant(f, func(ctx context.Context, f *cmdutil.Factory, o *ProviderOptions, t *tenant.Tenant) error {
 			p, ok := t.Config.Auth.External[o.Name]
 			if !ok || !p.Enabled {
 				fmt.Fprintf(o.IO.ErrOut, "%s is not enabled on tenant %q.\n", o.Name, t.Name())
@@ -244,7 +233,7 @@ enables it again). Users keep their identities of it; sign-ins in progress fail.
 			}
 			fmt.Fprintf(o.IO.ErrOut, "Disabled %s on tenant %q.\n", o.Name, t.Name())
 			return applyProviders(ctx, f, o.IO, t)
-		}),
+		})),
 	}
 	opts.register(f, cmd)
 	return cmd

@@ -54,7 +54,7 @@ backups only (docs/backups.md).`,
   sfp server backup -t acme --recipient age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p
   sfp server backup list -t acme`,
 		Args: cmdutil.NoArgs,
-		RunE: cmdutil.RunE(opts, opts.validate, runF, withFactory(f, backupRun)),
+		RunE: cmdutil.RunE(opts, opts.validate, runF, onTenant(f, backupRun)),
 	}
 	opts.registerJSON(f, cmd, "", nil)
 	cmd.Flags().StringVarP(&opts.Output, "output", "o", "", "Backup file (default <backup.directory>/<tenant>-<time>.sfpbackup)")
@@ -93,11 +93,7 @@ func (opts *BackupOptions) validate() error {
 
 // backupRun backs up the tenant the flags name (a docker tenant through
 // its db container).
-func backupRun(ctx context.Context, f *cmdutil.Factory, opts *BackupOptions) error {
-	t, err := loadTenant(f, &opts.Flags)
-	if err != nil {
-		return err
-	}
+func backupRun(ctx context.Context, f *cmdutil.Factory, opts *BackupOptions, t *tenant.Tenant) error {
 	if t.Config.Runtime == tenant.RuntimeDocker {
 		rt, err := dockerRuntime(f)
 		if err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/sfp-dev/sfp/pkg/backup"
 	"github.com/sfp-dev/sfp/pkg/cli/cmdutil"
+	"github.com/sfp-dev/sfp/pkg/tenant"
 )
 
 // BackupListOptions are the inputs of `sfp server backup list`.
@@ -27,18 +28,14 @@ func NewCmdBackupList(f *cmdutil.Factory, runF func(context.Context, *BackupList
 the last failed scheduled backup, and — when WAL is archived — the earliest
 time a restore with --to-time can reach.`,
 		Args: cmdutil.NoArgs,
-		RunE: cmdutil.RunE(opts, nil, runF, withFactory(f, backupListRun)),
+		RunE: cmdutil.RunE(opts, nil, runF, onTenant(f, backupListRun)),
 	}
 	opts.registerJSON(f, cmd, "", nil)
 	return cmd
 }
 
 // backupListRun lists the backups of the tenant the flags name.
-func backupListRun(ctx context.Context, f *cmdutil.Factory, opts *BackupListOptions) error {
-	t, err := loadTenant(f, &opts.Flags)
-	if err != nil {
-		return err
-	}
+func backupListRun(ctx context.Context, f *cmdutil.Factory, opts *BackupListOptions, t *tenant.Tenant) error {
 	s, err := backup.List(t)
 	if err != nil {
 		return err

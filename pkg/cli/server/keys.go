@@ -75,13 +75,9 @@ Subcommands rotate and revoke the secret key and rotate the signing key; a
 running embedded tenant takes the change at once, a docker tenant when
 ` + "`sfp server start`" + ` recreates its containers. See docs/keys.md.`,
 		Args: cmdutil.NoArgs,
-		RunE: cmdutil.RunE(opts, nil, runF, func(ctx context.Context, o *KeysOptions) error {
-			t, err := loadTenant(f, &o.Flags)
-			if err != nil {
-				return err
-			}
+		RunE: cmdutil.RunE(opts, nil, runF, onTenant(f, func(_ context.Context, _ *cmdutil.Factory, o *KeysOptions, t *tenant.Tenant) error {
 			return keysRun(o, t)
-		}),
+		})),
 	}
 	cmd.Flags().BoolVar(&opts.Secret, "secret", false, "Also print the secret key (sb_secret_…)")
 	cmd.Flags().BoolVar(&opts.ServiceRole, "service-role", false, "Also print the legacy service_role key")

@@ -147,7 +147,7 @@ publishable or secret key first; Supabase deprecates the legacy keys by the end
 of 2026. On again, the same legacy keys work again.`,
 		Args:      cmdutil.ExactArgs(1, "say on or off: `sfp server keys legacy off -t NAME`"),
 		ValidArgs: []string{"on", "off"},
-		RunE:      cmdutil.RunArgsE(opts, opts.parseLegacy, runF, withFactory(f, legacyRun)),
+		RunE:      cmdutil.RunArgsE(opts, opts.parseLegacy, runF, onTenant(f, legacyRun)),
 	}
 	opts.register(f, cmd)
 	return cmd
@@ -168,11 +168,7 @@ func (opts *KeysChangeOptions) parseLegacy(_ *cobra.Command, args []string) erro
 
 // legacyRun switches the legacy keys in tenant.yaml and brings the change
 // to the tenant.
-func legacyRun(ctx context.Context, f *cmdutil.Factory, opts *KeysChangeOptions) error {
-	t, err := loadTenant(f, &opts.Flags)
-	if err != nil {
-		return err
-	}
+func legacyRun(ctx context.Context, f *cmdutil.Factory, opts *KeysChangeOptions, t *tenant.Tenant) error {
 	on := opts.Legacy
 	t.Config.Auth.LegacyKeys = &on
 	if err := t.SaveConfig(); err != nil {

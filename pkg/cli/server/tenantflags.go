@@ -144,6 +144,27 @@ func progressTo(ios *cmdutil.IOStreams) func(string) {
 	return func(s string) { fmt.Fprintln(ios.ErrOut, "• "+s) }
 }
 
+// tenantCommand is the options of a command on one tenant: they embed
+// tenantInputs.
+type tenantCommand[O any] interface {
+	*O
+	inputs() *tenantInputs
+}
+
+func (in *tenantInputs) inputs() *tenantInputs { return in }
+
+// onTenant adapts the run of a command on the tenant its flags name to
+// cmdutil.RunE, as withFactory does, and loads that tenant for it.
+func onTenant[O any, P tenantCommand[O]](f *cmdutil.Factory, run func(context.Context, *cmdutil.Factory, P, *tenant.Tenant) error) func(context.Context, *O) error {
+	return func(ctx context.Context, o *O) error {
+		t, err := loadTenant(f, &P(o).inputs().Flags)
+		if err != nil {
+			return err
+		}
+		return run(ctx, f, o, t)
+	}
+}
+
 // withFactory adapts the run of a command that also needs the factory to
 // cmdutil.RunE.
 func withFactory[O any](f *cmdutil.Factory, run func(context.Context, *cmdutil.Factory, *O) error) func(context.Context, *O) error {
