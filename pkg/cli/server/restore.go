@@ -15,13 +15,12 @@ import (
 type RestoreOptions struct {
 	tenantInputs
 
-	From           string
-	PassphraseFile string
-	IdentityFile   string
-	Force          bool
-	ToTime         string
-	ToLSN          string
-	Archive        string
+	decryptionFlags
+
+	Force   bool
+	ToTime  string
+	ToLSN   string
+	Archive string
 	// Docker restores a docker tenant's backup.
 	Docker backup.ComposeRestore
 
@@ -59,9 +58,7 @@ cannot be put back.`,
 		RunE: cmdutil.RunE(opts, opts.validate, runF, withFactory(f, restoreRun)),
 	}
 	opts.registerJSON(f, cmd, "", nil)
-	cmd.Flags().StringVar(&opts.From, "from", "", "Backup file")
-	cmd.Flags().StringVar(&opts.PassphraseFile, "passphrase-file", "", "Decrypt with the passphrase in this file")
-	cmd.Flags().StringVar(&opts.IdentityFile, "identity", "", "Decrypt with this age identity file (age-keygen's)")
+	opts.decryptionFlags.register(cmd, "Backup file", "Decrypt with this age identity file (age-keygen's)")
 	cmd.Flags().BoolVar(&opts.Force, "force", false, "Replace an existing (stopped) tenant of that name")
 	cmd.Flags().StringVar(&opts.ToTime, "to-time", "", "Recover to this time (RFC 3339) from the WAL archive")
 	cmd.Flags().StringVar(&opts.ToLSN, "to-lsn", "", "Recover to this WAL position (e.g. 0/3000060) from the WAL archive")
@@ -103,7 +100,7 @@ func restoreRun(ctx context.Context, f *cmdutil.Factory, opts *RestoreOptions) e
 	opts.Docker, _ = rt.(backup.ComposeRestore)
 	p := newByteProgress(opts.IO)
 	res, err := backup.Restore(ctx, backup.RestoreOptions{Base: base, Name: opts.Flags.Tenant, From: opts.From,
-		Decryption: backup.Decryption{PassphraseFile: opts.PassphraseFile, IdentityFile: opts.IdentityFile},
+		Decryption: opts.decryption(),
 		Force:      opts.Force, ToTime: opts.toTime, ToLSN: opts.ToLSN, Archive: opts.Archive, Progress: p.report,
 		Docker: opts.Docker})
 	p.done()
