@@ -7,7 +7,7 @@ import (
 
 	"github.com/sfp-dev/sfp/pkg/cli/cmdutil"
 	"github.com/sfp-dev/sfp/pkg/runtime"
-	"github.com/sfp-dev/sfp/pkg/runtime/embedded"
+	"github.com/sfp-dev/sfp/pkg/tenant"
 )
 
 // LogsOptions are the inputs of `sfp server logs`.
@@ -29,7 +29,7 @@ func NewCmdLogs(f *cmdutil.Factory, runF func(context.Context, *LogsOptions) err
 with --source postgres the PostgreSQL server log. On the docker runtime --source
 names a compose service.`,
 		Args: cmdutil.NoArgs,
-		RunE: cmdutil.RunE(opts, opts.validate, runF, withFactory(f, logsRun)),
+		RunE: cmdutil.RunE(opts, opts.validate, runF, onRuntime(f, logsRun)),
 	}
 	opts.register(f, cmd)
 	cmd.Flags().BoolVarP(&opts.Follow, "follow", "f", false, "Keep printing new lines")
@@ -47,10 +47,6 @@ func (opts *LogsOptions) validate() error {
 }
 
 // logsRun prints the log of the tenant the flags name.
-func logsRun(ctx context.Context, f *cmdutil.Factory, opts *LogsOptions) error {
-	t, rt, err := tenantRuntime(f, &opts.Flags, embedded.Options{})
-	if err != nil {
-		return err
-	}
+func logsRun(ctx context.Context, opts *LogsOptions, t *tenant.Tenant, rt runtime.Runtime) error {
 	return rt.Logs(ctx, t, runtime.LogOptions{Follow: opts.Follow, Tail: opts.Tail, Source: opts.Source}, opts.IO.Out)
 }

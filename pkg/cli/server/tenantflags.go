@@ -112,21 +112,6 @@ func dockerRuntime(f *cmdutil.Factory) (runtime.Runtime, error) {
 	}), nil
 }
 
-// tenantRuntime loads the tenant the flags name and the runtime that runs
-// it: the opening of every command that acts on a tenant through its
-// runtime.
-func tenantRuntime(f *cmdutil.Factory, tf *tenantFlags, extra embedded.Options) (*tenant.Tenant, runtime.Runtime, error) {
-	t, err := loadTenant(f, tf)
-	if err != nil {
-		return nil, nil, err
-	}
-	rt, err := runtimeFor(f, t, extra)
-	if err != nil {
-		return nil, nil, err
-	}
-	return t, rt, nil
-}
-
 // loadTenant loads the tenant the flags name.
 func loadTenant(f *cmdutil.Factory, tf *tenantFlags) (*tenant.Tenant, error) {
 	base, err := tf.resolve(f, true)
@@ -163,6 +148,18 @@ func onTenant[O any, P tenantCommand[O]](f *cmdutil.Factory, run func(context.Co
 		}
 		return run(ctx, f, o, t)
 	}
+}
+
+// onRuntime is onTenant for a command that acts on the tenant through its
+// runtime: run gets the runtime that runs the tenant too.
+func onRuntime[O any, P tenantCommand[O]](f *cmdutil.Factory, run func(context.Context, P, *tenant.Tenant, runtime.Runtime) error) func(context.Context, *O) error {
+	return onTenant(f, func(ctx context.Context, f *cmdutil.Factory, o P, t *tenant.Tenant) error {
+		rt, err := runtimeFor(f, t, embedded.Options{})
+		if err != nil {
+			return err
+		}
+		return run(ctx, o, t, rt)
+	})
 }
 
 // withFactory adapts the run of a command that also needs the factory to
