@@ -178,10 +178,9 @@ newest first, with the environment's name. Viewers may.`,
 			return nil
 		}, runF, listRun),
 	}
-	opts.Scope.AccountFlag(cmd)
-	opts.Scope.ProjectFlag(cmd, "Only this project (identifier or id)")
+	opts.ProjectFilter(cmd)
 	cmd.Flags().StringVarP(&opts.Scope.Environment, "env", "e", "", "Only this environment (needs --project)")
-	cmd.Flags().StringVar(&opts.Status, "status", "", "Only this status: queued, running, succeeded, failed, cancelled")
+	cmdutil.StatusFilter(cmd, &opts.Status)
 	opts.Register(cmd, []client.Deployment{})
 	return cmd
 }

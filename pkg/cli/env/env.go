@@ -33,9 +33,13 @@ environment, and on the embedded runtime within 15 seconds in any case.`,
 	return cmd
 }
 
-// projectFlag registers --project for the commands that need one.
+// projectUsage describes --project of the commands that need one.
+const projectUsage = "Project identifier (org/repo) or id (required)"
+
+// projectFlag registers --project for the commands that need one, and
+// --account.
 func projectFlag(cmd *cobra.Command, s *cmdutil.Scope) {
-	s.ProjectFlag(cmd, "Project identifier (org/repo) or id (required)")
+	s.ProjectFlag(cmd, projectUsage)
 	s.AccountFlag(cmd)
 }
 

@@ -30,7 +30,7 @@ func NewCmdList(f *cmdutil.Factory, runF func(context.Context, *ListOptions) err
 			return opts.Scope.Check(cmdutil.Need{Project: true})
 		}, runF, listRun),
 	}
-	projectFlag(cmd, &opts.Scope)
+	opts.Scope.ProjectFlag(cmd, projectUsage)
 	opts.Register(cmd, []client.Environment{})
 	return cmd
 }

@@ -158,7 +158,6 @@ func NewCmdList(f *cmdutil.Factory, runF func(context.Context, *ListOptions) err
 		Args:  cmdutil.NoArgs,
 		RunE:  cmdutil.RunE(opts, opts.List.Validate, runF, listRun),
 	}
-	opts.Scope.AccountFlag(cmd)
 	cmd.Flags().StringVar(&opts.Provider, "provider", "", "Only this provider")
 	opts.Register(cmd, []client.Integration{})
 	return cmd

@@ -120,11 +120,10 @@ that resource wherever they are. Viewers may.`,
 			return nil
 		}, runF, listRun),
 	}
-	opts.Scope.AccountFlag(cmd)
-	opts.Scope.ProjectFlag(cmd, "Only this project (identifier or id)")
+	opts.ProjectFilter(cmd)
 	cmd.Flags().StringVar(&opts.ResourceType, "resource-type", "", "Only tasks on this kind of resource")
 	cmd.Flags().StringVar(&opts.ResourceID, "resource-id", "", "Only tasks on this resource")
-	cmd.Flags().StringVar(&opts.Status, "status", "", "Only this status: queued, running, succeeded, failed, cancelled")
+	cmdutil.StatusFilter(cmd, &opts.Status)
 	opts.Register(cmd, []client.Task{})
 	return cmd
 }
