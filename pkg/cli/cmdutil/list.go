@@ -111,6 +111,20 @@ func StatusFilter(cmd *cobra.Command, p *string) {
 	cmd.Flags().StringVar(p, "status", "", "Only this status: queued, running, succeeded, failed, cancelled")
 }
 
+// Check is the check of a list command: the paging flags, then own (when
+// not nil), the checks of the command's own flags.
+func (in *ListInputs) Check(own func() error) func() error {
+	return func() error {
+		if err := in.List.Validate(); err != nil {
+			return err
+		}
+		if own != nil {
+			return own()
+		}
+		return nil
+	}
+}
+
 // Columns are how a list prints for people: a header, and a row of cells
 // per item.
 type Columns[T any] struct {

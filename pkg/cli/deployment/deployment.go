@@ -168,15 +168,12 @@ func NewCmdList(f *cmdutil.Factory, runF func(context.Context, *ListOptions) err
 		Long: `List the deployments of the account, of a project or of one environment,
 newest first, with the environment's name. Viewers may.`,
 		Args: cmdutil.NoArgs,
-		RunE: cmdutil.RunArgsE(opts, func(_ *cobra.Command, _ []string) error {
-			if err := opts.List.Validate(); err != nil {
-				return err
-			}
+		RunE: cmdutil.RunE(opts, opts.Check(func() error {
 			if opts.Scope.Environment != "" && opts.Scope.Project == "" {
 				return cmdutil.FlagErrorf("--env needs --project")
 			}
 			return nil
-		}, runF, listRun),
+		}), runF, listRun),
 	}
 	opts.ProjectFilter(cmd)
 	cmd.Flags().StringVarP(&opts.Scope.Environment, "env", "e", "", "Only this environment (needs --project)")

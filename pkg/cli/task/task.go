@@ -110,15 +110,12 @@ func NewCmdList(f *cmdutil.Factory, runF func(context.Context, *ListOptions) err
 that resource wherever they are. Viewers may.`,
 		Example: `  sfp task list --resource-type deployment --resource-id "$DEPLOYMENT"`,
 		Args:    cmdutil.NoArgs,
-		RunE: cmdutil.RunArgsE(opts, func(_ *cobra.Command, _ []string) error {
-			if err := opts.List.Validate(); err != nil {
-				return err
-			}
+		RunE: cmdutil.RunE(opts, opts.Check(func() error {
 			if opts.ResourceID != "" && !client.IsUUID(opts.ResourceID) {
 				return cmdutil.FlagErrorf("--resource-id %q is not a UUID", opts.ResourceID)
 			}
 			return nil
-		}, runF, listRun),
+		}), runF, listRun),
 	}
 	opts.ProjectFilter(cmd)
 	cmd.Flags().StringVar(&opts.ResourceType, "resource-type", "", "Only tasks on this kind of resource")
