@@ -74,6 +74,12 @@ type memberRole struct {
 	JSON  bool
 }
 
+// register adds --account and --json, which prints the member.
+func (mr *memberRole) register(cmd *cobra.Command) {
+	mr.Scope.AccountFlag(cmd)
+	cmdutil.JSONFlag(cmd, &mr.JSON, "", memberJSON{})
+}
+
 // give gives the user the role in the account with set (AddMember or
 // SetMemberRole, which return the member with the new role) and reports it.
 func (mr *memberRole) give(ctx context.Context, set func(c *client.Client, accountID string) (*client.Member, error)) error {
@@ -114,9 +120,8 @@ email exits 3.`,
 			return checkRole(opts.Role)
 		}, runF, memberAddRun),
 	}
-	opts.Scope.AccountFlag(cmd)
+	opts.register(cmd)
 	cmd.Flags().StringVar(&opts.Role, "role", "member", "Role: viewer, member or owner")
-	cmdutil.JSONFlag(cmd, &opts.JSON, "", memberJSON{})
 	return cmd
 }
 
@@ -181,8 +186,7 @@ of an account cannot be demoted.`,
 			return checkRole(opts.Role)
 		}, runF, memberSetRoleRun),
 	}
-	opts.Scope.AccountFlag(cmd)
-	cmdutil.JSONFlag(cmd, &opts.JSON, "", memberJSON{})
+	opts.register(cmd)
 	return cmd
 }
 

@@ -54,9 +54,8 @@ func NewCmdBuildList(f *cmdutil.Factory, runF func(context.Context, *BuildListOp
 		Args:  cmdutil.NoArgs,
 		RunE:  cmdutil.RunE(opts, opts.List.Validate, runF, buildListRun),
 	}
-	opts.Scope.AccountFlag(cmd)
-	opts.Scope.ProjectFlag(cmd, "Only this project (identifier or id)")
-	cmd.Flags().StringVar(&opts.Status, "status", "", "Only this status: queued, running, succeeded, failed, cancelled")
+	opts.ProjectFilter(cmd)
+	cmdutil.StatusFilter(cmd, &opts.Status)
 	opts.Register(cmd, []client.Build{})
 	return cmd
 }

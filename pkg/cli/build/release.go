@@ -76,8 +76,7 @@ func NewCmdReleaseList(f *cmdutil.Factory, runF func(context.Context, *ReleaseLi
 		Args:  cmdutil.NoArgs,
 		RunE:  cmdutil.RunE(opts, opts.List.Validate, runF, releaseListRun),
 	}
-	opts.Scope.AccountFlag(cmd)
-	opts.Scope.ProjectFlag(cmd, "Only this project (identifier or id)")
+	opts.ProjectFilter(cmd)
 	opts.Register(cmd, []client.Release{})
 	return cmd
 }

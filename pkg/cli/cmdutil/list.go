@@ -90,11 +90,39 @@ type ListInputs struct {
 	JSON  bool
 }
 
-// Register adds the paging flags and --json, which prints the items as
-// shape (a slice of the item type) encodes.
+// Register adds --account (every list is of an account's items), the
+// paging flags and --json, which prints the items as shape (a slice of the
+// item type) encodes.
 func (in *ListInputs) Register(cmd *cobra.Command, shape any) {
+	in.Scope.AccountFlag(cmd)
 	in.List.Register(cmd)
 	JSONFlag(cmd, &in.JSON, "", shape)
+}
+
+// ProjectFilter adds --project to a list of the account's items that can
+// be narrowed to one project's.
+func (in *ListInputs) ProjectFilter(cmd *cobra.Command) {
+	in.Scope.ProjectFlag(cmd, "Only this project (identifier or id)")
+}
+
+// StatusFilter adds --status to a list of things that run — builds,
+// deployments, tasks, which share their statuses — into p.
+func StatusFilter(cmd *cobra.Command, p *string) {
+	cmd.Flags().StringVar(p, "status", "", "Only this status: queued, running, succeeded, failed, cancelled")
+}
+
+// Check is the check of a list command: the paging flags, then own (when
+// not nil), the checks of the command's own flags.
+func (in *ListInputs) Check(own func() error) func() error {
+	return func() error {
+		if err := in.List.Validate(); err != nil {
+			return err
+		}
+		if own != nil {
+			return own()
+		}
+		return nil
+	}
 }
 
 // Columns are how a list prints for people: a header, and a row of cells

@@ -100,6 +100,21 @@ func ParseJSONFlag(flag, value string) (json.RawMessage, error) {
 	return json.RawMessage(value), nil
 }
 
+// JSONFlagValue is a flag that holds JSON, and what it was given.
+type JSONFlagValue struct{ Name, Value string }
+
+// CheckJSONFlags checks the flags of a command that hold JSON, as
+// ParseJSONFlag does: the first one given that is not valid JSON is the
+// error.
+func CheckJSONFlags(flags ...JSONFlagValue) error {
+	for _, fl := range flags {
+		if _, err := ParseJSONFlag(fl.Name, fl.Value); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // ReadFileOrStdin reads the file at path, or at most limit bytes of in
 // when path is "-": what every flag that names an input file accepts.
 // Stdin is bounded because nothing stops a pipe from being endless.

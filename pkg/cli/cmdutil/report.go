@@ -42,16 +42,8 @@ func (in *ReportInputs) Parse(cmd *cobra.Command, args []string, other bool, jso
 	if err := in.Report.Validate(other); err != nil {
 		return err
 	}
-	for _, fl := range jsonFlags {
-		if _, err := ParseJSONFlag(fl.Name, fl.Value); err != nil {
-			return err
-		}
-	}
-	return nil
+	return CheckJSONFlags(jsonFlags...)
 }
-
-// JSONFlagValue is a flag that holds JSON, and what it was given.
-type JSONFlagValue struct{ Name, Value string }
 
 // ReportFlags are what a worker reports on a task or a deployment:
 // `sfp task report` and `sfp deployment report` share them.

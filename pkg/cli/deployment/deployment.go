@@ -67,10 +67,7 @@ The deployment id is printed on stdout; workers report on it with
 			if opts.Scope.Project == "" || opts.Scope.Environment == "" {
 				return cmdutil.FlagErrorf("which environment? pass --project P and --env E")
 			}
-			if _, err := cmdutil.ParseJSONFlag("details", opts.Details); err != nil {
-				return err
-			}
-			return nil
+			return cmdutil.CheckJSONFlags(cmdutil.JSONFlagValue{Name: "details", Value: opts.Details})
 		}, runF, createRun),
 	}
 	opts.Scope.AccountFlag(cmd)
@@ -171,20 +168,16 @@ func NewCmdList(f *cmdutil.Factory, runF func(context.Context, *ListOptions) err
 		Long: `List the deployments of the account, of a project or of one environment,
 newest first, with the environment's name. Viewers may.`,
 		Args: cmdutil.NoArgs,
-		RunE: cmdutil.RunArgsE(opts, func(_ *cobra.Command, _ []string) error {
-			if err := opts.List.Validate(); err != nil {
-				return err
-			}
+		RunE: cmdutil.RunE(opts, opts.Check(func() error {
 			if opts.Scope.Environment != "" && opts.Scope.Project == "" {
 				return cmdutil.FlagErrorf("--env needs --project")
 			}
 			return nil
-		}, runF, listRun),
+		}), runF, listRun),
 	}
-	opts.Scope.AccountFlag(cmd)
-	opts.Scope.ProjectFlag(cmd, "Only this project (identifier or id)")
+	opts.ProjectFilter(cmd)
 	cmd.Flags().StringVarP(&opts.Scope.Environment, "env", "e", "", "Only this environment (needs --project)")
-	cmd.Flags().StringVar(&opts.Status, "status", "", "Only this status: queued, running, succeeded, failed, cancelled")
+	cmdutil.StatusFilter(cmd, &opts.Status)
 	opts.Register(cmd, []client.Deployment{})
 	return cmd
 }

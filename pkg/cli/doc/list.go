@@ -30,7 +30,6 @@ func NewCmdList(f *cmdutil.Factory, runF func(context.Context, *ListOptions) err
 			return opts.List.Validate()
 		}, runF, listRun),
 	}
-	opts.Scope.AccountFlag(cmd)
 	cmd.Flags().StringVar(&opts.Prefix, "prefix", "", "Only keys starting with this")
 	opts.Register(cmd, []client.Document{})
 	return cmd

@@ -33,9 +33,13 @@ environment, and on the embedded runtime within 15 seconds in any case.`,
 	return cmd
 }
 
-// projectFlag registers --project for the commands that need one.
+// projectUsage describes --project of the commands that need one.
+const projectUsage = "Project identifier (org/repo) or id (required)"
+
+// projectFlag registers --project for the commands that need one, and
+// --account.
 func projectFlag(cmd *cobra.Command, s *cmdutil.Scope) {
-	s.ProjectFlag(cmd, "Project identifier (org/repo) or id (required)")
+	s.ProjectFlag(cmd, projectUsage)
 	s.AccountFlag(cmd)
 }
 
@@ -94,10 +98,7 @@ func NewCmdCreate(f *cmdutil.Factory, runF func(context.Context, *CreateOptions)
 			if err := opts.Scope.Check(cmdutil.Need{Project: true}); err != nil {
 				return err
 			}
-			if _, err := cmdutil.ParseJSONFlag("metadata", opts.Metadata); err != nil {
-				return err
-			}
-			return nil
+			return cmdutil.CheckJSONFlags(cmdutil.JSONFlagValue{Name: "metadata", Value: opts.Metadata})
 		}, runF, createRun),
 	}
 	projectFlag(cmd, &opts.Scope)

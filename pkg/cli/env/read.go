@@ -23,14 +23,9 @@ func NewCmdList(f *cmdutil.Factory, runF func(context.Context, *ListOptions) err
 		Use:   "list --project P",
 		Short: "List a project's environments, newest first",
 		Args:  cmdutil.NoArgs,
-		RunE: cmdutil.RunArgsE(opts, func(_ *cobra.Command, _ []string) error {
-			if err := opts.List.Validate(); err != nil {
-				return err
-			}
-			return opts.Scope.Check(cmdutil.Need{Project: true})
-		}, runF, listRun),
+		RunE:  cmdutil.RunE(opts, opts.Check(func() error { return opts.Scope.Check(cmdutil.Need{Project: true}) }), runF, listRun),
 	}
-	projectFlag(cmd, &opts.Scope)
+	opts.Scope.ProjectFlag(cmd, projectUsage)
 	opts.Register(cmd, []client.Environment{})
 	return cmd
 }

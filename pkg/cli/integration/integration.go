@@ -108,10 +108,7 @@ func NewCmdAdd(f *cmdutil.Factory, runF func(context.Context, *AddOptions) error
 			if opts.Provider == "" || opts.AuthType == "" {
 				return cmdutil.FlagErrorf("pass --provider (e.g. github) and --auth-type (e.g. token)")
 			}
-			if _, err := cmdutil.ParseJSONFlag("metadata", opts.Metadata); err != nil {
-				return err
-			}
-			return nil
+			return cmdutil.CheckJSONFlags(cmdutil.JSONFlagValue{Name: "metadata", Value: opts.Metadata})
 		}, runF, addRun),
 	}
 	opts.Scope.AccountFlag(cmd)
@@ -161,7 +158,6 @@ func NewCmdList(f *cmdutil.Factory, runF func(context.Context, *ListOptions) err
 		Args:  cmdutil.NoArgs,
 		RunE:  cmdutil.RunE(opts, opts.List.Validate, runF, listRun),
 	}
-	opts.Scope.AccountFlag(cmd)
 	cmd.Flags().StringVar(&opts.Provider, "provider", "", "Only this provider")
 	opts.Register(cmd, []client.Integration{})
 	return cmd

@@ -24,7 +24,6 @@ func NewCmdList(f *cmdutil.Factory, runF func(context.Context, *ListOptions) err
 		Args:  cmdutil.NoArgs,
 		RunE:  cmdutil.RunE(opts, opts.List.Validate, runF, listRun),
 	}
-	opts.Scope.AccountFlag(cmd)
 	opts.Register(cmd, []client.Project{})
 	return cmd
 }

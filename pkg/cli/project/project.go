@@ -31,10 +31,8 @@ commands take --account.`,
 // checkFlags checks the flags register and update share: the JSON of
 // --settings and --platform-settings, and a platform sfp knows.
 func checkFlags(settings, platformSettings, platform string) error {
-	if _, err := cmdutil.ParseJSONFlag("settings", settings); err != nil {
-		return err
-	}
-	if _, err := cmdutil.ParseJSONFlag("platform-settings", platformSettings); err != nil {
+	if err := cmdutil.CheckJSONFlags(cmdutil.JSONFlagValue{Name: "settings", Value: settings},
+		cmdutil.JSONFlagValue{Name: "platform-settings", Value: platformSettings}); err != nil {
 		return err
 	}
 	if platform != "" && platform != client.PlatformGitHub && platform != client.PlatformAzureDevOps {

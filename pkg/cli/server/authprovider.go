@@ -18,8 +18,8 @@ import (
 
 // ProviderOptions are the inputs of `sfp server auth provider set|list|disable`.
 type ProviderOptions struct {
-	IO    *cmdutil.IOStreams
-	Flags tenantFlags
+	tenantInputs
+
 	// Name is the provider (github, azure, gitlab, google, keycloak).
 	Name        string
 	ClientID    string
@@ -28,7 +28,6 @@ type ProviderOptions struct {
 	// SecretFile is where the client secret is read from; "-" is stdin.
 	// The secret is never a command-line argument.
 	SecretFile string
-	JSON       bool
 }
 
 // ProviderInfo is one provider as `list --json` shows it; the secret only
@@ -78,7 +77,7 @@ func providerArg(opts *ProviderOptions) cobra.PositionalArgs {
 
 // NewCmdProviderSet builds `sfp server auth provider set`.
 func NewCmdProviderSet(f *cmdutil.Factory, runF func(context.Context, *ProviderOptions) error) *cobra.Command {
-	opts := &ProviderOptions{IO: f.IOStreams}
+	opts := &ProviderOptions{}
 	cmd := &cobra.Command{
 		Use:   "set NAME -t TENANT --client-id ID [--secret-file FILE|-] [--url URL] [--redirect-uri URL]",
 		Short: "Enable an OAuth provider, or change its settings",
@@ -96,9 +95,9 @@ redirect URI the command prints with the provider.`,
 				return cmdutil.FlagErrorf("pass --client-id (the OAuth app's client id)")
 			}
 			return nil
-		}, runF, withFactory(f, providerSetRun)),
+		}, runF, onTenant(f, providerSetRun)),
 	}
-	opts.Flags.register(cmd)
+	opts.register(f, cmd)
 	cmd.Flags().StringVar(&opts.ClientID, "client-id", "", "The OAuth app's client id")
 	cmd.Flags().StringVar(&opts.SecretFile, "secret-file", "", "File holding the client secret (- for stdin)")
 	cmd.Flags().StringVar(&opts.URL, "url", "", "Provider URL: GitHub Enterprise/GitLab host, Keycloak realm, Azure tenant")
@@ -128,13 +127,10 @@ func readSecret(opts *ProviderOptions) (string, error) {
 	return secret, nil
 }
 
-func providerSetRun(ctx context.Context, f *cmdutil.Factory, opts *ProviderOptions) error {
-	t, err := loadTenant(f, &opts.Flags)
-	if err != nil {
-		return err
-	}
+func providerSetRun(ctx context.Context, f *cmdutil.Factory, opts *ProviderOptions, t *tenant.Tenant) error {
 	secret := ""
 	if opts.SecretFile != "" {
+		var err error
 		if secret, err = readSecret(opts); err != nil {
 			return err
 		}
@@ -180,22 +176,17 @@ func providerSetRun(ctx context.Context, f *cmdutil.Factory, opts *ProviderOptio
 
 // NewCmdProviderList builds `sfp server auth provider list`.
 func NewCmdProviderList(f *cmdutil.Factory, runF func(context.Context, *ProviderOptions) error) *cobra.Command {
-	opts := &ProviderOptions{IO: f.IOStreams}
+	opts := &ProviderOptions{}
 	cmd := &cobra.Command{
 		Use:   "list -t TENANT",
 		Short: "List the tenant's OAuth providers",
 		Long:  `List every supported provider with its settings; secrets show only as set or missing.`,
 		Args:  cmdutil.NoArgs,
-		RunE: cmdutil.RunE(opts, nil, runF, func(ctx context.Context, o *ProviderOptions) error {
-			t, err := loadTenant(f, &o.Flags)
-			if err != nil {
-				return err
-			}
+		RunE: cmdutil.RunE(opts, nil, runF, onTenant(f, func(_ context.Context, _ *cmdutil.Factory, o *ProviderOptions, t *tenant.Tenant) error {
 			return providerListRun(o, t)
-		}),
+		})),
 	}
-	opts.Flags.register(cmd)
-	cmdutil.JSONFlag(cmd, &opts.JSON, "", ProviderInfo{})
+	opts.registerJSON(f, cmd, "", ProviderInfo{})
 	return cmd
 }
 
@@ -222,18 +213,14 @@ func providerListRun(opts *ProviderOptions, t *tenant.Tenant) error {
 
 // NewCmdProviderDisable builds `sfp server auth provider disable`.
 func NewCmdProviderDisable(f *cmdutil.Factory, runF func(context.Context, *ProviderOptions) error) *cobra.Command {
-	opts := &ProviderOptions{IO: f.IOStreams}
+	opts := &ProviderOptions{}
 	cmd := &cobra.Command{
 		Use:   "disable NAME -t TENANT",
 		Short: "Disable an OAuth provider",
 		Long: `Stop signing in with the provider (its settings and secret are kept; ` + "`set`" + `
 enables it again). Users keep their identities of it; sign-ins in progress fail.`,
 		Args: providerArg(opts),
-		RunE: cmdutil.RunE(opts, nil, runF, func(ctx context.Context, o *ProviderOptions) error {
-			t, err := loadTenant(f, &o.Flags)
-			if err != nil {
-				return err
-			}
+		RunE: cmdutil.RunE(opts, nil, runF, onTenant(f, func(ctx context.Context, f *cmdutil.Factory, o *ProviderOptions, t *tenant.Tenant) error {
 			p, ok := t.Config.Auth.External[o.Name]
 			if !ok || !p.Enabled {
 				fmt.Fprintf(o.IO.ErrOut, "%s is not enabled on tenant %q.\n", o.Name, t.Name())
@@ -246,9 +233,9 @@ enables it again). Users keep their identities of it; sign-ins in progress fail.
 			}
 			fmt.Fprintf(o.IO.ErrOut, "Disabled %s on tenant %q.\n", o.Name, t.Name())
 			return applyProviders(ctx, f, o.IO, t)
-		}),
+		})),
 	}
-	opts.Flags.register(cmd)
+	opts.register(f, cmd)
 	return cmd
 }
 

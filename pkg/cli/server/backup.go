@@ -14,21 +14,20 @@ import (
 
 // BackupOptions are the inputs of `sfp server backup`.
 type BackupOptions struct {
-	IO             *cmdutil.IOStreams
-	Flags          tenantFlags
+	tenantInputs
+
 	Output         string
 	PassphraseFile string
 	Recipient      string
 	Unencrypted    bool
 	Format         string
-	JSON           bool
 	// Docker runs the programs in a docker tenant's db service.
 	Docker backup.ComposeDB
 }
 
 // NewCmdBackup builds `sfp server backup` (and `backup list`).
 func NewCmdBackup(f *cmdutil.Factory, runF func(context.Context, *BackupOptions) error) *cobra.Command {
-	opts := &BackupOptions{IO: f.IOStreams}
+	opts := &BackupOptions{}
 	cmd := &cobra.Command{
 		Use:   "backup -t NAME [--output FILE] [--json]",
 		Short: "Back up a running tenant, encrypted",
@@ -55,15 +54,14 @@ backups only (docs/backups.md).`,
   sfp server backup -t acme --recipient age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p
   sfp server backup list -t acme`,
 		Args: cmdutil.NoArgs,
-		RunE: cmdutil.RunE(opts, opts.validate, runF, withFactory(f, backupRun)),
+		RunE: cmdutil.RunE(opts, opts.validate, runF, onTenant(f, backupRun)),
 	}
-	opts.Flags.register(cmd)
+	opts.registerJSON(f, cmd, "", nil)
 	cmd.Flags().StringVarP(&opts.Output, "output", "o", "", "Backup file (default <backup.directory>/<tenant>-<time>.sfpbackup)")
 	cmd.Flags().StringVar(&opts.PassphraseFile, "passphrase-file", "", "Encrypt to the passphrase in this file (default backup.passphrase_file)")
 	cmd.Flags().StringVar(&opts.Recipient, "recipient", "", "Encrypt to this age public key (default backup.recipient)")
 	cmd.Flags().BoolVar(&opts.Unencrypted, "unencrypted", false, "Write the backup, secrets included, unencrypted")
 	cmd.Flags().StringVar(&opts.Format, "format", "physical", "physical (restorable, point-in-time) or sql (pg_dump export)")
-	cmd.Flags().BoolVar(&opts.JSON, "json", false, "Output JSON")
 	cmd.AddCommand(NewCmdBackupList(f, nil), NewCmdBackupSQL(f, nil))
 	return cmd
 }
@@ -95,11 +93,7 @@ func (opts *BackupOptions) validate() error {
 
 // backupRun backs up the tenant the flags name (a docker tenant through
 // its db container).
-func backupRun(ctx context.Context, f *cmdutil.Factory, opts *BackupOptions) error {
-	t, err := loadTenant(f, &opts.Flags)
-	if err != nil {
-		return err
-	}
+func backupRun(ctx context.Context, f *cmdutil.Factory, opts *BackupOptions, t *tenant.Tenant) error {
 	if t.Config.Runtime == tenant.RuntimeDocker {
 		rt, err := dockerRuntime(f)
 		if err != nil {

@@ -10,18 +10,17 @@ import (
 
 	"github.com/sfp-dev/sfp/pkg/backup"
 	"github.com/sfp-dev/sfp/pkg/cli/cmdutil"
+	"github.com/sfp-dev/sfp/pkg/tenant"
 )
 
 // BackupListOptions are the inputs of `sfp server backup list`.
 type BackupListOptions struct {
-	IO    *cmdutil.IOStreams
-	Flags tenantFlags
-	JSON  bool
+	tenantInputs
 }
 
 // NewCmdBackupList builds `sfp server backup list`.
 func NewCmdBackupList(f *cmdutil.Factory, runF func(context.Context, *BackupListOptions) error) *cobra.Command {
-	opts := &BackupListOptions{IO: f.IOStreams}
+	opts := &BackupListOptions{}
 	cmd := &cobra.Command{
 		Use:   "list -t NAME",
 		Short: "List a tenant's backups and the earliest point it can be restored to",
@@ -29,19 +28,14 @@ func NewCmdBackupList(f *cmdutil.Factory, runF func(context.Context, *BackupList
 the last failed scheduled backup, and — when WAL is archived — the earliest
 time a restore with --to-time can reach.`,
 		Args: cmdutil.NoArgs,
-		RunE: cmdutil.RunE(opts, nil, runF, withFactory(f, backupListRun)),
+		RunE: cmdutil.RunE(opts, nil, runF, onTenant(f, backupListRun)),
 	}
-	opts.Flags.register(cmd)
-	cmd.Flags().BoolVar(&opts.JSON, "json", false, "Output JSON")
+	opts.registerJSON(f, cmd, "", nil)
 	return cmd
 }
 
 // backupListRun lists the backups of the tenant the flags name.
-func backupListRun(ctx context.Context, f *cmdutil.Factory, opts *BackupListOptions) error {
-	t, err := loadTenant(f, &opts.Flags)
-	if err != nil {
-		return err
-	}
+func backupListRun(ctx context.Context, f *cmdutil.Factory, opts *BackupListOptions, t *tenant.Tenant) error {
 	s, err := backup.List(t)
 	if err != nil {
 		return err

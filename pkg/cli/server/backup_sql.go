@@ -14,10 +14,8 @@ import (
 
 // BackupSQLOptions are the inputs of `sfp server backup sql`.
 type BackupSQLOptions struct {
-	IO             *cmdutil.IOStreams
-	From           string
-	PassphraseFile string
-	IdentityFile   string
+	IO *cmdutil.IOStreams
+	decryptionFlags
 }
 
 // NewCmdBackupSQL builds `sfp server backup sql`.
@@ -34,9 +32,7 @@ holds the credentials key in the clear: pipe it, do not keep it.`,
 		Args:    cmdutil.NoArgs,
 		RunE:    cmdutil.RunE(opts, opts.validate, runF, backupSQLRun),
 	}
-	cmd.Flags().StringVar(&opts.From, "from", "", "Export file")
-	cmd.Flags().StringVar(&opts.PassphraseFile, "passphrase-file", "", "Decrypt with the passphrase in this file")
-	cmd.Flags().StringVar(&opts.IdentityFile, "identity", "", "Decrypt with this age identity file")
+	opts.decryptionFlags.register(cmd, "Export file", "Decrypt with this age identity file")
 	return cmd
 }
 
@@ -48,13 +44,34 @@ func (opts *BackupSQLOptions) validate() error {
 	return nil
 }
 
+// decryptionFlags name an encrypted file that sfp server backup wrote and
+// how to decrypt it: what restore and backup sql read.
+type decryptionFlags struct {
+	From           string
+	PassphraseFile string
+	IdentityFile   string
+}
+
+// register adds --from, --passphrase-file and --identity; from and
+// identity describe the file and the identity for this command.
+func (d *decryptionFlags) register(cmd *cobra.Command, from, identity string) {
+	cmd.Flags().StringVar(&d.From, "from", "", from)
+	cmd.Flags().StringVar(&d.PassphraseFile, "passphrase-file", "", "Decrypt with the passphrase in this file")
+	cmd.Flags().StringVar(&d.IdentityFile, "identity", "", identity)
+}
+
+// decryption is what the flags say decrypts the file.
+func (d *decryptionFlags) decryption() backup.Decryption {
+	return backup.Decryption{PassphraseFile: d.PassphraseFile, IdentityFile: d.IdentityFile}
+}
+
 func backupSQLRun(_ context.Context, opts *BackupSQLOptions) error {
 	f, err := os.Open(opts.From)
 	if err != nil {
 		return fmt.Errorf("read SQL export: %w", err)
 	}
 	defer f.Close()
-	r, m, err := backup.OpenSQL(f, backup.Decryption{PassphraseFile: opts.PassphraseFile, IdentityFile: opts.IdentityFile})
+	r, m, err := backup.OpenSQL(f, opts.decryption())
 	if err != nil {
 		return err
 	}

@@ -19,20 +19,19 @@ import (
 
 // InitOptions are the inputs of `sfp server init`.
 type InitOptions struct {
-	IO                *cmdutil.IOStreams
-	Flags             tenantFlags
+	tenantInputs
+
 	Runtime           string
 	Port, DBPort      int
 	AdminEmail        string
 	AdminPasswordFile string
 	AdminAccount      string
 	Force             bool
-	JSON              bool
 }
 
 // NewCmdInit builds `sfp server init`.
 func NewCmdInit(f *cmdutil.Factory, runF func(context.Context, *InitOptions) error) *cobra.Command {
-	opts := &InitOptions{IO: f.IOStreams}
+	opts := &InitOptions{}
 	cmd := &cobra.Command{
 		Use:   "init -t NAME [--runtime embedded|docker]",
 		Short: "Create a tenant: its directory, configuration, secrets and keys",
@@ -52,7 +51,7 @@ An existing tenant is never overwritten without --force, which deletes its data
 		Args: cmdutil.NoArgs,
 		RunE: cmdutil.RunE(opts, opts.validate, runF, withFactory(f, initRun)),
 	}
-	opts.Flags.register(cmd)
+	opts.registerJSON(f, cmd, "", nil)
 	cmd.Flags().StringVar(&opts.Runtime, "runtime", string(tenant.RuntimeEmbedded), "Runtime: embedded or docker")
 	cmd.Flags().IntVar(&opts.Port, "port", 0, "API (gateway) port (default: first free from 54321)")
 	cmd.Flags().IntVar(&opts.DBPort, "db-port", 0, "PostgreSQL port, embedded runtime (default: first free after the API port)")
@@ -60,7 +59,6 @@ An existing tenant is never overwritten without --force, which deletes its data
 	cmd.Flags().StringVar(&opts.AdminPasswordFile, "admin-password-file", "", "File holding the admin's password (- for stdin)")
 	cmd.Flags().StringVar(&opts.AdminAccount, "admin-account", "", "Also create an account with this name, owned by the admin (its slug, derived from the name, has at most 63 characters)")
 	cmd.Flags().BoolVar(&opts.Force, "force", false, "Replace an existing tenant, deleting its data")
-	cmd.Flags().BoolVar(&opts.JSON, "json", false, "Output JSON")
 	return cmd
 }
 

@@ -15,11 +15,10 @@ import (
 
 // KeysOptions are the inputs of `sfp server keys`.
 type KeysOptions struct {
-	IO          *cmdutil.IOStreams
-	Flags       tenantFlags
+	tenantInputs
+
 	Secret      bool
 	ServiceRole bool
-	JSON        bool
 }
 
 // Keys is what `sfp server keys --json` prints.
@@ -60,7 +59,7 @@ type SigningKeyInfo struct {
 
 // NewCmdKeys builds `sfp server keys` and its subcommands.
 func NewCmdKeys(f *cmdutil.Factory, runF func(context.Context, *KeysOptions) error) *cobra.Command {
-	opts := &KeysOptions{IO: f.IOStreams}
+	opts := &KeysOptions{}
 	cmd := &cobra.Command{
 		Use:   "keys -t NAME [--secret] [--service-role]",
 		Short: "Print a tenant's URL and API keys; rotate and revoke them",
@@ -76,18 +75,13 @@ Subcommands rotate and revoke the secret key and rotate the signing key; a
 running embedded tenant takes the change at once, a docker tenant when
 ` + "`sfp server start`" + ` recreates its containers. See docs/keys.md.`,
 		Args: cmdutil.NoArgs,
-		RunE: cmdutil.RunE(opts, nil, runF, func(ctx context.Context, o *KeysOptions) error {
-			t, err := loadTenant(f, &o.Flags)
-			if err != nil {
-				return err
-			}
+		RunE: cmdutil.RunE(opts, nil, runF, onTenant(f, func(_ context.Context, _ *cmdutil.Factory, o *KeysOptions, t *tenant.Tenant) error {
 			return keysRun(o, t)
-		}),
+		})),
 	}
-	opts.Flags.register(cmd)
 	cmd.Flags().BoolVar(&opts.Secret, "secret", false, "Also print the secret key (sb_secret_…)")
 	cmd.Flags().BoolVar(&opts.ServiceRole, "service-role", false, "Also print the legacy service_role key")
-	cmdutil.JSONFlag(cmd, &opts.JSON, "", Keys{})
+	opts.registerJSON(f, cmd, "", Keys{})
 	cmd.AddCommand(NewCmdKeysRotate(f, nil), NewCmdKeysRevoke(f, nil), NewCmdKeysRotateSigning(f), NewCmdKeysLegacy(f, nil))
 	return cmd
 }

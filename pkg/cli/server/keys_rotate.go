@@ -16,9 +16,9 @@ import (
 // KeysChangeOptions are the inputs of the commands that change a tenant's
 // keys (`sfp server keys rotate|revoke|rotate-signing …`).
 type KeysChangeOptions struct {
-	IO    *cmdutil.IOStreams
-	Flags tenantFlags
-	Now   func() time.Time
+	tenantInputs
+
+	Now func() time.Time
 	// Force retires previous signing keys before their tokens expired.
 	Force bool
 	// Legacy is what `keys legacy on|off` switches legacy keys to.
@@ -69,12 +69,12 @@ service_role key is not a secret key: switch legacy keys off
 // says what it did. It returns the options for the command's own flags.
 func newCmdKeysChange(f *cmdutil.Factory, cmd *cobra.Command, runF func(context.Context, *KeysChangeOptions) error,
 	change func(*KeysChangeOptions, *tenant.Tenant, *tenant.Secrets) (string, error)) (*cobra.Command, *KeysChangeOptions) {
-	opts := &KeysChangeOptions{IO: f.IOStreams, Now: f.Now}
+	opts := &KeysChangeOptions{Now: f.Now}
 	cmd.Args = cmdutil.NoArgs
 	cmd.RunE = cmdutil.RunE(opts, nil, runF, func(ctx context.Context, o *KeysChangeOptions) error {
 		return changeKeys(ctx, f, o, func(t *tenant.Tenant, s *tenant.Secrets) (string, error) { return change(o, t, s) })
 	})
-	opts.Flags.register(cmd)
+	opts.register(f, cmd)
 	return cmd, opts
 }
 
@@ -133,7 +133,7 @@ func applyChange(ctx context.Context, f *cmdutil.Factory, io *cmdutil.IOStreams,
 
 // NewCmdKeysLegacy builds `sfp server keys legacy`.
 func NewCmdKeysLegacy(f *cmdutil.Factory, runF func(context.Context, *KeysChangeOptions) error) *cobra.Command {
-	opts := &KeysChangeOptions{IO: f.IOStreams, Now: f.Now}
+	opts := &KeysChangeOptions{Now: f.Now}
 	cmd := &cobra.Command{
 		Use:   "legacy <on|off> -t NAME",
 		Short: "Accept or refuse the legacy anon and service_role keys",
@@ -147,9 +147,9 @@ publishable or secret key first; Supabase deprecates the legacy keys by the end
 of 2026. On again, the same legacy keys work again.`,
 		Args:      cmdutil.ExactArgs(1, "say on or off: `sfp server keys legacy off -t NAME`"),
 		ValidArgs: []string{"on", "off"},
-		RunE:      cmdutil.RunArgsE(opts, opts.parseLegacy, runF, withFactory(f, legacyRun)),
+		RunE:      cmdutil.RunArgsE(opts, opts.parseLegacy, runF, onTenant(f, legacyRun)),
 	}
-	opts.Flags.register(cmd)
+	opts.register(f, cmd)
 	return cmd
 }
 
@@ -168,11 +168,7 @@ func (opts *KeysChangeOptions) parseLegacy(_ *cobra.Command, args []string) erro
 
 // legacyRun switches the legacy keys in tenant.yaml and brings the change
 // to the tenant.
-func legacyRun(ctx context.Context, f *cmdutil.Factory, opts *KeysChangeOptions) error {
-	t, err := loadTenant(f, &opts.Flags)
-	if err != nil {
-		return err
-	}
+func legacyRun(ctx context.Context, f *cmdutil.Factory, opts *KeysChangeOptions, t *tenant.Tenant) error {
 	on := opts.Legacy
 	t.Config.Auth.LegacyKeys = &on
 	if err := t.SaveConfig(); err != nil {

@@ -17,7 +17,7 @@ import (
 // three stages, after Supabase's signing-key procedure (create a standby
 // key, rotate to it, revoke the previous key once its tokens expired).
 func NewCmdKeysRotateSigning(f *cmdutil.Factory) *cobra.Command {
-	opts := &KeysChangeOptions{IO: f.IOStreams, Now: f.Now}
+	opts := &KeysChangeOptions{Now: f.Now}
 	cmd := &cobra.Command{
 		Use:   "rotate-signing <standby|promote|retire> -t NAME",
 		Short: "Rotate the key that signs access tokens, in three stages",
@@ -45,7 +45,7 @@ embedded tenant takes each stage at once; a docker tenant when
 			return signingStatus(opts, t)
 		},
 	}
-	opts.Flags.register(cmd)
+	opts.register(f, cmd)
 	cmd.AddCommand(newCmdSigningStandby(f, nil), newCmdSigningPromote(f, nil), newCmdSigningRetire(f, nil))
 	return cmd
 }

@@ -12,14 +12,12 @@ import (
 
 // ListOptions are the inputs of `sfp server list`.
 type ListOptions struct {
-	IO    *cmdutil.IOStreams
-	Flags tenantFlags
-	JSON  bool
+	tenantInputs // --base-dir only: list is on the base directory
 }
 
 // NewCmdList builds `sfp server list`.
 func NewCmdList(f *cmdutil.Factory, runF func(context.Context, *ListOptions) error) *cobra.Command {
-	opts := &ListOptions{IO: f.IOStreams}
+	opts := &ListOptions{tenantInputs{IO: f.IOStreams}}
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List the tenants in the base directory",
@@ -27,7 +25,7 @@ func NewCmdList(f *cmdutil.Factory, runF func(context.Context, *ListOptions) err
 		RunE:  cmdutil.RunE(opts, nil, runF, withFactory(f, listRun)),
 	}
 	opts.Flags.registerBaseDir(cmd)
-	cmd.Flags().BoolVar(&opts.JSON, "json", false, "Output JSON")
+	cmdutil.JSONFlag(cmd, &opts.JSON, "", nil)
 	return cmd
 }
 

@@ -7,13 +7,13 @@ import (
 
 	"github.com/sfp-dev/sfp/pkg/cli/cmdutil"
 	"github.com/sfp-dev/sfp/pkg/runtime"
-	"github.com/sfp-dev/sfp/pkg/runtime/embedded"
+	"github.com/sfp-dev/sfp/pkg/tenant"
 )
 
 // LogsOptions are the inputs of `sfp server logs`.
 type LogsOptions struct {
-	IO     *cmdutil.IOStreams
-	Flags  tenantFlags
+	tenantInputs
+
 	Follow bool
 	Tail   int
 	Source string
@@ -21,7 +21,7 @@ type LogsOptions struct {
 
 // NewCmdLogs builds `sfp server logs`.
 func NewCmdLogs(f *cmdutil.Factory, runF func(context.Context, *LogsOptions) error) *cobra.Command {
-	opts := &LogsOptions{IO: f.IOStreams}
+	opts := &LogsOptions{}
 	cmd := &cobra.Command{
 		Use:   "logs -t NAME [-f] [--tail N]",
 		Short: "Print a tenant's logs",
@@ -29,9 +29,9 @@ func NewCmdLogs(f *cmdutil.Factory, runF func(context.Context, *LogsOptions) err
 with --source postgres the PostgreSQL server log. On the docker runtime --source
 names a compose service.`,
 		Args: cmdutil.NoArgs,
-		RunE: cmdutil.RunE(opts, opts.validate, runF, withFactory(f, logsRun)),
+		RunE: cmdutil.RunE(opts, opts.validate, runF, onRuntime(f, logsRun)),
 	}
-	opts.Flags.register(cmd)
+	opts.register(f, cmd)
 	cmd.Flags().BoolVarP(&opts.Follow, "follow", "f", false, "Keep printing new lines")
 	cmd.Flags().IntVar(&opts.Tail, "tail", 0, "Print only the last N lines")
 	cmd.Flags().StringVar(&opts.Source, "source", "", "Which log: sfp (default) or postgres; docker: a service")
@@ -47,10 +47,6 @@ func (opts *LogsOptions) validate() error {
 }
 
 // logsRun prints the log of the tenant the flags name.
-func logsRun(ctx context.Context, f *cmdutil.Factory, opts *LogsOptions) error {
-	t, rt, err := tenantRuntime(f, &opts.Flags, embedded.Options{})
-	if err != nil {
-		return err
-	}
+func logsRun(ctx context.Context, opts *LogsOptions, t *tenant.Tenant, rt runtime.Runtime) error {
 	return rt.Logs(ctx, t, runtime.LogOptions{Follow: opts.Follow, Tail: opts.Tail, Source: opts.Source}, opts.IO.Out)
 }

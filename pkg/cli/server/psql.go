@@ -15,16 +15,16 @@ import (
 
 // PsqlOptions are the inputs of `sfp server psql`.
 type PsqlOptions struct {
-	IO    *cmdutil.IOStreams
-	Flags tenantFlags
-	Role  string
-	User  string
-	Args  []string
+	tenantInputs
+
+	Role string
+	User string
+	Args []string
 }
 
 // NewCmdPsql builds `sfp server psql`.
 func NewCmdPsql(f *cmdutil.Factory, runF func(context.Context, *PsqlOptions) error) *cobra.Command {
-	opts := &PsqlOptions{IO: f.IOStreams}
+	opts := &PsqlOptions{}
 	cmd := &cobra.Command{
 		Use:   "psql -t NAME [--role ROLE [--user EMAIL]] [-- PSQL-ARGS...]",
 		Short: "Open psql on a tenant's database",
@@ -41,9 +41,9 @@ Arguments after -- go to psql.`,
 		Example: `  sfp server psql -t acme
   sfp server psql -t acme --role authenticated --user ada@example.com
   sfp server psql -t acme -- -c 'select count(*) from auth.users'`,
-		RunE: cmdutil.RunArgsE(opts, opts.parse, runF, withFactory(f, psqlRun)),
+		RunE: cmdutil.RunArgsE(opts, opts.parse, runF, onTenant(f, psqlRun)),
 	}
-	opts.Flags.register(cmd)
+	opts.register(f, cmd)
 	cmd.Flags().StringVar(&opts.Role, "role", "", "Act as anon, authenticated or service_role (inside a rolled-back transaction)")
 	cmd.Flags().StringVar(&opts.User, "user", "", "With --role authenticated: the email of the user whose claims to use")
 	return cmd
@@ -65,11 +65,7 @@ func (opts *PsqlOptions) parse(_ *cobra.Command, args []string) error {
 }
 
 // psqlRun opens psql on the tenant the flags name.
-func psqlRun(ctx context.Context, f *cmdutil.Factory, opts *PsqlOptions) error {
-	t, err := loadTenant(f, &opts.Flags)
-	if err != nil {
-		return err
-	}
+func psqlRun(ctx context.Context, f *cmdutil.Factory, opts *PsqlOptions, t *tenant.Tenant) error {
 	if t.Config.Runtime != tenant.RuntimeEmbedded {
 		return fmt.Errorf("psql: tenant %q runs on the %s runtime; use `docker compose exec db psql -U supabase_admin postgres` in its directory (docs/backups.md)", t.Name(), t.Config.Runtime)
 	}

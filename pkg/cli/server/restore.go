@@ -13,16 +13,14 @@ import (
 
 // RestoreOptions are the inputs of `sfp server restore`.
 type RestoreOptions struct {
-	IO             *cmdutil.IOStreams
-	Flags          tenantFlags
-	From           string
-	PassphraseFile string
-	IdentityFile   string
-	Force          bool
-	ToTime         string
-	ToLSN          string
-	Archive        string
-	JSON           bool
+	tenantInputs
+
+	decryptionFlags
+
+	Force   bool
+	ToTime  string
+	ToLSN   string
+	Archive string
 	// Docker restores a docker tenant's backup.
 	Docker backup.ComposeRestore
 
@@ -31,7 +29,7 @@ type RestoreOptions struct {
 
 // NewCmdRestore builds `sfp server restore`.
 func NewCmdRestore(f *cmdutil.Factory, runF func(context.Context, *RestoreOptions) error) *cobra.Command {
-	opts := &RestoreOptions{IO: f.IOStreams}
+	opts := &RestoreOptions{}
 	cmd := &cobra.Command{
 		Use:   "restore -t NAME --from FILE [--to-time TIME | --to-lsn LSN]",
 		Short: "Create a tenant from a backup, optionally at a point in time",
@@ -59,15 +57,12 @@ cannot be put back.`,
 		Args: cmdutil.NoArgs,
 		RunE: cmdutil.RunE(opts, opts.validate, runF, withFactory(f, restoreRun)),
 	}
-	opts.Flags.register(cmd)
-	cmd.Flags().StringVar(&opts.From, "from", "", "Backup file")
-	cmd.Flags().StringVar(&opts.PassphraseFile, "passphrase-file", "", "Decrypt with the passphrase in this file")
-	cmd.Flags().StringVar(&opts.IdentityFile, "identity", "", "Decrypt with this age identity file (age-keygen's)")
+	opts.registerJSON(f, cmd, "", nil)
+	opts.decryptionFlags.register(cmd, "Backup file", "Decrypt with this age identity file (age-keygen's)")
 	cmd.Flags().BoolVar(&opts.Force, "force", false, "Replace an existing (stopped) tenant of that name")
 	cmd.Flags().StringVar(&opts.ToTime, "to-time", "", "Recover to this time (RFC 3339) from the WAL archive")
 	cmd.Flags().StringVar(&opts.ToLSN, "to-lsn", "", "Recover to this WAL position (e.g. 0/3000060) from the WAL archive")
 	cmd.Flags().StringVar(&opts.Archive, "archive", "", "WAL archive directory (default: the backed-up tenant's backup.wal_archive)")
-	cmd.Flags().BoolVar(&opts.JSON, "json", false, "Output JSON")
 	return cmd
 }
 
@@ -105,7 +100,7 @@ func restoreRun(ctx context.Context, f *cmdutil.Factory, opts *RestoreOptions) e
 	opts.Docker, _ = rt.(backup.ComposeRestore)
 	p := newByteProgress(opts.IO)
 	res, err := backup.Restore(ctx, backup.RestoreOptions{Base: base, Name: opts.Flags.Tenant, From: opts.From,
-		Decryption: backup.Decryption{PassphraseFile: opts.PassphraseFile, IdentityFile: opts.IdentityFile},
+		Decryption: opts.decryption(),
 		Force:      opts.Force, ToTime: opts.toTime, ToLSN: opts.ToLSN, Archive: opts.Archive, Progress: p.report,
 		Docker: opts.Docker})
 	p.done()

@@ -42,7 +42,7 @@ type SSOAddOptions struct {
 
 // NewCmdSSOAdd builds `sfp server sso add`.
 func NewCmdSSOAdd(f *cmdutil.Factory, runF func(context.Context, *SSOAddOptions) error) *cobra.Command {
-	opts := &SSOAddOptions{ssoInputs: ssoInputs{IO: f.IOStreams}}
+	opts := &SSOAddOptions{}
 	cmd := &cobra.Command{
 		Use:   "add -t NAME (--metadata-url URL | --metadata-file FILE) --domain DOMAIN...",
 		Short: "Add a SAML identity provider",
@@ -59,13 +59,12 @@ this command prints (or its metadata URL).`,
 		Args: cmdutil.NoArgs,
 		RunE: cmdutil.RunE(opts, opts.check, runF, withFactory(f, ssoAddRun)),
 	}
-	opts.Flags.register(cmd)
 	cmd.Flags().StringVar(&opts.MetadataURL, "metadata-url", "", "The IdP's metadata `URL` (https)")
 	cmd.Flags().StringVar(&opts.MetadataFile, "metadata-file", "", "The IdP's metadata XML `FILE` (- for stdin)")
 	cmd.Flags().StringArrayVar(&opts.Domains, "domain", nil, "Email `DOMAIN` whose users sign in through the IdP (repeat for more)")
 	cmd.Flags().StringVar(&opts.AttributeMappingFile, "attribute-mapping", "", "JSON `FILE` mapping assertion attributes to user metadata (- for stdin)")
 	cmd.Flags().StringVar(&opts.ResourceID, "resource-id", "", "Your own `ID` for the provider (GoTrue's resource_id)")
-	cmdutil.JSONFlag(cmd, &opts.JSON, "", ssoProvider{})
+	opts.registerJSON(f, cmd, "", ssoProvider{})
 	return cmd
 }
 

@@ -51,9 +51,7 @@ type ssoAPI struct {
 // ssoInputs are the inputs every SSO command has: the tenant, --json and
 // the client that reaches the tenant's admin API.
 type ssoInputs struct {
-	IO    *cmdutil.IOStreams
-	Flags tenantFlags
-	JSON  bool
+	tenantInputs
 	// HTTPClient reaches the tenant (nil: a default client).
 	HTTPClient *http.Client
 }

@@ -17,15 +17,14 @@ type SSOListOptions struct {
 
 // NewCmdSSOList builds `sfp server sso list`.
 func NewCmdSSOList(f *cmdutil.Factory, runF func(context.Context, *SSOListOptions) error) *cobra.Command {
-	opts := &SSOListOptions{ssoInputs{IO: f.IOStreams}}
+	opts := &SSOListOptions{}
 	cmd := &cobra.Command{
 		Use:   "list -t NAME",
 		Short: "List the SAML identity providers",
 		Args:  cmdutil.NoArgs,
 		RunE:  cmdutil.RunE(opts, nil, runF, withFactory(f, ssoListRun)),
 	}
-	opts.Flags.register(cmd)
-	cmdutil.JSONFlag(cmd, &opts.JSON, "", []ssoProvider{})
+	opts.registerJSON(f, cmd, "", []ssoProvider{})
 	return cmd
 }
 
@@ -60,7 +59,7 @@ type SSORemoveOptions struct {
 
 // NewCmdSSORemove builds `sfp server sso remove`.
 func NewCmdSSORemove(f *cmdutil.Factory, runF func(context.Context, *SSORemoveOptions) error) *cobra.Command {
-	opts := &SSORemoveOptions{ssoInputs: ssoInputs{IO: f.IOStreams}}
+	opts := &SSORemoveOptions{}
 	cmd := &cobra.Command{
 		Use:   "remove -t NAME ID",
 		Short: "Remove a SAML identity provider",
@@ -71,9 +70,8 @@ end.`,
 		Args: cmdutil.ExactArgs(1, "which provider? pass its ID (see `sfp server sso list`)"),
 		RunE: cmdutil.RunArgsE(opts, cmdutil.Args(&opts.ID), runF, withFactory(f, ssoRemoveRun)),
 	}
-	opts.Flags.register(cmd)
 	cmd.Flags().BoolVarP(&opts.Yes, "yes", "y", false, "Do not ask for confirmation")
-	cmdutil.JSONFlag(cmd, &opts.JSON, "Output the removed provider as JSON", ssoProvider{})
+	opts.registerJSON(f, cmd, "Output the removed provider as JSON", ssoProvider{})
 	return cmd
 }
 

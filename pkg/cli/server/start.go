@@ -15,17 +15,16 @@ import (
 
 // StartOptions are the inputs of `sfp server start`.
 type StartOptions struct {
-	IO     *cmdutil.IOStreams
-	Flags  tenantFlags
+	tenantInputs
+
 	Detach bool
-	JSON   bool
 	// child and noMigrate are set by the detached parent.
 	child, noMigrate bool
 }
 
 // NewCmdStart builds `sfp server start`.
 func NewCmdStart(f *cmdutil.Factory, runF func(context.Context, *StartOptions) error) *cobra.Command {
-	opts := &StartOptions{IO: f.IOStreams}
+	opts := &StartOptions{}
 	cmd := &cobra.Command{
 		Use:   "start -t NAME [--detach]",
 		Short: "Start a tenant (creating it on first use)",
@@ -49,9 +48,8 @@ log_file, started_at, applied_migrations}.`,
 		Args: cmdutil.NoArgs,
 		RunE: cmdutil.RunE(opts, nil, runF, withFactory(f, startRun)),
 	}
-	opts.Flags.register(cmd)
 	cmd.Flags().BoolVarP(&opts.Detach, "detach", "d", false, "Run in the background")
-	cmd.Flags().BoolVar(&opts.JSON, "json", false, "Print the tenant's details as JSON once it is ready")
+	opts.registerJSON(f, cmd, "Print the tenant's details as JSON once it is ready", nil)
 	cmd.Flags().BoolVar(&opts.child, embedded.ChildFlag[2:], false, "internal: the detached process")
 	cmd.Flags().BoolVar(&opts.noMigrate, "no-migrate", false, "internal: start without applying pending migrations")
 	cmd.Flags().MarkHidden(embedded.ChildFlag[2:])

@@ -13,14 +13,13 @@ import (
 	"github.com/sfp-dev/sfp/pkg/backup"
 	"github.com/sfp-dev/sfp/pkg/cli/cmdutil"
 	"github.com/sfp-dev/sfp/pkg/runtime"
-	"github.com/sfp-dev/sfp/pkg/runtime/embedded"
+	"github.com/sfp-dev/sfp/pkg/tenant"
 )
 
 // StatusOptions are the inputs of `sfp server status`.
 type StatusOptions struct {
-	IO    *cmdutil.IOStreams
-	Flags tenantFlags
-	JSON  bool
+	tenantInputs
+
 	// Watch redraws the status every Interval until interrupted.
 	Watch    bool
 	Interval time.Duration
@@ -28,7 +27,7 @@ type StatusOptions struct {
 
 // NewCmdStatus builds `sfp server status`.
 func NewCmdStatus(f *cmdutil.Factory, runF func(context.Context, *StatusOptions) error) *cobra.Command {
-	opts := &StatusOptions{IO: f.IOStreams}
+	opts := &StatusOptions{}
 	cmd := &cobra.Command{
 		Use:   "status -t NAME",
 		Short: "Show whether a tenant and each of its components are up",
@@ -44,10 +43,9 @@ is read too: readiness with each check, and sfp's figures from /metrics — the
 series Prometheus scrapes ("monitoring" in --json; docs/observability.md lists
 them). --watch redraws all of it every --interval until Ctrl-C.`,
 		Args: cmdutil.NoArgs,
-		RunE: cmdutil.RunE(opts, nil, runF, withFactory(f, statusRun)),
+		RunE: cmdutil.RunE(opts, nil, runF, onRuntime(f, statusRun)),
 	}
-	opts.Flags.register(cmd)
-	cmd.Flags().BoolVar(&opts.JSON, "json", false, "Output JSON")
+	opts.registerJSON(f, cmd, "", nil)
 	cmd.Flags().BoolVarP(&opts.Watch, "watch", "w", false, "Redraw the status and figures until interrupted (with --json: one document per line)")
 	cmd.Flags().DurationVar(&opts.Interval, "interval", 2*time.Second, "How often --watch redraws")
 	return cmd
@@ -55,11 +53,7 @@ them). --watch redraws all of it every --interval until Ctrl-C.`,
 
 // statusRun shows the status of the tenant the flags name, once or with
 // --watch until interrupted.
-func statusRun(ctx context.Context, f *cmdutil.Factory, opts *StatusOptions) error {
-	t, rt, err := tenantRuntime(f, &opts.Flags, embedded.Options{})
-	if err != nil {
-		return err
-	}
+func statusRun(ctx context.Context, opts *StatusOptions, t *tenant.Tenant, rt runtime.Runtime) error {
 	if opts.Watch {
 		return watchStatus(ctx, opts, func(ctx context.Context) (*runtime.Status, error) { return rt.Status(ctx, t) })
 	}

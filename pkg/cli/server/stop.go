@@ -7,18 +7,18 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sfp-dev/sfp/pkg/cli/cmdutil"
-	"github.com/sfp-dev/sfp/pkg/runtime/embedded"
+	"github.com/sfp-dev/sfp/pkg/runtime"
+	"github.com/sfp-dev/sfp/pkg/tenant"
 )
 
 // StopOptions are the inputs of `sfp server stop`.
 type StopOptions struct {
-	IO    *cmdutil.IOStreams
-	Flags tenantFlags
+	tenantInputs
 }
 
 // NewCmdStop builds `sfp server stop`.
 func NewCmdStop(f *cmdutil.Factory, runF func(context.Context, *StopOptions) error) *cobra.Command {
-	opts := &StopOptions{IO: f.IOStreams}
+	opts := &StopOptions{}
 	cmd := &cobra.Command{
 		Use:   "stop -t NAME",
 		Short: "Stop a running tenant",
@@ -27,18 +27,14 @@ with a reason and stops PostgreSQL cleanly. A PostgreSQL server left running by
 a killed sfp process is stopped too. A tenant that is not running: says so,
 exit code 0.`,
 		Args: cmdutil.NoArgs,
-		RunE: cmdutil.RunE(opts, nil, runF, withFactory(f, stopRun)),
+		RunE: cmdutil.RunE(opts, nil, runF, onRuntime(f, stopRun)),
 	}
-	opts.Flags.register(cmd)
+	opts.register(f, cmd)
 	return cmd
 }
 
 // stopRun stops the tenant the flags name, saying whether it ran.
-func stopRun(ctx context.Context, f *cmdutil.Factory, opts *StopOptions) error {
-	t, rt, err := tenantRuntime(f, &opts.Flags, embedded.Options{})
-	if err != nil {
-		return err
-	}
+func stopRun(ctx context.Context, opts *StopOptions, t *tenant.Tenant, rt runtime.Runtime) error {
 	stopped, err := rt.Stop(ctx, t)
 	if err != nil {
 		return err

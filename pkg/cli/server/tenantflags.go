@@ -27,6 +27,31 @@ func (tf *tenantFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVarP(&tf.Tenant, "tenant", "t", "", "Tenant name (env SFP_TENANT)")
 }
 
+// tenantInputs are the inputs every command on tenants has: its streams,
+// the flags that name the base directory and the tenant, and --json for
+// the commands that print JSON. A command's options embed them beside its
+// own flags.
+type tenantInputs struct {
+	IO    *cmdutil.IOStreams
+	Flags tenantFlags
+	JSON  bool
+}
+
+// register hands the command the factory's streams and adds the tenant
+// flags (--base-dir, --tenant).
+func (in *tenantInputs) register(f *cmdutil.Factory, cmd *cobra.Command) {
+	in.IO = f.IOStreams
+	in.Flags.register(cmd)
+}
+
+// registerJSON is register for a command that prints JSON on request: it
+// adds --json too, as cmdutil.JSONFlag does (usage "" is "Output JSON";
+// shape nil leaves the fields out of the reference).
+func (in *tenantInputs) registerJSON(f *cmdutil.Factory, cmd *cobra.Command, usage string, shape any) {
+	in.register(f, cmd)
+	cmdutil.JSONFlag(cmd, &in.JSON, usage, shape)
+}
+
 // registerBaseDir adds --base-dir alone, for a command on the base
 // directory rather than on one tenant (`sfp server list`).
 func (tf *tenantFlags) registerBaseDir(cmd *cobra.Command) {
@@ -87,21 +112,6 @@ func dockerRuntime(f *cmdutil.Factory) (runtime.Runtime, error) {
 	}), nil
 }
 
-// tenantRuntime loads the tenant the flags name and the runtime that runs
-// it: the opening of every command that acts on a tenant through its
-// runtime.
-func tenantRuntime(f *cmdutil.Factory, tf *tenantFlags, extra embedded.Options) (*tenant.Tenant, runtime.Runtime, error) {
-	t, err := loadTenant(f, tf)
-	if err != nil {
-		return nil, nil, err
-	}
-	rt, err := runtimeFor(f, t, extra)
-	if err != nil {
-		return nil, nil, err
-	}
-	return t, rt, nil
-}
-
 // loadTenant loads the tenant the flags name.
 func loadTenant(f *cmdutil.Factory, tf *tenantFlags) (*tenant.Tenant, error) {
 	base, err := tf.resolve(f, true)
@@ -117,6 +127,39 @@ func loadTenant(f *cmdutil.Factory, tf *tenantFlags) (*tenant.Tenant, error) {
 
 func progressTo(ios *cmdutil.IOStreams) func(string) {
 	return func(s string) { fmt.Fprintln(ios.ErrOut, "• "+s) }
+}
+
+// tenantCommand is the options of a command on one tenant: they embed
+// tenantInputs.
+type tenantCommand[O any] interface {
+	*O
+	inputs() *tenantInputs
+}
+
+func (in *tenantInputs) inputs() *tenantInputs { return in }
+
+// onTenant adapts the run of a command on the tenant its flags name to
+// cmdutil.RunE, as withFactory does, and loads that tenant for it.
+func onTenant[O any, P tenantCommand[O]](f *cmdutil.Factory, run func(context.Context, *cmdutil.Factory, P, *tenant.Tenant) error) func(context.Context, *O) error {
+	return func(ctx context.Context, o *O) error {
+		t, err := loadTenant(f, &P(o).inputs().Flags)
+		if err != nil {
+			return err
+		}
+		return run(ctx, f, o, t)
+	}
+}
+
+// onRuntime is onTenant for a command that acts on the tenant through its
+// runtime: run gets the runtime that runs the tenant too.
+func onRuntime[O any, P tenantCommand[O]](f *cmdutil.Factory, run func(context.Context, P, *tenant.Tenant, runtime.Runtime) error) func(context.Context, *O) error {
+	return onTenant(f, func(ctx context.Context, f *cmdutil.Factory, o P, t *tenant.Tenant) error {
+		rt, err := runtimeFor(f, t, embedded.Options{})
+		if err != nil {
+			return err
+		}
+		return run(ctx, o, t, rt)
+	})
 }
 
 // withFactory adapts the run of a command that also needs the factory to

@@ -13,14 +13,12 @@ import (
 
 // UpdateOptions are the inputs of `sfp server update`.
 type UpdateOptions struct {
-	IO    *cmdutil.IOStreams
-	Flags tenantFlags
-	JSON  bool
+	tenantInputs
 }
 
 // NewCmdUpdate builds `sfp server update`.
 func NewCmdUpdate(f *cmdutil.Factory, runF func(context.Context, *UpdateOptions) error) *cobra.Command {
-	opts := &UpdateOptions{IO: f.IOStreams}
+	opts := &UpdateOptions{}
 	cmd := &cobra.Command{
 		Use:   "update -t NAME",
 		Short: "Stop a tenant, apply pending migrations, start it again",
@@ -36,8 +34,7 @@ message says how to pin the old image or upgrade (docs/postgres-upgrade.md).`,
 		Args: cmdutil.NoArgs,
 		RunE: cmdutil.RunE(opts, nil, runF, withFactory(f, updateRun)),
 	}
-	opts.Flags.register(cmd)
-	cmd.Flags().BoolVar(&opts.JSON, "json", false, "Output JSON")
+	opts.registerJSON(f, cmd, "", nil)
 	return cmd
 }
 

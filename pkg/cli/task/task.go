@@ -59,10 +59,7 @@ identifier) or giving --project as an id.`,
 			if !client.IsUUID(opts.ResourceID) {
 				return cmdutil.FlagErrorf("--resource-id %q is not a UUID", opts.ResourceID)
 			}
-			if _, err := cmdutil.ParseJSONFlag("input", opts.Input); err != nil {
-				return err
-			}
-			return nil
+			return cmdutil.CheckJSONFlags(cmdutil.JSONFlagValue{Name: "input", Value: opts.Input})
 		}, runF, createRun),
 	}
 	opts.Scope.AccountFlag(cmd)
@@ -113,21 +110,17 @@ func NewCmdList(f *cmdutil.Factory, runF func(context.Context, *ListOptions) err
 that resource wherever they are. Viewers may.`,
 		Example: `  sfp task list --resource-type deployment --resource-id "$DEPLOYMENT"`,
 		Args:    cmdutil.NoArgs,
-		RunE: cmdutil.RunArgsE(opts, func(_ *cobra.Command, _ []string) error {
-			if err := opts.List.Validate(); err != nil {
-				return err
-			}
+		RunE: cmdutil.RunE(opts, opts.Check(func() error {
 			if opts.ResourceID != "" && !client.IsUUID(opts.ResourceID) {
 				return cmdutil.FlagErrorf("--resource-id %q is not a UUID", opts.ResourceID)
 			}
 			return nil
-		}, runF, listRun),
+		}), runF, listRun),
 	}
-	opts.Scope.AccountFlag(cmd)
-	opts.Scope.ProjectFlag(cmd, "Only this project (identifier or id)")
+	opts.ProjectFilter(cmd)
 	cmd.Flags().StringVar(&opts.ResourceType, "resource-type", "", "Only tasks on this kind of resource")
 	cmd.Flags().StringVar(&opts.ResourceID, "resource-id", "", "Only tasks on this resource")
-	cmd.Flags().StringVar(&opts.Status, "status", "", "Only this status: queued, running, succeeded, failed, cancelled")
+	cmdutil.StatusFilter(cmd, &opts.Status)
 	opts.Register(cmd, []client.Task{})
 	return cmd
 }
