@@ -17,11 +17,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -301,11 +303,7 @@ func quoteConf(v string) string { return "'" + strings.ReplaceAll(v, "'", "''") 
 // settingsText is sfp.conf.
 func (c *Cluster) settingsText() string {
 	settings := c.settings()
-	keys := make([]string, 0, len(settings))
-	for k := range settings {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(settings))
 	var b strings.Builder
 	b.WriteString("# Written by sfp when the cluster was created.\n")
 	for _, k := range keys {
