@@ -343,6 +343,20 @@ func sendBatch(ctx context.Context, tx pgx.Tx, b *pgx.Batch) error {
 	return tx.SendBatch(ctx, b).Close()
 }
 
+// sendAudited ends a change the audit log records: it queues the audit
+// entry after the change's statements and sends them all in one round
+// trip; a database error is internal, worded failMsg ("Database error
+// creating factor").
+func (s *Server) sendAudited(ctx context.Context, tx pgx.Tx, b *pgx.Batch, e auditEntry, now time.Time, failMsg string) error {
+	if err := s.queueAudit(b, e, now); err != nil {
+		return err
+	}
+	if err := sendBatch(ctx, tx, b); err != nil {
+		return internalError(err, "%s", failMsg)
+	}
+	return nil
+}
+
 // sessionAMR returns the session's authentication methods, newest first.
 func sessionAMR(ctx context.Context, q querier, sessionID string) ([]AMREntry, error) {
 	rows, err := q.Query(ctx, sqlSessionAMR, sessionID)
