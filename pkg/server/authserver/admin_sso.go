@@ -3,7 +3,6 @@ package authserver
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -179,15 +178,7 @@ func parseSAMLMetadata(raw []byte) (*saml.EntityDescriptor, error) {
 
 // domainOwner returns the provider id holding domain, or "".
 func ssoDomainOwner(ctx context.Context, q querier, domain string) (string, error) {
-	var id string
-	err := q.QueryRow(ctx, sqlDomainOwner, domain).Scan(&id)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return "", nil
-	}
-	if err != nil {
-		return "", fmt.Errorf("find sso domain: %w", err)
-	}
-	return id, nil
+	return queryOptionalString(ctx, q, "find sso domain", sqlDomainOwner, domain)
 }
 
 // uniqueDomains drops repeats (case-insensitively) from a request's list.
