@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"cmp"
 	"fmt"
 	"net/url"
 	"regexp"
@@ -19,21 +20,8 @@ func (p *parser) service(n *yaml.Node) error {
 		return err
 	}
 	s := &Service{Line: o.node.Line}
-	if s.Name, err = o.str("name", ""); err != nil {
+	if s.Name, s.ID, err = p.nameAndID(o, "service"); err != nil {
 		return err
-	}
-	if s.ID, err = o.str("id", ""); err != nil {
-		return err
-	}
-	label := s.Name
-	if label == "" {
-		label = s.ID
-	}
-	o.what = fmt.Sprintf("service %q", label)
-	if s.Name != "" {
-		if err := p.claimName("service", s.Name, o.line("name")); err != nil {
-			return err
-		}
 	}
 	if s.Enabled, err = o.boolean("enabled", true); err != nil {
 		return err
@@ -62,6 +50,25 @@ func (p *parser) service(n *yaml.Node) error {
 		return err
 	}
 	return o.done()
+}
+
+// nameAndID reads the name and id of a service or route (kind), names o
+// after them in later errors (`service "api"`, by id when unnamed) and
+// claims the name, which must be unique among entities of that kind.
+func (p *parser) nameAndID(o *object, kind string) (name, id string, err error) {
+	if name, err = o.str("name", ""); err != nil {
+		return "", "", err
+	}
+	if id, err = o.str("id", ""); err != nil {
+		return "", "", err
+	}
+	o.what = fmt.Sprintf("%s %q", kind, cmp.Or(name, id))
+	if name != "" {
+		if err := p.claimName(kind, name, o.line("name")); err != nil {
+			return "", "", err
+		}
+	}
+	return name, id, nil
 }
 
 // serviceEndpoint reads where a service's upstream is: url, or protocol,
@@ -191,21 +198,8 @@ func (p *parser) route(n *yaml.Node, svc *Service) (*Route, error) {
 		return nil, err
 	}
 	r := &Route{Line: o.node.Line}
-	if r.Name, err = o.str("name", ""); err != nil {
+	if r.Name, r.ID, err = p.nameAndID(o, "route"); err != nil {
 		return nil, err
-	}
-	if r.ID, err = o.str("id", ""); err != nil {
-		return nil, err
-	}
-	label := r.Name
-	if label == "" {
-		label = r.ID
-	}
-	o.what = fmt.Sprintf("route %q", label)
-	if r.Name != "" {
-		if err := p.claimName("route", r.Name, o.line("name")); err != nil {
-			return nil, err
-		}
 	}
 	if svc != nil {
 		if o.has("service") {
