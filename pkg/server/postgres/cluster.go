@@ -513,8 +513,11 @@ func (c *Cluster) waitReady(ctx context.Context, pid int, exited chan struct{}) 
 	}
 }
 
-func (c *Cluster) logTail(from int64) string {
-	f, err := os.Open(c.cfg.LogFile)
+// ReadLog returns what a server log at path holds from offset from on, at
+// most limit bytes ("" when it cannot be read): what one start wrote, when
+// from is the log's size before it.
+func ReadLog(path string, from, limit int64) string {
+	f, err := os.Open(path)
 	if err != nil {
 		return ""
 	}
@@ -522,8 +525,12 @@ func (c *Cluster) logTail(from int64) string {
 	if _, err := f.Seek(from, io.SeekStart); err != nil {
 		return ""
 	}
-	b, _ := io.ReadAll(io.LimitReader(f, 16<<10))
-	s := strings.TrimSpace(string(b))
+	b, _ := io.ReadAll(io.LimitReader(f, limit))
+	return string(b)
+}
+
+func (c *Cluster) logTail(from int64) string {
+	s := strings.TrimSpace(ReadLog(c.cfg.LogFile, from, 16<<10))
 	if s == "" {
 		return ""
 	}
