@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"strings"
 	"time"
@@ -38,7 +37,7 @@ func recoverCluster(ctx context.Context, cluster *postgres.Cluster, t *tenant.Te
 	}
 	logStart := fileSize(t.PostgresLog())
 	if err := cluster.Start(ctx); err != nil {
-		return nil, "", explainRecovery(err, readFrom(t.PostgresLog(), logStart), opts)
+		return nil, "", explainRecovery(err, postgres.ReadLog(t.PostgresLog(), logStart, 1<<20), opts)
 	}
 	defer func() {
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
@@ -48,7 +47,7 @@ func recoverCluster(ctx context.Context, cluster *postgres.Cluster, t *tenant.Te
 	url := cluster.ConnString("supabase_admin", t.Secrets.PostgresPassword, "postgres")
 	if pitr {
 		if err := waitPromoted(ctx, url, cluster); err != nil {
-			return nil, "", explainRecovery(err, readFrom(t.PostgresLog(), logStart), opts)
+			return nil, "", explainRecovery(err, postgres.ReadLog(t.PostgresLog(), logStart, 1<<20), opts)
 		}
 	}
 	conn, err := migrate.Connect(ctx, url)
@@ -141,19 +140,6 @@ func fileSize(path string) int64 {
 		return 0
 	}
 	return fi.Size()
-}
-
-func readFrom(path string, off int64) string {
-	f, err := os.Open(path)
-	if err != nil {
-		return ""
-	}
-	defer f.Close()
-	if _, err := f.Seek(off, io.SeekStart); err != nil {
-		return ""
-	}
-	b, _ := io.ReadAll(io.LimitReader(f, 1<<20))
-	return string(b)
 }
 
 func lastLines(s string, n int) string {

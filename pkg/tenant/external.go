@@ -3,9 +3,9 @@ package tenant
 import (
 	"crypto/sha256"
 	"fmt"
+	"maps"
 	"net/url"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 )
@@ -115,11 +115,7 @@ func (t *Tenant) externalFingerprint() string {
 		env[ProviderSecretVar(name)] = t.Secrets.Extra[ProviderSecretVar(name)]
 	}
 	env["redirects"] = strings.Join(t.Config.Auth.AdditionalRedirectURLs, ",")
-	keys := make([]string, 0, len(env))
-	for k := range env {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(env))
 	h := sha256.New()
 	for _, k := range keys {
 		fmt.Fprintf(h, "%s=%s\n", k, env[k])

@@ -3,7 +3,6 @@ package authserver
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -179,15 +178,7 @@ func parseSAMLMetadata(raw []byte) (*saml.EntityDescriptor, error) {
 
 // domainOwner returns the provider id holding domain, or "".
 func ssoDomainOwner(ctx context.Context, q querier, domain string) (string, error) {
-	var id string
-	err := q.QueryRow(ctx, sqlDomainOwner, domain).Scan(&id)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return "", nil
-	}
-	if err != nil {
-		return "", fmt.Errorf("find sso domain: %w", err)
-	}
-	return id, nil
+	return queryOptionalString(ctx, q, "find sso domain", sqlDomainOwner, domain)
 }
 
 // uniqueDomains drops repeats (case-insensitively) from a request's list.
@@ -204,16 +195,26 @@ func ssoUniqueDomains(in []string) []string {
 	return out
 }
 
-func (s *Server) adminCreateSSOProvider(w http.ResponseWriter, r *http.Request) error {
+// readSSOProviderParams reads and validates the body of a create
+// (update false) or an update of an SSO provider.
+func readSSOProviderParams(r *http.Request, update bool) (*ssoProviderParams, error) {
 	var p ssoProviderParams
 	if err := readJSON(r, &p); err != nil {
-		return err
+		return nil, err
 	}
-	if err := p.validate(false); err != nil {
+	if err := p.validate(update); err != nil {
+		return nil, err
+	}
+	return &p, nil
+}
+
+func (s *Server) adminCreateSSOProvider(w http.ResponseWriter, r *http.Request) error {
+	p, err := readSSOProviderParams(r, false)
+	if err != nil {
 		return err
 	}
 	ctx := r.Context()
-	raw, md, err := s.paramsMetadata(ctx, &p)
+	raw, md, err := s.paramsMetadata(ctx, p)
 	if err != nil {
 		return err
 	}

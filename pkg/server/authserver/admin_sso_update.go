@@ -13,16 +13,13 @@ import (
 // attribute mapping when it has keys, name_id_format (absent clears it, as
 // in GoTrue), resource_id ("" clears it) and disabled.
 func (s *Server) adminUpdateSSOProvider(w http.ResponseWriter, r *http.Request, p *SSOProvider) error {
-	var in ssoProviderParams
-	if err := readJSON(r, &in); err != nil {
-		return err
-	}
-	if err := in.validate(true); err != nil {
+	in, err := readSSOProviderParams(r, true)
+	if err != nil {
 		return err
 	}
 	ctx := r.Context()
 	if in.MetadataXML != "" || in.MetadataURL != "" {
-		raw, md, err := s.paramsMetadata(ctx, &in)
+		raw, md, err := s.paramsMetadata(ctx, in)
 		if err != nil {
 			return err
 		}

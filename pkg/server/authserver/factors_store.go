@@ -166,13 +166,5 @@ func sessionAAL(ctx context.Context, q querier, sessionID string) (string, error
 	if sessionID == "" {
 		return "", nil
 	}
-	var aal string
-	err := q.QueryRow(ctx, sqlSessionAAL, sessionID).Scan(&aal)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return "", nil
-	}
-	if err != nil {
-		return "", fmt.Errorf("load session aal: %w", err)
-	}
-	return aal, nil
+	return queryOptionalString(ctx, q, "load session aal", sqlSessionAAL, sessionID)
 }

@@ -73,12 +73,9 @@ func (s *Server) handleUnlinkIdentity(w http.ResponseWriter, r *http.Request, ac
 	ctx := r.Context()
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		b := &pgx.Batch{}
-		if err := s.queueAudit(b, auditFor(u, actionIdentityUnlinked, identityTraits(&removed)), now); err != nil {
-			return err
-		}
 		b.Queue(`delete from auth.identities where id = $1`, removed.IdentityID)
-		if err := sendBatch(ctx, tx, b); err != nil {
-			return internalError(err, "Database error deleting identity")
+		if err := s.sendAudited(ctx, tx, b, auditFor(u, actionIdentityUnlinked, identityTraits(&removed)), now, "Database error deleting identity"); err != nil {
+			return err
 		}
 		if err := s.emailFromIdentities(ctx, tx, u, slices.Delete(slices.Clone(u.Identities), i, i+1), now); err != nil {
 			return err

@@ -161,13 +161,7 @@ func (s *Server) enrollFactor(w http.ResponseWriter, r *http.Request, ac *authCo
 		}
 		b := &pgx.Batch{}
 		b.Queue(sqlInsertFactor, factorID, ac.user.ID, p.FriendlyName, now, key.Secret())
-		if err := s.queueAudit(b, auditFor(ac.user, actionEnrollFactor, map[string]any{"factor_id": factorID}), now); err != nil {
-			return err
-		}
-		if err := sendBatch(ctx, tx, b); err != nil {
-			return internalError(err, "Database error creating factor")
-		}
-		return nil
+		return s.sendAudited(ctx, tx, b, auditFor(ac.user, actionEnrollFactor, map[string]any{"factor_id": factorID}), now, "Database error creating factor")
 	})
 	if err != nil {
 		return err
@@ -251,13 +245,7 @@ func (s *Server) challengeFactor(w http.ResponseWriter, r *http.Request, ac *aut
 		b.Queue(sqlInsertChallenge, id, f.ID, now, challengeIP(r, s))
 		b.Queue(sqlFactorChallenged, f.ID, now)
 		traits := map[string]any{"factor_id": f.ID, "factor_status": f.Status}
-		if err := s.queueAudit(b, auditFor(ac.user, actionCreateChallenge, traits), now); err != nil {
-			return err
-		}
-		if err := sendBatch(ctx, tx, b); err != nil {
-			return internalError(err, "Database error creating challenge")
-		}
-		return nil
+		return s.sendAudited(ctx, tx, b, auditFor(ac.user, actionCreateChallenge, traits), now, "Database error creating challenge")
 	})
 	if err != nil {
 		return err
@@ -324,16 +312,10 @@ func (s *Server) unenrollFactor(w http.ResponseWriter, r *http.Request, ac *auth
 func (s *Server) removeFactor(ctx context.Context, f *Factor, audit auditEntry, now time.Time) error {
 	return s.inTx(ctx, func(tx pgx.Tx) error {
 		b := &pgx.Batch{}
-		if err := s.queueAudit(b, audit, now); err != nil {
-			return err
-		}
 		b.Queue(sqlDowngradeSessionAMR, f.ID, amrMethodOf(f.FactorType))
 		b.Queue(sqlDowngradeSessions, f.userID, f.ID)
 		b.Queue(sqlDeleteFactor, f.ID)
-		if err := sendBatch(ctx, tx, b); err != nil {
-			return internalError(err, "Database error deleting factor")
-		}
-		return nil
+		return s.sendAudited(ctx, tx, b, audit, now, "Database error deleting factor")
 	})
 }
 

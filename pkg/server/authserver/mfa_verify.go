@@ -116,15 +116,12 @@ func (s *Server) verifyFactor(w http.ResponseWriter, r *http.Request, ac *authCo
 			return err
 		}
 		b := &pgx.Batch{}
-		traits := map[string]any{"factor_id": f.ID, "challenge_id": p.ChallengeID, "factor_type": f.FactorType}
-		if err := s.queueAudit(b, auditFor(ac.user, actionVerifyFactor, traits), now); err != nil {
-			return err
-		}
 		if !f.isVerified() {
 			b.Queue(sqlFactorVerified, f.ID, now)
 		}
-		if err := sendBatch(ctx, tx, b); err != nil {
-			return internalError(err, "Database error verifying factor")
+		traits := map[string]any{"factor_id": f.ID, "challenge_id": p.ChallengeID, "factor_type": f.FactorType}
+		if err := s.sendAudited(ctx, tx, b, auditFor(ac.user, actionVerifyFactor, traits), now, "Database error verifying factor"); err != nil {
+			return err
 		}
 		var err error
 		resp, err = s.raiseSession(ctx, tx, ac, f, now)
@@ -222,13 +219,10 @@ func (s *Server) raiseSession(ctx context.Context, tx pgx.Tx, ac *authContext, f
 	issued := newRefreshToken()
 	b := &pgx.Batch{}
 	b.Queue(sqlUpsertAMR, newUUID(), sessionID, now, amrMethodOf(f.FactorType))
-	if err := s.queueAudit(b, auditFor(u, actionTokenRevoked, nil), now); err != nil {
-		return nil, err
-	}
 	b.Queue(sqlRevokeToken, oldID, now)
 	b.Queue(sqlInsertRefreshToken, issued, u.ID, now, oldToken, sessionID)
-	if err := sendBatch(ctx, tx, b); err != nil {
-		return nil, internalError(err, "Database error granting user")
+	if err := s.sendAudited(ctx, tx, b, auditFor(u, actionTokenRevoked, nil), now, "Database error granting user"); err != nil {
+		return nil, err
 	}
 	amr, err := sessionAMR(ctx, tx, sessionID)
 	if err != nil {

@@ -246,15 +246,21 @@ func (s *Server) duplicateEmail(ctx context.Context, q querier, email, aud, exce
 	if exceptUserID != "" {
 		except = exceptUserID
 	}
-	var id string
-	err := q.QueryRow(ctx, sqlDuplicateEmail, email, aud, except).Scan(&id)
+	return queryOptionalString(ctx, q, "check duplicate email", sqlDuplicateEmail, email, aud, except)
+}
+
+// queryOptionalString reads the one text column of a query that finds at
+// most one row: "" when it finds none. what names the read in the error.
+func queryOptionalString(ctx context.Context, q querier, what, sql string, args ...any) (string, error) {
+	var v string
+	err := q.QueryRow(ctx, sql, args...).Scan(&v)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return "", nil
 	}
 	if err != nil {
-		return "", fmt.Errorf("check duplicate email: %w", err)
+		return "", fmt.Errorf("%s: %w", what, err)
 	}
-	return id, nil
+	return v, nil
 }
 
 // auditEntry is one row of auth.audit_log_entries, with GoTrue's payload.
@@ -341,6 +347,20 @@ func sendBatch(ctx context.Context, tx pgx.Tx, b *pgx.Batch) error {
 		return nil
 	}
 	return tx.SendBatch(ctx, b).Close()
+}
+
+// sendAudited ends a change the audit log records: it queues the audit
+// entry after the change's statements and sends them all in one round
+// trip; a database error is internal, worded failMsg ("Database error
+// creating factor").
+func (s *Server) sendAudited(ctx context.Context, tx pgx.Tx, b *pgx.Batch, e auditEntry, now time.Time, failMsg string) error {
+	if err := s.queueAudit(b, e, now); err != nil {
+		return err
+	}
+	if err := sendBatch(ctx, tx, b); err != nil {
+		return internalError(err, "%s", failMsg)
+	}
+	return nil
 }
 
 // sessionAMR returns the session's authentication methods, newest first.

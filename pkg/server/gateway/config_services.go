@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"cmp"
 	"fmt"
 	"net/url"
 	"regexp"
@@ -19,21 +20,8 @@ func (p *parser) service(n *yaml.Node) error {
 		return err
 	}
 	s := &Service{Line: o.node.Line}
-	if s.Name, err = o.str("name", ""); err != nil {
+	if s.Name, s.ID, err = p.nameAndID(o, "service"); err != nil {
 		return err
-	}
-	if s.ID, err = o.str("id", ""); err != nil {
-		return err
-	}
-	label := s.Name
-	if label == "" {
-		label = s.ID
-	}
-	o.what = fmt.Sprintf("service %q", label)
-	if s.Name != "" {
-		if err := p.claimName("service", s.Name, o.line("name")); err != nil {
-			return err
-		}
 	}
 	if s.Enabled, err = o.boolean("enabled", true); err != nil {
 		return err
@@ -62,6 +50,25 @@ func (p *parser) service(n *yaml.Node) error {
 		return err
 	}
 	return o.done()
+}
+
+// nameAndID reads the name and id of a service or route (kind), names o
+// after them in later errors (`service "api"`, by id when unnamed) and
+// claims the name, which must be unique among entities of that kind.
+func (p *parser) nameAndID(o *object, kind string) (name, id string, err error) {
+	if name, err = o.str("name", ""); err != nil {
+		return "", "", err
+	}
+	if id, err = o.str("id", ""); err != nil {
+		return "", "", err
+	}
+	o.what = fmt.Sprintf("%s %q", kind, cmp.Or(name, id))
+	if name != "" {
+		if err := p.claimName(kind, name, o.line("name")); err != nil {
+			return "", "", err
+		}
+	}
+	return name, id, nil
 }
 
 // serviceEndpoint reads where a service's upstream is: url, or protocol,
@@ -191,21 +198,8 @@ func (p *parser) route(n *yaml.Node, svc *Service) (*Route, error) {
 		return nil, err
 	}
 	r := &Route{Line: o.node.Line}
-	if r.Name, err = o.str("name", ""); err != nil {
+	if r.Name, r.ID, err = p.nameAndID(o, "route"); err != nil {
 		return nil, err
-	}
-	if r.ID, err = o.str("id", ""); err != nil {
-		return nil, err
-	}
-	label := r.Name
-	if label == "" {
-		label = r.ID
-	}
-	o.what = fmt.Sprintf("route %q", label)
-	if r.Name != "" {
-		if err := p.claimName("route", r.Name, o.line("name")); err != nil {
-			return nil, err
-		}
 	}
 	if svc != nil {
 		if o.has("service") {
@@ -306,48 +300,14 @@ func (p *parser) routeMatch(o *object, r *Route) error {
 	if r.Priority != 0 {
 		return p.d.errf(o.line("priority"), "%s: priority is only for routes with an expression (use regex_priority, or an expression)", o.what)
 	}
-	paths, err := o.strings("paths")
-	if err != nil {
+	if r.Paths, err = p.routeList(o, "paths", p.routePath); err != nil {
 		return err
 	}
-	for _, pa := range paths {
-		regex := strings.HasPrefix(pa, "~")
-		if !p.v30 {
-			regex = !plainPath.MatchString(pa)
-		}
-		if regex {
-			return p.d.errf(o.line("paths"), "%s: regex path %q is not supported by the embedded gateway (use a prefix path)", o.what, pa)
-		}
-		if !strings.HasPrefix(pa, "/") {
-			return p.d.errf(o.line("paths"), "%s: path %q must start with /", o.what, pa)
-		}
-		norm, ok := normalizePath(pa)
-		if !ok {
-			return p.d.errf(o.line("paths"), "%s: invalid path %q", o.what, pa)
-		}
-		r.Paths = append(r.Paths, norm)
-	}
-	methods, err := o.strings("methods")
-	if err != nil {
+	if r.Methods, err = p.routeList(o, "methods", routeMethod); err != nil {
 		return err
 	}
-	for _, m := range methods {
-		m = strings.ToUpper(m)
-		if !methodToken.MatchString(m) {
-			return p.d.errf(o.line("methods"), "%s: invalid method %q", o.what, m)
-		}
-		r.Methods = append(r.Methods, m)
-	}
-	hosts, err := o.strings("hosts")
-	if err != nil {
+	if r.Hosts, err = p.routeList(o, "hosts", routeHost); err != nil {
 		return err
-	}
-	for _, h := range hosts {
-		h = strings.ToLower(h)
-		if h == "" || strings.Count(h, "*") > 1 || (strings.Contains(h, "*") && !strings.HasPrefix(h, "*.") && !strings.HasSuffix(h, ".*")) {
-			return p.d.errf(o.line("hosts"), "%s: invalid host %q (a wildcard may only be the first or last label)", o.what, h)
-		}
-		r.Hosts = append(r.Hosts, h)
 	}
 	if len(r.Paths) == 0 && len(r.Methods) == 0 && len(r.Hosts) == 0 {
 		return p.d.errf(o.node, "%s must set at least one of paths, methods, hosts or an expression", o.what)
@@ -356,16 +316,72 @@ func (p *parser) routeMatch(o *object, r *Route) error {
 }
 
 func (p *parser) routeProtocols(o *object) error {
-	protocols, err := o.strings("protocols")
+	_, err := p.routeList(o, "protocols", routeProtocol)
+	return err
+}
+
+// routeList reads a route's list of strings name, each in the form the
+// router compares (norm's result); norm's error refuses the item, at the
+// list's line.
+func (p *parser) routeList(o *object, name string, norm func(string) (string, error)) ([]string, error) {
+	items, err := o.strings(name)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	for _, pr := range protocols {
-		switch pr {
-		case "http", "https", "ws", "wss":
-		default:
-			return p.d.errf(o.line("protocols"), "%s: protocol %q is not supported by the embedded gateway", o.what, pr)
+	var out []string
+	for _, item := range items {
+		v, err := norm(item)
+		if err != nil {
+			return nil, p.d.errf(o.line(name), "%s: %v", o.what, err)
 		}
+		out = append(out, v)
 	}
-	return nil
+	return out, nil
+}
+
+// routePath is a prefix path, normalized; Kong 2.x treats any path that
+// is not plain as a regex, Kong 3 only those starting with "~".
+func (p *parser) routePath(pa string) (string, error) {
+	regex := strings.HasPrefix(pa, "~")
+	if !p.v30 {
+		regex = !plainPath.MatchString(pa)
+	}
+	if regex {
+		return "", fmt.Errorf("regex path %q is not supported by the embedded gateway (use a prefix path)", pa)
+	}
+	if !strings.HasPrefix(pa, "/") {
+		return "", fmt.Errorf("path %q must start with /", pa)
+	}
+	norm, ok := normalizePath(pa)
+	if !ok {
+		return "", fmt.Errorf("invalid path %q", pa)
+	}
+	return norm, nil
+}
+
+// routeMethod is an HTTP method token, upper-cased.
+func routeMethod(m string) (string, error) {
+	m = strings.ToUpper(m)
+	if !methodToken.MatchString(m) {
+		return "", fmt.Errorf("invalid method %q", m)
+	}
+	return m, nil
+}
+
+// routeHost is a host name, lower-cased, with at most one wildcard label
+// at either end.
+func routeHost(h string) (string, error) {
+	h = strings.ToLower(h)
+	if h == "" || strings.Count(h, "*") > 1 || (strings.Contains(h, "*") && !strings.HasPrefix(h, "*.") && !strings.HasSuffix(h, ".*")) {
+		return "", fmt.Errorf("invalid host %q (a wildcard may only be the first or last label)", h)
+	}
+	return h, nil
+}
+
+func routeProtocol(pr string) (string, error) {
+	switch pr {
+	case "http", "https", "ws", "wss":
+		return pr, nil
+	}
+	return "", fmt.Errorf("protocol %q is not supported by the embedded gateway", pr)
 }

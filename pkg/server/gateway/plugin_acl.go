@@ -13,24 +13,13 @@ type aclPlugin struct {
 
 func buildACL(conf *object, p *parser) (plugin, error) {
 	a := &aclPlugin{groups: map[string]bool{}}
-	allow, err := conf.strings("allow")
+	allow, err := aclGroups(conf, p, "allow", "whitelist")
 	if err != nil {
 		return nil, err
 	}
-	deny, err := conf.strings("deny")
+	deny, err := aclGroups(conf, p, "deny", "blacklist")
 	if err != nil {
 		return nil, err
-	}
-	if !p.v30 { // Kong 2.x still reads the old names
-		w, err := conf.strings("whitelist")
-		if err != nil {
-			return nil, err
-		}
-		bl, err := conf.strings("blacklist")
-		if err != nil {
-			return nil, err
-		}
-		allow, deny = append(allow, w...), append(deny, bl...)
 	}
 	if a.hideGroups, err = conf.boolean("hide_groups_header", false); err != nil {
 		return nil, err
@@ -52,6 +41,20 @@ func buildACL(conf *object, p *parser) (plugin, error) {
 		a.groups[g] = true
 	}
 	return a, nil
+}
+
+// aclGroups reads the group list name and, in a Kong 2.x configuration,
+// the old name it had there (whitelist, blacklist), which 2.x still reads.
+func aclGroups(conf *object, p *parser, name, oldName string) ([]string, error) {
+	groups, err := conf.strings(name)
+	if err != nil || p.v30 {
+		return groups, err
+	}
+	old, err := conf.strings(oldName)
+	if err != nil {
+		return nil, err
+	}
+	return append(groups, old...), nil
 }
 
 func (a *aclPlugin) access(x *exchange) *reply {

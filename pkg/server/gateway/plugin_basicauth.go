@@ -11,9 +11,7 @@ import (
 )
 
 type basicAuthPlugin struct {
-	hide      bool
-	anonymous *Consumer
-	realm     string
+	authSettings
 	creds     map[string]credential
 	transform bool
 }
@@ -21,13 +19,7 @@ type basicAuthPlugin struct {
 func buildBasicAuth(conf *object, p *parser) (plugin, error) {
 	b := &basicAuthPlugin{creds: p.cfg.basics, transform: p.cfg.transform}
 	var err error
-	if b.hide, err = conf.boolean("hide_credentials", false); err != nil {
-		return nil, err
-	}
-	if b.anonymous, err = resolveConsumer(conf, p, "anonymous"); err != nil {
-		return nil, err
-	}
-	if b.realm, err = conf.str("realm", "service"); err != nil {
+	if b.authSettings, err = readAuthSettings(conf, p, "service"); err != nil {
 		return nil, err
 	}
 	return b, nil

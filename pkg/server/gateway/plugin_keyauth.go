@@ -5,14 +5,12 @@ import (
 )
 
 type keyAuthPlugin struct {
+	authSettings
 	keyNames       []string
 	headerKeys     []string // keyNames in canonical header form
-	hide           bool
 	inHeader       bool
 	inQuery        bool
 	runOnPreflight bool
-	anonymous      *Consumer
-	realm          string
 	challenge      string // WWW-Authenticate of a refusal
 	keys           map[string]credential
 }
@@ -35,7 +33,7 @@ func buildKeyAuth(conf *object, p *parser) (plugin, error) {
 		}
 		k.headerKeys = append(k.headerKeys, http.CanonicalHeaderKey(n))
 	}
-	if k.hide, err = conf.boolean("hide_credentials", false); err != nil {
+	if k.authSettings, err = readAuthSettings(conf, p, ""); err != nil {
 		return nil, err
 	}
 	if k.inHeader, err = conf.boolean("key_in_header", true); err != nil {
@@ -48,12 +46,6 @@ func buildKeyAuth(conf *object, p *parser) (plugin, error) {
 		return nil, err
 	}
 	if k.runOnPreflight, err = conf.boolean("run_on_preflight", true); err != nil {
-		return nil, err
-	}
-	if k.anonymous, err = resolveConsumer(conf, p, "anonymous"); err != nil {
-		return nil, err
-	}
-	if k.realm, err = conf.str("realm", ""); err != nil {
 		return nil, err
 	}
 	k.challenge = "Key"

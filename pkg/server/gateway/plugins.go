@@ -81,6 +81,31 @@ func setOrDel(x *exchange, k, v string) {
 	}
 }
 
+// authSettings are the settings Kong's key-auth and basic-auth share:
+// hide_credentials (the credential is removed before the upstream sees
+// it), the anonymous consumer a failed authentication falls back to, and
+// the realm the refusal's challenge names.
+type authSettings struct {
+	hide      bool
+	anonymous *Consumer
+	realm     string
+}
+
+// readAuthSettings reads them; realm defaults to defaultRealm (Kong's
+// differs between the two plugins).
+func readAuthSettings(conf *object, p *parser, defaultRealm string) (authSettings, error) {
+	var a authSettings
+	var err error
+	if a.hide, err = conf.boolean("hide_credentials", false); err != nil {
+		return a, err
+	}
+	if a.anonymous, err = resolveConsumer(conf, p, "anonymous"); err != nil {
+		return a, err
+	}
+	a.realm, err = conf.str("realm", defaultRealm)
+	return a, err
+}
+
 // resolveConsumer finds the consumer an `anonymous` setting names (id or username).
 func resolveConsumer(conf *object, p *parser, field string) (*Consumer, error) {
 	ref, err := conf.str(field, "")

@@ -17,11 +17,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -301,11 +303,7 @@ func quoteConf(v string) string { return "'" + strings.ReplaceAll(v, "'", "''") 
 // settingsText is sfp.conf.
 func (c *Cluster) settingsText() string {
 	settings := c.settings()
-	keys := make([]string, 0, len(settings))
-	for k := range settings {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(settings))
 	var b strings.Builder
 	b.WriteString("# Written by sfp when the cluster was created.\n")
 	for _, k := range keys {
@@ -515,8 +513,11 @@ func (c *Cluster) waitReady(ctx context.Context, pid int, exited chan struct{}) 
 	}
 }
 
-func (c *Cluster) logTail(from int64) string {
-	f, err := os.Open(c.cfg.LogFile)
+// ReadLog returns what a server log at path holds from offset from on, at
+// most limit bytes ("" when it cannot be read): what one start wrote, when
+// from is the log's size before it.
+func ReadLog(path string, from, limit int64) string {
+	f, err := os.Open(path)
 	if err != nil {
 		return ""
 	}
@@ -524,8 +525,12 @@ func (c *Cluster) logTail(from int64) string {
 	if _, err := f.Seek(from, io.SeekStart); err != nil {
 		return ""
 	}
-	b, _ := io.ReadAll(io.LimitReader(f, 16<<10))
-	s := strings.TrimSpace(string(b))
+	b, _ := io.ReadAll(io.LimitReader(f, limit))
+	return string(b)
+}
+
+func (c *Cluster) logTail(from int64) string {
+	s := strings.TrimSpace(ReadLog(c.cfg.LogFile, from, 16<<10))
 	if s == "" {
 		return ""
 	}

@@ -4,7 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
-	"sort"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -124,11 +125,7 @@ func (b *bindingSpec) logParams() string {
 
 // inspectMap renders a JSON object roughly as Elixir's inspect renders a map.
 func inspectMap(m map[string]json.RawMessage) string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(m))
 	parts := make([]string, len(keys))
 	for i, k := range keys {
 		v := string(m[k])

@@ -4,7 +4,8 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"sort"
+	"maps"
+	"slices"
 
 	"github.com/sfp-dev/sfp/pkg/client/realtime/phoenix"
 )
@@ -135,11 +136,7 @@ func (s *Server) presenceDiff(from *channel, joins, leaves map[string][]json.Raw
 
 // presenceMap renders {key: {"metas": [...]}}.
 func presenceMap(m map[string][]json.RawMessage) json.RawMessage {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(m))
 	b := []byte{'{'}
 	for i, k := range keys {
 		if i > 0 {

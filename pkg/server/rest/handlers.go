@@ -29,17 +29,10 @@ func (rc *reqCtx) read(ctx context.Context) *apiError {
 		return aerr
 	}
 	spec := txSpec{readOnly: true, rollback: p.rollback, stmt: readSQL(&p), checks: p.checks}
-	if rc.req.accept.plan != "" {
-		return rc.explain(ctx, spec)
-	}
 	if p.plannedCount() {
 		spec.countPlan = countPlanSQL(p.root)
 	}
-	res, aerr := rc.run(ctx, spec)
-	if aerr != nil {
-		return aerr
-	}
-	return rc.respondRead(&p, &res)
+	return rc.execute(ctx, spec, func(res result) *apiError { return rc.respondRead(&p, &res) })
 }
 
 // mutate answers POST, PUT, PATCH and DELETE on a table or view.
@@ -49,14 +42,7 @@ func (rc *reqCtx) mutate(ctx context.Context) *apiError {
 		return aerr
 	}
 	spec := txSpec{rollback: p.rollback, stmt: mutateSQL(&p), checks: p.checks}
-	if rc.req.accept.plan != "" {
-		return rc.explain(ctx, spec)
-	}
-	res, aerr := rc.run(ctx, spec)
-	if aerr != nil {
-		return aerr
-	}
-	return rc.respondMutate(&p, &res)
+	return rc.execute(ctx, spec, func(res result) *apiError { return rc.respondMutate(&p, &res) })
 }
 
 // call answers GET, HEAD and POST on /rpc/{fn}.
@@ -66,6 +52,14 @@ func (rc *reqCtx) call(ctx context.Context) *apiError {
 		return aerr
 	}
 	spec := txSpec{readOnly: p.readOnly, rollback: p.rollback, stmt: callSQL(&p), checks: p.checks}
+	return rc.execute(ctx, spec, func(res result) *apiError { return rc.respondCall(&p, &res) })
+}
+
+// execute is the stage the three handlers share once their SQL is
+// rendered: the transaction, then respond maps its result to the
+// response; a request for the plan (Accept: application/vnd.pgrst.plan)
+// gets EXPLAIN's output instead, which releases spec's statements too.
+func (rc *reqCtx) execute(ctx context.Context, spec txSpec, respond func(result) *apiError) *apiError {
 	if rc.req.accept.plan != "" {
 		return rc.explain(ctx, spec)
 	}
@@ -73,7 +67,7 @@ func (rc *reqCtx) call(ctx context.Context) *apiError {
 	if aerr != nil {
 		return aerr
 	}
-	return rc.respondCall(&p, &res)
+	return respond(res)
 }
 
 // planOpts are the settings the plans take from the server's

@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 
 	"github.com/sfp-dev/sfp/pkg/server/rest/query"
@@ -199,11 +201,7 @@ func formToJSON(body []byte) ([]byte, *apiError) {
 	if err != nil {
 		return nil, newErr(400, codeInvalidBody, "Error in form body").withDetails(err.Error())
 	}
-	keys := make([]string, 0, len(vals))
-	for k := range vals {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(vals))
 	out := []byte{'{'}
 	for i, k := range keys {
 		if i > 0 {

@@ -3,10 +3,10 @@ package rest
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 )
@@ -241,11 +241,7 @@ func canonicalQuerySlow(raw string) string {
 	if err != nil {
 		return ""
 	}
-	keys := make([]string, 0, len(vals))
-	for k := range vals {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(vals))
 	var b strings.Builder
 	for _, k := range keys {
 		for _, v := range vals[k] {

@@ -144,7 +144,7 @@ func (p *scanner) listVal() ([]string, *Error) {
 	}
 	p.ws()
 	var list []string
-	for {
+	err := p.items(func() *Error {
 		save := p.pos
 		if q, ok, err := p.quoted(); err == nil && ok && (p.has(",") || p.has(")")) {
 			list = append(list, q)
@@ -156,15 +156,12 @@ func (p *scanner) listVal() ([]string, *Error) {
 			}
 			list = append(list, p.s[start:p.pos])
 		}
-		if p.accept(",") {
-			continue
-		}
-		if p.accept(")") {
-			p.ws()
-			return list, nil
-		}
-		return nil, p.unexpected(`"," or ")"`)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
+	return list, nil
 }
 
 // treePath parses a filter key: rel.rel.column->json->>path.

@@ -75,21 +75,15 @@ func (p *scanner) logicTree(depth int) (LogicTree, *Error) {
 	if !p.accept("(") {
 		return t, p.unexpected(`"("`)
 	}
-	for {
+	err := p.items(func() *Error {
 		p.ws()
 		c, err := p.logicTree(depth + 1)
 		if err != nil {
-			return t, err
+			return err
 		}
 		t.Children = append(t.Children, c)
 		p.ws()
-		if p.accept(",") {
-			continue
-		}
-		if p.accept(")") {
-			p.ws()
-			return t, nil
-		}
-		return t, p.unexpected(`"," or ")"`)
-	}
+		return nil
+	})
+	return t, err
 }

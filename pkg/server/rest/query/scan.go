@@ -56,6 +56,25 @@ func (p *scanner) unexpected(expecting string) *Error {
 	return p.fail("unexpected %q expecting %s", string(p.peek()), expecting)
 }
 
+// items reads the rest of a parenthesised, comma-separated list whose
+// "(" was read: item reads one element, then "," goes on to the next and
+// ")" ends the list (and the blanks after it); anything else is an error.
+func (p *scanner) items(item func() *Error) *Error {
+	for {
+		if err := item(); err != nil {
+			return err
+		}
+		if p.accept(",") {
+			continue
+		}
+		if p.accept(")") {
+			p.ws()
+			return nil
+		}
+		return p.unexpected(`"," or ")"`)
+	}
+}
+
 func isIdentRune(r rune) bool {
 	return unicode.IsLetter(r) || unicode.IsDigit(r) || r == '_' || r == ' ' || r == '$'
 }
