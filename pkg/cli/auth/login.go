@@ -104,11 +104,21 @@ func registerLoginFlags(cmd *cobra.Command, opts *LoginOptions) {
 }
 
 func loginRun(ctx context.Context, opts *LoginOptions) error {
+	return login(ctx, opts, func(lt *loginTarget, c *client.Client) (*client.Session, error) {
+		password, err := readPassword(opts)
+		if err != nil {
+			return nil, err
+		}
+		return signIn(ctx, c, opts, lt.server, password)
+	})
+}
+
+// login is every way of signing in (password or browser): it finds the
+// target, opens a client on it, has session sign in with it and keeps the
+// new session (finishLogin). A nil session with a nil error is a sign-up
+// that waits for confirmation: nothing to keep.
+func login(ctx context.Context, opts *LoginOptions, session func(*loginTarget, *client.Client) (*client.Session, error)) error {
 	lt, err := newLoginTarget(opts)
-	if err != nil {
-		return err
-	}
-	password, err := readPassword(opts)
 	if err != nil {
 		return err
 	}
@@ -117,7 +127,7 @@ func loginRun(ctx context.Context, opts *LoginOptions) error {
 		return err
 	}
 	defer c.Close()
-	sess, err := signIn(ctx, c, opts, lt.server, password)
+	sess, err := session(lt, c)
 	if err != nil || sess == nil {
 		return err
 	}

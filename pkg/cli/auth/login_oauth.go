@@ -12,40 +12,29 @@ import (
 // browserLoginRun is `sfp login --provider NAME` or `--sso DOMAIN`: a PKCE
 // sign-in in the browser, the code exchanged here for the session.
 func browserLoginRun(ctx context.Context, opts *LoginOptions) error {
-	lt, err := newLoginTarget(opts)
-	if err != nil {
-		return err
-	}
-	c, err := lt.client(opts)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	if opts.Provider != "" {
-		// The browser would show the refusal and never come back.
-		enabled, err := c.Auth.ProviderEnabled(ctx, opts.Provider)
+	return login(ctx, opts, func(lt *loginTarget, c *client.Client) (*client.Session, error) {
+		if opts.Provider != "" {
+			// The browser would show the refusal and never come back.
+			enabled, err := c.Auth.ProviderEnabled(ctx, opts.Provider)
+			if err != nil {
+				return nil, err
+			}
+			if !enabled {
+				return nil, fmt.Errorf("sign in with %s: the provider is not enabled on %s (an operator enables it with `sfp server auth provider set`)", opts.Provider, lt.server)
+			}
+		}
+		verifier, challenge := pkceVerifier()
+		code, err := browserSignIn(ctx, opts, func(redirectTo string) (string, error) {
+			if opts.SSO != "" {
+				return c.Auth.SSOURL(ctx, opts.SSO, redirectTo, challenge)
+			}
+			return c.Auth.AuthorizeURL(opts.Provider, redirectTo, challenge, opts.Scopes), nil
+		})
 		if err != nil {
-			return err
+			return nil, err
 		}
-		if !enabled {
-			return fmt.Errorf("sign in with %s: the provider is not enabled on %s (an operator enables it with `sfp server auth provider set`)", opts.Provider, lt.server)
-		}
-	}
-	verifier, challenge := pkceVerifier()
-	code, err := browserSignIn(ctx, opts, func(redirectTo string) (string, error) {
-		if opts.SSO != "" {
-			return c.Auth.SSOURL(ctx, opts.SSO, redirectTo, challenge)
-		}
-		return c.Auth.AuthorizeURL(opts.Provider, redirectTo, challenge, opts.Scopes), nil
+		return c.Auth.ExchangeCodeForSession(ctx, code, verifier)
 	})
-	if err != nil {
-		return err
-	}
-	sess, err := c.Auth.ExchangeCodeForSession(ctx, code, verifier)
-	if err != nil {
-		return err
-	}
-	return finishLogin(ctx, opts, lt, c, sess)
 }
 
 // finishLogin keeps the server and user of a new session and reports it.
