@@ -28,15 +28,40 @@ commands take --account.`,
 	return cmd
 }
 
-// checkFlags checks the flags register and update share: the JSON of
-// --settings and --platform-settings, and a platform sfp knows.
-func checkFlags(settings, platformSettings, platform string) error {
-	if err := cmdutil.CheckJSONFlags(cmdutil.JSONFlagValue{Name: "settings", Value: settings},
-		cmdutil.JSONFlagValue{Name: "platform-settings", Value: platformSettings}); err != nil {
+// Fields are the flags of a project's own fields: register sets them,
+// update changes those given.
+type Fields struct {
+	Platform         string
+	RemoteURL        string
+	Description      string
+	Settings         string
+	PlatformSettings string
+}
+
+// register adds the flags. For an update (change) --platform has no
+// default, "" clears a text field and --settings replaces the old ones,
+// and the help says so.
+func (p *Fields) register(cmd *cobra.Command, change bool) {
+	platform, clears, replaces := client.PlatformGitHub, "", ""
+	if change {
+		platform, clears, replaces = "", ` ("" clears it)`, ", replaces the old ones"
+	}
+	cmd.Flags().StringVar(&p.Platform, "platform", platform, "Hosting platform: github or azure_devops")
+	cmd.Flags().StringVar(&p.RemoteURL, "remote-url", "", "Git remote URL"+clears)
+	cmd.Flags().StringVar(&p.Description, "description", "", "Description"+clears)
+	cmd.Flags().StringVar(&p.Settings, "settings", "", "sfp settings (JSON object"+replaces+")")
+	cmd.Flags().StringVar(&p.PlatformSettings, "platform-settings", "", "Platform settings (JSON object)")
+}
+
+// check checks the JSON of --settings and --platform-settings, and that
+// the platform is one sfp knows.
+func (p *Fields) check() error {
+	if err := cmdutil.CheckJSONFlags(cmdutil.JSONFlagValue{Name: "settings", Value: p.Settings},
+		cmdutil.JSONFlagValue{Name: "platform-settings", Value: p.PlatformSettings}); err != nil {
 		return err
 	}
-	if platform != "" && platform != client.PlatformGitHub && platform != client.PlatformAzureDevOps {
-		return cmdutil.FlagErrorf("--platform must be github or azure_devops, not %q", platform)
+	if p.Platform != "" && p.Platform != client.PlatformGitHub && p.Platform != client.PlatformAzureDevOps {
+		return cmdutil.FlagErrorf("--platform must be github or azure_devops, not %q", p.Platform)
 	}
 	return nil
 }
@@ -60,14 +85,11 @@ func printProject(ios *cmdutil.IOStreams, p *client.Project) error {
 type RegisterOptions struct {
 	cmdutil.Deps
 
-	Scope            cmdutil.Scope // the account
-	Identifier       string
-	Platform         string
-	RemoteURL        string
-	Description      string
-	Settings         string
-	PlatformSettings string
-	JSON             bool
+	Fields
+
+	Scope      cmdutil.Scope // the account
+	Identifier string
+	JSON       bool
 }
 
 // NewCmdRegister builds `sfp project register`.
@@ -83,15 +105,11 @@ DevOps org/project/repo. Its id is printed on stdout.`,
 		Args: cmdutil.ExactArgs(1, "give the project's identifier (org/repo)"),
 		RunE: cmdutil.RunArgsE(opts, func(_ *cobra.Command, args []string) error {
 			opts.Identifier = args[0]
-			return checkFlags(opts.Settings, opts.PlatformSettings, opts.Platform)
+			return opts.check()
 		}, runF, registerRun),
 	}
 	opts.Scope.AccountFlag(cmd)
-	cmd.Flags().StringVar(&opts.Platform, "platform", "github", "Hosting platform: github or azure_devops")
-	cmd.Flags().StringVar(&opts.RemoteURL, "remote-url", "", "Git remote URL")
-	cmd.Flags().StringVar(&opts.Description, "description", "", "Description")
-	cmd.Flags().StringVar(&opts.Settings, "settings", "", "sfp settings (JSON object)")
-	cmd.Flags().StringVar(&opts.PlatformSettings, "platform-settings", "", "Platform settings (JSON object)")
+	opts.register(cmd, false)
 	cmdutil.JSONFlag(cmd, &opts.JSON, "", client.Project{})
 	return cmd
 }
@@ -121,7 +139,7 @@ type UpdateOptions struct {
 // NewCmdUpdate builds `sfp project update`.
 func NewCmdUpdate(f *cmdutil.Factory, runF func(context.Context, *UpdateOptions) error) *cobra.Command {
 	opts := &UpdateOptions{Deps: f.UserDeps()}
-	var flags struct{ platform, remoteURL, description, settings, platformSettings string }
+	var flags Fields
 	cmd := &cobra.Command{
 		Use:   "update IDENTIFIER [--description D] [--remote-url U] [--settings JSON] [--if-version N]",
 		Short: "Change a project (members and owners)",
@@ -133,24 +151,20 @@ version.`,
 		Args:    cmdutil.ExactArgs(1, "give the project's identifier (org/repo) or id"),
 		RunE: cmdutil.RunArgsE(opts, func(cmd *cobra.Command, args []string) error {
 			opts.Scope.Project = args[0]
-			if err := checkFlags(flags.settings, flags.platformSettings, flags.platform); err != nil {
+			if err := flags.check(); err != nil {
 				return err
 			}
 			changed := cmd.Flags().Changed
 			u := &opts.Changes
-			u.Settings, u.PlatformSettings = rawOrNil(flags.settings), rawOrNil(flags.platformSettings)
-			u.Description = cmdutil.IfChanged(changed, "description", &flags.description)
-			u.RemoteURL = cmdutil.IfChanged(changed, "remote-url", &flags.remoteURL)
-			u.Platform = cmdutil.IfChanged(changed, "platform", &flags.platform)
+			u.Settings, u.PlatformSettings = rawOrNil(flags.Settings), rawOrNil(flags.PlatformSettings)
+			u.Description = cmdutil.IfChanged(changed, "description", &flags.Description)
+			u.RemoteURL = cmdutil.IfChanged(changed, "remote-url", &flags.RemoteURL)
+			u.Platform = cmdutil.IfChanged(changed, "platform", &flags.Platform)
 			return nil
 		}, runF, updateRun),
 	}
 	opts.Scope.AccountFlag(cmd)
-	cmd.Flags().StringVar(&flags.platform, "platform", "", "Hosting platform: github or azure_devops")
-	cmd.Flags().StringVar(&flags.remoteURL, "remote-url", "", "Git remote URL (\"\" clears it)")
-	cmd.Flags().StringVar(&flags.description, "description", "", "Description (\"\" clears it)")
-	cmd.Flags().StringVar(&flags.settings, "settings", "", "sfp settings (JSON object, replaces the old ones)")
-	cmd.Flags().StringVar(&flags.platformSettings, "platform-settings", "", "Platform settings (JSON object)")
+	flags.register(cmd, true)
 	cmd.Flags().Int64Var(&opts.Changes.Version, "if-version", 0, "Apply only if the project is at this version")
 	cmdutil.JSONFlag(cmd, &opts.JSON, "", client.Project{})
 	return cmd
