@@ -19,8 +19,7 @@ type memberOut struct {
 }
 
 func TestAccountCommands(t *testing.T) {
-	t.Parallel()
-	c := newCrew(t)
+	c := crewTest(t)
 
 	var created accountOut
 	// Named after the crew's slug so that the test can run again (-count)

@@ -11,8 +11,7 @@ import (
 )
 
 func TestEnvCommands(t *testing.T) {
-	t.Parallel()
-	c := newCrew(t)
+	c := crewTest(t)
 	p := c.project
 	id := c.member.run("", "env", "create", "staging", "--project", p, "--category", "staging", "--branch", "main",
 		"--tag", "eu", "--tag", "blue", "--metadata", `{"org":"acme-stg"}`).ok(t).line()
@@ -113,8 +112,7 @@ func TestEnvCommands(t *testing.T) {
 // Ctrl-C while waiting for an environment gives the ticket back and exits
 // 130.
 func TestEnvLockWaitInterrupted(t *testing.T) {
-	t.Parallel()
-	c := newCrew(t)
+	c := crewTest(t)
 	c.member.run("", "env", "create", "uat", "--project", c.project).ok(t)
 	held := c.owner.run("", "env", "lock", "uat", "--project", c.project).ok(t).line()
 	ctx, interrupt := context.WithCancel(context.Background())

@@ -246,6 +246,15 @@ type crew struct {
 
 var crewN atomic.Int32
 
+// crewTest is how the tests of a crew begin: it runs t in parallel with
+// the others (each crew is an account of its own, so they cannot meet) and
+// returns a new crew.
+func crewTest(t *testing.T) *crew {
+	t.Helper()
+	t.Parallel()
+	return newCrew(t)
+}
+
 func newCrew(t *testing.T) *crew {
 	t.Helper()
 	// Four users at once: each sign-up and login hashes a password (bcrypt).

@@ -11,8 +11,7 @@ import (
 )
 
 func TestIntegrationCommands(t *testing.T) {
-	t.Parallel()
-	c := newCrew(t)
+	c := crewTest(t)
 	id := c.owner.run("", "integration", "add", "github-acme", "--provider", "github", "--auth-type", "token",
 		"--metadata", `{"org":"acme"}`).ok(t).line()
 	c.owner.run("", "integration", "add", "sf", "--provider", "salesforce", "--auth-type", "jwt", "--project", c.project).ok(t)
@@ -98,8 +97,7 @@ func TestIntegrationCommands(t *testing.T) {
 }
 
 func TestDocCommands(t *testing.T) {
-	t.Parallel()
-	c := newCrew(t)
+	c := crewTest(t)
 	c.member.run("", "doc", "put", "notes", "release-1.4", "--data", `{"owner":"ops"}`).ok(t)
 	v := c.member.run(`{"owner":"dev"}`, "doc", "put", "notes", "release-1.4", "--if-version", "1").ok(t).line()
 	if v != "2" {

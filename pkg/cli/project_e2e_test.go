@@ -9,8 +9,7 @@ import (
 )
 
 func TestProjectCommands(t *testing.T) {
-	t.Parallel()
-	c := newCrew(t)
+	c := crewTest(t)
 	id := c.member.run("", "project", "register", "acme/api", "--platform", "azure_devops",
 		"--remote-url", "https://dev.azure.com/acme/api", "--platform-settings", `{"organization_url":"https://dev.azure.com/acme"}`).ok(t).line()
 	if !client.IsUUID(id) {

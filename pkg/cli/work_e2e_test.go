@@ -15,8 +15,7 @@ import (
 )
 
 func TestBuildAndReleaseCommands(t *testing.T) {
-	t.Parallel()
-	c := newCrew(t)
+	c := crewTest(t)
 	var p client.Project
 	c.viewer.run("", "project", "show", c.project, "--json").ok(t).json(t, &p)
 	svc, err := client.New(stacktest.Shared().URL, stacktest.Shared().ServiceKey)
@@ -96,8 +95,7 @@ func watchEvents(t *testing.T, r result) []cmdutil.WatchEvent {
 }
 
 func TestDeploymentCommands(t *testing.T) {
-	t.Parallel()
-	c := newCrew(t)
+	c := crewTest(t)
 	c.member.run("", "env", "create", "prod", "--project", c.project, "--category", "production").ok(t)
 	relID := c.member.run(`{}`, "release", "create", "r1", "--project", c.project, "--definition", "-").ok(t).line()
 	dep := c.member.run("", "deployment", "create", "--project", c.project, "--env", "prod", "--release", "r1", "--message", "queued by test").ok(t).line()
@@ -214,8 +212,7 @@ func TestDeploymentCommands(t *testing.T) {
 // The watch required by issue 6: a test worker advances a task from 0 to
 // 100 with `sfp task report` while `sfp task watch` follows it live.
 func TestTaskWatchFollowsAWorkerFrom0To100(t *testing.T) {
-	t.Parallel()
-	c := newCrew(t)
+	c := crewTest(t)
 	dep := strings.Repeat("0", 8) + "-0000-4000-8000-" + strings.Repeat("0", 12)
 	task := c.member.run("", "task", "create", "--resource-type", "deployment", "--resource-id", dep, "--kind", "deploy",
 		"--project", c.project, "--input", `{"dry_run":true}`).ok(t).line()
