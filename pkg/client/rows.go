@@ -194,6 +194,19 @@ func setObjects(row map[string]any, objs map[string]json.RawMessage) error {
 	return nil
 }
 
+// setJSON sets row[name] to raw, any JSON value, unless raw is empty;
+// raw that is not JSON is ErrValidation.
+func setJSON(row map[string]any, name string, raw json.RawMessage) error {
+	if len(raw) == 0 {
+		return nil
+	}
+	if !json.Valid(raw) {
+		return fmt.Errorf("%s is not valid JSON: %w", name, ErrValidation)
+	}
+	row[name] = raw
+	return nil
+}
+
 // The row builders of create and update: a create sets only what the
 // caller gave, so the column's default stays otherwise; an update sets only
 // the fields that are not nil, and an empty text clears a nullable column.

@@ -149,13 +149,7 @@ func (s *TasksService) AppendEvent(ctx context.Context, taskID, event, message s
 		}
 		row := map[string]any{"account_id": t.AccountID, "task_id": t.ID, "event": event, "status": t.Status, "progress": t.Progress}
 		setText(row, "message", message)
-		if len(data) > 0 {
-			if !json.Valid(data) {
-				return nil, fmt.Errorf("data is not valid JSON: %w", ErrValidation)
-			}
-			row["data"] = data
-		}
-		return row, nil
+		return row, setJSON(row, "data", data)
 	})
 }
 
@@ -174,13 +168,9 @@ func (s *TasksService) report(ctx context.Context, op, id string, r TaskReport, 
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
 	for name, raw := range map[string]json.RawMessage{"output": r.Output, "error": r.Error} {
-		if len(raw) == 0 {
-			continue
+		if err := setJSON(row, name, raw); err != nil {
+			return nil, fmt.Errorf("%s: %w", op, err)
 		}
-		if !json.Valid(raw) {
-			return nil, fmt.Errorf("%s: %s is not valid JSON: %w", op, name, ErrValidation)
-		}
-		row[name] = raw
 	}
 	setText(row, "worker", r.Worker)
 	if len(row) == 0 {
