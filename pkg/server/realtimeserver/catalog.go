@@ -123,13 +123,9 @@ func (c *catalog) loadTypes(ctx context.Context, q rowsQuerier, oids []uint32) e
 			return fmt.Errorf("load column types: %w", err)
 		}
 		var next []uint32
-		for rows.Next() {
-			var oid uint32
-			var r row
-			if err := rows.Scan(&oid, &r.name, &r.cat, &r.base, &r.elm); err != nil {
-				rows.Close()
-				return fmt.Errorf("load column types: %w", err)
-			}
+		var oid uint32
+		var r row
+		_, err = pgx.ForEachRow(rows, []any{&oid, &r.name, &r.cat, &r.base, &r.elm}, func() error {
 			raw[oid] = r
 			for _, dep := range []uint32{r.base, r.elm} {
 				if dep != 0 {
@@ -138,9 +134,9 @@ func (c *catalog) loadTypes(ctx context.Context, q rowsQuerier, oids []uint32) e
 					}
 				}
 			}
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+			return nil
+		})
+		if err != nil {
 			return fmt.Errorf("load column types: %w", err)
 		}
 		want = next
@@ -216,25 +212,21 @@ func (c *catalog) tablesFor(ctx context.Context, rels []uint32, now time.Time) (
 	metas := map[uint32]*tableMeta{}
 	cols := map[uint32][]colRow{}
 	var typeOIDs []uint32
-	for rows.Next() {
-		var (
-			oid          uint32
-			schema, name string
-			rls          bool
-			cr           colRow
-		)
-		if err := rows.Scan(&oid, &schema, &name, &rls, &cr.name, &cr.typ, &cr.cast, &cr.pkPos); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("load table metadata: %w", err)
-		}
+	var (
+		oid          uint32
+		schema, name string
+		rls          bool
+		cr           colRow
+	)
+	_, err = pgx.ForEachRow(rows, []any{&oid, &schema, &name, &rls, &cr.name, &cr.typ, &cr.cast, &cr.pkPos}, func() error {
 		if _, ok := metas[oid]; !ok {
 			metas[oid] = &tableMeta{oid: oid, schema: schema, name: name, rls: rls, byName: map[string]int{}, loaded: now}
 		}
 		cols[oid] = append(cols[oid], cr)
 		typeOIDs = append(typeOIDs, cr.typ)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return nil, fmt.Errorf("load table metadata: %w", err)
 	}
 	if err := c.loadTypes(ctx, c.q, typeOIDs); err != nil {
@@ -331,23 +323,19 @@ func (c *catalog) privileges(ctx context.Context, keys []privKey, now time.Time)
 		return nil, fmt.Errorf("load column privileges: %w", err)
 	}
 	fresh := map[privKey]map[string]bool{}
-	for rows.Next() {
-		var k privKey
-		var col string
-		var ok bool
-		if err := rows.Scan(&k.role, &k.rel, &col, &ok); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("load column privileges: %w", err)
-		}
+	var k privKey
+	var col string
+	var ok bool
+	_, err = pgx.ForEachRow(rows, []any{&k.role, &k.rel, &col, &ok}, func() error {
 		if fresh[k] == nil {
 			fresh[k] = map[string]bool{}
 		}
 		if ok {
 			fresh[k][col] = true
 		}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return nil, fmt.Errorf("load column privileges: %w", err)
 	}
 	c.mu.Lock()

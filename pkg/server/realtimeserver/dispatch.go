@@ -2,11 +2,13 @@ package realtimeserver
 
 import (
 	"context"
-	"github.com/sfp-dev/sfp/pkg/server/realtimeserver/wal"
 	"log/slog"
 	"strconv"
 	"sync/atomic"
 	"time"
+
+	"github.com/sfp-dev/sfp/pkg/server/backoff"
+	"github.com/sfp-dev/sfp/pkg/server/realtimeserver/wal"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -99,7 +101,7 @@ func (d *dispatcher) run(ctx context.Context) {
 		d.behindAt.Store(oldestCommit(batch))
 		kept := d.shed(batch, now)
 		d.tell(now, len(kept) == len(batch))
-		backoff := 50 * time.Millisecond
+		wait := backoff.New(50*time.Millisecond, 2*time.Second)
 		for len(kept) > 0 {
 			err := d.process(ctx, kept)
 			if err == nil {
@@ -111,13 +113,10 @@ func (d *dispatcher) run(ctx context.Context) {
 			// The database is unreachable (restarting, say): nothing of
 			// this batch has been delivered and nothing is confirmed, so
 			// trying again loses and duplicates nothing.
-			d.log.Warn("dispatch changes: retrying", "error", err, "retry_in", backoff)
-			select {
-			case <-ctx.Done():
+			d.log.Warn("dispatch changes: retrying", "error", err, "retry_in", wait.Next())
+			if !wait.Wait(ctx) {
 				return
-			case <-time.After(backoff):
 			}
-			backoff = min(backoff*2, 2*time.Second)
 		}
 		d.behindAt.Store(0)
 		d.processed.Store(uint64(batch[len(batch)-1].End))

@@ -143,21 +143,17 @@ func (c *catalog) loadPolicies(ctx context.Context, roles []string, rels []uint3
 	}
 	bypass := map[privKey]bool{}
 	pols := map[privKey][]policyRow{}
-	for rows.Next() {
-		var k privKey
-		var byp bool
-		var pr policyRow
-		if err := rows.Scan(&k.role, &k.rel, &byp, &pr.permissive, &pr.expr, &pr.wholeRow, &pr.attnums, &pr.volatile); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("load row security policies: %w", err)
-		}
+	var k privKey
+	var byp bool
+	var pr policyRow // pgx allocates its pointers and slice anew for each row
+	_, err = pgx.ForEachRow(rows, []any{&k.role, &k.rel, &byp, &pr.permissive, &pr.expr, &pr.wholeRow, &pr.attnums, &pr.volatile}, func() error {
 		bypass[k] = byp
 		if pr.expr != nil {
 			pols[k] = append(pols[k], pr)
 		}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return nil, fmt.Errorf("load row security policies: %w", err)
 	}
 	// Column numbers of the tables, to map pg_depend's attnums to columns.
@@ -167,21 +163,17 @@ func (c *catalog) loadPolicies(ctx context.Context, roles []string, rels []uint3
 		return nil, fmt.Errorf("load row security policies: %w", err)
 	}
 	attName := map[uint32]map[int32]string{}
-	for attRows.Next() {
-		var rel uint32
-		var num int32
-		var name string
-		if err := attRows.Scan(&rel, &num, &name); err != nil {
-			attRows.Close()
-			return nil, fmt.Errorf("load row security policies: %w", err)
-		}
+	var rel uint32
+	var num int32
+	var name string
+	_, err = pgx.ForEachRow(attRows, []any{&rel, &num, &name}, func() error {
 		if attName[rel] == nil {
 			attName[rel] = map[int32]string{}
 		}
 		attName[rel][num] = name
-	}
-	attRows.Close()
-	if err := attRows.Err(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return nil, fmt.Errorf("load row security policies: %w", err)
 	}
 

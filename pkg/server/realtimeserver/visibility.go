@@ -614,33 +614,17 @@ func (d *dispatcher) runGroupChecks(ctx context.Context, conn *pgx.Conn, groups 
 		return fmt.Errorf("check row visibility: %w", err)
 	}
 	for _, rr := range order {
+		var err error
 		if rr == nil {
-			if _, err := br.Exec(); err != nil {
-				br.Close()
-				return fmt.Errorf("check row visibility: set role and claims: %w", err)
+			if _, err = br.Exec(); err != nil {
+				err = fmt.Errorf("set role and claims: %w", err)
 			}
-			continue
+		} else {
+			err = readVisible(br, rr)
 		}
-		rows, err := br.Query()
 		if err != nil {
 			br.Close()
-			return fmt.Errorf("check row visibility of %s.%s: %w", rr.meta.schema, rr.meta.name, err)
-		}
-		for rows.Next() {
-			var ord int64
-			if err := rows.Scan(&ord); err != nil {
-				rows.Close()
-				br.Close()
-				return fmt.Errorf("check row visibility: %w", err)
-			}
-			if ord >= 1 && int(ord) <= len(rr.visible) {
-				rr.visible[ord-1] = true
-			}
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			br.Close()
-			return fmt.Errorf("check row visibility of %s.%s: %w", rr.meta.schema, rr.meta.name, err)
+			return fmt.Errorf("check row visibility: %w", err)
 		}
 	}
 	if _, err := br.Exec(); err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sfp-dev/sfp/pkg/jwtkeys"
+	"github.com/sfp-dev/sfp/pkg/server/backoff"
 	"github.com/sfp-dev/sfp/pkg/server/postgres"
 	"github.com/sfp-dev/sfp/pkg/server/rest/pgexec"
 )
@@ -242,7 +243,7 @@ func (s *Server) Reload(ctx context.Context) error {
 func (s *Server) listen(ctx context.Context, ready chan struct{}) {
 	defer close(s.done)
 	var once sync.Once
-	backoff := 100 * time.Millisecond
+	wait := backoff.New(100*time.Millisecond, 30*time.Second)
 	first := true
 	for ctx.Err() == nil {
 		var cc *pgx.ConnConfig
@@ -267,16 +268,13 @@ func (s *Server) listen(ctx context.Context, ready chan struct{}) {
 			if ctx.Err() != nil {
 				return
 			}
-			s.log.Warn("schema reload listener: connect", "err", err, "retry_in", backoff)
-			select {
-			case <-ctx.Done():
+			s.log.Warn("schema reload listener: connect", "err", err, "retry_in", wait.Next())
+			if !wait.Wait(ctx) {
 				return
-			case <-time.After(backoff):
 			}
-			backoff = min(backoff*2, 30*time.Second)
 			continue
 		}
-		backoff = 100 * time.Millisecond
+		wait.Reset()
 		once.Do(func() { close(ready) })
 		if !first {
 			if err := s.ReloadConfig(ctx); err != nil && ctx.Err() == nil {

@@ -18,6 +18,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/sfp-dev/sfp/pkg/server/backoff"
 )
 
 // Kind is the kind of a row change.
@@ -211,7 +213,7 @@ func (c *Capture) Prepare(ctx context.Context) error {
 // Run streams until ctx ends, reconnecting with backoff after failures
 // (for instance a PostgreSQL restart).
 func (c *Capture) Run(ctx context.Context) {
-	backoff := 100 * time.Millisecond
+	wait := backoff.New(100*time.Millisecond, 5*time.Second)
 	for ctx.Err() == nil {
 		start := time.Now()
 		err := c.stream(ctx)
@@ -220,15 +222,12 @@ func (c *Capture) Run(ctx context.Context) {
 			return
 		}
 		if time.Since(start) > 30*time.Second {
-			backoff = 100 * time.Millisecond
+			wait.Reset()
 		}
-		c.cfg.Log.Warn("replication stream interrupted; reconnecting", "error", err, "retry_in", backoff)
-		select {
-		case <-ctx.Done():
+		c.cfg.Log.Warn("replication stream interrupted; reconnecting", "error", err, "retry_in", wait.Next())
+		if !wait.Wait(ctx) {
 			return
-		case <-time.After(backoff):
 		}
-		backoff = min(backoff*2, 5*time.Second)
 	}
 }
 
