@@ -31,12 +31,10 @@ func TestWaitStopsWhenTheContextEnds(t *testing.T) {
 	b := New(time.Hour, time.Hour)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	start := time.Now()
+	// An hour's wait: had Wait not given up on the ended context, the test
+	// would hang until go test's timeout rather than pass.
 	if b.Wait(ctx) {
 		t.Fatal("Wait returned true after the context ended")
-	}
-	if d := time.Since(start); d > time.Second {
-		t.Fatalf("Wait took %v after the context ended", d)
 	}
 	if b.Next() != time.Hour {
 		t.Fatalf("a cancelled wait changed the next wait to %v", b.Next())
