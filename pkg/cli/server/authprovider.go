@@ -18,7 +18,7 @@ import (
 
 // ProviderOptions are the inputs of `sfp server auth provider set|list|disable`.
 type ProviderOptions struct {
-	tenantInputs
+	tenantJSONInputs
 
 	// Name is the provider (github, azure, gitlab, google, keycloak).
 	Name        string

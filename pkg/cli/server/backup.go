@@ -14,7 +14,7 @@ import (
 
 // BackupOptions are the inputs of `sfp server backup`.
 type BackupOptions struct {
-	tenantInputs
+	tenantJSONInputs
 
 	Output         string
 	PassphraseFile string

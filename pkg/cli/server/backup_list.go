@@ -15,7 +15,7 @@ import (
 
 // BackupListOptions are the inputs of `sfp server backup list`.
 type BackupListOptions struct {
-	tenantInputs
+	tenantJSONInputs
 }
 
 // NewCmdBackupList builds `sfp server backup list`.

@@ -19,7 +19,7 @@ import (
 
 // InitOptions are the inputs of `sfp server init`.
 type InitOptions struct {
-	tenantInputs
+	tenantJSONInputs
 
 	Runtime           string
 	Port, DBPort      int

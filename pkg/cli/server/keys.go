@@ -15,7 +15,7 @@ import (
 
 // KeysOptions are the inputs of `sfp server keys`.
 type KeysOptions struct {
-	tenantInputs
+	tenantJSONInputs
 
 	Secret      bool
 	ServiceRole bool

@@ -12,12 +12,12 @@ import (
 
 // ListOptions are the inputs of `sfp server list`.
 type ListOptions struct {
-	tenantInputs // --base-dir only: list is on the base directory
+	tenantJSONInputs // --base-dir and --json only: list is on the base directory
 }
 
 // NewCmdList builds `sfp server list`.
 func NewCmdList(f *cmdutil.Factory, runF func(context.Context, *ListOptions) error) *cobra.Command {
-	opts := &ListOptions{tenantInputs{IO: f.IOStreams}}
+	opts := &ListOptions{tenantJSONInputs{tenantInputs: tenantInputs{IO: f.IOStreams}}}
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List the tenants in the base directory",

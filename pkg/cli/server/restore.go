@@ -13,7 +13,7 @@ import (
 
 // RestoreOptions are the inputs of `sfp server restore`.
 type RestoreOptions struct {
-	tenantInputs
+	tenantJSONInputs
 
 	decryptionFlags
 

@@ -51,7 +51,7 @@ type ssoAPI struct {
 // ssoInputs are the inputs every SSO command has: the tenant, --json and
 // the client that reaches the tenant's admin API.
 type ssoInputs struct {
-	tenantInputs
+	tenantJSONInputs
 	// HTTPClient reaches the tenant (nil: a default client).
 	HTTPClient *http.Client
 }

@@ -15,7 +15,7 @@ import (
 
 // StartOptions are the inputs of `sfp server start`.
 type StartOptions struct {
-	tenantInputs
+	tenantJSONInputs
 
 	Detach bool
 	// child and noMigrate are set by the detached parent.

@@ -18,7 +18,7 @@ import (
 
 // StatusOptions are the inputs of `sfp server status`.
 type StatusOptions struct {
-	tenantInputs
+	tenantJSONInputs
 
 	// Watch redraws the status every Interval until interrupted.
 	Watch    bool

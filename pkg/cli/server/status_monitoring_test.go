@@ -34,7 +34,7 @@ func monitoredStatus(requests float64) *runtime.Status {
 func TestWatchStatus(t *testing.T) {
 	for _, asJSON := range []bool{false, true} {
 		ios, _, out, _ := cmdutil.Test()
-		opts := &StatusOptions{tenantInputs: tenantInputs{IO: ios, JSON: asJSON}, Watch: true, Interval: time.Millisecond}
+		opts := &StatusOptions{tenantJSONInputs: tenantJSONInputs{tenantInputs{IO: ios}, asJSON}, Watch: true, Interval: time.Millisecond}
 		ctx, cancel := context.WithCancel(context.Background())
 		calls := 0
 		err := watchStatus(ctx, opts, func(context.Context) (*runtime.Status, error) {
@@ -75,7 +75,7 @@ func TestWatchStatus(t *testing.T) {
 
 func TestWatchRejectsNonPositiveInterval(t *testing.T) {
 	ios, _, _, _ := cmdutil.Test()
-	err := watchStatus(context.Background(), &StatusOptions{tenantInputs: tenantInputs{IO: ios}, Watch: true}, nil)
+	err := watchStatus(context.Background(), &StatusOptions{tenantJSONInputs: tenantJSONInputs{tenantInputs: tenantInputs{IO: ios}}, Watch: true}, nil)
 	if err == nil || !strings.Contains(err.Error(), "--interval") {
 		t.Fatalf("err = %v", err)
 	}

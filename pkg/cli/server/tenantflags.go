@@ -27,14 +27,19 @@ func (tf *tenantFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVarP(&tf.Tenant, "tenant", "t", "", "Tenant name (env SFP_TENANT)")
 }
 
-// tenantInputs are the inputs every command on tenants has: its streams,
-// the flags that name the base directory and the tenant, and --json for
-// the commands that print JSON. A command's options embed them beside its
-// own flags.
+// tenantInputs are the inputs every command on tenants has: its streams
+// and the flags that name the base directory and the tenant. A command's
+// options embed them (or tenantJSONInputs) beside its own flags.
 type tenantInputs struct {
 	IO    *cmdutil.IOStreams
 	Flags tenantFlags
-	JSON  bool
+}
+
+// tenantJSONInputs are tenantInputs with --json, for the commands that
+// print JSON on request.
+type tenantJSONInputs struct {
+	tenantInputs
+	JSON bool
 }
 
 // register hands the command the factory's streams and adds the tenant
@@ -47,7 +52,7 @@ func (in *tenantInputs) register(f *cmdutil.Factory, cmd *cobra.Command) {
 // registerJSON is register for a command that prints JSON on request: it
 // adds --json too, as cmdutil.JSONFlag does (usage "" is "Output JSON";
 // shape nil leaves the fields out of the reference).
-func (in *tenantInputs) registerJSON(f *cmdutil.Factory, cmd *cobra.Command, usage string, shape any) {
+func (in *tenantJSONInputs) registerJSON(f *cmdutil.Factory, cmd *cobra.Command, usage string, shape any) {
 	in.register(f, cmd)
 	cmdutil.JSONFlag(cmd, &in.JSON, usage, shape)
 }

@@ -13,7 +13,7 @@ import (
 
 // UpdateOptions are the inputs of `sfp server update`.
 type UpdateOptions struct {
-	tenantInputs
+	tenantJSONInputs
 }
 
 // NewCmdUpdate builds `sfp server update`.
